@@ -1,0 +1,5 @@
+"""Fixtures shared by the whole suite live in tests/plugins/<area>.py, listed here."""
+
+pytest_plugins = [
+    "tests.plugins.record",
+]

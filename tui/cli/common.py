@@ -1,0 +1,57 @@
+"""What every command shares: exit codes, the record and config options, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad arguments or input the user must fix; exits 2 with the message."""
+
+
+def add_record_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="the incident record (SQLite); default $WARROOM_DB, else the platform data dir",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="configuration file (TOML); default $WARROOM_CONFIG, else the platform config dir",
+    )
+
+
+def default_db_path() -> Path:
+    """$WARROOM_DB, else $XDG_DATA_HOME/warroom/record.db (~/.local/share on Linux)."""
+    if env := os.environ.get("WARROOM_DB"):
+        return Path(env)
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "warroom" / "record.db"
+
+
+def db_path(args: argparse.Namespace) -> Path:
+    return Path(args.db) if getattr(args, "db", None) else default_db_path()
+
+
+def open_record(args: argparse.Namespace):  # -> store.Record
+    from store import Record
+
+    path = db_path(args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Record.open(path)
+
+
+def print_json(document: Any) -> None:
+    """`--json` prints exactly one JSON document on stdout."""
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")

@@ -1,0 +1,55 @@
+"""The `warroom` command line: one argparse tree, one module per command.
+
+Each command module (`tui/cli/cmd_<name>.py`) provides `add_arguments(parser)`
+and `run(args) -> int`. Modules keep their heavy imports (textual, kubernetes,
+the drill server) inside `run`, so `warroom verify` does not pay for the console.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from tui.cli.common import EXIT_USAGE, UsageError, add_record_options
+
+# (command, module, one-line help). Order is the order `--help` lists them in.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("drill", "cmd_drill", "run a drill scenario on the embedded drill cluster"),
+    ("scenarios", "cmd_scenarios", "list the built-in drill scenarios"),
+    ("ingest", "cmd_ingest", "record Falco output (JSON lines or text form)"),
+    ("incidents", "cmd_incidents", "list incidents, or open one"),
+    ("verify", "cmd_verify", "check the record's audit chain"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="warroom",
+        description="Terminal war-room console for network-security incidents on Kubernetes.",
+    )
+    add_record_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name, help_text in COMMANDS:
+        module = importlib.import_module(f"tui.cli.{module_name}")
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except UsageError as error:
+        print(f"warroom {args.command}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
