@@ -1,0 +1,116 @@
+"""Alerts and rejected inputs, written in batches (thousands a second)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from store import chain
+from store.models import AlertRecord
+from store.schema import CHAINED_TABLES
+
+if TYPE_CHECKING:
+    from store.record import Record
+
+ALERT_COLUMNS = tuple(CHAINED_TABLES["alerts"])
+DEDUPE_INDEX = ALERT_COLUMNS.index("dedupe_key")
+# Rejected lines are kept whole up to this size; beyond it, the head plus the
+# full length and SHA-256 (a hostile 2 GB line must not fill the disk).
+MAX_KEPT_RAW = 8 * 1024 * 1024
+_IN_CHUNK = 900  # SQLite host parameters per IN (...) query
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    accepted: int
+    duplicates: int
+    rejected: int
+
+
+def alert_values(alert: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(alert.get(column) for column in ALERT_COLUMNS)
+
+
+def rejected_row(
+    raw: bytes, reason: str, *, received_at: str, origin: str, line_no: int | None,
+    raw_size: int | None = None, raw_sha256: str | None = None,
+) -> dict[str, Any]:
+    """A rejected input as stored; `raw_size`/`raw_sha256` describe the whole line when `raw` is its head."""
+    return {
+        "received_at": received_at,
+        "origin": origin,
+        "line_no": line_no,
+        "reason": reason,
+        "raw": bytes(raw[:MAX_KEPT_RAW]),
+        "raw_size": raw_size if raw_size is not None else len(raw),
+        "raw_sha256": raw_sha256 or hashlib.sha256(raw).hexdigest(),
+    }
+
+
+class Alerts:
+    def __init__(self, record: Record) -> None:
+        self.record = record
+
+    def add_batch(
+        self,
+        alerts: Sequence[dict[str, Any]],
+        rejected: Sequence[dict[str, Any]] = (),
+    ) -> BatchResult:
+        values = [alert_values(alert) for alert in alerts]
+        hashes = [chain.content_hash("alerts", alert) for alert in alerts]
+        return self.add_prepared(values, hashes, rejected)
+
+    def add_prepared(
+        self,
+        values: Sequence[tuple[Any, ...]],
+        content_hashes: Sequence[str],
+        rejected: Sequence[dict[str, Any]] = (),
+    ) -> BatchResult:
+        """Record one batch in one transaction; an alert already recorded (same dedupe key) is skipped."""
+        with self.record.write() as txn:
+            known = self._known_keys(txn.conn, [row[DEDUPE_INDEX] for row in values])
+            fresh_values, fresh_hashes = [], []
+            for row, digest in zip(values, content_hashes, strict=True):
+                key = row[DEDUPE_INDEX]
+                if key in known:
+                    continue
+                known.add(key)
+                fresh_values.append(row)
+                fresh_hashes.append(digest)
+            txn.append_prepared("alerts", fresh_values, fresh_hashes)
+            if rejected:
+                txn.append("rejected_inputs", list(rejected))
+        return BatchResult(len(fresh_values), len(values) - len(fresh_values), len(rejected))
+
+    @staticmethod
+    def _known_keys(conn: Any, keys: list[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            sql = f"SELECT dedupe_key FROM alerts WHERE dedupe_key IN ({', '.join('?' * len(chunk))})"
+            known.update(row[0] for row in conn.execute(sql, chunk))
+        return known
+
+    def for_incident(self, incident_id: str, *, limit: int | None = None) -> list[AlertRecord]:
+        sql = "SELECT * FROM alerts WHERE incident_id = ? ORDER BY time_ns, seq"
+        params: list[Any] = [incident_id]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [AlertRecord.from_row(row) for row in self.record.query(sql, params)]
+
+    def latest(self, *, limit: int = 100) -> list[AlertRecord]:
+        rows = self.record.query("SELECT * FROM alerts ORDER BY seq DESC LIMIT ?", (limit,))
+        return [AlertRecord.from_row(row) for row in rows]
+
+    def count(self, incident_id: str | None = None) -> int:
+        if incident_id is None:
+            return self.record.query("SELECT count(*) FROM alerts")[0][0]
+        return self.record.query(
+            "SELECT count(*) FROM alerts WHERE incident_id = ?", (incident_id,)
+        )[0][0]
+
+    def rejected_count(self) -> int:
+        return self.record.query("SELECT count(*) FROM rejected_inputs")[0][0]

@@ -1,0 +1,211 @@
+"""The incident record: one SQLite file, opened for safe concurrent use."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from store import chain
+from store.errors import RecordBusy
+from store.schema import CHAIN_COLUMNS, CHAINED_TABLES, SCHEMA_VERSION, migrate, schema_version
+
+Clock = Callable[[], datetime]
+
+# Each BEGIN IMMEDIATE waits this long inside SQLite; we retry around it so a
+# second warroom writing the same file makes this one wait, never fail.
+BUSY_TIMEOUT_MS = 5_000
+PATIENCE_SECONDS = 300.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("record times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class WriteTransaction:
+    """A write under the record's lock; appends entries to the audit chain."""
+
+    def __init__(self, conn: sqlite3.Connection, head_seq: int, head_hash: str) -> None:
+        self.conn = conn
+        self.head_seq = head_seq
+        self.head_hash = head_hash
+
+    def append(self, table: str, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Append rows (content columns only) to a chained table; returns their row ids."""
+        hashes = [chain.content_hash(table, row) for row in rows]
+        columns = tuple(CHAINED_TABLES[table])
+        values = [tuple(row.get(c) for c in columns) for row in rows]
+        return self.append_prepared(table, values, hashes)
+
+    def append_prepared(
+        self, table: str, values: Sequence[tuple[Any, ...]], content_hashes: Sequence[str]
+    ) -> list[int]:
+        """Append rows given as tuples in `CHAINED_TABLES[table]` order with their content hashes.
+
+        The hot path for ingest: content hashing happens outside the lock.
+        """
+        columns = (*CHAIN_COLUMNS, *CHAINED_TABLES[table])
+        seq, prev = self.head_seq, self.head_hash
+        chained = []
+        for row, content_sha in zip(values, content_hashes, strict=True):
+            seq += 1
+            prev_for_row = prev
+            prev = chain.link_hash(prev_for_row, seq, content_sha)
+            chained.append((seq, prev_for_row, prev, *row))
+        if not chained:
+            return []
+        placeholders = ", ".join("?" * len(columns))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+        first_seq = self.head_seq + 1
+        self.conn.executemany(sql, chained)
+        self.head_seq, self.head_hash = seq, prev
+        ids = self.conn.execute(
+            f"SELECT id FROM {table} WHERE seq >= ? ORDER BY seq", (first_seq,)
+        ).fetchall()
+        return [row[0] for row in ids]
+
+
+class Record:
+    """The record in one SQLite file (WAL). Repositories hang off it: `record.incidents`..."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
+        from store.actions import Actions
+        from store.alerts import Alerts
+        from store.checklist import Checklist
+        from store.decisions import Decisions
+        from store.evidence import Evidence
+        from store.incidents import Incidents
+        from store.outbox import Outbox
+        from store.timeline import Timeline
+
+        self.conn = conn
+        self.path = path
+        self.clock = clock
+        self.db = sqlite_utils.Database(conn)
+        # One connection may be shared by a UI thread and a worker thread;
+        # writes through it must not interleave their transactions.
+        self._write_lock = threading.RLock()
+        self.incidents = Incidents(self)
+        self.alerts = Alerts(self)
+        self.timeline = Timeline(self)
+        self.actions = Actions(self)
+        self.evidence = Evidence(self)
+        self.checklist = Checklist(self)
+        self.decisions = Decisions(self)
+        self.outbox = Outbox(self)
+
+    @classmethod
+    def open(cls, path: str | Path, *, clock: Clock = utc_now, readonly: bool = False) -> Record:
+        path = Path(path)
+        if readonly:
+            uri = f"file:{path}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        record = cls(conn, path, clock)
+        if not readonly:
+            record._prepare()
+        elif schema_version(conn) != SCHEMA_VERSION:
+            raise RuntimeError(f"{path}: record schema {schema_version(conn)} needs upgrading")
+        return record
+
+    def _prepare(self) -> None:
+        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise RuntimeError(f"{self.path}: cannot use WAL journaling (got {mode})")
+        # FULL: a committed audit entry survives power loss, not just a crash.
+        self.conn.execute("PRAGMA synchronous = FULL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        if schema_version(self.conn) < SCHEMA_VERSION:
+            with self._locked():
+                migrate(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Record:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def now(self) -> str:
+        return iso(self.clock())
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._write_lock:
+            with self._sqlite_write_lock():
+                yield
+
+    @contextmanager
+    def _sqlite_write_lock(self) -> Iterator[None]:
+        waited_since = time.monotonic()
+        warned = False
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                waited = time.monotonic() - waited_since
+                if waited > PATIENCE_SECONDS:
+                    raise RecordBusy(
+                        f"{self.path}: another process has been writing the record for "
+                        f"{waited:.0f} s; try again when it has finished"
+                    ) from None
+                if not warned:
+                    print(f"waiting for another warroom writing {self.path} ...", file=sys.stderr)
+                    warned = True
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    @contextmanager
+    def write(self) -> Iterator[WriteTransaction]:
+        """One atomic write that may append to the chain; waits for other writers."""
+        with self._locked():
+            head_seq, head_hash = self._head()
+            txn = WriteTransaction(self.conn, head_seq, head_hash)
+            yield txn
+            if txn.head_seq != head_seq:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('chain_head', ?)",
+                    (f"{txn.head_seq}:{txn.head_hash}",),
+                )
+
+    def _head(self) -> tuple[int, str]:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()
+        if row is None:
+            return 0, chain.GENESIS
+        seq, _, digest = row[0].partition(":")
+        return int(seq), digest
+
+    def head(self) -> tuple[int, str]:
+        """(number of entries, hash of the last): what a report quotes to anchor itself."""
+        return self._head()
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        cursor = self.conn.cursor()
+        cursor.row_factory = sqlite3.Row
+        return cursor.execute(sql, params).fetchall()

@@ -1,0 +1,206 @@
+"""The record's tables and the migrations that build and upgrade them.
+
+Chained tables hold the audit chain inline: every row carries its position
+(`seq`, global across tables), the previous entry's hash and its own hash
+(see `store.chain`). Their content columns are listed once, here, so the
+writer and `verify` agree on what is hashed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
+
+# Content columns of every chained table, in insert order, with their SQL types.
+# Only nullable columns may be added by later migrations: `chain.content_hash`
+# leaves NULLs out of the hashed JSON, so older rows keep their hashes.
+CHAINED_TABLES: dict[str, dict[str, type]] = {
+    "alerts": {
+        "incident_id": str,
+        "dedupe_key": str,
+        "time": str,  # as written by Falco: nanoseconds that datetime cannot hold
+        "time_ns": int,
+        "rule": str,
+        "priority": str,
+        "source": str,
+        "hostname": str,
+        "tags": str,  # JSON array
+        "output": str,
+        "output_fields": str,  # JSON object
+        "severity": str,
+        "category": str,
+        "matched_by": str,
+        "origin": str,
+        "received_at": str,
+        "warnings": str,  # JSON array of what the parser tolerated
+    },
+    "rejected_inputs": {
+        "received_at": str,
+        "origin": str,
+        "line_no": int,
+        "reason": str,
+        "raw": bytes,
+        "raw_size": int,
+        "raw_sha256": str,
+    },
+    "timeline": {
+        "incident_id": str,
+        "at": str,
+        "kind": str,
+        "actor": str,
+        "summary": str,
+        "data": str,  # JSON object
+    },
+    "actions": {
+        "incident_id": str,
+        "action_id": str,
+        "entry": str,  # "intent" or "outcome"
+        "action": str,
+        "target": str,
+        "params": str,  # JSON object
+        "status": str,
+        "message": str,
+        "actor": str,
+        "context": str,
+        "at": str,
+        "data": str,  # JSON object
+    },
+    "evidence": {
+        "incident_id": str,
+        "name": str,
+        "source": str,
+        "media_type": str,
+        "content": bytes,
+        "sha256": str,
+        "size": int,
+        "action_id": str,
+        "at": str,
+    },
+    "checklist": {
+        "incident_id": str,
+        "phase": str,
+        "item": str,
+        "checked": int,
+        "verified": str,
+        "actor": str,
+        "note": str,
+        "at": str,
+    },
+    "decisions": {
+        "incident_id": str,
+        "decision": str,
+        "rationale": str,
+        "rule_to_tune": str,
+        "actor": str,
+        "at": str,
+        "data": str,
+    },
+    "outbox": {
+        "incident_id": str,
+        "channel": str,
+        "event": str,
+        "dedup_key": str,
+        "payload": str,  # JSON object, never a secret
+        "created_at": str,
+    },
+}
+
+# The incidents table is a projection of the chained `incident.opened` and
+# `incident.updated` timeline entries; `verify` replays them and compares.
+INCIDENT_FIELDS: dict[str, type] = {
+    "id": str,
+    "title": str,
+    "severity": str,
+    "category": str,
+    "status": str,
+    "phase": str,
+    "detected_at": str,
+    "acknowledged_at": str,
+    "contained_at": str,
+    "recovered_at": str,
+    "closed_at": str,
+    "drill": int,
+    "false_positive": int,
+    "data_breach": int,
+    "commander": str,
+    "cluster_context": str,
+    "namespace": str,
+    "opened_at": str,
+}
+
+
+def _create_v1(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    v1_incident = {k: t for k, t in INCIDENT_FIELDS.items() if k not in ("data_breach", "category")}
+    db["incidents"].create(v1_incident, pk="id", not_null={"title", "severity", "status", "phase"})
+    for table, columns in CHAINED_TABLES.items():
+        db[table].create(
+            {"id": int, "seq": int, "prev_hash": str, "hash": str, **columns},
+            pk="id",
+            not_null=set(CHAIN_COLUMNS),
+        )
+        db[table].create_index(["seq"], unique=True)
+    db["alerts"].create_index(["dedupe_key"], unique=True)
+    db["alerts"].create_index(["incident_id", "time_ns"])
+    db["timeline"].create_index(["incident_id", "seq"])
+    db["actions"].create_index(["incident_id", "seq"])
+    db["actions"].create_index(["action_id"])
+    db["evidence"].create_index(["incident_id"])
+    db["checklist"].create_index(["incident_id"])
+    db["decisions"].create_index(["incident_id"])
+    db["outbox"].create_index(["dedup_key"], unique=True)
+
+
+def _add_breach_and_delivery_v2(db: sqlite_utils.Database) -> None:
+    # v2: the GDPR clock needs a data-breach flag, the trend table a category,
+    # and the outbox its mutable delivery state (not chained: attempts change).
+    db["incidents"].add_column("data_breach", int, not_null_default=0)
+    db["incidents"].add_column("category", str)
+    db["outbox_state"].create(
+        {
+            "outbox_id": int,
+            "status": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "last_error": str,
+            "delivered_at": str,
+        },
+        pk="outbox_id",
+    )
+    db["outbox_state"].create_index(["status", "next_attempt_at"])
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _create_v1,
+    _add_breach_and_delivery_v2,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+    if not exists:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the file up to `target`; the caller holds the write lock. Returns the old version."""
+    current = schema_version(conn)
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the record was written by a newer warroom (schema {current}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade warroom to open it"
+        )
+    db = sqlite_utils.Database(conn)
+    for version in range(current + 1, target + 1):
+        MIGRATIONS[version - 1](db)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
+        )
+    return current
