@@ -131,7 +131,7 @@ class Record:
         # FULL: a committed audit entry survives power loss, not just a crash.
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")
-        if schema_version(self.conn) < SCHEMA_VERSION:
+        if schema_version(self.conn) != SCHEMA_VERSION:
             with self._locked():
                 migrate(self.conn)
 

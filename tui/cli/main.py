@@ -12,12 +12,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from tui.cli.common import EXIT_USAGE, UsageError, add_record_options
+from tui.cli.common import EXIT_OK, EXIT_USAGE, UsageError, add_record_options
 
 # (command, module, one-line help). Order is the order `--help` lists them in.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("drill", "cmd_drill", "run a drill scenario on the embedded drill cluster"),
-    ("scenarios", "cmd_scenarios", "list the built-in drill scenarios"),
     ("ingest", "cmd_ingest", "record Falco output (JSON lines or text form)"),
     ("incidents", "cmd_incidents", "list incidents, or open one"),
     ("verify", "cmd_verify", "check the record's audit chain"),
@@ -49,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `warroom incidents | head`: the reader left; say nothing more.
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

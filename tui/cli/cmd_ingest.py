@@ -1,0 +1,56 @@
+"""`warroom ingest [FILE|-] [--incident ID] [--json]`: record Falco output, good and bad."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file", nargs="?", default="-", metavar="FILE",
+        help="Falco output: JSON lines (json_output: true) or text form; '-' or nothing reads stdin",
+    )
+    parser.add_argument("--incident", metavar="ID", help="attach the alerts to this incident")
+    parser.add_argument(
+        "--classification", metavar="FILE", type=Path,
+        help="your own classification rules (TOML), tried before the shipped ones",
+    )
+    parser.add_argument("--json", action="store_true", help="print the counts as one JSON document")
+
+
+def run(args: argparse.Namespace) -> int:
+    from actions.falco.classify import Classifier
+    from actions.ingest import ingest_stream
+
+    try:
+        classifier = Classifier.load(args.classification)
+    except (OSError, ValueError) as error:
+        raise UsageError(str(error)) from error
+    with open_record(args) as record:
+        if args.incident and record.incidents.get(args.incident) is None:
+            print(f"warroom ingest: no incident {args.incident} in {record.path}", file=sys.stderr)
+            return EXIT_FAILED
+        try:
+            stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+        except OSError as error:
+            raise UsageError(f"cannot read {args.file}: {error.strerror}") from error
+        with stream:
+            report = ingest_stream(record, stream, classifier=classifier, incident_id=args.incident)
+    if args.json:
+        print_json(report.to_dict())
+        return EXIT_OK
+    severities = ", ".join(f"{sev} {n}" for sev, n in sorted(report.by_severity.items()))
+    print(
+        f"read {report.read} lines: {report.accepted} alerts recorded"
+        + (f" ({severities})" if severities else "")
+        + (f", {report.duplicates} already in the record" if report.duplicates else "")
+        + (f", {report.rejected} not Falco alerts (kept raw in the record)" if report.rejected else "")
+    )
+    urgent = report.by_severity.get("P0", 0) + report.by_severity.get("P1", 0)
+    if urgent and not args.incident:
+        print(f"{urgent} P0/P1 alerts: open an incident with `warroom incidents open TITLE`")
+    return EXIT_OK
