@@ -17,10 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from falco_lines import falco_lines  # noqa: E402
+from bench.falco_lines import falco_lines  # noqa: E402
 
 RAW = r"""
 import sqlite3, sys, time
