@@ -1,0 +1,233 @@
+"""Resource verbs: get, list, create, replace, patch, delete, deletecollection, SSAR."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from . import options, patch, status
+from .paths import Target
+from .protobuf import ProtobufError, decode_ssar
+from .responses import json_response
+from .validation import deprecation_warning
+
+if TYPE_CHECKING:
+    from ..cluster_state import ClusterState
+
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
+async def read_json(request: web.Request) -> Any:
+    raw = await request.read()
+    try:
+        return json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise status.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
+
+
+def _warnings(target: Target) -> list[str]:
+    assert target.resource is not None
+    text = deprecation_warning(target.api_version, target.resource.kind)
+    return [text] if text else []
+
+
+def _check_body(target: Target, body: Any) -> dict[str, Any]:
+    """Default apiVersion/kind/namespace from the URL and reject a body that contradicts it."""
+    resource = target.resource
+    assert resource is not None
+    if not isinstance(body, dict):
+        raise status.bad_request("the body of the request must be a JSON object")
+    body.setdefault("apiVersion", target.api_version)
+    body.setdefault("kind", resource.kind)
+    if body["apiVersion"] != target.api_version:
+        raise status.bad_request(f"the API version in the data ({body['apiVersion']}) does not "
+                                 f"match the expected API version ({target.api_version})")
+    if body["kind"] != resource.kind:
+        raise status.bad_request(f"the object provided is unrecognized (must be of type "
+                                 f"{resource.kind}): {body['kind']}")
+    metadata = body.setdefault("metadata", {})
+    if not isinstance(metadata, dict):
+        raise status.bad_request("metadata must be an object")
+    if resource.namespaced and target.namespace is not None:
+        if metadata.get("namespace") and metadata["namespace"] != target.namespace:
+            raise status.bad_request("the namespace of the provided object does not match the "
+                                     "namespace sent on the request")
+        metadata["namespace"] = target.namespace
+    return body
+
+
+def get_object(state: ClusterState, target: Target) -> web.Response:
+    resource = target.resource
+    assert resource is not None and target.name is not None
+    found = state.get(target.api_version, resource.kind, target.namespace, target.name)
+    if found is None:
+        raise status.not_found(resource, target.name)
+    return json_response(found, warnings=_warnings(target))
+
+
+def list_objects(state: ClusterState, target: Target, query: Any) -> web.Response:
+    resource = target.resource
+    assert resource is not None
+    items, version = state.list_with_version(
+        target.api_version, resource.kind, target.namespace,
+        label_selector=query.get("labelSelector"), field_selector=query.get("fieldSelector"))
+    body = {"kind": f"{resource.kind}List", "apiVersion": target.api_version,
+            "metadata": {"resourceVersion": version}, "items": items}
+    return json_response(body, warnings=_warnings(target))
+
+
+async def create_object(state: ClusterState, target: Target,
+                        request: web.Request) -> web.Response:
+    resource = target.resource
+    assert resource is not None
+    if resource.kind == "SelfSubjectAccessReview":
+        return await self_subject_access_review(state, request)
+    dry_run = options.dry_run(request.query, "CreateOptions")
+    validation = options.field_validation(request.query)
+    body = _check_body(target, await read_json(request))
+    warnings = _warnings(target)
+    created = state.create(body, dry_run=dry_run, field_validation=validation,
+                           warnings=warnings)
+    return json_response(created, 201, warnings)
+
+
+async def replace_object(state: ClusterState, target: Target,
+                         request: web.Request) -> web.Response:
+    resource = target.resource
+    assert resource is not None and target.name is not None
+    dry_run = options.dry_run(request.query, "UpdateOptions")
+    validation = options.field_validation(request.query)
+    body = _check_body(target, await read_json(request))
+    sent_name = body["metadata"].get("name")
+    if sent_name and sent_name != target.name:
+        raise status.bad_request(f"the name of the object ({sent_name}) does not match the name "
+                                 f"on the URL ({target.name})")
+    body["metadata"]["name"] = target.name
+    warnings = _warnings(target)
+    replaced = state.replace(body, dry_run=dry_run, field_validation=validation,
+                             warnings=warnings, keep_status=True)
+    return json_response(replaced, warnings=warnings)
+
+
+async def patch_object(state: ClusterState, target: Target,
+                       request: web.Request) -> web.Response:
+    resource = target.resource
+    assert resource is not None and target.name is not None
+    content_type = request.content_type
+    accepted = [patch.JSON_PATCH, patch.MERGE_PATCH]
+    if resource.builtin:
+        accepted.append(patch.STRATEGIC_MERGE_PATCH)
+    if content_type not in accepted:
+        raise status.unsupported_media_type(accepted)
+    dry_run = options.dry_run(request.query, "PatchOptions")
+    validation = options.field_validation(request.query)
+    document = await read_json(request)
+    warnings = _warnings(target)
+    with state.lock:
+        current = state.get(target.api_version, resource.kind, target.namespace, target.name)
+        if current is None:
+            raise status.not_found(resource, target.name)
+        try:
+            if content_type == patch.JSON_PATCH:
+                patched = patch.apply_json_patch(current, document)
+            elif content_type == patch.MERGE_PATCH:
+                if not isinstance(document, dict):
+                    raise patch.PatchFailed("json: cannot unmarshal array into Go value of type "
+                                            "map[string]interface {}", bad_request=True)
+                patched = patch.apply_merge_patch(current, document)
+            else:
+                patched = patch.apply_strategic_merge_patch(current, document)
+        except patch.PatchFailed as failed:
+            if failed.bad_request:
+                raise status.bad_request(str(failed)) from None
+            raise status.unprocessable(str(failed)) from None
+        if not isinstance(patched.get("metadata"), dict):
+            raise status.bad_request("metadata must be an object")
+        for field in ("name", "namespace"):
+            if patched["metadata"].get(field) != current["metadata"].get(field):
+                raise status.bad_request(f"metadata.{field} cannot be changed by a patch")
+        patched["apiVersion"], patched["kind"] = current["apiVersion"], current["kind"]
+        result = state.replace(patched, dry_run=dry_run, field_validation=validation,
+                               warnings=warnings, keep_status=True)
+    return json_response(result, warnings=warnings)
+
+
+async def delete_object(state: ClusterState, target: Target,
+                        request: web.Request) -> web.Response:
+    resource = target.resource
+    assert resource is not None and target.name is not None
+    delete_options = await _delete_options(request)
+    dry_run = options.dry_run(request.query, "DeleteOptions", delete_options.get("dryRun"))
+    preconditions = delete_options.get("preconditions") or {}
+    deleted = state.delete(target.api_version, resource.kind, target.namespace, target.name,
+                           dry_run=dry_run,
+                           precondition_version=preconditions.get("resourceVersion"),
+                           precondition_uid=preconditions.get("uid"))
+    if resource.delete_returns_object:
+        return json_response(deleted, warnings=_warnings(target))
+    return json_response(status.status_success(resource, target.name,
+                                               deleted["metadata"].get("uid")))
+
+
+async def delete_collection(state: ClusterState, target: Target,
+                            request: web.Request) -> web.Response:
+    resource = target.resource
+    assert resource is not None
+    delete_options = await _delete_options(request)
+    dry_run = options.dry_run(request.query, "DeleteOptions", delete_options.get("dryRun"))
+    deleted = state.delete_collection(
+        target.api_version, resource.kind, target.namespace,
+        label_selector=request.query.get("labelSelector"),
+        field_selector=request.query.get("fieldSelector"), dry_run=dry_run)
+    body = {"kind": f"{resource.kind}List", "apiVersion": target.api_version,
+            "metadata": {"resourceVersion": state.resource_version}, "items": deleted}
+    return json_response(body, warnings=_warnings(target))
+
+
+async def _delete_options(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    body = await read_json(request)
+    return body if isinstance(body, dict) else {}
+
+
+async def self_subject_access_review(state: ClusterState,
+                                     request: web.Request) -> web.Response:
+    """Answer "can I?" from the same rules that guard every request."""
+    if request.content_type == PROTOBUF:
+        try:
+            review = decode_ssar(await request.read())
+        except ProtobufError as exc:
+            raise status.bad_request(f"unable to decode the SelfSubjectAccessReview: {exc}") \
+                from None
+    else:
+        review = await read_json(request)
+    if not isinstance(review, dict) or not isinstance(review.get("spec"), dict):
+        raise status.invalid(_ssar_resource(), "", [("spec", "Required value")])
+    spec = review["spec"]
+    attributes = spec.get("resourceAttributes")
+    if isinstance(attributes, dict):
+        allowed = state.allowed(
+            str(attributes.get("verb") or ""), str(attributes.get("group") or ""),
+            str(attributes.get("resource") or ""), attributes.get("namespace") or None,
+            attributes.get("name") or None, attributes.get("subresource") or None)
+    elif isinstance(spec.get("nonResourceAttributes"), dict):
+        allowed = state.allowed("*", "*", "*", None)
+    else:
+        raise status.invalid(_ssar_resource(), "", [
+            ("spec.resourceAttributes", "Required value: exactly one of nonResourceAttributes "
+                                        "or resourceAttributes must be specified")])
+    answer = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+              "metadata": {"creationTimestamp": None}, "spec": spec,
+              "status": {"allowed": allowed}}
+    if allowed:
+        answer["status"]["reason"] = "allowed by the drill cluster's rules"
+    return json_response(answer, 201)
+
+
+def _ssar_resource() -> Any:
+    from .resources import by_kind
+
+    return by_kind("authorization.k8s.io/v1", "SelfSubjectAccessReview")

@@ -1,0 +1,143 @@
+"""`GET .../pods/{name}/log`: text/plain, chunked, one write per line.
+
+Honours container, follow, tailLines, sinceSeconds, sinceTime, timestamps and
+limitBytes. With follow the response stays open and each appended line is
+written as it arrives, until the client goes away, the pod is deleted or the
+server stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from . import options, status
+from .resources import by_kind
+
+if TYPE_CHECKING:
+    from ..cluster_state import ClusterState, LogLine, WatchEvent
+
+STOP = None
+
+
+def format_log_timestamp(moment: datetime) -> str:
+    """RFC 3339 with nanosecond precision and trailing zeros trimmed (Go RFC3339Nano)."""
+    moment = moment.astimezone(UTC)
+    fraction = f"{moment.microsecond:06d}000".rstrip("0")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
+
+
+def _parse_since_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise status.bad_request(f'sinceTime: invalid RFC 3339 time "{text}"') from None
+    if moment.tzinfo is None:
+        raise status.bad_request(f'sinceTime: "{text}" has no time zone')
+    return moment
+
+
+def _container(pod: dict[str, Any], requested: str | None, state: ClusterState) -> str:
+    spec = pod.get("spec") or {}
+    names = [str(c.get("name")) for key in ("containers", "initContainers")
+             for c in spec.get(key) or [] if isinstance(c, dict)]
+    name = pod["metadata"]["name"]
+    if requested:
+        if names and requested not in names:
+            raise status.bad_request(f"container {requested} is not valid for pod {name}")
+        return requested
+    default = state.default_container(pod["metadata"]["namespace"], name)
+    main = [str(c.get("name")) for c in spec.get("containers") or [] if isinstance(c, dict)]
+    if len(main) > 1 and not (pod["metadata"].get("annotations") or {}).get(
+            "kubectl.kubernetes.io/default-container"):
+        raise status.bad_request(f"a container name must be specified for pod {name}, choose one "
+                                 f"of: [{' '.join(main)}]")
+    return default or ""
+
+
+async def serve_logs(state: ClusterState, namespace: str, name: str, request: web.Request,
+                     streams: set[asyncio.Queue[Any]]) -> web.StreamResponse:
+    query = request.query
+    pod = state.get("v1", "Pod", namespace, name)
+    if pod is None:
+        resource = by_kind("v1", "Pod")
+        assert resource is not None
+        raise status.not_found(resource, name)
+    container = _container(pod, query.get("container"), state)
+    follow = options.is_true(query, "follow")
+    with_timestamps = options.is_true(query, "timestamps")
+    tail = options.non_negative_int(query, "tailLines")
+    limit = options.non_negative_int(query, "limitBytes")
+    since_seconds = options.non_negative_int(query, "sinceSeconds")
+    since_time = query.get("sinceTime")
+    if since_seconds is not None and since_time:
+        raise status.error(422, "Invalid", "at most one of `sinceTime` or `sinceSeconds` may be "
+                                           "specified")
+    since: datetime | None = None
+    if since_seconds is not None:
+        since = state.clock() - timedelta(seconds=since_seconds)
+    elif since_time:
+        since = _parse_since_time(since_time)
+
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def on_line(line_namespace: str, pod_name: str, line: LogLine) -> None:
+        if (line_namespace, pod_name) == (namespace, name) and line.container == container:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+
+    def on_change(event: WatchEvent) -> None:
+        if (event.type == "DELETED" and event.resource.kind == "Pod"
+                and event.obj["metadata"].get("namespace") == namespace
+                and event.obj["metadata"]["name"] == name):
+            loop.call_soon_threadsafe(queue.put_nowait, STOP)
+
+    unsubscribers = []
+    with state.lock:
+        if follow:
+            lines, stop_lines = state.follow_logs(on_line, namespace, name, container)
+            _, stop_changes = state.watch_from(None, on_change)
+            unsubscribers = [stop_lines, stop_changes]
+        else:
+            lines = state.log_lines(namespace, name, container)
+    if since is not None:
+        lines = [line for line in lines if line.at >= since]
+    if tail is not None:
+        lines = lines[len(lines) - tail:] if tail else []
+
+    response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+    response.enable_chunked_encoding()
+    written = 0
+    streams.add(queue)
+    try:
+        await response.prepare(request)
+        for line in lines:
+            data = _render(line, with_timestamps)
+            if limit is not None and written + len(data) > limit:
+                await response.write(data[:limit - written])
+                return response
+            written += len(data)
+            await response.write(data)
+        while follow:
+            line = await queue.get()
+            if line is STOP:
+                break
+            if since is not None and line.at < since:
+                continue
+            await response.write(_render(line, with_timestamps))
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the follower went away
+    finally:
+        streams.discard(queue)
+        for unsubscribe in unsubscribers:
+            unsubscribe()
+    return response
+
+
+def _render(line: LogLine, with_timestamps: bool) -> bytes:
+    text = f"{format_log_timestamp(line.at)} {line.text}" if with_timestamps else line.text
+    return (text + "\n").encode("utf-8", "replace")

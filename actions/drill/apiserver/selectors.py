@@ -1,0 +1,161 @@
+"""Label and field selectors, parsed and matched as the API server does.
+
+Label selectors: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`.
+Field selectors: `path=value`, `path==value`, `path!=value` over dotted paths
+of the object (`involvedObject.name`, `type`, `metadata.name`, `status.phase`).
+Parse errors raise ApiError 400 with the server's wording.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from . import status
+
+Matcher = Callable[[dict[str, Any]], bool]
+
+_SET_REQUIREMENT = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*(?:(in|notin)\s*\(([^)]*)\))?\s*$")
+_LABEL_KEY = re.compile(r"^([a-z0-9A-Z]([a-z0-9A-Z.-]*[a-z0-9A-Z])?/)?[a-z0-9A-Z]([\w.-]*[a-z0-9A-Z])?$")
+
+
+def _split_requirements(text: str) -> list[str]:
+    """Split on commas that are not inside parentheses."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return [part for part in (p.strip() for p in parts) if part]
+
+
+def _check_key(key: str, selector: str) -> None:
+    if not _LABEL_KEY.match(key) or len(key.split("/")[-1]) > 63:
+        raise status.bad_request(
+            f"unable to parse requirement: invalid label key \"{key}\": name part must consist "
+            "of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+            f"alphanumeric character (selector {selector!r})")
+
+
+def parse_label_selector(text: str | None) -> Matcher:
+    """A predicate over objects for one label selector string ('' matches all)."""
+    if not text or not text.strip():
+        return lambda obj: True
+    tests: list[Callable[[dict[str, str]], bool]] = []
+    for requirement in _split_requirements(text):
+        tests.append(_label_requirement(requirement, text))
+
+    def match(obj: dict[str, Any]) -> bool:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        return all(test(labels) for test in tests)
+
+    return match
+
+
+def _label_requirement(requirement: str, selector: str) -> Callable[[dict[str, str]], bool]:
+    for operator in ("!=", "==", "="):
+        if operator in requirement and "(" not in requirement:
+            key, _, value = (part.strip() for part in requirement.partition(operator))
+            _check_key(key, selector)
+            if operator == "!=":
+                return lambda labels: labels.get(key) != value
+            return lambda labels: key in labels and labels[key] == value
+    match = _SET_REQUIREMENT.match(requirement)
+    if not match:
+        raise status.bad_request(f"unable to parse requirement: found '{requirement}', "
+                                 "expected: in, notin, =, ==, !=, gt, lt")
+    negated, key, operator, values_text = match.groups()
+    _check_key(key, selector)
+    if operator:
+        if negated:
+            raise status.bad_request(f"unable to parse requirement: found '{requirement}'")
+        values = {v.strip() for v in values_text.split(",") if v.strip()}
+        if operator == "in":
+            return lambda labels: labels.get(key) in values
+        return lambda labels: labels.get(key) not in values
+    if negated:
+        return lambda labels: key not in labels
+    return lambda labels: key in labels
+
+
+def field_value(obj: dict[str, Any], path: str) -> str | None:
+    """The value at a dotted field path as a selector compares it, None if absent."""
+    current: Any = obj
+    for part in path.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return None
+        current = current[part]
+    if current is None or isinstance(current, dict | list):
+        return None
+    if isinstance(current, bool):
+        return "true" if current else "false"
+    return str(current)
+
+
+def parse_field_selector(text: str | None) -> Matcher:
+    """A predicate over objects for one field selector string ('' matches all)."""
+    if not text or not text.strip():
+        return lambda obj: True
+    tests: list[Matcher] = []
+    for requirement in _split_requirements(text):
+        for operator in ("!=", "==", "="):
+            if operator in requirement:
+                path, _, value = (part.strip() for part in requirement.partition(operator))
+                break
+        else:
+            raise status.bad_request(f"invalid selector: '{text}'; can't understand "
+                                     f"'{requirement}'")
+        if not path:
+            raise status.bad_request(f"invalid selector: '{text}'")
+        tests.append(_field_test(path, value, operator == "!="))
+
+    def match(obj: dict[str, Any]) -> bool:
+        return all(test(obj) for test in tests)
+
+    return match
+
+
+def _field_test(path: str, value: str, negated: bool) -> Matcher:
+    def test(obj: dict[str, Any]) -> bool:
+        # An absent field compares as the empty string, as the real field sets do.
+        actual = field_value(obj, path) or ""
+        return (actual != value) if negated else (actual == value)
+
+    return test
+
+
+def label_selector_from_spec(selector: dict[str, Any] | None) -> Matcher:
+    """A predicate over a labels dict for a LabelSelector object (matchLabels/Expressions).
+
+    Scenario reactions use it to decide which pods a NetworkPolicy selects.
+    """
+    selector = selector or {}
+    match_labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+
+    def match(obj: dict[str, Any]) -> bool:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        if any(labels.get(k) != v for k, v in match_labels.items()):
+            return False
+        for expression in expressions:
+            key, operator = expression.get("key"), expression.get("operator")
+            values = set(expression.get("values") or [])
+            if operator == "In" and labels.get(key) not in values:
+                return False
+            if operator == "NotIn" and key in labels and labels[key] in values:
+                return False
+            if operator == "Exists" and key not in labels:
+                return False
+            if operator == "DoesNotExist" and key in labels:
+                return False
+        return True
+
+    return match

@@ -1,0 +1,171 @@
+"""The drill cluster's API server on 127.0.0.1: async (DrillApiServer) or in a thread.
+
+`DrillApiServer` runs on the caller's event loop. `DrillServerThread` runs one
+in a background thread with its own loop, for synchronous tests and the CLI:
+
+    with DrillServerThread() as server:
+        server.state.create({...})
+        config = server.kubeconfig_path(tmp_path)
+
+Prometheus answers at `prometheus_url` (+ `/api/v1/query`), the API server's
+service-proxy path for Service `monitoring/prometheus:9090`; that Service must
+exist and `state.metrics_provider` be set (else 404 / 503, as a real cluster).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+
+from .apiserver.app import build_app
+from .cluster_state import ClusterState
+from .kubeconfig import write_kubeconfig
+
+PROMETHEUS_PROXY_PATH = "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy"
+SYNCZ_PROXY_PATH = "/api/v1/namespaces/istio-system/services/istiod:15014/proxy/debug/syncz"
+# Open watches and log follows are told to end on stop; this bounds the wait for the rest.
+SHUTDOWN_TIMEOUT = 2.0
+
+
+class DrillApiServer:
+    """A Kubernetes API server over one ClusterState, bound to host:port (0 = a free port)."""
+
+    def __init__(self, state: ClusterState, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = state
+        self.host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        """Bind and start serving."""
+        if self._runner is not None:
+            raise RuntimeError("the drill API server is already running")
+        # handler_cancellation: a client that goes away cancels its watch or log follow.
+        runner = web.AppRunner(build_app(self.state), handler_cancellation=True,
+                               shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None)
+        await runner.setup()
+        # Bind our own socket so port 0 reports the port it got, through public API only.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self._requested_port))
+            await web.SockSite(runner, sock).start()
+        except OSError:
+            sock.close()
+            await runner.cleanup()
+            raise
+        self._port = sock.getsockname()[1]
+        self._runner = runner
+
+    async def stop(self) -> None:
+        """Stop serving; open streams are ended."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the drill API server has not been started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT`."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def prometheus_url(self) -> str:
+        """Prometheus' base URL: append `/api/v1/query` or `/api/v1/query_range`."""
+        return self.url + PROMETHEUS_PROXY_PATH
+
+    @property
+    def syncz_url(self) -> str:
+        """istiod's /debug/syncz through the service proxy."""
+        return self.url + SYNCZ_PROXY_PATH
+
+    def write_kubeconfig(self, path: Path, *, context: str = "warroom-drill",
+                         namespace: str = "voicehive") -> Path:
+        return write_kubeconfig(path, self.url, context=context, namespace=namespace)
+
+
+class DrillServerThread:
+    """A DrillApiServer on its own event loop in a daemon thread; a context manager."""
+
+    def __init__(self, state: ClusterState | None = None, *, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.state = state if state is not None else ClusterState()
+        self.server = DrillApiServer(self.state, host=host, port=port)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> DrillServerThread:
+        """Start the thread and wait until the server listens (errors are re-raised here)."""
+        if self._thread is not None:
+            raise RuntimeError("the drill server thread is already running")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.server.start())
+            except BaseException as exc:  # reported to start()'s caller
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.server.stop())
+            loop.close()
+
+        thread = threading.Thread(target=run, name="warroom-drill-apiserver", daemon=True)
+        thread.start()
+        ready.wait()
+        if failure:
+            thread.join()
+            raise failure[0]
+        self._loop, self._thread = loop, thread
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and join the thread."""
+        loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def prometheus_url(self) -> str:
+        return self.server.prometheus_url
+
+    @property
+    def syncz_url(self) -> str:
+        return self.server.syncz_url
+
+    def kubeconfig_path(self, directory: Path, *, context: str = "warroom-drill",
+                        namespace: str = "voicehive") -> Path:
+        """Write `kubeconfig` into directory and return its path."""
+        return self.server.write_kubeconfig(Path(directory) / "kubeconfig", context=context,
+                                            namespace=namespace)
+
+    def __enter__(self) -> DrillServerThread:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
