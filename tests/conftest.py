@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.plugins.record",
+    "tests.plugins.drill",
 ]

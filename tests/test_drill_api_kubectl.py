@@ -1,0 +1,280 @@
+"""The runbook's kubectl commands, run with the real kubectl 1.37 against the drill cluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from pathlib import Path
+
+import yaml
+
+from actions.drill.server import DrillServerThread
+from tests.plugins.drill import KUBECTL, KubectlRunner
+
+EMERGENCY_POLICY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: emergency-isolation-1764234000
+  namespace: voicehive
+  labels:
+    emergency: "true"
+    created-by: "incident-response"
+spec:
+  podSelector:
+    matchLabels:
+      app: orchestrator
+  policyTypes:
+  - Ingress
+  - Egress
+"""
+
+
+def _policy(server: DrillServerThread, name: str) -> dict | None:
+    return server.state.get("networking.k8s.io/v1", "NetworkPolicy", "voicehive", name)
+
+
+def test_get_networkpolicies_yaml_shows_the_ipblock(kubectl: KubectlRunner) -> None:
+    result = kubectl("get", "networkpolicies", "-n", "voicehive", "-o", "yaml")
+    assert result.returncode == 0, result.stderr
+    listed = yaml.safe_load(result.stdout)
+    assert listed["kind"] == "List"
+    (policy,) = listed["items"]
+    assert policy["metadata"]["name"] == "external-api-segmentation"
+    assert policy["spec"]["egress"][0]["to"][0]["ipBlock"] == {
+        "cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.169.254/32"]}
+
+
+def test_events_sorted_by_last_timestamp(kubectl: KubectlRunner) -> None:
+    result = kubectl("get", "events", "-n", "voicehive", "--sort-by=.lastTimestamp")
+    assert result.returncode == 0, result.stderr
+    body = result.stdout.splitlines()[1:]
+    reasons = [line.split()[1] if len(line.split()) > 1 else "" for line in body]
+    # Seeded 50, 30, 20 and 10 minutes before the seed time: oldest first.
+    assert ["orchestrator.1", "tts-router.1", "external-api-segmentation.1",
+            "orchestrator.2"] == [line.split()[0] for line in body], reasons
+
+
+def test_warning_events_by_field_selector(kubectl: KubectlRunner) -> None:
+    result = kubectl("get", "events", "-n", "voicehive", "--field-selector", "type=Warning",
+                     "-o", "json")
+    assert result.returncode == 0, result.stderr
+    reasons = sorted(item["reason"] for item in json.loads(result.stdout)["items"])
+    assert reasons == ["BackOff", "Unhealthy"]
+
+
+def test_falco_logs_by_label_with_tail(kubectl: KubectlRunner,
+                                       drill_server: DrillServerThread) -> None:
+    for n in range(150):
+        drill_server.state.append_log("falco-system", "falco-m4n8q", f'{{"seq": {n}}}')
+    result = kubectl("logs", "-n", "falco-system", "-l", "app=falco", "--tail=100")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert '{"seq": 149}' in lines and '{"seq": 50}' in lines
+    assert '{"seq": 49}' not in lines  # the tail of 100 cut the older lines of that pod
+    assert any('"rule": "Contact K8S API Server From Container"' in line for line in lines)
+
+
+def test_get_peerauthentication_and_authorizationpolicy(kubectl: KubectlRunner) -> None:
+    result = kubectl("get", "peerauthentication,authorizationpolicy", "-n", "voicehive")
+    assert result.returncode == 0, result.stderr
+    assert "peerauthentication.security.istio.io/default" in result.stdout
+    # The short name resolves to Istio's kind, as on a cluster running Istio and Linkerd.
+    assert "authorizationpolicy.security.istio.io/allow-orchestrator-to-tts" in result.stdout
+
+
+def test_apply_emergency_policy_with_server_side_validation(
+        kubectl: KubectlRunner, drill_server: DrillServerThread) -> None:
+    result = kubectl("apply", "-f", "-", input=EMERGENCY_POLICY)
+    assert result.returncode == 0, result.stderr
+    assert "networkpolicy.networking.k8s.io/emergency-isolation-1764234000 created" \
+        in result.stdout
+    stored = _policy(drill_server, "emergency-isolation-1764234000")
+    assert stored is not None
+    assert stored["spec"]["podSelector"] == {"matchLabels": {"app": "orchestrator"}}
+    annotations = stored["metadata"]["annotations"]
+    assert "kubectl.kubernetes.io/last-applied-configuration" in annotations
+
+    again = kubectl("apply", "-f", "-", input=EMERGENCY_POLICY)
+    assert again.returncode == 0, again.stderr
+    assert "unchanged" in again.stdout
+    after = _policy(drill_server, "emergency-isolation-1764234000")
+    assert after is not None
+    assert after["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
+
+
+def test_apply_rejects_a_misspelt_field_under_strict_validation(
+        kubectl: KubectlRunner, drill_server: DrillServerThread) -> None:
+    typo = EMERGENCY_POLICY.replace("  policyTypes:", "  policyTypez:")
+    result = kubectl("apply", "-f", "-", input=typo)
+    assert result.returncode == 1
+    assert 'strict decoding error: unknown field "spec.policyTypez"' in result.stderr
+    assert _policy(drill_server, "emergency-isolation-1764234000") is None
+
+
+def test_apply_with_validate_false(kubectl: KubectlRunner,
+                                   drill_server: DrillServerThread) -> None:
+    result = kubectl("apply", "--validate=false", "-f", "-", input=EMERGENCY_POLICY)
+    assert result.returncode == 0, result.stderr
+    assert _policy(drill_server, "emergency-isolation-1764234000") is not None
+
+
+def test_apply_changed_policy_is_configured(kubectl: KubectlRunner,
+                                            drill_server: DrillServerThread) -> None:
+    assert kubectl("apply", "-f", "-", input=EMERGENCY_POLICY).returncode == 0
+    changed = EMERGENCY_POLICY.replace("app: orchestrator", "app: tts-router")
+    result = kubectl("apply", "-f", "-", input=changed)
+    assert result.returncode == 0, result.stderr
+    assert "configured" in result.stdout
+    stored = _policy(drill_server, "emergency-isolation-1764234000")
+    assert stored is not None
+    assert stored["spec"]["podSelector"]["matchLabels"] == {"app": "tts-router"}
+    assert stored["metadata"]["generation"] == 2
+
+
+def test_runbook_block_ip_json_patch_appends_to_except(
+        kubectl: KubectlRunner, drill_server: DrillServerThread) -> None:
+    result = kubectl(
+        "patch", "networkpolicy", "external-api-segmentation", "-n", "voicehive",
+        "--type=json",
+        '-p=[{"op": "add", "path": "/spec/egress/0/to/0/ipBlock/except/-", '
+        '"value": "203.0.113.7/32"}]')
+    assert result.returncode == 0, result.stderr
+    assert "patched" in result.stdout
+    stored = _policy(drill_server, "external-api-segmentation")
+    assert stored is not None
+    assert stored["spec"]["egress"][0]["to"][0]["ipBlock"]["except"] == [
+        "10.0.0.0/8", "169.254.169.254/32", "203.0.113.7/32"]
+
+
+def test_json_patch_with_an_invalid_ip_is_rejected(kubectl: KubectlRunner,
+                                                   drill_server: DrillServerThread) -> None:
+    result = kubectl(
+        "patch", "networkpolicy", "external-api-segmentation", "-n", "voicehive",
+        "--type=json",
+        '-p=[{"op": "add", "path": "/spec/egress/0/to/0/ipBlock/except/-", '
+        '"value": "SUSPICIOUS_IP/32"}]')
+    assert result.returncode == 1
+    assert "Invalid" in result.stderr and "SUSPICIOUS_IP/32" in result.stderr
+    stored = _policy(drill_server, "external-api-segmentation")
+    assert stored is not None
+    assert "SUSPICIOUS_IP/32" not in stored["spec"]["egress"][0]["to"][0]["ipBlock"]["except"]
+
+
+def test_runbook_disable_service_account_patch(kubectl: KubectlRunner,
+                                               drill_server: DrillServerThread) -> None:
+    result = kubectl("patch", "serviceaccount", "orchestrator", "-n", "voicehive", "-p",
+                     '{"metadata":{"annotations":{"security.voicehive.io/disabled":"true"}}}')
+    assert result.returncode == 0, result.stderr
+    account = drill_server.state.get("v1", "ServiceAccount", "voicehive", "orchestrator")
+    assert account is not None
+    assert account["metadata"]["annotations"] == {"security.voicehive.io/disabled": "true"}
+    assert account["secrets"] == [{"name": "orchestrator-token"}]
+
+
+def test_delete_emergency_policies_by_label(kubectl: KubectlRunner,
+                                           drill_server: DrillServerThread) -> None:
+    assert kubectl("apply", "-f", "-", input=EMERGENCY_POLICY).returncode == 0
+    result = kubectl("delete", "networkpolicy", "-l", "emergency=true", "-n", "voicehive")
+    assert result.returncode == 0, result.stderr
+    assert 'networkpolicy.networking.k8s.io "emergency-isolation-1764234000" deleted' \
+        in result.stdout
+    assert _policy(drill_server, "emergency-isolation-1764234000") is None
+    assert _policy(drill_server, "external-api-segmentation") is not None
+
+
+def test_delete_missing_policy_reports_not_found(kubectl: KubectlRunner) -> None:
+    result = kubectl("delete", "networkpolicy", "emergency-isolation-none", "-n", "voicehive")
+    assert result.returncode == 1
+    assert ('Error from server (NotFound): networkpolicies.networking.k8s.io '
+            '"emergency-isolation-none" not found') in result.stderr
+
+
+def test_delete_token_secret_named_by_the_service_account(
+        kubectl: KubectlRunner, drill_server: DrillServerThread) -> None:
+    name = kubectl("get", "sa", "orchestrator", "-n", "voicehive", "-o",
+                   "jsonpath={.secrets[0].name}")
+    assert name.stdout == "orchestrator-token"
+    result = kubectl("delete", "secret", name.stdout, "-n", "voicehive")
+    assert result.returncode == 0, result.stderr
+    assert drill_server.state.get("v1", "Secret", "voicehive", "orchestrator-token") is None
+
+
+def test_auth_can_i_follows_the_scenario_rbac(kubectl: KubectlRunner,
+                                              drill_server: DrillServerThread) -> None:
+    allowed = kubectl("auth", "can-i", "patch", "networkpolicies", "-n", "voicehive")
+    assert (allowed.returncode, allowed.stdout.strip()) == (0, "yes")
+    drill_server.state.set_rbac([
+        {"verbs": ["get", "list", "watch"], "apiGroups": ["*"], "resources": ["*"]},
+        {"verbs": ["patch"], "apiGroups": ["networking.k8s.io"],
+         "resources": ["networkpolicies"], "namespaces": ["voicehive"]},
+    ])
+    assert kubectl("auth", "can-i", "patch", "networkpolicies", "-n",
+                   "voicehive").stdout.strip() == "yes"
+    denied = kubectl("auth", "can-i", "delete", "networkpolicies", "-n", "voicehive")
+    assert (denied.returncode, denied.stdout.strip()) == (1, "no")
+    elsewhere = kubectl("auth", "can-i", "patch", "networkpolicies", "-n", "kube-system")
+    assert elsewhere.stdout.strip() == "no"
+
+
+def test_forbidden_delete_prints_the_real_message(kubectl: KubectlRunner,
+                                                  drill_server: DrillServerThread) -> None:
+    drill_server.state.set_rbac([{"verbs": ["get", "list"], "apiGroups": ["*"],
+                                  "resources": ["*"]}])
+    result = kubectl("delete", "networkpolicy", "external-api-segmentation", "-n", "voicehive")
+    assert result.returncode == 1
+    assert ('Error from server (Forbidden): networkpolicies.networking.k8s.io '
+            '"external-api-segmentation" is forbidden: User ') in result.stderr
+    assert ('cannot delete resource "networkpolicies" in API group "networking.k8s.io" in the '
+            'namespace "voicehive"') in result.stderr
+    assert _policy(drill_server, "external-api-segmentation") is not None
+
+
+def test_describe_networkpolicy(kubectl: KubectlRunner) -> None:
+    result = kubectl("describe", "networkpolicy", "external-api-segmentation", "-n", "voicehive")
+    assert result.returncode == 0, result.stderr
+    assert "Name:         external-api-segmentation" in result.stdout
+    assert "Except: 10.0.0.0/8, 169.254.169.254/32" in result.stdout
+
+
+def test_describe_pod_lists_its_events(kubectl: KubectlRunner) -> None:
+    result = kubectl("describe", "pod", "orchestrator-6f8d9c7b5d-k2x9p", "-n", "voicehive")
+    assert result.returncode == 0, result.stderr
+    assert "app=orchestrator" in result.stdout
+    assert "Readiness probe failed" in result.stdout
+
+
+def test_server_dry_run_changes_nothing(kubectl: KubectlRunner,
+                                        drill_server: DrillServerThread) -> None:
+    before = drill_server.state.resource_version
+    result = kubectl("apply", "--dry-run=server", "-f", "-", input=EMERGENCY_POLICY)
+    assert result.returncode == 0, result.stderr
+    assert "(server dry run)" in result.stdout
+    assert _policy(drill_server, "emergency-isolation-1764234000") is None
+    assert drill_server.state.resource_version == before
+
+
+def test_get_in_a_missing_namespace(kubectl: KubectlRunner) -> None:
+    result = kubectl("get", "networkpolicy", "x", "-n", "nowhere")
+    assert result.returncode == 1
+    assert "NotFound" in result.stderr
+
+
+def test_logs_follow_sees_new_lines(drill_server: DrillServerThread,
+                                    drill_kubeconfig: Path) -> None:
+    env = {"KUBECONFIG": str(drill_kubeconfig), "HOME": str(drill_kubeconfig.parent)}
+    process = subprocess.Popen(
+        [str(KUBECTL), "logs", "-f", "-n", "falco-system", "falco-x7k2p", "--tail=0"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(15, process.kill)  # a broken follow fails instead of hanging
+    watchdog.start()
+    try:
+        threading.Timer(0.3, drill_server.state.append_log,
+                        ("falco-system", "falco-x7k2p", '{"rule": "late"}')).start()
+        assert process.stdout is not None
+        assert process.stdout.readline() == '{"rule": "late"}\n'
+    finally:
+        watchdog.cancel()
+        process.kill()
+        process.wait()
