@@ -1,0 +1,257 @@
+"""One line of a Falco stream in, one FalcoAlert or RejectedLine out; nothing raises.
+
+The stream is what `kubectl logs` of a Falco pod gives: JSON alerts or text
+alerts, Falco's own log and statistics lines, kubectl's `error:` lines, and
+optionally kubectl's `[pod/NAME/CONTAINER] ` and RFC 3339 timestamp prefixes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+from actions.falco.alert import PRIORITIES, FalcoAlert, RejectedLine
+from actions.falco.json_form import JsonRejected, alert_from_json, decode_error_reason, json_type
+from actions.falco.lines import MAX_LINE_BYTES, OverlongLine, iter_lines
+from actions.falco.text_form import (
+    TextRejected,
+    alert_from_text,
+    looks_like_text_alert,
+    reason_for_text,
+)
+from actions.falco.times import NotATime, rfc3339_to_ns
+
+__all__ = ["MAX_LINE_BYTES", "PRIORITIES", "iter_lines", "parse_line", "split_kubectl_prefixes"]
+
+INTERNAL_ERROR = "internal parser error"
+"""Start of the reason given if the parser itself failed; the fuzz test proves it never does."""
+
+_WHITESPACE_AND_NUL = " \t\r\n\x00\x0b\x0c"
+_JSON_SCALAR_STARTS = frozenset('"-0123456789tfn')
+_SALVAGE_ATTEMPTS = 8
+
+
+def parse_line(
+    raw: bytes, *, reference_date: datetime.date | None = None
+) -> FalcoAlert | RejectedLine | None:
+    """Parse one line (without its newline) of Falco output.
+
+    Returns None only for an empty or whitespace-only line. `reference_date`
+    dates text-form times that carry none (`HH:MM:SS.nnnnnnnnn`); without it the
+    date of a kubectl timestamp prefix is used, else today in UTC, with a warning.
+    """
+    try:
+        return _parse(raw, reference_date)
+    except Exception as error:  # noqa: BLE001 - a hostile line must never stop an ingest
+        return RejectedLine(
+            raw=bytes(raw), reason=f"{INTERNAL_ERROR}: {type(error).__name__}: {error}"[:300]
+        )
+
+
+def _parse(raw: bytes, reference_date: datetime.date | None) -> FalcoAlert | RejectedLine | None:
+    if type(raw) is OverlongLine:
+        return RejectedLine(
+            raw=bytes(raw),
+            reason=(
+                f"line too long: {raw.real_length:,} bytes, more than the limit of "
+                f"{len(raw):,} (only the first {len(raw):,} bytes kept)"
+            ),
+        )
+    warnings: list[str] = []
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # Accept the alert anyway: a bad byte in a command line must not hide it.
+        text = raw.decode("utf-8", "replace")
+        warnings.append("invalid UTF-8 replaced by U+FFFD")
+
+    if text[:1] == "{":
+        # The hot path: a JSON alert as Falco writes it, no regex, one json.loads.
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError:
+            return _parse_broken_json(raw, text, warnings, None, None)
+        except RecursionError:
+            return RejectedLine(raw=bytes(raw), reason="JSON nested too deeply")
+        return _json_alert(raw, doc, text, warnings, None, None)
+
+    stripped = text.strip(_WHITESPACE_AND_NUL)
+    if not stripped:
+        if text.strip():
+            return RejectedLine(raw=bytes(raw), reason="line holds only NUL bytes")
+        return None
+    log_prefix, log_time, unstripped_body = split_kubectl_prefixes(stripped)
+    body = unstripped_body.lstrip(_WHITESPACE_AND_NUL)
+    if not body:
+        return RejectedLine(raw=bytes(raw), reason="kubectl prefix without a line", log_time=log_time)
+    if text[:1] == "\x00" or text[-1:] == "\x00":
+        warnings.append("NUL bytes around the line removed")
+
+    if body[0] == "{":
+        try:
+            doc = json.loads(body)
+        except json.JSONDecodeError:
+            return _parse_broken_json(raw, body, warnings, log_time, log_prefix)
+        except RecursionError:
+            return RejectedLine(raw=bytes(raw), reason="JSON nested too deeply", log_time=log_time)
+        return _json_alert(raw, doc, body, warnings, log_time, log_prefix)
+    if body[0] == "[":
+        try:
+            doc = json.loads(body)
+        except RecursionError:
+            return RejectedLine(raw=bytes(raw), reason="JSON nested too deeply", log_time=log_time)
+        except json.JSONDecodeError:
+            pass  # text that starts with a bracket: judged as text below
+        else:
+            return _json_alert(raw, doc, body, warnings, log_time, log_prefix)
+
+    match = looks_like_text_alert(body)
+    if match is not None:
+        log_time_ns = _log_time_ns(log_time)
+        try:
+            return alert_from_text(
+                match,
+                reference_date=reference_date,
+                log_time_ns=log_time_ns,
+                warnings=warnings,
+                raw=raw,
+                log_time=log_time,
+                log_prefix=log_prefix,
+            )
+        except TextRejected as error:
+            return RejectedLine(raw=bytes(raw), reason=str(error), log_time=log_time)
+
+    if body[0] in _JSON_SCALAR_STARTS:
+        try:
+            scalar = json.loads(body)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            return RejectedLine(
+                raw=bytes(raw),
+                reason=f"not a Falco alert: JSON {json_type(scalar)}, not an object",
+                log_time=log_time,
+            )
+    # Statistics lines are told apart by their indentation, so judge the line unstripped.
+    if log_prefix is None and log_time is None:
+        unstripped_body = text.rstrip(_WHITESPACE_AND_NUL)
+    return RejectedLine(raw=bytes(raw), reason=reason_for_text(unstripped_body), log_time=log_time)
+
+
+def _json_alert(
+    raw: bytes,
+    doc: object,
+    text: str,
+    warnings: list[str],
+    log_time: str | None,
+    log_prefix: str | None,
+) -> FalcoAlert | RejectedLine:
+    try:
+        return alert_from_json(
+            doc,
+            warnings,
+            # One memchr for a backslash first: most alert lines have no escape at all.
+            has_surrogates="\\" in text and ("\\ud" in text or "\\uD" in text),
+            raw=raw,
+            log_time=log_time,
+            log_prefix=log_prefix,
+        )
+    except JsonRejected as error:
+        return RejectedLine(raw=bytes(raw), reason=str(error), log_time=log_time)
+
+
+def _parse_broken_json(
+    raw: bytes,
+    text: str,
+    warnings: list[str],
+    log_time: str | None,
+    log_prefix: str | None,
+) -> FalcoAlert | RejectedLine:
+    """The slow path for JSON that json.loads refused: what can be read honestly, is."""
+    cleaned = text.strip(_WHITESPACE_AND_NUL)
+    if cleaned != text.strip() and "NUL bytes around the line removed" not in warnings:
+        warnings.append("NUL bytes around the line removed")
+    try:
+        try:
+            doc = json.loads(cleaned)
+        except json.JSONDecodeError:
+            # Falco escapes control characters; raw ones (NUL, ESC) inside strings
+            # mean the line went through something else, but the alert is still there.
+            doc = json.loads(cleaned, strict=False)
+            warnings.append("raw control characters inside JSON strings accepted")
+    except json.JSONDecodeError as error:
+        salvaged = _salvage(raw, cleaned, warnings, log_time, log_prefix)
+        if salvaged is not None:
+            return salvaged
+        return RejectedLine(raw=bytes(raw), reason=decode_error_reason(error), log_time=log_time)
+    except RecursionError:
+        return RejectedLine(raw=bytes(raw), reason="JSON nested too deeply", log_time=log_time)
+    return _json_alert(raw, doc, cleaned, warnings, log_time, log_prefix)
+
+
+def _salvage(
+    raw: bytes,
+    text: str,
+    warnings: list[str],
+    log_time: str | None,
+    log_prefix: str | None,
+) -> FalcoAlert | None:
+    """An alert that follows the cut-off start of another line, as after a crash mid-write.
+
+    A writer killed mid-line leaves no newline, so the next alert is glued to
+    the fragment: `{"hostname":"n","outp{"hostname":...}`. Inside a valid JSON
+    string a quote is always escaped, so a raw `{"` starts an object.
+    """
+    start = 0
+    for _ in range(_SALVAGE_ATTEMPTS):
+        start = text.find('{"', start + 1)
+        if start == -1:
+            return None
+        try:
+            doc = json.loads(text[start:], strict=False)
+        except (ValueError, RecursionError):
+            continue
+        if type(doc) is dict and type(doc.get("rule")) is str:
+            warnings.append(
+                f"{start:,} characters before the alert skipped (the end of a cut-off line?)"
+            )
+            alert = _json_alert(raw, doc, text[start:], warnings, log_time, log_prefix)
+            return alert if isinstance(alert, FalcoAlert) else None
+    return None
+
+
+def split_kubectl_prefixes(line: str) -> tuple[str | None, str | None, str]:
+    """(pod prefix, RFC 3339 timestamp, rest) of a `kubectl logs --prefix --timestamps` line.
+
+    `[pod/falco-x2k/falco] 2026-11-27T03:12:01.123456789Z {...}` gives
+    ("pod/falco-x2k/falco", "2026-11-27T03:12:01.123456789Z", "{...}"). Either
+    prefix may be absent. Falco's own ISO times end in `:` and are left alone.
+    """
+    log_prefix = None
+    if line.startswith("[pod/"):
+        end = line.find("] ")
+        if end != -1:
+            log_prefix = line[1:end]
+            line = line[end + 2 :]
+    log_time = None
+    if len(line) > 20 and line[4] == "-" and line[10] == "T" and line[:4].isdigit():
+        space = line.find(" ", 19, 48)
+        if space != -1 and line[space - 1] != ":":
+            candidate = line[:space]
+            try:
+                rfc3339_to_ns(candidate, [])
+            except NotATime:
+                pass
+            else:
+                log_time = candidate
+                line = line[space + 1 :]
+    return log_prefix, log_time, line
+
+
+def _log_time_ns(log_time: str | None) -> int | None:
+    if log_time is None:
+        return None
+    try:
+        return rfc3339_to_ns(log_time, [])
+    except NotATime:
+        return None
