@@ -1,0 +1,550 @@
+"""The markdown incident report: the runbook's Phase 5 template, filled from the record.
+
+The template's headings and fields come first, in the runbook's order; what
+the record adds (action items, the alert summary, evidence, reporting clocks,
+the audit chain's head, the full timeline) follows as further sections.
+Every value from the record passes through `store.markdown.escape`.
+
+Alerts are summarised in SQL (counts by rule and priority, first and last,
+top pods) and at most `alert_rows` of them are listed, so a record with a
+million alerts reports in about the time of three indexed scans.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from store.deadlines import due_for
+from store.markdown import code, escape
+from store.models import ActionEntry, Incident, TimelineEntry
+from store.record import Record
+from store.report_sections import sections as load_sections
+
+REPORT_TITLE = "# Network Security Incident Report"
+EXECUTIVE_TITLE = "# Network Security Incident Executive Summary"
+SEVERITY_NAMES = {"P0": "Critical", "P1": "High", "P2": "Medium", "P3": "Low"}
+# The runbook's Phase 5 "Action Items", offered as a checklist.
+RUNBOOK_ACTION_ITEMS = (
+    "Update network policies based on lessons learned",
+    "Enhance monitoring and alerting rules",
+    "Improve incident response procedures",
+    "Conduct security training if needed",
+)
+WORKED = ("succeeded", "no-op")
+ALERT_ROWS = 20
+TOP_RULES = 20
+TOP_PODS = 10
+MAX_VALUE_CHARS = 300
+NOTE_KINDS = ("note",)
+
+# Falco names the pod and namespace differently by version and output form
+# (see notes/formats.md): `k8s.pod.name` in JSON, `k8s_pod_name` in text.
+_POD_KEYS = ('$."k8s.pod.name"', "$.k8s_pod_name")
+_NS_KEYS = ('$."k8s.ns.name"', "$.k8s_ns_name", "$.k8s_ns")
+
+
+def _field_sql(paths: Iterable[str]) -> str:
+    # json_valid first: one malformed row must not abort the whole summary.
+    extracts = ", ".join(f"json_extract(output_fields, '{path}')" for path in paths)
+    return f"CASE WHEN json_valid(output_fields) THEN coalesce({extracts}) END"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSummary:
+    total: int
+    first: str | None
+    last: str | None
+    by_rule: list[tuple[str, str, int]]  # rule, priority, count
+    rules: int
+    pods: list[tuple[str | None, str, int]]  # namespace, pod, count
+    pod_count: int
+    listed: list[tuple[str, str, str, str | None, str]]  # time, priority, rule, pod, output
+
+
+def summarise_alerts(record: Record, incident_id: str, *, rows: int = ALERT_ROWS) -> AlertSummary:
+    """What the report says about an incident's alerts, computed in SQL without loading them."""
+    total, first_ns, last_ns, first_text, last_text = record.query(
+        "SELECT count(*), min(time_ns), max(time_ns), min(time), max(time) "
+        "FROM alerts WHERE incident_id = ?",
+        (incident_id,),
+    )[0]
+    by_rule = [
+        (row[0], row[1], row[2])
+        for row in record.query(
+            "SELECT rule, priority, count(*) AS n FROM alerts WHERE incident_id = ? "
+            "GROUP BY rule, priority ORDER BY n DESC, rule LIMIT ?",
+            (incident_id, TOP_RULES + 1),
+        )
+    ]
+    rules = len(by_rule)
+    if rules > TOP_RULES:
+        rules = record.query(
+            "SELECT count(*) FROM (SELECT 1 FROM alerts WHERE incident_id = ? "
+            "GROUP BY rule, priority)",
+            (incident_id,),
+        )[0][0]
+    pod_rows = record.query(
+        f"SELECT ns, pod, count(*) AS n, count(*) OVER () AS pods FROM ("
+        f"SELECT {_field_sql(_NS_KEYS)} AS ns, {_field_sql(_POD_KEYS)} AS pod "
+        f"FROM alerts WHERE incident_id = ?) WHERE pod IS NOT NULL AND pod NOT IN ('', '<NA>') "
+        f"GROUP BY ns, pod ORDER BY n DESC, pod LIMIT ?",
+        (incident_id, TOP_PODS),
+    )
+    listed = [
+        (row["time"], row["priority"], row["rule"], row["pod"], row["output"] or "")
+        for row in record.query(
+            f"SELECT time, priority, rule, output, {_field_sql(_POD_KEYS)} AS pod FROM alerts "
+            "WHERE incident_id = ? ORDER BY time_ns, seq LIMIT ?",
+            (incident_id, rows),
+        )
+    ]
+    return AlertSummary(
+        total=total,
+        first=_ns_time(first_ns) or first_text,
+        last=_ns_time(last_ns) or last_text,
+        by_rule=by_rule[:TOP_RULES],
+        rules=rules,
+        pods=[(row["ns"], str(row["pod"]), row["n"]) for row in pod_rows],
+        pod_count=pod_rows[0]["pods"] if pod_rows else 0,
+        listed=listed,
+    )
+
+
+def first_alert_time(record: Record, incident_id: str) -> datetime | None:
+    """The earliest alert of an incident (an indexed lookup), None when it has none with a time."""
+    (first_ns,) = record.query(
+        "SELECT min(time_ns) FROM alerts WHERE incident_id = ? AND time_ns IS NOT NULL",
+        (incident_id,),
+    )[0]
+    return _from_ns(first_ns)
+
+
+def _from_ns(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value // 1_000_000_000, UTC) + timedelta(
+        microseconds=(value % 1_000_000_000) // 1000
+    )
+
+
+def _ns_time(value: int | None) -> str | None:
+    moment = _from_ns(value)
+    return _time(moment) if moment else None
+
+
+def _time(moment: datetime | None) -> str:
+    if moment is None:
+        return "not recorded"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 48:
+        return f"{sign}{hours // 24}d {hours % 24}h {minutes}m"
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m {secs:02d}s"
+    return f"{sign}{minutes}m {secs:02d}s"
+
+
+def _offset(moment: datetime, origin: datetime) -> str:
+    seconds = int((moment - origin).total_seconds())
+    sign, seconds = ("-" if seconds < 0 else "+"), abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _at(moment: datetime | None, origin: datetime) -> str:
+    if moment is None:
+        return "not recorded"
+    return f"{_time(moment)}, {_offset(moment, origin)} after detection"
+
+
+def _indent(text: str, prefix: str = "  ") -> str:
+    """Indent continuation lines so multi-line text stays inside its list item."""
+    return text.replace("\n", "\n" + prefix)
+
+
+def _cell(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    return escape(value, limit=limit) or " "
+
+
+class _Facts:
+    """Everything the report needs, read from the record once."""
+
+    def __init__(self, record: Record, incident_id: str, now: datetime, alert_rows: int) -> None:
+        self.record = record
+        self.now = now
+        self.incident: Incident = record.incidents.get_required(incident_id)
+        self.sections = load_sections(record, incident_id)
+        self.timeline: list[TimelineEntry] = record.timeline.for_incident(incident_id)
+        self.actions = _pair_actions(record.actions.for_incident(incident_id))
+        self.decisions = record.decisions.for_incident(incident_id)
+        self.evidence = record.evidence.for_incident(incident_id)
+        self.checklist = record.checklist.state(incident_id)
+        self.alerts = summarise_alerts(record, incident_id, rows=alert_rows)
+        self.first_alert = first_alert_time(record, incident_id)
+        self.entries, self.head_hash = record.head()
+        self.due = due_for(record, self.incident, now)
+
+    @property
+    def detection(self) -> datetime:
+        return self.incident.detected_at or self.incident.opened_at
+
+    @property
+    def resolution(self) -> datetime | None:
+        return self.incident.recovered_at or self.incident.closed_at
+
+    def duration(self) -> str:
+        start = min(filter(None, (self.first_alert, self.detection)))
+        if self.resolution is not None:
+            return _span(self.resolution - start)
+        return f"ongoing ({_span(self.now - start)} so far, status {escape(self.incident.status)})"
+
+    def affected_services(self) -> str:
+        targets: dict[str, list[str]] = {}
+        for intent, _outcome in self.actions:
+            if intent.target:
+                targets.setdefault(intent.target, [])
+                if intent.action not in targets[intent.target]:
+                    targets[intent.target].append(intent.action)
+        parts = [
+            f"{escape(target)} ({escape(', '.join(actions))})"
+            for target, actions in targets.items()
+        ]
+        pods = [
+            f"{escape(f'{ns}/{pod}' if ns else pod)} ({count} alerts)"
+            for ns, pod, count in self.alerts.pods[:5]
+        ]
+        if pods:
+            more = self.alerts.pod_count - len(pods)
+            parts.append("pods in alerts: " + ", ".join(pods) + (f", and {more} more" if more > 0 else ""))
+        if self.incident.namespace and not parts:
+            parts.append(f"namespace {escape(self.incident.namespace)}")
+        return "; ".join(parts) or "none recorded"
+
+
+def _pair_actions(entries: list[ActionEntry]) -> list[tuple[ActionEntry, ActionEntry | None]]:
+    """(intent, its outcome or None) in the order the intents were recorded."""
+    outcomes = {e.action_id: e for e in entries if e.entry == "outcome"}
+    return [(e, outcomes.get(e.action_id)) for e in entries if e.entry == "intent"]
+
+
+def _header(facts: _Facts, title: str, *, status: bool = False) -> list[str]:
+    incident = facts.incident
+    severity = f"{incident.severity} ({SEVERITY_NAMES.get(incident.severity, '?')})"
+    kind = " (drill)" if incident.drill else ""
+    lines = [
+        title,
+        "",
+        f"**Incident ID**: {escape(incident.id)}{kind}  ",
+        f"**Date/Time**: {_time(facts.detection)}  ",
+        f"**Severity**: {escape(severity)}  ",
+    ]
+    if status:
+        lines.append(f"**Status**: {escape(incident.status)}, phase {escape(incident.phase)}  ")
+    lines += [
+        f"**Duration**: {facts.duration()}  ",
+        f"**Affected Services**: {facts.affected_services()}",
+        "",
+    ]
+    return lines
+
+
+def _summary(facts: _Facts) -> list[str]:
+    written = facts.sections.get("summary")
+    lines = ["## Summary", ""]
+    if written:
+        lines += [escape(written, multiline=True), ""]
+    incident = facts.incident
+    generated = f"{escape(incident.title)}."
+    if incident.category:
+        generated += f" Category: {escape(incident.category)}."
+    if facts.alerts.total:
+        generated += (
+            f" {facts.alerts.total} alerts from {facts.alerts.rules} rule/priority pairs"
+            f" between {escape(facts.alerts.first)} and {escape(facts.alerts.last)}."
+        )
+    if facts.decisions:
+        generated += f" Decision: {escape(facts.decisions[-1].decision)}."
+    if incident.false_positive:
+        generated += " Declared a false positive."
+    if incident.data_breach:
+        generated += " A data breach was flagged."
+    generated += f" Status: {escape(incident.status)}."
+    prefix = "From the record: " if written else ""
+    return lines + [prefix + generated, ""]
+
+
+def _key_times(facts: _Facts) -> list[str]:
+    incident, origin = facts.incident, facts.detection
+    detection = _time(origin)
+    details = []
+    if facts.first_alert is not None:
+        details.append(f"first alert {_time(facts.first_alert)}")
+    if incident.acknowledged_at is not None:
+        details.append(f"acknowledged {_at(incident.acknowledged_at, origin)}")
+    if details:
+        detection += " (" + "; ".join(details) + ")"
+    resolution = _at(facts.resolution, origin)
+    if incident.closed_at is not None and incident.recovered_at is not None:
+        resolution += f"; closed {_time(incident.closed_at)}"
+    return [
+        f"- Detection: {detection}",
+        f"- Containment: {_at(incident.contained_at, origin)}",
+        f"- Resolution: {resolution}",
+    ]
+
+
+def _root_cause(facts: _Facts) -> list[str]:
+    lines = ["## Root Cause", ""]
+    written = facts.sections.get("root_cause")
+    if written:
+        lines += [escape(written, multiline=True), ""]
+    for decision in facts.decisions:
+        text = f"- Decision {_time(decision.at)}: {escape(decision.decision)}"
+        if decision.actor:
+            text += f" by {escape(decision.actor)}"
+        if decision.rationale:
+            text += f": {escape(decision.rationale, limit=2000)}"
+        if decision.rule_to_tune:
+            text += f" (rule to tune: {escape(decision.rule_to_tune)})"
+        lines.append(text)
+    for note in (e for e in facts.timeline if e.kind in NOTE_KINDS):
+        who = f" ({escape(note.actor)})" if note.actor else ""
+        lines.append(f"- Note {_time(note.at)}{who}: {escape(note.summary, limit=2000)}")
+    if not written and not facts.decisions and not any(e.kind in NOTE_KINDS for e in facts.timeline):
+        lines.append("Not yet determined: no root cause, decision or note recorded.")
+    return lines + [""]
+
+
+def _section_bullet(
+    facts: _Facts, label: str, section: str, extra: Sequence[str] = ()
+) -> list[str]:
+    written = facts.sections.get(section)
+    head = f"- {label}"
+    if written:
+        head += ": " + _indent(escape(written, multiline=True))
+    elif not extra:
+        head += ": not recorded"
+    return [head, *(f"  - {line}" for line in extra)]
+
+
+def _impact(facts: _Facts) -> list[str]:
+    incident, alerts = facts.incident, facts.alerts
+    technical = []
+    if alerts.total:
+        technical.append(
+            f"{alerts.total} alerts, {alerts.pod_count} pods named in them, "
+            f"from {escape(alerts.first)} to {escape(alerts.last)}"
+        )
+    contained = [i for i, o in facts.actions if o is not None and o.status == "succeeded"]
+    if contained:
+        technical.append(f"{len(contained)} response actions changed the cluster")
+    security = []
+    if incident.data_breach:
+        security.append("A data breach was flagged: GDPR notification within 72 hours applies")
+    if incident.false_positive:
+        security.append("Declared a false positive")
+    for decision in facts.decisions[-1:]:
+        security.append(f"Last decision: {escape(decision.decision)}")
+    return [
+        "## Impact Assessment",
+        "",
+        *_section_bullet(facts, "Business impact", "impact_business"),
+        *_section_bullet(facts, "Technical impact", "impact_technical", technical),
+        *_section_bullet(facts, "Security implications", "impact_security", security),
+        "",
+    ]
+
+
+def _action_line(intent: ActionEntry, outcome: ActionEntry | None, origin: datetime) -> str:
+    target = f" {escape(intent.target)}" if intent.target else ""
+    who = f" by {escape(intent.actor)}" if intent.actor else ""
+    if outcome is None:
+        return (
+            f"{escape(intent.action)}{target}{who}: outcome unknown: intent recorded "
+            f"{_at(intent.at, origin)} but no outcome (the process stopped during the call)"
+        )
+    message = f": {escape(outcome.message, limit=MAX_VALUE_CHARS)}" if outcome.message else ""
+    return f"{escape(intent.action)}{target}{who}: {escape(outcome.status)} {_at(outcome.at, origin)}{message}"
+
+
+def _response(facts: _Facts) -> list[str]:
+    origin = facts.detection
+    worked = [_action_line(i, o, origin) for i, o in facts.actions if o and o.status in WORKED]
+    improve = [
+        _action_line(i, o, origin) for i, o in facts.actions if o is None or o.status not in WORKED
+    ]
+    return [
+        "## Response Actions",
+        "",
+        *_section_bullet(facts, "What worked well", "what_worked", worked),
+        *_section_bullet(facts, "What could be improved", "what_could_improve", improve),
+        "",
+    ]
+
+
+def _preventive(facts: _Facts) -> list[str]:
+    return [
+        "## Preventive Measures",
+        "",
+        *_section_bullet(facts, "Configuration changes", "prevent_configuration"),
+        *_section_bullet(facts, "Process improvements", "prevent_process"),
+        *_section_bullet(facts, "Monitoring enhancements", "prevent_monitoring"),
+        "",
+    ]
+
+
+def _action_items(facts: _Facts) -> list[str]:
+    lines = ["## Action Items", ""]
+    for item in RUNBOOK_ACTION_ITEMS:
+        tick = facts.checklist.get(("lessons-learned", item))
+        lines.append(f"- [{'x' if tick and tick.checked else ' '}] {escape(item)}")
+    for line in facts.sections.get("action_items", "").splitlines():
+        if line.strip():
+            lines.append(f"- [ ] {escape(line.strip().removeprefix('- '))}")
+    return lines + [""]
+
+
+def _alerts(facts: _Facts) -> list[str]:
+    alerts = facts.alerts
+    lines = ["## Alerts", ""]
+    if not alerts.total:
+        return lines + ["No alerts recorded for this incident.", ""]
+    lines += [
+        f"{alerts.total} alerts from {escape(alerts.first)} to {escape(alerts.last)}.",
+        "",
+        "| Rule | Priority | Alerts |",
+        "|---|---|---:|",
+        *(f"| {_cell(rule)} | {_cell(priority)} | {n} |" for rule, priority, n in alerts.by_rule),
+    ]
+    if alerts.rules > len(alerts.by_rule):
+        lines.append(f"| and {alerts.rules - len(alerts.by_rule)} more rule/priority pairs | | |")
+    if alerts.pods:
+        lines += ["", "| Namespace | Pod | Alerts |", "|---|---|---:|"]
+        lines += [f"| {_cell(ns)} | {_cell(pod)} | {n} |" for ns, pod, n in alerts.pods]
+    shown = len(alerts.listed)
+    lines += [
+        "",
+        f"First {shown} of {alerts.total} alerts:" if shown < alerts.total else "All alerts:",
+        "",
+        "| Time | Priority | Rule | Pod | Output |",
+        "|---|---|---|---|---|",
+    ]
+    for time, priority, rule, pod, output in alerts.listed:
+        lines.append(
+            f"| {_cell(time)} | {_cell(priority)} | {_cell(rule)} | {_cell(pod)} | {_cell(output)} |"
+        )
+    return lines + [""]
+
+
+def _evidence(facts: _Facts) -> list[str]:
+    lines = ["## Evidence", ""]
+    if not facts.evidence:
+        return lines + ["No evidence captured.", ""]
+    lines += ["| # | Name | SHA-256 | Bytes | Captured | Source |", "|---:|---|---|---:|---|---|"]
+    for item in facts.evidence:
+        lines.append(
+            f"| {item.id} | {_cell(item.name)} | {code(item.sha256, in_table=True)} | {item.size} "
+            f"| {_time(item.at)} | {_cell(item.source)} |"
+        )
+    return lines + [""]
+
+
+def _deadlines(facts: _Facts) -> list[str]:
+    lines = ["## Reporting Deadlines", ""]
+    for due in facts.due:
+        when = f" (due {_time(due.due_at)})" if due.due_at and not due.done else ""
+        lines.append(f"- {escape(due.describe(facts.now))}{when}")
+    return lines + [""]
+
+
+def _audit(facts: _Facts) -> list[str]:
+    command = f"warroom --db {shlex.quote(str(facts.record.path))} verify"
+    last = f", this incident's last entry is {facts.timeline[-1].seq}" if facts.timeline else ""
+    return [
+        "## Audit Chain",
+        "",
+        f"This report was produced from the record at chain entry {facts.entries} "
+        f"(head hash {code(facts.head_hash)}){last}. "
+        f"Produced {_time(facts.now)}.",
+        "",
+        f"Verify the record with {code(command)}: it must report at least "
+        f"{facts.entries} entries, and entry {facts.entries} must have this hash.",
+        "",
+    ]
+
+
+def _appendix(facts: _Facts) -> list[str]:
+    origin = facts.detection
+    lines = [
+        "## Appendix: Full Timeline",
+        "",
+        f"Times relative to detection at {_time(origin)}.",
+        "",
+        "| After detection | Time | Entry | Kind | Actor | What |",
+        "|---:|---|---:|---|---|---|",
+    ]
+    for entry in facts.timeline:
+        lines.append(
+            f"| {_offset(entry.at, origin)} | {_time(entry.at)} | {entry.seq} | {_cell(entry.kind)} "
+            f"| {_cell(entry.actor)} | {_cell(entry.summary, 1000)} |"
+        )
+    return lines + [""]
+
+
+def render_report(
+    record: Record, incident_id: str, *, now: datetime | None = None, alert_rows: int = ALERT_ROWS
+) -> str:
+    """The detailed report of one incident as markdown (raises UnknownIncident)."""
+    facts = _Facts(record, incident_id, now or record.clock(), alert_rows)
+    lines = [
+        *_header(facts, REPORT_TITLE),
+        *_summary(facts),
+        "## Timeline",
+        "",
+        *_key_times(facts),
+        "",
+        *_root_cause(facts),
+        *_impact(facts),
+        *_response(facts),
+        *_preventive(facts),
+        *_action_items(facts),
+        *_alerts(facts),
+        *_evidence(facts),
+        *_deadlines(facts),
+        *_audit(facts),
+        *_appendix(facts),
+    ]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def render_executive(record: Record, incident_id: str, *, now: datetime | None = None) -> str:
+    """The executive summary (due within 24 h for P0/P1): the facts without the appendices."""
+    facts = _Facts(record, incident_id, now or record.clock(), 0)
+    succeeded = sum(1 for _i, o in facts.actions if o is not None and o.status in WORKED)
+    open_ended = len(facts.actions) - succeeded
+    lines = [
+        *_header(facts, EXECUTIVE_TITLE, status=True),
+        *_summary(facts),
+        "## Key Times",
+        "",
+        *_key_times(facts),
+        "",
+        *_impact(facts),
+        "## Response",
+        "",
+        f"- {succeeded} response actions worked, {open_ended} failed or have no known outcome",
+        *(f"- Decision {_time(d.at)}: {escape(d.decision)}" for d in facts.decisions),
+        "",
+        *_deadlines(facts),
+        *_audit(facts),
+    ]
+    return "\n".join(lines).rstrip("\n") + "\n"
