@@ -1,0 +1,187 @@
+"""`restore`: the runbook's recovery, undoing exactly what this incident did.
+
+What to undo comes from two places, so a crash between intent and outcome
+still leaves everything findable: the record (every intent's planned objects)
+and the cluster (objects labelled emergency=true and warroom.io/incident=ID;
+service accounts carrying warroom.io/pre-disable). An object is deleted only
+if it still carries this incident's label, with its uid as a precondition.
+
+Emergency egress policies and ipBlock.except entries are IP blocks: they are
+removed only with `unblock` (`--unblock`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from actions.cluster import (
+    ISTIO_AUTHORIZATION_POLICY,
+    JSON_PATCH,
+    LINKERD_AUTHORIZATION_POLICY,
+    LINKERD_MESH_TLS_AUTHENTICATION,
+    LINKERD_SERVER_AUTHORIZATION,
+    MERGE_PATCH,
+    NETWORK_POLICY,
+    SERVICE_ACCOUNT,
+    ClusterError,
+    kind_of,
+)
+from actions.runbook.block_ip import EXCEPT_PATH, POLICY, _except_list
+from actions.runbook.checks import (
+    BLOCKS_ANNOTATION,
+    DISABLED_ANNOTATION,
+    INCIDENT_LABEL,
+    PRE_DISABLE_ANNOTATION,
+    incident_selector,
+)
+from actions.runbook.model import Change
+from actions.runbook.pipeline import Plan, PlanContext
+
+EMERGENCY_KINDS = (NETWORK_POLICY, ISTIO_AUTHORIZATION_POLICY, LINKERD_SERVER_AUTHORIZATION,
+                   LINKERD_AUTHORIZATION_POLICY, LINKERD_MESH_TLS_AUTHENTICATION)
+
+
+def _from_record(ctx: PlanContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[str]]:
+    """(objects this incident's actions planned to create, IP blocks, service accounts)."""
+    creates: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
+    accounts: set[str] = set()
+    for entry in ctx.record.actions.for_incident(ctx.incident_id):
+        if entry.entry != "intent" or entry.action == "restore":
+            continue
+        creates += [c for c in entry.data.get("creates") or [] if isinstance(c, dict)]
+        blocks += [b for b in entry.data.get("blocks") or [] if isinstance(b, dict)]
+        if entry.action == "disable-sa" and entry.data.get("service_account"):
+            accounts.add(str(entry.data["service_account"]))
+    return creates, blocks, accounts
+
+
+async def plan(ctx: PlanContext) -> Plan:
+    result = Plan()
+    unblock = ctx.request.unblock
+    creates, blocks, accounts = _from_record(ctx)
+    candidates: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for ref in creates:
+        try:
+            kind = kind_of(str(ref.get("apiVersion")), str(ref.get("kind")))
+        except ValueError:
+            continue
+        found = await ctx.cluster.get_or_none(kind, str(ref.get("name")),
+                                              ref.get("namespace") or ctx.namespace)
+        if found is not None:
+            candidates[(kind.kind, kind.group, found["metadata"]["name"])] = found
+    for kind in EMERGENCY_KINDS:
+        try:
+            labelled = await ctx.cluster.list(kind, ctx.namespace,
+                                              label_selector=incident_selector(ctx.incident_id))
+        except ClusterError as error:
+            if error.cause == "not-found":
+                continue  # that mesh's API is not served here
+            raise
+        for found in labelled:
+            candidates[(kind.kind, kind.group, found["metadata"]["name"])] = found
+    kept_blocks = []
+    for (_, _, name), found in sorted(candidates.items()):
+        meta = found.get("metadata") or {}
+        if (meta.get("labels") or {}).get(INCIDENT_LABEL) != ctx.incident_id:
+            result.notes.append(f"{found['kind']} {name} no longer carries this incident's "
+                                "label: left alone")
+            continue
+        if BLOCKS_ANNOTATION in (meta.get("annotations") or {}) and not unblock:
+            kept_blocks.append(name)
+            continue
+        kind = kind_of(found["apiVersion"], found["kind"])
+        result.changes.append(Change(
+            "delete", kind.api_version, kind.kind, meta.get("namespace") or ctx.namespace, name,
+            f"deleted {kind.describe(name)}", uid=meta.get("uid")))
+    if kept_blocks:
+        result.notes.append(f"kept the emergency egress policies {', '.join(kept_blocks)} "
+                            "(IP blocks): pass --unblock to remove them too")
+    await _undo_disable(ctx, result, accounts)
+    await _unblock(ctx, result, blocks, unblock)
+    if not result.changes:
+        result.no_op = (f"nothing to restore for {ctx.incident_id}: no emergency object, "
+                        "disabled service account or blocked IP of this incident remains")
+    result.intent_data = {"restores": [c.ref() for c in result.changes]}
+    return result
+
+
+async def _undo_disable(ctx: PlanContext, result: Plan, accounts: set[str]) -> None:
+    labelled = await ctx.cluster.list(SERVICE_ACCOUNT, ctx.namespace,
+                                      label_selector=f"{INCIDENT_LABEL}={ctx.incident_id}")
+    by_name = {a["metadata"]["name"]: a for a in labelled}
+    for name in sorted(accounts - set(by_name)):
+        found = await ctx.cluster.get_or_none(SERVICE_ACCOUNT, name, ctx.namespace)
+        if found is not None:
+            by_name[name] = found
+    for name, account in sorted(by_name.items()):
+        meta = account.get("metadata") or {}
+        marker = (meta.get("annotations") or {}).get(PRE_DISABLE_ANNOTATION)
+        if marker is None:
+            continue  # restored already, or disabled by someone else
+        try:
+            previous = json.loads(marker)
+        except ValueError:
+            result.notes.append(f"{PRE_DISABLE_ANNOTATION} on {name} is not JSON: left alone")
+            continue
+        patch = {
+            "metadata": {
+                "annotations": {DISABLED_ANNOTATION: previous.get("annotation"),
+                                PRE_DISABLE_ANNOTATION: None},
+                "labels": {INCIDENT_LABEL: None},
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "automountServiceAccountToken": previous.get("automountServiceAccountToken"),
+        }
+        result.changes.append(Change(
+            "patch", SERVICE_ACCOUNT.api_version, SERVICE_ACCOUNT.kind, ctx.namespace, name,
+            f"re-enabled service account {name}", body=patch, patch_type=MERGE_PATCH,
+            check=_enabled_check(previous)))
+        result.notes.append(f"{name}: deleted token secrets cannot come back; Kubernetes "
+                            "issues new tokens")
+
+
+def _enabled_check(previous: dict[str, Any]):
+    def check(found: dict[str, Any] | None) -> str | None:
+        annotations = ((found or {}).get("metadata") or {}).get("annotations") or {}
+        if PRE_DISABLE_ANNOTATION in annotations:
+            return f"{PRE_DISABLE_ANNOTATION} is still set"
+        if annotations.get(DISABLED_ANNOTATION) != previous.get("annotation"):
+            return f"{DISABLED_ANNOTATION} was not put back"
+        if (found or {}).get("automountServiceAccountToken") != previous.get(
+                "automountServiceAccountToken"):
+            return "automountServiceAccountToken was not put back"
+        return None
+    return check
+
+
+async def _unblock(ctx: PlanContext, result: Plan, blocks: list[dict[str, Any]],
+                   unblock: bool) -> None:
+    ips = sorted({str(b.get("ip")) for b in blocks if b.get("policy") == POLICY})
+    if not ips:
+        return
+    policy = await ctx.cluster.get_or_none(NETWORK_POLICY, POLICY, ctx.namespace)
+    block, _ = _except_list(policy or {})
+    current = list((block or {}).get("except") or [])
+    present = [ip for ip in ips if ip in current]
+    if not present:
+        return
+    if not unblock:
+        result.notes.append(f"still blocked in {POLICY}: {', '.join(present)} (pass --unblock "
+                            "to remove them)")
+        return
+    # Remove from the highest index down so earlier removals do not shift later ones.
+    indexes = sorted((current.index(ip) for ip in present), reverse=True)
+    patch: list[dict[str, Any]] = [{"op": "test", "path": EXCEPT_PATH, "value": current}]
+    patch += [{"op": "remove", "path": f"{EXCEPT_PATH}/{i}"} for i in indexes]
+
+    def check(found: dict[str, Any] | None) -> str | None:
+        left = (_except_list(found or {})[0] or {}).get("except") or []
+        still = [ip for ip in present if ip in left]
+        return f"still in {POLICY}'s except list: {', '.join(still)}" if still else None
+
+    result.changes.append(Change(
+        "patch", NETWORK_POLICY.api_version, NETWORK_POLICY.kind, ctx.namespace, POLICY,
+        f"removed {', '.join(present)} from {POLICY}'s except list", body=patch,
+        patch_type=JSON_PATCH, check=check, records={"unblocked": present}))

@@ -1,0 +1,36 @@
+"""`rotate-sa NAME`: the runbook's credential rotation, deleting the account's token secrets."""
+
+from __future__ import annotations
+
+from actions.cluster import SERVICE_ACCOUNT, ClusterError
+from actions.runbook.model import Problem
+from actions.runbook.pipeline import Plan, PlanContext
+from actions.runbook.tokens import delete_changes, public, token_secrets
+
+CANNOT_UNDO = ("deleted token values cannot be restored; Kubernetes issues new tokens "
+               "(bound tokens for pods as they restart, or a token Secret you create)")
+
+
+async def plan(ctx: PlanContext) -> Plan:
+    name = str(ctx.request.target)
+    result = Plan()
+    account = await ctx.cluster.get_or_none(SERVICE_ACCOUNT, name, ctx.namespace)
+    if account is None:
+        result.problems.append(Problem(
+            "not-found", f"service account {name} does not exist in {ctx.namespace}"))
+        return result
+    try:
+        secrets, notes = await token_secrets(ctx, account)
+    except ClusterError as error:
+        result.problems.append(Problem(error.cause, error.message))
+        return result
+    result.notes += notes
+    result.intent_data = {"service_account": name, "deleted_secrets": public(secrets)}
+    if not secrets:
+        result.no_op = (f"service account {name} has no token secrets (Kubernetes 1.24+ "
+                        "mounts bound tokens instead): restart its pods to get new tokens")
+        return result
+    result.notes.append(CANNOT_UNDO)
+    result.notes.append("pods already running keep the tokens they mounted until they restart")
+    result.changes += delete_changes(ctx, secrets, f"rotating {name}")
+    return result
