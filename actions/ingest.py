@@ -1,16 +1,23 @@
 """Falco output into the record: read, parse, classify, hash, commit, in batches.
 
 Used by `warroom ingest` for files and stdin, and by the live Falco follower.
-Memory stays flat: only one batch of lines is held at a time.
+Memory stays flat: only a few batches of lines are held at a time. Parsing,
+classifying and hashing are CPU-bound and independent per line, so a large
+input spreads them over worker processes; the chain links and the commits stay
+in this process, in input order.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterable
+import os
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from actions.falco.alert import FalcoAlert, RejectedLine
@@ -21,6 +28,12 @@ from store.alerts import ALERT_COLUMNS, rejected_row
 from store.chain import content_hash
 
 BATCH_LINES = 2_000
+# Chunks handed to workers but not yet written; bounds memory whatever the input size.
+IN_FLIGHT_PER_WORKER = 2
+# Below this, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+
+_FIELDS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
 @dataclass
@@ -45,6 +58,18 @@ class IngestReport:
         }
 
 
+@dataclass
+class PreparedBatch:
+    """Lines turned into record rows and content hashes, ready to be chained and committed."""
+
+    values: list[tuple[Any, ...]] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    read: int = 0
+    blank: int = 0
+    by_severity: Counter[str] = field(default_factory=Counter)
+
+
 def alert_row(
     alert: FalcoAlert,
     classification: Classification,
@@ -63,16 +88,53 @@ def alert_row(
         "priority": alert.priority,
         "source": alert.source,
         "hostname": alert.hostname,
-        "tags": json.dumps(list(alert.tags), ensure_ascii=False),
+        "tags": _FIELDS_JSON(list(alert.tags)),
         "output": alert.output,
-        "output_fields": json.dumps(alert.output_fields, ensure_ascii=False, default=str),
+        "output_fields": _FIELDS_JSON(alert.output_fields),
         "severity": classification.severity,
         "category": classification.category,
         "matched_by": classification.matched_by,
         "origin": origin,
         "received_at": received_at,
-        "warnings": json.dumps(list(alert.warnings), ensure_ascii=False) if alert.warnings else None,
+        "warnings": _FIELDS_JSON(list(alert.warnings)) if alert.warnings else None,
     }
+
+
+class BatchPreparer:
+    """Turns parsed lines into a PreparedBatch (pure: no record, safe in a worker process)."""
+
+    def __init__(self, classifier: Classifier, *, incident_id: str | None, origin: str) -> None:
+        self.classifier = classifier
+        self.incident_id = incident_id
+        self.origin = origin
+
+    def prepare(
+        self,
+        parsed_lines: Iterable[tuple[int, FalcoAlert | RejectedLine | None]],
+        received_at: str,
+    ) -> PreparedBatch:
+        batch = PreparedBatch()
+        for line_no, parsed in parsed_lines:
+            batch.read += 1
+            if parsed is None:
+                batch.blank += 1
+            elif isinstance(parsed, RejectedLine):
+                batch.rejected.append(
+                    rejected_row(
+                        parsed.raw, parsed.reason, received_at=received_at, origin=self.origin,
+                        line_no=line_no, raw_size=getattr(parsed.raw, "real_length", None),
+                    )
+                )
+            else:
+                classification = self.classifier.classify(parsed)
+                row = alert_row(
+                    parsed, classification, incident_id=self.incident_id, origin=self.origin,
+                    received_at=received_at,
+                )
+                batch.by_severity[classification.severity] += 1
+                batch.values.append(tuple(row[column] for column in ALERT_COLUMNS))
+                batch.hashes.append(content_hash("alerts", row))
+        return batch
 
 
 class BatchWriter:
@@ -87,50 +149,35 @@ class BatchWriter:
         origin: str = "falco",
     ) -> None:
         self.record = record
-        self.classifier = classifier
+        self.preparer = BatchPreparer(classifier, incident_id=incident_id, origin=origin)
         self.incident_id = incident_id
-        self.origin = origin
         self.report = IngestReport()
-        self._values: list[tuple[Any, ...]] = []
-        self._hashes: list[str] = []
-        self._rejected: list[dict[str, Any]] = []
+        self._pending: list[tuple[int, FalcoAlert | RejectedLine | None]] = []
 
     def add(self, parsed: FalcoAlert | RejectedLine | None, *, line_no: int) -> None:
-        self.report.read += 1
-        if parsed is None:
-            self.report.blank += 1
-            return
-        received_at = self.record.now()
-        if isinstance(parsed, RejectedLine):
-            self._rejected.append(
-                rejected_row(
-                    parsed.raw, parsed.reason, received_at=received_at, origin=self.origin,
-                    line_no=line_no, raw_size=getattr(parsed, "raw_size", None),
-                )
-            )
-            return
-        classification = self.classifier.classify(parsed)
-        row = alert_row(
-            parsed, classification, incident_id=self.incident_id, origin=self.origin,
-            received_at=received_at,
-        )
-        self.report.by_severity[classification.severity] += 1
-        self._values.append(tuple(row[column] for column in ALERT_COLUMNS))
-        self._hashes.append(content_hash("alerts", row))
+        self._pending.append((line_no, parsed))
 
     def pending(self) -> int:
-        return len(self._values) + len(self._rejected)
+        return len(self._pending)
 
     def flush(self) -> None:
-        if not self.pending():
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self.write(self.preparer.prepare(pending, self.record.now()))
+
+    def write(self, batch: PreparedBatch) -> None:
+        """Chain and commit one prepared batch; the report counts what the record kept."""
+        self.report.read += batch.read
+        self.report.blank += batch.blank
+        self.report.by_severity.update(batch.by_severity)
+        if not batch.values and not batch.rejected:
             return
-        result = self.record.alerts.add_prepared(self._values, self._hashes, self._rejected)
+        result = self.record.alerts.add_prepared(batch.values, batch.hashes, batch.rejected)
         self.report.accepted += result.accepted
         self.report.duplicates += result.duplicates
         self.report.rejected += result.rejected
         if result.accepted and self.incident_id:
             self.report.incidents.add(self.incident_id)
-        self._values, self._hashes, self._rejected = [], [], []
 
 
 def ingest_lines(
@@ -140,6 +187,7 @@ def ingest_lines(
     reference_date: date | None = None,
     batch_lines: int = BATCH_LINES,
 ) -> IngestReport:
+    """Parse and record lines in this process."""
     for line_no, raw in enumerate(lines, 1):
         writer.add(parse_line(raw, reference_date=reference_date), line_no=line_no)
         if writer.pending() >= batch_lines:
@@ -148,14 +196,88 @@ def ingest_lines(
     return writer.report
 
 
+# Worker-process state, set once per worker by `_start_worker`.
+_worker: tuple[BatchPreparer, date | None] | None = None
+
+
+def _start_worker(
+    classification_file: Path | None, incident_id: str | None, origin: str, reference_date: date | None
+) -> None:
+    global _worker
+    preparer = BatchPreparer(Classifier.load(classification_file), incident_id=incident_id, origin=origin)
+    _worker = (preparer, reference_date)
+
+
+def _prepare_chunk(first_line_no: int, lines: list[bytes], received_at: str) -> PreparedBatch:
+    assert _worker is not None, "worker not initialised"
+    preparer, reference_date = _worker
+    parsed = (
+        (line_no, parse_line(raw, reference_date=reference_date))
+        for line_no, raw in enumerate(lines, first_line_no)
+    )
+    return preparer.prepare(parsed, received_at)
+
+
+def _chunks(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
+    iterator = iter(lines)
+    first = 1
+    while chunk := list(islice(iterator, size)):
+        yield first, chunk
+        first += len(chunk)
+
+
+def ingest_parallel(
+    writer: BatchWriter,
+    lines: Iterable[bytes],
+    *,
+    workers: int,
+    classification_file: Path | None = None,
+    reference_date: date | None = None,
+    batch_lines: int = BATCH_LINES,
+) -> IngestReport:
+    """Prepare chunks in worker processes, commit them here in input order."""
+    init_args = (classification_file, writer.incident_id, writer.preparer.origin, reference_date)
+    in_flight: deque[Future[PreparedBatch]] = deque()
+    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=init_args) as pool:
+        for first_line_no, chunk in _chunks(lines, batch_lines):
+            in_flight.append(pool.submit(_prepare_chunk, first_line_no, chunk, writer.record.now()))
+            if len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
+                writer.write(in_flight.popleft().result())
+        while in_flight:
+            writer.write(in_flight.popleft().result())
+    return writer.report
+
+
 def ingest_stream(
     record: Record,
     stream: BinaryIO,
     *,
-    classifier: Classifier,
+    classification_file: Path | None = None,
     incident_id: str | None = None,
     origin: str = "falco",
     reference_date: date | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
+    """Record everything in `stream`. `workers=None` decides by the input's size."""
+    classifier = Classifier.load(classification_file)
     writer = BatchWriter(record, classifier, incident_id=incident_id, origin=origin)
-    return ingest_lines(writer, iter_lines(stream), reference_date=reference_date)
+    if workers is None:
+        workers = _workers_for(stream)
+    lines = iter_lines(stream)
+    if workers <= 1:
+        return ingest_lines(writer, lines, reference_date=reference_date)
+    return ingest_parallel(
+        writer, lines, workers=workers, classification_file=classification_file,
+        reference_date=reference_date,
+    )
+
+
+def _workers_for(stream: BinaryIO) -> int:
+    try:
+        size = os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError, AttributeError):
+        size = 0
+    is_pipe = size == 0  # stdin from a pipe: unknown length, may be large
+    if (size < PARALLEL_MIN_BYTES and not is_pipe) or (os.cpu_count() or 1) < 2:
+        return 1
+    return os.cpu_count() or 1

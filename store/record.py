@@ -70,13 +70,11 @@ class WriteTransaction:
             return []
         placeholders = ", ".join("?" * len(columns))
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-        first_seq = self.head_seq + 1
         self.conn.executemany(sql, chained)
         self.head_seq, self.head_hash = seq, prev
-        ids = self.conn.execute(
-            f"SELECT id FROM {table} WHERE seq >= ? ORDER BY seq", (first_seq,)
-        ).fetchall()
-        return [row[0] for row in ids]
+        # Under the write lock with no deletes, SQLite gives consecutive rowids.
+        last_id = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        return list(range(last_id - len(chained) + 1, last_id + 1))
 
 
 class Record:

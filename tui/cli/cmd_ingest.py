@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from actions.ingest import ingest_stream
 
     try:
-        classifier = Classifier.load(args.classification)
+        Classifier.load(args.classification)  # a bad rules file is a usage error, before any work
     except (OSError, ValueError) as error:
         raise UsageError(str(error)) from error
     with open_record(args) as record:
@@ -39,7 +39,10 @@ def run(args: argparse.Namespace) -> int:
         except OSError as error:
             raise UsageError(f"cannot read {args.file}: {error.strerror}") from error
         with stream:
-            report = ingest_stream(record, stream, classifier=classifier, incident_id=args.incident)
+            report = ingest_stream(
+                record, stream, classification_file=args.classification,
+                incident_id=args.incident,
+            )
     if args.json:
         print_json(report.to_dict())
         return EXIT_OK
