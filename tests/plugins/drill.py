@@ -27,7 +27,7 @@ from actions.drill.cluster_state import ClusterState, format_timestamp
 from actions.drill.server import DrillServerThread
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
-SEED_TIME = datetime(2026, 11, 27, 9, 0, 0, tzinfo=UTC)
+SEED_TIME = datetime(2026, 11, 1, 9, 0, 0, tzinfo=UTC)  # in the past, so "since" works
 
 FALCO_ALERT = {
     "hostname": "node-1",
@@ -42,7 +42,7 @@ FALCO_ALERT = {
     "rule": "Contact K8S API Server From Container",
     "source": "syscall",
     "tags": ["T1565", "container", "k8s", "maturity_stable", "mitre_discovery", "network"],
-    "time": "2026-11-27T09:00:30.123456789Z",
+    "time": "2026-11-01T09:00:30.123456789Z",
     "output_fields": {"k8s.ns.name": "voicehive",
                       "k8s.pod.name": "orchestrator-6f8d9c7b5d-k2x9p",
                       "fd.name": "10.42.0.12:51234->10.43.0.1:443", "proc.name": "curl"},
