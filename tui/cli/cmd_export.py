@@ -1,0 +1,42 @@
+"""`warroom export ID -o FILE.db`: one incident and all its entries in a new, verifiable record."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tui.cli.cmd_report import RecordUnavailable, open_existing_record
+from tui.cli.common import EXIT_FAILED, EXIT_OK, print_json
+from tui.safe import safe_text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("incident", metavar="ID", help="the incident to export")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE.db", required=True, help="the new file (must not exist)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def run(args: argparse.Namespace) -> int:
+    from store import UnknownIncident
+    from store.transfer import TransferError, export_incident
+
+    try:
+        with open_existing_record(args, readonly=True) as record:
+            result = export_incident(record, args.incident, args.output)
+    except (RecordUnavailable, UnknownIncident, TransferError) as error:
+        if args.json:
+            print_json({"ok": False, "error": str(error)})
+        else:
+            print(f"warroom export: {safe_text(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print_json({"ok": True, **result.to_dict()})
+    else:
+        print(
+            f"exported {result.incident_id} ({result.entries} entries) to {result.path}; "
+            f"its chain: {result.head_entries} entries, head {result.head_hash}; "
+            f"source record head {result.source_head}"
+        )
+    return EXIT_OK

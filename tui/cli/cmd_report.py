@@ -1,0 +1,87 @@
+"""`warroom report ID [-o FILE] [--executive]`: the runbook's incident report, as markdown.
+
+Without `-o` the report goes to stdout and the record is only read (it may be
+a copy on another machine). With `-o` the file is written whole or not at all,
+and the record gets a chained `report.issued` entry with the file's SHA-256,
+which stops the matching reporting clock (`warroom incidents` shows them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+from tui.cli.common import EXIT_FAILED, EXIT_OK, db_path
+from tui.safe import safe_text
+
+
+class RecordUnavailable(Exception):
+    """The record file is missing or cannot be opened; the message says which and why."""
+
+
+def open_existing_record(args: argparse.Namespace, *, readonly: bool):  # -> store.Record
+    """The record named by --db/$WARROOM_DB, which must already exist (never creates one)."""
+    from store import Record
+
+    path = db_path(args)
+    if not path.is_file():
+        raise RecordUnavailable(f"no record at {path}")
+    try:
+        return Record.open(path, readonly=readonly)
+    except (sqlite3.Error, RuntimeError) as error:
+        raise RecordUnavailable(f"cannot open the record {path}: {error}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("incident", metavar="ID", help="the incident, e.g. NSI-2026-03-14-001")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the report to FILE and record it as issued"
+    )
+    parser.add_argument(
+        "--executive",
+        action="store_true",
+        help="the executive summary (due within 24 h for P0/P1) instead of the detailed report",
+    )
+
+
+def _write_atomically(path: Path, text: str) -> bytes:
+    data = text.encode("utf-8")
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+    return data
+
+
+def run(args: argparse.Namespace) -> int:
+    from store import UnknownIncident
+    from store.deadlines import DETAILED_REPORT, EXECUTIVE_SUMMARY, mark_done
+    from store.report import render_executive, render_report
+
+    render = render_executive if args.executive else render_report
+    try:
+        with open_existing_record(args, readonly=args.output is None) as record:
+            text = render(record, args.incident)
+            if args.output is None:
+                sys.stdout.write(text)
+                return EXIT_OK
+            path = Path(args.output)
+            try:
+                data = _write_atomically(path, text)
+            except OSError as error:
+                print(f"warroom report: cannot write {path}: {error}", file=sys.stderr)
+                return EXIT_FAILED
+            digest = hashlib.sha256(data).hexdigest()
+            item = EXECUTIVE_SUMMARY if args.executive else DETAILED_REPORT
+            mark_done(
+                record, args.incident, item,
+                data={"file": path.name, "sha256": digest, "bytes": len(data)},
+            )
+    except (RecordUnavailable, UnknownIncident) as error:
+        print(f"warroom report: {safe_text(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote {path} ({len(data)} bytes, sha256 {digest}); recorded as issued", file=sys.stderr)
+    return EXIT_OK
