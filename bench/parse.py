@@ -17,9 +17,21 @@ from actions.falco.classify import Classifier  # noqa: E402
 from actions.falco.parse import iter_lines, parse_line  # noqa: E402
 
 _RULES = [
-    ("Contact K8S API Server From Container", "Notice", "Unexpected connection to K8s API Server from container"),
-    ("Redirect STDOUT/STDIN to Network Connection in Container", "Notice", "Redirect stdout/stdin to network connection"),
-    ("Netcat Remote Code Execution in Container", "Warning", "Netcat runs inside container that allows remote code execution"),
+    (
+        "Contact K8S API Server From Container",
+        "Notice",
+        "Unexpected connection to K8s API Server from container",
+    ),
+    (
+        "Redirect STDOUT/STDIN to Network Connection in Container",
+        "Notice",
+        "Redirect stdout/stdin to network connection",
+    ),
+    (
+        "Netcat Remote Code Execution in Container",
+        "Warning",
+        "Netcat runs inside container that allows remote code execution",
+    ),
     ("Outbound Connection to C2 Servers", "Warning", "Outbound connection to C2 server"),
 ]
 _TAGS = ["T1059", "container", "maturity_stable", "mitre_execution", "network", "process"]
@@ -79,30 +91,40 @@ def main() -> None:
     started = time.perf_counter()
     split = sum(1 for _ in iter_lines(stream))
     elapsed = time.perf_counter() - started
-    print(f"iter_lines      {split / elapsed:>12,.0f} lines/s  {elapsed / split * 1e6:6.2f} us/line")
+    print(
+        f"iter_lines      {split / elapsed:>12,.0f} lines/s  {elapsed / split * 1e6:6.2f} us/line"
+    )
 
     started = time.perf_counter()
     alerts = [parse_line(line) for line in lines]
     elapsed = time.perf_counter() - started
-    print(f"parse_line      {count / elapsed:>12,.0f} lines/s  {elapsed / count * 1e6:6.2f} us/line")
+    print(
+        f"parse_line      {count / elapsed:>12,.0f} lines/s  {elapsed / count * 1e6:6.2f} us/line"
+    )
 
     started = time.perf_counter()
     for alert in alerts:
         classifier.classify(alert)  # type: ignore[arg-type]
     elapsed = time.perf_counter() - started
-    print(f"classify        {count / elapsed:>12,.0f} lines/s  {elapsed / count * 1e6:6.2f} us/line")
+    print(
+        f"classify        {count / elapsed:>12,.0f} lines/s  {elapsed / count * 1e6:6.2f} us/line"
+    )
 
     started = time.perf_counter()
     for alert in alerts:
         alert.dedupe_key  # type: ignore[union-attr]  # noqa: B018
     elapsed = time.perf_counter() - started
-    print(f"dedupe_key      {count / elapsed:>12,.0f} lines/s  {elapsed / count * 1e6:6.2f} us/line")
+    print(
+        f"dedupe_key      {count / elapsed:>12,.0f} lines/s  {elapsed / count * 1e6:6.2f} us/line"
+    )
 
     started = time.perf_counter()
     for line in lines:
         classifier.classify(parse_line(line))  # type: ignore[arg-type]
     elapsed = time.perf_counter() - started
-    print(f"parse+classify  {count / elapsed:>12,.0f} lines/s  {elapsed / count * 1e6:6.2f} us/line")
+    print(
+        f"parse+classify  {count / elapsed:>12,.0f} lines/s  {elapsed / count * 1e6:6.2f} us/line"
+    )
 
 
 if __name__ == "__main__":

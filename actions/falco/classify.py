@@ -321,9 +321,7 @@ def _entry(spec: object, where: str, categories: dict[str, tuple[str, str]]) -> 
     )
 
 
-def _check_category(
-    category: object, where: str, categories: dict[str, tuple[str, str]]
-) -> str:
+def _check_category(category: object, where: str, categories: dict[str, tuple[str, str]]) -> str:
     if not isinstance(category, str):
         raise ClassificationFileError(f"{where}: needs `category`, a string")
     if category not in categories:

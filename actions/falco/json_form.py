@@ -182,8 +182,8 @@ def _tags(value: object, present: bool, warnings: list[str]) -> tuple[str, ...]:
 
 
 def _optional_string(value: object, key: str, warnings: list[str]) -> str | None:
-    if value is None or type(value) is str:
-        return value  # type: ignore[return-value]
+    if value is None or isinstance(value, str):
+        return value
     warnings.append(f"{key} is not a string (got {json_type(value)}): written as JSON")
     return _as_json_text(value)
 

@@ -83,7 +83,9 @@ def _parse(raw: bytes, reference_date: datetime.date | None) -> FalcoAlert | Rej
     log_prefix, log_time, unstripped_body = split_kubectl_prefixes(stripped)
     body = unstripped_body.lstrip(_WHITESPACE_AND_NUL)
     if not body:
-        return RejectedLine(raw=bytes(raw), reason="kubectl prefix without a line", log_time=log_time)
+        return RejectedLine(
+            raw=bytes(raw), reason="kubectl prefix without a line", log_time=log_time
+        )
     if text[:1] == "\x00" or text[-1:] == "\x00":
         warnings.append("NUL bytes around the line removed")
 

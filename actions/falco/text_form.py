@@ -19,7 +19,8 @@ from actions.falco.times import NotATime, clock_to_ns, rfc3339_to_ns
 
 _ALERT_PREFIX = re.compile(
     r"(?P<time>[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+"
-    r"|[0-9]{4,}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+(?:Z|[+-][0-9]{2}:?[0-9]{2})): "
+    r"|[0-9]{4,}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})): "
     r"(?P<priority>[A-Za-z]+) (?P<rest>.*)",
     re.ASCII | re.DOTALL,
 )
@@ -198,7 +199,9 @@ _CTIME_LOG = re.compile(
     r"[ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}: ",
     re.ASCII,
 )
-_ISO_LOG = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4}: ", re.ASCII)
+_ISO_LOG = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4}: ", re.ASCII
+)
 _STATS_LINE = re.compile(
     r"(?:Events detected: [0-9]+|Rule counts by severity:|Triggered rules by rule name:"
     r"|Syscall event drop monitoring:|\s+- .*: [0-9]+ occurrences|\s+- num times actions taken: .*"

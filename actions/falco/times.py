@@ -124,6 +124,13 @@ def rfc3339_to_ns(text: str, warnings: list[str]) -> int | None:
     (`.0045182Z`), offsets `+0000` and `+00:00`. Returns None (with a warning)
     for a year Python's datetime cannot hold; raises NotATime for anything else.
     """
+    try:
+        return _rfc3339_to_ns(text, warnings)
+    except NotATime as error:
+        raise _about(text, error) from None
+
+
+def _rfc3339_to_ns(text: str, warnings: list[str]) -> int | None:
     fast = _fast_falco_time(text)
     if fast is not None:
         return fast
@@ -168,8 +175,18 @@ def clock_to_ns(text: str, date: datetime.date, warnings: list[str]) -> int:
     if match is None:
         raise NotATime(f"time {_quote(text)} is not HH:MM:SS.nnnnnnnnn")
     hour, minute, second, fraction = match.groups()
-    day_ns = _clock_ns(int(hour), int(minute), int(second), fraction or "", warnings)
+    try:
+        day_ns = _clock_ns(int(hour), int(minute), int(second), fraction or "", warnings)
+    except NotATime as error:
+        raise _about(text, error) from None
     return _days_from_civil(date.year, date.month, date.day) * _NS_PER_DAY + day_ns
+
+
+def _about(text: str, error: NotATime) -> NotATime:
+    """The error with the time it is about, so that a reason makes sense on its own."""
+    if str(error).startswith("time "):
+        return error
+    return NotATime(f"time {_quote(text)}: {error}")
 
 
 def _quote(text: str) -> str:
