@@ -1,0 +1,143 @@
+"""istiod /debug/syncz and Prometheus through the drill API server's service proxy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client, config
+
+from actions.drill.cluster_state import ApiError
+from actions.drill.apiserver import status
+from actions.drill.server import DrillServerThread
+
+SYNCZ = [
+    {"cluster_id": "Kubernetes", "proxy": "orchestrator-6f8d9c7b5d-k2x9p.voicehive",
+     "proxy_type": "sidecar", "istio_version": "1.24.3",
+     "cluster_sent": "2026-11-01T09:00:00Z/1a", "cluster_acked": "2026-11-01T09:00:00Z/1a",
+     "listener_sent": "2026-11-01T09:00:00Z/1b"},
+    {"cluster_id": "Kubernetes", "proxy": "istio-ingressgateway-5c8d.istio-system",
+     "proxy_type": "router", "istio_version": "1.24.3"},
+]
+
+
+def test_syncz_through_the_service_proxy(drill_server: DrillServerThread,
+                                         drill_kubeconfig: Path) -> None:
+    drill_server.state.syncz_provider = lambda: SYNCZ
+    response = httpx.get(drill_server.syncz_url)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == SYNCZ
+    assert '"proxy_type":"sidecar"' in response.text  # compact, as istiod writes it
+    filtered = httpx.get(drill_server.syncz_url, params={"namespace": "voicehive"})
+    assert [p["proxy"] for p in filtered.json()] == ["orchestrator-6f8d9c7b5d-k2x9p.voicehive"]
+
+    api = config.new_client_from_config(str(drill_kubeconfig))
+    try:
+        body = client.CoreV1Api(api).connect_get_namespaced_service_proxy_with_path(
+            "istiod:15014", "istio-system", "debug/syncz")
+    finally:
+        api.close()
+    assert "orchestrator-6f8d9c7b5d-k2x9p.voicehive" in str(body)
+
+
+def test_syncz_without_istiod_endpoints_is_503(drill_server: DrillServerThread) -> None:
+    response = httpx.get(drill_server.syncz_url)
+    assert response.status_code == 503
+    assert response.json()["message"] == 'no endpoints available for service "istiod"'
+
+
+def test_syncz_can_play_istiod_refusing_the_proxy(drill_server: DrillServerThread) -> None:
+    def refuse() -> list[dict[str, Any]]:
+        raise ApiError(status.status_failure(401, "Unauthorized", "Unauthorized"))
+
+    drill_server.state.syncz_provider = refuse
+    assert httpx.get(drill_server.syncz_url).status_code == 401
+
+
+def test_proxy_to_a_missing_service_is_404(drill_server: DrillServerThread) -> None:
+    drill_server.state.delete("v1", "Service", "istio-system", "istiod")
+    drill_server.state.syncz_provider = lambda: SYNCZ
+    response = httpx.get(drill_server.syncz_url)
+    assert response.status_code == 404
+    assert response.json()["message"] == 'services "istiod" not found'
+
+
+def _metrics(query: str, at: float) -> dict[str, Any]:
+    if query == "bad(":
+        raise ValueError('1:5: parse error: unclosed left parenthesis')
+    if query.startswith("sum(rate(istio_tcp_sent_bytes_total"):
+        return {"resultType": "vector", "result": [
+            {"metric": {"destination_service": "api.openai.com"}, "value": at % 1000 / 4},
+            {"metric": {"destination_service": "tts-router.voicehive.svc.cluster.local"},
+             "value": [at, "NaN"]}]}
+    return {"resultType": "vector", "result": []}
+
+
+def test_prometheus_instant_query(drill_server: DrillServerThread) -> None:
+    drill_server.state.metrics_provider = _metrics
+    response = httpx.get(drill_server.prometheus_url + "/api/v1/query",
+                         params={"query": "sum(rate(istio_tcp_sent_bytes_total[5m]))",
+                                 "time": "1764234010.5"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "success"
+    assert body["data"]["resultType"] == "vector"
+    values = {s["metric"]["destination_service"]: s["value"] for s in body["data"]["result"]}
+    assert values["api.openai.com"] == [1764234010.5, "2.625"]
+    assert values["tts-router.voicehive.svc.cluster.local"] == [1764234010.5, "NaN"]
+
+
+def test_prometheus_range_query_by_post(drill_server: DrillServerThread) -> None:
+    drill_server.state.metrics_provider = _metrics
+    response = httpx.post(drill_server.prometheus_url + "/api/v1/query_range",
+                          data={"query": "sum(rate(istio_tcp_sent_bytes_total[1m]))",
+                                "start": "1764234000", "end": "1764234060", "step": "30s"})
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["resultType"] == "matrix"
+    series = {s["metric"]["destination_service"]: s["values"] for s in data["result"]}
+    assert series["api.openai.com"] == [[1764234000, "0"], [1764234030, "7.5"],
+                                        [1764234060, "15"]]
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({}, 'invalid parameter "query"'),
+    ({"query": "bad("}, "unclosed left parenthesis"),
+])
+def test_prometheus_errors(drill_server: DrillServerThread, params: dict[str, str],
+                           message: str) -> None:
+    drill_server.state.metrics_provider = _metrics
+    response = httpx.get(drill_server.prometheus_url + "/api/v1/query", params=params)
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["status"], body["errorType"]) == ("error", "bad_data")
+    assert message in body["error"]
+
+
+def test_prometheus_range_limits(drill_server: DrillServerThread) -> None:
+    drill_server.state.metrics_provider = _metrics
+    url = drill_server.prometheus_url + "/api/v1/query_range"
+    too_many = httpx.get(url, params={"query": "up", "start": "0", "end": "100000",
+                                      "step": "1"})
+    assert too_many.status_code == 400 and "11,000 points" in too_many.json()["error"]
+    backwards = httpx.get(url, params={"query": "up", "start": "10", "end": "0", "step": "1"})
+    assert "end timestamp must not be before start time" in backwards.json()["error"]
+
+
+def test_prometheus_without_provider_is_503(drill_server: DrillServerThread) -> None:
+    response = httpx.get(drill_server.prometheus_url + "/api/v1/query", params={"query": "up"})
+    assert response.status_code == 503
+    assert json.loads(response.text)["reason"] == "ServiceUnavailable"
+
+
+def test_proxy_obeys_rbac(drill_server: DrillServerThread) -> None:
+    drill_server.state.syncz_provider = lambda: SYNCZ
+    drill_server.state.set_rbac([{"verbs": ["get"], "apiGroups": [""],
+                                  "resources": ["services"]}])
+    response = httpx.get(drill_server.syncz_url)
+    assert response.status_code == 403
+    assert 'cannot get resource "services/proxy"' in response.json()["message"]
