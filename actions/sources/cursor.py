@@ -1,0 +1,77 @@
+"""Where a followed log stands, so a resumed stream neither repeats nor skips a line.
+
+`kubectl logs --timestamps` (the API's `timestamps=true`) puts the kubelet's
+RFC 3339 nanosecond time before each line. A resumed stream asks for
+`sinceTime` (whole seconds, rounded down, so nothing can be missed) and the
+cursor drops the lines it has already handed on: every line older than the
+last one seen, and as many lines carrying exactly that time as were seen.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from actions.falco.times import NotATime, rfc3339_to_ns
+
+NS = 1_000_000_000
+
+
+def line_time_ns(line: bytes) -> int | None:
+    """Nanoseconds of a line's leading kubelet timestamp, None if it has none."""
+    space = line.find(b" ", 0, 48)
+    if space < 20:
+        return None
+    try:
+        return rfc3339_to_ns(line[:space].decode("ascii"), [])
+    except (NotATime, UnicodeDecodeError):
+        return None
+
+
+def since_time(time_ns: int) -> str:
+    """RFC 3339 `sinceTime` for a resume: the whole second at or before `time_ns`."""
+    moment = datetime.fromtimestamp(time_ns // NS, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class LogCursor:
+    """Tracks the newest line time seen and how many lines carried it."""
+
+    def __init__(self) -> None:
+        self.last_ns: int | None = None
+        self.seen_at_last = 0
+        self.lines = 0
+        self.skipped = 0
+        self._skip_ns: int | None = None
+        self._skip_left = 0
+
+    def resume_from(self) -> str | None:
+        """The `sinceTime` to ask for on (re)connection; None the first time (whole log)."""
+        return None if self.last_ns is None else since_time(self.last_ns)
+
+    def begin_connection(self) -> None:
+        """A new stream starts: lines already seen will come again and must be dropped."""
+        self._skip_ns = self.last_ns
+        self._skip_left = self.seen_at_last
+
+    def accept(self, lines: list[bytes]) -> list[bytes]:
+        """The lines not seen before, in order; updates the position."""
+        fresh: list[bytes] = []
+        for line in lines:
+            time_ns = line_time_ns(line)
+            if time_ns is not None and self._skip_ns is not None:
+                if time_ns < self._skip_ns:
+                    self.skipped += 1
+                    continue
+                if time_ns == self._skip_ns and self._skip_left > 0:
+                    self._skip_left -= 1
+                    self.skipped += 1
+                    continue
+                self._skip_ns = None  # past the replayed part: everything from here is new
+            if time_ns is not None:
+                if time_ns == self.last_ns:
+                    self.seen_at_last += 1
+                elif self.last_ns is None or time_ns > self.last_ns:
+                    self.last_ns, self.seen_at_last = time_ns, 1
+            self.lines += 1
+            fresh.append(line)
+        return fresh

@@ -1,0 +1,355 @@
+"""Following every Falco pod's log at once, into the record, in batches.
+
+Like `kubectl logs -f --timestamps` on every pod matching the selector (not
+kubectl's 10 lines and 5 pods): the whole log of each pod, new pods picked up,
+gone ones dropped, a broken stream resumed from `sinceTime` with the lines
+already read dropped (see cursor.py), so nothing is lost or repeated. Lines
+are parsed, classified and committed by `actions.ingest.BatchWriter` on a
+short timer or when a batch is full; the record's dedupe key makes a re-read
+line (after a restart of warroom) a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from actions.falco.alert import FalcoAlert, RejectedLine
+from actions.falco.classify import Classification, Classifier
+from actions.falco.parse import parse_line
+from actions.ingest import BatchWriter
+from actions.sources.batches import AlertBatch, RecordedAlert, RejectedInfo
+from actions.sources.cursor import LogCursor
+from actions.sources.health import (
+    ABSENT,
+    CONNECTED,
+    FORBIDDEN,
+    RETRYING,
+    STARTING,
+    STOPPED,
+    HealthReporter,
+    state_for_status,
+)
+from actions.sources.kube import ApiStatusError, Backoff, LineSplitter, iter_body_lines, open_stream
+from actions.sources.pods import STREAM_ERRORS, PodInfo, PodWatcher, describe
+from actions.sources.rates import AlertRates
+from store import Record
+
+Sink = Callable[[object], None]
+_KEYS_PER_QUERY = 900  # SQLite host parameters per IN (...)
+
+
+class _RememberingClassifier:
+    """Passes classifications through to the BatchWriter and keeps them, in order."""
+
+    def __init__(self, inner: Classifier) -> None:
+        self.inner = inner
+        self.results: list[Classification] = []
+
+    def classify(self, alert: FalcoAlert) -> Classification:
+        result = self.inner.classify(alert)
+        self.results.append(result)
+        return result
+
+
+class FalcoFollower:
+    """`await FalcoFollower(...).run(sink)`: runs until cancelled, then commits what it holds.
+
+    `sink` receives `AlertBatch` after every commit and `SourceHealth` on every
+    change of what the follower can see. `rates` holds the per-second series.
+    """
+
+    SOURCE = "falco"
+
+    def __init__(
+        self,
+        api: Any,
+        record: Record,
+        classifier: Classifier,
+        *,
+        namespace: str = "falco-system",
+        selector: str = "app=falco",
+        fallback_selector: str | None = "app.kubernetes.io/name=falco",
+        container: str | None = "falco",
+        incident_id: str | None = None,
+        flush_seconds: float = 0.2,
+        flush_lines: int = 2_000,
+        max_pending: int = 50_000,
+        backoff_first: float = 0.5,
+        backoff_max: float = 30.0,
+        gone_grace_seconds: float = 5.0,
+        relist_seconds: int = 60,
+    ) -> None:
+        self.api = api
+        self.record = record
+        self.classifier = classifier
+        self.namespace = namespace
+        self.incident_id = incident_id
+        self.flush_seconds = flush_seconds
+        self.flush_lines = flush_lines
+        self.max_pending = max_pending
+        self.backoff_first = backoff_first
+        self.backoff_max = backoff_max
+        self.gone_grace_seconds = gone_grace_seconds
+        self.rates = AlertRates()
+        self.reconnects = 0
+        self.watcher = PodWatcher(
+            api, namespace, [selector, *([fallback_selector] if fallback_selector else [])],
+            preferred_container=container, relist_seconds=relist_seconds,
+            backoff=Backoff(backoff_first, backoff_max),
+        )
+        self._sink: Sink = lambda _item: None
+        self._health: HealthReporter | None = None
+        self._pending: list[tuple[str, int, bytes]] = []
+        self._full = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._followers: dict[str, asyncio.Task[None]] = {}
+        self._cursors: dict[str, LogCursor] = {}
+        self._gone: set[str] = set()
+        self._pod_states: dict[str, tuple[str, str]] = {}
+        self._discovery: tuple[str, str] = (STARTING, "listing pods")
+        self._stopping = False
+        self._inflight: asyncio.Future[AlertBatch] | None = None
+
+    @property
+    def matched_selector(self) -> str | None:
+        """Which selector found the Falco pods (the configured one or the fallback)."""
+        return self.watcher.matched_selector
+
+    @property
+    def pods(self) -> list[str]:
+        return sorted(self._followers)
+
+    async def run(self, sink: Sink) -> None:
+        self._sink = sink
+        self._health = HealthReporter(self.SOURCE, sink)
+        self._refresh_health()
+        discovery = asyncio.create_task(
+            self.watcher.run(self._on_pods, self._on_discovery), name="falco-pods"
+        )
+        flusher = asyncio.create_task(self._flush_loop(), name="falco-flush")
+        try:
+            await asyncio.gather(discovery, flusher)
+        finally:
+            self._stopping = True
+            tasks = [discovery, flusher, *self._followers.values()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._commit_pending()
+            self._health.report(STOPPED, "stopped; every line read was recorded")
+
+    # ----- pods -----------------------------------------------------------------------------
+
+    def _on_discovery(self, state: str, detail: str) -> None:
+        self._discovery = (state, detail)
+        self._refresh_health()
+
+    def _on_pods(self, pods: dict[str, PodInfo]) -> None:
+        for name, info in pods.items():
+            if name not in self._followers:
+                self._gone.discard(name)
+                self._followers[name] = asyncio.create_task(
+                    self._follow(info), name=f"falco-log-{name}"
+                )
+        for name in list(self._followers):
+            if name not in pods and name not in self._gone:
+                # The stream normally ends by itself once the pod is gone; the grace
+                # period only bounds a stream that hangs, so its last lines are not cut.
+                self._gone.add(name)
+                asyncio.get_running_loop().call_later(
+                    self.gone_grace_seconds, self._drop_pod, name
+                )
+        self._refresh_health()
+
+    def _drop_pod(self, name: str) -> None:
+        if name in self._gone and (task := self._followers.get(name)) is not None:
+            task.cancel()
+
+    def _forget(self, name: str) -> None:
+        self._followers.pop(name, None)
+        self._pod_states.pop(name, None)
+        self._gone.discard(name)
+        self._refresh_health()
+
+    def _set_pod_state(self, name: str, state: str, detail: str) -> None:
+        self._pod_states[name] = (state, detail)
+        self._refresh_health()
+
+    # ----- one pod's log --------------------------------------------------------------------
+
+    async def _follow(self, info: PodInfo) -> None:
+        try:
+            await self._follow_stream(info)
+        finally:
+            self._forget(info.name)
+
+    async def _follow_stream(self, info: PodInfo) -> None:
+        name = info.name
+        cursor = self._cursors.setdefault(name, LogCursor())
+        backoff = Backoff(self.backoff_first, self.backoff_max)
+        path = f"/api/v1/namespaces/{self.namespace}/pods/{name}/log"
+        while True:
+            query: list[tuple[str, Any]] = [("follow", "true"), ("timestamps", "true")]
+            if info.container:
+                query.append(("container", info.container))
+            since = cursor.resume_from()
+            if since is not None:
+                query.append(("sinceTime", since))
+            try:
+                response = await open_stream(self.api, path, query, accept="text/plain")
+            except ApiStatusError as error:
+                if error.status == 404 or name in self._gone:
+                    return
+                self._set_pod_state(name, state_for_status(error.status),
+                                    f"{name}: {error.message}")
+                await backoff.sleep()
+                continue
+            except STREAM_ERRORS as error:
+                if name in self._gone:
+                    return
+                self._set_pod_state(name, RETRYING, f"{name}: {describe(error)}")
+                await backoff.sleep()
+                continue
+            self._set_pod_state(name, CONNECTED, "")
+            cursor.begin_connection()
+            ended = "ended"
+            try:
+                async for lines in iter_body_lines(response, LineSplitter()):
+                    fresh = cursor.accept(lines)
+                    if fresh:
+                        await self._enqueue(name, cursor.lines - len(fresh), fresh)
+                    backoff.reset()
+            except STREAM_ERRORS as error:
+                ended = f"broke ({describe(error)})"
+            finally:
+                response.release()
+            if name in self._gone:
+                return
+            self.reconnects += 1
+            resume = cursor.resume_from() or "the start"
+            self._set_pod_state(name, RETRYING,
+                                f"{name}: log stream {ended}; resuming from {resume}")
+            await backoff.sleep()
+
+    async def _enqueue(self, pod: str, first_line_no: int, lines: list[bytes]) -> None:
+        self._pending.extend(
+            (pod, first_line_no + offset, line) for offset, line in enumerate(lines, 1)
+        )
+        if len(self._pending) >= self.flush_lines:
+            self._full.set()
+        if len(self._pending) >= self.max_pending:
+            # Backpressure: stop reading until the record has taken this batch.
+            self._room.clear()
+            self._full.set()
+            await self._room.wait()
+
+    # ----- committing -----------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._full.wait(), self.flush_seconds)
+            except TimeoutError:
+                pass
+            self._full.clear()
+            await self._commit_pending()
+
+    async def _commit_pending(self) -> None:
+        if self._inflight is not None:
+            # A commit interrupted by cancellation still finishes in its thread: report it.
+            batch = await self._inflight
+            self._inflight = None
+            self._deliver(batch)
+        if not self._pending:
+            return
+        items, self._pending = self._pending, []
+        self._room.set()
+        self._inflight = asyncio.ensure_future(asyncio.to_thread(self._commit, items))
+        batch = await asyncio.shield(self._inflight)
+        self._inflight = None
+        self._deliver(batch)
+
+    def _deliver(self, batch: AlertBatch) -> None:
+        for item in batch.alerts:
+            if item.fresh:
+                self.rates.add(item.classification.severity,
+                               item.alert.time_ns or batch.committed_ns)
+        self._sink(batch)
+
+    def _commit(self, items: list[tuple[str, int, bytes]]) -> AlertBatch:
+        """Parse, classify and record one batch (runs in a worker thread)."""
+        by_pod: dict[str, list[tuple[int, FalcoAlert | RejectedLine | None]]] = {}
+        for pod, line_no, raw in items:
+            by_pod.setdefault(pod, []).append((line_no, parse_line(raw)))
+        keys = [p.dedupe_key for entries in by_pod.values() for _, p in entries
+                if isinstance(p, FalcoAlert)]
+        known = self._known_keys(keys)
+        alerts: list[RecordedAlert] = []
+        rejected: list[RejectedInfo] = []
+        duplicates = 0
+        by_severity: dict[str, int] = {}
+        for pod, entries in by_pod.items():
+            remembering = _RememberingClassifier(self.classifier)
+            writer = BatchWriter(self.record, remembering,  # type: ignore[arg-type]
+                                 incident_id=self.incident_id,
+                                 origin=f"falco:{self.namespace}/{pod}")
+            for line_no, parsed in entries:
+                writer.add(parsed, line_no=line_no)
+            writer.flush()
+            duplicates += writer.report.duplicates
+            classifications = iter(remembering.results)
+            for _, parsed in entries:
+                if isinstance(parsed, FalcoAlert):
+                    classification = next(classifications)
+                    fresh = parsed.dedupe_key not in known
+                    known.add(parsed.dedupe_key)
+                    if fresh:
+                        by_severity[classification.severity] = (
+                            by_severity.get(classification.severity, 0) + 1)
+                    alerts.append(RecordedAlert(pod, parsed, classification, fresh))
+                elif isinstance(parsed, RejectedLine):
+                    rejected.append(RejectedInfo(pod, parsed.reason, len(parsed.raw)))
+        return AlertBatch(alerts, rejected, self.record.clock(), time.time_ns(),
+                          duplicates, by_severity)
+
+    def _known_keys(self, keys: list[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start:start + _KEYS_PER_QUERY]
+            rows = self.record.query(
+                "SELECT dedupe_key FROM alerts WHERE dedupe_key IN "
+                f"({', '.join('?' * len(chunk))})", chunk,
+            )
+            known.update(row[0] for row in rows)
+        return known
+
+    # ----- health ---------------------------------------------------------------------------
+
+    def _refresh_health(self) -> None:
+        if self._health is None or self._stopping:
+            return
+        state, detail = self._discovery
+        if state != CONNECTED:
+            self._health.report(state, detail)
+            return
+        selector = self.matched_selector
+        followed = sorted(self._followers)
+        if not followed:
+            self._health.report(ABSENT, f"no Falco pod to follow in {self.namespace}")
+            return
+        problems = {name: s for name, s in self._pod_states.items() if s[0] != CONNECTED}
+        connected = len(followed) - len(problems)
+        if problems:
+            worst = FORBIDDEN if any(s[0] == FORBIDDEN for s in problems.values()) else RETRYING
+            text = "; ".join(problem[1] for _, problem in sorted(problems.items()))
+            self._health.report(worst, f"{connected} of {len(followed)} pods connected; {text}")
+            return
+        self._health.report(
+            CONNECTED,
+            f"following {len(followed)} pods matching {selector} in {self.namespace}: "
+            + ", ".join(followed),
+        )

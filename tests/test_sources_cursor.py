@@ -1,0 +1,51 @@
+"""The resume cursor and the line splitter under the Falco follower."""
+
+from __future__ import annotations
+
+from actions.falco.lines import OverlongLine
+from actions.sources.cursor import LogCursor, line_time_ns, since_time
+from actions.sources.kube import LineSplitter
+
+
+def lines(*pairs: tuple[str, str]) -> list[bytes]:
+    return [f"{time} {text}".encode() for time, text in pairs]
+
+
+T1 = "2026-11-27T09:00:01.5Z"
+T2 = "2026-11-27T09:00:01.75Z"
+T3 = "2026-11-27T09:00:02Z"
+
+
+def test_a_resumed_stream_drops_exactly_what_was_seen_even_at_one_timestamp() -> None:
+    cursor = LogCursor()
+    assert cursor.resume_from() is None  # first connection: the whole log
+    cursor.begin_connection()
+    first = lines((T1, "a"), (T2, "b"), (T2, "c"))
+    assert cursor.accept(first) == first
+    assert cursor.resume_from() == "2026-11-27T09:00:01Z"  # rounded down, never later
+    cursor.begin_connection()
+    # The server repeats the whole second; a third line at T2 is new, as is T3.
+    replay = lines((T1, "a"), (T2, "b"), (T2, "c"), (T2, "d"), (T3, "e"))
+    assert cursor.accept(replay) == replay[3:]
+    assert cursor.skipped == 3
+    assert cursor.lines == 5
+
+
+def test_lines_without_a_kubelet_time_pass_through() -> None:
+    cursor = LogCursor()
+    cursor.begin_connection()
+    assert cursor.accept([b"no time here"]) == [b"no time here"]
+    assert cursor.resume_from() is None
+    assert line_time_ns(b"2026-11-27T09:00:02Z {}") == 1_795_770_002 * 10**9
+    assert since_time(1_795_770_002_999_999_999) == "2026-11-27T09:00:02Z"
+
+
+def test_splitter_keeps_partial_lines_and_caps_overlong_ones() -> None:
+    splitter = LineSplitter(max_line_bytes=8)
+    assert splitter.feed(b"one\r\ntw") == [b"one"]
+    assert splitter.partial == b"tw"
+    got = splitter.feed(b"o\n" + b"x" * 20 + b"\nend")
+    assert got[0] == b"two"
+    assert isinstance(got[1], OverlongLine)
+    assert (bytes(got[1]), got[1].real_length) == (b"x" * 8, 20)
+    assert splitter.partial == b"end"
