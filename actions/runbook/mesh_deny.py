@@ -24,6 +24,7 @@ from actions.cluster import (
     LINKERD_SERVER,
     LINKERD_SERVER_AUTHORIZATION,
     NAMESPACE,
+    Cluster,
     ClusterError,
     Kind,
 )
@@ -34,16 +35,16 @@ from actions.runbook.pipeline import Plan, PlanContext
 NOBODY = "nobody.emergency-deny.invalid"
 
 
-async def detect_mesh(ctx: PlanContext) -> tuple[str | None, str]:
+async def detect_mesh(cluster: Cluster) -> tuple[str | None, str]:
     """("istio" | "linkerd" | None, how it was decided)."""
-    groups = await ctx.cluster.api_groups()
+    groups = await cluster.api_groups()
     istio, linkerd = "security.istio.io" in groups, "policy.linkerd.io" in groups
     if istio != linkerd:
         return ("istio" if istio else "linkerd"), "only its policy API is served"
     if not istio:
         return None, "neither security.istio.io nor policy.linkerd.io is served"
     present = {ns for ns in ("istio-system", "linkerd")
-               if await ctx.cluster.get_or_none(NAMESPACE, ns) is not None}
+               if await cluster.get_or_none(NAMESPACE, ns) is not None}
     if present == {"istio-system"}:
         return "istio", "both policy APIs are served; only istio-system exists"
     if present == {"linkerd"}:
@@ -68,7 +69,7 @@ async def plan(ctx: PlanContext) -> Plan:
     result = Plan()
     mesh = ctx.request.mesh
     if mesh == "auto":
-        detected, how = await detect_mesh(ctx)
+        detected, how = await detect_mesh(ctx.cluster)
         if detected is None:
             result.problems.append(Problem("not-found", f"cannot tell which mesh runs here: {how}"
                                            "; pass --mesh istio or --mesh linkerd"))

@@ -42,7 +42,6 @@ class ActionRequest:
     mesh: str = "auto"
     # capture
     domain: str | None = None
-    prometheus_url: str | None = None
     since_seconds: int = 3600
     # restore
     unblock: bool = False

@@ -1,0 +1,265 @@
+"""The runbook's check-mesh-status.sh as one coroutine: `await mesh_status(cluster)`.
+
+- Mesh: Istio proxy sync status from istiod's `/debug/syncz` through the API
+  server's service proxy (status derived as istioctl derives it: formats.md
+  2.2), else `istioctl proxy-status` when installed; for Linkerd,
+  `linkerd check -o json` when installed (its output is a stream of JSON
+  documents, one per extension, not one).
+- NetworkPolicies in the namespace.
+- The last Warning events, newest last.
+
+Reads only. A part that cannot be read is a problem in the result, not an
+exception; only a cluster that cannot be reached at all raises ClusterError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from actions.cluster import EVENT, NETWORK_POLICY, Cluster, ClusterError
+from actions.runbook.checks import EMERGENCY_LABELS, INCIDENT_LABEL
+from actions.runbook.mesh_deny import detect_mesh
+
+ISTIOD = ("istio-system", "istiod:15014")
+# Short names in istioctl's column order, with the syncz key prefix each one reads.
+XDS_TYPES = (("CDS", "cluster"), ("LDS", "listener"), ("EDS", "endpoint"), ("RDS", "route"),
+             ("ECDS", "extensionconfig"))
+TYPE_URLS = {
+    "CDS": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+    "LDS": "type.googleapis.com/envoy.config.listener.v3.Listener",
+    "EDS": "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+    "RDS": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+    "ECDS": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+}
+HEALTHY = ("SYNCED", "NOT SENT", "IGNORED")
+WARNING_EVENTS = 10
+TOOL_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class ProxySync:
+    """One proxy as istioctl proxy-status shows it."""
+
+    name: str
+    cluster: str
+    proxy_type: str
+    version: str
+    statuses: dict[str, str]
+
+    @property
+    def synced(self) -> bool:
+        return all(value in HEALTHY for value in self.statuses.values())
+
+
+@dataclass(frozen=True)
+class PolicySummary:
+    name: str
+    pod_selector: dict[str, Any]
+    policy_types: list[str]
+    emergency: bool
+    incident: str | None
+
+
+@dataclass(frozen=True)
+class WarningEvent:
+    last_seen: str
+    object: str
+    reason: str
+    message: str
+    count: int
+
+
+@dataclass
+class MeshStatus:
+    """Everything check-mesh-status.sh prints, as data."""
+
+    namespace: str
+    mesh: str | None = None
+    mesh_detail: str = ""
+    proxies: list[ProxySync] = field(default_factory=list)
+    istioctl_output: str | None = None
+    linkerd_checks: list[dict[str, Any]] = field(default_factory=list)
+    policies: list[PolicySummary] = field(default_factory=list)
+    warnings: list[WarningEvent] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["ok"] = self.ok
+        return out
+
+
+def xds_status(entry: dict[str, Any], prefix: str, short: str) -> str | None:
+    """One type's status as istioctl derives it; None when the proxy does not watch it."""
+    resource = (entry.get("resources") or {}).get(TYPE_URLS[short])
+    sent, acked = entry.get(f"{prefix}_sent"), entry.get(f"{prefix}_acked")
+    if isinstance(resource, dict):
+        if resource.get("lastError"):
+            return "ERROR"
+        sent, acked = resource.get("sent") or sent, resource.get("acked") or acked
+    elif entry.get("resources") is not None and not sent:
+        return None  # 1.23+: an unwatched type has no entry at all
+    if not sent:
+        return "IGNORED" if entry.get("proxy_type") == "ztunnel" else "NOT SENT"
+    if sent == acked:
+        return "SYNCED"
+    if not acked:
+        return "STALE (Never Acknowledged)"
+    return "STALE"
+
+
+def parse_syncz(body: Any) -> list[ProxySync]:
+    """istiod's /debug/syncz array -> one ProxySync per proxy, sorted by name."""
+    if not isinstance(body, list):
+        raise ValueError("syncz did not answer with a JSON array")
+    proxies = []
+    for entry in body:
+        if not isinstance(entry, dict):
+            continue
+        statuses = {}
+        for short, prefix in XDS_TYPES:
+            status = xds_status(entry, prefix, short)
+            if status is not None:
+                statuses[short] = status
+        proxies.append(ProxySync(
+            name=str(entry.get("proxy") or ""), cluster=str(entry.get("cluster_id") or ""),
+            proxy_type=str(entry.get("proxy_type") or ""),
+            version=str(entry.get("istio_version") or entry.get("proxy_version") or ""),
+            statuses=statuses))
+    return sorted(proxies, key=lambda p: p.name)
+
+
+def parse_linkerd_check(text: str) -> list[dict[str, Any]]:
+    """`linkerd check -o json` prints one JSON document per extension: decode them all."""
+    decoder = json.JSONDecoder()
+    documents, index = [], 0
+    while True:
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index >= len(text):
+            return documents
+        document, index = decoder.raw_decode(text, index)
+        if isinstance(document, dict):
+            documents.append(document)
+
+
+def linkerd_failures(documents: list[dict[str, Any]]) -> list[str]:
+    """'category: description: error' for every check that did not succeed."""
+    failures = []
+    for document in documents:
+        for category in document.get("categories") or []:
+            for check in category.get("checks") or []:
+                if check.get("result") in ("error", "warning"):
+                    failures.append(f"{category.get('categoryName')}: {check.get('description')}"
+                                    f" ({check.get('result')}): {check.get('error') or ''}"
+                                    .rstrip(": "))
+    return failures
+
+
+async def _run_tool(*argv: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), TOOL_TIMEOUT)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return -1, "", f"{argv[0]} did not finish within {TOOL_TIMEOUT:g} s"
+    return int(process.returncode or 0), out.decode("utf-8", "replace"), err.decode(
+        "utf-8", "replace")
+
+
+def _tool_flags(kubeconfig: str | None, context: str | None) -> list[str]:
+    flags = []
+    if kubeconfig:
+        flags += ["--kubeconfig", kubeconfig]
+    if context and context != "in-cluster":
+        flags += ["--context", context]
+    return flags
+
+
+async def _istio(cluster: Cluster, result: MeshStatus, kubeconfig: str | None) -> None:
+    namespace, service = ISTIOD
+    try:
+        body = await cluster.service_proxy(namespace, service, "debug/syncz")
+        result.proxies = parse_syncz(json.loads(body))
+    except (ClusterError, ValueError) as error:
+        why = str(error)
+        if isinstance(error, ClusterError) and error.cause in ("unauthorized", "forbidden"):
+            why = f"istiod refused the debug request (not 'no proxies'): {error}"
+        istioctl = shutil.which("istioctl")
+        if istioctl is None:
+            result.problems.append(f"Istio proxy status unknown: {why}")
+            return
+        code, out, err = await _run_tool(istioctl, "proxy-status",
+                                         *_tool_flags(kubeconfig, cluster.context))
+        result.istioctl_output = out
+        if code != 0:
+            result.problems.append(f"istioctl proxy-status failed: {err.strip() or code}")
+        return
+    for proxy in result.proxies:
+        if not proxy.synced:
+            bad = ", ".join(f"{k} {v}" for k, v in proxy.statuses.items() if v not in HEALTHY)
+            result.problems.append(f"proxy {proxy.name} is out of sync: {bad}")
+
+
+async def _linkerd(cluster: Cluster, result: MeshStatus, kubeconfig: str | None) -> None:
+    linkerd = shutil.which("linkerd")
+    if linkerd is None:
+        result.mesh_detail += "; the linkerd CLI is not installed, so `linkerd check` was skipped"
+        return
+    code, out, err = await _run_tool(linkerd, "check", "-o", "json",
+                                     *_tool_flags(kubeconfig, cluster.context))
+    try:
+        result.linkerd_checks = parse_linkerd_check(out)
+    except ValueError:
+        result.problems.append(f"linkerd check printed no JSON: {err.strip()[:300]}")
+        return
+    failures = linkerd_failures(result.linkerd_checks)
+    if code != 0 or any(d.get("success") is False for d in result.linkerd_checks):
+        result.problems.append("linkerd check failed: " + ("; ".join(failures) or err.strip()))
+
+
+async def mesh_status(cluster: Cluster, *, namespace: str | None = None,
+                      kubeconfig: str | None = None) -> MeshStatus:
+    """Mesh sync, NetworkPolicies and recent Warning events in one namespace."""
+    ns = namespace or cluster.namespace
+    result = MeshStatus(namespace=ns)
+    result.mesh, result.mesh_detail = await detect_mesh(cluster)
+    if result.mesh == "istio":
+        await _istio(cluster, result, kubeconfig)
+    elif result.mesh == "linkerd":
+        await _linkerd(cluster, result, kubeconfig)
+    try:
+        for policy in await cluster.list(NETWORK_POLICY, ns):
+            meta, spec = policy.get("metadata") or {}, policy.get("spec") or {}
+            labels = meta.get("labels") or {}
+            result.policies.append(PolicySummary(
+                name=str(meta.get("name")), pod_selector=spec.get("podSelector") or {},
+                policy_types=list(spec.get("policyTypes") or []),
+                emergency=all(labels.get(k) == v for k, v in EMERGENCY_LABELS.items()),
+                incident=labels.get(INCIDENT_LABEL)))
+    except ClusterError as error:
+        result.problems.append(f"NetworkPolicies unknown: {error}")
+    try:
+        events = await cluster.list(EVENT, ns, field_selector="type=Warning")
+    except ClusterError as error:
+        result.problems.append(f"Warning events unknown: {error}")
+        events = []
+    events.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+    for event in events[-WARNING_EVENTS:]:
+        involved = event.get("involvedObject") or {}
+        result.warnings.append(WarningEvent(
+            last_seen=str(event.get("lastTimestamp") or event.get("eventTime") or ""),
+            object=f"{str(involved.get('kind') or '').lower()}/{involved.get('name') or ''}",
+            reason=str(event.get("reason") or ""), message=str(event.get("message") or ""),
+            count=int(event.get("count") or 1)))
+    return result
