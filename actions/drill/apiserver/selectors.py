@@ -20,6 +20,17 @@ _SET_REQUIREMENT = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*(?:(in|notin)\s*\(([^
 _LABEL_KEY = re.compile(r"^([a-z0-9A-Z]([a-z0-9A-Z.-]*[a-z0-9A-Z])?/)?[a-z0-9A-Z]([\w.-]*[a-z0-9A-Z])?$")
 
 
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def _check_value(key: str, value: str) -> None:
+    if not _LABEL_VALUE.match(value) or len(value) > 63:
+        raise status.bad_request(
+            f'unable to parse requirement: values[0][{key}]: Invalid value: "{value}": a valid '
+            "label must be an empty string or consist of alphanumeric characters, '-', '_' or "
+            "'.', and must start and end with an alphanumeric character")
+
+
 def _split_requirements(text: str) -> list[str]:
     """Split on commas that are not inside parentheses."""
     parts, depth, current = [], 0, ""
@@ -65,6 +76,7 @@ def _label_requirement(requirement: str, selector: str) -> Callable[[dict[str, s
         if operator in requirement and "(" not in requirement:
             key, _, value = (part.strip() for part in requirement.partition(operator))
             _check_key(key, selector)
+            _check_value(key, value)
             if operator == "!=":
                 return lambda labels: labels.get(key) != value
             return lambda labels: key in labels and labels[key] == value
@@ -78,6 +90,8 @@ def _label_requirement(requirement: str, selector: str) -> Callable[[dict[str, s
         if negated:
             raise status.bad_request(f"unable to parse requirement: found '{requirement}'")
         values = {v.strip() for v in values_text.split(",") if v.strip()}
+        for value in values:
+            _check_value(key, value)
         if operator == "in":
             return lambda labels: labels.get(key) in values
         return lambda labels: labels.get(key) not in values
