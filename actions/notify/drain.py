@@ -1,0 +1,292 @@
+"""Sending what the outbox holds: each notification delivered once, none lost.
+
+`drain_outbox` leases the due notifications (two warrooms never send one
+twice), sends each channel's in order, and records the outcome: delivered; a
+retry time with backoff (network trouble, 5xx, 429, a secret not set yet); or
+given up (a permanent refusal, or failing for longer than the configured
+patience), with the error. A failing channel holds back its later
+notifications, so Slack never shows "resolved" before "opened".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from actions.config import Settings
+from actions.notify import email, pagerduty, siem, slack
+from actions.notify.backoff import past_give_up, retry_delay
+from actions.notify.errors import DeliveryError
+from actions.notify.secrets import Scrubber
+from store import Record
+from store.outbox import OutboxItem
+
+# httpx logs every request URL at INFO, and a Slack webhook URL is a secret.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+# A claimed notification is ours for this long; sends are bounded by the timeout.
+LEASE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The outcome of one notification in a drain."""
+
+    outbox_id: int
+    incident_id: str | None
+    channel: str
+    event: str
+    detail: str  # what the receiver said, or the error (never a secret)
+    retry_at: datetime | None = None
+    gave_up: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outbox_id": self.outbox_id,
+            "incident_id": self.incident_id,
+            "channel": self.channel,
+            "event": self.event,
+            "detail": self.detail,
+            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
+            "gave_up": self.gave_up,
+        }
+
+
+@dataclass(slots=True)
+class DrainReport:
+    delivered: list[Attempt] = field(default_factory=list)
+    failed: list[Attempt] = field(default_factory=list)  # tried and failed (gave_up: final)
+    deferred: list[Attempt] = field(default_factory=list)  # not tried: its channel was failing
+    queued: list[OutboxItem] = field(default_factory=list)  # still waiting after this drain
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "delivered": [a.to_dict() for a in self.delivered],
+            "failed": [a.to_dict() for a in self.failed],
+            "deferred": [a.to_dict() for a in self.deferred],
+            "queued": [item_to_dict(item) for item in self.queued],
+        }
+
+
+def item_to_dict(item: OutboxItem) -> dict[str, Any]:
+    """An outbox entry for `--json` (the payload left out: it is for the receiver)."""
+    return {
+        "outbox_id": item.id,
+        "incident_id": item.incident_id,
+        "channel": item.channel,
+        "event": item.event,
+        "dedup_key": item.dedup_key,
+        "status": item.status,
+        "attempts": item.attempts,
+        "created_at": item.created_at.isoformat(),
+        "next_attempt_at": item.next_attempt_at.isoformat() if item.next_attempt_at else None,
+        "last_error": item.last_error,
+        "delivered_at": item.delivered_at.isoformat() if item.delivered_at else None,
+    }
+
+
+async def drain_outbox(
+    record: Record,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+    rng: random.Random | None = None,
+) -> DrainReport:
+    """Send every due notification once; returns what was delivered, failed and is still queued.
+
+    Due-ness is judged by the record's clock (the outbox leases by it); `now`
+    (default: the record's clock) dates retries and the give-up patience.
+    """
+    now = now or record.clock()
+    rng = rng or random.Random()
+    report = DrainReport()
+    claimed = record.outbox.claim_due(limit=limit, lease=LEASE)
+    if claimed:
+        heads = _channel_heads(record)
+        by_channel: dict[str, list[OutboxItem]] = {}
+        for item in claimed:
+            by_channel.setdefault(item.channel, []).append(item)
+        sender = _Sender(settings)
+        try:
+            await asyncio.gather(
+                *(
+                    _drain_channel(record, settings, sender, items, heads, now, rng, report)
+                    for items in by_channel.values()
+                )
+            )
+        finally:
+            await sender.close()
+    report.queued = record.outbox.items(status="queued")
+    return report
+
+
+def _channel_heads(record: Record) -> dict[str, int]:
+    """The oldest notification still queued on each channel."""
+    heads: dict[str, int] = {}
+    for item in record.outbox.items(status="queued"):
+        heads.setdefault(item.channel, item.id)
+    return heads
+
+
+async def _drain_channel(
+    record: Record,
+    settings: Settings,
+    sender: _Sender,
+    items: list[OutboxItem],
+    heads: dict[str, int],
+    now: datetime,
+    rng: random.Random,
+    report: DrainReport,
+) -> None:
+    items.sort(key=lambda item: item.id)
+    head = heads.get(items[0].channel)
+    if head is not None and head < items[0].id:
+        # An older one of this channel is waiting for its retry: keep the order.
+        waiting = record.outbox.get(head)
+        _defer(record, items, waiting.next_attempt_at or now, f"waiting behind #{head}", report)
+        return
+    for index, item in enumerate(items):
+        try:
+            detail = await sender.send(item)
+        except DeliveryError as error:
+            message = error.message
+            if error.permanent:
+                _give_up(record, item, f"gave up: {message}", report)
+                continue
+            if past_give_up(item.created_at, now, settings.alerting.retry):
+                hours = settings.alerting.retry.give_up_after_hours
+                _give_up(
+                    record,
+                    item,
+                    f"gave up after {item.attempts + 1} attempts over {hours:g} h: {message}",
+                    report,
+                )
+                continue
+            delay = retry_delay(
+                item.attempts, settings.alerting.retry, rng, retry_after=error.retry_after
+            )
+            retry_at = now + delay
+            record.outbox.mark_failed(item.id, message, retry_at=retry_at)
+            report.failed.append(_attempt(item, message, retry_at=retry_at))
+            _defer(record, items[index + 1 :], retry_at, f"waiting behind #{item.id}", report)
+            return
+        record.outbox.mark_delivered(item.id, detail=detail)
+        report.delivered.append(_attempt(item, detail))
+
+
+def _give_up(record: Record, item: OutboxItem, message: str, report: DrainReport) -> None:
+    record.outbox.mark_failed(item.id, message, retry_at=None, give_up=True)
+    report.failed.append(_attempt(item, message, gave_up=True))
+
+
+def _defer(
+    record: Record, items: list[OutboxItem], until: datetime, why: str, report: DrainReport
+) -> None:
+    # The store counts this as an attempt; it keeps the channel's order and frees the lease.
+    for item in items:
+        record.outbox.mark_failed(item.id, f"not sent yet: {why}", retry_at=until)
+        report.deferred.append(_attempt(item, why, retry_at=until))
+
+
+def _attempt(
+    item: OutboxItem, detail: str, *, retry_at: datetime | None = None, gave_up: bool = False
+) -> Attempt:
+    return Attempt(item.id, item.incident_id, item.channel, item.event, detail, retry_at, gave_up)
+
+
+class _Sender:
+    """Sends one outbox item on its channel, with the secrets read now and scrubbed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.timeout = settings.alerting.timeout_seconds
+        self.scrub = Scrubber()
+        self._clients: dict[Path | None, httpx.AsyncClient] = {}
+
+    def client(self, ca_file: Path | None = None) -> httpx.AsyncClient:
+        if ca_file not in self._clients:
+            verify: ssl.SSLContext | bool = (
+                ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+            )
+            self._clients[ca_file] = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout), verify=verify, follow_redirects=False
+            )
+        return self._clients[ca_file]
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
+    async def send(self, item: OutboxItem) -> str:
+        alerting = self.settings.alerting
+        senders: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+            pagerduty.CHANNEL: (
+                alerting.pagerduty,
+                lambda s: pagerduty.send(item.payload, s, self.client(), self.scrub),
+            ),
+            slack.CHANNEL: (
+                alerting.slack,
+                lambda s: slack.send(item.payload, s, self.client(), self.scrub),
+            ),
+            email.CHANNEL: (
+                alerting.email,
+                lambda s: email.send(item.payload, s, item.dedup_key, self.timeout, self.scrub),
+            ),
+            siem.HEC_CHANNEL: (
+                alerting.siem,
+                lambda s: siem.send_hec(item.payload, s, self.client(s.ca_file), self.scrub),
+            ),
+            siem.SYSLOG_CHANNEL: (
+                alerting.siem,
+                lambda s: siem.send_syslog(item.payload, s, self.timeout),
+            ),
+        }
+        if item.channel not in senders:
+            raise DeliveryError(f"unknown channel {item.channel!r}", permanent=True)
+        channel_settings, send = senders[item.channel]
+        if channel_settings is None or not channel_settings.enabled:
+            where = self.settings.source or "the configuration (no file)"
+            raise DeliveryError(
+                f"{item.channel} is not configured in {where}; queued until it is",
+                permanent=False,
+            )
+        try:
+            return str(await send(channel_settings))
+        except DeliveryError as error:
+            error.message = self.scrub(error.message)
+            raise
+        except Exception as error:  # a bug must not lose the notification or leak a secret
+            raise DeliveryError(
+                f"{item.channel}: unexpected {type(error).__name__}: {self.scrub(str(error))[:200]}",
+                permanent=False,
+            ) from None
+
+
+async def run_drainer(
+    record: Record,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    interval: float = 15.0,
+    on_report: Callable[[DrainReport], None] | None = None,
+) -> None:
+    """Drain every `interval` seconds until `stop` is set (the console's automatic retry)."""
+    while not stop.is_set():
+        report = await drain_outbox(record, settings)
+        if on_report is not None and (report.delivered or report.failed):
+            on_report(report)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass

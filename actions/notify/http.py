@@ -1,0 +1,58 @@
+"""One HTTP POST for a channel, its failure classified and its secrets scrubbed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from actions.notify.errors import DeliveryError
+from actions.notify.secrets import Scrubber
+
+
+async def post_json(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any] | list[dict[str, Any]],
+    *,
+    what: str,
+    scrub: Scrubber,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """POST `body` as JSON; a 2xx answer is returned, anything else raises DeliveryError.
+
+    Network trouble, 408, 429 and 5xx are retryable; any other 4xx is permanent
+    (the same request will never be accepted). Messages name the channel, never
+    the URL: for a Slack webhook the URL is the secret.
+    """
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        response = await client.post(
+            url,
+            content=content,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+    except httpx.TimeoutException as error:
+        raise DeliveryError(f"{what}: timed out ({type(error).__name__})", permanent=False) from None
+    except httpx.InvalidURL:
+        raise DeliveryError(f"{what}: the configured URL is not a valid URL", permanent=False) from None
+    except httpx.HTTPError as error:
+        detail = scrub(str(error)) or type(error).__name__
+        raise DeliveryError(f"{what}: {type(error).__name__}: {detail}", permanent=False) from None
+    if 200 <= response.status_code < 300:
+        return response
+    snippet = scrub(" ".join(response.text.split()))[:200]
+    message = f"{what}: HTTP {response.status_code}" + (f": {snippet}" if snippet else "")
+    status = response.status_code
+    retryable = status in (408, 429) or status >= 500
+    raise DeliveryError(message, permanent=not retryable, retry_after=_retry_after(response))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 86_400 else None
