@@ -3,6 +3,5 @@
 pytest_plugins = [
     "tests.plugins.record",
     "tests.plugins.drill",
-    "tests.plugins.actions",
     "tests.plugins.notify",
 ]
