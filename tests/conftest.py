@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.plugins.record",
     "tests.plugins.drill",
+    "tests.plugins.actions",
     "tests.plugins.notify",
 ]
