@@ -66,6 +66,7 @@ class DrillApiServer:
     async def stop(self) -> None:
         """Stop serving; open streams are ended."""
         runner, self._runner = self._runner, None
+        self._port = None
         if runner is not None:
             await runner.cleanup()
 

@@ -1,0 +1,71 @@
+"""The official asyncio client (kubernetes.aio) against the drill cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from kubernetes.aio import client as aio_client
+from kubernetes.aio import config as aio_config
+
+from actions.drill.cluster_state import ClusterState
+from actions.drill.server import DrillApiServer, DrillServerThread
+from tests.plugins.drill import seed_drill_cluster
+
+
+async def test_list_patch_and_errors(drill_kubeconfig: Path) -> None:
+    api = await aio_config.new_client_from_config(str(drill_kubeconfig))
+    async with api:
+        networking = aio_client.NetworkingV1Api(api)
+        listed = await networking.list_namespaced_network_policy("voicehive")
+        assert [p.metadata.name for p in listed.items] == ["external-api-segmentation"]
+        patched = await networking.patch_namespaced_network_policy(
+            "external-api-segmentation", "voicehive",
+            [{"op": "add", "path": "/spec/egress/0/to/0/ipBlock/except/-",
+              "value": "203.0.113.7/32"}])
+        assert patched.spec.egress[0].to[0].ip_block._except[-1] == "203.0.113.7/32"
+        with pytest.raises(aio_client.ApiException) as caught:
+            await networking.read_namespaced_network_policy("missing", "voicehive")
+        assert caught.value.status == 404
+        assert json.loads(caught.value.body)["reason"] == "NotFound"
+
+
+async def test_follow_logs(drill_server: DrillServerThread, drill_kubeconfig: Path) -> None:
+    state = drill_server.state
+    api = await aio_config.new_client_from_config(str(drill_kubeconfig))
+    async with api:
+        core = aio_client.CoreV1Api(api)
+        response = await core.read_namespaced_pod_log_without_preload_content(
+            "falco-x7k2p", "falco-system", follow=True, tail_lines=1)
+        lines = [(await response.content.readline()).decode()]
+        assert json.loads(lines[0])["rule"] == "Contact K8S API Server From Container"
+        threading.Timer(0.2, state.append_log,
+                        ("falco-system", "falco-x7k2p", '{"rule": "next"}')).start()
+        next_line = await asyncio.wait_for(response.content.readline(), 5)
+        assert next_line == b'{"rule": "next"}\n'
+        response.release()
+
+
+async def test_server_on_the_callers_loop(tmp_path: Path) -> None:
+    server = DrillApiServer(_seeded_state(), port=0)
+    await server.start()
+    try:
+        config_path = server.write_kubeconfig(tmp_path / "config")
+        api = await aio_config.new_client_from_config(str(config_path))
+        async with api:
+            pods = await aio_client.CoreV1Api(api).list_namespaced_pod(
+                "falco-system", label_selector="app=falco")
+        assert len(pods.items) == 2
+    finally:
+        await server.stop()
+    with pytest.raises(RuntimeError):
+        _ = server.url  # stopped servers have no URL to hand out
+
+
+def _seeded_state() -> ClusterState:
+    state = ClusterState()
+    seed_drill_cluster(state)
+    return state
