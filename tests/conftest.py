@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.plugins.record",
     "tests.plugins.drill",
+    "tests.plugins.drill_scenarios",
     "tests.plugins.actions",
     "tests.plugins.notify",
 ]

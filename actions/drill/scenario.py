@@ -1,0 +1,1061 @@
+"""Drill scenarios: the YAML format, loading and validation.
+
+A scenario file describes the starting cluster, the traffic flowing in it, a
+timeline of injects, and the answer key the drill is scored against. The
+format is documented in docs/scenarios.md. Loading checks everything up front
+and raises `ScenarioError` naming the file, the place in it (`injects[2].falco.rule`,
+line 41) and the problem, so a facilitator never finds a typo mid-drill.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from actions.drill.falco_rules import RULES, priority_spelling
+
+INCIDENT_CLASSES = ("P0", "P1", "P2", "P3")
+DECISIONS = ("false-positive", "active-attack", "misconfiguration", "escalate")
+MESHES = ("istio", "linkerd", "none")
+INJECT_KINDS = ("falco", "event", "dns", "log", "apply", "delete", "syncz", "traffic")
+CONTAINMENT_ACTIONS = (
+    "isolate",
+    "block-ip",
+    "disable-sa",
+    "mesh-deny",
+    "rotate-sa",
+    "capture",
+    "restore",
+    "fix-config",
+)
+SYNC_STATES = ("SYNCED", "STALE", "NOT SENT", "NEVER ACKNOWLEDGED")
+RUNBOOK_TARGETS = {"mttd": 300.0, "mttc": 900.0, "mttr": 7200.0}
+BUILTIN_PACKAGE = "actions.drill.scenarios"
+
+Path_ = tuple[str | int, ...]
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be played; `problems` lists every one found."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"invalid scenario {source}:\n{lines}")
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    name: str
+    namespace: str
+    labels: dict[str, str]
+    node: str
+    ip: str
+    image: str
+    service_account: str
+    sidecar: bool
+    container: str
+    owner_kind: str
+    owner_name: str
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    namespace: str
+    selector: dict[str, str]
+    ports: tuple[dict[str, Any], ...]
+    cluster_ip: str
+
+
+@dataclass(frozen=True)
+class ServiceAccountSpec:
+    name: str
+    namespace: str
+    token_secret: str
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Traffic between a pod and a pod or an external address, with its rates."""
+
+    id: str
+    source_pod: str
+    source_namespace: str
+    dest_pod: str | None
+    dest_namespace: str | None
+    dest_ip: str | None
+    dest_host: str | None
+    port: int
+    protocol: str
+    requests_per_second: float
+    sent_bytes_per_second: float
+    received_bytes_per_second: float
+    active: bool
+    malicious: bool
+
+
+@dataclass(frozen=True)
+class Inject:
+    """One timed change: `kind` names which of INJECT_KINDS, `spec` holds its fields."""
+
+    index: int
+    id: str
+    at: float
+    kind: str
+    spec: dict[str, Any]
+    malicious: bool
+    every: float | None
+    times: int | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Containment:
+    action: str
+    target: str
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    severity: str
+    decision: str
+    containment: tuple[Containment, ...]
+    targets: dict[str, float]
+    steps: tuple[str, ...]
+    clock_starts: str | None
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    incident_class: str
+    severity: str
+    description: str
+    length: float
+    seed: int
+    mesh: str
+    namespaces: tuple[str, ...]
+    pods: tuple[PodSpec, ...]
+    services: tuple[ServiceSpec, ...]
+    service_accounts: tuple[ServiceAccountSpec, ...]
+    objects: tuple[dict[str, Any], ...]
+    rbac: tuple[dict[str, Any], ...] | None
+    flows: tuple[Flow, ...]
+    eradication: tuple[dict[str, Any], ...]
+    injects: tuple[Inject, ...]
+    answer_key: AnswerKey
+    source: str = ""
+    istio_version: str = "1.24.3"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def pod(self, name: str) -> PodSpec | None:
+        return next((pod for pod in self.pods if pod.name == name), None)
+
+    def first_clock_inject(self) -> Inject | None:
+        """The inject MTTD is measured from: the answer key's choice, else the first malicious one."""
+        if self.answer_key.clock_starts:
+            return next(i for i in self.injects if i.id == self.answer_key.clock_starts)
+        malicious = [i for i in self.injects if i.malicious]
+        candidates = malicious or list(self.injects)
+        return min(candidates, key=lambda i: (i.at, i.index)) if candidates else None
+
+    def summary(self) -> dict[str, Any]:
+        """What `warroom scenarios` lists."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "class": self.incident_class,
+            "severity": self.severity,
+            "length_seconds": self.length,
+            "mesh": self.mesh,
+            "injects": len(self.injects),
+            "description": self.description.strip(),
+        }
+
+
+# --- locating problems in the file ------------------------------------------------
+
+
+def format_path(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+# libyaml when present: the pure-Python parser takes a second per built-in scenario.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _safe_load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+
+
+class _Locator:
+    """Maps a path in the loaded document to its line in the file (parsed again only on a problem)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._parsed = False
+        self._root: yaml.Node | None = None
+
+    def line(self, path: Path_) -> int | None:
+        if not self._parsed:
+            self._parsed = True
+            try:
+                self._root = yaml.compose(self._text, Loader=_Loader)
+            except yaml.YAMLError:
+                self._root = None
+        node = self._root
+        best = node.start_mark.line + 1 if node is not None else None
+        for part in path:
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                node = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                node = node.value[part] if 0 <= part < len(node.value) else None
+            else:
+                node = None
+            if node is None:
+                break
+            best = node.start_mark.line + 1
+        return best
+
+
+class _Checker:
+    """Collects problems with their place in the file."""
+
+    def __init__(self, locator: _Locator | None) -> None:
+        self.locator = locator
+        self.problems: list[str] = []
+
+    def problem(self, path: Path_, message: str) -> None:
+        line = self.locator.line(path) if self.locator else None
+        where = f"{format_path(path)} (line {line})" if line else format_path(path)
+        self.problems.append(f"{where}: {message}")
+
+    def mapping(self, value: Any, path: Path_, *, required: bool = True) -> dict[str, Any]:
+        if value is None and not required:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(path, f"expected a mapping, got {_type_name(value)}")
+            return {}
+        return value
+
+    def sequence(self, value: Any, path: Path_, *, required: bool = False) -> list[Any]:
+        if value is None and not required:
+            return []
+        if not isinstance(value, list):
+            self.problem(path, f"expected a list, got {_type_name(value)}")
+            return []
+        return value
+
+    def text(
+        self,
+        parent: dict[str, Any],
+        key: str,
+        path: Path_,
+        *,
+        default: str | None = None,
+        choices: tuple[str, ...] | None = None,
+    ) -> str:
+        value = parent.get(key, default)
+        if value is None:
+            self.problem((*path, key), "is required")
+            return ""
+        if not isinstance(value, str) or not value.strip():
+            self.problem((*path, key), f"expected non-empty text, got {_type_name(value)}")
+            return ""
+        if choices and value not in choices:
+            self.problem((*path, key), f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def number(
+        self,
+        parent: dict[str, Any],
+        key: str,
+        path: Path_,
+        *,
+        default: float | None = None,
+        minimum: float = 0.0,
+        positive: bool = False,
+    ) -> float:
+        value = parent.get(key, default)
+        if value is None:
+            self.problem((*path, key), "is required")
+            return 0.0
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem((*path, key), f"expected a number, got {_type_name(value)}")
+            return 0.0
+        if value < minimum or (positive and value <= 0):
+            bound = "greater than 0" if positive else f"at least {minimum:g}"
+            self.problem((*path, key), f"must be {bound}, got {value}")
+        return float(value)
+
+    def flag(self, parent: dict[str, Any], key: str, path: Path_, *, default: bool) -> bool:
+        value = parent.get(key, default)
+        if not isinstance(value, bool):
+            self.problem((*path, key), f"expected true or false, got {_type_name(value)}")
+            return default
+        return value
+
+    def labels(self, value: Any, path: Path_) -> dict[str, str]:
+        labels = self.mapping(value, path, required=False)
+        for key, item in labels.items():
+            if not isinstance(key, str) or not isinstance(item, str):
+                self.problem(
+                    path,
+                    f'labels must map text to text ({key!r}: {item!r}); quote values like "true"',
+                )
+        return {str(k): str(v) for k, v in labels.items()}
+
+    def unknown_keys(self, mapping: dict[str, Any], allowed: set[str], path: Path_) -> None:
+        for key in mapping:
+            if key not in allowed:
+                self.problem(
+                    (*path, str(key)),
+                    f"unknown field (expected one of {', '.join(sorted(allowed))})",
+                )
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# --- loading ----------------------------------------------------------------------
+
+
+def builtin_names() -> list[str]:
+    """Names of the scenarios shipped in the package, sorted."""
+    folder = resources.files(BUILTIN_PACKAGE)
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml") and not entry.name.startswith("_")
+    )
+
+
+def load_builtin(name: str) -> Scenario:
+    if name not in builtin_names():
+        raise ScenarioError(
+            name, [f"no built-in scenario {name!r} (built-ins: {', '.join(builtin_names())})"]
+        )
+    text = resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    return parse_scenario(text, source=f"built-in scenario {name}")
+
+
+def load_builtins() -> list[Scenario]:
+    return [load_builtin(name) for name in builtin_names()]
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A built-in by name, else a YAML file by path."""
+    text_name = str(name_or_path)
+    if isinstance(name_or_path, str) and text_name in builtin_names():
+        return load_builtin(text_name)
+    path = Path(name_or_path)
+    if not path.exists():
+        raise ScenarioError(
+            text_name,
+            [
+                f"no such file, and no built-in scenario of that name (built-ins: {', '.join(builtin_names())})"
+            ],
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(str(path), [f"cannot read the file: {error}"]) from error
+    return parse_scenario(text, source=str(path), base_dir=path.parent)
+
+
+def _load_base(
+    name: str, base_dir: Path | None, checker: _Checker, path: Path_, depth: int = 0
+) -> dict[str, Any]:
+    bases = resources.files(BUILTIN_PACKAGE).joinpath("bases")
+    candidate = bases.joinpath(f"{name}.yaml")
+    if candidate.is_file():
+        text = candidate.read_text(encoding="utf-8")
+    elif base_dir is not None and (base_dir / name).is_file():
+        text = (base_dir / name).read_text(encoding="utf-8")
+    else:
+        available = sorted(
+            e.name.removesuffix(".yaml") for e in bases.iterdir() if e.name.endswith(".yaml")
+        )
+        checker.problem(
+            path,
+            f"no base cluster {name!r} (built-in bases: {', '.join(available)}, or a file next to the scenario)",
+        )
+        return {}
+    try:
+        loaded = _safe_load(text)
+    except yaml.YAMLError as error:
+        checker.problem(path, f"base cluster {name!r} is not valid YAML: {error}")
+        return {}
+    if not isinstance(loaded, dict):
+        checker.problem(path, f"base cluster {name!r} must be a mapping")
+        return {}
+    if "base" in loaded:
+        if depth >= 4:
+            checker.problem(path, f"base cluster {name!r}: bases nest too deep (a loop?)")
+            return {}
+        return _merge_cluster(
+            _load_base(str(loaded["base"]), base_dir, checker, path, depth + 1), loaded
+        )
+    return loaded
+
+
+def _object_key(obj: Any) -> tuple[str, str, str, str]:
+    if not isinstance(obj, dict):
+        return ("", "", "", repr(obj))
+    meta = obj.get("metadata") or {}
+    return (
+        str(obj.get("apiVersion")),
+        str(obj.get("kind")),
+        str(meta.get("namespace", "")),
+        str(meta.get("name")),
+    )
+
+
+def _merge_cluster(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """The scenario's cluster on top of its base: lists add up, same-named entries replace."""
+    merged = copy.deepcopy(base)
+    for key, value in own.items():
+        if key == "base":
+            continue
+        if key in ("pods", "services", "serviceAccounts") and isinstance(value, list):
+            names = {item.get("name") for item in value if isinstance(item, dict)}
+            kept = [
+                i
+                for i in merged.get(key, [])
+                if not (isinstance(i, dict) and i.get("name") in names)
+            ]
+            merged[key] = kept + value
+        elif key == "objects" and isinstance(value, list):
+            keys = {_object_key(obj) for obj in value}
+            kept = [obj for obj in merged.get(key, []) if _object_key(obj) not in keys]
+            merged[key] = kept + value
+        elif key == "traffic" and isinstance(value, list):
+            ids = {item.get("id") for item in value if isinstance(item, dict)}
+            kept = [
+                i for i in merged.get(key, []) if not (isinstance(i, dict) and i.get("id") in ids)
+            ]
+            merged[key] = kept + value
+        elif key == "namespaces" and isinstance(value, list):
+            merged[key] = list(dict.fromkeys([*merged.get(key, []), *value]))
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_scenario(
+    text: str, *, source: str = "<scenario>", base_dir: Path | None = None
+) -> Scenario:
+    """Parse and validate a scenario document; raises ScenarioError listing every problem."""
+    try:
+        document = _safe_load(text)
+    except yaml.YAMLError as error:
+        raise ScenarioError(source, [f"not valid YAML: {error}"]) from error
+    checker = _Checker(_Locator(text))
+    if not isinstance(document, dict):
+        raise ScenarioError(source, [f"the document must be a mapping, got {_type_name(document)}"])
+    scenario = _build(document, checker, base_dir)
+    if checker.problems or scenario is None:
+        raise ScenarioError(source, checker.problems)
+    return _with_source(scenario, source)
+
+
+def _with_source(scenario: Scenario, source: str) -> Scenario:
+    from dataclasses import replace
+
+    return replace(scenario, source=source)
+
+
+TOP_KEYS = {
+    "name",
+    "title",
+    "class",
+    "severity",
+    "description",
+    "length",
+    "seed",
+    "cluster",
+    "traffic",
+    "attack",
+    "injects",
+    "answer_key",
+}
+
+
+def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario | None:
+    c.unknown_keys(doc, TOP_KEYS, ())
+    name = c.text(doc, "name", ())
+    title = c.text(doc, "title", ())
+    incident_class = c.text(doc, "class", (), choices=INCIDENT_CLASSES)
+    severity = c.text(doc, "severity", (), default=incident_class or None, choices=INCIDENT_CLASSES)
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        c.problem(("description",), "expected text")
+        description = ""
+    length = c.number(doc, "length", (), positive=True)
+    seed_value = doc.get("seed")
+    if seed_value is None:
+        seed = int.from_bytes(hashlib.sha256(str(name).encode()).digest()[:4], "big")
+    elif isinstance(seed_value, int) and not isinstance(seed_value, bool):
+        seed = seed_value
+    else:
+        c.problem(("seed",), f"expected a whole number, got {_type_name(seed_value)}")
+        seed = 0
+
+    cluster_doc = c.mapping(doc.get("cluster"), ("cluster",))
+    if "base" in cluster_doc:
+        base = _load_base(str(cluster_doc["base"]), base_dir, c, ("cluster", "base"))
+        cluster_doc = _merge_cluster(base, cluster_doc)
+    cluster = _cluster(cluster_doc, c)
+    if cluster is None:
+        return None
+    mesh, namespaces, pods, services, accounts, objects, rbac, istio_version = cluster
+    pods_by_name = {(p.namespace, p.name): p for p in pods}
+    base_flows = c.sequence(cluster_doc.get("traffic"), ("cluster", "traffic"))
+    own_flows = c.sequence(doc.get("traffic"), ("traffic",))
+    own_ids = {f.get("id") for f in own_flows if isinstance(f, dict)}
+    kept = [f for f in base_flows if not (isinstance(f, dict) and f.get("id") in own_ids)]
+    flows = _flows(own_flows, c, pods_by_name, ("traffic",)) + _flows(
+        kept, c, pods_by_name, ("cluster", "traffic")
+    )
+    eradication = _eradication(doc.get("attack"), c)
+    injects = _injects(doc.get("injects"), c, pods, flows, length, mesh)
+    answer_key = _answer_key(doc.get("answer_key"), c, injects)
+    if c.problems:
+        return None
+    return Scenario(
+        name=name,
+        title=title,
+        incident_class=incident_class,
+        severity=severity,
+        description=description,
+        length=length,
+        seed=seed,
+        mesh=mesh,
+        namespaces=namespaces,
+        pods=pods,
+        services=services,
+        service_accounts=accounts,
+        objects=objects,
+        rbac=rbac,
+        flows=flows,
+        eradication=eradication,
+        injects=injects,
+        answer_key=answer_key,
+        istio_version=istio_version,
+    )
+
+
+CLUSTER_KEYS = {
+    "base",
+    "mesh",
+    "istio_version",
+    "namespaces",
+    "pods",
+    "services",
+    "serviceAccounts",
+    "objects",
+    "rbac",
+    "traffic",
+}
+POD_KEYS = {
+    "name",
+    "namespace",
+    "labels",
+    "node",
+    "ip",
+    "image",
+    "serviceAccount",
+    "sidecar",
+    "container",
+    "owner",
+}
+
+
+def _cluster(doc: dict[str, Any], c: _Checker):  # noqa: ANN202 - a private tuple
+    c.unknown_keys(doc, CLUSTER_KEYS, ("cluster",))
+    mesh = c.text(doc, "mesh", ("cluster",), default="istio", choices=MESHES)
+    istio_version = str(doc.get("istio_version", "1.24.3"))
+    namespaces = tuple(
+        str(n) for n in c.sequence(doc.get("namespaces"), ("cluster", "namespaces"), required=True)
+    )
+    pods: list[PodSpec] = []
+    seen: set[tuple[str, str]] = set()
+    for i, raw in enumerate(c.sequence(doc.get("pods"), ("cluster", "pods"))):
+        path: Path_ = ("cluster", "pods", i)
+        item = c.mapping(raw, path)
+        if not item:
+            continue
+        c.unknown_keys(item, POD_KEYS, path)
+        name = c.text(item, "name", path)
+        namespace = c.text(item, "namespace", path, default="voicehive")
+        if namespace and namespace not in namespaces:
+            c.problem((*path, "namespace"), f"namespace {namespace!r} is not in cluster.namespaces")
+        if (namespace, name) in seen:
+            c.problem((*path, "name"), f"pod {namespace}/{name} is declared twice")
+        seen.add((namespace, name))
+        labels = c.labels(item.get("labels"), (*path, "labels"))
+        if not labels:
+            c.problem(
+                (*path, "labels"),
+                "a pod needs labels (e.g. app: orchestrator) so policies can select it",
+            )
+        ip = c.text(item, "ip", path)
+        _check_ip(c, ip, (*path, "ip"))
+        owner = c.mapping(item.get("owner"), (*path, "owner"), required=False)
+        default_owner = labels.get("app", name.rsplit("-", 2)[0])
+        pods.append(
+            PodSpec(
+                name=name,
+                namespace=namespace,
+                labels=labels,
+                node=c.text(item, "node", path, default="worker-1"),
+                ip=ip,
+                image=c.text(item, "image", path),
+                service_account=c.text(item, "serviceAccount", path, default="default"),
+                sidecar=c.flag(
+                    item, "sidecar", path, default=mesh != "none" and namespace == "voicehive"
+                ),
+                container=c.text(item, "container", path, default=labels.get("app", "app")),
+                owner_kind=str(owner.get("kind", "ReplicaSet")),
+                owner_name=str(owner.get("name", default_owner)),
+            )
+        )
+    services: list[ServiceSpec] = []
+    for i, raw in enumerate(c.sequence(doc.get("services"), ("cluster", "services"))):
+        path = ("cluster", "services", i)
+        item = c.mapping(raw, path)
+        if not item:
+            continue
+        c.unknown_keys(item, {"name", "namespace", "selector", "ports", "clusterIP"}, path)
+        ports = c.sequence(item.get("ports"), (*path, "ports"), required=True)
+        cluster_ip = c.text(item, "clusterIP", path)
+        _check_ip(c, cluster_ip, (*path, "clusterIP"))
+        services.append(
+            ServiceSpec(
+                name=c.text(item, "name", path),
+                namespace=c.text(item, "namespace", path, default="voicehive"),
+                selector=c.labels(item.get("selector"), (*path, "selector")),
+                ports=tuple(p for p in ports if isinstance(p, dict)),
+                cluster_ip=cluster_ip,
+            )
+        )
+    accounts: list[ServiceAccountSpec] = []
+    for i, raw in enumerate(c.sequence(doc.get("serviceAccounts"), ("cluster", "serviceAccounts"))):
+        path = ("cluster", "serviceAccounts", i)
+        item = c.mapping(raw, path)
+        if not item:
+            continue
+        c.unknown_keys(item, {"name", "namespace", "tokenSecret"}, path)
+        name = c.text(item, "name", path)
+        accounts.append(
+            ServiceAccountSpec(
+                name=name,
+                namespace=c.text(item, "namespace", path, default="voicehive"),
+                token_secret=c.text(item, "tokenSecret", path, default=f"{name}-token"),
+            )
+        )
+    objects = []
+    for i, raw in enumerate(c.sequence(doc.get("objects"), ("cluster", "objects"))):
+        obj = c.mapping(raw, ("cluster", "objects", i))
+        if obj:
+            _check_manifest(c, obj, ("cluster", "objects", i), namespaces)
+            objects.append(obj)
+    rbac_doc = doc.get("rbac")
+    rbac: tuple[dict[str, Any], ...] | None = None
+    if rbac_doc is not None:
+        rules = c.sequence(rbac_doc, ("cluster", "rbac"), required=True)
+        for i, rule in enumerate(rules):
+            rule_map = c.mapping(rule, ("cluster", "rbac", i))
+            if rule_map and not rule_map.get("verbs"):
+                c.problem(("cluster", "rbac", i, "verbs"), "an RBAC rule needs verbs")
+        rbac = tuple(r for r in rules if isinstance(r, dict))
+    return (
+        mesh,
+        namespaces,
+        tuple(pods),
+        tuple(services),
+        tuple(accounts),
+        tuple(objects),
+        rbac,
+        istio_version,
+    )
+
+
+def _check_ip(c: _Checker, value: str, path: Path_) -> None:
+    if not value:
+        return
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        c.problem(path, f"{value!r} is not an IP address")
+
+
+def _check_manifest(
+    c: _Checker, obj: dict[str, Any], path: Path_, namespaces: tuple[str, ...]
+) -> None:
+    """Schema-check a manifest as the drill API server will (422 there means a bad scenario here)."""
+    for key in ("apiVersion", "kind"):
+        if not isinstance(obj.get(key), str):
+            c.problem((*path, key), "is required")
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        c.problem((*path, "metadata", "name"), "is required")
+        return
+    namespace = meta.get("namespace")
+    if namespace is not None and namespace not in namespaces:
+        c.problem(
+            (*path, "metadata", "namespace"),
+            f"namespace {namespace!r} is not in cluster.namespaces",
+        )
+    try:
+        from actions.schemas import check_document
+    except ImportError:  # the schema package arrives with the drill API server
+        return
+    for complaint in check_document(obj):
+        c.problem(path, f"{obj.get('kind')} {meta.get('name')}: {complaint}")
+
+
+FLOW_KEYS = {
+    "id",
+    "from",
+    "to",
+    "port",
+    "protocol",
+    "requests_per_second",
+    "sent_bytes_per_second",
+    "received_bytes_per_second",
+    "active",
+    "malicious",
+}
+
+
+def _flows(
+    value: list[Any], c: _Checker, pods: dict[tuple[str, str], PodSpec], where: Path_
+) -> tuple[Flow, ...]:
+    flows: list[Flow] = []
+    ids: set[str] = set()
+    for i, raw in enumerate(value):
+        path: Path_ = (*where, i)
+        item = c.mapping(raw, path)
+        if not item:
+            continue
+        c.unknown_keys(item, FLOW_KEYS, path)
+        flow_id = c.text(item, "id", path)
+        if flow_id in ids:
+            c.problem((*path, "id"), f"flow id {flow_id!r} is used twice")
+        ids.add(flow_id)
+        source = c.mapping(item.get("from"), (*path, "from"))
+        src_ns = str(source.get("namespace", "voicehive"))
+        src_pod = str(source.get("pod", ""))
+        if (src_ns, src_pod) not in pods:
+            c.problem((*path, "from", "pod"), f"no pod {src_ns}/{src_pod} in cluster.pods")
+        dest = c.mapping(item.get("to"), (*path, "to"))
+        dest_pod = dest.get("pod")
+        dest_ns = str(dest.get("namespace", "voicehive")) if dest_pod else None
+        dest_ip = dest.get("ip")
+        if bool(dest_pod) == bool(dest_ip):
+            c.problem((*path, "to"), "give exactly one of pod (in the cluster) or ip (outside it)")
+        if dest_pod and (dest_ns, dest_pod) not in pods:
+            c.problem((*path, "to", "pod"), f"no pod {dest_ns}/{dest_pod} in cluster.pods")
+        if dest_ip:
+            _check_ip(c, str(dest_ip), (*path, "to", "ip"))
+        protocol = c.text(item, "protocol", path, default="http", choices=("http", "grpc", "tcp"))
+        flows.append(
+            Flow(
+                id=flow_id,
+                source_pod=src_pod,
+                source_namespace=src_ns,
+                dest_pod=str(dest_pod) if dest_pod else None,
+                dest_namespace=dest_ns,
+                dest_ip=str(dest_ip) if dest_ip else None,
+                dest_host=str(dest["host"]) if dest.get("host") else None,
+                port=int(c.number(item, "port", path, positive=True)),
+                protocol=protocol,
+                requests_per_second=c.number(item, "requests_per_second", path, default=0.0),
+                sent_bytes_per_second=c.number(item, "sent_bytes_per_second", path, default=0.0),
+                received_bytes_per_second=c.number(
+                    item, "received_bytes_per_second", path, default=0.0
+                ),
+                active=c.flag(item, "active", path, default=True),
+                malicious=c.flag(item, "malicious", path, default=False),
+            )
+        )
+    return tuple(flows)
+
+
+def _eradication(value: Any, c: _Checker) -> tuple[dict[str, Any], ...]:
+    attack = c.mapping(value, ("attack",), required=False)
+    c.unknown_keys(attack, {"eradicated_when"}, ("attack",))
+    conditions = []
+    for i, raw in enumerate(
+        c.sequence(attack.get("eradicated_when"), ("attack", "eradicated_when"))
+    ):
+        path: Path_ = ("attack", "eradicated_when", i)
+        item = c.mapping(raw, path)
+        if not item:
+            continue
+        kinds = [k for k in ("deleted", "annotated") if k in item]
+        if len(kinds) != 1:
+            c.problem(path, "give exactly one of deleted or annotated")
+            continue
+        target = c.mapping(item[kinds[0]], (*path, kinds[0]))
+        for key in ("kind", "name"):
+            c.text(target, key, (*path, kinds[0]))
+        if kinds[0] == "annotated":
+            c.text(target, "key", (*path, kinds[0]))
+        conditions.append(item)
+    return tuple(conditions)
+
+
+INJECT_COMMON = {"at", "id", "malicious", "repeat", "note"}
+
+
+def _injects(
+    value: Any,
+    c: _Checker,
+    pods: tuple[PodSpec, ...],
+    flows: tuple[Flow, ...],
+    length: float,
+    mesh: str,
+) -> tuple[Inject, ...]:
+    injects: list[Inject] = []
+    ids: set[str] = set()
+    pod_names = {(p.namespace, p.name) for p in pods}
+    flow_ids = {f.id for f in flows}
+    for i, raw in enumerate(c.sequence(value, ("injects",), required=True)):
+        path: Path_ = ("injects", i)
+        item = c.mapping(raw, path)
+        if not item:
+            continue
+        kinds = [k for k in INJECT_KINDS if k in item]
+        if len(kinds) != 1:
+            found = ", ".join(kinds) or "none"
+            c.problem(
+                path, f"an inject needs exactly one of {', '.join(INJECT_KINDS)} (found {found})"
+            )
+            continue
+        kind = kinds[0]
+        c.unknown_keys(item, INJECT_COMMON | {kind}, path)
+        at = c.number(item, "at", path)
+        if at > length:
+            c.problem((*path, "at"), f"at {at:g} s is after the scenario's length ({length:g} s)")
+        inject_id = str(item.get("id", f"{kind}-{i}"))
+        if inject_id in ids:
+            c.problem((*path, "id"), f"inject id {inject_id!r} is used twice")
+        ids.add(inject_id)
+        repeat = c.mapping(item.get("repeat"), (*path, "repeat"), required=False)
+        every = times = None
+        if repeat:
+            c.unknown_keys(repeat, {"every", "times"}, (*path, "repeat"))
+            every = c.number(repeat, "every", (*path, "repeat"), positive=True)
+            if "times" in repeat:
+                times = int(c.number(repeat, "times", (*path, "repeat"), minimum=1))
+        spec = c.mapping(item[kind], (*path, kind))
+        _check_inject(kind, spec, (*path, kind), c, pod_names, flow_ids, mesh)
+        note = item.get("note")
+        injects.append(
+            Inject(
+                index=i,
+                id=inject_id,
+                at=at,
+                kind=kind,
+                spec=spec,
+                malicious=c.flag(item, "malicious", path, default=False),
+                every=every,
+                times=times,
+                note=str(note) if note else None,
+            )
+        )
+    return tuple(injects)
+
+
+FALCO_KEYS = {
+    "rule",
+    "priority",
+    "tags",
+    "output",
+    "source",
+    "pod",
+    "namespace",
+    "remote",
+    "fields",
+}
+
+
+def _check_inject(
+    kind: str,
+    spec: dict[str, Any],
+    path: Path_,
+    c: _Checker,
+    pods: set[tuple[str, str]],
+    flows: set[str],
+    mesh: str,
+) -> None:
+    if kind == "falco":
+        c.unknown_keys(spec, FALCO_KEYS, path)
+        rule = c.text(spec, "rule", path)
+        known = RULES.get(rule)
+        if known is None and not spec.get("output"):
+            c.problem(
+                (*path, "rule"),
+                f"unknown Falco rule {rule!r}: give priority, tags and output for a custom rule, or use one of the stock rules ({len(RULES)} known, see docs/scenarios.md)",
+            )
+        if "priority" in spec and priority_spelling(str(spec["priority"])) is None:
+            c.problem((*path, "priority"), f"{spec['priority']!r} is not a Falco priority")
+        namespace = str(spec.get("namespace", "voicehive"))
+        if (namespace, str(spec.get("pod"))) not in pods:
+            c.problem(
+                (*path, "pod"),
+                f"no pod {namespace}/{spec.get('pod')} in cluster.pods (the pod the alert is about)",
+            )
+        if "remote" in spec:
+            _check_remote(c, spec["remote"], (*path, "remote"))
+        c.mapping(spec.get("fields"), (*path, "fields"), required=False)
+    elif kind == "event":
+        c.unknown_keys(
+            spec, {"namespace", "object", "type", "reason", "message", "component", "count"}, path
+        )
+        c.text(spec, "reason", path)
+        c.text(spec, "message", path)
+        c.text(spec, "type", path, default="Warning", choices=("Normal", "Warning"))
+        obj = c.mapping(spec.get("object"), (*path, "object"))
+        if obj:
+            c.text(obj, "kind", (*path, "object"))
+            c.text(obj, "name", (*path, "object"))
+    elif kind == "dns":
+        c.unknown_keys(
+            spec,
+            {"client_pod", "namespace", "query", "type", "rcode", "proto", "answer_size"},
+            path,
+        )
+        namespace = str(spec.get("namespace", "voicehive"))
+        if (namespace, str(spec.get("client_pod"))) not in pods:
+            c.problem(
+                (*path, "client_pod"),
+                f"no pod {namespace}/{spec.get('client_pod')} in cluster.pods",
+            )
+        query = c.text(spec, "query", path)
+        if query and not query.endswith("."):
+            c.problem(
+                (*path, "query"), "CoreDNS logs fully qualified names: end the query with a dot"
+            )
+    elif kind == "log":
+        c.unknown_keys(spec, {"namespace", "pod", "container", "line"}, path)
+        namespace = str(spec.get("namespace", "voicehive"))
+        if (namespace, str(spec.get("pod"))) not in pods:
+            c.problem((*path, "pod"), f"no pod {namespace}/{spec.get('pod')} in cluster.pods")
+        c.text(spec, "line", path)
+    elif kind == "apply":
+        c.unknown_keys(spec, {"object"}, path)
+        obj = c.mapping(spec.get("object"), (*path, "object"))
+        if obj:
+            _check_manifest(
+                c,
+                obj,
+                (*path, "object"),
+                tuple({ns for ns, _ in pods} | {"voicehive", "istio-system"}),
+            )
+    elif kind == "delete":
+        c.unknown_keys(spec, {"apiVersion", "kind", "namespace", "name"}, path)
+        for key in ("apiVersion", "kind", "name"):
+            c.text(spec, key, path)
+    elif kind == "syncz":
+        c.unknown_keys(spec, {"proxy", "status"}, path)
+        if mesh != "istio":
+            c.problem(path, f"syncz injects need mesh: istio (this cluster's mesh is {mesh})")
+        c.text(spec, "proxy", path)
+        c.text(spec, "status", path, choices=SYNC_STATES)
+    elif kind == "traffic":
+        c.unknown_keys(
+            spec,
+            {
+                "flow",
+                "active",
+                "requests_per_second",
+                "sent_bytes_per_second",
+                "received_bytes_per_second",
+                "response_code",
+                "response_flags",
+            },
+            path,
+        )
+        flow = c.text(spec, "flow", path)
+        if flow and flow not in flows:
+            c.problem((*path, "flow"), f"no flow {flow!r} in traffic")
+
+
+def _check_remote(c: _Checker, value: Any, path: Path_) -> None:
+    text = str(value)
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        c.problem(path, f"expected IP:PORT, got {text!r}")
+        return
+    _check_ip(c, host, path)
+
+
+def _answer_key(value: Any, c: _Checker, injects: tuple[Inject, ...]) -> AnswerKey:
+    path: Path_ = ("answer_key",)
+    doc = c.mapping(value, path)
+    c.unknown_keys(
+        doc,
+        {"severity", "decision", "containment", "targets", "steps", "clock_starts", "explanation"},
+        path,
+    )
+    containment = []
+    for i, raw in enumerate(c.sequence(doc.get("containment"), (*path, "containment"))):
+        item = c.mapping(raw, (*path, "containment", i))
+        if item:
+            containment.append(
+                Containment(
+                    action=c.text(
+                        item, "action", (*path, "containment", i), choices=CONTAINMENT_ACTIONS
+                    ),
+                    target=c.text(item, "target", (*path, "containment", i)),
+                )
+            )
+    targets_doc = c.mapping(doc.get("targets"), (*path, "targets"), required=False)
+    c.unknown_keys(targets_doc, set(RUNBOOK_TARGETS), (*path, "targets"))
+    targets = {
+        key: c.number(targets_doc, key, (*path, "targets"), default=default, positive=True)
+        for key, default in RUNBOOK_TARGETS.items()
+    }
+    from actions.drill.score import RUNBOOK_STEPS
+
+    steps = tuple(str(s) for s in c.sequence(doc.get("steps"), (*path, "steps")))
+    for i, step in enumerate(steps):
+        if step not in RUNBOOK_STEPS:
+            c.problem(
+                (*path, "steps", i),
+                f"unknown runbook step {step!r} (known: {', '.join(RUNBOOK_STEPS)})",
+            )
+    clock_starts = doc.get("clock_starts")
+    if clock_starts is not None and clock_starts not in {i.id for i in injects}:
+        c.problem((*path, "clock_starts"), f"no inject with id {clock_starts!r}")
+    return AnswerKey(
+        severity=c.text(doc, "severity", path, choices=INCIDENT_CLASSES),
+        decision=c.text(doc, "decision", path, choices=DECISIONS),
+        containment=tuple(containment),
+        targets=targets,
+        steps=steps,
+        clock_starts=str(clock_starts) if clock_starts else None,
+        explanation=str(doc.get("explanation", "")),
+    )

@@ -1,0 +1,159 @@
+"""`warroom drill [SCENARIO]`: the embedded drill cluster playing a scenario.
+
+`--serve-only` runs the cluster alone until SIGINT/SIGTERM (the injects play;
+the cluster keeps serving after the last one). Without it, for now, the
+scenario plays and what happens is printed line by line; at the end the
+drill is scored against the newest drill incident opened in the record
+during the run, if there is one. The console will take this path over,
+reusing `DrillSession`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record
+
+if TYPE_CHECKING:
+    from actions.drill.events import DrillEvent
+    from actions.drill.session import DrillSession
+
+DEFAULT_SCENARIO = "dns-exfiltration"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "scenario",
+        nargs="?",
+        default=DEFAULT_SCENARIO,
+        help=f"a built-in scenario's name (see `warroom scenarios`) or a YAML file; "
+        f"default {DEFAULT_SCENARIO}",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="play the scenario X times faster (default 1)",
+    )
+    parser.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="run the cluster alone (injects playing) until interrupted",
+    )
+    parser.add_argument(
+        "--kubeconfig-out",
+        metavar="PATH",
+        help="where to write the kubeconfig (default: a new file in the temp dir)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the API server's port on 127.0.0.1 (default: a free one)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from actions.drill.player import MAX_SPEED
+    from actions.drill.scenario import ScenarioError, load_scenario
+
+    if not (0 < args.speed <= MAX_SPEED):
+        raise UsageError(f"--speed must be more than 0 and at most {MAX_SPEED:g}")
+    if not (0 <= args.port <= 65535):
+        raise UsageError("--port must be between 0 and 65535")
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as error:
+        print(f"warroom drill: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        return asyncio.run(_drill(args, scenario))
+    except OSError as error:  # the port is taken, the kubeconfig folder is not writable
+        print(f"warroom drill: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+async def _drill(args: argparse.Namespace, scenario) -> int:  # noqa: ANN001 - a Scenario
+    from actions.drill.scenario import ScenarioError
+    from actions.drill.session import DrillSession
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    kubeconfig = Path(args.kubeconfig_out).expanduser() if args.kubeconfig_out else None
+    session = DrillSession(scenario, speed=args.speed, port=args.port, kubeconfig_path=kubeconfig)
+    try:
+        await session.start()
+    except ScenarioError as error:
+        print(f"warroom drill: {error}", file=sys.stderr)
+        await session.stop()
+        return EXIT_FAILED
+    started = session.clock.now()
+    try:
+        _announce(session)
+        if args.serve_only:
+            session.start_playing()
+            await stop.wait()
+        else:
+            session.player.subscribe(_print_event)
+            playing = session.start_playing()
+            waiter = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({playing, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            _print_score(args, session, started)
+    finally:
+        await session.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    print("drill cluster stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+def _announce(session: DrillSession) -> None:
+    scenario = session.scenario
+    print(f"drill: {scenario.name} ({scenario.incident_class}) - {scenario.title}")
+    print(f"API server:  {session.url}")
+    print(f"kubeconfig:  {session.kubeconfig_path}")
+    print(f"  export KUBECONFIG={session.kubeconfig_path}")
+    if scenario.mesh == "istio":
+        print(f"Prometheus:  {session.prometheus_url}")
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def _print_event(event: DrillEvent) -> None:
+    from tui.safe import safe_text
+
+    minutes, seconds = divmod(int(event.at), 60)
+    print(f"[{minutes:02d}:{seconds:02d}] {event.kind:<10} {safe_text(event.summary)}", flush=True)
+
+
+def _print_score(args: argparse.Namespace, session: DrillSession, started: datetime) -> None:
+    """Score the newest drill incident opened since the drill started, if any."""
+    from tui.safe import safe_text
+
+    with contextlib.ExitStack() as stack:
+        try:
+            record = stack.enter_context(open_record(args))
+        except Exception as error:  # no record is no score, not a failed drill
+            print(f"(no score: cannot open the record: {error})")
+            return
+        candidates = [i for i in record.incidents.list() if i.drill and i.opened_at >= started]
+        if not candidates:
+            print(
+                "(no score: no drill incident was opened in the record during the drill; "
+                "open one with `warroom incidents open TITLE --drill`)"
+            )
+            return
+        score = session.score(record, candidates[-1].id)
+        for line in score.lines():
+            print(safe_text(line))
