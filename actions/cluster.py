@@ -181,10 +181,13 @@ def http_error(code: int, body: bytes, doing: str) -> ClusterError:
     causes = (status.get("details") or {}).get("causes") if isinstance(
         status.get("details"), dict) else None
     if cause == "invalid" and isinstance(causes, list):
-        fields = [f"{c.get('field')}: {c.get('message')}" for c in causes
-                  if isinstance(c, dict) and c.get("field")]
-        if fields and not all(f.split(":")[0] in detail for f in fields):
-            detail += " [" + "; ".join(fields) + "]"
+        # Field errors, and the JSON patch failure apimachinery tucks into a cause.
+        fields = [f"{c.get('field')}: {c.get('message')}" if c.get("field")
+                  else str(c.get("message")) for c in causes
+                  if isinstance(c, dict) and (c.get("field") or c.get("message"))]
+        extra = [f for f in fields if f not in detail]
+        if extra:
+            detail += " [" + "; ".join(extra) + "]"
     words = CAUSE_WORDS.get(cause, cause)
     if code not in (401,) and f"({code})" not in words:
         words = f"{words} ({code})"

@@ -289,10 +289,18 @@ class RunbookActions:
                 answer = await self._send(change, dry_run=False)
             except ClusterError as error:
                 outcome.status, outcome.cause = "failed", error.cause
-                done = f" ({len(outcome.applied)} of {len(preview.changes)} changes applied first)" \
-                    if outcome.applied else " (nothing was changed)" if error.cause != "timeout" \
-                    else ""
-                outcome.message = f"{error.message}{done}"
+                message = error.message
+                if error.cause == "invalid" and "test failed" in message:
+                    # Our JSON patches test the value they previewed before changing it.
+                    outcome.cause = "conflict"
+                    message = (f"{change.kind} {change.name} changed since the preview "
+                               f"(preview again): {message}")
+                if outcome.applied:
+                    message += (f" ({len(outcome.applied)} of {len(preview.changes)} changes "
+                                "were applied first)")
+                elif error.cause != "timeout":
+                    message += " (nothing was changed)"
+                outcome.message = message
                 return
             outcome.applied.append({**change.ref(), "verb": change.verb, **change.records,
                                     "uid": (answer or {}).get("metadata", {}).get("uid")
