@@ -49,11 +49,22 @@ def test_get_networkpolicies_yaml_shows_the_ipblock(kubectl: KubectlRunner) -> N
 def test_events_sorted_by_last_timestamp(kubectl: KubectlRunner) -> None:
     result = kubectl("get", "events", "-n", "voicehive", "--sort-by=.lastTimestamp")
     assert result.returncode == 0, result.stderr
-    body = result.stdout.splitlines()[1:]
-    reasons = [line.split()[1] if len(line.split()) > 1 else "" for line in body]
+    header, *rows = result.stdout.splitlines()
+    assert header.split()[:4] == ["LAST", "SEEN", "TYPE", "REASON"]
     # Seeded 50, 30, 20 and 10 minutes before the seed time: oldest first.
-    assert ["orchestrator.1", "tts-router.1", "external-api-segmentation.1",
-            "orchestrator.2"] == [line.split()[0] for line in body], reasons
+    assert [row.split()[2] for row in rows] == ["Started", "BackOff", "NetworkPolicyUpdated",
+                                                "Unhealthy"]
+
+
+def test_get_prints_the_server_side_columns(kubectl: KubectlRunner) -> None:
+    policies = kubectl("get", "networkpolicies", "-n", "voicehive")
+    assert policies.stdout.splitlines()[0].split() == ["NAME", "POD-SELECTOR", "AGE"]
+    assert policies.stdout.splitlines()[1].split()[:2] == ["external-api-segmentation",
+                                                           "app=orchestrator"]
+    pods = kubectl("get", "pods", "-n", "falco-system", "-l", "app=falco")
+    assert [line.split()[:3] for line in pods.stdout.splitlines()] == [
+        ["NAME", "READY", "STATUS"], ["falco-m4n8q", "1/1", "Running"],
+        ["falco-x7k2p", "1/1", "Running"]]
 
 
 def test_warning_events_by_field_selector(kubectl: KubectlRunner) -> None:

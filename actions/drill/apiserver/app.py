@@ -152,7 +152,7 @@ async def _collection(state: ClusterState, target: paths.Target, request: web.Re
             _authorize(state, "watch", target)
             return await watch.serve_watch(state, target, request, streams)
         _authorize(state, "list", target)
-        return handlers.list_objects(state, target, request.query)
+        return handlers.list_objects(state, target, request)
     if method == "POST":
         if resource.namespaced and target.namespace is None:
             raise status.method_not_allowed()
@@ -175,7 +175,7 @@ async def _item(state: ClusterState, target: paths.Target,
     method = request.method
     if method == "GET":
         _authorize(state, "get", target)
-        return handlers.get_object(state, target)
+        return handlers.get_object(state, target, request)
     if method == "PUT":
         _authorize(state, "update", target)
         return await handlers.replace_object(state, target, request)

@@ -7,6 +7,7 @@ a Namespace's name label and phase, Pod phase, Event count.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from .resources import ResourceType
@@ -29,6 +30,10 @@ def apply_defaults(resource: ResourceType, obj: dict[str, Any]) -> None:
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
             spec.setdefault("type", "ClusterIP")
+            if spec.get("clusterIP") is None:
+                # A stable address in the default service range, as if allocated.
+                spec["clusterIP"] = _cluster_ip(obj.get("metadata") or {})
+                spec["clusterIPs"] = [spec["clusterIP"]]
             for port in spec.get("ports") or []:
                 if isinstance(port, dict):
                     port.setdefault("protocol", "TCP")
@@ -46,3 +51,9 @@ def apply_defaults(resource: ResourceType, obj: dict[str, Any]) -> None:
             status.setdefault("phase", "Pending")
     elif kind == "Event":
         obj.setdefault("count", 1)
+
+
+def _cluster_ip(metadata: dict[str, Any]) -> str:
+    key = f"{metadata.get('namespace')}/{metadata.get('name')}".encode()
+    digest = hashlib.sha256(key).digest()
+    return f"10.96.{digest[0]}.{max(digest[1], 1)}"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import options, patch, status
+from . import options, patch, status, tables
 from .paths import Target
 from .protobuf import ProtobufError, decode_ssar
 from .responses import json_response
@@ -58,21 +58,36 @@ def _check_body(target: Target, body: Any) -> dict[str, Any]:
     return body
 
 
-def get_object(state: ClusterState, target: Target) -> web.Response:
+def _as_table(state: ClusterState, target: Target, request: web.Request,
+              objects: list[dict[str, Any]], version: str) -> web.Response | None:
+    if not tables.wants_table(request.headers.get("Accept", "")):
+        return None
+    assert target.resource is not None
+    body = tables.table(target.resource, objects, version,
+                        request.query.get("includeObject", "Metadata"), state.clock())
+    return json_response(body, warnings=_warnings(target))
+
+
+def get_object(state: ClusterState, target: Target, request: web.Request) -> web.Response:
     resource = target.resource
     assert resource is not None and target.name is not None
     found = state.get(target.api_version, resource.kind, target.namespace, target.name)
     if found is None:
         raise status.not_found(resource, target.name)
-    return json_response(found, warnings=_warnings(target))
+    as_table = _as_table(state, target, request, [found], found["metadata"]["resourceVersion"])
+    return as_table or json_response(found, warnings=_warnings(target))
 
 
-def list_objects(state: ClusterState, target: Target, query: Any) -> web.Response:
+def list_objects(state: ClusterState, target: Target, request: web.Request) -> web.Response:
     resource = target.resource
     assert resource is not None
+    query = request.query
     items, version = state.list_with_version(
         target.api_version, resource.kind, target.namespace,
         label_selector=query.get("labelSelector"), field_selector=query.get("fieldSelector"))
+    as_table = _as_table(state, target, request, items, version)
+    if as_table is not None:
+        return as_table
     body = {"kind": f"{resource.kind}List", "apiVersion": target.api_version,
             "metadata": {"resourceVersion": version}, "items": items}
     return json_response(body, warnings=_warnings(target))
