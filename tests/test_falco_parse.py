@@ -411,6 +411,14 @@ def test_unknown_priority_is_kept_verbatim_with_a_warning() -> None:
             {"output_fields": {"x": json.loads("[" * 40 + "]" * 40)}},
             "output_fields nested more than 32 levels deep",
         ),
+        (
+            {"output_fields": {"fd.lport": float("nan")}},
+            "output_fields holds NaN or Infinity, which JSON cannot carry",
+        ),
+        (
+            {"output_fields": {"x": [1, {"y": float("inf")}]}},
+            "output_fields holds NaN or Infinity, which JSON cannot carry",
+        ),
     ],
 )
 def test_fields_of_the_wrong_type_that_cannot_be_an_alert(
@@ -476,6 +484,34 @@ def test_times_that_are_not_times_are_rejected(time: str) -> None:
     assert "time" in rejected(line_of(c2_doc(time=time))).reason
 
 
+def test_json_number_too_long_for_python_is_rejected() -> None:
+    line = line_of(c2_doc(output_fields={"n": 1})).replace(b'"n":1', b'"n":' + b"9" * 5000)
+    assert rejected(line).reason == (
+        "invalid JSON (Exceeds the limit (4300 digits) for integer string conversion)"
+    )
+
+
+def test_text_line_with_unknown_priority_needs_fields_to_be_an_alert() -> None:
+    assert rejected(b"12:00:00.000000001: Something happened").reason == (
+        "not a Falco alert: unknown priority and no fields"
+    )
+    parsed = alert(b"12:00:00.000000001: Urgent Odd thing | a=b", reference_date=DAY)
+    assert parsed.priority == "Urgent"
+    assert "unknown priority 'Urgent'" in parsed.warnings
+
+
+def test_text_fields_are_capped_but_the_output_keeps_everything() -> None:
+    pairs = " ".join(f"k{number}=v" for number in range(5000))
+    parsed = alert(f"12:00:00.000000001: Notice Many | {pairs}".encode(), reference_date=DAY)
+    assert len(parsed.output_fields) == 512
+    assert parsed.output.endswith("k4999=v")
+
+
+def test_alerts_can_be_hashed_and_kept_in_sets() -> None:
+    lines = fixture_lines("json_0.41.jsonl")
+    assert len({alert(line) for line in lines + lines}) == len(lines)
+
+
 def test_text_time_that_is_not_a_time_is_rejected() -> None:
     assert "not a time of day" in rejected(b"25:61:00.000000000: Notice X | a=b").reason
 
@@ -538,6 +574,11 @@ def _mutations(rng: random.Random, seeds: list[bytes]) -> list[bytes]:
         b" | ",
         b" (",
         b"=",
+        b"NaN",
+        b"1e999",
+        b"9" * 5000,
+        b"<NA>",
+        b"Z",
     ]
     cases: list[bytes] = []
     for _ in range(2500):

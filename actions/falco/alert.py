@@ -90,6 +90,11 @@ class FalcoAlert:
                 hasher.update(encoded)
         return hasher.hexdigest()[:32]
 
+    def __hash__(self) -> int:
+        # The generated hash would fail on the output_fields dict; equal alerts
+        # have equal identifying parts, so hashing those keeps hash and eq consistent.
+        return hash((self.hostname, self.time, self.rule, self.output))
+
     @property
     def priority_rank(self) -> int | None:
         """Falco's enum value of the priority (0 = Emergency ... 7 = Debug), None if unknown."""

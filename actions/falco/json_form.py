@@ -11,6 +11,7 @@ json.loads reads them all; what differs is which keys exist and their types.
 from __future__ import annotations
 
 import json
+import math
 from typing import cast
 
 from actions.falco.alert import FalcoAlert, canonical_priority
@@ -32,7 +33,7 @@ _JSON_TYPE_NAMES: dict[type, str] = {
 }
 
 
-_CONTAINER_TYPES: frozenset[type] = frozenset({dict, list})
+_CHECKED_TYPES: frozenset[type] = frozenset({dict, list, float})
 _JUST_STRINGS: frozenset[type] = frozenset({str})
 
 
@@ -138,30 +139,36 @@ def _missing_or_wrong(key: str, value: object, doc: dict[str, object]) -> str:
 
 def _output_fields(value: object, present: bool, warnings: list[str]) -> dict[str, object]:
     if type(value) is dict:
-        if not _CONTAINER_TYPES.isdisjoint(map(type, value.values())):
-            for field in value.values():
-                if _deeper_than(field, MAX_FIELD_DEPTH):
-                    raise JsonRejected(
-                        f"output_fields nested more than {MAX_FIELD_DEPTH} levels deep"
-                    )
+        # Falco writes strings, integers and nulls: look closer only at anything else.
+        if not _CHECKED_TYPES.isdisjoint(map(type, value.values())):
+            problem = _field_problem(list(value.values()))
+            if problem is not None:
+                raise JsonRejected(f"output_fields {problem}")
         return value
     if present:
         warnings.append(f"output_fields is not an object (got {json_type(value)}): ignored")
     return {}
 
 
-def _deeper_than(value: object, limit: int) -> bool:
-    """True when containers nest more than `limit` levels (iterative: no recursion)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
+def _field_problem(values: list[object]) -> str | None:
+    """What makes these values unfit for the record, walking without recursion.
+
+    Nesting beyond MAX_FIELD_DEPTH, and NaN or Infinity (json.loads reads them,
+    and 1e999 overflows to Infinity, but no JSON document can carry them).
+    """
+    stack: list[tuple[object, int]] = [(item, 1) for item in values]
     while stack:
         item, depth = stack.pop()
-        if depth > limit:
-            return True
-        if type(item) is dict:
+        if type(item) is float:
+            if not math.isfinite(item):
+                return "holds NaN or Infinity, which JSON cannot carry"
+        elif depth > MAX_FIELD_DEPTH:
+            return f"nested more than {MAX_FIELD_DEPTH} levels deep"
+        elif type(item) is dict:
             stack.extend((child, depth + 1) for child in item.values())
         elif type(item) is list:
             stack.extend((child, depth + 1) for child in item)
-    return False
+    return None
 
 
 def _tags(value: object, present: bool, warnings: list[str]) -> tuple[str, ...]:

@@ -67,13 +67,7 @@ def _parse(raw: bytes, reference_date: datetime.date | None) -> FalcoAlert | Rej
 
     if text[:1] == "{":
         # The hot path: a JSON alert as Falco writes it, no regex, one json.loads.
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError:
-            return _parse_broken_json(raw, text, warnings, None, None)
-        except RecursionError:
-            return RejectedLine(raw=bytes(raw), reason="JSON nested too deeply")
-        return _json_alert(raw, doc, text, warnings, None, None)
+        return _from_json_text(raw, text, warnings, None, None)
 
     stripped = text.strip(_WHITESPACE_AND_NUL)
     if not stripped:
@@ -90,20 +84,14 @@ def _parse(raw: bytes, reference_date: datetime.date | None) -> FalcoAlert | Rej
         warnings.append("NUL bytes around the line removed")
 
     if body[0] == "{":
-        try:
-            doc = json.loads(body)
-        except json.JSONDecodeError:
-            return _parse_broken_json(raw, body, warnings, log_time, log_prefix)
-        except RecursionError:
-            return RejectedLine(raw=bytes(raw), reason="JSON nested too deeply", log_time=log_time)
-        return _json_alert(raw, doc, body, warnings, log_time, log_prefix)
+        return _from_json_text(raw, body, warnings, log_time, log_prefix)
     if body[0] == "[":
         try:
-            doc = json.loads(body)
-        except RecursionError:
-            return RejectedLine(raw=bytes(raw), reason="JSON nested too deeply", log_time=log_time)
+            doc = _loads(body)
         except json.JSONDecodeError:
             pass  # text that starts with a bracket: judged as text below
+        except JsonRejected as error:
+            return RejectedLine(raw=bytes(raw), reason=str(error), log_time=log_time)
         else:
             return _json_alert(raw, doc, body, warnings, log_time, log_prefix)
 
@@ -175,20 +163,49 @@ def _parse_broken_json(
         warnings.append("NUL bytes around the line removed")
     try:
         try:
-            doc = json.loads(cleaned)
+            doc = _loads(cleaned)
         except json.JSONDecodeError:
             # Falco escapes control characters; raw ones (NUL, ESC) inside strings
             # mean the line went through something else, but the alert is still there.
-            doc = json.loads(cleaned, strict=False)
+            doc = _loads(cleaned, strict=False)
             warnings.append("raw control characters inside JSON strings accepted")
     except json.JSONDecodeError as error:
         salvaged = _salvage(raw, cleaned, warnings, log_time, log_prefix)
         if salvaged is not None:
             return salvaged
         return RejectedLine(raw=bytes(raw), reason=decode_error_reason(error), log_time=log_time)
-    except RecursionError:
-        return RejectedLine(raw=bytes(raw), reason="JSON nested too deeply", log_time=log_time)
+    except JsonRejected as error:
+        return RejectedLine(raw=bytes(raw), reason=str(error), log_time=log_time)
     return _json_alert(raw, doc, cleaned, warnings, log_time, log_prefix)
+
+
+def _from_json_text(
+    raw: bytes,
+    text: str,
+    warnings: list[str],
+    log_time: str | None,
+    log_prefix: str | None,
+) -> FalcoAlert | RejectedLine:
+    try:
+        doc = _loads(text)
+    except json.JSONDecodeError:
+        return _parse_broken_json(raw, text, warnings, log_time, log_prefix)
+    except JsonRejected as error:
+        return RejectedLine(raw=bytes(raw), reason=str(error), log_time=log_time)
+    return _json_alert(raw, doc, text, warnings, log_time, log_prefix)
+
+
+def _loads(text: str, *, strict: bool = True) -> object:
+    """json.loads, with its other failures turned into reasons; JSONDecodeError passes."""
+    try:
+        return json.loads(text) if strict else json.loads(text, strict=False)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise JsonRejected("JSON nested too deeply") from None
+    except ValueError as error:
+        # int() refuses numbers of more than 4300 digits (CVE-2020-10735 limit).
+        raise JsonRejected(f"invalid JSON ({str(error).split(':')[0]})") from None
 
 
 def _salvage(

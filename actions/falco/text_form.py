@@ -11,7 +11,9 @@ Text values are neither quoted nor escaped, so k=v pairs are split best effort.
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
+import math
 import re
 
 from actions.falco.alert import FalcoAlert, canonical_priority
@@ -31,6 +33,7 @@ _FIELDS_IN_PARENS = re.compile(r" \((?=[A-Za-z_][A-Za-z0-9_.\[\]-]*=)", re.ASCII
 _INTERNAL_PREFIX = "Falco internal: "
 _NOT_AVAILABLE = "<NA>"
 RULE_INFERRED = "text form: rule name inferred from the message"
+MAX_TEXT_FIELDS = 512
 
 
 class TextRejected(ValueError):
@@ -61,10 +64,13 @@ def alert_from_text(
     raw_time, priority, rest = match.group("time", "priority", "rest")
     rest = rest.rstrip()
     time_ns = _text_time_ns(raw_time, reference_date, log_time_ns, warnings)
-    if canonical_priority(priority) is None:
-        warnings.append(f"unknown priority {ascii(priority)}")
-
     message, fields_text, in_parens = _split_message(rest)
+    if canonical_priority(priority) is None:
+        if not fields_text:
+            # A time and a word are too little to call a line an alert: Falco's
+            # own alerts always carry k=v fields after " | " or " (".
+            raise TextRejected("not a Falco alert: unknown priority and no fields")
+        warnings.append(f"unknown priority {ascii(priority)}")
     internal = message.startswith(_INTERNAL_PREFIX)
     output_fields = _parse_fields(fields_text, in_parens=in_parens, json_values=internal)
     warnings.append(RULE_INFERRED)
@@ -148,20 +154,28 @@ def _infer_rule(message: str, internal: bool) -> str:
 
 
 def _parse_fields(text: str, *, in_parens: bool, json_values: bool) -> dict[str, object]:
-    """Best-effort k=v pairs; a value runs until the next ` key=`; `<NA>` becomes None."""
+    """Best-effort k=v pairs; a value runs until the next ` key=`; `<NA>` becomes None.
+
+    At most MAX_TEXT_FIELDS pairs: the rest stays readable in the output only,
+    so that a hostile line of "a=a=a=..." costs no more memory than its text.
+    """
     fields: dict[str, object] = {}
-    keys = list(_KEY.finditer(text))
     paren_open = in_parens
-    for index, key_match in enumerate(keys):
-        end = keys[index + 1].start() if index + 1 < len(keys) else len(text)
-        value = text[key_match.end() : end].rstrip()
-        if paren_open:
-            closed = _cut_at_closing_paren(value)
-            if closed is not None:
-                value, paren_open = closed, False
-        key = key_match.group(1)
-        if key not in fields:
-            fields[key] = _field_value(value, json_values)
+    previous: re.Match[str] | None = None
+    for key_match in itertools.chain(_KEY.finditer(text), (None,)):
+        if previous is not None:
+            end = key_match.start() if key_match is not None else len(text)
+            value = text[previous.end() : end].rstrip()
+            if paren_open:
+                closed = _cut_at_closing_paren(value)
+                if closed is not None:
+                    value, paren_open = closed, False
+            key = previous.group(1)
+            if key not in fields:
+                fields[key] = _field_value(value, json_values)
+                if len(fields) >= MAX_TEXT_FIELDS:
+                    break
+        previous = key_match
     return fields
 
 
@@ -189,7 +203,9 @@ def _field_value(value: str, json_values: bool) -> object:
             decoded: object = json.loads(value)
         except (ValueError, RecursionError):
             return value
-        if isinstance(decoded, str | int | float | bool) or decoded is None:
+        if isinstance(decoded, str | int | bool) or decoded is None:
+            return decoded
+        if isinstance(decoded, float) and math.isfinite(decoded):
             return decoded
     return value
 

@@ -8,6 +8,7 @@ digits, with no float and no datetime in between.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 
 NS_PER_SECOND = 1_000_000_000
@@ -79,21 +80,13 @@ def _fast_falco_time(text: str) -> int | None:
     fraction = text[20:29]
     if not (fraction.isascii() and fraction.isdigit()):
         return None
-    seconds_ns = _SECOND_CACHE.get(text[:19])
+    seconds_ns = _whole_seconds_ns(text[:19])
     if seconds_ns is None:
-        seconds_ns = _whole_seconds_ns(text)
-        if seconds_ns is None:
-            return None
-        if len(_SECOND_CACHE) >= _SECOND_CACHE_LIMIT:
-            _SECOND_CACHE.clear()
-        _SECOND_CACHE[text[:19]] = seconds_ns
+        return None
     return seconds_ns + int(fraction)
 
 
-_SECOND_CACHE: dict[str, int] = {}
-_SECOND_CACHE_LIMIT = 4096
-
-
+@functools.lru_cache(maxsize=4096)
 def _whole_seconds_ns(text: str) -> int | None:
     """Nanoseconds of `YYYY-MM-DDTHH:MM:SS` at the start of `text`, None if not that shape."""
     if text[4] != "-" or text[7] != "-" or text[10] != "T" or text[13] != ":" or text[16] != ":":
