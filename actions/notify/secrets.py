@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from actions.config import SecretRef
 from actions.notify.errors import DeliveryError
@@ -51,6 +51,17 @@ class Scrubber:
             if form not in self._needles:
                 self._needles.append(form)
         self._needles.sort(key=len, reverse=True)
+
+    def add_url(self, url: str) -> None:
+        """A URL that is itself a secret (a Slack webhook): the URL, its path, its long parts."""
+        self.add(url)
+        path = urlsplit(url).path
+        if len(path) > 1:
+            self.add(path)
+        for part in path.split("/"):
+            # Long segments are the random tokens; short ones are words like "services".
+            if len(part) >= 12:
+                self.add(part)
 
     def __call__(self, text: str) -> str:
         for needle in self._needles:

@@ -86,6 +86,6 @@ async def send(
     payload: dict[str, Any], settings: SlackSettings, client: httpx.AsyncClient, scrub: Scrubber
 ) -> str:
     url = read_secret(settings.webhook_url, "Slack webhook URL")
-    scrub.add(url)
+    scrub.add_url(url)
     response = await post_json(client, url, payload, what="Slack webhook", scrub=scrub)
     return f"Slack accepted (HTTP {response.status_code})"

@@ -235,8 +235,15 @@ class ShapeReceiver:
         if self.failures:
             status, retry_after = self.failures.pop(0)
             headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else None
-            # Echo the request, as some proxies do: secrets in it must be scrubbed by warroom.
-            echo = {"message": "failing on purpose", "request": raw.decode("utf-8", "replace")}
+            # Echo what identifies the caller, as some gateways do ("invalid key X"):
+            # warroom must scrub these secrets from the error it records.
+            try:
+                key = json.loads(raw).get("routing_key")
+            except (ValueError, AttributeError):
+                key = None
+            echo = {"path": handler.path, "routing_key": key,
+                    "authorization": handler.headers.get("Authorization"),
+                    "message": "failing on purpose"}  # fmt: skip
             self._answer(handler, status, echo, headers)
             return
         try:
