@@ -61,6 +61,8 @@ class AlertBatch:
     """time.time_ns() right after the commit, to measure lag from a line's kubelet time."""
     duplicates: int = 0
     by_severity: dict[str, int] = field(default_factory=dict)
+    lines: int = 0
+    """Log lines this commit covered (alerts, rejected and blank)."""
 
     @property
     def fresh(self) -> list[RecordedAlert]:

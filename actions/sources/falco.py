@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from functools import partial
 from typing import Any
 
-from actions.falco.alert import FalcoAlert, RejectedLine
-from actions.falco.classify import Classification, Classifier
-from actions.falco.parse import parse_line
-from actions.ingest import BatchWriter
+from actions.falco.classify import Classifier
+from actions.ingest import BatchWriter, PreparedBatch
 from actions.sources.batches import AlertBatch, RecordedAlert, RejectedInfo
 from actions.sources.cursor import LogCursor
 from actions.sources.health import (
@@ -34,24 +34,11 @@ from actions.sources.health import (
 )
 from actions.sources.kube import ApiStatusError, Backoff, LineSplitter, iter_body_lines, open_stream
 from actions.sources.pods import STREAM_ERRORS, PodInfo, PodWatcher, describe
+from actions.sources.prepare import PreparedLines, prepare_lines, start_worker
 from actions.sources.rates import AlertRates
 from store import Record
 
 Sink = Callable[[object], None]
-_KEYS_PER_QUERY = 900  # SQLite host parameters per IN (...)
-
-
-class _RememberingClassifier:
-    """Passes classifications through to the BatchWriter and keeps them, in order."""
-
-    def __init__(self, inner: Classifier) -> None:
-        self.inner = inner
-        self.results: list[Classification] = []
-
-    def classify(self, alert: FalcoAlert) -> Classification:
-        result = self.inner.classify(alert)
-        self.results.append(result)
-        return result
 
 
 class FalcoFollower:
@@ -81,6 +68,7 @@ class FalcoFollower:
         backoff_max: float = 30.0,
         gone_grace_seconds: float = 5.0,
         relist_seconds: int = 60,
+        workers: int = 0,
     ) -> None:
         self.api = api
         self.record = record
@@ -93,6 +81,7 @@ class FalcoFollower:
         self.backoff_first = backoff_first
         self.backoff_max = backoff_max
         self.gone_grace_seconds = gone_grace_seconds
+        self.workers = workers
         self.rates = AlertRates()
         self.reconnects = 0
         self.watcher = PodWatcher(
@@ -113,6 +102,9 @@ class FalcoFollower:
         self._discovery: tuple[str, str] = (STARTING, "listing pods")
         self._stopping = False
         self._inflight: asyncio.Future[AlertBatch] | None = None
+        self._prepared: asyncio.Queue[asyncio.Future[list[PreparedLines]]] = asyncio.Queue()
+        self._queued_lines = 0
+        self._pool: Executor | None = None
 
     @property
     def matched_selector(self) -> str | None:
@@ -127,19 +119,25 @@ class FalcoFollower:
         self._sink = sink
         self._health = HealthReporter(self.SOURCE, sink)
         self._refresh_health()
+        if self.workers > 0:
+            self._pool = ProcessPoolExecutor(
+                self.workers, initializer=start_worker, initargs=(self.classifier,))
         discovery = asyncio.create_task(
             self.watcher.run(self._on_pods, self._on_discovery), name="falco-pods"
         )
         flusher = asyncio.create_task(self._flush_loop(), name="falco-flush")
+        writer = asyncio.create_task(self._write_loop(), name="falco-write")
         try:
-            await asyncio.gather(discovery, flusher)
+            await asyncio.gather(discovery, flusher, writer)
         finally:
             self._stopping = True
-            tasks = [discovery, flusher, *self._followers.values()]
+            tasks = [discovery, flusher, writer, *self._followers.values()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self._commit_pending()
+            await self._drain()
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
             self._health.report(STOPPED, "stopped; every line read was recorded")
 
     # ----- pods -----------------------------------------------------------------------------
@@ -241,13 +239,13 @@ class FalcoFollower:
         )
         if len(self._pending) >= self.flush_lines:
             self._full.set()
-        if len(self._pending) >= self.max_pending:
-            # Backpressure: stop reading until the record has taken this batch.
+        if len(self._pending) + self._queued_lines >= self.max_pending:
+            # Backpressure: stop reading until the record has caught up.
             self._room.clear()
             self._full.set()
             await self._room.wait()
 
-    # ----- committing -----------------------------------------------------------------------
+    # ----- committing: prepare (parallel) then write (in order) ------------------------------
 
     async def _flush_loop(self) -> None:
         while True:
@@ -256,76 +254,97 @@ class FalcoFollower:
             except TimeoutError:
                 pass
             self._full.clear()
-            await self._commit_pending()
+            self._queue_pending()
 
-    async def _commit_pending(self) -> None:
-        if self._inflight is not None:
-            # A commit interrupted by cancellation still finishes in its thread: report it.
-            batch = await self._inflight
-            self._inflight = None
-            self._deliver(batch)
+    def _queue_pending(self) -> None:
         if not self._pending:
             return
         items, self._pending = self._pending, []
-        self._room.set()
-        self._inflight = asyncio.ensure_future(asyncio.to_thread(self._commit, items))
+        self._queued_lines += len(items)
+        self._prepared.put_nowait(asyncio.ensure_future(self._prepare(items)))
+
+    async def _prepare(self, items: list[tuple[str, int, bytes]]) -> list[PreparedLines]:
+        by_pod: dict[str, list[tuple[int, bytes]]] = {}
+        for pod, line_no, raw in items:
+            by_pod.setdefault(pod, []).append((line_no, raw))
+        received_at = self.record.now()
+        loop = asyncio.get_running_loop()
+        jobs = []
+        for pod, lines in by_pod.items():
+            origin = f"falco:{self.namespace}/{pod}"
+            if self._pool is not None:
+                job = partial(prepare_lines, pod, origin, self.incident_id, lines, received_at)
+            else:
+                job = partial(prepare_lines, pod, origin, self.incident_id, lines, received_at,
+                              self.classifier)
+            jobs.append(loop.run_in_executor(self._pool, job))
+        return list(await asyncio.gather(*jobs))
+
+    async def _write_loop(self) -> None:
+        while True:
+            prepared = await self._prepared.get()
+            await self._write_one(prepared)
+
+    async def _write_one(self, prepared: asyncio.Future[list[PreparedLines]]) -> None:
+        groups = await prepared
+        self._inflight = asyncio.ensure_future(asyncio.to_thread(self._write, groups))
+        # Shielded: a commit under way when the follower is cancelled still completes
+        # and is still reported (by _drain).
         batch = await asyncio.shield(self._inflight)
         self._inflight = None
         self._deliver(batch)
 
+    async def _drain(self) -> None:
+        """On stop: finish the commit under way, then commit everything read."""
+        if self._inflight is not None:
+            batch = await self._inflight
+            self._inflight = None
+            self._deliver(batch)
+        self._queue_pending()
+        while not self._prepared.empty():
+            await self._write_one(self._prepared.get_nowait())
+
     def _deliver(self, batch: AlertBatch) -> None:
+        self._queued_lines = max(0, self._queued_lines - batch.lines)
+        if self._queued_lines + len(self._pending) < self.max_pending:
+            self._room.set()
         for item in batch.alerts:
             if item.fresh:
                 self.rates.add(item.classification.severity,
                                item.alert.time_ns or batch.committed_ns)
         self._sink(batch)
 
-    def _commit(self, items: list[tuple[str, int, bytes]]) -> AlertBatch:
-        """Parse, classify and record one batch (runs in a worker thread)."""
-        by_pod: dict[str, list[tuple[int, FalcoAlert | RejectedLine | None]]] = {}
-        for pod, line_no, raw in items:
-            by_pod.setdefault(pod, []).append((line_no, parse_line(raw)))
-        keys = [p.dedupe_key for entries in by_pod.values() for _, p in entries
-                if isinstance(p, FalcoAlert)]
-        known = self._known_keys(keys)
+    def _write(self, groups: list[PreparedLines]) -> AlertBatch:
+        """Chain and commit one batch, all pods in one transaction (runs in a thread)."""
+        merged = PreparedBatch()
+        for group in groups:
+            merged.values.extend(group.prepared.values)
+            merged.hashes.extend(group.prepared.hashes)
+            merged.rejected.extend(group.prepared.rejected)
+            merged.read += group.prepared.read
+            merged.blank += group.prepared.blank
+            merged.by_severity.update(group.prepared.by_severity)
+        head_before = self.record.head()[0]
+        writer = BatchWriter(self.record, self.classifier, incident_id=self.incident_id)
+        writer.write(merged)
+        committed_ns = time.time_ns()
+        fresh_keys = {row[0] for row in self.record.query(
+            "SELECT dedupe_key FROM alerts WHERE seq > ?", (head_before,))}
         alerts: list[RecordedAlert] = []
         rejected: list[RejectedInfo] = []
-        duplicates = 0
         by_severity: dict[str, int] = {}
-        for pod, entries in by_pod.items():
-            remembering = _RememberingClassifier(self.classifier)
-            writer = BatchWriter(self.record, remembering,  # type: ignore[arg-type]
-                                 incident_id=self.incident_id,
-                                 origin=f"falco:{self.namespace}/{pod}")
-            for line_no, parsed in entries:
-                writer.add(parsed, line_no=line_no)
-            writer.flush()
-            duplicates += writer.report.duplicates
-            classifications = iter(remembering.results)
-            for _, parsed in entries:
-                if isinstance(parsed, FalcoAlert):
-                    classification = next(classifications)
-                    fresh = parsed.dedupe_key not in known
-                    known.add(parsed.dedupe_key)
-                    if fresh:
-                        by_severity[classification.severity] = (
-                            by_severity.get(classification.severity, 0) + 1)
-                    alerts.append(RecordedAlert(pod, parsed, classification, fresh))
-                elif isinstance(parsed, RejectedLine):
-                    rejected.append(RejectedInfo(pod, parsed.reason, len(parsed.raw)))
-        return AlertBatch(alerts, rejected, self.record.clock(), time.time_ns(),
-                          duplicates, by_severity)
-
-    def _known_keys(self, keys: list[str]) -> set[str]:
-        known: set[str] = set()
-        for start in range(0, len(keys), _KEYS_PER_QUERY):
-            chunk = keys[start:start + _KEYS_PER_QUERY]
-            rows = self.record.query(
-                "SELECT dedupe_key FROM alerts WHERE dedupe_key IN "
-                f"({', '.join('?' * len(chunk))})", chunk,
-            )
-            known.update(row[0] for row in rows)
-        return known
+        for group in groups:
+            for alert, classification in zip(group.alerts, group.classifications(), strict=True):
+                fresh = alert.dedupe_key in fresh_keys
+                fresh_keys.discard(alert.dedupe_key)  # a second copy in the batch is not fresh
+                if fresh:
+                    by_severity[classification.severity] = (
+                        by_severity.get(classification.severity, 0) + 1)
+                alerts.append(RecordedAlert(group.pod, alert, classification, fresh))
+            for reason, row in zip(group.rejected_reasons, group.prepared.rejected, strict=True):
+                rejected.append(RejectedInfo(group.pod, reason, int(row["raw_size"])))
+        return AlertBatch(alerts, rejected, self.record.clock(), committed_ns,
+                          writer.report.duplicates, by_severity, lines=merged.read)
 
     # ----- health ---------------------------------------------------------------------------
 

@@ -1,0 +1,189 @@
+"""`python bench/falco_follow.py [--seconds 60] [--rate 5000] [--pods 3]`: the live Falco path.
+
+Three Falco pods of the drill cluster together write `rate` JSON alerts a
+second for `seconds` seconds; the FalcoFollower (real client, real HTTP,
+real record file) follows them. Prints what was written, recorded, lost and
+duplicated, and the lag from a line being written (its kubelet timestamp) to
+its row being committed: median, p99 and max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from actions.drill.cluster_state import ClusterState  # noqa: E402
+from actions.drill.server import DrillServerThread  # noqa: E402
+from actions.falco.classify import Classifier  # noqa: E402
+from actions.falco.times import rfc3339_to_ns  # noqa: E402
+from actions.sources.batches import AlertBatch  # noqa: E402
+from actions.sources.falco import FalcoFollower  # noqa: E402
+from actions.sources.kube import connect  # noqa: E402
+from store import Record  # noqa: E402
+
+NS = "falco-system"
+TICK = 0.01  # the writers add lines every 10 ms, as a steady rate would
+
+
+def falco_alert(pod: int, number: int, now: datetime) -> str:
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S") + f".{now.microsecond:06d}{number % 1000:03d}Z"
+    return json.dumps({
+        "hostname": f"node-{pod}",
+        "output": f"{stamp[11:29]}: Notice Unexpected connection to K8s API Server from container "
+                  f"| connection=10.42.{pod}.7:{10000 + number % 50000}->10.43.0.1:443 "
+                  f"lport={10000 + number % 50000} rport=443 fd_type=ipv4 fd_proto=tcp "
+                  f"evt_type=connect user=root process=curl seq={number}",
+        "output_fields": {"evt.time": rfc3339_to_ns(stamp, []), "fd.name": "10.42.0.7",
+                          "proc.name": "curl"},
+        "priority": "Notice",
+        "rule": "Contact K8S API Server From Container",
+        "source": "syscall",
+        "tags": ["T1565", "container", "k8s", "maturity_stable", "mitre_discovery", "network"],
+        "time": stamp,
+    }, separators=(",", ":"))
+
+
+def seed(state: ClusterState, pods: int) -> list[str]:
+    state.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    names = []
+    for index in range(pods):
+        name = f"falco-bench{index}"
+        names.append(name)
+        state.create({"apiVersion": "v1", "kind": "Pod",
+                      "metadata": {"name": name, "namespace": NS, "labels": {"app": "falco"}},
+                      "spec": {"containers": [{"name": "falco", "image": "falco:0.41.3"}],
+                               "nodeName": f"node-{index}"},
+                      "status": {"phase": "Running"}})
+    return names
+
+
+def write_lines(state: ClusterState, pods: list[str], rate: int, seconds: float,
+                written: list[int]) -> None:
+    """Append `rate` lines a second, spread over the pods, for `seconds` (in a thread)."""
+    start = time.monotonic()
+    total = int(rate * seconds)
+    number = 0
+    while number < total:
+        due = min(total, int((time.monotonic() - start) * rate) + 1)
+        while number < due:
+            now = datetime.now(UTC)
+            pod = number % len(pods)
+            state.append_log(NS, pods[pod], falco_alert(pod, number, now), at=now)
+            number += 1
+        time.sleep(TICK)
+    written.append(number)
+
+
+def serve(args: argparse.Namespace) -> None:
+    """The drill cluster and the Falco pods' writers, in their own process (as a real one is)."""
+    state = ClusterState()
+    pods = seed(state, args.pods)
+    with DrillServerThread(state) as server:
+        server.kubeconfig_path(Path(args.serve))
+        print("ready", flush=True)
+        sys.stdin.readline()  # "go"
+        written: list[int] = []
+        write_lines(state, pods, args.rate, args.seconds, written)
+        print(f"written {written[0]}", flush=True)
+        sys.stdin.readline()  # "stop"
+
+
+async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
+                 cluster: subprocess.Popen[str]) -> tuple[int, list[int], int, int, float]:
+    api = await connect(str(kubeconfig))
+    lags: list[int] = []
+    fresh = duplicates = 0
+    expected = int(args.rate * args.seconds)
+    all_recorded = asyncio.Event()
+
+    def sink(item: object) -> None:
+        nonlocal fresh, duplicates
+        if isinstance(item, AlertBatch):
+            duplicates += item.duplicates
+            for recorded in item.alerts:
+                if recorded.fresh and recorded.alert.log_time:
+                    fresh += 1
+                    written_ns = rfc3339_to_ns(recorded.alert.log_time, [])
+                    lags.append(item.committed_ns - written_ns)
+            if fresh >= expected:
+                all_recorded.set()
+
+    follower = FalcoFollower(api, record, Classifier.load(None), namespace=NS,
+                             workers=args.workers)
+    task = asyncio.create_task(follower.run(sink))
+    await asyncio.sleep(0.5)  # connected
+    assert cluster.stdin is not None
+    assert cluster.stdout is not None
+    started = time.monotonic()
+    cluster.stdin.write("go\n")
+    cluster.stdin.flush()
+    try:
+        await asyncio.wait_for(all_recorded.wait(), args.seconds + 60)
+    except TimeoutError:
+        print("not everything was recorded within a minute of the end")
+    elapsed = time.monotonic() - started
+    written = int((await asyncio.to_thread(cluster.stdout.readline)).split()[1])
+    await asyncio.sleep(0.5)  # anything extra (a duplicate) would show by now
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    await api.close()
+    return written, lags, fresh, duplicates, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--rate", type=int, default=5000, help="alerts a second, all pods")
+    parser.add_argument("--pods", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="parsing processes")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)  # internal: the cluster process
+    args = parser.parse_args()
+    if args.serve:
+        serve(args)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        cluster = subprocess.Popen(
+            [sys.executable, __file__, "--serve", tmp, "--seconds", str(args.seconds),
+             "--rate", str(args.rate), "--pods", str(args.pods)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert cluster.stdout is not None
+        assert cluster.stdin is not None
+        if cluster.stdout.readline().strip() != "ready":
+            raise SystemExit("the drill cluster did not start")
+        try:
+            with Record.open(folder / "record.db") as record:
+                written, lags, fresh, duplicates, elapsed = asyncio.run(
+                    follow(folder / "kubeconfig", record, args, cluster))
+                rows = record.alerts.count()
+                unique = record.query("SELECT count(DISTINCT dedupe_key) FROM alerts")[0][0]
+        finally:
+            cluster.stdin.write("stop\n")
+            cluster.stdin.close()
+            cluster.wait(timeout=30)
+    lags_ms = sorted(lag / 1e6 for lag in lags)
+    print(f"pods {args.pods}, target {args.rate} alerts/s for {args.seconds:g} s")
+    print(f"written {written}, recorded {rows}, lost {written - unique}, "
+          f"duplicated {rows - unique + duplicates}, delivered fresh {fresh}")
+    print(f"recorded {rows / elapsed:,.0f} alerts/s over {elapsed:.1f} s")
+    if lags_ms:
+        p99 = lags_ms[min(len(lags_ms) - 1, int(len(lags_ms) * 0.99))]
+        print(f"lag written->committed: median {statistics.median(lags_ms):.0f} ms, "
+              f"p99 {p99:.0f} ms, max {lags_ms[-1]:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
