@@ -289,3 +289,22 @@ def test_logs_follow_sees_new_lines(drill_server: DrillServerThread,
         watchdog.cancel()
         process.kill()
         process.wait()
+
+
+def test_get_watch_prints_new_policies(kubectl: KubectlRunner,
+                                       drill_server: DrillServerThread) -> None:
+    late = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "emergency-isolation-late", "namespace": "voicehive"},
+            "spec": {"podSelector": {"matchLabels": {"app": "tts-router"}}}}
+    threading.Timer(0.5, drill_server.state.create, (late,)).start()
+    result = kubectl("get", "networkpolicies", "-n", "voicehive", "-w", "--request-timeout=2s")
+    rows = [line.split()[:2] for line in result.stdout.splitlines()]
+    assert rows == [["NAME", "POD-SELECTOR"], ["external-api-segmentation", "app=orchestrator"],
+                    ["emergency-isolation-late", "app=tts-router"]]
+
+
+def test_protobuf_bodies_get_a_clear_415(kubectl: KubectlRunner) -> None:
+    # kubectl's create generators send protobuf, which only SSAR reads here.
+    result = kubectl("create", "namespace", "scratch")
+    assert result.returncode == 1
+    assert "UnsupportedMediaType" in result.stderr

@@ -20,6 +20,9 @@ PROTOBUF = "application/vnd.kubernetes.protobuf"
 
 
 async def read_json(request: web.Request) -> Any:
+    if request.content_type == PROTOBUF:
+        # Only the SelfSubjectAccessReview is read from protobuf (kubectl auth can-i).
+        raise status.unsupported_media_type(["application/json", "application/yaml"])
     raw = await request.read()
     try:
         return json.loads(raw or b"null")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import status
+from . import status, tables
 from .paths import Target
 from .selectors import parse_field_selector, parse_label_selector
 
@@ -56,6 +56,22 @@ async def serve_watch(state: ClusterState, target: Target, request: web.Request,
     start = _start_version(query.get("resourceVersion"))
     deadline = time.monotonic() + _timeout(query.get("timeoutSeconds"))
     send_initial = query.get("sendInitialEvents", "").lower() == "true"
+    as_table = tables.wants_table(request.headers.get("Accept", ""))
+    include_object = query.get("includeObject", "Metadata")
+    printed_columns = False
+
+    def shown(obj: dict[str, Any]) -> dict[str, Any]:
+        """The event's object, as a one-row Table when kubectl asked for tables."""
+        nonlocal printed_columns
+        if not as_table:
+            return obj
+        one_row = tables.table(resource, [obj], obj["metadata"]["resourceVersion"],
+                               include_object, state.clock())
+        if printed_columns:
+            # Only the first event carries column definitions, as the real server sends them.
+            one_row["columnDefinitions"] = []
+        printed_columns = True
+        return one_row
 
     def matches(obj: dict[str, Any] | None) -> bool:
         if obj is None:
@@ -96,14 +112,14 @@ async def serve_watch(state: ClusterState, target: Target, request: web.Request,
             await _write(response, "ERROR", expired.status)
             return response
         for obj in initial:
-            await _write(response, "ADDED", obj)
+            await _write(response, "ADDED", shown(obj))
         if send_initial:
             await _write(response, "BOOKMARK", {
                 "kind": resource.kind, "apiVersion": target.api_version,
                 "metadata": {"resourceVersion": state.resource_version,
                              "annotations": {"k8s.io/initial-events-end": "true"}}})
         for event in backlog:
-            await _send(response, event, target, matches)
+            await _send(response, event, target, matches, shown)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -114,7 +130,7 @@ async def serve_watch(state: ClusterState, target: Target, request: web.Request,
                 break
             if event is STOP:
                 break
-            await _send(response, event, target, matches)
+            await _send(response, event, target, matches, shown)
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client went away
@@ -126,7 +142,7 @@ async def serve_watch(state: ClusterState, target: Target, request: web.Request,
 
 
 async def _send(response: web.StreamResponse, event: WatchEvent, target: Target,
-                matches: Any) -> None:
+                matches: Any, shown: Any) -> None:
     now, before = matches(event.obj), matches(event.old)
     if event.type == "ADDED":
         kind = "ADDED" if now else None
@@ -144,7 +160,7 @@ async def _send(response: web.StreamResponse, event: WatchEvent, target: Target,
         return
     obj = dict(event.obj)
     obj["apiVersion"] = target.api_version
-    await _write(response, kind, obj)
+    await _write(response, kind, shown(obj))
 
 
 async def _write(response: web.StreamResponse, kind: str, obj: dict[str, Any]) -> None:
