@@ -370,6 +370,11 @@ def test_nul_bytes_do_not_hide_an_alert(line: bytes, warning: str) -> None:
     assert parsed.raw == line
 
 
+def test_byte_order_mark_before_the_first_line_is_ignored() -> None:
+    line = fixture_lines("json_0.41.jsonl")[0]
+    assert alert("\ufeff".encode() + line).rule == "Contact K8S API Server From Container"
+
+
 def test_nul_only_line_and_text_with_nul() -> None:
     assert rejected(b"\x00\x00").reason == "line holds only NUL bytes"
     text = alert(b"03:12:01.000000001: Notice Msg | command=a\x00b", reference_date=DAY)

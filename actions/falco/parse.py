@@ -26,7 +26,8 @@ __all__ = ["MAX_LINE_BYTES", "PRIORITIES", "iter_lines", "parse_line", "split_ku
 INTERNAL_ERROR = "internal parser error"
 """Start of the reason given if the parser itself failed; the fuzz test proves it never does."""
 
-_WHITESPACE_AND_NUL = " \t\r\n\x00\x0b\x0c"
+# A byte order mark (a file saved by an editor) counts as padding too.
+_WHITESPACE_AND_NUL = " \t\r\n\x00\x0b\x0c\ufeff"
 _JSON_SCALAR_STARTS = frozenset('"-0123456789tfn')
 _SALVAGE_ATTEMPTS = 8
 
@@ -71,7 +72,7 @@ def _parse(raw: bytes, reference_date: datetime.date | None) -> FalcoAlert | Rej
 
     stripped = text.strip(_WHITESPACE_AND_NUL)
     if not stripped:
-        if text.strip():
+        if "\x00" in text:
             return RejectedLine(raw=bytes(raw), reason="line holds only NUL bytes")
         return None
     log_prefix, log_time, unstripped_body = split_kubectl_prefixes(stripped)
