@@ -16,9 +16,18 @@ from tui.cli.common import EXIT_OK, EXIT_USAGE, UsageError, add_record_options
 
 # (command, module, one-line help). Order is the order `--help` lists them in.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("drill", "cmd_drill", "run a drill scenario on the embedded drill cluster"),
+    ("scenarios", "cmd_scenarios", "list the built-in drill scenarios"),
     ("ingest", "cmd_ingest", "record Falco output (JSON lines or text form)"),
-    ("incidents", "cmd_incidents", "list incidents, or open one"),
+    ("act", "cmd_act", "run one runbook action: previewed, confirmed, recorded"),
+    ("status", "cmd_status", "mesh, NetworkPolicies and recent Warning events"),
+    ("incidents", "cmd_incidents", "list incidents with what is due, or open one"),
+    ("report", "cmd_report", "the incident report (markdown, the runbook's template)"),
     ("verify", "cmd_verify", "check the record's audit chain"),
+    ("metrics", "cmd_metrics", "MTTD, MTTC, MTTR and false-positive rate"),
+    ("export", "cmd_export", "one incident into its own verifiable record file"),
+    ("import", "cmd_import", "merge an exported incident into the record"),
+    ("notify", "cmd_notify", "the alert channels' outbox: list it, or drain it now"),
 )
 
 
