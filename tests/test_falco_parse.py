@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import pickle
 import random
 from pathlib import Path
 
@@ -339,6 +340,15 @@ def test_line_over_the_limit_is_rejected_with_its_real_length_and_the_stream_goe
     assert f"{len(huge):,} bytes" in result.reason
     assert result.reason.startswith("line too long")
     assert alert(lines[2]).rule == alert(lines[0]).rule  # the last line, without newline
+
+
+def test_lines_and_results_survive_pickling_to_worker_processes() -> None:
+    stream = io.BytesIO(b"y" * 20 + b"\n")
+    (overlong,) = iter_lines(stream, max_line_bytes=8)
+    copied = pickle.loads(pickle.dumps(overlong))
+    assert rejected(copied).reason == rejected(overlong).reason
+    parsed = alert(fixture_lines("json_0.41.jsonl")[0])
+    assert pickle.loads(pickle.dumps(parsed)) == parsed
 
 
 def test_iter_lines_handles_crlf_nul_and_exact_limit() -> None:

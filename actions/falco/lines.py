@@ -25,6 +25,10 @@ class OverlongLine(bytes):
         line.real_length = real_length
         return line
 
+    def __reduce__(self) -> tuple[type[OverlongLine], tuple[bytes, int]]:
+        # Lines may be handed to worker processes; keep the real length on the way.
+        return (OverlongLine, (bytes(self), self.real_length))
+
 
 def iter_lines(stream: BinaryIO, *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes]:
     """Yield each line of `stream` without its line ending (LF or CR LF).
