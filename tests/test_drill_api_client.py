@@ -39,7 +39,8 @@ def _policy(name: str, **spec: Any) -> dict[str, Any]:
 def test_create_fills_server_fields(api: client.ApiClient) -> None:
     created = client.NetworkingV1Api(api).create_namespaced_network_policy(
         "voicehive", _policy("emergency-isolation-1"))
-    assert created.metadata.uid and created.metadata.creation_timestamp.tzinfo is not None
+    assert created.metadata.uid
+    assert created.metadata.creation_timestamp.tzinfo is not None
     assert created.metadata.generation == 1
     assert int(created.metadata.resource_version) > 0
 
@@ -94,7 +95,8 @@ def test_list_by_label_selectors(api: client.ApiClient) -> None:
 
 def test_empty_list_has_items_and_kind(api: client.ApiClient) -> None:
     listed = client.NetworkingV1Api(api).list_namespaced_network_policy("kube-system")
-    assert listed.items == [] and listed.kind == "NetworkPolicyList"
+    assert listed.items == []
+    assert listed.kind == "NetworkPolicyList"
     assert listed.metadata.resource_version
 
 
@@ -485,4 +487,5 @@ def test_pod_log_follow_streams_lines_as_they_come(api: client.ApiClient,
         arrivals.append((line.decode(), time.monotonic() - started))
     # The stream ends when the pod is deleted; each line arrived when it was written.
     assert "".join(text for text, _ in arrivals) == "line 0\nline 1\nline 2\n"
-    assert arrivals[0][0] == "line 0\n" and arrivals[0][1] < 0.5  # before line 2 was written
+    assert arrivals[0][0] == "line 0\n"
+    assert arrivals[0][1] < 0.5

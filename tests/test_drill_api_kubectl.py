@@ -82,7 +82,8 @@ def test_falco_logs_by_label_with_tail(kubectl: KubectlRunner,
     result = kubectl("logs", "-n", "falco-system", "-l", "app=falco", "--tail=100")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert '{"seq": 149}' in lines and '{"seq": 50}' in lines
+    assert '{"seq": 149}' in lines
+    assert '{"seq": 50}' in lines
     assert '{"seq": 49}' not in lines  # the tail of 100 cut the older lines of that pod
     assert any('"rule": "Contact K8S API Server From Container"' in line for line in lines)
 
@@ -167,7 +168,8 @@ def test_json_patch_with_an_invalid_ip_is_rejected(kubectl: KubectlRunner,
         '-p=[{"op": "add", "path": "/spec/egress/0/to/0/ipBlock/except/-", '
         '"value": "SUSPICIOUS_IP/32"}]')
     assert result.returncode == 1
-    assert "Invalid" in result.stderr and "SUSPICIOUS_IP/32" in result.stderr
+    assert "Invalid" in result.stderr
+    assert "SUSPICIOUS_IP/32" in result.stderr
     stored = _policy(drill_server, "external-api-segmentation")
     assert stored is not None
     assert "SUSPICIOUS_IP/32" not in stored["spec"]["egress"][0]["to"][0]["ipBlock"]["except"]

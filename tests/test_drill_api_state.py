@@ -47,7 +47,8 @@ def test_returned_objects_are_copies(state: ClusterState) -> None:
     created = state.create(_policy("a"))
     created["spec"]["podSelector"] = {"matchLabels": {"x": "y"}}
     stored = state.get(NP, "NetworkPolicy", "voicehive", "a")
-    assert stored is not None and stored["spec"]["podSelector"] == {}
+    assert stored is not None
+    assert stored["spec"]["podSelector"] == {}
 
 
 def test_subscribers_see_committed_changes_only(state: ClusterState) -> None:
@@ -158,7 +159,8 @@ def test_logs_with_containers_and_times(state: ClusterState) -> None:
 
 def test_rbac_rules(state: ClusterState) -> None:
     assert state.allowed("delete", "", "secrets", "voicehive")
-    state.set_rbac([{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods", "pods/log"]},
+    state.set_rbac([{"verbs": ["get", "list"], "apiGroups": [""],
+                     "resources": ["pods", "pods/log"]},
                     {"verbs": ["*"], "apiGroups": ["networking.k8s.io"],
                      "resources": ["networkpolicies"], "namespaces": ["voicehive"],
                      "resourceNames": ["external-api-segmentation"]}])

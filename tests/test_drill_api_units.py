@@ -26,7 +26,8 @@ def test_json_patch_operations() -> None:
         {"op": "add", "path": "/metadata~1x", "value": {"a~b": 1}},
     ])
     assert result["spec"]["egress"][0]["to"][0]["ipBlock"]["except"] == ["z", "b"]
-    assert result["spec"]["moved"] == "r" and result["metadata/x"] == {"a~b": 1}
+    assert result["spec"]["moved"] == "r"
+    assert result["metadata/x"] == {"a~b": 1}
     assert DOC["spec"]["egress"][0]["to"][0]["ipBlock"]["except"] == ["a"]  # input untouched
 
 

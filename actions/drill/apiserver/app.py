@@ -123,7 +123,8 @@ async def _api(request: web.Request) -> web.StreamResponse:
         if method != "GET":
             raise status.method_not_allowed()
         _authorize(state, "get", target)
-        assert target.namespace is not None and target.name is not None
+        assert target.namespace is not None
+        assert target.name is not None
         return await logs.serve_logs(state, target.namespace, target.name, request, streams)
     if target.subresource == "proxy":
         verb = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch",

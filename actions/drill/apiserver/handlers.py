@@ -73,7 +73,8 @@ def _as_table(state: ClusterState, target: Target, request: web.Request,
 
 def get_object(state: ClusterState, target: Target, request: web.Request) -> web.Response:
     resource = target.resource
-    assert resource is not None and target.name is not None
+    assert resource is not None
+    assert target.name is not None
     found = state.get(target.api_version, resource.kind, target.namespace, target.name)
     if found is None:
         raise status.not_found(resource, target.name)
@@ -114,7 +115,8 @@ async def create_object(state: ClusterState, target: Target,
 async def replace_object(state: ClusterState, target: Target,
                          request: web.Request) -> web.Response:
     resource = target.resource
-    assert resource is not None and target.name is not None
+    assert resource is not None
+    assert target.name is not None
     dry_run = options.dry_run(request.query, "UpdateOptions")
     validation = options.field_validation(request.query)
     body = _check_body(target, await read_json(request))
@@ -132,7 +134,8 @@ async def replace_object(state: ClusterState, target: Target,
 async def patch_object(state: ClusterState, target: Target,
                        request: web.Request) -> web.Response:
     resource = target.resource
-    assert resource is not None and target.name is not None
+    assert resource is not None
+    assert target.name is not None
     content_type = request.content_type
     accepted = [patch.JSON_PATCH, patch.MERGE_PATCH]
     if resource.builtin:
@@ -175,7 +178,8 @@ async def patch_object(state: ClusterState, target: Target,
 async def delete_object(state: ClusterState, target: Target,
                         request: web.Request) -> web.Response:
     resource = target.resource
-    assert resource is not None and target.name is not None
+    assert resource is not None
+    assert target.name is not None
     delete_options = await _delete_options(request)
     dry_run = options.dry_run(request.query, "DeleteOptions", delete_options.get("dryRun"))
     preconditions = delete_options.get("preconditions") or {}

@@ -141,9 +141,9 @@ def range_query(provider: Provider, params: Mapping[str, str]) -> dict[str, Any]
                                                "no expression found in input")
     for name in ("start", "end", "step"):
         if not params.get(name):
+            expected = "duration" if name == "step" else "timestamp"
             raise PrometheusError(400, "bad_data", f'invalid parameter "{name}": cannot parse '
-                                                   f'"" to a valid '
-                                                   f"{'duration' if name == 'step' else 'timestamp'}")
+                                                   f'"" to a valid {expected}')
     start = parse_time(params["start"], "start")
     end = parse_time(params["end"], "end")
     step = parse_duration(params["step"], "step")

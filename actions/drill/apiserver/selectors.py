@@ -17,7 +17,8 @@ from . import status
 Matcher = Callable[[dict[str, Any]], bool]
 
 _SET_REQUIREMENT = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*(?:(in|notin)\s*\(([^)]*)\))?\s*$")
-_LABEL_KEY = re.compile(r"^([a-z0-9A-Z]([a-z0-9A-Z.-]*[a-z0-9A-Z])?/)?[a-z0-9A-Z]([\w.-]*[a-z0-9A-Z])?$")
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9A-Z]([a-z0-9A-Z.-]*[a-z0-9A-Z])?/)?[a-z0-9A-Z]([\w.-]*[a-z0-9A-Z])?$")
 
 
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
