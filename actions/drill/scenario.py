@@ -505,7 +505,8 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
     name = c.text(doc, "name", ())
     title = c.text(doc, "title", ())
     incident_class = c.text(doc, "class", (), choices=INCIDENT_CLASSES)
-    severity = c.text(doc, "severity", (), default=incident_class or None, choices=INCIDENT_CLASSES)
+    default_severity = incident_class if incident_class in INCIDENT_CLASSES else "P3"
+    severity = c.text(doc, "severity", (), default=default_severity, choices=INCIDENT_CLASSES)
     description = doc.get("description", "")
     if not isinstance(description, str):
         c.problem(("description",), "expected text")
@@ -523,8 +524,27 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
     cluster_doc = c.mapping(doc.get("cluster"), ("cluster",))
     if "base" in cluster_doc:
         base = _load_base(str(cluster_doc["base"]), base_dir, c, ("cluster", "base"))
+        own = cluster_doc
         cluster_doc = _merge_cluster(base, cluster_doc)
-    cluster = _cluster(cluster_doc, c)
+        # Entries of the scenario's own lists come last after the merge; name
+        # the base's entries by the base so line numbers point at the right file.
+        offsets = {
+            section: len(cluster_doc.get(section) or []) - len(own.get(section) or [])
+            for section in ("pods", "services", "serviceAccounts", "objects")
+        }
+
+        def place(section: str, index: int) -> Path_:
+            offset = offsets[section]
+            if index >= offset:
+                return ("cluster", section, index - offset)
+            return ("cluster", f"base:{own['base']}", section, index)
+
+    else:
+
+        def place(section: str, index: int) -> Path_:
+            return ("cluster", section, index)
+
+    cluster = _cluster(cluster_doc, c, place)
     if cluster is None:
         return None
     mesh, namespaces, pods, services, accounts, objects, rbac, istio_version = cluster
@@ -590,7 +610,7 @@ POD_KEYS = {
 }
 
 
-def _cluster(doc: dict[str, Any], c: _Checker):  # noqa: ANN202 - a private tuple
+def _cluster(doc: dict[str, Any], c: _Checker, place: Any):  # noqa: ANN202 - a private tuple
     c.unknown_keys(doc, CLUSTER_KEYS, ("cluster",))
     mesh = c.text(doc, "mesh", ("cluster",), default="istio", choices=MESHES)
     istio_version = str(doc.get("istio_version", "1.24.3"))
@@ -600,7 +620,7 @@ def _cluster(doc: dict[str, Any], c: _Checker):  # noqa: ANN202 - a private tupl
     pods: list[PodSpec] = []
     seen: set[tuple[str, str]] = set()
     for i, raw in enumerate(c.sequence(doc.get("pods"), ("cluster", "pods"))):
-        path: Path_ = ("cluster", "pods", i)
+        path: Path_ = place("pods", i)
         item = c.mapping(raw, path)
         if not item:
             continue
@@ -641,7 +661,7 @@ def _cluster(doc: dict[str, Any], c: _Checker):  # noqa: ANN202 - a private tupl
         )
     services: list[ServiceSpec] = []
     for i, raw in enumerate(c.sequence(doc.get("services"), ("cluster", "services"))):
-        path = ("cluster", "services", i)
+        path = place("services", i)
         item = c.mapping(raw, path)
         if not item:
             continue
@@ -660,7 +680,7 @@ def _cluster(doc: dict[str, Any], c: _Checker):  # noqa: ANN202 - a private tupl
         )
     accounts: list[ServiceAccountSpec] = []
     for i, raw in enumerate(c.sequence(doc.get("serviceAccounts"), ("cluster", "serviceAccounts"))):
-        path = ("cluster", "serviceAccounts", i)
+        path = place("serviceAccounts", i)
         item = c.mapping(raw, path)
         if not item:
             continue
@@ -675,9 +695,9 @@ def _cluster(doc: dict[str, Any], c: _Checker):  # noqa: ANN202 - a private tupl
         )
     objects = []
     for i, raw in enumerate(c.sequence(doc.get("objects"), ("cluster", "objects"))):
-        obj = c.mapping(raw, ("cluster", "objects", i))
+        obj = c.mapping(raw, place("objects", i))
         if obj:
-            _check_manifest(c, obj, ("cluster", "objects", i), namespaces)
+            _check_manifest(c, obj, place("objects", i), namespaces)
             objects.append(obj)
     rbac_doc = doc.get("rbac")
     rbac: tuple[dict[str, Any], ...] | None = None
