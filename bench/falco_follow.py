@@ -22,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from actions.cluster import ClusterOptions, connect  # noqa: E402
 from actions.drill.cluster_state import ClusterState  # noqa: E402
 from actions.drill.server import DrillServerThread  # noqa: E402
 from actions.falco.classify import Classifier  # noqa: E402
 from actions.falco.times import rfc3339_to_ns  # noqa: E402
 from actions.sources.batches import AlertBatch  # noqa: E402
 from actions.sources.falco import FalcoFollower  # noqa: E402
-from actions.sources.kube import connect  # noqa: E402
 from store import Record  # noqa: E402
 
 NS = "falco-system"
@@ -100,7 +100,8 @@ def serve(args: argparse.Namespace) -> None:
 
 async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
                  cluster: subprocess.Popen[str]) -> tuple[int, list[int], int, int, float]:
-    api = await connect(str(kubeconfig))
+    cluster = await connect(ClusterOptions(kubeconfig=str(kubeconfig)))
+    api = cluster.client
     lags: list[int] = []
     fresh = duplicates = 0
     expected = int(args.rate * args.seconds)
@@ -139,7 +140,7 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
         await task
     except asyncio.CancelledError:
         pass
-    await api.close()
+    await cluster.close()
     return written, lags, fresh, duplicates, elapsed
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from actions.cluster import ClusterOptions, connect
 from actions.drill.cluster_state import ClusterState
 from actions.drill.server import DrillServerThread
 from actions.falco.classify import Classifier
@@ -18,7 +19,6 @@ from actions.falco.times import rfc3339_to_ns
 from actions.sources.batches import AlertBatch
 from actions.sources.falco import FalcoFollower
 from actions.sources.health import SourceHealth
-from actions.sources.kube import connect
 from store import Record
 from tests.plugins.drill import SEED_TIME
 
@@ -89,9 +89,9 @@ class Running:
 
 @pytest.fixture
 async def api(drill_server: DrillServerThread, tmp_path: Path) -> AsyncIterator[Any]:
-    client = await connect(str(drill_server.kubeconfig_path(tmp_path)))
-    yield client
-    await client.close()
+    cluster = await connect(ClusterOptions(kubeconfig=str(drill_server.kubeconfig_path(tmp_path))))
+    yield cluster.client
+    await cluster.close()
 
 
 def follower(api: Any, record: Record, **options: Any) -> FalcoFollower:
@@ -186,8 +186,8 @@ async def test_a_cut_stream_resumes_from_since_time_without_loss_or_duplicates(
         drill_server: DrillServerThread, record: Record, tmp_path: Path) -> None:
     state = drill_server.state
     port = drill_server.server.port
-    client = await connect(str(drill_server.kubeconfig_path(tmp_path)))
-    running = Running(follower(client, record))
+    cluster = await connect(ClusterOptions(kubeconfig=str(drill_server.kubeconfig_path(tmp_path))))
+    running = Running(follower(cluster.client, record))
     await eventually(lambda: record.alerts.count() == SEEDED_ALERTS)
     # Lines sharing one second, and one microsecond, on both sides of the cut:
     # sinceTime has whole seconds, so the resumed stream repeats them.
@@ -214,7 +214,7 @@ async def test_a_cut_stream_resumes_from_since_time_without_loss_or_duplicates(
         await eventually(lambda: running.health[-1].state == "connected")
         await asyncio.sleep(0.2)  # a duplicate would arrive by now
         await running.stop()
-    await client.close()
+    await cluster.close()
 
     assert record.alerts.count() == SEEDED_ALERTS + 14
     assert len(set(recorded_keys(record))) == SEEDED_ALERTS + 14
@@ -293,13 +293,14 @@ def test_a_restarted_follower_records_nothing_twice(
         state.append_log(NS, "falco-m4n8q", alert_line("node-2", number))
 
     async def follow_once() -> list[AlertBatch]:
-        client = await connect(str(drill_server.kubeconfig_path(tmp_path)))
+        cluster = await connect(
+            ClusterOptions(kubeconfig=str(drill_server.kubeconfig_path(tmp_path))))
         with Record.open(record_path) as record:
-            running = Running(follower(client, record))
+            running = Running(follower(cluster.client, record))
             await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 20)
             await asyncio.sleep(0.2)
             await running.stop()
-        await client.close()
+        await cluster.close()
         return running.batches
 
     asyncio.run(follow_once())

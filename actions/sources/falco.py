@@ -69,6 +69,7 @@ class FalcoFollower:
         gone_grace_seconds: float = 5.0,
         relist_seconds: int = 60,
         workers: int = 0,
+        stream_max_seconds: float = 600.0,
     ) -> None:
         self.api = api
         self.record = record
@@ -82,6 +83,7 @@ class FalcoFollower:
         self.backoff_max = backoff_max
         self.gone_grace_seconds = gone_grace_seconds
         self.workers = workers
+        self.stream_max_seconds = stream_max_seconds
         self.rates = AlertRates()
         self.reconnects = 0
         self.watcher = PodWatcher(
@@ -216,17 +218,24 @@ class FalcoFollower:
             cursor.begin_connection()
             ended = "ended"
             try:
-                async for lines in iter_body_lines(response, LineSplitter()):
-                    fresh = cursor.accept(lines)
-                    if fresh:
-                        await self._enqueue(name, cursor.lines - len(fresh), fresh)
-                    backoff.reset()
+                # Renewed now and then (resumed, nothing lost): a half-open connection
+                # to a quiet pod would otherwise wait forever.
+                async with asyncio.timeout(self.stream_max_seconds):
+                    async for lines in iter_body_lines(response, LineSplitter()):
+                        fresh = cursor.accept(lines)
+                        if fresh:
+                            await self._enqueue(name, cursor.lines - len(fresh), fresh)
+                        backoff.reset()
+            except TimeoutError:
+                ended = "renewed"
             except STREAM_ERRORS as error:
                 ended = f"broke ({describe(error)})"
             finally:
                 response.release()
             if name in self._gone:
                 return
+            if ended == "renewed":
+                continue
             self.reconnects += 1
             resume = cursor.resume_from() or "the start"
             self._set_pod_state(name, RETRYING,

@@ -13,9 +13,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+
 from actions.falco.lines import MAX_LINE_BYTES, OverlongLine
 
-_READ_CHUNK = 64 * 1024
+# The client's default is 5 minutes in total, which would cut every follow; a
+# stream may stay silent for hours, so only connecting is bounded here (the
+# follower renews long streams itself, see FalcoFollower.stream_max_seconds).
+STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=None)
 
 
 class ApiStatusError(Exception):
@@ -25,27 +30,6 @@ class ApiStatusError(Exception):
         super().__init__(f"{status}: {message}")
         self.status = status
         self.message = message
-
-
-async def connect(kubeconfig: str | None = None, context: str | None = None) -> Any:
-    """An `kubernetes.aio` ApiClient for a kubeconfig/context, or in-cluster config.
-
-    Precedence as kubectl: an explicit file, else $KUBECONFIG / ~/.kube/config,
-    else the pod's service account.
-    """
-    from kubernetes.aio import client, config
-
-    configuration = client.Configuration()
-    try:
-        await config.load_kube_config(
-            config_file=kubeconfig, context=context, client_configuration=configuration,
-            persist_config=False,
-        )
-    except config.ConfigException:
-        if kubeconfig is not None or context is not None:
-            raise
-        config.load_incluster_config(client_configuration=configuration)
-    return client.ApiClient(configuration=configuration)
 
 
 async def open_stream(api: Any, path: str, query: list[tuple[str, Any]], *,
@@ -58,7 +42,7 @@ async def open_stream(api: Any, path: str, query: list[tuple[str, Any]], *,
         method="GET", resource_path=path, query_params=query,
         header_params={"Accept": accept}, auth_settings=["BearerToken"],
     )
-    rest = await api.call_api(*params, _preload_content=False, _request_timeout=None)
+    rest = await api.call_api(*params, _preload_content=False, _request_timeout=STREAM_TIMEOUT)
     response = rest.response
     if response.status >= 400:
         body = await response.read()
