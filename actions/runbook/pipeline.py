@@ -250,7 +250,8 @@ class RunbookActions:
         try:
             if preview.problems:
                 first = preview.problems[0]
-                more = f" (and {len(preview.problems) - 1} more)" if len(preview.problems) > 1 else ""
+                others = len(preview.problems) - 1
+                more = f" (and {others} more)" if others else ""
                 outcome.status, outcome.cause = "failed", first.cause
                 outcome.message = f"not applied: {first.message}{more}"
             elif preview.no_op:

@@ -1,0 +1,193 @@
+"""Restore undoes exactly what one incident did, also after a crash between intent and outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from actions.cluster import ClusterOptions, connect
+from actions.drill.server import DrillServerThread
+from actions.runbook import ActionRequest, RunbookActions
+from actions.schemas import check_document
+from store import Record
+from tests.plugins.record import FrozenClock
+
+NS = "voicehive"
+NP = "networking.k8s.io/v1"
+ORIGINAL_EXCEPT = ["10.0.0.0/8", "169.254.169.254/32"]
+
+
+def except_list(server: DrillServerThread) -> list[str]:
+    policy = server.state.get(NP, "NetworkPolicy", NS, "external-api-segmentation")
+    return policy["spec"]["egress"][0]["to"][0]["ipBlock"]["except"]
+
+
+async def run(runbook: RunbookActions, request: ActionRequest) -> None:
+    preview = await runbook.preview(request)
+    assert preview.ok, preview.problems
+    outcome = await runbook.execute(preview)
+    assert outcome.status == "succeeded", outcome.message
+
+
+async def test_restore_undoes_every_action_of_the_incident(
+    runbook: RunbookActions, record: Record, clock: FrozenClock, drill_server: DrillServerThread
+) -> None:
+    state = drill_server.state
+    incident = record.incidents.open("intrusion", severity="P0")
+    account = state.get("v1", "ServiceAccount", NS, "orchestrator")
+    account["metadata"]["annotations"] = {"security.voicehive.io/disabled": "false"}
+    account["automountServiceAccountToken"] = True
+    state.replace(account)
+    await run(runbook, ActionRequest("isolate", "orchestrator"))
+    clock.advance(seconds=1)
+    await run(runbook, ActionRequest("mesh-deny", "orchestrator"))
+    await run(runbook, ActionRequest("block-ip", "203.0.113.9"))
+    await run(runbook, ActionRequest("block-ip", "198.51.100.0/24"))
+    await run(runbook, ActionRequest("disable-sa", "orchestrator"))
+    again = await runbook.preview(ActionRequest("disable-sa", "orchestrator"))
+    assert again.no_op == "service account orchestrator is already disabled and has no token " \
+                          "secrets"
+    # Someone turns automount back on; disabling again must not forget what the account
+    # looked like before the first time.
+    account = state.get("v1", "ServiceAccount", NS, "orchestrator")
+    account["automountServiceAccountToken"] = True
+    state.replace(account)
+    await run(runbook, ActionRequest("disable-sa", "orchestrator"))
+    # Someone else's emergency policy, and the incident-free seeded ones, stay.
+    state.create({"apiVersion": NP, "kind": "NetworkPolicy",
+                  "metadata": {"name": "emergency-isolation-1", "namespace": NS,
+                               "labels": {"emergency": "true", "created-by": "incident-response",
+                                          "warroom.io/incident": "NSI-2026-03-13-004"}},
+                  "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})
+
+    preview = await runbook.preview(ActionRequest("restore"))
+    assert preview.ok, preview.problems
+    for change in preview.changes:
+        if change.verb == "patch":
+            assert check_document(change.dry_run) == []
+    assert any("--unblock" in note for note in preview.notes)
+    outcome = await runbook.execute(preview)
+    assert outcome.status == "succeeded", outcome.message
+
+    remaining = [p["metadata"]["name"] for p in state.list(NP, "NetworkPolicy", NS)]
+    assert remaining == ["emergency-isolation-1", "external-api-segmentation"]
+    assert state.list("security.istio.io/v1", "AuthorizationPolicy", NS,
+                      label_selector="emergency=true") == []
+    account = state.get("v1", "ServiceAccount", NS, "orchestrator")
+    assert account["metadata"]["annotations"] == {"security.voicehive.io/disabled": "false"}
+    assert account["automountServiceAccountToken"] is True
+    assert "warroom.io/incident" not in (account["metadata"].get("labels") or {})
+    # IP blocks stay until asked.
+    assert except_list(drill_server) == ORIGINAL_EXCEPT + ["203.0.113.9/32", "198.51.100.0/24"]
+
+    unblock = await runbook.preview(ActionRequest("restore", unblock=True))
+    assert [c.verb for c in unblock.changes] == ["patch"]
+    assert (await runbook.execute(unblock)).status == "succeeded"
+    assert except_list(drill_server) == ORIGINAL_EXCEPT
+
+    nothing = await runbook.preview(ActionRequest("restore", unblock=True))
+    assert nothing.no_op
+    after = record.incidents.get_required(incident.id)
+    assert after.recovered_at is not None and after.status == "recovered"
+
+
+async def test_restore_keeps_other_incidents_objects(
+    runbook: RunbookActions, record: Record, clock: FrozenClock, drill_server: DrillServerThread
+) -> None:
+    first = record.incidents.open("first")
+    await run(runbook, ActionRequest("isolate", "orchestrator", incident_id=first.id))
+    clock.advance(seconds=5)
+    second = record.incidents.open("second")
+    await run(runbook, ActionRequest("isolate", "tts-router", incident_id=second.id))
+    preview = await runbook.preview(ActionRequest("restore", incident_id=first.id))
+    assert [c.name for c in preview.changes] == [
+        f"emergency-isolation-{int(clock().timestamp()) - 5}"]
+    await runbook.execute(preview)
+    left = drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true")
+    assert [p["metadata"]["labels"]["warroom.io/incident"] for p in left] == [second.id]
+
+
+async def test_restore_removes_the_emergency_egress_policy_only_with_unblock(
+    runbook: RunbookActions, record: Record, drill_server: DrillServerThread
+) -> None:
+    record.incidents.open("exfil")
+    await run(runbook, ActionRequest("block-ip", "198.51.100.7", emergency_egress=True))
+    kept = await runbook.preview(ActionRequest("restore"))
+    assert kept.no_op and any("emergency egress" in note for note in kept.notes)
+    removed = await runbook.preview(ActionRequest("restore", unblock=True))
+    assert [c.verb for c in removed.changes] == ["delete"]
+    await runbook.execute(removed)
+    assert drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true") == []
+
+
+CHILD = textwrap.dedent("""
+    import asyncio, sys
+    from actions.cluster import ClusterOptions, connect
+    from actions.runbook import ActionRequest, RunbookActions
+    from store import Record
+
+    async def main(kubeconfig, db):
+        cluster = await connect(ClusterOptions(kubeconfig=kubeconfig, timeout=30))
+        with Record.open(db) as record:
+            actions = RunbookActions(record, cluster, actor="crasher")
+            preview = await actions.preview(ActionRequest("isolate", "orchestrator"))
+            print("previewed", flush=True)
+            sys.stdin.readline()
+            await actions.execute(preview)
+
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+""")
+
+
+def test_crash_between_intent_and_outcome_leaves_unknown_and_restore_finds_it(
+    drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path
+) -> None:
+    with Record.open(record_path) as setup:
+        incident = setup.incidents.open("crash drill")
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(drill_kubeconfig), str(record_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout.readline().strip() == "previewed"
+        # The create goes through; the read-back that verifies it hangs at the server, and the
+        # child dies there: after the change, before the outcome.
+        drill_server.state.inject_fault("GET", r"/networkpolicies/emergency-isolation-", 0,
+                                        delay=2.0)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        deadline = time.monotonic() + 10
+        while not drill_server.state.list(NP, "NetworkPolicy", NS,
+                                          label_selector="emergency=true"):
+            assert time.monotonic() < deadline, "the create never landed"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    finally:
+        child.kill()
+        child.wait()
+    drill_server.state.clear_faults()
+
+    async def restore() -> tuple[list[str], str]:
+        cluster = await connect(ClusterOptions(kubeconfig=str(drill_kubeconfig)))
+        async with cluster:
+            with Record.open(record_path) as record:
+                (unknown,) = record.actions.unfinished(incident.id)
+                assert unknown.action == "isolate"
+                actions = RunbookActions(record, cluster)
+                preview = await actions.preview(ActionRequest("restore"))
+                outcome = await actions.execute(preview)
+                return [c.name for c in preview.changes], outcome.status
+
+    names, status = asyncio.run(restore())
+    assert len(names) == 1 and names[0].startswith("emergency-isolation-")
+    assert status == "succeeded"
+    assert drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true") == []
