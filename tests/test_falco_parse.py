@@ -619,9 +619,8 @@ def _mutations(rng: random.Random, seeds: list[bytes]) -> list[bytes]:
 
 
 def test_random_and_mutated_lines_never_raise() -> None:
-    seeds = [
-        line for path in sorted(FIXTURES.iterdir()) for line in fixture_lines(path.name) if line
-    ]
+    paths = sorted(path for path in FIXTURES.iterdir() if path.suffix in {".jsonl", ".log"})
+    seeds = [line for path in paths for line in fixture_lines(path.name) if line]
     assert len(seeds) > 40
     accepted = 0
     for case in _mutations(random.Random(20261127), seeds):
