@@ -316,11 +316,11 @@ class _Table:
         return value
 
     def number(self, key: str, default: float, *, minimum: float, integer: bool = False) -> Any:
-        value = self._get(key)
+        value: Any = self._get(key)
         if value is None:
             return default
-        kinds: tuple[type, ...] = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds):
+        wrong_kind = not isinstance(value, int) if integer else not isinstance(value, int | float)
+        if isinstance(value, bool) or wrong_kind:
             wanted = "a whole number" if integer else "a number"
             raise self.fail(key, f"expected {wanted}, got {_type_name(value)}")
         if value < minimum:
@@ -365,7 +365,9 @@ class _Table:
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise self.fail(key, f"expected a table ([{self.key_name(key)}]), got {_type_name(value)}")
+            raise self.fail(
+                key, f"expected a table ([{self.key_name(key)}]), got {_type_name(value)}"
+            )
         return _Table(self.file, self.key_name(key), value)
 
     def finish(self) -> None:

@@ -46,7 +46,8 @@ def test_no_file_at_the_default_place_means_the_defaults(
     assert settings.policies.desired_state_file == Path("infra/k8s/security/network-policies.yaml")
     assert settings.prometheus.url is None
     # No alert channel is on without a file: nothing is paged by surprise.
-    assert settings.alerting.pagerduty is None and settings.alerting.slack is None
+    assert settings.alerting.pagerduty is None
+    assert settings.alerting.slack is None
     assert settings.escalation == RUNBOOK_ESCALATION
 
 
@@ -76,8 +77,10 @@ def test_a_named_file_must_exist(tmp_path: Path) -> None:
 def test_the_documented_example_loads_with_every_section() -> None:
     settings = load_settings(EXAMPLE)
     alerting = settings.alerting
-    assert alerting.pagerduty is not None and alerting.slack is not None
-    assert alerting.email is not None and alerting.siem is not None
+    assert alerting.pagerduty is not None
+    assert alerting.slack is not None
+    assert alerting.email is not None
+    assert alerting.siem is not None
     assert alerting.pagerduty.events_url == "https://events.pagerduty.com/v2/enqueue"
     assert alerting.pagerduty.routing_key == SecretRef(env="WARROOM_PAGERDUTY_ROUTING_KEY")
     assert alerting.pagerduty.severities == ("P0", "P1")
@@ -98,7 +101,8 @@ def test_the_documented_example_loads_with_every_section() -> None:
     assert (engineer.primary, engineer.secondary) == ("John Doe", "Jane Smith")
     assert engineer.methods == ("pagerduty", "slack")
     # Empty strings in the example mean "not set".
-    assert settings.cluster.context is None and settings.prometheus.url is None
+    assert settings.cluster.context is None
+    assert settings.prometheus.url is None
 
 
 def test_broken_toml_names_the_file_and_the_line(tmp_path: Path) -> None:
@@ -108,14 +112,18 @@ def test_broken_toml_names_the_file_and_the_line(tmp_path: Path) -> None:
 
 
 def test_a_value_of_the_wrong_type_names_the_key(tmp_path: Path) -> None:
-    message = refusal(tmp_path, "[alerting.email]\nsmtp_port = \"587\"\n")
-    assert "alerting.email.smtp_port" in message and "whole number" in message
+    message = refusal(tmp_path, '[alerting.email]\nsmtp_port = "587"\n')
+    assert "alerting.email.smtp_port" in message
+    assert "whole number" in message
     message = refusal(tmp_path, '[alerting.slack]\nseverities = ["P1", "P5"]\n')
-    assert "alerting.slack.severities" in message and "'P5'" in message
+    assert "alerting.slack.severities" in message
+    assert "'P5'" in message
     message = refusal(tmp_path, '[mesh]\nprovider = "cilium"\n')
-    assert "mesh.provider" in message and "auto, istio, linkerd, none" in message
+    assert "mesh.provider" in message
+    assert "auto, istio, linkerd, none" in message
     message = refusal(tmp_path, 'alerting = "on"\n')
-    assert "alerting" in message and "table" in message
+    assert "alerting" in message
+    assert "table" in message
 
 
 def test_unknown_keys_are_refused_with_a_suggestion(tmp_path: Path) -> None:
@@ -128,12 +136,14 @@ def test_unknown_keys_are_refused_with_a_suggestion(tmp_path: Path) -> None:
 def test_a_secret_written_in_clear_is_refused_without_being_echoed(tmp_path: Path) -> None:
     secret = "0123456789abcdef0123456789abcdef"
     message = refusal(tmp_path, f'[alerting.pagerduty]\nrouting_key = "{secret}"\n')
-    assert "alerting.pagerduty.routing_key" in message and "routing_key_env" in message
+    assert "alerting.pagerduty.routing_key" in message
+    assert "routing_key_env" in message
     assert secret not in message
     url = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX"
     message = refusal(tmp_path, f'[alerting.slack]\nwebhook_url_env = "{url}"\n')
     assert "name of an environment variable" in message
-    assert url not in message and "XXXXXXXX" not in message
+    assert url not in message
+    assert "XXXXXXXX" not in message
 
 
 def test_secret_files_are_relative_to_the_config_file(tmp_path: Path) -> None:
@@ -150,13 +160,15 @@ def test_secret_files_are_relative_to_the_config_file(tmp_path: Path) -> None:
 
 def test_channel_addresses_are_checked(tmp_path: Path) -> None:
     message = refusal(tmp_path, '[alerting.siem]\nsyslog = "udp://127.0.0.1"\n')
-    assert "alerting.siem.syslog" in message and "needs a port" in message
+    assert "alerting.siem.syslog" in message
+    assert "needs a port" in message
     message = refusal(tmp_path, '[alerting.siem]\nhec_url = "ftp://siem/x"\n')
     assert "alerting.siem.hec_url" in message
     message = refusal(tmp_path, "[alerting.siem]\n")
     assert "set hec_url, syslog, or both" in message
     message = refusal(tmp_path, '[alerting.email]\nto = ["a@example.com\\r\\nBcc: b@evil"]\n')
-    assert "alerting.email.to" in message and "plain e-mail address" in message
+    assert "alerting.email.to" in message
+    assert "plain e-mail address" in message
     message = refusal(tmp_path, "[alerting.email]\nssl = true\nstarttls = true\n")
     assert "exclude each other" in message
 
@@ -164,11 +176,13 @@ def test_channel_addresses_are_checked(tmp_path: Path) -> None:
 def test_escalation_entries_are_checked(tmp_path: Path) -> None:
     entry = '[[escalation]]\nrole = "{role}"\nprimary = "A"\nsecondary = "B"\ncontact = "{c}"\n'
     message = refusal(tmp_path, entry.format(role="SRE", c="Pager + Slack"))
-    assert "escalation[0].contact" in message and "'pager'" in message
+    assert "escalation[0].contact" in message
+    assert "'pager'" in message
     message = refusal(
         tmp_path, entry.format(role="SRE", c="Slack") + entry.format(role="sre", c="Email")
     )
-    assert "escalation[1].role" in message and "twice" in message
+    assert "escalation[1].role" in message
+    assert "twice" in message
     message = refusal(tmp_path, entry.format(role="SRE", c="Slack") + "pager = 1\n")
     assert "escalation[0].pager: unknown key" in message
     settings = load_settings(write(tmp_path, entry.format(role="On-call SRE", c="Phone+Email")))

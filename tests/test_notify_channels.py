@@ -1,4 +1,4 @@
-"""Each alert channel end to end: incident event -> outbox -> local receiver, in the documented shape."""
+"""Each alert channel end to end: event -> outbox -> local receiver, in the documented shape."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import pytest
 from actions.config import load_settings
 from actions.notify import drain_outbox, escalate, notify_incident_event
 from store import Record
-from tests.plugins.notify import NotifySecrets, ShapeReceiver, SmtpServer, SyslogListener, parse_rfc5424
+from tests.plugins.notify import (
+    NotifySecrets,
+    ShapeReceiver,
+    SmtpServer,
+    SyslogListener,
+    parse_rfc5424,
+)
 
 HOSTILE_TITLE = (
     "<!channel> <@U123ABC> <https://evil.example|click here> *bold* _it_ ~s~ `rm -rf` &amp;"
@@ -66,7 +72,8 @@ async def test_pagerduty_triggers_acknowledges_and_resolves_one_alert(
     assert trigger["custom_details"]["incident_id"] == incident.id
     assert trigger["custom_details"]["title"] == "DNS tunneling from payment-svc"
     # Nothing to acknowledge or resolve carries a payload (the documented short form).
-    assert "payload" not in bodies[1] and "payload" not in bodies[2]
+    assert "payload" not in bodies[1]
+    assert "payload" not in bodies[2]
     delivered = record.timeline.for_incident(incident.id, kinds=("notification.delivered",))
     assert len(delivered) == 3
 
@@ -84,7 +91,9 @@ async def test_pagerduty_pages_when_an_incident_is_raised_to_p0_or_p1(
     assert notify_incident_event(record, settings, incident, "opened") == []
     # Resolving something never paged sends nothing either.
     incident = record.incidents.update(incident.id, severity=severity)
-    notify_incident_event(record, settings, incident, "severity-changed", {"from": "P2", "to": severity})
+    notify_incident_event(
+        record, settings, incident, "severity-changed", {"from": "P2", "to": severity}
+    )
     await drain_outbox(record, settings)
     (body,) = pagerduty_receiver.bodies()
     assert body["event_action"] == "trigger"
@@ -103,7 +112,8 @@ async def test_pagerduty_summary_is_one_line_within_1024_characters(
     assert not pagerduty_receiver.rejected
     (body,) = pagerduty_receiver.bodies()
     summary = body["payload"]["summary"]
-    assert len(summary) == 1024 and summary.endswith("\u2026")
+    assert len(summary) == 1024
+    assert summary.endswith("\u2026")
     assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in summary)
     assert "exfil\ufffd]52;c;ZXZpbA==\ufffd via DNS" in summary
 
@@ -129,7 +139,9 @@ async def test_slack_gets_block_kit_for_each_incident_event(
                                      namespace="voicehive")  # fmt: skip
     notify_incident_event(record, settings, incident, "opened")
     incident = record.incidents.update(incident.id, severity="P1")
-    notify_incident_event(record, settings, incident, "severity-changed", {"from": "P3", "to": "P1"})
+    notify_incident_event(
+        record, settings, incident, "severity-changed", {"from": "P3", "to": "P1"}
+    )
     notify_incident_event(
         record, settings, incident, "action-taken",
         {"action": "isolate", "target": "payment-svc", "outcome": "succeeded", "action_id": "a1"},
@@ -139,7 +151,8 @@ async def test_slack_gets_block_kit_for_each_incident_event(
     incident = record.incidents.update(incident.id, status="closed")
     notify_incident_event(record, settings, incident, "resolved")
     report = await drain_outbox(record, settings)
-    assert len(report.delivered) == 5 and not report.failed
+    assert len(report.delivered) == 5
+    assert not report.failed
 
     assert not slack_receiver.rejected, slack_receiver.rejected
     headers = [m["blocks"][0]["text"]["text"] for m in slack_receiver.bodies()]
@@ -153,8 +166,11 @@ async def test_slack_gets_block_kit_for_each_incident_event(
     first = slack_receiver.bodies()[0]
     assert first["channel"] == "#security-alerts"
     assert first["text"]  # the notification fallback
-    fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in first["blocks"][2]["fields"]}
-    assert fields["*Severity*"] == "P3" and fields["*Namespace*"] == "voicehive"
+    fields = {
+        f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in first["blocks"][2]["fields"]
+    }
+    assert fields["*Severity*"] == "P3"
+    assert fields["*Namespace*"] == "voicehive"
 
 
 async def test_slack_neutralises_mentions_links_and_markup(
@@ -196,7 +212,8 @@ async def test_slack_respects_block_kit_length_limits(
     assert not slack_receiver.rejected  # the receiver enforces 150 / 3000 / 2000
     (message,) = slack_receiver.bodies()
     section = message["blocks"][1]["text"]["text"]
-    assert len(section) <= 3000 and section.endswith("&amp;\u2026")
+    assert len(section) <= 3000
+    assert section.endswith("&amp;\u2026")
 
 
 async def test_email_goes_to_the_team_with_a_subject_that_cannot_add_headers(
@@ -220,7 +237,8 @@ async def test_email_goes_to_the_team_with_a_subject_that_cannot_add_headers(
         "fake body"
     )
     body = message.get_content()
-    assert f"Incident:  {incident.id}" in body and "Severity:  P1" in body
+    assert f"Incident:  {incident.id}" in body
+    assert "Severity:  P1" in body
     assert message["Message-ID"].startswith("<warroom.")
 
 
@@ -228,7 +246,8 @@ async def test_email_uses_starttls_and_auth(
     record: Record, smtp_tls_server: SmtpServer, notify_config: Any
 ) -> None:
     settings = load_settings(notify_config(smtp=smtp_tls_server))
-    assert settings.alerting.email is not None and settings.alerting.email.starttls
+    assert settings.alerting.email is not None
+    assert settings.alerting.email.starttls
     incident = record.incidents.open("Failed auth from unknown sources", severity="P1")
     notify_incident_event(record, settings, incident, "opened")
     report = await drain_outbox(record, settings)
@@ -250,7 +269,8 @@ async def test_a_wrong_smtp_password_is_given_up_without_showing_it(
     notify_incident_event(record, settings, incident, "opened")
     report = await drain_outbox(record, settings)
     (failure,) = report.failed
-    assert failure.gave_up and "535" in failure.detail
+    assert failure.gave_up
+    assert "535" in failure.detail
     assert "wrong-password-123456" not in json.dumps(report.to_dict())
     assert not smtp_tls_server.sink.envelopes
 
@@ -287,9 +307,11 @@ async def test_a_wrong_hec_token_is_a_permanent_failure(
     incident = record.incidents.open("Suspicious egress", severity="P3")
     notify_incident_event(record, settings, incident, "opened")
     (failure,) = (await drain_outbox(record, settings)).failed
-    assert failure.gave_up and "HTTP 403" in failure.detail
+    assert failure.gave_up
+    assert "HTTP 403" in failure.detail
     (item,) = record.outbox.items()
-    assert item.status == "failed" and "HTTP 403" in (item.last_error or "")
+    assert item.status == "failed"
+    assert "HTTP 403" in (item.last_error or "")
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
@@ -301,7 +323,7 @@ async def test_syslog_messages_are_rfc5424_and_cannot_be_forged(
 ) -> None:
     port = syslog_listener.udp_port if transport == "udp" else syslog_listener.tcp_port
     settings = load_settings(notify_config(syslog=f"{transport}://127.0.0.1:{port}"))
-    title = 'exfil\n<13>1 2026-01-01T00:00:00Z forged app - - - injected'
+    title = "exfil\n<13>1 2026-01-01T00:00:00Z forged app - - - injected"
     namespace = 'ns"] [forged@1 x="y'
     incident = record.incidents.open(title, severity="P0", namespace=namespace)
     notify_incident_event(record, settings, incident, "opened")
@@ -317,7 +339,8 @@ async def test_syslog_messages_are_rfc5424_and_cannot_be_forged(
     assert message.params["incident_id"] == incident.id
     assert message.params["namespace"] == namespace  # escaped on the wire, intact when parsed
     event = json.loads(message.msg)
-    assert event["title"] == title and event["severity"] == "P0"
+    assert event["title"] == title
+    assert event["severity"] == "P0"
     assert b"\n" not in raw
 
 

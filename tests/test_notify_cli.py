@@ -70,7 +70,8 @@ async def test_notify_lists_then_retries_and_reports(
 
     code, out, _ = await_free(run_notify, ["--retry", "--config", str(config)], capsys)
     assert code == EXIT_OK
-    assert "delivered" in out and "1 delivered, 0 failed, 0 still queued" in out
+    assert "delivered" in out
+    assert "1 delivered, 0 failed, 0 still queued" in out
 
 
 def await_free(function: Any, *args: Any) -> Any:
@@ -84,7 +85,7 @@ def await_free(function: Any, *args: Any) -> Any:
 def test_a_bad_config_is_a_usage_error(tmp_path: Path, record_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     bad = tmp_path / "bad.toml"
-    bad.write_text("[alerting.slack]\nwebhook_url = \"https://hooks.slack.com/services/x\"\n")
+    bad.write_text('[alerting.slack]\nwebhook_url = "https://hooks.slack.com/services/x"\n')
     with pytest.raises(UsageError, match="alerting.slack.webhook_url") as caught:
         run_notify(["--config", str(bad)], capsys)
     assert "hooks.slack.com" not in str(caught.value)

@@ -30,12 +30,14 @@ async def test_a_500_is_retried_after_a_backoff_and_delivered_once(
     pagerduty_receiver.fail_next(500)
     report = await drain_outbox(record, settings, rng=random.Random(7))
     (failure,) = report.failed
-    assert not failure.gave_up and failure.detail.startswith("PagerDuty: HTTP 500")
+    assert not failure.gave_up
+    assert failure.detail.startswith("PagerDuty: HTTP 500")
     # First retry: base 30 s with equal jitter, so between 15 and 30 s from now.
     assert failure.retry_at is not None
     assert timedelta(seconds=15) <= failure.retry_at - clock.now <= timedelta(seconds=30)
     (item,) = report.queued
-    assert item.attempts == 1 and item.last_error == failure.detail
+    assert item.attempts == 1
+    assert item.last_error == failure.detail
 
     # Not due yet: a drain now sends nothing.
     assert not (await drain_outbox(record, settings)).delivered
@@ -45,7 +47,9 @@ async def test_a_500_is_retried_after_a_backoff_and_delivered_once(
     assert [a.channel for a in report.delivered] == ["pagerduty"]
     assert len(pagerduty_receiver.received) == 1
     (item,) = record.outbox.items()
-    assert item.status == "delivered" and item.attempts == 2 and item.last_error is None
+    assert item.status == "delivered"
+    assert item.attempts == 2
+    assert item.last_error is None
 
 
 async def test_backoff_grows_and_honours_retry_after(
@@ -57,11 +61,16 @@ async def test_backoff_grows_and_honours_retry_after(
     for _ in range(4):
         slack_receiver.fail_next(503)
         (failure,) = (await drain_outbox(record, settings)).failed
+        assert failure.retry_at is not None
         waits.append((failure.retry_at - clock.now).total_seconds())
         clock.now = failure.retry_at
-    assert 15 <= waits[0] <= 30 and 30 <= waits[1] <= 60 and 60 <= waits[2] <= 120 and 120 <= waits[3] <= 240
+    assert 15 <= waits[0] <= 30
+    assert 30 <= waits[1] <= 60
+    assert 60 <= waits[2] <= 120
+    assert 120 <= waits[3] <= 240
     slack_receiver.fail_next(429, retry_after=900)
     (failure,) = (await drain_outbox(record, settings)).failed
+    assert failure.retry_at is not None
     assert failure.retry_at - clock.now == timedelta(seconds=900)
     clock.now = failure.retry_at
     assert len((await drain_outbox(record, settings)).delivered) == 1
@@ -77,10 +86,12 @@ async def test_a_4xx_refusal_is_given_up_with_the_reason(
     slack_receiver.fail_next(404)
     report = await drain_outbox(record, settings)
     (failure,) = report.failed
-    assert failure.gave_up and failure.detail.startswith("gave up: Slack webhook: HTTP 404")
+    assert failure.gave_up
+    assert failure.detail.startswith("gave up: Slack webhook: HTTP 404")
     assert report.queued == []
     (item,) = record.outbox.items()
-    assert item.status == "failed" and item.last_error == failure.detail
+    assert item.status == "failed"
+    assert item.last_error == failure.detail
     assert notify_secrets.slack_path not in json.dumps(report.to_dict())
     assert not (await drain_outbox(record, settings)).failed  # never tried again
 
@@ -92,12 +103,14 @@ async def test_timeouts_and_refused_connections_are_retried(
     notify_incident_event(record, settings, open_p1(record), "opened")
     pagerduty_receiver.hang(1.0)
     (failure,) = (await drain_outbox(record, settings)).failed
-    assert failure.detail.startswith("PagerDuty: timed out") and not failure.gave_up
+    assert failure.detail.startswith("PagerDuty: timed out")
+    assert not failure.gave_up
     pagerduty_receiver.hang(0)
     pagerduty_receiver.stop()
     clock.advance(minutes=5)
     (failure,) = (await drain_outbox(record, settings)).failed
-    assert "ConnectError" in failure.detail and not failure.gave_up
+    assert "ConnectError" in failure.detail
+    assert not failure.gave_up
     pagerduty_receiver.start()
     clock.advance(minutes=5)
     assert len((await drain_outbox(record, settings)).delivered) == 1
@@ -113,7 +126,8 @@ async def test_a_missing_secret_waits_for_it_and_names_the_variable(
     monkeypatch.delenv("WARROOM_SLACK_WEBHOOK_URL")
     notify_incident_event(record, settings, open_p1(record), "opened")
     (failure,) = (await drain_outbox(record, settings)).failed
-    assert "export WARROOM_SLACK_WEBHOOK_URL" in failure.detail and not failure.gave_up
+    assert "export WARROOM_SLACK_WEBHOOK_URL" in failure.detail
+    assert not failure.gave_up
     monkeypatch.setenv("WARROOM_SLACK_WEBHOOK_URL", slack_receiver.url)
     clock.advance(minutes=1)
     assert len((await drain_outbox(record, settings)).delivered) == 1
@@ -149,7 +163,9 @@ async def test_notifications_failing_past_the_patience_are_given_up(
     clock.advance(hours=2, seconds=1)
     (failure,) = (await drain_outbox(record, settings)).failed
     assert failure.gave_up
-    assert failure.detail.startswith("gave up after 2 attempts over 2 h: Slack webhook: ConnectError")
+    assert failure.detail.startswith(
+        "gave up after 2 attempts over 2 h: Slack webhook: ConnectError"
+    )
 
 
 async def test_a_failing_channel_keeps_its_order_and_others_carry_on(
@@ -217,7 +233,8 @@ async def test_an_outage_across_a_restart_loses_nothing_and_sends_nothing_twice(
         assert len(queued) == 2 * 2 + 3 * 2 + 3 * 2
         for _ in range(3):  # the outage: every drain fails, nothing is lost
             report = await drain_outbox(record, settings)
-            assert not report.delivered and len(report.queued) == len(queued)
+            assert not report.delivered
+            assert len(report.queued) == len(queued)
             clock.advance(minutes=10)
     # warroom restarts; the receivers come back.
     for receiver in (pagerduty_receiver, slack_receiver, hec_receiver):
@@ -225,7 +242,9 @@ async def test_an_outage_across_a_restart_loses_nothing_and_sends_nothing_twice(
     clock.advance(hours=1)
     with Record.open(record_path, clock=clock) as record:
         report = await drain_outbox(record, settings)
-        assert len(report.delivered) == len(queued) and not report.failed and not report.queued
+        assert len(report.delivered) == len(queued)
+        assert not report.failed
+        assert not report.queued
         assert not (await drain_outbox(record, settings)).delivered
         items = record.outbox.items()
         assert {i.status for i in items} == {"delivered"}
@@ -239,5 +258,7 @@ async def test_an_outage_across_a_restart_loses_nothing_and_sends_nothing_twice(
     )
     slack = [m["blocks"][0]["text"]["text"] for m in slack_receiver.bodies()]
     assert len(slack) == len(set(slack)) == 6
-    hec = [(r.body["event"]["incident_id"], r.body["event"]["event"]) for r in hec_receiver.received]
+    hec = [
+        (r.body["event"]["incident_id"], r.body["event"]["event"]) for r in hec_receiver.received
+    ]
     assert sorted(hec) == sorted((i, e) for i, events in expected.items() for e in events)

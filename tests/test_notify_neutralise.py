@@ -24,10 +24,16 @@ from actions.notify.neutralise import (
         ("<!here|here>", "&lt;!here|here&gt;"),
         ("<@U123ABC>", "&lt;@U123ABC&gt;"),
         ("<!subteam^S01|@security>", "&lt;!subteam^S01|@security&gt;"),
-        ("<https://evil.example|Reset your password>", "&lt;https://evil.example|Reset your password&gt;"),
+        (
+            "<https://evil.example|Reset your password>",
+            "&lt;https://evil.example|Reset your password&gt;",
+        ),
         ("a & b", "a &amp; b"),
         ("&lt;already&gt;", "&amp;lt;already&amp;gt;"),
-        ("*bold* _it_ ~strike~ `code` ```block```", "＊bold＊ ＿it＿ ～strike～ ｀code｀ ｀｀｀block｀｀｀"),
+        (
+            "*bold* _it_ ~strike~ `code` ```block```",
+            "＊bold＊ ＿it＿ ～strike～ ｀code｀ ｀｀｀block｀｀｀",
+        ),
         ("> quoted", "&gt; quoted"),
     ],
 )
@@ -37,7 +43,8 @@ def test_slack_mrkdwn_shows_control_syntax_literally(hostile: str, shown: str) -
 
 def test_slack_mrkdwn_cuts_at_the_limit_without_breaking_an_entity() -> None:
     text = slack_mrkdwn("a" * 10 + "<" * 10, 20)
-    assert len(text) <= 20 and text.endswith("\u2026")
+    assert len(text) <= 20
+    assert text.endswith("\u2026")
     assert text == "a" * 10 + "&lt;" * 2 + "\u2026"
     assert slack_mrkdwn("line1\nline2", multiline=True) == "line1\nline2"
     assert slack_mrkdwn("line1\nline2") == "line1 line2"
@@ -61,7 +68,8 @@ def test_email_headers_cannot_be_injected() -> None:
     payload = {"from": "warroom@example.com", "to": ["team@example.com"],
                "subject": "ok\r\nBcc: evil@example.com", "body": "text"}  # fmt: skip
     message = to_message(payload, "k")
-    assert message["Bcc"] is None and message["Subject"] == "ok Bcc: evil@example.com"
+    assert message["Bcc"] is None
+    assert message["Subject"] == "ok Bcc: evil@example.com"
     raw = message.as_bytes()
     assert b"\r\nBcc:" not in raw
 
@@ -75,7 +83,9 @@ def test_the_email_policy_refuses_a_line_break_in_a_header_as_a_second_wall() ->
 
 def test_pagerduty_summary_is_bounded_and_single_line() -> None:
     summary = pagerduty_text("x\ny" + "z" * 2000)
-    assert len(summary) == 1024 and "\n" not in summary and summary.startswith("x y")
+    assert len(summary) == 1024
+    assert "\n" not in summary
+    assert summary.startswith("x y")
     assert one_line("  a \t b  ", 10) == "a b"
 
 

@@ -5,6 +5,8 @@ sends them. Secrets are read at send time from the environment variables or
 files the configuration names, and never stored or shown.
 """
 
+from __future__ import annotations
+
 from actions.notify.drain import Attempt, DrainReport, drain_outbox, item_to_dict, run_drainer
 from actions.notify.errors import DeliveryError
 from actions.notify.events import EVENTS, Escalation, Queued, escalate, notify_incident_event

@@ -267,9 +267,9 @@ class _Sender:
             error.message = self.scrub(error.message)
             raise
         except Exception as error:  # a bug must not lose the notification or leak a secret
+            detail = self.scrub(str(error))[:200]
             raise DeliveryError(
-                f"{item.channel}: unexpected {type(error).__name__}: {self.scrub(str(error))[:200]}",
-                permanent=False,
+                f"{item.channel}: unexpected {type(error).__name__}: {detail}", permanent=False
             ) from None
 
 

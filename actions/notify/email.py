@@ -84,7 +84,7 @@ async def send(
     payload: dict[str, Any],
     settings: EmailSettings,
     message_key: str,
-    timeout: float,
+    timeout_seconds: float,
     scrub: Scrubber,
 ) -> str:
     password = None
@@ -93,7 +93,9 @@ async def send(
         scrub.add(password)
     message = to_message(payload, message_key)
     try:
-        refused = await asyncio.to_thread(_deliver, message, payload, settings, password, timeout)
+        refused = await asyncio.to_thread(
+            _deliver, message, payload, settings, password, timeout_seconds
+        )
     except DeliveryError:
         raise
     except smtplib.SMTPResponseException as error:
@@ -137,7 +139,9 @@ def _deliver(
     context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
     smtp: smtplib.SMTP
     if settings.ssl:
-        smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=timeout, context=context)
+        smtp = smtplib.SMTP_SSL(
+            settings.smtp_host, settings.smtp_port, timeout=timeout, context=context
+        )
     else:
         smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
     with smtp:

@@ -213,14 +213,18 @@ def _queued(record: Record, key_pattern: str) -> bool:
     return bool(record.query("SELECT 1 FROM outbox WHERE dedup_key LIKE ? LIMIT 1", (key_pattern,)))
 
 
-def _queue_siem(record: Record, settings: Settings, notice: Notice, occurrence: str) -> list[Queued]:
+def _queue_siem(
+    record: Record, settings: Settings, notice: Notice, occurrence: str
+) -> list[Queued]:
     s = settings.alerting.siem
     if not _routed(s, notice.incident, notice.event):
         return []
     assert s is not None
     queued = []
     if s.hec_url:
-        queued.append(_enqueue(record, siem.HEC_CHANNEL, notice, occurrence, siem.build_hec(notice, s)))
+        queued.append(
+            _enqueue(record, siem.HEC_CHANNEL, notice, occurrence, siem.build_hec(notice, s))
+        )
     if s.syslog:
         queued.append(
             _enqueue(record, siem.SYSLOG_CHANNEL, notice, occurrence, siem.build_syslog(notice, s))

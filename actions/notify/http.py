@@ -34,9 +34,13 @@ async def post_json(
             headers={"Content-Type": "application/json", **(headers or {})},
         )
     except httpx.TimeoutException as error:
-        raise DeliveryError(f"{what}: timed out ({type(error).__name__})", permanent=False) from None
+        raise DeliveryError(
+            f"{what}: timed out ({type(error).__name__})", permanent=False
+        ) from None
     except httpx.InvalidURL:
-        raise DeliveryError(f"{what}: the configured URL is not a valid URL", permanent=False) from None
+        raise DeliveryError(
+            f"{what}: the configured URL is not a valid URL", permanent=False
+        ) from None
     except httpx.HTTPError as error:
         detail = scrub(str(error)) or type(error).__name__
         raise DeliveryError(f"{what}: {type(error).__name__}: {detail}", permanent=False) from None

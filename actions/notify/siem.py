@@ -65,8 +65,11 @@ def build_syslog(notice: Notice, settings: SiemSettings) -> dict[str, Any]:
         "severity": SYSLOG_SEVERITY.get(notice.incident.severity, 5),
         "timestamp": notice.at.astimezone(UTC).isoformat(timespec="microseconds"),
         "msgid": notice.event,
-        "params": {key: str(event[key]).lower() if key == "drill" else str(event[key])
-                   for key in SD_PARAMS if key in event},  # fmt: skip
+        "params": {
+            key: str(event[key]).lower() if key == "drill" else str(event[key])
+            for key in SD_PARAMS
+            if key in event
+        },  # fmt: skip
         "message": json.dumps(event, ensure_ascii=True, separators=(",", ":"), sort_keys=True),
     }
 
@@ -91,10 +94,8 @@ async def send_hec(
     except ValueError:
         answer = {}
     if isinstance(answer, dict) and answer.get("code", 0) != 0:
-        raise DeliveryError(
-            f"Splunk HEC: code {answer.get('code')}: {scrub(one_line(str(answer.get('text')), 200))}",
-            permanent=False,
-        )
+        text = scrub(one_line(str(answer.get("text")), 200))
+        raise DeliveryError(f"Splunk HEC: code {answer.get('code')}: {text}", permanent=False)
     return f"Splunk HEC accepted (HTTP {response.status_code})"
 
 
@@ -115,7 +116,7 @@ def frame(payload: dict[str, Any], settings: SiemSettings, *, hostname: str | No
 
 
 async def send_syslog(
-    payload: dict[str, Any], settings: SiemSettings, timeout: float
+    payload: dict[str, Any], settings: SiemSettings, timeout_seconds: float
 ) -> str:
     if not settings.syslog:
         raise DeliveryError("SIEM syslog: syslog is no longer configured", permanent=False)
@@ -125,9 +126,9 @@ async def send_syslog(
     where = f"syslog {target.scheme}://{host}:{port}"
     try:
         if target.scheme == "tcp":
-            await asyncio.wait_for(_send_tcp(host, port, message), timeout)
+            await asyncio.wait_for(_send_tcp(host, port, message), timeout_seconds)
         else:
-            await asyncio.wait_for(_send_udp(host, port, message), timeout)
+            await asyncio.wait_for(_send_udp(host, port, message), timeout_seconds)
     except TimeoutError:
         raise DeliveryError(f"{where}: timed out", permanent=False) from None
     except OSError as error:

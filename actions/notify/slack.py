@@ -43,7 +43,10 @@ def build(notice: Notice, settings: SlackSettings) -> dict[str, Any]:
         ("Detected", incident.detected_at.isoformat() if incident.detected_at else None),
     ]
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": slack_plain(header, HEADER_LIMIT)}},
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": slack_plain(header, HEADER_LIMIT)},
+        },
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*Incident:* {title}"}},
         {
             "type": "section",

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
-from email.message import Message
+from email.message import EmailMessage
 from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -302,7 +302,9 @@ SYSLOG_HEADER = re.compile(
     r"<(?P<pri>\d{1,3})>1 (?P<timestamp>\S+) (?P<hostname>[!-~]{1,255}) (?P<app>[!-~]{1,48}) "
     r"(?P<procid>[!-~]{1,128}) (?P<msgid>[!-~]{1,32}) "
 )
-_SD_ELEMENT = re.compile(r'\[(?P<id>[^ =\]"]{1,32})(?P<params>(?: [^ =\]"]{1,32}="(?:[^"\\\]]|\\.)*")*)\]')
+_SD_ELEMENT = re.compile(
+    r'\[(?P<id>[^ =\]"]{1,32})(?P<params>(?: [^ =\]"]{1,32}="(?:[^"\\\]]|\\.)*")*)\]'
+)
 _SD_PARAM = re.compile(r' (?P<name>[^ =\]"]{1,32})="(?P<value>(?:[^"\\\]]|\\.)*)"')
 
 
@@ -324,14 +326,14 @@ def parse_rfc5424(data: bytes) -> SyslogMessage:
     text = data.decode("utf-8")
     header = SYSLOG_HEADER.match(text)
     assert header, f"not an RFC 5424 header: {text[:120]!r}"
-    rest = text[header.end():]
+    rest = text[header.end() :]
     element = _SD_ELEMENT.match(rest)
     assert element, f"not one SD-ELEMENT: {rest[:200]!r}"
     params = {
         m["name"]: re.sub(r"\\(.)", r"\1", m["value"])
         for m in _SD_PARAM.finditer(element["params"])
     }
-    after = rest[element.end():]
+    after = rest[element.end() :]
     assert after.startswith(" "), "MSG must follow the structured data after one space"
     return SyslogMessage(
         pri=int(header["pri"]),
@@ -429,8 +431,11 @@ class SmtpSink:
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
 
-    def messages(self) -> list[Message]:
-        return [message_from_bytes(raw, policy=default_policy) for _, _, raw in self.envelopes]
+    def messages(self) -> list[EmailMessage]:
+        return [
+            message_from_bytes(raw, _class=EmailMessage, policy=default_policy)
+            for _, _, raw in self.envelopes
+        ]
 
 
 @dataclass
