@@ -442,9 +442,9 @@ class DrillEngine:
         """Re-evaluate the cluster after a change and report what it did to the drill."""
         now = self.clock.now()
         changes = self.traffic.reevaluate(now.timestamp())
-        if not self.traffic.eradicated and self._eradicated():
+        if not self.traffic.eradicated and (foothold := self._eradicated()):
             changes += self.traffic.mark_eradicated(now.timestamp())
-            self._observe("eradicated", "attack", now)
+            self._observe("eradicated", foothold, now)
             self._event(
                 ev.REACTION,
                 "the attacker's foothold is gone: its credentials no longer work "
@@ -597,23 +597,23 @@ class DrillEngine:
             reaction="flow",
         )
 
-    def _eradicated(self) -> bool:
+    def _eradicated(self) -> str | None:
+        """The name of the object whose removal or annotation ended the attack, if it happened."""
         for condition in self.scenario.eradication:
             kind = "deleted" if "deleted" in condition else "annotated"
             target = condition[kind]
             api_version = target.get("apiVersion") or DEFAULT_API_VERSIONS.get(target["kind"], "v1")
-            found = self.state.get(
-                api_version, target["kind"], target.get("namespace", "voicehive"), target["name"]
-            )
+            namespace = target.get("namespace", "voicehive")
+            found = self.state.get(api_version, target["kind"], namespace, target["name"])
             if kind == "deleted" and found is None:
-                return True
+                return str(target["name"])
             if kind == "annotated" and found is not None:
                 annotations = found["metadata"].get("annotations") or {}
                 if target["key"] in annotations and (
                     "value" not in target or str(annotations[target["key"]]) == str(target["value"])
                 ):
-                    return True
-        return False
+                    return str(target["name"])
+        return None
 
     def _observe(self, action: str, target: str, now: datetime, by: str = "") -> None:
         self.observations.append(Observation(action, target, now, by))

@@ -77,6 +77,10 @@ RUNBOOK_STEPS: dict[str, dict[str, Any]] = {
 }
 
 
+# Containments the cluster can only show by their effect: the attacker's credentials are gone.
+OBSERVED_AS = {"rotate-sa": ("eradicated",), "disable-sa": ("eradicated",)}
+
+
 @dataclass(frozen=True)
 class TimeScore:
     name: str
@@ -307,7 +311,8 @@ def score_drill(
 
     done, missed = [], []
     for step in key.steps:
-        if _step_done(step, incident, succeeded, decisions, ticks, evidence, observations):
+        if _step_done(step, incident, succeeded, decisions, ticks, evidence, observations,
+                      key.containment):
             done.append(step)
         else:
             missed.append(step)
@@ -339,7 +344,8 @@ def _containment(
         return ContainmentResult(
             action, target, True, from_record[0].at, "recorded action succeeded"
         )
-    seen = [o for o in observations if o.action == action and targets_match(target, o.target)]
+    kinds = (action, *OBSERVED_AS.get(action, ()))
+    seen = [o for o in observations if o.action in kinds and targets_match(target, o.target)]
     if seen:
         by = f" ({seen[0].by})" if seen[0].by else ""
         return ContainmentResult(action, target, True, seen[0].wall, f"seen in the cluster{by}")
@@ -354,16 +360,25 @@ def _step_done(
     ticks: Sequence[Any],
     evidence: Sequence[Any],
     observations: Sequence[Observation],
+    containment: Sequence[Any] = (),
 ) -> bool:
     rule = RUNBOOK_STEPS[step]
+
+    def right_target(action: str, target: str | None) -> bool:
+        """An action the answer key expects counts only on the target it names."""
+        expected = [c.target for c in containment if c.action == action]
+        return not expected or any(targets_match(t, target) for t in expected)
+
     title = str(rule["title"]).casefold()
     if any(t.item == step or t.item.casefold() == title for t in ticks):
         return True
     if rule.get("acknowledged") and incident.acknowledged_at is not None:
         return True
-    if any(a.action in rule.get("actions", ()) for a in succeeded):
+    if any(a.action in rule.get("actions", ()) and right_target(a.action, a.target) for a in succeeded):
         return True
-    if any(o.action in rule.get("observed", ()) for o in observations):
+    if any(
+        o.action in rule.get("observed", ()) and right_target(o.action, o.target) for o in observations
+    ):
         return True
     if rule.get("decision") and decisions:
         return True
