@@ -267,6 +267,11 @@ def test_text_alert_after_kubectl_timestamp_takes_its_date_even_across_midnight(
     assert "text form: date taken from the kubectl timestamp" in parsed.warnings
 
 
+def test_text_alert_after_a_kubectl_timestamp_at_the_edge_of_time_falls_back_to_today() -> None:
+    parsed = alert(b"0001-01-01T00:00:00.1Z 23:59:59.900000000: Notice X | a=b")
+    assert "text form: no date in the line, assumed today (UTC)" in parsed.warnings
+
+
 # --- dedupe key ----------------------------------------------------------------------
 
 

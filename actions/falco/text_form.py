@@ -34,6 +34,8 @@ _INTERNAL_PREFIX = "Falco internal: "
 _NOT_AVAILABLE = "<NA>"
 RULE_INFERRED = "text form: rule name inferred from the message"
 MAX_TEXT_FIELDS = 512
+_EPOCH = datetime.date(1970, 1, 1)
+_NS_PER_DAY = 86_400 * 1_000_000_000
 
 
 class TextRejected(ValueError):
@@ -104,7 +106,9 @@ def _text_time_ns(
         if reference_date is not None:
             return clock_to_ns(raw_time, reference_date, warnings)
         if log_time_ns is not None:
-            return _clock_near(raw_time, log_time_ns, warnings)
+            near = _clock_near(raw_time, log_time_ns, warnings)
+            if near is not None:
+                return near
         today = datetime.datetime.now(datetime.UTC).date()
         warnings.append("text form: no date in the line, assumed today (UTC)")
         return clock_to_ns(raw_time, today, warnings)
@@ -112,16 +116,20 @@ def _text_time_ns(
         raise TextRejected(str(error)) from None
 
 
-def _clock_near(raw_time: str, log_time_ns: int, warnings: list[str]) -> int:
+def _clock_near(raw_time: str, log_time_ns: int, warnings: list[str]) -> int | None:
     """The clock time on the date of the kubectl timestamp, the day before if that is closer.
 
     kubectl stamps a line when the kubelet reads it, just after Falco wrote it,
     so an alert at 23:59:59.9 may be stamped 00:00:00.1 on the next day.
+    None when that date is at the edge of what datetime can hold.
     """
-    day = datetime.datetime.fromtimestamp(log_time_ns // 1_000_000_000, datetime.UTC).date()
-    candidate = clock_to_ns(raw_time, day, warnings)
-    if candidate - log_time_ns > 12 * 3600 * 1_000_000_000:
-        candidate = clock_to_ns(raw_time, day - datetime.timedelta(days=1), warnings)
+    try:
+        day = _EPOCH + datetime.timedelta(days=log_time_ns // _NS_PER_DAY)
+        candidate = clock_to_ns(raw_time, day, warnings)
+        if candidate - log_time_ns > _NS_PER_DAY // 2:
+            candidate = clock_to_ns(raw_time, day - datetime.timedelta(days=1), warnings)
+    except OverflowError:
+        return None
     warnings.append("text form: date taken from the kubectl timestamp")
     return candidate
 
