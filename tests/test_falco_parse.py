@@ -329,6 +329,12 @@ def test_lone_surrogate_escapes_become_replacement_characters() -> None:
     parsed.output.encode("utf-8")  # what SQLite needs
 
 
+def test_lone_surrogate_in_an_internal_text_event_stays_as_written() -> None:
+    line = b'03:14:00.000000017: Debug Falco internal: x (a="\\ud800" b="\\u00e9")'
+    parsed = alert(line, reference_date=DAY)
+    assert parsed.output_fields == {"a": '"\\ud800"', "b": "\u00e9"}
+
+
 def test_multi_megabyte_alert_within_the_limit_is_kept_whole() -> None:
     command = "A" * (3 * 1024 * 1024)
     parsed = alert(line_of(c2_doc(output_fields={"proc.cmdline": command})))
@@ -643,6 +649,6 @@ def test_random_and_mutated_lines_never_raise() -> None:
         texts = [result.time, result.rule, result.priority, result.output, *result.tags]
         for text in texts + [result.hostname or "", result.source or ""]:
             text.encode("utf-8")
-        json.dumps(result.output_fields, ensure_ascii=False).encode("utf-8")
+        json.dumps(result.output_fields, ensure_ascii=False, allow_nan=False).encode("utf-8")
         assert len(result.dedupe_key) == 32
     assert accepted > 100  # the mutations kept many alerts readable

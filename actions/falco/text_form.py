@@ -211,7 +211,13 @@ def _field_value(value: str, json_values: bool) -> object:
             decoded: object = json.loads(value)
         except (ValueError, RecursionError):
             return value
-        if isinstance(decoded, str | int | bool) or decoded is None:
+        if isinstance(decoded, str):
+            try:
+                decoded.encode("utf-8")
+            except UnicodeEncodeError:
+                return value  # a lone surrogate escape: keep the text as written
+            return decoded
+        if isinstance(decoded, int | bool) or decoded is None:
             return decoded
         if isinstance(decoded, float) and math.isfinite(decoded):
             return decoded
