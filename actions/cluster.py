@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import yaml
 
 DEFAULT_NAMESPACE = "voicehive"
 DEFAULT_TIMEOUT = 10.0
@@ -230,6 +231,16 @@ def kubeconfig_paths(options: ClusterOptions) -> list[str]:
     return [str(Path.home() / ".kube" / "config")]
 
 
+def _first_current_context(paths: list[str]) -> str | None:
+    """kubectl takes current-context from the first file that sets it (the client: the last)."""
+    for path in paths:
+        with open(Path(path).expanduser(), encoding="utf-8") as handle:
+            document = yaml.safe_load(handle) or {}
+        if isinstance(document, dict) and document.get("current-context"):
+            return str(document["current-context"])
+    return None
+
+
 async def connect(options: ClusterOptions) -> Cluster:
     """A Cluster for these options; raises ClusterError("config") when none can be made."""
     from kubernetes.aio.client import ApiClient, Configuration
@@ -247,10 +258,13 @@ async def connect(options: ClusterOptions) -> Cluster:
         try:
             merged = KubeConfigMerger(KUBECONFIG_SEPARATOR.join(existing))
             loader = KubeConfigLoader(
-                config_dict=merged.config, active_context=options.context, config_base_path=None
+                config_dict=merged.config,
+                active_context=options.context or _first_current_context(existing),
+                config_base_path=None,
             )
             await loader.load_and_set(configuration)
-        except (ConfigException, KeyError, TypeError, ValueError, OSError) as error:
+        except (ConfigException, KeyError, TypeError, ValueError, OSError,
+                yaml.YAMLError) as error:
             raise ClusterError(
                 "config", f"cannot use kubeconfig {', '.join(existing)}: {error}"
             ) from error

@@ -1,0 +1,104 @@
+"""Connecting like kubectl: --kubeconfig, $KUBECONFIG (merged), ~/.kube/config; context; namespace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actions.cluster import NAMESPACE, ClusterError, ClusterOptions, connect
+from actions.drill.kubeconfig import build_kubeconfig
+from actions.drill.server import DrillServerThread
+from tests.plugins.actions import closed_port
+
+
+def write(path: Path, document: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No KUBECONFIG, an empty HOME, not in a cluster: only what the test writes counts."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    return home
+
+
+async def names_of_namespaces(options: ClusterOptions) -> tuple[list[str], str, str | None]:
+    cluster = await connect(options)
+    async with cluster:
+        found = await cluster.list(NAMESPACE)
+        return [n["metadata"]["name"] for n in found], cluster.namespace, cluster.context
+
+
+async def test_home_kubeconfig_is_the_default(isolated_env: Path,
+                                              drill_server: DrillServerThread) -> None:
+    write(isolated_env / ".kube" / "config", build_kubeconfig(drill_server.url, namespace="ops"))
+    names, namespace, context = await names_of_namespaces(ClusterOptions())
+    assert "voicehive" in names
+    assert namespace == "ops" and context == "warroom-drill"
+
+
+async def test_kubeconfig_env_beats_home_and_the_flag_beats_both(
+    isolated_env: Path, tmp_path: Path, drill_server: DrillServerThread,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}"
+    write(isolated_env / ".kube" / "config", build_kubeconfig(dead, context="home"))
+    env_file = write(tmp_path / "env.yaml", build_kubeconfig(drill_server.url, context="env"))
+    monkeypatch.setenv("KUBECONFIG", str(env_file))
+    assert (await names_of_namespaces(ClusterOptions()))[2] == "env"
+    flag_file = write(tmp_path / "flag.yaml", build_kubeconfig(drill_server.url, context="flag"))
+    assert (await names_of_namespaces(ClusterOptions(kubeconfig=str(flag_file))))[2] == "flag"
+
+
+async def test_kubeconfig_list_is_merged_and_the_first_current_context_wins(
+    isolated_env: Path, tmp_path: Path, drill_server: DrillServerThread,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}"
+    first = write(tmp_path / "a.yaml", build_kubeconfig(drill_server.url, context="live"))
+    second = write(tmp_path / "b.yaml", build_kubeconfig(dead, context="stale"))
+    monkeypatch.setenv("KUBECONFIG", f"{first}:{tmp_path / 'missing.yaml'}:{second}")
+    names, _, context = await names_of_namespaces(ClusterOptions())
+    assert context == "live" and "voicehive" in names
+    cluster = await connect(ClusterOptions(context="stale"))
+    async with cluster:
+        with pytest.raises(ClusterError) as refused:
+            await cluster.list(NAMESPACE)
+    assert refused.value.cause == "refused"
+
+
+async def test_namespace_flag_beats_the_context_which_beats_voicehive(
+    isolated_env: Path, tmp_path: Path, drill_server: DrillServerThread
+) -> None:
+    with_ns = write(tmp_path / "ns.yaml", build_kubeconfig(drill_server.url, namespace="ops"))
+    document = build_kubeconfig(drill_server.url)
+    del document["contexts"][0]["context"]["namespace"]
+    without = write(tmp_path / "plain.yaml", document)
+    assert (await names_of_namespaces(ClusterOptions(kubeconfig=str(with_ns))))[1] == "ops"
+    flagged = ClusterOptions(kubeconfig=str(with_ns), namespace="falco-system")
+    assert (await names_of_namespaces(flagged))[1] == "falco-system"
+    assert (await names_of_namespaces(ClusterOptions(kubeconfig=str(without))))[1] == "voicehive"
+
+
+async def test_configuration_problems_say_what_to_do(isolated_env: Path, tmp_path: Path) -> None:
+    with pytest.raises(ClusterError, match="pass --kubeconfig or set KUBECONFIG") as nothing:
+        await connect(ClusterOptions())
+    assert nothing.value.cause == "config"
+    with pytest.raises(ClusterError, match="does not exist"):
+        await connect(ClusterOptions(kubeconfig=str(tmp_path / "nope.yaml")))
+    good = write(tmp_path / "k.yaml", build_kubeconfig("http://127.0.0.1:1"))
+    with pytest.raises(ClusterError, match="cannot use kubeconfig") as unknown:
+        await connect(ClusterOptions(kubeconfig=str(good), context="no-such-context"))
+    assert unknown.value.cause == "config"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("clusters: [\n")
+    with pytest.raises(ClusterError, match="cannot use kubeconfig"):
+        await connect(ClusterOptions(kubeconfig=str(broken)))
