@@ -26,7 +26,7 @@ def _committed(path: Path) -> int:
 
 
 def test_sigkill_midway_leaves_a_verifiable_record(tmp_path: Path) -> None:
-    lines = list(falco_lines(200_000))
+    lines = list(falco_lines(60_000))
     source = tmp_path / "falco.jsonl"
     source.write_text("\n".join(lines) + "\n")
     db = tmp_path / "record.db"
@@ -36,7 +36,7 @@ def test_sigkill_midway_leaves_a_verifiable_record(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
-    while _committed(db) < 10_000 and time.monotonic() < deadline and ingest.poll() is None:
+    while _committed(db) < 4_000 and time.monotonic() < deadline and ingest.poll() is None:
         time.sleep(0.02)
     ingest.send_signal(signal.SIGKILL)
     ingest.wait()
@@ -46,7 +46,7 @@ def test_sigkill_midway_leaves_a_verifiable_record(tmp_path: Path) -> None:
         result = verify_chain(record.conn)
         assert result.ok, result.problem
         rows = record.query("SELECT output, time FROM alerts ORDER BY seq")
-    assert 10_000 <= len(rows) < len(lines)
+    assert 4_000 <= len(rows) < len(lines)
     # Every committed alert is exactly the line it came from, in order, none skipped.
     for row, line in zip(rows, lines, strict=False):
         original = json.loads(line)
