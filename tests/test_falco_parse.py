@@ -7,6 +7,7 @@ import io
 import json
 import pickle
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -652,3 +653,44 @@ def test_random_and_mutated_lines_never_raise() -> None:
         json.dumps(result.output_fields, ensure_ascii=False, allow_nan=False).encode("utf-8")
         assert len(result.dedupe_key) == 32
     assert accepted > 100  # the mutations kept many alerts readable
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> object:
+    choices: list[Callable[[], object]] = [
+        lambda: None,
+        lambda: rng.random() < 0.5,
+        lambda: rng.randint(-(10**20), 10**20),
+        lambda: rng.random() * 1e308 * rng.choice([1, 10]),  # 1e309 is Infinity
+        lambda: "".join(chr(rng.randrange(0x11000)) for _ in range(rng.randrange(6))),
+        lambda: "2025-03-14T09:12:01.004518233Z",
+        lambda: "Notice",
+    ]
+    if depth < 3:
+        choices.append(lambda: [_random_value(rng, depth + 1) for _ in range(rng.randrange(3))])
+        choices.append(lambda: {str(rng.random()): _random_value(rng, depth + 1) for _ in range(3)})
+    return rng.choice(choices)()
+
+
+def test_random_json_documents_never_raise() -> None:
+    """Every key present or not, of a right or a random type (lone surrogates included)."""
+    rng = random.Random(7)
+    good = json.loads(fixture_lines("json_0.41.jsonl")[0])
+    good["message"] = "Unexpected connection to K8s API Server from container"
+    accepted = 0
+    for _ in range(3000):
+        doc = {
+            key: _random_value(rng) if rng.random() < 0.3 else value
+            for key, value in good.items()
+            if rng.random() < 0.85
+        }
+        line = json.dumps(doc, ensure_ascii=rng.random() < 0.5).encode("utf-8", "surrogatepass")
+        result = parse_line(line)
+        if isinstance(result, RejectedLine):
+            assert not result.reason.startswith(INTERNAL_ERROR), (line, result.reason)
+            continue
+        assert isinstance(result, FalcoAlert)
+        accepted += 1
+        for text in [result.time, result.rule, result.priority, result.output, *result.tags]:
+            text.encode("utf-8")
+        json.dumps(result.output_fields, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    assert accepted > 300
