@@ -489,3 +489,30 @@ def test_pod_log_follow_streams_lines_as_they_come(api: client.ApiClient,
     assert "".join(text for text, _ in arrivals) == "line 0\nline 1\nline 2\n"
     assert arrivals[0][0] == "line 0\n"
     assert arrivals[0][1] < 0.5
+
+
+def test_discovery_and_method_errors(drill_server: DrillServerThread) -> None:
+    base = drill_server.url
+    groups = json.loads(urllib3.request("GET", f"{base}/apis").data)
+    names = [g["name"] for g in groups["groups"]]
+    assert names.index("security.istio.io") < names.index("policy.linkerd.io")
+    linkerd = json.loads(urllib3.request("GET", f"{base}/apis/policy.linkerd.io/v1beta1").data)
+    assert {r["name"] for r in linkerd["resources"]} == {"servers", "serverauthorizations"}
+    core = json.loads(urllib3.request("GET", f"{base}/api/v1").data)
+    assert {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
+            "verbs": ["get"]} in core["resources"]
+    put_collection = urllib3.request("PUT", f"{base}/api/v1/namespaces/voicehive/pods",
+                                     body=b"{}")
+    assert put_collection.status == 405
+    assert json.loads(put_collection.data)["reason"] == "MethodNotAllowed"
+    nested = urllib3.request("POST", f"{base}/api/v1/namespaces/voicehive/secrets",
+                             body=b"[" * 100_000, headers={"Content-Type": "application/json"})
+    assert nested.status == 400
+
+
+def test_deprecated_versions_warn(drill_server: DrillServerThread) -> None:
+    response = urllib3.request(
+        "GET", f"{drill_server.url}/apis/policy.linkerd.io/v1beta1/namespaces/voicehive/servers")
+    assert response.status == 200
+    assert "policy.linkerd.io/v1beta1 Server is deprecated" in response.headers["Warning"]
+    assert json.loads(response.data)["items"] == []

@@ -9,6 +9,7 @@ ApiError becomes its Status JSON with the matching HTTP code.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from .responses import error_response, json_response
 if TYPE_CHECKING:
     from ..cluster_state import ClusterState
 
+LOG = logging.getLogger(__name__)
 STATE_KEY: web.AppKey[Any] = web.AppKey("state", object)
 STREAMS_KEY: web.AppKey[set[asyncio.Queue[Any]]] = web.AppKey("streams", set)
 
@@ -63,6 +65,12 @@ async def _faults_and_errors(request: web.Request, handler: Any) -> web.StreamRe
         return await handler(request)
     except status.ApiError as error:
         return error_response(error)
+    except web.HTTPException:
+        raise  # aiohttp's own answers (413 for a body over the size limit)
+    except Exception as exc:  # a bug must still answer as an API server does, not a traceback
+        LOG.exception("drill API server: %s %s failed", request.method, request.path)
+        return error_response(status.error(500, "InternalError",
+                                           f"Internal error occurred: {type(exc).__name__}"))
 
 
 async def _ok(request: web.Request) -> web.Response:

@@ -26,7 +26,7 @@ async def read_json(request: web.Request) -> Any:
     raw = await request.read()
     try:
         return json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise status.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
 
 
