@@ -3,7 +3,8 @@
 `connect(ClusterOptions(...))` resolves the kubeconfig (`--kubeconfig`, else
 `$KUBECONFIG`, a list merged like kubectl merges it, else `~/.kube/config`,
 else the in-cluster service account), the context and the namespace
-(`--namespace`, else the context's namespace, else `voicehive`) and returns a
+(`--namespace`, else the context's namespace, else the configured default,
+`voicehive`) and returns a
 `Cluster` holding a `kubernetes.aio` ApiClient.
 
 `Cluster` sends plain JSON through that client's own transport
@@ -46,6 +47,8 @@ class ClusterOptions:
     kubeconfig: str | None = None
     namespace: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    # Used when neither --namespace nor the context names one (the configuration's).
+    default_namespace: str = DEFAULT_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -290,7 +293,7 @@ async def connect(options: ClusterOptions) -> Cluster:
     client = ApiClient(configuration=configuration)
     return Cluster(
         client,
-        namespace=namespace or DEFAULT_NAMESPACE,
+        namespace=namespace or options.default_namespace,
         context=context_name,
         server=str(configuration.host),
         timeout=options.timeout,

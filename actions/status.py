@@ -229,11 +229,18 @@ async def _linkerd(cluster: Cluster, result: MeshStatus, kubeconfig: str | None)
 
 
 async def mesh_status(cluster: Cluster, *, namespace: str | None = None,
-                      kubeconfig: str | None = None) -> MeshStatus:
-    """Mesh sync, NetworkPolicies and recent Warning events in one namespace."""
+                      kubeconfig: str | None = None, mesh: str = "auto") -> MeshStatus:
+    """Mesh sync, NetworkPolicies and recent Warning events in one namespace.
+
+    mesh: "auto" detects it; "istio", "linkerd" or "none" as configured.
+    """
     ns = namespace or cluster.namespace
     result = MeshStatus(namespace=ns)
-    result.mesh, result.mesh_detail = await detect_mesh(cluster)
+    if mesh == "auto":
+        result.mesh, result.mesh_detail = await detect_mesh(cluster)
+    else:
+        result.mesh = None if mesh == "none" else mesh
+        result.mesh_detail = f"mesh.provider = {mesh} in the configuration"
     if result.mesh == "istio":
         await _istio(cluster, result, kubeconfig)
     elif result.mesh == "linkerd":

@@ -30,10 +30,9 @@ from actions.runbook.pipeline import Plan, PlanContext
 if TYPE_CHECKING:
     from actions.runbook.pipeline import RunbookActions
 
-FALCO_NAMESPACE, FALCO_SELECTOR, FALCO_TAIL = "falco-system", "app=falco", 100
+FALCO_TAIL = 100
 DNS_NAMESPACE, DNS_SELECTOR = "kube-system", "k8s-app=kube-dns"
 APP_TAIL = 1000
-PROMETHEUS = ("monitoring", "prometheus:9090")
 TRAFFIC_QUERY = "rate(istio_tcp_received_bytes_total[5m])"
 
 
@@ -82,7 +81,8 @@ def pieces(ctx: PlanContext) -> list[Piece]:
                      + await cluster.list(ISTIO_AUTHORIZATION_POLICY, ns))
 
     async def falco(cluster: Cluster) -> bytes:
-        return await _logs(cluster, FALCO_NAMESPACE, FALCO_SELECTOR, tail=FALCO_TAIL)
+        return await _logs(cluster, request.falco_namespace, request.falco_selector,
+                           tail=FALCO_TAIL)
 
     async def app(cluster: Cluster) -> bytes:
         return await _logs(cluster, ns, f"app={request.service}", tail=APP_TAIL)
@@ -93,14 +93,17 @@ def pieces(ctx: PlanContext) -> list[Piece]:
                            keep=(lambda line: domain in line.lower()) if domain else None)
 
     async def traffic(cluster: Cluster) -> bytes:
-        namespace, service = PROMETHEUS
-        return await cluster.service_proxy(namespace, service, "api/v1/query",
+        if request.prometheus_url:
+            return await _prometheus_direct(request.prometheus_url, cluster.timeout)
+        namespace, service, port = request.prometheus_service
+        return await cluster.service_proxy(namespace, f"{service}:{port}", "api/v1/query",
                                            query={"query": TRAFFIC_QUERY})
 
     found = [
         Piece(f"events-{ns}.yaml", "application/yaml", f"kubectl get events -n {ns}", events),
         Piece("falco-logs.txt", "text/plain",
-              f"kubectl logs -n {FALCO_NAMESPACE} -l {FALCO_SELECTOR} --tail={FALCO_TAIL}",
+              f"kubectl logs -n {request.falco_namespace} -l {request.falco_selector} "
+              f"--tail={FALCO_TAIL}",
               falco),
         Piece(f"networkpolicies-{ns}.yaml", "application/yaml",
               f"kubectl get networkpolicies -n {ns} -o yaml", policies),
@@ -121,21 +124,41 @@ def pieces(ctx: PlanContext) -> list[Piece]:
     return found
 
 
+async def _prometheus_direct(base_url: str, timeout: float) -> bytes:
+    """The query straight from a configured Prometheus URL (no cluster credentials sent)."""
+    import httpx
+
+    url = base_url.rstrip("/") + "/api/v1/query"
+    doing = f"query Prometheus at {base_url}"
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            answer = await client.get(url, params={"query": TRAFFIC_QUERY})
+    except httpx.TimeoutException as error:
+        raise ClusterError("timeout", f"{doing}: timed out after {timeout:g} s") from error
+    except httpx.HTTPError as error:
+        raise ClusterError("unreachable", f"{doing}: {error}") from error
+    if answer.status_code != 200:
+        raise ClusterError("server-error", f"{doing}: HTTP {answer.status_code}: "
+                           f"{answer.text[:300]}")
+    return answer.content
+
+
 async def plan(ctx: PlanContext) -> Plan:
     result = Plan()
     result.pieces = [p.name for p in pieces(ctx)]
     ns = ctx.namespace
     result.reads = [
         ("list", "", "events", None, ns),
-        ("list", "", "pods", None, FALCO_NAMESPACE),
-        ("get", "", "pods", "log", FALCO_NAMESPACE),
+        ("list", "", "pods", None, ctx.request.falco_namespace),
+        ("get", "", "pods", "log", ctx.request.falco_namespace),
         ("list", "networking.k8s.io", "networkpolicies", None, ns),
         ("list", "security.istio.io", "peerauthentications", None, ns),
         ("list", "security.istio.io", "authorizationpolicies", None, ns),
         ("list", "", "pods", None, DNS_NAMESPACE),
         ("get", "", "pods", "log", DNS_NAMESPACE),
-        ("get", "", "services", "proxy", PROMETHEUS[0]),
     ]
+    if not ctx.request.prometheus_url:
+        result.reads.append(("get", "", "services", "proxy", ctx.request.prometheus_service[0]))
     if ctx.request.service:
         result.reads += [("list", "", "pods", None, ns), ("get", "", "pods", "log", ns)]
     if not ctx.request.domain:

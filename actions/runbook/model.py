@@ -40,15 +40,20 @@ class ActionRequest:
     service: str | None = None
     # mesh-deny
     mesh: str = "auto"
-    # capture
+    # capture: what to look for where (the configuration's falco and prometheus sections)
     domain: str | None = None
     since_seconds: int = 3600
+    falco_namespace: str = "falco-system"
+    falco_selector: str = "app=falco"
+    prometheus_service: tuple[str, str, int] = ("monitoring", "prometheus", 9090)
+    prometheus_url: str | None = None
     # restore
     unblock: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
         out["protected_cidrs"] = list(self.protected_cidrs)
+        out["prometheus_service"] = list(self.prometheus_service)
         return out
 
 

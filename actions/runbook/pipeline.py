@@ -124,6 +124,12 @@ def validate_request(request: ActionRequest) -> None:
         raise InvalidRequest(f"mesh must be one of {', '.join(MESHES)}")
     if request.since_seconds <= 0:
         raise InvalidRequest("the capture window must be positive")
+    if request.prometheus_url is not None and not request.prometheus_url.startswith(
+            ("http://", "https://")):
+        raise InvalidRequest("the Prometheus URL must start with http:// or https://")
+    check_label_name(request.falco_namespace, "Falco namespace")
+    check_label_name(request.prometheus_service[0], "Prometheus namespace")
+    check_label_name(request.prometheus_service[1], "Prometheus service")
     if request.action == "block-ip":
         from actions.runbook.block_ip import parse_block
 

@@ -21,6 +21,7 @@ import asyncio
 import getpass
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -87,8 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     disable.add_argument("target", metavar="NAME")
     mesh = action("mesh-deny", "deny all mesh traffic to app=SERVICE (Istio or Linkerd)")
     mesh.add_argument("target", metavar="SERVICE")
-    mesh.add_argument("--mesh", choices=MESHES, default="auto",
-                      help="which mesh (default: detected)")
+    mesh.add_argument("--mesh", choices=MESHES,
+                      help="which mesh (default: the configured mesh.provider, else detected)")
     rotate = action("rotate-sa", "delete a service account's token secrets")
     rotate.add_argument("target", metavar="NAME")
     capture = action("capture", "store the runbook's evidence bundle in the record")
@@ -103,17 +104,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="also remove the IPs this incident blocked")
 
 
-def _request(args: argparse.Namespace, namespace: str) -> Any:
+def load_settings(args: argparse.Namespace) -> Any:
+    """The configuration file's settings (--config, $WARROOM_CONFIG, the default place)."""
+    from actions.config import ConfigError
+    from actions.config import load_settings as load
+
+    try:
+        return load(Path(args.config) if getattr(args, "config", None) else None)
+    except ConfigError as error:
+        raise UsageError(str(error)) from error
+
+
+def cluster_options(args: argparse.Namespace, settings: Any) -> Any:
+    """Flags first, then the configuration, then kubectl's own defaults."""
+    from actions.cluster import ClusterOptions
+
+    configured = settings.cluster
+    return ClusterOptions(
+        context=args.context or configured.context,
+        kubeconfig=args.kubeconfig or (str(configured.kubeconfig)
+                                       if configured.kubeconfig else None),
+        namespace=args.namespace, timeout=args.timeout,
+        default_namespace=configured.namespace,
+    )
+
+
+def _mesh(args: argparse.Namespace, settings: Any) -> str:
+    if getattr(args, "mesh", None):
+        return str(args.mesh)
+    provider = settings.mesh.provider
+    if provider == "none" and args.action == "mesh-deny":
+        raise UsageError("the configuration says there is no service mesh (mesh.provider = "
+                         "\"none\"); pass --mesh istio or --mesh linkerd")
+    return provider if provider in MESHES else "auto"
+
+
+def _request(args: argparse.Namespace, namespace: str, settings: Any) -> Any:
     from actions.runbook import ActionRequest
 
+    prometheus = settings.prometheus
     return ActionRequest(
         action=args.action, target=getattr(args, "target", None), namespace=namespace,
         incident_id=args.incident, actor=_actor(), force=getattr(args, "force", False),
         emergency_egress=getattr(args, "emergency_egress", False),
         protected_cidrs=tuple(getattr(args, "protect", [])),
-        service=getattr(args, "service", None), mesh=getattr(args, "mesh", "auto"),
+        service=getattr(args, "service", None), mesh=_mesh(args, settings),
         domain=getattr(args, "domain", None), since_seconds=getattr(args, "since", 3600),
         unblock=getattr(args, "unblock", False),
+        falco_namespace=settings.falco.namespace, falco_selector=settings.falco.selector,
+        prometheus_service=(prometheus.namespace, prometheus.service, prometheus.port),
+        prometheus_url=prometheus.url,
     )
 
 
@@ -129,20 +169,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from actions.cluster import ClusterError, ClusterOptions, connect
+    from actions.cluster import ClusterError, connect
     from actions.runbook import InvalidRequest, RunbookActions
 
-    options = ClusterOptions(context=args.context, kubeconfig=args.kubeconfig,
-                             namespace=args.namespace, timeout=args.timeout)
+    settings = load_settings(args)
     try:
-        cluster = await connect(options)
+        cluster = await connect(cluster_options(args, settings))
     except ClusterError as error:
         raise UsageError(str(error)) from error
     async with cluster:
         with open_record(args) as record:
             actions = RunbookActions(record, cluster, actor=_actor())
             try:
-                preview = await actions.preview(_request(args, cluster.namespace))
+                preview = await actions.preview(_request(args, cluster.namespace, settings))
             except InvalidRequest as error:
                 raise UsageError(str(error)) from error
             if args.dry_run:

@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from tui.cli.cmd_act import add_cluster_options
+from tui.cli.cmd_act import add_cluster_options, cluster_options, load_settings
 from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, print_json
 from tui.safe import safe_text
 
@@ -29,18 +29,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from actions.cluster import ClusterError, ClusterOptions, connect
+    from actions.cluster import ClusterError, connect
     from actions.status import mesh_status
 
-    options = ClusterOptions(context=args.context, kubeconfig=args.kubeconfig,
-                             namespace=args.namespace, timeout=args.timeout)
+    settings = load_settings(args)
+    options = cluster_options(args, settings)
     try:
         cluster = await connect(options)
     except ClusterError as error:
         raise UsageError(str(error)) from error
     async with cluster:
         try:
-            status = await mesh_status(cluster, kubeconfig=args.kubeconfig)
+            status = await mesh_status(cluster, kubeconfig=options.kubeconfig,
+                                       mesh=settings.mesh.provider)
         except ClusterError as error:
             if args.json:
                 print_json({"ok": False, "error": {"cause": error.cause,
