@@ -6,13 +6,16 @@ import json
 import re
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
+import yaml
 
 from actions.drill import events as ev
 from actions.drill.clock import ManualClock
 from actions.drill.falco_rules import RULES, render_alert
 from actions.drill.player import schedule
 from actions.drill.scenario import builtin_names, load_builtin
+from actions.drill.session import DrillSession
 from actions.falco.alert import FalcoAlert
 from actions.falco.parse import parse_line
 from store import DECISIONS, SEVERITIES
@@ -169,3 +172,26 @@ def test_render_alert_writes_missing_fields_as_null_and_na_and_keeps_the_depreca
     assert "fd.l4proto" not in document["output_fields"]
     assert document["output_fields"]["fd.sip.name"] is None
     assert document["output_fields"]["k8s.pod.name"] is None
+
+
+
+async def test_a_served_session_answers_over_http_and_cleans_up(manual_clock) -> None:
+    session = DrillSession(load_builtin("suspicious-external-ip"), clock=manual_clock, speed=5000)
+    await session.start()
+    kubeconfig = session.kubeconfig_path
+    assert kubeconfig is not None and kubeconfig.exists()
+    assert yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"] == session.url
+    try:
+        async with aiohttp.ClientSession(session.url) as http:
+            async with http.get("/api/v1/namespaces/falco-system/pods",
+                                params={"labelSelector": "app=falco"}) as response:
+                assert len((await response.json())["items"]) == 3
+            await session.play()
+            async with http.get("/api/v1/namespaces/falco-system/pods/falco-m4q9z/log") as response:
+                log = await response.text()
+        rules = {json.loads(line)["rule"] for line in log.splitlines() if line.startswith("{")}
+        assert rules == {"Network Connection outside Local Subnet",
+                         "Redirect STDOUT/STDIN to Network Connection in Container"}
+    finally:
+        await session.stop()
+    assert not kubeconfig.exists() and not kubeconfig.parent.exists()

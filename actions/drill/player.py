@@ -150,6 +150,8 @@ class ScenarioPlayer:
 
     def stop(self) -> None:
         with self._lock:
+            if self._finished or self._stopped:
+                return
             self._stopped = True
         self._control("stopped")
 

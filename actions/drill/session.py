@@ -13,6 +13,7 @@ holds no credential (the drill server takes none).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 
 def default_kubeconfig_path() -> Path:
-    """A private file for this drill's kubeconfig in the temp dir."""
+    """A private file for this drill's kubeconfig in a new folder of the temp dir."""
     folder = Path(tempfile.mkdtemp(prefix="warroom-drill-"))
     return folder / "kubeconfig"
 
@@ -62,6 +63,7 @@ class DrillSession:
         self.kubeconfig_path: Path | None = None
         self.server = None
         self._task: asyncio.Task[None] | None = None
+        self._temporary_kubeconfig: Path | None = None
 
     def _play(self, inject, repetition):  # noqa: ANN001, ANN202 - the player's callable
         return self.engine.play(inject, repetition)
@@ -74,9 +76,11 @@ class DrillSession:
 
             self.server = DrillApiServer(self.state, host=self._host, port=self._port)
             await self.server.start()
-            self.kubeconfig_path = self.server.write_kubeconfig(
-                self._requested_kubeconfig or default_kubeconfig_path()
-            )
+            path = self._requested_kubeconfig
+            if path is None:
+                path = default_kubeconfig_path()
+                self._temporary_kubeconfig = path
+            self.kubeconfig_path = self.server.write_kubeconfig(path)
         return self
 
     def start_playing(self) -> asyncio.Task[None]:
@@ -97,6 +101,10 @@ class DrillSession:
         if self.server is not None:
             await self.server.stop()
             self.server = None
+        if self._temporary_kubeconfig is not None:
+            # It points at a server that is gone; a file the user named is theirs to keep.
+            shutil.rmtree(self._temporary_kubeconfig.parent, ignore_errors=True)
+            self._temporary_kubeconfig = None
 
     async def __aenter__(self) -> DrillSession:
         return await self.start()

@@ -1,0 +1,223 @@
+"""`warroom scenarios` and `warroom drill`, run as a user runs them, with real kubectl against the drill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+KUBECTL = Path(sys.executable).parent / "kubectl"
+REPO = Path(__file__).resolve().parent.parent
+
+# Until the command table lists these commands, register them exactly as main.py does.
+LAUNCHER = """
+import sys
+from tui.cli import main
+for name, module in (("drill", "cmd_drill"), ("scenarios", "cmd_scenarios")):
+    if name not in [c[0] for c in main.COMMANDS]:
+        main.COMMANDS += ((name, module, name),)
+sys.exit(main.main(sys.argv[1:]))
+"""
+
+TINY = """\
+name: tiny-cli
+title: A short drill for the command line
+class: P2
+length: 20
+cluster:
+  base: voicehive-istio
+injects:
+  - {at: 5, id: one, malicious: true, log: {pod: orchestrator-6f8d9c7b5d-k2x9p, line: hello}}
+  - {at: 10, id: two, event: {object: {kind: Pod, name: orchestrator-6f8d9c7b5d-k2x9p}, reason: BackOff, message: Back-off restarting failed container}}
+answer_key: {severity: P2, decision: misconfiguration}
+"""
+
+ISOLATION = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: emergency-isolation-1741943520
+  namespace: voicehive
+  labels:
+    emergency: "true"
+    created-by: "incident-response"
+spec:
+  podSelector:
+    matchLabels:
+      app: orchestrator
+  policyTypes:
+  - Ingress
+  - Egress
+"""
+
+
+def warroom_command(*args: str) -> list[str]:
+    return [sys.executable, "-c", LAUNCHER, *args]
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, record_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(HOME=str(tmp_path), WARROOM_DB=str(record_path), PYTHONPATH=str(REPO))
+    env.pop("KUBECONFIG", None)
+    return env
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def test_scenarios_json_is_one_document_listing_every_builtin(cli_env: dict[str, str]) -> None:
+    result = run(warroom_command("scenarios", "--json"), cli_env)
+    assert result.returncode == 0, result.stderr
+    scenarios = json.loads(result.stdout)
+    by_name = {s["name"]: s for s in scenarios}
+    assert by_name["dns-exfiltration"]["class"] == "P0"
+    assert by_name["network-policy-drift"]["class"] == "P2"
+    assert by_name["network-policy-drift"]["mesh"] == "linkerd"
+    assert by_name["false-positive-leader-election"]["severity"] == "P3"
+    assert {s["class"] for s in scenarios} == {"P0", "P1", "P2", "P3"}
+    assert all(s["length_seconds"] > 0 and s["injects"] > 0 for s in scenarios)
+
+
+def test_scenarios_text_lists_class_severity_and_length(cli_env: dict[str, str]) -> None:
+    result = run(warroom_command("scenarios"), cli_env)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "CLASS", "SEVERITY", "LENGTH", "MESH", "TITLE"]
+    row = next(line for line in lines if line.startswith("dns-exfiltration "))
+    assert row.split()[:5] == ["dns-exfiltration", "P0", "P0", "20m", "istio"]
+
+
+def test_drill_prints_what_happens_and_ends(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY, encoding="utf-8")
+    result = run(warroom_command("drill", str(scenario), "--speed", "50",
+                                 "--kubeconfig-out", str(tmp_path / "kc")), cli_env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "drill: tiny-cli (P2) - A short drill for the command line" in out
+    assert f"export KUBECONFIG={tmp_path / 'kc'}" in out
+    assert "[00:05] inject     log line in orchestrator-6f8d9c7b5d-k2x9p" in out
+    assert "[00:10] inject     Warning event BackOff on pod/orchestrator-6f8d9c7b5d-k2x9p" in out
+    assert "[00:20] end        drill over: the scenario has ended" in out
+    assert "no drill incident was opened in the record during the drill" in out
+    assert "drill cluster stopped" in result.stderr
+
+
+def test_bad_scenarios_and_arguments_are_refused(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.replace("class: P2", "class: P7"), encoding="utf-8")
+    result = run(warroom_command("drill", str(bad)), cli_env)
+    assert result.returncode == 1
+    assert f"invalid scenario {bad}" in result.stderr
+    assert "class (line 3): 'P7' is not one of P0, P1, P2, P3" in result.stderr
+    assert result.stdout == ""
+    result = run(warroom_command("drill", "--speed", "0"), cli_env)
+    assert result.returncode == 2 and "--speed must be more than 0" in result.stderr
+    result = run(warroom_command("drill", "no-such-scenario"), cli_env)
+    assert result.returncode == 1 and "no built-in scenario of that name" in result.stderr
+
+
+class ServedDrill:
+    """`warroom drill --serve-only` in the background, and kubectl pointed at it."""
+
+    def __init__(self, process: subprocess.Popen[str], env: dict[str, str], banner: dict[str, str]) -> None:
+        self.process = process
+        self.env = env
+        self.banner = banner
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(KUBECTL), *args], env=self.env, input=stdin, capture_output=True,
+                              text=True, timeout=30)
+
+    def counter(self, query: str) -> float:
+        url = self.banner["Prometheus"] + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = json.loads(response.read())
+        assert body["status"] == "success"
+        return sum(float(r["value"][1]) for r in body["data"]["result"])
+
+
+@pytest.fixture
+def served(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[ServedDrill]:
+    kubeconfig = tmp_path / "drill" / "kubeconfig"
+    process = subprocess.Popen(
+        warroom_command("drill", "--serve-only", "--speed", "100", "--kubeconfig-out", str(kubeconfig)),
+        env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )
+    banner: dict[str, str] = {}
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if ":" in line and not line.startswith(" "):
+                key, _, value = line.partition(":")
+                banner[key.strip()] = value.strip()
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert "Press Ctrl-C to stop" in "".join(f"{k}: {v}" for k, v in banner.items()) or banner
+        env = dict(cli_env, KUBECONFIG=str(kubeconfig))
+        yield ServedDrill(process, env, banner)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:  # noqa: ANN001 - a callable
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) -> None:
+    assert served.banner["kubeconfig"].endswith("kubeconfig")
+    assert Path(served.banner["kubeconfig"]).stat().st_mode & 0o077 == 0
+    pods = served.kubectl("get", "pods", "-n", "voicehive", "-o", "name")
+    assert pods.returncode == 0, pods.stderr
+    assert "pod/orchestrator-6f8d9c7b5d-k2x9p" in pods.stdout.split()
+
+    # The alert and the tunnel appear as the scenario plays (first at 45 s, i.e. 0.45 s at x100).
+    assert wait_for(lambda: "Network tool launched in container" in served.kubectl(
+        "logs", "-n", "falco-system", "-l", "app=falco", "--tail=100").stdout)
+    dns = served.kubectl("logs", "-n", "kube-system", "-l", "k8s-app=kube-dns", "--tail=50")
+    assert ".s1.cdn-telemetry.example.net. udp" in dns.stdout
+
+    requests = 'sum(istio_requests_total{reporter="destination",destination_app="orchestrator",response_code="200"})'
+    before = served.counter(requests)
+    assert wait_for(lambda: served.counter(requests) > before)
+
+    applied = served.kubectl("apply", "-f", "-", stdin=ISOLATION)
+    assert applied.returncode == 0, applied.stderr
+    time.sleep(0.3)
+    frozen = served.counter(requests)
+    time.sleep(0.5)
+    assert served.counter(requests) == frozen  # the isolated orchestrator gets no traffic
+
+    patched = served.kubectl(
+        "patch", "networkpolicy", "external-api-segmentation", "-n", "voicehive", "--type=json",
+        '-p=[{"op": "add", "path": "/spec/egress/0/to/0/ipBlock/except/-", "value": "203.0.113.66/32"}]')
+    assert patched.returncode == 0, patched.stderr
+    excepts = served.kubectl("get", "networkpolicy", "external-api-segmentation", "-n", "voicehive",
+                             "-o", "jsonpath={.spec.egress[0].to[0].ipBlock.except}")
+    assert "203.0.113.66/32" in excepts.stdout
+
+    deleted = served.kubectl("delete", "networkpolicy", "-l", "emergency=true", "-n", "voicehive")
+    assert deleted.returncode == 0, deleted.stderr
+    assert wait_for(lambda: served.counter(requests) > frozen)  # traffic is back
+
+    served.process.send_signal(signal.SIGINT)
+    assert served.process.wait(15) == 0
+    assert "drill cluster stopped" in served.process.stderr.read()
