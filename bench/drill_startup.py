@@ -24,12 +24,17 @@ def main() -> int:
     args = parser.parse_args()
 
     started = time.perf_counter()
+    import aiohttp.web  # noqa: F401 (timed on its own: most of the import cost is aiohttp's)
+
+    aiohttp_imported = time.perf_counter() - started
     from actions.drill.cluster_state import ClusterState
     from actions.drill.server import DrillServerThread
-    from tests.plugins.drill import seed_drill_cluster
 
     imported = time.perf_counter() - started
-    print(f"import server modules:        {imported * 1000:8.1f} ms")
+    from tests.plugins.drill import seed_drill_cluster  # pulls in pytest: not timed
+
+    print(f"import aiohttp.web:           {aiohttp_imported * 1000:8.1f} ms")
+    print(f"import server modules (all):  {imported * 1000:8.1f} ms")
 
     seeds, starts, firsts, totals = [], [], [], []
     for _ in range(args.runs):

@@ -22,6 +22,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -96,7 +97,7 @@ class ClusterState:
     # ----- reading ------------------------------------------------------------------------------
 
     @property
-    def lock(self) -> threading.RLock:
+    def lock(self) -> AbstractContextManager[Any]:
         """Hold it to read-modify-write atomically (the server's PATCH does)."""
         return self._lock
 
