@@ -151,6 +151,7 @@ class SiemSettings:
     syslog_facility: str = "local0"
     syslog_app_name: str = "warroom"
     syslog_sd_id: str = "warroom@32473"  # 32473: the documentation enterprise number (RFC 5612)
+    record_entries: bool = True  # also forward every timeline entry of the record
     severities: tuple[str, ...] = SEVERITIES
     events: tuple[str, ...] = NOTIFY_EVENTS
     drills: bool = True
@@ -565,6 +566,7 @@ class _Reader:
             ),
             syslog_app_name=t.string("syslog_app_name", d.syslog_app_name),
             syslog_sd_id=t.string("syslog_sd_id", d.syslog_sd_id),
+            record_entries=t.boolean("record_entries", d.record_entries),
             severities=t.string_list("severities", d.severities, choices=SEVERITIES),
             events=t.string_list("events", d.events, choices=NOTIFY_EVENTS),
             drills=t.boolean("drills", d.drills),

@@ -17,6 +17,7 @@ from tests.plugins.notify import (
     SyslogListener,
     parse_rfc5424,
 )
+from tests.plugins.record import FrozenClock
 
 HOSTILE_TITLE = (
     "<!channel> <@U123ABC> <https://evil.example|click here> *bold* _it_ ~s~ `rm -rf` &amp;"
@@ -378,3 +379,54 @@ async def test_escalate_uses_the_matrix_contact_methods(
     notify_incident_event(record, settings, incident, "resolved")
     await drain_outbox(record, settings)
     assert pagerduty_receiver.bodies()[-1]["event_action"] == "resolve"
+
+
+async def test_every_record_entry_goes_to_the_siem_once(
+    record: Record,
+    clock: FrozenClock,
+    hec_receiver: ShapeReceiver,
+    syslog_listener: SyslogListener,
+    notify_config: Any,
+) -> None:
+    syslog = f"tcp://127.0.0.1:{syslog_listener.tcp_port}"
+    settings = load_settings(notify_config(hec=hec_receiver, syslog=syslog, record_entries=True))
+    incident = record.incidents.open("Egress to 203.0.113.9", severity="P2")
+    record.timeline.add(incident.id, "note", 'hostile "] [x@1 a="b" \n<13>1 forged', actor="ic")
+    report = await drain_outbox(record, settings)
+    assert not report.failed
+    entries = [e for e in record.timeline.for_incident(incident.id)
+               if not e.kind.startswith("notification.")]  # fmt: skip
+    assert [e.kind for e in entries] == ["incident.opened", "note"]
+    records = [r.body for r in hec_receiver.received if r.body["sourcetype"] == "warroom:record"]
+    assert [(b["event"]["seq"], b["event"]["kind"]) for b in records] == [
+        (e.seq, e.kind) for e in entries
+    ]
+    assert records[1]["event"]["summary"] == 'hostile "] [x@1 a="b" \n<13>1 forged'
+    assert hec_receiver.hec_requests == 1  # both entries in one request, as JSON lines
+    messages = [parse_rfc5424(m) for m in syslog_listener.wait_for(2)]
+    assert [(m.msgid, m.params["kind"]) for m in messages] == [
+        ("record", "incident.opened"), ("record", "note"),
+    ]  # fmt: skip
+    assert json.loads(messages[1].msg)["summary"] == records[1]["event"]["summary"]
+
+    # Deliveries are recorded as entries too, but never forwarded (that would never end).
+    clock.advance(minutes=1)
+    assert not (await drain_outbox(record, settings)).delivered
+    record.timeline.add(incident.id, "note", "second note")
+    report = await drain_outbox(record, settings)
+    assert sorted((a.channel, a.event) for a in report.delivered) == [
+        ("siem-hec", "record-entry"), ("siem-syslog", "record-entry"),
+    ]  # fmt: skip
+
+
+async def test_a_refused_batch_is_retried_event_by_event(
+    record: Record, hec_receiver: ShapeReceiver, notify_config: Any
+) -> None:
+    settings = load_settings(notify_config(hec=hec_receiver, record_entries=True))
+    for n in range(3):
+        record.incidents.open(f"incident {n}", severity="P3")
+    hec_receiver.fail_next(400)
+    report = await drain_outbox(record, settings)
+    assert len(report.delivered) == 3
+    assert not report.failed
+    assert hec_receiver.hec_requests == 3

@@ -216,7 +216,12 @@ async def test_an_outage_across_a_restart_loses_nothing_and_sends_nothing_twice(
     notify_config: Any,
 ) -> None:
     settings = load_settings(
-        notify_config(pagerduty=pagerduty_receiver, slack=slack_receiver, hec=hec_receiver)
+        notify_config(
+            pagerduty=pagerduty_receiver,
+            slack=slack_receiver,
+            hec=hec_receiver,
+            record_entries=True,
+        )
     )
     for receiver in (pagerduty_receiver, slack_receiver, hec_receiver):
         receiver.stop()
@@ -228,14 +233,16 @@ async def test_an_outage_across_a_restart_loses_nothing_and_sends_nothing_twice(
             incident = record.incidents.update(incident.id, status="closed")
             notify_incident_event(record, settings, incident, "resolved")
             expected[incident.id] = ["opened", "resolved"]
-        queued = record.outbox.items()
         # P0 and P1 page (trigger + resolve); every incident goes to Slack and the SIEM.
-        assert len(queued) == 2 * 2 + 3 * 2 + 3 * 2
+        assert len(record.outbox.items()) == 2 * 2 + 3 * 2 + 3 * 2
+        entries = record.query("SELECT seq FROM timeline ORDER BY seq")
         for _ in range(3):  # the outage: every drain fails, nothing is lost
             report = await drain_outbox(record, settings)
             assert not report.delivered
-            assert len(report.queued) == len(queued)
+            # ... and the record's entries joined the queue for the SIEM.
+            assert len(report.queued) == 16 + len(entries)
             clock.advance(minutes=10)
+        queued = record.outbox.items()
     # warroom restarts; the receivers come back.
     for receiver in (pagerduty_receiver, slack_receiver, hec_receiver):
         receiver.start()
@@ -259,6 +266,16 @@ async def test_an_outage_across_a_restart_loses_nothing_and_sends_nothing_twice(
     slack = [m["blocks"][0]["text"]["text"] for m in slack_receiver.bodies()]
     assert len(slack) == len(set(slack)) == 6
     hec = [
-        (r.body["event"]["incident_id"], r.body["event"]["event"]) for r in hec_receiver.received
+        (r.body["event"]["incident_id"], r.body["event"]["event"])
+        for r in hec_receiver.received
+        if r.body["sourcetype"] == "warroom:incident"
     ]
     assert sorted(hec) == sorted((i, e) for i, events in expected.items() for e in events)
+    forwarded = [
+        r.body["event"]["seq"]
+        for r in hec_receiver.received
+        if r.body["sourcetype"] == "warroom:record"
+    ]
+    assert sorted(forwarded) == [row[0] for row in entries]
+    # Sent in batches (JSON lines), not one request per event.
+    assert hec_receiver.hec_requests < len(hec_receiver.received)

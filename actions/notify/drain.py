@@ -26,6 +26,7 @@ from actions.config import Settings
 from actions.notify import email, pagerduty, siem, slack
 from actions.notify.backoff import past_give_up, retry_delay
 from actions.notify.errors import DeliveryError
+from actions.notify.record_feed import forward_record_entries
 from actions.notify.secrets import Scrubber
 from store import Record
 from store.outbox import OutboxItem
@@ -36,6 +37,8 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 # A claimed notification is ours for this long; sends are bounded by the timeout.
 LEASE = timedelta(minutes=10)
+# Splunk HEC takes several events per request, as JSON lines.
+HEC_BATCH = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,7 @@ async def drain_outbox(
     now = now or record.clock()
     rng = rng or random.Random()
     report = DrainReport()
+    forward_record_entries(record, settings.alerting.siem)
     claimed = record.outbox.claim_due(limit=limit, lease=LEASE)
     if claimed:
         heads = _channel_heads(record)
@@ -156,33 +160,62 @@ async def _drain_channel(
         waiting = record.outbox.get(head)
         _defer(record, items, waiting.next_attempt_at or now, f"waiting behind #{head}", report)
         return
-    for index, item in enumerate(items):
-        try:
-            detail = await sender.send(item)
-        except DeliveryError as error:
-            message = error.message
-            if error.permanent:
-                _give_up(record, item, f"gave up: {message}", report)
-                continue
-            if past_give_up(item.created_at, now, settings.alerting.retry):
-                hours = settings.alerting.retry.give_up_after_hours
-                _give_up(
-                    record,
-                    item,
-                    f"gave up after {item.attempts + 1} attempts over {hours:g} h: {message}",
-                    report,
-                )
-                continue
-            delay = retry_delay(
-                item.attempts, settings.alerting.retry, rng, retry_after=error.retry_after
-            )
-            retry_at = now + delay
-            record.outbox.mark_failed(item.id, message, retry_at=retry_at)
-            report.failed.append(_attempt(item, message, retry_at=retry_at))
-            _defer(record, items[index + 1 :], retry_at, f"waiting behind #{item.id}", report)
+    size = HEC_BATCH if items[0].channel == siem.HEC_CHANNEL else 1
+    batches = [items[i : i + size] for i in range(0, len(items), size)]
+    for index, batch in enumerate(batches):
+        retry_at = await _send_batch(record, settings, sender, batch, now, rng, report)
+        if retry_at is not None:
+            rest = [item for later in batches[index + 1 :] for item in later]
+            _defer(record, rest, retry_at, f"waiting behind #{batch[0].id}", report)
             return
+
+
+async def _send_batch(
+    record: Record,
+    settings: Settings,
+    sender: _Sender,
+    batch: list[OutboxItem],
+    now: datetime,
+    rng: random.Random,
+    report: DrainReport,
+) -> datetime | None:
+    """Send items in one request; the retry time when the channel is failing, else None."""
+    try:
+        detail = await (sender.send(batch[0]) if len(batch) == 1 else sender.send_hec(batch))
+    except DeliveryError as error:
+        if error.permanent and len(batch) > 1:
+            # One bad event must not sink the others: try them one by one.
+            for single in batch:
+                retry_at = await _send_batch(record, settings, sender, [single], now, rng, report)
+                if retry_at is not None:
+                    rest = batch[batch.index(single) + 1 :]
+                    _defer(record, rest, retry_at, f"waiting behind #{single.id}", report)
+                    return retry_at
+            return None
+        if error.permanent:
+            _give_up(record, batch[0], f"gave up: {error.message}", report)
+            return None
+        retry = settings.alerting.retry
+        head = batch[0]
+        retry_at = now + retry_delay(head.attempts, retry, rng, retry_after=error.retry_after)
+        waiting = False
+        for item in batch:
+            if past_give_up(item.created_at, now, retry):
+                message = (
+                    f"gave up after {item.attempts + 1} attempts over "
+                    f"{retry.give_up_after_hours:g} h: {error.message}"
+                )
+                _give_up(record, item, message, report)
+            else:
+                record.outbox.mark_failed(item.id, error.message, retry_at=retry_at)
+                report.failed.append(_attempt(item, error.message, retry_at=retry_at))
+                waiting = True
+        # The rest of the channel waits only behind something that will be retried.
+        return retry_at if waiting else None
+    for item in batch:
         record.outbox.mark_delivered(item.id, detail=detail)
         report.delivered.append(_attempt(item, detail))
+    return None
 
 
 def _give_up(record: Record, item: OutboxItem, message: str, report: DrainReport) -> None:
@@ -228,6 +261,18 @@ class _Sender:
         for client in self._clients.values():
             await client.aclose()
 
+    async def send_hec(self, items: list[OutboxItem]) -> str:
+        """Several HEC events in one request (JSON lines)."""
+        hec = self.settings.alerting.siem
+        if hec is None or not hec.enabled:
+            raise DeliveryError("siem-hec is not configured; queued until it is", permanent=False)
+        payloads = [item.payload for item in items]
+        try:
+            return await siem.send_hec(payloads, hec, self.client(hec.ca_file), self.scrub)
+        except DeliveryError as error:
+            error.message = self.scrub(error.message)
+            raise
+
     async def send(self, item: OutboxItem) -> str:
         alerting = self.settings.alerting
         senders: dict[str, tuple[Any, Callable[[Any], Any]]] = {
@@ -245,7 +290,7 @@ class _Sender:
             ),
             siem.HEC_CHANNEL: (
                 alerting.siem,
-                lambda s: siem.send_hec(item.payload, s, self.client(s.ca_file), self.scrub),
+                lambda s: siem.send_hec([item.payload], s, self.client(s.ca_file), self.scrub),
             ),
             siem.SYSLOG_CHANNEL: (
                 alerting.siem,

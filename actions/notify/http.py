@@ -20,13 +20,16 @@ async def post_json(
     scrub: Scrubber,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    """POST `body` as JSON; a 2xx answer is returned, anything else raises DeliveryError.
+    """POST `body` as JSON (a list: one object per line, HEC's batch form); 2xx or DeliveryError.
 
     Network trouble, 408, 429 and 5xx are retryable; any other 4xx is permanent
     (the same request will never be accepted). Messages name the channel, never
     the URL: for a Slack webhook the URL is the secret.
     """
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    objects = body if isinstance(body, list) else [body]
+    content = "\n".join(
+        json.dumps(obj, ensure_ascii=False, separators=(",", ":")) for obj in objects
+    ).encode("utf-8")
     try:
         response = await client.post(
             url,

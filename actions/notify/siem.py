@@ -75,8 +75,12 @@ def build_syslog(notice: Notice, settings: SiemSettings) -> dict[str, Any]:
 
 
 async def send_hec(
-    payload: dict[str, Any], settings: SiemSettings, client: httpx.AsyncClient, scrub: Scrubber
+    payloads: list[dict[str, Any]],
+    settings: SiemSettings,
+    client: httpx.AsyncClient,
+    scrub: Scrubber,
 ) -> str:
+    """POST events in one request, one JSON object per line (HEC's batch form)."""
     if not settings.hec_url:
         raise DeliveryError("SIEM HEC: hec_url is no longer configured", permanent=False)
     token = read_secret(settings.token, "Splunk HEC token")
@@ -84,7 +88,7 @@ async def send_hec(
     response = await post_json(
         client,
         settings.hec_url,
-        payload,
+        payloads,
         what="Splunk HEC",
         scrub=scrub,
         headers={"Authorization": f"Splunk {token}"},
@@ -96,7 +100,8 @@ async def send_hec(
     if isinstance(answer, dict) and answer.get("code", 0) != 0:
         text = scrub(one_line(str(answer.get("text")), 200))
         raise DeliveryError(f"Splunk HEC: code {answer.get('code')}: {text}", permanent=False)
-    return f"Splunk HEC accepted (HTTP {response.status_code})"
+    count = f"{len(payloads)} events" if len(payloads) > 1 else "event"
+    return f"Splunk HEC accepted {count} (HTTP {response.status_code})"
 
 
 def frame(payload: dict[str, Any], settings: SiemSettings, *, hostname: str | None = None) -> bytes:

@@ -134,6 +134,23 @@ def slack_problems(body: Any) -> list[str]:
     return problems
 
 
+def hec_events(raw: bytes) -> list[Any] | None:
+    """The events of an HEC request: JSON objects one after another (None: not that)."""
+    text = raw.decode("utf-8", "replace")
+    decoder = json.JSONDecoder()
+    events, position = [], 0
+    while position < len(text):
+        if text[position].isspace():
+            position += 1
+            continue
+        try:
+            event, position = decoder.raw_decode(text, position)
+        except ValueError:
+            return None
+        events.append(event)
+    return events or None
+
+
 def hec_problems(body: Any) -> list[str]:
     """What Splunk HEC would refuse in an /services/collector/event body."""
     if not isinstance(body, dict):
@@ -174,6 +191,7 @@ class ShapeReceiver:
     received: list[Received] = field(default_factory=list)  # accepted requests
     rejected: list[tuple[Received, list[str]]] = field(default_factory=list)
     hits: int = 0  # every request that reached a handler, whatever the answer
+    hec_requests: int = 0  # HEC: accepted requests (each may carry several events)
     failures: list[tuple[int, float | None]] = field(default_factory=list)  # (status, retry-after)
     hang_seconds: float = 0.0
     _server: ThreadingHTTPServer | None = None
@@ -283,12 +301,17 @@ class ShapeReceiver:
                 self.rejected.append((request, ["bad token"]))
                 self._answer(handler, 403, {"text": "Invalid token", "code": 4})
                 return
-            problems = hec_problems(body)
+            events = hec_events(raw)
+            problems = ["Invalid data format"] if events is None else []
+            for number, event in enumerate(events or []):
+                problems += [f"event {number}: {p}" for p in hec_problems(event)]
             if problems:
                 self.rejected.append((request, problems))
                 self._answer(handler, 400, {"text": "Invalid data format", "code": 6})
                 return
-            self.received.append(request)
+            self.hec_requests += 1
+            for event in events or []:
+                self.received.append(Received(request.path, request.headers, raw, event))
             self._answer(handler, 200, {"text": "Success", "code": 0})
 
     def bodies(self) -> list[Any]:
@@ -584,6 +607,7 @@ def notify_config(
         syslog: str | None = None,
         smtp: SmtpServer | None = None,
         timeout: float = 2.0,
+        record_entries: bool = False,
         extra: str = "",
     ) -> Path:
         parts = [f"[alerting]\ntimeout_seconds = {timeout}\n"]
@@ -594,7 +618,8 @@ def notify_config(
             monkeypatch.setenv("WARROOM_SLACK_WEBHOOK_URL", slack.url)
             parts.append('[alerting.slack]\nchannel = "#security-alerts"\n')
         if hec is not None or syslog is not None:
-            parts.append("[alerting.siem]\n")
+            # Off unless asked for: most tests look at incident events alone.
+            parts.append(f"[alerting.siem]\nrecord_entries = {str(record_entries).lower()}\n")
             if hec is not None:
                 monkeypatch.setenv("WARROOM_SIEM_TOKEN", notify_secrets.hec_token)
                 parts.append(f'hec_url = "{hec.url}"\nhost = "warroom-test"\n')
