@@ -103,7 +103,7 @@ def resolved_at(incident: Incident) -> datetime | None:
 def due_items(
     incident: Incident, now: datetime, done: Mapping[str, datetime] | None = None
 ) -> list[Due]:
-    """What the runbook requires for this incident, in due order; `done` maps kind -> when issued."""
+    """What the runbook requires of this incident, in due order; `done`: kind -> when issued."""
     done = done or {}
     start = clock_start(incident)
     items: list[Due] = []

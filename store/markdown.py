@@ -35,6 +35,12 @@ _CONTROL = re.compile(
 )
 _NEWLINES = re.compile(r"\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
 LINE_BREAK_MARK = " \u21b5 "  # "↵": where a single-line value had a line break
+# Anything `escape` would change; most values (IDs, times, plain words) have
+# none, and the report escapes tens of thousands of them.
+_NEEDS_WORK = re.compile(
+    r"[\\`*_~\[\]<>|&!\t\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    r"|^\s*(?:[#>+=\-]|\d{1,9}[.)])|^\s|\s$"
+)
 
 
 def _marker(match: re.Match[str]) -> str:
@@ -78,6 +84,8 @@ def escape(text: object, *, multiline: bool = False, limit: int | None = None) -
         cut = len(value) - limit
         value = value[:limit]
     tail = f" \u2026 ({cut} more characters)" if cut else ""
+    if not _NEEDS_WORK.search(value):
+        return value + tail
     if not multiline:
         value = _NEWLINES.sub(LINE_BREAK_MARK, value).replace("\t", " ")
         return _escape_line(value.strip()) + tail

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from store.alert_summary import first_alert_time
 from store.markdown import escape
 from store.models import SEVERITIES, Incident
 from store.record import Record
-from store.report import first_alert_time
 
 TARGETS = {
     "mttd": timedelta(minutes=5),
@@ -223,7 +223,9 @@ def _group(
     false_positives = 0
     for incident in incidents:
         start = first_alert_time(record, incident.id) or _detected(incident)
-        false_positive = incident.false_positive or last_decision.get(incident.id) == "false-positive"
+        false_positive = (
+            incident.false_positive or last_decision.get(incident.id) == "false-positive"
+        )
         false_positives += false_positive
         reached = {"mttd": _seconds(incident.acknowledged_at, start)}
         if not false_positive:
@@ -251,7 +253,9 @@ def compute(record: Record, *, since: datetime | None = None) -> Metrics:
     return Metrics(
         since=since,
         groups={
-            name: _group(record, name, [i for i in incidents if i.drill == (name == "drill")], last_decision)
+            name: _group(
+                record, name, [i for i in incidents if i.drill == (name == "drill")], last_decision
+            )
             for name in GROUPS
         },
     )
@@ -280,12 +284,16 @@ def render_text(metrics: Metrics) -> str:
     for name, group in metrics.groups.items():
         title = "Real incidents" if name == "real" else "Drills"
         lines += [f"## {title} ({group.incidents})", ""]
-        lines += ["| Measure | Samples | Median | p90 | Mean | Target | |", "|---|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            "| Measure | Samples | Median | p90 | Mean | Target | |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
         for measure in group.measures.values():
             lines.append(
                 f"| {MEASURE_NAMES[measure.key]} | {len(measure.samples)} | "
                 f"{format_seconds(measure.median)} | {format_seconds(measure.p90)} | "
-                f"{format_seconds(measure.mean)} | < {format_seconds(measure.target.total_seconds())} | "
+                f"{format_seconds(measure.mean)} "
+                f"| < {format_seconds(measure.target.total_seconds())} | "
                 f"{_verdict(measure.met)} |"
             )
         rate = group.false_positive_rate
@@ -293,7 +301,8 @@ def render_text(metrics: Metrics) -> str:
         met = None if rate is None else rate < FALSE_POSITIVE_TARGET
         lines.append(
             f"| False Positive Rate | {group.incidents} | {shown} "
-            f"({group.false_positives}/{group.incidents}) | | | < {FALSE_POSITIVE_TARGET:.0%} | {_verdict(met)} |"
+            f"({group.false_positives}/{group.incidents}) | | "
+            f"| < {FALSE_POSITIVE_TARGET:.0%} | {_verdict(met)} |"
         )
         lines.append("")
         if group.months:
@@ -306,7 +315,9 @@ def render_text(metrics: Metrics) -> str:
                 lines.append(_trend_line(row))
                 quarter = f"{row.period[:4]}-Q{(int(row.period[5:7]) - 1) // 3 + 1}"
                 following = group.months[index + 1].period if index + 1 < len(group.months) else ""
-                next_quarter = f"{following[:4]}-Q{(int(following[5:7]) - 1) // 3 + 1}" if following else ""
+                next_quarter = (
+                    f"{following[:4]}-Q{(int(following[5:7]) - 1) // 3 + 1}" if following else ""
+                )
                 if next_quarter != quarter:
                     lines.append(_trend_line(quarters[quarter], bold=True))
             lines.append("")

@@ -13,10 +13,10 @@ million alerts reports in about the time of three indexed scans.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from store.alert_summary import ALERT_ROWS, AlertSummary, first_alert_time, summarise_alerts
 from store.deadlines import due_for
 from store.markdown import code, escape
 from store.models import ActionEntry, Incident, TimelineEntry
@@ -34,111 +34,22 @@ RUNBOOK_ACTION_ITEMS = (
     "Conduct security training if needed",
 )
 WORKED = ("succeeded", "no-op")
-ALERT_ROWS = 20
-TOP_RULES = 20
-TOP_PODS = 10
 MAX_VALUE_CHARS = 300
 NOTE_KINDS = ("note",)
 
-# Falco names the pod and namespace differently by version and output form
-# (see notes/formats.md): `k8s.pod.name` in JSON, `k8s_pod_name` in text.
-_POD_KEYS = ('$."k8s.pod.name"', "$.k8s_pod_name")
-_NS_KEYS = ('$."k8s.ns.name"', "$.k8s_ns_name", "$.k8s_ns")
 
-
-def _field_sql(paths: Iterable[str]) -> str:
-    # json_valid first: one malformed row must not abort the whole summary.
-    extracts = ", ".join(f"json_extract(output_fields, '{path}')" for path in paths)
-    return f"CASE WHEN json_valid(output_fields) THEN coalesce({extracts}) END"
-
-
-@dataclass(frozen=True, slots=True)
-class AlertSummary:
-    total: int
-    first: str | None
-    last: str | None
-    by_rule: list[tuple[str, str, int]]  # rule, priority, count
-    rules: int
-    pods: list[tuple[str | None, str, int]]  # namespace, pod, count
-    pod_count: int
-    listed: list[tuple[str, str, str, str | None, str]]  # time, priority, rule, pod, output
-
-
-def summarise_alerts(record: Record, incident_id: str, *, rows: int = ALERT_ROWS) -> AlertSummary:
-    """What the report says about an incident's alerts, computed in SQL without loading them."""
-    total, first_ns, last_ns, first_text, last_text = record.query(
-        "SELECT count(*), min(time_ns), max(time_ns), min(time), max(time) "
-        "FROM alerts WHERE incident_id = ?",
-        (incident_id,),
-    )[0]
-    by_rule = [
-        (row[0], row[1], row[2])
-        for row in record.query(
-            "SELECT rule, priority, count(*) AS n FROM alerts WHERE incident_id = ? "
-            "GROUP BY rule, priority ORDER BY n DESC, rule LIMIT ?",
-            (incident_id, TOP_RULES + 1),
-        )
-    ]
-    rules = len(by_rule)
-    if rules > TOP_RULES:
-        rules = record.query(
-            "SELECT count(*) FROM (SELECT 1 FROM alerts WHERE incident_id = ? "
-            "GROUP BY rule, priority)",
-            (incident_id,),
-        )[0][0]
-    pod_rows = record.query(
-        f"SELECT ns, pod, count(*) AS n, count(*) OVER () AS pods FROM ("
-        f"SELECT {_field_sql(_NS_KEYS)} AS ns, {_field_sql(_POD_KEYS)} AS pod "
-        f"FROM alerts WHERE incident_id = ?) WHERE pod IS NOT NULL AND pod NOT IN ('', '<NA>') "
-        f"GROUP BY ns, pod ORDER BY n DESC, pod LIMIT ?",
-        (incident_id, TOP_PODS),
-    )
-    listed = [
-        (row["time"], row["priority"], row["rule"], row["pod"], row["output"] or "")
-        for row in record.query(
-            f"SELECT time, priority, rule, output, {_field_sql(_POD_KEYS)} AS pod FROM alerts "
-            "WHERE incident_id = ? ORDER BY time_ns, seq LIMIT ?",
-            (incident_id, rows),
-        )
-    ]
-    return AlertSummary(
-        total=total,
-        first=_ns_time(first_ns) or first_text,
-        last=_ns_time(last_ns) or last_text,
-        by_rule=by_rule[:TOP_RULES],
-        rules=rules,
-        pods=[(row["ns"], str(row["pod"]), row["n"]) for row in pod_rows],
-        pod_count=pod_rows[0]["pods"] if pod_rows else 0,
-        listed=listed,
-    )
-
-
-def first_alert_time(record: Record, incident_id: str) -> datetime | None:
-    """The earliest alert of an incident (an indexed lookup), None when it has none with a time."""
-    (first_ns,) = record.query(
-        "SELECT min(time_ns) FROM alerts WHERE incident_id = ? AND time_ns IS NOT NULL",
-        (incident_id,),
-    )[0]
-    return _from_ns(first_ns)
-
-
-def _from_ns(value: int | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.fromtimestamp(value // 1_000_000_000, UTC) + timedelta(
-        microseconds=(value % 1_000_000_000) // 1000
-    )
-
-
-def _ns_time(value: int | None) -> str | None:
-    moment = _from_ns(value)
-    return _time(moment) if moment else None
+def _alert_span(alerts: AlertSummary) -> str:
+    """ "from X to Y" for an incident's alerts, as parsed times or, failing that, as written."""
+    first = _time(alerts.first) if alerts.first else escape(alerts.first_text)
+    last = _time(alerts.last) if alerts.last else escape(alerts.last_text)
+    return f"from {first} to {last}"
 
 
 def _time(moment: datetime | None) -> str:
     if moment is None:
         return "not recorded"
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    # isoformat, not strftime: the appendix formats ten thousand of these.
+    return moment.astimezone(UTC).isoformat(" ", "seconds")[:19] + " UTC"
 
 
 def _span(delta: timedelta) -> str:
@@ -224,7 +135,9 @@ class _Facts:
         ]
         if pods:
             more = self.alerts.pod_count - len(pods)
-            parts.append("pods in alerts: " + ", ".join(pods) + (f", and {more} more" if more > 0 else ""))
+            parts.append(
+                "pods in alerts: " + ", ".join(pods) + (f", and {more} more" if more > 0 else "")
+            )
         if self.incident.namespace and not parts:
             parts.append(f"namespace {escape(self.incident.namespace)}")
         return "; ".join(parts) or "none recorded"
@@ -269,7 +182,7 @@ def _summary(facts: _Facts) -> list[str]:
     if facts.alerts.total:
         generated += (
             f" {facts.alerts.total} alerts from {facts.alerts.rules} rule/priority pairs"
-            f" between {escape(facts.alerts.first)} and {escape(facts.alerts.last)}."
+            f" {_alert_span(facts.alerts)}."
         )
     if facts.decisions:
         generated += f" Decision: {escape(facts.decisions[-1].decision)}."
@@ -319,7 +232,11 @@ def _root_cause(facts: _Facts) -> list[str]:
     for note in (e for e in facts.timeline if e.kind in NOTE_KINDS):
         who = f" ({escape(note.actor)})" if note.actor else ""
         lines.append(f"- Note {_time(note.at)}{who}: {escape(note.summary, limit=2000)}")
-    if not written and not facts.decisions and not any(e.kind in NOTE_KINDS for e in facts.timeline):
+    if (
+        not written
+        and not facts.decisions
+        and not any(e.kind in NOTE_KINDS for e in facts.timeline)
+    ):
         lines.append("Not yet determined: no root cause, decision or note recorded.")
     return lines + [""]
 
@@ -341,8 +258,7 @@ def _impact(facts: _Facts) -> list[str]:
     technical = []
     if alerts.total:
         technical.append(
-            f"{alerts.total} alerts, {alerts.pod_count} pods named in them, "
-            f"from {escape(alerts.first)} to {escape(alerts.last)}"
+            f"{alerts.total} alerts, {alerts.pod_count} pods named in them, {_alert_span(alerts)}"
         )
     contained = [i for i, o in facts.actions if o is not None and o.status == "succeeded"]
     if contained:
@@ -373,7 +289,8 @@ def _action_line(intent: ActionEntry, outcome: ActionEntry | None, origin: datet
             f"{_at(intent.at, origin)} but no outcome (the process stopped during the call)"
         )
     message = f": {escape(outcome.message, limit=MAX_VALUE_CHARS)}" if outcome.message else ""
-    return f"{escape(intent.action)}{target}{who}: {escape(outcome.status)} {_at(outcome.at, origin)}{message}"
+    status = f"{escape(outcome.status)} {_at(outcome.at, origin)}"
+    return f"{escape(intent.action)}{target}{who}: {status}{message}"
 
 
 def _response(facts: _Facts) -> list[str]:
@@ -419,7 +336,7 @@ def _alerts(facts: _Facts) -> list[str]:
     if not alerts.total:
         return lines + ["No alerts recorded for this incident.", ""]
     lines += [
-        f"{alerts.total} alerts from {escape(alerts.first)} to {escape(alerts.last)}.",
+        f"{alerts.total} alerts {_alert_span(alerts)}.",
         "",
         "| Rule | Priority | Alerts |",
         "|---|---|---:|",
@@ -440,7 +357,8 @@ def _alerts(facts: _Facts) -> list[str]:
     ]
     for time, priority, rule, pod, output in alerts.listed:
         lines.append(
-            f"| {_cell(time)} | {_cell(priority)} | {_cell(rule)} | {_cell(pod)} | {_cell(output)} |"
+            f"| {_cell(time)} | {_cell(priority)} | {_cell(rule)} | {_cell(pod)} "
+            f"| {_cell(output)} |"
         )
     return lines + [""]
 
@@ -494,7 +412,8 @@ def _appendix(facts: _Facts) -> list[str]:
     ]
     for entry in facts.timeline:
         lines.append(
-            f"| {_offset(entry.at, origin)} | {_time(entry.at)} | {entry.seq} | {_cell(entry.kind)} "
+            f"| {_offset(entry.at, origin)} | {_time(entry.at)} | {entry.seq} "
+            f"| {_cell(entry.kind)} "
             f"| {_cell(entry.actor)} | {_cell(entry.summary, 1000)} |"
         )
     return lines + [""]

@@ -35,7 +35,7 @@ MAX_SECTION_CHARS = 20_000
 def set_section(
     record: Record, incident_id: str, section: str, text: str, actor: str | None
 ) -> int:
-    """Save one section's text (the whole text, replacing the previous one); returns the entry id."""
+    """Save a section's whole text, replacing the previous one; returns the timeline entry id."""
     if section not in SECTIONS:
         raise ValueError(f"unknown report section {section!r}; one of: {', '.join(SECTIONS)}")
     if not isinstance(text, str):

@@ -285,11 +285,15 @@ def _exported_facts(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
     ).fetchall()
     head = conn.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()
     if not rows or head is None or int(head[0].partition(":")[0]) != rows[-1][2]:
-        raise TransferError(f"{path}: not a warroom export (no export entry at the end of its chain)")
+        raise TransferError(
+            f"{path}: not a warroom export (no export entry at the end of its chain)"
+        )
     incident_id, data, _seq = rows[-1]
     facts = json.loads(data)
     if facts.get("format") != EXPORT_FORMAT or facts.get("incident_id") != incident_id:
-        raise TransferError(f"{path}: export format {facts.get('format')!r} is not one this warroom reads")
+        raise TransferError(
+            f"{path}: export format {facts.get('format')!r} is not one this warroom reads"
+        )
     exists = conn.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{ORIGIN_TABLE}'").fetchone()
     if not exists or _origin_digest(conn) != facts.get("origin_sha256"):
         raise TransferError(f"{path}: its provenance table was changed after export")
@@ -298,7 +302,9 @@ def _exported_facts(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
             f"SELECT count(*) FROM {table} WHERE incident_id IS NOT ? ", (incident_id,)
         ).fetchone()[0]
         if other:
-            raise TransferError(f"{path}: holds {table} rows of other incidents; not an export of one")
+            raise TransferError(
+                f"{path}: holds {table} rows of other incidents; not an export of one"
+            )
     return facts
 
 
@@ -310,7 +316,8 @@ def import_incident(record: Record, path: str | Path) -> TransferResult:
         result = verify_chain(source)
         if not result.ok:
             raise TransferError(
-                f"{path}: the export's audit chain does not verify ({result.problem}); nothing imported"
+                f"{path}: the export's audit chain does not verify ({result.problem}); "
+                "nothing imported"
             )
         facts = _exported_facts(source, path)
         incident_id = facts["incident_id"]

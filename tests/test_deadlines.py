@@ -1,4 +1,4 @@
-"""The runbook's reporting clocks: executive summary 24 h (P0/P1), detailed report 1 week, GDPR 72 h."""
+"""The runbook's reporting clocks: executive summary 24 h, detailed report 1 week, GDPR 72 h."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def by_kind(items):
     return {item.kind: item for item in items}
 
 
-@pytest.mark.parametrize(("severity", "expects_summary"), [("P0", True), ("P1", True), ("P2", False), ("P3", False)])
+@pytest.mark.parametrize(
+    ("severity", "expects_summary"), [("P0", True), ("P1", True), ("P2", False), ("P3", False)]
+)
 def test_executive_summary_is_due_within_24h_for_p0_and_p1_only(
     record: Record, clock: FrozenClock, severity: str, expects_summary: bool
 ) -> None:
@@ -32,7 +34,8 @@ def test_executive_summary_is_due_within_24h_for_p0_and_p1_only(
     if expects_summary:
         due = items[EXECUTIVE_SUMMARY]
         assert due.due_at == clock.now + timedelta(hours=24)
-        assert not due.done and not due.overdue
+        assert not due.done
+        assert not due.overdue
         assert not due_items(incident, clock.now + timedelta(hours=24))[0].overdue
         late = by_kind(due_items(incident, clock.now + timedelta(hours=24, seconds=1)))
         assert late[EXECUTIVE_SUMMARY].overdue
@@ -41,11 +44,14 @@ def test_executive_summary_is_due_within_24h_for_p0_and_p1_only(
         )
 
 
-def test_detailed_report_has_no_due_time_until_resolution(record: Record, clock: FrozenClock) -> None:
+def test_detailed_report_has_no_due_time_until_resolution(
+    record: Record, clock: FrozenClock
+) -> None:
     incident = record.incidents.open("x", severity="P2")
     (detailed,) = due_items(incident, clock.now + timedelta(days=30))
     assert detailed.kind == DETAILED_REPORT
-    assert detailed.due_at is None and not detailed.overdue
+    assert detailed.due_at is None
+    assert not detailed.overdue
     assert detailed.describe(clock.now) == "detailed report due 1 week after resolution"
     clock.advance(hours=3)
     incident = record.incidents.update(incident.id, recovered_at=clock.now, status="recovered")
@@ -85,7 +91,9 @@ def test_items_come_in_due_order(record: Record, clock: FrozenClock) -> None:
     assert kinds == [EXECUTIVE_SUMMARY, GDPR_NOTIFICATION, DETAILED_REPORT]
 
 
-def test_done_items_come_from_chained_report_issued_entries(record: Record, clock: FrozenClock) -> None:
+def test_done_items_come_from_chained_report_issued_entries(
+    record: Record, clock: FrozenClock
+) -> None:
     incident = record.incidents.open("x", severity="P1", data_breach=True)
     clock.advance(hours=30)
     mark_done(record, incident.id, EXECUTIVE_SUMMARY, actor="alice")
@@ -93,7 +101,8 @@ def test_done_items_come_from_chained_report_issued_entries(record: Record, cloc
     mark_done(record, incident.id, GDPR_NOTIFICATION, actor="dpo", note="sent to the authority")
     items = by_kind(due_for(record, incident, clock.now))
     summary = items[EXECUTIVE_SUMMARY]
-    assert summary.done and not summary.overdue
+    assert summary.done
+    assert not summary.overdue
     assert summary.done_at == clock.now - timedelta(hours=1)
     assert items[GDPR_NOTIFICATION].done
     assert summary.to_dict() == {

@@ -1,4 +1,4 @@
-"""Metrics from constructed incidents with known times: exact medians, p90s and false-positive rate."""
+"""Metrics from constructed incidents with known times: exact medians, p90s, false positives."""
 
 from __future__ import annotations
 
@@ -73,15 +73,29 @@ def test_percentiles_are_defined_as_documented() -> None:
     assert p90([1.0, 2.0, 3.0, 4.0, 5.0]) == 5.0
 
 
-def test_mttd_mttc_mttr_median_p90_and_false_positive_rate(record: Record, clock: FrozenClock) -> None:
+def test_mttd_mttc_mttr_median_p90_and_false_positive_rate(
+    record: Record, clock: FrozenClock
+) -> None:
     # Acknowledged after 2, 4, 6, 8 minutes; contained after 10, 20, 30; recovered after 60, 180.
     make_incident(record, clock, detected=T0, ack_after=2, contain_after=10, recover_after=60)
-    make_incident(record, clock, detected=T0 + timedelta(days=1), ack_after=4, contain_after=20, recover_after=180)
+    make_incident(
+        record,
+        clock,
+        detected=T0 + timedelta(days=1),
+        ack_after=4,
+        contain_after=20,
+        recover_after=180,
+    )
     make_incident(record, clock, detected=T0 + timedelta(days=2), ack_after=6, contain_after=30)
     make_incident(record, clock, detected=T0 + timedelta(days=3), ack_after=8)
     # A false positive: counted for MTTD and the FP rate, not for containment or recovery.
     make_incident(
-        record, clock, detected=T0 + timedelta(days=4), ack_after=10, contain_after=1, recover_after=1,
+        record,
+        clock,
+        detected=T0 + timedelta(days=4),
+        ack_after=10,
+        contain_after=1,
+        recover_after=1,
         false_positive=True,
     )
     # Never acknowledged: no sample, still an incident.
@@ -104,7 +118,15 @@ def test_mttd_mttc_mttr_median_p90_and_false_positive_rate(record: Record, clock
 
 
 def test_detection_is_measured_from_the_first_alert(record: Record, clock: FrozenClock) -> None:
-    make_incident(record, clock, detected=T0, ack_after=1, contain_after=5, recover_after=30, first_alert_before=3)
+    make_incident(
+        record,
+        clock,
+        detected=T0,
+        ack_after=1,
+        contain_after=5,
+        recover_after=30,
+        first_alert_before=3,
+    )
     real = compute(record).groups["real"]
     assert real.measures["mttd"].samples == (240.0,)
     assert real.measures["mttc"].samples == (480.0,)
@@ -125,14 +147,18 @@ def test_drills_and_real_incidents_are_kept_apart(record: Record, clock: FrozenC
     assert drill.false_positive_rate == 0.5
 
 
-def test_a_decision_of_false_positive_counts_without_the_flag(record: Record, clock: FrozenClock) -> None:
+def test_a_decision_of_false_positive_counts_without_the_flag(
+    record: Record, clock: FrozenClock
+) -> None:
     first = make_incident(record, clock, detected=T0, ack_after=1)
     make_incident(record, clock, detected=T0, ack_after=1)
     record.decisions.add(first, "false-positive", rationale="scanner of our own")
     assert compute(record).groups["real"].false_positives == 1
 
 
-def test_since_keeps_incidents_detected_from_that_moment(record: Record, clock: FrozenClock) -> None:
+def test_since_keeps_incidents_detected_from_that_moment(
+    record: Record, clock: FrozenClock
+) -> None:
     make_incident(record, clock, detected=T0, ack_after=1)
     make_incident(record, clock, detected=T0 + timedelta(days=10), ack_after=3)
     since = compute(record, since=T0 + timedelta(days=10))
@@ -142,7 +168,9 @@ def test_since_keeps_incidents_detected_from_that_moment(record: Record, clock: 
         compute(record, since=datetime(2026, 1, 1))  # noqa: DTZ001 - the mistake under test
 
 
-def test_trend_counts_incidents_per_month_severity_and_category(record: Record, clock: FrozenClock) -> None:
+def test_trend_counts_incidents_per_month_severity_and_category(
+    record: Record, clock: FrozenClock
+) -> None:
     jan, feb, apr = (datetime(2026, m, 10, tzinfo=UTC) for m in (1, 2, 4))
     make_incident(record, clock, detected=jan, severity="P0", category="exfiltration")
     make_incident(record, clock, detected=jan, severity="P2", category="policy-drift")
@@ -151,12 +179,24 @@ def test_trend_counts_incidents_per_month_severity_and_category(record: Record, 
     make_incident(record, clock, detected=apr, severity="P1", drill=True)
     real = compute(record).groups["real"]
     assert [row.to_dict() for row in real.months] == [
-        {"period": "2026-01", "total": 2, "by_severity": {"P0": 1, "P1": 0, "P2": 1, "P3": 0},
-         "by_category": {"exfiltration": 1, "policy-drift": 1}},
-        {"period": "2026-02", "total": 1, "by_severity": {"P0": 0, "P1": 0, "P2": 1, "P3": 0},
-         "by_category": {"policy-drift": 1}},
-        {"period": "2026-04", "total": 1, "by_severity": {"P0": 0, "P1": 0, "P2": 0, "P3": 1},
-         "by_category": {"uncategorised": 1}},
+        {
+            "period": "2026-01",
+            "total": 2,
+            "by_severity": {"P0": 1, "P1": 0, "P2": 1, "P3": 0},
+            "by_category": {"exfiltration": 1, "policy-drift": 1},
+        },
+        {
+            "period": "2026-02",
+            "total": 1,
+            "by_severity": {"P0": 0, "P1": 0, "P2": 1, "P3": 0},
+            "by_category": {"policy-drift": 1},
+        },
+        {
+            "period": "2026-04",
+            "total": 1,
+            "by_severity": {"P0": 0, "P1": 0, "P2": 0, "P3": 1},
+            "by_category": {"uncategorised": 1},
+        },
     ]
     assert [(row.period, row.total) for row in real.quarters] == [("2026-Q1", 3), ("2026-Q2", 1)]
     text = render_text(compute(record))

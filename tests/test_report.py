@@ -88,7 +88,9 @@ def headings(markdown: str) -> list[str]:
     return [line for line in markdown.splitlines() if line.startswith("#")]
 
 
-def falco_alert(incident_id: str, n: int, at: datetime, *, pod: str, rule: str = "Outbound DNS") -> dict:
+def falco_alert(
+    incident_id: str, n: int, at: datetime, *, pod: str, rule: str = "Outbound DNS"
+) -> dict:
     return {
         "incident_id": incident_id,
         "dedupe_key": f"{incident_id}-{n}",
@@ -107,10 +109,19 @@ def falco_alert(incident_id: str, n: int, at: datetime, *, pod: str, rule: str =
 def story(record: Record, clock: FrozenClock) -> str:
     """A contained, recovered P0 with alerts, actions, a decision, a note, evidence and sections."""
     start = clock.now
-    incident = record.incidents.open("DNS tunnelling from payment", severity="P0", category="exfiltration")
+    incident = record.incidents.open(
+        "DNS tunnelling from payment", severity="P0", category="exfiltration"
+    )
     record.alerts.add_batch(
-        [falco_alert(incident.id, n, start - timedelta(minutes=2), pod="payment-7d9f-abcde") for n in range(3)]
-        + [falco_alert(incident.id, 9, start - timedelta(minutes=1), pod="api-gateway-1", rule="Shell")]
+        [
+            falco_alert(incident.id, n, start - timedelta(minutes=2), pod="payment-7d9f-abcde")
+            for n in range(3)
+        ]
+        + [
+            falco_alert(
+                incident.id, 9, start - timedelta(minutes=1), pod="api-gateway-1", rule="Shell"
+            )
+        ]
     )
     clock.advance(minutes=3)
     record.incidents.acknowledge(incident.id, actor="alice")
@@ -122,7 +133,9 @@ def story(record: Record, clock: FrozenClock) -> str:
     record.actions.outcome(block, "failed", "403 Forbidden")
     record.actions.intent(incident.id, "rotate-sa", "payment-sa", actor="bob")
     record.incidents.update(incident.id, contained_at=clock.now, status="contained")
-    record.decisions.add(incident.id, "active-attack", rationale="TXT queries to a fresh domain", actor="alice")
+    record.decisions.add(
+        incident.id, "active-attack", rationale="TXT queries to a fresh domain", actor="alice"
+    )
     record.timeline.add(incident.id, "note", "image pulled from an unknown registry", actor="bob")
     record.evidence.add(incident.id, "payment-pod.log", b"log line\n", source="kubectl logs")
     set_section(record, incident.id, "root_cause", "A compromised base image.", "alice")
@@ -131,11 +144,15 @@ def story(record: Record, clock: FrozenClock) -> str:
     set_section(record, incident.id, "action_items", "Pin base images\nAdd egress policy", "alice")
     record.checklist.tick(incident.id, "lessons-learned", RUNBOOK_ACTION_ITEMS[1], actor="alice")
     clock.advance(minutes=50)
-    record.incidents.update(incident.id, recovered_at=clock.now, status="recovered", phase="recovery")
+    record.incidents.update(
+        incident.id, recovered_at=clock.now, status="recovered", phase="recovery"
+    )
     return incident.id
 
 
-def test_headings_and_fields_follow_the_runbook_template_in_order(record: Record, story: str) -> None:
+def test_headings_and_fields_follow_the_runbook_template_in_order(
+    record: Record, story: str
+) -> None:
     report = render_report(record, story)
     lines = report.splitlines()
     position = -1
@@ -158,7 +175,8 @@ def test_header_block_is_filled_from_the_record(record: Record, story: str) -> N
         # First alert 08:58:00 to recovery 09:58:10.
         "**Duration**: 1h 00m 10s  ",
         "**Affected Services**: payment (isolate); 203.0.113.9 (block-ip); payment-sa (rotate-sa); "
-        "pods in alerts: voicehive/payment-7d9f-abcde (3 alerts), voicehive/api-gateway-1 (1 alerts)",
+        "pods in alerts: voicehive/payment-7d9f-abcde (3 alerts), "
+        "voicehive/api-gateway-1 (1 alerts)",
         "",
     ]
 
@@ -191,20 +209,20 @@ def test_sections_decisions_notes_actions_and_evidence_land_where_the_template_s
     worked, improve = response.split("- What could be improved")
     assert "isolate payment by alice: succeeded" in worked
     assert "NetworkPolicy isolate-payment applied" in worked
-    assert "block-ip 203.0.113.9 by alice: failed" in improve and "403 Forbidden" in improve
+    assert "block-ip 203.0.113.9 by alice: failed" in improve
+    assert "403 Forbidden" in improve
     assert "rotate-sa payment-sa by bob: outcome unknown" in improve
     assert "- Monitoring enhancements: Alert on TXT query volume." in report
     items = report.split("## Action Items")[1].split("## Alerts")[0]
     assert f"- [ ] {RUNBOOK_ACTION_ITEMS[0]}" in items
     assert f"- [x] {RUNBOOK_ACTION_ITEMS[1]}" in items
-    assert "- [ ] Pin base images" in items and "- [ ] Add egress policy" in items
+    assert "- [ ] Pin base images" in items
+    assert "- [ ] Add egress policy" in items
     digest = record.evidence.for_incident(story)[0].sha256
     assert f"| payment-pod.log | `{digest}` | 9 |" in report
 
 
-def test_audit_chain_head_is_quoted_with_the_command_to_verify(
-    record: Record, story: str
-) -> None:
+def test_audit_chain_head_is_quoted_with_the_command_to_verify(record: Record, story: str) -> None:
     entries, head_hash = record.head()
     report = render_report(record, story)
     assert f"chain entry {entries} (head hash `{head_hash}`)" in report
@@ -221,7 +239,9 @@ def test_alerts_are_summarised_and_listed_at_most_n(record: Record, story: str) 
     assert listed.count("dns query from") == 2
 
 
-def test_hostile_text_everywhere_cannot_change_the_structure(record: Record, clock: FrozenClock) -> None:
+def test_hostile_text_everywhere_cannot_change_the_structure(
+    record: Record, clock: FrozenClock
+) -> None:
     incident = record.incidents.open(HOSTILE, severity="P1", category=HOSTILE)
     alert = falco_alert(incident.id, 1, clock.now, pod=HOSTILE, rule=HOSTILE)
     alert["output"] = HOSTILE
@@ -229,7 +249,9 @@ def test_hostile_text_everywhere_cannot_change_the_structure(record: Record, clo
     record.alerts.add_batch([alert])
     action = record.actions.intent(incident.id, HOSTILE, HOSTILE, actor=HOSTILE)
     record.actions.outcome(action, "failed", HOSTILE)
-    record.decisions.add(incident.id, "escalate", rationale=HOSTILE, rule_to_tune=HOSTILE, actor=HOSTILE)
+    record.decisions.add(
+        incident.id, "escalate", rationale=HOSTILE, rule_to_tune=HOSTILE, actor=HOSTILE
+    )
     record.timeline.add(incident.id, "note", HOSTILE, actor=HOSTILE)
     record.evidence.add(incident.id, HOSTILE, b"x", source=HOSTILE)
     for section in SECTIONS:
@@ -245,17 +267,40 @@ def test_hostile_text_everywhere_cannot_change_the_structure(record: Record, clo
         if expected is not None:
             assert [t.markup + " " + tokens[tokens.index(t) + 1].content for t in found] == expected
         for token in tokens:
-            assert token.type not in ("html_block", "blockquote_open", "ordered_list_open", "code_block", "fence", "hr")
+            assert token.type not in (
+                "html_block",
+                "blockquote_open",
+                "ordered_list_open",
+                "code_block",
+                "fence",
+                "hr",
+            )
             for child in token.children or []:
                 assert child.type not in ("link_open", "image", "html_inline", "em_open", "s_open")
                 if child.type == "code_inline":
                     assert len(child.content) == 64 or child.content.startswith("warroom --db")
                 if child.type == "strong_open":
                     label = token.children[token.children.index(child) + 1].content
-                    assert label in ("Incident ID", "Date/Time", "Severity", "Status", "Duration", "Affected Services")
+                    assert label in (
+                        "Incident ID",
+                        "Date/Time",
+                        "Severity",
+                        "Status",
+                        "Duration",
+                        "Affected Services",
+                    )
         # The hostile text survives as readable data.
-        visible = "# heading ↵ | pipe | [link](javascript:x) ![img](x) <script>x</script> `tick` ␛[31m [/oops]"
-        text = "".join(c.content for t in tokens if t.type == "inline" for c in t.children or [] if c.type == "text")
+        visible = (
+            "# heading ↵ | pipe | [link](javascript:x) ![img](x) <script>x</script> `tick` "
+            "␛[31m [/oops]"
+        )
+        text = "".join(
+            c.content
+            for t in tokens
+            if t.type == "inline"
+            for c in t.children or []
+            if c.type == "text"
+        )
         assert visible in text
 
 

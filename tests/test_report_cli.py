@@ -1,4 +1,4 @@
-"""`warroom report`, `metrics`, `export` and `import` as a user runs them: subprocesses, exit codes."""
+"""`warroom report`, `metrics`, `export` and `import` run as a user runs them."""
 
 from __future__ import annotations
 
@@ -76,12 +76,23 @@ def test_report_to_a_file_records_it_as_issued(
     assert digest in done.stderr
     issued = record.timeline.for_incident(incident)[-1]
     assert issued.kind == "report.issued"
-    assert issued.data == {"item": "executive-summary", "file": "exec.md", "sha256": digest, "bytes": len(text)}
-    summary = next(d for d in due_for(record, record.incidents.get(incident), clock.now) if d.kind == "executive-summary")
+    assert issued.data == {
+        "item": "executive-summary",
+        "file": "exec.md",
+        "sha256": digest,
+        "bytes": len(text),
+    }
+    summary = next(
+        d
+        for d in due_for(record, record.incidents.get(incident), clock.now)
+        if d.kind == "executive-summary"
+    )
     assert summary.done
 
 
-def test_report_of_an_unknown_incident_or_missing_record_fails(record_path: Path, record: Record, tmp_path: Path) -> None:
+def test_report_of_an_unknown_incident_or_missing_record_fails(
+    record_path: Path, record: Record, tmp_path: Path
+) -> None:
     done = warroom("--db", record_path, "report", "NSI-2026-01-01-404")
     assert done.returncode == 1
     assert "no incident NSI-2026-01-01-404" in done.stderr
@@ -101,15 +112,21 @@ def test_metrics_json_is_one_document(record_path: Path, incident: str) -> None:
     assert real["incidents"] == 1
     assert real["mttd"]["median_seconds"] == 240.0
     assert real["mttc"]["median_seconds"] == 840.0
-    assert real["mttd"]["met"] is True and real["mttc"]["met"] is True
+    assert real["mttd"]["met"] is True
+    assert real["mttc"]["met"] is True
     assert document["groups"]["drill"]["incidents"] == 0
 
 
 def test_metrics_text_and_since(record_path: Path, incident: str) -> None:
     done = warroom("--db", record_path, "metrics")
     assert done.returncode == 0, done.stderr
-    assert "| Mean Time to Detection (MTTD) | 1 | 4m 00s | 4m 00s | 4m 00s | < 5m 00s | met |" in done.stdout
-    later = json.loads(warroom("--db", record_path, "metrics", "--json", "--since", "2026-03-15").stdout)
+    assert (
+        "| Mean Time to Detection (MTTD) | 1 | 4m 00s | 4m 00s | 4m 00s | < 5m 00s | met |"
+        in done.stdout
+    )
+    later = json.loads(
+        warroom("--db", record_path, "metrics", "--json", "--since", "2026-03-15").stdout
+    )
     assert later["groups"]["real"]["incidents"] == 0
     assert later["since"] == "2026-03-15T00:00:00+00:00"
     bad = warroom("--db", record_path, "metrics", "--since", "last tuesday")
@@ -129,7 +146,8 @@ def test_export_then_import_from_the_command_line(
     assert verify_chain(connect_readonly(out)).ok
 
     again = warroom("--db", record_path, "export", incident, "-o", out)
-    assert again.returncode == 1 and "already exists" in again.stderr
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
 
     other = tmp_path / "other.db"
     done = warroom("--db", other, "import", out, "--json")

@@ -1,4 +1,4 @@
-"""store.markdown.escape: untrusted text comes out as the same visible characters, never structure."""
+"""store.markdown.escape: untrusted text shows as its own characters, never as structure."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def test_hostile_line_renders_as_its_own_characters(hostile: str) -> None:
 def test_newlines_stay_on_one_line_with_a_visible_mark() -> None:
     value = "first\n# second\r\n| third |\rfourth"
     out = escape(value)
-    assert "\n" not in out and "\r" not in out
+    assert "\n" not in out
+    assert "\r" not in out
     kinds, text = rendered(out)
     assert kinds == []
     assert text == "first ↵ # second ↵ | third | ↵ fourth"
@@ -79,8 +80,15 @@ def test_inside_a_table_cell_a_pipe_stays_in_its_cell() -> None:
 
 @pytest.mark.parametrize(
     ("control", "marker"),
-    [("\x1b[31m", "␛[31m"), ("\x00", "␀"), ("\x07", "␇"), ("\x7f", "␡"), ("\x9b2J", "⟨U+009B⟩2J"),
-     ("\u202eevil", "⟨U+202E⟩evil"), ("\x1b]52;c;aGk=\x07", "␛]52;c;aGk=␇")],
+    [
+        ("\x1b[31m", "␛[31m"),
+        ("\x00", "␀"),
+        ("\x07", "␇"),
+        ("\x7f", "␡"),
+        ("\x9b2J", "⟨U+009B⟩2J"),
+        ("\u202eevil", "⟨U+202E⟩evil"),
+        ("\x1b]52;c;aGk=\x07", "␛]52;c;aGk=␇"),
+    ],
 )
 def test_control_characters_become_visible_markers(control: str, marker: str) -> None:
     out = escape(control)

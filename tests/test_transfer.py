@@ -62,7 +62,8 @@ def rows_of(conn: sqlite3.Connection, table: str, incident_id: str) -> list[tupl
     columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
     content = [c for c in columns if c not in ("id", "seq", "prev_hash", "hash")]
     return conn.execute(
-        f"SELECT {', '.join(content)} FROM {table} WHERE incident_id = ? ORDER BY seq", (incident_id,)
+        f"SELECT {', '.join(content)} FROM {table} WHERE incident_id = ? ORDER BY seq",
+        (incident_id,),
     ).fetchall()
 
 
@@ -95,7 +96,15 @@ def test_export_holds_exactly_the_incident_and_verifies_on_its_own(
     original = [r[0] for r in export.execute(f"SELECT source_seq FROM {ORIGIN_TABLE} ORDER BY seq")]
     in_source = [
         r[0]
-        for table in ("alerts", "timeline", "actions", "evidence", "checklist", "decisions", "outbox")
+        for table in (
+            "alerts",
+            "timeline",
+            "actions",
+            "evidence",
+            "checklist",
+            "decisions",
+            "outbox",
+        )
         for r in record.conn.execute(f"SELECT seq FROM {table} WHERE incident_id = ?", (first,))
     ]
     assert original == sorted(in_source)
@@ -121,7 +130,10 @@ def test_import_into_another_record_verifies_and_keeps_the_incident(
         assert other.incidents.get(first) == record.incidents.get(first)
         assert other.incidents.get(mine.id) is not None
         assert rows_of(other.conn, "alerts", first) == rows_of(record.conn, "alerts", first)
-        assert other.evidence.content(other.evidence.for_incident(first)[0].id) == b"\x00binary\xffcontent"
+        assert (
+            other.evidence.content(other.evidence.for_incident(first)[0].id)
+            == b"\x00binary\xffcontent"
+        )
         kinds = [e.kind for e in other.timeline.for_incident(first)]
         assert kinds[-2:] == ["incident.exported", "incident.imported"]
         assert other.outbox.items(status="queued") == []
@@ -148,7 +160,9 @@ def test_import_refuses_alerts_already_recorded_there(
     out = tmp_path / "first.db"
     export_incident(record, first, out)
     with Record.open(tmp_path / "other.db", clock=clock) as other:
-        other.alerts.add_batch([{"dedupe_key": f"{first}-3", "time": "t", "rule": "r", "priority": "p", "output": "o"}])
+        other.alerts.add_batch(
+            [{"dedupe_key": f"{first}-3", "time": "t", "rule": "r", "priority": "p", "output": "o"}]
+        )
         before = other.head()
         with pytest.raises(TransferError, match=f"alerts entry '{first}-3'"):
             import_incident(other, out)
@@ -209,7 +223,9 @@ def test_import_of_something_that_is_not_an_export_says_so(
         import_incident(record, tmp_path / "missing.db")
 
 
-def test_a_whole_record_is_not_an_export(record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock) -> None:
+def test_a_whole_record_is_not_an_export(
+    record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock
+) -> None:
     with Record.open(tmp_path / "other.db", clock=clock) as other:
         with pytest.raises(TransferError, match="not a warroom export"):
             import_incident(other, record.path)

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--since",
         metavar="DATE",
-        help="only incidents detected from DATE on (YYYY-MM-DD, or an ISO time; UTC unless it says)",
+        help="only incidents detected from DATE on (YYYY-MM-DD or ISO time; UTC unless given)",
     )
 
 
@@ -24,7 +24,9 @@ def parse_since(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise UsageError(f"--since {value!r} is not a date like 2026-01-31 or 2026-01-31T09:00") from None
+        raise UsageError(
+            f"--since {value!r} is not a date like 2026-01-31 or 2026-01-31T09:00"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

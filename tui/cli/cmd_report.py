@@ -1,7 +1,8 @@
 """`warroom report ID [-o FILE] [--executive]`: the runbook's incident report, as markdown.
 
 Without `-o` the report goes to stdout and the record is only read (it may be
-a copy on another machine). With `-o` the file is written whole or not at all,
+a copy on another machine). With `-o` it also brings the alert rollup up to
+date (`store.alert_summary`). With `-o` the file is written whole or not at all,
 and the record gets a chained `report.issued` entry with the file's SHA-256,
 which stops the matching reporting clock (`warroom incidents` shows them).
 """
@@ -58,12 +59,15 @@ def _write_atomically(path: Path, text: str) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     from store import UnknownIncident
+    from store.alert_summary import refresh_rollup
     from store.deadlines import DETAILED_REPORT, EXECUTIVE_SUMMARY, mark_done
     from store.report import render_executive, render_report
 
     render = render_executive if args.executive else render_report
     try:
         with open_existing_record(args, readonly=args.output is None) as record:
+            if args.output is not None:
+                refresh_rollup(record)  # it may write: keep the next report fast too
             text = render(record, args.incident)
             if args.output is None:
                 sys.stdout.write(text)
@@ -77,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
             digest = hashlib.sha256(data).hexdigest()
             item = EXECUTIVE_SUMMARY if args.executive else DETAILED_REPORT
             mark_done(
-                record, args.incident, item,
+                record,
+                args.incident,
+                item,
                 data={"file": path.name, "sha256": digest, "bytes": len(data)},
             )
     except (RecordUnavailable, UnknownIncident) as error:
