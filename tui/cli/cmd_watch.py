@@ -1,0 +1,196 @@
+"""`warroom watch [--json] [cluster options]`: the live sources without the console.
+
+For a jump host or a background recorder: follows every Falco pod, the
+namespace's Warning events and NetworkPolicies (with drift against the
+desired-state file), records everything, and prints what it sees until
+SIGINT or SIGTERM, then commits what it holds and exits 0.
+
+With `--json`, stdout carries one JSON object per line (a documented
+exception to "one document"): `{"type": "alert" | "event" | "drift" |
+"health", ...}`. Lines are ASCII: attacker-controlled text arrives escaped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from tui.cli.cmd_act import add_cluster_options
+from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record
+from tui.safe import safe_text
+
+PRINTED_ALERT_SEVERITIES = ("P0", "P1", "P2")  # text mode: P3 alerts are counted, not listed
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON line per alert, event, drift finding and health change")
+    parser.add_argument("--incident", metavar="ID",
+                        help="attach what is recorded to this incident (default: the one open "
+                             "incident, if exactly one is open)")
+    parser.add_argument("--classification", metavar="FILE", type=Path,
+                        help="your own classification rules (TOML), tried before the shipped ones")
+    add_cluster_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from actions.cluster import ClusterError, ClusterOptions, connect
+    from actions.config import ConfigError, load_settings
+    from actions.falco.classify import Classifier
+
+    try:
+        settings = load_settings(Path(args.config) if args.config else None)
+        classifier = Classifier.load(args.classification)
+    except (ConfigError, OSError, ValueError) as error:
+        raise UsageError(str(error)) from error
+    options = ClusterOptions(context=args.context, kubeconfig=args.kubeconfig,
+                             namespace=args.namespace or settings.cluster.namespace,
+                             timeout=args.timeout)
+    try:
+        cluster = await connect(options)
+    except ClusterError as error:
+        raise UsageError(str(error)) from error
+    with open_record(args) as record:
+        if args.incident and record.incidents.get(args.incident) is None:
+            print(f"warroom watch: no incident {args.incident} in {record.path}",
+                  file=sys.stderr)
+            await cluster.close()
+            return EXIT_FAILED
+        async with cluster:
+            await _watch(args, settings, classifier, cluster, record)
+    return EXIT_OK
+
+
+async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, cluster: Any,
+                 record: Any) -> None:
+    from actions.sources.events import WarningEvents
+    from actions.sources.falco import FalcoFollower
+    from actions.sources.policies import PolicyWatcher
+    from actions.sources.recorder import TimelineRecorder
+
+    recorder = TimelineRecorder(record, incident_id=args.incident, actor="warroom watch")
+    printer = JsonLines() if args.json else TextLines()
+
+    def sink(item: object) -> None:
+        recorder(item)
+        printer(item)
+
+    api, namespace = cluster.client, cluster.namespace
+    sources: list[tuple[str, Callable[[Callable[[object], None]], Coroutine[Any, Any, None]]]] = [
+        ("falco", FalcoFollower(
+            api, record, classifier, namespace=settings.falco.namespace,
+            selector=settings.falco.selector, fallback_selector=settings.falco.fallback_selector,
+            incident_id=args.incident).run),
+        ("events", WarningEvents(api, namespace,
+                                 already_seen=recorder.recorded_event_keys()).run),
+        ("policies", PolicyWatcher(api, namespace,
+                                   settings.policies.desired_state_file).run),
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    tasks = [asyncio.create_task(_guarded(name, run_source, sink), name=f"watch-{name}")
+             for name, run_source in sources]
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        printer.close()
+
+
+async def _guarded(name: str, run_source: Callable[[Callable[[object], None]],
+                                                   Coroutine[Any, Any, None]],
+                   sink: Callable[[object], None]) -> None:
+    """One source; a bug in it is reported as its health, and the others go on."""
+    from actions.sources.health import STOPPED, SourceHealth
+
+    try:
+        await run_source(sink)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # noqa: BLE001 - one broken source must not stop the recorder
+        sink(SourceHealth(name, STOPPED, f"failed: {type(error).__name__}: {error}"))
+
+
+class JsonLines:
+    """One ASCII JSON object per line on stdout, flushed per batch."""
+
+    def __call__(self, item: object) -> None:
+        lines = [json.dumps(doc, ensure_ascii=True, default=str, separators=(",", ":"))
+                 for doc in documents(item)]
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+
+    def close(self) -> None:
+        sys.stdout.flush()
+
+
+def documents(item: object) -> list[dict[str, Any]]:
+    """The JSON lines one source item becomes (none for what is not printed)."""
+    from actions.sources.batches import AlertBatch
+    from actions.sources.events import WarningEvent
+    from actions.sources.health import SourceHealth
+    from actions.sources.policies import DriftReport
+
+    if isinstance(item, AlertBatch):
+        return [alert.to_dict() for alert in item.alerts if alert.fresh]
+    if isinstance(item, SourceHealth | WarningEvent):
+        return [item.to_dict()]
+    if isinstance(item, DriftReport):
+        return ([{**f.to_dict(), "resolved": False} for f in item.new]
+                + [{**f.to_dict(), "resolved": True} for f in item.resolved])
+    return []
+
+
+class TextLines:
+    """Short human lines; every cluster string through the terminal sanitiser."""
+
+    def __init__(self) -> None:
+        self.counted: Counter[str] = Counter()
+
+    def __call__(self, item: object) -> None:
+        for doc in documents(item):
+            line = self._line(doc)
+            if line:
+                print(safe_text(line), flush=True)
+
+    def _line(self, doc: dict[str, Any]) -> str | None:
+        kind = doc["type"]
+        if kind == "alert":
+            if doc["severity"] not in PRINTED_ALERT_SEVERITIES:
+                self.counted[doc["severity"]] += 1
+                return None
+            return (f"alert {doc['severity']} {doc['priority']} {doc['rule']} "
+                    f"on {doc['hostname']} ({doc['category']}): {doc['output']}")
+        if kind == "health":
+            return f"[{doc['source']}] {doc['state']}: {doc['detail']}"
+        if kind == "event":
+            times = f" (x{doc['count']})" if doc["count"] > 1 else ""
+            return f"event Warning {doc['reason']} {doc['object']}: {doc['message']}{times}"
+        if kind == "drift":
+            if doc["resolved"]:
+                return f"drift resolved: {doc['name']} ({doc['kind']})"
+            return f"drift {doc['kind']}: {doc['name']} ({doc['detail']})"
+        return None
+
+    def close(self) -> None:
+        if self.counted:
+            counts = ", ".join(f"{sev} {n}" for sev, n in sorted(self.counted.items()))
+            print(f"also recorded, not listed: {counts}", flush=True)
