@@ -1,0 +1,72 @@
+"""Console fixtures: a war-room app over a temporary record, a frozen clock, hostile alerts.
+
+`make_app(mode=..., **services)` builds a `WarRoomApp` whose header clock is the
+frozen `clock` fixture, on the `record` fixture's temporary WARROOM_DB; no
+kubeconfig is read unless a test passes a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from actions.falco.alert import FalcoAlert
+from actions.falco.parse import parse_line
+from store import Record
+from tui.app import WarRoomApp
+from tui.services import Services
+
+# Attacker-controlled text that must be shown literally: Rich markup that would
+# crash or restyle, an OSC 52 clipboard write, a C1 CSI that clears the screen.
+HOSTILE = ("[/oops]", "[red]x", "\x1b]52;c;aGVsbG8=\x07", "\x9b2J")
+
+AppFactory = Callable[..., WarRoomApp]
+
+
+def alert_line(index: int, *, rule: str = "Terminal shell in container", priority: str = "Notice",
+               pod: str = "orchestrator-6f8d9c7b5d-k2x9p", text: str = "a shell was spawned",
+               second: int | None = None) -> bytes:
+    """One Falco JSON alert line, as Falco writes it."""
+    at = second if second is not None else index
+    minute, sec = divmod(at, 60)
+    stamp = f"2026-03-14T09:{minute % 60:02d}:{sec:02d}.{index % 1_000_000_000:09d}Z"
+    return json.dumps({
+        "time": stamp, "rule": rule, "priority": priority, "source": "syscall",
+        "hostname": "node-1", "tags": ["container"],
+        "output": f"09:{minute % 60:02d}:{sec:02d}.000000000: {priority} {text} (pod={pod})",
+        "output_fields": {"k8s.pod.name": pod, "k8s.ns.name": "voicehive", "proc.name": "sh"},
+    }).encode()
+
+
+def parsed(line: bytes) -> FalcoAlert:
+    alert = parse_line(line)
+    assert isinstance(alert, FalcoAlert), alert
+    return alert
+
+
+def hostile_alerts() -> list[FalcoAlert]:
+    """One alert per hostile string, in the rule, the pod name and the output."""
+    return [
+        parsed(alert_line(i, rule=f"Rule {bad}", priority="Critical", pod=f"pod-{bad}",
+                          text=f"payload {bad} end"))
+        for i, bad in enumerate(HOSTILE)
+    ]
+
+
+def app_factory(record: Record, clock: Any) -> AppFactory:
+    """A builder of consoles over `record` whose header reads the frozen `clock`."""
+
+    def build(mode: str = "drill", **services: Any) -> WarRoomApp:
+        services.setdefault("context", "drill-context")
+        services.setdefault("actor", "ic@example.com")
+        return WarRoomApp(Services(record, mode=mode, **services), clock=clock)
+
+    return build
+
+
+@pytest.fixture
+def make_app(record: Record, clock: Any) -> AppFactory:
+    return app_factory(record, clock)

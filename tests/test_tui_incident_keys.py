@@ -1,0 +1,161 @@
+"""Keyboard flows of the incident keys, asserted on the record's rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.widgets import Input
+
+from store import Record
+from tests.plugins.tui import AppFactory, app_factory
+from tui.screens.decision import DecisionScreen
+from tui.screens.forms import NoteForm, OpenIncidentForm
+from tui.screens.war_room import WarRoomScreen
+from tui.widgets.timeline_pane import TimelinePane
+
+
+@pytest.fixture
+def make_app(record: Record, clock: Any) -> AppFactory:
+    return app_factory(record, clock)
+
+
+async def test_open_incident_from_the_keyboard(make_app: AppFactory, record: Record) -> None:
+    app = make_app()
+    messages: list[object] = []
+    async with app.run_test(message_hook=messages.append) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, OpenIncidentForm)
+        await pilot.press(*"Shell in orchestrator")
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    (incident,) = record.incidents.list()
+    assert incident.title == "Shell in orchestrator"
+    assert incident.drill is True
+    assert incident.cluster_context == "drill-context"
+    (opened,) = record.timeline.for_incident(incident.id)
+    assert opened.kind == "incident.opened"
+    assert opened.actor == "ic@example.com"
+    changed = [m for m in messages if isinstance(m, WarRoomScreen.IncidentChanged)]
+    assert changed[-1].incident is not None
+    assert changed[-1].incident.id == incident.id
+
+
+async def test_an_empty_title_is_refused_and_nothing_is_written(
+    make_app: AppFactory, record: Record
+) -> None:
+    async with make_app().run_test() as pilot:
+        await pilot.press("o", "ctrl+s")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, OpenIncidentForm)
+        assert "needs a title" in str(pilot.app.screen.query_one(".dialog-error").render())
+        await pilot.press("escape")
+        await pilot.app.workers.wait_for_complete()
+    assert record.incidents.list() == []
+
+
+async def test_note_acknowledge_severity_and_phase_land_in_the_timeline(
+    make_app: AppFactory, record: Record, clock: object
+) -> None:
+    incident = record.incidents.open("Unexpected egress", severity="P2", drill=True)
+    app = make_app()
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, NoteForm)
+        await pilot.press(*"curl to 203.0.113.9 seen", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        await pilot.press("v")
+        await pilot.pause()
+        # The Select has focus: open it, move up from P2 to P1, choose, save.
+        await pilot.press("enter", "up", "enter", "ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.press("p")
+        await pilot.pause()
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.query_one(TimelinePane).query_one("DataTable")
+        shown = table.row_count
+    kinds = [(e.kind, e.summary) for e in record.timeline.for_incident(incident.id)]
+    assert ("note", "curl to 203.0.113.9 seen") in kinds
+    after = record.incidents.get_required(incident.id)
+    assert after.acknowledged_at is not None
+    assert after.severity == "P1"
+    assert after.phase == "containment"
+    assert shown == len(kinds)
+
+
+async def test_decision_false_positive_names_the_rule_and_closes(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("Shell in tts-router", severity="P3", drill=True)
+    app = make_app()
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, DecisionScreen)
+        rationale = app.screen.query_one("#rationale", Input)
+        rationale.focus()
+        await pilot.press(*"debug session by on-call")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        # No rule named yet: refused, and the rule field asked for.
+        assert isinstance(app.screen, DecisionScreen)
+        await pilot.press(*"Terminal shell in container", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    (decision,) = record.decisions.for_incident(incident.id)
+    assert decision.decision == "false-positive"
+    assert decision.rule_to_tune == "Terminal shell in container"
+    assert decision.rationale == "debug session by on-call"
+    after = record.incidents.get_required(incident.id)
+    assert after.false_positive
+    assert after.status == "closed"
+
+
+async def test_decision_active_attack_moves_to_containment(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("C2 beacon", severity="P0", drill=True)
+    app = make_app()
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("down")  # the RadioSet: false positive -> active attack
+        await pilot.press("enter")
+        app.screen.query_one("#rationale", Input).focus()
+        await pilot.press(*"beacon every 30 s to a known C2", "enter")
+        await app.workers.wait_for_complete()
+    (decision,) = record.decisions.for_incident(incident.id)
+    assert decision.decision == "active-attack"
+    assert record.incidents.get_required(incident.id).phase == "containment"
+
+
+async def test_review_mode_dims_the_keys_and_writes_nothing(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("Recorded incident", severity="P1")
+    before = record.timeline.count(incident.id)
+    app = make_app(mode="review")
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        assert screen.has_class("-readonly")
+        assert screen.check_action("add_note", ()) is None
+        assert "review mode" in (screen.why_disabled("add_note") or "")
+        await pilot.press("n", "a", "p", "d", "o")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen is screen  # no form opened
+    assert record.timeline.count(incident.id) == before
+    assert record.incidents.get_required(incident.id).acknowledged_at is None

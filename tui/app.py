@@ -1,0 +1,133 @@
+"""The war-room console application and `run_console`, the one entry the commands call.
+
+`WarRoomApp(services, settings, clock=...)` gets everything injected: the
+record and handles in `Services`, the configuration in `Settings`, and the
+clock the header reads (tests freeze it). No module-level state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.worker import Worker, WorkerState
+
+from actions.config import Settings
+from tui.commands import IncidentCommands, PaneCommands
+from tui.safe import safe_text
+from tui.screens.war_room import WarRoomScreen
+from tui.services import Services
+
+R = TypeVar("R")
+Clock = Callable[[], datetime]
+STYLES = Path(__file__).parent / "styles"
+THEMES = ("textual-dark", "textual-light")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class WarRoomApp(App[int]):
+    """The console. `services.mode` decides the badge; `services.readonly` dims the action keys."""
+
+    TITLE = "warroom"
+    CSS_PATH: ClassVar[list[str | Path]] = [
+        STYLES / "app.tcss",
+        STYLES / "war_room.tcss",
+        STYLES / "panes.tcss",
+        STYLES / "dialogs.tcss",
+    ]
+    COMMANDS = App.COMMANDS | {IncidentCommands, PaneCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme", tooltip="Dark or light"),
+        Binding("ctrl+q,q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        services: Services,
+        settings: Settings | None = None,
+        *,
+        clock: Clock = _utc_now,
+        theme: str = "textual-dark",
+    ) -> None:
+        super().__init__()
+        self.services = services
+        self.settings = settings or Settings()
+        self.clock = clock
+        self.theme = theme
+        # One thread for every record call: ordered, and never two at once on the connection.
+        self._record_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warroom-record")
+        self._classifier: Any = None
+
+    def on_mount(self) -> None:
+        self.push_screen(WarRoomScreen())
+
+    async def on_unmount(self) -> None:
+        self._record_thread.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def war_room(self) -> WarRoomScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, WarRoomScreen):
+                return screen
+        return None
+
+    async def in_record(self, call: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """Run a record read or write on the record's thread; the event loop never waits on disk."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._record_thread, functools.partial(call, *args, **kwargs)
+        )
+
+    def severity_of(self, alert: Any) -> str:
+        """The runbook severity of a parsed alert that carries none (classified on demand)."""
+        if self._classifier is None:
+            from actions.falco.classify import Classifier
+
+            self._classifier = Classifier.load()
+        return str(self._classifier.classify(alert).severity)
+
+    def escalation_contact(self) -> str:
+        """The security team lead from the escalation matrix, for the escalate decision."""
+        contact = self.settings.escalation_for("Security Engineer") or (
+            self.settings.escalation[0] if self.settings.escalation else None
+        )
+        if contact is None:
+            return "the security team lead (no escalation matrix configured)"
+        return f"{contact.role} {contact.primary} ({contact.contact})"
+
+    def push_alerts(self, batch: Any) -> None:
+        """Feed the Falco pane (alerts oldest first); cheap, for the live sources."""
+        screen = self.war_room
+        if screen is not None:
+            screen.alert_pane.push_alerts(batch)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """Every worker error becomes a toast: a failed call never exits the console."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(safe_text(f"{type(error).__name__}: {error}"),
+                        title=f"{event.worker.name or 'task'} failed", severity="error",
+                        timeout=10)
+
+
+def run_console(services: Services, settings: Settings | None = None, *,
+                clock: Clock = _utc_now) -> int:
+    """Run the console until the user quits; returns the process exit code (0)."""
+    app = WarRoomApp(services, settings, clock=clock)
+    result = app.run()
+    return int(result or 0)

@@ -1,0 +1,102 @@
+"""Command-palette providers, one per domain, offering what applies to the current selection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
+
+if TYPE_CHECKING:
+    from tui.screens.war_room import WarRoomScreen
+
+# (action, title, help) for the incident keys; the screen says which apply now.
+INCIDENT_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("open_incident", "Open incident", "Open an incident, prefilled from the selected alert"),
+    ("acknowledge", "Acknowledge incident", "Record the first acknowledgement (stops MTTD)"),
+    ("add_note", "Add note", "Add a note to the incident's timeline"),
+    ("set_severity", "Set severity", "Change the incident's severity (P0-P3)"),
+    ("next_phase", "Next phase", "Move the incident to the runbook's next phase"),
+    ("decision", "Decision point", "False positive, active attack, misconfiguration, escalate"),
+)
+PANE_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("alerts", "Show Falco alerts"),
+    ("mesh", "Show Mesh"),
+    ("policies", "Show NetworkPolicies"),
+    ("timeline", "Show Timeline"),
+)
+
+
+def highlight(matcher: Matcher, title: str) -> Content:
+    """`title` with the matched letters styled, never parsed as markup.
+
+    (`Matcher.highlight` parses its candidate as markup, and titles here carry
+    rule and pod names from alerts.)
+    """
+    content = Content(title)
+    _score, offsets = matcher.fuzzy_search.match(matcher.query, title)
+    for offset in offsets:
+        content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
+def _war_room(provider: Provider) -> WarRoomScreen | None:
+    from tui.screens.war_room import WarRoomScreen
+
+    screen = provider.screen
+    return screen if isinstance(screen, WarRoomScreen) else None
+
+
+class IncidentCommands(Provider):
+    """The incident keys, only those that can run now, named after the selected alert."""
+
+    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        screen = _war_room(self)
+        if screen is None:
+            return []
+        alert = screen.selected_alert
+        commands = []
+        for action, title, help_text in INCIDENT_COMMANDS:
+            if screen.check_action(action, ()) is not True:
+                continue
+            if action == "open_incident" and alert is not None:
+                title = f"Open incident for {alert.rule} on {alert.pod}"
+            commands.append((title, partial(screen.run_action, action), help_text))
+        return commands
+
+    async def discover(self) -> Hits:
+        for title, callback, help_text in self._commands():
+            yield DiscoveryHit(Content(title), callback, text=title, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, callback, help_text in self._commands():
+            if (score := matcher.match(title)) > 0:
+                yield Hit(score, highlight(matcher, title), callback, text=title, help=help_text)
+
+
+class PaneCommands(Provider):
+    """Jump to a pane, or zoom the current one."""
+
+    def _commands(self) -> list[tuple[str, Callable[[], object]]]:
+        screen = _war_room(self)
+        if screen is None:
+            return []
+        commands: list[tuple[str, Callable[[], object]]] = [
+            (title, partial(screen.action_show_pane, key)) for key, title in PANE_COMMANDS
+        ]
+        commands.append(("Zoom or unzoom the focused pane", screen.action_zoom))
+        return commands
+
+    async def discover(self) -> Hits:
+        for title, callback in self._commands():
+            yield DiscoveryHit(Content(title), callback, text=title)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, callback in self._commands():
+            if (score := matcher.match(title)) > 0:
+                yield Hit(score, highlight(matcher, title), callback, text=title)

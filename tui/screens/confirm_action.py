@@ -1,0 +1,155 @@
+"""The confirmation modal every cluster-changing action goes through.
+
+It shows the cluster context, the exact manifest or patch, the server-side
+dry-run result and the RBAC check, and refuses confirmation when the dry-run
+failed or a permission is missing. Dismisses True only on an explicit yes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import yaml
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from tui.safe import safe_text
+
+if TYPE_CHECKING:
+    from actions.runbook.model import ActionPreview
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionLine:
+    what: str
+    allowed: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmRequest:
+    """What the operator confirms, as text already decided by the action layer."""
+
+    title: str
+    context: str | None
+    namespace: str | None
+    preview: str
+    dry_run: str
+    dry_run_ok: bool
+    permissions: tuple[PermissionLine, ...] = ()
+    notes: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    no_op: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocked(self) -> str | None:
+        """Why confirming is refused, or None when it may go ahead."""
+        if self.problems:
+            return self.problems[0]
+        if not self.dry_run_ok:
+            return "the server-side dry-run failed"
+        denied = [p.what for p in self.permissions if not p.allowed]
+        if denied:
+            return f"not allowed to {denied[0]}"
+        return None
+
+    @classmethod
+    def from_preview(cls, preview: ActionPreview) -> ConfirmRequest:
+        """The request for an action layer preview: manifests as YAML, dry-runs, RBAC answers."""
+        documents = []
+        dry_runs = []
+        for change in preview.changes:
+            documents.append(f"# {change.verb} {change.kind} {change.namespace or ''}/{change.name}"
+                             f": {change.summary}")
+            body = change.body
+            documents.append(yaml.safe_dump(body, sort_keys=False) if isinstance(body, dict)
+                             else json.dumps(body, indent=2, default=str))
+            if change.dry_run_error:
+                dry_runs.append(f"{change.kind}/{change.name}: {change.dry_run_error}")
+            elif change.dry_run is not None:
+                dry_runs.append(f"{change.kind}/{change.name}: accepted")
+        ok = all(c.dry_run_error is None for c in preview.changes)
+        return cls(
+            title=f"{preview.request.action} {preview.target or ''}".strip(),
+            context=preview.cluster.get("context"),
+            namespace=preview.request.namespace,
+            preview="\n".join(documents) or "(no change to the cluster)",
+            dry_run="\n".join(dry_runs) or "not run",
+            dry_run_ok=ok,
+            permissions=tuple(PermissionLine(p.describe(), p.allowed, p.reason)
+                              for p in preview.permissions),
+            notes=tuple(preview.notes),
+            problems=tuple(p.message for p in preview.problems),
+            no_op=preview.no_op,
+        )
+
+
+class ConfirmAction(ModalScreen[bool]):
+    """Shows a `ConfirmRequest`; y confirms (when allowed), n or escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "confirm", "Confirm", id="confirm.yes"),
+        Binding("n,escape", "cancel", "Cancel", id="confirm.no"),
+    ]
+
+    def __init__(self, request: ConfirmRequest) -> None:
+        super().__init__()
+        self.request = request
+
+    def compose(self) -> ComposeResult:
+        request = self.request
+        context = safe_text(request.context or "unknown context")
+        where = f"context {context}, namespace {safe_text(request.namespace or '-')}"
+        with Vertical(classes="dialog confirm-dialog"):
+            yield Label(Text(f"Confirm: {safe_text(request.title)}"), classes="dialog-title",
+                        markup=False)
+            yield Label(Text(where), id="confirm-context", markup=False)
+            with VerticalScroll(id="confirm-preview"):
+                yield Static(Text(safe_text(request.preview, multiline=True)), markup=False)
+            yield Label("Server-side dry-run", classes="section")
+            yield Static(Text(safe_text(request.dry_run, multiline=True)), id="confirm-dry-run",
+                         classes="-ok" if request.dry_run_ok else "-failed", markup=False)
+            yield Label("RBAC", classes="section")
+            lines = [f"{'yes' if p.allowed else 'NO '} {safe_text(p.what)}"
+                     + (f" ({safe_text(p.reason)})" if p.reason else "")
+                     for p in request.permissions]
+            yield Static(Text("\n".join(lines) or "not checked"), id="confirm-rbac", markup=False)
+            for note in (*request.notes, *([request.no_op] if request.no_op else [])):
+                yield Static(Text(safe_text(note)), classes="note", markup=False)
+            blocked = request.blocked
+            yield Static(Text(f"Cannot confirm: {safe_text(blocked)}" if blocked else ""),
+                         id="confirm-blocked", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Confirm (y)", variant="error", id="yes", disabled=blocked is not None)
+                yield Button("Cancel (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "confirm" and self.request.blocked is not None:
+            return None
+        return True
+
+    def action_confirm(self) -> None:
+        if self.request.blocked is None:
+            self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        self.action_confirm()
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.action_cancel()

@@ -1,0 +1,48 @@
+"""The `?` screen: every binding of the console, grouped by where it applies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label
+
+HelpRow = tuple[str, str, str, str]  # where, keys, what, binding id
+
+
+def binding_rows(where: str, bindings: Iterable[BindingType]) -> list[HelpRow]:
+    """Rows for the bindings of one widget class (tuples are turned into Bindings)."""
+    rows = []
+    for item in bindings:
+        binding = item if isinstance(item, Binding) else Binding(*item)
+        if binding.system:
+            continue
+        keys = ", ".join(part.strip() for part in binding.key.split(","))
+        rows.append((where, keys, binding.description or binding.action, binding.id or ""))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    """A table of (where, keys, what, id); escape, q or ? closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, rows: Sequence[HelpRow]) -> None:
+        super().__init__()
+        self.rows = list(rows)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog help-dialog"):
+            yield Label("Keys (ids can be remapped in the keymap)", classes="dialog-title")
+            table: DataTable[Text] = DataTable(id="help-table", cursor_type="row")
+            table.add_columns("where", "keys", "what", "id")
+            for row in self.rows:
+                table.add_row(*(Text(cell) for cell in row))
+            yield table

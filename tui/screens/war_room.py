@@ -1,0 +1,464 @@
+"""The war-room screen: header, phase bar, four panes (tabs when small) and the incident keys.
+
+Attributes down, messages up: the screen reads the record in workers and sets
+what each pane shows; panes post messages (`AlertPane.AlertSelected`) and
+never call the screen. Every record read or write runs off the event loop
+(`WarRoomApp.in_record`), so the UI never waits on disk.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.events import DescendantFocus, Resize
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Tab, Tabs
+
+from store import PHASE_TITLES, PHASES, Incident
+from tui.screens.decision import DecisionChoice, DecisionScreen
+from tui.screens.forms import AskScreen, NewIncident, NoteForm, OpenIncidentForm, SeverityForm
+from tui.screens.help import HelpRow, HelpScreen, binding_rows
+from tui.widgets.alert_list import AlertList
+from tui.widgets.alert_pane import AlertPane
+from tui.widgets.alert_rows import AlertRow
+from tui.widgets.header import WarRoomHeader
+from tui.widgets.mesh_pane import MeshPane
+from tui.widgets.pane import Pane
+from tui.widgets.phase_bar import PhaseBar
+from tui.widgets.policy_pane import PolicyPane
+from tui.widgets.timeline_pane import TimelinePane
+
+if TYPE_CHECKING:
+    from tui.app import WarRoomApp
+
+PANES: tuple[tuple[str, str], ...] = (
+    ("alerts", "1 Falco"),
+    ("mesh", "2 Mesh"),
+    ("policies", "3 Policies"),
+    ("timeline", "4 Timeline"),
+)
+# Below this size the four panes become tabs: at 80x24 a quarter pane is unreadable.
+NARROW_WIDTH, NARROW_HEIGHT = 120, 34
+CLOCK_INTERVAL = 1.0  # the header clocks tick at 1 Hz from the injected clock
+# Keys that write to the record or the cluster: dimmed in read-only mode.
+WRITE_ACTIONS = frozenset(
+    {"open_incident", "acknowledge", "add_note", "set_severity", "next_phase", "decision"}
+)
+# Keys that need an incident on screen.
+INCIDENT_ACTIONS = WRITE_ACTIONS - {"open_incident"}
+
+
+class WarRoomScreen(Screen[None]):
+    """One incident, everything the runbook asks to look at, every key the runbook needs."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "open_incident", "Open", id="incident.open", tooltip="Open an incident"),
+        Binding(
+            "a",
+            "acknowledge",
+            "Ack",
+            id="incident.acknowledge",
+            tooltip="Acknowledge (stops the MTTD clock)",
+        ),
+        Binding("n", "add_note", "Note", id="incident.note", tooltip="Add a note to the timeline"),
+        Binding("v", "set_severity", "Severity", id="incident.severity"),
+        Binding("p", "next_phase", "Next phase", id="incident.next_phase"),
+        Binding(
+            "d",
+            "decision",
+            "Decide",
+            id="incident.decision",
+            tooltip="The runbook's decision point",
+        ),
+        Binding("z", "zoom", "Zoom", id="pane.zoom", tooltip="Zoom the focused pane"),
+        Binding("1", "show_pane('alerts')", "Falco", show=False, id="pane.alerts"),
+        Binding("2", "show_pane('mesh')", "Mesh", show=False, id="pane.mesh"),
+        Binding("3", "show_pane('policies')", "Policies", show=False, id="pane.policies"),
+        Binding("4", "show_pane('timeline')", "Timeline", show=False, id="pane.timeline"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+    ]
+
+    class IncidentChanged(Message):
+        """The incident on screen was (re)loaded from the record."""
+
+        def __init__(self, incident: Incident | None) -> None:
+            super().__init__()
+            self.incident = incident
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.incident: Incident | None = None
+        self.selected_alert: AlertRow | None = None
+
+    @property
+    def war_app(self) -> WarRoomApp:
+        return self.app  # type: ignore[return-value]
+
+    # --- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        services = self.war_app.services
+        yield WarRoomHeader(
+            mode=services.mode, context=services.context, namespace=services.namespace, id="header"
+        )
+        yield PhaseBar(id="phase-bar")
+        yield Label(services.readonly_reason, id="readonly-banner", markup=False)
+        yield Tabs(*(Tab(title, id=f"tab-{key}") for key, title in PANES), id="pane-tabs")
+        with Container(id="panes"):
+            yield AlertPane(id="alerts", classes="-active", severity_of=self.war_app.severity_of)
+            yield MeshPane(id="mesh")
+            yield PolicyPane(id="policies")
+            yield TimelinePane(id="timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        services = self.war_app.services
+        self.add_class(f"-{services.mode}")
+        self.set_class(services.readonly, "-readonly")
+        self._update_narrow()
+        self.set_interval(CLOCK_INTERVAL, self._tick, name="header-clock")
+        self.query_one(AlertPane).focus_pane()
+        self.query_one(TimelinePane).show_state("loading")
+        self.load_incident()
+        self.load_cluster()
+        if services.source is not None:
+            self.run_source()
+
+    def pane(self, key: str) -> Pane:
+        return self.query_one(f"#{key}", Pane)
+
+    @property
+    def alert_pane(self) -> AlertPane:
+        return self.query_one(AlertPane)
+
+    def current_pane(self) -> Pane:
+        focused = self.focused
+        while focused is not None and not isinstance(focused, Pane):
+            focused = focused.parent  # type: ignore[assignment]
+        if isinstance(focused, Pane):
+            return focused
+        return next(iter(self.query(".pane.-active").results(Pane)), self.alert_pane)
+
+    @on(Resize)
+    def _resized(self, event: Resize) -> None:
+        self._update_narrow()
+
+    def _update_narrow(self) -> None:
+        width, height = self.app.size
+        self.set_class(width < NARROW_WIDTH or height < NARROW_HEIGHT, "-narrow")
+
+    def _activate(self, key: str) -> None:
+        for pane_key, _title in PANES:
+            self.pane(pane_key).set_class(pane_key == key, "-active")
+        tabs = self.query_one(Tabs)
+        if tabs.active != f"tab-{key}":
+            tabs.active = f"tab-{key}"
+
+    @on(Tabs.TabActivated, "#pane-tabs")
+    def _tab_activated(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        key = (event.tab.id or "tab-alerts").removeprefix("tab-")
+        pane = self.pane(key)
+        if not pane.has_class("-active"):
+            self._activate(key)
+            pane.focus_pane()
+
+    @on(DescendantFocus)
+    def _focus_moved(self, event: DescendantFocus) -> None:
+        pane = self.current_pane()
+        if pane.id and not pane.has_class("-active"):
+            self._activate(pane.id)
+        if self.has_class("-zoomed") and not pane.has_class("-zoomed"):
+            for other in self.query(".pane.-zoomed"):
+                other.remove_class("-zoomed")
+            pane.add_class("-zoomed")
+
+    def action_show_pane(self, key: str) -> None:
+        self._activate(key)
+        self.pane(key).focus_pane()
+
+    def action_zoom(self) -> None:
+        pane = self.current_pane()
+        zoomed = not self.has_class("-zoomed")
+        for other in self.query(".pane"):
+            other.set_class(zoomed and other is pane, "-zoomed")
+        self.set_class(zoomed, "-zoomed")
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.help_rows()))
+
+    def help_rows(self) -> list[HelpRow]:
+        rows = binding_rows("everywhere", self.app.BINDINGS)
+        rows += binding_rows("war room", self.BINDINGS)
+        rows += binding_rows("Falco pane", AlertPane.BINDINGS)
+        rows += binding_rows("Falco list", AlertList.BINDINGS)
+        rows += binding_rows("Policies pane", PolicyPane.BINDINGS)
+        return rows
+
+    # --- what may run ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in WRITE_ACTIONS and self.war_app.services.readonly:
+            return None  # shown dimmed; the banner says why
+        if action in INCIDENT_ACTIONS and self.incident is None:
+            return None
+        if action == "decision" and self.incident is not None and not self.incident.is_open:
+            return None
+        if (
+            action == "next_phase"
+            and self.incident is not None
+            and (self.incident.phase == PHASES[-1] or not self.incident.is_open)
+        ):
+            return None
+        return True
+
+    def why_disabled(self, action: str) -> str | None:
+        """Why `action` cannot run now, in words (None when it can)."""
+        if action in WRITE_ACTIONS and self.war_app.services.readonly:
+            return self.war_app.services.readonly_reason
+        if action in INCIDENT_ACTIONS and self.incident is None:
+            return "no incident on screen: press o to open one"
+        if self.check_action(action, ()) is None and self.incident is not None:
+            return f"{self.incident.id} is {self.incident.status} in {self.incident.phase}"
+        return None
+
+    # --- reading the record ---------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self.query_one(WarRoomHeader).tick(self.war_app.clock())
+
+    @work(exclusive=True, group="load", exit_on_error=False)
+    async def load_incident(self) -> None:
+        await self.refresh_from_record()
+
+    async def refresh_from_record(self) -> None:
+        """Reload the incident and its timeline from the record (off the event loop)."""
+        app = self.war_app
+        record = app.services.record
+        wanted = self.incident.id if self.incident else app.services.incident_id
+
+        def read() -> tuple[Incident | None, list[Any]]:
+            incident = record.incidents.get(wanted) if wanted else None
+            if incident is None and wanted is None:
+                open_ones = record.incidents.open_ones()
+                incident = open_ones[-1] if open_ones else None
+            entries = record.timeline.for_incident(incident.id) if incident else []
+            return incident, entries
+
+        incident, entries = await app.in_record(read)
+        self.incident = incident
+        header = self.query_one(WarRoomHeader)
+        header.set_incident(incident, app.clock())
+        self.query_one(PhaseBar).set_phase(incident.phase if incident else None)
+        timeline = self.query_one(TimelinePane)
+        if incident is None:
+            timeline.show_state("no incident open: press o to open one")
+        else:
+            timeline.show_entries(entries, incident.detected_at or incident.opened_at)
+        self.refresh_bindings()
+        self.post_message(self.IncidentChanged(incident))
+
+    @work(exclusive=True, group="cluster", exit_on_error=False)
+    async def load_cluster(self) -> None:
+        """List NetworkPolicies and mesh objects through the injected cluster, if any."""
+        from tui.widgets.cluster_loader import load_mesh, load_policies
+
+        services = self.war_app.services
+        policies, mesh = self.query_one(PolicyPane), self.query_one(MeshPane)
+        if services.cluster is None:
+            policies.show_state("absent: no cluster connection")
+            mesh.show_state("absent: no cluster connection")
+            return
+        desired = (
+            self.war_app.settings.policies.desired_state_file if self.war_app.settings else None
+        )
+        policy_rows, policy_error = await load_policies(
+            services.cluster, services.namespace, desired
+        )
+        if policy_error:
+            policies.show_state(policy_error)
+        else:
+            policies.show_policies(policy_rows)
+        view, mesh_error = await load_mesh(services.cluster, services.namespace)
+        if mesh_error:
+            mesh.show_state(mesh_error)
+        else:
+            mesh.show_mesh(view)
+
+    # --- live sources ---------------------------------------------------------------------------
+
+    @work(exclusive=True, group="source", exit_on_error=False)
+    async def run_source(self) -> None:
+        await self.war_app.services.source.run(self.source_sink)
+
+    def source_sink(self, item: object) -> None:
+        """What a live source hands over: alert batches and health. Cheap, any thread."""
+        if threading.get_ident() != self.app._thread_id:
+            self.app.call_from_thread(self.source_sink, item)
+            return
+        if hasattr(item, "alerts") and hasattr(item, "fresh"):
+            self.alert_pane.push_alerts(item)  # type: ignore[arg-type]
+        elif hasattr(item, "source") and hasattr(item, "state"):
+            header = self.query_one(WarRoomHeader)
+            header.set_health({**header.health, str(item.source): str(item.state)})
+
+    @on(AlertPane.AlertSelected)
+    def _alert_selected(self, event: AlertPane.AlertSelected) -> None:
+        self.selected_alert = event.row
+
+    # --- incident keys --------------------------------------------------------------------------
+
+    def _refuse(self, action: str) -> bool:
+        reason = self.why_disabled(action)
+        if reason:
+            self.notify(reason, title="Not now", severity="warning")
+            return True
+        return False
+
+    @property
+    def actor(self) -> str | None:
+        return self.war_app.services.actor
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_open_incident(self) -> None:
+        if self._refuse("open_incident"):
+            return
+        alert = self.selected_alert
+        title = f"{alert.rule} on {alert.pod}" if alert else ""
+        severity = alert.severity if alert and alert.severity_rank < 4 else "P2"
+        answer: NewIncident | None = await self.app.push_screen_wait(
+            OpenIncidentForm(title, severity)
+        )
+        if answer is None:
+            return
+        services = self.war_app.services
+        record = services.record
+        incident = await self.war_app.in_record(
+            lambda: record.incidents.open(
+                answer.title,
+                severity=answer.severity,
+                drill=services.mode == "drill",
+                actor=self.actor,
+                cluster_context=services.context,
+                namespace=services.namespace,
+            )
+        )
+        self.incident = incident
+        self.notify(f"{incident.id} opened", title="Incident")
+        await self.refresh_from_record()
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_acknowledge(self) -> None:
+        if self._refuse("acknowledge") or self.incident is None:
+            return
+        record, incident_id = self.war_app.services.record, self.incident.id
+        await self.war_app.in_record(record.incidents.acknowledge, incident_id, actor=self.actor)
+        await self.refresh_from_record()
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_add_note(self) -> None:
+        if self._refuse("add_note") or self.incident is None:
+            return
+        note = await self.app.push_screen_wait(NoteForm())
+        if note is None:
+            return
+        record, incident_id = self.war_app.services.record, self.incident.id
+        await self.war_app.in_record(
+            record.timeline.add, incident_id, "note", note, actor=self.actor
+        )
+        await self.refresh_from_record()
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_set_severity(self) -> None:
+        if self._refuse("set_severity") or self.incident is None:
+            return
+        severity = await self.app.push_screen_wait(SeverityForm(self.incident.severity))
+        if severity is None or severity == self.incident.severity:
+            return
+        record, incident_id = self.war_app.services.record, self.incident.id
+        await self.war_app.in_record(
+            lambda: record.incidents.update(incident_id, actor=self.actor, severity=severity)
+        )
+        await self.refresh_from_record()
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_next_phase(self) -> None:
+        if self._refuse("next_phase") or self.incident is None:
+            return
+        incident = self.incident
+        following = PHASES[PHASES.index(incident.phase) + 1]
+        question = f"Move {incident.id} to {PHASE_TITLES[following]}?"
+        if not await self.app.push_screen_wait(
+            AskScreen(question, f"from {PHASE_TITLES[incident.phase]}")
+        ):
+            return
+        record = self.war_app.services.record
+        await self.war_app.in_record(
+            lambda: record.incidents.update(
+                incident.id, actor=self.actor, **phase_changes(incident, following, record.clock())
+            )
+        )
+        await self.refresh_from_record()
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_decision(self) -> None:
+        if self._refuse("decision") or self.incident is None:
+            return
+        rule = self.selected_alert.rule if self.selected_alert else None
+        choice: DecisionChoice | None = await self.app.push_screen_wait(DecisionScreen(rule))
+        if choice is None:
+            return
+        incident = self.incident
+        record = self.war_app.services.record
+        escalation = self.war_app.escalation_contact()
+
+        def write() -> None:
+            record.decisions.add(
+                incident.id,
+                choice.decision,
+                rationale=choice.rationale,
+                rule_to_tune=choice.rule_to_tune,
+                actor=self.actor,
+            )
+            changes = decision_changes(incident, choice.decision, record.clock())
+            if changes:
+                record.incidents.update(incident.id, actor=self.actor, **changes)
+            if choice.decision == "escalate":
+                record.timeline.add(
+                    incident.id,
+                    "escalation",
+                    f"Escalated to {escalation}",
+                    actor=self.actor,
+                    data={"contact": escalation},
+                )
+
+        await self.war_app.in_record(write)
+        await self.refresh_from_record()
+
+
+def phase_changes(incident: Incident, following: str, now: Any) -> dict[str, Any]:
+    """The incident fields moving to `following` sets: leaving Containment marks it contained,
+    leaving Recovery marks it recovered (the MTTC and MTTR clocks stop there)."""
+    changes: dict[str, Any] = {"phase": following}
+    if following == "eradication" and incident.contained_at is None:
+        changes.update(contained_at=now, status="contained")
+    if following == "lessons-learned" and incident.recovered_at is None:
+        changes.update(recovered_at=now, status="recovered")
+        if incident.contained_at is None:
+            changes["contained_at"] = now
+    return changes
+
+
+def decision_changes(incident: Incident, decision: str, now: Any) -> dict[str, Any]:
+    """What a decision does to the incident, as the runbook's decision points say."""
+    if decision == "false-positive":
+        return {"false_positive": True, "status": "closed", "closed_at": now}
+    if decision == "active-attack" and incident.phase == "detection":
+        return {"phase": "containment"}
+    return {}

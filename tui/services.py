@@ -1,0 +1,59 @@
+"""What the console is given to work with: one plain object, built by the caller, never global.
+
+`warroom drill`, `warroom live`, `warroom review` and the tests each build a
+`Services` and hand it to `WarRoomApp`. Nothing here imports Textual, so the
+same object can be built by headless code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from actions.cluster import Cluster
+    from store import Record
+
+MODES = ("drill", "live", "review")
+
+
+@dataclass
+class Services:
+    """The record, the mode and the optional handles the console drives.
+
+    - `record`: the open incident record (every read and write goes through it).
+    - `mode`: "drill", "live" or "review" (review is always read-only).
+    - `context`, `namespace`: names shown in the header and the confirmation modal.
+    - `incident_id`: the incident to show; None picks the newest open one.
+    - `actor`: who is at the keyboard, written into every record entry.
+    - `cluster`: an `actions.cluster.Cluster` for read-only listings (policies, mesh);
+      None leaves those panes saying why they are empty.
+    - `source`: the live sources' handle (the Falco follower); the console only
+      calls `source.run(sink)` when it is given.
+    - `actions`: the action layer's handle, for the containment keys.
+    - `readonly`: actions disabled (review mode forces it).
+    """
+
+    record: Record
+    mode: str = "drill"
+    context: str | None = None
+    namespace: str = "voicehive"
+    incident_id: str | None = None
+    actor: str | None = None
+    cluster: Cluster | None = None
+    source: Any = None
+    actions: Any = None
+    readonly: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.mode == "review":
+            self.readonly = True
+
+    @property
+    def readonly_reason(self) -> str:
+        """Why actions are disabled, in words for the footer and toasts."""
+        if self.mode == "review":
+            return "review mode: this console replays a recorded incident and changes nothing"
+        return "read-only console: actions are disabled"

@@ -1,0 +1,119 @@
+"""One shape for every kind of alert the Falco pane is fed, sanitised once.
+
+The pane is fed `store.AlertRecord` (from the record), `actions.falco.FalcoAlert`
+(parsed lines), `actions.sources.batches.RecordedAlert` (the live follower) or
+plain dicts; `AlertRow.of()` turns each into the same frozen row. Every string
+passes through `tui.safe.safe_text` here, so nothing later has to remember to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tui.safe import safe_text
+
+SEVERITY_ORDER = ("P0", "P1", "P2", "P3")
+UNKNOWN_SEVERITY = "P?"
+# Falco's text output starts "HH:MM:SS.nnnnnnnnn: Priority message": the summary
+# column drops that prefix, which the time and P-level columns already show.
+_OUTPUT_PREFIX = re.compile(r"^\s*[0-9T:.\-+Z]+:\s+[A-Za-z]+\s+")
+_POD_FIELDS = ("k8s.pod.name", "k8s_pod_name", "ka.target.name", "container.name")
+
+Severity = Callable[[Any], str]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """One alert as the pane shows it; every text field is already safe to draw."""
+
+    time: str
+    time_ns: int | None
+    severity: str
+    priority: str
+    rule: str
+    pod: str
+    summary: str
+    output: str
+    hostname: str
+    fields: tuple[tuple[str, str], ...] = field(default=())
+
+    @classmethod
+    def of(cls, item: Any, severity_of: Severity | None = None) -> AlertRow:
+        """The row for any alert-like object (see the module docstring)."""
+        if isinstance(item, AlertRow):
+            return item
+        if isinstance(item, dict):
+            return cls._from_mapping(item)
+        classification = getattr(item, "classification", None)
+        alert = getattr(item, "alert", item)
+        severity = getattr(item, "severity", None) or getattr(classification, "severity", None)
+        if severity is None and severity_of is not None:
+            severity = severity_of(alert)
+        mapping = {
+            "time": getattr(alert, "time", ""),
+            "time_ns": getattr(alert, "time_ns", None),
+            "severity": severity,
+            "priority": getattr(alert, "priority", ""),
+            "rule": getattr(alert, "rule", ""),
+            "output": getattr(alert, "output", ""),
+            "hostname": getattr(alert, "hostname", None),
+            "output_fields": getattr(alert, "output_fields", None) or {},
+        }
+        return cls._from_mapping(mapping)
+
+    @classmethod
+    def _from_mapping(cls, item: dict[str, Any]) -> AlertRow:
+        fields = item.get("output_fields") or {}
+        if not isinstance(fields, dict):
+            fields = {}
+        output = safe_text(item.get("output") or "")
+        pod = next((fields[key] for key in _POD_FIELDS if fields.get(key)), None)
+        time_ns = item.get("time_ns")
+        severity = str(item.get("severity") or UNKNOWN_SEVERITY)
+        return cls(
+            time=_clock_text(time_ns, str(item.get("time") or "")),
+            time_ns=time_ns if isinstance(time_ns, int) else None,
+            severity=safe_text(severity if severity in SEVERITY_ORDER else UNKNOWN_SEVERITY),
+            priority=safe_text(item.get("priority") or ""),
+            rule=safe_text(item.get("rule") or ""),
+            pod=safe_text(pod if pod is not None else "-"),
+            summary=_OUTPUT_PREFIX.sub("", output, count=1),
+            output=output,
+            hostname=safe_text(item.get("hostname") or "-"),
+            fields=tuple(sorted((safe_text(k), safe_text(v)) for k, v in fields.items())),
+        )
+
+    @property
+    def severity_rank(self) -> int:
+        """0 for P0 ... 3 for P3, 4 when unknown (sorts last)."""
+        try:
+            return SEVERITY_ORDER.index(self.severity)
+        except ValueError:
+            return len(SEVERITY_ORDER)
+
+    def search_text(self) -> str:
+        """What a free-text filter looks in, folded once."""
+        return f"{self.rule}\n{self.pod}\n{self.output}\n{self.hostname}".casefold()
+
+    def detail_text(self) -> str:
+        """The full output and fields, for the detail view."""
+        lines = [
+            f"{self.severity} {self.priority}  {self.rule}",
+            f"time {self.time}  host {self.hostname}  pod {self.pod}",
+            "",
+            self.output,
+            "",
+        ]
+        lines.extend(f"{key} = {value}" for key, value in self.fields)
+        return "\n".join(lines)
+
+
+def _clock_text(time_ns: object, fallback: str) -> str:
+    """HH:MM:SS in UTC from the alert's nanoseconds, else what the input said."""
+    if isinstance(time_ns, int):
+        return datetime.fromtimestamp(time_ns // 1_000_000_000, UTC).strftime("%H:%M:%S")
+    return safe_text(fallback)[:19]
