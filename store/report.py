@@ -13,7 +13,9 @@ million alerts reports in about the time of three indexed scans.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from store.alert_summary import ALERT_ROWS, AlertSummary, first_alert_time, summarise_alerts
@@ -84,6 +86,26 @@ def _indent(text: str, prefix: str = "  ") -> str:
 
 def _cell(value: object, limit: int = MAX_VALUE_CHARS) -> str:
     return escape(value, limit=limit) or " "
+
+
+@contextmanager
+def _snapshot(record: Record) -> Iterator[Record]:
+    """A private read-only view in one read transaction, so every figure in the
+    report and the chain head it quotes come from the same moment, even while
+    another process records alerts."""
+    try:
+        private = Record.open(record.path, clock=record.clock, readonly=True)
+    except (sqlite3.Error, RuntimeError):
+        private = None  # e.g. an in-memory record: its own connection will do
+    if private is None:
+        yield record
+        return
+    with private:
+        private.conn.execute("BEGIN")
+        try:
+            yield private
+        finally:
+            private.conn.execute("COMMIT")
 
 
 class _Facts:
@@ -423,7 +445,8 @@ def render_report(
     record: Record, incident_id: str, *, now: datetime | None = None, alert_rows: int = ALERT_ROWS
 ) -> str:
     """The detailed report of one incident as markdown (raises UnknownIncident)."""
-    facts = _Facts(record, incident_id, now or record.clock(), alert_rows)
+    with _snapshot(record) as snapshot:
+        facts = _Facts(snapshot, incident_id, now or record.clock(), alert_rows)
     lines = [
         *_header(facts, REPORT_TITLE),
         *_summary(facts),
@@ -447,7 +470,8 @@ def render_report(
 
 def render_executive(record: Record, incident_id: str, *, now: datetime | None = None) -> str:
     """The executive summary (due within 24 h for P0/P1): the facts without the appendices."""
-    facts = _Facts(record, incident_id, now or record.clock(), 0)
+    with _snapshot(record) as snapshot:
+        facts = _Facts(snapshot, incident_id, now or record.clock(), 0)
     succeeded = sum(1 for _i, o in facts.actions if o is not None and o.status in WORKED)
     open_ended = len(facts.actions) - succeeded
     lines = [

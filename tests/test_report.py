@@ -362,3 +362,14 @@ def test_the_report_does_not_write_to_the_record(record_path, story: str, record
     with Record.open(record_path, readonly=True) as readonly:
         render_report(readonly, story, now=datetime(2026, 3, 20, tzinfo=UTC))
     assert record.head() == before
+
+
+def test_the_report_reads_one_snapshot_of_the_record(record: Record, story: str) -> None:
+    from store.report import _snapshot
+
+    with _snapshot(record) as snapshot:
+        head = snapshot.head()
+        record.timeline.add(story, "note", "written while the report was being produced")
+        assert snapshot.head() == head
+        assert snapshot.timeline.count(story) == record.timeline.count(story) - 1
+    assert record.head()[0] == head[0] + 1
