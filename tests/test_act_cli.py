@@ -1,0 +1,214 @@
+"""`warroom act` and `warroom status` as a user runs them: exit codes, prompts, JSON, the record."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from actions.drill.mesh import SynczModel
+from actions.drill.server import DrillServerThread
+from store import Record
+from tui.cli.main import main
+
+ROOT = Path(__file__).resolve().parent.parent
+NS = "voicehive"
+
+
+def emergency(server: DrillServerThread) -> list[str]:
+    found = server.state.list("networking.k8s.io/v1", "NetworkPolicy", NS,
+                              label_selector="emergency=true")
+    return [p["metadata"]["name"] for p in found]
+
+
+def recorded(record_path: Path) -> list[tuple[str, str, str]]:
+    if not record_path.exists():
+        return []
+    with Record.open(record_path) as record:
+        rows = record.query("SELECT entry, action, status FROM actions ORDER BY seq")
+    return [(row["entry"], row["action"], row["status"]) for row in rows]
+
+
+def test_dry_run_prints_the_preview_and_changes_and_records_nothing(
+    drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["act", "isolate", "orchestrator", "--dry-run", "--json",
+                 "--kubeconfig", str(drill_kubeconfig)])
+    out = capsys.readouterr().out
+    assert code == 0
+    preview = json.loads(out)
+    assert preview["kind"] == "preview" and preview["ok"] and preview["opens_incident"]
+    (change,) = preview["changes"]
+    assert change["verb"] == "create" and change["dry_run"] == "ok"
+    assert change["body"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert emergency(drill_server) == []
+    assert recorded(record_path) == []
+    with Record.open(record_path) as record:
+        assert record.incidents.list() == []
+
+
+def test_yes_applies_opens_an_incident_and_prints_the_outcome(
+    drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["act", "isolate", "orchestrator", "--yes", "--json",
+                 "--kubeconfig", str(drill_kubeconfig)])
+    captured = capsys.readouterr()
+    assert code == 0
+    outcome = json.loads(captured.out)
+    assert outcome["status"] == "succeeded" and outcome["verified"]
+    assert f"opened incident {outcome['incident_id']}" in captured.err
+    assert len(emergency(drill_server)) == 1
+    assert recorded(record_path) == [("intent", "isolate", "pending"),
+                                     ("outcome", "isolate", "succeeded")]
+
+    code = main(["act", "block-ip", "203.0.113.9", "--yes", "--kubeconfig",
+                 str(drill_kubeconfig)])
+    text = capsys.readouterr()
+    assert code == 0 and "succeeded" in text.out and outcome["incident_id"] in text.out
+
+
+def test_failures_exit_1_and_are_recorded(
+    drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["act", "disable-sa", "ghost", "--yes", "--kubeconfig", str(drill_kubeconfig)])
+    assert code == 1
+    assert "service account ghost does not exist in voicehive" in capsys.readouterr().err
+    assert recorded(record_path)[-1] == ("outcome", "disable-sa", "failed")
+
+
+def test_unreachable_cluster_exits_1_naming_the_cause(
+    closed_port_kubeconfig: Path, record_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["act", "isolate", "orchestrator", "--yes", "--json",
+                 "--kubeconfig", str(closed_port_kubeconfig)])
+    outcome = json.loads(capsys.readouterr().out)
+    assert code == 1 and outcome["cause"] == "refused"
+    assert "connection refused" in outcome["message"]
+    assert recorded(record_path)[-1] == ("outcome", "isolate", "failed")
+    assert main(["status", "--kubeconfig", str(closed_port_kubeconfig)]) == 1
+    assert "connection refused" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["act", "block-ip", "0.0.0.0/0", "--yes"],
+    ["act", "isolate", "Not_A_Name", "--yes"],
+    ["act", "isolate", "orchestrator", "--yes", "--incident", "NSI-2020-01-01-001"],
+])
+def test_usage_errors_exit_2_and_record_nothing(
+    drill_kubeconfig: Path, record_path: Path, argv: list[str],
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--kubeconfig", str(drill_kubeconfig)]) == 2
+    assert capsys.readouterr().err.startswith("warroom act: ")
+    assert recorded(record_path) == []
+
+
+def test_a_bad_duration_is_refused_by_the_parser(drill_kubeconfig: Path) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["act", "capture", "--since", "forever", "--kubeconfig", str(drill_kubeconfig)])
+    assert exited.value.code == 2
+
+
+def test_missing_kubeconfig_is_a_usage_error(tmp_path: Path, record_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["act", "isolate", "orchestrator", "--kubeconfig", str(tmp_path / "none")])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_capture_reports_each_piece(drill_kubeconfig: Path, record_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["act", "capture", "--yes", "--kubeconfig", str(drill_kubeconfig)])
+    err = capsys.readouterr().err
+    assert "[1/6] events-voicehive.yaml: stored" in err
+    assert "[6/6] prometheus-tcp-received-rate.json: failed" in err
+    assert code == 1  # Prometheus has no endpoints in the seeded cluster
+
+
+def test_status_json_and_text(drill_server: DrillServerThread, drill_kubeconfig: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    model = SynczModel(seed=1, istio_version="1.24.3", clock=lambda: drill_server.state.clock())
+    model.add_proxy("orchestrator-6f8d9c7b5d-k2x9p.voicehive")
+    drill_server.state.syncz_provider = model.body
+    assert main(["status", "--json", "--kubeconfig", str(drill_kubeconfig)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] and document["mesh"] == "istio"
+    model.set_status("orchestrator-6f8d9c7b5d-k2x9p.voicehive", "STALE")
+    assert main(["status", "--kubeconfig", str(drill_kubeconfig)]) == 1
+    captured = capsys.readouterr()
+    assert "=== Network Policies (voicehive) ===" in captured.out
+    assert "orchestrator-6f8d9c7b5d-k2x9p.voicehive" in captured.out
+    assert "Back-off restarting failed container" in captured.out
+    assert "out of sync" in captured.err
+
+
+# ----- the prompt, in a real child process ---------------------------------------------------
+
+
+def child_env(record_path: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "WARROOM_DB": str(record_path)}
+
+
+def test_without_yes_and_without_a_terminal_it_refuses(
+    drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "act", "isolate", "orchestrator", "--kubeconfig",
+         str(drill_kubeconfig)], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        cwd=ROOT, env=child_env(record_path), timeout=60, check=False)
+    assert done.returncode == 2
+    assert "pass --yes" in done.stderr and done.stdout == ""
+    assert emergency(drill_server) == [] and recorded(record_path) == []
+
+
+def run_on_terminal(argv: list[str], answer: str, record_path: Path) -> tuple[int, str]:
+    """Run warroom with stdin/stderr on a pseudo-terminal; answer the prompt when it shows."""
+    leader, follower = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-m", "tui.cli", *argv], stdin=follower,
+                             stdout=subprocess.PIPE, stderr=follower, cwd=ROOT,
+                             env=child_env(record_path))
+    os.close(follower)
+    shown = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"Apply? [y/N]" not in shown:
+            assert time.monotonic() < deadline, shown.decode(errors="replace")
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if ready:
+                shown += os.read(leader, 4096)
+        os.write(leader, answer.encode() + b"\n")
+        assert child.stdout is not None
+        out = child.stdout.read().decode()
+        code = child.wait(timeout=60)
+    finally:
+        child.kill()
+        child.wait()
+        os.close(leader)
+    assert b"emergency-isolation-" in shown  # the preview came before the question
+    return code, out
+
+
+def test_terminal_prompt_applies_on_yes(drill_server: DrillServerThread,
+                                        drill_kubeconfig: Path, record_path: Path) -> None:
+    code, out = run_on_terminal(["act", "isolate", "orchestrator", "--kubeconfig",
+                                 str(drill_kubeconfig)], "y", record_path)
+    assert code == 0 and "succeeded" in out
+    assert len(emergency(drill_server)) == 1
+
+
+def test_terminal_prompt_declined_changes_and_records_nothing(
+    drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path
+) -> None:
+    code, _ = run_on_terminal(["act", "isolate", "orchestrator", "--kubeconfig",
+                               str(drill_kubeconfig)], "", record_path)
+    assert code == 1
+    assert emergency(drill_server) == [] and recorded(record_path) == []
