@@ -69,3 +69,11 @@ def _seeded_state() -> ClusterState:
     state = ClusterState()
     seed_drill_cluster(state)
     return state
+
+
+def test_a_taken_port_is_reported() -> None:
+    with DrillServerThread() as first:
+        second = DrillServerThread(port=first.server.port)
+        with pytest.raises(OSError, match="in use"):
+            second.start()
+        assert first.state.list("v1", "Namespace") == []  # the first one still serves

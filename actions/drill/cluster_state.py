@@ -273,7 +273,7 @@ class ClusterState:
                                 obj["metadata"]["name"], dry_run=dry_run) for obj in matching]
 
     def _delete_namespace_contents(self, namespace: str) -> None:
-        for (_, _), bucket in list(self._objects.items()):
+        for bucket in list(self._objects.values()):
             for key, obj in list(bucket.items()):
                 if key[0] == namespace:
                     self._remove(_resolve(obj["apiVersion"], obj["kind"]), key)
