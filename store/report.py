@@ -37,6 +37,7 @@ RUNBOOK_ACTION_ITEMS = (
 )
 WORKED = ("succeeded", "no-op")
 MAX_VALUE_CHARS = 300
+MAX_LISTED = 50  # notes and action targets quoted in a section; all are in the appendix
 NOTE_KINDS = ("note",)
 
 
@@ -149,8 +150,10 @@ class _Facts:
                     targets[intent.target].append(intent.action)
         parts = [
             f"{escape(target)} ({escape(', '.join(actions))})"
-            for target, actions in targets.items()
+            for target, actions in list(targets.items())[:MAX_LISTED]
         ]
+        if len(targets) > MAX_LISTED:
+            parts.append(f"and {len(targets) - MAX_LISTED} more action targets")
         pods = [
             f"{escape(f'{ns}/{pod}' if ns else pod)} ({count} alerts)"
             for ns, pod, count in self.alerts.pods[:5]
@@ -251,14 +254,13 @@ def _root_cause(facts: _Facts) -> list[str]:
         if decision.rule_to_tune:
             text += f" (rule to tune: {escape(decision.rule_to_tune)})"
         lines.append(text)
-    for note in (e for e in facts.timeline if e.kind in NOTE_KINDS):
+    notes = [e for e in facts.timeline if e.kind in NOTE_KINDS]
+    for note in notes[:MAX_LISTED]:
         who = f" ({escape(note.actor)})" if note.actor else ""
         lines.append(f"- Note {_time(note.at)}{who}: {escape(note.summary, limit=2000)}")
-    if (
-        not written
-        and not facts.decisions
-        and not any(e.kind in NOTE_KINDS for e in facts.timeline)
-    ):
+    if len(notes) > MAX_LISTED:
+        lines.append(f"- and {len(notes) - MAX_LISTED} more notes: see the full timeline")
+    if not written and not facts.decisions and not notes:
         lines.append("Not yet determined: no root cause, decision or note recorded.")
     return lines + [""]
 

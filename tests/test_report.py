@@ -373,3 +373,20 @@ def test_the_report_reads_one_snapshot_of_the_record(record: Record, story: str)
         assert snapshot.head() == head
         assert snapshot.timeline.count(story) == record.timeline.count(story) - 1
     assert record.head()[0] == head[0] + 1
+
+
+def test_long_lists_are_capped_in_sections_and_whole_in_the_appendix(
+    record: Record, clock: FrozenClock
+) -> None:
+    incident = record.incidents.open("noisy", severity="P2").id
+    for n in range(60):
+        record.timeline.add(incident, "note", f"note {n}")
+        action = record.actions.intent(incident, "block-ip", f"198.51.100.{n}")
+        record.actions.outcome(action, "succeeded", "blocked")
+    report = render_report(record, incident)
+    root = report.split("## Root Cause")[1].split("## Impact Assessment")[0]
+    assert root.count("- Note ") == 50
+    assert "- and 10 more notes: see the full timeline" in root
+    assert "and 10 more action targets" in report.splitlines()[6]
+    appendix = report.split("## Appendix: Full Timeline")[1]
+    assert "| note 59 |" in appendix
