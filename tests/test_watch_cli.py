@@ -90,7 +90,8 @@ def test_watch_json_lines_until_a_signal_then_everything_is_recorded_once(
     watch.wait_for(lambda docs: "connected" in health(docs, "falco")
                    and "connected" in health(docs, "events")
                    and any(d["type"] == "drift" for d in docs))
-    hostile = {**FALCO_ALERT, "time": "2026-11-01T09:01:00.000000001Z",
+    hostile = {**FALCO_ALERT, "time": "2026-11-01T09:01:00.000000001Z", "priority": "Warning",
+               "rule": "Netcat Remote Code Execution in Container",
                "output": "09:01:00.000000001: Critical \x1b]52;c;x\x07 [/oops] \x9b2J"}
     drill_server.state.append_log("falco-system", "falco-m4n8q", json.dumps(hostile))
     watch.wait_for(lambda docs: sum(d["type"] == "alert" for d in docs) == 2)
@@ -105,6 +106,9 @@ def test_watch_json_lines_until_a_signal_then_everything_is_recorded_once(
     drift = [(d["kind"], d["name"]) for d in docs if d["type"] == "drift"]
     assert drift == [("missing", "default-deny-ingress"), ("extra", "external-api-segmentation")]
     assert health(docs, "falco")[-1] == "stopped"
+    (proposal,) = [d for d in docs if d["type"] == "proposal"]  # a P1 and no open incident
+    assert (proposal["severity"], proposal["first_alert_time"]) == (
+        "P1", "2026-11-01T09:01:00.000000001Z")
 
     # Run again, stopped with SIGINT this time: the same logs and events add nothing.
     again = Watch(["--json", "--kubeconfig", str(kubeconfig)], watch_env)
@@ -119,6 +123,7 @@ def test_watch_json_lines_until_a_signal_then_everything_is_recorded_once(
         assert record.alerts.count() == 2
         kinds = [row[0] for row in record.query("SELECT kind FROM timeline ORDER BY seq")]
     assert kinds.count("cluster.warning-event") == 2
+    assert kinds.count("incident.proposed") == 1
     assert "source.health" in kinds
 
 

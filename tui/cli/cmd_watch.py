@@ -7,7 +7,9 @@ SIGINT or SIGTERM, then commits what it holds and exits 0.
 
 With `--json`, stdout carries one JSON object per line (a documented
 exception to "one document"): `{"type": "alert" | "event" | "drift" |
-"health", ...}`. Lines are ASCII: attacker-controlled text arrives escaped.
+"health" | "proposal", ...}`. Lines are ASCII: attacker-controlled text
+arrives escaped. A P0/P1 alert with no open incident is recorded as an
+incident proposal (accepted in the console, or by opening the incident).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, cluster: Any,
                  record: Any) -> None:
+    from actions.sources.detection import IncidentDetector
     from actions.sources.events import WarningEvents
     from actions.sources.falco import FalcoFollower
     from actions.sources.policies import PolicyWatcher
@@ -81,10 +84,15 @@ async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, clust
 
     recorder = TimelineRecorder(record, incident_id=args.incident, actor="warroom watch")
     printer = JsonLines() if args.json else TextLines()
+    # Headless, proposals are recorded and printed; the console is where they are accepted.
+    detector = IncidentDetector(record, printer, wording=classifier.wording,
+                                actor="warroom watch")
 
     def sink(item: object) -> None:
         recorder(item)
         printer(item)
+        if args.incident is None:
+            detector(item)
 
     api, namespace = cluster.client, cluster.namespace
     sources: list[tuple[str, Callable[[Callable[[object], None]], Coroutine[Any, Any, None]]]] = [
@@ -145,13 +153,14 @@ class JsonLines:
 def documents(item: object) -> list[dict[str, Any]]:
     """The JSON lines one source item becomes (none for what is not printed)."""
     from actions.sources.batches import AlertBatch
+    from actions.sources.detection import IncidentProposal
     from actions.sources.events import WarningEvent
     from actions.sources.health import SourceHealth
     from actions.sources.policies import DriftReport
 
     if isinstance(item, AlertBatch):
         return [alert.to_dict() for alert in item.alerts if alert.fresh]
-    if isinstance(item, SourceHealth | WarningEvent):
+    if isinstance(item, SourceHealth | WarningEvent | IncidentProposal):
         return [item.to_dict()]
     if isinstance(item, DriftReport):
         return ([{**f.to_dict(), "resolved": False} for f in item.new]
@@ -184,6 +193,9 @@ class TextLines:
         if kind == "event":
             times = f" (x{doc['count']})" if doc["count"] > 1 else ""
             return f"event Warning {doc['reason']} {doc['object']}: {doc['message']}{times}"
+        if kind == "proposal":
+            return (f"incident proposed {doc['severity']}: {doc['title']} "
+                    f"({doc['alerts']} alerts since {doc['first_alert_time']})")
         if kind == "drift":
             if doc["resolved"]:
                 return f"drift resolved: {doc['name']} ({doc['kind']})"

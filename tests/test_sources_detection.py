@@ -1,0 +1,96 @@
+"""Incident proposals from P0/P1 alerts, accepted or dismissed, with MTTD measured."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from actions.falco.alert import FalcoAlert
+from actions.falco.classify import Classification
+from actions.falco.parse import parse_line
+from actions.sources.batches import AlertBatch, RecordedAlert
+from actions.sources.detection import IncidentDetector, IncidentProposal, UnknownProposal
+from store import Record
+from tests.plugins.record import FrozenClock
+
+
+def recorded(number: int, severity: str, category: str = "network-anomaly",
+             second: int = 0) -> RecordedAlert:
+    line = json.dumps({"hostname": "node-1", "output": f"alert {number}", "priority": "Warning",
+                       "rule": "Netcat Remote Code Execution in Container", "source": "syscall",
+                       "tags": [], "output_fields": {},
+                       "time": f"2026-03-14T08:59:{second:02d}.00000000{number}Z"})
+    alert = parse_line(line.encode())
+    assert isinstance(alert, FalcoAlert)
+    return RecordedAlert("falco-x", alert, Classification(severity, category, "test"), True)
+
+
+def batch(*alerts: RecordedAlert) -> AlertBatch:
+    return AlertBatch(list(alerts), [], datetime(2026, 3, 14, 9, tzinfo=UTC), 0)
+
+
+def test_a_p1_alert_proposes_an_incident_and_accepting_measures_mttd(
+        record: Record, clock: FrozenClock) -> None:
+    proposals: list[object] = []
+    detector = IncidentDetector(record, proposals.append, wording=lambda c: "Network anomalies")
+    detector(batch(recorded(1, "P3")))
+    assert proposals == []
+    detector(batch(recorded(2, "P1", second=5), recorded(3, "P1", second=7)))
+    (proposal,) = proposals
+    assert isinstance(proposal, IncidentProposal)
+    assert proposal.severity == "P1"
+    assert proposal.alerts == 2
+    assert proposal.first_alert_time == "2026-03-14T08:59:05.000000002Z"
+    assert proposal.title == "Network anomalies: Netcat Remote Code Execution in Container"
+
+    clock.advance(minutes=4)
+    incident = detector.accept(proposal.id, actor="commander")
+    assert incident.severity == "P1"
+    detected = incident.detected_at
+    acknowledged = incident.acknowledged_at
+    assert detected == datetime(2026, 3, 14, 8, 59, 5, tzinfo=UTC)
+    assert acknowledged - detected == timedelta(minutes=4, seconds=55)
+    kinds = [row[0] for row in record.query("SELECT kind FROM timeline ORDER BY seq")]
+    assert kinds[0] == "incident.proposed"
+    assert "incident.proposal-accepted" in kinds
+    with pytest.raises(UnknownProposal):
+        detector.accept(proposal.id)
+
+
+def test_no_proposal_while_an_incident_is_open(record: Record) -> None:
+    record.incidents.open("already handling it", severity="P1")
+    proposals: list[object] = []
+    IncidentDetector(record, proposals.append)(batch(recorded(1, "P0")))
+    assert proposals == []
+
+
+def test_a_worse_alert_raises_the_proposal_but_not_its_detection_time(record: Record) -> None:
+    proposals: list[IncidentProposal] = []
+    detector = IncidentDetector(record, proposals.append)  # type: ignore[arg-type]
+    detector(batch(recorded(1, "P1", second=1)))
+    detector(batch(recorded(2, "P0", "active-intrusion", second=9)))
+    assert [p.severity for p in proposals] == ["P1", "P0"]
+    assert proposals[-1].category == "active-intrusion"
+    assert proposals[-1].first_alert_time.startswith("2026-03-14T08:59:01")
+    assert proposals[-1].id == proposals[0].id
+
+
+def test_dismissing_quiets_the_category_for_a_while(record: Record, clock: FrozenClock) -> None:
+    proposals: list[IncidentProposal] = []
+    detector = IncidentDetector(record, proposals.append)  # type: ignore[arg-type]
+    detector(batch(recorded(1, "P1")))
+    detector.dismiss(proposals[0].id, actor="commander", reason="pentest")
+    detector(batch(recorded(2, "P1")))
+    assert len(proposals) == 1
+    detector(batch(recorded(3, "P0", "active-intrusion")))  # another category still proposes
+    assert len(proposals) == 2
+    detector.dismiss(proposals[1].id)
+    clock.advance(minutes=16)
+    detector(batch(recorded(4, "P1")))
+    assert len(proposals) == 3
+    assert record.incidents.list() == []
+    dismissed = record.query("SELECT summary FROM timeline WHERE kind = ?",
+                             ("incident.proposal-dismissed",))
+    assert dismissed[0][0].endswith("(pentest)")
