@@ -1,4 +1,4 @@
-"""`warroom scenarios` and `warroom drill`, run as a user runs them, with real kubectl against the drill."""
+"""`warroom scenarios` and `warroom drill` as a user runs them; real kubectl against the drill."""
 
 from __future__ import annotations
 
@@ -37,7 +37,12 @@ cluster:
   base: voicehive-istio
 injects:
   - {at: 5, id: one, malicious: true, log: {pod: orchestrator-6f8d9c7b5d-k2x9p, line: hello}}
-  - {at: 10, id: two, event: {object: {kind: Pod, name: orchestrator-6f8d9c7b5d-k2x9p}, reason: BackOff, message: Back-off restarting failed container}}
+  - at: 10
+    id: two
+    event:
+      object: {kind: Pod, name: orchestrator-6f8d9c7b5d-k2x9p}
+      reason: BackOff
+      message: Back-off restarting failed container
 answer_key: {severity: P2, decision: misconfiguration}
 """
 
@@ -72,7 +77,9 @@ def cli_env(tmp_path: Path, record_path: Path) -> dict[str, str]:
     return env
 
 
-def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 
@@ -101,8 +108,12 @@ def test_scenarios_text_lists_class_severity_and_length(cli_env: dict[str, str])
 def test_drill_prints_what_happens_and_ends(tmp_path: Path, cli_env: dict[str, str]) -> None:
     scenario = tmp_path / "tiny.yaml"
     scenario.write_text(TINY, encoding="utf-8")
-    result = run(warroom_command("drill", str(scenario), "--speed", "50",
-                                 "--kubeconfig-out", str(tmp_path / "kc")), cli_env)
+    result = run(
+        warroom_command(
+            "drill", str(scenario), "--speed", "50", "--kubeconfig-out", str(tmp_path / "kc")
+        ),
+        cli_env,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "drill: tiny-cli (P2) - A short drill for the command line" in out
@@ -123,25 +134,37 @@ def test_bad_scenarios_and_arguments_are_refused(tmp_path: Path, cli_env: dict[s
     assert "class (line 3): 'P7' is not one of P0, P1, P2, P3" in result.stderr
     assert result.stdout == ""
     result = run(warroom_command("drill", "--speed", "0"), cli_env)
-    assert result.returncode == 2 and "--speed must be more than 0" in result.stderr
+    assert result.returncode == 2
+    assert "--speed must be more than 0" in result.stderr
     result = run(warroom_command("drill", "no-such-scenario"), cli_env)
-    assert result.returncode == 1 and "no built-in scenario of that name" in result.stderr
+    assert result.returncode == 1
+    assert "no built-in scenario of that name" in result.stderr
 
 
 class ServedDrill:
     """`warroom drill --serve-only` in the background, and kubectl pointed at it."""
 
-    def __init__(self, process: subprocess.Popen[str], env: dict[str, str], banner: dict[str, str]) -> None:
+    def __init__(
+        self, process: subprocess.Popen[str], env: dict[str, str], banner: dict[str, str]
+    ) -> None:
         self.process = process
         self.env = env
         self.banner = banner
 
     def kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(KUBECTL), *args], env=self.env, input=stdin, capture_output=True,
-                              text=True, timeout=30)
+        return subprocess.run(
+            [str(KUBECTL), *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     def counter(self, query: str) -> float:
-        url = self.banner["Prometheus"] + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+        url = (
+            self.banner["Prometheus"] + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+        )
         with urllib.request.urlopen(url, timeout=10) as response:
             body = json.loads(response.read())
         assert body["status"] == "success"
@@ -152,8 +175,14 @@ class ServedDrill:
 def served(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[ServedDrill]:
     kubeconfig = tmp_path / "drill" / "kubeconfig"
     process = subprocess.Popen(
-        warroom_command("drill", "--serve-only", "--speed", "100", "--kubeconfig-out", str(kubeconfig)),
-        env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        warroom_command(
+            "drill", "--serve-only", "--speed", "100", "--kubeconfig-out", str(kubeconfig)
+        ),
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
     banner: dict[str, str] = {}
     try:
@@ -190,12 +219,19 @@ def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) ->
     assert "pod/orchestrator-6f8d9c7b5d-k2x9p" in pods.stdout.split()
 
     # The alert and the tunnel appear as the scenario plays (first at 45 s, i.e. 0.45 s at x100).
-    assert wait_for(lambda: "Network tool launched in container" in served.kubectl(
-        "logs", "-n", "falco-system", "-l", "app=falco", "--tail=100").stdout)
+    assert wait_for(
+        lambda: (
+            "Network tool launched in container"
+            in served.kubectl("logs", "-n", "falco-system", "-l", "app=falco", "--tail=100").stdout
+        )
+    )
     dns = served.kubectl("logs", "-n", "kube-system", "-l", "k8s-app=kube-dns", "--tail=50")
     assert ".s1.cdn-telemetry.example.net. udp" in dns.stdout
 
-    requests = 'sum(istio_requests_total{reporter="destination",destination_app="orchestrator",response_code="200"})'
+    requests = (
+        'sum(istio_requests_total{reporter="destination",'
+        'destination_app="orchestrator",response_code="200"})'
+    )
     before = served.counter(requests)
     assert wait_for(lambda: served.counter(requests) > before)
 
@@ -207,11 +243,25 @@ def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) ->
     assert served.counter(requests) == frozen  # the isolated orchestrator gets no traffic
 
     patched = served.kubectl(
-        "patch", "networkpolicy", "external-api-segmentation", "-n", "voicehive", "--type=json",
-        '-p=[{"op": "add", "path": "/spec/egress/0/to/0/ipBlock/except/-", "value": "203.0.113.66/32"}]')
+        "patch",
+        "networkpolicy",
+        "external-api-segmentation",
+        "-n",
+        "voicehive",
+        "--type=json",
+        '-p=[{"op": "add", "path": "/spec/egress/0/to/0/ipBlock/except/-", '
+        '"value": "203.0.113.66/32"}]',
+    )
     assert patched.returncode == 0, patched.stderr
-    excepts = served.kubectl("get", "networkpolicy", "external-api-segmentation", "-n", "voicehive",
-                             "-o", "jsonpath={.spec.egress[0].to[0].ipBlock.except}")
+    excepts = served.kubectl(
+        "get",
+        "networkpolicy",
+        "external-api-segmentation",
+        "-n",
+        "voicehive",
+        "-o",
+        "jsonpath={.spec.egress[0].to[0].ipBlock.except}",
+    )
     assert "203.0.113.66/32" in excepts.stdout
 
     deleted = served.kubectl("delete", "networkpolicy", "-l", "emergency=true", "-n", "voicehive")

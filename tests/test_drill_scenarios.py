@@ -1,4 +1,4 @@
-"""Built-in scenarios: they load, play to their end at high speed, and write real-looking sources."""
+"""Built-in scenarios: they load, play to the end at high speed, and write real-looking sources."""
 
 from __future__ import annotations
 
@@ -32,10 +32,18 @@ COREDNS_QUERY = re.compile(
 def test_there_is_a_builtin_for_every_runbook_class_and_the_required_stories() -> None:
     scenarios = [load_builtin(name) for name in BUILTINS]
     assert {s.incident_class for s in scenarios} == set(SEVERITIES)
-    assert {s.answer_key.decision for s in scenarios} >= {"false-positive", "active-attack", "misconfiguration"}
+    assert {s.answer_key.decision for s in scenarios} >= {
+        "false-positive",
+        "active-attack",
+        "misconfiguration",
+    }
     assert {
-        "dns-exfiltration", "suspicious-external-ip", "mtls-failure",
-        "unauthorized-service-traffic", "network-policy-drift", "false-positive-leader-election",
+        "dns-exfiltration",
+        "suspicious-external-ip",
+        "mtls-failure",
+        "unauthorized-service-traffic",
+        "network-policy-drift",
+        "false-positive-leader-election",
     } <= set(BUILTINS)
     assert {s.mesh for s in scenarios} >= {"istio", "linkerd"}
     for scenario in scenarios:
@@ -44,12 +52,15 @@ def test_there_is_a_builtin_for_every_runbook_class_and_the_required_stories() -
 
 
 @pytest.mark.parametrize("name", BUILTINS)
-async def test_builtin_plays_to_its_end_at_high_speed(name: str, drill_factory, manual_clock) -> None:
+async def test_builtin_plays_to_its_end_at_high_speed(
+    name: str, drill_factory, manual_clock
+) -> None:
     drill = await drill_factory(name, clock=manual_clock, speed=5000)
     await drill.play()
     history = drill.player.history
     kinds = [e.kind for e in history]
-    assert kinds[0] == ev.START and kinds[-1] == ev.END
+    assert kinds[0] == ev.START
+    assert kinds[-1] == ev.END
     assert "drill over" in history[-1].summary
     assert [e.summary for e in history if e.kind == ev.ERROR] == []
     plays = [e for e in history if e.kind in (ev.INJECT, ev.SUPPRESSED)]
@@ -62,8 +73,11 @@ async def test_builtin_plays_to_its_end_at_high_speed(name: str, drill_factory, 
         if inject.kind != "falco":
             continue
         falco_lines = [
-            line for pod in drill.scenario.pods if pod.labels.get("app") == "falco"
-            for line in drill.state.logs_of(pod.namespace, pod.name) if line.startswith("{")
+            line
+            for pod in drill.scenario.pods
+            if pod.labels.get("app") == "falco"
+            for line in drill.state.logs_of(pod.namespace, pod.name)
+            if line.startswith("{")
         ]
         alerts = [json.loads(line) for line in falco_lines]
         assert any(a["rule"] == inject.spec["rule"] for a in alerts), inject.id
@@ -81,12 +95,16 @@ async def test_builtin_falco_lines_are_falco_041_json(name: str, drill_factory) 
         document = json.loads(line)
         assert list(document) == sorted(document)  # nlohmann over std::map: keys sorted
         assert list(document["output_fields"]) == sorted(document["output_fields"])
-        assert line == json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert line == json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         assert TIME_9_DIGITS.match(document["time"])
         assert document["tags"] == sorted(document["tags"])
         clock = document["time"][11:29]
         assert document["output"].startswith(f"{clock}: {document['priority']} ")
-        assert document["output"].endswith(f"k8s_ns_name={document['output_fields']['k8s.ns.name']}")
+        assert document["output"].endswith(
+            f"k8s_ns_name={document['output_fields']['k8s.ns.name']}"
+        )
         assert isinstance(document["output_fields"]["evt.time"], int)
         assert document["hostname"].endswith(".compute.internal")  # the node, not the Falco pod
         known = RULES.get(document["rule"])
@@ -102,16 +120,21 @@ async def test_dns_injects_are_coredns_log_plugin_lines(drill_factory) -> None:
     drill = await drill_factory("dns-exfiltration", speed=5000)
     await drill.play()
     lines = [
-        line for name in ("coredns-5d78c9869d-2xk4m", "coredns-5d78c9869d-9wq7t")
+        line
+        for name in ("coredns-5d78c9869d-2xk4m", "coredns-5d78c9869d-9wq7t")
         for line in drill.state.logs_of("kube-system", name)
     ]
     queries = [COREDNS_QUERY.match(line) for line in lines if line.startswith("[INFO] 10.")]
     assert len(queries) > 100
-    assert all(queries), [line for line in lines if line.startswith("[INFO] 10.") and not COREDNS_QUERY.match(line)]
+    assert all(queries), [
+        line for line in lines if line.startswith("[INFO] 10.") and not COREDNS_QUERY.match(line)
+    ]
     tunnel = [m for m in queries if m and m.group(5).endswith(".s1.cdn-telemetry.example.net.")]
-    assert tunnel and all(m.group(1) == "10.42.1.17" and m.group(4) == "TXT" for m in tunnel)
+    assert tunnel
+    assert all(m.group(1) == "10.42.1.17" and m.group(4) == "TXT" for m in tunnel)
     assert len({m.group(5) for m in tunnel}) == len(tunnel)  # each query carries new payload
-    assert ".:53" in lines and "CoreDNS-1.11.3" in lines
+    assert ".:53" in lines
+    assert "CoreDNS-1.11.3" in lines
 
 
 async def test_a_scenario_plays_the_same_every_time(drill_factory) -> None:
@@ -129,33 +152,57 @@ async def test_a_scenario_plays_the_same_every_time(drill_factory) -> None:
 def test_render_alert_matches_falco_byte_for_byte() -> None:
     line = render_alert(
         rule="Contact K8S API Server From Container",
-        moment=datetime(2025, 3, 14, 9, 12, 1, 4518, tzinfo=UTC), nanos=233,
+        moment=datetime(2025, 3, 14, 9, 12, 1, 4518, tzinfo=UTC),
+        nanos=233,
         hostname="ip-10-0-1-23.eu-west-1.compute.internal",
         fields={
-            "fd.name": "10.42.1.17:43512->10.96.0.1:443", "fd.lport": 43512, "fd.rport": 443,
-            "fd.type": "ipv4", "fd.l4proto": "tcp", "evt.type": "connect", "user.name": "root",
-            "user.uid": 0, "user.loginuid": -1, "proc.name": "curl", "proc.exepath": "/usr/bin/curl",
-            "proc.pname": "sh", "proc.cmdline": "curl -sk https://kubernetes.default", "proc.tty": 0,
-            "container.id": "3f2a1b9c8d7e", "container.name": "orchestrator",
+            "fd.name": "10.42.1.17:43512->10.96.0.1:443",
+            "fd.lport": 43512,
+            "fd.rport": 443,
+            "fd.type": "ipv4",
+            "fd.l4proto": "tcp",
+            "evt.type": "connect",
+            "user.name": "root",
+            "user.uid": 0,
+            "user.loginuid": -1,
+            "proc.name": "curl",
+            "proc.exepath": "/usr/bin/curl",
+            "proc.pname": "sh",
+            "proc.cmdline": "curl -sk https://kubernetes.default",
+            "proc.tty": 0,
+            "container.id": "3f2a1b9c8d7e",
+            "container.name": "orchestrator",
             "container.image.repository": "registry.example.com/voicehive/orchestrator",
-            "container.image.tag": "2.14.0", "k8s.pod.name": "orchestrator-6f8d9c7b5d-k2x9p",
+            "container.image.tag": "2.14.0",
+            "k8s.pod.name": "orchestrator-6f8d9c7b5d-k2x9p",
             "k8s.ns.name": "voicehive",
         },
     )
+    expected_output = (
+        "09:12:01.004518233: Notice Unexpected connection to K8s API Server from container | "
+        "connection=10.42.1.17:43512->10.96.0.1:443 lport=43512 rport=443 fd_type=ipv4 "
+        "fd_proto=tcp evt_type=connect user=root user_uid=0 user_loginuid=-1 process=curl "
+        "proc_exepath=/usr/bin/curl parent=sh command=curl -sk https://kubernetes.default "
+        "terminal=0 container_id=3f2a1b9c8d7e container_name=orchestrator "
+        "container_image_repository=registry.example.com/voicehive/orchestrator "
+        "container_image_tag=2.14.0 k8s_pod_name=orchestrator-6f8d9c7b5d-k2x9p "
+        "k8s_ns_name=voicehive"
+    )
+    expected_fields = (
+        '{"container.id":"3f2a1b9c8d7e",'
+        '"container.image.repository":"registry.example.com/voicehive/orchestrator",'
+        '"container.image.tag":"2.14.0","container.name":"orchestrator",'
+        '"evt.time":1741943521004518233,"evt.type":"connect","fd.l4proto":"tcp",'
+        '"fd.lport":43512,"fd.name":"10.42.1.17:43512->10.96.0.1:443","fd.rport":443,'
+        '"fd.type":"ipv4","k8s.ns.name":"voicehive",'
+        '"k8s.pod.name":"orchestrator-6f8d9c7b5d-k2x9p",'
+        '"proc.cmdline":"curl -sk https://kubernetes.default","proc.exepath":"/usr/bin/curl",'
+        '"proc.name":"curl","proc.pname":"sh","proc.tty":0,"user.loginuid":-1,'
+        '"user.name":"root","user.uid":0}'
+    )
     assert line == (
-        '{"hostname":"ip-10-0-1-23.eu-west-1.compute.internal","output":"09:12:01.004518233: Notice '
-        "Unexpected connection to K8s API Server from container | connection=10.42.1.17:43512->10.96.0.1:443 "
-        "lport=43512 rport=443 fd_type=ipv4 fd_proto=tcp evt_type=connect user=root user_uid=0 "
-        "user_loginuid=-1 process=curl proc_exepath=/usr/bin/curl parent=sh command=curl -sk "
-        "https://kubernetes.default terminal=0 container_id=3f2a1b9c8d7e container_name=orchestrator "
-        "container_image_repository=registry.example.com/voicehive/orchestrator container_image_tag=2.14.0 "
-        'k8s_pod_name=orchestrator-6f8d9c7b5d-k2x9p k8s_ns_name=voicehive","output_fields":{'
-        '"container.id":"3f2a1b9c8d7e","container.image.repository":"registry.example.com/voicehive/orchestrator",'
-        '"container.image.tag":"2.14.0","container.name":"orchestrator","evt.time":1741943521004518233,'
-        '"evt.type":"connect","fd.l4proto":"tcp","fd.lport":43512,"fd.name":"10.42.1.17:43512->10.96.0.1:443",'
-        '"fd.rport":443,"fd.type":"ipv4","k8s.ns.name":"voicehive","k8s.pod.name":"orchestrator-6f8d9c7b5d-k2x9p",'
-        '"proc.cmdline":"curl -sk https://kubernetes.default","proc.exepath":"/usr/bin/curl","proc.name":"curl",'
-        '"proc.pname":"sh","proc.tty":0,"user.loginuid":-1,"user.name":"root","user.uid":0},'
+        '{"hostname":"ip-10-0-1-23.eu-west-1.compute.internal",'
+        f'"output":"{expected_output}","output_fields":{expected_fields},'
         '"priority":"Notice","rule":"Contact K8S API Server From Container","source":"syscall",'
         '"tags":["T1565","container","k8s","maturity_stable","mitre_discovery","network"],'
         '"time":"2025-03-14T09:12:01.004518233Z"}'
@@ -163,8 +210,12 @@ def test_render_alert_matches_falco_byte_for_byte() -> None:
 
 
 def test_render_alert_writes_missing_fields_as_null_and_na_and_keeps_the_deprecated_typo() -> None:
-    line = render_alert(rule="Outbound Connection to C2 Servers", hostname="node-1",
-                        moment=datetime(2025, 3, 14, 9, 0, 0, tzinfo=UTC), fields={"fd.sip": "203.0.113.66"})
+    line = render_alert(
+        rule="Outbound Connection to C2 Servers",
+        hostname="node-1",
+        moment=datetime(2025, 3, 14, 9, 0, 0, tzinfo=UTC),
+        fields={"fd.sip": "203.0.113.66"},
+    )
     document = json.loads(line)
     assert document["priority"] == "Warning"
     assert "c2_domain=<NA> c2_addr=203.0.113.66" in document["output"]
@@ -174,24 +225,28 @@ def test_render_alert_writes_missing_fields_as_null_and_na_and_keeps_the_depreca
     assert document["output_fields"]["k8s.pod.name"] is None
 
 
-
 async def test_a_served_session_answers_over_http_and_cleans_up(manual_clock) -> None:
     session = DrillSession(load_builtin("suspicious-external-ip"), clock=manual_clock, speed=5000)
     await session.start()
     kubeconfig = session.kubeconfig_path
-    assert kubeconfig is not None and kubeconfig.exists()
+    assert kubeconfig is not None
+    assert kubeconfig.exists()
     assert yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"] == session.url
     try:
         async with aiohttp.ClientSession(session.url) as http:
-            async with http.get("/api/v1/namespaces/falco-system/pods",
-                                params={"labelSelector": "app=falco"}) as response:
+            async with http.get(
+                "/api/v1/namespaces/falco-system/pods", params={"labelSelector": "app=falco"}
+            ) as response:
                 assert len((await response.json())["items"]) == 3
             await session.play()
             async with http.get("/api/v1/namespaces/falco-system/pods/falco-m4q9z/log") as response:
                 log = await response.text()
         rules = {json.loads(line)["rule"] for line in log.splitlines() if line.startswith("{")}
-        assert rules == {"Network Connection outside Local Subnet",
-                         "Redirect STDOUT/STDIN to Network Connection in Container"}
+        assert rules == {
+            "Network Connection outside Local Subnet",
+            "Redirect STDOUT/STDIN to Network Connection in Container",
+        }
     finally:
         await session.stop()
-    assert not kubeconfig.exists() and not kubeconfig.parent.exists()
+    assert not kubeconfig.exists()
+    assert not kubeconfig.parent.exists()

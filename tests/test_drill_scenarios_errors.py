@@ -48,21 +48,27 @@ def problems_of(tmp_path: Path, text: str) -> ScenarioError:
 
 def test_a_good_custom_file_loads_on_a_builtin_base(tmp_path: Path) -> None:
     scenario = load_scenario(write(tmp_path, GOOD))
-    assert scenario.name == "custom" and scenario.mesh == "istio"
+    assert scenario.name == "custom"
+    assert scenario.mesh == "istio"
     assert scenario.pod("orchestrator-6f8d9c7b5d-k2x9p") is not None
     assert scenario.answer_key.targets == {"mttd": 300.0, "mttc": 900.0, "mttr": 7200.0}
     assert scenario.first_clock_inject().id == "first"
 
 
 def test_unknown_rule_names_the_path_and_line(tmp_path: Path) -> None:
-    error = problems_of(tmp_path, GOOD.replace("Contact K8S API Server From Container", "Contact K8s API"))
+    error = problems_of(
+        tmp_path, GOOD.replace("Contact K8S API Server From Container", "Contact K8s API")
+    )
     assert len(error.problems) == 1
-    assert error.problems[0].startswith("injects[0].falco.rule (line 12): unknown Falco rule 'Contact K8s API'")
+    assert error.problems[0].startswith(
+        "injects[0].falco.rule (line 12): unknown Falco rule 'Contact K8s API'"
+    )
 
 
 def test_yaml_syntax_errors_say_where(tmp_path: Path) -> None:
     error = problems_of(tmp_path, GOOD.replace("  - at: 10\n", "  - at: 10\n   bad: [\n"))
-    assert "not valid YAML" in str(error) and "line" in str(error)
+    assert "not valid YAML" in str(error)
+    assert "line" in str(error)
 
 
 @pytest.mark.parametrize(
@@ -71,25 +77,52 @@ def test_yaml_syntax_errors_say_where(tmp_path: Path) -> None:
         (("class: P1", "class: P5"), "class (line 3): 'P5' is not one of P0, P1, P2, P3"),
         (("name: custom\n", ""), "name (line 1): is required"),
         (("length: 300", "length: soon"), "length (line 4): expected a number, got text"),
-        (("pod: orchestrator-6f8d9c7b5d-k2x9p", "pod: orchestrator-gone"),
-         "injects[0].falco.pod (line 13): no pod voicehive/orchestrator-gone in cluster.pods"),
-        (("remote: 10.96.0.1:443", "remote: 10.96.0.300:443"), "injects[0].falco.remote (line 14): '10.96.0.300' is not an IP address"),
-        (("  - at: 10\n", "  - at: 400\n"), "injects[0].at (line 8): at 400 s is after the scenario's length (300 s)"),
-        (("decision: active-attack", "decision: panic"), "answer_key.decision (line 17): 'panic' is not one of"),
-        (("steps: [acknowledge, isolate]", "steps: [acknowledge, pray]"), "answer_key.steps[1] (line 20): unknown runbook step 'pray'"),
-        (("base: voicehive-istio", "base: no-such-base"), "cluster.base (line 6): no base cluster 'no-such-base'"),
-        (("title: A custom drill", "title: A custom drill\ntitel: typo"), "titel (line 3): unknown field"),
-        (("    falco:\n", "    flaco:\n"), "injects[0] (line 8): an inject needs exactly one of falco, event, dns"),
+        (
+            ("pod: orchestrator-6f8d9c7b5d-k2x9p", "pod: orchestrator-gone"),
+            "injects[0].falco.pod (line 13): no pod voicehive/orchestrator-gone in cluster.pods",
+        ),
+        (
+            ("remote: 10.96.0.1:443", "remote: 10.96.0.300:443"),
+            "injects[0].falco.remote (line 14): '10.96.0.300' is not an IP address",
+        ),
+        (
+            ("  - at: 10\n", "  - at: 400\n"),
+            "injects[0].at (line 8): at 400 s is after the scenario's length (300 s)",
+        ),
+        (
+            ("decision: active-attack", "decision: panic"),
+            "answer_key.decision (line 17): 'panic' is not one of",
+        ),
+        (
+            ("steps: [acknowledge, isolate]", "steps: [acknowledge, pray]"),
+            "answer_key.steps[1] (line 20): unknown runbook step 'pray'",
+        ),
+        (
+            ("base: voicehive-istio", "base: no-such-base"),
+            "cluster.base (line 6): no base cluster 'no-such-base'",
+        ),
+        (
+            ("title: A custom drill", "title: A custom drill\ntitel: typo"),
+            "titel (line 3): unknown field",
+        ),
+        (
+            ("    falco:\n", "    flaco:\n"),
+            "injects[0] (line 8): an inject needs exactly one of falco, event, dns",
+        ),
     ],
 )
-def test_each_mistake_is_reported_in_place(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+def test_each_mistake_is_reported_in_place(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
     assert change[0] in GOOD
     error = problems_of(tmp_path, GOOD.replace(*change))
     assert any(expected in problem for problem in error.problems), error.problems
 
 
 def test_invalid_manifests_get_the_schema_complaint(tmp_path: Path) -> None:
-    text = GOOD.replace("  base: voicehive-istio\n", """\
+    text = GOOD.replace(
+        "  base: voicehive-istio\n",
+        """\
   base: voicehive-istio
   objects:
     - apiVersion: networking.k8s.io/v1
@@ -100,14 +133,22 @@ def test_invalid_manifests_get_the_schema_complaint(tmp_path: Path) -> None:
         egress:
           - to:
               - ipBlock: {cidr: 0.0.0.0/0, excpet: [10.0.0.0/8]}
-""")
+""",
+    )
     error = problems_of(tmp_path, text)
-    assert any(p.startswith("cluster.objects[0] (line 8): NetworkPolicy broken: spec.egress[0].to[0].ipBlock")
-               and "'excpet' was unexpected" in p for p in error.problems), error.problems
+    assert any(
+        p.startswith(
+            "cluster.objects[0] (line 8): NetworkPolicy broken: spec.egress[0].to[0].ipBlock"
+        )
+        and "'excpet' was unexpected" in p
+        for p in error.problems
+    ), error.problems
 
 
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
-    text = GOOD.replace("class: P1", "class: P9").replace("decision: active-attack", "decision: maybe")
+    text = GOOD.replace("class: P1", "class: P9").replace(
+        "decision: active-attack", "decision: maybe"
+    )
     error = problems_of(tmp_path, text)
     assert len(error.problems) == 2
 
@@ -120,6 +161,12 @@ def test_missing_files_and_unknown_names_are_explained(tmp_path: Path) -> None:
 
 
 def test_hostile_values_are_data(tmp_path: Path) -> None:
-    text = GOOD.replace("remote: 10.96.0.1:443", "remote: 10.96.0.1:443\n      fields: {proc.cmdline: \"[red]x\\x1b]52;c;aGk=\\x07 $(rm -rf /)\"}")
+    text = GOOD.replace(
+        "remote: 10.96.0.1:443",
+        "remote: 10.96.0.1:443\n"
+        '      fields: {proc.cmdline: "[red]x\\x1b]52;c;aGk=\\x07 $(rm -rf /)"}',
+    )
     scenario = load_scenario(write(tmp_path, text))
-    assert scenario.injects[0].spec["fields"]["proc.cmdline"] == "[red]x\x1b]52;c;aGk=\x07 $(rm -rf /)"
+    assert (
+        scenario.injects[0].spec["fields"]["proc.cmdline"] == "[red]x\x1b]52;c;aGk=\x07 $(rm -rf /)"
+    )

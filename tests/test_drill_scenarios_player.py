@@ -1,4 +1,4 @@
-"""The facilitator's controls: pause, resume, speed, inject the next event now, and the event feed."""
+"""The facilitator's controls: pause, resume, speed, inject the next event now; the event feed."""
 
 from __future__ import annotations
 
@@ -39,8 +39,13 @@ class Recorder:
     def __call__(self, inject, repetition):  # noqa: ANN001, ANN204 - the player's callable
         assert self.player is not None
         self.played.append((round(self.player.position(), 6), inject.id, repetition))
-        event = ev.DrillEvent(self.player.position(), self.player.clock.now(), ev.INJECT,
-                              f"played {inject.id}", inject.id)
+        event = ev.DrillEvent(
+            self.player.position(),
+            self.player.clock.now(),
+            ev.INJECT,
+            f"played {inject.id}",
+            inject.id,
+        )
         self.player.emit(event)
         return event
 
@@ -63,7 +68,8 @@ async def test_injects_play_at_their_times_scaled_by_speed() -> None:
     await player.run()
     assert recorder.played == [(10, "a", 0), (40, "b", 0), (70, "c", 0), (80, "c", 1)]
     assert clock.monotonic() == pytest.approx(100 / 4)
-    assert player.finished and player.history[-1].kind == ev.END
+    assert player.finished
+    assert player.history[-1].kind == ev.END
 
 
 async def test_pause_freezes_scenario_time_and_resume_continues() -> None:
@@ -72,7 +78,8 @@ async def test_pause_freezes_scenario_time_and_resume_continues() -> None:
     task = asyncio.create_task(player.run())
     for _ in range(50):
         await asyncio.sleep(0)
-    assert player.paused and recorder.played[-1][1] == "b"
+    assert player.paused
+    assert recorder.played[-1][1] == "b"
     frozen_clock, frozen_position = clock.monotonic(), player.position()
     clock.advance(1000)  # wall time goes on; the scenario does not
     for _ in range(20):
@@ -95,7 +102,8 @@ async def test_inject_next_plays_now_and_later_injects_keep_their_spacing() -> N
     player.inject_next()  # works while paused: plays "a" at once
     for _ in range(20):
         await asyncio.sleep(0)
-    assert recorder.played == [(10, "a", 0)] and clock.monotonic() == 0
+    assert recorder.played == [(10, "a", 0)]
+    assert clock.monotonic() == 0
     player.inject_next()  # and "b", jumping scenario time to 40
     for _ in range(20):
         await asyncio.sleep(0)
@@ -122,7 +130,8 @@ async def test_stop_ends_the_drill_early() -> None:
     player.subscribe(lambda e: player.stop() if e.inject_id == "b" else None)
     await player.run()
     assert [p[1] for p in recorder.played] == ["a", "b"]
-    assert player.history[-1].kind == ev.END and player.history[-1].summary == "drill stopped"
+    assert player.history[-1].kind == ev.END
+    assert player.history[-1].summary == "drill stopped"
 
 
 async def test_events_iterator_sees_everything_until_the_end() -> None:

@@ -6,7 +6,13 @@ import copy
 from collections.abc import Callable
 
 from actions.drill import events as ev
-from actions.drill.network import ClusterView, Endpoint, connection_verdict, ip_in_block, network_verdict
+from actions.drill.network import (
+    ClusterView,
+    Endpoint,
+    connection_verdict,
+    ip_in_block,
+    network_verdict,
+)
 
 ORCHESTRATOR = "orchestrator-6f8d9c7b5d-k2x9p"
 TTS_ROUTER = "tts-router-7c9d8b6f4-x7p2q"
@@ -17,9 +23,15 @@ def isolation(app: str, name: str = "emergency-isolation-1741943520") -> dict:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": "voicehive",
-                     "labels": {"emergency": "true", "created-by": "incident-response"}},
-        "spec": {"podSelector": {"matchLabels": {"app": app}}, "policyTypes": ["Ingress", "Egress"]},
+        "metadata": {
+            "name": name,
+            "namespace": "voicehive",
+            "labels": {"emergency": "true", "created-by": "incident-response"},
+        },
+        "spec": {
+            "podSelector": {"matchLabels": {"app": app}},
+            "policyTypes": ["Ingress", "Egress"],
+        },
     }
 
 
@@ -41,42 +53,73 @@ def plays(drill, inject_id: str, kind: str) -> list:
 
 
 def orchestrator_alerts(drill) -> list[str]:
-    return [line for line in drill.state.logs_of("falco-system", "falco-7xk2p")
-            if line.startswith("{") and ORCHESTRATOR in line]
+    return [
+        line
+        for line in drill.state.logs_of("falco-system", "falco-7xk2p")
+        if line.startswith("{") and ORCHESTRATOR in line
+    ]
 
 
-async def test_isolation_stops_a_pods_alerts_and_traffic_and_deleting_it_restores(drill_factory) -> None:
+async def test_isolation_stops_a_pods_alerts_and_traffic_and_deleting_it_restores(
+    drill_factory,
+) -> None:
     drill = await drill_factory("dns-exfiltration", speed=5000)
     state = drill.state
     when_played(drill, "https-upload-starts", lambda: state.create(isolation("orchestrator")))
-    when_played(drill, "dig-again", lambda: state.delete(
-        "networking.k8s.io/v1", "NetworkPolicy", "voicehive", "emergency-isolation-1741943520"), repetition=8)
+    when_played(
+        drill,
+        "dig-again",
+        lambda: state.delete(
+            "networking.k8s.io/v1", "NetworkPolicy", "voicehive", "emergency-isolation-1741943520"
+        ),
+        repetition=8,
+    )
     await drill.play()
 
     reactions = [e.summary for e in drill.player.history if e.kind == ev.REACTION]
-    assert any(f"{ORCHESTRATOR} is isolated by NetworkPolicy emergency-isolation-1741943520" in r for r in reactions)
+    assert any(
+        f"{ORCHESTRATOR} is isolated by NetworkPolicy emergency-isolation-1741943520" in r
+        for r in reactions
+    )
     assert any(f"{ORCHESTRATOR} is no longer isolated" in r for r in reactions)
     assert any("traffic flow gateway-to-orchestrator stopped" in r for r in reactions)
     assert any("traffic flow gateway-to-orchestrator flows again" in r for r in reactions)
 
-    # While isolated (300 s .. the 9th repeat of dig-again at 840 s) nothing of the orchestrator plays.
+    # While isolated (300 s .. the 9th repeat of dig-again at 840 s) the orchestrator is silent.
     suppressed = [e for e in drill.player.history if e.kind == ev.SUPPRESSED]
-    assert suppressed and all(300 <= e.at <= 840 for e in suppressed)
-    assert all("isolated by NetworkPolicy emergency-isolation-1741943520" in e.summary for e in suppressed)
-    tunnel = plays(drill, "tunnel-queries", ev.INJECT) + plays(drill, "tunnel-queries", ev.SUPPRESSED)
+    assert suppressed
+    assert all(300 <= e.at <= 840 for e in suppressed)
+    assert all(
+        "isolated by NetworkPolicy emergency-isolation-1741943520" in e.summary for e in suppressed
+    )
+    tunnel = plays(drill, "tunnel-queries", ev.INJECT) + plays(
+        drill, "tunnel-queries", ev.SUPPRESSED
+    )
     assert {e.kind for e in tunnel if 300 < e.at < 840} == {ev.SUPPRESSED}
     assert {e.kind for e in tunnel if e.at > 840} == {ev.INJECT}  # the foothold was never removed
-    alert_times = [e.at for e in drill.player.history if e.kind == ev.INJECT
-                   and e.inject_id in ("dig-again", "upload-connection")]
-    assert alert_times and not [t for t in alert_times if 300 < t < 840]
-    assert len(orchestrator_alerts(drill)) == len([
-        e for e in drill.player.history if e.kind == ev.INJECT and e.inject_id in
-        ("first-dig", "dig-again", "api-recon", "upload-connection")])
+    alert_times = [
+        e.at
+        for e in drill.player.history
+        if e.kind == ev.INJECT and e.inject_id in ("dig-again", "upload-connection")
+    ]
+    assert alert_times
+    assert not [t for t in alert_times if 300 < t < 840]
+    assert len(orchestrator_alerts(drill)) == len(
+        [
+            e
+            for e in drill.player.history
+            if e.kind == ev.INJECT
+            and e.inject_id in ("first-dig", "dig-again", "api-recon", "upload-connection")
+        ]
+    )
 
 
 async def test_isolation_stops_traffic_counters_in_prometheus(drill_factory, manual_clock) -> None:
     drill = await drill_factory("dns-exfiltration", clock=manual_clock, speed=1)
-    query = 'sum by (destination_service_name) (rate(istio_requests_total{reporter="destination",destination_app="orchestrator",response_code="200"}[1m]))'
+    query = (
+        "sum by (destination_service_name) (rate(istio_requests_total{"
+        'reporter="destination",destination_app="orchestrator",response_code="200"}[1m]))'
+    )
 
     def rate() -> float:
         result = drill.engine.metrics(query, manual_clock.now().timestamp())["result"]
@@ -89,9 +132,12 @@ async def test_isolation_stops_traffic_counters_in_prometheus(drill_factory, man
     assert rate() == 0
     failures = drill.engine.metrics(
         'sum(rate(istio_requests_total{source_app="api-gateway",destination_app="orchestrator",response_code="503"}[1m]))',
-        manual_clock.now().timestamp())["result"]
+        manual_clock.now().timestamp(),
+    )["result"]
     assert float(failures[0]["value"][1]) == 24  # the gateway's sidecar sees upstream failures
-    drill.state.delete("networking.k8s.io/v1", "NetworkPolicy", "voicehive", "emergency-isolation-1741943520")
+    drill.state.delete(
+        "networking.k8s.io/v1", "NetworkPolicy", "voicehive", "emergency-isolation-1741943520"
+    )
     manual_clock.advance(120)
     assert rate() == 26
 
@@ -101,8 +147,11 @@ async def test_an_ip_in_the_except_list_stops_its_flows_and_alerts_only(drill_fa
     state = drill.state
 
     def block() -> None:
-        policy = copy.deepcopy(state.get("networking.k8s.io/v1", "NetworkPolicy", "voicehive",
-                                         "external-api-segmentation"))
+        policy = copy.deepcopy(
+            state.get(
+                "networking.k8s.io/v1", "NetworkPolicy", "voicehive", "external-api-segmentation"
+            )
+        )
         policy["spec"]["egress"][0]["to"][0]["ipBlock"]["except"].append("203.0.113.66/32")
         state.replace(policy)
 
@@ -110,21 +159,30 @@ async def test_an_ip_in_the_except_list_stops_its_flows_and_alerts_only(drill_fa
     await drill.play()
 
     reactions = [e.summary for e in drill.player.history if e.kind == ev.REACTION]
-    assert any(f"egress from {TTS_ROUTER} to 203.0.113.66:8443 is now blocked by external-api-segmentation" in r
-               for r in reactions)
+    assert any(
+        f"egress from {TTS_ROUTER} to 203.0.113.66:8443 is now blocked by external-api-segmentation"
+        in r
+        for r in reactions
+    )
     assert any("traffic flow beacon stopped" in r for r in reactions)
     beacons = plays(drill, "first-beacon", ev.INJECT)
     blocked = plays(drill, "first-beacon", ev.SUPPRESSED)
-    assert len(beacons) == 5 and blocked and min(e.at for e in blocked) > max(e.at for e in beacons)
+    assert len(beacons) == 5
+    assert blocked
+    assert min(e.at for e in blocked) > max(e.at for e in beacons)
     assert plays(drill, "reverse-shell", ev.INJECT) == []  # the later shell needs that address too
     # The vendor's address is untouched: its alerts and its traffic go on.
     assert plays(drill, "vendor-traffic-is-normal", ev.SUPPRESSED) == []
     assert drill.engine.traffic.flowing("tts-to-vendor")
     assert not drill.engine.traffic.flowing("beacon")
-    assert any(o.action == "block-ip" and o.target == "203.0.113.66" for o in drill.engine.observations)
+    assert any(
+        o.action == "block-ip" and o.target == "203.0.113.66" for o in drill.engine.observations
+    )
 
 
-async def test_an_istio_deny_policy_stops_mesh_traffic_and_deleting_it_restores(drill_factory, manual_clock) -> None:
+async def test_an_istio_deny_policy_stops_mesh_traffic_and_deleting_it_restores(
+    drill_factory, manual_clock
+) -> None:
     drill = await drill_factory("dns-exfiltration", clock=manual_clock)
     deny = {
         "apiVersion": "security.istio.io/v1beta1",
@@ -139,10 +197,15 @@ async def test_an_istio_deny_policy_stops_mesh_traffic_and_deleting_it_restores(
     manual_clock.advance(120)
     denied = drill.engine.metrics(
         'sum(rate(istio_requests_total{reporter="destination",destination_app="orchestrator",response_code="403"}[1m]))',
-        manual_clock.now().timestamp())["result"]
+        manual_clock.now().timestamp(),
+    )["result"]
     assert float(denied[0]["value"][1]) == 26
-    assert any(o.action == "mesh-deny" and o.target == "orchestrator" for o in drill.engine.observations)
-    drill.state.delete("security.istio.io/v1beta1", "AuthorizationPolicy", "voicehive", "emergency-deny-1741943520")
+    assert any(
+        o.action == "mesh-deny" and o.target == "orchestrator" for o in drill.engine.observations
+    )
+    drill.state.delete(
+        "security.istio.io/v1beta1", "AuthorizationPolicy", "voicehive", "emergency-deny-1741943520"
+    )
     assert drill.engine.traffic.flowing("gateway-to-orchestrator")
 
 
@@ -151,13 +214,18 @@ async def test_mtls_strict_breaks_clients_without_sidecars_until_fixed(drill_fac
     state = drill.state
 
     def permissive() -> None:
-        policy = copy.deepcopy(state.get("security.istio.io/v1", "PeerAuthentication", "voicehive", "default"))
+        policy = copy.deepcopy(
+            state.get("security.istio.io/v1", "PeerAuthentication", "voicehive", "default")
+        )
         policy["spec"]["mtls"]["mode"] = "PERMISSIVE"
         state.replace(policy)
 
     seen: dict[str, bool] = {}
-    when_played(drill, "booking-unready", lambda: seen.update(
-        broken=not drill.engine.traffic.flowing("booking-to-orchestrator")))
+    when_played(
+        drill,
+        "booking-unready",
+        lambda: seen.update(broken=not drill.engine.traffic.flowing("booking-to-orchestrator")),
+    )
     when_played(drill, "orchestrator-synced", permissive)
     await drill.play()
     assert seen == {"broken": True}
@@ -171,10 +239,15 @@ async def test_mtls_strict_breaks_clients_without_sidecars_until_fixed(drill_fac
 async def test_removing_the_foothold_ends_the_attack_for_good(drill_factory) -> None:
     drill = await drill_factory("dns-exfiltration", speed=5000)
     state = drill.state
-    when_played(drill, "api-recon", lambda: state.delete("v1", "Secret", "voicehive", "orchestrator-token-x7k2p"))
+    when_played(
+        drill,
+        "api-recon",
+        lambda: state.delete("v1", "Secret", "voicehive", "orchestrator-token-x7k2p"),
+    )
     await drill.play()
     after = [e for e in drill.player.history if e.at > 150 and e.malicious]
-    assert after and all(e.kind == ev.SUPPRESSED for e in after)
+    assert after
+    assert all(e.kind == ev.SUPPRESSED for e in after)
     assert all("eradicated" in e.summary for e in after)
     assert plays(drill, "normal-lookup", ev.SUPPRESSED) == []  # ordinary DNS goes on
     assert not drill.engine.traffic.flowing("exfil-https")
@@ -184,12 +257,21 @@ async def test_removing_the_foothold_ends_the_attack_for_good(drill_factory) -> 
 async def test_drift_undone_is_observed_as_fixed(drill_factory) -> None:
     drill = await drill_factory("network-policy-drift", speed=5000)
     state = drill.state
-    original = copy.deepcopy(state.get("networking.k8s.io/v1", "NetworkPolicy", "voicehive", "tts-router-ingress"))
+    original = copy.deepcopy(
+        state.get("networking.k8s.io/v1", "NetworkPolicy", "voicehive", "tts-router-ingress")
+    )
 
     def restore() -> None:
-        state.create({k: v for k, v in original.items() if k != "status"} | {
-            "metadata": {"name": "tts-router-ingress", "namespace": "voicehive",
-                         "labels": original["metadata"]["labels"]}})
+        state.create(
+            {k: v for k, v in original.items() if k != "status"}
+            | {
+                "metadata": {
+                    "name": "tts-router-ingress",
+                    "namespace": "voicehive",
+                    "labels": original["metadata"]["labels"],
+                }
+            }
+        )
 
     when_played(drill, "delete-event", restore)
     await drill.play()
@@ -199,13 +281,23 @@ async def test_drift_undone_is_observed_as_fixed(drill_factory) -> None:
 
 
 def _policy(spec: dict, name: str = "p", namespace: str = "voicehive") -> dict:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
 
 
 def _pod(name: str, labels: dict, namespace: str = "voicehive", ip: str = "10.42.0.9") -> Endpoint:
-    return Endpoint(ip=ip, pod={"metadata": {"name": name, "namespace": namespace, "labels": labels},
-                                "spec": {"containers": [{"name": "app"}]}, "status": {"podIP": ip}})
+    return Endpoint(
+        ip=ip,
+        pod={
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"containers": [{"name": "app"}]},
+            "status": {"podIP": ip},
+        },
+    )
 
 
 def _view(*policies: dict, namespaces: dict[str, dict] | None = None) -> ClusterView:
@@ -233,21 +325,40 @@ def test_ip_blocks_honour_cidr_and_except() -> None:
 
 def test_egress_rules_add_up_and_ports_and_selectors_count() -> None:
     orchestrator = _pod("orchestrator-1", {"app": "orchestrator", "tier": "core"})
-    egress_https = _policy({
-        "podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["orchestrator"]},
-                                             {"key": "legacy", "operator": "DoesNotExist"}]},
-        "policyTypes": ["Egress"],
-        "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["203.0.113.0/24"]}}],
-                    "ports": [{"protocol": "TCP", "port": 443}]}],
-    }, name="https")
+    egress_https = _policy(
+        {
+            "podSelector": {
+                "matchExpressions": [
+                    {"key": "app", "operator": "In", "values": ["orchestrator"]},
+                    {"key": "legacy", "operator": "DoesNotExist"},
+                ]
+            },
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["203.0.113.0/24"]}}],
+                    "ports": [{"protocol": "TCP", "port": 443}],
+                }
+            ],
+        },
+        name="https",
+    )
     view = _view(egress_https)
     assert network_verdict(view, orchestrator, Endpoint("198.51.100.20"), 443).allowed
     assert not network_verdict(view, orchestrator, Endpoint("198.51.100.20"), 80).allowed
     assert not network_verdict(view, orchestrator, Endpoint("203.0.113.66"), 443).allowed
     # A second policy allowing that range wins: NetworkPolicies add up.
-    allow_range = _policy({"podSelector": {"matchLabels": {"tier": "core"}}, "policyTypes": ["Egress"],
-                           "egress": [{"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}]}]}, name="range")
-    assert network_verdict(_view(egress_https, allow_range), orchestrator, Endpoint("203.0.113.66"), 443).allowed
+    allow_range = _policy(
+        {
+            "podSelector": {"matchLabels": {"tier": "core"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}]}],
+        },
+        name="range",
+    )
+    assert network_verdict(
+        _view(egress_https, allow_range), orchestrator, Endpoint("203.0.113.66"), 443
+    ).allowed
     # A pod the selector does not pick is not restricted at all.
     legacy = _pod("orchestrator-legacy", {"app": "orchestrator", "legacy": "yes"})
     assert network_verdict(view, legacy, Endpoint("203.0.113.66"), 25).allowed
@@ -255,16 +366,34 @@ def test_egress_rules_add_up_and_ports_and_selectors_count() -> None:
 
 def test_ingress_peers_need_the_right_namespace_and_pod() -> None:
     tts = _pod("tts-1", {"app": "tts-router"}, ip="10.42.2.31")
-    policy = _policy({
-        "podSelector": {"matchLabels": {"app": "tts-router"}},
-        "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "orchestrator"}}},
-                              {"namespaceSelector": {"matchLabels": {"team": "sre"}},
-                               "podSelector": {"matchLabels": {"app": "prober"}}}]}],
-    })
+    policy = _policy(
+        {
+            "podSelector": {"matchLabels": {"app": "tts-router"}},
+            "ingress": [
+                {
+                    "from": [
+                        {"podSelector": {"matchLabels": {"app": "orchestrator"}}},
+                        {
+                            "namespaceSelector": {"matchLabels": {"team": "sre"}},
+                            "podSelector": {"matchLabels": {"app": "prober"}},
+                        },
+                    ]
+                }
+            ],
+        }
+    )
     view = _view(policy, namespaces={"voicehive": {}, "tools": {"team": "sre"}, "other": {}})
     assert connection_verdict(view, "none", _pod("o", {"app": "orchestrator"}), tts, 8080).allowed
-    assert not connection_verdict(view, "none", _pod("g", {"app": "api-gateway"}), tts, 8080).allowed
-    assert connection_verdict(view, "none", _pod("p", {"app": "prober"}, "tools"), tts, 8080).allowed
-    assert not connection_verdict(view, "none", _pod("p", {"app": "prober"}, "other"), tts, 8080).allowed
+    assert not connection_verdict(
+        view, "none", _pod("g", {"app": "api-gateway"}), tts, 8080
+    ).allowed
+    assert connection_verdict(
+        view, "none", _pod("p", {"app": "prober"}, "tools"), tts, 8080
+    ).allowed
+    assert not connection_verdict(
+        view, "none", _pod("p", {"app": "prober"}, "other"), tts, 8080
+    ).allowed
     # A podSelector alone means the policy's own namespace.
-    assert not connection_verdict(view, "none", _pod("o", {"app": "orchestrator"}, "tools"), tts, 8080).allowed
+    assert not connection_verdict(
+        view, "none", _pod("o", {"app": "orchestrator"}, "tools"), tts, 8080
+    ).allowed

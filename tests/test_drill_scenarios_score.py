@@ -26,8 +26,12 @@ def test_a_well_run_drill_scores_full_marks(record, clock) -> None:
     incident = record.incidents.open("DNS tunnel from orchestrator", severity="P0", drill=True)
     clock.advance(seconds=60)
     record.incidents.acknowledge(incident.id, actor="alice")  # 150 s after the first inject
-    for phase, item in (("detection", "review-falco"), ("detection", "Check DNS queries"),
-                        ("detection", "review-network-policies"), ("recovery", "verify-recovery")):
+    for phase, item in (
+        ("detection", "review-falco"),
+        ("detection", "Check DNS queries"),
+        ("detection", "review-network-policies"),
+        ("recovery", "verify-recovery"),
+    ):
         record.checklist.tick(incident.id, phase, item, actor="alice")
     record.decisions.add(incident.id, "active-attack", rationale="TXT tunnel in CoreDNS logs")
     clock.advance(seconds=300)
@@ -40,19 +44,28 @@ def test_a_well_run_drill_scores_full_marks(record, clock) -> None:
     record.incidents.update(incident.id, recovered_at=clock.now, status="recovered")
 
     score = score_drill(scenario, record, incident.id, clock_started_at=first_inject)
-    assert score.mttd.seconds == 150 and score.mttd.met
+    assert score.mttd.seconds == 150
+    assert score.mttd.met
     assert score.mttd.basis == "first malicious inject to acknowledgement"
-    assert score.mttc.seconds == 60 + 300 and score.mttc.met
-    assert score.mttr.seconds == 60 + 300 + 1800 and score.mttr.met
-    assert score.decision_correct and score.severity_correct
+    assert score.mttc.seconds == 60 + 300
+    assert score.mttc.met
+    assert score.mttr.seconds == 60 + 300 + 1800
+    assert score.mttr.met
+    assert score.decision_correct
+    assert score.severity_correct
     assert all(c.done and c.how == "recorded action succeeded" for c in score.containment)
     assert score.steps_missed == ()
     assert score.extra_actions == ()
     earned, possible = score.points
     assert earned == possible
     document = json.loads(json.dumps(score.to_dict()))
-    assert document["mttd"] == {"name": "mttd", "seconds": 150.0, "target": 300.0, "met": True,
-                                "basis": "first malicious inject to acknowledgement"}
+    assert document["mttd"] == {
+        "name": "mttd",
+        "seconds": 150.0,
+        "target": 300.0,
+        "met": True,
+        "basis": "first malicious inject to acknowledgement",
+    }
     assert document["decision_correct"] is True
     assert document["containment"][1]["target"] == "203.0.113.66"
 
@@ -68,16 +81,31 @@ def test_a_slow_wrong_drill_shows_what_was_missed(record, clock) -> None:
     record.incidents.update(incident.id, contained_at=clock.now)
 
     score = score_drill(scenario, record, incident.id, clock_started_at=first_inject)
-    assert score.mttd.seconds == 600 and not score.mttd.met
+    assert score.mttd.seconds == 600
+    assert not score.mttd.met
     assert score.mttd.basis == "first malicious inject to detection (never acknowledged)"
-    assert score.mttc.seconds == 1200 and not score.mttc.met
-    assert score.mttr.seconds is None and score.mttr.met is False and score.mttr.basis == "not recovered"
-    assert not score.decision_correct and score.decision_given == "false-positive"
-    assert not score.severity_correct and score.severity_given == "P2"
+    assert score.mttc.seconds == 1200
+    assert not score.mttc.met
+    assert score.mttr.seconds is None
+    assert score.mttr.met is False
+    assert score.mttr.basis == "not recovered"
+    assert not score.decision_correct
+    assert score.decision_given == "false-positive"
+    assert not score.severity_correct
+    assert score.severity_given == "P2"
     assert [c.done for c in score.containment] == [False, False, False]
     assert score.extra_actions == ("isolate tts-router",)
-    assert set(score.steps_missed) == {"acknowledge", "review-falco", "check-dns", "review-network-policies",
-                                       "isolate", "block-ip", "rotate-credentials", "restore", "verify-recovery"}
+    assert set(score.steps_missed) == {
+        "acknowledge",
+        "review-falco",
+        "check-dns",
+        "review-network-policies",
+        "isolate",
+        "block-ip",
+        "rotate-credentials",
+        "restore",
+        "verify-recovery",
+    }
     assert "decide" in score.steps_done
     text = "\n".join(score.lines())
     assert "MTTD: 10m00s (target < 5m00s, MISSED" in text
@@ -90,8 +118,13 @@ def test_containment_seen_in_the_cluster_counts_without_a_recorded_action(record
     incident = record.incidents.open("beacon", severity="P1", drill=True)
     clock.advance(seconds=240)
     observed = [Observation("block-ip", "203.0.113.66", clock.now, "external-api-segmentation")]
-    score = score_drill(scenario, record, incident.id, clock_started_at=clock.now - timedelta(seconds=300),
-                        observations=observed)
+    score = score_drill(
+        scenario,
+        record,
+        incident.id,
+        clock_started_at=clock.now - timedelta(seconds=300),
+        observations=observed,
+    )
     assert score.containment[0].done
     assert score.containment[0].how == "seen in the cluster (external-api-segmentation)"
     assert score.mttc.seconds == 240
@@ -105,9 +138,12 @@ def test_a_false_positive_needs_no_containment(record, clock) -> None:
     clock.advance(seconds=45)
     incident = record.incidents.open("K8s API contact", severity="P3", drill=True)
     record.incidents.acknowledge(incident.id)
-    record.decisions.add(incident.id, "false-positive", rule_to_tune="Contact K8S API Server From Container")
+    record.decisions.add(
+        incident.id, "false-positive", rule_to_tune="Contact K8S API Server From Container"
+    )
     score = score_drill(scenario, record, incident.id, clock_started_at=started)
-    assert score.mttc.met is None and score.mttr.met is None
+    assert score.mttc.met is None
+    assert score.mttr.met is None
     assert score.decision_correct
     assert "tune-rules" in score.steps_done
     assert set(score.steps_missed) == {"review-falco", "initial-assessment"}
@@ -115,7 +151,9 @@ def test_a_false_positive_needs_no_containment(record, clock) -> None:
 
 def test_unknown_incident_is_an_error(record) -> None:
     with pytest.raises(KeyError, match="NSI-2026-03-14-999"):
-        score_drill(load_builtin("mtls-failure"), record, "NSI-2026-03-14-999", clock_started_at=None)
+        score_drill(
+            load_builtin("mtls-failure"), record, "NSI-2026-03-14-999", clock_started_at=None
+        )
 
 
 def test_targets_match_services_and_addresses() -> None:
@@ -132,29 +170,43 @@ async def test_session_scores_from_its_own_played_times(record, clock, drill_fac
     """The session times MTTD from when the clock inject really played (wall time)."""
     drill_clock = ManualClock(clock.now)
     drill = await drill_factory("dns-exfiltration", clock=drill_clock, speed=1)
-    drill.player.subscribe(lambda e: drill.player.stop() if e.inject_id == "tunnel-queries" else None)
+    drill.player.subscribe(
+        lambda e: drill.player.stop() if e.inject_id == "tunnel-queries" else None
+    )
     await drill.play()
-    first_dig = next(e for e in drill.player.history if e.inject_id == "first-dig" and e.kind == ev.INJECT)
+    first_dig = next(
+        e for e in drill.player.history if e.inject_id == "first-dig" and e.kind == ev.INJECT
+    )
     assert first_dig.wall == clock.now + timedelta(seconds=45)
     clock.advance(seconds=45 + 100)
     incident = record.incidents.open("DNS", severity="P0", drill=True)
     record.incidents.acknowledge(incident.id)
-    drill.state.create({
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": "emergency-isolation-1", "namespace": "voicehive"},
-        "spec": {"podSelector": {"matchLabels": {"app": "orchestrator"}}, "policyTypes": ["Ingress", "Egress"]},
-    })
+    drill.state.create(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "emergency-isolation-1", "namespace": "voicehive"},
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "orchestrator"}},
+                "policyTypes": ["Ingress", "Egress"],
+            },
+        }
+    )
     score = drill.score(record, incident.id)
     assert score.mttd.seconds == 100
     isolate = next(c for c in score.containment if c.action == "isolate")
-    assert isolate.done and "emergency-isolation-1" in isolate.how
+    assert isolate.done
+    assert "emergency-isolation-1" in isolate.how
 
 
-async def test_credentials_removed_with_kubectl_count_as_rotated(record, clock, drill_factory) -> None:
+async def test_credentials_removed_with_kubectl_count_as_rotated(
+    record, clock, drill_factory
+) -> None:
     drill = await drill_factory("dns-exfiltration", clock=ManualClock(clock.now))
     incident = record.incidents.open("DNS", severity="P0", drill=True)
     drill.state.delete("v1", "Secret", "voicehive", "orchestrator-token-x7k2p")
     score = drill.score(record, incident.id)
     rotate = next(c for c in score.containment if c.action == "rotate-sa")
-    assert rotate.done and rotate.how == "seen in the cluster"
+    assert rotate.done
+    assert rotate.how == "seen in the cluster"
     assert "rotate-credentials" not in score.steps_missed

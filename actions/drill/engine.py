@@ -129,7 +129,8 @@ class DrillEngine:
                 state.create(obj)
             except Exception as error:  # ApiError: the API server's own Status message says why
                 problems.append(
-                    f"{where}: {obj.get('kind')} {obj.get('metadata', {}).get('name')}: {_api_message(error)}"
+                    f"{where}: {obj.get('kind')} {obj.get('metadata', {}).get('name')}: "
+                    f"{_api_message(error)}"
                 )
         if problems:
             raise ScenarioError(scenario.source or scenario.name, problems)
@@ -330,7 +331,8 @@ class DrillEngine:
                 node = (found.get("spec") or {}).get("nodeName")
         event = render.event_object(spec, self.clock.now(), self._rng, uid, node)
         self.state.create(event)
-        return f"{event['type']} event {event['reason']} on {involved['kind'].lower()}/{involved['name']}"
+        on = f"{involved['kind'].lower()}/{involved['name']}"
+        return f"{event['type']} event {event['reason']} on {on}"
 
     def _play_dns(self, spec: dict[str, Any]) -> str:
         client = self.scenario.pod(str(spec["client_pod"]))
@@ -341,7 +343,8 @@ class DrillEngine:
         server = servers[self._rng.randrange(len(servers))]
         line = render.coredns_line(spec, client.ip, self._rng)
         self.state.append_log(server.namespace, server.name, line, at=self.clock.now())
-        return f"DNS {spec.get('type', 'A')} {spec['query']} from {client.name} (logged by {server.name})"
+        query = f"{spec.get('type', 'A')} {spec['query']}"
+        return f"DNS {query} from {client.name} (logged by {server.name})"
 
     def _play_log(self, spec: dict[str, Any]) -> str:
         pod = self.scenario.pod(str(spec["pod"]))
@@ -373,7 +376,8 @@ class DrillEngine:
         before = self._spec(key)
         stored = self.state.apply(obj)
         self._track_drift(key, before)
-        return f"{stored['kind']} {stored['metadata'].get('namespace', '')}/{stored['metadata']['name']} applied"
+        meta = stored["metadata"]
+        return f"{stored['kind']} {meta.get('namespace', '')}/{meta['name']} applied"
 
     def _play_delete(self, spec: dict[str, Any]) -> str:
         key = (
@@ -551,7 +555,7 @@ class DrillEngine:
                     ip=ip,
                     reaction="blocked",
                 )
-        for (pod, ip, port), by in self._blocked.items():
+        for pod, ip, port in self._blocked:
             if (pod, ip, port) not in current:
                 self._event(
                     ev.REACTION,

@@ -296,12 +296,15 @@ def startup_lines(moment: datetime, node: str, version: str = "0.41.3") -> list[
         f"{stamp}: Falco version: {version} (x86_64)",
         f"{stamp}: Falco initialized with configuration files:",
         f"{stamp}:    /etc/falco/falco.yaml | schema validation: ok",
-        f"{stamp}: System info: Linux version 6.8.0-1021-aws (buildd@lcy02-amd64-042) (x86_64-linux-gnu-gcc-13 (Ubuntu 13.2.0-23ubuntu4) 13.2.0, GNU ld (GNU Binutils for Ubuntu) 2.42) #23-Ubuntu SMP Mon Dec  9 23:59:34 UTC 2024",
+        f"{stamp}: System info: Linux version 6.8.0-1021-aws (buildd@lcy02-amd64-042) "
+        "(x86_64-linux-gnu-gcc-13 (Ubuntu 13.2.0-23ubuntu4) 13.2.0, GNU ld (GNU Binutils for "
+        "Ubuntu) 2.42) #23-Ubuntu SMP Mon Dec  9 23:59:34 UTC 2024",
         f"{stamp}: Hostname value has been overridden via environment variable to: {node}",
         f"{stamp}: Loading rules from:",
         f"{stamp}:    /etc/falco/falco_rules.yaml | schema validation: ok",
         f"{stamp}:    /etc/falco/falco-incubating_rules.yaml | schema validation: ok",
-        f"{stamp}: Loaded plugin 'container@0.2.4' from file /usr/share/falco/plugins/libcontainer.so",
+        f"{stamp}: Loaded plugin 'container@0.2.4' from file "
+        "/usr/share/falco/plugins/libcontainer.so",
         f"{stamp}: The chosen syscall buffer dimension is: 8388608 bytes (8 MBs)",
         f"{stamp}: Starting health webserver with threadiness 2, listening on 0.0.0.0:8765",
         f"{stamp}: Loaded event sources: syscall",

@@ -67,7 +67,8 @@ class SynczModel:
             proxy = self._proxies.get(proxy_id)
             if proxy is None:
                 raise KeyError(
-                    f"istiod knows no proxy {proxy_id!r} (known: {', '.join(sorted(self._proxies))})"
+                    f"istiod knows no proxy {proxy_id!r} "
+                    f"(known: {', '.join(sorted(self._proxies))})"
                 )
             proxy["status"] = status
             if status == "SYNCED":

@@ -422,7 +422,8 @@ def peer_authentication_mode(view: ClusterView, pod: Obj) -> tuple[str, str]:
             if mode != "UNSET":
                 return (
                     mode,
-                    f"PeerAuthentication {policy['metadata']['namespace']}/{policy['metadata']['name']}",
+                    "PeerAuthentication "
+                    f"{policy['metadata']['namespace']}/{policy['metadata']['name']}",
                 )
     return "PERMISSIVE", "the mesh default"
 

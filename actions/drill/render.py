@@ -31,6 +31,10 @@ def stable_hex(*parts: str, length: int = 64) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
+def _uuid_text(hex32: str) -> str:
+    return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:32]}"
+
+
 def container_id(pod: PodSpec) -> str:
     """The full containerd ID of the pod's app container; Falco shows its first 12 characters."""
     return stable_hex(pod.namespace, pod.name, pod.container)
@@ -102,7 +106,7 @@ def pod_object(pod: PodSpec, scenario: Scenario, started: datetime) -> dict[str,
                 "apiVersion": "apps/v1",
                 "kind": pod.owner_kind,
                 "name": pod.owner_name,
-                "uid": f"{owner_uid[:8]}-{owner_uid[8:12]}-{owner_uid[12:16]}-{owner_uid[16:20]}-{owner_uid[20:]}",
+                "uid": _uuid_text(owner_uid),
                 "controller": True,
                 "blockOwnerDeletion": True,
             }
@@ -183,7 +187,7 @@ def service_account_objects(
                 "namespace": account.namespace,
                 "annotations": {
                     "kubernetes.io/service-account.name": account.name,
-                    "kubernetes.io/service-account.uid": f"{uid[:8]}-{uid[8:12]}-{uid[12:16]}-{uid[16:20]}-{uid[20:]}",
+                    "kubernetes.io/service-account.uid": _uuid_text(uid),
                 },
             },
             "data": {
@@ -269,7 +273,8 @@ def coredns_line(spec: dict[str, Any], client_ip: str, rng: random.Random) -> st
     port = rng.randint(32768, 60999)
     query_id = rng.randint(1, 65535)
     return (
-        f'[INFO] {client_ip}:{port} - {query_id} "{qtype} IN {query} {proto} {request_size} false 512" '
+        f"[INFO] {client_ip}:{port} - {query_id} "
+        f'"{qtype} IN {query} {proto} {request_size} false 512" '
         f"{rcode} {flags} {response_size} {duration}s"
     )
 

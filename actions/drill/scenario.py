@@ -163,7 +163,7 @@ class Scenario:
         return next((pod for pod in self.pods if pod.name == name), None)
 
     def first_clock_inject(self) -> Inject | None:
-        """The inject MTTD is measured from: the answer key's choice, else the first malicious one."""
+        """The inject MTTD runs from: the answer key's choice, else the first malicious one."""
         if self.answer_key.clock_starts:
             return next(i for i in self.injects if i.id == self.answer_key.clock_starts)
         malicious = [i for i in self.injects if i.malicious]
@@ -203,7 +203,7 @@ def _safe_load(text: str) -> Any:
 
 
 class _Locator:
-    """Maps a path in the loaded document to its line in the file (parsed again only on a problem)."""
+    """Maps a path in the document to its line in the file (parsed again only on a problem)."""
 
     def __init__(self, text: str) -> None:
         self._text = text
@@ -372,7 +372,8 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         raise ScenarioError(
             text_name,
             [
-                f"no such file, and no built-in scenario of that name (built-ins: {', '.join(builtin_names())})"
+                "no such file, and no built-in scenario of that name "
+                f"(built-ins: {', '.join(builtin_names())})"
             ],
         )
     try:
@@ -397,7 +398,8 @@ def _load_base(
         )
         checker.problem(
             path,
-            f"no base cluster {name!r} (built-in bases: {', '.join(available)}, or a file next to the scenario)",
+            f"no base cluster {name!r} (built-in bases: {', '.join(available)}, "
+            "or a file next to the scenario)",
         )
         return {}
     try:
@@ -732,7 +734,7 @@ def _check_ip(c: _Checker, value: str, path: Path_) -> None:
 def _check_manifest(
     c: _Checker, obj: dict[str, Any], path: Path_, namespaces: tuple[str, ...]
 ) -> None:
-    """Schema-check a manifest as the drill API server will (422 there means a bad scenario here)."""
+    """Schema-check a manifest as the drill API server will (its 422 is a bad scenario here)."""
     for key in ("apiVersion", "kind"):
         if not isinstance(obj.get(key), str):
             c.problem((*path, key), "is required")
@@ -937,7 +939,8 @@ def _check_inject(
         if known is None and not spec.get("output"):
             c.problem(
                 (*path, "rule"),
-                f"unknown Falco rule {rule!r}: give priority, tags and output for a custom rule, or use one of the stock rules ({len(RULES)} known, see docs/scenarios.md)",
+                f"unknown Falco rule {rule!r}: give priority, tags and output for a custom "
+                f"rule, or use one of the stock rules ({len(RULES)} known, see docs/scenarios.md)",
             )
         if "priority" in spec and priority_spelling(str(spec["priority"])) is None:
             c.problem((*path, "priority"), f"{spec['priority']!r} is not a Falco priority")
@@ -945,7 +948,8 @@ def _check_inject(
         if (namespace, str(spec.get("pod"))) not in pods:
             c.problem(
                 (*path, "pod"),
-                f"no pod {namespace}/{spec.get('pod')} in cluster.pods (the pod the alert is about)",
+                f"no pod {namespace}/{spec.get('pod')} in cluster.pods "
+                "(the pod the alert is about)",
             )
         if "remote" in spec:
             _check_remote(c, spec["remote"], (*path, "remote"))

@@ -127,7 +127,7 @@ class Score:
 
     @property
     def points(self) -> tuple[int, int]:
-        """(earned, possible): one per target met, severity, containment and step; two for the decision."""
+        """(earned, possible): 1 per target met, severity, containment, step; 2 for the decision."""
         earned = possible = 0
         for timing in (self.mttd, self.mttc, self.mttr):
             if timing.met is not None:
@@ -161,7 +161,10 @@ class Score:
             if t.seconds is None:
                 return f"{t.name.upper()}: not reached ({t.basis}); target < {_duration(t.target)}"
             mark = "met" if t.met else "MISSED"
-            return f"{t.name.upper()}: {_duration(t.seconds)} (target < {_duration(t.target)}, {mark}; {t.basis})"
+            return (
+                f"{t.name.upper()}: {_duration(t.seconds)} "
+                f"(target < {_duration(t.target)}, {mark}; {t.basis})"
+            )
 
         earned, possible = self.points
         out = [f"Score for {self.scenario} ({self.incident_id}): {earned}/{possible}"]
@@ -170,7 +173,8 @@ class Score:
             f"Severity: {self.severity_given or 'not set'} (expected {self.severity_expected})"
         )
         out.append(
-            f"Decision: {self.decision_given or 'none recorded'} (expected {self.decision_expected})"
+            f"Decision: {self.decision_given or 'none recorded'} "
+            f"(expected {self.decision_expected})"
         )
         for c in self.containment:
             out.append(
@@ -311,8 +315,9 @@ def score_drill(
 
     done, missed = [], []
     for step in key.steps:
-        if _step_done(step, incident, succeeded, decisions, ticks, evidence, observations,
-                      key.containment):
+        if _step_done(
+            step, incident, succeeded, decisions, ticks, evidence, observations, key.containment
+        ):
             done.append(step)
         else:
             missed.append(step)
@@ -374,10 +379,13 @@ def _step_done(
         return True
     if rule.get("acknowledged") and incident.acknowledged_at is not None:
         return True
-    if any(a.action in rule.get("actions", ()) and right_target(a.action, a.target) for a in succeeded):
+    if any(
+        a.action in rule.get("actions", ()) and right_target(a.action, a.target) for a in succeeded
+    ):
         return True
     if any(
-        o.action in rule.get("observed", ()) and right_target(o.action, o.target) for o in observations
+        o.action in rule.get("observed", ()) and right_target(o.action, o.target)
+        for o in observations
     ):
         return True
     if rule.get("decision") and decisions:

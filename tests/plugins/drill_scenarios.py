@@ -30,11 +30,19 @@ async def drill_factory(
     DrillSession, stopped at the end of the test."""
     sessions: list[DrillSession] = []
 
-    async def make(scenario: Scenario | str, *, serve: bool = False, clock: ManualClock | None = None,
-                   speed: float = 1.0) -> DrillSession:
+    async def make(
+        scenario: Scenario | str,
+        *,
+        serve: bool = False,
+        clock: ManualClock | None = None,
+        speed: float = 1.0,
+    ) -> DrillSession:
         loaded = load_builtin(scenario) if isinstance(scenario, str) else scenario
         session = DrillSession(
-            loaded, speed=speed, clock=clock or ManualClock(DRILL_START), serve=serve,
+            loaded,
+            speed=speed,
+            clock=clock or ManualClock(DRILL_START),
+            serve=serve,
             kubeconfig_path=tmp_path / f"kubeconfig-{len(sessions)}",
         )
         sessions.append(session)

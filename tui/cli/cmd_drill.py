@@ -63,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.kubeconfig_out:
+        args.kubeconfig_out = Path(args.kubeconfig_out).expanduser()
     from actions.drill.player import MAX_SPEED
     from actions.drill.scenario import ScenarioError, load_scenario
 
@@ -90,7 +92,7 @@ async def _drill(args: argparse.Namespace, scenario) -> int:  # noqa: ANN001 - a
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    kubeconfig = Path(args.kubeconfig_out).expanduser() if args.kubeconfig_out else None
+    kubeconfig = args.kubeconfig_out
     session = DrillSession(scenario, speed=args.speed, port=args.port, kubeconfig_path=kubeconfig)
     try:
         await session.start()

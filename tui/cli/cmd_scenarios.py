@@ -1,4 +1,4 @@
-"""`warroom scenarios [--json]`: the built-in drill scenarios with their class, severity and length."""
+"""`warroom scenarios [--json]`: the built-in drills with their class, severity and length."""
 
 from __future__ import annotations
 
