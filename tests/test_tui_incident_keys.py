@@ -157,5 +157,8 @@ async def test_review_mode_dims_the_keys_and_writes_nothing(
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.screen is screen  # no form opened
+        notices = [n.message for n in app._notifications]
+        assert notices
+        assert all("review mode" in message for message in notices)
     assert record.timeline.count(incident.id) == before
     assert record.incidents.get_required(incident.id).acknowledged_at is None

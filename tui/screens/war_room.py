@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.events import DescendantFocus, Resize
+from textual.events import DescendantFocus, Key, Resize
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Tab, Tabs
@@ -227,6 +227,14 @@ class WarRoomScreen(Screen[None]):
         if self.check_action(action, ()) is None and self.incident is not None:
             return f"{self.incident.id} is {self.incident.status} in {self.incident.phase}"
         return None
+
+    def on_key(self, event: Key) -> None:
+        """A dimmed key says why it does nothing instead of staying silent."""
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if binding.action in WRITE_ACTIONS and (reason := self.why_disabled(binding.action)):
+                event.stop()
+                self.notify(reason, title="Not available", severity="warning")
+                return
 
     # --- reading the record ---------------------------------------------------------------------
 
