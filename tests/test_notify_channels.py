@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -430,3 +431,25 @@ async def test_a_refused_batch_is_retried_event_by_event(
     assert len(report.delivered) == 3
     assert not report.failed
     assert hec_receiver.hec_requests == 3
+
+
+async def test_email_over_implicit_tls_checks_the_certificate(
+    record: Record, clock: FrozenClock, smtps_server: SmtpServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "smtps.toml"
+    base = (
+        f'[alerting.email]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtps_server.port}\n'
+        'ssl = true\nto = ["soc@example.com"]\n'
+    )
+    config.write_text(base)  # no ca_file: the self-signed certificate is not trusted
+    incident = record.incidents.open("Service mesh mTLS failures", severity="P0")
+    notify_incident_event(record, load_settings(config), incident, "opened")
+    (failure,) = (await drain_outbox(record, load_settings(config))).failed
+    assert "CERTIFICATE_VERIFY_FAILED" in failure.detail
+    assert not failure.gave_up
+    config.write_text(base + f'ca_file = "{smtps_server.ca_file}"\n')
+    clock.advance(minutes=5)
+    report = await drain_outbox(record, load_settings(config))
+    assert [a.channel for a in report.delivered] == ["email"]
+    (message,) = smtps_server.sink.messages()
+    assert message["To"] == "soc@example.com"

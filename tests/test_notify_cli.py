@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +135,14 @@ async def test_secrets_never_reach_the_record_outputs_or_logs(
         assert secret.encode() not in stored
         for text in [*outputs, caplog.text]:
             assert secret not in text
+
+
+def test_config_and_notify_never_import_the_console() -> None:
+    # Not "rich": httpx's own command-line module imports it whenever it is installed.
+    code = (
+        "import sys, actions.config, actions.notify, tui.cli.cmd_notify; "
+        "bad = [m for m in ('textual', 'kubernetes') if m in sys.modules]; "
+        "print(','.join(bad))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from actions.config import load_settings
-from actions.notify import drain_outbox, notify_incident_event
+from actions.notify import drain_outbox, notify_incident_event, run_drainer
 from store import Record
 from tests.plugins.notify import NotifySecrets, ShapeReceiver
 from tests.plugins.record import FrozenClock
@@ -279,3 +279,26 @@ async def test_an_outage_across_a_restart_loses_nothing_and_sends_nothing_twice(
     assert sorted(forwarded) == [row[0] for row in entries]
     # Sent in batches (JSON lines), not one request per event.
     assert hec_receiver.hec_requests < len(hec_receiver.received)
+
+
+async def test_the_background_drainer_sends_until_stopped(
+    record: Record, slack_receiver: ShapeReceiver, notify_config: Any
+) -> None:
+    settings = load_settings(notify_config(slack=slack_receiver))
+    notify_incident_event(record, settings, open_p1(record), "opened")
+    stop, delivered = asyncio.Event(), asyncio.Event()
+    reports: list[Any] = []
+
+    def on_report(report: Any) -> None:
+        reports.append(report)
+        if report.delivered:
+            delivered.set()
+
+    task = asyncio.create_task(
+        run_drainer(record, settings, stop, interval=0.05, on_report=on_report)
+    )
+    await asyncio.wait_for(delivered.wait(), timeout=10)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert [a.channel for r in reports for a in r.delivered] == ["slack"]
+    assert len(slack_receiver.received) == 1

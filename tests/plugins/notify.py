@@ -644,3 +644,21 @@ def notify_config(
         return path
 
     return make
+
+
+@pytest.fixture
+def smtps_server(tls_certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
+    """SMTP over implicit TLS (the port 465 style), no AUTH."""
+    from aiosmtpd.controller import Controller
+
+    cert, key = tls_certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    sink = SmtpSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port, ssl_context=context)
+    controller.start()
+    try:
+        yield SmtpServer(port=port, sink=sink, ca_file=cert)
+    finally:
+        controller.stop()
