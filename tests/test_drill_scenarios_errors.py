@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from actions.drill.scenario import ScenarioError, load_scenario
+from actions.drill.session import DrillSession
 
 GOOD = """\
 name: custom
@@ -170,3 +171,18 @@ def test_hostile_values_are_data(tmp_path: Path) -> None:
     assert (
         scenario.injects[0].spec["fields"]["proc.cmdline"] == "[red]x\x1b]52;c;aGk=\x07 $(rm -rf /)"
     )
+
+
+async def test_an_eradication_condition_on_a_missing_object_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "injects:\n",
+        "attack:\n  eradicated_when:\n"
+        "    - deleted: {kind: Secret, namespace: voicehive, name: no-such-token}\n"
+        "injects:\n",
+    )
+    session = DrillSession(load_scenario(write(tmp_path, text)), serve=False)
+    with pytest.raises(ScenarioError) as caught:
+        await session.start()
+    assert caught.value.problems == [
+        "attack.eradicated_when[0]: no Secret voicehive/no-such-token in the starting cluster"
+    ]

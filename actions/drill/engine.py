@@ -132,6 +132,7 @@ class DrillEngine:
                     f"{where}: {obj.get('kind')} {obj.get('metadata', {}).get('name')}: "
                     f"{_api_message(error)}"
                 )
+        problems += self._missing_footholds()
         if problems:
             raise ScenarioError(scenario.source or scenario.name, problems)
         if scenario.rbac is not None:
@@ -154,6 +155,22 @@ class DrillEngine:
         self._isolated = self._isolation_now()
         self._blocked = self._blocked_now()
         self._unsubscribe = state.subscribe(self._on_change)
+
+    def _missing_footholds(self) -> list[str]:
+        """Eradication conditions must name objects of the starting cluster, or the attack
+        would be over before it starts."""
+        problems = []
+        for i, condition in enumerate(self.scenario.eradication):
+            kind = "deleted" if "deleted" in condition else "annotated"
+            target = condition[kind]
+            api_version = target.get("apiVersion") or DEFAULT_API_VERSIONS.get(target["kind"], "v1")
+            namespace = target.get("namespace", "voicehive")
+            if self.state.get(api_version, target["kind"], namespace, target["name"]) is None:
+                problems.append(
+                    f"attack.eradicated_when[{i}]: no {target['kind']} "
+                    f"{namespace}/{target['name']} in the starting cluster"
+                )
+        return problems
 
     def close(self) -> None:
         if self._unsubscribe:
