@@ -21,19 +21,11 @@ from typing import Any
 from actions.falco.classify import Classifier
 from actions.ingest import BatchWriter, PreparedBatch
 from actions.sources.batches import AlertBatch, RecordedAlert, RejectedInfo
-from actions.sources.cursor import LogCursor
 from actions.sources.health import (
-    ABSENT,
-    CONNECTED,
-    FORBIDDEN,
-    RETRYING,
-    STARTING,
     STOPPED,
     HealthReporter,
-    state_for_status,
 )
-from actions.sources.kube import ApiStatusError, Backoff, LineSplitter, iter_body_lines, open_stream
-from actions.sources.pods import STREAM_ERRORS, PodInfo, PodWatcher, describe
+from actions.sources.podlogs import PodLogs
 from actions.sources.prepare import PreparedLines, prepare_lines, start_worker
 from actions.sources.rates import AlertRates
 from store import Record
@@ -79,17 +71,13 @@ class FalcoFollower:
         self.flush_seconds = flush_seconds
         self.flush_lines = flush_lines
         self.max_pending = max_pending
-        self.backoff_first = backoff_first
-        self.backoff_max = backoff_max
-        self.gone_grace_seconds = gone_grace_seconds
         self.workers = workers
-        self.stream_max_seconds = stream_max_seconds
         self.rates = AlertRates()
-        self.reconnects = 0
-        self.watcher = PodWatcher(
+        self.logs = PodLogs(
             api, namespace, [selector, *([fallback_selector] if fallback_selector else [])],
-            preferred_container=container, relist_seconds=relist_seconds,
-            backoff=Backoff(backoff_first, backoff_max),
+            what="Falco pods", container=container, backoff_first=backoff_first,
+            backoff_max=backoff_max, gone_grace_seconds=gone_grace_seconds,
+            relist_seconds=relist_seconds, stream_max_seconds=stream_max_seconds,
         )
         self._sink: Sink = lambda _item: None
         self._health: HealthReporter | None = None
@@ -97,12 +85,6 @@ class FalcoFollower:
         self._full = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
-        self._followers: dict[str, asyncio.Task[None]] = {}
-        self._cursors: dict[str, LogCursor] = {}
-        self._gone: set[str] = set()
-        self._pod_states: dict[str, tuple[str, str]] = {}
-        self._discovery: tuple[str, str] = (STARTING, "listing pods")
-        self._stopping = False
         self._inflight: asyncio.Future[AlertBatch] | None = None
         self._prepared: asyncio.Queue[asyncio.Future[list[PreparedLines]]] = asyncio.Queue()
         self._queued_lines = 0
@@ -111,29 +93,30 @@ class FalcoFollower:
     @property
     def matched_selector(self) -> str | None:
         """Which selector found the Falco pods (the configured one or the fallback)."""
-        return self.watcher.matched_selector
+        return self.logs.matched_selector
 
     @property
     def pods(self) -> list[str]:
-        return sorted(self._followers)
+        return self.logs.pods
+
+    @property
+    def reconnects(self) -> int:
+        return self.logs.reconnects
 
     async def run(self, sink: Sink) -> None:
         self._sink = sink
         self._health = HealthReporter(self.SOURCE, sink)
-        self._refresh_health()
         if self.workers > 0:
             self._pool = ProcessPoolExecutor(
                 self.workers, initializer=start_worker, initargs=(self.classifier,))
-        discovery = asyncio.create_task(
-            self.watcher.run(self._on_pods, self._on_discovery), name="falco-pods"
-        )
+        following = asyncio.create_task(
+            self.logs.run(self._enqueue, self._health.report), name="falco-logs")
         flusher = asyncio.create_task(self._flush_loop(), name="falco-flush")
         writer = asyncio.create_task(self._write_loop(), name="falco-write")
         try:
-            await asyncio.gather(discovery, flusher, writer)
+            await asyncio.gather(following, flusher, writer)
         finally:
-            self._stopping = True
-            tasks = [discovery, flusher, writer, *self._followers.values()]
+            tasks = [following, flusher, writer]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -142,109 +125,9 @@ class FalcoFollower:
                 self._pool.shutdown(wait=False, cancel_futures=True)
             self._health.report(STOPPED, "stopped; every line read was recorded")
 
-    # ----- pods -----------------------------------------------------------------------------
-
-    def _on_discovery(self, state: str, detail: str) -> None:
-        self._discovery = (state, detail)
-        self._refresh_health()
-
-    def _on_pods(self, pods: dict[str, PodInfo]) -> None:
-        for name, info in pods.items():
-            if name not in self._followers:
-                self._gone.discard(name)
-                self._followers[name] = asyncio.create_task(
-                    self._follow(info), name=f"falco-log-{name}"
-                )
-        for name in list(self._followers):
-            if name not in pods and name not in self._gone:
-                # The stream normally ends by itself once the pod is gone; the grace
-                # period only bounds a stream that hangs, so its last lines are not cut.
-                self._gone.add(name)
-                asyncio.get_running_loop().call_later(
-                    self.gone_grace_seconds, self._drop_pod, name
-                )
-        self._refresh_health()
-
-    def _drop_pod(self, name: str) -> None:
-        if name in self._gone and (task := self._followers.get(name)) is not None:
-            task.cancel()
-
-    def _forget(self, name: str) -> None:
-        self._followers.pop(name, None)
-        self._pod_states.pop(name, None)
-        self._gone.discard(name)
-        self._refresh_health()
-
-    def _set_pod_state(self, name: str, state: str, detail: str) -> None:
-        self._pod_states[name] = (state, detail)
-        self._refresh_health()
-
-    # ----- one pod's log --------------------------------------------------------------------
-
-    async def _follow(self, info: PodInfo) -> None:
-        try:
-            await self._follow_stream(info)
-        finally:
-            self._forget(info.name)
-
-    async def _follow_stream(self, info: PodInfo) -> None:
-        name = info.name
-        cursor = self._cursors.setdefault(name, LogCursor())
-        backoff = Backoff(self.backoff_first, self.backoff_max)
-        path = f"/api/v1/namespaces/{self.namespace}/pods/{name}/log"
-        while True:
-            query: list[tuple[str, Any]] = [("follow", "true"), ("timestamps", "true")]
-            if info.container:
-                query.append(("container", info.container))
-            since = cursor.resume_from()
-            if since is not None:
-                query.append(("sinceTime", since))
-            try:
-                response = await open_stream(self.api, path, query, accept="text/plain")
-            except ApiStatusError as error:
-                if error.status == 404 or name in self._gone:
-                    return
-                self._set_pod_state(name, state_for_status(error.status),
-                                    f"{name}: {error.message}")
-                await backoff.sleep()
-                continue
-            except STREAM_ERRORS as error:
-                if name in self._gone:
-                    return
-                self._set_pod_state(name, RETRYING, f"{name}: {describe(error)}")
-                await backoff.sleep()
-                continue
-            self._set_pod_state(name, CONNECTED, "")
-            cursor.begin_connection()
-            ended = "ended"
-            try:
-                # Renewed now and then (resumed, nothing lost): a half-open connection
-                # to a quiet pod would otherwise wait forever.
-                async with asyncio.timeout(self.stream_max_seconds):
-                    async for lines in iter_body_lines(response, LineSplitter()):
-                        fresh = cursor.accept(lines)
-                        if fresh:
-                            await self._enqueue(name, cursor.lines - len(fresh), fresh)
-                        backoff.reset()
-            except TimeoutError:
-                ended = "renewed"
-            except STREAM_ERRORS as error:
-                ended = f"broke ({describe(error)})"
-            finally:
-                response.release()
-            if name in self._gone:
-                return
-            if ended == "renewed":
-                continue
-            self.reconnects += 1
-            resume = cursor.resume_from() or "the start"
-            self._set_pod_state(name, RETRYING,
-                                f"{name}: log stream {ended}; resuming from {resume}")
-            await backoff.sleep()
-
     async def _enqueue(self, pod: str, first_line_no: int, lines: list[bytes]) -> None:
         self._pending.extend(
-            (pod, first_line_no + offset, line) for offset, line in enumerate(lines, 1)
+            (pod, first_line_no + offset, line) for offset, line in enumerate(lines)
         )
         if len(self._pending) >= self.flush_lines:
             self._full.set()
@@ -354,30 +237,3 @@ class FalcoFollower:
                 rejected.append(RejectedInfo(group.pod, reason, int(row["raw_size"])))
         return AlertBatch(alerts, rejected, self.record.clock(), committed_ns,
                           writer.report.duplicates, by_severity, lines=merged.read)
-
-    # ----- health ---------------------------------------------------------------------------
-
-    def _refresh_health(self) -> None:
-        if self._health is None or self._stopping:
-            return
-        state, detail = self._discovery
-        if state != CONNECTED:
-            self._health.report(state, detail)
-            return
-        selector = self.matched_selector
-        followed = sorted(self._followers)
-        if not followed:
-            self._health.report(ABSENT, f"no Falco pod to follow in {self.namespace}")
-            return
-        problems = {name: s for name, s in self._pod_states.items() if s[0] != CONNECTED}
-        connected = len(followed) - len(problems)
-        if problems:
-            worst = FORBIDDEN if any(s[0] == FORBIDDEN for s in problems.values()) else RETRYING
-            text = "; ".join(problem[1] for _, problem in sorted(problems.items()))
-            self._health.report(worst, f"{connected} of {len(followed)} pods connected; {text}")
-            return
-        self._health.report(
-            CONNECTED,
-            f"following {len(followed)} pods matching {selector} in {self.namespace}: "
-            + ", ".join(followed),
-        )
