@@ -397,3 +397,30 @@ def test_ingress_peers_need_the_right_namespace_and_pod() -> None:
     assert not connection_verdict(
         view, "none", _pod("o", {"app": "orchestrator"}, "tools"), tts, 8080
     ).allowed
+
+
+async def test_linkerd_server_authorizations_decide_who_reaches_a_server(drill_factory) -> None:
+    drill = await drill_factory("network-policy-drift")
+    traffic = drill.engine.traffic
+    assert traffic.flowing("orchestrator-to-booking")
+    assert traffic.flowing("gateway-to-booking")
+    authorization = copy.deepcopy(
+        drill.state.get(
+            "policy.linkerd.io/v1beta1",
+            "ServerAuthorization",
+            "voicehive",
+            "booking-service-clients",
+        )
+    )
+    authorization["spec"]["client"]["meshTLS"]["serviceAccounts"] = [{"name": "api-gateway"}]
+    drill.state.replace(authorization)
+    assert not traffic.flowing("orchestrator-to-booking")
+    assert traffic.verdict("orchestrator-to-booking").layer == "mesh-authz"
+    assert "booking-service-http" in traffic.verdict("orchestrator-to-booking").why
+    assert traffic.flowing("gateway-to-booking")
+    drill.state.delete(
+        "policy.linkerd.io/v1beta1", "ServerAuthorization", "voicehive", "booking-service-clients"
+    )
+    assert not traffic.flowing("gateway-to-booking")  # a Server with no authorization admits no one
+    drill.state.delete("policy.linkerd.io/v1beta3", "Server", "voicehive", "booking-service-http")
+    assert traffic.flowing("gateway-to-booking")  # no Server: the proxy's default lets it through
