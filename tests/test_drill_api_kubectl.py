@@ -305,8 +305,20 @@ def test_get_watch_prints_new_policies(kubectl: KubectlRunner,
                     ["emergency-isolation-late", "app=tts-router"]]
 
 
-def test_protobuf_bodies_get_a_clear_415(kubectl: KubectlRunner) -> None:
-    # kubectl's create generators send protobuf, which only SSAR reads here.
-    result = kubectl("create", "namespace", "scratch")
-    assert result.returncode == 1
-    assert "UnsupportedMediaType" in result.stderr
+def test_create_generators_send_protobuf(kubectl: KubectlRunner,
+                                         drill_server: DrillServerThread) -> None:
+    # kubectl create namespace/serviceaccount/secret POST protobuf bodies.
+    assert kubectl("create", "namespace", "scratch").returncode == 0
+    assert kubectl("create", "serviceaccount", "rotated", "-n", "voicehive").returncode == 0
+    result = kubectl("create", "secret", "generic", "rotated-token", "-n", "voicehive",
+                     "--from-literal=token=abc", "--type=kubernetes.io/service-account-token")
+    assert result.returncode == 0, result.stderr
+    state = drill_server.state
+    namespace = state.get("v1", "Namespace", None, "scratch")
+    assert namespace is not None
+    assert namespace["metadata"]["labels"] == {"kubernetes.io/metadata.name": "scratch"}
+    assert state.get("v1", "ServiceAccount", "voicehive", "rotated") is not None
+    secret = state.get("v1", "Secret", "voicehive", "rotated-token")
+    assert secret is not None
+    assert (secret["type"], secret["data"]) == ("kubernetes.io/service-account-token",
+                                                {"token": "YWJj"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.drill.apiserver import patch, prometheus, protobuf, status
+from actions.drill.apiserver import patch, prometheus, protobuf, protobuf_objects, status
 from actions.drill.apiserver.selectors import (
     label_selector_from_spec,
     parse_field_selector,
@@ -108,6 +108,16 @@ def test_protobuf_ssar_reader() -> None:
         protobuf.decode_ssar(b'{"kind": "SelfSubjectAccessReview"}')
     with pytest.raises(protobuf.ProtobufError):
         protobuf.decode_ssar(protobuf.MAGIC + b"\x12\x50abc")
+
+
+def test_protobuf_objects_of_other_kinds_are_not_read() -> None:
+    type_meta = _field(1, b"v1") + _field(2, b"Pod")
+    body = protobuf.MAGIC + _field(1, type_meta) + _field(2, _field(1, _field(1, b"p")))
+    assert protobuf_objects.decode_object(body) is None
+    namespace = protobuf.MAGIC + _field(1, _field(1, b"v1") + _field(2, b"Namespace")) \
+        + _field(2, _field(1, _field(1, b"scratch") + _field(2, b"")))
+    assert protobuf_objects.decode_object(namespace) == {
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scratch"}}
 
 
 @pytest.mark.parametrize(("value", "text"), [

@@ -10,6 +10,7 @@ from aiohttp import web
 from . import options, patch, status, tables
 from .paths import Target
 from .protobuf import ProtobufError, decode_ssar
+from .protobuf_objects import decode_object
 from .responses import json_response
 from .validation import deprecation_warning
 
@@ -21,8 +22,14 @@ PROTOBUF = "application/vnd.kubernetes.protobuf"
 
 async def read_json(request: web.Request) -> Any:
     if request.content_type == PROTOBUF:
-        # Only the SelfSubjectAccessReview is read from protobuf (kubectl auth can-i).
-        raise status.unsupported_media_type(["application/json", "application/yaml"])
+        # kubectl's create generators send protobuf; only the kinds they create are read.
+        try:
+            decoded = decode_object(await request.read())
+        except ProtobufError:
+            decoded = None
+        if decoded is None:
+            raise status.unsupported_media_type(["application/json", "application/yaml"])
+        return decoded
     raw = await request.read()
     try:
         return json.loads(raw or b"null")

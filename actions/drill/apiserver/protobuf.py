@@ -35,28 +35,48 @@ def _varint(data: bytes, position: int) -> tuple[int, int]:
             return value, position
 
 
-def fields(data: bytes) -> dict[int, bytes | int]:
-    """The top-level fields of one message (last value wins, as protobuf merges them)."""
-    found: dict[int, bytes | int] = {}
+def field_list(data: bytes) -> list[tuple[int, bytes | int]]:
+    """Every top-level field of one message in wire order (repeated fields repeat)."""
+    found: list[tuple[int, bytes | int]] = []
     position = 0
     while position < len(data):
         key, position = _varint(data, position)
         number, wire_type = key >> 3, key & 7
         if wire_type == 0:
-            found[number], position = _varint(data, position)
+            value, position = _varint(data, position)
+            found.append((number, value))
         elif wire_type == 2:
             length, position = _varint(data, position)
             if position + length > len(data):
                 raise ProtobufError("truncated field")
-            found[number] = data[position:position + length]
+            found.append((number, data[position:position + length]))
             position += length
-        elif wire_type == 1:
-            position += 8
-        elif wire_type == 5:
-            position += 4
+        elif wire_type in (1, 5):
+            position += 8 if wire_type == 1 else 4
+            if position > len(data):
+                raise ProtobufError("truncated field")
         else:
             raise ProtobufError(f"unsupported wire type {wire_type}")
     return found
+
+
+def fields(data: bytes) -> dict[int, bytes | int]:
+    """The top-level fields of one message (last value wins, as protobuf merges them)."""
+    return dict(field_list(data))
+
+
+def unwrap(body: bytes) -> tuple[str, str, bytes]:
+    """Strip the `k8s\\x00` envelope: (apiVersion, kind, raw object bytes)."""
+    if not body.startswith(MAGIC):
+        raise ProtobufError("missing the k8s protobuf envelope")
+    envelope = fields(body[len(MAGIC):])
+    raw = envelope.get(2)
+    if not isinstance(raw, bytes):
+        raise ProtobufError("the envelope holds no object")
+    type_meta = envelope.get(1)
+    names = _strings(type_meta, {1: "apiVersion", 2: "kind"}) \
+        if isinstance(type_meta, bytes) else {}
+    return names.get("apiVersion", ""), names.get("kind", ""), raw
 
 
 def _strings(message: bytes, names: dict[int, str]) -> dict[str, str]:
@@ -67,11 +87,7 @@ def _strings(message: bytes, names: dict[int, str]) -> dict[str, str]:
 
 def decode_ssar(body: bytes) -> dict[str, Any]:
     """The SSAR as the JSON dict the client would have sent."""
-    if not body.startswith(MAGIC):
-        raise ProtobufError("missing the k8s protobuf envelope")
-    raw = fields(body[len(MAGIC):]).get(2)
-    if not isinstance(raw, bytes):
-        raise ProtobufError("the envelope holds no object")
+    _, _, raw = unwrap(body)
     spec_bytes = fields(raw).get(2)
     spec: dict[str, Any] = {}
     if isinstance(spec_bytes, bytes):
