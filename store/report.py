@@ -206,8 +206,8 @@ def _summary(facts: _Facts) -> list[str]:
         generated += f" Category: {escape(incident.category)}."
     if facts.alerts.total:
         generated += (
-            f" {facts.alerts.total} alerts from {facts.alerts.rules} rule/priority pairs"
-            f" {_alert_span(facts.alerts)}."
+            f" {facts.alerts.total} alerts {_alert_span(facts.alerts)}"
+            f" ({facts.alerts.rules} rule and priority combinations)."
         )
     if facts.decisions:
         generated += f" Decision: {escape(facts.decisions[-1].decision)}."
