@@ -83,7 +83,7 @@ def run(
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 
-def test_scenarios_json_is_one_document_listing_every_builtin(cli_env: dict[str, str]) -> None:
+def test_scenarios_lists_every_builtin_as_json_and_text(cli_env: dict[str, str]) -> None:
     result = run(warroom_command("scenarios", "--json"), cli_env)
     assert result.returncode == 0, result.stderr
     scenarios = json.loads(result.stdout)
@@ -94,12 +94,9 @@ def test_scenarios_json_is_one_document_listing_every_builtin(cli_env: dict[str,
     assert by_name["false-positive-leader-election"]["severity"] == "P3"
     assert {s["class"] for s in scenarios} == {"P0", "P1", "P2", "P3"}
     assert all(s["length_seconds"] > 0 and s["injects"] > 0 for s in scenarios)
-
-
-def test_scenarios_text_lists_class_severity_and_length(cli_env: dict[str, str]) -> None:
-    result = run(warroom_command("scenarios"), cli_env)
-    assert result.returncode == 0
-    lines = result.stdout.splitlines()
+    text = run(warroom_command("scenarios"), cli_env)
+    assert text.returncode == 0
+    lines = text.stdout.splitlines()
     assert lines[0].split() == ["NAME", "CLASS", "SEVERITY", "LENGTH", "MESH", "TITLE"]
     row = next(line for line in lines if line.startswith("dns-exfiltration "))
     assert row.split()[:5] == ["dns-exfiltration", "P0", "P0", "20m", "istio"]

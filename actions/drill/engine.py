@@ -450,14 +450,22 @@ class DrillEngine:
         if obj.get("kind") not in REACTIVE_KINDS:
             return
         if self._loop is None or threading.get_ident() == self._loop_thread:
-            self.react()
+            self._react_safely()
         elif not self._pending_reaction:
             self._pending_reaction = True
             self._loop.call_soon_threadsafe(self._react_later)
 
     def _react_later(self) -> None:
         self._pending_reaction = False
-        self.react()
+        self._react_safely()
+
+    def _react_safely(self) -> None:
+        # This runs inside the cluster's write path: a fault here must cost the
+        # drill a reaction, never the team's kubectl apply.
+        try:
+            self.react()
+        except Exception as error:  # noqa: BLE001 - reported to the facilitator instead
+            self._event(ev.ERROR, f"the drill could not evaluate a change: {error!r}")
 
     def react(self) -> None:
         """Re-evaluate the cluster after a change and report what it did to the drill."""
