@@ -365,7 +365,7 @@ def test_injected_hang_times_out_the_client(api: client.ApiClient,
     with pytest.raises(urllib3.exceptions.MaxRetryError):  # the client retries twice
         client.NetworkingV1Api(api).list_namespaced_network_policy("voicehive",
                                                                    _request_timeout=0.2)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 1.9  # gave up before the 2 s hang ended
     drill_server.state.clear_faults()
     assert client.NetworkingV1Api(api).list_namespaced_network_policy("voicehive").items
 
@@ -409,14 +409,15 @@ def test_self_subject_access_review_json(api: client.ApiClient,
 def test_watch_streams_synthetic_added_then_changes(api: client.ApiClient,
                                                     drill_server: DrillServerThread) -> None:
     networking = client.NetworkingV1Api(api)
-    threading.Timer(0.3, drill_server.state.create,
-                    (_policy("emergency-isolation-9") | {"metadata": {
-                        "name": "emergency-isolation-9", "namespace": "voicehive"}},)).start()
+    late = _policy("emergency-isolation-9")
+    late["metadata"]["namespace"] = "voicehive"
     seen = []
     stream = watch.Watch()
     for event in stream.stream(networking.list_namespaced_network_policy, "voicehive",
                                timeout_seconds=5):
         seen.append((event["type"], event["object"].metadata.name))
+        if len(seen) == 1:
+            drill_server.state.create(late)  # the watch is open: this must come as an event
         if len(seen) == 2:
             stream.stop()
     assert seen == [("ADDED", "external-api-segmentation"), ("ADDED", "emergency-isolation-9")]
@@ -475,12 +476,13 @@ def test_pod_log_follow_streams_lines_as_they_come(api: client.ApiClient,
                                                    drill_server: DrillServerThread) -> None:
     core = client.CoreV1Api(api)
     state = drill_server.state
+    # The call returns once the headers are in, and the server follows before sending them.
+    response = core.read_namespaced_pod_log("falco-m4n8q", "falco-system", follow=True,
+                                            tail_lines=0, _preload_content=False)
     for n in range(3):
         threading.Timer(0.2 * (n + 1), state.append_log,
                         ("falco-system", "falco-m4n8q", f"line {n}")).start()
     threading.Timer(1.0, state.delete, ("v1", "Pod", "falco-system", "falco-m4n8q")).start()
-    response = core.read_namespaced_pod_log("falco-m4n8q", "falco-system", follow=True,
-                                            tail_lines=0, _preload_content=False)
     arrivals = []
     started = time.monotonic()
     for line in response.stream():

@@ -278,14 +278,15 @@ def test_logs_follow_sees_new_lines(drill_server: DrillServerThread,
                                     drill_kubeconfig: Path) -> None:
     env = {"KUBECONFIG": str(drill_kubeconfig), "HOME": str(drill_kubeconfig.parent)}
     process = subprocess.Popen(
-        [str(KUBECTL), "logs", "-f", "-n", "falco-system", "falco-x7k2p", "--tail=0"],
+        [str(KUBECTL), "logs", "-f", "-n", "falco-system", "falco-x7k2p", "--tail=1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    watchdog = threading.Timer(15, process.kill)  # a broken follow fails instead of hanging
+    watchdog = threading.Timer(20, process.kill)  # a broken follow fails instead of hanging
     watchdog.start()
     try:
-        threading.Timer(0.3, drill_server.state.append_log,
-                        ("falco-system", "falco-x7k2p", '{"rule": "late"}')).start()
         assert process.stdout is not None
+        # The last existing line arrives first: from then on kubectl is following.
+        assert '"rule": "Contact K8S API Server From Container"' in process.stdout.readline()
+        drill_server.state.append_log("falco-system", "falco-x7k2p", '{"rule": "late"}')
         assert process.stdout.readline() == '{"rule": "late"}\n'
     finally:
         watchdog.cancel()
@@ -293,16 +294,29 @@ def test_logs_follow_sees_new_lines(drill_server: DrillServerThread,
         process.wait()
 
 
-def test_get_watch_prints_new_policies(kubectl: KubectlRunner,
-                                       drill_server: DrillServerThread) -> None:
-    late = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+def test_get_watch_prints_new_policies(drill_server: DrillServerThread,
+                                       drill_kubeconfig: Path) -> None:
+    env = {"KUBECONFIG": str(drill_kubeconfig), "HOME": str(drill_kubeconfig.parent)}
+    process = subprocess.Popen(
+        [str(KUBECTL), "get", "networkpolicies", "-n", "voicehive", "-w"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(20, process.kill)
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().split()[:2] == ["NAME", "POD-SELECTOR"]
+        assert process.stdout.readline().split()[:2] == ["external-api-segmentation",
+                                                         "app=orchestrator"]
+        drill_server.state.create({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "emergency-isolation-late", "namespace": "voicehive"},
-            "spec": {"podSelector": {"matchLabels": {"app": "tts-router"}}}}
-    threading.Timer(0.5, drill_server.state.create, (late,)).start()
-    result = kubectl("get", "networkpolicies", "-n", "voicehive", "-w", "--request-timeout=2s")
-    rows = [line.split()[:2] for line in result.stdout.splitlines()]
-    assert rows == [["NAME", "POD-SELECTOR"], ["external-api-segmentation", "app=orchestrator"],
-                    ["emergency-isolation-late", "app=tts-router"]]
+            "spec": {"podSelector": {"matchLabels": {"app": "tts-router"}}}})
+        assert process.stdout.readline().split()[:2] == ["emergency-isolation-late",
+                                                         "app=tts-router"]
+    finally:
+        watchdog.cancel()
+        process.kill()
+        process.wait()
 
 
 def test_create_generators_send_protobuf(kubectl: KubectlRunner,
