@@ -250,3 +250,13 @@ async def test_a_served_session_answers_over_http_and_cleans_up(manual_clock) ->
         await session.stop()
     assert not kubeconfig.exists()
     assert not kubeconfig.parent.exists()
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+async def test_every_builtin_starts_healthy(name: str, drill_factory) -> None:
+    """Before the first inject everyday traffic flows: the trouble is the scenario, not a typo."""
+    drill = await drill_factory(name)
+    traffic = drill.engine.traffic
+    for flow in drill.scenario.flows:
+        assert traffic.flowing(flow.id) == flow.active, (flow.id, traffic.verdict(flow.id).why)
+    assert drill.engine.observations == []

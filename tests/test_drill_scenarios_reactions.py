@@ -416,11 +416,11 @@ async def test_linkerd_server_authorizations_decide_who_reaches_a_server(drill_f
     drill.state.replace(authorization)
     assert not traffic.flowing("orchestrator-to-booking")
     assert traffic.verdict("orchestrator-to-booking").layer == "mesh-authz"
-    assert "booking-service-http" in traffic.verdict("orchestrator-to-booking").why
+    assert "booking-service-server" in traffic.verdict("orchestrator-to-booking").why
     assert traffic.flowing("gateway-to-booking")
     drill.state.delete(
         "policy.linkerd.io/v1beta1", "ServerAuthorization", "voicehive", "booking-service-clients"
     )
     assert not traffic.flowing("gateway-to-booking")  # a Server with no authorization admits no one
-    drill.state.delete("policy.linkerd.io/v1beta3", "Server", "voicehive", "booking-service-http")
+    drill.state.delete("policy.linkerd.io/v1beta3", "Server", "voicehive", "booking-service-server")
     assert traffic.flowing("gateway-to-booking")  # no Server: the proxy's default lets it through
