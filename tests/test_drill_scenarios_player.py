@@ -8,7 +8,7 @@ import pytest
 
 from actions.drill import events as ev
 from actions.drill.clock import ManualClock
-from actions.drill.player import ScenarioPlayer, schedule
+from actions.drill.player import PlayerStatus, ScenarioPlayer, schedule
 from actions.drill.scenario import parse_scenario
 
 SCENARIO = """
@@ -112,6 +112,19 @@ async def test_inject_next_plays_now_and_later_injects_keep_their_spacing() -> N
     await task
     assert recorder.played[2:] == [(70, "c", 0), (80, "c", 1)]
     assert clock.monotonic() == pytest.approx(60)  # 40 s -> 100 s of scenario time, at speed 1
+
+
+async def test_status_tells_where_the_drill_is() -> None:
+    player, _, _ = make_player(speed=2)
+    assert player.status() == PlayerStatus(0.0, 100.0, 2.0, False, False, 4, 10.0, "a")
+    player.subscribe(lambda e: player.pause() if e.inject_id == "b" else None)
+    task = asyncio.create_task(player.run())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert player.status() == PlayerStatus(40.0, 100.0, 2.0, True, False, 2, 70.0, "c")
+    player.resume()
+    await task
+    assert player.status() == PlayerStatus(100.0, 100.0, 2.0, False, True, 0, None, None)
 
 
 async def test_set_speed_changes_the_pace_from_now_on() -> None:

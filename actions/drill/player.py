@@ -54,6 +54,20 @@ def schedule(scenario: Scenario) -> list[Scheduled]:
     return sorted(plays)
 
 
+@dataclass(frozen=True)
+class PlayerStatus:
+    """What the facilitator's header shows: where the drill is and what comes next."""
+
+    position: float
+    length: float
+    speed: float
+    paused: bool
+    finished: bool
+    remaining: int
+    next_at: float | None
+    next_inject: str | None
+
+
 class ScenarioPlayer:
     """Plays one scenario through a `play(inject, repetition)` callable (the engine's)."""
 
@@ -115,6 +129,20 @@ class ScenarioPlayer:
     def next_inject(self) -> Scheduled | None:
         with self._lock:
             return self._queue[0] if self._queue else None
+
+    def status(self) -> PlayerStatus:
+        with self._lock:
+            upcoming = self._queue[0] if self._queue else None
+            return PlayerStatus(
+                position=self.position(),
+                length=self.scenario.length,
+                speed=self._speed,
+                paused=self._paused,
+                finished=self._finished,
+                remaining=len(self._queue),
+                next_at=upcoming.at if upcoming else None,
+                next_inject=upcoming.inject.id if upcoming else None,
+            )
 
     # ----- facilitator controls ---------------------------------------------------------------
 
