@@ -302,3 +302,23 @@ async def test_the_background_drainer_sends_until_stopped(
     await asyncio.wait_for(task, timeout=5)
     assert [a.channel for r in reports for a in r.delivered] == ["slack"]
     assert len(slack_receiver.received) == 1
+
+
+async def test_a_channel_that_is_down_does_not_hold_back_the_others(
+    record: Record, slack_receiver: ShapeReceiver, hec_receiver: ShapeReceiver,
+    notify_config: Any,
+) -> None:  # fmt: skip
+    # More SIEM items than one claim round (100) come first in the outbox ...
+    siem_only = load_settings(notify_config(hec=hec_receiver))
+    for n in range(101):
+        notify_incident_event(
+            record, siem_only, record.incidents.open(f"incident {n}", severity="P3"), "opened"
+        )
+    settings = load_settings(notify_config(slack=slack_receiver, hec=hec_receiver))
+    late = record.incidents.open("the one that matters", severity="P0")
+    notify_incident_event(record, settings, late, "opened")
+    # ... and the SIEM is down: Slack still gets its message in the same drain.
+    hec_receiver.stop()
+    report = await drain_outbox(record, settings)
+    assert [(a.channel, a.incident_id) for a in report.delivered] == [("slack", late.id)]
+    assert len(report.failed) + len(report.deferred) == 102

@@ -39,6 +39,7 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 LEASE = timedelta(minutes=10)
 # Splunk HEC takes several events per request, as JSON lines.
 HEC_BATCH = 50
+CLAIM_ROUND = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,34 +104,46 @@ async def drain_outbox(
     settings: Settings,
     *,
     now: datetime | None = None,
-    limit: int = 100,
+    limit: int = 1000,
     rng: random.Random | None = None,
 ) -> DrainReport:
     """Send every due notification once; returns what was delivered, failed and is still queued.
 
     Due-ness is judged by the record's clock (the outbox leases by it); `now`
     (default: the record's clock) dates retries and the give-up patience.
+    At most `limit` notifications are handled in one drain.
     """
     now = now or record.clock()
     rng = rng or random.Random()
     report = DrainReport()
     forward_record_entries(record, settings.alerting.siem)
-    claimed = record.outbox.claim_due(limit=limit, lease=LEASE)
-    if claimed:
-        heads = _channel_heads(record)
-        by_channel: dict[str, list[OutboxItem]] = {}
-        for item in claimed:
-            by_channel.setdefault(item.channel, []).append(item)
-        sender = _Sender(settings)
-        try:
+    sender = _Sender(settings)
+    handled = 0
+    try:
+        # Claimed in rounds: a channel that is down (its items now wait for a retry)
+        # must not keep the others' items out of this drain.
+        while handled < limit:
+            round_size = min(CLAIM_ROUND, limit - handled)
+            claimed = record.outbox.claim_due(limit=round_size, lease=LEASE)
+            if not claimed:
+                break
+            handled += len(claimed)
+            heads = _channel_heads(record)
+            by_channel: dict[str, list[OutboxItem]] = {}
+            for item in claimed:
+                by_channel.setdefault(item.channel, []).append(item)
             await asyncio.gather(
                 *(
                     _drain_channel(record, settings, sender, items, heads, now, rng, report)
                     for items in by_channel.values()
                 )
             )
-        finally:
-            await sender.close()
+            if len(claimed) < round_size:
+                # Everything due was claimed: another round would only pick up this
+                # drain's own failures again, if their backoff is already over.
+                break
+    finally:
+        await sender.close()
     report.queued = record.outbox.items(status="queued")
     return report
 
