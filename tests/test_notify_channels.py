@@ -453,3 +453,18 @@ async def test_email_over_implicit_tls_checks_the_certificate(
     assert [a.channel for a in report.delivered] == ["email"]
     (message,) = smtps_server.sink.messages()
     assert message["To"] == "soc@example.com"
+
+
+async def test_email_refuses_to_send_in_clear_when_starttls_is_required(
+    record: Record, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "starttls.toml"
+    config.write_text(
+        f'[alerting.email]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp_server.port}\n'
+        "starttls = true\n"
+    )
+    settings = load_settings(config)
+    notify_incident_event(record, settings, record.incidents.open("x", severity="P1"), "opened")
+    (failure,) = (await drain_outbox(record, settings)).failed
+    assert "does not offer STARTTLS" in failure.detail
+    assert not smtp_server.sink.envelopes
