@@ -51,7 +51,8 @@ class DrillApiServer:
                                shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None)
         await runner.setup()
         # Bind our own socket so port 0 reports the port it got, through public API only.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self._requested_port))
@@ -79,7 +80,8 @@ class DrillApiServer:
     @property
     def url(self) -> str:
         """`http://127.0.0.1:PORT`."""
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def prometheus_url(self) -> str:

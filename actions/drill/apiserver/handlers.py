@@ -11,6 +11,7 @@ from . import options, patch, status, tables
 from .paths import Target
 from .protobuf import ProtobufError, decode_ssar
 from .protobuf_objects import decode_object
+from .resources import ResourceType, by_kind
 from .responses import json_response
 from .validation import deprecation_warning
 
@@ -256,7 +257,7 @@ async def self_subject_access_review(state: ClusterState,
     return json_response(answer, 201)
 
 
-def _ssar_resource() -> Any:
-    from .resources import by_kind
-
-    return by_kind("authorization.k8s.io/v1", "SelfSubjectAccessReview")
+def _ssar_resource() -> ResourceType:
+    resource = by_kind("authorization.k8s.io/v1", "SelfSubjectAccessReview")
+    assert resource is not None
+    return resource
