@@ -107,9 +107,19 @@ LINKERD_MESH_TLS_AUTHENTICATION = Kind(
     "policy.linkerd.io/v1alpha1", "MeshTLSAuthentication", "meshtlsauthentications"
 )
 KINDS: tuple[Kind, ...] = (
-    NAMESPACE, POD, EVENT, SERVICE, SERVICE_ACCOUNT, SECRET, NETWORK_POLICY,
-    ISTIO_AUTHORIZATION_POLICY, ISTIO_PEER_AUTHENTICATION, LINKERD_SERVER,
-    LINKERD_SERVER_AUTHORIZATION, LINKERD_AUTHORIZATION_POLICY, LINKERD_MESH_TLS_AUTHENTICATION,
+    NAMESPACE,
+    POD,
+    EVENT,
+    SERVICE,
+    SERVICE_ACCOUNT,
+    SECRET,
+    NETWORK_POLICY,
+    ISTIO_AUTHORIZATION_POLICY,
+    ISTIO_PEER_AUTHENTICATION,
+    LINKERD_SERVER,
+    LINKERD_SERVER_AUTHORIZATION,
+    LINKERD_AUTHORIZATION_POLICY,
+    LINKERD_MESH_TLS_AUTHENTICATION,
 )
 
 
@@ -148,8 +158,14 @@ CAUSE_WORDS = {
 class ClusterError(Exception):
     """A cluster call that failed, with a one-word cause and a message a user can act on."""
 
-    def __init__(self, cause: str, message: str, *, code: int | None = None,
-                 status: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        cause: str,
+        message: str,
+        *,
+        code: int | None = None,
+        status: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.cause = cause
         self.message = message
@@ -164,8 +180,14 @@ def _cause_for(code: int, reason: str) -> str:
     if code == 409:
         return "already-exists" if reason == "AlreadyExists" else "conflict"
     return {
-        400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-        410: "gone", 422: "invalid", 429: "unavailable", 503: "unavailable",
+        400: "bad-request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not-found",
+        410: "gone",
+        422: "invalid",
+        429: "unavailable",
+        503: "unavailable",
         504: "timeout",
     }.get(code, "server-error" if code >= 500 else "bad-request")
 
@@ -182,13 +204,18 @@ def http_error(code: int, body: bytes, doing: str) -> ClusterError:
     reason = str(status.get("reason") or "")
     cause = _cause_for(code, reason)
     detail = str(status.get("message") or body.decode("utf-8", "replace")[:300] or "no detail")
-    causes = (status.get("details") or {}).get("causes") if isinstance(
-        status.get("details"), dict) else None
+    causes = (
+        (status.get("details") or {}).get("causes")
+        if isinstance(status.get("details"), dict)
+        else None
+    )
     if cause == "invalid" and isinstance(causes, list):
         # Field errors, and the JSON patch failure apimachinery tucks into a cause.
-        fields = [f"{c.get('field')}: {c.get('message')}" if c.get("field")
-                  else str(c.get("message")) for c in causes
-                  if isinstance(c, dict) and (c.get("field") or c.get("message"))]
+        fields = [
+            f"{c.get('field')}: {c.get('message')}" if c.get("field") else str(c.get("message"))
+            for c in causes
+            if isinstance(c, dict) and (c.get("field") or c.get("message"))
+        ]
         extra = [f for f in fields if f not in detail]
         if extra:
             detail += " [" + "; ".join(extra) + "]"
@@ -216,9 +243,7 @@ def transport_error(error: BaseException, doing: str, server: str, timeout: floa
         return ClusterError(
             "refused", f"{doing}: connection refused: nothing is listening at {server}"
         )
-    return ClusterError(
-        "unreachable", f"{doing}: cannot reach the API server at {server}: {error}"
-    )
+    return ClusterError("unreachable", f"{doing}: cannot reach the API server at {server}: {error}")
 
 
 # ----- connecting --------------------------------------------------------------------------------
@@ -232,6 +257,16 @@ def kubeconfig_paths(options: ClusterOptions) -> list[str]:
     if env:
         return [p for p in env.split(KUBECONFIG_SEPARATOR) if p]
     return [str(Path.home() / ".kube" / "config")]
+
+
+def _existing(paths: list[str]) -> list[str]:
+    return [p for p in paths if Path(p).expanduser().exists()]
+
+
+def _in_cluster_namespace() -> str | None:
+    if IN_CLUSTER_NAMESPACE_FILE.exists():
+        return IN_CLUSTER_NAMESPACE_FILE.read_text().strip() or None
+    return None
 
 
 def _first_current_context(paths: list[str]) -> str | None:
@@ -252,7 +287,7 @@ async def connect(options: ClusterOptions) -> Cluster:
 
     configuration = Configuration()
     paths = kubeconfig_paths(options)
-    existing = [p for p in paths if Path(p).expanduser().exists()]
+    existing = _existing(paths)
     if options.kubeconfig and not existing:
         raise ClusterError("config", f"kubeconfig {options.kubeconfig} does not exist")
     context_name: str | None = None
@@ -266,8 +301,7 @@ async def connect(options: ClusterOptions) -> Cluster:
                 config_base_path=None,
             )
             await loader.load_and_set(configuration)
-        except (ConfigException, KeyError, TypeError, ValueError, OSError,
-                yaml.YAMLError) as error:
+        except (ConfigException, KeyError, TypeError, ValueError, OSError, yaml.YAMLError) as error:
             raise ClusterError(
                 "config", f"cannot use kubeconfig {', '.join(existing)}: {error}"
             ) from error
@@ -281,8 +315,7 @@ async def connect(options: ClusterOptions) -> Cluster:
             load_incluster_config(client_configuration=configuration)
         except ConfigException as error:
             raise ClusterError("config", f"cannot use the in-cluster config: {error}") from error
-        if not namespace and IN_CLUSTER_NAMESPACE_FILE.exists():
-            namespace = IN_CLUSTER_NAMESPACE_FILE.read_text().strip() or None
+        namespace = namespace or _in_cluster_namespace()
         context_name = "in-cluster"
     else:
         raise ClusterError(
@@ -306,8 +339,15 @@ async def connect(options: ClusterOptions) -> Cluster:
 class Cluster:
     """One cluster through one `kubernetes.aio` ApiClient. Close it (or use `async with`)."""
 
-    def __init__(self, client: Any, *, namespace: str, context: str | None, server: str,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        namespace: str,
+        context: str | None,
+        server: str,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         self.client = client
         self.namespace = namespace
         self.context = context
@@ -327,12 +367,19 @@ class Cluster:
         return {"context": self.context, "server": self.server, "namespace": self.namespace}
 
     async def request_bytes(
-        self, method: str, path: str, *, doing: str, query: Mapping[str, Any] | None = None,
-        body: Any = None, content_type: str | None = None, accept: str = "application/json",
-        timeout: float | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        doing: str,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        accept: str = "application/json",
+        time_limit: float | None = None,
     ) -> bytes:
         """One HTTP call through the official client; the body of a 2xx answer, else raises."""
-        limit = timeout or self.timeout
+        limit = time_limit or self.timeout
         headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
@@ -340,11 +387,14 @@ class Cluster:
         try:
             async with asyncio.timeout(limit):
                 _, url, headers, body, _ = await self.client.param_serialize(
-                    method=method, resource_path=path, query_params=params,
-                    header_params=headers, body=body, auth_settings=["BearerToken"],
+                    method=method,
+                    resource_path=path,
+                    query_params=params,
+                    header_params=headers,
+                    body=body,
+                    auth_settings=["BearerToken"],
                 )
-                response = await self.client.call_api(method, url, header_params=headers,
-                                                      body=body)
+                response = await self.client.call_api(method, url, header_params=headers, body=body)
                 data = await response.read()
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise transport_error(error, doing, self.server, limit) from error
@@ -364,11 +414,13 @@ class Cluster:
 
     async def get(self, kind: Kind, name: str, namespace: str | None = None) -> dict[str, Any]:
         ns = namespace or self.namespace
-        return await self.request("GET", kind.path(ns, name),
-                                  doing=f"read {kind.describe(name, ns)}")
+        return await self.request(
+            "GET", kind.path(ns, name), doing=f"read {kind.describe(name, ns)}"
+        )
 
-    async def get_or_none(self, kind: Kind, name: str,
-                          namespace: str | None = None) -> dict[str, Any] | None:
+    async def get_or_none(
+        self, kind: Kind, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
         try:
             return await self.get(kind, name, namespace)
         except ClusterError as error:
@@ -376,13 +428,21 @@ class Cluster:
                 return None
             raise
 
-    async def list(self, kind: Kind, namespace: str | None = None, *,
-                   label_selector: str | None = None, field_selector: str | None = None,
-                   all_namespaces: bool = False) -> list[dict[str, Any]]:
+    async def list(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        all_namespaces: bool = False,
+    ) -> list[dict[str, Any]]:
         ns = None if all_namespaces else (namespace or self.namespace)
         where = "in all namespaces" if all_namespaces else f"in {ns}"
         answer = await self.request(
-            "GET", kind.path(ns), doing=f"list {kind.plural} {where}",
+            "GET",
+            kind.path(ns),
+            doing=f"list {kind.plural} {where}",
             query={"labelSelector": label_selector, "fieldSelector": field_selector},
         )
         items = (answer or {}).get("items") or []
@@ -397,34 +457,65 @@ class Cluster:
         meta = manifest.get("metadata") or {}
         ns = meta.get("namespace") or self.namespace
         return await self.request(
-            "POST", kind.path(ns), body=manifest, content_type="application/json",
+            "POST",
+            kind.path(ns),
+            body=manifest,
+            content_type="application/json",
             query={"fieldValidation": "Strict", "dryRun": "All" if dry_run else None},
             doing=f"{'dry-run ' if dry_run else ''}create {kind.describe(meta.get('name'), ns)}",
         )
 
-    async def patch(self, kind: Kind, name: str, patch: Any, *, patch_type: str,
-                    namespace: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    async def patch(
+        self,
+        kind: Kind,
+        name: str,
+        patch: Any,
+        *,
+        patch_type: str,
+        namespace: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
         ns = namespace or self.namespace
         return await self.request(
-            "PATCH", kind.path(ns, name), body=patch, content_type=patch_type,
+            "PATCH",
+            kind.path(ns, name),
+            body=patch,
+            content_type=patch_type,
             query={"fieldValidation": "Strict", "dryRun": "All" if dry_run else None},
             doing=f"{'dry-run ' if dry_run else ''}patch {kind.describe(name, ns)}",
         )
 
-    async def delete(self, kind: Kind, name: str, *, namespace: str | None = None,
-                     dry_run: bool = False, uid: str | None = None) -> Any:
+    async def delete(
+        self,
+        kind: Kind,
+        name: str,
+        *,
+        namespace: str | None = None,
+        dry_run: bool = False,
+        uid: str | None = None,
+    ) -> Any:
         ns = namespace or self.namespace
         body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if uid:
             body["preconditions"] = {"uid": uid}
         return await self.request(
-            "DELETE", kind.path(ns, name), body=body, content_type="application/json",
+            "DELETE",
+            kind.path(ns, name),
+            body=body,
+            content_type="application/json",
             query={"dryRun": "All" if dry_run else None},
             doing=f"{'dry-run ' if dry_run else ''}delete {kind.describe(name, ns)}",
         )
 
-    async def can_i(self, verb: str, group: str, resource: str, namespace: str | None,
-                    name: str | None = None, subresource: str | None = None) -> tuple[bool, str]:
+    async def can_i(
+        self,
+        verb: str,
+        group: str,
+        resource: str,
+        namespace: str | None,
+        name: str | None = None,
+        subresource: str | None = None,
+    ) -> tuple[bool, str]:
         """A SelfSubjectAccessReview: (allowed, the reason the authorizer gave)."""
         attributes = {"verb": verb, "group": group, "resource": resource}
         if namespace:
@@ -434,41 +525,59 @@ class Cluster:
         if subresource:
             attributes["subresource"] = subresource
         review = {
-            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
             "spec": {"resourceAttributes": attributes},
         }
         answer = await self.request(
-            "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review,
-            content_type="application/json", query={"fieldValidation": "Strict"},
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            body=review,
+            content_type="application/json",
+            query={"fieldValidation": "Strict"},
             doing=f"ask whether we may {verb} {resource}",
         )
         status = (answer or {}).get("status") or {}
-        return bool(status.get("allowed")), str(status.get("reason") or status.get(
-            "evaluationError") or "")
+        return bool(status.get("allowed")), str(
+            status.get("reason") or status.get("evaluationError") or ""
+        )
 
     async def api_groups(self) -> set[str]:
         """The API groups the server serves (for detecting Istio or Linkerd)."""
         answer = await self.request("GET", "/apis", doing="list the API groups")
         return {str(g.get("name")) for g in (answer or {}).get("groups") or []}
 
-    async def pod_log(self, name: str, namespace: str | None = None, *,
-                      tail_lines: int | None = None, since_seconds: int | None = None,
-                      container: str | None = None) -> str:
+    async def pod_log(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        tail_lines: int | None = None,
+        since_seconds: int | None = None,
+        container: str | None = None,
+    ) -> str:
         ns = namespace or self.namespace
         data = await self.request_bytes(
-            "GET", POD.path(ns, name) + "/log", accept="text/plain",
-            query={"tailLines": tail_lines, "sinceSeconds": since_seconds,
-                   "container": container},
+            "GET",
+            POD.path(ns, name) + "/log",
+            accept="text/plain",
+            query={"tailLines": tail_lines, "sinceSeconds": since_seconds, "container": container},
             doing=f"read the log of pod {name} in {ns}",
         )
         return data.decode("utf-8", "replace")
 
-    async def service_proxy(self, namespace: str, service: str, path: str, *,
-                            query: Mapping[str, Any] | None = None) -> bytes:
+    async def service_proxy(
+        self, namespace: str, service: str, path: str, *, query: Mapping[str, Any] | None = None
+    ) -> bytes:
         """GET through the API server's service proxy (`services/NAME[:PORT]/proxy/PATH`)."""
-        resource = (f"/api/v1/namespaces/{quote(namespace, safe='')}/services/"
-                    f"{quote(service, safe=':')}/proxy/{path.lstrip('/')}")
+        resource = (
+            f"/api/v1/namespaces/{quote(namespace, safe='')}/services/"
+            f"{quote(service, safe=':')}/proxy/{path.lstrip('/')}"
+        )
         return await self.request_bytes(
-            "GET", resource, query=query, accept="*/*",
+            "GET",
+            resource,
+            query=query,
+            accept="*/*",
             doing=f"read {path} from service {service} in {namespace} through the API proxy",
         )

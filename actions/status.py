@@ -26,8 +26,13 @@ from actions.runbook.mesh_deny import detect_mesh
 
 ISTIOD = ("istio-system", "istiod:15014")
 # Short names in istioctl's column order, with the syncz key prefix each one reads.
-XDS_TYPES = (("CDS", "cluster"), ("LDS", "listener"), ("EDS", "endpoint"), ("RDS", "route"),
-             ("ECDS", "extensionconfig"))
+XDS_TYPES = (
+    ("CDS", "cluster"),
+    ("LDS", "listener"),
+    ("EDS", "endpoint"),
+    ("RDS", "route"),
+    ("ECDS", "extensionconfig"),
+)
 TYPE_URLS = {
     "CDS": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
     "LDS": "type.googleapis.com/envoy.config.listener.v3.Listener",
@@ -129,18 +134,23 @@ def parse_syncz(body: Any) -> list[ProxySync]:
             status = xds_status(entry, prefix, short)
             if status is not None:
                 statuses[short] = status
-        proxies.append(ProxySync(
-            name=str(entry.get("proxy") or ""), cluster=str(entry.get("cluster_id") or ""),
-            proxy_type=str(entry.get("proxy_type") or ""),
-            version=str(entry.get("istio_version") or entry.get("proxy_version") or ""),
-            statuses=statuses))
+        proxies.append(
+            ProxySync(
+                name=str(entry.get("proxy") or ""),
+                cluster=str(entry.get("cluster_id") or ""),
+                proxy_type=str(entry.get("proxy_type") or ""),
+                version=str(entry.get("istio_version") or entry.get("proxy_version") or ""),
+                statuses=statuses,
+            )
+        )
     return sorted(proxies, key=lambda p: p.name)
 
 
 def parse_linkerd_check(text: str) -> list[dict[str, Any]]:
     """`linkerd check -o json` prints one JSON document per extension: decode them all."""
     decoder = json.JSONDecoder()
-    documents, index = [], 0
+    documents: list[dict[str, Any]] = []
+    index = 0
     while True:
         while index < len(text) and text[index].isspace():
             index += 1
@@ -158,23 +168,28 @@ def linkerd_failures(documents: list[dict[str, Any]]) -> list[str]:
         for category in document.get("categories") or []:
             for check in category.get("checks") or []:
                 if check.get("result") in ("error", "warning"):
-                    failures.append(f"{category.get('categoryName')}: {check.get('description')}"
-                                    f" ({check.get('result')}): {check.get('error') or ''}"
-                                    .rstrip(": "))
+                    failures.append(
+                        f"{category.get('categoryName')}: {check.get('description')}"
+                        f" ({check.get('result')}): {check.get('error') or ''}".rstrip(": ")
+                    )
     return failures
 
 
 async def _run_tool(*argv: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     try:
         out, err = await asyncio.wait_for(process.communicate(), TOOL_TIMEOUT)
     except TimeoutError:
         process.kill()
         await process.wait()
         return -1, "", f"{argv[0]} did not finish within {TOOL_TIMEOUT:g} s"
-    return int(process.returncode or 0), out.decode("utf-8", "replace"), err.decode(
-        "utf-8", "replace")
+    return (
+        int(process.returncode or 0),
+        out.decode("utf-8", "replace"),
+        err.decode("utf-8", "replace"),
+    )
 
 
 def _tool_flags(kubeconfig: str | None, context: str | None) -> list[str]:
@@ -199,8 +214,9 @@ async def _istio(cluster: Cluster, result: MeshStatus, kubeconfig: str | None) -
         if istioctl is None:
             result.problems.append(f"Istio proxy status unknown: {why}")
             return
-        code, out, err = await _run_tool(istioctl, "proxy-status",
-                                         *_tool_flags(kubeconfig, cluster.context))
+        code, out, err = await _run_tool(
+            istioctl, "proxy-status", *_tool_flags(kubeconfig, cluster.context)
+        )
         result.istioctl_output = out
         if code != 0:
             result.problems.append(f"istioctl proxy-status failed: {err.strip() or code}")
@@ -216,8 +232,9 @@ async def _linkerd(cluster: Cluster, result: MeshStatus, kubeconfig: str | None)
     if linkerd is None:
         result.mesh_detail += "; the linkerd CLI is not installed, so `linkerd check` was skipped"
         return
-    code, out, err = await _run_tool(linkerd, "check", "-o", "json",
-                                     *_tool_flags(kubeconfig, cluster.context))
+    code, out, err = await _run_tool(
+        linkerd, "check", "-o", "json", *_tool_flags(kubeconfig, cluster.context)
+    )
     try:
         result.linkerd_checks = parse_linkerd_check(out)
     except ValueError:
@@ -228,8 +245,13 @@ async def _linkerd(cluster: Cluster, result: MeshStatus, kubeconfig: str | None)
         result.problems.append("linkerd check failed: " + ("; ".join(failures) or err.strip()))
 
 
-async def mesh_status(cluster: Cluster, *, namespace: str | None = None,
-                      kubeconfig: str | None = None, mesh: str = "auto") -> MeshStatus:
+async def mesh_status(
+    cluster: Cluster,
+    *,
+    namespace: str | None = None,
+    kubeconfig: str | None = None,
+    mesh: str = "auto",
+) -> MeshStatus:
     """Mesh sync, NetworkPolicies and recent Warning events in one namespace.
 
     mesh: "auto" detects it; "istio", "linkerd" or "none" as configured.
@@ -249,11 +271,15 @@ async def mesh_status(cluster: Cluster, *, namespace: str | None = None,
         for policy in await cluster.list(NETWORK_POLICY, ns):
             meta, spec = policy.get("metadata") or {}, policy.get("spec") or {}
             labels = meta.get("labels") or {}
-            result.policies.append(PolicySummary(
-                name=str(meta.get("name")), pod_selector=spec.get("podSelector") or {},
-                policy_types=list(spec.get("policyTypes") or []),
-                emergency=all(labels.get(k) == v for k, v in EMERGENCY_LABELS.items()),
-                incident=labels.get(INCIDENT_LABEL)))
+            result.policies.append(
+                PolicySummary(
+                    name=str(meta.get("name")),
+                    pod_selector=spec.get("podSelector") or {},
+                    policy_types=list(spec.get("policyTypes") or []),
+                    emergency=all(labels.get(k) == v for k, v in EMERGENCY_LABELS.items()),
+                    incident=labels.get(INCIDENT_LABEL),
+                )
+            )
     except ClusterError as error:
         result.problems.append(f"NetworkPolicies unknown: {error}")
     try:
@@ -264,9 +290,13 @@ async def mesh_status(cluster: Cluster, *, namespace: str | None = None,
     events.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
     for event in events[-WARNING_EVENTS:]:
         involved = event.get("involvedObject") or {}
-        result.warnings.append(WarningEvent(
-            last_seen=str(event.get("lastTimestamp") or event.get("eventTime") or ""),
-            object=f"{str(involved.get('kind') or '').lower()}/{involved.get('name') or ''}",
-            reason=str(event.get("reason") or ""), message=str(event.get("message") or ""),
-            count=int(event.get("count") or 1)))
+        result.warnings.append(
+            WarningEvent(
+                last_seen=str(event.get("lastTimestamp") or event.get("eventTime") or ""),
+                object=f"{str(involved.get('kind') or '').lower()}/{involved.get('name') or ''}",
+                reason=str(event.get("reason") or ""),
+                message=str(event.get("message") or ""),
+                count=int(event.get("count") or 1),
+            )
+        )
     return result

@@ -41,8 +41,10 @@ class SteppingClock:
 def show(label: str, values: list[float]) -> None:
     ordered = sorted(values)
     p90 = ordered[max(0, int(len(ordered) * 0.9) - 1)]
-    print(f"{label:<36}{statistics.median(values):8.1f} ms median, {p90:7.1f} ms p90, "
-          f"{max(values):7.1f} ms max  (n={len(values)})")
+    print(
+        f"{label:<36}{statistics.median(values):8.1f} ms median, {p90:7.1f} ms p90, "
+        f"{max(values):7.1f} ms max  (n={len(values)})"
+    )
 
 
 async def measure(kubeconfig: Path, db: Path, runs: int) -> dict[str, dict[str, list[float]]]:

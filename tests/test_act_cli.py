@@ -23,8 +23,9 @@ NS = "voicehive"
 
 
 def emergency(server: DrillServerThread) -> list[str]:
-    found = server.state.list("networking.k8s.io/v1", "NetworkPolicy", NS,
-                              label_selector="emergency=true")
+    found = server.state.list(
+        "networking.k8s.io/v1", "NetworkPolicy", NS, label_selector="emergency=true"
+    )
     return [p["metadata"]["name"] for p in found]
 
 
@@ -37,17 +38,31 @@ def recorded(record_path: Path) -> list[tuple[str, str, str]]:
 
 
 def test_dry_run_prints_the_preview_and_changes_and_records_nothing(
-    drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path,
-    capsys: pytest.CaptureFixture[str]
+    drill_server: DrillServerThread,
+    drill_kubeconfig: Path,
+    record_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = main(["act", "isolate", "orchestrator", "--dry-run", "--json",
-                 "--kubeconfig", str(drill_kubeconfig)])
+    code = main(
+        [
+            "act",
+            "isolate",
+            "orchestrator",
+            "--dry-run",
+            "--json",
+            "--kubeconfig",
+            str(drill_kubeconfig),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     preview = json.loads(out)
-    assert preview["kind"] == "preview" and preview["ok"] and preview["opens_incident"]
+    assert preview["kind"] == "preview"
+    assert preview["ok"]
+    assert preview["opens_incident"]
     (change,) = preview["changes"]
-    assert change["verb"] == "create" and change["dry_run"] == "ok"
+    assert change["verb"] == "create"
+    assert change["dry_run"] == "ok"
     assert change["body"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert emergency(drill_server) == []
     assert recorded(record_path) == []
@@ -56,29 +71,38 @@ def test_dry_run_prints_the_preview_and_changes_and_records_nothing(
 
 
 def test_yes_applies_opens_an_incident_and_prints_the_outcome(
-    drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path,
-    capsys: pytest.CaptureFixture[str]
+    drill_server: DrillServerThread,
+    drill_kubeconfig: Path,
+    record_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = main(["act", "isolate", "orchestrator", "--yes", "--json",
-                 "--kubeconfig", str(drill_kubeconfig)])
+    code = main(
+        ["act", "isolate", "orchestrator", "--yes", "--json", "--kubeconfig", str(drill_kubeconfig)]
+    )
     captured = capsys.readouterr()
     assert code == 0
     outcome = json.loads(captured.out)
-    assert outcome["status"] == "succeeded" and outcome["verified"]
+    assert outcome["status"] == "succeeded"
+    assert outcome["verified"]
     assert f"opened incident {outcome['incident_id']}" in captured.err
     assert len(emergency(drill_server)) == 1
-    assert recorded(record_path) == [("intent", "isolate", "pending"),
-                                     ("outcome", "isolate", "succeeded")]
+    assert recorded(record_path) == [
+        ("intent", "isolate", "pending"),
+        ("outcome", "isolate", "succeeded"),
+    ]
 
-    code = main(["act", "block-ip", "203.0.113.9", "--yes", "--kubeconfig",
-                 str(drill_kubeconfig)])
+    code = main(["act", "block-ip", "203.0.113.9", "--yes", "--kubeconfig", str(drill_kubeconfig)])
     text = capsys.readouterr()
-    assert code == 0 and "succeeded" in text.out and outcome["incident_id"] in text.out
+    assert code == 0
+    assert "succeeded" in text.out
+    assert outcome["incident_id"] in text.out
 
 
 def test_failures_exit_1_and_are_recorded(
-    drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path,
-    capsys: pytest.CaptureFixture[str]
+    drill_server: DrillServerThread,
+    drill_kubeconfig: Path,
+    record_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     code = main(["act", "disable-sa", "ghost", "--yes", "--kubeconfig", str(drill_kubeconfig)])
     assert code == 1
@@ -89,24 +113,36 @@ def test_failures_exit_1_and_are_recorded(
 def test_unreachable_cluster_exits_1_naming_the_cause(
     closed_port_kubeconfig: Path, record_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["act", "isolate", "orchestrator", "--yes", "--json",
-                 "--kubeconfig", str(closed_port_kubeconfig)])
+    code = main(
+        [
+            "act",
+            "isolate",
+            "orchestrator",
+            "--yes",
+            "--json",
+            "--kubeconfig",
+            str(closed_port_kubeconfig),
+        ]
+    )
     outcome = json.loads(capsys.readouterr().out)
-    assert code == 1 and outcome["cause"] == "refused"
+    assert code == 1
+    assert outcome["cause"] == "refused"
     assert "connection refused" in outcome["message"]
     assert recorded(record_path)[-1] == ("outcome", "isolate", "failed")
     assert main(["status", "--kubeconfig", str(closed_port_kubeconfig)]) == 1
     assert "connection refused" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [
-    ["act", "block-ip", "0.0.0.0/0", "--yes"],
-    ["act", "isolate", "Not_A_Name", "--yes"],
-    ["act", "isolate", "orchestrator", "--yes", "--incident", "NSI-2020-01-01-001"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["act", "block-ip", "0.0.0.0/0", "--yes"],
+        ["act", "isolate", "Not_A_Name", "--yes"],
+        ["act", "isolate", "orchestrator", "--yes", "--incident", "NSI-2020-01-01-001"],
+    ],
+)
 def test_usage_errors_exit_2_and_record_nothing(
-    drill_kubeconfig: Path, record_path: Path, argv: list[str],
-    capsys: pytest.CaptureFixture[str]
+    drill_kubeconfig: Path, record_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main([*argv, "--kubeconfig", str(drill_kubeconfig)]) == 2
     assert capsys.readouterr().err.startswith("warroom act: ")
@@ -119,14 +155,17 @@ def test_a_bad_duration_is_refused_by_the_parser(drill_kubeconfig: Path) -> None
     assert exited.value.code == 2
 
 
-def test_missing_kubeconfig_is_a_usage_error(tmp_path: Path, record_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_kubeconfig_is_a_usage_error(
+    tmp_path: Path, record_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["act", "isolate", "orchestrator", "--kubeconfig", str(tmp_path / "none")])
-    assert code == 2 and "does not exist" in capsys.readouterr().err
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
-def test_capture_reports_each_piece(drill_kubeconfig: Path, record_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_capture_reports_each_piece(
+    drill_kubeconfig: Path, record_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["act", "capture", "--yes", "--kubeconfig", str(drill_kubeconfig)])
     err = capsys.readouterr().err
     assert "[1/6] events-voicehive.yaml: stored" in err
@@ -134,14 +173,16 @@ def test_capture_reports_each_piece(drill_kubeconfig: Path, record_path: Path,
     assert code == 1  # Prometheus has no endpoints in the seeded cluster
 
 
-def test_status_json_and_text(drill_server: DrillServerThread, drill_kubeconfig: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_json_and_text(
+    drill_server: DrillServerThread, drill_kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model = SynczModel(seed=1, istio_version="1.24.3", clock=lambda: drill_server.state.clock())
     model.add_proxy("orchestrator-6f8d9c7b5d-k2x9p.voicehive")
     drill_server.state.syncz_provider = model.body
     assert main(["status", "--json", "--kubeconfig", str(drill_kubeconfig)]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["ok"] and document["mesh"] == "istio"
+    assert document["ok"]
+    assert document["mesh"] == "istio"
     model.set_status("orchestrator-6f8d9c7b5d-k2x9p.voicehive", "STALE")
     assert main(["status", "--kubeconfig", str(drill_kubeconfig)]) == 1
     captured = capsys.readouterr()
@@ -162,20 +203,42 @@ def test_without_yes_and_without_a_terminal_it_refuses(
     drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path
 ) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "act", "isolate", "orchestrator", "--kubeconfig",
-         str(drill_kubeconfig)], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        cwd=ROOT, env=child_env(record_path), timeout=60, check=False)
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "act",
+            "isolate",
+            "orchestrator",
+            "--kubeconfig",
+            str(drill_kubeconfig),
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=child_env(record_path),
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
-    assert "pass --yes" in done.stderr and done.stdout == ""
-    assert emergency(drill_server) == [] and recorded(record_path) == []
+    assert "pass --yes" in done.stderr
+    assert done.stdout == ""
+    assert emergency(drill_server) == []
+    assert recorded(record_path) == []
 
 
 def run_on_terminal(argv: list[str], answer: str, record_path: Path) -> tuple[int, str]:
     """Run warroom with stdin/stderr on a pseudo-terminal; answer the prompt when it shows."""
     leader, follower = pty.openpty()
-    child = subprocess.Popen([sys.executable, "-m", "tui.cli", *argv], stdin=follower,
-                             stdout=subprocess.PIPE, stderr=follower, cwd=ROOT,
-                             env=child_env(record_path))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", *argv],
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        cwd=ROOT,
+        env=child_env(record_path),
+    )
     os.close(follower)
     shown = b""
     deadline = time.monotonic() + 60
@@ -197,18 +260,23 @@ def run_on_terminal(argv: list[str], answer: str, record_path: Path) -> tuple[in
     return code, out
 
 
-def test_terminal_prompt_applies_on_yes(drill_server: DrillServerThread,
-                                        drill_kubeconfig: Path, record_path: Path) -> None:
-    code, out = run_on_terminal(["act", "isolate", "orchestrator", "--kubeconfig",
-                                 str(drill_kubeconfig)], "y", record_path)
-    assert code == 0 and "succeeded" in out
+def test_terminal_prompt_applies_on_yes(
+    drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path
+) -> None:
+    code, out = run_on_terminal(
+        ["act", "isolate", "orchestrator", "--kubeconfig", str(drill_kubeconfig)], "y", record_path
+    )
+    assert code == 0
+    assert "succeeded" in out
     assert len(emergency(drill_server)) == 1
 
 
 def test_terminal_prompt_declined_changes_and_records_nothing(
     drill_server: DrillServerThread, drill_kubeconfig: Path, record_path: Path
 ) -> None:
-    code, _ = run_on_terminal(["act", "isolate", "orchestrator", "--kubeconfig",
-                               str(drill_kubeconfig)], "", record_path)
+    code, _ = run_on_terminal(
+        ["act", "isolate", "orchestrator", "--kubeconfig", str(drill_kubeconfig)], "", record_path
+    )
     assert code == 1
-    assert emergency(drill_server) == [] and recorded(record_path) == []
+    assert emergency(drill_server) == []
+    assert recorded(record_path) == []

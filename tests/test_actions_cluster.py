@@ -1,4 +1,4 @@
-"""Connecting like kubectl: --kubeconfig, $KUBECONFIG (merged), ~/.kube/config; context; namespace."""
+"""Connecting like kubectl: --kubeconfig, $KUBECONFIG, ~/.kube/config; context, namespace."""
 
 from __future__ import annotations
 
@@ -37,17 +37,21 @@ async def names_of_namespaces(options: ClusterOptions) -> tuple[list[str], str, 
         return [n["metadata"]["name"] for n in found], cluster.namespace, cluster.context
 
 
-async def test_home_kubeconfig_is_the_default(isolated_env: Path,
-                                              drill_server: DrillServerThread) -> None:
+async def test_home_kubeconfig_is_the_default(
+    isolated_env: Path, drill_server: DrillServerThread
+) -> None:
     write(isolated_env / ".kube" / "config", build_kubeconfig(drill_server.url, namespace="ops"))
     names, namespace, context = await names_of_namespaces(ClusterOptions())
     assert "voicehive" in names
-    assert namespace == "ops" and context == "warroom-drill"
+    assert namespace == "ops"
+    assert context == "warroom-drill"
 
 
 async def test_kubeconfig_env_beats_home_and_the_flag_beats_both(
-    isolated_env: Path, tmp_path: Path, drill_server: DrillServerThread,
-    monkeypatch: pytest.MonkeyPatch
+    isolated_env: Path,
+    tmp_path: Path,
+    drill_server: DrillServerThread,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     dead = f"http://127.0.0.1:{closed_port()}"
     write(isolated_env / ".kube" / "config", build_kubeconfig(dead, context="home"))
@@ -59,15 +63,18 @@ async def test_kubeconfig_env_beats_home_and_the_flag_beats_both(
 
 
 async def test_kubeconfig_list_is_merged_and_the_first_current_context_wins(
-    isolated_env: Path, tmp_path: Path, drill_server: DrillServerThread,
-    monkeypatch: pytest.MonkeyPatch
+    isolated_env: Path,
+    tmp_path: Path,
+    drill_server: DrillServerThread,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     dead = f"http://127.0.0.1:{closed_port()}"
     first = write(tmp_path / "a.yaml", build_kubeconfig(drill_server.url, context="live"))
     second = write(tmp_path / "b.yaml", build_kubeconfig(dead, context="stale"))
     monkeypatch.setenv("KUBECONFIG", f"{first}:{tmp_path / 'missing.yaml'}:{second}")
     names, _, context = await names_of_namespaces(ClusterOptions())
-    assert context == "live" and "voicehive" in names
+    assert context == "live"
+    assert "voicehive" in names
     cluster = await connect(ClusterOptions(context="stale"))
     async with cluster:
         with pytest.raises(ClusterError) as refused:

@@ -16,6 +16,7 @@ from actions.drill.server import DrillServerThread
 from actions.runbook import ActionRequest, RunbookActions
 from actions.schemas import check_document
 from store import Record
+from tests.plugins.actions import stored
 from tests.plugins.record import FrozenClock
 
 NS = "voicehive"
@@ -24,7 +25,7 @@ ORIGINAL_EXCEPT = ["10.0.0.0/8", "169.254.169.254/32"]
 
 
 def except_list(server: DrillServerThread) -> list[str]:
-    policy = server.state.get(NP, "NetworkPolicy", NS, "external-api-segmentation")
+    policy = stored(server.state, NP, "NetworkPolicy", NS, "external-api-segmentation")
     return policy["spec"]["egress"][0]["to"][0]["ipBlock"]["except"]
 
 
@@ -40,7 +41,7 @@ async def test_restore_undoes_every_action_of_the_incident(
 ) -> None:
     state = drill_server.state
     incident = record.incidents.open("intrusion", severity="P0")
-    account = state.get("v1", "ServiceAccount", NS, "orchestrator")
+    account = stored(state, "v1", "ServiceAccount", NS, "orchestrator")
     account["metadata"]["annotations"] = {"security.voicehive.io/disabled": "false"}
     account["automountServiceAccountToken"] = True
     state.replace(account)
@@ -51,20 +52,32 @@ async def test_restore_undoes_every_action_of_the_incident(
     await run(runbook, ActionRequest("block-ip", "198.51.100.0/24"))
     await run(runbook, ActionRequest("disable-sa", "orchestrator"))
     again = await runbook.preview(ActionRequest("disable-sa", "orchestrator"))
-    assert again.no_op == "service account orchestrator is already disabled and has no token " \
-                          "secrets"
+    assert (
+        again.no_op == "service account orchestrator is already disabled and has no token secrets"
+    )
     # Someone turns automount back on; disabling again must not forget what the account
     # looked like before the first time.
-    account = state.get("v1", "ServiceAccount", NS, "orchestrator")
+    account = stored(state, "v1", "ServiceAccount", NS, "orchestrator")
     account["automountServiceAccountToken"] = True
     state.replace(account)
     await run(runbook, ActionRequest("disable-sa", "orchestrator"))
     # Someone else's emergency policy, and the incident-free seeded ones, stay.
-    state.create({"apiVersion": NP, "kind": "NetworkPolicy",
-                  "metadata": {"name": "emergency-isolation-1", "namespace": NS,
-                               "labels": {"emergency": "true", "created-by": "incident-response",
-                                          "warroom.io/incident": "NSI-2026-03-13-004"}},
-                  "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})
+    state.create(
+        {
+            "apiVersion": NP,
+            "kind": "NetworkPolicy",
+            "metadata": {
+                "name": "emergency-isolation-1",
+                "namespace": NS,
+                "labels": {
+                    "emergency": "true",
+                    "created-by": "incident-response",
+                    "warroom.io/incident": "NSI-2026-03-13-004",
+                },
+            },
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        }
+    )
 
     preview = await runbook.preview(ActionRequest("restore"))
     assert preview.ok, preview.problems
@@ -77,9 +90,13 @@ async def test_restore_undoes_every_action_of_the_incident(
 
     remaining = [p["metadata"]["name"] for p in state.list(NP, "NetworkPolicy", NS)]
     assert remaining == ["emergency-isolation-1", "external-api-segmentation"]
-    assert state.list("security.istio.io/v1", "AuthorizationPolicy", NS,
-                      label_selector="emergency=true") == []
-    account = state.get("v1", "ServiceAccount", NS, "orchestrator")
+    assert (
+        state.list(
+            "security.istio.io/v1", "AuthorizationPolicy", NS, label_selector="emergency=true"
+        )
+        == []
+    )
+    account = stored(state, "v1", "ServiceAccount", NS, "orchestrator")
     assert account["metadata"]["annotations"] == {"security.voicehive.io/disabled": "false"}
     assert account["automountServiceAccountToken"] is True
     assert "warroom.io/incident" not in (account["metadata"].get("labels") or {})
@@ -94,7 +111,8 @@ async def test_restore_undoes_every_action_of_the_incident(
     nothing = await runbook.preview(ActionRequest("restore", unblock=True))
     assert nothing.no_op
     after = record.incidents.get_required(incident.id)
-    assert after.recovered_at is not None and after.status == "recovered"
+    assert after.recovered_at is not None
+    assert after.status == "recovered"
 
 
 async def test_restore_keeps_other_incidents_objects(
@@ -107,7 +125,8 @@ async def test_restore_keeps_other_incidents_objects(
     await run(runbook, ActionRequest("isolate", "tts-router", incident_id=second.id))
     preview = await runbook.preview(ActionRequest("restore", incident_id=first.id))
     assert [c.name for c in preview.changes] == [
-        f"emergency-isolation-{int(clock().timestamp()) - 5}"]
+        f"emergency-isolation-{int(clock().timestamp()) - 5}"
+    ]
     await runbook.execute(preview)
     left = drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true")
     assert [p["metadata"]["labels"]["warroom.io/incident"] for p in left] == [second.id]
@@ -119,7 +138,8 @@ async def test_restore_removes_the_emergency_egress_policy_only_with_unblock(
     record.incidents.open("exfil")
     await run(runbook, ActionRequest("block-ip", "198.51.100.7", emergency_egress=True))
     kept = await runbook.preview(ActionRequest("restore"))
-    assert kept.no_op and any("emergency egress" in note for note in kept.notes)
+    assert kept.no_op
+    assert any("emergency egress" in note for note in kept.notes)
     removed = await runbook.preview(ActionRequest("restore", unblock=True))
     assert [c.verb for c in removed.changes] == ["delete"]
     await runbook.execute(removed)
@@ -152,21 +172,25 @@ def test_crash_between_intent_and_outcome_leaves_unknown_and_restore_finds_it(
         incident = setup.incidents.open("crash drill")
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(drill_kubeconfig), str(record_path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
     try:
-        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout is not None
+        assert child.stdin is not None
         assert child.stdout.readline().strip() == "previewed"
         # The create goes through; the read-back that verifies it hangs at the server, and the
         # child dies there: after the change, before the outcome.
-        drill_server.state.inject_fault("GET", r"/networkpolicies/emergency-isolation-", 0,
-                                        delay=2.0)
+        drill_server.state.inject_fault(
+            "GET", r"/networkpolicies/emergency-isolation-", 0, delay=2.0
+        )
         child.stdin.write("go\n")
         child.stdin.flush()
         deadline = time.monotonic() + 10
-        while not drill_server.state.list(NP, "NetworkPolicy", NS,
-                                          label_selector="emergency=true"):
+        while not drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true"):
             assert time.monotonic() < deadline, "the create never landed"
             time.sleep(0.01)
         child.send_signal(signal.SIGKILL)
@@ -188,6 +212,7 @@ def test_crash_between_intent_and_outcome_leaves_unknown_and_restore_finds_it(
                 return [c.name for c in preview.changes], outcome.status
 
     names, status = asyncio.run(restore())
-    assert len(names) == 1 and names[0].startswith("emergency-isolation-")
+    assert len(names) == 1
+    assert names[0].startswith("emergency-isolation-")
     assert status == "succeeded"
     assert drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true") == []

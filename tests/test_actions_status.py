@@ -20,16 +20,18 @@ TTS = "tts-router-7c9d8e6f5a-q7w3e.voicehive"
 
 @pytest.fixture
 def syncz(drill_server: DrillServerThread) -> SynczModel:
-    model = SynczModel(seed=7, istio_version="1.24.3",
-                       clock=lambda: datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
+    model = SynczModel(
+        seed=7, istio_version="1.24.3", clock=lambda: datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    )
     model.add_proxy(ORCHESTRATOR)
     model.add_proxy(TTS)
     drill_server.state.syncz_provider = model.body
     return model
 
 
-async def test_istio_sync_policies_and_warnings(cluster: Cluster, syncz: SynczModel,
-                                                drill_server: DrillServerThread) -> None:
+async def test_istio_sync_policies_and_warnings(
+    cluster: Cluster, syncz: SynczModel, drill_server: DrillServerThread
+) -> None:
     syncz.set_status(TTS, "STALE")
     result = await mesh_status(cluster)
     assert result.mesh == "istio"
@@ -38,12 +40,14 @@ async def test_istio_sync_policies_and_warnings(cluster: Cluster, syncz: SynczMo
         (TTS, {"CDS": "STALE", "LDS": "STALE", "EDS": "STALE", "RDS": "STALE"}),
     ]
     assert not result.ok
-    assert result.problems == [f"proxy {TTS} is out of sync: CDS STALE, LDS STALE, EDS STALE, "
-                               "RDS STALE"]
+    assert result.problems == [
+        f"proxy {TTS} is out of sync: CDS STALE, LDS STALE, EDS STALE, RDS STALE"
+    ]
     assert [p.name for p in result.policies] == ["external-api-segmentation"]
     assert [(w.object, w.reason) for w in result.warnings] == [
         ("pod/tts-router-7c9d8e6f5a-q7w3e", "BackOff"),
-        ("pod/orchestrator-6f8d9c7b5d-k2x9p", "Unhealthy")]
+        ("pod/orchestrator-6f8d9c7b5d-k2x9p", "Unhealthy"),
+    ]
     json.dumps(result.to_dict())
 
     syncz.set_status(TTS, "SYNCED")
@@ -64,60 +68,111 @@ async def test_istiod_refusing_the_debug_request_is_not_no_proxies(
 
 
 async def test_linkerd_without_its_cli_says_the_check_was_skipped(
-    cluster: Cluster, drill_server: DrillServerThread, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster,
+    drill_server: DrillServerThread,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     drill_server.state.delete("v1", "Namespace", None, "istio-system")
-    drill_server.state.create({"apiVersion": "v1", "kind": "Namespace",
-                               "metadata": {"name": "linkerd"}})
+    drill_server.state.create(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "linkerd"}}
+    )
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty PATH: no linkerd CLI
     result = await mesh_status(cluster)
-    assert result.mesh == "linkerd" and "`linkerd check` was skipped" in result.mesh_detail
+    assert result.mesh == "linkerd"
+    assert "`linkerd check` was skipped" in result.mesh_detail
 
 
 async def test_emergency_policies_are_flagged_with_their_incident(
     cluster: Cluster, drill_server: DrillServerThread, syncz: SynczModel
 ) -> None:
-    drill_server.state.create({
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": "emergency-isolation-1", "namespace": "voicehive",
-                     "labels": {"emergency": "true", "created-by": "incident-response",
-                                "warroom.io/incident": "NSI-2026-11-27-001"}},
-        "spec": {"podSelector": {"matchLabels": {"app": "orchestrator"}},
-                 "policyTypes": ["Ingress", "Egress"]}})
+    drill_server.state.create(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {
+                "name": "emergency-isolation-1",
+                "namespace": "voicehive",
+                "labels": {
+                    "emergency": "true",
+                    "created-by": "incident-response",
+                    "warroom.io/incident": "NSI-2026-11-27-001",
+                },
+            },
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "orchestrator"}},
+                "policyTypes": ["Ingress", "Egress"],
+            },
+        }
+    )
     result = await mesh_status(cluster)
     flagged = {p.name: (p.emergency, p.incident) for p in result.policies}
-    assert flagged == {"emergency-isolation-1": (True, "NSI-2026-11-27-001"),
-                       "external-api-segmentation": (False, None)}
+    assert flagged == {
+        "emergency-isolation-1": (True, "NSI-2026-11-27-001"),
+        "external-api-segmentation": (False, None),
+    }
 
 
 def test_syncz_status_is_derived_as_istioctl_does() -> None:
     body = [
         # <= 1.22 shape: only top-level nonces; ECDS never sent.
-        {"cluster_id": "Kubernetes", "proxy": "a.ns", "proxy_type": "sidecar",
-         "istio_version": "1.20.3", "cluster_sent": "n1", "cluster_acked": "n1",
-         "listener_sent": "n2", "listener_acked": "n1", "route_sent": "n3",
-         "endpoint_sent": "n4", "endpoint_acked": "n4"},
+        {
+            "cluster_id": "Kubernetes",
+            "proxy": "a.ns",
+            "proxy_type": "sidecar",
+            "istio_version": "1.20.3",
+            "cluster_sent": "n1",
+            "cluster_acked": "n1",
+            "listener_sent": "n2",
+            "listener_acked": "n1",
+            "route_sent": "n3",
+            "endpoint_sent": "n4",
+            "endpoint_acked": "n4",
+        },
         # 1.23+ shape: resources per type URL, one NACKed, ECDS unwatched.
-        {"cluster_id": "Kubernetes", "proxy": "b.ns", "proxy_type": "sidecar",
-         "istio_version": "1.24.3", "resources": {
-             "type.googleapis.com/envoy.config.cluster.v3.Cluster":
-                 {"sent": "x", "acked": "x", "sentTime": "2025-03-14T09:41:07.1Z"},
-             "type.googleapis.com/envoy.config.listener.v3.Listener":
-                 {"sent": "y", "acked": "w", "lastError": "NACK: bad filter",
-                  "sentTime": "2025-03-14T09:41:07Z"},
-             "type.googleapis.com/envoy.config.route.v3.RouteConfiguration":
-                 {"sentTime": "0001-01-01T00:00:00Z"},
-             "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment":
-                 {"sent": "z", "acked": "z", "sentTime": "2025-03-14T09:41:07Z"}}},
-        {"cluster_id": "Kubernetes", "proxy": "ztunnel-x.istio-system", "proxy_type": "ztunnel",
-         "istio_version": "1.24.3"},
+        {
+            "cluster_id": "Kubernetes",
+            "proxy": "b.ns",
+            "proxy_type": "sidecar",
+            "istio_version": "1.24.3",
+            "resources": {
+                "type.googleapis.com/envoy.config.cluster.v3.Cluster": {
+                    "sent": "x",
+                    "acked": "x",
+                    "sentTime": "2025-03-14T09:41:07.1Z",
+                },
+                "type.googleapis.com/envoy.config.listener.v3.Listener": {
+                    "sent": "y",
+                    "acked": "w",
+                    "lastError": "NACK: bad filter",
+                    "sentTime": "2025-03-14T09:41:07Z",
+                },
+                "type.googleapis.com/envoy.config.route.v3.RouteConfiguration": {
+                    "sentTime": "0001-01-01T00:00:00Z"
+                },
+                "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment": {
+                    "sent": "z",
+                    "acked": "z",
+                    "sentTime": "2025-03-14T09:41:07Z",
+                },
+            },
+        },
+        {
+            "cluster_id": "Kubernetes",
+            "proxy": "ztunnel-x.istio-system",
+            "proxy_type": "ztunnel",
+            "istio_version": "1.24.3",
+        },
     ]
     proxies = {p.name: p.statuses for p in parse_syncz(body)}
-    assert proxies["a.ns"] == {"CDS": "SYNCED", "LDS": "STALE", "EDS": "SYNCED",
-                               "RDS": "STALE (Never Acknowledged)", "ECDS": "NOT SENT"}
-    assert proxies["b.ns"] == {"CDS": "SYNCED", "LDS": "ERROR", "EDS": "SYNCED",
-                               "RDS": "NOT SENT"}
+    assert proxies["a.ns"] == {
+        "CDS": "SYNCED",
+        "LDS": "STALE",
+        "EDS": "SYNCED",
+        "RDS": "STALE (Never Acknowledged)",
+        "ECDS": "NOT SENT",
+    }
+    assert proxies["b.ns"] == {"CDS": "SYNCED", "LDS": "ERROR", "EDS": "SYNCED", "RDS": "NOT SENT"}
     assert set(proxies["ztunnel-x.istio-system"].values()) == {"IGNORED"}
     with pytest.raises(ValueError, match="array"):
         parse_syncz({"error": "not a list"})
@@ -167,7 +222,6 @@ def test_linkerd_check_output_is_a_stream_of_documents() -> None:
     assert linkerd_failures(documents) == [
         "linkerd-identity: issuer cert is valid for at least 60 days (warning): issuer "
         "certificate will expire on 2025-03-20T09:00:00Z",
-        'linkerd-viz: viz extension pods are running (error): no running pods for '
-        '"metrics-api"',
+        'linkerd-viz: viz extension pods are running (error): no running pods for "metrics-api"',
     ]
     assert parse_linkerd_check("") == []

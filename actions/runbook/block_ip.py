@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from actions.cluster import NETWORK_POLICY, POD, SERVICE, ClusterError, JSON_PATCH
+from actions.cluster import JSON_PATCH, NETWORK_POLICY, POD, SERVICE, ClusterError
 from actions.runbook.checks import BLOCKS_ANNOTATION, InvalidRequest, emergency_metadata, shown
 from actions.runbook.model import Change, Problem
 from actions.runbook.pipeline import Plan, PlanContext
@@ -29,8 +29,9 @@ def parse_block(text: str | None, protected: tuple[str, ...] = ()) -> IPNetwork:
     try:
         network = ipaddress.ip_network(text.strip(), strict=True)
     except ValueError as error:
-        raise InvalidRequest(f"{shown(text)} is not an IPv4 or IPv6 address or CIDR: {error}") \
-            from error
+        raise InvalidRequest(
+            f"{shown(text)} is not an IPv4 or IPv6 address or CIDR: {error}"
+        ) from error
     if network.prefixlen == 0:
         raise InvalidRequest(f"refusing to block {network}: that is every address")
     for cidr in protected:
@@ -52,13 +53,17 @@ def refusals(network: IPNetwork, cluster_ips: set[str], protected: tuple[str, ..
         other = ipaddress.ip_network(cidr, strict=False)
         if other.version == network.version and network.overlaps(other):  # type: ignore[arg-type]
             reasons.append(f"{network} overlaps the cluster's range {other}")
-    inside = sorted(ip for ip in cluster_ips
-                    if ipaddress.ip_address(ip).version == network.version
-                    and ipaddress.ip_address(ip) in network)
+    inside = sorted(
+        ip
+        for ip in cluster_ips
+        if ipaddress.ip_address(ip).version == network.version
+        and ipaddress.ip_address(ip) in network
+    )
     if inside:
         more = f" and {len(inside) - 3} more" if len(inside) > 3 else ""
-        reasons.append(f"{network} holds the cluster's own pod/service addresses "
-                       f"{', '.join(inside[:3])}{more}")
+        reasons.append(
+            f"{network} holds the cluster's own pod/service addresses {', '.join(inside[:3])}{more}"
+        )
     return reasons
 
 
@@ -73,11 +78,13 @@ async def cluster_addresses(ctx: PlanContext) -> tuple[set[str], list[str]]:
             if error.cause not in ("forbidden", "not-found"):
                 raise
             items = await ctx.cluster.list(kind, ctx.namespace)
-            notes.append(f"could only check {kind.plural} in {ctx.namespace} against the "
-                         f"cluster's own addresses ({error.cause} across namespaces)")
+            notes.append(
+                f"could only check {kind.plural} in {ctx.namespace} against the "
+                f"cluster's own addresses ({error.cause} across namespaces)"
+            )
         for item in items:
             status, spec = item.get("status") or {}, item.get("spec") or {}
-            candidates = [status.get("podIP"), spec.get("clusterIP")]
+            candidates: list[Any] = [status.get("podIP"), spec.get("clusterIP")]
             candidates += [p.get("ip") for p in status.get("podIPs") or [] if isinstance(p, dict)]
             candidates += list(spec.get("clusterIPs") or [])
             for value in candidates:
@@ -99,15 +106,17 @@ def _except_list(policy: dict[str, Any]) -> tuple[dict[str, Any] | None, str | N
     return block, None
 
 
-def emergency_egress_manifest(name: str, namespace: str, network: IPNetwork,
-                              service: str | None, incident_id: str) -> dict[str, Any]:
+def emergency_egress_manifest(
+    name: str, namespace: str, network: IPNetwork, service: str | None, incident_id: str
+) -> dict[str, Any]:
     """Egress allowed everywhere except the network, for app=SERVICE pods (or all pods)."""
     everything = "0.0.0.0/0" if network.version == 4 else "::/0"
     return {
         "apiVersion": NETWORK_POLICY.api_version,
         "kind": NETWORK_POLICY.kind,
-        "metadata": emergency_metadata(name, namespace, incident_id, "block-ip",
-                                       {BLOCKS_ANNOTATION: str(network)}),
+        "metadata": emergency_metadata(
+            name, namespace, incident_id, "block-ip", {BLOCKS_ANNOTATION: str(network)}
+        ),
         "spec": {
             "podSelector": {"matchLabels": {"app": service}} if service else {},
             "policyTypes": ["Egress"],
@@ -124,6 +133,7 @@ def _blocked_check(network: str):
         if network not in (block.get("except") or []):
             return f"{network} is not in {POLICY}'s except list"
         return None
+
     return check
 
 
@@ -135,50 +145,76 @@ async def plan(ctx: PlanContext) -> Plan:
     result.notes += notes
     reasons = refusals(network, addresses, request.protected_cidrs)
     if reasons and not request.force:
-        result.problems.append(Problem(
-            "refused", f"refusing to block {network}: {'; '.join(reasons)} (use --force if "
-            "you are sure)"))
+        result.problems.append(
+            Problem(
+                "refused",
+                f"refusing to block {network}: {'; '.join(reasons)} (use --force if you are sure)",
+            )
+        )
         return result
     result.notes += [f"forced: {reason}" for reason in reasons]
     if request.emergency_egress:
         return _emergency_egress(ctx, network, result)
     policy = await ctx.cluster.get_or_none(NETWORK_POLICY, POLICY, ctx.namespace)
-    why = None if policy is not None else f"NetworkPolicy {POLICY} does not exist in " \
-                                          f"{ctx.namespace}"
+    why = (
+        None if policy is not None else f"NetworkPolicy {POLICY} does not exist in {ctx.namespace}"
+    )
     block = None
     if policy is not None:
         block, path_problem = _except_list(policy)
         why = f"NetworkPolicy {POLICY} {path_problem}" if block is None else None
     if why:
-        result.problems.append(Problem("not-found", f"{why}: nothing to append {network} to. "
-                               "Alternative: a dedicated emergency egress policy "
-                               "(--emergency-egress, optionally --service APP)"))
+        result.problems.append(
+            Problem(
+                "not-found",
+                f"{why}: nothing to append {network} to. "
+                "Alternative: a dedicated emergency egress policy "
+                "(--emergency-egress, optionally --service APP)",
+            )
+        )
         return result
-    assert block is not None and policy is not None
+    assert block is not None
+    assert policy is not None
     cidr = ipaddress.ip_network(str(block.get("cidr")), strict=False)
     if cidr.version != network.version or not network.subnet_of(cidr):  # type: ignore[arg-type]
-        result.problems.append(Problem(
-            "invalid", f"{network} is outside {POLICY}'s ipBlock cidr {cidr}: an except entry "
-            "must lie inside it. Alternative: --emergency-egress"))
+        result.problems.append(
+            Problem(
+                "invalid",
+                f"{network} is outside {POLICY}'s ipBlock cidr {cidr}: an except entry "
+                "must lie inside it. Alternative: --emergency-egress",
+            )
+        )
         return result
     current = list(block.get("except") or [])
     target = str(network)
-    result.intent_data = {"blocks": [{"policy": POLICY, "namespace": ctx.namespace,
-                                      "ip": target}]}
+    result.intent_data = {"blocks": [{"policy": POLICY, "namespace": ctx.namespace, "ip": target}]}
     if target in current:
         result.no_op = f"{target} is already in {POLICY}'s except list: nothing to do"
         return result
-    patch = ([{"op": "test", "path": EXCEPT_PATH, "value": current},
-              {"op": "add", "path": EXCEPT_PATH + "/-", "value": target}]
-             if "except" in block else
-             [{"op": "add", "path": EXCEPT_PATH, "value": [target]}])
+    patch = (
+        [
+            {"op": "test", "path": EXCEPT_PATH, "value": current},
+            {"op": "add", "path": EXCEPT_PATH + "/-", "value": target},
+        ]
+        if "except" in block
+        else [{"op": "add", "path": EXCEPT_PATH, "value": [target]}]
+    )
     selector = (policy.get("spec") or {}).get("podSelector")
     result.notes.append(f"{POLICY} selects pods by {selector}: only those pods lose {target}")
-    result.changes.append(Change(
-        "patch", NETWORK_POLICY.api_version, NETWORK_POLICY.kind, ctx.namespace, POLICY,
-        f"added {target} to {POLICY}'s egress except list", body=patch,
-        patch_type=JSON_PATCH, check=_blocked_check(target),
-        records={"ip": target}))
+    result.changes.append(
+        Change(
+            "patch",
+            NETWORK_POLICY.api_version,
+            NETWORK_POLICY.kind,
+            ctx.namespace,
+            POLICY,
+            f"added {target} to {POLICY}'s egress except list",
+            body=patch,
+            patch_type=JSON_PATCH,
+            check=_blocked_check(target),
+            records={"ip": target},
+        )
+    )
     return result
 
 
@@ -191,12 +227,29 @@ def _emergency_egress(ctx: PlanContext, network: IPNetwork, result: Plan) -> Pla
         f"NetworkPolicies only allow, never deny: this policy lets {who} reach everything but "
         f"{network}. Pods that no other egress policy selects lose {network}; but any other "
         f"policy selecting the same pods that allows {network} still wins, and pods that had "
-        "no egress at all gain it. Review the namespace's other policies.")
-    result.changes.append(Change(
-        "create", NETWORK_POLICY.api_version, NETWORK_POLICY.kind, ctx.namespace, name,
-        f"created NetworkPolicy {name} allowing {who} egress except {network}",
-        body=body, records={"ip": str(network)}))
-    result.intent_data = {"creates": [{"apiVersion": NETWORK_POLICY.api_version,
-                                       "kind": NETWORK_POLICY.kind, "namespace": ctx.namespace,
-                                       "name": name, "blocks": str(network)}]}
+        "no egress at all gain it. Review the namespace's other policies."
+    )
+    result.changes.append(
+        Change(
+            "create",
+            NETWORK_POLICY.api_version,
+            NETWORK_POLICY.kind,
+            ctx.namespace,
+            name,
+            f"created NetworkPolicy {name} allowing {who} egress except {network}",
+            body=body,
+            records={"ip": str(network)},
+        )
+    )
+    result.intent_data = {
+        "creates": [
+            {
+                "apiVersion": NETWORK_POLICY.api_version,
+                "kind": NETWORK_POLICY.kind,
+                "namespace": ctx.namespace,
+                "name": name,
+                "blocks": str(network),
+            }
+        ]
+    }
     return result

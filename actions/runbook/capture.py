@@ -51,8 +51,15 @@ def _yaml(items: list[dict[str, Any]]) -> bytes:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True).encode()
 
 
-async def _logs(cluster: Cluster, namespace: str, selector: str, *, tail: int | None = None,
-                since: int | None = None, keep: Callable[[str], bool] | None = None) -> bytes:
+async def _logs(
+    cluster: Cluster,
+    namespace: str,
+    selector: str,
+    *,
+    tail: int | None = None,
+    since: int | None = None,
+    keep: Callable[[str], bool] | None = None,
+) -> bytes:
     pods = await cluster.list(POD, namespace, label_selector=selector)
     if not pods:
         raise ClusterError("not-found", f"no pod with {selector} in {namespace}")
@@ -77,69 +84,106 @@ def pieces(ctx: PlanContext) -> list[Piece]:
         return _yaml(await cluster.list(NETWORK_POLICY, ns))
 
     async def mesh_policies(cluster: Cluster) -> bytes:
-        return _yaml(await cluster.list(ISTIO_PEER_AUTHENTICATION, ns)
-                     + await cluster.list(ISTIO_AUTHORIZATION_POLICY, ns))
+        return _yaml(
+            await cluster.list(ISTIO_PEER_AUTHENTICATION, ns)
+            + await cluster.list(ISTIO_AUTHORIZATION_POLICY, ns)
+        )
 
     async def falco(cluster: Cluster) -> bytes:
-        return await _logs(cluster, request.falco_namespace, request.falco_selector,
-                           tail=FALCO_TAIL)
+        return await _logs(
+            cluster, request.falco_namespace, request.falco_selector, tail=FALCO_TAIL
+        )
 
     async def app(cluster: Cluster) -> bytes:
         return await _logs(cluster, ns, f"app={request.service}", tail=APP_TAIL)
 
     async def dns(cluster: Cluster) -> bytes:
         domain = (request.domain or "").lower().rstrip(".")
-        return await _logs(cluster, DNS_NAMESPACE, DNS_SELECTOR, since=request.since_seconds,
-                           keep=(lambda line: domain in line.lower()) if domain else None)
+        return await _logs(
+            cluster,
+            DNS_NAMESPACE,
+            DNS_SELECTOR,
+            since=request.since_seconds,
+            keep=(lambda line: domain in line.lower()) if domain else None,
+        )
 
     async def traffic(cluster: Cluster) -> bytes:
         if request.prometheus_url:
             return await _prometheus_direct(request.prometheus_url, cluster.timeout)
         namespace, service, port = request.prometheus_service
-        return await cluster.service_proxy(namespace, f"{service}:{port}", "api/v1/query",
-                                           query={"query": TRAFFIC_QUERY})
+        return await cluster.service_proxy(
+            namespace, f"{service}:{port}", "api/v1/query", query={"query": TRAFFIC_QUERY}
+        )
 
     found = [
         Piece(f"events-{ns}.yaml", "application/yaml", f"kubectl get events -n {ns}", events),
-        Piece("falco-logs.txt", "text/plain",
-              f"kubectl logs -n {request.falco_namespace} -l {request.falco_selector} "
-              f"--tail={FALCO_TAIL}",
-              falco),
-        Piece(f"networkpolicies-{ns}.yaml", "application/yaml",
-              f"kubectl get networkpolicies -n {ns} -o yaml", policies),
-        Piece(f"mesh-policies-{ns}.yaml", "application/yaml",
-              f"kubectl get peerauthentication,authorizationpolicy -n {ns} -o yaml",
-              mesh_policies),
+        Piece(
+            "falco-logs.txt",
+            "text/plain",
+            f"kubectl logs -n {request.falco_namespace} -l {request.falco_selector} "
+            f"--tail={FALCO_TAIL}",
+            falco,
+        ),
+        Piece(
+            f"networkpolicies-{ns}.yaml",
+            "application/yaml",
+            f"kubectl get networkpolicies -n {ns} -o yaml",
+            policies,
+        ),
+        Piece(
+            f"mesh-policies-{ns}.yaml",
+            "application/yaml",
+            f"kubectl get peerauthentication,authorizationpolicy -n {ns} -o yaml",
+            mesh_policies,
+        ),
     ]
     if request.service:
-        found.append(Piece(f"logs-{request.service}.txt", "text/plain",
-                           f"kubectl logs -n {ns} -l app={request.service} --tail={APP_TAIL}",
-                           app))
+        found.append(
+            Piece(
+                f"logs-{request.service}.txt",
+                "text/plain",
+                f"kubectl logs -n {ns} -l app={request.service} --tail={APP_TAIL}",
+                app,
+            )
+        )
     grep = f" | grep {request.domain}" if request.domain else ""
-    found.append(Piece("coredns-logs.txt", "text/plain",
-                       f"kubectl logs -n {DNS_NAMESPACE} -l {DNS_SELECTOR} "
-                       f"--since={request.since_seconds}s{grep}", dns))
-    found.append(Piece("prometheus-tcp-received-rate.json", "application/json",
-                       f"prometheus query {TRAFFIC_QUERY}", traffic))
+    found.append(
+        Piece(
+            "coredns-logs.txt",
+            "text/plain",
+            f"kubectl logs -n {DNS_NAMESPACE} -l {DNS_SELECTOR} "
+            f"--since={request.since_seconds}s{grep}",
+            dns,
+        )
+    )
+    found.append(
+        Piece(
+            "prometheus-tcp-received-rate.json",
+            "application/json",
+            f"prometheus query {TRAFFIC_QUERY}",
+            traffic,
+        )
+    )
     return found
 
 
-async def _prometheus_direct(base_url: str, timeout: float) -> bytes:
+async def _prometheus_direct(base_url: str, seconds: float) -> bytes:
     """The query straight from a configured Prometheus URL (no cluster credentials sent)."""
     import httpx
 
     url = base_url.rstrip("/") + "/api/v1/query"
     doing = f"query Prometheus at {base_url}"
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with httpx.AsyncClient(timeout=seconds) as client:
             answer = await client.get(url, params={"query": TRAFFIC_QUERY})
     except httpx.TimeoutException as error:
-        raise ClusterError("timeout", f"{doing}: timed out after {timeout:g} s") from error
+        raise ClusterError("timeout", f"{doing}: timed out after {seconds:g} s") from error
     except httpx.HTTPError as error:
         raise ClusterError("unreachable", f"{doing}: {error}") from error
     if answer.status_code != 200:
-        raise ClusterError("server-error", f"{doing}: HTTP {answer.status_code}: "
-                           f"{answer.text[:300]}")
+        raise ClusterError(
+            "server-error", f"{doing}: HTTP {answer.status_code}: {answer.text[:300]}"
+        )
     return answer.content
 
 
@@ -176,11 +220,16 @@ async def _report(sink: ProgressSink | None, progress: CaptureProgress) -> None:
         await answer
 
 
-async def run(actions: RunbookActions, preview: ActionPreview, outcome: ActionOutcome,
-              sink: ProgressSink | None) -> None:
+async def run(
+    actions: RunbookActions,
+    preview: ActionPreview,
+    outcome: ActionOutcome,
+    sink: ProgressSink | None,
+) -> None:
     """Gather every piece, storing each as evidence as soon as it is read."""
-    context = PlanContext(actions.cluster, actions.record, preview.request,
-                          str(preview.incident_id), preview.at)
+    context = PlanContext(
+        actions.cluster, actions.record, preview.request, str(preview.incident_id), preview.at
+    )
     wanted = pieces(context)
     failed: list[str] = []
     for index, piece in enumerate(wanted, start=1):
@@ -189,21 +238,40 @@ async def run(actions: RunbookActions, preview: ActionPreview, outcome: ActionOu
             content = await piece.read(actions.cluster)
         except ClusterError as error:
             failed.append(f"{piece.name}: {error.message}")
-            await _report(sink, CaptureProgress(piece.name, index, len(wanted), "failed",
-                                                message=error.message))
+            await _report(
+                sink,
+                CaptureProgress(piece.name, index, len(wanted), "failed", message=error.message),
+            )
             continue
         item = actions.record.evidence.add(
-            preview.incident_id, piece.name, content, source=piece.source,
-            media_type=piece.media_type, action_id=outcome.action_id)
-        outcome.evidence.append({"name": item.name, "sha256": item.sha256, "size": item.size,
-                                 "evidence_id": item.id, "source": piece.source})
-        await _report(sink, CaptureProgress(piece.name, index, len(wanted), "stored",
-                                            sha256=item.sha256, size=item.size))
+            preview.incident_id,
+            piece.name,
+            content,
+            source=piece.source,
+            media_type=piece.media_type,
+            action_id=outcome.action_id,
+        )
+        outcome.evidence.append(
+            {
+                "name": item.name,
+                "sha256": item.sha256,
+                "size": item.size,
+                "evidence_id": item.id,
+                "source": piece.source,
+            }
+        )
+        await _report(
+            sink,
+            CaptureProgress(
+                piece.name, index, len(wanted), "stored", sha256=item.sha256, size=item.size
+            ),
+        )
     stored = len(outcome.evidence)
     if failed:
         outcome.status, outcome.cause = "failed", "partial"
-        outcome.message = (f"captured {stored} of {len(wanted)} pieces; missing: "
-                           + "; ".join(failed))
+        outcome.message = f"captured {stored} of {len(wanted)} pieces; missing: " + "; ".join(
+            failed
+        )
     else:
         outcome.status, outcome.verified = "succeeded", True
         outcome.message = f"captured {stored} pieces of evidence"

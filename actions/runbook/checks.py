@@ -8,8 +8,10 @@ from typing import Any
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
-DOMAIN = re.compile(r"[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]*"
-                    r"[A-Za-z0-9_])?)*\.?")
+DOMAIN = re.compile(
+    r"[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]*"
+    r"[A-Za-z0-9_])?)*\.?"
+)
 
 INCIDENT_LABEL = "warroom.io/incident"
 ACTION_ANNOTATION = "warroom.io/action"
@@ -65,8 +67,13 @@ def check_incident_id(value: str) -> str:
     return value
 
 
-def emergency_metadata(name: str, namespace: str, incident_id: str, action: str,
-                       extra_annotations: dict[str, str] | None = None) -> dict[str, Any]:
+def emergency_metadata(
+    name: str,
+    namespace: str,
+    incident_id: str,
+    action: str,
+    extra_annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """metadata for an object the action creates: found again by restore, by label."""
     return {
         "name": name,

@@ -23,8 +23,10 @@ from actions.runbook.tokens import delete_changes, public, token_secrets
 
 def previous_state(account: dict[str, Any]) -> dict[str, Any]:
     annotations = (account.get("metadata") or {}).get("annotations") or {}
-    return {"annotation": annotations.get(DISABLED_ANNOTATION),
-            "automountServiceAccountToken": account.get("automountServiceAccountToken")}
+    return {
+        "annotation": annotations.get(DISABLED_ANNOTATION),
+        "automountServiceAccountToken": account.get("automountServiceAccountToken"),
+    }
 
 
 def _disabled_check(found: dict[str, Any] | None) -> str | None:
@@ -41,8 +43,9 @@ async def plan(ctx: PlanContext) -> Plan:
     result = Plan()
     account = await ctx.cluster.get_or_none(SERVICE_ACCOUNT, name, ctx.namespace)
     if account is None:
-        result.problems.append(Problem(
-            "not-found", f"service account {name} does not exist in {ctx.namespace}"))
+        result.problems.append(
+            Problem("not-found", f"service account {name} does not exist in {ctx.namespace}")
+        )
         return result
     try:
         secrets, notes = await token_secrets(ctx, account)
@@ -59,8 +62,12 @@ async def plan(ctx: PlanContext) -> Plan:
             previous = json.loads(annotations[PRE_DISABLE_ANNOTATION])
         except ValueError:
             result.notes.append(f"{PRE_DISABLE_ANNOTATION} on {name} is not JSON: left as it is")
-    result.intent_data = {"service_account": name, "namespace": ctx.namespace,
-                          "previous": previous, "deleted_secrets": public(secrets)}
+    result.intent_data = {
+        "service_account": name,
+        "namespace": ctx.namespace,
+        "previous": previous,
+        "deleted_secrets": public(secrets),
+    }
     if _disabled_check(account) is None and not secrets:
         result.no_op = f"service account {name} is already disabled and has no token secrets"
         return result
@@ -75,15 +82,28 @@ async def plan(ctx: PlanContext) -> Plan:
     }
     if PRE_DISABLE_ANNOTATION not in annotations:
         patch["metadata"]["annotations"][PRE_DISABLE_ANNOTATION] = json.dumps(
-            previous, sort_keys=True)
-    result.changes.append(Change(
-        "patch", SERVICE_ACCOUNT.api_version, SERVICE_ACCOUNT.kind, ctx.namespace, name,
-        f"annotated {name} {DISABLED_ANNOTATION}=true and set automountServiceAccountToken "
-        "false", body=patch, patch_type=MERGE_PATCH, check=_disabled_check,
-        records={"previous": previous}))
+            previous, sort_keys=True
+        )
+    result.changes.append(
+        Change(
+            "patch",
+            SERVICE_ACCOUNT.api_version,
+            SERVICE_ACCOUNT.kind,
+            ctx.namespace,
+            name,
+            f"annotated {name} {DISABLED_ANNOTATION}=true and set automountServiceAccountToken "
+            "false",
+            body=patch,
+            patch_type=MERGE_PATCH,
+            check=_disabled_check,
+            records={"previous": previous},
+        )
+    )
     result.changes += delete_changes(ctx, secrets, f"disabling {name}")
     if secrets:
         result.notes.append(CANNOT_UNDO)
-    result.notes.append("pods already running keep the tokens they mounted until they restart: "
-                        "restart them to finish the job")
+    result.notes.append(
+        "pods already running keep the tokens they mounted until they restart: "
+        "restart them to finish the job"
+    )
     return result

@@ -29,16 +29,32 @@ async def plan(ctx: PlanContext) -> Plan:
     if not pods:
         result.notes.append(
             f"no pod in {ctx.namespace} has app={service} now: the policy applies to any "
-            "that appear")
+            "that appear"
+        )
     else:
-        result.notes.append(f"selects {len(pods)} pod(s): "
-                            + ", ".join(p["metadata"]["name"] for p in pods[:10]))
+        result.notes.append(
+            f"selects {len(pods)} pod(s): " + ", ".join(p["metadata"]["name"] for p in pods[:10])
+        )
     body = manifest(name, ctx.namespace, service, ctx.incident_id)
-    result.changes.append(Change(
-        "create", NETWORK_POLICY.api_version, NETWORK_POLICY.kind, ctx.namespace, name,
-        f"created NetworkPolicy {name} denying all ingress and egress of app={service}",
-        body=body))
-    result.intent_data = {"creates": [{"apiVersion": NETWORK_POLICY.api_version,
-                                       "kind": NETWORK_POLICY.kind, "namespace": ctx.namespace,
-                                       "name": name}]}
+    result.changes.append(
+        Change(
+            "create",
+            NETWORK_POLICY.api_version,
+            NETWORK_POLICY.kind,
+            ctx.namespace,
+            name,
+            f"created NetworkPolicy {name} denying all ingress and egress of app={service}",
+            body=body,
+        )
+    )
+    result.intent_data = {
+        "creates": [
+            {
+                "apiVersion": NETWORK_POLICY.api_version,
+                "kind": NETWORK_POLICY.kind,
+                "namespace": ctx.namespace,
+                "name": name,
+            }
+        ]
+    }
     return result

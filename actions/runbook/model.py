@@ -96,13 +96,20 @@ class Change:
     records: dict[str, Any] = field(default_factory=dict)
 
     def ref(self) -> dict[str, Any]:
-        return {"apiVersion": self.api_version, "kind": self.kind,
-                "namespace": self.namespace, "name": self.name}
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "verb": self.verb, **self.ref(), "summary": self.summary,
-            "body": copy.deepcopy(self.body), "patch_type": self.patch_type,
+            "verb": self.verb,
+            **self.ref(),
+            "summary": self.summary,
+            "body": copy.deepcopy(self.body),
+            "patch_type": self.patch_type,
             "dry_run": "ok" if self.dry_run is not None else None,
             "dry_run_error": self.dry_run_error,
         }
@@ -130,9 +137,16 @@ class PermissionCheck:
         return f"{self.verb} {resource}{name}{where}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verb": self.verb, "group": self.group, "resource": self.resource,
-                "subresource": self.subresource, "namespace": self.namespace,
-                "name": self.name, "allowed": self.allowed, "reason": self.reason}
+        return {
+            "verb": self.verb,
+            "group": self.group,
+            "resource": self.resource,
+            "subresource": self.subresource,
+            "namespace": self.namespace,
+            "name": self.name,
+            "allowed": self.allowed,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -222,10 +236,18 @@ class ActionOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": "outcome", "action": self.action, "target": self.target,
-            "status": self.status, "message": self.message, "cause": self.cause,
-            "incident_id": self.incident_id, "opened_incident": self.opened_incident,
-            "action_id": self.action_id, "applied": self.applied, "verified": self.verified,
-            "data": self.data, "evidence": self.evidence,
+            "kind": "outcome",
+            "action": self.action,
+            "target": self.target,
+            "status": self.status,
+            "message": self.message,
+            "cause": self.cause,
+            "incident_id": self.incident_id,
+            "opened_incident": self.opened_incident,
+            "action_id": self.action_id,
+            "applied": self.applied,
+            "verified": self.verified,
+            "data": self.data,
+            "evidence": self.evidence,
             "duration_ms": round(self.duration_ms, 1),
         }

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from actions.cluster import Cluster, ClusterError, Kind, kind_of
 from actions.runbook.checks import (
@@ -40,7 +40,7 @@ from actions.runbook.model import (
 )
 
 if TYPE_CHECKING:
-    from store import Record
+    from store import Incident, Record
 
 CONTAINMENT = ("isolate", "block-ip", "disable-sa", "mesh-deny")
 # What a new incident opened by an action is called and how severe it is assumed to be:
@@ -102,8 +102,12 @@ def _planners() -> dict[str, Planner]:
     )
 
     return {
-        "isolate": isolate.plan, "block-ip": block_ip.plan, "disable-sa": disable_sa.plan,
-        "mesh-deny": mesh_deny.plan, "rotate-sa": rotate_sa.plan, "capture": capture.plan,
+        "isolate": isolate.plan,
+        "block-ip": block_ip.plan,
+        "disable-sa": disable_sa.plan,
+        "mesh-deny": mesh_deny.plan,
+        "rotate-sa": rotate_sa.plan,
+        "capture": capture.plan,
         "restore": restore.plan,
     }
 
@@ -125,7 +129,8 @@ def validate_request(request: ActionRequest) -> None:
     if request.since_seconds <= 0:
         raise InvalidRequest("the capture window must be positive")
     if request.prometheus_url is not None and not request.prometheus_url.startswith(
-            ("http://", "https://")):
+        ("http://", "https://")
+    ):
         raise InvalidRequest("the Prometheus URL must start with http:// or https://")
     check_label_name(request.falco_namespace, "Falco namespace")
     check_label_name(request.prometheus_service[0], "Prometheus namespace")
@@ -143,8 +148,14 @@ class RunbookActions:
     `outcome = await actions.execute(preview)`.
     """
 
-    def __init__(self, record: Record, cluster: Cluster, *, actor: str | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        record: Record,
+        cluster: Cluster,
+        *,
+        actor: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.record = record
         self.cluster = cluster
         self.actor = actor
@@ -157,8 +168,9 @@ class RunbookActions:
         validate_request(request)
         incident_id, opens, problems, notes = self._resolve_incident(request.incident_id)
         now = self.clock()
-        context = PlanContext(self.cluster, self.record, request,
-                              incident_id or PENDING_INCIDENT, now)
+        context = PlanContext(
+            self.cluster, self.record, request, incident_id or PENDING_INCIDENT, now
+        )
         plan = Plan()
         if not problems:
             try:
@@ -167,10 +179,18 @@ class RunbookActions:
                 plan.problems.append(Problem(error.cause, error.message))
         problems += plan.problems
         preview = ActionPreview(
-            request=request, incident_id=incident_id, opens_incident=opens,
-            changes=plan.changes, permissions=[], notes=notes + plan.notes, problems=problems,
-            no_op=plan.no_op, cluster=self.cluster.describe(), at=now,
-            intent_data=plan.intent_data, pieces=plan.pieces,
+            request=request,
+            incident_id=incident_id,
+            opens_incident=opens,
+            changes=plan.changes,
+            permissions=[],
+            notes=notes + plan.notes,
+            problems=problems,
+            no_op=plan.no_op,
+            cluster=self.cluster.describe(),
+            at=now,
+            intent_data=plan.intent_data,
+            pieces=plan.pieces,
         )
         if preview.problems or (preview.no_op and not plan.reads):
             return preview
@@ -186,12 +206,15 @@ class RunbookActions:
             if self.record.incidents.get(wanted) is None:
                 raise InvalidRequest(f"no incident {wanted} in {self.record.path}")
             return wanted, False, [], []
-        open_ones = self.record.incidents.open_ones()
+        open_ones: list[Incident] = cast("list[Incident]", self.record.incidents.open_ones())
         if len(open_ones) == 1:
             return open_ones[0].id, False, [], []
-        why = ("no incident is open" if not open_ones else
-               f"{len(open_ones)} incidents are open ({', '.join(i.id for i in open_ones)}); "
-               "pass --incident to choose")
+        why = (
+            "no incident is open"
+            if not open_ones
+            else f"{len(open_ones)} incidents are open ({', '.join(i.id for i in open_ones)}); "
+            "pass --incident to choose"
+        )
         return None, True, [], [f"{why}: executing opens a new incident for this action"]
 
     async def _dry_run(self, preview: ActionPreview) -> None:
@@ -202,16 +225,17 @@ class RunbookActions:
                 change.dry_run_error = error.message
                 preview.problems.append(Problem(error.cause, error.message))
 
-    async def _check_permissions(self, preview: ActionPreview,
-                                 reads: list[tuple[str, str, str, str | None, str]]) -> None:
+    async def _check_permissions(
+        self, preview: ActionPreview, reads: list[tuple[str, str, str, str | None, str]]
+    ) -> None:
         wanted: list[tuple[str, str, str, str | None, str | None, str | None]] = []
         for change in preview.changes:
             kind = kind_of(change.api_version, change.kind)
             name = None if change.verb == "create" else change.name
             wanted.append((change.verb, kind.group, kind.plural, change.namespace, name, None))
             wanted.append(("get", kind.group, kind.plural, change.namespace, change.name, None))
-        for verb, group, resource, subresource, namespace in reads:
-            wanted.append((verb, group, resource, namespace, None, subresource))
+        for read_verb, read_group, read_resource, read_sub, read_ns in reads:
+            wanted.append((read_verb, read_group, read_resource, read_ns, None, read_sub))
         seen: set[tuple[Any, ...]] = set()
         for item in wanted:
             if item in seen:
@@ -219,26 +243,33 @@ class RunbookActions:
             seen.add(item)
             verb, group, resource, namespace, name, subresource = item
             try:
-                allowed, reason = await self.cluster.can_i(verb, group, resource, namespace, name,
-                                                           subresource)
+                allowed, reason = await self.cluster.can_i(
+                    verb, group, resource, namespace, name, subresource
+                )
             except ClusterError as error:
                 preview.problems.append(Problem(error.cause, error.message))
                 return
-            check = PermissionCheck(verb, group, resource, namespace, name, allowed, reason,
-                                    subresource)
+            check = PermissionCheck(
+                verb, group, resource, namespace, name, allowed, reason, subresource
+            )
             preview.permissions.append(check)
             if not allowed and preview.request.action == "capture":
                 # A capture keeps what it may read: a denied piece fails alone.
                 preview.notes.append(f"may not {check.describe()}: that piece will be missing")
             elif not allowed:
-                preview.problems.append(Problem(
-                    "forbidden", f"forbidden: you may not {check.describe()}"
-                    + (f" ({reason})" if reason else "")))
+                preview.problems.append(
+                    Problem(
+                        "forbidden",
+                        f"forbidden: you may not {check.describe()}"
+                        + (f" ({reason})" if reason else ""),
+                    )
+                )
 
     # ----- execute -------------------------------------------------------------------------
 
-    async def execute(self, preview: ActionPreview, *,
-                      progress: ProgressSink | None = None) -> ActionOutcome:
+    async def execute(
+        self, preview: ActionPreview, *, progress: ProgressSink | None = None
+    ) -> ActionOutcome:
         """Record the intent, apply the preview's changes, verify, record the outcome."""
         started = time.perf_counter()
         request = preview.request
@@ -246,13 +277,27 @@ class RunbookActions:
         if opened:
             _substitute(preview, incident_id)
         action_id = self.record.actions.intent(
-            incident_id, request.action, request.target, params=request.to_dict(),
-            actor=self.actor, context=self.cluster.context,
-            data={**preview.intent_data, "planned": [c.ref() for c in preview.changes],
-                  "cluster": self.cluster.describe()},
+            incident_id,
+            request.action,
+            request.target,
+            params=request.to_dict(),
+            actor=self.actor,
+            context=self.cluster.context,
+            data={
+                **preview.intent_data,
+                "planned": [c.ref() for c in preview.changes],
+                "cluster": self.cluster.describe(),
+            },
         )
-        outcome = ActionOutcome(request.action, request.target, "unknown", "", incident_id,
-                                action_id, opened_incident=opened)
+        outcome = ActionOutcome(
+            request.action,
+            request.target,
+            "unknown",
+            "",
+            incident_id,
+            action_id,
+            opened_incident=opened,
+        )
         try:
             if preview.problems:
                 first = preview.problems[0]
@@ -272,8 +317,13 @@ class RunbookActions:
             outcome.duration_ms = (time.perf_counter() - started) * 1000
             if outcome.status == "unknown" and not outcome.message:
                 outcome.message = "interrupted before the outcome was known"
-            self.record.actions.outcome(action_id, outcome.status, outcome.message,
-                                        data=_outcome_data(outcome), actor=self.actor)
+            self.record.actions.outcome(
+                action_id,
+                outcome.status,
+                outcome.message,
+                data=_outcome_data(outcome),
+                actor=self.actor,
+            )
         if outcome.status == "succeeded":
             self._advance_incident(request.action, incident_id)
         return outcome
@@ -285,8 +335,10 @@ class RunbookActions:
         target = f" {request.target}" if request.target else ""
         incident = self.record.incidents.open(
             f"{request.action}{target} (opened by the action)",
-            severity=NEW_INCIDENT_SEVERITY.get(request.action, "P1"), actor=self.actor,
-            namespace=request.namespace, cluster_context=self.cluster.context,
+            severity=NEW_INCIDENT_SEVERITY.get(request.action, "P1"),
+            actor=self.actor,
+            namespace=request.namespace,
+            cluster_context=self.cluster.context,
         )
         return incident.id, True
 
@@ -300,18 +352,29 @@ class RunbookActions:
                 if error.cause == "invalid" and "test failed" in message:
                     # Our JSON patches test the value they previewed before changing it.
                     outcome.cause = "conflict"
-                    message = (f"{change.kind} {change.name} changed since the preview "
-                               f"(preview again): {message}")
+                    message = (
+                        f"{change.kind} {change.name} changed since the preview "
+                        f"(preview again): {message}"
+                    )
                 if outcome.applied:
-                    message += (f" ({len(outcome.applied)} of {len(preview.changes)} changes "
-                                "were applied first)")
+                    message += (
+                        f" ({len(outcome.applied)} of {len(preview.changes)} changes "
+                        "were applied first)"
+                    )
                 elif error.cause != "timeout":
                     message += " (nothing was changed)"
                 outcome.message = message
                 return
-            outcome.applied.append({**change.ref(), "verb": change.verb, **change.records,
-                                    "uid": (answer or {}).get("metadata", {}).get("uid")
-                                    if isinstance(answer, dict) else None})
+            outcome.applied.append(
+                {
+                    **change.ref(),
+                    "verb": change.verb,
+                    **change.records,
+                    "uid": (answer or {}).get("metadata", {}).get("uid")
+                    if isinstance(answer, dict)
+                    else None,
+                }
+            )
         problems = []
         for change in preview.changes:
             try:
@@ -332,12 +395,18 @@ class RunbookActions:
         if change.verb == "create":
             return await self.cluster.create(change.body, dry_run=dry_run)
         if change.verb == "patch":
-            return await self.cluster.patch(kind, change.name, change.body,
-                                            patch_type=str(change.patch_type),
-                                            namespace=change.namespace, dry_run=dry_run)
+            return await self.cluster.patch(
+                kind,
+                change.name,
+                change.body,
+                patch_type=str(change.patch_type),
+                namespace=change.namespace,
+                dry_run=dry_run,
+            )
         if change.verb == "delete":
-            return await self.cluster.delete(kind, change.name, namespace=change.namespace,
-                                             dry_run=dry_run, uid=change.uid)
+            return await self.cluster.delete(
+                kind, change.name, namespace=change.namespace, dry_run=dry_run, uid=change.uid
+            )
         raise ValueError(f"unknown change verb {change.verb}")
 
     async def _verify(self, change: Change) -> str | None:
@@ -407,5 +476,4 @@ def _replaced(value: Any, incident_id: str) -> Any:
     return copy.deepcopy(value)
 
 
-__all__ = ["InvalidRequest", "Plan", "PlanContext", "RunbookActions", "replace",
-           "validate_request"]
+__all__ = ["InvalidRequest", "Plan", "PlanContext", "RunbookActions", "replace", "validate_request"]

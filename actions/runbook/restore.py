@@ -38,8 +38,13 @@ from actions.runbook.checks import (
 from actions.runbook.model import Change
 from actions.runbook.pipeline import Plan, PlanContext
 
-EMERGENCY_KINDS = (NETWORK_POLICY, ISTIO_AUTHORIZATION_POLICY, LINKERD_SERVER_AUTHORIZATION,
-                   LINKERD_AUTHORIZATION_POLICY, LINKERD_MESH_TLS_AUTHENTICATION)
+EMERGENCY_KINDS = (
+    NETWORK_POLICY,
+    ISTIO_AUTHORIZATION_POLICY,
+    LINKERD_SERVER_AUTHORIZATION,
+    LINKERD_AUTHORIZATION_POLICY,
+    LINKERD_MESH_TLS_AUTHENTICATION,
+)
 
 
 def _from_record(ctx: PlanContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[str]]:
@@ -67,14 +72,16 @@ async def plan(ctx: PlanContext) -> Plan:
             kind = kind_of(str(ref.get("apiVersion")), str(ref.get("kind")))
         except ValueError:
             continue
-        found = await ctx.cluster.get_or_none(kind, str(ref.get("name")),
-                                              ref.get("namespace") or ctx.namespace)
+        found = await ctx.cluster.get_or_none(
+            kind, str(ref.get("name")), ref.get("namespace") or ctx.namespace
+        )
         if found is not None:
             candidates[(kind.kind, kind.group, found["metadata"]["name"])] = found
     for kind in EMERGENCY_KINDS:
         try:
-            labelled = await ctx.cluster.list(kind, ctx.namespace,
-                                              label_selector=incident_selector(ctx.incident_id))
+            labelled = await ctx.cluster.list(
+                kind, ctx.namespace, label_selector=incident_selector(ctx.incident_id)
+            )
         except ClusterError as error:
             if error.cause == "not-found":
                 continue  # that mesh's API is not served here
@@ -85,31 +92,45 @@ async def plan(ctx: PlanContext) -> Plan:
     for (_, _, name), found in sorted(candidates.items()):
         meta = found.get("metadata") or {}
         if (meta.get("labels") or {}).get(INCIDENT_LABEL) != ctx.incident_id:
-            result.notes.append(f"{found['kind']} {name} no longer carries this incident's "
-                                "label: left alone")
+            result.notes.append(
+                f"{found['kind']} {name} no longer carries this incident's label: left alone"
+            )
             continue
         if BLOCKS_ANNOTATION in (meta.get("annotations") or {}) and not unblock:
             kept_blocks.append(name)
             continue
         kind = kind_of(found["apiVersion"], found["kind"])
-        result.changes.append(Change(
-            "delete", kind.api_version, kind.kind, meta.get("namespace") or ctx.namespace, name,
-            f"deleted {kind.describe(name)}", uid=meta.get("uid")))
+        result.changes.append(
+            Change(
+                "delete",
+                kind.api_version,
+                kind.kind,
+                meta.get("namespace") or ctx.namespace,
+                name,
+                f"deleted {kind.describe(name)}",
+                uid=meta.get("uid"),
+            )
+        )
     if kept_blocks:
-        result.notes.append(f"kept the emergency egress policies {', '.join(kept_blocks)} "
-                            "(IP blocks): pass --unblock to remove them too")
+        result.notes.append(
+            f"kept the emergency egress policies {', '.join(kept_blocks)} "
+            "(IP blocks): pass --unblock to remove them too"
+        )
     await _undo_disable(ctx, result, accounts)
     await _unblock(ctx, result, blocks, unblock)
     if not result.changes:
-        result.no_op = (f"nothing to restore for {ctx.incident_id}: no emergency object, "
-                        "disabled service account or blocked IP of this incident remains")
+        result.no_op = (
+            f"nothing to restore for {ctx.incident_id}: no emergency object, "
+            "disabled service account or blocked IP of this incident remains"
+        )
     result.intent_data = {"restores": [c.ref() for c in result.changes]}
     return result
 
 
 async def _undo_disable(ctx: PlanContext, result: Plan, accounts: set[str]) -> None:
-    labelled = await ctx.cluster.list(SERVICE_ACCOUNT, ctx.namespace,
-                                      label_selector=f"{INCIDENT_LABEL}={ctx.incident_id}")
+    labelled = await ctx.cluster.list(
+        SERVICE_ACCOUNT, ctx.namespace, label_selector=f"{INCIDENT_LABEL}={ctx.incident_id}"
+    )
     by_name = {a["metadata"]["name"]: a for a in labelled}
     for name in sorted(accounts - set(by_name)):
         found = await ctx.cluster.get_or_none(SERVICE_ACCOUNT, name, ctx.namespace)
@@ -127,19 +148,31 @@ async def _undo_disable(ctx: PlanContext, result: Plan, accounts: set[str]) -> N
             continue
         patch = {
             "metadata": {
-                "annotations": {DISABLED_ANNOTATION: previous.get("annotation"),
-                                PRE_DISABLE_ANNOTATION: None},
+                "annotations": {
+                    DISABLED_ANNOTATION: previous.get("annotation"),
+                    PRE_DISABLE_ANNOTATION: None,
+                },
                 "labels": {INCIDENT_LABEL: None},
                 "resourceVersion": meta.get("resourceVersion"),
             },
             "automountServiceAccountToken": previous.get("automountServiceAccountToken"),
         }
-        result.changes.append(Change(
-            "patch", SERVICE_ACCOUNT.api_version, SERVICE_ACCOUNT.kind, ctx.namespace, name,
-            f"re-enabled service account {name}", body=patch, patch_type=MERGE_PATCH,
-            check=_enabled_check(previous)))
-        result.notes.append(f"{name}: deleted token secrets cannot come back; Kubernetes "
-                            "issues new tokens")
+        result.changes.append(
+            Change(
+                "patch",
+                SERVICE_ACCOUNT.api_version,
+                SERVICE_ACCOUNT.kind,
+                ctx.namespace,
+                name,
+                f"re-enabled service account {name}",
+                body=patch,
+                patch_type=MERGE_PATCH,
+                check=_enabled_check(previous),
+            )
+        )
+        result.notes.append(
+            f"{name}: deleted token secrets cannot come back; Kubernetes issues new tokens"
+        )
 
 
 def _enabled_check(previous: dict[str, Any]):
@@ -150,14 +183,17 @@ def _enabled_check(previous: dict[str, Any]):
         if annotations.get(DISABLED_ANNOTATION) != previous.get("annotation"):
             return f"{DISABLED_ANNOTATION} was not put back"
         if (found or {}).get("automountServiceAccountToken") != previous.get(
-                "automountServiceAccountToken"):
+            "automountServiceAccountToken"
+        ):
             return "automountServiceAccountToken was not put back"
         return None
+
     return check
 
 
-async def _unblock(ctx: PlanContext, result: Plan, blocks: list[dict[str, Any]],
-                   unblock: bool) -> None:
+async def _unblock(
+    ctx: PlanContext, result: Plan, blocks: list[dict[str, Any]], unblock: bool
+) -> None:
     ips = sorted({str(b.get("ip")) for b in blocks if b.get("policy") == POLICY})
     if not ips:
         return
@@ -168,8 +204,9 @@ async def _unblock(ctx: PlanContext, result: Plan, blocks: list[dict[str, Any]],
     if not present:
         return
     if not unblock:
-        result.notes.append(f"still blocked in {POLICY}: {', '.join(present)} (pass --unblock "
-                            "to remove them)")
+        result.notes.append(
+            f"still blocked in {POLICY}: {', '.join(present)} (pass --unblock to remove them)"
+        )
         return
     # Remove from the highest index down so earlier removals do not shift later ones.
     indexes = sorted((current.index(ip) for ip in present), reverse=True)
@@ -181,7 +218,17 @@ async def _unblock(ctx: PlanContext, result: Plan, blocks: list[dict[str, Any]],
         still = [ip for ip in present if ip in left]
         return f"still in {POLICY}'s except list: {', '.join(still)}" if still else None
 
-    result.changes.append(Change(
-        "patch", NETWORK_POLICY.api_version, NETWORK_POLICY.kind, ctx.namespace, POLICY,
-        f"removed {', '.join(present)} from {POLICY}'s except list", body=patch,
-        patch_type=JSON_PATCH, check=check, records={"unblocked": present}))
+    result.changes.append(
+        Change(
+            "patch",
+            NETWORK_POLICY.api_version,
+            NETWORK_POLICY.kind,
+            ctx.namespace,
+            POLICY,
+            f"removed {', '.join(present)} from {POLICY}'s except list",
+            body=patch,
+            patch_type=JSON_PATCH,
+            check=check,
+            records={"unblocked": present},
+        )
+    )

@@ -7,8 +7,10 @@ from actions.runbook.model import Problem
 from actions.runbook.pipeline import Plan, PlanContext
 from actions.runbook.tokens import delete_changes, public, token_secrets
 
-CANNOT_UNDO = ("deleted token values cannot be restored; Kubernetes issues new tokens "
-               "(bound tokens for pods as they restart, or a token Secret you create)")
+CANNOT_UNDO = (
+    "deleted token values cannot be restored; Kubernetes issues new tokens "
+    "(bound tokens for pods as they restart, or a token Secret you create)"
+)
 
 
 async def plan(ctx: PlanContext) -> Plan:
@@ -16,8 +18,9 @@ async def plan(ctx: PlanContext) -> Plan:
     result = Plan()
     account = await ctx.cluster.get_or_none(SERVICE_ACCOUNT, name, ctx.namespace)
     if account is None:
-        result.problems.append(Problem(
-            "not-found", f"service account {name} does not exist in {ctx.namespace}"))
+        result.problems.append(
+            Problem("not-found", f"service account {name} does not exist in {ctx.namespace}")
+        )
         return result
     try:
         secrets, notes = await token_secrets(ctx, account)
@@ -27,8 +30,10 @@ async def plan(ctx: PlanContext) -> Plan:
     result.notes += notes
     result.intent_data = {"service_account": name, "deleted_secrets": public(secrets)}
     if not secrets:
-        result.no_op = (f"service account {name} has no token secrets (Kubernetes 1.24+ "
-                        "mounts bound tokens instead): restart its pods to get new tokens")
+        result.no_op = (
+            f"service account {name} has no token secrets (Kubernetes 1.24+ "
+            "mounts bound tokens instead): restart its pods to get new tokens"
+        )
         return result
     result.notes.append(CANNOT_UNDO)
     result.notes.append("pods already running keep the tokens they mounted until they restart")

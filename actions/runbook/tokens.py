@@ -15,12 +15,16 @@ TOKEN_TYPE = "kubernetes.io/service-account-token"
 SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 
 
-async def token_secrets(ctx: PlanContext, account: dict[str, Any]) -> tuple[list[dict[str, str]],
-                                                                            list[str]]:
+async def token_secrets(
+    ctx: PlanContext, account: dict[str, Any]
+) -> tuple[list[dict[str, str]], list[str]]:
     """[{name, type, uid}] of the account's token secrets, and notes."""
     name = account["metadata"]["name"]
-    referenced = [str(ref.get("name")) for ref in account.get("secrets") or []
-                  if isinstance(ref, dict) and ref.get("name")]
+    referenced = [
+        str(ref.get("name"))
+        for ref in account.get("secrets") or []
+        if isinstance(ref, dict) and ref.get("name")
+    ]
     notes: list[str] = []
     found: dict[str, dict[str, str]] = {}
     try:
@@ -28,8 +32,9 @@ async def token_secrets(ctx: PlanContext, account: dict[str, Any]) -> tuple[list
     except ClusterError as error:
         if error.cause != "forbidden":
             raise
-        notes.append("may not list secrets: only the ones the service account references "
-                     "are considered")
+        notes.append(
+            "may not list secrets: only the ones the service account references are considered"
+        )
         secrets = []
         for secret_name in referenced:
             secret = await ctx.cluster.get_or_none(SECRET, secret_name, ctx.namespace)
@@ -40,8 +45,11 @@ async def token_secrets(ctx: PlanContext, account: dict[str, Any]) -> tuple[list
         owner = (meta.get("annotations") or {}).get(SA_NAME_ANNOTATION)
         is_token = secret.get("type") == TOKEN_TYPE and owner == name
         if is_token or (meta.get("name") in referenced and secret.get("type") == TOKEN_TYPE):
-            found[meta["name"]] = {"name": meta["name"], "type": str(secret.get("type")),
-                                   "uid": str(meta.get("uid") or "")}
+            found[meta["name"]] = {
+                "name": meta["name"],
+                "type": str(secret.get("type")),
+                "uid": str(meta.get("uid") or ""),
+            }
     missing = [ref for ref in referenced if ref not in found]
     if missing:
         notes.append(f"referenced but absent or not token secrets: {', '.join(missing)}")
@@ -49,10 +57,19 @@ async def token_secrets(ctx: PlanContext, account: dict[str, Any]) -> tuple[list
 
 
 def delete_changes(ctx: PlanContext, secrets: list[dict[str, str]], why: str) -> list[Change]:
-    return [Change("delete", SECRET.api_version, SECRET.kind, ctx.namespace, s["name"],
-                   f"deleted token secret {s['name']} ({why})", uid=s["uid"] or None,
-                   records={"type": s["type"]})
-            for s in secrets]
+    return [
+        Change(
+            "delete",
+            SECRET.api_version,
+            SECRET.kind,
+            ctx.namespace,
+            s["name"],
+            f"deleted token secret {s['name']} ({why})",
+            uid=s["uid"] or None,
+            records={"type": s["type"]},
+        )
+        for s in secrets
+    ]
 
 
 def public(secrets: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from actions.cluster import Cluster, ClusterOptions, connect
+from actions.drill.cluster_state import ClusterState
 from actions.drill.kubeconfig import write_kubeconfig
 from actions.drill.server import DrillServerThread
 from actions.runbook import RunbookActions
@@ -45,4 +47,13 @@ def closed_port_kubeconfig(tmp_path: Path) -> Path:
     return write_kubeconfig(tmp_path / "closed" / "kubeconfig", f"http://127.0.0.1:{closed_port()}")
 
 
-__all__ = ["DrillServerThread", "closed_port"]
+__all__ = ["DrillServerThread", "closed_port", "stored"]
+
+
+def stored(
+    state: ClusterState, api_version: str, kind: str, namespace: str | None, name: str
+) -> dict[str, Any]:
+    """The drill cluster's object, which the test expects to exist."""
+    found = state.get(api_version, kind, namespace, name)
+    assert found is not None, f"{kind} {name} is missing"
+    return found

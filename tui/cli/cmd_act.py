@@ -38,13 +38,22 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
     """--context, --kubeconfig, --namespace, --timeout: kubectl's meaning and precedence."""
     group = parser.add_argument_group("cluster options")
     group.add_argument("--context", metavar="NAME", help="kubeconfig context (default: current)")
-    group.add_argument("--kubeconfig", metavar="PATH",
-                       help="kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else "
-                            "the in-cluster service account)")
-    group.add_argument("-n", "--namespace", metavar="NS",
-                       help="namespace (default: the context's, else voicehive)")
-    group.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0,
-                       help="give up on a cluster call after this long (default 10)")
+    group.add_argument(
+        "--kubeconfig",
+        metavar="PATH",
+        help="kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else "
+        "the in-cluster service account)",
+    )
+    group.add_argument(
+        "-n", "--namespace", metavar="NS", help="namespace (default: the context's, else voicehive)"
+    )
+    group.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=10.0,
+        help="give up on a cluster call after this long (default 10)",
+    )
 
 
 def _duration(text: str) -> int:
@@ -56,14 +65,22 @@ def _duration(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--incident", metavar="ID",
-                        help="attach to this incident (default: the one open incident, else a "
-                             "new one)")
-    common.add_argument("--dry-run", action="store_true",
-                        help="show the preview and stop: change nothing, record nothing")
+    common.add_argument(
+        "--incident",
+        metavar="ID",
+        help="attach to this incident (default: the one open incident, else a new one)",
+    )
+    common.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the preview and stop: change nothing, record nothing",
+    )
     common.add_argument("-y", "--yes", action="store_true", help="apply without asking")
-    common.add_argument("--json", action="store_true",
-                        help="print the preview (--dry-run) or the outcome as one JSON document")
+    common.add_argument(
+        "--json",
+        action="store_true",
+        help="print the preview (--dry-run) or the outcome as one JSON document",
+    )
     add_cluster_options(common)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -73,35 +90,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     isolate = action("isolate", "deny all ingress and egress of app=SERVICE (NetworkPolicy)")
     isolate.add_argument("target", metavar="SERVICE")
     block = action("block-ip", "add IP to external-api-segmentation's egress except list")
-    block.add_argument("target", metavar="IP", help="address or CIDR (a bare address is /32 "
-                                                     "or /128)")
-    block.add_argument("--force", action="store_true",
-                       help="block even loopback, link-local or the cluster's own ranges")
-    block.add_argument("--emergency-egress", action="store_true",
-                       help="instead, create a dedicated emergency egress policy")
-    block.add_argument("--service", metavar="APP",
-                       help="with --emergency-egress: only pods with app=APP (default: all)")
-    block.add_argument("--protect", metavar="CIDR", action="append", default=[],
-                       help="a cluster range never to block without --force (repeatable)")
-    disable = action("disable-sa", "disable a service account (annotation, no token automount, "
-                                   "token secrets deleted)")
+    block.add_argument(
+        "target", metavar="IP", help="address or CIDR (a bare address is /32 or /128)"
+    )
+    block.add_argument(
+        "--force",
+        action="store_true",
+        help="block even loopback, link-local or the cluster's own ranges",
+    )
+    block.add_argument(
+        "--emergency-egress",
+        action="store_true",
+        help="instead, create a dedicated emergency egress policy",
+    )
+    block.add_argument(
+        "--service",
+        metavar="APP",
+        help="with --emergency-egress: only pods with app=APP (default: all)",
+    )
+    block.add_argument(
+        "--protect",
+        metavar="CIDR",
+        action="append",
+        default=[],
+        help="a cluster range never to block without --force (repeatable)",
+    )
+    disable = action(
+        "disable-sa",
+        "disable a service account (annotation, no token automount, token secrets deleted)",
+    )
     disable.add_argument("target", metavar="NAME")
     mesh = action("mesh-deny", "deny all mesh traffic to app=SERVICE (Istio or Linkerd)")
     mesh.add_argument("target", metavar="SERVICE")
-    mesh.add_argument("--mesh", choices=MESHES,
-                      help="which mesh (default: the configured mesh.provider, else detected)")
+    mesh.add_argument(
+        "--mesh",
+        choices=MESHES,
+        help="which mesh (default: the configured mesh.provider, else detected)",
+    )
     rotate = action("rotate-sa", "delete a service account's token secrets")
     rotate.add_argument("target", metavar="NAME")
     capture = action("capture", "store the runbook's evidence bundle in the record")
     capture.add_argument("--service", metavar="APP", help="also the logs of app=APP pods")
-    capture.add_argument("--domain", metavar="DOMAIN",
-                         help="keep only CoreDNS log lines naming this domain")
-    capture.add_argument("--since", metavar="DURATION", type=_duration, default=3600,
-                         help="CoreDNS log window, e.g. 30m or 1h (default 1h)")
-    restore = action("restore", "remove this incident's emergency objects, re-enable its "
-                                "service accounts")
-    restore.add_argument("--unblock", action="store_true",
-                         help="also remove the IPs this incident blocked")
+    capture.add_argument(
+        "--domain", metavar="DOMAIN", help="keep only CoreDNS log lines naming this domain"
+    )
+    capture.add_argument(
+        "--since",
+        metavar="DURATION",
+        type=_duration,
+        default=3600,
+        help="CoreDNS log window, e.g. 30m or 1h (default 1h)",
+    )
+    restore = action(
+        "restore", "remove this incident's emergency objects, re-enable its service accounts"
+    )
+    restore.add_argument(
+        "--unblock", action="store_true", help="also remove the IPs this incident blocked"
+    )
 
 
 def load_settings(args: argparse.Namespace) -> Any:
@@ -122,9 +167,10 @@ def cluster_options(args: argparse.Namespace, settings: Any) -> Any:
     configured = settings.cluster
     return ClusterOptions(
         context=args.context or configured.context,
-        kubeconfig=args.kubeconfig or (str(configured.kubeconfig)
-                                       if configured.kubeconfig else None),
-        namespace=args.namespace, timeout=args.timeout,
+        kubeconfig=args.kubeconfig
+        or (str(configured.kubeconfig) if configured.kubeconfig else None),
+        namespace=args.namespace,
+        timeout=args.timeout,
         default_namespace=configured.namespace,
     )
 
@@ -134,8 +180,10 @@ def _mesh(args: argparse.Namespace, settings: Any) -> str:
         return str(args.mesh)
     provider = settings.mesh.provider
     if provider == "none" and args.action == "mesh-deny":
-        raise UsageError("the configuration says there is no service mesh (mesh.provider = "
-                         "\"none\"); pass --mesh istio or --mesh linkerd")
+        raise UsageError(
+            "the configuration says there is no service mesh (mesh.provider = "
+            '"none"); pass --mesh istio or --mesh linkerd'
+        )
     return provider if provider in MESHES else "auto"
 
 
@@ -144,14 +192,21 @@ def _request(args: argparse.Namespace, namespace: str, settings: Any) -> Any:
 
     prometheus = settings.prometheus
     return ActionRequest(
-        action=args.action, target=getattr(args, "target", None), namespace=namespace,
-        incident_id=args.incident, actor=_actor(), force=getattr(args, "force", False),
+        action=args.action,
+        target=getattr(args, "target", None),
+        namespace=namespace,
+        incident_id=args.incident,
+        actor=_actor(),
+        force=getattr(args, "force", False),
         emergency_egress=getattr(args, "emergency_egress", False),
         protected_cidrs=tuple(getattr(args, "protect", [])),
-        service=getattr(args, "service", None), mesh=_mesh(args, settings),
-        domain=getattr(args, "domain", None), since_seconds=getattr(args, "since", 3600),
+        service=getattr(args, "service", None),
+        mesh=_mesh(args, settings),
+        domain=getattr(args, "domain", None),
+        since_seconds=getattr(args, "since", 3600),
         unblock=getattr(args, "unblock", False),
-        falco_namespace=settings.falco.namespace, falco_selector=settings.falco.selector,
+        falco_namespace=settings.falco.namespace,
+        falco_selector=settings.falco.selector,
         prometheus_service=(prometheus.namespace, prometheus.service, prometheus.port),
         prometheus_url=prometheus.url,
     )
@@ -209,8 +264,11 @@ async def _run(args: argparse.Namespace) -> int:
 def _confirm(preview: Any, as_json: bool) -> bool | None:
     """Ask on the terminal; None when there is no terminal to ask on."""
     if not sys.stdin.isatty():
-        print("warroom act: refusing to change the cluster without confirmation: no terminal "
-              "to ask on; pass --yes to apply, or --dry-run to preview", file=sys.stderr)
+        print(
+            "warroom act: refusing to change the cluster without confirmation: no terminal "
+            "to ask on; pass --yes to apply, or --dry-run to preview",
+            file=sys.stderr,
+        )
         return None
     _show_preview(preview, False, sys.stderr)
     print("Apply? [y/N] ", end="", file=sys.stderr, flush=True)
@@ -240,10 +298,18 @@ def _show_preview(preview: Any, as_json: bool, out: Any) -> None:
         return
     request, cluster = preview.request, preview.cluster
     target = f" {request.target}" if request.target else ""
-    print(safe_text(f"{request.action}{target} in {request.namespace} "
-                    f"(context {cluster.get('context')}, {cluster.get('server')})"), file=out)
-    incident = (f"incident {preview.incident_id}" if preview.incident_id
-                else "a new incident (opened on apply)")
+    print(
+        safe_text(
+            f"{request.action}{target} in {request.namespace} "
+            f"(context {cluster.get('context')}, {cluster.get('server')})"
+        ),
+        file=out,
+    )
+    incident = (
+        f"incident {preview.incident_id}"
+        if preview.incident_id
+        else "a new incident (opened on apply)"
+    )
     print(f"  for {incident}", file=out)
     if preview.no_op:
         print(safe_text(f"  nothing to do: {preview.no_op}"), file=out)
@@ -251,8 +317,7 @@ def _show_preview(preview: Any, as_json: bool, out: Any) -> None:
         where = f" in {change.namespace}" if change.namespace else ""
         print(safe_text(f"  {change.verb} {change.kind} {change.name}{where}"), file=out)
         if change.body is not None:
-            print(_indent(yaml.safe_dump(change.body, sort_keys=False).rstrip()), end="",
-                  file=out)
+            print(_indent(yaml.safe_dump(change.body, sort_keys=False).rstrip()), end="", file=out)
         if change.dry_run is not None:
             print("      server dry run: accepted", file=out)
         elif change.dry_run_error:
@@ -261,8 +326,11 @@ def _show_preview(preview: Any, as_json: bool, out: Any) -> None:
         print("  evidence to capture: " + ", ".join(preview.pieces), file=out)
     denied = [p for p in preview.permissions if not p.allowed]
     if preview.permissions:
-        print(f"  permissions: {len(preview.permissions) - len(denied)} of "
-              f"{len(preview.permissions)} allowed", file=out)
+        print(
+            f"  permissions: {len(preview.permissions) - len(denied)} of "
+            f"{len(preview.permissions)} allowed",
+            file=out,
+        )
     for note in preview.notes:
         print(safe_text(f"  note: {note}"), file=out)
     for problem in preview.problems:
@@ -272,6 +340,5 @@ def _show_preview(preview: Any, as_json: bool, out: Any) -> None:
 def _show_outcome(outcome: Any) -> None:
     stream = sys.stdout if outcome.ok else sys.stderr
     target = f" {outcome.target}" if outcome.target else ""
-    print(safe_text(f"{outcome.action}{target}: {outcome.status}: {outcome.message}"),
-          file=stream)
+    print(safe_text(f"{outcome.action}{target}: {outcome.status}: {outcome.message}"), file=stream)
     print(f"recorded in {outcome.incident_id} (action {outcome.action_id})", file=stream)

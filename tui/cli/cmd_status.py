@@ -40,12 +40,12 @@ async def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     async with cluster:
         try:
-            status = await mesh_status(cluster, kubeconfig=options.kubeconfig,
-                                       mesh=settings.mesh.provider)
+            status = await mesh_status(
+                cluster, kubeconfig=options.kubeconfig, mesh=settings.mesh.provider
+            )
         except ClusterError as error:
             if args.json:
-                print_json({"ok": False, "error": {"cause": error.cause,
-                                                   "message": error.message}})
+                print_json({"ok": False, "error": {"cause": error.cause, "message": error.message}})
             else:
                 print(f"warroom status: {safe_text(error.message)}", file=sys.stderr)
             return EXIT_FAILED
@@ -68,11 +68,15 @@ def _show(status: Any) -> None:
     print("=== Service Mesh Status Check ===", file=out)
     print(safe_text(f"mesh: {status.mesh or 'none detected'} ({status.mesh_detail})"), file=out)
     if status.proxies:
-        types = sorted({t for p in status.proxies for t in p.statuses},
-                       key=["CDS", "LDS", "EDS", "RDS", "ECDS"].index)
+        types = sorted(
+            {t for p in status.proxies for t in p.statuses},
+            key=["CDS", "LDS", "EDS", "RDS", "ECDS"].index,
+        )
         rows = [["NAME", "CLUSTER", *types, "VERSION"]]
-        rows += [[p.name, p.cluster, *[p.statuses.get(t, "") for t in types], p.version]
-                 for p in status.proxies]
+        rows += [
+            [p.name, p.cluster, *[p.statuses.get(t, "") for t in types], p.version]
+            for p in status.proxies
+        ]
         _table(rows, out)
     elif status.mesh == "istio" and status.istioctl_output is None:
         print("no proxy status", file=out)
