@@ -89,6 +89,7 @@ def test_watch_json_lines_until_a_signal_then_everything_is_recorded_once(
     watch = Watch(["--json", "--kubeconfig", str(kubeconfig)], watch_env)
     watch.wait_for(lambda docs: "connected" in health(docs, "falco")
                    and "connected" in health(docs, "events")
+                   and "connected" in health(docs, "dns")
                    and any(d["type"] == "drift" for d in docs))
     hostile = {**FALCO_ALERT, "time": "2026-11-01T09:01:00.000000001Z", "priority": "Warning",
                "rule": "Netcat Remote Code Execution in Container",

@@ -2,7 +2,8 @@
 
 For a jump host or a background recorder: follows every Falco pod, the
 namespace's Warning events and NetworkPolicies (with drift against the
-desired-state file), records everything, and prints what it sees until
+desired-state file), CoreDNS's query log (DNS tunneling detection), records
+everything, and prints what it sees until
 SIGINT or SIGTERM, then commits what it holds and exits 0.
 
 With `--json`, stdout carries one JSON object per line (a documented
@@ -77,6 +78,7 @@ async def _run(args: argparse.Namespace) -> int:
 async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, cluster: Any,
                  record: Any) -> None:
     from actions.sources.detection import IncidentDetector
+    from actions.sources.dns_source import CoreDnsSource
     from actions.sources.events import WarningEvents
     from actions.sources.falco import FalcoFollower
     from actions.sources.policies import PolicyWatcher
@@ -104,6 +106,7 @@ async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, clust
                                  already_seen=recorder.recorded_event_keys()).run),
         ("policies", PolicyWatcher(api, namespace,
                                    settings.policies.desired_state_file).run),
+        ("dns", CoreDnsSource(api, record, classifier, incident_id=args.incident).run),
     ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
