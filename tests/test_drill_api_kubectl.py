@@ -336,3 +336,20 @@ def test_create_generators_send_protobuf(kubectl: KubectlRunner,
     assert secret is not None
     assert (secret["type"], secret["data"]) == ("kubernetes.io/service-account-token",
                                                 {"token": "YWJj"})
+
+
+def test_auth_can_i_list_shows_the_rules_of_a_namespace(
+        kubectl: KubectlRunner, drill_server: DrillServerThread) -> None:
+    drill_server.state.set_rbac([
+        {"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods", "pods/log"]},
+        {"verbs": ["patch"], "apiGroups": ["networking.k8s.io"],
+         "resources": ["networkpolicies"], "namespaces": ["voicehive"],
+         "resourceNames": ["external-api-segmentation"]},
+    ])
+    here = kubectl("auth", "can-i", "--list", "-n", "voicehive")
+    assert here.returncode == 0, here.stderr
+    rows = {line.split()[0]: line.split()[-1] for line in here.stdout.splitlines()[1:]}
+    assert rows == {"pods": "list]", "pods/log": "list]",
+                    "networkpolicies.networking.k8s.io": "[patch]"}
+    elsewhere = kubectl("auth", "can-i", "--list", "-n", "kube-system")
+    assert "networkpolicies" not in elsewhere.stdout

@@ -414,6 +414,11 @@ class ClusterState:
             return rbac.is_allowed(self._rules, verb, group, resource, namespace, name,
                                    subresource)
 
+    def rules_in(self, namespace: str | None) -> list[dict[str, Any]]:
+        """The rules that apply in namespace (what `kubectl auth can-i --list` shows)."""
+        with self._lock:
+            return rbac.rules_in(self._rules, namespace)
+
     def check_allowed(self, verb: str, group: str, resource: str, namespace: str | None,
                       name: str | None = None, subresource: str | None = None) -> None:
         """Raise the real 403 Forbidden unless allowed."""

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from . import options, patch, status, tables
 from .paths import Target
-from .protobuf import ProtobufError, decode_ssar
+from .protobuf import ProtobufError, decode_ssar, decode_ssrr
 from .protobuf_objects import decode_object
 from .resources import ResourceType, by_kind
 from .responses import json_response
@@ -111,6 +111,8 @@ async def create_object(state: ClusterState, target: Target,
     assert resource is not None
     if resource.kind == "SelfSubjectAccessReview":
         return await self_subject_access_review(state, request)
+    if resource.kind == "SelfSubjectRulesReview":
+        return await self_subject_rules_review(state, request)
     dry_run = options.dry_run(request.query, "CreateOptions")
     validation = options.field_validation(request.query)
     body = _check_body(target, await read_json(request))
@@ -261,3 +263,25 @@ def _ssar_resource() -> ResourceType:
     resource = by_kind("authorization.k8s.io/v1", "SelfSubjectAccessReview")
     assert resource is not None
     return resource
+
+
+async def self_subject_rules_review(state: ClusterState,
+                                    request: web.Request) -> web.Response:
+    """List the rules that apply in a namespace (`kubectl auth can-i --list`)."""
+    if request.content_type == PROTOBUF:
+        try:
+            review = decode_ssrr(await request.read())
+        except ProtobufError as exc:
+            raise status.bad_request(f"unable to decode the SelfSubjectRulesReview: {exc}") \
+                from None
+    else:
+        review = await read_json(request)
+    spec = review.get("spec") if isinstance(review, dict) else None
+    if not isinstance(spec, dict):
+        spec = {}
+    namespace = spec.get("namespace") or None
+    answer = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+              "metadata": {"creationTimestamp": None}, "spec": spec,
+              "status": {"resourceRules": state.rules_in(namespace),
+                         "nonResourceRules": [], "incomplete": False}}
+    return json_response(answer, 201)

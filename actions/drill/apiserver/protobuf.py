@@ -98,3 +98,12 @@ def decode_ssar(body: bytes) -> dict[str, Any]:
             spec["nonResourceAttributes"] = _strings(spec_fields[2], NON_RESOURCE_FIELDS)  # type: ignore[arg-type]
     return {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
             "metadata": {}, "spec": spec}
+
+
+def decode_ssrr(body: bytes) -> dict[str, Any]:
+    """A protobuf SelfSubjectRulesReview (spec field 2, its namespace field 1) as JSON."""
+    _, _, raw = unwrap(body)
+    spec_bytes = fields(raw).get(2)
+    spec = _strings(spec_bytes, {1: "namespace"}) if isinstance(spec_bytes, bytes) else {}
+    return {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+            "metadata": {}, "spec": spec}

@@ -52,3 +52,20 @@ def forbidden(verb: str, group: str, resource: str, namespace: str | None,
     reason = (f'User "{username}" cannot {verb} resource "{full}" in API group "{group}" '
               f"{scope}")
     return status.forbidden(resource_text, name, group, resource, reason)
+
+
+def rules_in(rules: list[dict[str, Any]] | None, namespace: str | None) -> list[dict[str, Any]]:
+    """The resource rules that apply in namespace, as a SelfSubjectRulesReview lists them."""
+    if rules is None:
+        return [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
+    applying = []
+    for rule in rules:
+        namespaces = rule.get("namespaces")
+        if namespaces is not None and (namespace is None or not _listed(namespaces, namespace)):
+            continue
+        shown = {key: list(rule[key]) for key in ("verbs", "apiGroups", "resources")
+                 if isinstance(rule.get(key), list)}
+        if rule.get("resourceNames"):
+            shown["resourceNames"] = list(rule["resourceNames"])
+        applying.append(shown)
+    return applying
