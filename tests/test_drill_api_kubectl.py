@@ -348,8 +348,10 @@ def test_auth_can_i_list_shows_the_rules_of_a_namespace(
     ])
     here = kubectl("auth", "can-i", "--list", "-n", "voicehive")
     assert here.returncode == 0, here.stderr
-    rows = {line.split()[0]: line.split()[-1] for line in here.stdout.splitlines()[1:]}
-    assert rows == {"pods": "list]", "pods/log": "list]",
-                    "networkpolicies.networking.k8s.io": "[patch]"}
+    rows = {line.split()[0]: line.split("]")[-2].rsplit("[", 1)[-1]
+            for line in here.stdout.splitlines()[1:]}
+    assert rows == {"pods": "get list", "pods/log": "get list",
+                    "networkpolicies.networking.k8s.io": "patch"}
+    assert "[external-api-segmentation]" in here.stdout
     elsewhere = kubectl("auth", "can-i", "--list", "-n", "kube-system")
     assert "networkpolicies" not in elsewhere.stdout
