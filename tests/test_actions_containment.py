@@ -392,3 +392,11 @@ async def test_preview_and_outcome_turn_into_json(runbook: RunbookActions) -> No
     document = json.loads(json.dumps(outcome.to_dict()))
     assert document["status"] == "succeeded"
     assert document["action_id"] == outcome.action_id
+
+
+async def test_a_preview_runs_once(runbook: RunbookActions, record: Record) -> None:
+    preview = await runbook.preview(ActionRequest("isolate", "orchestrator"))
+    await runbook.execute(preview)
+    with pytest.raises(RuntimeError, match="preview again"):
+        await runbook.execute(preview)
+    assert len(record.query("SELECT 1 FROM actions WHERE entry = 'intent'")) == 1

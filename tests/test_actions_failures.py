@@ -7,6 +7,7 @@ injected HTTP errors or delays), reached through the real client over HTTP.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -233,3 +234,18 @@ async def test_cluster_errors_classify_status_objects(
     assert strict.value.code == 400
     assert 'unknown field "spec.polcyTypes"' in str(strict.value)
     assert drill_server.state.get("networking.k8s.io/v1", "NetworkPolicy", NS, "typo") is None
+
+
+async def test_a_read_back_that_disagrees_fails_verification_but_keeps_what_was_applied(
+    runbook: RunbookActions, record: Record, drill_server: DrillServerThread
+) -> None:
+    preview = await runbook.preview(ActionRequest("isolate", "orchestrator"))
+    name = preview.changes[0].name
+    drill_server.state.inject_fault("GET", rf"/networkpolicies/{name}", 404, times=1)
+    outcome = await runbook.execute(preview)
+    assert outcome.status == "failed"
+    assert outcome.cause == "verification"
+    assert f"{name} in voicehive is missing" in outcome.message
+    assert emergency_policies(drill_server) == [name]
+    (data,) = [json.loads(d) for status, d in outcomes(record) if d]
+    assert data["applied"][0]["name"] == name

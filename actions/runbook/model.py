@@ -183,6 +183,7 @@ class ActionPreview:
     intent_data: dict[str, Any] = field(default_factory=dict)
     # Capture: the pieces to gather, by name (run at execute, not previewed).
     pieces: list[str] = field(default_factory=list)
+    executed: bool = False
 
     @property
     def ok(self) -> bool:

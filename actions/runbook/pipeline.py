@@ -270,7 +270,14 @@ class RunbookActions:
     async def execute(
         self, preview: ActionPreview, *, progress: ProgressSink | None = None
     ) -> ActionOutcome:
-        """Record the intent, apply the preview's changes, verify, record the outcome."""
+        """Record the intent, apply the preview's changes, verify, record the outcome.
+
+        A preview runs once: preview again to retry (names carry the time, the dry run
+        and the permission checks are redone).
+        """
+        if preview.executed:
+            raise RuntimeError("this preview was already executed: preview again to retry")
+        preview.executed = True
         started = time.perf_counter()
         request = preview.request
         incident_id, opened = self._incident_for(preview)
@@ -418,8 +425,13 @@ class RunbookActions:
                 return f"{what} still exists"
         elif found is None:
             return f"{what} is missing"
-        elif change.verb == "create" and found.get("spec") != change.body.get("spec"):
-            return f"{what} does not hold the spec that was sent"
+        elif change.verb == "create":
+            # The server may add defaults; everything that was sent must be there as sent.
+            if not _contains(found.get("spec"), change.body.get("spec")):
+                return f"{what} does not hold the spec that was sent"
+            labels = (change.body.get("metadata") or {}).get("labels")
+            if not _contains((found.get("metadata") or {}).get("labels"), labels):
+                return f"{what} lost the labels restore needs to find it"
         return change.check(found) if change.check else None
 
     def _advance_incident(self, action: str, incident_id: str) -> None:
@@ -444,6 +456,21 @@ class RunbookActions:
                 changes["phase"] = "recovery"
         if changes:
             self.record.incidents.update(incident_id, actor=self.actor, **changes)
+
+
+def _contains(stored: Any, sent: Any) -> bool:
+    """Whether `stored` holds everything in `sent` (dicts may have more keys, lists not)."""
+    if isinstance(sent, dict):
+        return isinstance(stored, dict) and all(
+            key in stored and _contains(stored[key], value) for key, value in sent.items()
+        )
+    if isinstance(sent, list):
+        return (
+            isinstance(stored, list)
+            and len(stored) == len(sent)
+            and all(_contains(a, b) for a, b in zip(stored, sent, strict=True))
+        )
+    return bool(stored == sent)
 
 
 def _outcome_data(outcome: ActionOutcome) -> dict[str, Any]:
