@@ -37,7 +37,8 @@ RUNBOOK_ACTION_ITEMS = (
 )
 WORKED = ("succeeded", "no-op")
 MAX_VALUE_CHARS = 300
-MAX_LISTED = 50  # notes and action targets quoted in a section; all are in the appendix
+MAX_LISTED = 50  # notes quoted under Root Cause; all of them are in the appendix
+MAX_TARGETS = 10  # action targets named on the Affected Services line
 NOTE_KINDS = ("note",)
 
 
@@ -150,12 +151,12 @@ class _Facts:
                     targets[intent.target].append(intent.action)
         parts = [
             f"{escape(target)} ({escape(', '.join(actions))})"
-            for target, actions in list(targets.items())[:MAX_LISTED]
+            for target, actions in list(targets.items())[:MAX_TARGETS]
         ]
-        if len(targets) > MAX_LISTED:
-            parts.append(f"and {len(targets) - MAX_LISTED} more action targets")
+        if len(targets) > MAX_TARGETS:
+            parts.append(f"and {len(targets) - MAX_TARGETS} more action targets")
         pods = [
-            f"{escape(f'{ns}/{pod}' if ns else pod)} ({count} alerts)"
+            f"{escape(f'{ns}/{pod}' if ns else pod)} ({count:,} alerts)"
             for ns, pod, count in self.alerts.pods[:5]
         ]
         if pods:
@@ -206,7 +207,7 @@ def _summary(facts: _Facts) -> list[str]:
         generated += f" Category: {escape(incident.category)}."
     if facts.alerts.total:
         generated += (
-            f" {facts.alerts.total} alerts {_alert_span(facts.alerts)}"
+            f" {facts.alerts.total:,} alerts {_alert_span(facts.alerts)}"
             f" ({facts.alerts.rules} rule and priority combinations)."
         )
     if facts.decisions:
@@ -282,7 +283,8 @@ def _impact(facts: _Facts) -> list[str]:
     technical = []
     if alerts.total:
         technical.append(
-            f"{alerts.total} alerts, {alerts.pod_count} pods named in them, {_alert_span(alerts)}"
+            f"{alerts.total:,} alerts, {alerts.pod_count:,} pods named in them, "
+            f"{_alert_span(alerts)}"
         )
     contained = [i for i, o in facts.actions if o is not None and o.status == "succeeded"]
     if contained:
@@ -360,21 +362,21 @@ def _alerts(facts: _Facts) -> list[str]:
     if not alerts.total:
         return lines + ["No alerts recorded for this incident.", ""]
     lines += [
-        f"{alerts.total} alerts {_alert_span(alerts)}.",
+        f"{alerts.total:,} alerts {_alert_span(alerts)}.",
         "",
         "| Rule | Priority | Alerts |",
         "|---|---|---:|",
-        *(f"| {_cell(rule)} | {_cell(priority)} | {n} |" for rule, priority, n in alerts.by_rule),
+        *(f"| {_cell(rule)} | {_cell(priority)} | {n:,} |" for rule, priority, n in alerts.by_rule),
     ]
     if alerts.rules > len(alerts.by_rule):
         lines.append(f"| and {alerts.rules - len(alerts.by_rule)} more rule/priority pairs | | |")
     if alerts.pods:
         lines += ["", "| Namespace | Pod | Alerts |", "|---|---|---:|"]
-        lines += [f"| {_cell(ns)} | {_cell(pod)} | {n} |" for ns, pod, n in alerts.pods]
+        lines += [f"| {_cell(ns)} | {_cell(pod)} | {n:,} |" for ns, pod, n in alerts.pods]
     shown = len(alerts.listed)
     lines += [
         "",
-        f"First {shown} of {alerts.total} alerts:" if shown < alerts.total else "All alerts:",
+        f"First {shown} of {alerts.total:,} alerts:" if shown < alerts.total else "All alerts:",
         "",
         "| Time | Priority | Rule | Pod | Output |",
         "|---|---|---|---|---|",

@@ -387,6 +387,6 @@ def test_long_lists_are_capped_in_sections_and_whole_in_the_appendix(
     root = report.split("## Root Cause")[1].split("## Impact Assessment")[0]
     assert root.count("- Note ") == 50
     assert "- and 10 more notes: see the full timeline" in root
-    assert "and 10 more action targets" in report.splitlines()[6]
+    assert "and 50 more action targets" in report.splitlines()[6]
     appendix = report.split("## Appendix: Full Timeline")[1]
     assert "| note 59 |" in appendix
