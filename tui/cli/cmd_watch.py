@@ -2,8 +2,8 @@
 
 For a jump host or a background recorder: follows every Falco pod, the
 namespace's Warning events and NetworkPolicies (with drift against the
-desired-state file), CoreDNS's query log (DNS tunneling detection), records
-everything, and prints what it sees until
+desired-state file), CoreDNS's query log (DNS tunneling detection) and the
+mesh (proxy sync, mTLS modes, every 30 s), records everything, and prints what it sees until
 SIGINT or SIGTERM, then commits what it holds and exits 0.
 
 With `--json`, stdout carries one JSON object per line (a documented
@@ -81,6 +81,7 @@ async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, clust
     from actions.sources.dns_source import CoreDnsSource
     from actions.sources.events import WarningEvents
     from actions.sources.falco import FalcoFollower
+    from actions.sources.mesh import MeshMonitor
     from actions.sources.policies import PolicyWatcher
     from actions.sources.recorder import TimelineRecorder
 
@@ -107,6 +108,7 @@ async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, clust
         ("policies", PolicyWatcher(api, namespace,
                                    settings.policies.desired_state_file).run),
         ("dns", CoreDnsSource(api, record, classifier, incident_id=args.incident).run),
+        ("mesh", MeshMonitor(cluster, namespace, kubeconfig=args.kubeconfig).run),
     ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

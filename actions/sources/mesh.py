@@ -1,0 +1,177 @@
+"""The service mesh, refreshed periodically: proxy sync, mTLS modes, authorization policies.
+
+Istio: each proxy's sync state (istiod's /debug/syncz through the API service
+proxy, else `istioctl proxy-status`, via actions.status.mesh_status), the
+PeerAuthentication mode per namespace and workload (PERMISSIVE and DISABLE
+flagged; the root namespace istio-system sets the mesh-wide default) and the
+AuthorizationPolicies of the namespace (one with a selector and no rules
+denies everything to its workloads). Linkerd: `linkerd check -o json` when
+the CLI is installed. A refusal by istiod (401/403 through the proxy) is
+reported as "forbidden", never as "no proxies".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from actions.cluster import (
+    ISTIO_AUTHORIZATION_POLICY,
+    ISTIO_PEER_AUTHENTICATION,
+    Cluster,
+    ClusterError,
+)
+from actions.sources.health import ABSENT, CONNECTED, FORBIDDEN, RETRYING, HealthReporter
+from actions.status import MeshStatus, ProxySync, mesh_status
+
+FLAGGED_MODES = ("PERMISSIVE", "DISABLE")
+ROOT_NAMESPACE = "istio-system"
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAuthenticationInfo:
+    namespace: str
+    name: str
+    selector: dict[str, str] | None
+    """matchLabels of the workloads it applies to; None: the whole namespace."""
+    mode: str
+    port_modes: dict[str, str]
+    scope: str
+    """"mesh" (root namespace, no selector), "namespace" or "workload"."""
+
+    @property
+    def flagged(self) -> bool:
+        return self.mode in FLAGGED_MODES or any(m in FLAGGED_MODES
+                                                 for m in self.port_modes.values())
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationPolicyInfo:
+    namespace: str
+    name: str
+    action: str
+    selector: dict[str, str] | None
+    rules: int
+
+    @property
+    def denies_all(self) -> bool:
+        """ALLOW with no rules matches nothing, so it denies all traffic to its workloads."""
+        return self.action == "ALLOW" and self.rules == 0
+
+
+@dataclass(frozen=True, slots=True)
+class MeshSnapshot:
+    """One refresh of the mesh pane."""
+
+    namespace: str
+    mesh: str | None
+    mesh_detail: str
+    proxies: tuple[ProxySync, ...]
+    out_of_sync: tuple[str, ...]
+    peer_authentications: tuple[PeerAuthenticationInfo, ...]
+    authorization_policies: tuple[AuthorizationPolicyInfo, ...]
+    linkerd_checks: tuple[dict[str, Any], ...]
+    problems: tuple[str, ...]
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def effective_mode(self) -> str:
+        """The namespace-wide mTLS mode: its own policy, else the mesh-wide one, else PERMISSIVE."""
+        for scope in ("namespace", "mesh"):
+            for pa in self.peer_authentications:
+                if pa.scope == scope and pa.mode != "UNSET":
+                    return pa.mode
+        return "PERMISSIVE"  # Istio's default when nothing says otherwise
+
+
+def peer_authentication(obj: dict[str, Any]) -> PeerAuthenticationInfo:
+    metadata, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    namespace = str(metadata.get("namespace") or "")
+    selector = (spec.get("selector") or {}).get("matchLabels") or None
+    ports = {str(port): str((value or {}).get("mode") or "UNSET")
+             for port, value in (spec.get("portLevelMtls") or {}).items()}
+    scope = "workload" if selector else ("mesh" if namespace == ROOT_NAMESPACE else "namespace")
+    return PeerAuthenticationInfo(namespace, str(metadata.get("name")), selector,
+                                  str((spec.get("mtls") or {}).get("mode") or "UNSET"), ports,
+                                  scope)
+
+
+def authorization_policy(obj: dict[str, Any]) -> AuthorizationPolicyInfo:
+    metadata, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    return AuthorizationPolicyInfo(
+        str(metadata.get("namespace") or ""), str(metadata.get("name")),
+        str(spec.get("action") or "ALLOW"),
+        (spec.get("selector") or {}).get("matchLabels") or None, len(spec.get("rules") or []))
+
+
+class MeshMonitor:
+    """`await MeshMonitor(cluster, "voicehive").run(sink)`: a MeshSnapshot every interval."""
+
+    SOURCE = "mesh"
+
+    def __init__(self, cluster: Cluster, namespace: str | None = None, *,
+                 interval_seconds: float = 30.0, kubeconfig: str | None = None) -> None:
+        self.cluster = cluster
+        self.namespace = namespace or cluster.namespace
+        self.interval_seconds = interval_seconds
+        self.kubeconfig = kubeconfig
+
+    async def run(self, sink: Callable[[object], None]) -> None:
+        health = HealthReporter(self.SOURCE, sink)
+        while True:
+            try:
+                snapshot = await self.snapshot()
+            except ClusterError as error:
+                state = FORBIDDEN if error.cause in ("forbidden", "unauthorized") else RETRYING
+                health.report(state, error.message)
+            else:
+                sink(snapshot)
+                health.report(*self._health(snapshot))
+            await asyncio.sleep(self.interval_seconds)
+
+    async def snapshot(self) -> MeshSnapshot:
+        status: MeshStatus = await mesh_status(self.cluster, namespace=self.namespace,
+                                               kubeconfig=self.kubeconfig)
+        problems = list(status.problems)
+        peers: list[PeerAuthenticationInfo] = []
+        policies: list[AuthorizationPolicyInfo] = []
+        if status.mesh == "istio":
+            for namespace in dict.fromkeys((ROOT_NAMESPACE, self.namespace)):
+                try:
+                    peers += [peer_authentication(o) for o in
+                              await self.cluster.list(ISTIO_PEER_AUTHENTICATION, namespace)]
+                except ClusterError as error:
+                    problems.append(f"PeerAuthentications in {namespace} unknown: {error}")
+            try:
+                policies = [authorization_policy(o) for o in
+                            await self.cluster.list(ISTIO_AUTHORIZATION_POLICY, self.namespace)]
+            except ClusterError as error:
+                problems.append(f"AuthorizationPolicies unknown: {error}")
+            for pa in peers:
+                if pa.flagged:
+                    where = f"workload {pa.selector}" if pa.selector else pa.scope
+                    problems.append(f"PeerAuthentication {pa.namespace}/{pa.name} ({where}) "
+                                    f"allows plaintext: mode {pa.mode}")
+        return MeshSnapshot(
+            namespace=self.namespace, mesh=status.mesh, mesh_detail=status.mesh_detail,
+            proxies=tuple(status.proxies),
+            out_of_sync=tuple(p.name for p in status.proxies if not p.synced),
+            peer_authentications=tuple(peers), authorization_policies=tuple(policies),
+            linkerd_checks=tuple(status.linkerd_checks), problems=tuple(problems))
+
+    @staticmethod
+    def _health(snapshot: MeshSnapshot) -> tuple[str, str]:
+        if snapshot.mesh is None:
+            return ABSENT, f"no service mesh detected ({snapshot.mesh_detail})"
+        refused = [p for p in snapshot.problems if "refused the debug request" in p]
+        if refused:
+            return FORBIDDEN, refused[0]
+        detail = f"{snapshot.mesh}: {len(snapshot.proxies)} proxies"
+        if snapshot.out_of_sync:
+            detail += f", out of sync: {', '.join(snapshot.out_of_sync)}"
+        if snapshot.mesh == "istio":
+            detail += f"; mTLS in {snapshot.namespace}: {snapshot.effective_mode}"
+        return CONNECTED, detail

@@ -1,0 +1,83 @@
+"""The mesh monitor on the drill cluster: proxy sync, mTLS modes, policies, istiod refusing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions.cluster import Cluster, ClusterOptions, connect
+from actions.drill.apiserver import status
+from actions.drill.cluster_state import ApiError
+from actions.drill.server import DrillServerThread
+from actions.sources.mesh import MeshMonitor, MeshSnapshot
+from tests.sources_helpers import RunningSource, eventually
+
+SYNCZ = [
+    {"cluster_id": "Kubernetes", "proxy": "orchestrator-6f8d9c7b5d-k2x9p.voicehive",
+     "proxy_type": "sidecar", "istio_version": "1.24.3",
+     "cluster_sent": "n1", "cluster_acked": "n1", "listener_sent": "n2", "listener_acked": "n2"},
+    {"cluster_id": "Kubernetes", "proxy": "tts-router-7c9d8e6f5a-q7w3e.voicehive",
+     "proxy_type": "sidecar", "istio_version": "1.24.3",
+     "cluster_sent": "n3", "cluster_acked": "n2", "listener_sent": "n4"},
+]
+
+
+@pytest.fixture
+async def cluster(drill_server: DrillServerThread, tmp_path: Path) -> AsyncIterator[Cluster]:
+    connected = await connect(ClusterOptions(
+        kubeconfig=str(drill_server.kubeconfig_path(tmp_path))))
+    yield connected
+    await connected.close()
+
+
+async def test_sync_state_modes_and_policies(drill_server: DrillServerThread,
+                                             cluster: Cluster) -> None:
+    state = drill_server.state
+    state.syncz_provider = lambda: SYNCZ
+    state.create({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+                  "metadata": {"name": "legacy-billing", "namespace": "voicehive"},
+                  "spec": {"selector": {"matchLabels": {"app": "billing"}},
+                           "mtls": {"mode": "PERMISSIVE"}}})
+    state.create({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                  "metadata": {"name": "deny-all-orchestrator", "namespace": "voicehive"},
+                  "spec": {"selector": {"matchLabels": {"app": "orchestrator"}}}})
+    monitor = MeshMonitor(cluster, "voicehive", interval_seconds=0.1)
+    snapshot = await monitor.snapshot()
+
+    assert snapshot.mesh == "istio"
+    assert snapshot.out_of_sync == ("tts-router-7c9d8e6f5a-q7w3e.voicehive",)
+    assert snapshot.effective_mode == "STRICT"  # the namespace's default policy
+    legacy = next(p for p in snapshot.peer_authentications if p.name == "legacy-billing")
+    assert (legacy.scope, legacy.flagged) == ("workload", True)
+    assert any("legacy-billing" in p and "PERMISSIVE" in p for p in snapshot.problems)
+    deny = next(p for p in snapshot.authorization_policies if p.name == "deny-all-orchestrator")
+    assert deny.denies_all
+    allow = next(p for p in snapshot.authorization_policies
+                 if p.name == "allow-orchestrator-to-tts")
+    assert (allow.action, allow.rules, allow.denies_all) == ("ALLOW", 1, False)
+
+    running = RunningSource(monitor.run)
+    await eventually(lambda: len(running.of(MeshSnapshot)) >= 2)
+    await running.stop()
+    (health,) = running.health("mesh")  # reported once: it did not change
+    assert health.state == "connected"
+    assert health.detail == ("istio: 2 proxies, out of sync: tts-router-7c9d8e6f5a-q7w3e.voicehive"
+                             "; mTLS in voicehive: STRICT")
+
+
+async def test_istiod_refusing_the_proxy_is_forbidden_not_quiet(
+        drill_server: DrillServerThread, cluster: Cluster) -> None:
+    def refuse() -> list[dict[str, Any]]:
+        raise ApiError(status.status_failure(401, "Unauthorized", "Unauthorized"))
+
+    drill_server.state.syncz_provider = refuse
+    running = RunningSource(MeshMonitor(cluster, "voicehive", interval_seconds=0.1).run)
+    await eventually(lambda: bool(running.health("mesh")))
+    await running.stop()
+    health = running.health("mesh")[0]
+    assert health.state == "forbidden"
+    assert "refused the debug request" in health.detail
+    assert running.of(MeshSnapshot)[0].proxies == ()
