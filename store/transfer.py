@@ -77,12 +77,26 @@ def _rows(conn: sqlite3.Connection, incident_id: str) -> Iterator[tuple[int, str
     def table_rows(table: str) -> Iterator[tuple[int, str, sqlite3.Row]]:
         cursor = conn.cursor()
         cursor.row_factory = sqlite3.Row
+        # Alerts have no (incident_id, seq) index: when the incident holds most
+        # of them, walking the seq index beats sorting a million rows in temp files.
+        column = (
+            "+incident_id" if table == "alerts" and _mostly(conn, incident_id) else "incident_id"
+        )
         for row in cursor.execute(
-            f"SELECT * FROM {table} WHERE incident_id = ? ORDER BY seq", (incident_id,)
+            f"SELECT * FROM {table} WHERE {column} = ? ORDER BY seq", (incident_id,)
         ):
             yield row["seq"], table, row
 
     return heapq.merge(*(table_rows(t) for t in INCIDENT_TABLES), key=lambda item: item[0])
+
+
+def _mostly(conn: sqlite3.Connection, incident_id: str) -> bool:
+    """Whether at least half of the record's alerts belong to this incident (index-only counts)."""
+    (mine,) = conn.execute(
+        "SELECT count(*) FROM alerts WHERE incident_id = ?", (incident_id,)
+    ).fetchone()
+    (everyone,) = conn.execute("SELECT count(*) FROM alerts").fetchone()
+    return mine * 2 >= everyone > 0
 
 
 def _content(table: str, row: sqlite3.Row) -> tuple[tuple[Any, ...], str]:
