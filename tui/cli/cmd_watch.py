@@ -2,9 +2,11 @@
 
 For a jump host or a background recorder: follows every Falco pod, the
 namespace's Warning events and NetworkPolicies (with drift against the
-desired-state file), CoreDNS's query log (DNS tunneling detection) and the
-mesh (proxy sync, mTLS modes, every 30 s), records everything, and prints what it sees until
-SIGINT or SIGTERM, then commits what it holds and exits 0.
+desired-state file), CoreDNS's query log (DNS tunneling detection), the mesh
+(proxy sync, mTLS modes, every 30 s) and its traffic from Prometheus (mTLS
+failures on several services are the runbook's P0); records everything, and
+prints what it sees until SIGINT or SIGTERM, then commits what it holds and
+exits 0.
 
 With `--json`, stdout carries one JSON object per line (a documented
 exception to "one document"): `{"type": "alert" | "event" | "drift" |
@@ -84,6 +86,7 @@ async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, clust
     from actions.sources.mesh import MeshMonitor
     from actions.sources.policies import PolicyWatcher
     from actions.sources.recorder import TimelineRecorder
+    from actions.sources.traffic import PrometheusClient, TrafficMonitor
 
     recorder = TimelineRecorder(record, incident_id=args.incident, actor="warroom watch")
     printer = JsonLines() if args.json else TextLines()
@@ -109,6 +112,10 @@ async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, clust
                                    settings.policies.desired_state_file).run),
         ("dns", CoreDnsSource(api, record, classifier, incident_id=args.incident).run),
         ("mesh", MeshMonitor(cluster, namespace, kubeconfig=args.kubeconfig).run),
+        ("traffic", TrafficMonitor(PrometheusClient(
+            url=settings.prometheus.url, cluster=cluster,
+            namespace=settings.prometheus.namespace, service=settings.prometheus.service,
+            port=settings.prometheus.port), record, incident_id=args.incident).run),
     ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,0 +1,253 @@
+"""Mesh traffic from Prometheus, as series for sparklines, and the mTLS-failure P0.
+
+Polls Prometheus' instant query API (a configured URL over httpx, else
+through the API server's service proxy) for:
+
+- `rate(istio_tcp_received_bytes_total[5m])` per destination workload;
+- requests failing as mTLS failures do (503 with Envoy's upstream-failure
+  flags `UF`/`URX`, reported by the client's sidecar) per destination service;
+- plaintext requests reaching sidecars (`connection_security_policy="none"`).
+
+Values arrive as strings (`"12.5"`, `"NaN"`, `"+Inf"`), series in no
+particular order (formats.md 5). When mTLS failures hit two services or more
+at once, the runbook's P0 "mTLS failures affecting multiple services" is
+recorded as an alert, like a Falco one, once per cooldown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from actions.cluster import Cluster, ClusterError
+from actions.falco.alert import FalcoAlert
+from actions.falco.classify import Classification
+from actions.ingest import BatchPreparer, BatchWriter
+from actions.sources.batches import AlertBatch, RecordedAlert
+from actions.sources.health import ABSENT, CONNECTED, FORBIDDEN, RETRYING, HealthReporter
+from store import Record
+
+TCP_RECEIVED = ("sum by (destination_workload, destination_workload_namespace) "
+                "(rate(istio_tcp_received_bytes_total[5m]))")
+MTLS_FAILURES = ('sum by (destination_service_name, destination_workload_namespace) '
+                 '(rate(istio_requests_total{reporter="source",response_code="503",'
+                 'response_flags=~".*(UF|URX).*"}[5m]))')
+PLAINTEXT = ('sum by (destination_workload, destination_workload_namespace) '
+             '(rate(istio_requests_total{reporter="destination",'
+             'connection_security_policy="none"}[5m]))')
+MTLS_RULE = "Service mesh mTLS failures affecting multiple services"
+MTLS_CLASSIFICATION = Classification("P0", "mesh-mtls-failure",
+                                     "warroom traffic: mTLS failures on 2+ services")
+
+
+class PrometheusError(Exception):
+    """Prometheus could not be asked; `state` is the health it means."""
+
+    def __init__(self, state: str, message: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficSample:
+    """One poll: per-workload bytes/s, per-service mTLS failures/s, per-workload plaintext/s."""
+
+    at: float
+    received_bytes: dict[str, float]
+    mtls_failures: dict[str, float]
+    plaintext: dict[str, float]
+
+
+@dataclass
+class TrafficSeries:
+    """The last `length` polls per key, oldest first, for sparklines."""
+
+    length: int = 120
+    series: dict[str, deque[float]] = field(default_factory=dict)
+
+    def add(self, values: dict[str, float]) -> None:
+        for key in set(self.series) | set(values):
+            points = self.series.setdefault(key, deque(maxlen=self.length))
+            points.append(values.get(key, 0.0))
+
+    def of(self, key: str) -> list[float]:
+        return list(self.series.get(key, ()))
+
+
+def vector(data: Any, labels: tuple[str, ...]) -> dict[str, float]:
+    """A Prometheus vector as {"label1/label2": value}; NaN and infinities dropped."""
+    result: dict[str, float] = {}
+    if not isinstance(data, dict) or data.get("resultType") != "vector":
+        raise PrometheusError(RETRYING, f"unexpected answer: {str(data)[:200]}")
+    for sample in data.get("result") or []:
+        metric = sample.get("metric") or {}
+        try:
+            value = float(sample["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+        if math.isnan(value) or math.isinf(value):
+            continue
+        key = "/".join(str(metric.get(label, "unknown")) for label in reversed(labels))
+        result[key] = result.get(key, 0.0) + value
+    return result
+
+
+class PrometheusClient:
+    """Instant queries, at a URL or through the API server's service proxy."""
+
+    def __init__(self, *, url: str | None = None, cluster: Cluster | None = None,
+                 namespace: str = "monitoring", service: str = "prometheus", port: int = 9090,
+                 timeout: float = 10.0) -> None:
+        if url is None and cluster is None:
+            raise ValueError("Prometheus needs a URL or a cluster to reach it through")
+        self.url = url.rstrip("/") if url else None
+        self.cluster = cluster
+        self.namespace, self.service, self.port = namespace, service, port
+        self.timeout = timeout
+        self.where = self.url or f"service {namespace}/{service}:{port} (API proxy)"
+
+    async def query(self, promql: str) -> Any:
+        if self.url is not None:
+            body = await self._direct(promql)
+        else:
+            body = await self._proxied(promql)
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            raise PrometheusError(RETRYING, f"{self.where}: the answer is not JSON") from None
+        if answer.get("status") != "success":
+            raise PrometheusError(RETRYING, f"{self.where}: {answer.get('errorType')}: "
+                                            f"{answer.get('error')}")
+        return answer.get("data")
+
+    async def _direct(self, promql: str) -> bytes:
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                response = await client.get(f"{self.url}/api/v1/query", params={"query": promql})
+        except httpx.HTTPError as error:
+            raise PrometheusError(RETRYING, f"{self.where}: {error}") from None
+        if response.status_code in (401, 403):
+            raise PrometheusError(FORBIDDEN, f"{self.where}: HTTP {response.status_code}")
+        if response.status_code >= 400 and not response.content.startswith(b"{"):
+            raise PrometheusError(RETRYING, f"{self.where}: HTTP {response.status_code}")
+        return response.content
+
+    async def _proxied(self, promql: str) -> bytes:
+        assert self.cluster is not None
+        try:
+            return await self.cluster.service_proxy(
+                self.namespace, f"{self.service}:{self.port}", "api/v1/query",
+                query={"query": promql})
+        except ClusterError as error:
+            state = {"forbidden": FORBIDDEN, "unauthorized": FORBIDDEN,
+                     "not-found": ABSENT}.get(error.cause, RETRYING)
+            if "no endpoints" in error.message:
+                state = ABSENT
+            raise PrometheusError(state, error.message) from None
+
+
+class _FixedClassifier:
+    """Classifies every alert it is given the same way (warroom's own detections)."""
+
+    def __init__(self, classification: Classification) -> None:
+        self.classification = classification
+
+    def classify(self, _alert: FalcoAlert) -> Classification:
+        return self.classification
+
+
+class TrafficMonitor:
+    """`await TrafficMonitor(prometheus, record).run(sink)`: a TrafficSample every interval."""
+
+    SOURCE = "traffic"
+
+    def __init__(self, prometheus: PrometheusClient, record: Record | None = None, *,
+                 interval_seconds: float = 15.0, mtls_services: int = 2,
+                 mtls_min_rate: float = 0.05, cooldown_seconds: float = 600.0,
+                 incident_id: str | None = None) -> None:
+        self.prometheus = prometheus
+        self.record = record
+        self.interval_seconds = interval_seconds
+        self.mtls_services = mtls_services
+        self.mtls_min_rate = mtls_min_rate
+        self.cooldown_seconds = cooldown_seconds
+        self.incident_id = incident_id
+        self.received = TrafficSeries()
+        self.mtls = TrafficSeries()
+        self._quiet_until = 0.0
+
+    async def run(self, sink: Callable[[object], None]) -> None:
+        health = HealthReporter(self.SOURCE, sink)
+        while True:
+            try:
+                sample = await self.sample()
+            except PrometheusError as error:
+                health.report(error.state, str(error))
+            else:
+                health.report(CONNECTED, f"Prometheus at {self.prometheus.where}: "
+                                         f"{len(sample.received_bytes)} workloads")
+                sink(sample)
+                batch = await self._check_mtls(sample)
+                if batch is not None:
+                    sink(batch)
+            await asyncio.sleep(self.interval_seconds)
+
+    async def sample(self) -> TrafficSample:
+        received, failures, plaintext = await asyncio.gather(
+            self.prometheus.query(TCP_RECEIVED), self.prometheus.query(MTLS_FAILURES),
+            self.prometheus.query(PLAINTEXT))
+        sample = TrafficSample(
+            at=time.time(),
+            received_bytes=vector(received, ("destination_workload",
+                                             "destination_workload_namespace")),
+            mtls_failures=vector(failures, ("destination_service_name",
+                                            "destination_workload_namespace")),
+            plaintext=vector(plaintext, ("destination_workload",
+                                         "destination_workload_namespace")))
+        self.received.add(sample.received_bytes)
+        self.mtls.add(sample.mtls_failures)
+        return sample
+
+    async def _check_mtls(self, sample: TrafficSample) -> AlertBatch | None:
+        failing = sorted(s for s, rate in sample.mtls_failures.items()
+                         if rate >= self.mtls_min_rate)
+        if len(failing) < self.mtls_services or sample.at < self._quiet_until:
+            return None
+        self._quiet_until = sample.at + self.cooldown_seconds
+        if self.record is None:
+            return None
+        return await asyncio.to_thread(self._record, sample, failing)
+
+    def _record(self, sample: TrafficSample, failing: list[str]) -> AlertBatch:
+        time_ns = int(sample.at * 1_000_000_000)
+        seconds, nanos = divmod(time_ns, 1_000_000_000)
+        stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        rates = {service: round(sample.mtls_failures[service], 3) for service in failing}
+        alert = FalcoAlert(
+            time=f"{stamp}.{nanos:09d}Z", time_ns=time_ns, rule=MTLS_RULE, priority="Critical",
+            source="warroom-traffic", hostname=None, tags=("mesh", "mtls", "warroom"),
+            output=f"{MTLS_RULE} | services={','.join(failing)} "
+                   f"failing_requests_per_second={json.dumps(rates, sort_keys=True)}",
+            output_fields={"services": failing, "failure_rates": rates,
+                           "query": MTLS_FAILURES}, form="json")
+        assert self.record is not None
+        classifier = _FixedClassifier(MTLS_CLASSIFICATION)
+        prepared = BatchPreparer(classifier,  # type: ignore[arg-type]
+                                 incident_id=self.incident_id, origin="prometheus"
+                                 ).prepare([(1, alert)], self.record.now())
+        writer = BatchWriter(self.record, classifier,  # type: ignore[arg-type]
+                             incident_id=self.incident_id)
+        writer.write(prepared)
+        return AlertBatch([RecordedAlert("prometheus", alert, MTLS_CLASSIFICATION,
+                                         writer.report.accepted == 1)],
+                          [], self.record.clock(), time.time_ns(), writer.report.duplicates,
+                          lines=1)

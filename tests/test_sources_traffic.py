@@ -1,0 +1,104 @@
+"""Traffic from the drill cluster's Prometheus: series, string values, the mTLS-failure P0."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions.cluster import Cluster, ClusterOptions, connect
+from actions.drill.server import DrillServerThread
+from actions.sources.batches import AlertBatch
+from actions.sources.traffic import (
+    MTLS_FAILURES,
+    PLAINTEXT,
+    TCP_RECEIVED,
+    PrometheusClient,
+    TrafficMonitor,
+    TrafficSample,
+)
+from store import Record
+from tests.sources_helpers import RunningSource, eventually
+
+
+def metrics(failing: dict[str, str]) -> Any:
+    def provider(promql: str, at: float) -> dict[str, Any]:
+        if promql == TCP_RECEIVED:
+            result = [
+                {"metric": {"destination_workload": "tts-router",
+                            "destination_workload_namespace": "voicehive"}, "value": "1234.5"},
+                {"metric": {"destination_workload": "orchestrator",
+                            "destination_workload_namespace": "voicehive"}, "value": "NaN"},
+            ]
+        elif promql == MTLS_FAILURES:
+            result = [{"metric": {"destination_service_name": name,
+                                  "destination_workload_namespace": "voicehive"},
+                       "value": value} for name, value in failing.items()]
+        elif promql == PLAINTEXT:
+            result = []
+        else:
+            raise ValueError(f"unexpected query {promql}")
+        return {"resultType": "vector", "result": result}
+    return provider
+
+
+@pytest.fixture
+async def cluster(drill_server: DrillServerThread, tmp_path: Path) -> AsyncIterator[Cluster]:
+    connected = await connect(ClusterOptions(
+        kubeconfig=str(drill_server.kubeconfig_path(tmp_path))))
+    yield connected
+    await connected.close()
+
+
+async def test_series_through_the_api_proxy_and_the_mtls_p0(
+        drill_server: DrillServerThread, cluster: Cluster, record: Record) -> None:
+    drill_server.state.metrics_provider = metrics({"tts-router": "0.5", "billing": "0.25"})
+    monitor = TrafficMonitor(PrometheusClient(cluster=cluster), record, interval_seconds=0.05)
+    running = RunningSource(monitor.run)
+    await eventually(lambda: len(running.of(TrafficSample)) >= 3)
+    await running.stop()
+
+    sample = running.of(TrafficSample)[0]
+    assert sample.received_bytes == {"voicehive/tts-router": 1234.5}  # NaN dropped
+    assert sample.mtls_failures == {"voicehive/tts-router": 0.5, "voicehive/billing": 0.25}
+    assert monitor.received.of("voicehive/tts-router")[:3] == [1234.5] * 3
+    (batch,) = running.of(AlertBatch)  # once, then quiet for the cooldown
+    (alert,) = batch.alerts
+    assert (alert.classification.severity, alert.classification.category) == (
+        "P0", "mesh-mtls-failure")
+    (row,) = record.query("SELECT rule, severity, output FROM alerts")
+    assert row[0] == "Service mesh mTLS failures affecting multiple services"
+    assert row[1] == "P0"
+    assert "services=voicehive/billing,voicehive/tts-router" in row[2]
+    assert running.health("traffic")[0].state == "connected"
+
+
+async def test_one_failing_service_is_not_the_p0(drill_server: DrillServerThread,
+                                                 cluster: Cluster, record: Record) -> None:
+    drill_server.state.metrics_provider = metrics({"tts-router": "0.5", "billing": "0"})
+    monitor = TrafficMonitor(PrometheusClient(cluster=cluster), record, interval_seconds=0.05)
+    running = RunningSource(monitor.run)
+    await eventually(lambda: len(running.of(TrafficSample)) >= 2)
+    await running.stop()
+    assert running.of(AlertBatch) == []
+    assert record.alerts.count() == 0
+
+
+async def test_direct_url_and_prometheus_errors(drill_server: DrillServerThread,
+                                                cluster: Cluster) -> None:
+    direct = PrometheusClient(url=drill_server.prometheus_url)
+    running = RunningSource(TrafficMonitor(direct, interval_seconds=0.05).run)
+    await eventually(lambda: bool(running.health("traffic")))
+    drill_server.state.metrics_provider = metrics({})
+    await eventually(lambda: running.health("traffic")[-1].state == "connected")
+    await running.stop()
+    assert running.health("traffic")[0].state == "retrying"  # no provider yet: 503
+
+    drill_server.state.delete("v1", "Service", "monitoring", "prometheus")
+    proxied = RunningSource(TrafficMonitor(PrometheusClient(cluster=cluster),
+                                           interval_seconds=0.05).run)
+    await eventually(lambda: bool(proxied.health("traffic")))
+    await proxied.stop()
+    assert proxied.health("traffic")[0].state == "absent"
