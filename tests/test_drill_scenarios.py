@@ -260,3 +260,30 @@ async def test_every_builtin_starts_healthy(name: str, drill_factory) -> None:
     for flow in drill.scenario.flows:
         assert traffic.flowing(flow.id) == flow.active, (flow.id, traffic.verdict(flow.id).why)
     assert drill.engine.observations == []
+
+
+async def test_the_dns_tunnel_is_what_the_dns_detector_catches(drill_factory) -> None:
+    """The scenario's CoreDNS lines go through the live source's parser and detector."""
+    from actions.sources.coredns import parse_query
+    from actions.sources.dns import DnsTunnelDetector
+
+    drill = await drill_factory("dns-exfiltration", speed=5000)
+    await drill.play()
+    lines = sorted(
+        (
+            line
+            for pod in ("coredns-5d78c9869d-2xk4m", "coredns-5d78c9869d-9wq7t")
+            for line in drill.state.log_lines("kube-system", pod)
+        ),
+        key=lambda line: line.at,
+    )
+    detector = DnsTunnelDetector()
+    detections = []
+    for line in lines:
+        query = parse_query(line.text.encode())
+        if query is not None:
+            detections += detector.observe(query, now_ns=int(line.at.timestamp() * 1e9))
+    assert detector.queries > 100
+    assert detections
+    assert {d.client for d in detections} == {"10.42.1.17"}  # the orchestrator, nobody else
+    assert all(q.endswith(".s1.cdn-telemetry.example.net") for d in detections for q in d.sample)
