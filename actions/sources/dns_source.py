@@ -95,31 +95,35 @@ class CoreDnsSource:
             health.report(STOPPED, "stopped")
 
     def _record(self, pod: str, detections: list[DnsDetection]) -> AlertBatch:
-        """Record the detections as alerts, and their queries as evidence (fresh ones only)."""
-        alerts = [detection_alert(d, pod) for d in detections]
-        origin = f"coredns:{self.namespace}/{pod}"
-        known = {row[0] for row in self.record.query(
-            f"SELECT dedupe_key FROM alerts WHERE dedupe_key IN ({', '.join('?' * len(alerts))})",
-            [a.dedupe_key for a in alerts])}
-        preparer = BatchPreparer(self.classifier, incident_id=self.incident_id, origin=origin)
-        prepared = preparer.prepare(list(enumerate(alerts, 1)), self.record.now())
-        writer = BatchWriter(self.record, self.classifier, incident_id=self.incident_id)
-        writer.write(prepared)
-        incident = self.incident_id or self._single_open_incident()
-        recorded = []
-        for alert, detection in zip(alerts, detections, strict=True):
-            fresh = alert.dedupe_key not in known
-            if fresh:
-                evidence = {"detection": detection.to_dict(), "alert_dedupe_key": alert.dedupe_key,
-                            "coredns_pod": f"{self.namespace}/{pod}"}
-                self.record.evidence.add(
-                    incident, f"dns-detection-{detection.domain}-{alert.time}.json",
-                    json.dumps(evidence, indent=2, ensure_ascii=True).encode(),
-                    source=origin, media_type="application/json")
-            recorded.append(RecordedAlert(pod, alert, self.classifier.classify(alert), fresh))
-        return AlertBatch(recorded, [], self.record.clock(), time.time_ns(),
-                          writer.report.duplicates, lines=len(alerts))
+        return record_detections(self.record, self.classifier, detections, hostname=pod,
+                                 origin=f"coredns:{self.namespace}/{pod}",
+                                 incident_id=self.incident_id)
 
-    def _single_open_incident(self) -> str | None:
-        open_ones = self.record.incidents.open_ones()
-        return open_ones[0].id if len(open_ones) == 1 else None
+
+
+def record_detections(record: Record, classifier: Classifier, detections: list[DnsDetection], *,
+                      hostname: str, origin: str, incident_id: str | None) -> AlertBatch:
+    """Record detections as alerts, and their queries as evidence (fresh ones only)."""
+    alerts = [detection_alert(d, hostname) for d in detections]
+    known = {row[0] for row in record.query(
+        f"SELECT dedupe_key FROM alerts WHERE dedupe_key IN ({', '.join('?' * len(alerts))})",
+        [a.dedupe_key for a in alerts])}
+    preparer = BatchPreparer(classifier, incident_id=incident_id, origin=origin)
+    prepared = preparer.prepare(list(enumerate(alerts, 1)), record.now())
+    writer = BatchWriter(record, classifier, incident_id=incident_id)
+    writer.write(prepared)
+    open_ones = record.incidents.open_ones()
+    incident = incident_id or (open_ones[0].id if len(open_ones) == 1 else None)
+    recorded = []
+    for alert, detection in zip(alerts, detections, strict=True):
+        fresh = alert.dedupe_key not in known
+        if fresh:
+            evidence = {"detection": detection.to_dict(), "alert_dedupe_key": alert.dedupe_key,
+                        "seen_by": origin}
+            record.evidence.add(
+                incident, f"dns-detection-{detection.domain}-{alert.time}.json",
+                json.dumps(evidence, indent=2, ensure_ascii=True).encode(),
+                source=origin, media_type="application/json")
+        recorded.append(RecordedAlert(hostname, alert, classifier.classify(alert), fresh))
+    return AlertBatch(recorded, [], record.clock(), time.time_ns(), writer.report.duplicates,
+                      lines=len(alerts))

@@ -4,7 +4,8 @@ For a jump host or a background recorder: follows every Falco pod, the
 namespace's Warning events and NetworkPolicies (with drift against the
 desired-state file), CoreDNS's query log (DNS tunneling detection), the mesh
 (proxy sync, mTLS modes, every 30 s) and its traffic from Prometheus (mTLS
-failures on several services are the runbook's P0); records everything, and
+failures on several services are the runbook's P0) and Hubble's flows when the
+hubble CLI is installed (or a file of them); records everything, and
 prints what it sees until SIGINT or SIGTERM, then commits what it holds and
 exits 0.
 
@@ -42,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "incident, if exactly one is open)")
     parser.add_argument("--classification", metavar="FILE", type=Path,
                         help="your own classification rules (TOML), tried before the shipped ones")
+    parser.add_argument("--hubble-file", metavar="FILE", type=Path,
+                        help="Hubble flows (`hubble observe -o json` output) to read instead of "
+                             "running the hubble CLI")
     add_cluster_options(parser)
 
 
@@ -83,6 +87,7 @@ async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, clust
     from actions.sources.dns_source import CoreDnsSource
     from actions.sources.events import WarningEvents
     from actions.sources.falco import FalcoFollower
+    from actions.sources.hubble import HubbleSource
     from actions.sources.mesh import MeshMonitor
     from actions.sources.policies import PolicyWatcher
     from actions.sources.recorder import TimelineRecorder
@@ -116,6 +121,8 @@ async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, clust
             url=settings.prometheus.url, cluster=cluster,
             namespace=settings.prometheus.namespace, service=settings.prometheus.service,
             port=settings.prometheus.port), record, incident_id=args.incident).run),
+        ("hubble", HubbleSource(record, classifier, file=args.hubble_file,
+                                incident_id=args.incident).run),
     ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
