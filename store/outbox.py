@@ -95,9 +95,16 @@ class Outbox:
             )
         return outbox_id
 
-    def claim_due(self, *, limit: int = 100, lease: timedelta = timedelta(seconds=60)) -> list[OutboxItem]:
-        """Take queued items whose time has come, leasing them so a second drainer skips them."""
-        now = self.record.clock()
+    def claim_due(
+        self,
+        *,
+        limit: int = 100,
+        lease: timedelta = timedelta(seconds=60),
+        now: datetime | None = None,
+    ) -> list[OutboxItem]:
+        """Take queued items whose time has come (by `now`, default the record's clock),
+        leasing them so a second drainer skips them."""
+        now = now or self.record.clock()
         with self.record.write() as txn:
             ids = [
                 row[0]
@@ -140,6 +147,15 @@ class Outbox:
                 "UPDATE outbox_state SET status = ?, attempts = attempts + 1, last_error = ?, "
                 "next_attempt_at = ? WHERE outbox_id = ?",
                 ("failed" if give_up else "queued", error, iso(retry_at) if retry_at else None, outbox_id),
+            )
+
+    def defer(self, outbox_id: int, until: datetime, reason: str) -> None:
+        """Hold a queued item until `until` without counting an attempt (it waits behind another)."""
+        with self.record.write() as txn:
+            txn.conn.execute(
+                "UPDATE outbox_state SET next_attempt_at = ?, last_error = ? "
+                "WHERE outbox_id = ? AND status = 'queued'",
+                (iso(until), reason, outbox_id),
             )
 
     def get(self, outbox_id: int) -> OutboxItem:

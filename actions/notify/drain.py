@@ -109,8 +109,8 @@ async def drain_outbox(
 ) -> DrainReport:
     """Send every due notification once; returns what was delivered, failed and is still queued.
 
-    Due-ness is judged by the record's clock (the outbox leases by it); `now`
-    (default: the record's clock) dates retries and the give-up patience.
+    `now` (default: the record's clock) judges what is due and dates retries
+    and the give-up patience.
     At most `limit` notifications are handled in one drain.
     """
     now = now or record.clock()
@@ -124,7 +124,7 @@ async def drain_outbox(
         # must not keep the others' items out of this drain.
         while handled < limit:
             round_size = min(CLAIM_ROUND, limit - handled)
-            claimed = record.outbox.claim_due(limit=round_size, lease=LEASE)
+            claimed = record.outbox.claim_due(limit=round_size, lease=LEASE, now=now)
             if not claimed:
                 break
             handled += len(claimed)
@@ -239,9 +239,9 @@ def _give_up(record: Record, item: OutboxItem, message: str, report: DrainReport
 def _defer(
     record: Record, items: list[OutboxItem], until: datetime, why: str, report: DrainReport
 ) -> None:
-    # The store counts this as an attempt; it keeps the channel's order and frees the lease.
+    # Keeps the channel's order and frees the lease without counting an attempt.
     for item in items:
-        record.outbox.mark_failed(item.id, f"not sent yet: {why}", retry_at=until)
+        record.outbox.defer(item.id, until, f"not sent yet: {why}")
         report.deferred.append(_attempt(item, why, retry_at=until))
 
 
