@@ -209,7 +209,7 @@ async def test_an_istio_deny_policy_stops_mesh_traffic_and_deleting_it_restores(
     assert drill.engine.traffic.flowing("gateway-to-orchestrator")
 
 
-async def test_mtls_strict_breaks_clients_without_sidecars_until_fixed(drill_factory) -> None:
+async def test_mtls_strict_breaks_what_cannot_do_mtls_until_fixed(drill_factory) -> None:
     drill = await drill_factory("mtls-failure", speed=5000)
     state = drill.state
 
@@ -220,20 +220,61 @@ async def test_mtls_strict_breaks_clients_without_sidecars_until_fixed(drill_fac
         policy["spec"]["mtls"]["mode"] = "PERMISSIVE"
         state.replace(policy)
 
-    seen: dict[str, bool] = {}
-    when_played(
-        drill,
-        "booking-unready",
-        lambda: seen.update(broken=not drill.engine.traffic.flowing("booking-to-orchestrator")),
+    traffic = drill.engine.traffic
+    flows = (
+        "booking-to-orchestrator",
+        "gateway-to-orchestrator",
+        "orchestrator-to-tts",
+        "gateway-to-booking",
     )
+    seen: dict[str, object] = {}
+
+    def look() -> None:
+        seen.update({f: traffic.flowing(f) for f in flows})
+        seen["why"] = traffic.verdict("orchestrator-to-tts").why
+
+    when_played(drill, "booking-unready", look)
     when_played(drill, "orchestrator-synced", permissive)
     await drill.play()
-    assert seen == {"broken": True}
-    assert drill.engine.traffic.flowing("booking-to-orchestrator")
-    assert drill.engine.traffic.flowing("gateway-to-orchestrator")  # sidecar to sidecar never broke
+    why = seen.pop("why")
+    # No sidecar on the client, or no tlsMode label on the server: refused. booking-service has
+    # no sidecar to enforce STRICT, so the gateway still reaches it.
+    assert seen == {
+        "booking-to-orchestrator": False,
+        "gateway-to-orchestrator": False,
+        "orchestrator-to-tts": False,
+        "gateway-to-booking": True,
+    }
+    assert "lacks the security.istio.io/tlsMode label" in str(why)
+    assert all(traffic.flowing(f) for f in flows)
     observed = {(o.action, o.target) for o in drill.engine.observations}
     assert ("fix-config", "peerauthentication/default") in observed
     assert ("flow-restored", "booking-to-orchestrator") in observed
+
+
+async def test_mtls_failures_show_as_source_503s_on_several_services(
+    drill_factory, manual_clock
+) -> None:
+    """What the live traffic source's mTLS query sees (actions/sources/traffic.py)."""
+    from actions.sources.traffic import MTLS_FAILURES, PLAINTEXT
+
+    drill = await drill_factory("mtls-failure", clock=manual_clock)
+
+    def by_service(query: str) -> dict[str, float]:
+        data = drill.engine.metrics(query, manual_clock.now().timestamp())
+        return {
+            r["metric"].get("destination_service_name")
+            or r["metric"]["destination_workload"]: float(r["value"][1])
+            for r in data["result"]
+        }
+
+    manual_clock.advance(600)
+    assert by_service(MTLS_FAILURES) == {}
+    assert by_service(PLAINTEXT) == {"orchestrator": 30.0, "tts-router": 11.0}
+    drill.state.apply(drill.scenario.injects[0].spec["object"])  # STRICT, as the inject does
+    manual_clock.advance(600)
+    assert by_service(MTLS_FAILURES) == {"orchestrator": 24.0, "tts-router": 11.0}
+    assert by_service(PLAINTEXT) == {"orchestrator": 0.0, "tts-router": 0.0}
 
 
 async def test_removing_the_foothold_ends_the_attack_for_good(drill_factory) -> None:

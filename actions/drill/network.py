@@ -123,6 +123,11 @@ class Endpoint:
         return ((self.pod or {}).get("spec") or {}).get("serviceAccountName") or "default"
 
     @property
+    def receives_mtls(self) -> bool:
+        """Istio's auto mTLS: clients' sidecars send mTLS only to a pod labelled tlsMode=istio."""
+        return self.has_sidecar and self.labels.get("security.istio.io/tlsMode") == "istio"
+
+    @property
     def has_sidecar(self) -> bool:
         if not self.pod:
             return False
@@ -397,6 +402,14 @@ def istio_verdict(view: ClusterView, client: Endpoint, server: Endpoint, port: i
         return Verdict(
             False,
             f"mTLS STRICT ({source}) and {client.name} has no sidecar to present a certificate",
+            source,
+            "mtls",
+        )
+    if mode == "STRICT" and not server.receives_mtls:
+        return Verdict(
+            False,
+            f"mTLS STRICT ({source}) but {server.name} lacks the security.istio.io/tlsMode "
+            f"label, so {client.name}'s sidecar sends it plaintext",
             source,
             "mtls",
         )

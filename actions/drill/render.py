@@ -70,7 +70,9 @@ def pod_object(pod: PodSpec, scenario: Scenario, started: datetime) -> dict[str,
             '"volumes":["workload-socket","credential-socket","workload-certs","istio-envoy",'
             '"istio-data","istio-podinfo","istio-token","istiod-ca-cert"],"imagePullSecrets":null}'
         )
-        labels.setdefault("security.istio.io/tlsMode", "istio")
+        if pod.tls_mode_label:
+            # Clients' sidecars send mTLS only to pods with this label (auto mTLS).
+            labels.setdefault("security.istio.io/tlsMode", "istio")
         labels.setdefault("service.istio.io/canonical-name", pod.labels.get("app", pod.container))
         labels.setdefault(
             "service.istio.io/canonical-revision", pod.labels.get("version", "latest")

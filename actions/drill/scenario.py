@@ -65,6 +65,7 @@ class PodSpec:
     container: str
     owner_kind: str
     owner_name: str
+    tls_mode_label: bool = True
 
 
 @dataclass(frozen=True)
@@ -607,6 +608,7 @@ POD_KEYS = {
     "image",
     "serviceAccount",
     "sidecar",
+    "tlsModeLabel",
     "container",
     "owner",
 }
@@ -643,7 +645,12 @@ def _cluster(doc: dict[str, Any], c: _Checker, place: Any):  # noqa: ANN202 - a 
         ip = c.text(item, "ip", path)
         _check_ip(c, ip, (*path, "ip"))
         owner = c.mapping(item.get("owner"), (*path, "owner"), required=False)
-        default_owner = labels.get("app", name.rsplit("-", 2)[0])
+        # A Deployment's pod is owned by ReplicaSet <deployment>-<pod-template-hash>.
+        default_owner = (
+            f"{name.rsplit('-', 2)[0]}-{labels['pod-template-hash']}"
+            if "pod-template-hash" in labels
+            else labels.get("app", name.rsplit("-", 1)[0])
+        )
         pods.append(
             PodSpec(
                 name=name,
@@ -659,6 +666,7 @@ def _cluster(doc: dict[str, Any], c: _Checker, place: Any):  # noqa: ANN202 - a 
                 container=c.text(item, "container", path, default=labels.get("app", "app")),
                 owner_kind=str(owner.get("kind", "ReplicaSet")),
                 owner_name=str(owner.get("name", default_owner)),
+                tls_mode_label=c.flag(item, "tlsModeLabel", path, default=True),
             )
         )
     services: list[ServiceSpec] = []

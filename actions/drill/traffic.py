@@ -216,7 +216,7 @@ class TrafficModel:
             if self.scenario.mesh == "istio"
             else ()
         )
-        security = "mutual_tls" if source.has_sidecar and dest.has_sidecar else "none"
+        security = "mutual_tls" if source.has_sidecar and dest.receives_mtls else "none"
         code, flags = runtime.forced_code or "200", runtime.forced_flags or "-"
         if not verdict.allowed:
             if verdict.layer == "mesh-authz":
