@@ -33,6 +33,15 @@ async def cluster(drill_server: DrillServerThread, tmp_path: Path) -> AsyncItera
     await connected.close()
 
 
+def pod(name: str, namespace: str, containers: list[str], ready: bool = True
+        ) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": {"app": name[:7]}},
+            "spec": {"containers": [{"name": c, "image": f"{c}:1"} for c in containers]},
+            "status": {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
 async def test_sync_state_modes_and_policies(drill_server: DrillServerThread,
                                              cluster: Cluster) -> None:
     state = drill_server.state
@@ -44,6 +53,7 @@ async def test_sync_state_modes_and_policies(drill_server: DrillServerThread,
     state.create({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
                   "metadata": {"name": "deny-all-orchestrator", "namespace": "voicehive"},
                   "spec": {"selector": {"matchLabels": {"app": "orchestrator"}}}})
+    state.create(pod("billing-5f6d7c8b9-x2x2x", "voicehive", ["billing", "istio-proxy"]))
     monitor = MeshMonitor(cluster, "voicehive", interval_seconds=0.1)
     snapshot = await monitor.snapshot()
 
@@ -65,7 +75,9 @@ async def test_sync_state_modes_and_policies(drill_server: DrillServerThread,
     (health,) = running.health("mesh")  # reported once: it did not change
     assert health.state == "connected"
     assert health.detail == ("istio: 2 proxies, out of sync: tts-router-7c9d8e6f5a-q7w3e.voicehive"
-                             "; mTLS in voicehive: STRICT")
+                             "; mTLS in voicehive: STRICT; 1 of 3 pods injected")
+    assert any(p.startswith("pods without the istio-proxy sidecar: orchestrator-")
+               for p in snapshot.problems)
 
 
 async def test_istiod_refusing_the_proxy_is_forbidden_not_quiet(
@@ -81,3 +93,21 @@ async def test_istiod_refusing_the_proxy_is_forbidden_not_quiet(
     assert health.state == "forbidden"
     assert "refused the debug request" in health.detail
     assert running.of(MeshSnapshot)[0].proxies == ()
+
+
+async def test_linkerd_without_its_cli_is_judged_from_the_api(
+        drill_server: DrillServerThread, cluster: Cluster,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no linkerd CLI
+    state = drill_server.state
+    state.delete("v1", "Namespace", None, "istio-system")
+    state.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "linkerd"}})
+    state.create(pod("linkerd-destination-6b8f9", "linkerd", ["destination", "linkerd-proxy"]))
+    state.create(pod("linkerd-identity-5c7d8", "linkerd", ["identity", "linkerd-proxy"],
+                     ready=False))
+    state.create(pod("asr-gateway-7d9f8-abcde", "voicehive", ["asr", "linkerd-proxy"]))
+    snapshot = await MeshMonitor(cluster, "voicehive").snapshot()
+    assert snapshot.mesh == "linkerd"
+    assert [p.name for p in snapshot.control_plane if not p.ready] == ["linkerd-identity-5c7d8"]
+    assert "Linkerd control-plane pods not ready: linkerd-identity-5c7d8" in snapshot.problems
+    assert [w.name for w in snapshot.workloads if w.injected] == ["asr-gateway-7d9f8-abcde"]

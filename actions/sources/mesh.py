@@ -21,6 +21,7 @@ from typing import Any
 from actions.cluster import (
     ISTIO_AUTHORIZATION_POLICY,
     ISTIO_PEER_AUTHENTICATION,
+    POD,
     Cluster,
     ClusterError,
 )
@@ -29,6 +30,30 @@ from actions.status import MeshStatus, ProxySync, mesh_status
 
 FLAGGED_MODES = ("PERMISSIVE", "DISABLE")
 ROOT_NAMESPACE = "istio-system"
+LINKERD_NAMESPACE = "linkerd"
+LINKERD_PROXY = "linkerd-proxy"
+ISTIO_PROXY = "istio-proxy"
+
+
+@dataclass(frozen=True, slots=True)
+class PodMeshState:
+    """A pod as the mesh sees it: injected or not, ready or not."""
+
+    namespace: str
+    name: str
+    injected: bool
+    ready: bool
+
+
+def pod_mesh_state(obj: dict[str, Any], proxy: str) -> PodMeshState:
+    metadata, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    names = [c.get("name") for key in ("containers", "initContainers")
+             for c in spec.get(key) or []]
+    status = obj.get("status") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    ready = conditions.get("Ready", "True" if status.get("phase") == "Running" else "False")
+    return PodMeshState(str(metadata.get("namespace") or ""), str(metadata.get("name")),
+                        proxy in names, ready == "True")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +100,10 @@ class MeshSnapshot:
     authorization_policies: tuple[AuthorizationPolicyInfo, ...]
     linkerd_checks: tuple[dict[str, Any], ...]
     problems: tuple[str, ...]
+    workloads: tuple[PodMeshState, ...] = ()
+    """The namespace's pods: which have the mesh's proxy."""
+    control_plane: tuple[PodMeshState, ...] = ()
+    """Linkerd's control-plane pods, read from the API when the linkerd CLI is not installed."""
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -155,8 +184,33 @@ class MeshMonitor:
                     where = f"workload {pa.selector}" if pa.selector else pa.scope
                     problems.append(f"PeerAuthentication {pa.namespace}/{pa.name} ({where}) "
                                     f"allows plaintext: mode {pa.mode}")
+        workloads: list[PodMeshState] = []
+        control_plane: list[PodMeshState] = []
+        if status.mesh is not None:
+            proxy = ISTIO_PROXY if status.mesh == "istio" else LINKERD_PROXY
+            try:
+                workloads = [pod_mesh_state(o, proxy)
+                             for o in await self.cluster.list(POD, self.namespace)]
+            except ClusterError as error:
+                problems.append(f"proxy injection unknown: {error}")
+            uninjected = [w.name for w in workloads if not w.injected]
+            if uninjected:
+                problems.append(f"pods without the {proxy} sidecar: {', '.join(uninjected)}")
+        if status.mesh == "linkerd" and not status.linkerd_checks:
+            # No linkerd CLI: judge the control plane by its pods.
+            try:
+                control_plane = [pod_mesh_state(o, LINKERD_PROXY) for o in
+                                 await self.cluster.list(POD, LINKERD_NAMESPACE)]
+            except ClusterError as error:
+                problems.append(f"Linkerd control plane unknown: {error}")
+            not_ready = [p.name for p in control_plane if not p.ready]
+            if not_ready:
+                problems.append(f"Linkerd control-plane pods not ready: {', '.join(not_ready)}")
+            elif not control_plane:
+                problems.append(f"no Linkerd control-plane pods in {LINKERD_NAMESPACE}")
         return MeshSnapshot(
             namespace=self.namespace, mesh=status.mesh, mesh_detail=status.mesh_detail,
+            workloads=tuple(workloads), control_plane=tuple(control_plane),
             proxies=tuple(status.proxies),
             out_of_sync=tuple(p.name for p in status.proxies if not p.synced),
             peer_authentications=tuple(peers), authorization_policies=tuple(policies),
@@ -174,4 +228,10 @@ class MeshMonitor:
             detail += f", out of sync: {', '.join(snapshot.out_of_sync)}"
         if snapshot.mesh == "istio":
             detail += f"; mTLS in {snapshot.namespace}: {snapshot.effective_mode}"
+        if snapshot.workloads:
+            injected = sum(w.injected for w in snapshot.workloads)
+            detail += f"; {injected} of {len(snapshot.workloads)} pods injected"
+        if snapshot.control_plane:
+            ready = sum(p.ready for p in snapshot.control_plane)
+            detail += f"; control plane {ready}/{len(snapshot.control_plane)} ready"
         return CONNECTED, detail
