@@ -1,0 +1,149 @@
+"""`warroom incidents`, `incidents open`, `ingest` and `verify` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.falco_lines import falco_lines
+from store import Record
+from tests.plugins.notify import ShapeReceiver
+
+
+def warroom(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        input=stdin.decode("utf-8", "surrogateescape") if stdin is not None else None,
+        capture_output=True, text=True, timeout=120,
+    )
+    return result
+
+
+def test_open_prints_the_new_id_and_lists_what_is_due(record_path: Path) -> None:
+    opened = warroom("incidents", "open", "DNS tunneling from orchestrator", "--severity", "P0",
+                     "--data-breach")
+    assert opened.returncode == 0, opened.stderr
+    incident_id = opened.stdout.strip()
+    assert incident_id.startswith("NSI-") and len(incident_id) == len("NSI-2026-11-27-001")
+
+    listing = warroom("incidents", "--json")
+    document = json.loads(listing.stdout)
+    (incident,) = document["incidents"]
+    assert (incident["id"], incident["severity"], incident["data_breach"]) == (incident_id, "P0", True)
+    assert [due["kind"] for due in incident["due"]] == [
+        "executive-summary", "gdpr-notification", "detailed-report",
+    ]
+    table = warroom("incidents")
+    assert "executive summary in 23h" in table.stdout
+
+
+def test_open_with_json_prints_one_document(record_path: Path) -> None:
+    result = warroom("incidents", "open", "Policy drift", "--json")
+    assert result.returncode == 0
+    document = json.loads(result.stdout)
+    assert document["severity"] == "P2" and document["status"] == "open"
+
+
+def test_open_sends_the_configured_notifications_at_once(
+    record_path: Path, slack_receiver: ShapeReceiver, notify_config: Any
+) -> None:
+    notify_config(slack=slack_receiver)
+    result = warroom("incidents", "open", "Beaconing to 203.0.113.66", "--severity", "P1", "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(slack_receiver.received) == 1
+    assert slack_receiver.rejected == []
+    with Record.open(record_path) as record:
+        assert [item.status for item in record.outbox.items()] == ["delivered"]
+
+
+def test_a_channel_that_is_down_leaves_the_incident_opened_and_the_page_queued(
+    record_path: Path, slack_receiver: ShapeReceiver, notify_config: Any
+) -> None:
+    notify_config(slack=slack_receiver)
+    slack_receiver.fail_next(500)
+    result = warroom("incidents", "open", "Beaconing", "--severity", "P1")
+    assert result.returncode == 0
+    assert "still queued" in result.stderr or "failed" in result.stderr
+    with Record.open(record_path) as record:
+        assert len(record.incidents.list()) == 1
+        assert [item.status for item in record.outbox.items()] == ["queued"]
+
+
+def test_a_broken_config_never_loses_the_incident(record_path: Path, tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text("[alerting.slack\n")
+    result = warroom("--config", str(config), "incidents", "open", "x")
+    assert result.returncode == 0
+    assert "notifications not sent" in result.stderr
+    with Record.open(record_path) as record:
+        assert len(record.incidents.list()) == 1
+
+
+def test_usage_errors_exit_2(record_path: Path) -> None:
+    assert warroom("incidents", "open", "   ").returncode == 2
+    assert warroom("incidents", "open", "x", "--severity", "P7").returncode == 2
+    assert warroom("nonsense").returncode == 2
+
+
+def test_ingest_counts_keeps_rejects_and_never_duplicates(record_path: Path, tmp_path: Path) -> None:
+    good = list(falco_lines(50))
+    hostile = [
+        b'{"rule": "truncated',
+        b"Fri Mar 14 09:00:01 2025: Falco version: 0.41.3 (x86_64)",
+        b"\xff\xfe not utf-8 at all \x00",
+        b'{"rule": 7, "priority": "Warning", "time": "2026-03-14T09:00:00.000000000Z", "output": "x"}',
+    ]
+    source = tmp_path / "falco.log"
+    source.write_bytes(b"\n".join([g.encode() for g in good] + hostile) + b"\n")
+    first = warroom("ingest", str(source), "--json")
+    assert first.returncode == 0, first.stderr
+    counts = json.loads(first.stdout)
+    assert (counts["read"], counts["accepted"], counts["rejected"]) == (54, 50, 4)
+
+    again = json.loads(warroom("ingest", str(source), "--json").stdout)
+    assert (again["accepted"], again["duplicates"]) == (0, 50)
+    with Record.open(record_path) as record:
+        assert record.alerts.count() == 50
+        kept = {bytes(row["raw"]) for row in record.query("SELECT raw FROM rejected_inputs")}
+    assert set(hostile) <= kept
+    assert warroom("verify").returncode == 0
+
+
+def test_ingest_from_stdin_into_an_incident(record_path: Path) -> None:
+    incident_id = warroom("incidents", "open", "C2 beaconing", "--severity", "P1").stdout.strip()
+    lines = "\n".join(falco_lines(10)).encode()
+    result = warroom("ingest", "-", "--incident", incident_id, "--json", stdin=lines)
+    assert json.loads(result.stdout)["incidents"] == [incident_id]
+    with Record.open(record_path) as record:
+        assert record.alerts.count(incident_id) == 10
+
+
+def test_ingest_into_an_unknown_incident_fails_and_records_nothing(record_path: Path) -> None:
+    result = warroom("ingest", "-", "--incident", "NSI-2020-01-01-001", stdin=b"{}\n")
+    assert result.returncode == 1
+    assert "no incident NSI-2020-01-01-001" in result.stderr
+
+
+def test_verify_json_names_the_first_bad_entry(record_path: Path) -> None:
+    warroom("incidents", "open", "x")
+    warroom("ingest", "-", stdin="\n".join(falco_lines(5)).encode())
+    assert json.loads(warroom("verify", "--json").stdout)["ok"] is True
+    import sqlite3
+
+    conn = sqlite3.connect(record_path)
+    with conn:
+        conn.execute("UPDATE alerts SET rule = 'nothing to see' WHERE seq = 3")
+    conn.close()
+    result = warroom("verify", "--json")
+    assert result.returncode == 1
+    problem = json.loads(result.stdout)["first_problem"]
+    assert (problem["table"], problem["seq"]) == ("alerts", 3)
+
+
+def test_verify_without_a_record_fails_clearly(tmp_path: Path) -> None:
+    result = warroom("--db", str(tmp_path / "missing.db"), "verify")
+    assert result.returncode == 1
+    assert "no record at" in result.stderr
