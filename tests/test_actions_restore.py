@@ -216,3 +216,34 @@ def test_crash_between_intent_and_outcome_leaves_unknown_and_restore_finds_it(
     assert names[0].startswith("emergency-isolation-")
     assert status == "succeeded"
     assert drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true") == []
+
+
+async def test_restore_finds_emergency_objects_by_label_alone(
+    runbook: RunbookActions, record: Record, drill_server: DrillServerThread
+) -> None:
+    incident = record.incidents.open("record lost its intents")
+    labels = {
+        "emergency": "true",
+        "created-by": "incident-response",
+        "warroom.io/incident": incident.id,
+    }
+    drill_server.state.create(
+        {
+            "apiVersion": NP,
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "emergency-isolation-7", "namespace": NS, "labels": labels},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        }
+    )
+    drill_server.state.create(
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": "emergency-deny-7", "namespace": NS, "labels": labels},
+            "spec": {"selector": {"matchLabels": {"app": "orchestrator"}}},
+        }
+    )
+    preview = await runbook.preview(ActionRequest("restore"))
+    assert sorted(c.name for c in preview.changes) == ["emergency-deny-7", "emergency-isolation-7"]
+    assert (await runbook.execute(preview)).status == "succeeded"
+    assert drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true") == []
