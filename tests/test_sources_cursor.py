@@ -49,3 +49,14 @@ def test_splitter_keeps_partial_lines_and_caps_overlong_ones() -> None:
     assert isinstance(got[1], OverlongLine)
     assert (bytes(got[1]), got[1].real_length) == (b"x" * 8, 20)
     assert splitter.partial == b"end"
+
+
+def test_the_fast_kubelet_time_path_agrees_with_the_full_parser() -> None:
+    from actions.falco.times import rfc3339_to_ns
+
+    for stamp in ("2026-11-27T09:00:01Z", "2026-11-27T09:00:01.5Z",
+                  "2026-11-27T09:00:01.000001Z", "2026-11-27T09:00:01.123456789Z",
+                  "2024-02-29T23:59:59.999999999Z", "2026-11-27T09:00:01.5+01:00"):
+        assert line_time_ns(f"{stamp} line".encode()) == rfc3339_to_ns(stamp, [])
+    assert line_time_ns(b"2026-13-27T09:00:01.5Z not a month") is None
+    assert line_time_ns(b"2026-11-27T09:00:01.1234567890Z ten digits") is not None

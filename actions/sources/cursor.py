@@ -16,15 +16,42 @@ from actions.falco.times import NotATime, rfc3339_to_ns
 NS = 1_000_000_000
 
 
+_SECONDS_CACHE: dict[bytes, int] = {}
+_SECONDS_CACHE_LIMIT = 4096
+
+
 def line_time_ns(line: bytes) -> int | None:
     """Nanoseconds of a line's leading kubelet timestamp, None if it has none."""
     space = line.find(b" ", 0, 48)
     if space < 20:
         return None
+    stamp = line[:space]
+    # The hot path, once per line: the kubelet's `2026-11-27T09:00:01.123456789Z`
+    # (RFC3339Nano, trailing zeros trimmed); whole seconds are cached.
+    if stamp[-1:] == b"Z" and stamp[19:20] in (b".", b"Z") and stamp[:19].isascii():
+        fraction = stamp[20:-1]
+        if len(fraction) <= 9 and (not fraction or fraction.isdigit()):
+            seconds = _SECONDS_CACHE.get(stamp[:19])
+            if seconds is None:
+                seconds = _whole_seconds(stamp[:19])
+            if seconds is not None:
+                return seconds + int(fraction.ljust(9, b"0") or b"0")
     try:
-        return rfc3339_to_ns(line[:space].decode("ascii"), [])
+        return rfc3339_to_ns(stamp.decode("ascii"), [])
     except (NotATime, UnicodeDecodeError):
         return None
+
+
+def _whole_seconds(prefix: bytes) -> int | None:
+    try:
+        value = rfc3339_to_ns(prefix.decode("ascii") + "Z", [])
+    except (NotATime, UnicodeDecodeError):
+        return None
+    if value is not None:
+        if len(_SECONDS_CACHE) >= _SECONDS_CACHE_LIMIT:
+            _SECONDS_CACHE.clear()
+        _SECONDS_CACHE[prefix] = value
+    return value
 
 
 def since_time(time_ns: int) -> str:

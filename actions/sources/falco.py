@@ -160,16 +160,16 @@ class FalcoFollower:
         for pod, line_no, raw in items:
             by_pod.setdefault(pod, []).append((line_no, raw))
         received_at = self.record.now()
+        groups = [(pod, f"falco:{self.namespace}/{pod}", lines) for pod, lines in by_pod.items()]
         loop = asyncio.get_running_loop()
-        jobs = []
-        for pod, lines in by_pod.items():
-            origin = f"falco:{self.namespace}/{pod}"
-            if self._pool is not None:
-                job = partial(prepare_lines, pod, origin, self.incident_id, lines, received_at)
-            else:
-                job = partial(prepare_lines, pod, origin, self.incident_id, lines, received_at,
-                              self.classifier)
-            jobs.append(loop.run_in_executor(self._pool, job))
+        if self._pool is None:
+            # One thread job per batch: threads only share the GIL, so splitting buys nothing.
+            return await asyncio.to_thread(
+                lambda: [prepare_lines(pod, origin, self.incident_id, lines, received_at,
+                                       self.classifier) for pod, origin, lines in groups])
+        jobs = [loop.run_in_executor(self._pool, partial(
+                    prepare_lines, pod, origin, self.incident_id, lines, received_at))
+                for pod, origin, lines in groups]
         return list(await asyncio.gather(*jobs))
 
     async def _write_loop(self) -> None:
