@@ -1,0 +1,96 @@
+"""The confirmation modal: a real preview from the action layer, refusal when blocked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions.cluster import ClusterOptions, connect
+from actions.runbook.model import ActionRequest
+from actions.runbook.pipeline import RunbookActions
+from store import Record
+from tests.plugins.tui import HOSTILE, AppFactory, app_factory
+from tui.screens.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
+
+
+@pytest.fixture
+def make_app(record: Record, clock: Any) -> AppFactory:
+    return app_factory(record, clock)
+
+
+async def _answer(app: Any, pilot: Any, request: ConfirmRequest, *keys: str) -> list[bool]:
+    answers: list[bool] = []
+    app.push_screen(ConfirmAction(request), answers.append)
+    await pilot.pause()
+    await pilot.press(*keys)
+    await pilot.pause()
+    return answers
+
+
+async def test_a_real_isolate_preview_is_shown_and_confirmed(
+    make_app: AppFactory, record: Record, drill_kubeconfig: Path
+) -> None:
+    incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    cluster = await connect(ClusterOptions(kubeconfig=str(drill_kubeconfig)))
+    try:
+        preview = await RunbookActions(record, cluster, actor="ic").preview(
+            ActionRequest("isolate", target="orchestrator", namespace="voicehive",
+                          incident_id=incident.id)
+        )
+    finally:
+        await cluster.close()
+    request = ConfirmRequest.from_preview(preview)
+    assert request.blocked is None
+    assert "NetworkPolicy" in request.preview
+    assert request.dry_run_ok
+    assert "accepted" in request.dry_run
+    assert request.permissions
+    assert all(p.allowed for p in request.permissions)
+    assert request.context == cluster.context
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        answers = await _answer(app, pilot, request, "y")
+    assert answers == [True]
+
+
+async def test_a_failed_dry_run_cannot_be_confirmed(make_app: AppFactory) -> None:
+    request = ConfirmRequest(
+        title="block-ip 203.0.113.9", context="prod", namespace="voicehive",
+        preview="kind: NetworkPolicy", dry_run="admission webhook denied it", dry_run_ok=False,
+        permissions=(PermissionLine("create networkpolicies in voicehive", True),),
+    )
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        answers = await _answer(app, pilot, request, "y")
+        assert answers == []  # y is refused while the dry-run failed
+        assert isinstance(app.screen, ConfirmAction)
+        assert "dry-run failed" in str(app.screen.query_one("#confirm-blocked").render())
+        await pilot.press("n")
+        await pilot.pause()
+    assert answers == [False]
+
+
+async def test_denied_permission_and_hostile_preview_text(make_app: AppFactory) -> None:
+    hostile = " ".join(HOSTILE)
+    request = ConfirmRequest(
+        title=f"isolate {hostile}", context=f"ctx {hostile}", namespace="voicehive",
+        preview=f"metadata:\n  name: {hostile}", dry_run="accepted", dry_run_ok=True,
+        permissions=(PermissionLine("patch serviceaccounts in voicehive", False, "RBAC: no"),),
+    )
+    assert request.blocked == "not allowed to patch serviceaccounts in voicehive"
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        answers = await _answer(app, pilot, request, "y")
+        assert answers == []
+        shown = str(app.screen.query_one("#confirm-preview Static").render())
+        assert "name: [/oops] [red]x" in shown
+        assert "\x1b" not in shown
+        assert "\x9b" not in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        assert answers == [False]
