@@ -529,3 +529,20 @@ def test_protobuf_body_of_an_unread_kind_is_415(drill_server: DrillServerThread)
         headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
     assert response.status == 415
     assert json.loads(response.data)["reason"] == "UnsupportedMediaType"
+
+
+def test_peer_authentications_across_namespaces(api: client.ApiClient) -> None:
+    custom = client.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object(
+        "security.istio.io", "v1", "istio-system", "peerauthentications",
+        {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+         "metadata": {"name": "default"}, "spec": {"mtls": {"mode": "PERMISSIVE"}}})
+    listed = custom.list_cluster_custom_object("security.istio.io", "v1beta1",
+                                               "peerauthentications")
+    assert [(i["metadata"]["namespace"], i["spec"]["mtls"]["mode"], i["apiVersion"])
+            for i in listed["items"]] == [
+        ("istio-system", "PERMISSIVE", "security.istio.io/v1beta1"),
+        ("voicehive", "STRICT", "security.istio.io/v1beta1")]
+    one = custom.get_namespaced_custom_object("security.istio.io", "v1", "voicehive",
+                                              "peerauthentications", "default")
+    assert one["spec"]["mtls"]["mode"] == "STRICT"
