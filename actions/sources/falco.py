@@ -114,7 +114,12 @@ class FalcoFollower:
         flusher = asyncio.create_task(self._flush_loop(), name="falco-flush")
         writer = asyncio.create_task(self._write_loop(), name="falco-write")
         try:
-            await asyncio.gather(following, flusher, writer)
+            # wait(), not gather(): gather would cancel the children itself when this task
+            # is cancelled, and cancelling them again below would cut their cleanup short.
+            done, _ = await asyncio.wait([following, flusher, writer],
+                                         return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # a bug in one of them: raise it
         finally:
             tasks = [following, flusher, writer]
             for task in tasks:

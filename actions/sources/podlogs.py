@@ -84,7 +84,8 @@ class PodLogs:
         discovery = asyncio.create_task(
             self.watcher.run(self._on_pods, self._on_discovery), name=f"{self.what}-pods")
         try:
-            await discovery
+            await asyncio.wait([discovery])  # not `await discovery`: see FalcoFollower.run
+            discovery.result()
         finally:
             self._stopping = True
             tasks = [discovery, *self._followers.values()]

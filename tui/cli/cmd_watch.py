@@ -24,7 +24,6 @@ import json
 import signal
 import sys
 from collections import Counter
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -83,76 +82,28 @@ async def _run(args: argparse.Namespace) -> int:
 
 async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, cluster: Any,
                  record: Any) -> None:
-    from actions.sources.detection import IncidentDetector
-    from actions.sources.dns_source import CoreDnsSource
-    from actions.sources.events import WarningEvents
-    from actions.sources.falco import FalcoFollower
-    from actions.sources.hubble import HubbleSource
-    from actions.sources.mesh import MeshMonitor
-    from actions.sources.policies import PolicyWatcher
-    from actions.sources.recorder import TimelineRecorder
-    from actions.sources.traffic import PrometheusClient, TrafficMonitor
+    from actions.sources.live import LiveSources
 
-    recorder = TimelineRecorder(record, incident_id=args.incident, actor="warroom watch")
     printer = JsonLines() if args.json else TextLines()
     # Headless, proposals are recorded and printed; the console is where they are accepted.
-    detector = IncidentDetector(record, printer, wording=classifier.wording,
-                                actor="warroom watch")
-
-    def sink(item: object) -> None:
-        recorder(item)
-        printer(item)
-        if args.incident is None:
-            detector(item)
-
-    api, namespace = cluster.client, cluster.namespace
-    sources: list[tuple[str, Callable[[Callable[[object], None]], Coroutine[Any, Any, None]]]] = [
-        ("falco", FalcoFollower(
-            api, record, classifier, namespace=settings.falco.namespace,
-            selector=settings.falco.selector, fallback_selector=settings.falco.fallback_selector,
-            incident_id=args.incident).run),
-        ("events", WarningEvents(api, namespace,
-                                 already_seen=recorder.recorded_event_keys()).run),
-        ("policies", PolicyWatcher(api, namespace,
-                                   settings.policies.desired_state_file).run),
-        ("dns", CoreDnsSource(api, record, classifier, incident_id=args.incident).run),
-        ("mesh", MeshMonitor(cluster, namespace, kubeconfig=args.kubeconfig).run),
-        ("traffic", TrafficMonitor(PrometheusClient(
-            url=settings.prometheus.url, cluster=cluster,
-            namespace=settings.prometheus.namespace, service=settings.prometheus.service,
-            port=settings.prometheus.port), record, incident_id=args.incident).run),
-        ("hubble", HubbleSource(record, classifier, file=args.hubble_file,
-                                incident_id=args.incident).run),
-    ]
+    live = LiveSources(cluster, record, settings, classifier, incident_id=args.incident,
+                       hubble_file=args.hubble_file, kubeconfig=args.kubeconfig,
+                       actor="warroom watch")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    tasks = [asyncio.create_task(_guarded(name, run_source, sink), name=f"watch-{name}")
-             for name, run_source in sources]
+    running = asyncio.create_task(live.run(printer), name="watch")
+    stopping = asyncio.create_task(stop.wait())
     try:
-        await stop.wait()
+        await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
+        for task in (running, stopping):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(running, stopping, return_exceptions=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         printer.close()
-
-
-async def _guarded(name: str, run_source: Callable[[Callable[[object], None]],
-                                                   Coroutine[Any, Any, None]],
-                   sink: Callable[[object], None]) -> None:
-    """One source; a bug in it is reported as its health, and the others go on."""
-    from actions.sources.health import STOPPED, SourceHealth
-
-    try:
-        await run_source(sink)
-    except asyncio.CancelledError:
-        raise
-    except Exception as error:  # noqa: BLE001 - one broken source must not stop the recorder
-        sink(SourceHealth(name, STOPPED, f"failed: {type(error).__name__}: {error}"))
 
 
 class JsonLines:

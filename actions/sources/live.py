@@ -1,0 +1,100 @@
+"""Every live source of one cluster, wired together: what the console and `warroom watch` run.
+
+`LiveSources(cluster, record, settings, classifier).run(sink)` runs them all
+until cancelled. Each item a source produces is recorded (alerts by their
+source; health changes, Warning events and drift on the timeline), handed
+to `sink`, and shown to the incident detector, whose proposals go to `sink`
+too; `accept`/`dismiss` them through `.detector`. A source that fails with a
+bug reports it as its health ("stopped: failed ...") and the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from actions.cluster import Cluster
+from actions.falco.classify import Classifier
+from actions.sources.detection import IncidentDetector
+from actions.sources.dns_source import CoreDnsSource
+from actions.sources.events import WarningEvents
+from actions.sources.falco import FalcoFollower
+from actions.sources.health import STOPPED, SourceHealth
+from actions.sources.hubble import HubbleSource
+from actions.sources.mesh import MeshMonitor
+from actions.sources.policies import PolicyWatcher
+from actions.sources.recorder import TimelineRecorder
+from actions.sources.traffic import PrometheusClient, TrafficMonitor
+from store import Record
+
+Sink = Callable[[object], None]
+RunSource = Callable[[Sink], Coroutine[Any, Any, None]]
+
+
+class LiveSources:
+    """The Falco follower, events, policies and drift, DNS, mesh, traffic and Hubble."""
+
+    def __init__(self, cluster: Cluster, record: Record, settings: Any, classifier: Classifier,
+                 *, incident_id: str | None = None, hubble_file: Path | None = None,
+                 kubeconfig: str | None = None, actor: str = "warroom") -> None:
+        api, namespace = cluster.client, cluster.namespace
+        self.incident_id = incident_id
+        self.recorder = TimelineRecorder(record, incident_id=incident_id, actor=actor)
+        self.detector = IncidentDetector(record, self._to_sink, wording=classifier.wording,
+                                         actor=actor)
+        self.falco = FalcoFollower(
+            api, record, classifier, namespace=settings.falco.namespace,
+            selector=settings.falco.selector, fallback_selector=settings.falco.fallback_selector,
+            incident_id=incident_id)
+        self.events = WarningEvents(api, namespace,
+                                    already_seen=self.recorder.recorded_event_keys())
+        self.policies = PolicyWatcher(api, namespace, settings.policies.desired_state_file)
+        self.dns = CoreDnsSource(api, record, classifier, incident_id=incident_id)
+        self.mesh = MeshMonitor(cluster, namespace, kubeconfig=kubeconfig)
+        self.traffic = TrafficMonitor(
+            PrometheusClient(url=settings.prometheus.url, cluster=cluster,
+                             namespace=settings.prometheus.namespace,
+                             service=settings.prometheus.service, port=settings.prometheus.port),
+            record, incident_id=incident_id)
+        self.hubble = HubbleSource(record, classifier, file=hubble_file, incident_id=incident_id)
+        self._sink: Sink = lambda _item: None
+
+    @property
+    def sources(self) -> list[tuple[str, RunSource]]:
+        return [("falco", self.falco.run), ("events", self.events.run),
+                ("policies", self.policies.run), ("dns", self.dns.run),
+                ("mesh", self.mesh.run), ("traffic", self.traffic.run),
+                ("hubble", self.hubble.run)]
+
+    def _to_sink(self, item: object) -> None:
+        self._sink(item)
+
+    def _handle(self, item: object) -> None:
+        self.recorder(item)
+        self._sink(item)
+        if self.incident_id is None:  # attached to an incident already: nothing to propose
+            self.detector(item)
+
+    async def run(self, sink: Sink) -> None:
+        """Runs every source until cancelled; then each commits what it holds."""
+        self._sink = sink
+        tasks = [asyncio.create_task(self._guarded(name, run), name=f"source-{name}")
+                 for name, run in self.sources]
+        try:
+            # wait(), not gather(): gather would cancel them itself on cancellation, and
+            # cancelling again below would cut short the commit each does when stopping.
+            await asyncio.wait(tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _guarded(self, name: str, run: RunSource) -> None:
+        try:
+            await run(self._handle)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - one broken source must not stop the rest
+            self._handle(SourceHealth(name, STOPPED, f"failed: {type(error).__name__}: {error}"))
