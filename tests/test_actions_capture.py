@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from actions.drill.server import DrillServerThread
-from actions.runbook import ActionRequest, CaptureProgress, RunbookActions
+from actions.runbook import ActionRequest, CaptureProgress, InvalidRequest, RunbookActions
 from store import Record
 
 COREDNS = ("kube-system", "coredns-6d4b75cb6d-z9x8c")
@@ -141,3 +141,12 @@ async def test_capture_keeps_what_it_may_read_and_names_what_is_missing(
         "mesh-policies-voicehive.yaml",
         "prometheus-tcp-received-rate.json",
     ]
+
+
+@pytest.mark.parametrize("domain", ["evil example", "x\x1b[2J.com", "a" * 254, ""])
+async def test_a_domain_that_is_not_a_dns_name_is_refused(
+    runbook: RunbookActions, record: Record, domain: str
+) -> None:
+    with pytest.raises(InvalidRequest, match="not a DNS name"):
+        await runbook.preview(ActionRequest("capture", domain=domain))
+    assert record.query("SELECT count(*) FROM actions")[0][0] == 0

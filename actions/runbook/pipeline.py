@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from actions.cluster import Cluster, ClusterError, Kind, kind_of
 from actions.runbook.checks import (
     InvalidRequest,
+    check_domain,
     check_incident_id,
     check_label_name,
     check_object_name,
@@ -124,6 +125,8 @@ def validate_request(request: ActionRequest) -> None:
         check(request.target, what)
     if request.service is not None:
         check_label_name(request.service, "service")
+    if request.domain is not None:
+        check_domain(request.domain)
     if request.mesh not in MESHES:
         raise InvalidRequest(f"mesh must be one of {', '.join(MESHES)}")
     if request.since_seconds <= 0:
