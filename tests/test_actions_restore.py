@@ -247,3 +247,47 @@ async def test_restore_finds_emergency_objects_by_label_alone(
     assert sorted(c.name for c in preview.changes) == ["emergency-deny-7", "emergency-isolation-7"]
     assert (await runbook.execute(preview)).status == "succeeded"
     assert drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true") == []
+
+
+async def test_restore_looks_in_every_namespace_it_may(
+    runbook: RunbookActions, record: Record, drill_server: DrillServerThread
+) -> None:
+    incident = record.incidents.open("spread out")
+    labels = {
+        "emergency": "true",
+        "created-by": "incident-response",
+        "warroom.io/incident": incident.id,
+    }
+    for namespace in (NS, "monitoring"):
+        drill_server.state.create(
+            {
+                "apiVersion": NP,
+                "kind": "NetworkPolicy",
+                "metadata": {
+                    "name": "emergency-isolation-9",
+                    "namespace": namespace,
+                    "labels": labels,
+                },
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+            }
+        )
+    preview = await runbook.preview(ActionRequest("restore"))
+    assert sorted((c.namespace, c.name) for c in preview.changes) == [
+        ("monitoring", "emergency-isolation-9"),
+        (NS, "emergency-isolation-9"),
+    ]
+
+    # Only namespaced permissions: restore says where it looked.
+    drill_server.state.set_rbac(
+        [
+            {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"], "namespaces": [NS]},
+            {
+                "verbs": ["create"],
+                "apiGroups": ["authorization.k8s.io"],
+                "resources": ["selfsubjectaccessreviews"],
+            },
+        ]
+    )
+    narrow = await runbook.preview(ActionRequest("restore"))
+    assert [(c.namespace, c.name) for c in narrow.changes] == [(NS, "emergency-isolation-9")]
+    assert any("looked in voicehive only" in note for note in narrow.notes)

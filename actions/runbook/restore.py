@@ -25,6 +25,7 @@ from actions.cluster import (
     NETWORK_POLICY,
     SERVICE_ACCOUNT,
     ClusterError,
+    Kind,
     kind_of,
 )
 from actions.runbook.block_ip import EXCEPT_PATH, POLICY, _except_list
@@ -47,26 +48,49 @@ EMERGENCY_KINDS = (
 )
 
 
-def _from_record(ctx: PlanContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[str]]:
+def _from_record(
+    ctx: PlanContext,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[tuple[str, str]]]:
     """(objects this incident's actions planned to create, IP blocks, service accounts)."""
     creates: list[dict[str, Any]] = []
     blocks: list[dict[str, Any]] = []
-    accounts: set[str] = set()
+    accounts: set[tuple[str, str]] = set()
     for entry in ctx.record.actions.for_incident(ctx.incident_id):
         if entry.entry != "intent" or entry.action == "restore":
             continue
         creates += [c for c in entry.data.get("creates") or [] if isinstance(c, dict)]
         blocks += [b for b in entry.data.get("blocks") or [] if isinstance(b, dict)]
         if entry.action == "disable-sa" and entry.data.get("service_account"):
-            accounts.add(str(entry.data["service_account"]))
+            namespace = str(entry.data.get("namespace") or ctx.namespace)
+            accounts.add((namespace, str(entry.data["service_account"])))
     return creates, blocks, accounts
+
+
+def _key(kind: Kind, found: dict[str, Any]) -> tuple[str, str, str, str]:
+    meta = found.get("metadata") or {}
+    return (kind.kind, kind.group, str(meta.get("namespace") or ""), str(meta.get("name")))
+
+
+async def _labelled(
+    ctx: PlanContext, kind: Kind, selector: str, result: Plan
+) -> list[dict[str, Any]]:
+    """Objects with the selector in every namespace, else (not allowed) in this one."""
+    try:
+        return await ctx.cluster.list(kind, label_selector=selector, all_namespaces=True)
+    except ClusterError as error:
+        if error.cause != "forbidden":
+            raise
+        note = f"may not list {kind.plural} in all namespaces: looked in {ctx.namespace} only"
+        if note not in result.notes:
+            result.notes.append(note)
+        return await ctx.cluster.list(kind, ctx.namespace, label_selector=selector)
 
 
 async def plan(ctx: PlanContext) -> Plan:
     result = Plan()
     unblock = ctx.request.unblock
     creates, blocks, accounts = _from_record(ctx)
-    candidates: dict[tuple[str, str, str], dict[str, Any]] = {}
+    candidates: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for ref in creates:
         try:
             kind = kind_of(str(ref.get("apiVersion")), str(ref.get("kind")))
@@ -76,20 +100,18 @@ async def plan(ctx: PlanContext) -> Plan:
             kind, str(ref.get("name")), ref.get("namespace") or ctx.namespace
         )
         if found is not None:
-            candidates[(kind.kind, kind.group, found["metadata"]["name"])] = found
+            candidates[_key(kind, found)] = found
     for kind in EMERGENCY_KINDS:
         try:
-            labelled = await ctx.cluster.list(
-                kind, ctx.namespace, label_selector=incident_selector(ctx.incident_id)
-            )
+            labelled = await _labelled(ctx, kind, incident_selector(ctx.incident_id), result)
         except ClusterError as error:
             if error.cause == "not-found":
                 continue  # that mesh's API is not served here
             raise
         for found in labelled:
-            candidates[(kind.kind, kind.group, found["metadata"]["name"])] = found
+            candidates[_key(kind, found)] = found
     kept_blocks = []
-    for (_, _, name), found in sorted(candidates.items()):
+    for (_, _, _, name), found in sorted(candidates.items()):
         meta = found.get("metadata") or {}
         if (meta.get("labels") or {}).get(INCIDENT_LABEL) != ctx.incident_id:
             result.notes.append(
@@ -127,16 +149,18 @@ async def plan(ctx: PlanContext) -> Plan:
     return result
 
 
-async def _undo_disable(ctx: PlanContext, result: Plan, accounts: set[str]) -> None:
-    labelled = await ctx.cluster.list(
-        SERVICE_ACCOUNT, ctx.namespace, label_selector=f"{INCIDENT_LABEL}={ctx.incident_id}"
-    )
-    by_name = {a["metadata"]["name"]: a for a in labelled}
-    for name in sorted(accounts - set(by_name)):
-        found = await ctx.cluster.get_or_none(SERVICE_ACCOUNT, name, ctx.namespace)
+async def _undo_disable(ctx: PlanContext, result: Plan, accounts: set[tuple[str, str]]) -> None:
+    selector = f"{INCIDENT_LABEL}={ctx.incident_id}"
+    labelled = await _labelled(ctx, SERVICE_ACCOUNT, selector, result)
+    by_name = {
+        (str(a["metadata"].get("namespace") or ctx.namespace), a["metadata"]["name"]): a
+        for a in labelled
+    }
+    for namespace, name in sorted(accounts - set(by_name)):
+        found = await ctx.cluster.get_or_none(SERVICE_ACCOUNT, name, namespace)
         if found is not None:
-            by_name[name] = found
-    for name, account in sorted(by_name.items()):
+            by_name[(namespace, name)] = found
+    for (namespace, name), account in sorted(by_name.items()):
         meta = account.get("metadata") or {}
         marker = (meta.get("annotations") or {}).get(PRE_DISABLE_ANNOTATION)
         if marker is None:
@@ -162,9 +186,9 @@ async def _undo_disable(ctx: PlanContext, result: Plan, accounts: set[str]) -> N
                 "patch",
                 SERVICE_ACCOUNT.api_version,
                 SERVICE_ACCOUNT.kind,
-                ctx.namespace,
+                namespace,
                 name,
-                f"re-enabled service account {name}",
+                f"re-enabled service account {name} in {namespace}",
                 body=patch,
                 patch_type=MERGE_PATCH,
                 check=_enabled_check(previous),
