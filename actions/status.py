@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -57,7 +58,12 @@ class ProxySync:
 
     @property
     def synced(self) -> bool:
-        return all(value in HEALTHY for value in self.statuses.values())
+        return all(base_status(value) in HEALTHY for value in self.statuses.values())
+
+
+def base_status(value: str) -> str:
+    """`SYNCED (2m10s)` -> `SYNCED`; `NOT_SENT` (istioctl x ps) -> `NOT SENT`."""
+    return value.split(" (", 1)[0].replace("_", " ").strip()
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,43 @@ def parse_syncz(body: Any) -> list[ProxySync]:
     return sorted(proxies, key=lambda p: p.name)
 
 
+HEADER_COLUMN = re.compile(r"\S+(?: \S+)*")
+NOT_TYPES = {"NAME", "CLUSTER", "ISTIOD", "VERSION", "SUBSCRIBED TYPES"}
+
+
+def parse_proxy_status(text: str) -> list[ProxySync]:
+    """`istioctl proxy-status` text, any version (formats.md 2.1).
+
+    Cells hold spaces (`NOT SENT`, `SYNCED (2m10s)`), so rows are cut at the header's
+    column offsets (tabwriter pads each column to its widest cell plus 5 spaces), never
+    split on whitespace. 1.27+ prints no per-type columns without -v: no statuses then.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return []
+    columns = [(m.start(), m.group()) for m in HEADER_COLUMN.finditer(lines[0])]
+    if not columns or columns[0][1] != "NAME":
+        raise ValueError("istioctl proxy-status printed no NAME header")
+    proxies = []
+    for line in lines[1:]:
+        cells = {}
+        for index, (start, name) in enumerate(columns):
+            end = columns[index + 1][0] if index + 1 < len(columns) else len(line)
+            cells[name] = line[start:end].strip()
+        statuses = {name: value for name, value in cells.items() if name not in NOT_TYPES and value}
+        pod_namespace = cells.get("NAME", "")
+        proxies.append(
+            ProxySync(
+                name=pod_namespace,
+                cluster=cells.get("CLUSTER", ""),
+                proxy_type="",
+                version=cells.get("VERSION", ""),
+                statuses=statuses,
+            )
+        )
+    return sorted(proxies, key=lambda p: p.name)
+
+
 def parse_linkerd_check(text: str) -> list[dict[str, Any]]:
     """`linkerd check -o json` prints one JSON document per extension: decode them all."""
     decoder = json.JSONDecoder()
@@ -220,10 +263,17 @@ async def _istio(cluster: Cluster, result: MeshStatus, kubeconfig: str | None) -
         result.istioctl_output = out
         if code != 0:
             result.problems.append(f"istioctl proxy-status failed: {err.strip() or code}")
-        return
+            return
+        try:
+            result.proxies = parse_proxy_status(out)
+        except ValueError as parse_error:
+            result.problems.append(f"istioctl proxy-status: {parse_error}")
+            return
     for proxy in result.proxies:
         if not proxy.synced:
-            bad = ", ".join(f"{k} {v}" for k, v in proxy.statuses.items() if v not in HEALTHY)
+            bad = ", ".join(
+                f"{k} {v}" for k, v in proxy.statuses.items() if base_status(v) not in HEALTHY
+            )
             result.problems.append(f"proxy {proxy.name} is out of sync: {bad}")
 
 

@@ -12,7 +12,13 @@ from actions.cluster import Cluster
 from actions.drill.apiserver import status as api_status
 from actions.drill.mesh import SynczModel
 from actions.drill.server import DrillServerThread
-from actions.status import linkerd_failures, mesh_status, parse_linkerd_check, parse_syncz
+from actions.status import (
+    linkerd_failures,
+    mesh_status,
+    parse_linkerd_check,
+    parse_proxy_status,
+    parse_syncz,
+)
 
 ORCHESTRATOR = "orchestrator-6f8d9c7b5d-k2x9p.voicehive"
 TTS = "tts-router-7c9d8e6f5a-q7w3e.voicehive"
@@ -225,3 +231,83 @@ def test_linkerd_check_output_is_a_stream_of_documents() -> None:
         'linkerd-viz: viz extension pods are running (error): no running pods for "metrics-api"',
     ]
     assert parse_linkerd_check("") == []
+
+
+def tabwriter(rows: list[list[str]]) -> str:
+    """Go's tabwriter as istioctl configures it: each column as wide as its widest cell + 5."""
+    widths = [max(len(row[i]) for row in rows) + 5 for i in range(len(rows[0]))]
+    return "".join(
+        "".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False))
+        + row[-1]
+        + "\n"
+        for row in rows
+    )
+
+
+def test_istioctl_proxy_status_cells_with_spaces_are_cut_at_the_header_offsets() -> None:
+    text = tabwriter(
+        [
+            ["NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "ECDS", "ISTIOD", "VERSION"],
+            [
+                ORCHESTRATOR,
+                "Kubernetes",
+                "SYNCED (2m10s)",
+                "SYNCED (2m10s)",
+                "SYNCED (2m9s)",
+                "SYNCED (2m10s)",
+                "IGNORED",
+                "istiod-5d7f8c9b6d-h2j4k",
+                "1.24.3",
+            ],
+            [
+                TTS,
+                "",
+                "STALE (Never Acknowledged)",
+                "NOT SENT",
+                "SYNCED (47m)",
+                "ERROR (3m)",
+                "",
+                "istiod-5d7f8c9b6d-h2j4k",
+                "1.17.1-distroless",
+            ],
+        ]
+    )
+    first, second = parse_proxy_status(text)
+    assert first.statuses == {
+        "CDS": "SYNCED (2m10s)",
+        "LDS": "SYNCED (2m10s)",
+        "EDS": "SYNCED (2m9s)",
+        "RDS": "SYNCED (2m10s)",
+        "ECDS": "IGNORED",
+    }
+    assert first.synced
+    assert first.version == "1.24.3"
+    assert second.cluster == ""
+    assert second.version == "1.17.1-distroless"
+    assert second.statuses == {
+        "CDS": "STALE (Never Acknowledged)",
+        "LDS": "NOT SENT",
+        "EDS": "SYNCED (47m)",
+        "RDS": "ERROR (3m)",
+    }
+    assert not second.synced
+
+
+def test_istioctl_127_table_has_no_per_type_status() -> None:
+    text = tabwriter(
+        [
+            ["NAME", "CLUSTER", "ISTIOD", "VERSION", "SUBSCRIBED TYPES"],
+            [
+                ORCHESTRATOR,
+                "Kubernetes",
+                "istiod-5d7f8c9b6d-h2j4k",
+                "1.28.0",
+                "4 (CDS,LDS,EDS,RDS)",
+            ],
+        ]
+    )
+    (proxy,) = parse_proxy_status(text)
+    assert proxy.statuses == {}
+    assert proxy.version == "1.28.0"
+    with pytest.raises(ValueError, match="NAME header"):
+        parse_proxy_status('Error: no running Istio pods in "istio-system"\n')

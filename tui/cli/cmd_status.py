@@ -68,9 +68,10 @@ def _show(status: Any) -> None:
     print("=== Service Mesh Status Check ===", file=out)
     print(safe_text(f"mesh: {status.mesh or 'none detected'} ({status.mesh_detail})"), file=out)
     if status.proxies:
+        order = ["CDS", "LDS", "EDS", "RDS", "ECDS"]
         types = sorted(
             {t for p in status.proxies for t in p.statuses},
-            key=["CDS", "LDS", "EDS", "RDS", "ECDS"].index,
+            key=lambda t: (order.index(t) if t in order else len(order), t),
         )
         rows = [["NAME", "CLUSTER", *types, "VERSION"]]
         rows += [
@@ -80,7 +81,7 @@ def _show(status: Any) -> None:
         _table(rows, out)
     elif status.mesh == "istio" and status.istioctl_output is None:
         print("no proxy status", file=out)
-    if status.istioctl_output:
+    if status.istioctl_output and not status.proxies:
         print(safe_text(status.istioctl_output, multiline=True), end="", file=out)
     for document in status.linkerd_checks:
         print(safe_text(json.dumps(document, indent=2), multiline=True), file=out)
