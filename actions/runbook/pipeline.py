@@ -206,9 +206,11 @@ class RunbookActions:
     ) -> tuple[str | None, bool, list[Problem], list[str]]:
         """(incident ID, whether execute opens a new one, problems, notes)."""
         if wanted is not None:
-            if self.record.incidents.get(wanted) is None:
+            incident = self.record.incidents.get(wanted)
+            if incident is None:
                 raise InvalidRequest(f"no incident {wanted} in {self.record.path}")
-            return wanted, False, [], []
+            notes = [f"incident {wanted} is closed: the action is recorded in it all the same"]
+            return wanted, False, [], notes if incident.status == "closed" else []
         open_ones: list[Incident] = cast("list[Incident]", self.record.incidents.open_ones())
         if len(open_ones) == 1:
             return open_ones[0].id, False, [], []
