@@ -106,8 +106,11 @@ def serve(args: argparse.Namespace) -> None:
         sys.stdin.readline()  # "stop"
 
 
+Outcome = tuple[int, list[int], int, int, float, float, float]
+
+
 async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
-                 drill: subprocess.Popen[str]) -> tuple[int, list[int], int, int, float, float]:
+                 drill: subprocess.Popen[str]) -> Outcome:
     cluster = await connect(ClusterOptions(kubeconfig=str(kubeconfig)))
     api = cluster.client
     lags: list[int] = []
@@ -127,6 +130,7 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
             if fresh >= expected:
                 all_recorded.set()
 
+    cpu_before = time.process_time()
     follower = FalcoFollower(api, record, Classifier.load(None), namespace=NS,
                              workers=args.workers)
     task = asyncio.create_task(follower.run(sink))
@@ -150,7 +154,8 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
     except asyncio.CancelledError:
         pass
     await cluster.close()
-    return written, lags, fresh, duplicates, elapsed, writing_seconds
+    cpu_per_alert = (time.process_time() - cpu_before) / max(fresh, 1)
+    return written, lags, fresh, duplicates, elapsed, writing_seconds, cpu_per_alert
 
 
 def main() -> None:
@@ -176,7 +181,7 @@ def main() -> None:
             raise SystemExit("the drill cluster did not start")
         try:
             with Record.open(folder / "record.db") as record:
-                written, lags, fresh, duplicates, elapsed, writing = asyncio.run(
+                written, lags, fresh, duplicates, elapsed, writing, cpu = asyncio.run(
                     follow(folder / "kubeconfig", record, args, cluster))
                 rows = record.alerts.count()
                 unique = record.query("SELECT count(DISTINCT dedupe_key) FROM alerts")[0][0]
@@ -185,6 +190,9 @@ def main() -> None:
             cluster.stdin.close()
             cluster.wait(timeout=30)
     lags_ms = sorted(lag / 1e6 for lag in lags)
+    not_counted = " (worker processes not counted)" if args.workers else ""
+    print(f"follower CPU {cpu * 1e6:.0f} us per alert, all threads{not_counted}: "
+          f"one core follows about {1 / cpu:,.0f} alerts/s")
     print(f"pods {args.pods}, target {args.rate} alerts/s for {args.seconds:g} s")
     print(f"written {written}, recorded {rows}, lost {written - unique}, "
           f"duplicated {rows - unique + duplicates}, delivered fresh {fresh}")

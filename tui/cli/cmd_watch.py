@@ -63,7 +63,7 @@ async def _run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError, ValueError) as error:
         raise UsageError(str(error)) from error
     options = ClusterOptions(context=args.context, kubeconfig=args.kubeconfig,
-                             namespace=args.namespace or settings.cluster.namespace,
+                             namespace=args.namespace,
                              timeout=args.timeout)
     try:
         cluster = await connect(options)
