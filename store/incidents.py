@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -152,9 +153,11 @@ class Incidents:
             raise UnknownIncident(f"no incident {incident_id} in {self.record.path}")
         return incident
 
-    def list(self, *, status: str | None = None, include_closed: bool = True) -> list[Incident]:
+    def list(
+        self, *, status: str | None = None, include_closed: bool = True
+    ) -> builtins.list[Incident]:
         sql = "SELECT * FROM incidents"
-        params: list[Any] = []
+        params: builtins.list[Any] = []
         if status is not None:
             sql += " WHERE status = ?"
             params.append(status)
@@ -163,7 +166,7 @@ class Incidents:
         rows = self.record.query(sql + " ORDER BY opened_at, id", params)
         return [Incident.from_row(row) for row in rows]
 
-    def open_ones(self) -> list[Incident]:
+    def open_ones(self) -> builtins.list[Incident]:
         return self.list(include_closed=False)
 
 

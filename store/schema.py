@@ -134,33 +134,33 @@ INCIDENT_FIELDS: dict[str, type] = {
 
 
 def _create_v1(db: sqlite_utils.Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key")
+    db.table("meta").create({"key": str, "value": str}, pk="key")
     v1_incident = {k: t for k, t in INCIDENT_FIELDS.items() if k not in ("data_breach", "category")}
-    db["incidents"].create(v1_incident, pk="id", not_null={"title", "severity", "status", "phase"})
+    db.table("incidents").create(v1_incident, pk="id", not_null={"title", "severity", "status", "phase"})
     for table, columns in CHAINED_TABLES.items():
-        db[table].create(
+        db.table(table).create(
             {"id": int, "seq": int, "prev_hash": str, "hash": str, **columns},
             pk="id",
             not_null=set(CHAIN_COLUMNS),
         )
-        db[table].create_index(["seq"], unique=True)
-    db["alerts"].create_index(["dedupe_key"], unique=True)
-    db["alerts"].create_index(["incident_id", "time_ns"])
-    db["timeline"].create_index(["incident_id", "seq"])
-    db["actions"].create_index(["incident_id", "seq"])
-    db["actions"].create_index(["action_id"])
-    db["evidence"].create_index(["incident_id"])
-    db["checklist"].create_index(["incident_id"])
-    db["decisions"].create_index(["incident_id"])
-    db["outbox"].create_index(["dedup_key"], unique=True)
+        db.table(table).create_index(["seq"], unique=True)
+    db.table("alerts").create_index(["dedupe_key"], unique=True)
+    db.table("alerts").create_index(["incident_id", "time_ns"])
+    db.table("timeline").create_index(["incident_id", "seq"])
+    db.table("actions").create_index(["incident_id", "seq"])
+    db.table("actions").create_index(["action_id"])
+    db.table("evidence").create_index(["incident_id"])
+    db.table("checklist").create_index(["incident_id"])
+    db.table("decisions").create_index(["incident_id"])
+    db.table("outbox").create_index(["dedup_key"], unique=True)
 
 
 def _add_breach_and_delivery_v2(db: sqlite_utils.Database) -> None:
     # v2: the GDPR clock needs a data-breach flag, the trend table a category,
     # and the outbox its mutable delivery state (not chained: attempts change).
-    db["incidents"].add_column("data_breach", int, not_null_default=0)
-    db["incidents"].add_column("category", str)
-    db["outbox_state"].create(
+    db.table("incidents").add_column("data_breach", int, not_null_default=0)
+    db.table("incidents").add_column("category", str)
+    db.table("outbox_state").create(
         {
             "outbox_id": int,
             "status": str,
@@ -171,7 +171,7 @@ def _add_breach_and_delivery_v2(db: sqlite_utils.Database) -> None:
         },
         pk="outbox_id",
     )
-    db["outbox_state"].create_index(["status", "next_attempt_at"])
+    db.table("outbox_state").create_index(["status", "next_attempt_at"])
 
 
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
