@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -28,6 +30,9 @@ from tui.widgets.alert_rows import AlertRow
 
 DRAIN_INTERVAL = 0.1  # 10 Hz: newest alert on screen well within 250 ms, one refresh per tick
 MAX_PENDING_BATCHES = 2_000  # beyond this the UI is behind; older batches are counted, not shown
+# Rows kept for scrolling back; the record keeps every alert. Bounded so memory stays
+# flat and a filter change re-indexes quickly under a flood.
+DEFAULT_CAPACITY = 2000
 TIME_WIDTH, SEVERITY_WIDTH = 8, 2
 
 
@@ -40,9 +45,23 @@ def column_widths(width: int) -> tuple[int, int, int]:
 
 
 def _cell(value: str, width: int) -> str:
-    if len(value) <= width:
-        return value.ljust(width)
-    return value[: max(width - 1, 0)] + "\N{HORIZONTAL ELLIPSIS}"
+    """`value` padded or cut to exactly `width` terminal cells (wide characters count twice)."""
+    if value.isascii():
+        if len(value) <= width:
+            return value.ljust(width)
+        return value[: max(width - 1, 0)] + "\N{HORIZONTAL ELLIPSIS}"
+    if cell_len(value) <= width:
+        return set_cell_size(value, width)
+    return set_cell_size(value, max(width - 1, 0)) + "\N{HORIZONTAL ELLIPSIS}"
+
+
+def _time_ns(item: Any) -> int | None:
+    """The alert's own time, read without building its row (for the rate sparkline)."""
+    if isinstance(item, dict):
+        value = item.get("time_ns")
+    else:
+        value = getattr(getattr(item, "alert", item), "time_ns", None)
+    return value if isinstance(value, int) else None
 
 
 def header_text(width: int) -> Text:
@@ -109,14 +128,14 @@ class AlertList(ScrollView, can_focus=True):
     def __init__(
         self,
         *,
-        capacity: int = 5000,
+        capacity: int = DEFAULT_CAPACITY,
         severity_of: Callable[[Any], str] | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.buffer = AlertBuffer(capacity)
+        self.buffer = AlertBuffer(capacity, convert=lambda item: AlertRow.of(item, severity_of))
         self.rates = AlertRates(window_seconds=120)
         self.received = 0
         self.not_shown = 0
@@ -124,7 +143,10 @@ class AlertList(ScrollView, can_focus=True):
         self._intake: deque[Any] = deque()
         self._severity_of = severity_of
         self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
+        self._styles: dict[str, Style] = {}
         self._selected_seq: int | None = None
+        self.follow = True
+        """Keep the cursor on the newest alert while it is at the top (off while reading one)."""
 
     # --- feeding --------------------------------------------------------------------------------
 
@@ -156,14 +178,14 @@ class AlertList(ScrollView, can_focus=True):
         if len(items) > capacity:
             self.not_shown += len(items) - capacity
             items = items[-capacity:]
-        rows = [AlertRow.of(item, self._severity_of) for item in items]
-        for row in rows:
-            if row.time_ns is not None:
-                self.rates.add(row.severity, row.time_ns)
-        shown = self.buffer.extend(rows)
+        add_rate = self.rates.add
+        for item in items:
+            if (time_ns := _time_ns(item)) is not None:
+                add_rate("all", time_ns)
+        shown = self.buffer.extend(items)
         self._after_change(shown)
-        self.post_message(self.Drained(len(rows)))
-        return len(rows)
+        self.post_message(self.Drained(len(items)))
+        return len(items)
 
     # --- filtering ------------------------------------------------------------------------------
 
@@ -210,7 +232,7 @@ class AlertList(ScrollView, can_focus=True):
 
     def _after_change(self, shown: int) -> None:
         count = self.buffer.visible_count
-        following = self.cursor == 0 and self.scroll_y == 0
+        following = self.follow and self.cursor == 0 and self.scroll_y == 0
         self.virtual_size = Size(self.size.width, count)
         if not following and shown:
             # Keep what the reader is looking at still while newer rows arrive above it.
@@ -233,6 +255,16 @@ class AlertList(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._styles.clear()
+
+    def _style(self, component: str) -> Style:
+        """The widget's style plus a component's, computed once per theme or CSS change."""
+        style = self._styles.get(component)
+        if style is None:
+            base = self.rich_style
+            style = base if not component else base + self.get_component_rich_style(component)
+            self._styles[component] = style
+        return style
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -252,24 +284,22 @@ class AlertList(ScrollView, can_focus=True):
 
     def _render_row(self, row: AlertRow, width: int, is_cursor: bool) -> Strip:
         rule, pod, summary = column_widths(width)
-        severity_class = (
-            f"alert-list--{row.severity.lower()}"
-            if row.severity_rank < 4
-            else "alert-list--unknown"
-        )
-        style: Style = self.rich_style + self.get_component_rich_style(severity_class)
-        text = Text(no_wrap=True, end="", style=self.rich_style)
-        text.append(_cell(row.time, TIME_WIDTH) + " ")
-        text.append(_cell(row.severity, SEVERITY_WIDTH) + " ", style)
-        text.append(_cell(row.rule, rule) + " ", style)
-        text.append(_cell(row.pod, pod) + " ")
-        text.append(_cell(row.summary, summary))
-        base = self.rich_style
+        known = row.severity_rank < 4
+        severity_class = f"alert-list--{row.severity.lower()}" if known else "alert-list--unknown"
+        # Segments straight from the sanitised strings: no markup is ever parsed here.
         if is_cursor:
-            text.stylize(self.get_component_rich_style("alert-list--cursor"))
-            base = base + self.get_component_rich_style("alert-list--cursor")
-        segments = list(text.render(self.app.console))
-        return Strip(segments).crop_extend(0, width, base)
+            plain = self._style("alert-list--cursor")
+            severe = plain + self.get_component_rich_style(severity_class)
+        else:
+            plain, severe = self._style(""), self._style(severity_class)
+        segments = [
+            Segment(_cell(row.time, TIME_WIDTH) + " ", plain),
+            Segment(_cell(row.severity, SEVERITY_WIDTH) + " ", severe),
+            Segment(_cell(row.rule, rule) + " ", severe),
+            Segment(_cell(row.pod, pod) + " ", plain),
+            Segment(_cell(row.summary, summary), plain),
+        ]
+        return Strip(segments).crop_extend(0, width, plain)
 
     def on_focus(self) -> None:
         self._strips.clear()

@@ -15,7 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Sparkline, Static
 
 from tui.widgets.alert_buffer import SEVERITY_STEPS, AlertFilter
-from tui.widgets.alert_list import AlertList, header_text
+from tui.widgets.alert_list import DEFAULT_CAPACITY, AlertList, header_text
 from tui.widgets.alert_rows import AlertRow
 from tui.widgets.pane import Pane
 
@@ -48,7 +48,7 @@ class AlertPane(Pane):
     def __init__(
         self,
         *,
-        capacity: int = 5000,
+        capacity: int = DEFAULT_CAPACITY,
         severity_of: Callable[[Any], str] | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -129,8 +129,13 @@ class AlertPane(Pane):
 
     def action_toggle_detail(self) -> None:
         self.toggle_class("-detail")
-        if self.has_class("-detail"):
+        reading = self.has_class("-detail")
+        # While reading an alert the cursor stays on it as newer alerts arrive above.
+        self.alert_list.follow = not reading
+        if reading:
             self._show_detail(self.selected)
+        else:
+            self.alert_list.action_newest()
 
     # --- filters --------------------------------------------------------------------------------
 

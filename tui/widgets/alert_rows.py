@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from tui.safe import safe_text
@@ -24,6 +23,16 @@ _OUTPUT_PREFIX = re.compile(r"^\s*[0-9T:.\-+Z]+:\s+[A-Za-z]+\s+")
 _POD_FIELDS = ("k8s.pod.name", "k8s_pod_name", "ka.target.name", "container.name")
 
 Severity = Callable[[Any], str]
+
+
+def _safe(value: object) -> str:
+    """`safe_text`, skipping the regex work for text that is printable already.
+
+    (Every character `safe_text` replaces is non-printable, so this is exact;
+    at thousands of alerts a second the regexes were most of the drain.)
+    """
+    text = value if isinstance(value, str) else str(value)
+    return text if text.isprintable() else safe_text(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +48,8 @@ class AlertRow:
     summary: str
     output: str
     hostname: str
-    fields: tuple[tuple[str, str], ...] = field(default=())
+    raw_fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The alert's output fields as given (unsanitised): read through `fields`."""
 
     @classmethod
     def of(cls, item: Any, severity_of: Severity | None = None) -> AlertRow:
@@ -70,22 +80,27 @@ class AlertRow:
         fields = item.get("output_fields") or {}
         if not isinstance(fields, dict):
             fields = {}
-        output = safe_text(item.get("output") or "")
+        output = _safe(item.get("output") or "")
         pod = next((fields[key] for key in _POD_FIELDS if fields.get(key)), None)
         time_ns = item.get("time_ns")
         severity = str(item.get("severity") or UNKNOWN_SEVERITY)
         return cls(
             time=_clock_text(time_ns, str(item.get("time") or "")),
             time_ns=time_ns if isinstance(time_ns, int) else None,
-            severity=safe_text(severity if severity in SEVERITY_ORDER else UNKNOWN_SEVERITY),
-            priority=safe_text(item.get("priority") or ""),
-            rule=safe_text(item.get("rule") or ""),
-            pod=safe_text(pod if pod is not None else "-"),
+            severity=severity if severity in SEVERITY_ORDER else UNKNOWN_SEVERITY,
+            priority=_safe(item.get("priority") or ""),
+            rule=_safe(item.get("rule") or ""),
+            pod=_safe(pod if pod is not None else "-"),
             summary=_OUTPUT_PREFIX.sub("", output, count=1),
             output=output,
-            hostname=safe_text(item.get("hostname") or "-"),
-            fields=tuple(sorted((safe_text(k), safe_text(v)) for k, v in fields.items())),
+            hostname=_safe(item.get("hostname") or "-"),
+            raw_fields=fields,
         )
+
+    @property
+    def fields(self) -> list[tuple[str, str]]:
+        """The output fields, sanitised and sorted (built only when the detail view asks)."""
+        return sorted((safe_text(key), safe_text(value)) for key, value in self.raw_fields.items())
 
     @property
     def severity_rank(self) -> int:
@@ -115,5 +130,8 @@ class AlertRow:
 def _clock_text(time_ns: object, fallback: str) -> str:
     """HH:MM:SS in UTC from the alert's nanoseconds, else what the input said."""
     if isinstance(time_ns, int):
-        return datetime.fromtimestamp(time_ns // 1_000_000_000, UTC).strftime("%H:%M:%S")
+        # Arithmetic rather than datetime.strftime: this runs for every alert.
+        minutes, second = divmod(time_ns // 1_000_000_000 % 86_400, 60)
+        hour, minute = divmod(minutes, 60)
+        return f"{hour:02d}:{minute:02d}:{second:02d}"
     return safe_text(fallback)[:19]
