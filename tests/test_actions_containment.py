@@ -400,3 +400,18 @@ async def test_a_preview_runs_once(runbook: RunbookActions, record: Record) -> N
     with pytest.raises(RuntimeError, match="preview again"):
         await runbook.execute(preview)
     assert len(record.query("SELECT 1 FROM actions WHERE entry = 'intent'")) == 1
+
+
+async def test_isolate_warns_that_other_policies_still_allow_traffic(
+    runbook: RunbookActions, record: Record
+) -> None:
+    # external-api-segmentation selects the orchestrator and allows its egress on 443:
+    # NetworkPolicies add up, so the deny-all does not stop that on a real cluster.
+    record.incidents.open("exfiltration from orchestrator", severity="P0")
+    preview = await runbook.preview(ActionRequest("isolate", "orchestrator"))
+    warnings = [note for note in preview.notes if "policies add up" in note]
+    assert len(warnings) == 1
+    assert "external-api-segmentation" in warnings[0] and "egress" in warnings[0]
+
+    other = await runbook.preview(ActionRequest("isolate", "tts-router"))
+    assert not [note for note in other.notes if "policies add up" in note]

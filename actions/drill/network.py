@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from actions.selectors import labels_of, policy_types, selector_matches
+
 Obj = dict[str, Any]
 ISTIO_ROOT_NAMESPACE = "istio-system"
 ISTIO_GROUPS = ("security.istio.io/v1", "security.istio.io/v1beta1")
@@ -52,33 +54,7 @@ class Verdict:
         return cls(True, why)
 
 
-# --- selectors ---------------------------------------------------------------------
-
-
-def labels_of(obj: Obj) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("labels") or {})
-
-
-def selector_matches(selector: Obj | None, labels: dict[str, str]) -> bool:
-    """A LabelSelector (matchLabels + matchExpressions); empty or absent selects everything."""
-    if not selector:
-        return True
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or []:
-        key = expression.get("key")
-        operator = expression.get("operator")
-        values = expression.get("values") or []
-        if operator == "In" and labels.get(key) not in values:
-            return False
-        if operator == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if operator == "Exists" and key not in labels:
-            return False
-        if operator == "DoesNotExist" and key in labels:
-            return False
-    return True
+# --- selectors: actions/selectors.py ------------------------------------------------
 
 
 def ip_in_block(ip: str, block: Obj) -> bool:
@@ -181,14 +157,6 @@ class ClusterView:
 
 
 # --- NetworkPolicy ------------------------------------------------------------------
-
-
-def policy_types(policy: Obj) -> set[str]:
-    spec = policy.get("spec") or {}
-    declared = spec.get("policyTypes")
-    if declared:
-        return set(declared)
-    return {"Ingress", "Egress"} if "egress" in spec else {"Ingress"}
 
 
 def selecting(policies: Iterable[Obj], pod: Obj, direction: str) -> list[Obj]:

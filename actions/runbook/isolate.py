@@ -6,6 +6,9 @@ from actions.cluster import NETWORK_POLICY, POD
 from actions.runbook.checks import emergency_metadata
 from actions.runbook.model import Change
 from actions.runbook.pipeline import Plan, PlanContext
+from actions.selectors import labels_of, policy_types, selector_matches
+
+RULES_OF = {"Ingress": "ingress", "Egress": "egress"}
 
 
 def manifest(name: str, namespace: str, service: str, incident_id: str) -> dict:
@@ -35,6 +38,8 @@ async def plan(ctx: PlanContext) -> Plan:
         result.notes.append(
             f"selects {len(pods)} pod(s): " + ", ".join(p["metadata"]["name"] for p in pods[:10])
         )
+        policies = await ctx.cluster.list(NETWORK_POLICY, ctx.namespace)
+        result.notes.extend(still_allowed(policies, pods))
     body = manifest(name, ctx.namespace, service, ctx.incident_id)
     result.changes.append(
         Change(
@@ -58,3 +63,30 @@ async def plan(ctx: PlanContext) -> Plan:
         ]
     }
     return result
+
+
+def still_allowed(policies: list[dict], pods: list[dict]) -> list[str]:
+    """Warn about policies that keep allowing traffic to or from the pods being isolated.
+
+    NetworkPolicies add up: a deny-all policy does not override another policy
+    that selects the same pods and allows traffic, so on a real cluster that
+    traffic keeps flowing until the other policy is narrowed or removed.
+    """
+    notes = []
+    for policy in policies:
+        selector = (policy.get("spec") or {}).get("podSelector")
+        if not any(selector_matches(selector, labels_of(pod)) for pod in pods):
+            continue
+        allowing = [
+            direction.lower()
+            for direction in sorted(policy_types(policy))
+            if (policy.get("spec") or {}).get(RULES_OF[direction])
+        ]
+        if allowing:
+            name = policy["metadata"]["name"]
+            notes.append(
+                f"NetworkPolicy {name} also selects these pods and allows "
+                f"{' and '.join(allowing)}: policies add up, so that traffic still flows "
+                f"until {name} is narrowed or removed"
+            )
+    return notes

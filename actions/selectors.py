@@ -1,0 +1,46 @@
+"""Kubernetes label selectors and NetworkPolicy types, evaluated over plain dicts.
+
+Shared by the runbook's actions (which policies already select a pod) and the
+drill cluster (which traffic a policy lets through).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+def labels_of(obj: Obj) -> dict[str, str]:
+    return dict((obj.get("metadata") or {}).get("labels") or {})
+
+
+def selector_matches(selector: Obj | None, labels: dict[str, str]) -> bool:
+    """A LabelSelector (matchLabels + matchExpressions); empty or absent selects everything."""
+    if not selector:
+        return True
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions") or []:
+        key = expression.get("key")
+        operator = expression.get("operator")
+        values = expression.get("values") or []
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def policy_types(policy: Obj) -> set[str]:
+    """A NetworkPolicy's policyTypes, defaulted as the API server does."""
+    spec = policy.get("spec") or {}
+    declared = spec.get("policyTypes")
+    if declared:
+        return set(declared)
+    return {"Ingress", "Egress"} if "egress" in spec else {"Ingress"}
