@@ -162,3 +162,36 @@ async def test_review_mode_dims_the_keys_and_writes_nothing(
         assert all("review mode" in message for message in notices)
     assert record.timeline.count(incident.id) == before
     assert record.incidents.get_required(incident.id).acknowledged_at is None
+
+
+async def test_escalate_names_the_security_lead_from_the_escalation_matrix(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("Lateral movement", severity="P0", drill=True)
+    app = make_app()
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("down", "down", "down", "enter")  # the fourth choice: escalate
+        app.screen.query_one("#rationale", Input).focus()
+        await pilot.press(*"beyond the on-call's authority", "enter")
+        await app.workers.wait_for_complete()
+    entries = record.timeline.for_incident(incident.id)
+    escalation = [e for e in entries if e.kind == "escalation"]
+    assert len(escalation) == 1
+    assert "John Doe" in escalation[0].summary  # the runbook's Security Engineer, primary
+    assert record.decisions.for_incident(incident.id)[0].decision == "escalate"
+
+
+def test_leaving_containment_and_recovery_stops_their_clocks(record: Record, clock: Any) -> None:
+    from tui.screens.war_room import phase_changes
+
+    incident = record.incidents.open("x", severity="P2")
+    now = clock.advance(minutes=20)
+    assert phase_changes(incident, "containment", now) == {"phase": "containment"}
+    leaving = phase_changes(incident, "eradication", now)
+    assert leaving == {"phase": "eradication", "contained_at": now, "status": "contained"}
+    done = phase_changes(incident, "lessons-learned", now)
+    assert done["recovered_at"] == now
+    assert done["status"] == "recovered"

@@ -99,3 +99,32 @@ def test_clock_states_follow_the_runbook_targets(record: Record, clock: Any) -> 
     assert states == {"mttd": MET, "mttc": WARNING, "mttr": OK}
     states = {s.key: s.state for s in clock_states(acked, start + timedelta(hours=3))}
     assert states == {"mttd": MET, "mttc": BREACHED, "mttr": BREACHED}
+
+
+async def test_palette_offers_incident_commands_named_after_a_hostile_alert(
+    make_app: AppFactory,
+) -> None:
+    from textual.command import CommandPalette
+
+    from tests.plugins.tui import hostile_alerts
+    from tui.screens.forms import OpenIncidentForm
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_alerts(hostile_alerts()[:1])  # rule and pod "[/oops]": markup if parsed
+        await pilot.pause(0.3)
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"open incident for")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, OpenIncidentForm)
+        title = app.screen.query_one("#title").value  # type: ignore[attr-defined]
+        assert title == "Rule [/oops] on pod-[/oops]"
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()

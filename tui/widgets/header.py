@@ -80,14 +80,17 @@ class WarRoomHeader(Horizontal):
             for key, _label, _field in CLOCKS:
                 clock = self.query_one(f"#clock-{key}", Label)
                 clock.update("")
-                clock.remove_class(*CLOCK_CLASSES)
+                if any(clock.has_class(name) for name in CLOCK_CLASSES):
+                    clock.remove_class(*CLOCK_CLASSES)
             return
         since.update(Text(f"T+{duration(since_detection(incident, now))}"))
         for state in clock_states(incident, now):
             clock = self.query_one(f"#clock-{state.key}", Label)
             clock.update(Text(state.text()))
-            clock.remove_class(*CLOCK_CLASSES)
-            clock.add_class(f"-{state.state}")
+            wanted = f"-{state.state}"
+            if not clock.has_class(wanted):  # a class change restyles: only when it changes
+                clock.remove_class(*CLOCK_CLASSES)
+                clock.add_class(wanted)
 
     def set_health(self, health: Mapping[str, str]) -> None:
         """Source name -> state ("connected", "retrying", "forbidden", "absent"...)."""
