@@ -19,6 +19,7 @@ loses nothing (the next refresh rebuilds it).
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -93,36 +94,39 @@ def rollup_mark(record: Record) -> int:
 def refresh_rollup(record: Record) -> int:
     """Fold alerts recorded since the last refresh into the rollup; returns how many."""
     with record.write() as txn:
-        conn = txn.conn
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} (incident_id TEXT NOT NULL, "
-            "rule TEXT NOT NULL, priority TEXT NOT NULL, ns TEXT NOT NULL, pod TEXT NOT NULL, "
-            "n INTEGER NOT NULL, first_ns INTEGER, last_ns INTEGER, "
-            "PRIMARY KEY (incident_id, rule, priority, ns, pod))"
-        )
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (ROLLUP_MARK,)).fetchone()
-        mark = int(row[0]) if row else 0
-        (head,) = conn.execute("SELECT coalesce(max(seq), 0) FROM alerts").fetchone()
-        if head <= mark:
-            return 0
-        (added,) = conn.execute(
-            "SELECT count(*) FROM alerts WHERE seq > ? AND incident_id IS NOT NULL", (mark,)
-        ).fetchone()
-        # `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
-        conn.execute(
-            f"INSERT INTO {ROLLUP_TABLE} SELECT * FROM ("
-            + _GROUPED.format(incident="IS NOT NULL")
-            + ") WHERE true ON CONFLICT (incident_id, rule, priority, ns, pod) DO UPDATE SET "
-            "n = n + excluded.n, "
-            "first_ns = min(coalesce(first_ns, excluded.first_ns), "
-            "coalesce(excluded.first_ns, first_ns)), "
-            "last_ns = max(coalesce(last_ns, excluded.last_ns), "
-            "coalesce(excluded.last_ns, last_ns))",
-            (mark,),
-        )
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (ROLLUP_MARK, str(head))
-        )
+        return refresh_rollup_in(txn.conn)
+
+
+def refresh_rollup_in(conn: sqlite3.Connection) -> int:
+    """`refresh_rollup` inside a write the caller holds (e.g. the one that recorded a batch)."""
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} (incident_id TEXT NOT NULL, "
+        "rule TEXT NOT NULL, priority TEXT NOT NULL, ns TEXT NOT NULL, pod TEXT NOT NULL, "
+        "n INTEGER NOT NULL, first_ns INTEGER, last_ns INTEGER, "
+        "PRIMARY KEY (incident_id, rule, priority, ns, pod))"
+    )
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (ROLLUP_MARK,)).fetchone()
+    mark = int(row[0]) if row else 0
+    (head,) = conn.execute("SELECT coalesce(max(seq), 0) FROM alerts").fetchone()
+    if head <= mark:
+        return 0
+    (added,) = conn.execute(
+        "SELECT count(*) FROM alerts WHERE seq > ? AND +incident_id IS NOT NULL", (mark,)
+    ).fetchone()
+    # "+incident_id": find the new alerts by seq, never through the incident index.
+    # `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
+    conn.execute(
+        f"INSERT INTO {ROLLUP_TABLE} SELECT * FROM ("
+        + _GROUPED.format(incident="IS NOT NULL").replace("AND incident_id", "AND +incident_id")
+        + ") WHERE true ON CONFLICT (incident_id, rule, priority, ns, pod) DO UPDATE SET "
+        "n = n + excluded.n, "
+        "first_ns = min(coalesce(first_ns, excluded.first_ns), "
+        "coalesce(excluded.first_ns, first_ns)), "
+        "last_ns = max(coalesce(last_ns, excluded.last_ns), "
+        "coalesce(excluded.last_ns, last_ns))",
+        (mark,),
+    )
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (ROLLUP_MARK, str(head)))
     return added
 
 

@@ -133,3 +133,15 @@ def test_alerts_without_a_parsed_time_show_their_written_time(record: Record) ->
         "2026-03-14T09:00:05Z",
         "2026-03-14T09:00:07Z",
     )
+
+
+def test_rollup_can_be_refreshed_in_the_write_that_records_the_alerts(record: Record) -> None:
+    from store.alert_summary import refresh_rollup_in
+
+    incident = record.incidents.open("x").id
+    with record.write() as txn:
+        txn.append("alerts", alerts(incident, 0, 7))
+        assert refresh_rollup_in(txn.conn) == 7
+    assert rollup_mark(record) == record.head()[0]
+    assert summarise_alerts(record, incident).total == 7
+    assert verify_chain(record.conn).ok
