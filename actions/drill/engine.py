@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import random
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -56,6 +57,9 @@ DEFAULT_API_VERSIONS = {
     "AuthorizationPolicy": "security.istio.io/v1",
     "PeerAuthentication": "security.istio.io/v1",
 }
+
+# The question of a CoreDNS log line: "TXT IN name. udp 112 false 512".
+_LOGGED_QUESTION = re.compile(r'"(\S+ IN \S+) ')
 
 
 class DrillEngine:
@@ -360,7 +364,9 @@ class DrillEngine:
         server = servers[self._rng.randrange(len(servers))]
         line = render.coredns_line(spec, client.ip, self._rng)
         self.state.append_log(server.namespace, server.name, line, at=self.clock.now())
-        query = f"{spec.get('type', 'A')} {spec['query']}"
+        # The facilitator sees the name as logged, not the scenario's {hex56} template.
+        asked = _LOGGED_QUESTION.search(line)
+        query = asked.group(1) if asked else f"{spec.get('type', 'A')} {spec['query']}"
         return f"DNS {query} from {client.name} (logged by {server.name})"
 
     def _play_log(self, spec: dict[str, Any]) -> str:
