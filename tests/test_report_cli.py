@@ -17,26 +17,11 @@ from store.transfer import connect_readonly
 from tests.plugins.record import FrozenClock
 
 REPO = Path(__file__).resolve().parents[1]
-# Runs `warroom` exactly as `python -m tui.cli` does, registering these four
-# commands if tui/cli/main.py does not list them yet (then it changes nothing).
-DRIVER = """
-import sys
-from tui.cli import main as cli
-mine = (
-    ("report", "cmd_report", "the incident report (markdown)"),
-    ("metrics", "cmd_metrics", "MTTD, MTTC, MTTR, false-positive rate"),
-    ("export", "cmd_export", "export one incident to a new file"),
-    ("import", "cmd_import", "import an exported incident"),
-)
-known = {name for name, *_ in cli.COMMANDS}
-cli.COMMANDS = cli.COMMANDS + tuple(c for c in mine if c[0] not in known)
-sys.exit(cli.main(sys.argv[1:]))
-"""
 
 
 def warroom(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", DRIVER, *map(str, args)],
+        [sys.executable, "-m", "tui.cli", *map(str, args)],
         cwd=REPO,
         capture_output=True,
         text=True,
