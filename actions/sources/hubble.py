@@ -162,7 +162,8 @@ class HubbleSource:
                 await self.backoff.sleep()
         finally:
             await asyncio.to_thread(self._keep_evidence)
-            health.report(STOPPED, f"stopped after {self.flows} flows")
+            if health.current is not None and health.current.state != ABSENT:
+                health.report(STOPPED, f"stopped after {self.flows} flows")
 
     async def _file_lines(self) -> AsyncIterator[list[bytes]]:
         assert self.file is not None

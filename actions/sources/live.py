@@ -17,6 +17,7 @@ from typing import Any
 
 from actions.cluster import Cluster
 from actions.falco.classify import Classifier
+from actions.sources.batches import AlertBatch
 from actions.sources.detection import IncidentDetector
 from actions.sources.dns_source import CoreDnsSource
 from actions.sources.events import WarningEvents
@@ -25,6 +26,7 @@ from actions.sources.health import STOPPED, SourceHealth
 from actions.sources.hubble import HubbleSource
 from actions.sources.mesh import MeshMonitor
 from actions.sources.policies import PolicyWatcher
+from actions.sources.rates import AlertRates
 from actions.sources.recorder import TimelineRecorder
 from actions.sources.traffic import PrometheusClient, TrafficMonitor
 from store import Record
@@ -59,6 +61,8 @@ class LiveSources:
                              service=settings.prometheus.service, port=settings.prometheus.port),
             record, incident_id=incident_id)
         self.hubble = HubbleSource(record, classifier, file=hubble_file, incident_id=incident_id)
+        self.rates = AlertRates()
+        """Alerts a second per severity from every source (Falco, DNS, traffic, Hubble)."""
         self._sink: Sink = lambda _item: None
 
     @property
@@ -72,6 +76,11 @@ class LiveSources:
         self._sink(item)
 
     def _handle(self, item: object) -> None:
+        if isinstance(item, AlertBatch):
+            for recorded in item.alerts:
+                if recorded.fresh:
+                    self.rates.add(recorded.classification.severity,
+                                   recorded.alert.time_ns or item.committed_ns)
         self.recorder(item)
         self._sink(item)
         if self.incident_id is None:  # attached to an incident already: nothing to propose

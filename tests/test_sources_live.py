@@ -1,0 +1,53 @@
+"""All sources together, as the console runs them: one sink, the record, the detector."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from actions.cluster import Cluster, ClusterOptions, connect
+from actions.config import Settings
+from actions.drill.server import DrillServerThread
+from actions.falco.classify import Classifier
+from actions.sources.detection import IncidentProposal
+from actions.sources.live import LiveSources
+from store import Record
+from tests.plugins.drill import FALCO_ALERT
+from tests.sources_helpers import RunningSource, eventually
+
+
+@pytest.fixture
+async def cluster(drill_server: DrillServerThread, tmp_path: Path) -> AsyncIterator[Cluster]:
+    connected = await connect(ClusterOptions(
+        kubeconfig=str(drill_server.kubeconfig_path(tmp_path))))
+    yield connected
+    await connected.close()
+
+
+async def test_a_p1_alert_becomes_a_proposal_the_commander_accepts(
+        drill_server: DrillServerThread, cluster: Cluster, record: Record) -> None:
+    live = LiveSources(cluster, record, Settings(), Classifier.load(None), actor="commander")
+    running = RunningSource(live.run)
+    await eventually(lambda: {h.source for h in running.health() if h.state == "connected"}
+                     >= {"falco", "events", "policies", "dns", "mesh"})
+    netcat = {**FALCO_ALERT, "rule": "Netcat Remote Code Execution in Container",
+              "priority": "Warning", "time": "2026-11-01T09:02:00.000000007Z"}
+    drill_server.state.append_log("falco-system", "falco-m4n8q", json.dumps(netcat))
+    await eventually(lambda: bool(running.of(IncidentProposal)))
+    proposal = running.of(IncidentProposal)[0]
+    incident = live.detector.accept(proposal.id)
+    await running.stop()
+
+    assert proposal.first_alert_time == "2026-11-01T09:02:00.000000007Z"
+    assert incident.acknowledged_at is not None
+    assert live.rates.total("P1") == 1
+    assert live.rates.total("P2") == 1  # the seeded alert
+    states = {h.source: h.state for h in running.health()}
+    assert states["falco"] == "stopped"
+    assert states["drift"] == "absent"  # no desired-state file here, and it says so
+    recorded = {row[0] for row in record.query("SELECT DISTINCT kind FROM timeline")}
+    assert {"source.health", "cluster.warning-event", "incident.proposed",
+            "incident.proposal-accepted"} <= recorded
