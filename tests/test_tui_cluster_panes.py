@@ -59,7 +59,7 @@ async def test_without_a_cluster_the_panes_say_so(make_app: AppFactory) -> None:
 
 
 def test_drift_and_emergency_flags() -> None:
-    live = [
+    live: list[dict[str, Any]] = [
         {"metadata": {"name": "default-deny", "namespace": "voicehive"},
          "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
         {"metadata": {"name": "isolate-orchestrator", "namespace": "voicehive",
@@ -69,7 +69,7 @@ def test_drift_and_emergency_flags() -> None:
         {"metadata": {"name": "hand-made", "namespace": "voicehive"},
          "spec": {"podSelector": {"matchLabels": {"app": "x"}}}},
     ]
-    desired = [
+    desired: list[dict[str, Any]] = [
         {"kind": "NetworkPolicy", "metadata": {"name": "default-deny"},
          "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}},
         {"kind": "NetworkPolicy", "metadata": {"name": "allow-dns"}, "spec": {}},

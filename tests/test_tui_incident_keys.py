@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
 from store import Record
 from tests.plugins.tui import AppFactory, app_factory
@@ -81,7 +81,7 @@ async def test_note_acknowledge_severity_and_phase_land_in_the_timeline(
         await pilot.press("y")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        table = app.screen.query_one(TimelinePane).query_one("DataTable")
+        table = app.screen.query_one(TimelinePane).query_one(DataTable)
         shown = table.row_count
     kinds = [(e.kind, e.summary) for e in record.timeline.for_incident(incident.id)]
     assert ("note", "curl to 203.0.113.9 seen") in kinds

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, ClassVar, TypeVar
 
 from textual import on
@@ -40,7 +40,7 @@ class WarRoomApp(App[int]):
     """The console. `services.mode` decides the badge; `services.readonly` dims the action keys."""
 
     TITLE = "warroom"
-    CSS_PATH: ClassVar[list[str | Path]] = [
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
         STYLES / "app.tcss",
         STYLES / "war_room.tcss",
         STYLES / "panes.tcss",

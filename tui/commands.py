@@ -58,7 +58,7 @@ class IncidentCommands(Provider):
         if screen is None:
             return []
         alert = screen.selected_alert
-        commands = []
+        commands: list[tuple[str, Callable[[], object], str]] = []
         for action, title, help_text in INCIDENT_COMMANDS:
             if screen.check_action(action, ()) is not True:
                 continue

@@ -28,8 +28,9 @@ class Services:
     - `actor`: who is at the keyboard, written into every record entry.
     - `cluster`: an `actions.cluster.Cluster` for read-only listings (policies, mesh);
       None leaves those panes saying why they are empty.
-    - `source`: the live sources' handle (the Falco follower); the console only
-      calls `source.run(sink)` when it is given.
+    - `source`: a live source (the Falco follower) or a list of them; the console
+      runs `await source.run(sink)` for each in a worker. The sink takes
+      `AlertBatch` (into the Falco pane) and `SourceHealth` (into the header).
     - `actions`: the action layer's handle, for the containment keys.
     - `readonly`: actions disabled (review mode forces it).
     """

@@ -127,8 +127,11 @@ class WarRoomScreen(Screen[None]):
         self.query_one(TimelinePane).show_state("loading")
         self.load_incident()
         self.load_cluster()
-        if services.source is not None:
-            self.run_source()
+        source_or_list = services.source
+        sources = source_or_list if isinstance(source_or_list, list | tuple) else [source_or_list]
+        for source in sources:
+            if source is not None:
+                self.run_source(source)
 
     def pane(self, key: str) -> Pane:
         return self.query_one(f"#{key}", Pane)
@@ -301,9 +304,10 @@ class WarRoomScreen(Screen[None]):
 
     # --- live sources ---------------------------------------------------------------------------
 
-    @work(exclusive=True, group="source", exit_on_error=False)
-    async def run_source(self) -> None:
-        await self.war_app.services.source.run(self.source_sink)
+    @work(group="source", exit_on_error=False)
+    async def run_source(self, source: Any) -> None:
+        """Run one live source (`await source.run(sink)`) until the console closes."""
+        await source.run(self.source_sink)
 
     def source_sink(self, item: object) -> None:
         """What a live source hands over: alert batches and health. Cheap, any thread."""

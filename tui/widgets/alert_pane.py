@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -14,7 +15,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Sparkline, Static
 
-from tui.widgets.alert_buffer import SEVERITY_STEPS, AlertFilter
+from tui.widgets.alert_buffer import SEVERITY_STEPS
 from tui.widgets.alert_list import DEFAULT_CAPACITY, AlertList, header_text
 from tui.widgets.alert_rows import AlertRow
 from tui.widgets.pane import Pane
@@ -140,10 +141,7 @@ class AlertPane(Pane):
     # --- filters --------------------------------------------------------------------------------
 
     def _apply(self, **changes: Any) -> None:
-        current = self.alert_list.filter
-        values = {"max_rank": current.max_rank, "rule": current.rule, "text": current.text}
-        values.update(changes)
-        self.alert_list.set_filter(AlertFilter(**values))
+        self.alert_list.set_filter(replace(self.alert_list.filter, **changes))
         self.refresh_counters()
 
     def action_cycle_severity(self) -> None:

@@ -17,7 +17,7 @@ def sync_rows(table: DataTable[Text], rows: Sequence[tuple[str, tuple[Text, ...]
     the order of known keys changes the table is rebuilt (rare: polls keep order).
     """
     wanted = [key for key, _cells in rows]
-    existing = [row_key.value for row_key in table.rows]
+    existing = [str(row_key.value) for row_key in table.rows]
     kept = [key for key in existing if key in set(wanted)]
     if kept != [key for key in wanted if key in set(existing)]:
         table.clear()
