@@ -1,0 +1,45 @@
+"""The console fed by the real Falco follower reading the drill cluster's Falco pods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions.cluster import ClusterOptions, connect
+from actions.falco.classify import Classifier
+from actions.sources.falco import FalcoFollower
+from store import Record
+from tests.plugins.tui import AppFactory, app_factory
+from tui.widgets.alert_list import AlertList
+from tui.widgets.header import WarRoomHeader
+
+
+@pytest.fixture
+def make_app(record: Record, clock: Any) -> AppFactory:
+    return app_factory(record, clock)
+
+
+async def test_follower_alerts_reach_the_pane_and_its_health_the_header(
+    make_app: AppFactory, record: Record, drill_kubeconfig: Path
+) -> None:
+    cluster = await connect(ClusterOptions(kubeconfig=str(drill_kubeconfig)))
+    follower = FalcoFollower(cluster.client, record, Classifier.load(None), flush_seconds=0.05,
+                             backoff_first=0.05, backoff_max=0.2)
+    try:
+        app = make_app(source=follower, cluster=None)
+        async with app.run_test(size=(160, 48)) as pilot:
+            alert_list = app.screen.query_one(AlertList)
+            for _ in range(100):
+                if alert_list.buffer.visible_count:
+                    break
+                await pilot.pause(0.1)
+            row = alert_list.selected
+            assert row is not None
+            assert row.rule == "Contact K8S API Server From Container"
+            assert row.pod == "orchestrator-6f8d9c7b5d-k2x9p"
+            assert app.screen.query_one(WarRoomHeader).health.get("falco") == "connected"
+        assert record.alerts.count() == 1  # recorded by the follower, shown by the console
+    finally:
+        await cluster.close()
