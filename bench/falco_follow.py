@@ -126,7 +126,8 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
                 if recorded.fresh and recorded.alert.log_time:
                     fresh += 1
                     written_ns = rfc3339_to_ns(recorded.alert.log_time, [])
-                    lags.append(item.committed_ns - written_ns)
+                    if written_ns is not None:
+                        lags.append(item.committed_ns - written_ns)
             if fresh >= expected:
                 all_recorded.set()
 

@@ -283,6 +283,7 @@ async def test_alert_rate_series_per_severity(
     rates = running.follower.rates
     severity = record.query("SELECT severity FROM alerts WHERE hostname = 'node-2'")[0][0]
     assert rates.series(severity, seconds=2) == [3, 2]
+    assert rates.newest_second is not None
     assert rates.series(severity, seconds=3, end=rates.newest_second + 1) == [3, 2, 0]
 
 

@@ -123,8 +123,8 @@ async def test_forbidden_policies_say_forbidden(drill_server: DrillServerThread,
 
 
 def test_allow_all_and_deny_all_are_not_confused() -> None:
-    allow_all = {"spec": {"podSelector": {}, "ingress": [{}]}}
-    deny_all = {"spec": {"podSelector": {}, "ingress": []}}
+    allow_all: dict[str, Any] = {"spec": {"podSelector": {}, "ingress": [{}]}}
+    deny_all: dict[str, Any] = {"spec": {"podSelector": {}, "ingress": []}}
     assert normalized_spec(allow_all) != normalized_spec(deny_all)
     assert normalized_spec(deny_all) == normalized_spec({"spec": {"podSelector": {}}})
 
