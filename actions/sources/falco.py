@@ -231,9 +231,10 @@ class FalcoFollower:
         rejected: list[RejectedInfo] = []
         by_severity: dict[str, int] = {}
         for group in groups:
-            for alert, classification in zip(group.alerts, group.classifications(), strict=True):
-                fresh = alert.dedupe_key in fresh_keys
-                fresh_keys.discard(alert.dedupe_key)  # a second copy in the batch is not fresh
+            for alert, classification, key in zip(group.alerts, group.classifications(),
+                                                  group.dedupe_keys(), strict=True):
+                fresh = key in fresh_keys
+                fresh_keys.discard(key)  # a second copy in the batch is not fresh
                 if fresh:
                     by_severity[classification.severity] = (
                         by_severity.get(classification.severity, 0) + 1)

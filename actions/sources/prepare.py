@@ -14,6 +14,7 @@ from actions.falco.parse import parse_line
 from actions.ingest import BatchPreparer, PreparedBatch
 from store.alerts import ALERT_COLUMNS
 
+_DEDUPE_KEY = ALERT_COLUMNS.index("dedupe_key")
 _SEVERITY = ALERT_COLUMNS.index("severity")
 _CATEGORY = ALERT_COLUMNS.index("category")
 _MATCHED_BY = ALERT_COLUMNS.index("matched_by")
@@ -30,8 +31,20 @@ class PreparedLines:
     rejected_reasons: list[str] = field(default_factory=list)
 
     def classifications(self) -> list[Classification]:
-        return [Classification(row[_SEVERITY], row[_CATEGORY], row[_MATCHED_BY])
-                for row in self.prepared.values]
+        """One Classification object per distinct outcome, shared (alerts repeat a lot)."""
+        shared: dict[tuple[str, str, str], Classification] = {}
+        out = []
+        for row in self.prepared.values:
+            key = (row[_SEVERITY], row[_CATEGORY], row[_MATCHED_BY])
+            found = shared.get(key)
+            if found is None:
+                found = shared[key] = Classification(*key)
+            out.append(found)
+        return out
+
+    def dedupe_keys(self) -> list[str]:
+        """The alerts' dedupe keys as the rows carry them (hashing them again costs)."""
+        return [row[_DEDUPE_KEY] for row in self.prepared.values]
 
 
 _classifier: Classifier | None = None
