@@ -110,7 +110,7 @@ class Record:
     def open(cls, path: str | Path, *, clock: Clock = utc_now, readonly: bool = False) -> Record:
         path = Path(path)
         if readonly:
-            uri = f"file:{path}?mode=ro"
+            uri = path.absolute().as_uri() + "?mode=ro"  # a '?' or '#' in the path stays a path
             conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         else:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -157,3 +157,11 @@ def test_back_end_sources_never_mention_rich(package: str) -> None:
         if re.search(r"^\s*(from|import)\s+(rich|textual)\b", path.read_text(), re.MULTILINE)
     ]
     assert offenders == []
+
+
+def test_readonly_open_takes_any_path(tmp_path: Path) -> None:
+    path = tmp_path / "odd ?#% name.db"
+    with Record.open(path) as record:
+        record.incidents.open("x")
+    with Record.open(path, readonly=True) as readonly:
+        assert [i.title for i in readonly.incidents.list()] == ["x"]
