@@ -46,6 +46,9 @@ PANES: tuple[tuple[str, str], ...] = (
 # Below this size the four panes become tabs: at 80x24 a quarter pane is unreadable.
 NARROW_WIDTH, NARROW_HEIGHT = 120, 34
 CLOCK_INTERVAL = 1.0  # the header clocks tick at 1 Hz from the injected clock
+# Other writers (the follower, `warroom act`, a second console) change the record
+# too: the incident and its timeline are re-read this often.
+RECORD_POLL_INTERVAL = 2.0
 # Keys that write to the record or the cluster: dimmed in read-only mode.
 WRITE_ACTIONS = frozenset(
     {"open_incident", "acknowledge", "add_note", "set_severity", "next_phase", "decision"}
@@ -95,6 +98,8 @@ class WarRoomScreen(Screen[None]):
         super().__init__()
         self.incident: Incident | None = None
         self.selected_alert: AlertRow | None = None
+        self._loaded_once = False
+        self._shown: Incident | None = None  # what the header last showed
 
     @property
     def war_app(self) -> WarRoomApp:
@@ -123,6 +128,7 @@ class WarRoomScreen(Screen[None]):
         self.set_class(services.readonly, "-readonly")
         self._update_narrow()
         self.set_interval(CLOCK_INTERVAL, self._tick, name="header-clock")
+        self.set_interval(RECORD_POLL_INTERVAL, self.load_incident, name="record-poll")
         self.query_one(AlertPane).focus_pane()
         self.query_one(TimelinePane).show_state("loading")
         self.load_incident()
@@ -263,6 +269,9 @@ class WarRoomScreen(Screen[None]):
             return incident, entries
 
         incident, entries = await app.in_record(read)
+        changed = not self._loaded_once or incident != self._shown
+        self._loaded_once = True
+        self._shown = incident
         self.incident = incident
         header = self.query_one(WarRoomHeader)
         header.set_incident(incident, app.clock())
@@ -272,8 +281,9 @@ class WarRoomScreen(Screen[None]):
             timeline.show_state("no incident open: press o to open one")
         else:
             timeline.show_entries(entries, incident.detected_at or incident.opened_at)
-        self.refresh_bindings()
-        self.post_message(self.IncidentChanged(incident))
+        if changed:
+            self.refresh_bindings()  # which incident keys apply may have changed
+            self.post_message(self.IncidentChanged(incident))
 
     @work(exclusive=True, group="cluster", exit_on_error=False)
     async def load_cluster(self) -> None:

@@ -21,11 +21,23 @@ class MeshPane(Pane):
     PANE_TITLE = "Mesh"
     COLUMNS: ClassVar[tuple[str, ...]] = ("what", "name", "state", "detail")
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._last: MeshView | None = None
+
     def compose(self) -> ComposeResult:
         yield Static(Text("loading"), id="mesh-state", markup=False)
         table: DataTable[Text] = DataTable(id="mesh-table", cursor_type="row")
         table.add_columns(*self.COLUMNS)
         yield table
+
+    def on_mount(self) -> None:
+        # Flag colours come from the theme: redraw the cells when it changes.
+        self.app.theme_changed_signal.subscribe(self, self._restyle)
+
+    def _restyle(self, _theme: object) -> None:
+        if self._last is not None:
+            self.show_mesh(self._last)
 
     @property
     def focus_target(self) -> Widget:
@@ -36,6 +48,7 @@ class MeshPane(Pane):
         self.set_class(True, "-empty")
 
     def show_mesh(self, view: MeshView) -> None:
+        self._last = view
         mesh = safe_text(view.mesh or "no mesh detected")
         detail = f": {safe_text(view.detail)}" if view.detail else ""
         flagged = sum(row.flagged for row in view.rows)

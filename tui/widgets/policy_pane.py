@@ -37,6 +37,7 @@ class PolicyPane(Pane):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.policies: dict[str, PolicyRow] = {}
+        self._last: Sequence[PolicyRow] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading"), id="policy-state", markup=False)
@@ -44,6 +45,14 @@ class PolicyPane(Pane):
         table.add_columns(*self.COLUMNS)
         yield table
         yield Static("", id="policy-yaml", markup=False)
+
+    def on_mount(self) -> None:
+        # Flag colours come from the theme: redraw the cells when it changes.
+        self.app.theme_changed_signal.subscribe(self, self._restyle)
+
+    def _restyle(self, _theme: object) -> None:
+        if self._last is not None:
+            self.show_policies(self._last)
 
     @property
     def focus_target(self) -> Widget:
@@ -62,6 +71,7 @@ class PolicyPane(Pane):
         self.set_class(True, "-empty")
 
     def show_policies(self, policies: Sequence[PolicyRow]) -> None:
+        self._last = policies
         self.policies = {row.key: row for row in policies}
         rows = [(row.key, self._cells(row)) for row in policies]
         with self.app.batch_update():
