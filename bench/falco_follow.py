@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -67,26 +67,40 @@ def seed(state: ClusterState, pods: int) -> list[str]:
     return names
 
 
-def write_lines(state: ClusterState, pods: list[str], rate: int, seconds: float,
+def render_lines(pods: int, rate: int, seconds: float) -> list[str]:
+    """Every line the pods will write, rendered before the clock starts.
+
+    Falco runs on other machines than the API server and warroom: rendering
+    JSON during the run would only take CPU from the follower being measured.
+    The event times are the planned ones; the lag is measured from the
+    kubelet's timestamp, taken when a line is really written.
+    """
+    base = datetime.now(UTC)
+    total = int(rate * seconds)
+    return [falco_alert(number % pods, number,
+                        base + timedelta(microseconds=number * 1_000_000 // rate))
+            for number in range(total)]
+
+
+def write_lines(state: ClusterState, pods: list[str], rate: int, lines: list[str],
                 written: list[int]) -> None:
-    """Append `rate` lines a second, spread over the pods, for `seconds`.
+    """Append `rate` lines a second, spread over the pods, until all are written.
 
     Every 10 ms each pod gets the lines due, in one append (lines sharing a
     kubelet timestamp, as a busy Falco's do).
     """
     start = time.monotonic()
-    total = int(rate * seconds)
+    total = len(lines)
     number = 0
     while number < total:
         due = min(total, int((time.monotonic() - start) * rate) + 1)
         now = datetime.now(UTC)
         batches: dict[int, list[str]] = {}
         while number < due:
-            pod = number % len(pods)
-            batches.setdefault(pod, []).append(falco_alert(pod, number, now))
+            batches.setdefault(number % len(pods), []).append(lines[number])
             number += 1
-        for pod, lines in batches.items():
-            state.append_log(NS, pods[pod], "\n".join(lines), at=now)
+        for pod, due_lines in batches.items():
+            state.append_log(NS, pods[pod], "\n".join(due_lines), at=now)
         time.sleep(TICK)
     written.append(number)
 
@@ -95,13 +109,14 @@ def serve(args: argparse.Namespace) -> None:
     """The drill cluster and the Falco pods' writers, in their own process (as a real one is)."""
     state = ClusterState()
     pods = seed(state, args.pods)
+    lines = render_lines(len(pods), args.rate, args.seconds)
     with DrillServerThread(state) as server:
         server.kubeconfig_path(Path(args.serve))
         print("ready", flush=True)
         sys.stdin.readline()  # "go"
         written: list[int] = []
         began = time.monotonic()
-        write_lines(state, pods, args.rate, args.seconds, written)
+        write_lines(state, pods, args.rate, lines, written)
         print(f"written {written[0]} {time.monotonic() - began:.3f}", flush=True)
         sys.stdin.readline()  # "stop"
 
