@@ -27,7 +27,9 @@ from store import Record
 from store.alerts import ALERT_COLUMNS, rejected_row
 from store.chain import content_hash
 
-BATCH_LINES = 5_000  # one commit (and fsync) per batch: larger is faster, smaller loses less on a crash
+BATCH_LINES = (
+    5_000  # one commit (and fsync) per batch: larger is faster, smaller loses less on a crash
+)
 # Chunks handed to workers but not yet written; bounds memory whatever the input size.
 IN_FLIGHT_PER_WORKER = 2
 # Below this, starting worker processes costs more than it saves.
@@ -121,14 +123,21 @@ class BatchPreparer:
             elif isinstance(parsed, RejectedLine):
                 batch.rejected.append(
                     rejected_row(
-                        parsed.raw, parsed.reason, received_at=received_at, origin=self.origin,
-                        line_no=line_no, raw_size=getattr(parsed.raw, "real_length", None),
+                        parsed.raw,
+                        parsed.reason,
+                        received_at=received_at,
+                        origin=self.origin,
+                        line_no=line_no,
+                        raw_size=getattr(parsed.raw, "real_length", None),
                     )
                 )
             else:
                 classification = self.classifier.classify(parsed)
                 row = alert_row(
-                    parsed, classification, incident_id=self.incident_id, origin=self.origin,
+                    parsed,
+                    classification,
+                    incident_id=self.incident_id,
+                    origin=self.origin,
                     received_at=received_at,
                 )
                 batch.by_severity[classification.severity] += 1
@@ -201,10 +210,15 @@ _worker: tuple[BatchPreparer, date | None] | None = None
 
 
 def _start_worker(
-    classification_file: Path | None, incident_id: str | None, origin: str, reference_date: date | None
+    classification_file: Path | None,
+    incident_id: str | None,
+    origin: str,
+    reference_date: date | None,
 ) -> None:
     global _worker
-    preparer = BatchPreparer(Classifier.load(classification_file), incident_id=incident_id, origin=origin)
+    preparer = BatchPreparer(
+        Classifier.load(classification_file), incident_id=incident_id, origin=origin
+    )
     _worker = (preparer, reference_date)
 
 
@@ -267,7 +281,10 @@ def ingest_stream(
     if workers <= 1:
         return ingest_lines(writer, lines, reference_date=reference_date)
     return ingest_parallel(
-        writer, lines, workers=workers, classification_file=classification_file,
+        writer,
+        lines,
+        workers=workers,
+        classification_file=classification_file,
         reference_date=reference_date,
     )
 

@@ -7,23 +7,46 @@ import random
 from collections.abc import Iterator
 
 RULES = (
-    ("Outbound Connection to C2 Servers", "Critical", ["T1071", "container", "maturity_stable", "mitre_command_and_control", "network"]),
-    ("Unexpected outbound connection destination", "Notice", ["container", "maturity_sandbox", "network"]),
-    ("Redirect STDOUT/STDIN to Network Connection in Container", "Notice", ["T1059", "container", "maturity_stable", "mitre_execution", "network", "process"]),
-    ("Contact K8S API Server From Container", "Notice", ["T1565", "container", "k8s", "maturity_stable", "mitre_discovery", "network"]),
-    ("Terminal shell in container", "Notice", ["T1059", "container", "maturity_stable", "mitre_execution", "shell"]),
+    (
+        "Outbound Connection to C2 Servers",
+        "Critical",
+        ["T1071", "container", "maturity_stable", "mitre_command_and_control", "network"],
+    ),
+    (
+        "Unexpected outbound connection destination",
+        "Notice",
+        ["container", "maturity_sandbox", "network"],
+    ),
+    (
+        "Redirect STDOUT/STDIN to Network Connection in Container",
+        "Notice",
+        ["T1059", "container", "maturity_stable", "mitre_execution", "network", "process"],
+    ),
+    (
+        "Contact K8S API Server From Container",
+        "Notice",
+        ["T1565", "container", "k8s", "maturity_stable", "mitre_discovery", "network"],
+    ),
+    (
+        "Terminal shell in container",
+        "Notice",
+        ["T1059", "container", "maturity_stable", "mitre_execution", "shell"],
+    ),
 )
 PODS = ("orchestrator-7c9d8f6b5-x2k4p", "tts-router-5d7f9b8c6-h3k2l", "api-gateway-6b8c7d9f4-q9w2e")
 
 
-def falco_lines(count: int, *, seed: int = 7, start_ns: int = 1_773_478_800_000_000_000) -> Iterator[str]:
+def falco_lines(
+    count: int, *, seed: int = 7, start_ns: int = 1_773_478_800_000_000_000
+) -> Iterator[str]:
     rng = random.Random(seed)
     for n in range(count):
         rule, priority, tags = RULES[n % len(RULES)]
         pod = PODS[rng.randrange(len(PODS))]
         ns = start_ns + n * 200_000 + rng.randrange(1000)
         seconds, nanos = divmod(ns, 1_000_000_000)
-        clock = f"{seconds % 86400 // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}.{nanos:09d}"
+        hours, minutes, secs = seconds % 86400 // 3600, seconds % 3600 // 60, seconds % 60
+        clock = f"{hours:02d}:{minutes:02d}:{secs:02d}.{nanos:09d}"
         ip = f"203.0.113.{rng.randrange(1, 255)}"
         fields = {
             "container.id": "3f2a1b9c8d7e",

@@ -64,9 +64,19 @@ def main() -> None:
                 out.write(line + "\n")
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "--db", str(Path(folder) / "ingest.db"), "ingest",
-             str(source), "--json"],
-            capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "--db",
+                str(Path(folder) / "ingest.db"),
+                "ingest",
+                str(source),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         elapsed = time.perf_counter() - started
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -74,7 +84,9 @@ def main() -> None:
         assert counts["accepted"] == count, counts
         raw = subprocess.run(
             [sys.executable, "-c", RAW, str(source), str(Path(folder) / "raw.db")],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         raw_elapsed = float(raw.stdout)
     ingest_rate, raw_rate = count / elapsed, count / raw_elapsed

@@ -94,10 +94,14 @@ class Actions:
                 actor=row["actor"],
                 data={"action_id": action_id, "action": intent.action, "target": intent.target},
             )
-        return self._one("SELECT * FROM actions WHERE action_id = ? AND entry = 'outcome'", action_id)
+        return self._one(
+            "SELECT * FROM actions WHERE action_id = ? AND entry = 'outcome'", action_id
+        )
 
     def intent_of(self, action_id: str) -> ActionEntry:
-        return self._one("SELECT * FROM actions WHERE action_id = ? AND entry = 'intent'", action_id)
+        return self._one(
+            "SELECT * FROM actions WHERE action_id = ? AND entry = 'intent'", action_id
+        )
 
     def _one(self, sql: str, action_id: str) -> ActionEntry:
         rows = self.record.query(sql + " ORDER BY seq DESC LIMIT 1", (action_id,))
@@ -121,4 +125,6 @@ class Actions:
         if incident_id is not None:
             sql += " AND incident_id = ?"
             params.append(incident_id)
-        return [ActionEntry.from_row(row) for row in self.record.query(sql + " ORDER BY seq", params)]
+        return [
+            ActionEntry.from_row(row) for row in self.record.query(sql + " ORDER BY seq", params)
+        ]

@@ -36,10 +36,19 @@ def alert_values(alert: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def rejected_row(
-    raw: bytes, reason: str, *, received_at: str, origin: str, line_no: int | None,
-    raw_size: int | None = None, raw_sha256: str | None = None,
+    raw: bytes,
+    reason: str,
+    *,
+    received_at: str,
+    origin: str,
+    line_no: int | None,
+    raw_size: int | None = None,
+    raw_sha256: str | None = None,
 ) -> dict[str, Any]:
-    """A rejected input as stored; `raw_size`/`raw_sha256` describe the whole line when `raw` is its head."""
+    """A rejected input as stored.
+
+    `raw_size` and `raw_sha256` describe the whole line when `raw` is only its head.
+    """
     return {
         "received_at": received_at,
         "origin": origin,
@@ -70,7 +79,7 @@ class Alerts:
         content_hashes: Sequence[str],
         rejected: Sequence[dict[str, Any]] = (),
     ) -> BatchResult:
-        """Record one batch in one transaction; an alert already recorded (same dedupe key) is skipped."""
+        """Record one batch in one transaction, skipping alerts already in the record (same key)."""
         with self.record.write() as txn:
             known = self._known_keys(txn.conn, [row[DEDUPE_INDEX] for row in values])
             fresh_values, fresh_hashes = [], []
@@ -94,7 +103,9 @@ class Alerts:
         known: set[str] = set()
         for start in range(0, len(keys), _IN_CHUNK):
             chunk = keys[start : start + _IN_CHUNK]
-            sql = f"SELECT dedupe_key FROM alerts WHERE dedupe_key IN ({', '.join('?' * len(chunk))})"
+            sql = (
+                f"SELECT dedupe_key FROM alerts WHERE dedupe_key IN ({', '.join('?' * len(chunk))})"
+            )
             known.update(row[0] for row in conn.execute(sql, chunk))
         return known
 

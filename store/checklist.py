@@ -25,7 +25,10 @@ class Checklist:
         verified: str | None = None,
         note: str | None = None,
     ) -> int:
-        """Tick (or untick) an item; `verified` is "verified" or "not-verified" when checked against the cluster."""
+        """Tick (or untick) an item.
+
+        `verified` is "verified" or "not-verified" when the console checked it against the cluster.
+        """
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {', '.join(PHASES)}, not {phase!r}")
         row = {
@@ -42,7 +45,11 @@ class Checklist:
             (tick_id,) = txn.append("checklist", [row])
             mark = "ticked" if checked else "unticked"
             self.record.timeline.add_in(
-                txn, incident_id, "checklist", f"Checklist ({phase}) {mark}: {item}", actor=actor,
+                txn,
+                incident_id,
+                "checklist",
+                f"Checklist ({phase}) {mark}: {item}",
+                actor=actor,
                 data={"phase": phase, "item": item, "checked": checked, "verified": verified},
             )
         return tick_id

@@ -40,7 +40,11 @@ class Decisions:
             (decision_id,) = txn.append("decisions", [row])
             because = f": {rationale}" if rationale else ""
             self.record.timeline.add_in(
-                txn, incident_id, "decision", f"Decision: {decision}{because}", actor=actor,
+                txn,
+                incident_id,
+                "decision",
+                f"Decision: {decision}{because}",
+                actor=actor,
                 data={"decision": decision, "rule_to_tune": rule_to_tune},
             )
         return decision_id

@@ -40,7 +40,10 @@ class Evidence:
         with self.record.write() as txn:
             (evidence_id,) = txn.append("evidence", [row])
             self.record.timeline.add_in(
-                txn, incident_id, "evidence", f"Evidence captured: {name} ({len(content)} bytes)",
+                txn,
+                incident_id,
+                "evidence",
+                f"Evidence captured: {name} ({len(content)} bytes)",
                 data={"evidence_id": evidence_id, "sha256": digest},
             )
         return self.get(evidence_id)
@@ -52,7 +55,9 @@ class Evidence:
         return EvidenceItem.from_row(rows[0])
 
     def content(self, evidence_id: int) -> bytes:
-        return bytes(self.record.query("SELECT content FROM evidence WHERE id = ?", (evidence_id,))[0][0])
+        return bytes(
+            self.record.query("SELECT content FROM evidence WHERE id = ?", (evidence_id,))[0][0]
+        )
 
     def for_incident(self, incident_id: str) -> list[EvidenceItem]:
         rows = self.record.query(

@@ -146,11 +146,16 @@ class Outbox:
             txn.conn.execute(
                 "UPDATE outbox_state SET status = ?, attempts = attempts + 1, last_error = ?, "
                 "next_attempt_at = ? WHERE outbox_id = ?",
-                ("failed" if give_up else "queued", error, iso(retry_at) if retry_at else None, outbox_id),
+                (
+                    "failed" if give_up else "queued",
+                    error,
+                    iso(retry_at) if retry_at else None,
+                    outbox_id,
+                ),
             )
 
     def defer(self, outbox_id: int, until: datetime, reason: str) -> None:
-        """Hold a queued item until `until` without counting an attempt (it waits behind another)."""
+        """Hold a queued item until `until` without counting an attempt: it waits behind another."""
         with self.record.write() as txn:
             txn.conn.execute(
                 "UPDATE outbox_state SET next_attempt_at = ?, last_error = ? "

@@ -136,7 +136,9 @@ INCIDENT_FIELDS: dict[str, type] = {
 def _create_v1(db: sqlite_utils.Database) -> None:
     db.table("meta").create({"key": str, "value": str}, pk="key")
     v1_incident = {k: t for k, t in INCIDENT_FIELDS.items() if k not in ("data_breach", "category")}
-    db.table("incidents").create(v1_incident, pk="id", not_null={"title", "severity", "status", "phase"})
+    db.table("incidents").create(
+        v1_incident, pk="id", not_null={"title", "severity", "status", "phase"}
+    )
     for table, columns in CHAINED_TABLES.items():
         db.table(table).create(
             {"id": int, "seq": int, "prev_hash": str, "hash": str, **columns},

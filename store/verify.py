@@ -55,7 +55,7 @@ def verify_chain(conn: sqlite3.Connection) -> VerifyResult:
     """Check every chained entry in order: position, link to the previous one, and content."""
     streams = [_rows(conn, table) for table in CHAINED_TABLES]
     expected_seq, prev_hash = 1, chain.GENESIS
-    for seq, table, row in heapq.merge(*streams, key=lambda item: item[0]):
+    for _seq, table, row in heapq.merge(*streams, key=lambda item: item[0]):
         problem = _check_entry(table, row, expected_seq, prev_hash)
         if problem:
             return VerifyResult(False, expected_seq - 1, prev_hash, problem)
@@ -67,7 +67,9 @@ def verify_chain(conn: sqlite3.Connection) -> VerifyResult:
     if recorded != f"{entries}:{prev_hash}":
         recorded_seq = recorded.partition(":")[0]
         problem = Problem(
-            "meta", "chain_head", entries + 1,
+            "meta",
+            "chain_head",
+            entries + 1,
             f"the chain ends at entry {entries} but the record says it has {recorded_seq}: "
             "entries after it were deleted",
         )
@@ -79,11 +81,20 @@ def verify_chain(conn: sqlite3.Connection) -> VerifyResult:
 def _check_entry(table: str, row: sqlite3.Row, expected_seq: int, prev_hash: str) -> Problem | None:
     seq, row_id = row["seq"], row["id"]
     if seq is None or seq < expected_seq:
-        return Problem(table, row_id, seq, f"out of place: entry {expected_seq} expected here (a row was inserted or duplicated)")
+        return Problem(
+            table,
+            row_id,
+            seq,
+            f"out of place: entry {expected_seq} expected here (a row was inserted or duplicated)",
+        )
     if seq > expected_seq:
-        return Problem(table, row_id, seq, f"entries {expected_seq}..{seq - 1} are missing (deleted)")
+        return Problem(
+            table, row_id, seq, f"entries {expected_seq}..{seq - 1} are missing (deleted)"
+        )
     if row["prev_hash"] != prev_hash:
-        return Problem(table, row_id, seq, "does not link to the entry before it (reordered or inserted)")
+        return Problem(
+            table, row_id, seq, "does not link to the entry before it (reordered or inserted)"
+        )
     content = {column: row[column] for column in CHAINED_TABLES[table] if column in row.keys()}
     expected = chain.link_hash(prev_hash, seq, chain.content_hash(table, content))
     if row["hash"] != expected:
@@ -106,7 +117,9 @@ def _check_incidents(conn: sqlite3.Connection) -> Problem | None:
         incident_id = row["id"]
         seen.add(incident_id)
         if incident_id not in events:
-            return Problem("incidents", incident_id, None, "no chained entry opened this incident (inserted)")
+            return Problem(
+                "incidents", incident_id, None, "no chained entry opened this incident (inserted)"
+            )
         expected = replay(events[incident_id])
         for field_name in INCIDENT_FIELDS:
             if field_name == "id" or field_name not in row.keys():
@@ -116,10 +129,17 @@ def _check_incidents(conn: sqlite3.Connection) -> Problem | None:
                 want = want or 0
             if row[field_name] != want:
                 return Problem(
-                    "incidents", incident_id, None,
+                    "incidents",
+                    incident_id,
+                    None,
                     f"{field_name} is {row[field_name]!r} but the chain says {want!r} (edited)",
                 )
     missing = sorted(set(events) - seen)
     if missing:
-        return Problem("incidents", missing[0], None, "the chain opened this incident but its row is gone (deleted)")
+        return Problem(
+            "incidents",
+            missing[0],
+            None,
+            "the chain opened this incident but its row is gone (deleted)",
+        )
     return None

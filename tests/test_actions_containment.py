@@ -411,7 +411,8 @@ async def test_isolate_warns_that_other_policies_still_allow_traffic(
     preview = await runbook.preview(ActionRequest("isolate", "orchestrator"))
     warnings = [note for note in preview.notes if "policies add up" in note]
     assert len(warnings) == 1
-    assert "external-api-segmentation" in warnings[0] and "egress" in warnings[0]
+    assert "external-api-segmentation" in warnings[0]
+    assert "egress" in warnings[0]
 
     other = await runbook.preview(ActionRequest("isolate", "tts-router"))
     assert not [note for note in other.notes if "policies add up" in note]

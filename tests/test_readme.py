@@ -20,13 +20,12 @@ def test_readme_opens_with_exactly_two_commands() -> None:
     assert language == "sh"
     assert len(commands) == 2
     assert commands[0].endswith("warroom drill")
-    assert "pytest" in commands[1] and "[test]" in commands[1]
+    assert "pytest" in commands[1]
+    assert "[test]" in commands[1]
 
 
 def test_ci_runs_the_readmes_test_command() -> None:
-    extract = (
-        "awk '/^```/{block++; next} block==1{print}' README.md | sed -n 2p"
-    )
+    extract = "awk '/^```/{block++; next} block==1{print}' README.md | sed -n 2p"
     line = subprocess.run(["bash", "-c", extract], cwd=ROOT, capture_output=True, text=True)
     assert line.stdout.strip() == code_blocks(README)[0][1].strip().splitlines()[1]
     assert extract in (ROOT / ".ci" / "run").read_text()

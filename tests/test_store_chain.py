@@ -1,4 +1,4 @@
-"""The audit chain finds every edit, deletion, insertion and reordering made behind warroom's back."""
+"""The audit chain finds every edit, deletion, insertion and reordering made behind its back."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ def _populate(record: Record) -> str:
     incident = record.incidents.open("Outbound connection to 203.0.113.66", severity="P1")
     record.clock.advance(minutes=3)  # type: ignore[attr-defined]
     record.incidents.acknowledge(incident.id, actor="ic")
-    action_id = record.actions.intent(incident.id, "isolate", "orchestrator", params={"ns": "voicehive"})
+    action_id = record.actions.intent(
+        incident.id, "isolate", "orchestrator", params={"ns": "voicehive"}
+    )
     record.actions.outcome(action_id, "succeeded", "emergency-isolation-1 created")
     record.evidence.add(incident.id, "events.yaml", b"kind: EventList\n")
     record.decisions.add(incident.id, "active-attack", rationale="beaconing")
@@ -85,9 +87,7 @@ def test_inserted_row_is_found(populated: Path) -> None:
         seq, prev, digest = conn.execute(
             "SELECT seq, prev_hash, hash FROM timeline ORDER BY seq DESC LIMIT 1"
         ).fetchone()
-        conn.execute(
-            "UPDATE timeline SET seq = seq + 1 WHERE seq = ?", (seq,)
-        )
+        conn.execute("UPDATE timeline SET seq = seq + 1 WHERE seq = ?", (seq,))
         conn.execute(
             "INSERT INTO timeline (seq, prev_hash, hash, incident_id, at, kind, summary) "
             "VALUES (?, ?, ?, NULL, '2026-03-14T09:00:00+00:00', 'note', 'all clear')",
@@ -102,8 +102,11 @@ def test_inserted_row_is_found(populated: Path) -> None:
 def test_reordered_rows_are_found(populated: Path) -> None:
     _tamper(
         populated,
-        "UPDATE timeline SET seq = -seq WHERE seq IN (SELECT seq FROM timeline ORDER BY seq LIMIT 2)",
-        "UPDATE timeline SET seq = (SELECT max(-seq) FROM timeline WHERE seq < 0) + (SELECT min(-seq) FROM timeline WHERE seq < 0) + seq WHERE seq < 0",
+        # Swap the positions of the first two timeline entries.
+        "UPDATE timeline SET seq = -seq WHERE seq IN "
+        "(SELECT seq FROM timeline ORDER BY seq LIMIT 2)",
+        "UPDATE timeline SET seq = (SELECT max(-seq) FROM timeline WHERE seq < 0) "
+        "+ (SELECT min(-seq) FROM timeline WHERE seq < 0) + seq WHERE seq < 0",
     )
     result = _verify(populated)
     assert not result.ok
@@ -130,7 +133,8 @@ def test_inserted_incident_is_found(populated: Path) -> None:
     _tamper(
         populated,
         "INSERT INTO incidents (id, title, severity, status, phase, opened_at) "
-        "VALUES ('NSI-2026-03-14-099', 'x', 'P3', 'closed', 'detection', '2026-03-14T09:00:00+00:00')",
+        "VALUES ('NSI-2026-03-14-099', 'x', 'P3', 'closed', 'detection', "
+        "'2026-03-14T09:00:00+00:00')",
     )
     result = _verify(populated)
     assert (result.problem.table, result.problem.row_id) == ("incidents", "NSI-2026-03-14-099")

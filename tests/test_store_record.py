@@ -78,14 +78,17 @@ def test_opening_an_older_file_upgrades_it(tmp_path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn, target=1)
     conn.execute(
-        "INSERT INTO incidents (id, title, severity, status, phase, opened_at, drill, false_positive) "
-        "VALUES ('NSI-2025-01-02-001', 'old', 'P1', 'closed', 'lessons-learned', '2025-01-02T00:00:00+00:00', 0, 0)"
+        "INSERT INTO incidents "
+        "(id, title, severity, status, phase, opened_at, drill, false_positive) VALUES "
+        "('NSI-2025-01-02-001', 'old', 'P1', 'closed', 'lessons-learned', "
+        "'2025-01-02T00:00:00+00:00', 0, 0)"
     )
     conn.close()
     with Record.open(path) as record:
         assert schema_version(record.conn) == SCHEMA_VERSION
         old = record.incidents.get("NSI-2025-01-02-001")
-        assert old is not None and old.data_breach is False
+        assert old is not None
+        assert old.data_breach is False
         assert record.outbox.items() == []
 
 
@@ -125,7 +128,7 @@ def test_two_processes_writing_at_once_never_fail(record: Record, record_path: P
         for name in ("first", "second")
     ]
     results = [writer.communicate(timeout=120) for writer in writers]
-    for writer, (out, err) in zip(writers, results, strict=True):
+    for writer, (_out, err) in zip(writers, results, strict=True):
         assert writer.returncode == 0, err
         assert "locked" not in err
     assert record.timeline.count(incident) == 601

@@ -1,4 +1,4 @@
-"""`warroom incidents [--json]` lists incidents with what is due; `warroom incidents open TITLE` opens one."""
+"""`warroom incidents [--json]`: incidents with what is due; `incidents open TITLE` opens one."""
 
 from __future__ import annotations
 
@@ -18,13 +18,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="incidents_command", metavar="open")
     opener = commands.add_parser("open", help="open an incident and print its ID")
     opener.add_argument("title", help="what is happening, in a few words")
-    opener.add_argument("--severity", choices=SEVERITIES, default="P2", help="runbook severity (default P2)")
+    opener.add_argument(
+        "--severity", choices=SEVERITIES, default="P2", help="runbook severity (default P2)"
+    )
     opener.add_argument("--drill", action="store_true", help="a drill, kept apart in the metrics")
     opener.add_argument(
-        "--data-breach", action="store_true", help="personal data is involved: starts the GDPR 72 h clock"
+        "--data-breach",
+        action="store_true",
+        help="personal data is involved: starts the GDPR 72 h clock",
     )
     opener.add_argument("--commander", help="the incident commander's name")
-    opener.add_argument("--json", action="store_true", dest="open_json", help="print one JSON document")
+    opener.add_argument(
+        "--json", action="store_true", dest="open_json", help="print one JSON document"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +44,10 @@ def _open(args: argparse.Namespace) -> int:
         raise UsageError("the title must not be empty")
     with open_record(args) as record:
         incident = record.incidents.open(
-            args.title, severity=args.severity, drill=args.drill, commander=args.commander,
+            args.title,
+            severity=args.severity,
+            drill=args.drill,
+            commander=args.commander,
             data_breach=args.data_breach,
         )
         notifications = _notify_opened(args, record, incident)
@@ -61,7 +70,9 @@ def _notify_opened(args: argparse.Namespace, record: Any, incident: Any) -> dict
     try:
         settings = load_settings(args.config)
     except ConfigError as error:
-        print(f"warroom: notifications not sent, the configuration is wrong: {error}", file=sys.stderr)
+        print(
+            f"warroom: notifications not sent, the configuration is wrong: {error}", file=sys.stderr
+        )
         return {"error": str(error)}
     queued = notify_incident_event(record, settings, incident, "opened")
     if not queued:
@@ -94,7 +105,9 @@ def _list(args: argparse.Namespace) -> int:
 
     with open_record(args) as record:
         now = record.clock()
-        incidents = [(incident, due_for(record, incident, now)) for incident in record.incidents.list()]
+        incidents = [
+            (incident, due_for(record, incident, now)) for incident in record.incidents.list()
+        ]
     if args.json:
         print_json(
             {
@@ -108,7 +121,10 @@ def _list(args: argparse.Namespace) -> int:
     if not incidents:
         print("no incidents recorded", file=sys.stderr)
         return EXIT_OK
-    print(f"{'ID':<19} {'SEV':<3} {'STATUS':<9} {'PHASE':<15} {'DETECTED (UTC)':<16}  {'NEXT DUE':<34} TITLE")
+    print(
+        f"{'ID':<19} {'SEV':<3} {'STATUS':<9} {'PHASE':<15} {'DETECTED (UTC)':<16}  "
+        f"{'NEXT DUE':<34} TITLE"
+    )
     for incident, dues in incidents:
         detected = incident.detected_at.strftime("%Y-%m-%d %H:%M") if incident.detected_at else "-"
         drill = "[drill] " if incident.drill else ""

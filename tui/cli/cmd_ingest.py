@@ -11,12 +11,17 @@ from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "file", nargs="?", default="-", metavar="FILE",
-        help="Falco output: JSON lines (json_output: true) or text form; '-' or nothing reads stdin",
+        "file",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="Falco output, JSON lines (json_output: true) or text form; '-' or none: stdin",
     )
     parser.add_argument("--incident", metavar="ID", help="attach the alerts to this incident")
     parser.add_argument(
-        "--classification", metavar="FILE", type=Path,
+        "--classification",
+        metavar="FILE",
+        type=Path,
         help="your own classification rules (TOML), tried before the shipped ones",
     )
     parser.add_argument("--json", action="store_true", help="print the counts as one JSON document")
@@ -40,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot read {args.file}: {error.strerror}") from error
         with stream:
             report = ingest_stream(
-                record, stream, classification_file=args.classification,
+                record,
+                stream,
+                classification_file=args.classification,
                 incident_id=args.incident,
             )
     if args.json:
@@ -51,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
         f"read {report.read} lines: {report.accepted} alerts recorded"
         + (f" ({severities})" if severities else "")
         + (f", {report.duplicates} already in the record" if report.duplicates else "")
-        + (f", {report.rejected} not Falco alerts (kept raw in the record)" if report.rejected else "")
+        + (
+            f", {report.rejected} not Falco alerts (kept raw in the record)"
+            if report.rejected
+            else ""
+        )
     )
     urgent = report.by_severity.get("P0", 0) + report.by_severity.get("P1", 0)
     if urgent and not args.incident:

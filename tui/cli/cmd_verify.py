@@ -31,5 +31,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{path}: intact, {result.entries} entries, head {result.head_hash}")
     else:
         print(f"{path}: TAMPERED: {result.problem}", file=sys.stderr)
-        print(f"the first {result.entries} entries are intact (up to {result.head_hash})", file=sys.stderr)
+        print(
+            f"the first {result.entries} entries are intact (up to {result.head_hash})",
+            file=sys.stderr,
+        )
     return EXIT_OK if result.ok else EXIT_FAILED
