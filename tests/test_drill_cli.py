@@ -18,13 +18,10 @@ import pytest
 KUBECTL = Path(sys.executable).parent / "kubectl"
 REPO = Path(__file__).resolve().parent.parent
 
-# Until the command table lists these commands, register them exactly as main.py does.
+# The real entry point, as the `warroom` console script runs it.
 LAUNCHER = """
 import sys
 from tui.cli import main
-for name, module in (("drill", "cmd_drill"), ("scenarios", "cmd_scenarios")):
-    if name not in [c[0] for c in main.COMMANDS]:
-        main.COMMANDS += ((name, module, name),)
 sys.exit(main.main(sys.argv[1:]))
 """
 

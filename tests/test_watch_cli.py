@@ -20,12 +20,10 @@ from store import Record
 from tests.plugins.drill import FALCO_ALERT
 
 ROOT = Path(__file__).resolve().parents[1]
-# The real `warroom` entry point; `watch` is registered here only if main.py does not list it yet.
+# The real `warroom` entry point.
 LAUNCH = (
     "import sys\n"
     "from tui.cli import main\n"
-    "if 'watch' not in [c[0] for c in main.COMMANDS]:\n"
-    "    main.COMMANDS += (('watch', 'cmd_watch', 'live sources without the console'),)\n"
     "sys.exit(main.main(['watch', *sys.argv[1:]]))\n"
 )
 

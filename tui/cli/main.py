@@ -21,6 +21,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("ingest", "cmd_ingest", "record Falco output (JSON lines or text form)"),
     ("act", "cmd_act", "run one runbook action: previewed, confirmed, recorded"),
     ("status", "cmd_status", "mesh, NetworkPolicies and recent Warning events"),
+    ("watch", "cmd_watch", "follow the live sources without the console, recording everything"),
     ("incidents", "cmd_incidents", "list incidents with what is due, or open one"),
     ("report", "cmd_report", "the incident report (markdown, the runbook's template)"),
     ("verify", "cmd_verify", "check the record's audit chain"),
