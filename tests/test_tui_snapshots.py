@@ -42,7 +42,11 @@ async def _settle(pilot: Pilot[Any], *, workers: bool = True) -> None:
     await pilot.pause(0.25)  # one 10 Hz drain and the 1 Hz counters have run
     for field in pilot.app.screen.query(Input):
         field.cursor_blink = False
-    await pilot.pause()
+    # The footer recomposes after a refresh when the keys that apply change (an
+    # incident loaded): let that settle, or a slow run shows them still dimmed.
+    for _ in range(3):
+        await pilot.pause(0.05)
+        await pilot.wait_for_scheduled_animations()
 
 
 def _with_alerts(then: Callable[[Pilot[Any]], Awaitable[None]] | None = None):
