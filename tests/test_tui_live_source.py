@@ -43,3 +43,28 @@ async def test_follower_alerts_reach_the_pane_and_its_health_the_header(
         assert record.alerts.count() == 1  # recorded by the follower, shown by the console
     finally:
         await cluster.close()
+
+
+async def test_setup_connects_inside_the_console_and_the_console_closes_it(
+    record: Record, clock: Any, drill_kubeconfig: Path
+) -> None:
+    from tui.app import WarRoomApp
+    from tui.services import Services
+    from tui.widgets.policy_pane import PolicyPane
+
+    connected: list[Any] = []
+
+    async def setup(services: Services) -> None:
+        services.cluster = await connect(ClusterOptions(kubeconfig=str(drill_kubeconfig)))
+        services.context = services.cluster.context
+        connected.append(services.cluster)
+
+    app = WarRoomApp(Services(record, mode="live"), clock=clock, setup=setup)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "voicehive/external-api-segmentation" in app.screen.query_one(PolicyPane).policies
+        where = str(app.screen.query_one("#where").render())
+        assert where == f"{connected[0].context}/voicehive"
+    (cluster,) = connected
+    assert cluster.client.rest_client.pool_manager.closed

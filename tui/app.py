@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
@@ -28,6 +28,7 @@ from tui.services import Services
 
 R = TypeVar("R")
 Clock = Callable[[], datetime]
+Setup = Callable[[Services], Awaitable[None]]
 STYLES = Path(__file__).parent / "styles"
 THEMES = ("textual-dark", "textual-light")
 
@@ -59,12 +60,17 @@ class WarRoomApp(App[int]):
         *,
         clock: Clock = _utc_now,
         theme: str = "textual-dark",
+        setup: Setup | None = None,
     ) -> None:
         super().__init__()
         self.services = services
         self.settings = settings or Settings()
         self.clock = clock
         self.theme = theme
+        # Runs inside the console's own event loop after the first paint: the place to
+        # connect to the cluster and build sources (an aiohttp session belongs to one loop).
+        self._setup = setup
+        self._owned_cluster: Any = None
         # One thread for every record call: ordered, and never two at once on the connection.
         self._record_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warroom-record")
         self._classifier: Any = None
@@ -72,7 +78,19 @@ class WarRoomApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(WarRoomScreen())
 
+    async def run_setup(self) -> None:
+        """Run the setup hook once; a cluster it connects is closed when the console exits."""
+        setup, self._setup = self._setup, None
+        if setup is None:
+            return
+        before = self.services.cluster
+        await setup(self.services)
+        if self.services.cluster is not before:
+            self._owned_cluster = self.services.cluster
+
     async def on_unmount(self) -> None:
+        if self._owned_cluster is not None:
+            await self._owned_cluster.close()
         self._record_thread.shutdown(wait=False, cancel_futures=True)
 
     @property
@@ -126,8 +144,13 @@ class WarRoomApp(App[int]):
 
 
 def run_console(services: Services, settings: Settings | None = None, *,
-                clock: Clock = _utc_now) -> int:
-    """Run the console until the user quits; returns the process exit code (0)."""
-    app = WarRoomApp(services, settings, clock=clock)
+                clock: Clock = _utc_now, setup: Setup | None = None) -> int:
+    """Run the console until the user quits; returns the process exit code (0).
+
+    `setup(services)`, if given, runs in the console's event loop right after the
+    first paint: connect there (`services.cluster = await connect(...)`, sources
+    built on its client) so the client's session lives in the loop that uses it.
+    """
+    app = WarRoomApp(services, settings, clock=clock, setup=setup)
     result = app.run()
     return int(result or 0)

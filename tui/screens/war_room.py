@@ -132,8 +132,16 @@ class WarRoomScreen(Screen[None]):
         self.query_one(AlertPane).focus_pane()
         self.query_one(TimelinePane).show_state("loading")
         self.load_incident()
+        self.connect_and_start()
+
+    @work(exclusive=True, group="setup", exit_on_error=False)
+    async def connect_and_start(self) -> None:
+        """Run the app's setup hook (connecting in this event loop), then panes and sources."""
+        await self.war_app.run_setup()
+        services = self.war_app.services
+        self.query_one(WarRoomHeader).set_where(services.context, services.namespace)
         self.load_cluster()
-        source_or_list = services.source
+        source_or_list = self.war_app.services.source
         sources = source_or_list if isinstance(source_or_list, list | tuple) else [source_or_list]
         for source in sources:
             if source is not None:

@@ -52,14 +52,21 @@ class WarRoomHeader(Horizontal):
         with Horizontal(id="header-main"):
             yield Label(Text(f" {self.mode.upper()} "), id="mode-badge", classes=f"-{self.mode}",
                         markup=False)
-            where = f"{safe_text(self.context or 'no context')}/{safe_text(self.namespace)}"
-            yield Label(Text(where), id="where", markup=False)
+            yield Label(Text(self._where()), id="where", markup=False)
             yield Label(Text("no incident: o opens one"), id="incident", markup=False)
             yield Label(Text("sources: none"), id="health", markup=False)
         with Horizontal(id="header-clocks"):
             yield Label("", id="since", markup=False)
             for key, _label, _field in CLOCKS:
                 yield Label("", id=f"clock-{key}", classes="clock", markup=False)
+
+    def _where(self) -> str:
+        return f"{safe_text(self.context or 'no context')}/{safe_text(self.namespace)}"
+
+    def set_where(self, context: str | None, namespace: str) -> None:
+        """The cluster context and namespace, once known (after connecting)."""
+        self.context, self.namespace = context, namespace
+        self.query_one("#where", Label).update(Text(self._where()))
 
     def set_incident(self, incident: Incident | None, now: datetime) -> None:
         self.incident = incident
