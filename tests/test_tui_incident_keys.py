@@ -28,12 +28,12 @@ async def test_open_incident_from_the_keyboard(make_app: AppFactory, record: Rec
         await pilot.press("o")
         await pilot.pause()
         assert isinstance(app.screen, OpenIncidentForm)
-        await pilot.press(*"Shell in orchestrator")
+        await pilot.press(*"Shell on db")
         await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
     (incident,) = record.incidents.list()
-    assert incident.title == "Shell in orchestrator"
+    assert incident.title == "Shell on db"
     assert incident.drill is True
     assert incident.cluster_context == "drill-context"
     (opened,) = record.timeline.for_incident(incident.id)
@@ -67,7 +67,7 @@ async def test_note_acknowledge_severity_and_phase_land_in_the_timeline(
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, NoteForm)
-        await pilot.press(*"curl to 203.0.113.9 seen", "enter")
+        await pilot.press(*"curl seen", "enter")
         await app.workers.wait_for_complete()
         await pilot.press("a")
         await app.workers.wait_for_complete()
@@ -84,7 +84,7 @@ async def test_note_acknowledge_severity_and_phase_land_in_the_timeline(
         table = app.screen.query_one(TimelinePane).query_one(DataTable)
         shown = table.row_count
     kinds = [(e.kind, e.summary) for e in record.timeline.for_incident(incident.id)]
-    assert ("note", "curl to 203.0.113.9 seen") in kinds
+    assert ("note", "curl seen") in kinds
     after = record.incidents.get_required(incident.id)
     assert after.acknowledged_at is not None
     assert after.severity == "P1"
@@ -104,18 +104,18 @@ async def test_decision_false_positive_names_the_rule_and_closes(
         assert isinstance(app.screen, DecisionScreen)
         rationale = app.screen.query_one("#rationale", Input)
         rationale.focus()
-        await pilot.press(*"debug session by on-call")
+        await pilot.press(*"debugging")
         await pilot.press("ctrl+s")
         await pilot.pause()
         # No rule named yet: refused, and the rule field asked for.
         assert isinstance(app.screen, DecisionScreen)
-        await pilot.press(*"Terminal shell in container", "enter")
+        await pilot.press(*"Shell rule", "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
     (decision,) = record.decisions.for_incident(incident.id)
     assert decision.decision == "false-positive"
-    assert decision.rule_to_tune == "Terminal shell in container"
-    assert decision.rationale == "debug session by on-call"
+    assert decision.rule_to_tune == "Shell rule"
+    assert decision.rationale == "debugging"
     after = record.incidents.get_required(incident.id)
     assert after.false_positive
     assert after.status == "closed"
@@ -133,7 +133,7 @@ async def test_decision_active_attack_moves_to_containment(
         await pilot.press("down")  # the RadioSet: false positive -> active attack
         await pilot.press("enter")
         app.screen.query_one("#rationale", Input).focus()
-        await pilot.press(*"beacon every 30 s to a known C2", "enter")
+        await pilot.press(*"C2 beacon", "enter")
         await app.workers.wait_for_complete()
     (decision,) = record.decisions.for_incident(incident.id)
     assert decision.decision == "active-attack"
@@ -175,7 +175,7 @@ async def test_escalate_names_the_security_lead_from_the_escalation_matrix(
         await pilot.pause()
         await pilot.press("down", "down", "down", "enter")  # the fourth choice: escalate
         app.screen.query_one("#rationale", Input).focus()
-        await pilot.press(*"beyond the on-call's authority", "enter")
+        await pilot.press(*"out of reach", "enter")
         await app.workers.wait_for_complete()
     entries = record.timeline.for_incident(incident.id)
     escalation = [e for e in entries if e.kind == "escalation"]

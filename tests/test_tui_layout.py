@@ -118,7 +118,7 @@ async def test_palette_offers_incident_commands_named_after_a_hostile_alert(
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert isinstance(app.screen, CommandPalette)
-        await pilot.press(*"open incident for")
+        await pilot.press(*"open inc")
         await pilot.pause(0.5)
         await pilot.press("enter")
         await pilot.pause()
