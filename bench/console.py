@@ -39,7 +39,7 @@ from tui.services import Services  # noqa: E402
 from tui.widgets.alert_list import AlertList  # noqa: E402
 
 BATCHES_PER_SECOND = 100
-KEYS = ("down", "down", "up", "s", "s", "s", "s", "enter", "enter", "z", "z")
+KEYS = ("down", "down", "up", "home", "s", "s", "s", "s", "enter", "enter", "z", "z")
 KEY_TIMEOUT = 2.0
 PRIORITIES = ("Notice", "Warning", "Critical", "Error", "Informational")
 
@@ -146,6 +146,7 @@ async def run(seconds: float, rate: int) -> None:
         tasks = [asyncio.create_task(produce()), asyncio.create_task(watch_lag())]
         await asyncio.sleep(0.5)  # the flood is under way before the first key
         keys: list[float] = []
+        by_key: dict[str, list[float]] = {}
         deadline = time.perf_counter() + seconds
         turn = 0
         while time.perf_counter() < deadline:
@@ -165,6 +166,7 @@ async def run(seconds: float, rate: int) -> None:
                     break
             painted = next((f for f in frames if changed_at and f >= changed_at), None)
             keys.append((painted or time.perf_counter()) - sent)
+            by_key.setdefault(key, []).append(keys[-1])
             if os.environ.get("BENCH_VERBOSE"):
                 missed = "" if painted else " (no change seen)"
                 print(f"  {key:<6} {keys[-1] * 1000:7.1f} ms{missed}")
@@ -178,6 +180,8 @@ async def run(seconds: float, rate: int) -> None:
               f"{alert_list.not_shown:,} not shown)")
         print(f"startup        {startup * 1000:7.0f} ms to the first full screen")
         print(_line("key to screen", keys))
+        for name, samples in sorted(by_key.items()):
+            print(_line(f"  {name}", samples))
         print(_line("newest alert", latencies))
         print(f"event-loop lag p95 {_pct(lags, 0.95) * 1000:.1f} ms  max {max(lags) * 1000:.1f} ms")
         print(f"memory         RSS {rss_start:.0f} MiB -> {rss_end:.0f} MiB; "
