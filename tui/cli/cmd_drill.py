@@ -1,11 +1,12 @@
 """`warroom drill [SCENARIO]`: the embedded drill cluster playing a scenario.
 
-`--serve-only` runs the cluster alone until SIGINT/SIGTERM (the injects play;
-the cluster keeps serving after the last one). Without it, for now, the
-scenario plays and what happens is printed line by line; at the end the
-drill is scored against the newest drill incident opened in the record
-during the run, if there is one. The console will take this path over,
-reusing `DrillSession`.
+On a terminal it opens the war-room console on the drill cluster, which plays
+on its own thread; the console reaches it through its kubeconfig, exactly as
+it reaches a real cluster. `--serve-only` runs the cluster alone until
+SIGINT/SIGTERM (the injects play; the cluster keeps serving after the last
+one). `--no-console`, or output that is not a terminal, plays the scenario and
+prints what happens line by line. At the end the drill is scored against the
+newest drill incident opened in the record during the run, if there is one.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the cluster alone (injects playing) until interrupted",
     )
     parser.add_argument(
+        "--no-console",
+        action="store_true",
+        help="print what happens instead of opening the console (the default off a terminal)",
+    )
+    parser.add_argument(
         "--kubeconfig-out",
         metavar="PATH",
         help="where to write the kubeconfig (default: a new file in the temp dir)",
@@ -78,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"warroom drill: {error}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        return asyncio.run(_drill(args, scenario))
+        if args.serve_only or args.no_console or not (sys.stdin.isatty() and sys.stdout.isatty()):
+            return asyncio.run(_drill(args, scenario))
+        return _drill_in_console(args, scenario)
     except OSError as error:  # the port is taken, the kubeconfig folder is not writable
         print(f"warroom drill: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -121,6 +129,28 @@ async def _drill(args: argparse.Namespace, scenario) -> int:  # noqa: ANN001 - a
     return EXIT_OK
 
 
+def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN001 - a Scenario
+    from actions.cluster import ClusterOptions
+    from tui.cli.cmd_act import load_settings
+    from tui.cli.console import DrillInBackground, open_console
+
+    settings = load_settings(args)
+    drill = DrillInBackground(
+        scenario, speed=args.speed, port=args.port, kubeconfig_path=args.kubeconfig_out
+    )
+    session = drill.start()
+    started = session.clock.now()
+    try:
+        options = ClusterOptions(
+            kubeconfig=str(session.kubeconfig_path), namespace=settings.cluster.namespace
+        )
+        code = open_console(args, settings, mode="drill", options=options)
+    finally:
+        drill.stop()
+    _print_score(args, session, started)
+    return code
+
+
 def _announce(session: DrillSession) -> None:
     scenario = session.scenario
     print(f"drill: {scenario.name} ({scenario.incident_class}) - {scenario.title}")
@@ -158,4 +188,4 @@ def _print_score(args: argparse.Namespace, session: DrillSession, started: datet
             return
         score = session.score(record, candidates[-1].id)
         for line in score.lines():
-            print(safe_text(line))
+            print(safe_text(line, multiline=True))

@@ -1,0 +1,68 @@
+"""`warroom drill` on a terminal: the drill plays on its own thread, the console connects to it
+through its kubeconfig like any cluster, and every live source records into the record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions.cluster import ClusterOptions
+from actions.config import Settings
+from actions.drill.scenario import load_scenario
+from store import Record
+from tui.app import WarRoomApp
+from tui.cli.console import DrillInBackground, console_services
+from tui.widgets.alert_list import AlertList
+from tui.widgets.header import WarRoomHeader
+
+
+async def test_drill_console_follows_the_drill_and_records_what_it_shows(
+    record: Record, record_path: Path, clock: Any, tmp_path: Path
+) -> None:
+    drill = DrillInBackground(
+        load_scenario("dns-exfiltration"), speed=120, port=0,
+        kubeconfig_path=tmp_path / "kubeconfig",
+    )
+    session = drill.start()
+    try:
+        settings = Settings()
+        options = ClusterOptions(kubeconfig=str(session.kubeconfig_path))
+        with Record.open(record_path) as sources_record:
+            services, setup = console_services(
+                record, sources_record, settings, mode="drill", options=options, actor="ic"
+            )
+            app = WarRoomApp(services, settings, clock=clock, setup=setup)
+            async with app.run_test(size=(160, 48)) as pilot:
+                alerts = app.screen.query_one(AlertList)
+                header = app.screen.query_one(WarRoomHeader)
+                for _ in range(300):
+                    if alerts.buffer.visible_count and header.health.get("falco") == "connected":
+                        break
+                    await pilot.pause(0.05)
+                assert header.health.get("falco") == "connected"
+                assert alerts.buffer.visible_count > 0
+                assert services.context == "warroom-drill"
+                assert services.namespace == "voicehive"
+        assert record.alerts.count() > 0  # what the pane showed is in the record
+        # Each alert says which pod's log it came from.
+        assert record.alerts.latest(limit=1)[0].origin.startswith(("falco:", "coredns"))
+    finally:
+        drill.stop()
+
+
+def test_a_drill_that_cannot_start_says_why(tmp_path: Path) -> None:
+    busy = DrillInBackground(
+        load_scenario("dns-exfiltration"), speed=1, port=0, kubeconfig_path=tmp_path / "a"
+    )
+    first = busy.start()
+    try:
+        port = int(first.url.rsplit(":", 1)[1])
+        clash = DrillInBackground(
+            load_scenario("dns-exfiltration"), speed=1, port=port, kubeconfig_path=tmp_path / "b"
+        )
+        with pytest.raises(OSError, match="(?i)address|in use"):
+            clash.start()
+    finally:
+        busy.stop()

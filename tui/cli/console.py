@@ -1,0 +1,160 @@
+"""Opening the war-room console for `warroom drill`, `warroom live` and `warroom review`.
+
+One path for every mode: the console gets the record, the configuration and a
+setup hook that connects to the cluster (the drill's or a real one) inside the
+console's own event loop, then follows every live source into the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tui.cli.common import db_path
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from actions.cluster import ClusterOptions
+    from actions.drill.scenario import Scenario
+    from actions.drill.session import DrillSession
+    from store import Record
+    from tui.services import Services
+
+    Setup = Callable[[Services], Awaitable[None]]
+
+DRILL_START_TIMEOUT = 30.0
+
+
+def open_console(
+    args: argparse.Namespace,
+    settings: Any,
+    *,
+    mode: str,
+    options: ClusterOptions | None,
+    incident_id: str | None = None,
+) -> int:
+    """Run the console until the user quits. `options=None` means no cluster (review)."""
+    from store import Record
+    from tui.app import run_console
+
+    path = db_path(args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        record = stack.enter_context(Record.open(path, readonly=mode == "review"))
+        # The sources write from their own threads: they get their own connection.
+        sources_record = stack.enter_context(Record.open(path)) if options else None
+        services, setup = console_services(
+            record, sources_record, settings, mode=mode, options=options, incident_id=incident_id
+        )
+        return run_console(services, settings, clock=record.clock, setup=setup)
+
+
+def console_services(
+    record: Record,
+    sources_record: Record | None,
+    settings: Any,
+    *,
+    mode: str,
+    options: ClusterOptions | None,
+    incident_id: str | None = None,
+    actor: str | None = None,
+) -> tuple[Services, Setup | None]:
+    """The console's services and the setup hook that connects it and starts the sources."""
+    from actions.falco.classify import Classifier
+    from tui.services import Services
+
+    namespace = options.namespace if options and options.namespace else settings.cluster.namespace
+    services = Services(
+        record, mode=mode, incident_id=incident_id, actor=actor or _who(), namespace=namespace
+    )
+    if options is None or sources_record is None:
+        return services, None
+    classifier = Classifier.load()
+
+    async def setup(services: Services) -> None:
+        from actions.cluster import connect
+        from actions.sources.live import LiveSources
+
+        cluster = await connect(options)
+        services.cluster = cluster
+        services.context = cluster.context
+        services.namespace = cluster.namespace
+        services.source = LiveSources(
+            cluster, sources_record, settings, classifier, incident_id=incident_id,
+            kubeconfig=options.kubeconfig, actor=services.actor or "warroom",
+        )
+
+    return services, setup
+
+
+def _who() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in a container
+        return None
+
+
+class DrillInBackground:
+    """A drill session on its own thread and event loop, so the console's loop stays free.
+
+    The console reaches it like any cluster: through the kubeconfig it writes.
+    """
+
+    def __init__(self, scenario: Scenario, *, speed: float, port: int,
+                 kubeconfig_path: Path | None) -> None:
+        self.scenario = scenario
+        self.speed = speed
+        self.port = port
+        self.kubeconfig_path = kubeconfig_path
+        self.session: DrillSession | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="warroom-drill", daemon=True)
+
+    def start(self) -> DrillSession:
+        self._thread.start()
+        if not self._ready.wait(DRILL_START_TIMEOUT):
+            raise TimeoutError(f"the drill cluster did not start within {DRILL_START_TIMEOUT:g} s")
+        if self._failure is not None:
+            raise self._failure
+        assert self.session is not None
+        return self.session
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        from actions.drill.session import DrillSession
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        session = DrillSession(
+            self.scenario, speed=self.speed, port=self.port, kubeconfig_path=self.kubeconfig_path
+        )
+        try:
+            await session.start()
+        except BaseException as error:  # reported by start() in the caller's thread
+            self._failure = error
+            self._ready.set()
+            await session.stop()
+            return
+        self.session = session
+        session.start_playing()
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await session.stop()
