@@ -115,6 +115,8 @@ class Record:
         else:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # 64 MiB of page cache: the dedupe-key index of a million alerts stays in memory.
+        conn.execute("PRAGMA cache_size = -65536")
         record = cls(conn, path, clock)
         if not readonly:
             record._prepare()
