@@ -17,6 +17,7 @@ from tui.cli.common import EXIT_OK, EXIT_USAGE, UsageError, add_record_options
 # (command, module, one-line help). Order is the order `--help` lists them in.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("drill", "cmd_drill", "run a drill scenario on the embedded drill cluster"),
+    ("live", "cmd_live", "the war-room console on a real cluster"),
     ("scenarios", "cmd_scenarios", "list the built-in drill scenarios"),
     ("ingest", "cmd_ingest", "record Falco output (JSON lines or text form)"),
     ("act", "cmd_act", "run one runbook action: previewed, confirmed, recorded"),
@@ -24,6 +25,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("watch", "cmd_watch", "follow the live sources without the console, recording everything"),
     ("incidents", "cmd_incidents", "list incidents with what is due, or open one"),
     ("report", "cmd_report", "the incident report (markdown, the runbook's template)"),
+    ("review", "cmd_review", "a recorded incident in the console, read-only"),
     ("verify", "cmd_verify", "check the record's audit chain"),
     ("metrics", "cmd_metrics", "MTTD, MTTC, MTTR and false-positive rate"),
     ("export", "cmd_export", "one incident into its own verifiable record file"),
