@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.plugins.drill_scenarios",
     "tests.plugins.actions",
     "tests.plugins.notify",
+    "tests.plugins.tui",
 ]
