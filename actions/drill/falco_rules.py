@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from actions.falco.alert import PRIORITIES
+
 # The common tails of network and process rules (formats.md 1.7, "NET" and "PROC").
 NET = (
     "connection=%fd.name lport=%fd.lport rport=%fd.rport fd_type=%fd.type fd_proto=%fd.l4proto "
@@ -44,16 +46,7 @@ SUGGESTED_FIELDS = (
     "k8s.ns.name",
 )
 
-PRIORITY_NAMES = (
-    "Emergency",
-    "Alert",
-    "Critical",
-    "Error",
-    "Warning",
-    "Notice",
-    "Informational",
-    "Debug",
-)
+PRIORITY_NAMES = PRIORITIES
 
 # Field types Falco serialises as JSON numbers (formats.md 1.2).
 NUMERIC_FIELDS = frozenset(

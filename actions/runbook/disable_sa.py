@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from actions.cluster import MERGE_PATCH, SERVICE_ACCOUNT, ClusterError
+from actions.cluster import MERGE_PATCH, SERVICE_ACCOUNT
 from actions.runbook.checks import DISABLED_ANNOTATION, INCIDENT_LABEL, PRE_DISABLE_ANNOTATION
-from actions.runbook.model import Change, Problem
+from actions.runbook.model import Change
 from actions.runbook.pipeline import Plan, PlanContext
 from actions.runbook.rotate_sa import CANNOT_UNDO
-from actions.runbook.tokens import delete_changes, public, token_secrets
+from actions.runbook.tokens import account_and_tokens, delete_changes, public
 
 
 def previous_state(account: dict[str, Any]) -> dict[str, Any]:
@@ -41,18 +41,10 @@ def _disabled_check(found: dict[str, Any] | None) -> str | None:
 async def plan(ctx: PlanContext) -> Plan:
     name = str(ctx.request.target)
     result = Plan()
-    account = await ctx.cluster.get_or_none(SERVICE_ACCOUNT, name, ctx.namespace)
-    if account is None:
-        result.problems.append(
-            Problem("not-found", f"service account {name} does not exist in {ctx.namespace}")
-        )
+    found = await account_and_tokens(ctx, result)
+    if found is None:
         return result
-    try:
-        secrets, notes = await token_secrets(ctx, account)
-    except ClusterError as error:
-        result.problems.append(Problem(error.cause, error.message))
-        return result
-    result.notes += notes
+    account, secrets = found
     meta = account.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     previous = previous_state(account)

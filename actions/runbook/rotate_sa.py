@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from actions.cluster import SERVICE_ACCOUNT, ClusterError
-from actions.runbook.model import Problem
 from actions.runbook.pipeline import Plan, PlanContext
-from actions.runbook.tokens import delete_changes, public, token_secrets
+from actions.runbook.tokens import account_and_tokens, delete_changes, public
 
 CANNOT_UNDO = (
     "deleted token values cannot be restored; Kubernetes issues new tokens "
@@ -16,18 +14,10 @@ CANNOT_UNDO = (
 async def plan(ctx: PlanContext) -> Plan:
     name = str(ctx.request.target)
     result = Plan()
-    account = await ctx.cluster.get_or_none(SERVICE_ACCOUNT, name, ctx.namespace)
-    if account is None:
-        result.problems.append(
-            Problem("not-found", f"service account {name} does not exist in {ctx.namespace}")
-        )
+    found = await account_and_tokens(ctx, result)
+    if found is None:
         return result
-    try:
-        secrets, notes = await token_secrets(ctx, account)
-    except ClusterError as error:
-        result.problems.append(Problem(error.cause, error.message))
-        return result
-    result.notes += notes
+    account, secrets = found
     result.intent_data = {"service_account": name, "deleted_secrets": public(secrets)}
     if not secrets:
         result.no_op = (

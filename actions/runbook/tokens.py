@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.cluster import SECRET, ClusterError
-from actions.runbook.model import Change
-from actions.runbook.pipeline import PlanContext
+from actions.cluster import SECRET, SERVICE_ACCOUNT, ClusterError
+from actions.runbook.model import Change, Problem
+from actions.runbook.pipeline import Plan, PlanContext
 
 TOKEN_TYPE = "kubernetes.io/service-account-token"
 SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
@@ -75,3 +75,24 @@ def delete_changes(ctx: PlanContext, secrets: list[dict[str, str]], why: str) ->
 def public(secrets: list[dict[str, str]]) -> list[dict[str, str]]:
     """What may be recorded about the secrets: names and types only."""
     return [{"name": s["name"], "type": s["type"]} for s in secrets]
+
+
+async def account_and_tokens(
+    ctx: PlanContext, result: Plan
+) -> tuple[dict[str, Any], list[dict[str, str]]] | None:
+    """The target service account and its token secrets; None (with the problem in
+    `result`) when the account is missing or its secrets cannot be read."""
+    name = str(ctx.request.target)
+    account = await ctx.cluster.get_or_none(SERVICE_ACCOUNT, name, ctx.namespace)
+    if account is None:
+        result.problems.append(
+            Problem("not-found", f"service account {name} does not exist in {ctx.namespace}")
+        )
+        return None
+    try:
+        secrets, notes = await token_secrets(ctx, account)
+    except ClusterError as error:
+        result.problems.append(Problem(error.cause, error.message))
+        return None
+    result.notes += notes
+    return account, secrets

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from actions.selectors import labels_of, selector_matches
+
 from . import status
 
 Matcher = Callable[[dict[str, Any]], bool]
@@ -152,25 +154,7 @@ def label_selector_from_spec(selector: dict[str, Any] | None) -> Matcher:
 
     Scenario reactions use it to decide which pods a NetworkPolicy selects.
     """
-    selector = selector or {}
-    match_labels = selector.get("matchLabels") or {}
-    expressions = selector.get("matchExpressions") or []
-
     def match(obj: dict[str, Any]) -> bool:
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        if any(labels.get(k) != v for k, v in match_labels.items()):
-            return False
-        for expression in expressions:
-            key, operator = expression.get("key"), expression.get("operator")
-            values = set(expression.get("values") or [])
-            if operator == "In" and labels.get(key) not in values:
-                return False
-            if operator == "NotIn" and key in labels and labels[key] in values:
-                return False
-            if operator == "Exists" and key not in labels:
-                return False
-            if operator == "DoesNotExist" and key in labels:
-                return False
-        return True
+        return selector_matches(selector, labels_of(obj))
 
     return match
