@@ -18,6 +18,7 @@ from store import Record
 from tests.plugins.tui import AppFactory, alert_line, app_factory, hostile_alerts, parsed
 from tui.screens.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
 from tui.screens.decision import DecisionScreen
+from tui.widgets.alert_pane import AlertPane
 
 LARGE = (160, 48)
 SMALL = (80, 24)
@@ -39,7 +40,12 @@ def incident(record: Record, clock: Any) -> str:
 async def _settle(pilot: Pilot[Any], *, workers: bool = True) -> None:
     if workers:  # not while a form is open: its worker waits for the form
         await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.25)  # one 10 Hz drain and the 1 Hz counters have run
+    # The pane drains at 10 Hz and counts at 1 Hz: run both now rather than hope a
+    # slow run has reached them (a loaded CI run once caught the counters at zero).
+    for pane in pilot.app.screen.query(AlertPane):
+        pane.alert_list.drain()
+        pane.refresh_counters()
+    await pilot.pause(0.25)
     for field in pilot.app.screen.query(Input):
         field.cursor_blink = False
     # The footer recomposes after a refresh when the keys that apply change (an
