@@ -22,6 +22,16 @@ INCIDENT_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("next_phase", "Next phase", "Move the incident to the runbook's next phase"),
     ("decision", "Decision point", "False positive, active attack, misconfiguration, escalate"),
 )
+# The runbook's cluster actions in the palette: each opens the same form as its key.
+CLUSTER_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("isolate", "Isolate service", "Deny all traffic of the selected alert's service"),
+    ("block-ip", "Block IP", "Add the selected alert's remote IP to the egress except list"),
+    ("disable-sa", "Disable service account", "Annotate, stop token automount, delete tokens"),
+    ("mesh-deny", "Mesh deny service", "Deny the service in Istio or Linkerd"),
+    ("rotate-sa", "Rotate service account", "Delete the service account's token secrets"),
+    ("capture", "Capture evidence", "Logs, events, Falco alerts and metrics into the record"),
+    ("restore", "Restore", "Undo the incident's containment"),
+)
 PANE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("alerts", "Show Falco alerts"),
     ("mesh", "Show Mesh"),
@@ -65,6 +75,11 @@ class IncidentCommands(Provider):
             if action == "open_incident" and alert is not None:
                 title = f"Open incident for {alert.rule} on {alert.pod}"
             commands.append((title, partial(screen.run_action, action), help_text))
+        if screen.check_action("cluster_action", ()) is True:
+            for name, title, help_text in CLUSTER_COMMANDS:
+                commands.append(
+                    (title, partial(screen.run_action, f"cluster_action({name!r})"), help_text)
+                )
         return commands
 
     async def discover(self) -> Hits:

@@ -49,8 +49,17 @@ def open_console(
         record = stack.enter_context(Record.open(path, readonly=mode == "review"))
         # The sources write from their own threads: they get their own connection.
         sources_record = stack.enter_context(Record.open(path)) if options else None
+        # The action layer calls its record on the event loop: one more connection, so it
+        # never shares one with the console's record thread.
+        actions_record = stack.enter_context(Record.open(path)) if options else None
         services, setup = console_services(
-            record, sources_record, settings, mode=mode, options=options, incident_id=incident_id
+            record,
+            sources_record,
+            settings,
+            mode=mode,
+            options=options,
+            incident_id=incident_id,
+            actions_record=actions_record,
         )
         return run_console(services, settings, clock=record.clock, setup=setup)
 
@@ -64,8 +73,12 @@ def console_services(
     options: ClusterOptions | None,
     incident_id: str | None = None,
     actor: str | None = None,
+    actions_record: Record | None = None,
 ) -> tuple[Services, Setup | None]:
-    """The console's services and the setup hook that connects it and starts the sources."""
+    """The console's services and the setup hook that connects it and starts the sources.
+
+    `actions_record` is the connection the cluster actions write through (else `record`).
+    """
     from actions.falco.classify import Classifier
     from tui.services import Services
 
@@ -79,10 +92,15 @@ def console_services(
 
     async def setup(services: Services) -> None:
         from actions.cluster import connect
+        from actions.runbook import RunbookActions
         from actions.sources.live import LiveSources
 
         cluster = await connect(options)
         services.cluster = cluster
+        if not services.readonly:
+            services.actions = RunbookActions(
+                actions_record or record, cluster, actor=services.actor
+            )
         services.context = cluster.context
         services.namespace = cluster.namespace
         services.source = LiveSources(

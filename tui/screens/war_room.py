@@ -21,6 +21,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Tab, Tabs
 
 from store import PHASE_TITLES, PHASES, Incident
+from tui.safe import safe_text
+from tui.screens.action_form import CLUSTER_ACTIONS, ActionAnswer, ActionForm, prefill
+from tui.screens.confirm_action import ConfirmAction, ConfirmRequest
 from tui.screens.decision import DecisionChoice, DecisionScreen
 from tui.screens.forms import AskScreen, NewIncident, NoteForm, OpenIncidentForm, SeverityForm
 from tui.screens.help import HelpRow, HelpScreen, binding_rows
@@ -55,6 +58,19 @@ WRITE_ACTIONS = frozenset(
 )
 # Keys that need an incident on screen.
 INCIDENT_ACTIONS = WRITE_ACTIONS - {"open_incident"}
+# The runbook's cluster actions: (key, action layer name, footer word).
+# Not yet in the footer and the help table: showing them changes the reviewed
+# snapshots, which their owner regenerates when flipping this on.
+CLUSTER_KEYS_SHOWN = False
+CLUSTER_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("i", "isolate", "Isolate"),
+    ("b", "block-ip", "Block IP"),
+    ("x", "disable-sa", "Disable SA"),
+    ("m", "mesh-deny", "Mesh deny"),
+    ("t", "rotate-sa", "Rotate SA"),
+    ("c", "capture", "Capture"),
+    ("R", "restore", "Restore"),
+)
 
 
 class WarRoomScreen(Screen[None]):
@@ -78,6 +94,17 @@ class WarRoomScreen(Screen[None]):
             "Decide",
             id="incident.decision",
             tooltip="The runbook's decision point",
+        ),
+        *(
+            Binding(
+                key,
+                f"cluster_action({name!r})",
+                word,
+                show=CLUSTER_KEYS_SHOWN,
+                id=f"action.{name}",
+                tooltip=CLUSTER_ACTIONS[name].title,
+            )
+            for key, name, word in CLUSTER_KEYS
         ),
         Binding("z", "zoom", "Zoom", id="pane.zoom", tooltip="Zoom the focused pane"),
         Binding("1", "show_pane('alerts')", "Falco", show=False, id="pane.alerts"),
@@ -139,6 +166,7 @@ class WarRoomScreen(Screen[None]):
         """Run the app's setup hook (connecting in this event loop), then panes and sources."""
         await self.war_app.run_setup()
         services = self.war_app.services
+        self.refresh_bindings()  # the cluster keys apply once setup gave an actions handle
         self.query_one(WarRoomHeader).set_where(services.context, services.namespace)
         self.load_cluster()
         source_or_list = self.war_app.services.source
@@ -212,7 +240,15 @@ class WarRoomScreen(Screen[None]):
 
     def help_rows(self) -> list[HelpRow]:
         rows = binding_rows("everywhere", self.app.BINDINGS)
-        rows += binding_rows("war room", self.BINDINGS)
+        rows += binding_rows(
+            "war room",
+            (
+                b
+                for b in self.BINDINGS
+                if CLUSTER_KEYS_SHOWN
+                or not (isinstance(b, Binding) and b.action.startswith("cluster_action"))
+            ),
+        )
         rows += binding_rows("Falco pane", AlertPane.BINDINGS)
         rows += binding_rows("Falco list", AlertList.BINDINGS)
         rows += binding_rows("Policies pane", PolicyPane.BINDINGS)
@@ -221,6 +257,8 @@ class WarRoomScreen(Screen[None]):
     # --- what may run ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cluster_action":
+            return None if self.why_disabled(action) else True
         if action in WRITE_ACTIONS and self.war_app.services.readonly:
             return None  # shown dimmed; the banner says why
         if action in INCIDENT_ACTIONS and self.incident is None:
@@ -237,6 +275,13 @@ class WarRoomScreen(Screen[None]):
 
     def why_disabled(self, action: str) -> str | None:
         """Why `action` cannot run now, in words (None when it can)."""
+        if action == "cluster_action":
+            services = self.war_app.services
+            if services.readonly:
+                return services.readonly_reason
+            if services.actions is None:
+                return "no cluster connection: the cluster actions need one"
+            return None
         if action in WRITE_ACTIONS and self.war_app.services.readonly:
             return self.war_app.services.readonly_reason
         if action in INCIDENT_ACTIONS and self.incident is None:
@@ -248,7 +293,9 @@ class WarRoomScreen(Screen[None]):
     def on_key(self, event: Key) -> None:
         """A dimmed key says why it does nothing instead of staying silent."""
         for binding in self._bindings.key_to_bindings.get(event.key, ()):
-            if binding.action in WRITE_ACTIONS and (reason := self.why_disabled(binding.action)):
+            name = binding.action.partition("(")[0]
+            applies = name in WRITE_ACTIONS or name == "cluster_action"
+            if applies and (reason := self.why_disabled(name)):
                 event.stop()
                 self.notify(reason, title="Not available", severity="warning")
                 return
@@ -470,6 +517,54 @@ class WarRoomScreen(Screen[None]):
 
         await self.war_app.in_record(write)
         await self.refresh_from_record()
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_cluster_action(self, name: str) -> None:
+        """Form, preview, confirm, execute one runbook action; the outcome lands in the record."""
+        if self._refuse("cluster_action"):
+            return
+        from actions.cluster import ClusterError
+        from actions.runbook import ActionRequest, InvalidRequest
+
+        services = self.war_app.services
+        spec = CLUSTER_ACTIONS[name]
+        where = f"context {services.context or 'unknown'}, namespace {services.namespace}"
+        answer: ActionAnswer | None = await self.app.push_screen_wait(
+            ActionForm(spec, prefill(name, self.selected_alert), where)
+        )
+        if answer is None:
+            return
+        # capture looks at the pods of the selected alert's service
+        capture_service = prefill("isolate", self.selected_alert) if name == "capture" else ""
+        request = ActionRequest(
+            name,
+            target=answer.target,
+            namespace=services.namespace,
+            incident_id=self.incident.id if self.incident else None,
+            actor=self.actor,
+            service=capture_service or None,
+        )
+        actions = services.actions
+        try:
+            preview = await actions.preview(request)
+        except (InvalidRequest, ClusterError) as error:
+            self.notify(
+                safe_text(str(error)), title=f"{name} refused", severity="error", markup=False
+            )
+            return
+        if not await self.app.push_screen_wait(ConfirmAction(ConfirmRequest.from_preview(preview))):
+            self.notify(f"{name} cancelled: nothing changed", title="Cancelled", markup=False)
+            return
+        outcome = await actions.execute(preview)
+        went_well = outcome.status in ("succeeded", "no-op")
+        self.notify(
+            safe_text(f"{name} {outcome.target or ''}: {outcome.status}. {outcome.message}"),
+            title="Action outcome",
+            severity="information" if went_well else "error",
+            markup=False,
+        )
+        await self.refresh_from_record()
+        self.load_cluster()  # the policies pane shows what the action changed
 
 
 def phase_changes(incident: Incident, following: str, now: Any) -> dict[str, Any]:

@@ -1,0 +1,235 @@
+"""The cluster-action keys: form prefilled from the selected alert, preview, confirm, execute.
+
+Real parts throughout: the drill cluster over HTTP through the official client,
+the action layer on its own connection to a real record file, the console
+driven by Pilot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.screen import Screen
+from textual.widgets import DataTable, Input
+
+from actions.cluster import Cluster
+from actions.drill.server import DrillServerThread
+from actions.falco.parse import parse_line
+from actions.runbook import RunbookActions
+from store import Record
+from tests.plugins.tui import AppFactory, alert_line, app_factory, parsed
+from tui.screens.action_form import ActionForm, prefill
+from tui.screens.confirm_action import ConfirmAction
+from tui.screens.war_room import WarRoomScreen
+from tui.widgets.alert_rows import AlertRow
+from tui.widgets.timeline_pane import TimelinePane
+
+NS = "voicehive"
+POD = "orchestrator-6f8d9c7b5d-k2x9p"
+
+
+@pytest.fixture
+def make_app(record: Record, clock: Any) -> AppFactory:
+    return app_factory(record, clock)
+
+
+@pytest.fixture
+def actions_record(record_path: Path, clock: Any, record: Record) -> Iterator[Record]:
+    """The action layer's own connection to the console's record file."""
+    with Record.open(record_path, clock=clock) as opened:
+        yield opened
+
+
+@pytest.fixture
+def runbook_actions(actions_record: Record, cluster: Cluster) -> RunbookActions:
+    return RunbookActions(actions_record, cluster, actor="ic@example.com")
+
+
+def isolation_policies(server: DrillServerThread) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in server.state.list("networking.k8s.io/v1", "NetworkPolicy", NS)
+        if p["metadata"]["name"].startswith("emergency-isolation")
+    ]
+
+
+def egress_alert() -> Any:
+    """A Falco alert about an outbound connection, with the remote address in fd.rip."""
+    line = json.loads(
+        alert_line(
+            1,
+            rule="Unexpected outbound connection",
+            priority="Critical",
+            pod=POD,
+            text="connection to 203.0.113.9:443",
+        )
+    )
+    line["output_fields"]["fd.rip"] = "203.0.113.9"
+    alert = parse_line(json.dumps(line).encode())
+    assert alert is not None
+    return alert
+
+
+SCREEN_WAIT = 10.0  # seconds: a preview is a few HTTP round trips to the drill cluster
+
+
+async def until_screen(pilot: Any, kind: type[Screen[Any]]) -> Any:
+    """Wait (on the event loop) until the app shows a `kind` screen."""
+    waited = 0.0
+    while not isinstance(pilot.app.screen, kind):
+        assert waited < SCREEN_WAIT, f"no {kind.__name__} after {SCREEN_WAIT} s"
+        await pilot.pause(0.05)
+        waited += 0.05
+    return pilot.app.screen
+
+
+async def select_alert(app: Any, pilot: Any, alert: Any) -> None:
+    await app.workers.wait_for_complete()
+    app.push_alerts([alert])
+    screen = app.screen
+    assert isinstance(screen, WarRoomScreen)
+    waited = 0.0
+    while screen.selected_alert is None:  # the pane drains its queue on a timer
+        assert waited < 5.0, "the pushed alert was never selected"
+        await pilot.pause(0.05)
+        waited += 0.05
+
+
+async def test_isolate_from_the_keyboard_lands_the_policy_and_the_outcome(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    drill_server: DrillServerThread,
+) -> None:
+    incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, parsed(alert_line(1, pod=POD)))
+        await pilot.press("i")
+        form = await until_screen(pilot, ActionForm)
+        assert form.query_one("#target", Input).value == "orchestrator"
+        await pilot.press("enter")
+        confirm = await until_screen(pilot, ConfirmAction)
+        assert confirm.request.context == runbook_actions.cluster.context
+        assert "NetworkPolicy" in confirm.request.preview
+        assert confirm.request.blocked is None
+        await pilot.press("y")
+        await until_screen(pilot, WarRoomScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.query_one(TimelinePane).query_one(DataTable)
+        kinds = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        notices = [n.message for n in app._notifications]
+    (policy,) = isolation_policies(drill_server)
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app": "orchestrator"}}
+    entries = record.actions.for_incident(incident.id)
+    assert [(e.entry, e.status) for e in entries] == [
+        ("intent", "pending"),
+        ("outcome", "succeeded"),
+    ]
+    assert entries[0].actor == "ic@example.com"
+    timeline = record.timeline.for_incident(incident.id, kinds=("action.succeeded",))
+    assert len(timeline) == 1
+    assert any("isolate orchestrator: succeeded" in n for n in notices), notices
+    assert "action.succeeded" in kinds  # the timeline pane was refreshed
+
+
+async def test_declining_the_confirmation_changes_and_records_nothing(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    drill_server: DrillServerThread,
+) -> None:
+    incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    before = record.timeline.for_incident(incident.id)
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, parsed(alert_line(1, pod=POD)))
+        await pilot.press("i")
+        await until_screen(pilot, ActionForm)
+        await pilot.press("enter")
+        await until_screen(pilot, ConfirmAction)
+        await pilot.press("n")
+        await until_screen(pilot, WarRoomScreen)
+        await app.workers.wait_for_complete()
+    assert isolation_policies(drill_server) == []
+    assert record.actions.for_incident(incident.id) == []
+    assert record.timeline.for_incident(incident.id) == before
+
+
+async def test_block_ip_is_prefilled_from_the_selected_alerts_address(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+) -> None:
+    incident = record.incidents.open("Egress to a rare address", severity="P1", drill=True)
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, egress_alert())
+        await pilot.press("b")
+        form = await until_screen(pilot, ActionForm)
+        assert form.query_one("#target", Input).value == "203.0.113.9"
+        await pilot.press("enter")
+        confirm = await until_screen(pilot, ConfirmAction)
+        assert "203.0.113.9/32" in confirm.request.preview
+        await pilot.press("escape")
+        await until_screen(pilot, WarRoomScreen)
+        await app.workers.wait_for_complete()
+    assert record.actions.for_incident(incident.id) == []
+
+
+async def test_a_cluster_key_in_review_mode_is_refused_with_the_reason(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    drill_server: DrillServerThread,
+) -> None:
+    incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    app = make_app(mode="review", actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, parsed(alert_line(1, pod=POD)))
+        screen = app.screen
+        assert screen.check_action("cluster_action", ("isolate",)) is None
+        await pilot.press("i")
+        await pilot.pause()
+        assert isinstance(app.screen, WarRoomScreen)  # no form opened
+        notices = [n.message for n in app._notifications]
+    assert any(n.startswith("review mode") for n in notices), notices
+    assert isolation_policies(drill_server) == []
+    assert record.actions.for_incident(incident.id) == []
+
+
+async def test_without_a_cluster_the_keys_say_why(make_app: AppFactory, record: Record) -> None:
+    record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, WarRoomScreen)
+        notices = [n.message for n in app._notifications]
+    assert any("no cluster connection" in n for n in notices), notices
+
+
+def test_prefill_reads_the_service_account_and_shows_hostile_text_inert() -> None:
+    row = AlertRow.of(
+        {
+            "rule": "K8s token read",
+            "output": "token read",
+            "output_fields": {
+                "k8s.pod.name": "billing-api-7c9d8f6b5a-x1y2z",
+                "ka.user.name": "system:serviceaccount:voicehive:billing-sa",
+            },
+        }
+    )
+    assert prefill("disable-sa", row) == "billing-sa"
+    assert prefill("isolate", row) == "billing-api"
+    assert prefill("block-ip", row) == ""  # no address anywhere: nothing guessed
+    hostile = AlertRow.of({"output_fields": {"k8s.pod.name": "x\x1b]52;c;aGk=\x07[red]y"}})
+    shown = prefill("isolate", hostile)
+    assert "\x1b" not in shown
+    assert "\x07" not in shown
