@@ -233,3 +233,26 @@ def test_prefill_reads_the_service_account_and_shows_hostile_text_inert() -> Non
     shown = prefill("isolate", hostile)
     assert "\x1b" not in shown
     assert "\x07" not in shown
+
+
+async def test_the_palette_opens_the_same_form_prefilled(
+    make_app: AppFactory, record: Record, runbook_actions: RunbookActions
+) -> None:
+    from textual.command import CommandPalette
+
+    incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, egress_alert())
+        await pilot.press("ctrl+p")
+        await until_screen(pilot, CommandPalette)
+        await pilot.press(*"block ip")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        form = await until_screen(pilot, ActionForm)
+        assert form.action_spec.name == "block-ip"
+        assert form.query_one("#target", Input).value == "203.0.113.9"
+        await pilot.press("escape")
+        await until_screen(pilot, WarRoomScreen)
+        await app.workers.wait_for_complete()
+    assert record.actions.for_incident(incident.id) == []
