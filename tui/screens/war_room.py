@@ -59,9 +59,6 @@ WRITE_ACTIONS = frozenset(
 # Keys that need an incident on screen.
 INCIDENT_ACTIONS = WRITE_ACTIONS - {"open_incident"}
 # The runbook's cluster actions: (key, action layer name, footer word).
-# Not yet in the footer and the help table: showing them changes the reviewed
-# snapshots, which their owner regenerates when flipping this on.
-CLUSTER_KEYS_SHOWN = False
 CLUSTER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("i", "isolate", "Isolate"),
     ("b", "block-ip", "Block IP"),
@@ -100,7 +97,6 @@ class WarRoomScreen(Screen[None]):
                 key,
                 f"cluster_action({name!r})",
                 word,
-                show=CLUSTER_KEYS_SHOWN,
                 id=f"action.{name}",
                 tooltip=CLUSTER_ACTIONS[name].title,
             )
@@ -240,15 +236,7 @@ class WarRoomScreen(Screen[None]):
 
     def help_rows(self) -> list[HelpRow]:
         rows = binding_rows("everywhere", self.app.BINDINGS)
-        rows += binding_rows(
-            "war room",
-            (
-                b
-                for b in self.BINDINGS
-                if CLUSTER_KEYS_SHOWN
-                or not (isinstance(b, Binding) and b.action.startswith("cluster_action"))
-            ),
-        )
+        rows += binding_rows("war room", self.BINDINGS)
         rows += binding_rows("Falco pane", AlertPane.BINDINGS)
         rows += binding_rows("Falco list", AlertList.BINDINGS)
         rows += binding_rows("Policies pane", PolicyPane.BINDINGS)
