@@ -10,25 +10,7 @@ from pathlib import Path
 import yaml
 
 from actions.drill.server import DrillServerThread
-from tests.plugins.drill import KUBECTL, KubectlRunner
-
-EMERGENCY_POLICY = """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: emergency-isolation-1764234000
-  namespace: voicehive
-  labels:
-    emergency: "true"
-    created-by: "incident-response"
-spec:
-  podSelector:
-    matchLabels:
-      app: orchestrator
-  policyTypes:
-  - Ingress
-  - Egress
-"""
+from tests.plugins.drill import KUBECTL, RUNBOOK_ISOLATION_POLICY, KubectlRunner
 
 
 def _policy(server: DrillServerThread, name: str) -> dict | None:
@@ -98,7 +80,7 @@ def test_get_peerauthentication_and_authorizationpolicy(kubectl: KubectlRunner) 
 
 def test_apply_emergency_policy_with_server_side_validation(
         kubectl: KubectlRunner, drill_server: DrillServerThread) -> None:
-    result = kubectl("apply", "-f", "-", input=EMERGENCY_POLICY)
+    result = kubectl("apply", "-f", "-", input=RUNBOOK_ISOLATION_POLICY)
     assert result.returncode == 0, result.stderr
     assert "networkpolicy.networking.k8s.io/emergency-isolation-1764234000 created" \
         in result.stdout
@@ -108,7 +90,7 @@ def test_apply_emergency_policy_with_server_side_validation(
     annotations = stored["metadata"]["annotations"]
     assert "kubectl.kubernetes.io/last-applied-configuration" in annotations
 
-    again = kubectl("apply", "-f", "-", input=EMERGENCY_POLICY)
+    again = kubectl("apply", "-f", "-", input=RUNBOOK_ISOLATION_POLICY)
     assert again.returncode == 0, again.stderr
     assert "unchanged" in again.stdout
     after = _policy(drill_server, "emergency-isolation-1764234000")
@@ -118,7 +100,7 @@ def test_apply_emergency_policy_with_server_side_validation(
 
 def test_apply_rejects_a_misspelt_field_under_strict_validation(
         kubectl: KubectlRunner, drill_server: DrillServerThread) -> None:
-    typo = EMERGENCY_POLICY.replace("  policyTypes:", "  policyTypez:")
+    typo = RUNBOOK_ISOLATION_POLICY.replace("  policyTypes:", "  policyTypez:")
     result = kubectl("apply", "-f", "-", input=typo)
     assert result.returncode == 1
     assert 'strict decoding error: unknown field "spec.policyTypez"' in result.stderr
@@ -127,15 +109,15 @@ def test_apply_rejects_a_misspelt_field_under_strict_validation(
 
 def test_apply_with_validate_false(kubectl: KubectlRunner,
                                    drill_server: DrillServerThread) -> None:
-    result = kubectl("apply", "--validate=false", "-f", "-", input=EMERGENCY_POLICY)
+    result = kubectl("apply", "--validate=false", "-f", "-", input=RUNBOOK_ISOLATION_POLICY)
     assert result.returncode == 0, result.stderr
     assert _policy(drill_server, "emergency-isolation-1764234000") is not None
 
 
 def test_apply_changed_policy_is_configured(kubectl: KubectlRunner,
                                             drill_server: DrillServerThread) -> None:
-    assert kubectl("apply", "-f", "-", input=EMERGENCY_POLICY).returncode == 0
-    changed = EMERGENCY_POLICY.replace("app: orchestrator", "app: tts-router")
+    assert kubectl("apply", "-f", "-", input=RUNBOOK_ISOLATION_POLICY).returncode == 0
+    changed = RUNBOOK_ISOLATION_POLICY.replace("app: orchestrator", "app: tts-router")
     result = kubectl("apply", "-f", "-", input=changed)
     assert result.returncode == 0, result.stderr
     assert "configured" in result.stdout
@@ -188,7 +170,7 @@ def test_runbook_disable_service_account_patch(kubectl: KubectlRunner,
 
 def test_delete_emergency_policies_by_label(kubectl: KubectlRunner,
                                            drill_server: DrillServerThread) -> None:
-    assert kubectl("apply", "-f", "-", input=EMERGENCY_POLICY).returncode == 0
+    assert kubectl("apply", "-f", "-", input=RUNBOOK_ISOLATION_POLICY).returncode == 0
     result = kubectl("delete", "networkpolicy", "-l", "emergency=true", "-n", "voicehive")
     assert result.returncode == 0, result.stderr
     assert 'networkpolicy.networking.k8s.io "emergency-isolation-1764234000" deleted' \
@@ -261,7 +243,7 @@ def test_describe_pod_lists_its_events(kubectl: KubectlRunner) -> None:
 def test_server_dry_run_changes_nothing(kubectl: KubectlRunner,
                                         drill_server: DrillServerThread) -> None:
     before = drill_server.state.resource_version
-    result = kubectl("apply", "--dry-run=server", "-f", "-", input=EMERGENCY_POLICY)
+    result = kubectl("apply", "--dry-run=server", "-f", "-", input=RUNBOOK_ISOLATION_POLICY)
     assert result.returncode == 0, result.stderr
     assert "(server dry run)" in result.stdout
     assert _policy(drill_server, "emergency-isolation-1764234000") is None

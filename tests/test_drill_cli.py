@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugins.drill import RUNBOOK_ISOLATION_POLICY
+
 KUBECTL = Path(sys.executable).parent / "kubectl"
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,23 +45,6 @@ injects:
 answer_key: {severity: P2, decision: misconfiguration}
 """
 
-ISOLATION = """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: emergency-isolation-1741943520
-  namespace: voicehive
-  labels:
-    emergency: "true"
-    created-by: "incident-response"
-spec:
-  podSelector:
-    matchLabels:
-      app: orchestrator
-  policyTypes:
-  - Ingress
-  - Egress
-"""
 
 
 def warroom_command(*args: str) -> list[str]:
@@ -229,7 +214,7 @@ def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) ->
     before = served.counter(requests)
     assert wait_for(lambda: served.counter(requests) > before)
 
-    applied = served.kubectl("apply", "-f", "-", stdin=ISOLATION)
+    applied = served.kubectl("apply", "-f", "-", stdin=RUNBOOK_ISOLATION_POLICY)
     assert applied.returncode == 0, applied.stderr
     time.sleep(0.3)
     frozen = served.counter(requests)

@@ -29,6 +29,25 @@ from actions.drill.server import DrillServerThread
 KUBECTL = Path(sys.executable).parent / "kubectl"
 SEED_TIME = datetime(2026, 11, 1, 9, 0, 0, tzinfo=UTC)  # in the past, so "since" works
 
+# The runbook's emergency isolation, as its emergency-isolate.sh applies it.
+RUNBOOK_ISOLATION_POLICY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: emergency-isolation-1764234000
+  namespace: voicehive
+  labels:
+    emergency: "true"
+    created-by: "incident-response"
+spec:
+  podSelector:
+    matchLabels:
+      app: orchestrator
+  policyTypes:
+  - Ingress
+  - Egress
+"""
+
 FALCO_ALERT = {
     "hostname": "node-1",
     "output": "09:00:30.123456789: Notice Unexpected connection to K8s API Server from container "
