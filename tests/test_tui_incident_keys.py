@@ -185,7 +185,7 @@ async def test_escalate_names_the_security_lead_from_the_escalation_matrix(
 
 
 def test_leaving_containment_and_recovery_stops_their_clocks(record: Record, clock: Any) -> None:
-    from tui.screens.war_room import phase_changes
+    from tui.screens.keys.incident import phase_changes
 
     incident = record.incidents.open("x", severity="P2")
     now = clock.advance(minutes=20)

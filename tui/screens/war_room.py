@@ -9,7 +9,7 @@ never call the screen. Every record read or write runs off the event loop
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,28 +17,25 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.events import DescendantFocus, Key, Resize
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Label, Tab, Tabs
 
-from store import PHASE_TITLES, PHASES, Incident
-from tui.safe import safe_text
-from tui.screens.action_form import CLUSTER_ACTIONS, ActionAnswer, ActionForm, prefill
-from tui.screens.confirm_action import ConfirmAction, ConfirmRequest
-from tui.screens.decision import DecisionChoice, DecisionScreen
-from tui.screens.forms import AskScreen, NewIncident, NoteForm, OpenIncidentForm, SeverityForm
+from store import PHASES, Incident
 from tui.screens.help import HelpRow, HelpScreen, binding_rows
+from tui.screens.keys.checklist import ChecklistKeys
+from tui.screens.keys.cluster import ClusterKeys
+from tui.screens.keys.facilitator import FacilitatorKeys
+from tui.screens.keys.incident import IncidentKeys
+from tui.screens.keys.replay import ReplayKeys
+from tui.screens.keys.report import ReportKeys
+from tui.screens.war_room_base import SourceItem, WarRoomBase
 from tui.widgets.alert_list import AlertList
 from tui.widgets.alert_pane import AlertPane
-from tui.widgets.alert_rows import AlertRow
 from tui.widgets.header import WarRoomHeader
 from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.pane import Pane
 from tui.widgets.phase_bar import PhaseBar
 from tui.widgets.policy_pane import PolicyPane
 from tui.widgets.timeline_pane import TimelinePane
-
-if TYPE_CHECKING:
-    from tui.app import WarRoomApp
 
 PANES: tuple[tuple[str, str], ...] = (
     ("alerts", "1 Falco"),
@@ -52,56 +49,23 @@ CLOCK_INTERVAL = 1.0  # the header clocks tick at 1 Hz from the injected clock
 # Other writers (the follower, `warroom act`, a second console) change the record
 # too: the incident and its timeline are re-read this often.
 RECORD_POLL_INTERVAL = 2.0
-# Keys that write to the record or the cluster: dimmed in read-only mode.
-WRITE_ACTIONS = frozenset(
-    {"open_incident", "acknowledge", "add_note", "set_severity", "next_phase", "decision"}
-)
-# Keys that need an incident on screen.
-INCIDENT_ACTIONS = WRITE_ACTIONS - {"open_incident"}
-# The runbook's cluster actions: (key, action layer name, footer word).
-CLUSTER_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("i", "isolate", "Isolate"),
-    ("b", "block-ip", "Block IP"),
-    ("x", "disable-sa", "Disable SA"),
-    ("m", "mesh-deny", "Mesh deny"),
-    ("t", "rotate-sa", "Rotate SA"),
-    ("c", "capture", "Capture"),
-    ("R", "restore", "Restore"),
-)
 
 
-class WarRoomScreen(Screen[None]):
+# Bases in reverse footer order: Textual merges bindings from the most basic class up.
+class WarRoomScreen(
+    ReplayKeys,
+    FacilitatorKeys,
+    ReportKeys,
+    ChecklistKeys,
+    ClusterKeys,
+    IncidentKeys,
+    WarRoomBase,
+):
     """One incident, everything the runbook asks to look at, every key the runbook needs."""
 
+    KEY_GROUP: ClassVar[str] = "panes"
+
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("o", "open_incident", "Open", id="incident.open", tooltip="Open an incident"),
-        Binding(
-            "a",
-            "acknowledge",
-            "Ack",
-            id="incident.acknowledge",
-            tooltip="Acknowledge (stops the MTTD clock)",
-        ),
-        Binding("n", "add_note", "Note", id="incident.note", tooltip="Add a note to the timeline"),
-        Binding("v", "set_severity", "Severity", id="incident.severity"),
-        Binding("p", "next_phase", "Next phase", id="incident.next_phase"),
-        Binding(
-            "d",
-            "decision",
-            "Decide",
-            id="incident.decision",
-            tooltip="The runbook's decision point",
-        ),
-        *(
-            Binding(
-                key,
-                f"cluster_action({name!r})",
-                word,
-                id=f"action.{name}",
-                tooltip=CLUSTER_ACTIONS[name].title,
-            )
-            for key, name, word in CLUSTER_KEYS
-        ),
         Binding("z", "zoom", "Zoom", id="pane.zoom", tooltip="Zoom the focused pane"),
         Binding("1", "show_pane('alerts')", "Falco", show=False, id="pane.alerts"),
         Binding("2", "show_pane('mesh')", "Mesh", show=False, id="pane.mesh"),
@@ -119,14 +83,8 @@ class WarRoomScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.incident: Incident | None = None
-        self.selected_alert: AlertRow | None = None
         self._loaded_once = False
         self._shown: Incident | None = None  # what the header last showed
-
-    @property
-    def war_app(self) -> WarRoomApp:
-        return self.app  # type: ignore[return-value]
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -236,7 +194,9 @@ class WarRoomScreen(Screen[None]):
 
     def help_rows(self) -> list[HelpRow]:
         rows = binding_rows("everywhere", self.app.BINDINGS)
-        rows += binding_rows("war room", self.BINDINGS)
+        for group in reversed(type(self).__mro__):
+            if "BINDINGS" in vars(group) and issubclass(group, WarRoomBase):
+                rows += binding_rows(vars(group)["KEY_GROUP"], vars(group)["BINDINGS"])
         rows += binding_rows("Falco pane", AlertPane.BINDINGS)
         rows += binding_rows("Falco list", AlertList.BINDINGS)
         rows += binding_rows("Policies pane", PolicyPane.BINDINGS)
@@ -247,9 +207,9 @@ class WarRoomScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cluster_action":
             return None if self.why_disabled(action) else True
-        if action in WRITE_ACTIONS and self.war_app.services.readonly:
+        if action in self.write_actions and self.war_app.services.readonly:
             return None  # shown dimmed; the banner says why
-        if action in INCIDENT_ACTIONS and self.incident is None:
+        if action in self.incident_actions and self.incident is None:
             return None
         if action == "decision" and self.incident is not None and not self.incident.is_open:
             return None
@@ -270,9 +230,9 @@ class WarRoomScreen(Screen[None]):
             if services.actions is None:
                 return "no cluster connection: the cluster actions need one"
             return None
-        if action in WRITE_ACTIONS and self.war_app.services.readonly:
+        if action in self.write_actions and self.war_app.services.readonly:
             return self.war_app.services.readonly_reason
-        if action in INCIDENT_ACTIONS and self.incident is None:
+        if action in self.incident_actions and self.incident is None:
             return "no incident on screen: press o to open one"
         if self.check_action(action, ()) is None and self.incident is not None:
             return f"{self.incident.id} is {self.incident.status} in {self.incident.phase}"
@@ -282,8 +242,7 @@ class WarRoomScreen(Screen[None]):
         """A dimmed key says why it does nothing instead of staying silent."""
         for binding in self._bindings.key_to_bindings.get(event.key, ()):
             name = binding.action.partition("(")[0]
-            applies = name in WRITE_ACTIONS or name == "cluster_action"
-            if applies and (reason := self.why_disabled(name)):
+            if name in self.write_actions and (reason := self.why_disabled(name)):
                 event.stop()
                 self.notify(reason, title="Not available", severity="warning")
                 return
@@ -372,206 +331,9 @@ class WarRoomScreen(Screen[None]):
         elif hasattr(item, "source") and hasattr(item, "state"):
             header = self.query_one(WarRoomHeader)
             header.set_health({**header.health, str(item.source): str(item.state)})
+        else:
+            self.post_message(SourceItem(item))  # for the key groups that take it
 
     @on(AlertPane.AlertSelected)
     def _alert_selected(self, event: AlertPane.AlertSelected) -> None:
         self.selected_alert = event.row
-
-    # --- incident keys --------------------------------------------------------------------------
-
-    def _refuse(self, action: str) -> bool:
-        reason = self.why_disabled(action)
-        if reason:
-            self.notify(reason, title="Not now", severity="warning")
-            return True
-        return False
-
-    @property
-    def actor(self) -> str | None:
-        return self.war_app.services.actor
-
-    @work(exclusive=True, group="action", exit_on_error=False)
-    async def action_open_incident(self) -> None:
-        if self._refuse("open_incident"):
-            return
-        alert = self.selected_alert
-        title = f"{alert.rule} on {alert.pod}" if alert else ""
-        severity = alert.severity if alert and alert.severity_rank < 4 else "P2"
-        answer: NewIncident | None = await self.app.push_screen_wait(
-            OpenIncidentForm(title, severity)
-        )
-        if answer is None:
-            return
-        services = self.war_app.services
-        record = services.record
-        incident = await self.war_app.in_record(
-            lambda: record.incidents.open(
-                answer.title,
-                severity=answer.severity,
-                drill=services.mode == "drill",
-                actor=self.actor,
-                cluster_context=services.context,
-                namespace=services.namespace,
-            )
-        )
-        self.incident = incident
-        self.notify(f"{incident.id} opened", title="Incident")
-        await self.refresh_from_record()
-
-    @work(exclusive=True, group="action", exit_on_error=False)
-    async def action_acknowledge(self) -> None:
-        if self._refuse("acknowledge") or self.incident is None:
-            return
-        record, incident_id = self.war_app.services.record, self.incident.id
-        await self.war_app.in_record(record.incidents.acknowledge, incident_id, actor=self.actor)
-        await self.refresh_from_record()
-
-    @work(exclusive=True, group="action", exit_on_error=False)
-    async def action_add_note(self) -> None:
-        if self._refuse("add_note") or self.incident is None:
-            return
-        note = await self.app.push_screen_wait(NoteForm())
-        if note is None:
-            return
-        record, incident_id = self.war_app.services.record, self.incident.id
-        await self.war_app.in_record(
-            record.timeline.add, incident_id, "note", note, actor=self.actor
-        )
-        await self.refresh_from_record()
-
-    @work(exclusive=True, group="action", exit_on_error=False)
-    async def action_set_severity(self) -> None:
-        if self._refuse("set_severity") or self.incident is None:
-            return
-        severity = await self.app.push_screen_wait(SeverityForm(self.incident.severity))
-        if severity is None or severity == self.incident.severity:
-            return
-        record, incident_id = self.war_app.services.record, self.incident.id
-        await self.war_app.in_record(
-            lambda: record.incidents.update(incident_id, actor=self.actor, severity=severity)
-        )
-        await self.refresh_from_record()
-
-    @work(exclusive=True, group="action", exit_on_error=False)
-    async def action_next_phase(self) -> None:
-        if self._refuse("next_phase") or self.incident is None:
-            return
-        incident = self.incident
-        following = PHASES[PHASES.index(incident.phase) + 1]
-        question = f"Move {incident.id} to {PHASE_TITLES[following]}?"
-        if not await self.app.push_screen_wait(
-            AskScreen(question, f"from {PHASE_TITLES[incident.phase]}")
-        ):
-            return
-        record = self.war_app.services.record
-        await self.war_app.in_record(
-            lambda: record.incidents.update(
-                incident.id, actor=self.actor, **phase_changes(incident, following, record.clock())
-            )
-        )
-        await self.refresh_from_record()
-
-    @work(exclusive=True, group="action", exit_on_error=False)
-    async def action_decision(self) -> None:
-        if self._refuse("decision") or self.incident is None:
-            return
-        rule = self.selected_alert.rule if self.selected_alert else None
-        choice: DecisionChoice | None = await self.app.push_screen_wait(DecisionScreen(rule))
-        if choice is None:
-            return
-        incident = self.incident
-        record = self.war_app.services.record
-        escalation = self.war_app.escalation_contact()
-
-        def write() -> None:
-            record.decisions.add(
-                incident.id,
-                choice.decision,
-                rationale=choice.rationale,
-                rule_to_tune=choice.rule_to_tune,
-                actor=self.actor,
-            )
-            changes = decision_changes(incident, choice.decision, record.clock())
-            if changes:
-                record.incidents.update(incident.id, actor=self.actor, **changes)
-            if choice.decision == "escalate":
-                record.timeline.add(
-                    incident.id,
-                    "escalation",
-                    f"Escalated to {escalation}",
-                    actor=self.actor,
-                    data={"contact": escalation},
-                )
-
-        await self.war_app.in_record(write)
-        await self.refresh_from_record()
-
-    @work(exclusive=True, group="action", exit_on_error=False)
-    async def action_cluster_action(self, name: str) -> None:
-        """Form, preview, confirm, execute one runbook action; the outcome lands in the record."""
-        if self._refuse("cluster_action"):
-            return
-        from actions.cluster import ClusterError
-        from actions.runbook import ActionRequest, InvalidRequest
-
-        services = self.war_app.services
-        spec = CLUSTER_ACTIONS[name]
-        where = f"context {services.context or 'unknown'}, namespace {services.namespace}"
-        answer: ActionAnswer | None = await self.app.push_screen_wait(
-            ActionForm(spec, prefill(name, self.selected_alert), where)
-        )
-        if answer is None:
-            return
-        # capture looks at the pods of the selected alert's service
-        capture_service = prefill("isolate", self.selected_alert) if name == "capture" else ""
-        request = ActionRequest(
-            name,
-            target=answer.target,
-            namespace=services.namespace,
-            incident_id=self.incident.id if self.incident else None,
-            actor=self.actor,
-            service=capture_service or None,
-        )
-        actions = services.actions
-        try:
-            preview = await actions.preview(request)
-        except (InvalidRequest, ClusterError) as error:
-            self.notify(
-                safe_text(str(error)), title=f"{name} refused", severity="error", markup=False
-            )
-            return
-        if not await self.app.push_screen_wait(ConfirmAction(ConfirmRequest.from_preview(preview))):
-            self.notify(f"{name} cancelled: nothing changed", title="Cancelled", markup=False)
-            return
-        outcome = await actions.execute(preview)
-        went_well = outcome.status in ("succeeded", "no-op")
-        self.notify(
-            safe_text(f"{name} {outcome.target or ''}: {outcome.status}. {outcome.message}"),
-            title="Action outcome",
-            severity="information" if went_well else "error",
-            markup=False,
-        )
-        await self.refresh_from_record()
-        self.load_cluster()  # the policies pane shows what the action changed
-
-
-def phase_changes(incident: Incident, following: str, now: Any) -> dict[str, Any]:
-    """The incident fields moving to `following` sets: leaving Containment marks it contained,
-    leaving Recovery marks it recovered (the MTTC and MTTR clocks stop there)."""
-    changes: dict[str, Any] = {"phase": following}
-    if following == "eradication" and incident.contained_at is None:
-        changes.update(contained_at=now, status="contained")
-    if following == "lessons-learned" and incident.recovered_at is None:
-        changes.update(recovered_at=now, status="recovered")
-        if incident.contained_at is None:
-            changes["contained_at"] = now
-    return changes
-
-
-def decision_changes(incident: Incident, decision: str, now: Any) -> dict[str, Any]:
-    """What a decision does to the incident, as the runbook's decision points say."""
-    if decision == "false-positive":
-        return {"false_positive": True, "status": "closed", "closed_at": now}
-    if decision == "active-attack" and incident.phase == "detection":
-        return {"phase": "containment"}
-    return {}
