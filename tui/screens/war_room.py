@@ -21,9 +21,11 @@ from textual.widgets import Footer, Label, Tab, Tabs
 
 from store import PHASES, Incident
 from tui.screens.help import HelpRow, HelpScreen, binding_rows
+from tui.screens.keys.alerting import AlertingKeys
 from tui.screens.keys.checklist import ChecklistKeys
 from tui.screens.keys.cluster import ClusterKeys
 from tui.screens.keys.facilitator import FacilitatorKeys
+from tui.screens.keys.feeds import LiveFeeds
 from tui.screens.keys.incident import IncidentKeys
 from tui.screens.keys.replay import ReplayKeys
 from tui.screens.keys.report import ReportKeys
@@ -57,8 +59,10 @@ class WarRoomScreen(
     FacilitatorKeys,
     ReportKeys,
     ChecklistKeys,
+    AlertingKeys,
     ClusterKeys,
     IncidentKeys,
+    LiveFeeds,
     WarRoomBase,
 ):
     """One incident, everything the runbook asks to look at, every key the runbook needs."""
