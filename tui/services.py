@@ -33,6 +33,8 @@ class Services:
       `AlertBatch` (into the Falco pane) and `SourceHealth` (into the header).
     - `actions`: the action layer's handle, for the containment keys.
     - `readonly`: actions disabled (review mode forces it).
+    - `drill`: in a drill, the facilitator's handle on the running scenario
+      (`tui.cli.console.DrillInBackground`); None otherwise.
     """
 
     record: Record
@@ -45,6 +47,7 @@ class Services:
     source: Any = None
     actions: Any = None
     readonly: bool = False
+    drill: Any = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
