@@ -11,7 +11,9 @@ From "Compliance and Reporting":
 An item is done when the record holds a `report.issued` timeline entry for it
 (`warroom report -o` writes one for the report it saved; `mark_done` for the
 others). A detailed report issued before resolution does not count: it could
-not describe the resolution.
+not describe the resolution. Writing a report to a file from the console is
+not issuing it: `record_saved` keeps a `report.saved` entry (file, sha256) that
+stops no clock, and `last_saved` finds it for the `report.issued` entry to quote.
 """
 
 from __future__ import annotations
@@ -164,3 +166,47 @@ def mark_done(
     return record.timeline.add(
         incident_id, ISSUED_KIND, summary, actor=actor, data={**(data or {}), "item": kind}
     )
+
+
+SAVED_KIND = "report.saved"
+SAVED_ITEMS = (EXECUTIVE_SUMMARY, DETAILED_REPORT)
+
+
+def record_saved(
+    record: Record,
+    incident_id: str,
+    kind: str,
+    *,
+    file: str,
+    sha256: str,
+    size: int,
+    actor: str | None = None,
+) -> int:
+    """Record that a report was written to a file (a chained `report.saved` entry).
+
+    Writing a file is not sending it: this stops no reporting clock. `mark_done`
+    does, and can quote the file's hash from `last_saved`.
+    """
+    if kind not in SAVED_ITEMS:
+        raise ValueError(f"a saved report is one of: {', '.join(SAVED_ITEMS)}, not {kind!r}")
+    record.incidents.get_required(incident_id)
+    return record.timeline.add(
+        incident_id,
+        SAVED_KIND,
+        f"Saved the {LABELS[kind]} to {file}",
+        actor=actor,
+        data={"item": kind, "file": file, "sha256": sha256, "bytes": size},
+    )
+
+
+def last_saved(record: Record, incident_id: str, kind: str) -> dict[str, Any] | None:
+    """The newest `report.saved` entry's data (item, file, sha256, bytes) for `kind`, if any."""
+    rows = record.query(
+        "SELECT data FROM timeline WHERE incident_id = ? AND kind = ? ORDER BY seq DESC",
+        (incident_id, SAVED_KIND),
+    )
+    for (data,) in rows:
+        entry = json.loads(data or "{}")
+        if entry.get("item") == kind:
+            return {key: entry.get(key) for key in ("item", "file", "sha256", "bytes")}
+    return None
