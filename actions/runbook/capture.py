@@ -228,7 +228,12 @@ async def run(
 ) -> None:
     """Gather every piece, storing each as evidence as soon as it is read."""
     context = PlanContext(
-        actions.cluster, actions.record, preview.request, str(preview.incident_id), preview.at
+        actions.cluster,
+        actions.record,
+        preview.request,
+        str(preview.incident_id),
+        preview.at,
+        run_in_record=actions.in_record,
     )
     wanted = pieces(context)
     failed: list[str] = []
@@ -243,7 +248,8 @@ async def run(
                 CaptureProgress(piece.name, index, len(wanted), "failed", message=error.message),
             )
             continue
-        item = actions.record.evidence.add(
+        item = await actions.in_record(
+            actions.record.evidence.add,
             preview.incident_id,
             piece.name,
             content,

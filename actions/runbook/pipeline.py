@@ -8,16 +8,24 @@ intent recorded -> execute, each call under a timeout -> read back and verify
 Nothing touches the cluster before the intent is committed, and every
 execute ends with an outcome, even when the preview already showed that the
 action cannot run (a refused attempt is part of the incident's story).
+
+Every record call runs on the action layer's own record thread (one thread:
+the calls stay in order and never overlap on the connection), so a write that
+waits for another writer (busy_timeout, a long ingest transaction) never
+blocks the event loop the console draws from.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import functools
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from actions.cluster import Cluster, ClusterError, Kind, kind_of
 from actions.runbook.checks import (
@@ -78,6 +86,14 @@ class PlanContext:
     request: ActionRequest
     incident_id: str  # or PENDING_INCIDENT
     now: datetime
+    # Runs a record call off the event loop (the action layer's record thread).
+    run_in_record: RecordRunner | None = None
+
+    async def in_record(self, call: Callable[..., R], /, *args: Any) -> R:
+        """`call(*args)` on the record's thread (inline when no runner was given)."""
+        if self.run_in_record is None:
+            return call(*args)
+        return cast(R, await self.run_in_record(call, *args))
 
     @property
     def namespace(self) -> str:
@@ -89,6 +105,8 @@ class PlanContext:
 
 
 Planner = Callable[[PlanContext], Awaitable[Plan]]
+R = TypeVar("R")
+RecordRunner = Callable[..., Awaitable[Any]]
 
 
 def _planners() -> dict[str, Planner]:
@@ -163,16 +181,38 @@ class RunbookActions:
         self.cluster = cluster
         self.actor = actor
         self.clock = clock or record.clock
+        # One thread for every record call of this handle: in order, never two at once.
+        self._record_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-record")
+
+    async def in_record(self, call: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """Run a record read or write on the action layer's record thread, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._record_thread, functools.partial(call, *args, **kwargs)
+        )
+
+    async def _in_record_to_the_end(
+        self, call: Callable[..., R], /, *args: Any, **kwargs: Any
+    ) -> R:
+        """Like `in_record`, but a cancelled caller does not stop the write half-way queued."""
+        return await asyncio.shield(self.in_record(call, *args, **kwargs))
 
     # ----- preview -------------------------------------------------------------------------
 
     async def preview(self, request: ActionRequest) -> ActionPreview:
         """The exact changes, dry-run by the server, with permissions; changes nothing."""
         validate_request(request)
-        incident_id, opens, problems, notes = self._resolve_incident(request.incident_id)
+        incident_id, opens, problems, notes = await self.in_record(
+            self._resolve_incident, request.incident_id
+        )
         now = self.clock()
         context = PlanContext(
-            self.cluster, self.record, request, incident_id or PENDING_INCIDENT, now
+            self.cluster,
+            self.record,
+            request,
+            incident_id or PENDING_INCIDENT,
+            now,
+            run_in_record=self.in_record,
         )
         plan = Plan()
         if not problems:
@@ -204,7 +244,7 @@ class RunbookActions:
     def _resolve_incident(
         self, wanted: str | None
     ) -> tuple[str | None, bool, list[Problem], list[str]]:
-        """(incident ID, whether execute opens a new one, problems, notes)."""
+        """(incident ID, whether execute opens a new one, problems, notes). Reads the record."""
         if wanted is not None:
             incident = self.record.incidents.get(wanted)
             if incident is None:
@@ -285,10 +325,12 @@ class RunbookActions:
         preview.executed = True
         started = time.perf_counter()
         request = preview.request
-        incident_id, opened = self._incident_for(preview)
+        incident_id, opened = await self._in_record_to_the_end(self._incident_for, preview)
         if opened:
             _substitute(preview, incident_id)
-        action_id = self.record.actions.intent(
+        # Committed before the first cluster call: a crash after it leaves "unknown".
+        action_id = await self._in_record_to_the_end(
+            self.record.actions.intent,
             incident_id,
             request.action,
             request.target,
@@ -329,7 +371,9 @@ class RunbookActions:
             outcome.duration_ms = (time.perf_counter() - started) * 1000
             if outcome.status == "unknown" and not outcome.message:
                 outcome.message = "interrupted before the outcome was known"
-            self.record.actions.outcome(
+            # Shielded: an interrupted execute still records how far it got.
+            await self._in_record_to_the_end(
+                self.record.actions.outcome,
                 action_id,
                 outcome.status,
                 outcome.message,
@@ -337,7 +381,7 @@ class RunbookActions:
                 actor=self.actor,
             )
         if outcome.status == "succeeded":
-            self._advance_incident(request.action, incident_id)
+            await self._in_record_to_the_end(self._advance_incident, request.action, incident_id)
         return outcome
 
     def _incident_for(self, preview: ActionPreview) -> tuple[str, bool]:

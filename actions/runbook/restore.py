@@ -89,7 +89,7 @@ async def _labelled(
 async def plan(ctx: PlanContext) -> Plan:
     result = Plan()
     unblock = ctx.request.unblock
-    creates, blocks, accounts = _from_record(ctx)
+    creates, blocks, accounts = await ctx.in_record(_from_record, ctx)
     candidates: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for ref in creates:
         try:
