@@ -1,0 +1,44 @@
+"""The runbook's checklist per phase, and the checks the console can run for some items.
+
+- `load_checklists()` / `checklist_for(phase)`: the shipped `checklists.toml`
+  (the runbook's wording and order, a stable id per item, a verifier name
+  for items the console can check).
+- `run_verifier(name, context)` / `verify_items(items, context)`: verdicts
+  (verified / not-verified / unknown, with the evidence in words) from the
+  cluster (services healthy, mTLS enforced, policies applied) and the record
+  (no suspicious activity, alerting working). They never raise.
+
+Ticks themselves are the record's: `record.checklist.tick(...)`.
+"""
+
+from actions.checklists.model import (
+    VERIFIER_NAMES,
+    ChecklistDataError,
+    ChecklistItem,
+    PhaseChecklist,
+    checklist_for,
+    load_checklists,
+    parse_checklists,
+)
+from actions.checklists.verdict import NOT_VERIFIED, STATES, UNKNOWN, VERIFIED, Verdict
+from actions.checklists.verify import VERIFIERS, VerifyContext, run_verifier, threaded, verify_items
+
+__all__ = [
+    "NOT_VERIFIED",
+    "STATES",
+    "UNKNOWN",
+    "VERIFIED",
+    "VERIFIERS",
+    "VERIFIER_NAMES",
+    "ChecklistDataError",
+    "ChecklistItem",
+    "PhaseChecklist",
+    "Verdict",
+    "VerifyContext",
+    "checklist_for",
+    "load_checklists",
+    "parse_checklists",
+    "run_verifier",
+    "threaded",
+    "verify_items",
+]
