@@ -131,13 +131,16 @@ class IncidentDetector:
                             title=f"{title}: {recorded.alert.rule}"[:200])
         return grown
 
-    def accept(self, proposal_id: str, *, actor: str | None = None) -> Any:
-        """Open the incident (detected at the first alert), acknowledged now; returns it."""
+    def accept(self, proposal_id: str, *, actor: str | None = None, drill: bool = False) -> Any:
+        """Open the incident (detected at the first alert), acknowledged now; returns it.
+
+        `drill`: the incident is a drill's (the console accepts during `warroom drill`).
+        """
         proposal = self._take(proposal_id)
         who = actor or self.actor
         incident = self.record.incidents.open(
             proposal.title, severity=proposal.severity, actor=who,
-            detected_at=proposal.detected_at)
+            detected_at=proposal.detected_at, drill=drill)
         incident = self.record.incidents.acknowledge(incident.id, actor=who)
         self.record.timeline.add(incident.id, ACCEPTED_KIND,
                                  f"Proposal accepted: {proposal.alerts} alerts since "
