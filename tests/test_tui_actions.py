@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.screen import Screen
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Select, Static
 
 from actions.cluster import Cluster
 from actions.drill.server import DrillServerThread
@@ -74,7 +74,7 @@ def egress_alert() -> Any:
     return alert
 
 
-SCREEN_WAIT = 10.0  # seconds: a preview is a few HTTP round trips to the drill cluster
+SCREEN_WAIT = 30.0  # seconds: a preview is a few HTTP round trips (slow on a loaded machine)
 
 
 async def until_screen(pilot: Any, kind: type[Screen[Any]]) -> Any:
@@ -255,4 +255,216 @@ async def test_the_palette_opens_the_same_form_prefilled(
         await pilot.press("escape")
         await until_screen(pilot, WarRoomScreen)
         await app.workers.wait_for_complete()
+    assert record.actions.for_incident(incident.id) == []
+
+
+# --- the actions' options in the form ------------------------------------------------------------
+
+
+def egress_policies(server: DrillServerThread) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in server.state.list("networking.k8s.io/v1", "NetworkPolicy", NS)
+        if p["metadata"]["name"].startswith("emergency-egress-block")
+    ]
+
+
+def form_error(form: ActionForm) -> str:
+    return str(form.query_one(".dialog-error", Static).render())
+
+
+async def confirm_and_wait(pilot: Any, app: Any) -> None:
+    await pilot.press("y")
+    await until_screen(pilot, WarRoomScreen)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_block_ip_with_emergency_egress_for_one_app_lands_its_own_policy(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    drill_server: DrillServerThread,
+) -> None:
+    incident = record.incidents.open("Egress to a rare address", severity="P1", drill=True)
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, egress_alert())
+        await pilot.press("b")
+        form = await until_screen(pilot, ActionForm)
+        assert form.query_one("#target", Input).value == "203.0.113.9"
+        service = form.query_one("#service", Input)
+        assert service.disabled  # the app only narrows an emergency egress policy
+        await pilot.click("#emergency-egress")
+        assert not service.disabled
+        await pilot.click("#service")
+        await pilot.press(*"orchestrator")
+        await pilot.press("enter")
+        confirm = await until_screen(pilot, ConfirmAction)
+        assert "emergency-egress-block" in confirm.request.preview
+        assert confirm.request.blocked is None
+        await confirm_and_wait(pilot, app)
+        table = app.screen.query_one(TimelinePane).query_one(DataTable)
+        kinds = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+    (policy,) = egress_policies(drill_server)
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app": "orchestrator"}}
+    assert policy["spec"]["egress"][0]["to"][0]["ipBlock"]["except"] == ["203.0.113.9/32"]
+    intent, outcome = record.actions.for_incident(incident.id)
+    assert intent.params["emergency_egress"] is True
+    assert intent.params["service"] == "orchestrator"
+    assert outcome.status == "succeeded"
+    assert "action.succeeded" in kinds
+
+
+async def test_restore_with_unblock_removes_the_incidents_ip_block(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    drill_server: DrillServerThread,
+) -> None:
+    from actions.runbook import ActionRequest
+
+    incident = record.incidents.open("Egress to a rare address", severity="P1", drill=True)
+    blocked = await runbook_actions.execute(
+        await runbook_actions.preview(
+            ActionRequest("block-ip", "203.0.113.9", incident_id=incident.id, emergency_egress=True)
+        )
+    )
+    assert blocked.status == "succeeded", blocked.message
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("R")
+        form = await until_screen(pilot, ActionForm)
+        await pilot.click("#unblock")
+        await pilot.click("#submit")
+        confirm = await until_screen(pilot, ConfirmAction)
+        assert "# delete NetworkPolicy" in confirm.request.preview
+        assert "emergency-egress-block" in confirm.request.preview
+        await confirm_and_wait(pilot, app)
+        table = app.screen.query_one(TimelinePane).query_one(DataTable)
+        rows = [" ".join(map(str, table.get_row_at(i))) for i in range(table.row_count)]
+    assert egress_policies(drill_server) == []
+    restore_intent = next(
+        e
+        for e in record.actions.for_incident(incident.id)
+        if e.action == "restore" and e.entry == "intent"
+    )
+    assert restore_intent.params["unblock"] is True
+    assert any("restore" in row and "succeeded" in row for row in rows), rows
+    assert form.request.action == "restore"
+
+
+async def test_mesh_deny_runs_on_the_mesh_chosen_in_the_form(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    drill_server: DrillServerThread,
+) -> None:
+    # Both meshes' namespaces exist: the action layer will not guess, the form chooses.
+    drill_server.state.create(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "linkerd"}}
+    )
+    incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, parsed(alert_line(1, pod=POD)))
+        await pilot.press("m")
+        form = await until_screen(pilot, ActionForm)
+        assert form.query_one("#target", Input).value == "orchestrator"
+        form.query_one("#mesh", Select).focus()
+        await pilot.press("enter", "down", "enter")  # auto -> istio
+        assert form.query_one("#mesh", Select).value == "istio"
+        await pilot.click("#submit")
+        confirm = await until_screen(pilot, ConfirmAction)
+        assert "AuthorizationPolicy" in confirm.request.preview
+        assert "mesh: istio (as asked)" in confirm.request.notes
+        await confirm_and_wait(pilot, app)
+    (intent, outcome) = record.actions.for_incident(incident.id)
+    assert intent.params["mesh"] == "istio"
+    assert outcome.status == "succeeded", outcome.message
+    denies = drill_server.state.list("security.istio.io/v1", "AuthorizationPolicy", NS)
+    assert any(p["metadata"]["name"].startswith("emergency-deny") for p in denies)
+
+
+async def type_into(pilot: Any, form: ActionForm, field: str, typed: str) -> None:
+    """Replace what the field holds with `typed`, from the keyboard."""
+    form.query_one(field, Input).value = ""
+    await pilot.click(field)
+    await pilot.press(*typed)
+
+
+async def refused_in_form(
+    app: Any, pilot: Any, form: ActionForm, wrong: list[tuple[str, str, str]]
+) -> None:
+    """Each (field, typed, message): saving says what is wrong and stays in the form."""
+    for field, typed, said in wrong:
+        kept = form.query_one(field, Input).value
+        await type_into(pilot, form, field, typed)
+        await pilot.click("#submit")
+        await pilot.pause()
+        assert app.screen is form, f"{typed!r} in {field} was not refused"
+        assert said in form_error(form), (typed, form_error(form))
+        form.query_one(field, Input).value = kept
+    await pilot.press("escape")
+    await until_screen(pilot, WarRoomScreen)
+    await app.workers.wait_for_complete()
+
+
+async def test_block_ip_form_refuses_bad_addresses_before_the_cluster(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    drill_server: DrillServerThread,
+) -> None:
+    incident = record.incidents.open("Egress to a rare address", severity="P1", drill=True)
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, egress_alert())
+        await pilot.press("b")
+        form = await until_screen(pilot, ActionForm)
+        await refused_in_form(
+            app,
+            pilot,
+            form,
+            [
+                ("#target", "1.1.1.300", "is not an IPv4 or IPv6 address or CIDR"),
+                ("#target", "::/0", "that is every address"),
+                ("#target", "1.1.1.1/8", "has host bits set"),
+                ("#protect", "x/33", "is not a CIDR"),
+            ],
+        )
+    assert record.actions.for_incident(incident.id) == []
+    assert egress_policies(drill_server) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "wrong"),
+    [
+        ("i", [("#target", "Bad[red]", "is not a valid name")]),
+        (
+            "c",
+            [
+                ("#domain", "a..b", "is not a DNS name"),
+                ("#since", "soon", "is not a duration"),
+                ("#service", "x;rm", "is not a valid name"),
+            ],
+        ),
+    ],
+    ids=["isolate", "capture"],
+)
+async def test_the_form_says_what_is_wrong_with_a_name_and_sends_nothing(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    key: str,
+    wrong: list[tuple[str, str, str]],
+) -> None:
+    incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, parsed(alert_line(1, pod=POD)))
+        await pilot.press(key)
+        form = await until_screen(pilot, ActionForm)
+        await refused_in_form(app, pilot, form, wrong)
     assert record.actions.for_incident(incident.id) == []

@@ -2,26 +2,39 @@
 
 `prefill(action, alert)` reads the alert's raw output fields (attacker-controlled:
 only ever used as the text of an input the operator sees and may change, and
-the action layer validates it again). `ActionForm` asks for the target and
-dismisses with an `ActionAnswer`, or None when cancelled.
+the action layer validates it again). `ActionForm` asks for the target and each
+option `warroom act` offers for that action (block-ip's force, emergency egress,
+its app and protected ranges; mesh-deny's mesh; capture's service, domain and
+window; restore's unblock), validates the whole request with the action layer's
+own `validate_request` (a wrong name, IP or CIDR is refused in the form, never
+sent), and dismisses with the `ActionRequest`, or None when cancelled.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Input, Label, Static
+from textual.containers import Container
+from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from tui.safe import safe_text
 from tui.screens.forms import FormScreen
 
 if TYPE_CHECKING:
+    from actions.runbook.model import ActionRequest
     from tui.widgets.alert_rows import AlertRow
+
+STYLES = Path(__file__).parent.parent / "styles" / "action_form.tcss"
+MESH_CHOICES = ("auto", "istio", "linkerd")  # the action layer's MESHES, without importing it
+_DURATION = re.compile(r"(\d+)([smhd]?)")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +44,24 @@ class ClusterAction:
     name: str  # the action layer's name (`ActionRequest.action`)
     title: str
     target_label: str | None  # None: the action takes no target
+    options: tuple[str, ...] = ()  # the `ActionRequest` fields the form asks for
 
 
 CLUSTER_ACTIONS: dict[str, ClusterAction] = {
     a.name: a
     for a in (
         ClusterAction("isolate", "Isolate a service (deny all its traffic)", "Service (app label)"),
-        ClusterAction("block-ip", "Block an egress IP", "IP address or CIDR"),
+        ClusterAction(
+            "block-ip",
+            "Block an egress IP",
+            "IP address or CIDR",
+            ("protected_cidrs", "force", "emergency_egress", "service"),
+        ),
         ClusterAction("disable-sa", "Disable a service account", "Service account"),
-        ClusterAction("mesh-deny", "Deny a service in the mesh", "Service (app label)"),
+        ClusterAction("mesh-deny", "Deny a service in the mesh", "Service (app label)", ("mesh",)),
         ClusterAction("rotate-sa", "Rotate a service account's tokens", "Service account"),
-        ClusterAction("capture", "Capture evidence", None),
-        ClusterAction("restore", "Restore (undo the incident's containment)", None),
+        ClusterAction("capture", "Capture evidence", None, ("service", "domain", "since_seconds")),
+        ClusterAction("restore", "Restore (undo the incident's containment)", None, ("unblock",)),
     )
 }
 
@@ -122,38 +141,177 @@ def prefill(action: str, alert: AlertRow | None) -> str:
     return safe_text(found) if found else ""
 
 
-@dataclass(frozen=True, slots=True)
-class ActionAnswer:
-    action: str
-    target: str | None
+def parse_duration(text: str) -> int | None:
+    """Seconds in "90s", "30m", "1h", "2d" or a bare number of seconds; None if not one."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match or int(match.group(1)) <= 0:
+        return None
+    return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
-class ActionForm(FormScreen[ActionAnswer]):
-    """The target of one cluster action; the next step is its preview, never the change."""
+def duration_text(seconds: int) -> str:
+    """The shortest exact way to write `seconds` the way `parse_duration` reads it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
-    def __init__(self, action: ClusterAction, target: str = "", where: str = "") -> None:
+
+def split_cidrs(text: str) -> tuple[str, ...]:
+    """The ranges typed as "10.0.0.0/8, 172.16.0.0/12" (commas or spaces)."""
+    return tuple(part for part in re.split(r"[\s,]+", text.strip()) if part)
+
+
+class ActionForm(FormScreen["ActionRequest"]):
+    """One cluster action's target and options; the next step is its preview, never the change.
+
+    `request` carries everything the console decided (namespace, incident, actor,
+    the configuration's Falco and Prometheus places, the mesh provider) and the
+    prefilled target and service; the form lets the operator change the target
+    and the action's options and dismisses with the validated request.
+    """
+
+    CSS_PATH: ClassVar[str | Path] = STYLES
+
+    def __init__(self, action: ClusterAction, request: ActionRequest, where: str = "") -> None:
         super().__init__()
         self.action_spec = action
-        self._target = target
+        self.request = request
         self._where = where
         self.TITLE_TEXT = action.title
 
+    # --- fields ---------------------------------------------------------------------------------
+
     def compose_fields(self) -> ComposeResult:
+        request, options = self.request, self.action_spec.options
         if self._where:
             yield Static(Text(safe_text(self._where)), id="action-where", markup=False)
-        if self.action_spec.target_label is not None:
-            yield Label(Text(self.action_spec.target_label), markup=False)
-            yield Input(self._target, id="target")
+        with Container(classes="action-fields"):
+            if self.action_spec.target_label is not None:
+                yield Label(Text(self.action_spec.target_label), markup=False)
+                yield Input(safe_text(request.target or ""), id="target", compact=True)
+            if "protected_cidrs" in options:
+                yield Label("Never block (CIDRs)")
+                yield Input(
+                    ", ".join(request.protected_cidrs),
+                    placeholder="the cluster's pod and service ranges, e.g. 10.0.0.0/8",
+                    id="protect",
+                    compact=True,
+                )
+            if "force" in options:
+                yield Checkbox(
+                    "Block even loopback, link-local or the cluster's own ranges",
+                    request.force,
+                    id="force",
+                    compact=True,
+                    classes="wide",
+                )
+            if "emergency_egress" in options:
+                yield Checkbox(
+                    "Instead, create a dedicated emergency egress policy",
+                    request.emergency_egress,
+                    id="emergency-egress",
+                    compact=True,
+                    classes="wide",
+                )
+            if "service" in options:
+                egress = self.action_spec.name == "block-ip"
+                yield Label("Only pods with app=" if egress else "Also logs of app=")
+                yield Input(
+                    safe_text(request.service or ""),
+                    placeholder="every pod (empty)" if egress else "no service logs (empty)",
+                    id="service",
+                    compact=True,
+                    disabled=egress and not request.emergency_egress,
+                )
+            if "mesh" in options:
+                yield Label("Mesh")
+                yield Select(
+                    [(name, name) for name in MESH_CHOICES],
+                    value=request.mesh if request.mesh in MESH_CHOICES else "auto",
+                    allow_blank=False,
+                    id="mesh",
+                    compact=True,
+                )
+            if "domain" in options:
+                yield Label("DNS lines naming")
+                yield Input(
+                    safe_text(request.domain or ""),
+                    placeholder="a domain, e.g. evil.example (empty: all lines)",
+                    id="domain",
+                    compact=True,
+                )
+            if "since_seconds" in options:
+                yield Label("DNS log window")
+                yield Input(duration_text(request.since_seconds), id="since", compact=True)
+            if "unblock" in options:
+                yield Checkbox(
+                    "Also remove the IPs this incident blocked",
+                    request.unblock,
+                    id="unblock",
+                    compact=True,
+                    classes="wide",
+                )
         yield Static(
             Text("Save shows the preview: nothing changes before you confirm it."),
+            classes="action-hint",
             markup=False,
         )
 
-    def value(self) -> ActionAnswer | None:
-        if self.action_spec.target_label is None:
-            return ActionAnswer(self.action_spec.name, None)
-        target = self.query_one("#target", Input).value.strip()
-        if not target:
-            self.error(f"{self.action_spec.name} needs a {self.action_spec.target_label.lower()}")
+    @on(Checkbox.Changed, "#emergency-egress")
+    def _egress_changed(self, event: Checkbox.Changed) -> None:
+        # The app only narrows an emergency egress policy: editable only when there is one.
+        self.query_one("#service", Input).disabled = not event.value
+
+    # --- value ----------------------------------------------------------------------------------
+
+    def _text(self, selector: str) -> str:
+        return self.query_one(selector, Input).value.strip()
+
+    def _ticked(self, selector: str) -> bool:
+        return self.query_one(selector, Checkbox).value
+
+    def value(self) -> ActionRequest | None:
+        from actions.runbook import InvalidRequest, validate_request
+
+        spec = self.action_spec
+        changes: dict[str, Any] = {}
+        if spec.target_label is not None:
+            target = self._text("#target")
+            if not target:
+                self.error(f"{spec.name} needs a {spec.target_label.lower()}")
+                return None
+            changes["target"] = target
+        if "protected_cidrs" in spec.options:
+            changes["protected_cidrs"] = split_cidrs(self._text("#protect"))
+        if "force" in spec.options:
+            changes["force"] = self._ticked("#force")
+        if "emergency_egress" in spec.options:
+            changes["emergency_egress"] = self._ticked("#emergency-egress")
+        if "service" in spec.options:
+            service_field = self.query_one("#service", Input)
+            changes["service"] = (
+                None if service_field.disabled else service_field.value.strip() or None
+            )
+        if "mesh" in spec.options:
+            changes["mesh"] = str(self.query_one("#mesh", Select).value)
+        if "domain" in spec.options:
+            changes["domain"] = self._text("#domain") or None
+        if "since_seconds" in spec.options:
+            seconds = parse_duration(self._text("#since"))
+            if seconds is None:
+                self.error(
+                    f"the DNS log window {self._text('#since')!r} is not a duration "
+                    "such as 90s, 30m or 1h"
+                )
+                return None
+            changes["since_seconds"] = seconds
+        if "unblock" in spec.options:
+            changes["unblock"] = self._ticked("#unblock")
+        request = replace(self.request, **changes)
+        try:
+            validate_request(request)
+        except InvalidRequest as error:
+            self.error(str(error))
             return None
-        return ActionAnswer(self.action_spec.name, target)
+        return request

@@ -6,15 +6,18 @@ manifest or patch, the server's dry run, the RBAC check and the context.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.binding import Binding, BindingType
 
 from tui.safe import safe_text
-from tui.screens.action_form import CLUSTER_ACTIONS, ActionAnswer, ActionForm, prefill
+from tui.screens.action_form import CLUSTER_ACTIONS, MESH_CHOICES, ActionForm, prefill
 from tui.screens.confirm_action import ConfirmAction, ConfirmRequest
 from tui.screens.war_room_base import WarRoomBase
+
+if TYPE_CHECKING:
+    from actions.runbook.model import ActionRequest
 
 # The runbook's cluster actions: (key, action layer name, footer word).
 CLUSTER_KEYS: tuple[tuple[str, str, str], ...] = (
@@ -44,32 +47,50 @@ class ClusterKeys(WarRoomBase):
         for key, name, word in CLUSTER_KEYS
     ]
 
+    def action_request(self, name: str) -> ActionRequest:
+        """What the form starts from: where, which incident, who, the configuration's places,
+        and the target (and capture's service) prefilled from the selected alert."""
+        from actions.runbook import ActionRequest
+
+        services = self.war_app.services
+        settings = self.war_app.settings
+        alert = self.selected_alert
+        provider = settings.mesh.provider
+        prometheus = settings.prometheus
+        options: dict[str, Any] = {}
+        if name == "capture":
+            # capture looks at the pods of the selected alert's service
+            options["service"] = prefill("isolate", alert) or None
+        return ActionRequest(
+            name,
+            target=prefill(name, alert) or None,
+            namespace=services.namespace,
+            incident_id=self.incident.id if self.incident else None,
+            actor=self.actor,
+            mesh=provider if provider in MESH_CHOICES else "auto",
+            falco_namespace=settings.falco.namespace,
+            falco_selector=settings.falco.selector,
+            prometheus_service=(prometheus.namespace, prometheus.service, prometheus.port),
+            prometheus_url=prometheus.url,
+            **options,
+        )
+
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_cluster_action(self, name: str) -> None:
         """Form, preview, confirm, execute one runbook action; the outcome lands in the record."""
         if self._refuse("cluster_action"):
             return
         from actions.cluster import ClusterError
-        from actions.runbook import ActionRequest, InvalidRequest
+        from actions.runbook import InvalidRequest
 
         services = self.war_app.services
         spec = CLUSTER_ACTIONS[name]
         where = f"context {services.context or 'unknown'}, namespace {services.namespace}"
-        answer: ActionAnswer | None = await self.app.push_screen_wait(
-            ActionForm(spec, prefill(name, self.selected_alert), where)
+        request: ActionRequest | None = await self.app.push_screen_wait(
+            ActionForm(spec, self.action_request(name), where)
         )
-        if answer is None:
+        if request is None:
             return
-        # capture looks at the pods of the selected alert's service
-        capture_service = prefill("isolate", self.selected_alert) if name == "capture" else ""
-        request = ActionRequest(
-            name,
-            target=answer.target,
-            namespace=services.namespace,
-            incident_id=self.incident.id if self.incident else None,
-            actor=self.actor,
-            service=capture_service or None,
-        )
         actions = services.actions
         try:
             preview = await actions.preview(request)
