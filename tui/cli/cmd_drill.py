@@ -144,7 +144,8 @@ def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN00
         options = ClusterOptions(
             kubeconfig=str(session.kubeconfig_path), namespace=settings.cluster.namespace
         )
-        code = open_console(args, settings, mode="drill", options=options)
+        # The facilitator keys (pause, speed, inject, score) drive this drill through it.
+        code = open_console(args, settings, mode="drill", options=options, drill=drill)
     finally:
         drill.stop()
     _print_score(args, session, started)

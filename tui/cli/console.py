@@ -13,14 +13,18 @@ import getpass
 import threading
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tui.cli.common import db_path
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from datetime import datetime
 
     from actions.cluster import ClusterOptions
+    from actions.drill.clock import DrillClock
+    from actions.drill.events import DrillEvent, Observation
+    from actions.drill.player import PlayerStatus
     from actions.drill.scenario import Scenario
     from actions.drill.session import DrillSession
     from store import Record
@@ -29,6 +33,11 @@ if TYPE_CHECKING:
     Setup = Callable[[Services], Awaitable[None]]
 
 DRILL_START_TIMEOUT = 30.0
+R = TypeVar("R")
+
+
+class DrillGone(RuntimeError):
+    """The drill's thread has stopped: there is nothing left to control."""
 
 
 def open_console(
@@ -38,8 +47,12 @@ def open_console(
     mode: str,
     options: ClusterOptions | None,
     incident_id: str | None = None,
+    drill: DrillInBackground | None = None,
 ) -> int:
-    """Run the console until the user quits. `options=None` means no cluster (review)."""
+    """Run the console until the user quits. `options=None` means no cluster (review).
+
+    `drill`: the running drill, for the facilitator keys (`warroom drill`).
+    """
     from store import Record
     from tui.app import run_console
 
@@ -61,6 +74,7 @@ def open_console(
             incident_id=incident_id,
             actions_record=actions_record,
         )
+        services.drill = drill
         return run_console(services, settings, clock=record.clock, setup=setup)
 
 
@@ -121,15 +135,19 @@ def _who() -> str | None:
 class DrillInBackground:
     """A drill session on its own thread and event loop, so the console's loop stays free.
 
-    The console reaches it like any cluster: through the kubeconfig it writes.
+    The console reaches its cluster like any cluster: through the kubeconfig it
+    writes. The facilitator reaches its player through the awaitable methods
+    below, which run on the drill's own loop (`call`): the player and the engine
+    are only ever touched from the drill's thread.
     """
 
     def __init__(self, scenario: Scenario, *, speed: float, port: int,
-                 kubeconfig_path: Path | None) -> None:
+                 kubeconfig_path: Path | None, clock: DrillClock | None = None) -> None:
         self.scenario = scenario
         self.speed = speed
         self.port = port
         self.kubeconfig_path = kubeconfig_path
+        self.clock = clock  # None: the wall clock (tests pass a manual one)
         self.session: DrillSession | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
@@ -147,9 +165,72 @@ class DrillInBackground:
         return self.session
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=10)
+
+    # --- the facilitator's handle, from any other thread's event loop ----------------------------
+
+    async def call(self, function: Callable[..., R], /, *args: Any) -> R:
+        """Run `function(*args)` on the drill's loop and wait for its result without blocking."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or not self._thread.is_alive():
+            raise DrillGone("the drill has stopped")
+
+        async def on_drill_loop() -> R:
+            return function(*args)
+
+        try:
+            future = asyncio.run_coroutine_threadsafe(on_drill_loop(), loop)
+        except RuntimeError as error:  # the loop closed between the check and the call
+            raise DrillGone("the drill has stopped") from error
+        return await asyncio.wrap_future(future)
+
+    def call_soon(self, function: Callable[[], object]) -> None:
+        """Run `function()` on the drill's loop without waiting (nothing if the drill is gone)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(function)
+            except RuntimeError:  # closed meanwhile: the drill is over, nothing to undo
+                pass
+
+    def _player(self) -> Any:
+        if self.session is None:
+            raise DrillGone("the drill has not started")
+        return self.session.player
+
+    async def status(self) -> PlayerStatus:
+        return await self.call(lambda: self._player().status())
+
+    async def pause(self) -> None:
+        await self.call(lambda: self._player().pause())
+
+    async def resume(self) -> None:
+        await self.call(lambda: self._player().resume())
+
+    async def set_speed(self, speed: float) -> None:
+        await self.call(lambda: self._player().set_speed(speed))
+
+    async def inject_next(self) -> None:
+        await self.call(lambda: self._player().inject_next())
+
+    async def subscribe(self, callback: Callable[[DrillEvent], None]) -> Callable[[], None]:
+        """callback(event) for each drill event, run on the drill's thread; returns unsubscribe."""
+        return await self.call(lambda: self._player().subscribe(callback))
+
+    async def score_inputs(self) -> tuple[datetime | None, list[Observation]]:
+        """What the score needs from the drill: when its clock started, what the cluster showed."""
+
+        def read() -> tuple[datetime | None, list[Observation]]:
+            session = self.session
+            if session is None:
+                raise DrillGone("the drill has not started")
+            clock_inject = session.scenario.first_clock_inject()
+            started = session.player.played.get(clock_inject.id) if clock_inject else None
+            return started, list(session.engine.observations)
+
+        return await self.call(read)
 
     def _run(self) -> None:
         asyncio.run(self._main())
@@ -160,7 +241,8 @@ class DrillInBackground:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         session = DrillSession(
-            self.scenario, speed=self.speed, port=self.port, kubeconfig_path=self.kubeconfig_path
+            self.scenario, speed=self.speed, port=self.port, kubeconfig_path=self.kubeconfig_path,
+            clock=self.clock,
         )
         try:
             await session.start()

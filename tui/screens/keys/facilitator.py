@@ -1,9 +1,294 @@
-"""A drill's facilitator keys: pause, resume, speed, inject the next step, the score."""
+"""A drill's facilitator keys: pause, resume, speed, inject the next step, the score.
+
+Only in `warroom drill` (`services.drill` is the running drill, a
+`tui.cli.console.DrillInBackground`); elsewhere each key says why it does
+nothing. The drill plays on its own thread and event loop: every control goes
+through the handle's awaitable methods, which run on that loop, and the
+drill's events come back as `DrillUpdate` messages (posted from the drill's
+thread, which Textual allows). Every control is written on the open
+incident's timeline (kind `drill.control`), so the after-action review shows
+when the facilitator paused, sped up or injected. When the scenario ends the
+score opens by itself, once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.events import Mount, Unmount
+from textual.message import Message
+
+from tui.screens.score import ScoreScreen
 from tui.screens.war_room_base import WarRoomBase
+from tui.widgets.drill_strip import DrillStrip, describe, scenario_clock, speed_label
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from actions.drill.events import DrillEvent
+    from actions.drill.player import PlayerStatus
+    from actions.drill.score import Score
+
+STYLES = Path(__file__).parent.parent.parent / "styles"
+DRILL_STYLES = STYLES / "drill.tcss"
+# The facilitator's speeds: slower than real time for a walk-through, up to an hour a minute.
+SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+STATUS_INTERVAL = 1.0  # the strip follows the drill's clock this often
+NOT_DRILL = "facilitator keys work in a drill only: start one with `warroom drill [SCENARIO]`"
+CONTROL_KIND = "drill.control"
+
+
+def next_speed(current: float, steps: int) -> float:
+    """The facilitator speed `steps` notches away from `current` (kept within 0.5x..60x)."""
+    if steps > 0:
+        faster = [s for s in SPEEDS if s > current + 1e-9]
+        return faster[0] if faster else SPEEDS[-1]
+    slower = [s for s in SPEEDS if s < current - 1e-9]
+    return slower[-1] if slower else SPEEDS[0]
+
+
+def load_drill_styles(app: App[Any]) -> None:
+    """Add the strip's stylesheet to the app's, as Textual does for a screen's CSS_PATH."""
+    if not app.stylesheet.has_source(str(DRILL_STYLES), ""):
+        app.stylesheet.read(DRILL_STYLES)
+        app.refresh_css(animate=False)
+
+
+class DrillUpdate(Message):
+    """Something happened in the drill (posted from the drill's own thread)."""
+
+    def __init__(self, event: DrillEvent) -> None:
+        super().__init__()
+        self.event = event
 
 
 class FacilitatorKeys(WarRoomBase):
-    """A drill's facilitator keys: pause, resume, speed, inject the next step, the score."""
+    """P + - J S: pause/resume, faster, slower, inject the next step now, the score (drill only)."""
+
+    KEY_GROUP: ClassVar[str] = "drill facilitator"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("P", "drill_pause", "Pause/resume drill", show=False, id="drill.pause",
+                tooltip="Pause the scenario's clock, or resume it"),
+        Binding("plus", "drill_speed(1)", "Drill faster", show=False, id="drill.faster",
+                tooltip="0.5x 1x 2x 5x 10x 20x 30x 60x"),
+        Binding("minus", "drill_speed(-1)", "Drill slower", show=False, id="drill.slower"),
+        Binding("J", "drill_inject", "Inject next", show=False, id="drill.inject",
+                tooltip="Play the scenario's next inject now (later ones keep their spacing)"),
+        Binding("S", "drill_score", "Drill score", show=False, id="drill.score",
+                tooltip="The score against the scenario's answer key, so far"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drill_status: PlayerStatus | None = None
+        """The drill's last known status (None outside a drill or before the first read)."""
+        self._score_opened = False
+        self._control_lock = asyncio.Lock()  # one control at a time, in the order pressed
+        self._unsubscribe: Any = None
+
+    @property
+    def drill(self) -> Any:
+        """The running drill's handle, or None outside `warroom drill`."""
+        return self.war_app.services.drill
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    @on(Mount)
+    async def _facilitator_mounted(self) -> None:
+        drill = self.drill
+        if drill is None:
+            return
+        load_drill_styles(self.app)
+        strip = DrillStrip(drill.scenario.name)
+        phase_bar = self.query("#phase-bar")
+        if phase_bar:
+            await self.mount(strip, after=phase_bar.first())
+        else:
+            await self.mount(strip)
+        self.set_interval(STATUS_INTERVAL, self._follow_drill, name="drill-status")
+        self._subscribe()
+        self._follow_drill()
+
+    @on(Unmount)
+    def _facilitator_unmounted(self) -> None:
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None and self.drill is not None:
+            self.drill.call_soon(unsubscribe)
+
+    @work(group="drill-subscribe", exit_on_error=False)
+    async def _subscribe(self) -> None:
+        from tui.cli.console import DrillGone
+
+        try:
+            self._unsubscribe = await self.drill.subscribe(
+                lambda event: self.post_message(DrillUpdate(event))
+            )
+        except DrillGone as gone:
+            self._strip_gone(str(gone))
+
+    # --- following the drill ------------------------------------------------------------------
+
+    @work(exclusive=True, group="drill-status", exit_on_error=False)
+    async def _follow_drill(self) -> None:
+        await self._read_status()
+
+    async def _read_status(self) -> PlayerStatus | None:
+        from tui.cli.console import DrillGone
+
+        drill = self.drill
+        if drill is None:
+            return None
+        try:
+            status = await drill.status()
+        except DrillGone as gone:
+            self._strip_gone(str(gone))
+            return None
+        self.drill_status = status
+        for strip in self.query(DrillStrip).results(DrillStrip):
+            strip.show_status(status)
+        return status
+
+    def _strip_gone(self, why: str) -> None:
+        for strip in self.query(DrillStrip).results(DrillStrip):
+            strip.show_gone(why)
+
+    @on(DrillUpdate)
+    def _drill_update(self, message: DrillUpdate) -> None:
+        from actions.drill import events as ev
+
+        self._follow_drill()
+        if message.event.kind == ev.END and not self._score_opened:
+            # The drill stops only after the console closes: an end seen here is the scenario's.
+            self._score_opened = True
+            self.notify("the scenario has ended: here is the score", title="Drill over")
+            self._show_score()
+
+    # --- the keys -----------------------------------------------------------------------------
+
+    def _drill_or_say(self) -> Any:
+        drill = self.drill
+        if drill is None:
+            self.notify(NOT_DRILL, title="Not a drill", severity="warning")
+        return drill
+
+    @work(group="facilitator", exit_on_error=False)
+    async def action_drill_pause(self) -> None:
+        drill = self._drill_or_say()
+        if drill is None:
+            return
+        async with self._control_lock:
+            status = await drill.status()
+            if status.finished:
+                self.notify("the drill is over: S shows the score", title="Drill")
+                return
+            if status.paused:
+                await drill.resume()
+                await self._controlled("resume", "resumed the drill")
+            else:
+                await drill.pause()
+                await self._controlled("pause", "paused the drill")
+
+    @work(group="facilitator", exit_on_error=False)
+    async def action_drill_speed(self, steps: int) -> None:
+        drill = self._drill_or_say()
+        if drill is None:
+            return
+        async with self._control_lock:
+            status = await drill.status()
+            speed = next_speed(status.speed, steps)
+            if speed == status.speed:
+                limit = "fastest" if steps > 0 else "slowest"
+                self.notify(f"already at {speed_label(speed)}, the {limit}", title="Drill speed")
+                return
+            await drill.set_speed(speed)
+            await self._controlled("speed", f"set the drill's speed to {speed_label(speed)}")
+
+    @work(group="facilitator", exit_on_error=False)
+    async def action_drill_inject(self) -> None:
+        drill = self._drill_or_say()
+        if drill is None:
+            return
+        async with self._control_lock:
+            status = await drill.status()
+            if status.finished or status.next_inject is None:
+                self.notify("no inject left to play", title="Drill", severity="warning")
+                return
+            await drill.inject_next()
+            await self._controlled(
+                "inject", f"injected {status.next_inject} now (due at "
+                f"T+{scenario_clock(status.next_at or 0)})", inject=status.next_inject,
+            )
+
+    def action_drill_score(self) -> None:
+        if self._drill_or_say() is None:
+            return
+        self._show_score()
+
+    async def _controlled(self, control: str, what: str, *, inject: str | None = None) -> None:
+        """After a control: the strip, a toast, and the timeline entry if an incident is open."""
+        status = await self._read_status()
+        if status is None:
+            return
+        at = f"T+{scenario_clock(status.position)}"
+        self.notify(f"{what} at {at}", title="Facilitator")
+        incident = self.incident
+        if incident is None or not incident.is_open:
+            return
+        record = self.war_app.services.record
+        data: dict[str, Any] = {
+            "control": control, "scenario": self.drill.scenario.name,
+            "position_seconds": round(status.position, 3), "speed": status.speed,
+            "paused": status.paused, "next_inject": status.next_inject,
+        }
+        if inject is not None:
+            data["inject"] = inject
+        await self.war_app.in_record(
+            record.timeline.add, incident.id, CONTROL_KIND, f"Facilitator {what} at {at}",
+            actor=self.actor, data=data,
+        )
+        await self.refresh_from_record()
+
+    # --- the score ----------------------------------------------------------------------------
+
+    @work(exclusive=True, group="drill-score", exit_on_error=False)
+    async def _show_score(self) -> None:
+        from tui.cli.console import DrillGone
+
+        drill = self.drill
+        if drill is None:
+            return
+        status = await self._read_status()
+        where = describe(drill.scenario.name, status) if status else ""
+        try:
+            score, why = await self._score(drill)
+        except DrillGone as gone:
+            score, why = None, f"no score: {gone}"
+        self.app.push_screen(ScoreScreen(score, status=where, why_none=why))
+
+    async def _score(self, drill: Any) -> tuple[Score | None, str]:
+        """The score of the incident on screen (else the newest drill incident), or why none."""
+        from actions.drill.score import score_drill
+
+        record = self.war_app.services.record
+        shown = self.incident
+
+        def pick() -> str | None:
+            if shown is not None:
+                return shown.id
+            drills = [i for i in record.incidents.list() if i.drill]
+            return drills[-1].id if drills else None
+
+        incident_id = await self.war_app.in_record(pick)
+        if incident_id is None:
+            return None, ("no incident to score yet: open one with o, or accept the "
+                          "incident warroom proposes with !")
+        started, observations = await drill.score_inputs()
+        score = await self.war_app.in_record(
+            score_drill, drill.scenario, record, incident_id,
+            clock_started_at=started, observations=observations,
+        )
+        return score, ""

@@ -1,0 +1,211 @@
+"""The facilitator keys in a drill: pause, resume, speed, inject next, the score.
+
+A real drill (DrillSession serving its API on 127.0.0.1) plays on its own
+thread and loop exactly as `warroom drill` runs it (`DrillInBackground`); the
+console is driven by Pilot and every assertion reads the player's own status
+or the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions.drill.scenario import Scenario, load_builtin, load_scenario
+from store import Record
+from tests.plugins.tui import AppFactory, app_factory
+from tui.cli.console import DrillInBackground
+from tui.screens.keys.facilitator import CONTROL_KIND, NOT_DRILL, next_speed
+from tui.screens.score import ScoreScreen
+from tui.screens.war_room import WarRoomScreen
+from tui.widgets.drill_strip import DrillStrip
+
+WAIT = 10.0
+
+SHORT = """\
+name: short-console
+title: A short drill for the console
+class: P2
+length: 30
+cluster:
+  base: voicehive-istio
+injects:
+  - {at: 2, id: first-log, malicious: true, log: {pod: orchestrator-6f8d9c7b5d-k2x9p, line: hi}}
+  - at: 4
+    id: backoff
+    event:
+      object: {kind: Pod, name: orchestrator-6f8d9c7b5d-k2x9p}
+      reason: BackOff
+      message: Back-off restarting failed container
+answer_key: {severity: P2, decision: misconfiguration}
+"""
+
+
+@pytest.fixture
+def make_app(record: Record, clock: Any) -> AppFactory:
+    return app_factory(record, clock)
+
+
+@pytest.fixture
+def run_drill(tmp_path: Path) -> Iterator[Callable[..., DrillInBackground]]:
+    """Start a drill on its own thread as `warroom drill` does; stopped after the test."""
+    started: list[DrillInBackground] = []
+
+    def start(scenario: Scenario, *, speed: float = 1.0) -> DrillInBackground:
+        drill = DrillInBackground(scenario, speed=speed, port=0,
+                                  kubeconfig_path=tmp_path / f"kubeconfig-{len(started)}")
+        started.append(drill)
+        drill.start()
+        return drill
+
+    yield start
+    for drill in started:
+        drill.stop()
+
+
+@pytest.fixture
+def short_scenario(tmp_path: Path) -> Scenario:
+    path = tmp_path / "short.yaml"
+    path.write_text(SHORT, encoding="utf-8")
+    return load_scenario(str(path))
+
+
+async def until(pilot: Any, condition: Callable[[], object], what: str) -> None:
+    waited = 0.0
+    while not condition():
+        assert waited < WAIT, f"timed out waiting for {what}"
+        await pilot.pause(0.05)
+        waited += 0.05
+
+
+def controls(record: Record, incident_id: str) -> list[dict[str, Any]]:
+    return [entry.data or {} for entry in record.timeline.for_incident(
+        incident_id, kinds=(CONTROL_KIND,))]
+
+
+def test_speeds_step_through_the_facilitator_range() -> None:
+    assert next_speed(1.0, 1) == 2.0
+    assert next_speed(1.0, -1) == 0.5
+    assert next_speed(0.5, -1) == 0.5
+    assert next_speed(60.0, 1) == 60.0
+    assert next_speed(3.0, 1) == 5.0  # a --speed off the list joins it at the next notch
+    assert next_speed(3.0, -1) == 2.0
+    assert next_speed(500.0, -1) == 60.0
+
+
+async def test_pause_resume_speed_and_inject_drive_the_player_and_land_on_the_timeline(
+    make_app: AppFactory, record: Record, run_drill: Callable[..., DrillInBackground]
+) -> None:
+    drill = run_drill(load_builtin("dns-exfiltration"))  # 20 minutes at 1x: nothing ends here
+    player = drill.session.player  # type: ignore[union-attr]
+    incident = record.incidents.open("Drill: DNS exfiltration", severity="P0", drill=True)
+    app = make_app(drill=drill, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        await until(pilot, lambda: screen.query(DrillStrip) and screen.drill_status, "the strip")
+        strip = screen.query_one(DrillStrip)
+
+        await pilot.press("P")
+        await until(pilot, lambda: player.paused and len(controls(record, incident.id)) == 1,
+                    "the pause")
+        await until(pilot, lambda: strip.has_class("-paused"), "the strip to say paused")
+        await pilot.press("P")
+        await until(pilot, lambda: not player.paused and len(controls(record, incident.id)) == 2,
+                    "the resume")
+
+        await pilot.press("plus")
+        await until(pilot, lambda: player.speed == 2.0, "x2")
+        await pilot.press("minus", "minus")
+        await until(pilot, lambda: player.speed == 0.5, "x0.5")
+        await pilot.press("minus")  # the slowest already: nothing changes, a toast says so
+        await until(pilot, lambda: any("the slowest" in n.message for n in app._notifications),
+                    "the slowest toast")
+
+        before = player.status()
+        await pilot.press("J")
+        await until(pilot, lambda: player.status().remaining == before.remaining - 1,
+                    "the inject")
+        await until(pilot, lambda: len(controls(record, incident.id)) == 6, "six controls")
+        await app.workers.wait_for_complete()
+    assert player.played.get(before.next_inject or "")  # the inject really played
+    entries = controls(record, incident.id)
+    assert [e["control"] for e in entries] == ["pause", "resume", "speed", "speed", "speed",
+                                              "inject"]
+    assert [e["speed"] for e in entries[2:5]] == [2.0, 1.0, 0.5]
+    assert entries[0]["paused"] is True and entries[1]["paused"] is False
+    assert entries[-1]["inject"] == before.next_inject
+    assert all(e["scenario"] == "dns-exfiltration" for e in entries)
+    summaries = [e.summary for e in record.timeline.for_incident(incident.id,
+                                                                 kinds=(CONTROL_KIND,))]
+    assert summaries[0].startswith("Facilitator paused the drill at T+")
+    assert all(e.actor == "ic@example.com" for e in record.timeline.for_incident(
+        incident.id, kinds=(CONTROL_KIND,)))
+
+
+async def test_the_score_opens_by_itself_once_when_the_scenario_ends(
+    make_app: AppFactory, record: Record, run_drill: Callable[..., DrillInBackground],
+    short_scenario: Scenario,
+) -> None:
+    drill = run_drill(short_scenario)
+    player = drill.session.player  # type: ignore[union-attr]
+    incident = record.incidents.open("Drill: back-off", severity="P2", drill=True)
+    record.decisions.add(incident.id, "misconfiguration", rationale="bad rollout", actor="ic")
+    app = make_app(drill=drill, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.query(DrillStrip), "the strip")
+        await pilot.press("J", "J")  # both injects now; the rest of the 30 s at 60x
+        await pilot.press(*["plus"] * 7)
+        await until(pilot, lambda: player.finished, "the end of the scenario")
+        await until(pilot, lambda: isinstance(app.screen, ScoreScreen), "the score modal")
+        score_screen = app.screen
+        assert isinstance(score_screen, ScoreScreen)
+        score = score_screen.score
+        assert score is not None
+        assert score.incident_id == incident.id
+        assert score.scenario == "short-console"
+        assert score.decision_given == "misconfiguration" and score.decision_correct
+        assert score.severity_correct
+        assert "over" in score_screen.status
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, WarRoomScreen), "the war room")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, WarRoomScreen)  # once: it does not come back
+        await pilot.press("S")  # but the facilitator can open it again
+        await until(pilot, lambda: isinstance(app.screen, ScoreScreen), "the score again")
+
+
+async def test_without_an_incident_the_score_says_how_to_get_one(
+    make_app: AppFactory, run_drill: Callable[..., DrillInBackground], short_scenario: Scenario
+) -> None:
+    drill = run_drill(short_scenario)
+    app = make_app(drill=drill)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.screen.query(DrillStrip), "the strip")
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, ScoreScreen), "the score modal")
+        screen = app.screen
+        assert isinstance(screen, ScoreScreen)
+        assert screen.score is None
+        assert "no incident to score yet" in screen.why_none
+
+
+async def test_outside_a_drill_the_facilitator_keys_say_why_and_do_nothing(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("Live incident", severity="P1")
+    app = make_app(mode="live", incident_id=incident.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        for key in ("P", "plus", "J", "S"):
+            await pilot.press(key)
+        await pilot.pause(0.2)
+        assert not app.screen.query(DrillStrip)
+        assert isinstance(app.screen, WarRoomScreen)
+        messages = [n.message for n in app._notifications]
+    assert messages.count(NOT_DRILL) == 4
+    assert controls(record, incident.id) == []
