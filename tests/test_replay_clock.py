@@ -58,7 +58,9 @@ def test_bad_moments_say_what_would_do(typed: str) -> None:
 
 def test_at_the_end_the_clock_is_the_wall_clock_and_nothing_is_cut() -> None:
     clock = ReplayClock(lambda: WALL)
-    assert clock.at_end and clock() == WALL and clock.cut() is None
+    assert clock.at_end
+    assert clock() == WALL
+    assert clock.cut() is None
 
 
 def test_playing_moves_at_its_speed_and_pausing_holds() -> None:
@@ -94,14 +96,19 @@ def test_play_from_the_end_starts_at_detection_and_stops_at_the_end() -> None:
     clock.last = DETECTED + timedelta(minutes=5)
     clock.change_speed(+1)
     clock.play(DETECTED)
-    assert clock() == DETECTED and not clock.finished()
+    assert clock() == DETECTED
+    assert not clock.finished()
     ticks.seconds += 1000
-    assert clock() == clock.last and clock.finished()
+    assert clock() == clock.last
+    assert clock.finished()
     clock.seek(None)
-    assert clock.at_end and not clock.playing and clock() == WALL
+    assert clock.at_end
+    assert not clock.playing
+    assert clock() == WALL
 
 
 def test_a_speed_must_be_positive() -> None:
     with pytest.raises(ValueError, match="above zero"):
         ReplayClock(lambda: WALL, speed=0)
-    assert speed_text(300) == "300x" and speed_text(0.5) == "0.5x"
+    assert speed_text(300) == "300x"
+    assert speed_text(0.5) == "0.5x"

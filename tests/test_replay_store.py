@@ -115,7 +115,8 @@ def test_timeline_and_incident_as_of_a_moment(record: Record, clock: FrozenClock
 
     early = incident_as_of(final, entries, T0 + timedelta(minutes=2))
     assert (early.severity, early.phase, early.status) == ("P2", "detection", "open")
-    assert early.acknowledged_at is None and early.contained_at is None
+    assert early.acknowledged_at is None
+    assert early.contained_at is None
     assert [e.kind for e in timeline_until(entries, T0 + timedelta(minutes=2))] == [
         "incident.opened"
     ]
@@ -129,4 +130,5 @@ def test_timeline_and_incident_as_of_a_moment(record: Record, clock: FrozenClock
 
     assert incident_as_of(final, entries, T0 + timedelta(hours=2)) == final
     before = incident_as_of(final, entries, T0 - timedelta(minutes=4))
-    assert before.detected_at == final.detected_at and before.severity == "P2"
+    assert before.detected_at == final.detected_at
+    assert before.severity == "P2"

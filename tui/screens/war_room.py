@@ -275,6 +275,8 @@ class WarRoomScreen(
             return incident, entries
 
         incident, entries = await app.in_record(read)
+        # Review replay (keys/replay.py): the incident and timeline as of the replay moment.
+        incident, entries = self.as_of(incident, entries)
         changed = not self._loaded_once or incident != self._shown
         self._loaded_once = True
         self._shown = incident

@@ -1,0 +1,205 @@
+"""Review mode's replay, driven from the keyboard: alerts shown, go to a time, play, the end."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Label
+
+from store import Record
+from store.replay import to_ns
+from tests.plugins.record import FrozenClock
+from tests.plugins.tui import HOSTILE, AppFactory
+from tui.replay import ReplayClock
+from tui.screens.replay_form import GoToForm
+from tui.screens.war_room import WarRoomScreen
+from tui.widgets.alert_pane import AlertPane
+
+T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC)
+
+
+def recorded_alert(n: int, incident_id: str | None, at: datetime, text: str = "") -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "dedupe_key": f"replay-{n}",
+        "time": at.isoformat(),
+        "time_ns": to_ns(at),
+        "rule": f"Outbound DNS {n}",
+        "priority": "Critical",
+        "output": f"query {n} {text}".strip(),
+        "output_fields": json.dumps({"k8s.pod.name": f"payment-{n}"}),
+        "severity": "P1",
+    }
+
+
+@pytest.fixture
+def recorded(record: Record, clock: FrozenClock) -> str:
+    """An incident with a note a minute for ten minutes and an alert every 30 s for 20."""
+    incident = record.incidents.open("Exfiltration from payment", severity="P2")
+    for minute in range(1, 11):
+        clock.advance(minutes=1)
+        record.timeline.add(incident.id, "note", f"minute {minute}", actor="ic")
+        if minute == 3:
+            record.incidents.acknowledge(incident.id, actor="ic")
+        if minute == 6:
+            record.incidents.update(incident.id, severity="P0", actor="ic")
+    hostile = " ".join(HOSTILE)
+    record.alerts.add_batch(
+        [recorded_alert(n, incident.id, T0 + timedelta(seconds=30 * n), hostile) for n in range(40)]
+    )
+    clock.advance(minutes=30)
+    return incident.id
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    for pane in app.screen.query(AlertPane):
+        pane.alert_list.drain()
+    await pilot.pause()
+
+
+def timeline_rows(app: Any) -> int:
+    return app.screen.query_one("#timeline-table", DataTable).row_count
+
+
+def alert_rules(app: Any) -> list[str]:
+    buffer = app.screen.query_one(AlertPane).alert_list.buffer
+    return [buffer.row(seq).rule for seq in buffer.index]
+
+
+def entries_until(record: Record, incident_id: str, moment: datetime) -> int:
+    return sum(1 for e in record.timeline.for_incident(incident_id) if e.at <= moment)
+
+
+async def go_to(pilot: Pilot[Any], typed: str) -> None:
+    await pilot.press("g")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, GoToForm)
+    pilot.app.screen.query_one("#goto-time", Input).value = typed
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def test_review_opens_at_the_end_with_the_incidents_alerts(
+    make_app: AppFactory, record: Record, recorded: str
+) -> None:
+    app = make_app(mode="review")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.clock, ReplayClock)
+        assert app.clock.at_end
+        assert timeline_rows(app) == record.timeline.count(recorded)
+        rules = alert_rules(app)
+        assert len(rules) == 40
+        assert rules[0] == "Outbound DNS 0"  # index order is oldest first; newest drawn on top
+        row = app.screen.query_one(AlertPane).selected
+        assert row is not None
+        assert row.rule == "Outbound DNS 39"
+        for bad in ("[/oops]", "[red]x"):
+            assert bad in row.output  # attacker text kept literally, not interpreted
+        assert "\x1b" not in row.output
+        assert "\x9b" not in row.output
+
+
+async def test_go_to_shows_only_what_was_recorded_by_then(
+    make_app: AppFactory, record: Record, recorded: str
+) -> None:
+    app = make_app(mode="review")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await go_to(pilot, "+2m")
+        moment = T0 + timedelta(minutes=2)
+        assert app.clock() == moment
+        assert timeline_rows(app) == entries_until(record, recorded, moment) == 3
+        assert alert_rules(app) == [f"Outbound DNS {n}" for n in range(5)]
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        assert screen.incident is not None
+        assert screen.incident.acknowledged_at is None  # acknowledged only at T+3
+        assert str(screen.query_one("#since", Label).render()) == "T+2:00"
+        assert "REPLAY 09:02:00" in str(screen.query_one("#readonly-banner", Label).render())
+
+        await go_to(pilot, "09:07")
+        moment = T0 + timedelta(minutes=7)
+        assert timeline_rows(app) == entries_until(record, recorded, moment)
+        assert screen.incident.severity == "P0"
+        assert len(alert_rules(app)) == 15
+
+        await pilot.press("n")  # writing is refused in a replay too, with the reason
+        await pilot.pause()
+        assert any("review mode" in n.message for n in app._notifications)
+    assert record.timeline.count(recorded) == entries_until(
+        record, recorded, T0 + timedelta(hours=1)
+    )
+
+
+async def test_a_bad_time_says_what_would_do_and_keeps_the_form(
+    make_app: AppFactory, recorded: str
+) -> None:
+    app = make_app(mode="review")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, GoToForm)
+        form.query_one("#goto-time", Input).value = "soon [red]x"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is form
+        error = str(form.query_one(".dialog-error").render())
+        assert "+12m" in error
+        assert "[red]x" in error
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.clock, ReplayClock)
+        assert app.clock.at_end
+
+
+async def test_playing_fast_moves_the_timeline_forward_and_G_shows_everything(
+    make_app: AppFactory, record: Record, recorded: str
+) -> None:
+    app = make_app(mode="review")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await go_to(pilot, "+1m")
+        assert timeline_rows(app) == 2
+        await pilot.press(*["greater_than_sign"] * 6)  # 1x -> 300x: a real second is 5 minutes
+        clock = app.clock
+        assert isinstance(clock, ReplayClock)
+        assert clock.speed == 300
+        await pilot.press("space")
+        assert clock.playing
+        for _ in range(40):
+            await pilot.pause(0.1)
+            if timeline_rows(app) > 4:
+                break
+        assert timeline_rows(app) > 4
+        await pilot.press("space")
+        assert not clock.playing
+        await settle(pilot)
+        paused_at = clock()
+        assert timeline_rows(app) == entries_until(record, recorded, paused_at)
+
+        await pilot.press("G")
+        await settle(pilot)
+        assert clock.at_end
+        assert timeline_rows(app) == record.timeline.count(recorded)
+        assert len(alert_rules(app)) == 40
+
+
+async def test_replay_keys_outside_review_say_where_they_work(make_app: AppFactory) -> None:
+    app = make_app(mode="drill")
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("G")
+        await pilot.pause()
+        assert not isinstance(app.clock, ReplayClock)
+        assert any("review mode" in n.message for n in app._notifications)
