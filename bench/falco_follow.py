@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -116,9 +117,12 @@ def serve(args: argparse.Namespace) -> None:
         sys.stdin.readline()  # "go"
         written: list[int] = []
         began = time.monotonic()
+        cpu_before = time.process_time()
         write_lines(state, pods, args.rate, lines, written)
         print(f"written {written[0]} {time.monotonic() - began:.3f}", flush=True)
         sys.stdin.readline()  # "stop"
+        # Read after the follower caught up: the API server's streaming is counted too.
+        print(f"{time.process_time() - cpu_before:.3f}", flush=True)
 
 
 Outcome = tuple[int, list[int], int, int, float, float, float]
@@ -179,12 +183,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=int, default=5000, help="alerts a second, all pods")
     parser.add_argument("--pods", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=1, help="parsing processes")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="parsing processes (0, as warroom live and watch run: in-process)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # internal: the cluster process
     args = parser.parse_args()
     if args.serve:
         serve(args)
         return
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         cluster = subprocess.Popen(
@@ -204,11 +210,16 @@ def main() -> None:
         finally:
             cluster.stdin.write("stop\n")
             cluster.stdin.close()
+            cluster_cpu = float(cluster.stdout.readline() or "nan")
             cluster.wait(timeout=30)
+    print(f"machine load (1-minute average) {load_before:.2f} before, {os.getloadavg()[0]:.2f} "
+          f"after, {os.cpu_count()} cores (other processes share them)")
     lags_ms = sorted(lag / 1e6 for lag in lags)
     not_counted = " (worker processes not counted)" if args.workers else ""
     print(f"follower CPU {cpu * 1e6:.0f} us per alert, all threads{not_counted}: "
           f"one core follows about {1 / cpu:,.0f} alerts/s")
+    print(f"cluster process CPU (API server and the pods' writers) {cluster_cpu / written * 1e6:.0f} "
+          f"us per line")
     print(f"pods {args.pods}, target {args.rate} alerts/s for {args.seconds:g} s")
     print(f"written {written}, recorded {rows}, lost {written - unique}, "
           f"duplicated {rows - unique + duplicates}, delivered fresh {fresh}")

@@ -29,6 +29,8 @@ class BatchResult:
     accepted: int
     duplicates: int
     rejected: int
+    accepted_keys: frozenset[str] = frozenset()
+    """Dedupe keys of the alerts this batch added (not those the record already had)."""
 
 
 def alert_values(alert: dict[str, Any]) -> tuple[Any, ...]:
@@ -79,15 +81,19 @@ class Alerts:
         content_hashes: Sequence[str],
         rejected: Sequence[dict[str, Any]] = (),
     ) -> BatchResult:
-        """Record one batch in one transaction, skipping alerts already in the record (same key)."""
+        """Record one batch in one transaction, skipping alerts already in the record (same key).
+
+        A key repeated within the batch is recorded once, the first time.
+        """
         with self.record.write() as txn:
             known = self._known_keys(txn.conn, [row[DEDUPE_INDEX] for row in values])
             fresh_values, fresh_hashes = [], []
+            added: set[str] = set()
             for row, digest in zip(values, content_hashes, strict=True):
                 key = row[DEDUPE_INDEX]
-                if key in known:
+                if key in known or key in added:
                     continue
-                known.add(key)
+                added.add(key)
                 fresh_values.append(row)
                 fresh_hashes.append(digest)
             txn.append_prepared("alerts", fresh_values, fresh_hashes)
@@ -96,7 +102,9 @@ class Alerts:
                 refresh_rollup_in(txn.conn)
             if rejected:
                 txn.append("rejected_inputs", list(rejected))
-        return BatchResult(len(fresh_values), len(values) - len(fresh_values), len(rejected))
+        return BatchResult(
+            len(fresh_values), len(values) - len(fresh_values), len(rejected), frozenset(added)
+        )
 
     @staticmethod
     def _known_keys(conn: Any, keys: list[str]) -> set[str]:

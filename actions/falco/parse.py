@@ -11,6 +11,7 @@ import datetime
 import json
 
 from actions.falco.alert import PRIORITIES, FalcoAlert, RejectedLine
+from actions.falco.fast_json import loads_exact
 from actions.falco.json_form import JsonRejected, alert_from_json, decode_error_reason, json_type
 from actions.falco.lines import MAX_LINE_BYTES, OverlongLine, iter_lines
 from actions.falco.text_form import (
@@ -19,7 +20,7 @@ from actions.falco.text_form import (
     looks_like_text_alert,
     reason_for_text,
 )
-from actions.falco.times import NotATime, rfc3339_to_ns
+from actions.falco.times import NotATime, fast_rfc3339_to_ns, rfc3339_to_ns
 
 __all__ = ["MAX_LINE_BYTES", "PRIORITIES", "iter_lines", "parse_line", "split_kubectl_prefixes"]
 
@@ -58,6 +59,16 @@ def _parse(raw: bytes, reference_date: datetime.date | None) -> FalcoAlert | Rej
                 f"{len(raw):,} (only the first {len(raw):,} bytes kept)"
             ),
         )
+    fast = _fast_json_line(raw)
+    if fast is not None:
+        return fast
+    return _parse_general(raw, reference_date)
+
+
+def _parse_general(
+    raw: bytes, reference_date: datetime.date | None
+) -> FalcoAlert | RejectedLine | None:
+    """Every shape of line, hostile ones included; `_fast_json_line` must agree with it."""
     warnings: list[str] = []
     try:
         text = raw.decode("utf-8")
@@ -127,6 +138,44 @@ def _parse(raw: bytes, reference_date: datetime.date | None) -> FalcoAlert | Rej
     if log_prefix is None and log_time is None:
         unstripped_body = text.rstrip(_WHITESPACE_AND_NUL)
     return RejectedLine(raw=bytes(raw), reason=reason_for_text(unstripped_body), log_time=log_time)
+
+
+def _fast_json_line(raw: bytes) -> FalcoAlert | RejectedLine | None:
+    """The hot path: `{...}` or `<kubelet time> {...}` decoded by orjson, else None.
+
+    None hands the line to the general path, which decides exactly as it
+    always has; this path answers only where the answer is the same (see
+    fast_json: no float, no deep nesting, valid UTF-8, nothing to strip).
+    """
+    first = raw[:1]
+    if first == b"{":
+        body, log_time = raw, None
+    elif first.isdigit():
+        # `2026-11-27T09:00:01.123456789Z {...}`: what split_kubectl_prefixes
+        # would find, for the shapes the fast time parser vouches for.
+        space = raw.find(b" ", 20, 32)
+        if space == -1 or raw[space + 1 : space + 2] != b"{":
+            return None
+        stamp = raw[:space]
+        if not stamp.isascii():
+            return None
+        log_time = stamp.decode("ascii")
+        try:
+            if fast_rfc3339_to_ns(log_time) is None:
+                return None
+        except NotATime:
+            return None
+        body = raw[space + 1 :]
+    else:
+        return None
+    doc = loads_exact(body)
+    if type(doc) is not dict:
+        return None  # not decoded, or not an object: the general path says why
+    try:
+        # No lone surrogate survives orjson, so there is nothing to replace.
+        return alert_from_json(doc, [], has_surrogates=False, raw=raw, log_time=log_time)
+    except JsonRejected as error:
+        return RejectedLine(raw=bytes(raw), reason=str(error), log_time=log_time)
 
 
 def _json_alert(

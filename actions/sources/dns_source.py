@@ -105,19 +105,17 @@ def record_detections(record: Record, classifier: Classifier, detections: list[D
                       hostname: str, origin: str, incident_id: str | None) -> AlertBatch:
     """Record detections as alerts, and their queries as evidence (fresh ones only)."""
     alerts = [detection_alert(d, hostname) for d in detections]
-    known = {row[0] for row in record.query(
-        f"SELECT dedupe_key FROM alerts WHERE dedupe_key IN ({', '.join('?' * len(alerts))})",
-        [a.dedupe_key for a in alerts])}
     preparer = BatchPreparer(classifier, incident_id=incident_id, origin=origin)
     prepared = preparer.prepare(list(enumerate(alerts, 1)), record.now())
     writer = BatchWriter(record, classifier, incident_id=incident_id)
-    writer.write(prepared)
+    added = set(writer.write(prepared).accepted_keys)
     open_ones = record.incidents.open_ones()
     incident = incident_id or (open_ones[0].id if len(open_ones) == 1 else None)
     recorded = []
     for alert, detection in zip(alerts, detections, strict=True):
-        fresh = alert.dedupe_key not in known
+        fresh = alert.dedupe_key in added
         if fresh:
+            added.discard(alert.dedupe_key)  # a second copy in the batch is not fresh
             evidence = {"detection": detection.to_dict(), "alert_dedupe_key": alert.dedupe_key,
                         "seen_by": origin}
             record.evidence.add(

@@ -221,12 +221,9 @@ class FalcoFollower:
             merged.read += group.prepared.read
             merged.blank += group.prepared.blank
             merged.by_severity.update(group.prepared.by_severity)
-        head_before = self.record.head()[0]
         writer = BatchWriter(self.record, self.classifier, incident_id=self.incident_id)
-        writer.write(merged)
+        fresh_keys = set(writer.write(merged).accepted_keys)
         committed_ns = time.time_ns()
-        fresh_keys = {row[0] for row in self.record.query(
-            "SELECT dedupe_key FROM alerts WHERE seq > ?", (head_before,))}
         alerts: list[RecordedAlert] = []
         rejected: list[RejectedInfo] = []
         by_severity: dict[str, int] = {}

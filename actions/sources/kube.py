@@ -77,7 +77,18 @@ class LineSplitter:
         self._overlong = 0  # bytes of the current line dropped past the limit
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        lines: list[bytes] = []
+        if not self._overlong and len(self._buffer) + len(chunk) <= self._max:
+            # The common case, in bulk: no line here can be over the limit.
+            data = chunk
+            if self._buffer:
+                data = bytes(self._buffer) + chunk
+                self._buffer.clear()
+            lines = data.split(b"\n")
+            self._buffer += lines.pop()
+            if b"\r" in data:
+                lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+            return lines
+        lines = []
         start = 0
         while True:
             end = chunk.find(b"\n", start)
