@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 from actions.falco.alert import FalcoAlert, RejectedLine
 from actions.falco.classify import Classification, Classifier
 from actions.falco.fast_json import dumps_compact
+from actions.falco.orphans import exit_with_parent
 from actions.falco.parse import iter_lines, parse_line
 from store import Record
 from store.alerts import ALERT_COLUMNS, BatchResult, rejected_row
@@ -233,6 +234,7 @@ def _start_worker(
     reference_date: date | None,
 ) -> None:
     global _worker
+    exit_with_parent()
     preparer = BatchPreparer(
         Classifier.load(classification_file), incident_id=incident_id, origin=origin
     )

@@ -25,6 +25,19 @@ def _committed(path: Path) -> int:
         return 0  # not created yet
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode("utf-8", "replace")
+            except OSError:
+                continue  # ended while we looked
+            if text in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
 def test_sigkill_midway_leaves_a_verifiable_record(tmp_path: Path) -> None:
     lines = list(falco_lines(60_000))
     source = tmp_path / "falco.jsonl"
@@ -41,6 +54,11 @@ def test_sigkill_midway_leaves_a_verifiable_record(tmp_path: Path) -> None:
     ingest.send_signal(signal.SIGKILL)
     ingest.wait()
     assert ingest.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
+    # Its worker processes (the input is large enough for them) do not outlive it.
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(str(db)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_mentioning(str(db)), "worker processes left behind"
 
     with Record.open(db) as record:
         result = verify_chain(record.conn)

@@ -12,9 +12,10 @@ line (after a restart of warroom) a no-op.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -81,7 +82,8 @@ class FalcoFollower:
         )
         self._sink: Sink = lambda _item: None
         self._health: HealthReporter | None = None
-        self._pending: list[tuple[str, int, bytes]] = []
+        self._pending: dict[str, list[tuple[int, bytes]]] = {}
+        self._pending_lines = 0
         self._full = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -89,6 +91,7 @@ class FalcoFollower:
         self._prepared: asyncio.Queue[asyncio.Future[list[PreparedLines]]] = asyncio.Queue()
         self._queued_lines = 0
         self._pool: Executor | None = None
+        self._threads: dict[str, ThreadPoolExecutor] = {}
 
     @property
     def matched_selector(self) -> str | None:
@@ -106,6 +109,8 @@ class FalcoFollower:
     async def run(self, sink: Sink) -> None:
         self._sink = sink
         self._health = HealthReporter(self.SOURCE, sink)
+        self._threads = {job: ThreadPoolExecutor(1, thread_name_prefix=f"falco-{job}")
+                         for job in ("prepare", "write")}
         if self.workers > 0:
             self._pool = ProcessPoolExecutor(
                 self.workers, initializer=start_worker, initargs=(self.classifier,))
@@ -128,15 +133,16 @@ class FalcoFollower:
             await self._drain()
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
+            for thread in self._threads.values():
+                thread.shutdown(wait=False)
             self._health.report(STOPPED, "stopped; every line read was recorded")
 
     async def _enqueue(self, pod: str, first_line_no: int, lines: list[bytes]) -> None:
-        self._pending.extend(
-            (pod, first_line_no + offset, line) for offset, line in enumerate(lines)
-        )
-        if len(self._pending) >= self.flush_lines:
+        self._pending.setdefault(pod, []).extend(zip(itertools.count(first_line_no), lines))
+        self._pending_lines += len(lines)
+        if self._pending_lines >= self.flush_lines:
             self._full.set()
-        if len(self._pending) + self._queued_lines >= self.max_pending:
+        if self._pending_lines + self._queued_lines >= self.max_pending:
             # Backpressure: stop reading until the record has caught up.
             self._room.clear()
             self._full.set()
@@ -156,20 +162,20 @@ class FalcoFollower:
     def _queue_pending(self) -> None:
         if not self._pending:
             return
-        items, self._pending = self._pending, []
-        self._queued_lines += len(items)
-        self._prepared.put_nowait(asyncio.ensure_future(self._prepare(items)))
+        by_pod, self._pending = self._pending, {}
+        self._queued_lines += self._pending_lines
+        self._pending_lines = 0
+        self._prepared.put_nowait(asyncio.ensure_future(self._prepare(by_pod)))
 
-    async def _prepare(self, items: list[tuple[str, int, bytes]]) -> list[PreparedLines]:
-        by_pod: dict[str, list[tuple[int, bytes]]] = {}
-        for pod, line_no, raw in items:
-            by_pod.setdefault(pod, []).append((line_no, raw))
+    async def _prepare(self, by_pod: dict[str, list[tuple[int, bytes]]]) -> list[PreparedLines]:
         received_at = self.record.now()
         groups = [(pod, f"falco:{self.namespace}/{pod}", lines) for pod, lines in by_pod.items()]
         loop = asyncio.get_running_loop()
         if self._pool is None:
-            # One thread job per batch: threads only share the GIL, so splitting buys nothing.
-            return await asyncio.to_thread(
+            # One thread, one job per batch: threads only share the GIL, so more of them
+            # would only take turns (and take the event loop's turns).
+            return await loop.run_in_executor(
+                self._threads["prepare"],
                 lambda: [prepare_lines(pod, origin, self.incident_id, lines, received_at,
                                        self.classifier) for pod, origin, lines in groups])
         jobs = [loop.run_in_executor(self._pool, partial(
@@ -184,7 +190,9 @@ class FalcoFollower:
 
     async def _write_one(self, prepared: asyncio.Future[list[PreparedLines]]) -> None:
         groups = await prepared
-        self._inflight = asyncio.ensure_future(asyncio.to_thread(self._write, groups))
+        loop = asyncio.get_running_loop()
+        self._inflight = asyncio.ensure_future(
+            loop.run_in_executor(self._threads["write"], self._write, groups))
         # Shielded: a commit under way when the follower is cancelled still completes
         # and is still reported (by _drain).
         batch = await asyncio.shield(self._inflight)
@@ -203,7 +211,7 @@ class FalcoFollower:
 
     def _deliver(self, batch: AlertBatch) -> None:
         self._queued_lines = max(0, self._queued_lines - batch.lines)
-        if self._queued_lines + len(self._pending) < self.max_pending:
+        if self._queued_lines + self._pending_lines < self.max_pending:
             self._room.set()
         for item in batch.alerts:
             if item.fresh:

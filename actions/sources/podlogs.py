@@ -46,8 +46,10 @@ class PodLogs:
         gone_grace_seconds: float = 5.0,
         relist_seconds: int = 60,
         stream_max_seconds: float = 600.0,
+        gather_seconds: float = 0.02,
     ) -> None:
         self.api = api
+        self.gather_seconds = gather_seconds
         self.namespace = namespace
         self.what = what
         self.backoff_first = backoff_first
@@ -171,7 +173,8 @@ class PodLogs:
                 # Renewed now and then (resumed, nothing lost): a half-open connection
                 # to a quiet pod would otherwise wait forever.
                 async with asyncio.timeout(self.stream_max_seconds):
-                    async for lines in iter_body_lines(response, LineSplitter()):
+                    async for lines in iter_body_lines(response, LineSplitter(),
+                                                       gather_seconds=self.gather_seconds):
                         fresh = cursor.accept(lines)
                         if fresh:
                             await self._on_lines(name, cursor.lines - len(fresh) + 1, fresh)

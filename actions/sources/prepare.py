@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from actions.falco.alert import FalcoAlert, RejectedLine
 from actions.falco.classify import Classification, Classifier
 from actions.falco.parse import parse_line
+from actions.falco.orphans import exit_with_parent
 from actions.ingest import BatchPreparer, PreparedBatch
 from store.alerts import ALERT_COLUMNS
 
@@ -53,6 +54,7 @@ _classifier: Classifier | None = None
 def start_worker(classifier: Classifier) -> None:
     """Process-pool initializer: the classifier is sent once, not with every batch."""
     global _classifier
+    exit_with_parent()
     _classifier = classifier
 
 
