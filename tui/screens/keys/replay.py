@@ -20,7 +20,7 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.events import Mount
 from textual.widget import Widget
-from textual.widgets import Label
+from textual.widgets import DataTable, Label
 
 from store.replay import (
     ReplayScope,
@@ -109,6 +109,11 @@ class ReplayKeys(WarRoomBase):
             self.war_app.clock = ReplayClock(self.war_app.clock)
         self.set_interval(REPLAY_TICK, self._replay_tick, name="replay-tick")
         self._replay_show_status()
+        if incident_id := self.war_app.services.incident_id:
+            # Known already (warroom review names it): read the first alerts page now,
+            # alongside the screen's first timeline read, not after it.
+            self._replay_for = incident_id
+            self._replay_prepare(incident_id)
 
     # --- the hook the screen's refresh_from_record calls ----------------------------------------
 
@@ -309,5 +314,11 @@ class ReplayKeys(WarRoomBase):
         clock = self.replay_clock
         if clock is None:
             return
+        before = clock.cut()
         clock.seek(moment)
+        if moment is not None and (before is None or moment < before):
+            # Going back drops rows: an emptied table takes the shorter timeline at once,
+            # where DataTable.remove_row costs O(rows) for each row dropped.
+            for table in self.query("#timeline-table").results(DataTable):
+                table.clear()
         await self._replay_follow(refresh=True)
