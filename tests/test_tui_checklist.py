@@ -1,0 +1,232 @@
+"""The checklist key: open, tick, untick, switch phase, verify on the drill cluster, review mode.
+
+Real parts: a record file, the drill cluster over HTTP through the official
+client, the console driven by Pilot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import OptionList, Static, Tabs
+
+from actions.cluster import Cluster
+from actions.config import PolicySettings, Settings
+from actions.drill.server import DrillServerThread
+from store import Record
+from tests.plugins.tui import HOSTILE, AppFactory, app_factory
+from tests.test_checklists_cluster import crashing_pod, desired_file
+from tui.app import WarRoomApp
+from tui.safe import MARKER
+from tui.screens.checklist import ChecklistScreen
+from tui.screens.war_room import WarRoomScreen
+from tui.services import Services
+
+WAIT = 10.0
+
+
+@pytest.fixture
+def make_app(record: Record, clock: Any) -> AppFactory:
+    return app_factory(record, clock)
+
+
+async def until(pilot: Pilot[Any], done: Callable[[], bool], what: str) -> None:
+    waited = 0.0
+    while not done():
+        assert waited < WAIT, f"{what} did not happen within {WAIT} s"
+        await pilot.pause(0.05)
+        waited += 0.05
+
+
+async def open_checklist(pilot: Pilot[Any]) -> ChecklistScreen:
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, WarRoomScreen) and app.screen.incident
+                is not None, "the incident loading")  # fmt: skip
+    await pilot.press("k")
+    await until(pilot, lambda: isinstance(app.screen, ChecklistScreen), "the checklist opening")
+    screen = app.screen
+    assert isinstance(screen, ChecklistScreen)
+    await settled(pilot)
+    return screen
+
+
+async def settled(pilot: Pilot[Any]) -> None:
+    """Wait until no checklist worker (load, write, verify) is running."""
+
+    def idle() -> bool:
+        return not [
+            w for w in pilot.app.workers
+            if (w.group or "").startswith("checklist") and not w.is_finished
+        ]  # fmt: skip
+
+    await until(pilot, idle, "the checklist's work")
+    await pilot.pause(0.05)
+
+
+def shown_items(screen: ChecklistScreen) -> list[str]:
+    options = screen.query_one("#checklist-items", OptionList).options
+    return [o.id for o in options if o.id and not o.disabled]
+
+
+def detail(screen: ChecklistScreen) -> str:
+    return str(screen.query_one("#checklist-detail", Static).visual)
+
+
+async def test_k_opens_the_current_phase_and_ticks_are_recorded_with_who_and_when(
+    make_app: AppFactory, record: Record, clock: Any
+) -> None:
+    incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    record.incidents.update(incident.id, phase="containment")
+    app = make_app(incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_checklist(pilot)
+        assert screen.query_one("#checklist-phases", Tabs).active == "phase-containment"
+        assert shown_items(screen)[:2] == ["isolate", "block-ip"]
+        await pilot.press("down", "space")
+        await settled(pilot)
+        tick = record.checklist.state(incident.id)[
+            ("containment", "Block Suspicious External IPs")
+        ]
+        assert (tick.checked, tick.actor, tick.at) == (True, "ic@example.com", clock())
+        assert "Ticked by ic@example.com at 2026-03-14 09:00:00 UTC" in detail(screen)
+        assert "1 of 5 ticked" in str(screen.query_one("#checklist-summary").visual)
+        clock.advance(minutes=1)
+        await pilot.press("enter")  # enter unticks it again
+        await settled(pilot)
+        untick = record.checklist.state(incident.id)[
+            ("containment", "Block Suspicious External IPs")
+        ]
+        assert (untick.checked, untick.at) == (False, clock())
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, WarRoomScreen), "closing")
+    entries = [e.summary for e in record.timeline.for_incident(incident.id) if e.kind == "checklist"]
+    assert entries == [
+        "Checklist (containment) ticked: Block Suspicious External IPs",
+        "Checklist (containment) unticked: Block Suspicious External IPs",
+    ]
+
+
+async def test_quick_presses_alternate_and_every_one_is_recorded(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("x", severity="P2", drill=True)
+    app = make_app(incident_id=incident.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_checklist(pilot)
+        await pilot.press("space", "space", "space")
+        await settled(pilot)
+    ticks = [
+        row["checked"]
+        for row in record.query("SELECT checked FROM checklist WHERE incident_id = ? ORDER BY id",
+                                (incident.id,))
+    ]  # fmt: skip
+    assert ticks == [1, 0, 1]
+
+
+async def test_left_right_and_the_tabs_show_other_phases(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("x", severity="P2", drill=True)
+    app = make_app(incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_checklist(pilot)
+        assert shown_items(screen)[0] == "review-events"
+        await pilot.press("left")  # already the first phase
+        assert screen.phase == "detection"
+        await pilot.press("right", "right", "right")
+        await pilot.pause(0.05)
+        assert screen.phase == "recovery"
+        assert shown_items(screen) == [
+            "services-healthy", "mtls-enforced", "policies-applied",
+            "no-suspicious-activity", "alerting-working",
+        ]  # fmt: skip
+        await pilot.click("#phase-lessons-learned")
+        await pilot.pause(0.05)
+        assert screen.phase == "lessons-learned"
+        await pilot.press("down", "space")
+        await settled(pilot)
+    tick = record.checklist.state(incident.id)[
+        ("lessons-learned", "Enhance monitoring and alerting rules")
+    ]
+    assert tick.checked
+
+
+async def test_verify_shows_the_drill_clusters_answer_and_the_tick_records_it(
+    record: Record, clock: Any, cluster: Cluster, drill_server: DrillServerThread,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    incident = record.incidents.open("Recovery check", severity="P1", drill=True)
+    record.incidents.update(incident.id, phase="recovery")
+    settings = Settings(
+        policies=PolicySettings(desired_state_file=desired_file(tmp_path, drill_server))
+    )
+    services = Services(record, mode="drill", actor="ic@example.com", cluster=cluster,
+                        incident_id=incident.id, context="warroom-drill")  # fmt: skip
+    app = WarRoomApp(services, settings, clock=clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_checklist(pilot)
+        await pilot.press("v")
+        await settled(pilot)
+        states = {item: verdict.state for item, verdict in screen.checks.items()}
+        assert states == {
+            "services-healthy": "verified",
+            "mtls-enforced": "not-verified",
+            "policies-applied": "verified",
+            "no-suspicious-activity": "unknown",
+            "alerting-working": "unknown",
+        }
+        assert "Checked at 09:00:00 UTC: ✓ verified" in detail(screen)
+        assert "2 of 2 pods Ready in voicehive" in detail(screen)
+        drill_server.state.create(crashing_pod("api-7d9f-x2"))
+        await pilot.press("v")
+        await settled(pilot)
+        assert screen.checks["services-healthy"].state == "not-verified"
+        assert "api-7d9f-x2 (CrashLoopBackOff)" in detail(screen)
+        await pilot.press("space")  # the commander ticks; the check never does
+        await settled(pilot)
+    ticks = record.checklist.state(incident.id)
+    assert list(ticks) == [("recovery", "All services are healthy and responding")]
+    tick = next(iter(ticks.values()))
+    assert tick.verified == "not-verified"
+    assert tick.note is not None
+    assert "checked 2026-03-14 09:00:00 UTC: not verified: 1 of 3 pods not Ready" in tick.note
+    (entry,) = [e for e in record.timeline.for_incident(incident.id) if e.kind == "checklist"]
+    assert entry.data["verified"] == "not-verified"
+
+
+async def test_review_mode_shows_the_recorded_ticks_and_refuses_changes(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open(f"Shell {HOSTILE[1]}", severity="P1", drill=True)
+    record.checklist.tick(incident.id, "detection", "Check alert details in monitoring dashboard",
+                          actor=f"alice {HOSTILE[0]}", note=f"seen {HOSTILE[2]} {HOSTILE[3]}")
+    app = make_app(mode="review", incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_checklist(pilot)
+        shown = detail(screen)
+        assert f"Ticked by alice {HOSTILE[0]} at" in shown
+        assert f"seen {MARKER}]52;c;aGVsbG8={MARKER} {MARKER}2J" in shown
+        assert "[red]x" in str(screen.query_one("#checklist-title").visual)
+        await pilot.press("space", "v")
+        await settled(pilot)
+        notices = [n.message for n in app._notifications]
+        assert any(n.startswith("Not ticked: review mode") for n in notices)
+        assert any(n.startswith("Not checked: review mode") for n in notices)
+        assert screen.checks == {}
+    assert len(record.checklist.state(incident.id)) == 1
+    assert record.query("SELECT count(*) FROM checklist")[0][0] == 1
+
+
+async def test_k_without_an_incident_says_why(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("k")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, WarRoomScreen)
+        assert any("no incident on screen" in n.message for n in app._notifications)
+
