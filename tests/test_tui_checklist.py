@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import OptionList, Static, Tabs
+from textual.widgets import Input, OptionList, Static, Tabs
 
 from actions.cluster import Cluster
 from actions.config import PolicySettings, Settings
@@ -88,9 +88,7 @@ async def test_k_opens_the_current_phase_and_ticks_are_recorded_with_who_and_whe
         assert shown_items(screen)[:2] == ["isolate", "block-ip"]
         await pilot.press("down", "space")
         await settled(pilot)
-        tick = record.checklist.state(incident.id)[
-            ("containment", "Block Suspicious External IPs")
-        ]
+        tick = record.checklist.state(incident.id)[("containment", "Block Suspicious External IPs")]
         assert (tick.checked, tick.actor, tick.at) == (True, "ic@example.com", clock())
         assert "Ticked by ic@example.com at 2026-03-14 09:00:00 UTC" in detail(screen)
         assert "1 of 5 ticked" in str(screen.query_one("#checklist-summary").visual)
@@ -103,7 +101,8 @@ async def test_k_opens_the_current_phase_and_ticks_are_recorded_with_who_and_whe
         assert (untick.checked, untick.at) == (False, clock())
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, WarRoomScreen), "closing")
-    entries = [e.summary for e in record.timeline.for_incident(incident.id) if e.kind == "checklist"]
+    entries = [e.summary for e in record.timeline.for_incident(incident.id)
+               if e.kind == "checklist"]  # fmt: skip
     assert entries == [
         "Checklist (containment) ticked: Block Suspicious External IPs",
         "Checklist (containment) unticked: Block Suspicious External IPs",
@@ -202,8 +201,13 @@ async def test_review_mode_shows_the_recorded_ticks_and_refuses_changes(
     make_app: AppFactory, record: Record
 ) -> None:
     incident = record.incidents.open(f"Shell {HOSTILE[1]}", severity="P1", drill=True)
-    record.checklist.tick(incident.id, "detection", "Check alert details in monitoring dashboard",
-                          actor=f"alice {HOSTILE[0]}", note=f"seen {HOSTILE[2]} {HOSTILE[3]}")
+    record.checklist.tick(
+        incident.id,
+        "detection",
+        "Check alert details in monitoring dashboard",
+        actor=f"alice {HOSTILE[0]}",
+        note=f"seen {HOSTILE[2]} {HOSTILE[3]}",
+    )
     app = make_app(mode="review", incident_id=incident.id)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await open_checklist(pilot)
@@ -230,3 +234,26 @@ async def test_k_without_an_incident_says_why(make_app: AppFactory) -> None:
         assert isinstance(app.screen, WarRoomScreen)
         assert any("no incident on screen" in n.message for n in app._notifications)
 
+
+async def test_k_types_into_the_alert_filter_instead_of_opening(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("x", severity="P2", drill=True)
+    app = make_app(incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, WarRoomScreen)
+                    and app.screen.incident is not None, "the incident loading")  # fmt: skip
+        await pilot.press("slash", "k", "8", "s")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, WarRoomScreen)
+        assert app.screen.query_one("#alert-filter", Input).value == "k8s"
+
+
+async def test_a_tick_by_another_writer_shows_up(make_app: AppFactory, record: Record) -> None:
+    incident = record.incidents.open("x", severity="P2", drill=True)
+    app = make_app(incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_checklist(pilot)
+        assert "Not ticked." in detail(screen)
+        record.checklist.tick(incident.id, "detection", "review-events", actor="bob")
+        await until(pilot, lambda: "Ticked by bob" in detail(screen), "the poll")

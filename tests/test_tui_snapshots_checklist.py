@@ -54,9 +54,10 @@ def incident(record: Record, clock: Any) -> str:
     opened = record.incidents.open("Shell in orchestrator [red]x", severity="P1", drill=True)
     clock.advance(minutes=41)
     record.incidents.update(opened.id, phase="recovery")
+    note = f"checked 2026-03-14 09:41:05 UTC: verified: {HOSTILE[0]}"
     record.checklist.tick(opened.id, "recovery", "mTLS is enforced across all service "
                           "communications", actor="alice@example.com", verified="verified",
-                          note=f"checked 2026-03-14 09:41:05 UTC: verified: {HOSTILE[0]}")  # fmt: skip
+                          note=note)  # fmt: skip
     record.checklist.tick(opened.id, "detection", "Review Falco alerts", actor="bob@example.com")
     return opened.id
 

@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     from tui.app import WarRoomApp
 
 STYLES = Path(__file__).parent.parent / "styles" / "checklist.tcss"
-NARROW_WIDTH = 120  # below this the detail goes under the list instead of beside it
+NARROW_WIDTH = 120
+RECORD_POLL_INTERVAL = 2.0  # below this the detail goes under the list instead of beside it
 CHECKING = "checking"
 VERDICT_STYLES = {VERIFIED: "$text-success", NOT_VERIFIED: "$text-error bold"}
 VERDICT_MARKS = {VERIFIED: "\N{CHECK MARK}", NOT_VERIFIED: "\N{BALLOT X}"}
@@ -215,6 +216,8 @@ class ChecklistScreen(ModalScreen[None]):
         self._show_phase()
         self.query_one("#checklist-items", OptionList).focus()
         self.load_ticks()
+        # Another console or `warroom` command may tick too: re-read as the war room does.
+        self.set_interval(RECORD_POLL_INTERVAL, self.load_ticks, name="checklist-poll")
 
     @on(Resize)
     def _resized(self, event: Resize) -> None:
