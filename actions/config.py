@@ -81,15 +81,31 @@ class FalcoSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CoreDnsSettings:
+    """Where the CoreDNS query logs are followed from (DNS tunneling detection)."""
+
+    namespace: str = "kube-system"
+    selector: str = "k8s-app=kube-dns"
+    container: str | None = "coredns"  # None: the pod's default container
+
+
+@dataclass(frozen=True, slots=True)
+class HubbleSettings:
+    file: Path | None = None  # None: `hubble observe` when the CLI is installed
+
+
+@dataclass(frozen=True, slots=True)
 class MeshSettings:
     provider: str = "auto"  # "auto" | "istio" | "linkerd" | "none"
     istio_namespace: str = "istio-system"
     linkerd_namespace: str = "linkerd"
+    interval_seconds: float = 30.0  # how often proxy sync and mTLS modes are read again
 
 
 @dataclass(frozen=True, slots=True)
 class PolicySettings:
     desired_state_file: Path = Path("infra/k8s/security/network-policies.yaml")
+    relist_seconds: int = 300  # the watch is renewed by a full list this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +114,7 @@ class PrometheusSettings:
     namespace: str = "monitoring"
     service: str = "prometheus"
     port: int = 9090
+    interval_seconds: float = 15.0  # how often traffic and mTLS failures are queried
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +225,8 @@ class Settings:
     mesh: MeshSettings = MeshSettings()
     policies: PolicySettings = PolicySettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    coredns: CoreDnsSettings = CoreDnsSettings()
+    hubble: HubbleSettings = HubbleSettings()
     alerting: AlertingSettings = AlertingSettings()
     escalation: tuple[EscalationContact, ...] = RUNBOOK_ESCALATION
     # Where these settings came from, for messages: a path, or None for the defaults.
@@ -406,6 +425,8 @@ class _Reader:
             mesh=self._section(top, "mesh", self._mesh, MeshSettings()),
             policies=self._section(top, "policies", self._policies, PolicySettings()),
             prometheus=self._section(top, "prometheus", self._prometheus, PrometheusSettings()),
+            coredns=self._section(top, "coredns", self._coredns, CoreDnsSettings()),
+            hubble=self._section(top, "hubble", self._hubble, HubbleSettings()),
             alerting=self._section(top, "alerting", self._alerting, AlertingSettings()),
             escalation=self._escalation(top),
             source=self.file,
@@ -443,12 +464,28 @@ class _Reader:
             provider=t.string("provider", d.provider, choices=MESH_PROVIDERS),
             istio_namespace=t.string("istio_namespace", d.istio_namespace),
             linkerd_namespace=t.string("linkerd_namespace", d.linkerd_namespace),
+            interval_seconds=t.number("interval_seconds", d.interval_seconds, minimum=1),
         )
 
     def _policies(self, t: _Table) -> PolicySettings:
         d = PolicySettings()
         value = t.optional_string("desired_state_file")
-        return PolicySettings(desired_state_file=Path(value) if value else d.desired_state_file)
+        return PolicySettings(
+            desired_state_file=Path(value) if value else d.desired_state_file,
+            relist_seconds=t.number("relist_seconds", d.relist_seconds, minimum=10, integer=True),
+        )
+
+    def _coredns(self, t: _Table) -> CoreDnsSettings:
+        d = CoreDnsSettings()
+        return CoreDnsSettings(
+            namespace=t.string("namespace", d.namespace),
+            selector=t.string("selector", d.selector),
+            # An empty container means the pod's default one, as kubectl logs picks it.
+            container=t.string("container", d.container) or None,
+        )
+
+    def _hubble(self, t: _Table) -> HubbleSettings:
+        return HubbleSettings(file=t.path("file", None))
 
     def _prometheus(self, t: _Table) -> PrometheusSettings:
         d = PrometheusSettings()
@@ -460,6 +497,7 @@ class _Reader:
             namespace=t.string("namespace", d.namespace),
             service=t.string("service", d.service),
             port=t.number("port", d.port, minimum=1, integer=True),
+            interval_seconds=t.number("interval_seconds", d.interval_seconds, minimum=1),
         )
 
     def _alerting(self, t: _Table) -> AlertingSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,34 @@ def test_escalation_entries_are_checked(tmp_path: Path) -> None:
     assert only.methods == ("phone", "email")
     assert settings.escalation_for("ON-CALL sre") == only
     assert settings.escalation_for("Security Engineer") is None
+
+
+def test_the_sources_places_and_intervals_default_to_what_the_example_documents() -> None:
+    example = load_settings(EXAMPLE)
+    defaults = Settings()
+    assert (example.coredns, example.hubble) == (defaults.coredns, defaults.hubble)
+    assert (example.coredns.namespace, example.coredns.selector, example.coredns.container) == (
+        "kube-system", "k8s-app=kube-dns", "coredns")
+    assert example.hubble.file is None
+    assert (example.mesh.interval_seconds, example.prometheus.interval_seconds,
+            example.policies.relist_seconds) == (30, 15, 300)
+    assert (defaults.mesh.interval_seconds, defaults.prometheus.interval_seconds,
+            defaults.policies.relist_seconds) == (30, 15, 300)
+
+
+def test_the_sources_places_and_intervals_are_read_and_checked(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, (
+        '[coredns]\nnamespace = "dns"\nselector = "app=coredns"\ncontainer = ""\n'
+        '[hubble]\nfile = "flows/hubble.jsonl"\n[mesh]\ninterval_seconds = 2.5\n')))
+    assert (settings.coredns.namespace, settings.coredns.selector) == ("dns", "app=coredns")
+    assert settings.coredns.container is None  # empty: the pod's default container
+    assert settings.hubble.file == tmp_path / "flows" / "hubble.jsonl"  # beside the file
+    assert settings.mesh.interval_seconds == 2.5
+    for text, problem in (
+        ("[mesh]\ninterval_seconds = 0\n", "mesh.interval_seconds: must be at least 1"),
+        ('[prometheus]\ninterval_seconds = "15"\n', "prometheus.interval_seconds: expected a number"),
+        ("[policies]\nrelist_seconds = 1.5\n", "policies.relist_seconds: expected a whole number"),
+        ("[coredns]\nselecter = \"x\"\n", "coredns.selecter"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(problem)):
+            load_settings(write(tmp_path, text))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from actions.cluster import Cluster, ClusterOptions, connect
-from actions.config import Settings
+from actions.config import Settings, load_settings
 from actions.drill.server import DrillServerThread
 from actions.falco.classify import Classifier
 from actions.sources.detection import IncidentProposal
@@ -51,3 +51,21 @@ async def test_a_p1_alert_becomes_a_proposal_the_commander_accepts(
     recorded = {row[0] for row in record.query("SELECT DISTINCT kind FROM timeline")}
     assert {"source.health", "cluster.warning-event", "incident.proposed",
             "incident.proposal-accepted"} <= recorded
+
+
+async def test_the_configuration_file_places_and_paces_the_sources(
+        cluster: Cluster, record: Record, tmp_path: Path) -> None:
+    (tmp_path / "flows.jsonl").write_text("")
+    config = tmp_path / "config.toml"
+    config.write_text('[coredns]\nnamespace = "dns-elsewhere"\nselector = "app=dns"\n'
+                      '[hubble]\nfile = "flows.jsonl"\n[mesh]\ninterval_seconds = 7\n'
+                      '[prometheus]\ninterval_seconds = 9\n[policies]\nrelist_seconds = 60\n')
+    live = LiveSources(cluster, record, load_settings(config), Classifier.load(None))
+    running = RunningSource(live.run)
+    await eventually(lambda: any("dns-elsewhere" in h.detail for h in running.health("dns")))
+    await eventually(lambda: any(str(tmp_path / "flows.jsonl") in h.detail
+                                 for h in running.health("hubble")))
+    await running.stop()
+    assert live.dns.logs.watcher.selectors == ["app=dns"]
+    assert (live.mesh.interval_seconds, live.traffic.interval_seconds,
+            live.policies.listwatch.relist_seconds) == (7, 9, 60)

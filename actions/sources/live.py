@@ -52,15 +52,22 @@ class LiveSources:
             incident_id=incident_id)
         self.events = WarningEvents(api, namespace,
                                     already_seen=self.recorder.recorded_event_keys())
-        self.policies = PolicyWatcher(api, namespace, settings.policies.desired_state_file)
-        self.dns = CoreDnsSource(api, record, classifier, incident_id=incident_id)
-        self.mesh = MeshMonitor(cluster, namespace, kubeconfig=kubeconfig)
+        self.policies = PolicyWatcher(api, namespace, settings.policies.desired_state_file,
+                                      relist_seconds=settings.policies.relist_seconds)
+        self.dns = CoreDnsSource(api, record, classifier, namespace=settings.coredns.namespace,
+                                 selector=settings.coredns.selector,
+                                 container=settings.coredns.container, incident_id=incident_id)
+        self.mesh = MeshMonitor(cluster, namespace, kubeconfig=kubeconfig,
+                                interval_seconds=settings.mesh.interval_seconds)
         self.traffic = TrafficMonitor(
             PrometheusClient(url=settings.prometheus.url, cluster=cluster,
                              namespace=settings.prometheus.namespace,
                              service=settings.prometheus.service, port=settings.prometheus.port),
-            record, incident_id=incident_id)
-        self.hubble = HubbleSource(record, classifier, file=hubble_file, incident_id=incident_id)
+            record, incident_id=incident_id,
+            interval_seconds=settings.prometheus.interval_seconds)
+        # --hubble-file wins over the configuration file's [hubble] file.
+        self.hubble = HubbleSource(record, classifier, file=hubble_file or settings.hubble.file,
+                                   incident_id=incident_id)
         self.rates = AlertRates()
         """Alerts a second per severity from every source (Falco, DNS, traffic, Hubble)."""
         self._sink: Sink = lambda _item: None
