@@ -36,7 +36,7 @@ from store.errors import RecordError
 from store.incidents import replay
 from store.record import Record, WriteTransaction
 from store.schema import CHAINED_TABLES, INCIDENT_FIELDS, SCHEMA_VERSION, schema_version
-from store.verify import verify_chain
+from store.verify import _check_entry, _check_incidents
 
 EXPORT_FORMAT = "1"
 ORIGIN_TABLE = "export_origin"
@@ -105,11 +105,80 @@ def _content(table: str, row: sqlite3.Row) -> tuple[tuple[Any, ...], str]:
     return values, chain.content_hash(table, dict(zip(columns, values, strict=True)))
 
 
+Hashed = tuple[str, sqlite3.Row, tuple[Any, ...], str]
+"""(table, row, content values, content hash): an entry ready to append to another chain."""
+
+
+def _hashed(rows: Iterator[tuple[int, str, sqlite3.Row]]) -> Iterator[Hashed]:
+    for _seq, table, row in rows:
+        yield (table, row, *_content(table, row))
+
+
+@dataclass
+class _ChainWalk:
+    """What walking an export's chain found: its length and head, once walked to the end."""
+
+    entries: int = 0
+    head_hash: str = chain.GENESIS
+
+
+def _verified(
+    conn: sqlite3.Connection, incident_id: str, path: Path, walk: _ChainWalk
+) -> Iterator[Hashed]:
+    """Every entry of the export's chain checked as `verify_chain` checks it; yields the incident's.
+
+    One pass hashes each entry once: the content hash that proves the entry is
+    the one its new chain links. The chain's head and the incident row are
+    checked after the last entry, before the caller commits anything.
+    """
+    streams = [_all_rows(conn, table) for table in CHAINED_TABLES]
+    expected_seq, prev_hash = 1, chain.GENESIS
+    for seq, table, row in heapq.merge(*streams, key=lambda item: item[0]):
+        values, content_sha = _content(table, row)
+        if (
+            seq != expected_seq
+            or row["prev_hash"] != prev_hash
+            or row["hash"] != chain.link_hash(prev_hash, seq, content_sha)
+        ):
+            # verify's own words for what is wrong with this entry
+            problem = _check_entry(table, row, expected_seq, prev_hash)
+            raise _not_verified(path, problem or f"{table} entry {seq} does not hold")
+        if table in INCIDENT_TABLES and row["incident_id"] == incident_id:
+            yield table, row, values, content_sha
+        prev_hash = row["hash"]
+        expected_seq += 1
+    walk.entries, walk.head_hash = expected_seq - 1, prev_hash
+    head = conn.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()
+    recorded = head[0] if head else f"0:{chain.GENESIS}"
+    if recorded != f"{walk.entries}:{prev_hash}":
+        raise _not_verified(
+            path,
+            f"the chain ends at entry {walk.entries} but the file says it has "
+            f"{recorded.partition(':')[0]}: entries after it were deleted",
+        )
+    problem = _check_incidents(conn)
+    if problem is not None:
+        raise _not_verified(path, problem)
+
+
+def _not_verified(path: Path, problem: object) -> TransferError:
+    return TransferError(
+        f"{path}: the export's audit chain does not verify ({problem}); nothing imported"
+    )
+
+
+def _all_rows(conn: sqlite3.Connection, table: str) -> Iterator[tuple[int, str, sqlite3.Row]]:
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    for row in cursor.execute(f"SELECT * FROM {table} ORDER BY seq"):
+        yield row["seq"], table, row
+
+
 def _copy_entries(
-    source: sqlite3.Connection, txn: WriteTransaction, incident_id: str
+    entries: Iterator[Hashed], txn: WriteTransaction
 ) -> Iterator[tuple[int, str, sqlite3.Row]]:
-    """Append the incident's rows to `txn` in order, in batches; yields (new seq, table, row)."""
-    batch: list[tuple[str, sqlite3.Row]] = []
+    """Append entries to `txn` in order, in batches of one table; yields (new seq, table, row)."""
+    batch: list[Hashed] = []
 
     def flush() -> Iterator[tuple[int, str, sqlite3.Row]]:
         start = 0
@@ -118,17 +187,16 @@ def _copy_entries(
             end = start
             while end < len(batch) and batch[end][0] == table:
                 end += 1
-            run = [row for _t, row in batch[start:end]]
-            prepared = [_content(table, row) for row in run]
+            run = batch[start:end]
             first_seq = txn.head_seq + 1
-            txn.append_prepared(table, [v for v, _h in prepared], [h for _v, h in prepared])
-            for offset, row in enumerate(run):
-                yield first_seq + offset, table, row
+            txn.append_prepared(table, [item[2] for item in run], [item[3] for item in run])
+            for offset, item in enumerate(run):
+                yield first_seq + offset, table, item[1]
             start = end
         batch.clear()
 
-    for _seq, table, row in _rows(source, incident_id):
-        batch.append((table, row))
+    for entry in entries:
+        batch.append(entry)
         if len(batch) >= BATCH:
             yield from flush()
     yield from flush()
@@ -209,6 +277,9 @@ def export_incident(record: Record, incident_id: str, path: str | Path) -> Trans
         head = source.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()
         source_head = head[0] if head else f"0:{chain.GENESIS}"
         with Record.open(partial, clock=record.clock) as target:
+            # A partial file is thrown away on any failure and synced whole before it
+            # is renamed into place: syncing each of its commits buys nothing.
+            target.conn.execute("PRAGMA synchronous = OFF")
             entries = _write_export(source, target, incident.id, source_head, record.path.name)
             head_entries, head_hash = target.head()
         source.execute("COMMIT")
@@ -223,6 +294,8 @@ def export_incident(record: Record, incident_id: str, path: str | Path) -> Trans
         single.execute("PRAGMA journal_mode = DELETE")
     finally:
         single.close()
+    with partial.open("rb") as written:
+        os.fsync(written.fileno())
     os.replace(partial, path)
     return TransferResult(incident.id, entries, head_entries, head_hash, source_head, path)
 
@@ -239,7 +312,7 @@ def _write_export(
         origins: list[tuple[int, str, int, str]] = []
         outbox_ids: dict[int, int] = {}
         entries = 0
-        for new_seq, table, row in _copy_entries(source, txn, incident_id):
+        for new_seq, table, row in _copy_entries(_hashed(_rows(source, incident_id)), txn):
             entries += 1
             origins.append((new_seq, table, row["seq"], row["hash"]))
             if table == "outbox":
@@ -303,7 +376,12 @@ def _exported_facts(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
             f"{path}: not a warroom export (no export entry at the end of its chain)"
         )
     incident_id, data, _seq = rows[-1]
-    facts = json.loads(data)
+    try:  # read before the chain is verified: hostile bytes get words, not a traceback
+        facts = json.loads(data or "null")
+    except ValueError:
+        facts = None
+    if not isinstance(facts, dict):
+        raise TransferError(f"{path}: its export entry holds no export facts; nothing imported")
     if facts.get("format") != EXPORT_FORMAT or facts.get("incident_id") != incident_id:
         raise TransferError(
             f"{path}: export format {facts.get('format')!r} is not one this warroom reads"
@@ -327,19 +405,17 @@ def import_incident(record: Record, path: str | Path) -> TransferResult:
     path = Path(path)
     source = _open_export(path)
     try:
-        result = verify_chain(source)
-        if not result.ok:
-            raise TransferError(
-                f"{path}: the export's audit chain does not verify ({result.problem}); "
-                "nothing imported"
-            )
         facts = _exported_facts(source, path)
         incident_id = facts["incident_id"]
+        walk = _ChainWalk()
+        # One write: the export's chain is verified while it is copied, and a
+        # problem found anywhere in it rolls the whole import back.
         with record.write() as txn:
             _refuse_clashes(txn.conn, source, incident_id, record.path)
             outbox_ids: dict[int, int] = {}
             entries = 0
-            for new_seq, table, row in _copy_entries(source, txn, incident_id):
+            verified = _verified(source, incident_id, path, walk)
+            for new_seq, table, row in _copy_entries(verified, txn):
                 entries += 1
                 if table == "outbox":
                     outbox_ids[row["id"]] = _new_row_id(txn.conn, "outbox", new_seq)
@@ -350,10 +426,10 @@ def import_incident(record: Record, path: str | Path) -> TransferResult:
                 incident_id,
                 IMPORTED_KIND,
                 f"Imported from {path.name} ({entries} entries, export chain head "
-                f"{result.entries}:{result.head_hash[:16]})",
+                f"{walk.entries}:{walk.head_hash[:16]})",
                 data={
                     "file": path.name,
-                    "export_head": f"{result.entries}:{result.head_hash}",
+                    "export_head": f"{walk.entries}:{walk.head_hash}",
                     "source_head": facts["source_head"],
                     "source_name": facts["source_name"],
                     "entries": entries,

@@ -244,3 +244,76 @@ def test_provenance_check_finds_an_export_that_does_not_match_its_source(
         problems = check_provenance(connect_readonly(out), impostor.conn)
     assert problems
     assert problems[0].startswith("the source's entry") or "differs from source" in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "words"),
+    [
+        ("UPDATE alerts SET output = 'benign' WHERE id = 3", "content does not match its hash"),
+        ("DELETE FROM timeline WHERE id = 2", "missing"),
+        ("UPDATE timeline SET prev_hash = hash WHERE id = 2", "does not link"),
+        ("UPDATE incidents SET severity = 'P3'", "severity is 'P3'"),
+    ],
+)
+def test_a_refused_import_names_what_does_not_hold_and_writes_nothing(
+    record: Record,
+    two_incidents: tuple[str, str],
+    tmp_path: Path,
+    clock: FrozenClock,
+    tamper: str,
+    words: str,
+) -> None:
+    first, _ = two_incidents
+    out = tmp_path / "first.db"
+    export_incident(record, first, out)
+    with sqlite3.connect(out) as conn:
+        conn.execute(tamper)
+    with Record.open(tmp_path / "other.db", clock=clock) as other:
+        clock.advance(days=1)  # another day's incident: another ID
+        other.incidents.open("Already here", severity="P2")
+        before = other.head()
+        with pytest.raises(TransferError, match=f"does not verify .*{words}.*nothing imported"):
+            import_incident(other, out)
+        assert other.head() == before
+        assert other.incidents.get(first) is None
+        assert other.alerts.count() == 0
+        assert verify_chain(other.conn).ok
+
+
+@pytest.mark.parametrize("data", ["{not json", "[1, 2]", ""])
+def test_export_facts_that_are_not_facts_are_refused_in_words(
+    record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock, data: str
+) -> None:
+    first, _ = two_incidents
+    out = tmp_path / "first.db"
+    export_incident(record, first, out)
+    with sqlite3.connect(out) as conn:
+        conn.execute("UPDATE timeline SET data = ? WHERE kind = 'incident.exported'", (data,))
+    with Record.open(tmp_path / "other.db", clock=clock) as other:
+        with pytest.raises(TransferError, match="nothing imported"):
+            import_incident(other, out)
+        assert other.incidents.get(first) is None
+
+
+def test_an_imported_incident_verifies_and_reviews_like_the_original(
+    record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock
+) -> None:
+    first, _ = two_incidents
+    out = tmp_path / "first.db"
+    export_incident(record, first, out)
+    with Record.open(tmp_path / "other.db", clock=clock) as other:
+        clock.advance(days=1)  # another day's incident: another ID
+        other.incidents.open("Already here", severity="P2")
+        result = import_incident(other, out)
+        verified = verify_chain(other.conn)
+        assert verified.ok, verified.problem
+        assert (result.head_entries, result.head_hash) == (verified.entries, verified.head_hash)
+        # (outbox rows come over too, with a delivery state that never sends them again)
+        for table in ("alerts", "timeline", "actions", "evidence", "decisions", "checklist"):
+            theirs = rows_of(other.conn, table, first)
+            mine = rows_of(record.conn, table, first)
+            if table == "timeline":
+                theirs = [
+                    r for r in theirs if r[2] not in ("incident.exported", "incident.imported")
+                ]
+            assert theirs == mine, table
