@@ -112,3 +112,32 @@ async def test_the_cli_absent_or_exiting_is_reported(record: Record, tmp_path: P
     assert running.of(HubbleFlow)
     retrying = next(h for h in running.health("hubble") if h.state == "retrying")
     assert retrying.detail == "hubble exited with 1: failed to connect to relay"
+
+
+async def test_flows_seen_before_are_not_shown_or_kept_again(record: Record,
+                                                            tmp_path: Path) -> None:
+    path = flows_file(tmp_path)
+    first: list[object] = []
+    await HubbleSource(record, Classifier.load(None), file=path).run(first.append)
+    kept_before = record.query("SELECT count(*) FROM evidence")[0][0]
+
+    # The same file read again by a later run, with one new flow at its end.
+    new = dns_flow("fresh.example.com", "2026-11-01T09:01:00Z")
+    path.write_text(path.read_text() + json.dumps(new) + "\n")
+    again = HubbleSource(record, Classifier.load(None), file=path)
+    second: list[object] = []
+    await again.run(second.append)
+    assert [f.dns_query for f in second if isinstance(f, HubbleFlow)] == ["fresh.example.com"]
+    assert again.repeated == 10
+    assert not [item for item in second if isinstance(item, AlertBatch)]  # no detection twice
+    added = record.query("SELECT content FROM evidence ORDER BY id")[kept_before:]
+    assert [bytes(row[0]).count(b"\n") for row in added] == [1]
+    assert "10 seen before, skipped" in second[-1].detail  # type: ignore[attr-defined]
+
+    # A replay within one run (the CLI reconnecting) is skipped the same way.
+    replay = tmp_path / "replay.jsonl"
+    later = json.dumps(dns_flow("later.example.com", "2026-11-01T09:02:00Z"))
+    replay.write_text(f"{later}\n{json.dumps(new)}\n{later}\n")
+    third = HubbleSource(record, Classifier.load(None), file=replay)
+    await third.run(lambda _item: None)
+    assert (third.flows, third.repeated) == (1, 2)

@@ -11,6 +11,7 @@ also feed the DNS tunneling detector, like CoreDNS's.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 import time
@@ -27,6 +28,9 @@ from actions.sources.health import ABSENT, CONNECTED, RETRYING, STOPPED, HealthR
 from actions.sources.kube import Backoff, LineSplitter
 from store import Record
 
+# Keys of flows already seen, kept to skip replays (16 bytes each, about 8 MB at the limit).
+SEEN_LIMIT = 100_000
+FLOWS_MEDIA_TYPE = "application/x-ndjson"
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 
 
@@ -126,12 +130,16 @@ class HubbleSource:
         self.detector = DnsTunnelDetector()
         self.flows = 0
         self.lost = 0
+        self.repeated = 0
+        """Flows seen before (a replay after a reconnect, a file read again): skipped."""
+        self._seen: dict[bytes, None] = {}
         self._kept: list[str] = []
         self._kept_since: float = time.monotonic()
 
     async def run(self, sink: Callable[[object], None]) -> None:
         health = HealthReporter(self.SOURCE, sink)
         try:
+            await asyncio.to_thread(self._remember_kept_flows)
             if self.file is not None:
                 health.report(CONNECTED, f"reading flows from {self.file}")
                 await self._consume(self._file_lines(), sink)
@@ -163,7 +171,8 @@ class HubbleSource:
         finally:
             await asyncio.to_thread(self._keep_evidence)
             if health.current is not None and health.current.state != ABSENT:
-                health.report(STOPPED, f"stopped after {self.flows} flows")
+                repeated = f" ({self.repeated} seen before, skipped)" if self.repeated else ""
+                health.report(STOPPED, f"stopped after {self.flows} flows{repeated}")
 
     async def _file_lines(self) -> AsyncIterator[list[bytes]]:
         assert self.file is not None
@@ -202,6 +211,9 @@ class HubbleSource:
                     self.lost += 1
                 if not isinstance(parsed, HubbleFlow):
                     continue
+                if not self._first_time(parsed.raw.encode()):
+                    self.repeated += 1
+                    continue
                 self.flows += 1
                 self._kept.append(parsed.raw)
                 sink(parsed)
@@ -214,6 +226,26 @@ class HubbleSource:
                     origin="hubble", incident_id=self.incident_id))
             if time.monotonic() - self._kept_since >= self.evidence_seconds:
                 await asyncio.to_thread(self._keep_evidence)
+
+    def _first_time(self, line: bytes) -> bool:
+        """Whether this flow line is new: Hubble replays flows, and a file may be read again."""
+        key = hashlib.sha256(line).digest()[:16]
+        if key in self._seen:
+            return False
+        if len(self._seen) >= SEEN_LIMIT:
+            del self._seen[next(iter(self._seen))]  # the oldest: replays are of recent flows
+        self._seen[key] = None
+        return True
+
+    def _remember_kept_flows(self) -> None:
+        """The flows already kept as evidence (by an earlier run) count as seen."""
+        rows = self.record.query(
+            "SELECT content FROM evidence WHERE source = ? AND media_type = ? ORDER BY seq",
+            (self.SOURCE, FLOWS_MEDIA_TYPE))
+        for (content,) in rows:
+            for line in bytes(content).split(b"\n"):
+                if line:
+                    self._first_time(line)
 
     @staticmethod
     def _as_query(flow: HubbleFlow) -> DnsQuery:
@@ -237,5 +269,5 @@ class HubbleSource:
         first = json.loads(kept[0]).get("time", "") if kept[0].startswith("{") else ""
         self.record.evidence.add(
             incident, f"hubble-flows-{first or self.record.now()}.jsonl",
-            ("\n".join(kept) + "\n").encode(), source="hubble",
-            media_type="application/x-ndjson")
+            ("\n".join(kept) + "\n").encode(), source=self.SOURCE,
+            media_type=FLOWS_MEDIA_TYPE)
