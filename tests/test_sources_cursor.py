@@ -60,3 +60,25 @@ def test_the_fast_kubelet_time_path_agrees_with_the_full_parser() -> None:
         assert line_time_ns(f"{stamp} line".encode()) == rfc3339_to_ns(stamp, [])
     assert line_time_ns(b"2026-13-27T09:00:01.5Z not a month") is None
     assert line_time_ns(b"2026-11-27T09:00:01.1234567890Z ten digits") is not None
+
+
+def test_splitting_in_bulk_gives_the_lines_a_byte_at_a_time_gives() -> None:
+    import random
+
+    rng = random.Random(4)
+    for _ in range(200):
+        body = bytes(rng.choice(b"ab\r\n\n{}") for _ in range(rng.randrange(0, 200)))
+        limit = rng.randrange(1, 30)
+        whole, bytewise = LineSplitter(max_line_bytes=limit), LineSplitter(max_line_bytes=limit)
+        got: list[bytes] = []
+        start = 0
+        while start < len(body):
+            size = rng.randrange(1, 60)
+            got += whole.feed(body[start : start + size])
+            start += size
+        expected = [line for index in range(len(body))
+                    for line in bytewise.feed(body[index : index + 1])]
+        assert got == expected
+        assert [getattr(line, "real_length", None) for line in got] == [
+            getattr(line, "real_length", None) for line in expected]
+        assert whole.partial == bytewise.partial
