@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from store import Incident
 from store.metrics import TARGETS
 
-WARNING_SHARE = 0.8  # amber from 80 % of the target, red once it has passed
+WARNING_SHARE = 0.8  # amber from 80 % of the target, red once it is reached
 CLOCKS = (("mttd", "ack", "acknowledged_at"), ("mttc", "contain", "contained_at"),
           ("mttr", "recover", "recovered_at"))  # fmt: skip
 
@@ -29,9 +29,17 @@ class ClockState:
     target: timedelta
     state: str
 
-    def text(self) -> str:
+    def text(self, *, short: bool = False) -> str:
+        """`MTTD 4:20/5m` (met: a check mark, late: `late`); short: `D 4:20/5m`."""
+        if short:
+            mark = {MET: "\N{CHECK MARK}", LATE: "!"}.get(self.state, "")
+            return f"{self.key[-1].upper()} {self.span()}{mark}"
         mark = {MET: " \N{CHECK MARK}", LATE: " late"}.get(self.state, "")
-        return f"{self.label} {duration(self.elapsed)}/{target_text(self.target)}{mark}"
+        return f"{self.key.upper()} {self.span()}{mark}"
+
+    def span(self) -> str:
+        """`4:20/5m`: elapsed against the target."""
+        return f"{duration(self.elapsed)}/{target_text(self.target)}"
 
 
 def duration(span: timedelta) -> str:
@@ -62,10 +70,10 @@ def clock_states(incident: Incident, now: datetime) -> list[ClockState]:
         done: datetime | None = getattr(incident, field_name)
         if done is not None:
             elapsed = done - start
-            state = MET if elapsed <= target else LATE
+            state = MET if elapsed < target else LATE  # the runbook: "MTTD < 5 min"
         else:
             elapsed = now - start
-            if elapsed > target:
+            if elapsed >= target:
                 state = BREACHED
             elif elapsed >= target * WARNING_SHARE:
                 state = WARNING

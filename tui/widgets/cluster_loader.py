@@ -11,30 +11,26 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from actions.cluster import (
-    ISTIO_AUTHORIZATION_POLICY,
-    ISTIO_PEER_AUTHENTICATION,
-    NETWORK_POLICY,
-    ClusterError,
+from actions.cluster import NETWORK_POLICY, ClusterError
+from actions.sources.drift import DesiredStateError, compare, load_desired
+from tui.widgets.cluster_views import (
+    MeshView,
+    PolicyRow,
+    policy_rows,
+    snapshot_view,
+    with_findings,
 )
-from tui.widgets.cluster_views import MeshView, PolicyRow, authz_rows, mtls_rows, policy_rows
 
 if TYPE_CHECKING:
     from actions.cluster import Cluster
 
 
-def _read_desired(path: Path) -> list[dict[str, Any]] | None:
-    """The desired NetworkPolicies from the policy file; None when there is no such file."""
+def _read_desired(path: Path, namespace: str) -> dict[str, dict[str, Any]] | None:
+    """The desired NetworkPolicies by name; None when the file cannot be used."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return None
-    try:
-        return [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
-    except yaml.YAMLError:
-        return None
+        return load_desired(path, namespace)
+    except DesiredStateError:
+        return None  # the drift source reports why; the pane shows drift as unknown
 
 
 def _reason(error: ClusterError) -> str:
@@ -48,28 +44,34 @@ def _reason(error: ClusterError) -> str:
 async def load_policies(
     cluster: Cluster, namespace: str, desired_file: Path | None
 ) -> tuple[list[PolicyRow], str | None]:
-    """The namespace's NetworkPolicies with drift against `desired_file` (if it exists)."""
-    desired = await asyncio.to_thread(_read_desired, desired_file) if desired_file else None
+    """The namespace's NetworkPolicies with drift against `desired_file` (if it exists).
+
+    Drift is judged as the live drift source judges it (`actions.sources.drift`), so the
+    pane says the same before and after the first live report.
+    """
+    desired = (await asyncio.to_thread(_read_desired, desired_file, namespace)
+               if desired_file else None)
     try:
         items = await cluster.list(NETWORK_POLICY, namespace)
     except ClusterError as error:
         return [], _reason(error)
-    return policy_rows(items, desired), None
+    rows = policy_rows(items, None)
+    if desired is None:
+        return rows, None
+    actual = {str((item.get("metadata") or {}).get("name")): item for item in items}
+    return with_findings(rows, compare(desired, actual, namespace), namespace), None
 
 
 async def load_mesh(cluster: Cluster, namespace: str) -> tuple[MeshView, str | None]:
-    """Which mesh, and its mTLS settings and AuthorizationPolicies in the namespace."""
-    from actions.runbook.mesh_deny import detect_mesh
+    """Which mesh and how it was found, proxy sync, mTLS modes and AuthorizationPolicies.
+
+    One refresh of the live mesh monitor (`actions.sources.mesh.MeshMonitor`), so the
+    first screen and the live updates show the same rows.
+    """
+    from actions.sources.mesh import MeshMonitor
 
     try:
-        mesh, detail = await detect_mesh(cluster)
+        snapshot = await MeshMonitor(cluster, namespace).snapshot()
     except ClusterError as error:
         return MeshView(None), _reason(error)
-    rows = []
-    if mesh == "istio":
-        try:
-            rows += mtls_rows(await cluster.list(ISTIO_PEER_AUTHENTICATION, namespace))
-            rows += authz_rows(await cluster.list(ISTIO_AUTHORIZATION_POLICY, namespace))
-        except ClusterError as error:
-            return MeshView(mesh, detail), _reason(error)
-    return MeshView(mesh, detail, tuple(rows)), None
+    return snapshot_view(snapshot), None

@@ -1,70 +1,188 @@
-"""The Mesh pane: which mesh, proxy sync, mTLS per namespace/workload, AuthorizationPolicies."""
+"""The Mesh pane: which mesh and how it was found, proxy sync, mTLS, AuthorizationPolicies,
+traffic sparklines per workload and the namespace's Warning events.
+
+Fed from two places: the war room's first listing (`show_mesh`) and the live
+sources (`show_snapshot`, `add_traffic`, `add_event`), each cheap: rows are
+plain `MeshRow`s and the table is diffed, never rebuilt, on an update.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections import deque
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from actions.sources.traffic import TrafficSeries
 from tui.safe import safe_text
-from tui.widgets.cluster_views import MeshRow, MeshView
+from tui.widgets.cluster_views import (
+    GOOD_STATES,
+    SPARK_WIDTH,
+    MeshRow,
+    MeshView,
+    TrafficRow,
+    event_rows,
+    snapshot_view,
+    traffic_rows,
+)
 from tui.widgets.pane import Pane
-from tui.widgets.table_diff import sync_rows
+from tui.widgets.table_diff import DiffTable, sync_rows
+
+if TYPE_CHECKING:
+    from actions.sources.events import WarningEvent
+    from actions.sources.mesh import MeshSnapshot
+    from actions.sources.traffic import TrafficSample
+
+MESH_NAMES = {"istio": "Istio", "linkerd": "Linkerd"}
+EVENTS_SHOWN = 30  # the pane keeps the newest Warning events; the record keeps them all
 
 
 class MeshPane(Pane):
-    """Fed with `show_mesh(MeshView)`; `show_state` explains an empty pane."""
+    """Fed with `show_mesh(MeshView)` or live items; `show_state` explains an empty pane."""
 
     PANE_TITLE = "Mesh"
     COLUMNS: ClassVar[tuple[str, ...]] = ("what", "name", "state", "detail")
+    TRAFFIC_COLUMNS: ClassVar[tuple[str, ...]] = ("traffic", "now", "last 6 min", "")
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._last: MeshView | None = None
+        self._view: MeshView | None = None
+        self._problem = ""  # why the mesh itself is unknown (forbidden, absent...)
+        self._received = TrafficSeries(length=SPARK_WIDTH)
+        self._mtls = TrafficSeries(length=SPARK_WIDTH)
+        self._plaintext: dict[str, float] = {}
+        self._events: deque[WarningEvent] = deque(maxlen=EVENTS_SHOWN)
+        self.rows: tuple[MeshRow, ...] = ()
+        """What the mesh table shows, in order."""
+        self.traffic: tuple[TrafficRow, ...] = ()
+        """What the traffic table shows: a sparkline per workload."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading"), id="mesh-state", markup=False)
-        table: DataTable[Text] = DataTable(id="mesh-table", cursor_type="row")
+        table: DataTable[Text] = DiffTable(id="mesh-table", cursor_type="row")
         table.add_columns(*self.COLUMNS)
         yield table
+        traffic: DataTable[Text] = DiffTable(id="mesh-traffic", cursor_type="row")
+        traffic.add_columns(*self.TRAFFIC_COLUMNS)
+        yield traffic
 
     def on_mount(self) -> None:
         # Flag colours come from the theme: redraw the cells when it changes.
         self.app.theme_changed_signal.subscribe(self, self._restyle)
 
     def _restyle(self, _theme: object) -> None:
-        if self._last is not None:
-            self.show_mesh(self._last)
+        self._redraw()
 
     @property
     def focus_target(self) -> Widget:
         return self.query_one(DataTable)
 
+    # --- what feeds it ---------------------------------------------------------------------------
+
     def show_state(self, message: str) -> None:
-        self.query_one("#mesh-state", Static).update(Text(message))
-        self.set_class(True, "-empty")
+        """Why the mesh is unknown ("absent: no cluster connection", "forbidden: ...")."""
+        self._problem = message
+        self._redraw()
 
     def show_mesh(self, view: MeshView) -> None:
-        self._last = view
-        mesh = safe_text(view.mesh or "no mesh detected")
-        detail = f": {safe_text(view.detail)}" if view.detail else ""
-        flagged = sum(row.flagged for row in view.rows)
-        warning = f", {flagged} flagged" if flagged else ""
-        self.query_one("#mesh-state", Static).update(Text(f"{mesh}{detail}{warning}"))
-        self.set_class(bool(flagged), "-flagged")
-        self.set_class(not view.rows, "-empty")
-        rows = [(row.key, self._cells(row)) for row in view.rows]
+        """A listing of the mesh (the war room's first load, or a live snapshot)."""
+        self._view, self._problem = view, ""
+        self._redraw()
+
+    def show_snapshot(self, snapshot: MeshSnapshot) -> None:
+        """One refresh of the live mesh monitor."""
+        self.show_mesh(snapshot_view(snapshot))
+
+    def add_traffic(self, sample: TrafficSample) -> None:
+        """One Prometheus poll: the sparklines move one step."""
+        self._received.add(sample.received_bytes)
+        self._mtls.add(sample.mtls_failures)
+        self._plaintext = dict(sample.plaintext)
+        self._redraw()
+
+    def add_event(self, event: WarningEvent) -> None:
+        """A Warning event of the namespace (a repeat replaces the earlier count)."""
+        same = event.uid or f"{event.namespace}/{event.name}"
+        for kept in list(self._events):
+            if (kept.uid or f"{kept.namespace}/{kept.name}") == same:
+                self._events.remove(kept)
+        self._events.append(event)
+        self._redraw()
+
+    # --- drawing ---------------------------------------------------------------------------------
+
+    def _summary(self, rows: tuple[MeshRow, ...]) -> str:
+        if self._problem and self._view is None:
+            return self._problem
+        view = self._view
+        if view is None:
+            mesh = "loading the mesh"
+        else:
+            name = MESH_NAMES.get(view.mesh or "", view.mesh or "no mesh")
+            mesh = f"{name} ({view.detail})" if view.detail else name
+        proxies = [row for row in rows if row.kind == "proxy"]
+        parts = [safe_text(mesh)]
+        if proxies:
+            stale = sum(row.state == "STALE" for row in proxies)
+            not_sent = sum(row.state == "NOT SENT" for row in proxies)
+            sync = f"{len(proxies)} proxies"
+            if stale or not_sent:
+                sync += f": {stale} STALE, {not_sent} NOT SENT"
+            parts.append(sync)
+        flagged = sum(row.flagged for row in rows)
+        if flagged:
+            parts.append(f"{flagged} flagged")
+        if self._problem:
+            parts.append(safe_text(self._problem))
+        return " \N{MIDDLE DOT} ".join(parts)
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        rows = (*(self._view.rows if self._view else ()), *event_rows(self._events))
+        traffic = tuple(traffic_rows(
+            {k: list(v) for k, v in self._received.series.items()},
+            {k: list(v) for k, v in self._mtls.series.items()}, self._plaintext))
+        self.rows, self.traffic = rows, traffic
+        self.query_one("#mesh-state", Static).update(Text(self._summary(rows)))
+        flagged = any(row.flagged for row in rows) or any(row.flagged for row in traffic)
+        self.set_class(flagged, "-flagged")
+        self.set_class(not rows, "-empty")
+        self.set_class(bool(traffic), "-traffic")
         with self.app.batch_update():
-            sync_rows(self.query_one(DataTable), rows)
+            sync_rows(self.query_one("#mesh-table", DataTable),
+                      [(row.key, self._cells(row)) for row in rows])
+            sync_rows(self.query_one("#mesh-traffic", DataTable),
+                      [(row.key, self._traffic_cells(row)) for row in traffic])
+
+    def _traffic_cells(self, row: TrafficRow) -> tuple[Text, ...]:
+        colours = self.app.theme_variables
+        bad = f"bold {colours.get('text-error', 'red')}"
+        spark = colours.get("text-error" if row.kind == "mtls-fail" else "text-primary", "")
+        return (
+            Text(safe_text(row.name), style=bad if row.flagged else ""),
+            Text(row.rate, style=bad if row.flagged else ""),
+            Text(row.spark, style=spark),
+            Text(safe_text(row.plaintext), style=bad if row.flagged else ""),
+        )
 
     def _cells(self, row: MeshRow) -> tuple[Text, ...]:
-        style = f"bold {self.app.theme_variables.get('error', 'red')}" if row.flagged else ""
-        state = f"\N{WARNING SIGN} {row.state}" if row.flagged else row.state
+        # The theme's text colours (text-error...) are the ones readable on both themes.
+        colours = self.app.theme_variables
+        if row.flagged:
+            style = f"bold {colours.get('text-error', 'red')}"
+            state = f"\N{WARNING SIGN} {row.state}"
+        elif row.caution:
+            style, state = f"bold {colours.get('text-warning', 'yellow')}", row.state
+        elif row.state in GOOD_STATES:
+            style, state = colours.get("text-success", "green"), row.state
+        else:
+            style, state = "", row.state
         return (
-            Text(row.kind),
+            Text(row.kind, style="dim"),
             Text(safe_text(row.name)),
             Text(safe_text(state), style=style),
             Text(safe_text(row.detail)),

@@ -15,7 +15,7 @@ from store import TimelineEntry
 from tui.safe import safe_text
 from tui.widgets.clocks import duration
 from tui.widgets.pane import Pane
-from tui.widgets.table_diff import sync_rows
+from tui.widgets.table_diff import DiffTable, sync_rows
 
 
 def relative(at: datetime, start: datetime | None) -> str:
@@ -35,7 +35,7 @@ class TimelinePane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading"), id="timeline-state", markup=False)
-        table: DataTable[Text] = DataTable(
+        table: DataTable[Text] = DiffTable(
             id="timeline-table", cursor_type="row", zebra_stripes=True
         )
         table.add_columns(*self.COLUMNS)
