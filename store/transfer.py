@@ -71,21 +71,29 @@ class TransferResult:
         }
 
 
-def _rows(conn: sqlite3.Connection, incident_id: str) -> Iterator[tuple[int, str, sqlite3.Row]]:
-    """The incident's chained rows of every table, merged in chain order."""
+# Entries are read as plain tuples, (seq, id, prev_hash, hash, *content columns):
+# slicing the content out costs far less than a million sqlite3.Row lookups by name.
+SEQ, ROW_ID, PREV_HASH, HASH, CONTENT = 0, 1, 2, 3, 4
+Entry = tuple[Any, ...]
 
-    def table_rows(table: str) -> Iterator[tuple[int, str, sqlite3.Row]]:
-        cursor = conn.cursor()
-        cursor.row_factory = sqlite3.Row
+
+def _select(table: str) -> str:
+    return f"SELECT seq, id, prev_hash, hash, {', '.join(CHAINED_TABLES[table])} FROM {table}"
+
+
+def _rows(conn: sqlite3.Connection, incident_id: str) -> Iterator[tuple[int, str, Entry]]:
+    """The incident's chained entries of every table, merged in chain order."""
+
+    def table_rows(table: str) -> Iterator[tuple[int, str, Entry]]:
         # Alerts have no (incident_id, seq) index: when the incident holds most
         # of them, walking the seq index beats sorting a million rows in temp files.
         column = (
             "+incident_id" if table == "alerts" and _mostly(conn, incident_id) else "incident_id"
         )
-        for row in cursor.execute(
-            f"SELECT * FROM {table} WHERE {column} = ? ORDER BY seq", (incident_id,)
+        for row in conn.execute(
+            f"{_select(table)} WHERE {column} = ? ORDER BY seq", (incident_id,)
         ):
-            yield row["seq"], table, row
+            yield row[SEQ], table, row
 
     return heapq.merge(*(table_rows(t) for t in INCIDENT_TABLES), key=lambda item: item[0])
 
@@ -99,17 +107,16 @@ def _mostly(conn: sqlite3.Connection, incident_id: str) -> bool:
     return mine * 2 >= everyone > 0
 
 
-def _content(table: str, row: sqlite3.Row) -> tuple[tuple[Any, ...], str]:
-    columns = CHAINED_TABLES[table]
-    values = tuple(row[c] for c in columns)
-    return values, chain.content_hash(table, dict(zip(columns, values, strict=True)))
+def _content(table: str, row: Entry) -> tuple[tuple[Any, ...], str]:
+    values = row[CONTENT:]
+    return values, chain.content_hash(table, dict(zip(CHAINED_TABLES[table], values, strict=True)))
 
 
-Hashed = tuple[str, sqlite3.Row, tuple[Any, ...], str]
-"""(table, row, content values, content hash): an entry ready to append to another chain."""
+Hashed = tuple[str, Entry, tuple[Any, ...], str]
+"""(table, entry, content values, content hash): an entry ready to append to another chain."""
 
 
-def _hashed(rows: Iterator[tuple[int, str, sqlite3.Row]]) -> Iterator[Hashed]:
+def _hashed(rows: Iterator[tuple[int, str, Entry]]) -> Iterator[Hashed]:
     for _seq, table, row in rows:
         yield (table, row, *_content(table, row))
 
@@ -137,15 +144,13 @@ def _verified(
         values, content_sha = _content(table, row)
         if (
             seq != expected_seq
-            or row["prev_hash"] != prev_hash
-            or row["hash"] != chain.link_hash(prev_hash, seq, content_sha)
+            or row[PREV_HASH] != prev_hash
+            or row[HASH] != chain.link_hash(prev_hash, seq, content_sha)
         ):
-            # verify's own words for what is wrong with this entry
-            problem = _check_entry(table, row, expected_seq, prev_hash)
-            raise _not_verified(path, problem or f"{table} entry {seq} does not hold")
-        if table in INCIDENT_TABLES and row["incident_id"] == incident_id:
+            raise _not_verified(path, _problem(conn, table, row, expected_seq, prev_hash))
+        if table in INCIDENT_TABLES and values[_INCIDENT_ID[table]] == incident_id:
             yield table, row, values, content_sha
-        prev_hash = row["hash"]
+        prev_hash = row[HASH]
         expected_seq += 1
     walk.entries, walk.head_hash = expected_seq - 1, prev_hash
     head = conn.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()
@@ -167,20 +172,34 @@ def _not_verified(path: Path, problem: object) -> TransferError:
     )
 
 
-def _all_rows(conn: sqlite3.Connection, table: str) -> Iterator[tuple[int, str, sqlite3.Row]]:
+def _problem(
+    conn: sqlite3.Connection, table: str, entry: Entry, expected_seq: int, prev_hash: str
+) -> object:
+    """verify's own words for what is wrong with an entry that does not hold."""
     cursor = conn.cursor()
     cursor.row_factory = sqlite3.Row
-    for row in cursor.execute(f"SELECT * FROM {table} ORDER BY seq"):
-        yield row["seq"], table, row
+    row = cursor.execute(f"SELECT * FROM {table} WHERE id = ?", (entry[ROW_ID],)).fetchone()
+    found = _check_entry(table, row, expected_seq, prev_hash) if row is not None else None
+    return found or f"{table} entry {entry[SEQ]} does not hold"
+
+
+def _all_rows(conn: sqlite3.Connection, table: str) -> Iterator[tuple[int, str, Entry]]:
+    for row in conn.execute(f"{_select(table)} ORDER BY seq"):
+        yield row[SEQ], table, row
+
+
+_INCIDENT_ID = {
+    table: tuple(CHAINED_TABLES[table]).index("incident_id") for table in INCIDENT_TABLES
+}
 
 
 def _copy_entries(
     entries: Iterator[Hashed], txn: WriteTransaction
-) -> Iterator[tuple[int, str, sqlite3.Row]]:
+) -> Iterator[tuple[int, str, Entry]]:
     """Append entries to `txn` in order, in batches of one table; yields (new seq, table, row)."""
     batch: list[Hashed] = []
 
-    def flush() -> Iterator[tuple[int, str, sqlite3.Row]]:
+    def flush() -> Iterator[tuple[int, str, Entry]]:
         start = 0
         while start < len(batch):
             table = batch[start][0]
@@ -314,9 +333,9 @@ def _write_export(
         entries = 0
         for new_seq, table, row in _copy_entries(_hashed(_rows(source, incident_id)), txn):
             entries += 1
-            origins.append((new_seq, table, row["seq"], row["hash"]))
+            origins.append((new_seq, table, row[SEQ], row[HASH]))
             if table == "outbox":
-                outbox_ids[row["id"]] = _new_row_id(conn, "outbox", new_seq)
+                outbox_ids[row[ROW_ID]] = _new_row_id(conn, "outbox", new_seq)
             if len(origins) >= BATCH:
                 conn.executemany(f"INSERT INTO {ORIGIN_TABLE} VALUES (?, ?, ?, ?)", origins)
                 origins.clear()
@@ -418,7 +437,7 @@ def import_incident(record: Record, path: str | Path) -> TransferResult:
             for new_seq, table, row in _copy_entries(verified, txn):
                 entries += 1
                 if table == "outbox":
-                    outbox_ids[row["id"]] = _new_row_id(txn.conn, "outbox", new_seq)
+                    outbox_ids[row[ROW_ID]] = _new_row_id(txn.conn, "outbox", new_seq)
             _insert_incident(txn.conn, incident_id)
             _copy_outbox_state(source, txn.conn, outbox_ids)
             record.timeline.add_in(
