@@ -158,7 +158,8 @@ class BatchPreparer:
                 severity = classification.severity
                 severities[severity] = severities.get(severity, 0) + 1
                 batch.values.append(values)
-                batch.hashes.append(content_hash("alerts", dict(zip(ALERT_COLUMNS, values))))
+                content = dict(zip(ALERT_COLUMNS, values, strict=True))
+                batch.hashes.append(content_hash("alerts", content))
         batch.by_severity.update(severities)
         return batch
 

@@ -220,8 +220,8 @@ def main() -> None:
     print(f"follower CPU {cpu * 1e6:.0f} us per alert, all threads{not_counted}: "
           f"one core follows about {1 / cpu:,.0f} alerts/s; of which the event loop "
           f"(HTTP, resume cursor, delivery, this benchmark's sink) {loop_cpu * 1e6:.0f} us")
-    print(f"cluster process CPU (API server and the pods' writers) {cluster_cpu / written * 1e6:.0f} "
-          f"us per line")
+    print("cluster process CPU (API server and the pods' writers) "
+          f"{cluster_cpu / written * 1e6:.0f} us per line")
     print(f"pods {args.pods}, target {args.rate} alerts/s for {args.seconds:g} s")
     print(f"written {written}, recorded {rows}, lost {written - unique}, "
           f"duplicated {rows - unique + duplicates}, delivered fresh {fresh}")

@@ -216,7 +216,8 @@ def test_the_sources_places_and_intervals_are_read_and_checked(tmp_path: Path) -
     assert settings.mesh.interval_seconds == 2.5
     for text, problem in (
         ("[mesh]\ninterval_seconds = 0\n", "mesh.interval_seconds: must be at least 1"),
-        ('[prometheus]\ninterval_seconds = "15"\n', "prometheus.interval_seconds: expected a number"),
+        ('[prometheus]\ninterval_seconds = "15"\n',
+         "prometheus.interval_seconds: expected a number"),
         ("[policies]\nrelist_seconds = 1.5\n", "policies.relist_seconds: expected a whole number"),
         ("[coredns]\nselecter = \"x\"\n", "coredns.selecter"),
     ):

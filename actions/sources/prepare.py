@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from actions.falco.alert import FalcoAlert, RejectedLine
 from actions.falco.classify import Classification, Classifier
-from actions.falco.parse import parse_line
 from actions.falco.orphans import exit_with_parent
+from actions.falco.parse import parse_line
 from actions.ingest import BatchPreparer, PreparedBatch
 from store.alerts import ALERT_COLUMNS
 
