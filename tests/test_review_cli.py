@@ -1,0 +1,63 @@
+"""`warroom review --at --speed` as a user types it: bad input says why before any console opens."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from store import Record
+from tests.plugins.record import FrozenClock
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def warroom(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def incident(record: Record, clock: FrozenClock) -> str:
+    opened = record.incidents.open("Exfiltration over DNS", severity="P1")
+    clock.advance(minutes=20)
+    record.timeline.add(opened.id, "note", "contained", actor="ic")
+    return opened.id
+
+
+@pytest.mark.parametrize("typed", ["soon", "25:00", "+12x"])
+def test_a_bad_start_time_is_a_usage_error_that_says_what_would_do(
+    incident: str, typed: str
+) -> None:
+    done = warroom("review", incident, "--at", typed)
+    assert done.returncode == 2
+    assert "--at" in done.stderr
+    assert "+12m" in done.stderr
+    assert not done.stdout
+
+
+@pytest.mark.parametrize("speed", ["0", "-3", "fast"])
+def test_a_bad_speed_is_a_usage_error(incident: str, speed: str) -> None:
+    done = warroom("review", incident, "--speed", speed)
+    assert done.returncode == 2
+    assert "speed" in done.stderr
+
+
+def test_good_options_still_need_a_terminal(incident: str) -> None:
+    done = warroom("review", incident, "--at", "+5m", "--speed", "10x")
+    assert done.returncode == 2
+    assert "needs a terminal" in done.stderr
+
+
+def test_an_unknown_incident_fails_with_its_name(incident: str) -> None:
+    done = warroom("review", "NSI-1999-01-01-001", "--at", "+5m")
+    assert done.returncode == 1
+    assert "no incident NSI-1999-01-01-001" in done.stderr
