@@ -284,6 +284,7 @@ class ReportScreen(Screen[None]):
     """One incident's report: rendered, its sections editable, saved to a file."""
 
     CSS_PATH = REPORT_STYLES
+    AUTO_FOCUS = "#report-doc"  # arrows and page keys scroll the report
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,w", "close", "Back", id="report.close"),
         Binding("e", "toggle_variant", "Executive/full", id="report.variant"),
@@ -341,7 +342,6 @@ class ReportScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._update_narrow()
-        self.query_one("#report-doc").focus()
         self.set_interval(CLOCK_INTERVAL, self._tick, name="report-clocks")
         self.reload()
 
@@ -358,6 +358,7 @@ class ReportScreen(Screen[None]):
     async def reload(self) -> None:
         """Render the shown variant from the record (off the event loop) and show it."""
         doc = self.query_one("#report-doc")
+        reading = self.focused is doc  # the loading indicator takes focus away: give it back
         doc.loading = True
         try:
             view = await self.war_app.in_record(
@@ -376,6 +377,8 @@ class ReportScreen(Screen[None]):
             )
         finally:
             doc.loading = False
+            if reading and self.is_current:
+                doc.focus()
 
     def _show_sections(self, written: dict[str, str]) -> None:
         options = self.query_one("#report-sections", OptionList)
@@ -521,8 +524,6 @@ class ReportScreen(Screen[None]):
             markup=False,
             timeout=10,
         )
-        if saved.recorded:
-            self.reload()
 
     @work(exclusive=True, group="report-action", exit_on_error=False)
     async def action_mark_issued(self) -> None:
