@@ -13,7 +13,7 @@ from tui.screens.war_room import WarRoomScreen
 from tui.widgets.alert_buffer import AlertBuffer, AlertFilter
 from tui.widgets.alert_list import AlertList
 from tui.widgets.alert_pane import AlertPane
-from tui.widgets.alert_rows import AlertRow
+from tui.widgets.alert_rows import AlertRow, rank_and_rule
 
 
 @pytest.fixture
@@ -76,6 +76,63 @@ def test_window_is_bounded_and_the_filter_index_follows_it() -> None:
     assert buffer.visible_count == 1
 
 
+def test_severity_and_rule_filters_read_each_alerts_key_and_agree_with_its_row() -> None:
+    classifier = Classifier.load()
+
+    def severity_of(alert: Any) -> str:
+        return str(classifier.classify(alert).severity)
+
+    items: list[Any] = [
+        parsed(alert_line(i, rule=("Outbound C2", "Terminal shell in container")[i % 2],
+                          priority=("Critical", "Notice", "Warning")[i % 3]))
+        for i in range(30)
+    ]
+    items += hostile_alerts()
+    items += [{"rule": "r\x1b[2J", "severity": "P9", "output": "odd"}, {"output": "bare"}]
+    items.append(AlertRow.of({"rule": "as a row", "severity": "P0"}))
+    converted: list[Any] = []
+
+    def convert(item: Any) -> AlertRow:
+        converted.append(item)
+        return AlertRow.of(item, severity_of)
+
+    buffer = AlertBuffer(
+        capacity=1000, convert=convert, key=lambda item: rank_and_rule(item, severity_of)
+    )
+    buffer.extend(items)
+    rows = [AlertRow.of(item, severity_of) for item in items]
+    for item, row in zip(items, rows, strict=True):
+        assert rank_and_rule(item, severity_of) == (row.severity_rank, row.rule)
+    filters = [AlertFilter(max_rank=rank) for rank in (0, 1, 2)]
+    filters += [AlertFilter(rule=row.rule) for row in rows[:2] + rows[-3:]]
+    filters.append(AlertFilter(max_rank=1, rule="Outbound C2"))
+    for wanted in filters:
+        converted.clear()
+        buffer.set_filter(wanted)
+        assert converted == []  # no row was built to decide
+        assert list(buffer.index) == [seq for seq, row in enumerate(rows) if wanted.matches(row)]
+        buffer.extend(items[:3])  # new alerts under the filter: still no row built
+        rows += rows[:3]
+        assert converted == []
+        assert list(buffer.index) == [seq for seq, row in enumerate(rows) if wanted.matches(row)]
+    buffer.set_filter(AlertFilter(text="payload"))
+    assert buffer.visible_count == sum("payload" in row.output for row in rows) > 0
+
+
+async def test_a_click_selects_the_row_under_the_pointer(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_alerts([parsed(alert_line(i, pod=f"orchestrator-{i}")) for i in range(10)])
+        await pilot.pause(0.3)
+        alert_list = app.screen.query_one(AlertList)
+        await pilot.click(AlertList, offset=(20, 3))
+        await pilot.pause()
+        assert alert_list.cursor == 3
+        assert alert_list.selected is not None
+        assert alert_list.selected.pod == "orchestrator-6"  # newest (9) on top
+
+
 async def test_pushed_alerts_appear_newest_first_and_hostile_text_is_drawn_literally(
     make_app: AppFactory,
 ) -> None:
@@ -97,7 +154,15 @@ async def test_pushed_alerts_appear_newest_first_and_hostile_text_is_drawn_liter
         assert not any("\x1b" in line or "\x9b" in line for line in drawn)
         await pilot.press("enter")  # detail of the selected (newest) alert
         await pilot.pause()
-        assert app.screen.query_one(AlertPane).has_class("-detail")
+        pane = app.screen.query_one(AlertPane)
+        detail = pane.query_one("#alert-detail")
+        assert pane.has_class("-detail")
+        assert detail.region.height > 0  # laid out on screen, not only flagged
+        assert "payload" in str(detail.render())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not pane.has_class("-detail")
+        assert detail.region.height == 0
 
 
 async def test_filters_by_severity_rule_and_text_from_the_keyboard(make_app: AppFactory) -> None:

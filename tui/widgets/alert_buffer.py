@@ -6,8 +6,11 @@ and the index holds the sequence numbers that pass the current filter, so a
 filter change rebuilds one list of integers instead of any widgets.
 
 Alerts are kept as they were pushed and turned into `AlertRow`s only when a
-row is drawn or a filter must look at it: at thousands of alerts a second
+row is drawn or a text filter must look at it: at thousands of alerts a second
 most of them scroll past unseen, and converting them all was most of the cost.
+Each alert's severity rank and rule are kept beside it (cheap to read), so the
+severity and rule filters never build rows: neither for a new alert under an
+active filter nor when the filter changes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tui.widgets.alert_rows import SEVERITY_ORDER, AlertRow
+from tui.widgets.alert_rows import SEVERITY_ORDER, AlertRow, rank_and_rule
 
 SEVERITY_STEPS: tuple[int | None, ...] = (None, 0, 1, 2)
 """What the severity filter cycles through: all, then P0 only, P0-P1, P0-P2."""
@@ -32,10 +35,15 @@ class AlertFilter:
     text: str = ""
 
     def matches(self, row: AlertRow) -> bool:
-        if self.max_rank is not None and row.severity_rank > self.max_rank:
+        return self.matches_key(row.severity_rank, row.rule) and self.matches_text(row)
+
+    def matches_key(self, rank: int, rule: str) -> bool:
+        """The severity and rule tests alone (see `rank_and_rule`)."""
+        if self.max_rank is not None and rank > self.max_rank:
             return False
-        if self.rule is not None and row.rule != self.rule:
-            return False
+        return self.rule is None or rule == self.rule
+
+    def matches_text(self, row: AlertRow) -> bool:
         return not self.text or self.text.casefold() in row.search_text()
 
     @property
@@ -59,16 +67,28 @@ def _as_row(item: Any) -> AlertRow:
     return AlertRow.of(item)
 
 
+def _key(item: Any) -> tuple[int, str]:
+    return rank_and_rule(item)
+
+
 class AlertBuffer:
     """The newest `capacity` alerts and the sequence numbers of those the filter lets through."""
 
-    def __init__(self, capacity: int = 5000, convert: Callable[[Any], AlertRow] = _as_row) -> None:
+    def __init__(
+        self,
+        capacity: int = 5000,
+        convert: Callable[[Any], AlertRow] = _as_row,
+        key: Callable[[Any], tuple[int, str]] = _key,
+    ) -> None:
+        """`convert` builds an alert's row; `key` reads its (severity rank, rule) the same way."""
         if capacity < 1:
             raise ValueError("the alert window needs room for at least one row")
         self.capacity = capacity
         self.items: deque[Any] = deque()
+        self.keys: deque[tuple[int, str]] = deque()
         self._rows: dict[int, AlertRow] = {}
         self._convert = convert
+        self._key = key
         self.first_seq = 0
         self.next_seq = 0
         self.index: deque[int] = deque()
@@ -93,19 +113,24 @@ class AlertBuffer:
         """Add alerts (oldest first); returns how many of them the filter shows."""
         shown = 0
         active = self.filter.active
-        matches = self.filter.matches
+        matches_key, matches_text = self.filter.matches_key, self.filter.matches_text
+        by_text = bool(self.filter.text)
+        key_of, index = self._key, self.index
         for item in items:
             seq = self.next_seq
             self.next_seq += 1
+            key = key_of(item)
             self.items.append(item)
-            if not active or matches(self.row(seq)):
-                self.index.append(seq)
+            self.keys.append(key)
+            if not active or (matches_key(*key) and (not by_text or matches_text(self.row(seq)))):
+                index.append(seq)
                 shown += 1
         overflow = len(self.items) - self.capacity
         if overflow > 0:
             rows = self._rows
             for seq in range(self.first_seq, self.first_seq + overflow):
                 self.items.popleft()
+                self.keys.popleft()
                 rows.pop(seq, None)
             self.first_seq += overflow
             while self.index and self.index[0] < self.first_seq:
@@ -120,8 +145,13 @@ class AlertBuffer:
         if not new_filter.active:
             self.index = deque(seqs)
             return
-        matches, row = new_filter.matches, self.row
-        self.index = deque(seq for seq in seqs if matches(row(seq)))
+        matches_key, matches_text, row = new_filter.matches_key, new_filter.matches_text, self.row
+        by_text = bool(new_filter.text)
+        self.index = deque(
+            seq
+            for seq, key in zip(seqs, self.keys, strict=True)
+            if matches_key(*key) and (not by_text or matches_text(row(seq)))
+        )
 
     def visible(self, position: int) -> tuple[int, AlertRow] | None:
         """The row at display position `position`, newest first, with its sequence number."""

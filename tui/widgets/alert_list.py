@@ -19,6 +19,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
+from textual.events import Click
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -26,7 +27,7 @@ from textual.strip import Strip
 
 from actions.sources.rates import AlertRates
 from tui.widgets.alert_buffer import AlertBuffer, AlertFilter
-from tui.widgets.alert_rows import AlertRow
+from tui.widgets.alert_rows import AlertRow, rank_and_rule
 
 DRAIN_INTERVAL = 0.1  # 10 Hz: newest alert on screen well within 250 ms, one refresh per tick
 MAX_PENDING_BATCHES = 2_000  # beyond this the UI is behind; older batches are counted, not shown
@@ -135,7 +136,11 @@ class AlertList(ScrollView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.buffer = AlertBuffer(capacity, convert=lambda item: AlertRow.of(item, severity_of))
+        self.buffer = AlertBuffer(
+            capacity,
+            convert=lambda item: AlertRow.of(item, severity_of),
+            key=lambda item: rank_and_rule(item, severity_of),
+        )
         self.rates = AlertRates(window_seconds=120)
         self.received = 0
         self.not_shown = 0
@@ -268,8 +273,8 @@ class AlertList(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
         position = scroll_y + y
+        width = self.scrollable_content_region.width
         found = self.buffer.visible(position)
         if found is None:
             return Strip.blank(width, self.rich_style)
@@ -299,7 +304,17 @@ class AlertList(ScrollView, can_focus=True):
             Segment(_cell(row.pod, pod) + " ", plain),
             Segment(_cell(row.summary, summary), plain),
         ]
-        return Strip(segments).crop_extend(0, width, plain)
+        drawn = TIME_WIDTH + SEVERITY_WIDTH + rule + pod + summary + 4
+        if drawn == width:  # the columns fill the line exactly: no second Strip to crop
+            return Strip(segments, width)
+        return Strip(segments, drawn).crop_extend(0, width, plain)
+
+    def on_click(self, event: Click) -> None:
+        """A click selects the row under the pointer."""
+        offset = event.get_content_offset(self)
+        if offset is not None:
+            self.focus()
+            self._move_to(self.scroll_offset.y + offset.y)
 
     def on_focus(self) -> None:
         self._strips.clear()

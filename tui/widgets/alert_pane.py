@@ -30,12 +30,27 @@ class AlertPane(Pane):
     PANE_TITLE = "Falco alerts"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter_text", "Filter", id="alerts.filter", tooltip="Filter by text"),
-        Binding("s", "cycle_severity", "Severity", id="alerts.severity",
-                tooltip="Show all, P0 only, P0-P1, P0-P2"),
-        Binding("r", "filter_rule", "Rule", id="alerts.rule",
-                tooltip="Show only the selected alert's rule (again: all rules)"),
-        Binding("enter", "toggle_detail", "Detail", id="alerts.detail",
-                tooltip="The selected alert's full output and fields"),
+        Binding(
+            "s",
+            "cycle_severity",
+            "Severity",
+            id="alerts.severity",
+            tooltip="Show all, P0 only, P0-P1, P0-P2",
+        ),
+        Binding(
+            "r",
+            "filter_rule",
+            "Rule",
+            id="alerts.rule",
+            tooltip="Show only the selected alert's rule (again: all rules)",
+        ),
+        Binding(
+            "enter",
+            "toggle_detail",
+            "Detail",
+            id="alerts.detail",
+            tooltip="The selected alert's full output and fields",
+        ),
         Binding("escape", "clear_filter", "Clear", id="alerts.clear", show=False),
     ]
 
@@ -58,10 +73,13 @@ class AlertPane(Pane):
         self._capacity = capacity
         self._severity_of = severity_of
         self._severity_step = 0
+        self._status = ""
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: rule, pod, output text (enter applies, esc clears)",
-                    id="alert-filter")
+        yield Input(
+            placeholder="filter: rule, pod, output text (enter applies, esc clears)",
+            id="alert-filter",
+        )
         yield Static(header_text(80), id="alert-header", markup=False)
         yield AlertList(capacity=self._capacity, severity_of=self._severity_of, id="alert-list")
         yield Static("", id="alert-detail", markup=False)
@@ -92,20 +110,27 @@ class AlertPane(Pane):
     # --- counters -------------------------------------------------------------------------------
 
     def refresh_counters(self) -> None:
+        """Sparkline and status line; each repainted only when it changed, never re-laid out."""
         alerts = self.alert_list
         rates = alerts.rates
         series = [0] * SPARK_SECONDS
         for severity in rates.severities():
             for i, count in enumerate(rates.series(severity, seconds=SPARK_SECONDS)):
                 series[i] += count
-        self.query_one(Sparkline).data = series
+        sparkline = self.query_one(Sparkline)
+        if list(sparkline.data or ()) != series:
+            sparkline.data = series
         parts = [f"{alerts.received:,} received", f"{alerts.buffer.visible_count:,} shown"]
         if alerts.filter.active:
             parts.append(f"filter: {alerts.filter.describe()}")
         if alerts.not_shown:
             parts.append(f"+{alerts.not_shown:,} not shown, all recorded")
         parts.append(f"{max(series[-5:], default=0)}/s")
-        self.query_one("#alert-status", Static).update(Text(" · ".join(parts)))
+        status = " · ".join(parts)
+        if status != self._status:
+            self._status = status
+            # Fixed size (one line, the footer's free width): a repaint, not a re-layout.
+            self.query_one("#alert-status", Static).update(Text(status), layout=False)
 
     @on(AlertList.Drained)
     def _drained(self, event: AlertList.Drained) -> None:
@@ -113,7 +138,9 @@ class AlertPane(Pane):
 
     @on(Resize)
     def _resized(self, event: Resize) -> None:
-        self.query_one("#alert-header", Static).update(header_text(self.alert_list.size.width))
+        self.query_one("#alert-header", Static).update(
+            header_text(self.alert_list.size.width), layout=False
+        )
 
     # --- selection and detail -------------------------------------------------------------------
 
@@ -126,11 +153,16 @@ class AlertPane(Pane):
 
     def _show_detail(self, row: AlertRow | None) -> None:
         detail = self.query_one("#alert-detail", Static)
-        detail.update(Text(row.detail_text() if row else "no alert selected"))
+        # Fixed height (panes.tcss): a new selection repaints the detail, never re-lays out.
+        detail.update(Text(row.detail_text() if row else "no alert selected"), layout=False)
 
     def action_toggle_detail(self) -> None:
-        self.toggle_class("-detail")
-        reading = self.has_class("-detail")
+        reading = not self.has_class("-detail")
+        # The class says what is shown (and matches panes.tcss), but re-styling the
+        # pane's subtree for it costs a frame or two under a flood: show or hide the
+        # detail directly instead, which only re-lays out.
+        self.set_class(reading, "-detail", update=False)
+        self.query_one("#alert-detail").display = reading
         # While reading an alert the cursor stays on it as newer alerts arrive above.
         self.alert_list.follow = not reading
         if reading:

@@ -58,11 +58,8 @@ class AlertRow:
             return item
         if isinstance(item, dict):
             return cls._from_mapping(item)
-        classification = getattr(item, "classification", None)
         alert = getattr(item, "alert", item)
-        severity = getattr(item, "severity", None) or getattr(classification, "severity", None)
-        if severity is None and severity_of is not None:
-            severity = severity_of(alert)
+        severity = _severity_of_object(item, severity_of)
         mapping = {
             "time": getattr(alert, "time", ""),
             "time_ns": getattr(alert, "time_ns", None),
@@ -125,6 +122,35 @@ class AlertRow:
         ]
         lines.extend(f"{key} = {value}" for key, value in self.fields)
         return "\n".join(lines)
+
+
+def _severity_of_object(item: Any, severity_of: Severity | None) -> Any:
+    """The severity an alert object carries (or its classification), else `severity_of`'s."""
+    classification = getattr(item, "classification", None)
+    severity = getattr(item, "severity", None) or getattr(classification, "severity", None)
+    if severity is None and severity_of is not None:
+        severity = severity_of(getattr(item, "alert", item))
+    return severity
+
+
+def _rank(severity: object) -> int:
+    try:
+        return SEVERITY_ORDER.index(str(severity))
+    except ValueError:
+        return len(SEVERITY_ORDER)
+
+
+def rank_and_rule(item: Any, severity_of: Severity | None = None) -> tuple[int, str]:
+    """(severity rank, sanitised rule) of an alert, exactly as its `AlertRow` would say,
+    without building the row: what the severity and rule filters look at, per alert."""
+    if isinstance(item, AlertRow):
+        return item.severity_rank, item.rule
+    if isinstance(item, dict):
+        severity, rule = item.get("severity"), item.get("rule")
+    else:
+        severity = _severity_of_object(item, severity_of)
+        rule = getattr(getattr(item, "alert", item), "rule", "")
+    return _rank(severity or UNKNOWN_SEVERITY), _safe(rule or "")
 
 
 def _clock_text(time_ns: object, fallback: str) -> str:
