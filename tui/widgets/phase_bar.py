@@ -28,14 +28,28 @@ SHORT_TITLES = {
 }
 
 
+def long_title(number: int, phase: str) -> str:
+    return f"{number} {PHASE_TITLES[phase]} {PHASE_WINDOWS[phase]}"
+
+
+# Each phase gets a fifth of the bar: below this width a long title would be cut.
+LONG_TITLES_WIDTH = len(PHASES) * (max(len(long_title(n, p)) for n, p in enumerate(PHASES, 1)) + 2)
+
+
 class PhaseBar(Horizontal):
-    """Five phases; `phase` (set by the screen) gets the `-current` class, earlier ones `-done`."""
+    """Five phases; `phase` (set by the screen) gets the `-current` class, earlier ones `-done`.
+
+    Short titles (`-short`) when the long ones would not fit in a fifth of the width.
+    """
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < LONG_TITLES_WIDTH, "-short")
 
     def compose(self) -> ComposeResult:
         for number, phase in enumerate(PHASES, start=1):
             with Horizontal(id=f"phase-{phase}", classes="phase"):
-                yield Label(Text(f"{number} {PHASE_TITLES[phase]} {PHASE_WINDOWS[phase]}"),
-                            classes="phase-long", markup=False)
+                yield Label(Text(long_title(number, phase)), classes="phase-long",
+                            markup=False)
                 yield Label(Text(f"{number} {SHORT_TITLES[phase]}"), classes="phase-short",
                             markup=False)
 
