@@ -281,3 +281,29 @@ async def test_hostile_names_from_live_items_are_shown_literally(
                 assert "\x1b" not in everything
                 assert "\x9b" not in everything
                 assert MARKER in everything
+
+
+async def test_linkerd_checks_and_unknown_parts_are_rows_not_silence(
+    record: Record, clock: Any
+) -> None:
+    from actions.sources.mesh import MeshSnapshot, PodMeshState
+
+    failing = {"description": "control plane pods are ready", "result": "error",
+               "error": "linkerd-destination is not ready"}
+    snapshot = MeshSnapshot(
+        "voicehive", "linkerd", "only its policy API is served", (), (), (), (),
+        linkerd_checks=({"categories": [{"checks": [failing, failing]}]},),
+        problems=("Istio proxy status unknown: istiod refused the debug request (403)",),
+        control_plane=(PodMeshState("linkerd", "linkerd-destination-1", True, False),))
+    app = WarRoomApp(Services(record, mode="drill"), clock=clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        app.screen.post_message(SourceItem(snapshot))
+        await pilot.pause()
+        mesh = app.screen.query_one(MeshPane)
+        shown = [row[:3] for row in cells(mesh.query_one("#mesh-table", DataTable))]
+        assert ["control", "linkerd/linkerd-destination-1", "\N{WARNING SIGN} NOT READY"] in shown
+        assert shown.count(["check", "control plane pods are ready",
+                            "\N{WARNING SIGN} ERROR"]) == 2
+        assert ["problem", "Istio proxy status unknown", "PROBLEM"] in shown
+        assert str(mesh.query_one("#mesh-state").render()).startswith("Linkerd (detected: ")

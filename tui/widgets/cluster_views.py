@@ -212,7 +212,8 @@ SPARK_BLOCKS = (
     "\N{LOWER SEVEN EIGHTHS BLOCK}\N{FULL BLOCK}"
 )
 SPARK_WIDTH = 24  # polls shown per sparkline: 6 minutes at the traffic monitor's 15 s
-GOOD_STATES = ("SYNCED", "STRICT", "CONNECTED")
+GOOD_STATES = ("SYNCED", "STRICT", "CONNECTED", "READY")
+ROWED_PROBLEMS = ("PeerAuthentication ", "pods without the ")
 # Worst first: a proxy's state is the worst of its xDS types' states (IGNORED: ztunnel's).
 SYNC_ORDER = ("ERROR", "STALE", "NOT SENT", "SYNCED", "IGNORED")
 
@@ -296,6 +297,12 @@ def snapshot_view(snapshot: Any) -> MeshView:
                     rows.append(MeshRow("check", str(item.get("description") or ""), result,
                                         str(item.get("error") or ""),
                                         flagged=result == "ERROR", caution=result == "WARNING"))
+    for number, problem in enumerate(snapshot.problems):
+        # Flagged PeerAuthentications and sidecar-less pods have rows of their own above.
+        if not problem.startswith(ROWED_PROBLEMS):
+            what, _, why = problem.partition(": ")
+            rows.append(MeshRow("problem", what, "PROBLEM", why or problem, caution=True,
+                                uid=str(number)))
     how = f"detected: {snapshot.mesh_detail}" if snapshot.mesh_detail else ""
     return MeshView(snapshot.mesh, how, tuple(rows))
 

@@ -152,9 +152,14 @@ class MeshPane(Pane):
         self.set_class(flagged, "-flagged")
         self.set_class(not rows, "-empty")
         self.set_class(bool(traffic), "-traffic")
+        keys: dict[str, int] = {}
+        cells = []
+        for row in rows:  # two rows with one key (a repeated Linkerd check) must not collide
+            keys[row.key] = keys.get(row.key, 0) + 1
+            key = row.key if keys[row.key] == 1 else f"{row.key}#{keys[row.key]}"
+            cells.append((key, self._cells(row)))
         with self.app.batch_update():
-            sync_rows(self.query_one("#mesh-table", DataTable),
-                      [(row.key, self._cells(row)) for row in rows])
+            sync_rows(self.query_one("#mesh-table", DataTable), cells)
             sync_rows(self.query_one("#mesh-traffic", DataTable),
                       [(row.key, self._traffic_cells(row)) for row in traffic])
 
