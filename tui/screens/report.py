@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 # The Markdown widget mounts one widget per table cell: a 10,000-entry timeline
 # would stall the console. The screen shows this many rows of each table and
 # says how many more the saved file has.
-MAX_SHOWN_ROWS = 200
+MAX_SHOWN_ROWS = 40
 NARROW_WIDTH = 120  # below this the contents tree starts hidden (t shows it)
 CLOCK_INTERVAL = 1.0
 WINDOWS: dict[str, timedelta] = {
