@@ -243,8 +243,12 @@ async def test_k_types_into_the_alert_filter_instead_of_opening(
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, WarRoomScreen)
                     and app.screen.incident is not None, "the incident loading")  # fmt: skip
-        await pilot.press("slash", "k", "8", "s")
-        await pilot.pause(0.1)
+        await pilot.press("slash")
+        await until(pilot, lambda: isinstance(app.focused, Input), "the filter field's focus")
+        await pilot.press("k", "8", "s")
+        field = app.screen.query_one("#alert-filter", Input)
+        await until(pilot, lambda: field.value == "k8s" or not isinstance(app.screen,
+                    WarRoomScreen), "the typing")  # fmt: skip
         assert isinstance(app.screen, WarRoomScreen)
         assert app.screen.query_one("#alert-filter", Input).value == "k8s"
 
