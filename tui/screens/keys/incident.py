@@ -135,11 +135,17 @@ class IncidentKeys(WarRoomBase):
         choice: DecisionChoice | None = await self.app.push_screen_wait(DecisionScreen(rule))
         if choice is None:
             return
+        from actions.notify import Escalation, escalate
+        from tui.screens.escalate import lead_role
+        from tui.screens.keys.alerting import Escalated
+
         incident = self.incident
         record = self.war_app.services.record
+        settings = self.war_app.settings
         escalation = self.war_app.escalation_contact()
+        lead = lead_role(settings.escalation)
 
-        def write() -> None:
+        def write() -> Escalation | None:
             record.decisions.add(
                 incident.id,
                 choice.decision,
@@ -150,16 +156,30 @@ class IncidentKeys(WarRoomBase):
             changes = decision_changes(incident, choice.decision, record.clock())
             if changes:
                 record.incidents.update(incident.id, actor=self.actor, **changes)
-            if choice.decision == "escalate":
-                record.timeline.add(
-                    incident.id,
-                    "escalation",
-                    f"Escalated to {escalation}",
-                    actor=self.actor,
-                    data={"contact": escalation},
-                )
+            if choice.decision != "escalate":
+                return None
+            record.timeline.add(
+                incident.id,
+                "escalation",
+                f"Escalated to {escalation}",
+                actor=self.actor,
+                data={"contact": escalation},
+            )
+            if lead is None:  # no matrix: the entry above says so; nobody to notify
+                return None
+            # The runbook: "Requires escalation? -> Notify security team lead".
+            return escalate(
+                record,
+                settings,
+                record.incidents.get_required(incident.id),
+                lead,
+                actor=self.actor,
+                note=choice.rationale,
+            )
 
-        await self.war_app.in_record(write)
+        escalated = await self.war_app.in_record(write)
+        if escalated is not None:
+            self.post_message(Escalated(escalated))  # the toast, then the drainer sends it
         await self.refresh_from_record()
 
 

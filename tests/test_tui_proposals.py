@@ -1,0 +1,194 @@
+"""Incident proposals in the console: a toast, `!`, accept (MTTD measured) or dismiss (recorded).
+
+The real incident detector runs on a real classified P0 alert batch, on its
+own connection to the record file as the live sources' is; the console is
+driven by Pilot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Input
+
+from actions.falco.classify import Classifier
+from actions.sources.batches import AlertBatch, RecordedAlert
+from actions.sources.detection import (
+    ACCEPTED_KIND,
+    DISMISSED_KIND,
+    IncidentDetector,
+    IncidentProposal,
+)
+from store import Record
+from tests.plugins.tui import HOSTILE, AppFactory, alert_line, app_factory, parsed
+from tui.screens.keys.alerting import NO_PROPOSAL
+from tui.screens.proposal import ProposalScreen
+from tui.screens.war_room import WarRoomScreen
+from tui.screens.war_room_base import SourceItem
+
+WAIT = 10.0
+FIRST_ALERT = datetime(2026, 3, 14, 9, 0, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def make_app(record: Record, clock: Any) -> AppFactory:
+    return app_factory(record, clock)
+
+
+@pytest.fixture
+def sources_record(record_path: Path, clock: Any, record: Record) -> Iterator[Record]:
+    """The live sources' own connection to the console's record file."""
+    with Record.open(record_path, clock=clock) as opened:
+        yield opened
+
+
+def dns_tunnel_batch(rule: str = "DNS tunneling to exfil.example") -> AlertBatch:
+    """Two P0 alerts (09:00:10 and 09:00:20), classified by the real classifier."""
+    classifier = Classifier.load()
+    alerts = []
+    for index, second in ((1, 10), (2, 20)):
+        alert = parsed(alert_line(index, rule=rule, priority="Critical", second=second,
+                                  text="long high-entropy labels"))
+        classification = classifier.classify(alert)
+        alerts.append(RecordedAlert("falco-x7k2p", alert, classification, True))
+    assert {a.classification.severity for a in alerts} == {"P0"}
+    return AlertBatch(alerts, [], FIRST_ALERT, 0)
+
+
+class DetectingSource:
+    """A live source as LiveSources wires it: each batch to the console, then to the detector."""
+
+    def __init__(self, record: Record, batch: AlertBatch) -> None:
+        self.batch = batch
+        self.detector = IncidentDetector(record, self._to_sink,
+                                         wording=Classifier.load().wording, actor="warroom")
+        self._sink: Callable[[object], None] = lambda _item: None
+
+    def _to_sink(self, item: object) -> None:
+        self._sink(item)
+
+    async def run(self, sink: Callable[[object], None]) -> None:
+        self._sink = sink
+        sink(self.batch)
+        self.detector(self.batch)
+        await asyncio.Event().wait()  # a live source runs until the console closes
+
+
+async def until(pilot: Any, condition: Callable[[], object], what: str) -> None:
+    waited = 0.0
+    while not condition():
+        assert waited < WAIT, f"timed out waiting for {what}"
+        await pilot.pause(0.05)
+        waited += 0.05
+
+
+def proposed(app: Any) -> IncidentProposal | None:
+    screen = app.screen
+    return screen.proposal if isinstance(screen, WarRoomScreen) else None
+
+
+async def test_accepting_opens_the_incident_detected_at_the_first_alert_and_acknowledged(
+    make_app: AppFactory, record: Record, sources_record: Record, clock: Any
+) -> None:
+    clock.advance(minutes=5)  # the commander sees it five minutes after 09:00
+    source = DetectingSource(sources_record, dns_tunnel_batch())
+    app = make_app(source=source)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: proposed(app) is not None, "the proposal")
+        await until(pilot, lambda: any(n.title == "Incident proposed"
+                                       for n in app._notifications), "the toast")
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: isinstance(app.screen, ProposalScreen), "the proposal modal")
+        modal = app.screen
+        assert isinstance(modal, ProposalScreen)
+        assert modal.proposal.alerts == 2
+        assert modal.proposal.severity == "P0"
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, WarRoomScreen)
+                    and app.screen.incident is not None, "the new incident on screen")
+        shown = app.screen.incident
+    (incident,) = record.incidents.list()
+    assert shown is not None
+    assert shown.id == incident.id
+    assert incident.detected_at == FIRST_ALERT
+    assert incident.acknowledged_at == datetime(2026, 3, 14, 9, 5, tzinfo=UTC)
+    assert incident.severity == "P0"
+    assert incident.drill  # accepted in a drill console: a drill incident, which the score finds
+    accepted = record.timeline.for_incident(incident.id, kinds=(ACCEPTED_KIND,))
+    assert len(accepted) == 1
+    assert accepted[0].actor == "ic@example.com"
+    assert source.detector.pending is None
+
+
+async def test_dismissing_needs_a_reason_and_records_it(
+    make_app: AppFactory, record: Record, sources_record: Record
+) -> None:
+    source = DetectingSource(sources_record, dns_tunnel_batch())
+    app = make_app(mode="live", source=source)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: proposed(app) is not None, "the proposal")
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: isinstance(app.screen, ProposalScreen), "the proposal modal")
+        await pilot.press("n", "enter")  # no reason: refused, nothing recorded
+        assert isinstance(app.screen, ProposalScreen)
+        assert "say why" in str(app.screen.query_one(".dialog-error").render())
+        app.screen.query_one("#reason", Input).focus()
+        await pilot.press(*"red-team exercise", "enter")
+        await until(pilot, lambda: proposed(app) is None, "the proposal handled")
+        assert isinstance(app.screen, WarRoomScreen)
+        await pilot.press("exclamation_mark")  # nothing pending any more
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, WarRoomScreen)
+        messages = [n.message for n in app._notifications]
+    assert record.incidents.list() == []
+    rows = record.query("SELECT summary, actor, data FROM timeline WHERE kind = ?",
+                        (DISMISSED_KIND,))
+    assert len(rows) == 1
+    assert "red-team exercise" in rows[0][0]
+    assert rows[0][1] == "ic@example.com"
+    assert NO_PROPOSAL in messages
+
+
+async def test_hostile_alert_text_in_a_proposal_is_shown_literally(
+    make_app: AppFactory, sources_record: Record
+) -> None:
+    rule = "DNS tunneling " + " ".join(HOSTILE)
+    source = DetectingSource(sources_record, dns_tunnel_batch(rule))
+    app = make_app(source=source)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: proposed(app) is not None, "the proposal")
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: isinstance(app.screen, ProposalScreen)
+                    and app.screen.query("#proposal-rule"), "the proposal modal")
+        text = str(app.screen.query_one("#proposal-rule").render())
+        assert "[/oops]" in text
+        assert "[red]x" in text
+        assert "\x1b" not in text
+        assert "\x9b" not in text
+
+
+async def test_review_mode_refuses_the_proposal_key(
+    make_app: AppFactory, record: Record, sources_record: Record
+) -> None:
+    handed: list[object] = []
+    IncidentDetector(sources_record, handed.append)(dns_tunnel_batch())
+    (proposal,) = handed
+    incident = record.incidents.open("Recorded", severity="P1")
+    app = make_app(mode="review", incident_id=incident.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        screen.post_message(SourceItem(proposal))
+        await until(pilot, lambda: proposed(app) is not None, "the proposal")
+        await pilot.press("exclamation_mark")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, WarRoomScreen)  # no modal
+        messages = [n.message for n in app._notifications]
+    assert app.services.readonly_reason in messages
+    assert len(record.incidents.list()) == 1
