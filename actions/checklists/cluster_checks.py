@@ -272,7 +272,8 @@ async def policies_applied(
     findings = compare(desired, actual, ns)
     missing = [f.name for f in findings if f.kind == "missing"]
     changed = [f"{f.name} ({f.detail})" for f in findings if f.kind == "changed"]
-    emergency, extra = [], []
+    emergency: list[str] = []
+    extra: list[str] = []
     for finding in (f for f in findings if f.kind == "extra"):
         labels = (actual[finding.name].get("metadata") or {}).get("labels") or {}
         (emergency if labels.get("emergency") == "true" else extra).append(finding.name)

@@ -73,10 +73,10 @@ def no_suspicious_activity(
     first = _first_alert_since(record, cutoff)
     if first is None:
         (last,) = record.query("SELECT received_at FROM alerts ORDER BY id DESC LIMIT 1")[0]
-        newest = _clock(datetime.fromisoformat(last)) if last else "at an unrecorded time"
+        last_seen = _clock(datetime.fromisoformat(last)) if last else "at an unrecorded time"
         return verified(
             f"no alert of any severity received in the last {minutes} min "
-            f"(since {_clock(since)}); the newest was received {newest}"
+            f"(since {_clock(since)}); the newest was received {last_seen}"
         )
     rows = [
         row

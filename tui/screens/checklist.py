@@ -142,7 +142,7 @@ class ChecklistScreen(ModalScreen[None]):
     CSS_PATH = STYLES
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,k", "close", "Close", id="checklist.close"),
-        Binding("space", "toggle", "Tick", id="checklist.tick",
+        Binding("space", "tick", "Tick", id="checklist.tick",
                 tooltip="Tick or untick the highlighted item (recorded with who and when)"),
         Binding("v", "verify", "Verify", id="checklist.verify",
                 tooltip="Check this phase's verifiable items against the cluster and the record"),
@@ -326,7 +326,7 @@ class ChecklistScreen(ModalScreen[None]):
     def why_refused(self, action: str) -> str | None:
         """Why ticking or verifying cannot run here, in words (None when it can)."""
         services = self.war_app.services
-        if action == "toggle" and services.readonly:
+        if action == "tick" and services.readonly:
             return f"Not ticked: {services.readonly_reason}"
         if action == "verify" and services.mode == "review":
             return (
@@ -352,11 +352,11 @@ class ChecklistScreen(ModalScreen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
-    def action_toggle(self) -> None:
+    def action_tick(self) -> None:
         item = self.highlighted_item()
         if item is None:
             return
-        if reason := self.why_refused("toggle"):
+        if reason := self.why_refused("tick"):
             self.notify(reason, title="Read-only", severity="warning")
             return
         checked = not self.is_checked(item)
@@ -367,7 +367,7 @@ class ChecklistScreen(ModalScreen[None]):
     @on(OptionList.OptionSelected, "#checklist-items")
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.action_toggle()
+        self.action_tick()
 
     @work(group="checklist-write", exit_on_error=False)
     async def write_tick(self, item: ChecklistItem, checked: bool) -> None:
