@@ -48,17 +48,27 @@ def crashing_pod(name: str) -> dict[str, Any]:
     }
 
 
-def inject_sidecars(server: DrillServerThread) -> None:
-    """Give the seeded voicehive pods an istio-proxy container, as injection would."""
+def inject_sidecars(server: DrillServerThread, proxy: str = "istio-proxy") -> None:
+    """Give the seeded voicehive pods the mesh's proxy container, as injection would."""
     for name in SEED_PODS:
         pod = server.state.get("v1", "Pod", NS, name)
         assert pod is not None
         injected = copy.deepcopy(pod)
-        injected["spec"]["containers"].append({"name": "istio-proxy", "image": "istio/proxyv2"})
+        injected["spec"]["containers"].append({"name": proxy, "image": f"mesh/{proxy}"})
         for key in ("uid", "resourceVersion", "creationTimestamp", "generation"):
             injected["metadata"].pop(key, None)
         server.state.delete("v1", "Pod", NS, name)
         server.state.create(injected)
+
+
+def set_inbound_policy(server: DrillServerThread, policy: str) -> None:
+    """Annotate the namespace with Linkerd's default inbound policy."""
+    namespace = server.state.get("v1", "Namespace", None, NS)
+    assert namespace is not None
+    namespace["metadata"].setdefault("annotations", {})[
+        "config.linkerd.io/default-inbound-policy"
+    ] = policy
+    server.state.replace(namespace)
 
 
 def desired_file(tmp_path: Path, server: DrillServerThread, *extra: dict[str, Any]) -> Path:
@@ -226,3 +236,23 @@ async def test_policies_are_unknown_without_a_usable_file_or_permission(
     forbidden = await policies_applied(cluster, NS, desired_file(tmp_path, drill_server))
     assert forbidden.state == "unknown"
     assert forbidden.evidence.startswith("forbidden: list networkpolicies in voicehive")
+
+
+async def test_linkerd_mtls_needs_every_pod_meshed_and_an_authenticated_inbound_policy(
+    cluster: Cluster, drill_server: DrillServerThread
+) -> None:
+    outside = await mtls_enforced(cluster, NS, mesh="linkerd")
+    assert outside.state == "not-verified"
+    assert "2 of 2 pods without the linkerd-proxy" in outside.evidence
+    inject_sidecars(drill_server, "linkerd-proxy")
+    unset = await mtls_enforced(cluster, NS, mesh="linkerd")
+    assert unset.state == "unknown"
+    assert "config.linkerd.io/default-inbound-policy is not set" in unset.evidence
+    set_inbound_policy(drill_server, "all-unauthenticated")
+    plaintext = await mtls_enforced(cluster, NS, mesh="linkerd")
+    assert plaintext.state == "not-verified"
+    assert "inbound policy accepts plaintext" in plaintext.evidence
+    set_inbound_policy(drill_server, "all-authenticated")
+    strict = await mtls_enforced(cluster, NS, mesh="linkerd")
+    assert strict.state == "verified"
+    assert "2 of 2 pods meshed; inbound policy all-authenticated" in strict.evidence
