@@ -95,6 +95,7 @@ class EscalateForm(FormScreen[EscalateAnswer]):
         yield Input(placeholder="what they need to know", id="note")
 
     def on_mount(self) -> None:
+        self.query_one(".dialog").add_class("escalate-dialog")  # wider where there is room
         self.query_one("#submit", Button).label = "Escalate"
         if not self.contacts:
             self.query_one("#submit", Button).disabled = True

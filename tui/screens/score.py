@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 
 STYLES = Path(__file__).parent.parent / "styles"
 ScoreRow = tuple[str, str, str, str, str]  # item, result, expected, verdict, how
+ITEM_WIDTH = 40  # a long step title is cut in the table; its id stays in the "how" column
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\N{HORIZONTAL ELLIPSIS}"
 
 
 def _timing_row(timing: TimeScore) -> ScoreRow:
@@ -90,12 +95,14 @@ class ScoreScreen(ModalScreen[None]):
                 id="score-summary", markup=False,
             )
             table: DataTable[Text] = DataTable(id="score-table", cursor_type="row")
-            table.add_columns("item", "result", "expected", "verdict", "how")
+            # The verdict first: at 80 columns it is what must show.
+            table.add_columns("verdict", "item", "result", "expected", "how")
             styles = self._verdict_styles()
             for item, result, expected, verdict, how in score_rows(score):
                 table.add_row(
-                    Text(safe_text(item)), Text(safe_text(result)), Text(safe_text(expected)),
-                    Text(verdict, style=styles.get(verdict, "")), Text(safe_text(how)),
+                    Text(verdict, style=styles.get(verdict, "")),
+                    Text(_cut(safe_text(item), ITEM_WIDTH)), Text(safe_text(result)),
+                    Text(safe_text(expected)), Text(safe_text(how)),
                 )
             yield table
             why = [*score.notes, score.explanation.strip()]
