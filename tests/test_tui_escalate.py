@@ -61,7 +61,8 @@ async def test_escalating_sends_slack_through_the_consoles_drainer(
     async with app.run_test(size=(160, 48)) as pilot:
         await on_screen(pilot, app)
         await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, EscalateForm), "the form")
+        await until(pilot, lambda: isinstance(app.screen, EscalateForm)
+                    and app.screen.query("#escalate-channels"), "the form")
         form = app.screen
         plan = str(form.query_one("#escalate-channels", Static).render())
         assert "pagerduty: not configured" in plan  # the Security Engineer's PagerDuty + Slack
@@ -95,7 +96,8 @@ async def test_a_role_reached_by_phone_tells_the_human_what_to_do(
     async with app.run_test(size=(80, 24)) as pilot:
         await on_screen(pilot, app)
         await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, EscalateForm), "the form")
+        await until(pilot, lambda: isinstance(app.screen, EscalateForm)
+                    and len(app.screen.query(RadioButton)) == 4, "the form")
         form = app.screen
         network = next(button for button in form.query(RadioButton)
                        if "Network Engineer" in str(button.label))
@@ -138,7 +140,8 @@ async def test_without_an_escalation_matrix_the_form_says_so_and_nothing_happens
     async with app.run_test(size=(80, 24)) as pilot:
         await on_screen(pilot, app)
         await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, EscalateForm), "the form")
+        await until(pilot, lambda: isinstance(app.screen, EscalateForm)
+                    and app.screen.query("#escalate-none"), "the form")
         form = app.screen
         assert str(form.query_one("#escalate-none", Static).render()) == NO_MATRIX
         await pilot.press("ctrl+s")

@@ -9,7 +9,7 @@ do (phone). With no matrix configured it says so and escalates nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -67,7 +67,7 @@ def channel_plan(contact: EscalationContact, alerting: AlertingSettings, *, dril
 class EscalateForm(FormScreen[EscalateAnswer]):
     """Pick a role, add a note; ctrl+s escalates, escape cancels."""
 
-    CSS_PATH: ClassVar[list[str | Path]] = [STYLES / "drill.tcss"]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLES / "drill.tcss"]
     TITLE_TEXT = "Escalate"
 
     def __init__(self, incident: str, contacts: tuple[EscalationContact, ...],
@@ -90,17 +90,23 @@ class EscalateForm(FormScreen[EscalateAnswer]):
                 label = (f"{contact.role}: {contact.primary} (then {contact.secondary}) "
                          f"via {contact.contact}")
                 yield RadioButton(Text(safe_text(label)), value=contact.role == lead)
-        yield Static("", id="escalate-channels", markup=False)
+        chosen = next(c for c in self.contacts if c.role == lead)
+        plan = channel_plan(chosen, self.alerting, drill=self.drill)
+        yield Static(Text(safe_text(plan)), id="escalate-channels", markup=False)
         yield Label("Note (sent with the escalation)")
         yield Input(placeholder="what they need to know", id="note")
 
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            # FormScreen's dialog, with an "Escalate" button (disabled with no matrix).
+            if isinstance(widget, Button) and widget.id == "submit":
+                widget.label = "Escalate"
+                widget.disabled = not self.contacts
+            yield widget
+
     def on_mount(self) -> None:
-        self.query_one(".dialog").add_class("escalate-dialog")  # wider where there is room
-        self.query_one("#submit", Button).label = "Escalate"
-        if not self.contacts:
-            self.query_one("#submit", Button).disabled = True
-            return
-        self._show_plan()
+        for dialog in self.query(".dialog"):
+            dialog.add_class("escalate-dialog")  # wider where there is room
 
     def chosen(self) -> EscalationContact | None:
         if not self.contacts:

@@ -10,7 +10,7 @@ room's worker does the writing. Alert text is shown literally.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -53,7 +53,7 @@ def proposal_facts(proposal: IncidentProposal) -> list[tuple[str, str]]:
 class ProposalScreen(ModalScreen[ProposalAnswer | None]):
     """y accepts; a reason then enter (or Dismiss) dismisses; escape decides later."""
 
-    CSS_PATH: ClassVar[list[str | Path]] = [STYLES / "drill.tcss"]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLES / "drill.tcss"]
     AUTO_FOCUS = "#accept"  # not the reason field: y and n must reach the bindings
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "accept", "Accept", id="proposal.accept"),

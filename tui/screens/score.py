@@ -8,7 +8,7 @@ Escape, enter or S closes it.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -67,7 +67,7 @@ def score_rows(score: Score) -> list[ScoreRow]:
 class ScoreScreen(ModalScreen[None]):
     """The score against the answer key, per item; or why there is none yet."""
 
-    CSS_PATH: ClassVar[list[str | Path]] = [STYLES / "drill.tcss"]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLES / "drill.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,enter,S", "dismiss", "Close", id="score.close"),
     ]

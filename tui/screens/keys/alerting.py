@@ -247,10 +247,14 @@ class AlertingKeys(WarRoomBase):
             if self._drainer_stopping:
                 return
             await run_drainer(record, settings, stop, interval=DRAIN_INTERVAL,
-                              on_report=lambda report: self.post_message(DrainReported(report)))
+                              on_report=self._report_drain)
 
         with self._drain_record() as record:
             asyncio.run(drain())
+
+    def _report_drain(self, report: DrainReport) -> None:
+        """From the drainer's thread: hand the report to the screen (post_message is safe)."""
+        self.post_message(DrainReported(report))
 
     @work(thread=True, group="drain-now", exit_on_error=False)
     def _drain_once(self) -> None:
@@ -261,7 +265,7 @@ class AlertingKeys(WarRoomBase):
         with self._drain_record() as record:
             report = asyncio.run(drain_outbox(record, settings))
         if report.delivered or report.failed:
-            self.post_message(DrainReported(report))
+            self._report_drain(report)
 
     @on(DrainReported)
     def _drain_reported(self, message: DrainReported) -> None:
