@@ -14,8 +14,8 @@ commit) while keys are pressed; prints
   that redraws the list while it shows the newest rows (alerts held back
   because the reader scrolled away from the top are counted, not timed);
 - event-loop lag: overshoot of a 5 ms sleep (p95/max);
-- memory: RSS before the flood, after its first second and at its end, and
-  the pane's window.
+- memory: RSS before the flood, after its first second (the window fills in
+  under half a second), halfway and at its end, and the pane's window.
 
 A "screen update" is Textual's compositor update turned into the bytes a
 terminal would get (headless mode skips that step; it is done here so the
@@ -303,9 +303,10 @@ async def run(seconds: float, rate: int) -> None:
         print(_line("newest alert", latencies) + f"  ({held_back:,} held back while scrolled)")
         print(f"event-loop lag p95 {_pct(lags, 0.95) * 1000:.1f} ms  max {max(lags) * 1000:.1f} ms")
         after_first = rss_samples[0] if rss_samples else rss_end
+        halfway = rss_samples[len(rss_samples) // 2] if rss_samples else rss_end
         print(
-            f"memory         RSS {rss_start:.0f} MiB -> {after_first:.0f} MiB after 1 s -> "
-            f"{rss_end:.0f} MiB at the end; "
+            f"memory         RSS {rss_start:.0f} MiB -> {after_first:.0f} MiB after 1 s "
+            f"(window filling) -> {halfway:.0f} MiB halfway -> {rss_end:.0f} MiB at the end; "
             f"window {len(alert_list.buffer):,} of {alert_list.buffer.capacity:,} rows"
         )
     record.close()
