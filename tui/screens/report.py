@@ -210,9 +210,7 @@ def save_report(
     return SavedReport(path, digest, len(data), not readonly)
 
 
-def issue(
-    record: Record, incident_id: str, kind: str, note: str | None, actor: str | None
-) -> int:
+def issue(record: Record, incident_id: str, kind: str, note: str | None, actor: str | None) -> int:
     """Record an item as issued; a report item quotes the file last saved for it."""
     saved = last_saved(record, incident_id, kind) if kind != GDPR_NOTIFICATION else None
     data = {key: value for key, value in (saved or {}).items() if key != "item"}
@@ -399,15 +397,13 @@ class ReportScreen(Screen[None]):
             return
         now = self.war_app.clock()
         for item in self.view.due:
-            try:
-                line = self.query_one(f"#due-{item.kind}", Static)
-            except Exception:  # noqa: BLE001 - being remounted by a reload
-                continue
-            line.update(Text(due_line(item, now)))
-            wanted = f"-{due_state(item, now)}"
-            if not line.has_class(wanted):
-                line.remove_class(*DUE_CLASSES)
-                line.add_class(wanted)
+            # None while a reload remounts the lines.
+            for line in self.query(f"#due-{item.kind}").results(Static):
+                line.update(Text(due_line(item, now)))
+                wanted = f"-{due_state(item, now)}"
+                if not line.has_class(wanted):  # a class change restyles: only on change
+                    line.remove_class(*DUE_CLASSES)
+                    line.add_class(wanted)
 
     @on(Markdown.TableOfContentsUpdated)
     def _contents_updated(self, message: Markdown.TableOfContentsUpdated) -> None:
@@ -552,4 +548,3 @@ class ReportScreen(Screen[None]):
         )  # fmt: skip
         self.notify(f"{LABELS[answer.kind]} recorded as issued", title="Reporting")
         self.reload()
-
