@@ -309,7 +309,7 @@ class ReplayKeys(WarRoomBase):
             moment = view.first
         self._replay_seek(moment)
 
-    @work(exclusive=True, group="replay", exit_on_error=False)
+    @work(exclusive=True, group="replay-seek", exit_on_error=False)
     async def _replay_seek(self, moment: datetime | None) -> None:
         clock = self.replay_clock
         if clock is None:
