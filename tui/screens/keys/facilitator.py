@@ -103,12 +103,13 @@ class FacilitatorKeys(WarRoomBase):
         if drill is None:
             return
         load_drill_styles(self.app)
-        strip = DrillStrip(drill.scenario.name)
-        phase_bar = self.query("#phase-bar")
-        if phase_bar:
-            await self.mount(strip, after=phase_bar.first())
-        else:
-            await self.mount(strip)
+        if not self.query(DrillStrip):  # unless the screen's compose placed it already
+            strip = DrillStrip(drill.scenario.name)
+            phase_bar = self.query("#phase-bar")
+            if phase_bar:
+                await self.mount(strip, after=phase_bar.first())
+            else:
+                await self.mount(strip)
         self.set_interval(STATUS_INTERVAL, self._follow_drill, name="drill-status")
         self._subscribe()
         self._follow_drill()
