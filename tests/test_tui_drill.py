@@ -136,7 +136,8 @@ async def test_pause_resume_speed_and_inject_drive_the_player_and_land_on_the_ti
     assert [e["control"] for e in entries] == ["pause", "resume", "speed", "speed", "speed",
                                               "inject"]
     assert [e["speed"] for e in entries[2:5]] == [2.0, 1.0, 0.5]
-    assert entries[0]["paused"] is True and entries[1]["paused"] is False
+    assert entries[0]["paused"] is True
+    assert entries[1]["paused"] is False
     assert entries[-1]["inject"] == before.next_inject
     assert all(e["scenario"] == "dns-exfiltration" for e in entries)
     summaries = [e.summary for e in record.timeline.for_incident(incident.id,
@@ -168,7 +169,8 @@ async def test_the_score_opens_by_itself_once_when_the_scenario_ends(
         assert score is not None
         assert score.incident_id == incident.id
         assert score.scenario == "short-console"
-        assert score.decision_given == "misconfiguration" and score.decision_correct
+        assert score.decision_given == "misconfiguration"
+        assert score.decision_correct
         assert score.severity_correct
         assert "over" in score_screen.status
         await pilot.press("escape")
