@@ -36,7 +36,7 @@ from store.errors import RecordError
 from store.incidents import replay
 from store.record import Record, WriteTransaction
 from store.schema import CHAINED_TABLES, INCIDENT_FIELDS, SCHEMA_VERSION, schema_version
-from store.verify import _check_entry, _check_incidents
+from store.verify import check_entry, check_incidents
 
 EXPORT_FORMAT = "1"
 ORIGIN_TABLE = "export_origin"
@@ -161,7 +161,7 @@ def _verified(
             f"the chain ends at entry {walk.entries} but the file says it has "
             f"{recorded.partition(':')[0]}: entries after it were deleted",
         )
-    problem = _check_incidents(conn)
+    problem = check_incidents(conn)
     if problem is not None:
         raise _not_verified(path, problem)
 
@@ -179,7 +179,7 @@ def _problem(
     cursor = conn.cursor()
     cursor.row_factory = sqlite3.Row
     row = cursor.execute(f"SELECT * FROM {table} WHERE id = ?", (entry[ROW_ID],)).fetchone()
-    found = _check_entry(table, row, expected_seq, prev_hash) if row is not None else None
+    found = check_entry(table, row, expected_seq, prev_hash) if row is not None else None
     return found or f"{table} entry {entry[SEQ]} does not hold"
 
 

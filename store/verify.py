@@ -56,7 +56,7 @@ def verify_chain(conn: sqlite3.Connection) -> VerifyResult:
     streams = [_rows(conn, table) for table in CHAINED_TABLES]
     expected_seq, prev_hash = 1, chain.GENESIS
     for _seq, table, row in heapq.merge(*streams, key=lambda item: item[0]):
-        problem = _check_entry(table, row, expected_seq, prev_hash)
+        problem = check_entry(table, row, expected_seq, prev_hash)
         if problem:
             return VerifyResult(False, expected_seq - 1, prev_hash, problem)
         prev_hash = row["hash"]
@@ -74,11 +74,11 @@ def verify_chain(conn: sqlite3.Connection) -> VerifyResult:
             "entries after it were deleted",
         )
         return VerifyResult(False, entries, prev_hash, problem)
-    problem = _check_incidents(conn)
+    problem = check_incidents(conn)
     return VerifyResult(problem is None, entries, prev_hash, problem)
 
 
-def _check_entry(table: str, row: sqlite3.Row, expected_seq: int, prev_hash: str) -> Problem | None:
+def check_entry(table: str, row: sqlite3.Row, expected_seq: int, prev_hash: str) -> Problem | None:
     seq, row_id = row["seq"], row["id"]
     if seq is None or seq < expected_seq:
         return Problem(
@@ -102,7 +102,7 @@ def _check_entry(table: str, row: sqlite3.Row, expected_seq: int, prev_hash: str
     return None
 
 
-def _check_incidents(conn: sqlite3.Connection) -> Problem | None:
+def check_incidents(conn: sqlite3.Connection) -> Problem | None:
     """Each incident row must equal the replay of its chained opened/updated entries."""
     cursor = conn.cursor()
     cursor.row_factory = sqlite3.Row

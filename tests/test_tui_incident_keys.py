@@ -178,7 +178,7 @@ async def test_escalate_names_the_security_lead_from_the_escalation_matrix(
         await pilot.press(*"out of reach", "enter")
         await app.workers.wait_for_complete()
     entries = record.timeline.for_incident(incident.id)
-    escalation = [e for e in entries if e.kind == "escalation"]
+    escalation = [e for e in entries if e.kind == "incident.escalated"]
     assert len(escalation) == 1
     assert "John Doe" in escalation[0].summary  # the runbook's Security Engineer, primary
     assert record.decisions.for_incident(incident.id)[0].decision == "escalate"

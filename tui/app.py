@@ -46,6 +46,7 @@ class WarRoomApp(App[int]):
         STYLES / "war_room.tcss",
         STYLES / "panes.tcss",
         STYLES / "dialogs.tcss",
+        STYLES / "drill.tcss",
     ]
     COMMANDS = App.COMMANDS | {IncidentCommands, PaneCommands}
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -21,6 +21,38 @@ INCIDENT_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("set_severity", "Set severity", "Change the incident's severity (P0-P3)"),
     ("next_phase", "Next phase", "Move the incident to the runbook's next phase"),
     ("decision", "Decision point", "False positive, active attack, misconfiguration, escalate"),
+    ("escalate", "Escalate / notify", "Escalate to a role of the matrix and notify it"),
+    ("proposal", "Incident proposal", "Accept or dismiss the incident warroom proposes"),
+    (
+        "checklist",
+        "Checklist",
+        "The runbook's checklist of the current phase: tick items, check some against the cluster",
+    ),
+    (
+        "report",
+        "Incident report",
+        "The markdown report: edit its sections, see the reporting clocks, save it to a file",
+    ),
+)
+# A drill's facilitator controls (only while a drill runs).
+DRILL_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("drill_pause", "Drill: pause / resume", "Pause the scenario's clock, or resume it"),
+    ("drill_speed(1)", "Drill: faster", "Next speed up to 60x"),
+    ("drill_speed(-1)", "Drill: slower", "Next speed down to 0.5x"),
+    ("drill_inject", "Drill: inject next now", "Play the next inject now"),
+    ("drill_score", "Drill: score", "The score against the answer key"),
+)
+# Review mode's replay (only in review).
+REPLAY_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("replay_play", "Replay: play / pause", "Replay the recorded incident from here"),
+    (
+        "replay_goto",
+        "Replay: go to a time",
+        "+12m, +1h5m after detection, 09:42, an ISO time, or end",
+    ),
+    ("replay_speed(1)", "Replay: faster", "The next replay speed up"),
+    ("replay_speed(-1)", "Replay: slower", "The next replay speed down"),
+    ("replay_end", "Replay: the end of the recording", "Show the whole incident"),
 )
 # The runbook's cluster actions in the palette: each opens the same form as its key.
 CLUSTER_COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -69,8 +101,14 @@ class IncidentCommands(Provider):
             return []
         alert = screen.selected_alert
         commands: list[tuple[str, Callable[[], object], str]] = []
-        for action, title, help_text in INCIDENT_COMMANDS:
-            if screen.check_action(action, ()) is not True:
+        services = screen.war_app.services
+        offered = list(INCIDENT_COMMANDS)
+        if services.drill is not None:
+            offered += DRILL_COMMANDS
+        if services.mode == "review":
+            offered += REPLAY_COMMANDS
+        for action, title, help_text in offered:
+            if screen.check_action(action.partition("(")[0], ()) is not True:
                 continue
             if action == "open_incident" and alert is not None:
                 title = f"Open incident for {alert.rule} on {alert.pod}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -49,19 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _write_atomically(path: Path, text: str) -> bytes:
-    data = text.encode("utf-8")
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
-    return data
-
-
 def run(args: argparse.Namespace) -> int:
     from store import UnknownIncident
     from store.alert_summary import refresh_rollup
     from store.deadlines import DETAILED_REPORT, EXECUTIVE_SUMMARY, mark_done
     from store.report import render_executive, render_report
+    from tui.files import write_atomically
 
     render = render_executive if args.executive else render_report
     try:
@@ -74,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                 return EXIT_OK
             path = Path(args.output)
             try:
-                data = _write_atomically(path, text)
+                data = write_atomically(path, text)
             except OSError as error:
                 print(f"warroom report: cannot write {path}: {error}", file=sys.stderr)
                 return EXIT_FAILED

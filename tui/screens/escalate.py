@@ -9,8 +9,7 @@ do (phone). With no matrix configured it says so and escalates nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -23,7 +22,6 @@ from tui.screens.forms import FormScreen
 if TYPE_CHECKING:
     from actions.config import AlertingSettings, EscalationContact
 
-STYLES = Path(__file__).parent.parent / "styles"
 LEAD_ROLE = "Security Engineer"
 """The runbook's "security team lead": the matrix's Security Engineer (else its first role)."""
 NO_MATRIX = (
@@ -67,7 +65,6 @@ def channel_plan(contact: EscalationContact, alerting: AlertingSettings, *, dril
 class EscalateForm(FormScreen[EscalateAnswer]):
     """Pick a role, add a note; ctrl+s escalates, escape cancels."""
 
-    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLES / "drill.tcss"]
     TITLE_TEXT = "Escalate"
 
     def __init__(self, incident: str, contacts: tuple[EscalationContact, ...],

@@ -10,7 +10,6 @@ room's worker does the writing. Alert text is shown literally.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -26,7 +25,6 @@ from tui.safe import safe_text
 if TYPE_CHECKING:
     from actions.sources.detection import IncidentProposal
 
-STYLES = Path(__file__).parent.parent / "styles"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +51,6 @@ def proposal_facts(proposal: IncidentProposal) -> list[tuple[str, str]]:
 class ProposalScreen(ModalScreen[ProposalAnswer | None]):
     """y accepts; a reason then enter (or Dismiss) dismisses; escape decides later."""
 
-    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLES / "drill.tcss"]
     AUTO_FOCUS = "#accept"  # not the reason field: y and n must reach the bindings
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "accept", "Accept", id="proposal.accept"),

@@ -19,7 +19,6 @@ Review mode reads and saves files but writes nothing to the record.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -53,6 +52,7 @@ from store.deadlines import (
 )
 from store.report import render_executive, render_report
 from store.report_sections import SECTIONS, sections, set_section
+from tui.files import write_atomically
 from tui.safe import safe_text
 from tui.screens.forms import AskScreen, FormScreen
 from tui.screens.report_editor import REPORT_STYLES, SectionEditor
@@ -140,18 +140,6 @@ def default_report_path(incident_id: str, executive: bool, folder: Path | None =
     """`incident-<ID>.md` (or `incident-<ID>-executive.md`) in `folder`, else the current one."""
     name = f"incident-{incident_id}{'-executive' if executive else ''}.md"
     return (folder or Path()) / name
-
-
-def write_atomically(path: Path, text: str) -> bytes:
-    """Write `text` as UTF-8, whole or not at all; returns the bytes written."""
-    data = text.encode("utf-8")
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return data
 
 
 @dataclass(frozen=True, slots=True)

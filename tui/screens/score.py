@@ -8,7 +8,6 @@ Escape, enter or S closes it.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -25,7 +24,6 @@ from tui.widgets.clocks import duration, target_text
 if TYPE_CHECKING:
     from actions.drill.score import Score, TimeScore
 
-STYLES = Path(__file__).parent.parent / "styles"
 ScoreRow = tuple[str, str, str, str, str]  # item, result, expected, verdict, how
 ITEM_WIDTH = 40  # a long step title is cut in the table; its id stays in the "how" column
 
@@ -67,7 +65,6 @@ def score_rows(score: Score) -> list[ScoreRow]:
 class ScoreScreen(ModalScreen[None]):
     """The score against the answer key, per item; or why there is none yet."""
 
-    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLES / "drill.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,enter,S", "dismiss", "Close", id="score.close"),
     ]

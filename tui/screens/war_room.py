@@ -32,6 +32,7 @@ from tui.screens.keys.report import ReportKeys
 from tui.screens.war_room_base import SourceItem, WarRoomBase
 from tui.widgets.alert_list import AlertList
 from tui.widgets.alert_pane import AlertPane
+from tui.widgets.drill_strip import DrillStrip
 from tui.widgets.header import WarRoomHeader
 from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.pane import Pane
@@ -98,6 +99,8 @@ class WarRoomScreen(
             mode=services.mode, context=services.context, namespace=services.namespace, id="header"
         )
         yield PhaseBar(id="phase-bar")
+        if services.drill is not None:
+            yield DrillStrip(services.drill.scenario.name)
         yield Label(services.readonly_reason, id="readonly-banner", markup=False)
         yield Tabs(*(Tab(title, id=f"tab-{key}") for key, title in PANES), id="pane-tabs")
         with Container(id="panes"):
@@ -179,8 +182,9 @@ class WarRoomScreen(
             self._activate(pane.id)
         if self.has_class("-zoomed") and not pane.has_class("-zoomed"):
             for other in self.query(".pane.-zoomed"):
-                other.remove_class("-zoomed")
-            pane.add_class("-zoomed")
+                other.remove_class("-zoomed", update=False)
+            pane.add_class("-zoomed", update=False)
+            self._restyle_zoom()
 
     def action_show_pane(self, key: str) -> None:
         self._activate(key)
@@ -190,8 +194,18 @@ class WarRoomScreen(
         pane = self.current_pane()
         zoomed = not self.has_class("-zoomed")
         for other in self.query(".pane"):
-            other.set_class(zoomed and other is pane, "-zoomed")
-        self.set_class(zoomed, "-zoomed")
+            other.set_class(zoomed and other is pane, "-zoomed", update=False)
+        self.set_class(zoomed, "-zoomed", update=False)
+        self._restyle_zoom()
+
+    def _restyle_zoom(self) -> None:
+        """Restyle what `-zoomed` changes (war_room.tcss): #panes, its panes and the tabs.
+
+        A class set on the screen would restyle every widget on it (~100 ms under
+        an alert flood); the zoom rules touch only these.
+        """
+        panes = self.query_one("#panes")
+        self.app.stylesheet.update_nodes([panes, *panes.children, self.query_one("#pane-tabs")])
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.help_rows()))

@@ -14,7 +14,6 @@ score opens by itself, once.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -27,14 +26,11 @@ from tui.screens.war_room_base import WarRoomBase
 from tui.widgets.drill_strip import DrillStrip, describe, scenario_clock, speed_label
 
 if TYPE_CHECKING:
-    from textual.app import App
 
     from actions.drill.events import DrillEvent
     from actions.drill.player import PlayerStatus
     from actions.drill.score import Score
 
-STYLES = Path(__file__).parent.parent.parent / "styles"
-DRILL_STYLES = STYLES / "drill.tcss"
 # The facilitator's speeds: slower than real time for a walk-through, up to an hour a minute.
 SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 STATUS_INTERVAL = 1.0  # the strip follows the drill's clock this often
@@ -49,13 +45,6 @@ def next_speed(current: float, steps: int) -> float:
         return faster[0] if faster else SPEEDS[-1]
     slower = [s for s in SPEEDS if s < current - 1e-9]
     return slower[-1] if slower else SPEEDS[0]
-
-
-def load_drill_styles(app: App[Any]) -> None:
-    """Add the strip's stylesheet to the app's, as Textual does for a screen's CSS_PATH."""
-    if not app.stylesheet.has_source(str(DRILL_STYLES), ""):
-        app.stylesheet.read(DRILL_STYLES)
-        app.refresh_css(animate=False)
 
 
 class DrillUpdate(Message):
@@ -102,14 +91,6 @@ class FacilitatorKeys(WarRoomBase):
         drill = self.drill
         if drill is None:
             return
-        load_drill_styles(self.app)
-        if not self.query(DrillStrip):  # unless the screen's compose placed it already
-            strip = DrillStrip(drill.scenario.name)
-            phase_bar = self.query("#phase-bar")
-            if phase_bar:
-                await self.mount(strip, after=phase_bar.first())
-            else:
-                await self.mount(strip)
         self.set_interval(STATUS_INTERVAL, self._follow_drill, name="drill-status")
         self._subscribe()
         self._follow_drill()

@@ -158,14 +158,14 @@ class IncidentKeys(WarRoomBase):
                 record.incidents.update(incident.id, actor=self.actor, **changes)
             if choice.decision != "escalate":
                 return None
-            record.timeline.add(
-                incident.id,
-                "escalation",
-                f"Escalated to {escalation}",
-                actor=self.actor,
-                data={"contact": escalation},
-            )
-            if lead is None:  # no matrix: the entry above says so; nobody to notify
+            if lead is None:  # no matrix: nobody to notify, and the timeline says so
+                record.timeline.add(
+                    incident.id,
+                    "escalation",
+                    f"Escalation needed: {escalation}",
+                    actor=self.actor,
+                    data={"contact": escalation},
+                )
                 return None
             # The runbook: "Requires escalation? -> Notify security team lead".
             return escalate(
