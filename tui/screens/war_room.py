@@ -260,7 +260,7 @@ class WarRoomScreen(
         """A dimmed key says why it does nothing instead of staying silent."""
         for binding in self._bindings.key_to_bindings.get(event.key, ()):
             name = binding.action.partition("(")[0]
-            if name in self.write_actions and (reason := self.why_disabled(name)):
+            if name in self.write_actions | self.incident_actions and (reason := self.why_disabled(name)):
                 event.stop()
                 self.notify(reason, title="Not available", severity="warning")
                 return

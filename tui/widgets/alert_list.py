@@ -102,8 +102,8 @@ class AlertList(ScrollView, can_focus=True):
         "alert-list--cursor",
     }
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="alerts.up"),
-        Binding("down,j", "cursor(1)", "Down", show=False, id="alerts.down"),
+        Binding("up", "cursor(-1)", "Up", show=False, id="alerts.up"),
+        Binding("down", "cursor(1)", "Down", show=False, id="alerts.down"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="alerts.page_up"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="alerts.page_down"),
         Binding("home", "newest", "Newest", show=False, id="alerts.newest"),

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import work
 from textual.binding import Binding, BindingType
-from textual.events import Key
 
 from tui.screens.checklist import ChecklistScreen
 from tui.screens.war_room_base import WarRoomBase
@@ -39,20 +38,6 @@ class ChecklistKeys(WarRoomBase):
     def __init__(self) -> None:
         super().__init__()
         self.checklist_checks: dict[str, dict[str, Verdict]] = {}
-
-    @on(Key)
-    def _checklist_key(self, event: Key) -> None:
-        """`k` opens the checklist even while the Falco list has focus.
-
-        The Falco list binds `up,k` (vi-style), and a focused widget's bindings
-        come before the screen's; its `up` keeps moving the cursor. A key that
-        reaches the screen was not taken by a text field, which stops the keys
-        it types.
-        """
-        if event.key == "k":
-            event.stop()
-            event.prevent_default()
-            self.action_checklist()
 
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_checklist(self) -> None:
