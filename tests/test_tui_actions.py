@@ -21,7 +21,7 @@ from actions.drill.server import DrillServerThread
 from actions.falco.parse import parse_line
 from actions.runbook import RunbookActions
 from store import Record
-from tests.plugins.tui import AppFactory, alert_line, app_factory, parsed
+from tests.plugins.tui import AppFactory, alert_line, parsed
 from tui.screens.action_form import ActionForm, prefill
 from tui.screens.confirm_action import ConfirmAction
 from tui.screens.war_room import WarRoomScreen
@@ -31,10 +31,6 @@ from tui.widgets.timeline_pane import TimelinePane
 NS = "voicehive"
 POD = "orchestrator-6f8d9c7b5d-k2x9p"
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 @pytest.fixture

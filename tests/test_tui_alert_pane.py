@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from actions.falco.classify import Classifier
 from store import Record
-from tests.plugins.tui import HOSTILE, AppFactory, alert_line, app_factory, hostile_alerts, parsed
+from tests.plugins.tui import HOSTILE, AppFactory, alert_line, hostile_alerts, parsed
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.alert_buffer import AlertBuffer, AlertFilter
 from tui.widgets.alert_list import AlertList
 from tui.widgets.alert_pane import AlertPane
 from tui.widgets.alert_rows import AlertRow, rank_and_rule
-
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 def _record_alerts(record: Record, count: int) -> None:

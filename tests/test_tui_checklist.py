@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static, Tabs
 
@@ -18,7 +17,7 @@ from actions.cluster import Cluster
 from actions.config import PolicySettings, Settings
 from actions.drill.server import DrillServerThread
 from store import Record
-from tests.plugins.tui import HOSTILE, AppFactory, app_factory
+from tests.plugins.tui import HOSTILE, AppFactory
 from tests.test_checklists_cluster import crashing_pod, desired_file
 from tui.app import WarRoomApp
 from tui.safe import MARKER
@@ -28,10 +27,6 @@ from tui.services import Services
 
 WAIT = 10.0
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 async def until(pilot: Pilot[Any], done: Callable[[], bool], what: str) -> None:

@@ -5,20 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.widgets import DataTable
 
 from actions.cluster import ClusterOptions, connect
-from store import Record
-from tests.plugins.tui import AppFactory, app_factory
+from tests.plugins.tui import AppFactory
 from tui.widgets.cluster_views import mtls_rows, policy_rows, selector_text
 from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.policy_pane import PolicyPane
-
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 async def test_policies_and_mesh_come_from_the_drill_cluster(

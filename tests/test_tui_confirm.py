@@ -5,19 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from actions.cluster import ClusterOptions, connect
 from actions.runbook.model import ActionRequest
 from actions.runbook.pipeline import RunbookActions
 from store import Record
-from tests.plugins.tui import HOSTILE, AppFactory, app_factory
+from tests.plugins.tui import HOSTILE, AppFactory
 from tui.screens.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
-
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 async def _answer(app: Any, pilot: Any, request: ConfirmRequest, *keys: str) -> list[bool]:

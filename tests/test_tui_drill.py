@@ -16,7 +16,7 @@ import pytest
 
 from actions.drill.scenario import Scenario, load_builtin, load_scenario
 from store import Record
-from tests.plugins.tui import AppFactory, app_factory
+from tests.plugins.tui import AppFactory
 from tui.cli.console import DrillInBackground
 from tui.screens.keys.facilitator import CONTROL_KIND, NOT_DRILL, next_speed
 from tui.screens.score import ScoreScreen
@@ -43,10 +43,6 @@ injects:
 answer_key: {severity: P2, decision: misconfiguration}
 """
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 @pytest.fixture

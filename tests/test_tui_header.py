@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Label
 
 from store import Record
-from tests.plugins.tui import HOSTILE, AppFactory, app_factory
+from tests.plugins.tui import HOSTILE, AppFactory
 from tui.safe import MARKER
 from tui.widgets.clocks import BREACHED, LATE, MET, WARNING, ClockState, clock_states
 from tui.widgets.header import (
@@ -32,10 +32,6 @@ CLOCKS_AT_4_20 = tuple(
                                       ("mttc", "contain", timedelta(minutes=15), "ok"),
                                       ("mttr", "recover", timedelta(hours=2), "ok")))
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 @pytest.fixture

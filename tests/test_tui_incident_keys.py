@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from textual.widgets import DataTable, Input
 
 from store import Record
-from tests.plugins.tui import AppFactory, app_factory
+from tests.plugins.tui import AppFactory
 from tui.screens.decision import DecisionScreen
 from tui.screens.forms import NoteForm, OpenIncidentForm
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.timeline_pane import TimelinePane
-
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 async def test_open_incident_from_the_keyboard(make_app: AppFactory, record: Record) -> None:

@@ -5,19 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from store import Record
-from tests.plugins.tui import AppFactory, app_factory
+from tests.plugins.tui import AppFactory
 from tui.screens.help import HelpScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.clocks import BREACHED, MET, OK, WARNING, clock_states
 from tui.widgets.header import WarRoomHeader
-
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 async def test_small_terminal_shows_one_pane_at_a_time(make_app: AppFactory) -> None:

@@ -5,20 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from actions.cluster import ClusterOptions, connect
 from actions.falco.classify import Classifier
 from actions.sources.falco import FalcoFollower
 from store import Record
-from tests.plugins.tui import AppFactory, app_factory
+from tests.plugins.tui import AppFactory
 from tui.widgets.alert_list import AlertList
 from tui.widgets.header import WarRoomHeader
-
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 async def test_follower_alerts_reach_the_pane_and_its_health_the_header(

@@ -25,7 +25,7 @@ from actions.sources.detection import (
     IncidentProposal,
 )
 from store import Record
-from tests.plugins.tui import HOSTILE, AppFactory, alert_line, app_factory, parsed
+from tests.plugins.tui import HOSTILE, AppFactory, alert_line, parsed
 from tui.screens.keys.alerting import NO_PROPOSAL
 from tui.screens.proposal import ProposalScreen
 from tui.screens.war_room import WarRoomScreen
@@ -34,10 +34,6 @@ from tui.screens.war_room_base import SourceItem
 WAIT = 10.0
 FIRST_ALERT = datetime(2026, 3, 14, 9, 0, 10, tzinfo=UTC)
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 @pytest.fixture

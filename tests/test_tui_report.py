@@ -21,7 +21,7 @@ from store.deadlines import (
 from store.report import render_executive, render_report
 from store.report_sections import SECTION_KIND, sections, set_section
 from tests.plugins.record import FrozenClock
-from tests.plugins.tui import HOSTILE, AppFactory, app_factory
+from tests.plugins.tui import HOSTILE, AppFactory
 from tui.screens.forms import AskScreen
 from tui.screens.report import MarkIssuedForm, ReportScreen, SavePathForm
 from tui.screens.report_editor import SectionEditor
@@ -36,10 +36,6 @@ MARKDOWN_BREAKERS = (
     "<script>alert(1)</script>",
 )
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from store import Record
-from tests.plugins.tui import AppFactory, alert_line, app_factory, hostile_alerts, parsed
+from tests.plugins.tui import AppFactory, alert_line, hostile_alerts, parsed
 from tui.screens.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
 from tui.screens.decision import DecisionScreen
 from tui.widgets.alert_pane import AlertPane
@@ -23,10 +23,6 @@ from tui.widgets.alert_pane import AlertPane
 LARGE = (160, 48)
 SMALL = (80, 24)
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 
 from actions.checklists import Verdict
 from store import Record
-from tests.plugins.tui import HOSTILE, AppFactory, app_factory
+from tests.plugins.tui import HOSTILE, AppFactory
 from tui.screens.checklist import ChecklistScreen
 
 LARGE = (160, 48)
@@ -43,10 +43,6 @@ CHECKS = {
     ),
 }
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 @pytest.fixture

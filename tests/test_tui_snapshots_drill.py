@@ -22,7 +22,7 @@ from actions.drill.scenario import load_builtin
 from actions.drill.score import score_drill
 from actions.sources.detection import IncidentDetector
 from store import Record
-from tests.plugins.tui import HOSTILE, AppFactory, app_factory
+from tests.plugins.tui import HOSTILE, AppFactory
 from tests.test_tui_proposals import dns_tunnel_batch
 from tui.screens.escalate import EscalateForm
 from tui.screens.proposal import ProposalScreen
@@ -33,10 +33,6 @@ LARGE = (160, 48)
 SMALL = (80, 24)
 SIZES = pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from actions.sources.policies import DriftReport, PolicyInfo, PolicySnapshot
 from actions.sources.traffic import TrafficSample
 from actions.status import ProxySync
 from store import Record
-from tests.plugins.tui import AppFactory, app_factory
+from tests.plugins.tui import AppFactory
 from tui.screens.war_room_base import SourceItem
 from tui.widgets.cluster_views import policy_rows
 from tui.widgets.header import WarRoomHeader
@@ -37,10 +37,6 @@ LARGE = (160, 48)
 SMALL = (80, 24)
 SYNCED = {"CDS": "SYNCED", "LDS": "SYNCED", "EDS": "SYNCED", "RDS": "SYNCED"}
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 @pytest.fixture

@@ -13,18 +13,13 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from store import Record
-from tests.plugins.tui import AppFactory, app_factory
+from tests.plugins.tui import AppFactory
 from tests.test_tui_replay import recorded  # noqa: F401 - the recorded incident fixture
 from tui.widgets.alert_pane import AlertPane
 
 LARGE = (160, 48)
 SMALL = (80, 24)
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 async def _settle(pilot: Pilot[Any], *, workers: bool = True) -> None:

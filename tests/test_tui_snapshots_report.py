@@ -18,16 +18,12 @@ from textual.widgets import Input, OptionList, TextArea
 from store import Record
 from store.report_sections import set_section
 from tests.plugins.record import FrozenClock
-from tests.plugins.tui import HOSTILE, AppFactory, app_factory
+from tests.plugins.tui import HOSTILE, AppFactory
 
 LARGE = (160, 48)
 SMALL = (80, 24)
 SIZES = pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
 
-
-@pytest.fixture
-def make_app(record: Record, clock: Any) -> AppFactory:
-    return app_factory(record, clock)
 
 
 @pytest.fixture
