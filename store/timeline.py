@@ -53,10 +53,22 @@ class Timeline:
         return txn.append("timeline", [row])[0]
 
     def for_incident(
-        self, incident_id: str, *, kinds: tuple[str, ...] | None = None
+        self,
+        incident_id: str,
+        *,
+        kinds: tuple[str, ...] | None = None,
+        after: int | None = None,
     ) -> list[TimelineEntry]:
+        """The incident's entries in record order; with `after`, only those with a larger seq.
+
+        `after` lets a reader that polls (the war room) fetch just what was added since
+        the last entry it has, through the (incident_id, seq) index.
+        """
         sql = "SELECT * FROM timeline WHERE incident_id = ?"
         params: list[Any] = [incident_id]
+        if after is not None:
+            sql += " AND seq > ?"
+            params.append(after)
         if kinds:
             sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
             params.extend(kinds)

@@ -19,7 +19,7 @@ from textual.events import DescendantFocus, Key, Resize
 from textual.message import Message
 from textual.widgets import Footer, Label, Tab, Tabs
 
-from store import PHASES, Incident
+from store import PHASES, Incident, TimelineEntry
 from tui.screens.help import HelpRow, HelpScreen, binding_rows
 from tui.screens.keys.alerting import AlertingKeys
 from tui.screens.keys.checklist import ChecklistKeys
@@ -90,6 +90,9 @@ class WarRoomScreen(
         super().__init__()
         self._loaded_once = False
         self._shown: Incident | None = None  # what the header last showed
+        # The incident's whole timeline as last read, so a poll reads only newer entries.
+        self._timeline_for: str | None = None
+        self._timeline: list[TimelineEntry] = []
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -258,9 +261,10 @@ class WarRoomScreen(
 
     def on_key(self, event: Key) -> None:
         """A dimmed key says why it does nothing instead of staying silent."""
+        explained = self.write_actions | self.incident_actions
         for binding in self._bindings.key_to_bindings.get(event.key, ()):
             name = binding.action.partition("(")[0]
-            if name in self.write_actions | self.incident_actions and (reason := self.why_disabled(name)):
+            if name in explained and (reason := self.why_disabled(name)):
                 event.stop()
                 self.notify(reason, title="Not available", severity="warning")
                 return
@@ -280,15 +284,23 @@ class WarRoomScreen(
         record = app.services.record
         wanted = self.incident.id if self.incident else app.services.incident_id
 
+        known_for, known = self._timeline_for, self._timeline
+
         def read() -> tuple[Incident | None, list[Any]]:
             incident = record.incidents.get(wanted) if wanted else None
             if incident is None and wanted is None:
                 open_ones = record.incidents.open_ones()
                 incident = open_ones[-1] if open_ones else None
-            entries = record.timeline.for_incident(incident.id) if incident else []
-            return incident, entries
+            if incident is None:
+                return None, []
+            if incident.id != known_for or not known:
+                return incident, record.timeline.for_incident(incident.id)
+            # Only what other writers added since the last poll: the record is append-only.
+            return incident, known + record.timeline.for_incident(incident.id, after=known[-1].seq)
 
         incident, entries = await app.in_record(read)
+        self._timeline_for = incident.id if incident else None
+        self._timeline = entries
         # Review replay (keys/replay.py): the incident and timeline as of the replay moment.
         incident, entries = self.as_of(incident, entries)
         changed = not self._loaded_once or incident != self._shown

@@ -1,0 +1,104 @@
+"""The war room's timeline over a long incident: the end shown, the start reachable, polls cheap."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from store import Record
+from tests.plugins.record import FrozenClock
+from tests.plugins.tui import HOSTILE, AppFactory
+from tui.screens.war_room import RECORD_POLL_INTERVAL
+from tui.widgets.timeline_pane import TimelinePane
+
+ENTRIES = 10_000
+
+
+def fill(record: Record, incident_id: str, count: int) -> None:
+    """`count` notes for the incident, in one write (the record chains them all)."""
+    with record.write() as txn:
+        for n in range(count):
+            record.timeline.add_in(txn, incident_id, "note", f"entry {n}", actor=f"ic-{n % 7}")
+
+
+def table_of(app: Any) -> DataTable[Any]:
+    return app.screen.query_one(TimelinePane).query_one(DataTable)
+
+
+def summaries(table: DataTable[Any]) -> list[str]:
+    return [str(table.get_row_at(i)[3]) for i in range(table.row_count)]
+
+
+async def until(pilot: Pilot[Any], ready: Any, limit: float = RECORD_POLL_INTERVAL * 3) -> None:
+    deadline = asyncio.get_running_loop().time() + limit
+    while not ready():
+        assert asyncio.get_running_loop().time() < deadline, "the timeline never got there"
+        await pilot.pause(0.05)
+
+
+def test_for_incident_after_reads_only_newer_entries(record: Record) -> None:
+    first = record.incidents.open("Shell in payment", severity="P2")
+    other = record.incidents.open("Scan from tts-router", severity="P3")
+    record.timeline.add(first.id, "note", "before")
+    mark = record.timeline.for_incident(first.id)[-1].seq
+    record.timeline.add(other.id, "note", "someone else's")
+    record.timeline.add(first.id, "note", "after 1")
+    record.timeline.add(first.id, "note", "after 2")
+    newer = record.timeline.for_incident(first.id, after=mark)
+    assert [entry.summary for entry in newer] == ["after 1", "after 2"]
+    assert record.timeline.for_incident(first.id, after=newer[-1].seq) == []
+    assert record.timeline.for_incident(first.id, after=0) == record.timeline.for_incident(first.id)
+
+
+async def test_ten_thousand_entries_show_the_end_and_scroll_to_the_first(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("Exfiltration from payment", severity="P1")
+    fill(record, incident.id, ENTRIES)
+    total = record.timeline.count(incident.id)
+    app = make_app(incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("4")
+        await pilot.pause()
+        table = table_of(app)
+        assert table.row_count == total
+        assert table.cursor_row == total - 1
+        assert str(table.get_row_at(table.cursor_row)[3]) == f"entry {ENTRIES - 1}"
+        assert table.scroll_y == table.max_scroll_y  # the newest entries are what is on screen
+        await pilot.press("ctrl+home")
+        await pilot.pause()
+        assert table.scroll_y == 0
+        assert table.cursor_row == 0
+        assert str(table.get_row_at(0)[1]) == "incident.opened"
+
+
+async def test_entry_from_another_writer_appears_after_the_poll(
+    make_app: AppFactory, record: Record, record_path: Path, clock: FrozenClock
+) -> None:
+    incident = record.incidents.open("Shell in payment", severity="P2")
+    fill(record, incident.id, 50)
+    app = make_app(incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("4")
+        table = table_of(app)
+        shown = table.row_count
+        with Record.open(record_path, clock=clock) as second_writer:
+            second_writer.timeline.add(incident.id, "note", HOSTILE[0], actor="[b]ir[/b]")
+        await until(pilot, lambda: table.row_count == shown + 1)
+        assert summaries(table)[-1] == record.timeline.for_incident(incident.id)[-1].summary
+        assert str(table.get_row_at(shown)[2]) == "[b]ir[/b]"  # literal, never markup
+        assert table.cursor_row == shown  # following the end
+
+        # Scrolled up to read, the reader stays put while entries arrive below.
+        await pilot.press("ctrl+home")
+        with Record.open(record_path, clock=clock) as second_writer:
+            second_writer.timeline.add(incident.id, "note", "later")
+        await until(pilot, lambda: table.row_count == shown + 2)
+        assert table.cursor_row == 0
+        assert summaries(table)[-1] == "later"
