@@ -32,12 +32,13 @@ import asyncio, json, resource, sys, time
 sys.path.insert(0, {repo!r})
 started_imports = time.perf_counter()
 from datetime import timedelta
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 from store import Record
 from tui.app import WarRoomApp
 from tui.replay import ReplayClock
 from tui.services import Services
 from tui.widgets.alert_pane import AlertPane
+from tui.widgets.timeline_pane import TimelineList
 imports = time.perf_counter() - started_imports
 path, incident_id, entries = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
@@ -57,7 +58,7 @@ async def main():
     app = WarRoomApp(services, clock=ReplayClock(record.clock))
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
-        table = screen.query_one("#timeline-table", DataTable)
+        table = screen.query_one("#timeline-table", TimelineList)
 
         def first_screen():
             pane = screen.query_one(AlertPane)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from actions.cluster import Cluster
 from actions.drill.server import DrillServerThread
@@ -26,11 +26,10 @@ from tui.screens.action_form import ActionForm, prefill
 from tui.screens.confirm_action import ConfirmAction
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.alert_rows import AlertRow
-from tui.widgets.timeline_pane import TimelinePane
+from tui.widgets.timeline_pane import TimelineList, TimelinePane
 
 NS = "voicehive"
 POD = "orchestrator-6f8d9c7b5d-k2x9p"
-
 
 
 @pytest.fixture
@@ -117,7 +116,7 @@ async def test_isolate_from_the_keyboard_lands_the_policy_and_the_outcome(
         await until_screen(pilot, WarRoomScreen)
         await app.workers.wait_for_complete()
         await pilot.pause()
-        table = app.screen.query_one(TimelinePane).query_one(DataTable)
+        table = app.screen.query_one(TimelinePane).query_one(TimelineList)
         kinds = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
         notices = [n.message for n in app._notifications]
     (policy,) = isolation_policies(drill_server)
@@ -300,7 +299,7 @@ async def test_block_ip_with_emergency_egress_for_one_app_lands_its_own_policy(
         assert "emergency-egress-block" in confirm.request.preview
         assert confirm.request.blocked is None
         await confirm_and_wait(pilot, app)
-        table = app.screen.query_one(TimelinePane).query_one(DataTable)
+        table = app.screen.query_one(TimelinePane).query_one(TimelineList)
         kinds = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
     (policy,) = egress_policies(drill_server)
     assert policy["spec"]["podSelector"] == {"matchLabels": {"app": "orchestrator"}}
@@ -338,7 +337,7 @@ async def test_restore_with_unblock_removes_the_incidents_ip_block(
         assert "# delete NetworkPolicy" in confirm.request.preview
         assert "emergency-egress-block" in confirm.request.preview
         await confirm_and_wait(pilot, app)
-        table = app.screen.query_one(TimelinePane).query_one(DataTable)
+        table = app.screen.query_one(TimelinePane).query_one(TimelineList)
         rows = [" ".join(map(str, table.get_row_at(i))) for i in range(table.row_count)]
     assert egress_policies(drill_server) == []
     restore_intent = next(

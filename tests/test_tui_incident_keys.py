@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from store import Record
 from tests.plugins.tui import AppFactory
 from tui.screens.decision import DecisionScreen
 from tui.screens.forms import NoteForm, OpenIncidentForm
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.timeline_pane import TimelinePane
+from tui.widgets.timeline_pane import TimelineList, TimelinePane
 
 
 async def test_open_incident_from_the_keyboard(make_app: AppFactory, record: Record) -> None:
@@ -75,7 +75,7 @@ async def test_note_acknowledge_severity_and_phase_land_in_the_timeline(
         await pilot.press("y")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        table = app.screen.query_one(TimelinePane).query_one(DataTable)
+        table = app.screen.query_one(TimelinePane).query_one(TimelineList)
         shown = table.row_count
     kinds = [(e.kind, e.summary) for e in record.timeline.for_incident(incident.id)]
     assert ("note", "curl seen") in kinds

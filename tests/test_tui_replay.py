@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Label
+from textual.widgets import Input, Label
 
 from store import Record
 from store.replay import to_ns
@@ -18,6 +18,7 @@ from tui.replay import ReplayClock
 from tui.screens.replay_form import GoToForm
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.alert_pane import AlertPane
+from tui.widgets.timeline_pane import TimelineList
 
 T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC)
 
@@ -66,7 +67,7 @@ async def settle(pilot: Pilot[Any]) -> None:
 
 
 def timeline_rows(app: Any) -> int:
-    return app.screen.query_one("#timeline-table", DataTable).row_count
+    return app.screen.query_one("#timeline-table", TimelineList).row_count
 
 
 def alert_rules(app: Any) -> list[str]:

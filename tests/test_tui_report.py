@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Markdown, OptionList, Static, TextArea
+from textual.widgets import Input, Markdown, OptionList, Static, TextArea
 
 from store import Record
 from store.deadlines import (
@@ -26,7 +26,7 @@ from tui.screens.forms import AskScreen
 from tui.screens.report import MarkIssuedForm, ReportScreen, SavePathForm
 from tui.screens.report_editor import SectionEditor
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.timeline_pane import TimelinePane
+from tui.widgets.timeline_pane import TimelineList, TimelinePane
 
 # Text that would be markdown structure if it were not escaped.
 MARKDOWN_BREAKERS = (
@@ -35,7 +35,6 @@ MARKDOWN_BREAKERS = (
     "[x](javascript:alert(1))",
     "<script>alert(1)</script>",
 )
-
 
 
 @pytest.fixture
@@ -166,7 +165,7 @@ async def test_editing_sections_saves_through_the_record_and_asks_before_droppin
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, WarRoomScreen)
-        timeline = app.screen.query_one(TimelinePane).query_one(DataTable)
+        timeline = app.screen.query_one(TimelinePane).query_one(TimelineList)
         assert timeline.row_count == len(record.timeline.for_incident(incident))
     assert sections(record, incident) == {"summary": "Egress blocked"}
     (entry,) = record.timeline.for_incident(incident, kinds=(SECTION_KIND,))

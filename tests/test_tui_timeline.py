@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable
 
 from store import Record
 from tests.plugins.record import FrozenClock
 from tests.plugins.tui import HOSTILE, AppFactory
 from tui.screens.war_room import RECORD_POLL_INTERVAL
-from tui.widgets.timeline_pane import TimelinePane
+from tui.widgets.timeline_pane import TimelineList, TimelinePane
 
 ENTRIES = 10_000
 
@@ -25,11 +24,11 @@ def fill(record: Record, incident_id: str, count: int) -> None:
             record.timeline.add_in(txn, incident_id, "note", f"entry {n}", actor=f"ic-{n % 7}")
 
 
-def table_of(app: Any) -> DataTable[Any]:
-    return app.screen.query_one(TimelinePane).query_one(DataTable)
+def table_of(app: Any) -> TimelineList:
+    return app.screen.query_one(TimelinePane).query_one(TimelineList)
 
 
-def summaries(table: DataTable[Any]) -> list[str]:
+def summaries(table: TimelineList) -> list[str]:
     return [str(table.get_row_at(i)[3]) for i in range(table.row_count)]
 
 

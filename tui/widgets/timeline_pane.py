@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from store import TimelineEntry
 from tui.safe import safe_text
 from tui.widgets.clocks import duration
 from tui.widgets.pane import Pane
-from tui.widgets.table_diff import DiffTable
 
 
 def relative(at: datetime, start: datetime | None) -> str:
@@ -25,6 +32,185 @@ def relative(at: datetime, start: datetime | None) -> str:
     span = at - start
     sign = "-" if span.total_seconds() < 0 else "+"
     return f"T{sign}{duration(abs(span))}"
+
+
+def fit(value: str, width: int) -> str:
+    """`value` padded or cut to exactly `width` terminal cells (wide characters count twice)."""
+    if cell_len(value) <= width:
+        return set_cell_size(value, width)
+    return set_cell_size(value, max(width - 1, 0)) + "\N{HORIZONTAL ELLIPSIS}"
+
+
+class TimelineList(ScrollView, can_focus=True):
+    """The timeline's rows through the Line API: drawing costs O(visible rows), not O(entries).
+
+    A pinned header line, then one line per entry, newest last. Rows are plain
+    (sanitised) strings drawn as Segments, so no markup is ever parsed; each
+    drawn line is cached by (row, width, cursor).
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "timeline-list--header",
+        "timeline-list--even-row",
+        "timeline-list--cursor",
+    }
+    DEFAULT_CSS = """
+    TimelineList {
+        background: $surface;
+        color: $foreground;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .timeline-list--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .timeline-list--header { background-tint: $foreground 5%; }
+        }
+        &:dark > .timeline-list--even-row { background: $surface-darken-1 40%; }
+        & > .timeline-list--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .timeline-list--even-row { background: $surface-lighten-1 50%; }
+        & > .timeline-list--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Up", show=False, id="timeline.up"),
+        Binding("down", "cursor(1)", "Down", show=False, id="timeline.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="timeline.page_up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="timeline.page_down"),
+        Binding("ctrl+home,home", "first", "First", show=False, id="timeline.first"),
+        Binding("ctrl+end,end", "last", "Last", show=False, id="timeline.last"),
+    ]
+
+    def __init__(self, columns: Sequence[str], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.columns = tuple(columns)
+        self._rows: list[tuple[str, ...]] = []
+        self._widths = [cell_len(label) for label in self.columns]
+        self.cursor_row = 0
+        self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(512)
+        self._styles: dict[str, Style] = {}
+
+    # --- the rows -------------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    def get_row_at(self, index: int) -> tuple[Text, ...]:
+        """The cells of row `index` (0 is the oldest), as literal Text."""
+        return tuple(Text(cell) for cell in self._rows[index])
+
+    def clear(self) -> None:
+        """Drop every row."""
+        self._rows.clear()
+        self._strips.clear()
+        self._widths = [cell_len(label) for label in self.columns]
+        self.cursor_row = 0
+        self._changed()
+
+    def append_rows(self, rows: Iterable[tuple[str, ...]]) -> int:
+        """Add rows (oldest first) after the last; returns how many were added."""
+        before = len(self._rows)
+        widths = self._widths
+        for row in rows:
+            self._rows.append(row)
+            for column, cell in enumerate(row):
+                width = len(cell) if cell.isascii() else cell_len(cell)
+                if width > widths[column]:
+                    widths[column] = width
+                    self._strips.clear()
+        self._changed()
+        return len(self._rows) - before
+
+    def _changed(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+        if self.cursor_row >= len(self._rows):
+            self.cursor_row = max(len(self._rows) - 1, 0)
+        self.refresh()
+
+    # --- the cursor -----------------------------------------------------------------------------
+
+    def move_cursor(self, *, row: int) -> None:
+        """Put the cursor on `row` (clamped) and scroll it into view."""
+        self.cursor_row = max(0, min(row, len(self._rows) - 1)) if self._rows else 0
+        height = max(self.scrollable_content_region.height - 1, 1)  # the header is pinned
+        if self.cursor_row < self.scroll_y:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= self.scroll_y + height:
+            self.scroll_to(y=self.cursor_row - height + 1, animate=False, immediate=True)
+        self.refresh()
+
+    def action_cursor(self, step: int) -> None:
+        self.move_cursor(row=self.cursor_row + step)
+
+    def action_page(self, pages: int) -> None:
+        step = max(self.scrollable_content_region.height - 2, 1)
+        self.move_cursor(row=self.cursor_row + pages * step)
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=len(self._rows) - 1)
+
+    def on_resize(self) -> None:
+        self._changed()
+        if self._rows:
+            self.move_cursor(row=self.cursor_row)
+
+    # --- drawing --------------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self._styles.clear()
+
+    def _style(self, component: str) -> Style:
+        style = self._styles.get(component)
+        if style is None:
+            base = self.rich_style
+            style = base if not component else base + self.get_component_rich_style(component)
+            self._styles[component] = style
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._render_cells(self.columns, width, self._style("timeline-list--header"))
+        position = self.scroll_offset.y + y - 1
+        if position >= len(self._rows):
+            return Strip.blank(width, self.rich_style)
+        is_cursor = position == self.cursor_row and self.has_focus
+        key = (position, width, is_cursor)
+        strip = self._strips.get(key)
+        if strip is None:
+            if is_cursor:
+                style = self._style("timeline-list--cursor")
+            elif position % 2:
+                style = self._style("timeline-list--even-row")
+            else:
+                style = self._style("")
+            strip = self._render_cells(self._rows[position], width, style)
+            self._strips[key] = strip
+        return strip
+
+    def _render_cells(self, cells: Sequence[str], width: int, style: Style) -> Strip:
+        """One line: each cell padded by a space on both sides to its column's width."""
+        text = "".join(f" {fit(cell, w)} " for cell, w in zip(cells, self._widths, strict=False))
+        return Strip([Segment(text, style)], cell_len(text)).crop_extend(0, width, style)
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        self.refresh()
 
 
 class TimelinePane(Pane):
@@ -41,15 +227,11 @@ class TimelinePane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading"), id="timeline-state", markup=False)
-        table: DataTable[Text] = DiffTable(
-            id="timeline-table", cursor_type="row", zebra_stripes=True
-        )
-        table.add_columns(*self.COLUMNS)
-        yield table
+        yield TimelineList(self.COLUMNS, id="timeline-table")
 
     @property
     def focus_target(self) -> Widget:
-        return self.query_one(DataTable)
+        return self.query_one(TimelineList)
 
     def show_state(self, message: str) -> None:
         """Say why there is nothing to show ("loading", "no incident open")."""
@@ -61,11 +243,11 @@ class TimelinePane(Pane):
         """Show `entries` (record order); keeps the view at the end when it was there.
 
         Costs O(new entries): when `entries` only extends what is shown, just the
-        tail is added; when nothing changed, the table is not touched at all. Any
+        tail is added; when nothing changed, the list is not touched at all. Any
         other change (another incident, a new detection time, a replay moving back)
         replaces the rows.
         """
-        table = self.query_one(DataTable)
+        table = self.query_one(TimelineList)
         ids = [entry.id for entry in entries]
         shown = len(self._shown_ids)
         extends = (
@@ -78,25 +260,27 @@ class TimelinePane(Pane):
             return
         at_end = table.cursor_row >= table.row_count - 1
         fresh = entries[shown:] if extends else entries
-        with self.app.batch_update():
-            if not extends:
-                table.clear()
-            for entry in fresh:
-                table.add_row(*self._cells(entry, detected_at), key=str(entry.id))
+        if not extends:
+            table.clear()
+        table.append_rows(self._cells(entry, detected_at) for entry in fresh)
         self._shown_ids = ids
         self._detected_at = detected_at
+        if not self._state_known or self.has_class("-empty") != (not ids):
+            # Restyling costs a layout: only when the message (or its absence) changes.
+            self.set_class(not ids, "-empty")
+            self.query_one("#timeline-state", Static).update(
+                Text("no entries yet" if not ids else "")
+            )
         self._state_known = True
-        self.set_class(not ids, "-empty")
-        self.query_one("#timeline-state", Static).update(Text("no entries yet" if not ids else ""))
         if fresh and at_end and table.row_count:
             table.move_cursor(row=table.row_count - 1)
 
     @staticmethod
-    def _cells(entry: TimelineEntry, detected_at: datetime | None) -> tuple[Text, ...]:
-        """One row's cells: literal text, terminal escapes stripped."""
+    def _cells(entry: TimelineEntry, detected_at: datetime | None) -> tuple[str, ...]:
+        """One row's cells: literal text on one line, terminal escapes stripped."""
         return (
-            Text(relative(entry.at, detected_at)),
-            Text(safe_text(entry.kind)),
-            Text(safe_text(entry.actor or "-")),
-            Text(safe_text(entry.summary)),
+            relative(entry.at, detected_at),
+            safe_text(entry.kind),
+            safe_text(entry.actor or "-"),
+            safe_text(entry.summary),
         )
