@@ -2,58 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
 from store import Record
-from store.replay import to_ns
-from tests.plugins.record import FrozenClock
-from tests.plugins.tui import HOSTILE, AppFactory
+from tests.plugins.tui import T0, AppFactory
 from tui.replay import ReplayClock
 from tui.screens.replay_form import GoToForm
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.alert_pane import AlertPane
 from tui.widgets.timeline_pane import TimelineList
-
-T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC)
-
-
-def recorded_alert(n: int, incident_id: str | None, at: datetime, text: str = "") -> dict[str, Any]:
-    return {
-        "incident_id": incident_id,
-        "dedupe_key": f"replay-{n}",
-        "time": at.isoformat(),
-        "time_ns": to_ns(at),
-        "rule": f"Outbound DNS {n}",
-        "priority": "Critical",
-        "output": f"query {n} {text}".strip(),
-        "output_fields": json.dumps({"k8s.pod.name": f"payment-{n}"}),
-        "severity": "P1",
-    }
-
-
-@pytest.fixture
-def recorded(record: Record, clock: FrozenClock) -> str:
-    """An incident with a note a minute for ten minutes and an alert every 30 s for 20."""
-    incident = record.incidents.open("Exfiltration from payment", severity="P2")
-    for minute in range(1, 11):
-        clock.advance(minutes=1)
-        record.timeline.add(incident.id, "note", f"minute {minute}", actor="ic")
-        if minute == 3:
-            record.incidents.acknowledge(incident.id, actor="ic")
-        if minute == 6:
-            record.incidents.update(incident.id, severity="P0", actor="ic")
-    hostile = " ".join(HOSTILE)
-    record.alerts.add_batch(
-        [recorded_alert(n, incident.id, T0 + timedelta(seconds=30 * n), hostile) for n in range(40)]
-    )
-    clock.advance(minutes=30)
-    return incident.id
 
 
 async def settle(pilot: Pilot[Any]) -> None:

@@ -14,7 +14,6 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tests.plugins.tui import AppFactory
-from tests.test_tui_replay import recorded  # noqa: F401 - the recorded incident fixture
 from tui.widgets.alert_pane import AlertPane
 
 LARGE = (160, 48)

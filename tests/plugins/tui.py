@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from actions.falco.alert import FalcoAlert
 from actions.falco.parse import parse_line
 from store import Record
+from store.replay import to_ns
 from tui.app import WarRoomApp
 from tui.services import Services
 
@@ -24,6 +26,8 @@ from tui.services import Services
 HOSTILE = ("[/oops]", "[red]x", "\x1b]52;c;aGVsbG8=\x07", "\x9b2J")
 
 AppFactory = Callable[..., WarRoomApp]
+# When the recorded incident's alerts start.
+T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC)
 
 
 def alert_line(index: int, *, rule: str = "Terminal shell in container", priority: str = "Notice",
@@ -70,3 +74,36 @@ def app_factory(record: Record, clock: Any) -> AppFactory:
 @pytest.fixture
 def make_app(record: Record, clock: Any) -> AppFactory:
     return app_factory(record, clock)
+
+
+def recorded_alert(n: int, incident_id: str | None, at: datetime, text: str = "") -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "dedupe_key": f"replay-{n}",
+        "time": at.isoformat(),
+        "time_ns": to_ns(at),
+        "rule": f"Outbound DNS {n}",
+        "priority": "Critical",
+        "output": f"query {n} {text}".strip(),
+        "output_fields": json.dumps({"k8s.pod.name": f"payment-{n}"}),
+        "severity": "P1",
+    }
+
+
+@pytest.fixture
+def recorded(record: Record, clock: Any) -> str:
+    """An incident with a note a minute for ten minutes and an alert every 30 s for 20."""
+    incident = record.incidents.open("Exfiltration from payment", severity="P2")
+    for minute in range(1, 11):
+        clock.advance(minutes=1)
+        record.timeline.add(incident.id, "note", f"minute {minute}", actor="ic")
+        if minute == 3:
+            record.incidents.acknowledge(incident.id, actor="ic")
+        if minute == 6:
+            record.incidents.update(incident.id, severity="P0", actor="ic")
+    hostile = " ".join(HOSTILE)
+    record.alerts.add_batch(
+        [recorded_alert(n, incident.id, T0 + timedelta(seconds=30 * n), hostile) for n in range(40)]
+    )
+    clock.advance(minutes=30)
+    return incident.id

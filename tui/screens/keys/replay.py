@@ -20,7 +20,7 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.events import Mount
 from textual.widget import Widget
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
 from store.replay import (
     ReplayScope,
@@ -314,11 +314,5 @@ class ReplayKeys(WarRoomBase):
         clock = self.replay_clock
         if clock is None:
             return
-        before = clock.cut()
-        clock.seek(moment)
-        if moment is not None and (before is None or moment < before):
-            # Going back drops rows: an emptied table takes the shorter timeline at once,
-            # where DataTable.remove_row costs O(rows) for each row dropped.
-            for table in self.query("#timeline-table").results(DataTable):
-                table.clear()
+        clock.seek(moment)  # going back: the timeline pane replaces its rows itself
         await self._replay_follow(refresh=True)
