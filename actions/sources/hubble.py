@@ -11,6 +11,7 @@ also feed the DNS tunneling detector, like CoreDNS's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import shutil
@@ -29,6 +30,7 @@ from actions.sources.kube import Backoff, LineSplitter
 from store import Record
 
 # Keys of flows already seen, kept to skip replays (16 bytes each, about 8 MB at the limit).
+EXIT_GRACE = 5.0  # seconds a hubble process whose output ended gets to exit by itself
 SEEN_LIMIT = 100_000
 FLOWS_MEDIA_TYPE = "application/x-ndjson"
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
@@ -160,6 +162,10 @@ class HubbleSource:
                 health.report(CONNECTED, f"following {' '.join(command[:2])} -o json")
                 try:
                     await self._consume(self._process_lines(process), sink)
+                    # Its output ended: it is exiting. Give it a moment to say how,
+                    # rather than killing it and reporting our own signal.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(process.wait(), EXIT_GRACE)
                 finally:
                     if process.returncode is None:
                         process.kill()
