@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.screen import Screen
-from textual.widgets import Input, Select, Static
+from textual.widgets import Checkbox, Input, Select, Static
 
 from actions.cluster import Cluster
 from actions.drill.server import DrillServerThread
@@ -79,7 +79,15 @@ async def until_screen(pilot: Any, kind: type[Screen[Any]]) -> Any:
         assert waited < SCREEN_WAIT, f"no {kind.__name__} after {SCREEN_WAIT} s"
         await pilot.pause(0.05)
         waited += 0.05
-    return pilot.app.screen
+    screen = pilot.app.screen
+    # A click lands where the widget is drawn: wait until the screen has been laid out.
+    while not screen.is_mounted or screen.size.area == 0:
+        assert waited < SCREEN_WAIT, f"{kind.__name__} never laid out in {SCREEN_WAIT} s"
+        await pilot.pause(0.05)
+        waited += 0.05
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+    return screen
 
 
 async def select_alert(app: Any, pilot: Any, alert: Any) -> None:
@@ -332,6 +340,7 @@ async def test_restore_with_unblock_removes_the_incidents_ip_block(
         await pilot.press("R")
         form = await until_screen(pilot, ActionForm)
         await pilot.click("#unblock")
+        assert form.query_one("#unblock", Checkbox).value, "the click did not tick unblock"
         await pilot.click("#submit")
         confirm = await until_screen(pilot, ConfirmAction)
         assert "# delete NetworkPolicy" in confirm.request.preview

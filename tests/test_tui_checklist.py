@@ -6,7 +6,6 @@ client, the console driven by Pilot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +16,13 @@ from actions.cluster import Cluster
 from actions.config import PolicySettings, Settings
 from actions.drill.server import DrillServerThread
 from store import Record
-from tests.plugins.tui import HOSTILE, AppFactory
+from tests.plugins.tui import HOSTILE, AppFactory, until
 from tests.test_checklists_cluster import crashing_pod, desired_file
 from tui.app import WarRoomApp
 from tui.safe import MARKER
 from tui.screens.checklist import ChecklistScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.services import Services
-
-WAIT = 10.0
-
-
-
-async def until(pilot: Pilot[Any], done: Callable[[], bool], what: str) -> None:
-    waited = 0.0
-    while not done():
-        assert waited < WAIT, f"{what} did not happen within {WAIT} s"
-        await pilot.pause(0.05)
-        waited += 0.05
 
 
 async def open_checklist(pilot: Pilot[Any]) -> ChecklistScreen:

@@ -16,14 +16,12 @@ import pytest
 
 from actions.drill.scenario import Scenario, load_builtin, load_scenario
 from store import Record
-from tests.plugins.tui import AppFactory
+from tests.plugins.tui import AppFactory, until
 from tui.cli.console import DrillInBackground
 from tui.screens.keys.facilitator import CONTROL_KIND, NOT_DRILL, next_speed
 from tui.screens.score import ScoreScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.drill_strip import DrillStrip
-
-WAIT = 10.0
 
 SHORT = """\
 name: short-console
@@ -67,14 +65,6 @@ def short_scenario(tmp_path: Path) -> Scenario:
     path = tmp_path / "short.yaml"
     path.write_text(SHORT, encoding="utf-8")
     return load_scenario(str(path))
-
-
-async def until(pilot: Any, condition: Callable[[], object], what: str) -> None:
-    waited = 0.0
-    while not condition():
-        assert waited < WAIT, f"timed out waiting for {what}"
-        await pilot.pause(0.05)
-        waited += 0.05
 
 
 def controls(record: Record, incident_id: str) -> list[dict[str, Any]]:

@@ -18,21 +18,12 @@ from actions.config import Settings, load_settings
 from actions.notify import notify_incident_event
 from store import Record
 from tests.plugins.notify import ShapeReceiver
+from tests.plugins.tui import until
 from tui.app import WarRoomApp
 from tui.screens.decision import DecisionScreen
 from tui.screens.escalate import NO_MATRIX, EscalateForm
 from tui.screens.war_room import WarRoomScreen
 from tui.services import Services
-
-WAIT = 10.0
-
-
-async def until(pilot: Any, condition: Callable[[], object], what: str) -> None:
-    waited = 0.0
-    while not condition():
-        assert waited < WAIT, f"timed out waiting for {what}"
-        await pilot.pause(0.05)
-        waited += 0.05
 
 
 def console(record: Record, clock: Any, settings: Settings, incident_id: str,

@@ -7,7 +7,7 @@ from typing import Any
 from textual.widgets import Input
 
 from store import Record
-from tests.plugins.tui import AppFactory
+from tests.plugins.tui import AppFactory, until
 from tui.screens.decision import DecisionScreen
 from tui.screens.forms import NoteForm, OpenIncidentForm
 from tui.screens.war_room import WarRoomScreen
@@ -42,10 +42,15 @@ async def test_an_empty_title_is_refused_and_nothing_is_written(
     make_app: AppFactory, record: Record
 ) -> None:
     async with make_app().run_test() as pilot:
-        await pilot.press("o", "ctrl+s")
-        await pilot.pause()
-        assert isinstance(pilot.app.screen, OpenIncidentForm)
-        assert "needs a title" in str(pilot.app.screen.query_one(".dialog-error").render())
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(pilot.app.screen, OpenIncidentForm), "the form")
+        await pilot.press("ctrl+s")
+        form = pilot.app.screen
+        await until(
+            pilot,
+            lambda: "needs a title" in str(form.query_one(".dialog-error").render()),
+            "the form saying the title is missing",
+        )
         await pilot.press("escape")
         await pilot.app.workers.wait_for_complete()
     assert record.incidents.list() == []

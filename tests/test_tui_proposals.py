@@ -25,13 +25,12 @@ from actions.sources.detection import (
     IncidentProposal,
 )
 from store import Record
-from tests.plugins.tui import HOSTILE, AppFactory, alert_line, parsed
+from tests.plugins.tui import HOSTILE, AppFactory, alert_line, parsed, until
 from tui.screens.keys.alerting import NO_PROPOSAL
 from tui.screens.proposal import ProposalScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.screens.war_room_base import SourceItem
 
-WAIT = 10.0
 FIRST_ALERT = datetime(2026, 3, 14, 9, 0, 10, tzinfo=UTC)
 
 
@@ -73,14 +72,6 @@ class DetectingSource:
         sink(self.batch)
         self.detector(self.batch)
         await asyncio.Event().wait()  # a live source runs until the console closes
-
-
-async def until(pilot: Any, condition: Callable[[], object], what: str) -> None:
-    waited = 0.0
-    while not condition():
-        assert waited < WAIT, f"timed out waiting for {what}"
-        await pilot.pause(0.05)
-        waited += 0.05
 
 
 def proposed(app: Any) -> IncidentProposal | None:

@@ -107,3 +107,17 @@ def recorded(record: Record, clock: Any) -> str:
     )
     clock.advance(minutes=30)
     return incident.id
+
+
+async def until(
+    pilot: Any, condition: Callable[[], object], what: str, *, within: float = 30.0
+) -> None:
+    """Let the console run until `condition()` holds; fail naming `what` after `within` s.
+
+    A loaded machine is slow, not wrong: tests wait for what they assert, not a fixed pause.
+    """
+    waited = 0.0
+    while not condition():
+        assert waited < within, f"timed out waiting for {what} ({within:g} s)"
+        await pilot.pause(0.05)
+        waited += 0.05
