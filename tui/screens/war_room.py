@@ -119,7 +119,7 @@ class WarRoomScreen(
         self.set_class(services.readonly, "-readonly")
         self._update_narrow()
         self.set_interval(CLOCK_INTERVAL, self._tick, name="header-clock")
-        self.set_interval(RECORD_POLL_INTERVAL, self.load_incident, name="record-poll")
+        self.set_interval(RECORD_POLL_INTERVAL, self._poll_record, name="record-poll")
         self.query_one(AlertPane).focus_pane()
         self.query_one(TimelinePane).show_state("loading")
         self.load_incident()
@@ -273,6 +273,15 @@ class WarRoomScreen(
 
     def _tick(self) -> None:
         self.query_one(WarRoomHeader).tick(self.war_app.clock())
+
+    def _poll_record(self) -> None:
+        """Re-read the record unless the last read is still running.
+
+        On a busy machine a read can outlast the interval: cancelling it for a new
+        one would never finish a read; skipping a beat shows the same data later.
+        """
+        if not any(w.group == "load" and not w.is_finished for w in self.workers):
+            self.load_incident()
 
     @work(exclusive=True, group="load", exit_on_error=False)
     async def load_incident(self) -> None:
