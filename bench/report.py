@@ -177,6 +177,19 @@ def run_measures(path: Path, names: tuple[str, ...]) -> None:
         )
 
 
+def cached_record(alerts: int, timeline: int, *, rebuild: bool = False) -> Path:
+    """The benchmark record with `alerts` alerts and `timeline` entries, built once in /tmp."""
+    path = Path(f"/tmp/warroom-bench-report-{alerts}-{timeline}.db")
+    if rebuild or not path.exists():
+        print(f"building {path} ...")
+        started = time.perf_counter()
+        build(path, alerts, timeline)
+        print(
+            f"  built in {time.perf_counter() - started:.1f} s, {path.stat().st_size / 1e6:.0f} MB"
+        )
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=1_000_000)
@@ -185,14 +198,7 @@ def main() -> None:
     parser.add_argument("--export", action="store_true", help="also time exporting the incident")
     parser.add_argument("--skip-cold", action="store_true", help="only measure with the rollup")
     args = parser.parse_args()
-    path = Path(f"/tmp/warroom-bench-report-{args.alerts}-{args.timeline}.db")
-    if args.rebuild or not path.exists():
-        print(f"building {path} ...")
-        started = time.perf_counter()
-        build(path, args.alerts, args.timeline)
-        print(
-            f"  built in {time.perf_counter() - started:.1f} s, {path.stat().st_size / 1e6:.0f} MB"
-        )
+    path = cached_record(args.alerts, args.timeline, rebuild=args.rebuild)
     print(f"record: {path} ({args.alerts:,} alerts, {args.timeline:,} timeline entries)")
     if not args.skip_cold:
         drop_rollup(path)

@@ -19,13 +19,12 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.report import build  # noqa: E402 - after the path: the record's one builder
+from bench.report import cached_record  # noqa: E402 - after the path: the record's one builder
 
 CHILD = r"""
 import asyncio, json, resource, sys, time
@@ -116,12 +115,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
-    path = Path(f"/tmp/warroom-bench-report-{args.alerts}-{args.timeline}.db")
-    if args.rebuild or not path.exists():
-        print(f"building {path} ...")
-        started = time.perf_counter()
-        build(path, args.alerts, args.timeline)
-        print(f"  built in {time.perf_counter() - started:.1f} s")
+    path = cached_record(args.alerts, args.timeline, rebuild=args.rebuild)
     from store import Record
 
     with Record.open(path, readonly=True) as record:

@@ -15,13 +15,12 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.report import build  # noqa: E402 - after the path: the record's one builder
+from bench.report import cached_record  # noqa: E402 - after the path: the record's one builder
 
 CHILD = r"""
 import json, resource, sys, time
@@ -69,12 +68,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the export and the target")
     args = parser.parse_args()
-    path = Path(f"/tmp/warroom-bench-report-{args.alerts}-{args.timeline}.db")
-    if args.rebuild or not path.exists():
-        print(f"building {path} ...")
-        started = time.perf_counter()
-        build(path, args.alerts, args.timeline)
-        print(f"  built in {time.perf_counter() - started:.1f} s")
+    path = cached_record(args.alerts, args.timeline, rebuild=args.rebuild)
     print(f"record: {path} ({args.alerts:,} alerts, {args.timeline:,} timeline entries)")
     work = Path(tempfile.mkdtemp(prefix="warroom-bench-transfer-"))
     export, target = work / "incident.db", work / "target.db"
