@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -28,6 +27,7 @@ from textual.strip import Strip
 from actions.sources.rates import AlertRates
 from tui.widgets.alert_buffer import AlertBuffer, AlertFilter
 from tui.widgets.alert_rows import AlertRow, rank_and_rule
+from tui.widgets.component_styles import ComponentStyles
 
 DRAIN_INTERVAL = 0.1  # 10 Hz: newest alert on screen well within 250 ms, one refresh per tick
 MAX_PENDING_BATCHES = 2_000  # beyond this the UI is behind; older batches are counted, not shown
@@ -148,7 +148,7 @@ class AlertList(ScrollView, can_focus=True):
         self._intake: deque[Any] = deque()
         self._severity_of = severity_of
         self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
-        self._styles: dict[str, Style] = {}
+        self._style = ComponentStyles(self)
         self._selected_seq: int | None = None
         self.follow = True
         """Keep the cursor on the newest alert while it is at the top (off while reading one)."""
@@ -260,16 +260,7 @@ class AlertList(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
-        self._styles.clear()
-
-    def _style(self, component: str) -> Style:
-        """The widget's style plus a component's, computed once per theme or CSS change."""
-        style = self._styles.get(component)
-        if style is None:
-            base = self.rich_style
-            style = base if not component else base + self.get_component_rich_style(component)
-            self._styles[component] = style
-        return style
+        self._style.clear()
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset

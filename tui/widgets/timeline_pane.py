@@ -22,6 +22,7 @@ from textual.widgets import Static
 from store import TimelineEntry
 from tui.safe import safe_text
 from tui.widgets.clocks import duration
+from tui.widgets.component_styles import ComponentStyles
 from tui.widgets.pane import Pane
 
 
@@ -93,7 +94,7 @@ class TimelineList(ScrollView, can_focus=True):
         self._widths = [cell_len(label) for label in self.columns]
         self.cursor_row = 0
         self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(512)
-        self._styles: dict[str, Style] = {}
+        self._style = ComponentStyles(self)
 
     # --- the rows -------------------------------------------------------------------------------
 
@@ -168,15 +169,7 @@ class TimelineList(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
-        self._styles.clear()
-
-    def _style(self, component: str) -> Style:
-        style = self._styles.get(component)
-        if style is None:
-            base = self.rich_style
-            style = base if not component else base + self.get_component_rich_style(component)
-            self._styles[component] = style
-        return style
+        self._style.clear()
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
