@@ -12,13 +12,11 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
 
 from store import Record
-from tests.plugins.tui import AppFactory, alert_line, hostile_alerts, parsed
+from tests.plugins.tui import AppFactory, alert_line, hostile_alerts, parsed, settle_for_snapshot
 from tui.screens.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
 from tui.screens.decision import DecisionScreen
-from tui.widgets.alert_pane import AlertPane
 
 LARGE = (160, 48)
 SMALL = (80, 24)
@@ -33,34 +31,16 @@ def incident(record: Record, clock: Any) -> str:
     return opened.id
 
 
-async def _settle(pilot: Pilot[Any], *, workers: bool = True) -> None:
-    if workers:  # not while a form is open: its worker waits for the form
-        await pilot.app.workers.wait_for_complete()
-    # The pane drains at 10 Hz and counts at 1 Hz: run both now rather than hope a
-    # slow run has reached them (a loaded CI run once caught the counters at zero).
-    for pane in pilot.app.screen.query(AlertPane):
-        pane.alert_list.drain()
-        pane.refresh_counters()
-    await pilot.pause(0.25)
-    for field in pilot.app.screen.query(Input):
-        field.cursor_blink = False
-    # The footer recomposes after a refresh when the keys that apply change (an
-    # incident loaded): let that settle, or a slow run shows them still dimmed.
-    for _ in range(3):
-        await pilot.pause(0.05)
-        await pilot.wait_for_scheduled_animations()
-
-
 def _with_alerts(then: Callable[[Pilot[Any]], Awaitable[None]] | None = None):
     async def run_before(pilot: Pilot[Any]) -> None:
         await pilot.app.workers.wait_for_complete()
         alerts = [parsed(alert_line(i, priority=("Notice", "Critical", "Warning")[i % 3],
                                     pod=f"orchestrator-{i}")) for i in range(12)]
         pilot.app.push_alerts(alerts + hostile_alerts())  # type: ignore[attr-defined]
-        await _settle(pilot)
+        await settle_for_snapshot(pilot)
         if then is not None:
             await then(pilot)
-            await _settle(pilot, workers=False)
+            await settle_for_snapshot(pilot, workers=False)
 
     return run_before
 
@@ -72,7 +52,7 @@ def test_war_room(snap_compare: Any, make_app: AppFactory, incident: str,
 
 
 def test_war_room_without_incident_or_cluster(snap_compare: Any, make_app: AppFactory) -> None:
-    assert snap_compare(make_app(), terminal_size=SMALL, run_before=_settle)
+    assert snap_compare(make_app(), terminal_size=SMALL, run_before=settle_for_snapshot)
 
 
 def test_review_mode_light_theme_zoomed_timeline(
@@ -95,7 +75,7 @@ def test_alert_detail(snap_compare: Any, make_app: AppFactory, incident: str) ->
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
 def test_help(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
     assert snap_compare(make_app(), terminal_size=size, press=["question_mark"],
-                        run_before=_settle)
+                        run_before=settle_for_snapshot)
 
 
 def test_decision_point(snap_compare: Any, make_app: AppFactory, incident: str) -> None:

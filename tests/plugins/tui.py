@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
 
 from actions.falco.alert import FalcoAlert
 from actions.falco.parse import parse_line
@@ -20,6 +22,7 @@ from store import Record
 from store.replay import to_ns
 from tui.app import WarRoomApp
 from tui.services import Services
+from tui.widgets.alert_pane import AlertPane
 
 # Attacker-controlled text that must be shown literally: Rich markup that would
 # crash or restyle, an OSC 52 clipboard write, a C1 CSI that clears the screen.
@@ -121,3 +124,22 @@ async def until(
         assert waited < within, f"timed out waiting for {what} ({within:g} s)"
         await pilot.pause(0.05)
         waited += 0.05
+
+
+async def settle_for_snapshot(pilot: Pilot[Any], *, workers: bool = True) -> None:
+    """Bring the console to a state a snapshot can compare: drained, counted, not blinking."""
+    if workers:  # not while a form is open: its worker waits for the form
+        await pilot.app.workers.wait_for_complete()
+    # The pane drains at 10 Hz and counts at 1 Hz: run both now rather than hope a
+    # slow run has reached them (a loaded CI run once caught the counters at zero).
+    for pane in pilot.app.screen.query(AlertPane):
+        pane.alert_list.drain()
+        pane.refresh_counters()
+    await pilot.pause(0.25)
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    # The footer recomposes after a refresh when the keys that apply change (an
+    # incident loaded): let that settle, or a slow run shows them still dimmed.
+    for _ in range(3):
+        await pilot.pause(0.05)
+        await pilot.wait_for_scheduled_animations()
