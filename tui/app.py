@@ -21,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
 from actions.config import Settings
+from tui import collector
 from tui.commands import IncidentCommands, PaneCommands
 from tui.safe import safe_text
 from tui.screens.war_room import WarRoomScreen
@@ -64,6 +65,7 @@ class WarRoomApp(App[int]):
         setup: Setup | None = None,
     ) -> None:
         super().__init__()
+        collector.freeze_imports()
         self.services = services
         self.settings = settings or Settings()
         self.clock = clock

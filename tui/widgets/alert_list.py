@@ -4,7 +4,9 @@ Producers call `push_alerts(batch)`, which only appends the batch to a deque
 (one atomic append, safe from any thread). A 10 Hz timer drains the deque into
 the `AlertBuffer`, so thousands of alerts a second cost one refresh per tick
 rather than one message per alert. Only visible rows are rendered, each from
-a strip cache keyed by the row's sequence number.
+a strip cache keyed by the row's sequence number, sized to what is on screen:
+under a flood every drain brings new rows, and cached strips that live for
+seconds only feed the garbage collector (see `tui/collector.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from rich.segment import Segment
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.events import Click
+from textual.events import Click, Resize
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -35,6 +37,7 @@ MAX_PENDING_BATCHES = 2_000  # beyond this the UI is behind; older batches are c
 # flat and a filter change re-indexes quickly under a flood.
 DEFAULT_CAPACITY = 2000
 TIME_WIDTH, SEVERITY_WIDTH = 8, 2
+STRIP_CACHE_MIN = 64  # rows cached: twice the rows on screen (plain and cursor), at least this
 
 
 def column_widths(width: int) -> tuple[int, int, int]:
@@ -147,7 +150,7 @@ class AlertList(ScrollView, can_focus=True):
         self.cursor = 0
         self._intake: deque[Any] = deque()
         self._severity_of = severity_of
-        self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
+        self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(STRIP_CACHE_MIN)
         self._style = ComponentStyles(self)
         self._selected_seq: int | None = None
         self.follow = True
@@ -256,6 +259,9 @@ class AlertList(ScrollView, can_focus=True):
             self.post_message(self.AlertSelected(found[1] if found else None))
 
     # --- drawing --------------------------------------------------------------------------------
+
+    def on_resize(self, event: Resize) -> None:
+        self._strips = LRUCache(max(2 * event.size.height, STRIP_CACHE_MIN))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
