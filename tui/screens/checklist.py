@@ -28,7 +28,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.events import Key, Resize
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, OptionList, Static, Tab, Tabs
+from textual.widgets import Label, OptionList, Static, Tab, Tabs
 from textual.widgets.option_list import Option
 
 from actions.checklists import (
@@ -43,6 +43,7 @@ from actions.checklists import (
 )
 from store import PHASE_TITLES, PHASES, ChecklistTick, Incident
 from tui.safe import safe_text
+from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from tui.app import WarRoomApp
@@ -199,7 +200,7 @@ class ChecklistScreen(ModalScreen[None]):
                 with VerticalScroll(id="checklist-side"):
                     yield Static("", id="checklist-detail", markup=False)
             yield Label("", id="checklist-summary", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def _title(self) -> Content:
         incident = self.incident

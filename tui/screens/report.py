@@ -31,7 +31,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Key, Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Markdown, OptionList, Select, Static
+from textual.widgets import Input, Label, Markdown, OptionList, Select, Static
 from textual.widgets.markdown import MarkdownBlock, MarkdownTableOfContents
 from textual.widgets.option_list import Option
 
@@ -57,6 +57,7 @@ from tui.safe import safe_text
 from tui.screens.forms import AskScreen, FormScreen
 from tui.screens.report_editor import REPORT_STYLES, SectionEditor
 from tui.widgets.clocks import BREACHED, LATE, MET, OK, WARNING, WARNING_SHARE
+from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from store import Record
@@ -318,7 +319,7 @@ class ReportScreen(Screen[None]):
             yield MarkdownTableOfContents(markdown, id="report-contents")
             with VerticalScroll(id="report-doc"):
                 yield markdown
-        yield Footer()
+        yield KeyFooter()
 
     def _title_text(self) -> str:
         variant = "Executive summary" if self.executive else "Detailed report"

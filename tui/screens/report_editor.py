@@ -19,11 +19,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, Static, TextArea
+from textual.widgets import Label, Static, TextArea
 
 from store.report_sections import MAX_SECTION_CHARS
 from tui.safe import safe_text
 from tui.screens.forms import AskScreen
+from tui.widgets.key_footer import KeyFooter
 
 SaveSection = Callable[[str], Awaitable[None]]
 REPORT_STYLES = Path(__file__).parent.parent / "styles" / "report.tcss"
@@ -60,7 +61,7 @@ class SectionEditor(ModalScreen[bool]):
             )
             yield TextArea(self.original, soft_wrap=True, id="section-text")
             yield Static("", classes="dialog-error", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         area = self.query_one(TextArea)

@@ -17,9 +17,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.events import DescendantFocus, Key, Resize
 from textual.message import Message
-from textual.widgets import Footer, Label, Tab, Tabs
+from textual.widgets import Label, Tab, Tabs
 
 from store import PHASES, Incident, TimelineEntry
+from tui import collector
 from tui.screens.help import HelpRow, HelpScreen, binding_rows
 from tui.screens.keys.alerting import AlertingKeys
 from tui.screens.keys.checklist import ChecklistKeys
@@ -34,6 +35,7 @@ from tui.widgets.alert_list import AlertList
 from tui.widgets.alert_pane import AlertPane
 from tui.widgets.drill_strip import DrillStrip
 from tui.widgets.header import WarRoomHeader
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.pane import Pane
 from tui.widgets.phase_bar import PhaseBar
@@ -69,6 +71,7 @@ class WarRoomScreen(
     """One incident, everything the runbook asks to look at, every key the runbook needs."""
 
     KEY_GROUP: ClassVar[str] = "panes"
+    AUTO_FOCUS = "#alert-list"  # the Falco list first, so the footer is built once with its keys
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("z", "zoom", "Zoom", id="pane.zoom", tooltip="Zoom the focused pane"),
@@ -111,7 +114,7 @@ class WarRoomScreen(
             yield MeshPane(id="mesh")
             yield PolicyPane(id="policies")
             yield TimelinePane(id="timeline")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         services = self.war_app.services
@@ -120,7 +123,6 @@ class WarRoomScreen(
         self._update_narrow()
         self.set_interval(CLOCK_INTERVAL, self._tick, name="header-clock")
         self.set_interval(RECORD_POLL_INTERVAL, self._poll_record, name="record-poll")
-        self.query_one(AlertPane).focus_pane()
         self.query_one(TimelinePane).show_state("loading")
         self.load_incident()
         self.connect_and_start()
@@ -286,6 +288,7 @@ class WarRoomScreen(
     @work(exclusive=True, group="load", exit_on_error=False)
     async def load_incident(self) -> None:
         await self.refresh_from_record()
+        self.call_after_refresh(collector.freeze_first_screen)
 
     async def refresh_from_record(self) -> None:
         """Reload the incident and its timeline from the record (off the event loop)."""

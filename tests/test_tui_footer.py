@@ -1,0 +1,88 @@
+"""The footer follows focus and what may run, and is not rebuilt when nothing it shows changed."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from textual.widgets._footer import FooterKey
+
+from store import Record
+from tests.plugins.tui import AppFactory, until
+from tui.screens.war_room import WarRoomScreen
+
+
+def _keys(screen: Any) -> dict[str, bool]:
+    """The footer's keys, each with whether it is enabled."""
+    return {key.key: not key.has_class("-disabled") for key in screen.query(FooterKey)}
+
+
+async def test_a_burst_of_binding_changes_that_change_nothing_keeps_the_footer(
+    make_app: AppFactory, record: Record
+) -> None:
+    record.incidents.open("Shell in orchestrator", severity="P1")
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        await until(pilot, lambda: _keys(screen).get("k") is True, "the incident's keys enabled")
+        assert "s" in _keys(screen)  # the Falco pane's keys: it has the focus
+        before = list(screen.query(FooterKey))
+        for _ in range(5):
+            screen.refresh_bindings()
+        await pilot.pause()
+        await pilot.pause()
+        assert list(screen.query(FooterKey)) == before  # the same widgets: not rebuilt
+
+        await pilot.press("3")  # the policies pane: its own keys
+        await until(pilot, lambda: "y" in _keys(screen), "the policies pane's keys")
+        assert "s" not in _keys(screen)
+
+
+async def test_keys_that_become_possible_light_up(make_app: AppFactory, record: Record) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        await until(pilot, lambda: "k" in _keys(screen), "the footer")
+        assert _keys(screen)["k"] is False  # no incident: no checklist
+        await pilot.press("o")
+        await until(pilot, lambda: app.screen is not screen, "the open-incident form")
+        await pilot.press(*"Shell on db", "ctrl+s")
+        await until(pilot, lambda: app.screen is screen and screen.incident is not None, "opened")
+        await until(pilot, lambda: _keys(screen).get("k") is True, "the checklist key enabled")
+
+
+def test_the_console_freezes_what_lives_as_long_as_it_does() -> None:
+    """Once per process: the imports when the app is built, the first screen once it shows."""
+    script = textwrap.dedent(
+        """
+        import asyncio, gc, sys, tempfile
+        from pathlib import Path
+        from store import Record
+        from tui.app import WarRoomApp
+        from tui.services import Services
+
+        async def main():
+            record = Record.open(Path(tempfile.mkdtemp()) / "r.db")
+            app = WarRoomApp(Services(record, mode="drill"))
+            after_build = gc.get_freeze_count()
+            async with app.run_test() as pilot:
+                await app.workers.wait_for_complete()
+                for _ in range(20):
+                    await pilot.pause(0.05)
+                print(gc.get_threshold(), after_build > 0, gc.get_freeze_count() > after_build)
+            record.close()
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.split("\n")[-2] == "(700, 50, 10) True True", done.stdout
+    assert gc.isenabled()
