@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+# A row as `Record.query` (sqlite3.Row) or `Record.query_packed` (dict) returns it.
+RowLike = sqlite3.Row | Mapping[str, Any]
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
 PHASES = ("detection", "containment", "eradication", "recovery", "lessons-learned")
@@ -98,7 +102,7 @@ class TimelineEntry:
     data: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> TimelineEntry:
+    def from_row(cls, row: RowLike) -> TimelineEntry:
         return cls(
             id=row["id"],
             seq=row["seq"],
@@ -247,7 +251,7 @@ class AlertRecord:
     dedupe_key: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> AlertRecord:
+    def from_row(cls, row: RowLike) -> AlertRecord:
         return cls(
             id=row["id"],
             seq=row["seq"],

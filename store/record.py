@@ -16,6 +16,7 @@ import sqlite_utils
 
 from store import chain
 from store.errors import RecordBusy
+from store.packed_rows import fetch_packed
 from store.schema import CHAIN_COLUMNS, CHAINED_TABLES, SCHEMA_VERSION, migrate, schema_version
 
 Clock = Callable[[], datetime]
@@ -209,3 +210,9 @@ class Record:
         cursor = self.conn.cursor()
         cursor.row_factory = sqlite3.Row
         return cursor.execute(sql, params).fetchall()
+
+    def query_packed(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[dict[str, Any]]:
+        """`query` in one SQLite step, for many rows read beside a busy thread (packed_rows.py)."""
+        return fetch_packed(self.conn, sql, params)

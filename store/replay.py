@@ -123,11 +123,11 @@ def alerts_until(
         where += " AND time_ns <= ?"
         params.append(to_ns(until))
     # (incident_id, time_ns) is indexed and rowid-ordered within equal times: no sort step.
-    rows = record.query(
+    rows = record.query_packed(
         f"SELECT * FROM alerts WHERE {where} ORDER BY time_ns DESC, id DESC LIMIT ?",
         [*params, limit],
     )
-    return [AlertRecord.from_row(row) for row in reversed(rows)]
+    return _oldest_first(rows)
 
 
 def alerts_between(
@@ -143,12 +143,17 @@ def alerts_between(
     What a playing replay adds to the pane as its moment moves from `after` to `until`.
     """
     where, params = _where(view)
-    rows = record.query(
+    rows = record.query_packed(
         f"SELECT * FROM alerts WHERE {where} AND time_ns > ? AND time_ns <= ? "
         "ORDER BY time_ns DESC, id DESC LIMIT ?",
         [*params, to_ns(after), to_ns(until), limit],
     )
-    return [AlertRecord.from_row(row) for row in reversed(rows)]
+    return _oldest_first(rows)
+
+
+def _oldest_first(rows: list[dict[str, Any]]) -> list[AlertRecord]:
+    """Alerts read newest first (what LIMIT keeps), in time then record order."""
+    return sorted(map(AlertRecord.from_row, rows), key=lambda alert: (alert.time_ns or 0, alert.id))
 
 
 def timeline_until(entries: Sequence[TimelineEntry], moment: datetime) -> list[TimelineEntry]:

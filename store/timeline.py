@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from store.models import TimelineEntry
@@ -11,6 +12,9 @@ from store.record import iso
 
 if TYPE_CHECKING:
     from store.record import Record, WriteTransaction
+
+# Packed reads come back in SQLite's order, which it does not promise (packed_rows.py).
+_by_seq = attrgetter("seq")
 
 
 class Timeline:
@@ -72,7 +76,8 @@ class Timeline:
         if kinds:
             sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
             params.extend(kinds)
-        return [TimelineEntry.from_row(r) for r in self.record.query(sql + " ORDER BY seq", params)]
+        rows = self.record.query_packed(sql + " ORDER BY seq", params)
+        return sorted(map(TimelineEntry.from_row, rows), key=_by_seq)
 
     def count(self, incident_id: str) -> int:
         return self.record.query(
