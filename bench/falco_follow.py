@@ -1,10 +1,14 @@
-"""`python bench/falco_follow.py [--seconds 60] [--rate 5000] [--pods 3]`: the live Falco path.
+"""`python bench/falco_follow.py [--seconds 60] [--rate 5000] [--pods 3] [--console]`: live Falco.
 
 Three Falco pods of the drill cluster together write `rate` JSON alerts a
 second for `seconds` seconds; the FalcoFollower (real client, real HTTP,
 real record file) follows them. Prints what was written, recorded, lost and
 duplicated, and the lag from a line being written (its kubelet timestamp) to
 its row being committed: median, p99 and max.
+
+With `--console` the follower runs as `warroom live` runs it: in the event
+loop of the console (headless, 160x48), which draws every batch in its Falco
+pane, so the record's threads share the interpreter with a busy UI.
 """
 
 from __future__ import annotations
@@ -150,6 +154,21 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
             if fresh >= expected:
                 all_recorded.set()
 
+    console = None
+    if args.console:
+        from tui.app import WarRoomApp
+        from tui.services import Services
+
+        app = WarRoomApp(Services(record, mode="live", context="bench"))
+        console = app.run_test(size=(160, 48))
+        await console.__aenter__()
+        delivered = sink
+
+        def sink(item: object) -> None:
+            delivered(item)
+            if isinstance(item, AlertBatch):
+                app.push_alerts(item)
+
     cpu_before, loop_cpu_before = time.process_time(), time.thread_time()
     follower = FalcoFollower(api, record, Classifier.load(None), namespace=NS,
                              workers=args.workers)
@@ -174,6 +193,8 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
     except asyncio.CancelledError:
         pass
     loop_cpu = (time.thread_time() - loop_cpu_before) / max(fresh, 1)
+    if console is not None:
+        await console.__aexit__(None, None, None)
     await cluster.close()
     cpu_per_alert = (time.process_time() - cpu_before) / max(fresh, 1)
     return written, lags, fresh, duplicates, elapsed, writing_seconds, cpu_per_alert, loop_cpu
@@ -186,6 +207,8 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=3)
     parser.add_argument("--workers", type=int, default=0,
                         help="parsing processes (0, as warroom live and watch run: in-process)")
+    parser.add_argument("--console", action="store_true",
+                        help="follow inside the headless console, which draws every batch")
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # internal: the cluster process
     args = parser.parse_args()
     if args.serve:
@@ -222,7 +245,8 @@ def main() -> None:
           f"(HTTP, resume cursor, delivery, this benchmark's sink) {loop_cpu * 1e6:.0f} us")
     print("cluster process CPU (API server and the pods' writers) "
           f"{cluster_cpu / written * 1e6:.0f} us per line")
-    print(f"pods {args.pods}, target {args.rate} alerts/s for {args.seconds:g} s")
+    where = " inside the console" if args.console else ""
+    print(f"pods {args.pods}, target {args.rate} alerts/s for {args.seconds:g} s{where}")
     print(f"written {written}, recorded {rows}, lost {written - unique}, "
           f"duplicated {rows - unique + duplicates}, delivered fresh {fresh}")
     print(f"the pods wrote {written / writing:,.0f} lines/s for {writing:.1f} s; "
