@@ -137,7 +137,9 @@ class Record:
                 migrate(self.conn)
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the connection once no write is under way (closing under one crashes sqlite3)."""
+        with self._write_lock:
+            self.conn.close()
 
     def __enter__(self) -> Record:
         return self

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -168,3 +169,31 @@ def test_readonly_open_takes_any_path(tmp_path: Path) -> None:
         record.incidents.open("x")
     with Record.open(path, readonly=True) as readonly:
         assert [i.title for i in readonly.incidents.list()] == ["x"]
+
+
+def test_close_waits_for_a_write_under_way_on_another_thread(record_path: Path) -> None:
+    """Closing under a write crashed sqlite3 (a source's writer thread as the console quit)."""
+    record = Record.open(record_path)
+    incident = record.incidents.open("Closing while writing", severity="P3")
+    writing, may_finish = threading.Event(), threading.Event()
+
+    def write() -> None:
+        with record.write() as txn:
+            record.timeline.add_in(txn, incident.id, "note", "written while closing", actor="ic")
+            writing.set()
+            may_finish.wait(10)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert writing.wait(10)
+    closer = threading.Thread(target=record.close)
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive()  # waiting for the write, not closing under it
+    may_finish.set()
+    writer.join(10)
+    closer.join(10)
+    assert not closer.is_alive()
+    with Record.open(record_path) as reopened:
+        assert reopened.timeline.for_incident(incident.id)[-1].summary == "written while closing"
+        assert verify_chain(reopened.conn).ok

@@ -94,7 +94,8 @@ class WarRoomApp(App[int]):
     async def on_unmount(self) -> None:
         if self._owned_cluster is not None:
             await self._owned_cluster.close()
-        self._record_thread.shutdown(wait=False, cancel_futures=True)
+        # Queued calls are dropped; the one under way ends first: its record closes next.
+        self._record_thread.shutdown(wait=True, cancel_futures=True)
 
     @property
     def war_room(self) -> WarRoomScreen | None:

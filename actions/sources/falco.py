@@ -133,8 +133,10 @@ class FalcoFollower:
             await self._drain()
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
-            for thread in self._threads.values():
-                thread.shutdown(wait=False)
+            self._threads["prepare"].shutdown(wait=False, cancel_futures=True)
+            # A second cancel (the event loop closing) can cut _drain short: the commit
+            # under way must still end before whoever owns the record closes it.
+            self._threads["write"].shutdown(wait=True)
             self._health.report(STOPPED, "stopped; every line read was recorded")
 
     async def _enqueue(self, pod: str, first_line_no: int, lines: list[bytes]) -> None:
