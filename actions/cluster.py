@@ -13,6 +13,10 @@ body sent, with no model round trip that could drop a misspelt field before
 the server's `fieldValidation=Strict` can reject it. Every failure becomes a
 `ClusterError` whose `cause` is one word (forbidden, not-found, conflict,
 invalid, timeout, refused...) and whose message names it in plain words.
+
+aiohttp and kubernetes are imported where a call needs them: importing them
+takes half a second, and the console imports this module (for its types and
+kinds) before its first paint, long before it connects.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import yaml
 
 DEFAULT_NAMESPACE = "voicehive"
@@ -233,6 +236,8 @@ def transport_error(error: BaseException, doing: str, server: str, timeout: floa
             f"{doing}: timed out: the API server at {server} did not answer within "
             f"{timeout:g} s (a change may or may not have been applied)",
         )
+    import aiohttp  # here, not at the top: see the module's last paragraph
+
     if isinstance(error, aiohttp.ClientConnectorError) and isinstance(
         error.os_error, ConnectionRefusedError
     ):
@@ -379,6 +384,8 @@ class Cluster:
         time_limit: float | None = None,
     ) -> bytes:
         """One HTTP call through the official client; the body of a 2xx answer, else raises."""
+        import aiohttp  # loaded with the client by now: a lookup in sys.modules
+
         limit = time_limit or self.timeout
         headers = {"Accept": accept}
         if content_type:

@@ -20,9 +20,8 @@ import asyncio
 import json
 import math
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +33,7 @@ from actions.falco.classify import Classification
 from actions.ingest import BatchPreparer, BatchWriter
 from actions.sources.batches import AlertBatch, RecordedAlert
 from actions.sources.health import ABSENT, CONNECTED, FORBIDDEN, RETRYING, HealthReporter
+from actions.sources.series import TrafficSeries
 from store import Record
 
 TCP_RECEIVED = ("sum by (destination_workload, destination_workload_namespace) "
@@ -65,22 +65,6 @@ class TrafficSample:
     received_bytes: dict[str, float]
     mtls_failures: dict[str, float]
     plaintext: dict[str, float]
-
-
-@dataclass
-class TrafficSeries:
-    """The last `length` polls per key, oldest first, for sparklines."""
-
-    length: int = 120
-    series: dict[str, deque[float]] = field(default_factory=dict)
-
-    def add(self, values: dict[str, float]) -> None:
-        for key in set(self.series) | set(values):
-            points = self.series.setdefault(key, deque(maxlen=self.length))
-            points.append(values.get(key, 0.0))
-
-    def of(self, key: str) -> list[float]:
-        return list(self.series.get(key, ()))
 
 
 def vector(data: Any, labels: tuple[str, ...]) -> dict[str, float]:

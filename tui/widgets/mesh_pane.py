@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from actions.sources.traffic import TrafficSeries
+from actions.sources.series import TrafficSeries
 from tui.safe import safe_text
 from tui.widgets.cluster_views import (
     GOOD_STATES,

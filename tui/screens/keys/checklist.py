@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.binding import Binding, BindingType
 
-from tui.screens.checklist import ChecklistScreen
 from tui.screens.war_room_base import WarRoomBase
 
 if TYPE_CHECKING:
@@ -44,6 +43,8 @@ class ChecklistKeys(WarRoomBase):
         if self._refuse("checklist") or self.incident is None:
             return
         checks = self.checklist_checks.setdefault(self.incident.id, {})
+        from tui.screens.checklist import ChecklistScreen  # with the verifiers: only when opened
+
         await self.app.push_screen_wait(ChecklistScreen(self.incident, checks))
         # Each tick is a timeline entry: show them.
         await self.refresh_from_record()

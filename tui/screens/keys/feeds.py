@@ -2,7 +2,9 @@
 Warning events to the Mesh pane; the policies watch and its drift to the NetworkPolicies pane.
 
 The handler runs on the event loop while thousands of alerts a second stream in:
-it only hands each item to its pane (an isinstance check and a table diff).
+it only hands each item to its pane (an isinstance check and a table diff). The
+sources' types are imported when the first item comes: the sources (and the
+HTTP clients they bring) load after the console's first paint.
 """
 
 from __future__ import annotations
@@ -11,10 +13,6 @@ from typing import ClassVar
 
 from textual import on, work
 
-from actions.sources.events import WarningEvent
-from actions.sources.mesh import MeshSnapshot
-from actions.sources.policies import DriftReport, PolicySnapshot
-from actions.sources.traffic import TrafficSample
 from tui.screens.war_room_base import SourceItem, WarRoomBase
 from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.policy_pane import PolicyPane
@@ -27,6 +25,11 @@ class LiveFeeds(WarRoomBase):
 
     @on(SourceItem)
     def _route_live_item(self, event: SourceItem) -> None:
+        from actions.sources.events import WarningEvent
+        from actions.sources.mesh import MeshSnapshot
+        from actions.sources.policies import DriftReport, PolicySnapshot
+        from actions.sources.traffic import TrafficSample
+
         item = event.item
         if isinstance(item, TrafficSample):
             self.query_one("#mesh", MeshPane).add_traffic(item)

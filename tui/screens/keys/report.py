@@ -10,7 +10,6 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
-from tui.screens.report import ReportScreen
 from tui.screens.war_room_base import WarRoomBase
 
 
@@ -33,6 +32,8 @@ class ReportKeys(WarRoomBase):
         if self._refuse("report") or self.incident is None:
             return
         # A callback, not push_screen_wait: no worker stays parked while the report is open.
+        from tui.screens.report import ReportScreen  # with the Markdown parser: only when opened
+
         self.app.push_screen(ReportScreen(self.incident.id), self._report_closed)
 
     def _report_closed(self, _result: None) -> None:
