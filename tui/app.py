@@ -25,7 +25,7 @@ from tui import collector
 from tui.commands import IncidentCommands, PaneCommands
 from tui.safe import safe_text
 from tui.screens.war_room import WarRoomScreen
-from tui.services import Services
+from tui.services import Services, SetupFailed
 
 R = TypeVar("R")
 Clock = Callable[[], datetime]
@@ -87,7 +87,11 @@ class WarRoomApp(App[int]):
         if setup is None:
             return
         before = self.services.cluster
-        await setup(self.services)
+        try:
+            await setup(self.services)
+        except SetupFailed:
+            self.exit(1)  # the caller knows why and says it once the terminal is back
+            return
         if self.services.cluster is not before:
             self._owned_cluster = self.services.cluster
 

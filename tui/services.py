@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 MODES = ("drill", "live", "review")
 
 
+class SetupFailed(RuntimeError):
+    """Raised by a setup hook when what the console exists for could not start
+    (the drill's cluster): the console exits rather than stay open without it."""
+
+
 @dataclass
 class Services:
     """The record, the mode and the optional handles the console drives.

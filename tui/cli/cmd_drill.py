@@ -18,7 +18,7 @@ import signal
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record
 
@@ -130,25 +130,46 @@ async def _drill(args: argparse.Namespace, scenario) -> int:  # noqa: ANN001 - a
 
 
 def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN001 - a Scenario
-    from actions.cluster import ClusterOptions
+    """The console first, the drill's cluster once the console is on screen.
+
+    Starting the cluster (its imports, the seeded objects, the API server) takes
+    about a second of the one interpreter: the console's first paint does not wait
+    for it. The console connects once it is up, as it would to any cluster.
+    """
     from tui.cli.cmd_act import load_settings
     from tui.cli.console import DrillInBackground, open_console
+    from tui.services import SetupFailed
 
     settings = load_settings(args)
     drill = DrillInBackground(
         scenario, speed=args.speed, port=args.port, kubeconfig_path=args.kubeconfig_out
     )
-    session = drill.start()
-    started = session.clock.now()
-    try:
-        options = ClusterOptions(
+
+    def start() -> Any:
+        session = drill.start()
+        from actions.cluster import ClusterOptions
+
+        return ClusterOptions(
             kubeconfig=str(session.kubeconfig_path), namespace=settings.cluster.namespace
         )
+
+    async def start_off_the_loop() -> Any:
+        try:
+            return await asyncio.to_thread(start)
+        except Exception as error:  # the port is taken, the kubeconfig folder is not writable
+            raise SetupFailed(str(error)) from error
+
+    try:
         # The facilitator keys (pause, speed, inject, score) drive this drill through it.
-        code = open_console(args, settings, mode="drill", options=options, drill=drill)
+        code = open_console(
+            args, settings, mode="drill", options=start_off_the_loop, drill=drill
+        )
     finally:
         drill.stop()
-    _print_score(args, session, started)
+    if drill.session is None or drill.started_at is None:
+        print(f"warroom drill: {drill.failure or 'the drill did not start'}", file=sys.stderr)
+        return EXIT_FAILED
+    _print_score(args, drill.session, drill.started_at)
     return code
 
 

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from tui.services import Services
 
     Setup = Callable[[Services], Awaitable[None]]
+    # Options known only once something has started (the drill's cluster): resolved in setup.
+    StartCluster = Callable[[], Awaitable[ClusterOptions]]
 
 DRILL_START_TIMEOUT = 30.0
 R = TypeVar("R")
@@ -45,13 +47,14 @@ def open_console(
     settings: Any,
     *,
     mode: str,
-    options: ClusterOptions | None,
+    options: ClusterOptions | StartCluster | None,
     incident_id: str | None = None,
     drill: DrillInBackground | None = None,
 ) -> int:
     """Run the console until the user quits. `options=None` means no cluster (review).
 
-    `drill`: the running drill, for the facilitator keys (`warroom drill`).
+    `drill`: the drill, for the facilitator keys (`warroom drill`); `options` may be
+    the coroutine function that starts it after the first paint.
     """
     from store import Record
     from tui.app import run_console
@@ -84,19 +87,22 @@ def console_services(
     settings: Any,
     *,
     mode: str,
-    options: ClusterOptions | None,
+    options: ClusterOptions | StartCluster | None,
     incident_id: str | None = None,
     actor: str | None = None,
     actions_record: Record | None = None,
 ) -> tuple[Services, Setup | None]:
     """The console's services and the setup hook that connects it and starts the sources.
 
-    `actions_record` is the connection the cluster actions write through (else `record`).
+    `options` is the cluster to connect to, or a coroutine function that starts one
+    and returns its options (`warroom drill`). `actions_record` is the connection
+    the cluster actions write through (else `record`).
     """
     from actions.falco.classify import Classifier
     from tui.services import Services
 
-    namespace = options.namespace if options and options.namespace else settings.cluster.namespace
+    named = getattr(options, "namespace", None)  # a cluster still to start names none yet
+    namespace = named or settings.cluster.namespace
     services = Services(
         record, mode=mode, incident_id=incident_id, actor=actor or _who(), namespace=namespace
     )
@@ -105,11 +111,9 @@ def console_services(
     classifier = Classifier.load()
 
     async def setup(services: Services) -> None:
-        from actions.cluster import connect
-        from actions.runbook import RunbookActions
-        from actions.sources.live import LiveSources
-
-        cluster = await connect(options)
+        resolved = await options() if callable(options) else options
+        connect, RunbookActions, LiveSources = await asyncio.to_thread(_cluster_layer)  # noqa: N806
+        cluster = await connect(resolved)
         services.cluster = cluster
         if not services.readonly:
             services.actions = RunbookActions(
@@ -119,10 +123,23 @@ def console_services(
         services.namespace = cluster.namespace
         services.source = LiveSources(
             cluster, sources_record, settings, classifier, incident_id=incident_id,
-            kubeconfig=options.kubeconfig, actor=services.actor or "warroom",
+            kubeconfig=resolved.kubeconfig, actor=services.actor or "warroom",
         )
 
     return services, setup
+
+
+def _cluster_layer() -> tuple[Any, Any, Any]:
+    """`connect`, `RunbookActions` and `LiveSources`, imported on a worker thread.
+
+    kubernetes and aiohttp take about half a second to import: on the event loop
+    that would freeze the console just after its first paint.
+    """
+    from actions.cluster import connect
+    from actions.runbook import RunbookActions
+    from actions.sources.live import LiveSources
+
+    return connect, RunbookActions, LiveSources
 
 
 def _who() -> str | None:
@@ -149,7 +166,9 @@ class DrillInBackground:
         self.kubeconfig_path = kubeconfig_path
         self.clock = clock  # None: the wall clock (tests pass a manual one)
         self.session: DrillSession | None = None
+        self.started_at: datetime | None = None  # on the drill's clock, once it has started
         self._ready = threading.Event()
+        self._stop_requested = threading.Event()
         self._failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -158,21 +177,38 @@ class DrillInBackground:
     def start(self) -> DrillSession:
         self._thread.start()
         if not self._ready.wait(DRILL_START_TIMEOUT):
-            raise TimeoutError(f"the drill cluster did not start within {DRILL_START_TIMEOUT:g} s")
+            self._failure = TimeoutError(
+                f"the drill cluster did not start within {DRILL_START_TIMEOUT:g} s"
+            )
         if self._failure is not None:
             raise self._failure
         assert self.session is not None
         return self.session
 
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the drill could not start, once `start()` gave up."""
+        return self._failure
+
+    async def wait_started(self) -> bool:
+        """Wait (off the event loop) until `start()` has finished; whether the drill runs."""
+        await asyncio.to_thread(self._ready.wait, DRILL_START_TIMEOUT)
+        return self.session is not None
+
     def stop(self) -> None:
+        """Stop the drill, started or starting (the console may quit before it is up)."""
+        self._stop_requested.set()
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=10)
+        if self._thread.ident is not None:  # never started: nothing to wait for
+            self._thread.join(timeout=10)
 
     # --- the facilitator's handle, from any other thread's event loop ----------------------------
 
     async def call(self, function: Callable[..., R], /, *args: Any) -> R:
         """Run `function(*args)` on the drill's loop and wait for its result without blocking."""
+        if not self._ready.is_set():
+            raise DrillGone("the drill is still starting")
         loop = self._loop
         if loop is None or loop.is_closed() or not self._thread.is_alive():
             raise DrillGone("the drill has stopped")
@@ -252,9 +288,11 @@ class DrillInBackground:
             await session.stop()
             return
         self.session = session
+        self.started_at = session.clock.now()
         session.start_playing()
         self._ready.set()
         try:
-            await self._stop.wait()
+            if not self._stop_requested.is_set():  # a stop while starting found no loop to signal
+                await self._stop.wait()
         finally:
             await session.stop()

@@ -21,7 +21,6 @@ from textual.binding import Binding, BindingType
 from textual.events import Mount, Unmount
 from textual.message import Message
 
-from tui.screens.score import ScoreScreen
 from tui.screens.war_room_base import WarRoomBase
 from tui.widgets.drill_strip import DrillStrip, describe, scenario_clock, speed_label
 
@@ -105,6 +104,9 @@ class FacilitatorKeys(WarRoomBase):
     async def _subscribe(self) -> None:
         from tui.cli.console import DrillGone
 
+        if not await self.drill.wait_started():  # `warroom drill` starts it after the first paint
+            self._strip_gone("the drill did not start")
+            return
         try:
             self._unsubscribe = await self.drill.subscribe(
                 lambda event: self.post_message(DrillUpdate(event))
@@ -122,7 +124,7 @@ class FacilitatorKeys(WarRoomBase):
         from tui.cli.console import DrillGone
 
         drill = self.drill
-        if drill is None:
+        if drill is None or drill.session is None:  # no drill, or not started yet
             return None
         try:
             status = await drill.status()
@@ -249,6 +251,8 @@ class FacilitatorKeys(WarRoomBase):
             score, why = await self._score(drill)
         except DrillGone as gone:
             score, why = None, f"no score: {gone}"
+        from tui.screens.score import ScoreScreen
+
         self.app.push_screen(ScoreScreen(score, status=where, why_none=why))
 
     async def _score(self, drill: Any) -> tuple[Score | None, str]:
