@@ -56,6 +56,11 @@ CLOCK_INTERVAL = 1.0  # the header clocks tick at 1 Hz from the injected clock
 RECORD_POLL_INTERVAL = 2.0
 
 
+def _narrow(width: int, height: int) -> bool:
+    """Too small for four panes at once: they collapse into tabs."""
+    return width < NARROW_WIDTH or height < NARROW_HEIGHT
+
+
 # Bases in reverse footer order: Textual merges bindings from the most basic class up.
 class WarRoomScreen(
     ReplayKeys,
@@ -90,7 +95,14 @@ class WarRoomScreen(
             self.incident = incident
 
     def __init__(self) -> None:
+        # The mode and size classes from the start: added on mount, each restyled every widget.
+        services = self.war_app.services
+        width, height = self.app.size
+        classes = [f"-{services.mode}"]
+        classes += ["-readonly"] if services.readonly else []
+        classes += ["-narrow"] if _narrow(width, height) else []
         super().__init__()
+        self.add_class(*classes, update=False)  # not mounted yet: styled once, on mount
         self._loaded_once = False
         self._shown: Incident | None = None  # what the header last showed
         # The incident's whole timeline as last read, so a poll reads only newer entries.
@@ -117,10 +129,6 @@ class WarRoomScreen(
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        services = self.war_app.services
-        self.add_class(f"-{services.mode}")
-        self.set_class(services.readonly, "-readonly")
-        self._update_narrow()
         self.set_interval(CLOCK_INTERVAL, self._tick, name="header-clock")
         self.set_interval(RECORD_POLL_INTERVAL, self._poll_record, name="record-poll")
         self.query_one(TimelinePane).show_state("loading")
@@ -162,7 +170,7 @@ class WarRoomScreen(
 
     def _update_narrow(self) -> None:
         width, height = self.app.size
-        self.set_class(width < NARROW_WIDTH or height < NARROW_HEIGHT, "-narrow")
+        self.set_class(_narrow(width, height), "-narrow")
 
     def _activate(self, key: str) -> None:
         for pane_key, _title in PANES:
