@@ -30,6 +30,7 @@ WARROOM = Path(sys.executable).parent / "warroom"
 SCREEN = (b"DRILL", b"Falco", b"Mesh", b"NetworkPolicies", b"Timeline", b"Filter")  # Filter: footer
 CLUSTER_DATA = (b"external-api-segmentation",)  # a policy of the dns-exfiltration scenario
 LIMIT = 30.0
+UNSET_FOR_CHILD = ("COLUMNS", "LINES", "PYTHONDONTWRITEBYTECODE")
 
 
 def run_in_terminal(
@@ -54,7 +55,9 @@ def run_in_terminal(
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         # An explicit environment: readline (loaded by pytest) exports COLUMNS and LINES
         # behind os.environ's back, and a size in the environment wins over the tty's.
-        child_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        # PYTHONDONTWRITEBYTECODE (set in some sandboxes, not in a user's shell) would
+        # make every run compile every module, as only a user's very first run does.
+        child_env = {k: v for k, v in os.environ.items() if k not in UNSET_FOR_CHILD}
         os.execve(argv[0], argv, {**child_env, "TERM": "xterm-256color", **(env or {})})
     seen, at = b"", {}
     ended = False
