@@ -11,7 +11,8 @@ Here SQLite packs the query's rows into one JSON array (`json_group_array`,
 built in since 3.38, in C, with the GIL released once), and orjson unpacks it.
 JSON keeps TEXT, INTEGER and NULL exactly (what the chained tables hold);
 REAL would be rounded and BLOB is refused, so queries over such columns use
-`Record.query`. Without SQLite's JSON functions this falls back to row by row.
+`Record.query`. Without SQLite's JSON functions, or for more than SQLite's
+largest string (1 GB by default), this falls back to row by row.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ def fetch_packed(
         (packed,) = cursor.execute(
             f"SELECT json_group_array(json_array({values})) FROM ({sql})", params
         ).fetchone()
+    except sqlite3.DataError:  # "string or blob too big"
+        packed = None
     except sqlite3.OperationalError as error:
         if "no such function" not in str(error):
             raise
+        packed = None
+    if packed is None:
         return [dict(zip(columns, row, strict=True)) for row in cursor.execute(sql, params)]
     return [dict(zip(columns, row, strict=True)) for row in orjson.loads(packed)]

@@ -91,3 +91,16 @@ def test_without_json_functions_rows_are_read_one_by_one(record: Record, tmp_pat
             fetch_packed(plain, "SELECT * FROM nowhere")
     finally:
         plain.close()
+
+
+def test_more_than_sqlites_largest_string_is_read_row_by_row(record: Record) -> None:
+    incident = record.incidents.open("Long timeline", severity="P3")
+    for n in range(50):
+        record.timeline.add(incident.id, "note", f"note {n} " + "x" * 100, actor="ic")
+    sql = "SELECT * FROM timeline ORDER BY seq"
+    expected = [dict(row) for row in record.query(sql)]
+    record.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2_000)  # each row fits, all of them do not
+    try:
+        assert fetch_packed(record.conn, sql) == expected
+    finally:
+        record.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000_000)

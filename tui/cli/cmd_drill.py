@@ -18,11 +18,12 @@ import signal
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record
 
 if TYPE_CHECKING:
+    from actions.cluster import ClusterOptions
     from actions.drill.events import DrillEvent
     from actions.drill.session import DrillSession
 
@@ -145,7 +146,7 @@ def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN00
         scenario, speed=args.speed, port=args.port, kubeconfig_path=args.kubeconfig_out
     )
 
-    def start() -> Any:
+    def start() -> ClusterOptions:
         session = drill.start()
         from actions.cluster import ClusterOptions
 
@@ -153,7 +154,7 @@ def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN00
             kubeconfig=str(session.kubeconfig_path), namespace=settings.cluster.namespace
         )
 
-    async def start_off_the_loop() -> Any:
+    async def start_off_the_loop() -> ClusterOptions:
         try:
             return await asyncio.to_thread(start)
         except Exception as error:  # the port is taken, the kubeconfig folder is not writable
