@@ -16,6 +16,7 @@ cluster).
 
 from __future__ import annotations
 
+import builtins
 import copy
 import secrets
 import threading
@@ -115,6 +116,7 @@ class ClusterState:
             found = self._bucket(resource).get((self._scope(resource, namespace), name))
             return _view(found, api_version) if found else None
 
+    # Below this method, `list` in an annotation would name it: they say `builtins.list`.
     def list(self, api_version: str, kind: str, namespace: str | None = None, *,
              label_selector: str | None = None,
              field_selector: str | None = None) -> list[dict[str, Any]]:
@@ -122,9 +124,10 @@ class ClusterState:
         return self.list_with_version(api_version, kind, namespace, label_selector=label_selector,
                                       field_selector=field_selector)[0]
 
-    def list_with_version(self, api_version: str, kind: str, namespace: str | None = None, *,
-                          label_selector: str | None = None,
-                          field_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    def list_with_version(
+        self, api_version: str, kind: str, namespace: str | None = None, *,
+        label_selector: str | None = None, field_selector: str | None = None,
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
         """Like list(), with the resourceVersion the list was read at."""
         resource = _resolve(api_version, kind)
         labels = parse_label_selector(label_selector)
@@ -142,7 +145,7 @@ class ClusterState:
 
     def create(self, obj: dict[str, Any], *, dry_run: bool = False,
                field_validation: str = "Strict",
-               warnings: list[str] | None = None) -> dict[str, Any]:
+               warnings: builtins.list[str] | None = None) -> dict[str, Any]:
         """Store a new object; returns it as stored (or as it would be, on a dry run)."""
         resource, api_version = _resolve_object(obj)
         if not resource.stored:
@@ -151,9 +154,9 @@ class ClusterState:
         metadata = new.setdefault("metadata", {})
         if not isinstance(metadata, dict):
             raise status.bad_request("metadata must be an object")
-        for key in ("uid", "resourceVersion", "creationTimestamp", "generation",
-                    "deletionTimestamp", "selfLink"):
-            metadata.pop(key, None)
+        for server_set in ("uid", "resourceVersion", "creationTimestamp", "generation",
+                           "deletionTimestamp", "selfLink"):
+            metadata.pop(server_set, None)
         if resource.namespaced:
             metadata["namespace"] = metadata.get("namespace") or "default"
         else:
@@ -182,7 +185,7 @@ class ClusterState:
             return _view(new, api_version)
 
     def replace(self, obj: dict[str, Any], *, dry_run: bool = False,
-                field_validation: str = "Strict", warnings: list[str] | None = None,
+                field_validation: str = "Strict", warnings: builtins.list[str] | None = None,
                 keep_status: bool = False) -> dict[str, Any]:
         """Replace an existing object; 409 when metadata.resourceVersion is set and stale.
 
@@ -264,7 +267,7 @@ class ClusterState:
 
     def delete_collection(self, api_version: str, kind: str, namespace: str | None, *,
                           label_selector: str | None = None, field_selector: str | None = None,
-                          dry_run: bool = False) -> list[dict[str, Any]]:
+                          dry_run: bool = False) -> builtins.list[dict[str, Any]]:
         """Delete every matching object; returns them as deleted."""
         with self._lock:
             matching = self.list(api_version, kind, namespace, label_selector=label_selector,
@@ -302,7 +305,7 @@ class ClusterState:
         return unsubscribe
 
     def watch_from(self, resource_version: int | None,
-                   listener: Callable[[WatchEvent], None]) -> tuple[list[WatchEvent],
+                   listener: Callable[[WatchEvent], None]) -> tuple[builtins.list[WatchEvent],
                                                                     Callable[[], None]]:
         """Register a watch listener; returns the events after resource_version and an
         unsubscribe. None: no backlog. Raises 410 Expired when history no longer reaches back.
@@ -366,18 +369,20 @@ class ClusterState:
                 for listener in list(self._log_listeners):
                     listener(namespace, pod, entry)
 
-    def logs_of(self, namespace: str, pod: str, container: str | None = None) -> list[str]:
+    def logs_of(self, namespace: str, pod: str, container: str | None = None) -> builtins.list[str]:
         """The text of a pod's log lines (one container's when named)."""
         return [entry.text for entry in self.log_lines(namespace, pod, container)]
 
-    def log_lines(self, namespace: str, pod: str, container: str | None = None) -> list[LogLine]:
+    def log_lines(
+        self, namespace: str, pod: str, container: str | None = None
+    ) -> builtins.list[LogLine]:
         with self._lock:
             return [entry for entry in self._logs.get((namespace, pod), [])
                     if container is None or entry.container == container]
 
     def follow_logs(self, listener: Callable[[str, str, LogLine], None],
                     namespace: str, pod: str,
-                    container: str | None) -> tuple[list[LogLine], Callable[[], None]]:
+                    container: str | None) -> tuple[builtins.list[LogLine], Callable[[], None]]:
         """The lines so far plus a registration for new ones, atomically (no gap, no repeat)."""
         with self._lock:
             lines = self.log_lines(namespace, pod, container)
@@ -403,7 +408,7 @@ class ClusterState:
 
     # ----- RBAC and faults ----------------------------------------------------------------------
 
-    def set_rbac(self, rules: list[dict[str, Any]] | None) -> None:
+    def set_rbac(self, rules: builtins.list[dict[str, Any]] | None) -> None:
         """None allows everything; else Role-like rules (see apiserver/rbac.py)."""
         with self._lock:
             self._rules = copy.deepcopy(rules) if rules is not None else None
@@ -414,7 +419,7 @@ class ClusterState:
             return rbac.is_allowed(self._rules, verb, group, resource, namespace, name,
                                    subresource)
 
-    def rules_in(self, namespace: str | None) -> list[dict[str, Any]]:
+    def rules_in(self, namespace: str | None) -> builtins.list[dict[str, Any]]:
         """The rules that apply in namespace (what `kubectl auth can-i --list` shows)."""
         with self._lock:
             return rbac.rules_in(self._rules, namespace)

@@ -433,7 +433,7 @@ class DrillEngine:
         return f"istiod: proxy {spec['proxy']} is {spec['status']}"
 
     def _play_traffic(self, spec: dict[str, Any]) -> str:
-        rates = {
+        rates: dict[str, float] = {
             k: float(spec[k])
             for k in ("requests_per_second", "sent_bytes_per_second", "received_bytes_per_second")
             if k in spec

@@ -19,6 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from actions.drill import events as ev
 from actions.drill.clock import DrillClock
@@ -297,7 +298,7 @@ class ScenarioPlayer:
         """Until delay passes on the clock, or a control call wakes the loop."""
         assert self._wakeup is not None
         waiter = asyncio.ensure_future(self._wakeup.wait())
-        tasks = {waiter}
+        tasks: set[asyncio.Future[Any]] = {waiter}
         if delay is not None:
             tasks.add(asyncio.ensure_future(self.clock.sleep(delay)))
         try:

@@ -26,6 +26,7 @@ from actions.drill.scenario import Scenario
 
 if TYPE_CHECKING:
     from actions.drill.score import Score
+    from actions.drill.server import DrillApiServer
 
 
 def default_kubeconfig_path() -> Path:
@@ -61,7 +62,7 @@ class DrillSession:
         self._host, self._port = host, port
         self._requested_kubeconfig = kubeconfig_path
         self.kubeconfig_path: Path | None = None
-        self.server = None
+        self.server: DrillApiServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._temporary_kubeconfig: Path | None = None
 
@@ -74,13 +75,13 @@ class DrillSession:
         if self._serve:
             from actions.drill.server import DrillApiServer
 
-            self.server = DrillApiServer(self.state, host=self._host, port=self._port)
-            await self.server.start()
+            server = self.server = DrillApiServer(self.state, host=self._host, port=self._port)
+            await server.start()
             path = self._requested_kubeconfig
             if path is None:
                 path = default_kubeconfig_path()
                 self._temporary_kubeconfig = path
-            self.kubeconfig_path = self.server.write_kubeconfig(path)
+            self.kubeconfig_path = server.write_kubeconfig(path)
         return self
 
     def start_playing(self) -> asyncio.Task[None]:

@@ -62,7 +62,8 @@ def _is_rfc3339(value: object) -> bool:
     match = RFC3339.fullmatch(value)
     if not match:
         raise ValueError("not an RFC 3339 timestamp such as 2026-01-31T12:00:00Z")
-    datetime.datetime(*(int(part) for part in match.groups()[:6]))  # noqa: DTZ001 (range check only)
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    datetime.datetime(year, month, day, hour, minute, second)  # noqa: DTZ001 (range check only)
     return True
 
 

@@ -47,7 +47,8 @@ def build_app(state: ClusterState) -> web.Application:
 
 async def _stop_streams(app: web.Application) -> None:
     """End every watch and log follow so shutdown does not wait on them."""
-    for queue in list(app[STREAMS_KEY]):
+    streams: set[asyncio.Queue[Any]] = app[STREAMS_KEY]
+    for queue in list(streams):
         queue.put_nowait(None)
 
 

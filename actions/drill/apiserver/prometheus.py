@@ -163,6 +163,7 @@ def range_query(provider: Provider, params: Mapping[str, str]) -> dict[str, Any]
     for index in range(steps):
         at = start + index * step
         data = _call(provider, query, at)
+        points: list[tuple[dict[str, Any], Any]]
         if data["resultType"] == "scalar":
             points = [({}, data["result"])]
         elif data["resultType"] == "vector":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import jsonschema
@@ -27,10 +28,12 @@ _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 def _unknown_fields(error: jsonschema.ValidationError) -> list[tuple[list[Any], str]]:
     """For an additionalProperties error: (parent path, key) of each unexpected key."""
-    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+    schema = error.schema
+    if (error.validator != "additionalProperties" or not isinstance(error.instance, dict)
+            or not isinstance(schema, Mapping)):
         return []
-    known = set(error.schema.get("properties") or {})
-    patterns = [re.compile(p) for p in error.schema.get("patternProperties") or {}]
+    known = set(schema.get("properties") or {})
+    patterns = [re.compile(p) for p in schema.get("patternProperties") or {}]
     return [(list(error.absolute_path), key) for key in error.instance
             if key not in known and not any(p.search(key) for p in patterns)]
 
