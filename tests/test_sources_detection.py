@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -94,3 +95,32 @@ def test_dismissing_quiets_the_category_for_a_while(record: Record, clock: Froze
     dismissed = record.query("SELECT summary FROM timeline WHERE kind = ?",
                              ("incident.proposal-dismissed",))
     assert dismissed[0][0].endswith("(pentest)")
+
+
+def test_a_batch_during_an_accept_does_not_propose_again(record: Record) -> None:
+    """Batches come from the sources' side while the console accepts on its record thread."""
+    proposals: list[object] = []
+    detector = IncidentDetector(record, proposals.append)
+    detector(batch(recorded(1, "P1", second=1)))
+    (proposal,) = proposals
+    opening, may_open = threading.Event(), threading.Event()
+    open_incident = record.incidents.open
+
+    def slow_open(*args: object, **kwargs: object) -> object:
+        opening.set()
+        may_open.wait(10)
+        return open_incident(*args, **kwargs)
+
+    record.incidents.open = slow_open  # type: ignore[method-assign]
+    accepting = threading.Thread(target=detector.accept, args=(proposal.id,))
+    accepting.start()
+    assert opening.wait(10)  # the proposal is taken, the incident not open yet
+    arriving = threading.Thread(target=detector, args=(batch(recorded(2, "P1", second=2)),))
+    arriving.start()
+    arriving.join(0.2)
+    may_open.set()
+    accepting.join(10)
+    arriving.join(10)
+    assert len(record.incidents.open_ones()) == 1
+    assert detector.pending is None  # not revived, not proposed anew
+    assert len(proposals) == 1

@@ -8,6 +8,7 @@ is measured from the record, not typed. Every step is on the timeline.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -75,19 +76,29 @@ class IncidentDetector:
         self.quiet_after_dismissal = quiet_after_dismissal
         self.pending: IncidentProposal | None = None
         self._quiet_until: dict[str, datetime] = {}
+        # Batches arrive on the sources' side, accept/dismiss on the console's record
+        # thread: one at a time, so a batch never revives a proposal being accepted.
+        self._lock = threading.Lock()
 
     def __call__(self, item: object) -> None:
         if not isinstance(item, AlertBatch):
             return
+        with self._lock:  # the sink too: a proposal is handed over before it can be taken
+            proposal = self._propose(item)
+            if proposal is not None:
+                self.sink(proposal)
+
+    def _propose(self, item: AlertBatch) -> IncidentProposal | None:
+        """The pending proposal as `item` creates or grows it (None: nothing to propose)."""
         triggering = [a for a in item.alerts
                       if a.fresh and a.classification.severity in PROPOSING_SEVERITIES]
         if not triggering or self.record.incidents.open_ones():
-            return
+            return None
         now = self.record.clock()
         triggering = [a for a in triggering
                       if self._quiet_until.get(a.classification.category, now) <= now]
         if not triggering:
-            return
+            return None
         triggering.sort(key=lambda a: (a.alert.time_ns or 0))
         created = self.pending is None
         if self.pending is None:
@@ -103,7 +114,7 @@ class IncidentDetector:
                                      f"Incident proposed: {proposal.title} ({proposal.severity}, "
                                      f"{proposal.alerts} alerts)",
                                      actor=self.actor, data=proposal.to_dict())
-        self.sink(proposal)
+        return proposal
 
     def _proposal(self, first: RecordedAlert, now: datetime) -> IncidentProposal:
         category = first.classification.category
@@ -136,23 +147,25 @@ class IncidentDetector:
 
         `drill`: the incident is a drill's (the console accepts during `warroom drill`).
         """
-        proposal = self._take(proposal_id)
-        who = actor or self.actor
-        incident = self.record.incidents.open(
-            proposal.title, severity=proposal.severity, actor=who,
-            detected_at=proposal.detected_at, drill=drill)
-        incident = self.record.incidents.acknowledge(incident.id, actor=who)
-        self.record.timeline.add(incident.id, ACCEPTED_KIND,
-                                 f"Proposal accepted: {proposal.alerts} alerts since "
-                                 f"{proposal.first_alert_time}", actor=who,
-                                 data=proposal.to_dict())
-        return incident
+        with self._lock:  # until the incident is open, which stops further proposals
+            proposal = self._take(proposal_id)
+            who = actor or self.actor
+            incident = self.record.incidents.open(
+                proposal.title, severity=proposal.severity, actor=who,
+                detected_at=proposal.detected_at, drill=drill)
+            incident = self.record.incidents.acknowledge(incident.id, actor=who)
+            self.record.timeline.add(incident.id, ACCEPTED_KIND,
+                                     f"Proposal accepted: {proposal.alerts} alerts since "
+                                     f"{proposal.first_alert_time}", actor=who,
+                                     data=proposal.to_dict())
+            return incident
 
     def dismiss(self, proposal_id: str, *, actor: str | None = None, reason: str = "") -> None:
         """No incident; the same category proposes nothing for a while."""
-        proposal = self._take(proposal_id)
-        now = self.record.clock()
-        self._quiet_until[proposal.category] = now + self.quiet_after_dismissal
+        with self._lock:
+            proposal = self._take(proposal_id)
+            now = self.record.clock()
+            self._quiet_until[proposal.category] = now + self.quiet_after_dismissal
         self.record.timeline.add(None, DISMISSED_KIND,
                                  f"Proposal dismissed: {proposal.title}"
                                  + (f" ({reason})" if reason else ""),
