@@ -102,6 +102,23 @@ async def test_go_to_shows_only_what_was_recorded_by_then(
     )
 
 
+async def test_going_back_keeps_the_falco_filter_and_starts_the_counts_again(
+    make_app: AppFactory, recorded: str
+) -> None:
+    app = make_app(mode="review")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"DNS 3", "enter")
+        await settle(pilot)
+        assert alert_rules(app) == ["Outbound DNS 3", *(f"Outbound DNS {n}" for n in range(30, 40))]
+        pane = app.screen.query_one(AlertPane)
+        await go_to(pilot, "+2m")
+        assert app.screen.query_one(AlertPane) is pane  # emptied in place, not rebuilt
+        assert alert_rules(app) == ["Outbound DNS 3"]  # the filter still applies
+        assert pane.alert_list.received == 5  # the alerts up to the moment, counted afresh
+        assert pane.alert_list.filter.text == "DNS 3"
+
+
 async def test_a_bad_time_says_what_would_do_and_keeps_the_form(
     make_app: AppFactory, recorded: str
 ) -> None:

@@ -137,6 +137,14 @@ class AlertBuffer:
                 self.index.popleft()
         return shown
 
+    def clear(self) -> None:
+        """Drop every alert; the filter stays, and sequence numbers go on from where they were."""
+        self.items.clear()
+        self.keys.clear()
+        self._rows.clear()
+        self.index.clear()
+        self.first_seq = self.next_seq
+
     def set_filter(self, new_filter: AlertFilter) -> None:
         """Rebuild the index for `new_filter`."""
         self.filter = new_filter

@@ -195,6 +195,20 @@ class AlertList(ScrollView, can_focus=True):
         self.post_message(self.Drained(len(items)))
         return len(items)
 
+    def clear(self) -> None:
+        """Empty the window and its counts (a replay going back in time); the filter stays."""
+        self._intake.clear()
+        self.buffer.clear()
+        self.rates = AlertRates(window_seconds=self.rates.window_seconds)
+        self.received = self.not_shown = 0
+        self.cursor = 0
+        self.follow = True
+        self._strips.clear()
+        self.virtual_size = Size(self.size.width, 0)
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self._announce_selection(force=True)
+        self.refresh()
+
     # --- filtering ------------------------------------------------------------------------------
 
     @property

@@ -107,6 +107,11 @@ class AlertPane(Pane):
         """Queue alerts (oldest first); thread-safe append, drawn at the next 10 Hz tick."""
         self.alert_list.push_alerts(batch)
 
+    def clear_alerts(self) -> None:
+        """Empty the window, its counts and the rate sparkline; the filter stays."""
+        self.alert_list.clear()
+        self.refresh_counters()
+
     # --- counters -------------------------------------------------------------------------------
 
     def refresh_counters(self) -> None:

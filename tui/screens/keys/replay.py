@@ -19,7 +19,6 @@ from rich.text import Text
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.events import Mount
-from textual.widget import Widget
 from textual.widgets import Label
 
 from store.replay import (
@@ -200,26 +199,11 @@ class ReplayKeys(WarRoomBase):
         page = await self.war_app.in_record(
             alerts_until, record, view, moment, limit=DEFAULT_CAPACITY
         )
-        pane = await self._empty_alert_pane() if self._alerts_loaded else self.query_one(AlertPane)
+        pane = self.query_one(AlertPane)
+        if self._alerts_loaded:  # going back in time: the window starts again, filters kept
+            pane.clear_alerts()
         pane.push_alerts(page)
         self._alerts_shown_to, self._alerts_loaded = moment, True
-
-    async def _empty_alert_pane(self) -> AlertPane:
-        """A fresh Falco pane in place of the old one (going back in time empties the window)."""
-        old = self.query_one(AlertPane)
-        parent = old.parent
-        if not isinstance(parent, Widget):
-            raise RuntimeError("the Falco pane is not mounted")
-        focused = old.has_focus_within
-        index = list(parent.children).index(old)
-        classes = " ".join(name for name in old.classes if name != "pane")
-        new = AlertPane(id=old.id, classes=classes, severity_of=self.war_app.severity_of)
-        await old.remove()
-        siblings = list(parent.children)
-        await parent.mount(new, before=siblings[index] if index < len(siblings) else None)
-        if focused:
-            new.focus_pane()
-        return new
 
     def _replay_show_status(self) -> None:
         """The replay moment, play state and speed on the review banner, with the keys."""
