@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,6 +146,30 @@ def test_invalid_manifests_get_the_schema_complaint(tmp_path: Path) -> None:
         and "'excpet' was unexpected" in p
         for p in error.problems
     ), error.problems
+
+
+def test_trusting_builtins_still_checks_a_file_in_full(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "  base: voicehive-istio\n",
+        "  base: voicehive-istio\n  objects:\n    - apiVersion: v1\n      kind: Pod\n"
+        "      metadata: {name: p, namespace: voicehive}\n      spec: {containerz: []}\n",
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError, match="containerz"):
+        load_scenario(path, trust_builtins=True)
+
+
+def test_a_trusted_builtin_is_the_same_scenario_without_importing_the_schemas() -> None:
+    """`warroom drill` trusts the built-ins (the suite checks them): no jsonschema at startup."""
+    script = (
+        "import sys; from actions.drill.scenario import builtin_names, load_scenario\n"
+        "trusted = [load_scenario(n, trust_builtins=True) for n in builtin_names()]\n"
+        "print('jsonschema' in sys.modules)\n"
+        "print(trusted == [load_scenario(n) for n in builtin_names()])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.split() == ["False", "True"], done.stdout + done.stderr
 
 
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
