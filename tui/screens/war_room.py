@@ -133,7 +133,7 @@ class WarRoomScreen(
         self.set_interval(RECORD_POLL_INTERVAL, self._poll_record, name="record-poll")
         self.query_one(TimelinePane).show_state("loading")
         self.load_incident()
-        self.connect_and_start()
+        self.call_after_refresh(self.connect_and_start)  # the cluster after the first frame
 
     @work(exclusive=True, group="setup", exit_on_error=False)
     async def connect_and_start(self) -> None:
