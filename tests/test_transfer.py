@@ -67,6 +67,18 @@ def rows_of(conn: sqlite3.Connection, table: str, incident_id: str) -> list[tupl
     ).fetchall()
 
 
+
+def exported(record: Record, incident_id: str, folder: Path) -> Path:
+    """`incident_id` exported to a new file in `folder`."""
+    out = folder / "first.db"
+    export_incident(record, incident_id, out)
+    return out
+
+
+def tamper_with(path: Path, sql: str, *params: object) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute(sql, params)
+
 def test_export_holds_exactly_the_incident_and_verifies_on_its_own(
     record: Record, two_incidents: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -118,8 +130,7 @@ def test_import_into_another_record_verifies_and_keeps_the_incident(
     record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock
 ) -> None:
     first, _ = two_incidents
-    out = tmp_path / "first.db"
-    export_incident(record, first, out)
+    out = exported(record, first, tmp_path)
     with Record.open(tmp_path / "other.db", clock=clock) as other:
         clock.advance(days=1)  # IDs count per day and record: the next day's 001 cannot clash
         mine = other.incidents.open("already here", severity="P2")
@@ -145,8 +156,7 @@ def test_import_refuses_an_incident_id_already_in_the_record(
     record: Record, two_incidents: tuple[str, str], tmp_path: Path
 ) -> None:
     first, _ = two_incidents
-    out = tmp_path / "first.db"
-    export_incident(record, first, out)
+    out = exported(record, first, tmp_path)
     before = record.head()
     with pytest.raises(TransferError, match=f"incident {first} is already in"):
         import_incident(record, out)
@@ -157,8 +167,7 @@ def test_import_refuses_alerts_already_recorded_there(
     record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock
 ) -> None:
     first, _ = two_incidents
-    out = tmp_path / "first.db"
-    export_incident(record, first, out)
+    out = exported(record, first, tmp_path)
     with Record.open(tmp_path / "other.db", clock=clock) as other:
         other.alerts.add_batch(
             [{"dedupe_key": f"{first}-3", "time": "t", "rule": "r", "priority": "p", "output": "o"}]
@@ -185,10 +194,8 @@ def test_a_tampered_export_is_refused(
     record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock, tamper: str
 ) -> None:
     first, _ = two_incidents
-    out = tmp_path / "first.db"
-    export_incident(record, first, out)
-    with sqlite3.connect(out) as conn:
-        conn.execute(tamper)
+    out = exported(record, first, tmp_path)
+    tamper_with(out, tamper)
     with Record.open(tmp_path / "other.db", clock=clock) as other:
         before = other.head()
         with pytest.raises(TransferError, match="nothing imported|changed after export"):
@@ -235,8 +242,7 @@ def test_provenance_check_finds_an_export_that_does_not_match_its_source(
     record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock
 ) -> None:
     first, _ = two_incidents
-    out = tmp_path / "first.db"
-    export_incident(record, first, out)
+    out = exported(record, first, tmp_path)
     # A different record that happens to use the same IDs is not the source.
     clock.advance(minutes=1)
     with Record.open(tmp_path / "impostor.db", clock=clock) as impostor:
@@ -264,10 +270,8 @@ def test_a_refused_import_names_what_does_not_hold_and_writes_nothing(
     words: str,
 ) -> None:
     first, _ = two_incidents
-    out = tmp_path / "first.db"
-    export_incident(record, first, out)
-    with sqlite3.connect(out) as conn:
-        conn.execute(tamper)
+    out = exported(record, first, tmp_path)
+    tamper_with(out, tamper)
     with Record.open(tmp_path / "other.db", clock=clock) as other:
         clock.advance(days=1)  # another day's incident: another ID
         other.incidents.open("Already here", severity="P2")
@@ -285,10 +289,8 @@ def test_export_facts_that_are_not_facts_are_refused_in_words(
     record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock, data: str
 ) -> None:
     first, _ = two_incidents
-    out = tmp_path / "first.db"
-    export_incident(record, first, out)
-    with sqlite3.connect(out) as conn:
-        conn.execute("UPDATE timeline SET data = ? WHERE kind = 'incident.exported'", (data,))
+    out = exported(record, first, tmp_path)
+    tamper_with(out, "UPDATE timeline SET data = ? WHERE kind = 'incident.exported'", data)
     with Record.open(tmp_path / "other.db", clock=clock) as other:
         with pytest.raises(TransferError, match="nothing imported"):
             import_incident(other, out)
@@ -299,8 +301,7 @@ def test_an_imported_incident_verifies_and_reviews_like_the_original(
     record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock
 ) -> None:
     first, _ = two_incidents
-    out = tmp_path / "first.db"
-    export_incident(record, first, out)
+    out = exported(record, first, tmp_path)
     with Record.open(tmp_path / "other.db", clock=clock) as other:
         clock.advance(days=1)  # another day's incident: another ID
         other.incidents.open("Already here", severity="P2")
