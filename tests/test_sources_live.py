@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from actions.cluster import Cluster, ClusterOptions, connect
+from actions.cluster import Cluster
 from actions.config import Settings, load_settings
 from actions.drill.server import DrillServerThread
 from actions.falco.classify import Classifier
@@ -17,14 +14,6 @@ from actions.sources.live import LiveSources
 from store import Record
 from tests.plugins.drill import FALCO_ALERT
 from tests.sources_helpers import RunningSource, eventually
-
-
-@pytest.fixture
-async def cluster(drill_server: DrillServerThread, tmp_path: Path) -> AsyncIterator[Cluster]:
-    connected = await connect(ClusterOptions(
-        kubeconfig=str(drill_server.kubeconfig_path(tmp_path))))
-    yield connected
-    await connected.close()
 
 
 async def test_a_p1_alert_becomes_a_proposal_the_commander_accepts(

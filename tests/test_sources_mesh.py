@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from actions.cluster import Cluster, ClusterOptions, connect
+from actions.cluster import Cluster
 from actions.drill.apiserver import status
 from actions.drill.cluster_state import ApiError
 from actions.drill.server import DrillServerThread
@@ -23,14 +22,6 @@ SYNCZ = [
      "proxy_type": "sidecar", "istio_version": "1.24.3",
      "cluster_sent": "n3", "cluster_acked": "n2", "listener_sent": "n4"},
 ]
-
-
-@pytest.fixture
-async def cluster(drill_server: DrillServerThread, tmp_path: Path) -> AsyncIterator[Cluster]:
-    connected = await connect(ClusterOptions(
-        kubeconfig=str(drill_server.kubeconfig_path(tmp_path))))
-    yield connected
-    await connected.close()
 
 
 def pod(name: str, namespace: str, containers: list[str], ready: bool = True

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from actions.cluster import Cluster, ClusterOptions, connect
+from actions.cluster import Cluster
 from actions.drill.server import DrillServerThread
 from actions.sources.batches import AlertBatch
 from actions.sources.traffic import (
@@ -42,14 +38,6 @@ def metrics(failing: dict[str, str]) -> Any:
             raise ValueError(f"unexpected query {promql}")
         return {"resultType": "vector", "result": result}
     return provider
-
-
-@pytest.fixture
-async def cluster(drill_server: DrillServerThread, tmp_path: Path) -> AsyncIterator[Cluster]:
-    connected = await connect(ClusterOptions(
-        kubeconfig=str(drill_server.kubeconfig_path(tmp_path))))
-    yield connected
-    await connected.close()
 
 
 async def test_series_through_the_api_proxy_and_the_mtls_p0(

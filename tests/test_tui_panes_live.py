@@ -8,7 +8,7 @@ API server; what they hand over reaches the panes as `SourceItem`s.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 import yaml
 from textual.widgets import DataTable
 
-from actions.cluster import Cluster, ClusterOptions, connect
+from actions.cluster import Cluster
 from actions.config import PolicySettings, Settings
 from actions.drill.server import DrillServerThread
 from actions.sources.events import WarningEvents
@@ -100,14 +100,6 @@ def prometheus(received: list[float]) -> Callable[[str, float], dict[str, Any]]:
         return {"resultType": "vector", "result": result}
 
     return provider
-
-
-@pytest.fixture
-async def cluster(drill_server: DrillServerThread, tmp_path: Path) -> AsyncIterator[Cluster]:
-    connected = await connect(ClusterOptions(
-        kubeconfig=str(drill_server.kubeconfig_path(tmp_path))))
-    yield connected
-    await connected.close()
 
 
 @pytest.fixture
