@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
 
 from actions.runbook import ActionRequest
 from store import Record
-from tests.plugins.tui import AppFactory, app_factory
+from tests.plugins.tui import AppFactory, app_factory, settle_for_snapshot
 from tui.screens.action_form import CLUSTER_ACTIONS, ActionForm
 
 LARGE = (160, 48)
@@ -32,12 +31,7 @@ def _open_form(request: ActionRequest):
     async def run_before(pilot: Pilot[Any]) -> None:
         await pilot.app.workers.wait_for_complete()
         pilot.app.push_screen(ActionForm(CLUSTER_ACTIONS[request.action], request, WHERE))
-        await pilot.pause(0.2)
-        for field in pilot.app.screen.query(Input):
-            field.cursor_blink = False
-        for _ in range(3):
-            await pilot.pause(0.05)
-            await pilot.wait_for_scheduled_animations()
+        await settle_for_snapshot(pilot, workers=False)  # a form is open: no worker wait
 
     return run_before
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
 
 from actions.config import AlertingSettings, Settings, SlackSettings
 from actions.drill.player import PlayerStatus
@@ -22,7 +21,7 @@ from actions.drill.scenario import load_builtin
 from actions.drill.score import score_drill
 from actions.sources.detection import IncidentDetector
 from store import Record
-from tests.plugins.tui import HOSTILE, AppFactory
+from tests.plugins.tui import HOSTILE, AppFactory, settle_for_snapshot
 from tests.test_tui_proposals import dns_tunnel_batch
 from tui.screens.escalate import EscalateForm
 from tui.screens.proposal import ProposalScreen
@@ -47,20 +46,11 @@ def incident(record: Record, clock: Any) -> str:
     return opened.id
 
 
-async def _settle(pilot: Pilot[Any]) -> None:
-    await pilot.pause(0.25)
-    for field in pilot.app.screen.query(Input):
-        field.cursor_blink = False
-    for _ in range(3):
-        await pilot.pause(0.05)
-        await pilot.wait_for_scheduled_animations()
-
-
 def _push(modal_of: Any) -> Any:
     async def run_before(pilot: Pilot[Any]) -> None:
         await pilot.app.workers.wait_for_complete()
         pilot.app.push_screen(modal_of(pilot.app))
-        await _settle(pilot)
+        await settle_for_snapshot(pilot, workers=False)
 
     return run_before
 
