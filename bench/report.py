@@ -145,15 +145,22 @@ print(json.dumps({{**figures, "size": size}}))
 """
 
 
-def measure(what: str, path: Path, *extra: str) -> dict:
-    code = MEASURE.format(repo=str(REPO))
+def run_child(code: str, *args: str, what: str) -> dict:
+    """Run `code` (its `{repo}` filled in) in a fresh interpreter, so its time and peak RSS are
+    its own; the figures are the JSON object on the last line it prints."""
     done = subprocess.run(
-        [sys.executable, "-c", code, what, str(path), "-", *extra],
+        [sys.executable, "-c", code.format(repo=str(REPO)), *args],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
-    return json.loads(done.stdout)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(what: str, path: Path, *extra: str) -> dict:
+    return run_child(MEASURE, what, str(path), "-", *extra, what=what)
 
 
 def drop_rollup(path: Path) -> None:

@@ -15,16 +15,14 @@ that moment. Peak RSS is the child's own (`resource.getrusage`). Targets
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.report import cached_record  # noqa: E402 - after the path: the record's one builder
+from bench.report import cached_record, run_child  # noqa: E402 - after the path
 
 CHILD = r"""
 import asyncio, json, resource, sys, time
@@ -97,15 +95,7 @@ asyncio.run(main())
 
 
 def measure(path: Path, incident_id: str, entries: int) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD.format(repo=str(REPO)), str(path), incident_id, str(entries)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"the review run failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(CHILD, str(path), incident_id, str(entries), what="the review run")
 
 
 def main() -> None:

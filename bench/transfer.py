@@ -11,8 +11,6 @@ fresh subprocess so its peak RSS is its own. Prints the figures; asserts nothing
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.report import cached_record  # noqa: E402 - after the path: the record's one builder
+from bench.report import cached_record, run_child  # noqa: E402 - after the path
 
 CHILD = r"""
 import json, resource, sys, time
@@ -50,15 +48,7 @@ print(json.dumps({{"seconds": elapsed, "peak_mb": peak, "entries": entries}}))
 
 
 def measure(what: str, source: Path, target: Path) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD.format(repo=str(REPO)), what, str(source), str(target)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(CHILD, what, str(source), str(target), what=what)
 
 
 def main() -> None:
