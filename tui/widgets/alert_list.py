@@ -201,13 +201,8 @@ class AlertList(ScrollView, can_focus=True):
         self.buffer.clear()
         self.rates = AlertRates(window_seconds=self.rates.window_seconds)
         self.received = self.not_shown = 0
-        self.cursor = 0
         self.follow = True
-        self._strips.clear()
-        self.virtual_size = Size(self.size.width, 0)
-        self.scroll_to(y=0, animate=False, immediate=True)
-        self._announce_selection(force=True)
-        self.refresh()
+        self._show_from_newest()
 
     # --- filtering ------------------------------------------------------------------------------
 
@@ -218,6 +213,10 @@ class AlertList(ScrollView, can_focus=True):
     def set_filter(self, new_filter: AlertFilter) -> None:
         """Show only rows `new_filter` lets through; the cursor goes back to the newest."""
         self.buffer.set_filter(new_filter)
+        self._show_from_newest()
+
+    def _show_from_newest(self) -> None:
+        """Redraw a window whose rows all changed, the cursor on the newest."""
         self.cursor = 0
         self._strips.clear()
         self.virtual_size = Size(self.size.width, self.buffer.visible_count)
