@@ -8,6 +8,7 @@ never call the screen. Every record read or write runs off the event loop
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any, ClassVar
 
@@ -133,11 +134,16 @@ class WarRoomScreen(
         self.set_interval(RECORD_POLL_INTERVAL, self._poll_record, name="record-poll")
         self.query_one(TimelinePane).show_state("loading")
         self.load_incident()
-        self.call_after_refresh(self.connect_and_start)  # the cluster after the first frame
+        self.connect_and_start()
 
     @work(exclusive=True, group="setup", exit_on_error=False)
     async def connect_and_start(self) -> None:
         """Run the app's setup hook (connecting in this event loop), then panes and sources."""
+        # After the first frame: starting a drill cluster and importing kubernetes take the
+        # interpreter for a while. A worker from the start, so waiting on workers includes it.
+        painted = asyncio.Event()
+        self.call_after_refresh(painted.set)
+        await painted.wait()
         await self.war_app.run_setup()
         services = self.war_app.services
         self.refresh_bindings()  # the cluster keys apply once setup gave an actions handle
