@@ -86,3 +86,27 @@ def test_the_console_freezes_what_lives_as_long_as_it_does() -> None:
                           check=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert done.stdout.split("\n")[-2] == "(700, 50, 10) True True", done.stdout
     assert gc.isenabled()
+
+
+async def test_a_footer_whose_dialog_closed_before_its_check_ran_is_left_alone(
+    make_app: AppFactory, record: Record
+) -> None:
+    """`k` then `esc` at once: the dialog's footer left with it before its check ran."""
+    from textual.widgets import Footer
+
+    record.incidents.open("Shell in orchestrator", severity="P1")
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        await until(pilot, lambda: _keys(screen).get("k") is True, "the checklist key enabled")
+        await pilot.press("k")
+        await until(pilot, lambda: app.screen is not screen, "the checklist")
+        dialog_footer = app.screen.query_one(Footer)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, "back on the war room")
+        await until(pilot, lambda: not dialog_footer.is_attached, "the dialog's footer gone")
+        dialog_footer._check_pending = False
+        await dialog_footer._rebuild_if_changed()  # raised NoScreen before
+        assert app.return_code is None
+        assert app.screen is screen

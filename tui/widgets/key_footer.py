@@ -39,6 +39,10 @@ class KeyFooter(Footer):
 
     async def _rebuild_if_changed(self) -> None:
         self._check_pending = False
+        # The check runs a refresh later: by then a dialog's footer may have left with its
+        # dialog (esc right after a key), and a detached footer has no screen to read.
+        if not self.is_attached:
+            return
         shown = self._shown_keys()
         if shown != self._drawn:
             self._drawn = shown
