@@ -15,7 +15,9 @@ exist and `state.metrics_provider` be set (else 404 / 503, as a real cluster).
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
+import ssl
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -23,8 +25,10 @@ from types import TracebackType
 from aiohttp import web
 
 from .apiserver.app import build_app
+from .apiserver.guard import is_loopback
 from .cluster_state import ClusterState
 from .kubeconfig import write_kubeconfig
+from .tls import make_certificates
 
 PROMETHEUS_PROXY_PATH = "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy"
 SYNCZ_PROXY_PATH = "/api/v1/namespaces/istio-system/services/istiod:15014/proxy/debug/syncz"
@@ -33,11 +37,21 @@ SHUTDOWN_TIMEOUT = 2.0
 
 
 class DrillApiServer:
-    """A Kubernetes API server over one ClusterState, bound to host:port (0 = a free port)."""
+    """A Kubernetes API server over one ClusterState, bound to host:port (0 = a free port).
+
+    It listens on loopback only, serves HTTPS with a certificate from a CA made for
+    it (`tls.py`: kubectl sends credentials only over TLS), and every request needs
+    `token` (a new random one per server); the kubeconfig it writes carries both the
+    CA and the token: see `apiserver/guard.py`.
+    """
 
     def __init__(self, state: ClusterState, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        if not is_loopback(host):
+            raise ValueError(f"the drill API server listens on loopback only, not {host!r}")
         self.state = state
         self.host = host
+        self.token = secrets.token_urlsafe(32)
+        self.certificates = make_certificates()
         self._requested_port = port
         self._port: int | None = None
         self._runner: web.AppRunner | None = None
@@ -47,7 +61,7 @@ class DrillApiServer:
         if self._runner is not None:
             raise RuntimeError("the drill API server is already running")
         # handler_cancellation: a client that goes away cancels its watch or log follow.
-        runner = web.AppRunner(build_app(self.state), handler_cancellation=True,
+        runner = web.AppRunner(build_app(self.state, token=self.token), handler_cancellation=True,
                                shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None)
         await runner.setup()
         # Bind our own socket so port 0 reports the port it got, through public API only.
@@ -56,7 +70,8 @@ class DrillApiServer:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self._requested_port))
-            await web.SockSite(runner, sock).start()
+            await web.SockSite(runner, sock,
+                               ssl_context=self.certificates.server_context()).start()
         except OSError:
             sock.close()
             await runner.cleanup()
@@ -79,9 +94,18 @@ class DrillApiServer:
 
     @property
     def url(self) -> str:
-        """`http://127.0.0.1:PORT`."""
+        """`https://127.0.0.1:PORT`."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"https://{host}:{self.port}"
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """What a request needs to be let in (the kubeconfig's credentials)."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """A TLS context trusting this server's CA, for clients below the official one."""
+        return self.certificates.client_context()
 
     @property
     def prometheus_url(self) -> str:
@@ -95,7 +119,9 @@ class DrillApiServer:
 
     def write_kubeconfig(self, path: Path, *, context: str = "warroom-drill",
                          namespace: str = "voicehive") -> Path:
-        return write_kubeconfig(path, self.url, context=context, namespace=namespace)
+        return write_kubeconfig(path, self.url, token=self.token,
+                                ca_pem=self.certificates.ca_pem, context=context,
+                                namespace=namespace)
 
 
 class DrillServerThread:
@@ -151,6 +177,21 @@ class DrillServerThread:
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def token(self) -> str:
+        return self.server.token
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return self.server.auth_headers
+
+    @property
+    def ca_pem(self) -> bytes:
+        return self.server.certificates.ca_pem
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        return self.server.client_ssl_context()
 
     @property
     def prometheus_url(self) -> str:

@@ -6,6 +6,9 @@
 - `kubectl`: runs the real kubectl (`.venv/bin/kubectl`) against `drill_server` with
   HOME and KUBECONFIG pointing into tmp_path, so the developer's config is ignored.
 - `seed_drill_cluster(state)`: the realistic starting objects, for other fixtures.
+- `raw_request(server, method, url, ...)`: one HTTP request to a drill server with its
+  credentials (the bearer token its kubeconfig holds), for tests below the client;
+  `kubeconfig_client(path)`: those credentials and TLS context, from a drill's kubeconfig.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
+import yaml
 
 from actions.drill.cluster_state import ClusterState, format_timestamp
 from actions.drill.server import DrillServerThread
@@ -187,6 +193,23 @@ class KubectlResult:
 
 
 KubectlRunner = Callable[..., KubectlResult]
+
+
+def raw_request(server: DrillServerThread, method: str, url: str, *,
+                headers: dict[str, str] | None = None, **options: Any) -> urllib3.BaseHTTPResponse:
+    """One request with the drill's credentials as kubectl sends them (a bearer token, over
+    TLS checked against the drill's CA)."""
+    with urllib3.PoolManager(ssl_context=server.client_ssl_context()) as pool:
+        return pool.request(method, url, headers={**server.auth_headers, **(headers or {})},
+                            **options)
+
+
+def kubeconfig_client(path: Path) -> tuple[dict[str, str], ssl.SSLContext]:
+    """The credentials a drill's kubeconfig holds: request headers, and TLS trusting its CA."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    ca_pem = base64.b64decode(document["clusters"][0]["cluster"]["certificate-authority-data"])
+    headers = {"Authorization": f"Bearer {document['users'][0]['user']['token']}"}
+    return headers, ssl.create_default_context(cadata=ca_pem.decode("ascii"))
 
 
 def make_kubectl(kubeconfig: Path, home: Path) -> KubectlRunner:
