@@ -182,8 +182,8 @@ def _announce(session: DrillSession) -> None:
     scenario = session.scenario
     print(safe_text(f"drill: {scenario.name} ({scenario.incident_class}) - {scenario.title}"))
     print(f"API server:  {session.url}")
-    print(f"kubeconfig:  {session.kubeconfig_path}")
-    print(f"  export KUBECONFIG={session.kubeconfig_path}")
+    print(safe_text(f"kubeconfig:  {session.kubeconfig_path}"))
+    print(safe_text(f"  export KUBECONFIG={session.kubeconfig_path}"))
     if scenario.mesh == "istio":
         print(f"Prometheus:  {session.prometheus_url}")
     print("Press Ctrl-C to stop.", flush=True)
