@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
+from actions.drill.server import DrillServerThread
 from store import Record
 from store.safe_text import UNSAFE, terminal
 from tests.plugins.record import FrozenClock
@@ -194,3 +195,28 @@ def test_the_report_on_stdout_is_inert(
                    "a⟨U+200B⟩b", "␛]52;c;cHduZWQ=␇", "[/oops] [red]x",
                    "http://evil.example/login"):  # fmt: skip
         assert marked in shown
+
+
+@pytest.mark.parametrize("argv", [["status"], ["status", "--json"]])
+def test_status_over_a_cluster_holding_hostile_text(
+    argv: list[str], drill_server: DrillServerThread, drill_kubeconfig: Path,
+    record_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Warning event's reason and message are the cluster's: anyone with create on events."""
+    event = {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "hostile.1", "namespace": "voicehive"},
+        "involvedObject": {"kind": "Pod", "name": "orchestrator-6f8d9c7b5d-k2x9p",
+                           "namespace": "voicehive", "apiVersion": "v1"},
+        "type": "Warning", "reason": f"Bad{HOSTILE['retitle']}", "message": EVERYTHING,
+        "count": 1, "lastTimestamp": "2026-11-01T08:59:00Z",
+    }  # fmt: skip
+    drill_server.state.create(event)
+    _code, out, err = run([*argv, "--kubeconfig", str(drill_kubeconfig)], capsys)
+    assert raw_unsafe(out) == []
+    assert raw_unsafe(err) == []
+    if "--json" in argv:
+        document = json.loads(out)
+        assert EVERYTHING in [w["message"] for w in document["warnings"]]
+    else:
+        assert "[/oops] [red]x http://evil.example/login" in out
