@@ -25,7 +25,7 @@ from store.safe_text import UNSAFE, UNSAFE_CLASS, describe
 # code spans, emphasis, strikethrough, links/images, HTML and autolinks,
 # entities, table cells, the backslash itself, and "@" (GFM links bare e-mail
 # addresses).
-_INLINE_SPECIAL = re.compile(r"([\\`*_~\[\]<>|&!@])")
+_INLINE_SPECIAL = re.compile(r"[\\`*_~\[\]<>|&!@]")
 
 # What cmark-gfm links as an e-mail address (its autolink extension's rule).
 _EMAIL = re.compile(r"[A-Za-z0-9.+_-]+@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
@@ -39,9 +39,9 @@ _EMAIL = re.compile(r"[A-Za-z0-9.+_-]+@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
 # part of a link) and shows the same characters; so does one before the first
 # slash of a scheme-less "//host". E-mail addresses are shown as code instead
 # (`_with_addresses_as_code`).
-_AUTOLINK = re.compile(
-    r"(?<=[A-Za-z0-9]):(?=//)|(?<=(?i:mailto)):|(?<=(?i:xmpp)):|(?<=(?i:www))\.|(?<!:)/(?=/)"
-    r"|(?<=[A-Za-z0-9])\.(?=(?i:[a-z]{2}|com|net|org|edu|gov|biz|pro|web|xxx|aero|asia"
+_AUTOLINK = re.compile(  # each branch starts with its character, for the regex's fast scan
+    r":(?<=[A-Za-z0-9]:)(?=//)|:(?<=(?i:mailto):)|:(?<=(?i:xmpp):)|\.(?<=(?i:www)\.)|/(?<!:/)(?=/)"
+    r"|\.(?<=[A-Za-z0-9]\.)(?=(?i:[a-z]{2}|com|net|org|edu|gov|biz|pro|web|xxx|aero|asia"
     r"|coop|info|museum|name|shop|рф)(?![A-Za-z0-9_]))"
 )
 
@@ -56,11 +56,23 @@ _CONTROL = UNSAFE
 _NEWLINES = re.compile(r"\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
 LINE_BREAK_MARK = " \u21b5 "  # "↵": where a single-line value had a line break
 # Anything `escape` would change; most values (IDs, times, plain words) have
-# none, and the report escapes tens of thousands of them.
+# none, and the report escapes tens of thousands of them: `_needs_work` checks
+# ASCII text with set operations and uses this only for the rest.
 _NEEDS_WORK = re.compile(
     rf"[\\`*_~\[\]<>|&!@{UNSAFE_CLASS}]|[A-Za-z0-9][.:][A-Za-z/р]|//"
     r"|^\s*(?:[#>+=\-]|\d{1,9}[.)])|^\s|\s$"
 )
+
+
+_INLINE_CHARS = frozenset("\\`*_~[]<>|&!@")
+_ASCII_CONTROLS = frozenset(map(chr, [*range(0x20), 0x7F]))
+_ASCII_SPECIAL = _INLINE_CHARS | _ASCII_CONTROLS
+_BLOCK_START = re.compile(r"[#>+=\-]|\d{1,9}[.)]")
+
+
+def _backslashed(match: re.Match[str]) -> str:
+    # A function, not the template r"\\\1": re expands templates in Python, slower.
+    return "\\" + match.group()
 
 
 def _marker(match: re.Match[str]) -> str:
@@ -74,16 +86,33 @@ def _escape_line(line: str) -> str:
         line = _escape_inline(line)
     # Only after inline escaping: a leading "\#" is already harmless, but "#",
     # ">", "-", "+", "=" and "1." are not, so they get their own backslash.
-    line = _LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", line, count=1)
-    line = _ORDERED_LIST.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", line, count=1)
+    if line[:1].isspace() or _BLOCK_START.match(line):
+        line = _LINE_START.sub(r"\1\\\2", line, count=1)
+        line = _ORDERED_LIST.sub(r"\1\\\2", line, count=1)
     # Leading spaces would make an indented code block or nest a list item.
     return line.lstrip(" \t")
 
 
 def _escape_inline(text: str) -> str:
-    text = _INLINE_SPECIAL.sub(r"\\\1", text)
-    text = _AUTOLINK.sub(lambda m: "\\" + m.group(), text)
-    return _CONTROL.sub(_marker, text)
+    # Each step only where it has something to do: most values need one at most.
+    if not _INLINE_CHARS.isdisjoint(text):
+        text = _INLINE_SPECIAL.sub(_backslashed, text)
+    if "." in text or ":" in text or "/" in text:
+        text = _AUTOLINK.sub(_backslashed, text)
+    if not (text.isascii() and _ASCII_CONTROLS.isdisjoint(text)):
+        text = _CONTROL.sub(_marker, text)
+    return text
+
+
+def _needs_work(value: str) -> bool:
+    """Whether `escape` would change `value` (which most values, plain ASCII, skip fast)."""
+    if not value.isascii():
+        return _NEEDS_WORK.search(value) is not None
+    if not _ASCII_SPECIAL.isdisjoint(value) or value[:1].isspace() or value[-1:].isspace():
+        return True
+    if _BLOCK_START.match(value):
+        return True
+    return ("." in value or ":" in value or "/" in value) and _AUTOLINK.search(value) is not None
 
 
 def _with_addresses_as_code(line: str) -> str:
@@ -120,7 +149,7 @@ def escape(text: object, *, multiline: bool = False, limit: int | None = None) -
         cut = len(value) - limit
         value = value[:limit]
     tail = f" \u2026 ({cut} more characters)" if cut else ""
-    if not _NEEDS_WORK.search(value):
+    if not _needs_work(value):
         return value + tail
     if not multiline:
         value = _NEWLINES.sub(LINE_BREAK_MARK, value).replace("\t", " ")
