@@ -19,6 +19,7 @@ import secrets
 import socket
 import ssl
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -28,12 +29,25 @@ from .apiserver.app import build_app
 from .apiserver.guard import is_loopback
 from .cluster_state import ClusterState
 from .kubeconfig import write_kubeconfig
-from .tls import make_certificates
+from .tls import DrillCertificates, make_certificates
 
 PROMETHEUS_PROXY_PATH = "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy"
 SYNCZ_PROXY_PATH = "/api/v1/namespaces/istio-system/services/istiod:15014/proxy/debug/syncz"
 # Open watches and log follows are told to end on stop; this bounds the wait for the rest.
 SHUTDOWN_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class DrillCredentials:
+    """What a client needs to be let in: the bearer token and the CA that signed the server."""
+
+    token: str
+    certificates: DrillCertificates
+
+    @classmethod
+    def new(cls) -> DrillCredentials:
+        """Fresh ones: a random token, a new CA and server certificate."""
+        return cls(secrets.token_urlsafe(32), make_certificates())
 
 
 class DrillApiServer:
@@ -45,13 +59,16 @@ class DrillApiServer:
     CA and the token: see `apiserver/guard.py`.
     """
 
-    def __init__(self, state: ClusterState, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, state: ClusterState, *, host: str = "127.0.0.1", port: int = 0,
+                 credentials: DrillCredentials | None = None) -> None:
         if not is_loopback(host):
             raise ValueError(f"the drill API server listens on loopback only, not {host!r}")
         self.state = state
         self.host = host
-        self.token = secrets.token_urlsafe(32)
-        self.certificates = make_certificates()
+        # Passed in to restart a server its clients still trust, as a real one keeps its own.
+        self.credentials = credentials or DrillCredentials.new()
+        self.token = self.credentials.token
+        self.certificates = self.credentials.certificates
         self._requested_port = port
         self._port: int | None = None
         self._runner: web.AppRunner | None = None
@@ -128,9 +145,9 @@ class DrillServerThread:
     """A DrillApiServer on its own event loop in a daemon thread; a context manager."""
 
     def __init__(self, state: ClusterState | None = None, *, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, credentials: DrillCredentials | None = None) -> None:
         self.state = state if state is not None else ClusterState()
-        self.server = DrillApiServer(self.state, host=host, port=port)
+        self.server = DrillApiServer(self.state, host=host, port=port, credentials=credentials)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -189,6 +206,10 @@ class DrillServerThread:
     @property
     def ca_pem(self) -> bytes:
         return self.server.certificates.ca_pem
+
+    @property
+    def credentials(self) -> DrillCredentials:
+        return self.server.credentials
 
     def client_ssl_context(self) -> ssl.SSLContext:
         return self.server.client_ssl_context()

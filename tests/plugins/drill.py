@@ -3,6 +3,7 @@
 - `drill_server`: a fresh seeded cluster per test (start-up takes milliseconds).
 - `drill_server_shared`: one seeded cluster per module, for read-only tests.
 - `drill_kubeconfig`: a kubeconfig for `drill_server` in tmp_path.
+- `kubectl_proxy`: the real `kubectl proxy` for `drill_server`; its base URL (plain HTTP).
 - `kubectl`: runs the real kubectl (`.venv/bin/kubectl`) against `drill_server` with
   HOME and KUBECONFIG pointing into tmp_path, so the developer's config is ignored.
 - `seed_drill_cluster(state)`: the realistic starting objects, for other fixtures.
@@ -248,6 +249,25 @@ def drill_server_shared() -> Iterator[DrillServerThread]:
 @pytest.fixture
 def drill_kubeconfig(drill_server: DrillServerThread, tmp_path: Path) -> Path:
     return drill_server.kubeconfig_path(tmp_path)
+
+
+@pytest.fixture
+def kubectl_proxy(drill_kubeconfig: Path, tmp_path: Path) -> Iterator[str]:
+    """The real `kubectl proxy` for `drill_server`: its API on plain HTTP at 127.0.0.1, the
+    kubeconfig's credentials added, as a user's script or browser reaches a cluster."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KUBE")}
+    env.update(KUBECONFIG=str(drill_kubeconfig), HOME=str(tmp_path))
+    process = subprocess.Popen([str(KUBECTL), "proxy", "--port=0"], env=env,
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    banner = process.stdout.readline()  # "Starting to serve on 127.0.0.1:PORT"
+    try:
+        assert banner.startswith("Starting to serve on "), banner
+        yield "http://" + banner.split()[-1]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
 
 
 @pytest.fixture
