@@ -33,8 +33,11 @@ async def measure(name: str) -> dict[str, float]:
     session = DrillSession(scenario, clock=ManualClock(), speed=100_000)
     await session.start()
     ready = time.perf_counter()
-    url = session.url + "/api/v1/namespaces/voicehive/pods"
-    await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
+    assert session.server is not None
+    request = urllib.request.Request(session.url + "/api/v1/namespaces/voicehive/pods",
+                                     headers=session.server.auth_headers)
+    tls = session.server.client_ssl_context()
+    await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=10, context=tls).read())
     answered = time.perf_counter()
     await session.play()
     played = time.perf_counter()

@@ -44,7 +44,9 @@ def main() -> int:
         t1 = time.perf_counter()
         server = DrillServerThread(state).start()
         t2 = time.perf_counter()
-        with urllib.request.urlopen(server.url + "/api/v1/namespaces/voicehive/pods") as reply:
+        request = urllib.request.Request(server.url + "/api/v1/namespaces/voicehive/pods",
+                                         headers=server.auth_headers)
+        with urllib.request.urlopen(request, context=server.client_ssl_context()) as reply:
             reply.read()
         t3 = time.perf_counter()
         server.stop()

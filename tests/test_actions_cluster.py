@@ -13,6 +13,11 @@ from actions.drill.server import DrillServerThread
 from tests.plugins.actions import closed_port
 
 
+def drill_config(server: DrillServerThread, **options: str) -> dict:
+    """A kubeconfig for the drill server, with its token."""
+    return build_kubeconfig(server.url, token=server.token, ca_pem=server.ca_pem, **options)
+
+
 def write(path: Path, document: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(document))
@@ -40,7 +45,7 @@ async def names_of_namespaces(options: ClusterOptions) -> tuple[list[str], str, 
 async def test_home_kubeconfig_is_the_default(
     isolated_env: Path, drill_server: DrillServerThread
 ) -> None:
-    write(isolated_env / ".kube" / "config", build_kubeconfig(drill_server.url, namespace="ops"))
+    write(isolated_env / ".kube" / "config", drill_config(drill_server, namespace="ops"))
     names, namespace, context = await names_of_namespaces(ClusterOptions())
     assert "voicehive" in names
     assert namespace == "ops"
@@ -54,11 +59,11 @@ async def test_kubeconfig_env_beats_home_and_the_flag_beats_both(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     dead = f"http://127.0.0.1:{closed_port()}"
-    write(isolated_env / ".kube" / "config", build_kubeconfig(dead, context="home"))
-    env_file = write(tmp_path / "env.yaml", build_kubeconfig(drill_server.url, context="env"))
+    write(isolated_env / ".kube" / "config", build_kubeconfig(dead, token="unused", context="home"))
+    env_file = write(tmp_path / "env.yaml", drill_config(drill_server, context="env"))
     monkeypatch.setenv("KUBECONFIG", str(env_file))
     assert (await names_of_namespaces(ClusterOptions()))[2] == "env"
-    flag_file = write(tmp_path / "flag.yaml", build_kubeconfig(drill_server.url, context="flag"))
+    flag_file = write(tmp_path / "flag.yaml", drill_config(drill_server, context="flag"))
     assert (await names_of_namespaces(ClusterOptions(kubeconfig=str(flag_file))))[2] == "flag"
 
 
@@ -69,8 +74,8 @@ async def test_kubeconfig_list_is_merged_and_the_first_current_context_wins(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     dead = f"http://127.0.0.1:{closed_port()}"
-    first = write(tmp_path / "a.yaml", build_kubeconfig(drill_server.url, context="live"))
-    second = write(tmp_path / "b.yaml", build_kubeconfig(dead, context="stale"))
+    first = write(tmp_path / "a.yaml", drill_config(drill_server, context="live"))
+    second = write(tmp_path / "b.yaml", build_kubeconfig(dead, token="unused", context="stale"))
     monkeypatch.setenv("KUBECONFIG", f"{first}:{tmp_path / 'missing.yaml'}:{second}")
     names, _, context = await names_of_namespaces(ClusterOptions())
     assert context == "live"
@@ -85,8 +90,8 @@ async def test_kubeconfig_list_is_merged_and_the_first_current_context_wins(
 async def test_namespace_flag_beats_the_context_which_beats_voicehive(
     isolated_env: Path, tmp_path: Path, drill_server: DrillServerThread
 ) -> None:
-    with_ns = write(tmp_path / "ns.yaml", build_kubeconfig(drill_server.url, namespace="ops"))
-    document = build_kubeconfig(drill_server.url)
+    with_ns = write(tmp_path / "ns.yaml", drill_config(drill_server, namespace="ops"))
+    document = drill_config(drill_server)
     del document["contexts"][0]["context"]["namespace"]
     without = write(tmp_path / "plain.yaml", document)
     assert (await names_of_namespaces(ClusterOptions(kubeconfig=str(with_ns))))[1] == "ops"
@@ -101,7 +106,7 @@ async def test_configuration_problems_say_what_to_do(isolated_env: Path, tmp_pat
     assert nothing.value.cause == "config"
     with pytest.raises(ClusterError, match="does not exist"):
         await connect(ClusterOptions(kubeconfig=str(tmp_path / "nope.yaml")))
-    good = write(tmp_path / "k.yaml", build_kubeconfig("http://127.0.0.1:1"))
+    good = write(tmp_path / "k.yaml", build_kubeconfig("http://127.0.0.1:1", token="unused"))
     with pytest.raises(ClusterError, match="cannot use kubeconfig") as unknown:
         await connect(ClusterOptions(kubeconfig=str(good), context="no-such-context"))
     assert unknown.value.cause == "config"

@@ -77,5 +77,6 @@ def test_a_taken_port_is_reported() -> None:
         second = DrillServerThread(port=first.server.port)
         with pytest.raises(OSError, match="in use"):
             second.start()
-        with urllib.request.urlopen(first.url + "/version") as reply:  # the first still serves
+        with urllib.request.urlopen(first.url + "/version",  # the first still serves
+                                    context=first.client_ssl_context()) as reply:
             assert json.loads(reply.read())["gitVersion"] == "v1.37.0"

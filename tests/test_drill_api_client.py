@@ -14,6 +14,7 @@ import urllib3
 from kubernetes import client, config, watch
 
 from actions.drill.server import DrillServerThread
+from tests.plugins.drill import raw_request
 
 NP = "networking.k8s.io/v1"
 
@@ -220,7 +221,7 @@ def test_unknown_field_strict_is_400(drill_server: DrillServerThread) -> None:
     # Client 37's typed APIs refuse unknown fields before sending (pydantic), so raw HTTP here.
     body = _policy("typo", egress=[{"to": [{"ipBlock": {"cidr": "0.0.0.0/0",
                                                          "excpet": ["1.2.3.4/32"]}}]}])
-    response = urllib3.request(
+    response = raw_request(drill_server, 
         "POST", f"{drill_server.url}/apis/{NP}/namespaces/voicehive/networkpolicies"
                 "?fieldValidation=Strict",
         body=json.dumps(body), headers={"Content-Type": "application/json"})
@@ -235,7 +236,7 @@ def test_unknown_field_without_strict_is_dropped_with_a_warning(
         drill_server: DrillServerThread) -> None:
     body = _policy("typo", egress=[{"to": [{"ipBlock": {"cidr": "0.0.0.0/0",
                                                          "excpet": ["1.2.3.4/32"]}}]}])
-    response = urllib3.request(
+    response = raw_request(drill_server, 
         "POST", f"{drill_server.url}/apis/{NP}/namespaces/voicehive/networkpolicies",
         body=json.dumps(body), headers={"Content-Type": "application/json"})
     assert response.status == 201
@@ -284,7 +285,7 @@ def test_istio_policy_via_custom_objects_both_versions(api: client.ApiClient) ->
 
 
 def test_strategic_merge_on_custom_resource_is_415(drill_server: DrillServerThread) -> None:
-    response = urllib3.request(
+    response = raw_request(drill_server, 
         "PATCH", f"{drill_server.url}/apis/security.istio.io/v1/namespaces/voicehive/"
                  "peerauthentications/default",
         body=b'{"spec":{"mtls":{"mode":"PERMISSIVE"}}}',
@@ -430,7 +431,7 @@ def test_watch_from_a_resource_version_replays_and_filters(
     state.create(_policy("a") | {"metadata": {"name": "a", "namespace": "voicehive",
                                               "labels": {"emergency": "true"}}})
     state.delete(NP, "NetworkPolicy", "voicehive", "a")
-    response = urllib3.request(
+    response = raw_request(drill_server, 
         "GET", f"{drill_server.url}/apis/{NP}/namespaces/voicehive/networkpolicies",
         fields={"watch": "true", "resourceVersion": start, "timeoutSeconds": "1",
                 "labelSelector": "emergency=true"}, preload_content=True)
@@ -444,7 +445,7 @@ def test_watch_from_a_compacted_version_is_410(drill_server: DrillServerThread) 
     old = state.resource_version
     state.create(_policy("b") | {"metadata": {"name": "b", "namespace": "voicehive"}})
     state.compact()
-    response = urllib3.request(
+    response = raw_request(drill_server, 
         "GET", f"{drill_server.url}/apis/{NP}/networkpolicies",
         fields={"watch": "1", "resourceVersion": old, "timeoutSeconds": "1"})
     (event,) = [json.loads(line) for line in response.data.decode().splitlines()]
@@ -460,7 +461,7 @@ def test_pod_log_options(api: client.ApiClient, drill_server: DrillServerThread)
                                            container="falco")
     assert stamped.splitlines()[0].startswith("2026-11-01T08:00:00Z Falco initialized")
     # Client 37 has no since_time parameter; kubectl --since-time sends it like this.
-    since = urllib3.request(
+    since = raw_request(drill_server, 
         "GET", f"{drill_server.url}/api/v1/namespaces/falco-system/pods/falco-x7k2p/log",
         fields={"sinceTime": "2026-11-01T08:30:00Z"})
     assert len(since.data.decode().splitlines()) == 1
@@ -496,25 +497,26 @@ def test_pod_log_follow_streams_lines_as_they_come(api: client.ApiClient,
 
 def test_discovery_and_method_errors(drill_server: DrillServerThread) -> None:
     base = drill_server.url
-    groups = json.loads(urllib3.request("GET", f"{base}/apis").data)
+    groups = json.loads(raw_request(drill_server, "GET", f"{base}/apis").data)
     names = [g["name"] for g in groups["groups"]]
     assert names.index("security.istio.io") < names.index("policy.linkerd.io")
-    linkerd = json.loads(urllib3.request("GET", f"{base}/apis/policy.linkerd.io/v1beta1").data)
+    linkerd = json.loads(
+        raw_request(drill_server, "GET", f"{base}/apis/policy.linkerd.io/v1beta1").data)
     assert {r["name"] for r in linkerd["resources"]} == {"servers", "serverauthorizations"}
-    core = json.loads(urllib3.request("GET", f"{base}/api/v1").data)
+    core = json.loads(raw_request(drill_server, "GET", f"{base}/api/v1").data)
     assert {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
             "verbs": ["get"]} in core["resources"]
-    put_collection = urllib3.request("PUT", f"{base}/api/v1/namespaces/voicehive/pods",
+    put_collection = raw_request(drill_server, "PUT", f"{base}/api/v1/namespaces/voicehive/pods",
                                      body=b"{}")
     assert put_collection.status == 405
     assert json.loads(put_collection.data)["reason"] == "MethodNotAllowed"
-    nested = urllib3.request("POST", f"{base}/api/v1/namespaces/voicehive/secrets",
+    nested = raw_request(drill_server, "POST", f"{base}/api/v1/namespaces/voicehive/secrets",
                              body=b"[" * 100_000, headers={"Content-Type": "application/json"})
     assert nested.status == 400
 
 
 def test_deprecated_versions_warn(drill_server: DrillServerThread) -> None:
-    response = urllib3.request(
+    response = raw_request(drill_server, 
         "GET", f"{drill_server.url}/apis/policy.linkerd.io/v1beta1/namespaces/voicehive/servers")
     assert response.status == 200
     assert "policy.linkerd.io/v1beta1 Server is deprecated" in response.headers["Warning"]
@@ -524,7 +526,7 @@ def test_deprecated_versions_warn(drill_server: DrillServerThread) -> None:
 def test_protobuf_body_of_an_unread_kind_is_415(drill_server: DrillServerThread) -> None:
     type_meta = b"\x0a\x02v1\x12\x03Pod"
     body = b"k8s\x00" + b"\x0a" + bytes([len(type_meta)]) + type_meta + b"\x12\x00"
-    response = urllib3.request(
+    response = raw_request(drill_server, 
         "POST", f"{drill_server.url}/api/v1/namespaces/voicehive/pods", body=body,
         headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
     assert response.status == 415

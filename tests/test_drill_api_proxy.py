@@ -14,6 +14,18 @@ from actions.drill.apiserver import status
 from actions.drill.cluster_state import ApiError
 from actions.drill.server import DrillServerThread
 
+
+def get(server: DrillServerThread, url: str, **options: Any) -> httpx.Response:
+    """A GET with the drill's credentials (its kubeconfig's bearer token)."""
+    return httpx.get(url, headers=server.auth_headers, verify=server.client_ssl_context(),
+                     **options)
+
+
+def post(server: DrillServerThread, url: str, **options: Any) -> httpx.Response:
+    return httpx.post(url, headers=server.auth_headers, verify=server.client_ssl_context(),
+                      **options)
+
+
 SYNCZ = [
     {"cluster_id": "Kubernetes", "proxy": "orchestrator-6f8d9c7b5d-k2x9p.voicehive",
      "proxy_type": "sidecar", "istio_version": "1.24.3",
@@ -27,12 +39,12 @@ SYNCZ = [
 def test_syncz_through_the_service_proxy(drill_server: DrillServerThread,
                                          drill_kubeconfig: Path) -> None:
     drill_server.state.syncz_provider = lambda: SYNCZ
-    response = httpx.get(drill_server.syncz_url)
+    response = get(drill_server, drill_server.syncz_url)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert response.json() == SYNCZ
     assert '"proxy_type":"sidecar"' in response.text  # compact, as istiod writes it
-    filtered = httpx.get(drill_server.syncz_url, params={"namespace": "voicehive"})
+    filtered = get(drill_server, drill_server.syncz_url, params={"namespace": "voicehive"})
     assert [p["proxy"] for p in filtered.json()] == ["orchestrator-6f8d9c7b5d-k2x9p.voicehive"]
 
     api = config.new_client_from_config(str(drill_kubeconfig))
@@ -45,7 +57,7 @@ def test_syncz_through_the_service_proxy(drill_server: DrillServerThread,
 
 
 def test_syncz_without_istiod_endpoints_is_503(drill_server: DrillServerThread) -> None:
-    response = httpx.get(drill_server.syncz_url)
+    response = get(drill_server, drill_server.syncz_url)
     assert response.status_code == 503
     assert response.json()["message"] == 'no endpoints available for service "istiod"'
 
@@ -55,13 +67,13 @@ def test_syncz_can_play_istiod_refusing_the_proxy(drill_server: DrillServerThrea
         raise ApiError(status.status_failure(401, "Unauthorized", "Unauthorized"))
 
     drill_server.state.syncz_provider = refuse
-    assert httpx.get(drill_server.syncz_url).status_code == 401
+    assert get(drill_server, drill_server.syncz_url).status_code == 401
 
 
 def test_proxy_to_a_missing_service_is_404(drill_server: DrillServerThread) -> None:
     drill_server.state.delete("v1", "Service", "istio-system", "istiod")
     drill_server.state.syncz_provider = lambda: SYNCZ
-    response = httpx.get(drill_server.syncz_url)
+    response = get(drill_server, drill_server.syncz_url)
     assert response.status_code == 404
     assert response.json()["message"] == 'services "istiod" not found'
 
@@ -79,7 +91,7 @@ def _metrics(query: str, at: float) -> dict[str, Any]:
 
 def test_prometheus_instant_query(drill_server: DrillServerThread) -> None:
     drill_server.state.metrics_provider = _metrics
-    response = httpx.get(drill_server.prometheus_url + "/api/v1/query",
+    response = get(drill_server, drill_server.prometheus_url + "/api/v1/query",
                          params={"query": "sum(rate(istio_tcp_sent_bytes_total[5m]))",
                                  "time": "1764234010.5"})
     assert response.status_code == 200
@@ -93,7 +105,7 @@ def test_prometheus_instant_query(drill_server: DrillServerThread) -> None:
 
 def test_prometheus_range_query_by_post(drill_server: DrillServerThread) -> None:
     drill_server.state.metrics_provider = _metrics
-    response = httpx.post(drill_server.prometheus_url + "/api/v1/query_range",
+    response = post(drill_server, drill_server.prometheus_url + "/api/v1/query_range",
                           data={"query": "sum(rate(istio_tcp_sent_bytes_total[1m]))",
                                 "start": "1764234000", "end": "1764234060", "step": "30s"})
     assert response.status_code == 200
@@ -111,7 +123,7 @@ def test_prometheus_range_query_by_post(drill_server: DrillServerThread) -> None
 def test_prometheus_errors(drill_server: DrillServerThread, params: dict[str, str],
                            message: str) -> None:
     drill_server.state.metrics_provider = _metrics
-    response = httpx.get(drill_server.prometheus_url + "/api/v1/query", params=params)
+    response = get(drill_server, drill_server.prometheus_url + "/api/v1/query", params=params)
     assert response.status_code == 400
     body = response.json()
     assert (body["status"], body["errorType"]) == ("error", "bad_data")
@@ -121,16 +133,18 @@ def test_prometheus_errors(drill_server: DrillServerThread, params: dict[str, st
 def test_prometheus_range_limits(drill_server: DrillServerThread) -> None:
     drill_server.state.metrics_provider = _metrics
     url = drill_server.prometheus_url + "/api/v1/query_range"
-    too_many = httpx.get(url, params={"query": "up", "start": "0", "end": "100000",
+    too_many = get(drill_server, url, params={"query": "up", "start": "0", "end": "100000",
                                       "step": "1"})
     assert too_many.status_code == 400
     assert "11,000 points" in too_many.json()["error"]
-    backwards = httpx.get(url, params={"query": "up", "start": "10", "end": "0", "step": "1"})
+    backwards = get(drill_server, url,
+                    params={"query": "up", "start": "10", "end": "0", "step": "1"})
     assert "end timestamp must not be before start time" in backwards.json()["error"]
 
 
 def test_prometheus_without_provider_is_503(drill_server: DrillServerThread) -> None:
-    response = httpx.get(drill_server.prometheus_url + "/api/v1/query", params={"query": "up"})
+    response = get(drill_server, drill_server.prometheus_url + "/api/v1/query",
+                   params={"query": "up"})
     assert response.status_code == 503
     assert json.loads(response.text)["reason"] == "ServiceUnavailable"
 
@@ -139,6 +153,6 @@ def test_proxy_obeys_rbac(drill_server: DrillServerThread) -> None:
     drill_server.state.syncz_provider = lambda: SYNCZ
     drill_server.state.set_rbac([{"verbs": ["get"], "apiGroups": [""],
                                   "resources": ["services"]}])
-    response = httpx.get(drill_server.syncz_url)
+    response = get(drill_server, drill_server.syncz_url)
     assert response.status_code == 403
     assert 'cannot get resource "services/proxy"' in response.json()["message"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugins.drill import RUNBOOK_ISOLATION_POLICY
+from tests.plugins.drill import RUNBOOK_ISOLATION_POLICY, kubeconfig_client
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 REPO = Path(__file__).resolve().parent.parent
@@ -144,7 +144,9 @@ class ServedDrill:
         url = (
             self.banner["Prometheus"] + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
         )
-        with urllib.request.urlopen(url, timeout=10) as response:
+        headers, tls = kubeconfig_client(Path(self.banner["kubeconfig"]))
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                    timeout=10, context=tls) as response:
             body = json.loads(response.read())
         assert body["status"] == "success"
         return sum(float(r["value"][1]) for r in body["data"]["result"])

@@ -233,7 +233,11 @@ async def test_a_served_session_answers_over_http_and_cleans_up(manual_clock) ->
     assert kubeconfig.exists()
     assert yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"] == session.url
     try:
-        async with aiohttp.ClientSession(session.url) as http:
+        assert session.server is not None
+        async with aiohttp.ClientSession(
+            session.url, headers=session.server.auth_headers,
+            connector=aiohttp.TCPConnector(ssl=session.server.client_ssl_context()),
+        ) as http:
             async with http.get(
                 "/api/v1/namespaces/falco-system/pods", params={"labelSelector": "app=falco"}
             ) as response:

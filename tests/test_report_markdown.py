@@ -126,3 +126,44 @@ def test_code_span_cannot_be_closed_early() -> None:
     token = MD.parseInline(code("a` <b>"))[0].children[0]
     assert token.type == "code_inline"
     assert "<b>" in token.content
+
+
+GFM = MarkdownIt("gfm-like")  # linkify on: bare URLs, "www." and domains become links
+
+
+@pytest.mark.parametrize(
+    "bare",
+    [
+        "http://evil.example/login?next=x",
+        "HTTPS://EVIL.EXAMPLE",
+        "ftp://files.evil.example/x",
+        "see www.evil.example now",
+        "c2.evil.example",
+        "exfil.x7f3.tunnel.evil.io/path",
+        "admin@evil.example",
+        "mailto:admin@evil.example",
+        "xmpp:bot@evil.example",
+        "user:pass@evil.example",
+        "//evil.example/x",
+    ],
+)
+def test_bare_urls_domains_and_addresses_never_become_links(bare: str) -> None:
+    """cmark-gfm (GitHub) links URLs, "www." and e-mail addresses; linkify also domains.
+
+    Checked by hand with cmark-gfm too: escaped colons and dots stop its URL and
+    "www." links, and an address as a code span stops its e-mail links.
+    """
+    out = escape(bare)
+    tokens = [c for t in GFM.parse(out) for c in t.children or []]
+    assert [t.type for t in tokens if t.type not in ("text", "code_inline")] == []
+    assert "".join(t.content for t in tokens) == bare
+
+
+def test_invisible_and_bidi_characters_are_marked() -> None:
+    assert escape("a\u061cb\u200bc\u200dd\ufeffe\U000e0041") == (
+        "a⟨U+061C⟩b⟨U+200B⟩c⟨U+200D⟩d⟨U+FEFF⟩e⟨U+E0041⟩"
+    )
+
+
+def test_a_nul_does_not_cut_a_pod_name() -> None:
+    assert rendered(escape("orchestrator\x00-evil"))[1] == "orchestrator␀-evil"

@@ -209,7 +209,8 @@ async def test_a_cut_stream_resumes_from_since_time_without_loss_or_duplicates(
         state.append_log(NS, "falco-m4n8q", alert_line("node-2", number),
                          at=base + timedelta(microseconds=200))
     await eventually(lambda: any(h.state == "retrying" for h in running.health))
-    with DrillServerThread(state, port=port):
+    # The API server comes back as a real one does: same address, same CA, same token.
+    with DrillServerThread(state, port=port, credentials=drill_server.credentials):
         for number in range(10, 14):
             state.append_log(NS, "falco-m4n8q", alert_line("node-2", number),
                              at=base + timedelta(milliseconds=500))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from actions.cluster import Cluster
-from actions.drill.server import DrillServerThread
+from actions.drill.server import PROMETHEUS_PROXY_PATH, DrillServerThread
 from actions.sources.batches import AlertBatch
 from actions.sources.traffic import (
     MTLS_FAILURES,
@@ -75,8 +75,9 @@ async def test_one_failing_service_is_not_the_p0(drill_server: DrillServerThread
 
 
 async def test_direct_url_and_prometheus_errors(drill_server: DrillServerThread,
-                                                cluster: Cluster) -> None:
-    direct = PrometheusClient(url=drill_server.prometheus_url)
+                                                cluster: Cluster, kubectl_proxy: str) -> None:
+    # A URL with no credentials of its own: the drill's Prometheus through `kubectl proxy`.
+    direct = PrometheusClient(url=kubectl_proxy + PROMETHEUS_PROXY_PATH)
     running = RunningSource(TrafficMonitor(direct, interval_seconds=0.05).run)
     await eventually(lambda: bool(running.health("traffic")))
     drill_server.state.metrics_provider = metrics({})

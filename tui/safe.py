@@ -1,25 +1,23 @@
-"""One sanitiser for every string that comes from a cluster or an alert.
+"""Text from a cluster or an alert, made safe for the console and the command line.
 
-C0 and C1 control characters (ESC, CSI 0x9b, BEL, NUL...) are replaced with a
-visible marker so no terminal escape sequence from an attacker ever reaches
-the screen. Newlines and tabs are kept only where the caller allows them.
-Pure Python, no Textual: the command line uses it too.
+The characters that are never shown raw (terminal controls, bidi and invisible
+characters, lone surrogates) are defined once, in `store.safe_text`; this is
+its terminal mode under the name the console and the commands use. Textual
+markup is the widgets' business: they show this text as `Text`/`Content` or
+with `markup=False`, never as a markup string. Pure Python, no Textual: the
+command line uses it too.
 """
 
 from __future__ import annotations
 
-import re
+from store.safe_text import MARKER, terminal
 
-MARKER = "\N{REPLACEMENT CHARACTER}"
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROLS_AND_NEWLINES = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# Bidirectional overrides can make displayed text lie about its order.
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+__all__ = ["MARKER", "safe_text"]
 
 
 def safe_text(value: object, *, multiline: bool = False) -> str:
-    """`value` as text that is safe to print: controls replaced, bidi overrides removed."""
-    text = value if isinstance(value, str) else str(value)
-    pattern = _CONTROLS if multiline else _CONTROLS_AND_NEWLINES
-    text = pattern.sub(MARKER, text)
-    return _BIDI.sub(MARKER, text)
+    """`value` as text that is safe to print: unsafe characters become a visible marker.
+
+    Tab and line feed are kept only with `multiline`.
+    """
+    return terminal(value, multiline=multiline)

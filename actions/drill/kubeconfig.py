@@ -1,41 +1,128 @@
 """Kubeconfig files pointing kubectl and the official client at the drill cluster.
 
-The drill server takes no credentials, so the user entry is empty: no token
-ever lands in the file, the record or a log.
+The drill server wants a bearer token, new each run, which the user entry
+carries, and serves TLS with a CA made for the run, which the cluster entry
+carries (`certificate-authority-data`). The file is the credential, so it is
+written 0600 (as kubectl writes its own) whatever the umask, never through a
+symlink, and never over a file that warroom did not write (`--kubeconfig-out
+~/.kube/config` must not destroy the user's own). A file warroom wrote for an
+earlier drill starts with `HEADER` and is replaced whole (a new file renamed
+over it).
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+HEADER = "# Written by `warroom drill` for its drill cluster; the next drill may replace it.\n"
+MAX_OWN_FILE_BYTES = 64 * 1024  # ours are a few hundred bytes
 
-def build_kubeconfig(server_url: str, *, context: str = "warroom-drill",
+
+class KubeconfigRefused(OSError):
+    """The kubeconfig cannot be written there safely; the message says why and what to do."""
+
+
+def build_kubeconfig(server_url: str, *, token: str, ca_pem: bytes | None = None,
+                     context: str = "warroom-drill",
                      namespace: str = "voicehive") -> dict[str, Any]:
-    """The kubeconfig document for one server URL."""
+    """The kubeconfig document for one server URL, its CA (PEM) and its bearer token."""
+    cluster: dict[str, Any] = {"server": server_url}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode("ascii")
     return {
         "apiVersion": "v1",
         "kind": "Config",
         "preferences": {},
-        "clusters": [{"name": context, "cluster": {"server": server_url}}],
-        "users": [{"name": context, "user": {}}],
+        "clusters": [{"name": context, "cluster": cluster}],
+        "users": [{"name": context, "user": {"token": token}}],
         "contexts": [{"name": context,
                       "context": {"cluster": context, "user": context, "namespace": namespace}}],
         "current-context": context,
     }
 
 
-def write_kubeconfig(path: Path, server_url: str, *, context: str = "warroom-drill",
-                     namespace: str = "voicehive") -> Path:
-    """Write the kubeconfig (mode 0600, as kubectl writes its own) and return its path."""
+def write_kubeconfig(path: Path, server_url: str, *, token: str, ca_pem: bytes | None = None,
+                     context: str = "warroom-drill", namespace: str = "voicehive") -> Path:
+    """Write the kubeconfig (mode 0600) and return its path; KubeconfigRefused when unsafe."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(build_kubeconfig(server_url, context=context, namespace=namespace),
-                          sort_keys=False)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    document = build_kubeconfig(server_url, token=token, ca_pem=ca_pem, context=context,
+                                namespace=namespace)
+    text = HEADER + yaml.safe_dump(document, sort_keys=False)
+    _make_folder(path.parent)
+    try:
+        existing = os.lstat(path)
+    except FileNotFoundError:
+        existing = None
+    if existing is None:
+        _create(path, text)
+    elif stat.S_ISLNK(existing.st_mode):
+        raise KubeconfigRefused(f"{path} is a symbolic link: the kubeconfig is not written "
+                                "through one (name the file itself)")
+    elif not stat.S_ISREG(existing.st_mode) or not _written_by_a_drill(path):
+        raise KubeconfigRefused(f"{path} exists and is not a kubeconfig a drill wrote: "
+                                "remove it or name another file")
+    else:
+        _replace(path, text)
+    return path
+
+
+def _make_folder(folder: Path) -> None:
+    """The folder, created private (0700) when it does not exist yet."""
+    missing = []
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    for parent in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            parent.mkdir(mode=0o700)
+        os.chmod(parent, 0o700)  # mkdir's mode is cut by the umask
+
+
+def _create(path: Path, text: str) -> None:
+    # O_EXCL: if anything (a symlink, a file) appeared since the check, fail instead.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise KubeconfigRefused(f"{path} appeared while the drill was writing it: "
+                                "not overwritten") from None
+    _fill(descriptor, text)
+
+
+def _replace(path: Path, text: str) -> None:
+    """A new private file beside `path`, renamed over it: the old inode is never truncated."""
+    descriptor, temporary = tempfile.mkstemp(prefix=".warroom-kubeconfig-", dir=path.parent)
+    try:
+        _fill(descriptor, text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _fill(descriptor: int, text: str) -> None:
+    os.fchmod(descriptor, 0o600)  # exactly 0600, whatever the umask took away or left
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
-    return path
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _written_by_a_drill(path: Path) -> bool:
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            data = handle.read(MAX_OWN_FILE_BYTES + 1)
+    except OSError:
+        return False
+    return len(data) <= MAX_OWN_FILE_BYTES and data.startswith(HEADER.encode())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -197,10 +198,77 @@ def format_path(path: Path_) -> str:
 
 # libyaml when present: the pure-Python parser takes a second per built-in scenario.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# A scenario or base file is a few kilobytes; these bound a hostile one before it costs
+# anything: its size, and the values it holds once its aliases are expanded (a
+# 752-byte "billion laughs" file otherwise grows to gigabytes as it is checked).
+MAX_FILE_BYTES = 1024 * 1024
+MAX_EXPANDED_VALUES = 200_000
+
+
+class UnsafeYaml(yaml.YAMLError):
+    """A YAML document refused before it is built: too big once its aliases are expanded."""
 
 
 def _safe_load(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    """The document, after checking its node graph: no recursive alias, bounded expansion."""
+    if len(text) > MAX_FILE_BYTES:
+        raise UnsafeYaml(f"the file is larger than {MAX_FILE_BYTES // 1024} KiB")
+    loader = _Loader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except RecursionError:  # the pure-Python parser on deep nesting (libyaml bounds it)
+            raise UnsafeYaml("the document nests too deeply") from None
+        if root is None:
+            return None
+        _check_expansion(root)
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a node graph whose aliases loop or expand past MAX_EXPANDED_VALUES.
+
+    Aliases make the composed graph share nodes; everything after loading walks
+    the values as a tree, so what counts is the expanded size, computed here over
+    the shared graph (each node once) without expanding anything.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # the ancestors of the node being visited
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[id(node)] > MAX_EXPANDED_VALUES:
+                raise UnsafeYaml(
+                    f"its aliases expand it to more than {MAX_EXPANDED_VALUES:,} values "
+                    "(an alias bomb?): write the values out instead"
+                )
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise UnsafeYaml("an alias refers to a value that contains it (a recursive alias)")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def _read_limited(path: Path) -> str:
+    """A scenario or base file's text; OSError/UnicodeDecodeError, or ValueError when too big."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"the file is larger than {MAX_FILE_BYTES // 1024} KiB")
+    return data.decode("utf-8")
 
 
 class _Locator:
@@ -384,9 +452,11 @@ def load_scenario(name_or_path: str | Path, *, trust_builtins: bool = False) -> 
                 f"(built-ins: {', '.join(builtin_names())})"
             ],
         )
+    if not path.is_file():  # a folder, /dev/zero, a FIFO: nothing a scenario is read from
+        raise ScenarioError(str(path), ["not a regular file"])
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        text = _read_limited(path)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         raise ScenarioError(str(path), [f"cannot read the file: {error}"]) from error
     return parse_scenario(text, source=str(path), base_dir=path.parent)
 
@@ -395,15 +465,27 @@ def _load_base(
     name: str, base_dir: Path | None, checker: _Checker, path: Path_, depth: int = 0
 ) -> dict[str, Any]:
     bases = resources.files(BUILTIN_PACKAGE).joinpath("bases")
-    candidate = bases.joinpath(f"{name}.yaml")
-    if candidate.is_file():
-        text = candidate.read_text(encoding="utf-8")
-    elif base_dir is not None and (base_dir / name).is_file():
-        text = (base_dir / name).read_text(encoding="utf-8")
-    else:
-        available = sorted(
-            e.name.removesuffix(".yaml") for e in bases.iterdir() if e.name.endswith(".yaml")
+    available = sorted(
+        e.name.removesuffix(".yaml") for e in bases.iterdir() if e.name.endswith(".yaml")
+    )
+    if not _BASE_NAME.fullmatch(name):
+        # Not a path: `base: /etc/x` or `../../x` would read (and quote) any file.
+        checker.problem(
+            path,
+            f"base {name!r} must be a built-in base ({', '.join(available)}) or the name "
+            "of a file in the scenario's own folder, without a folder part",
         )
+        return {}
+    text: str | None = None
+    if name in available:
+        text = bases.joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    elif base_dir is not None and _beside(base_dir, name):
+        try:
+            text = _read_limited(base_dir / name)
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            checker.problem(path, f"cannot read the base cluster {name!r}: {error}")
+            return {}
+    if text is None:
         checker.problem(
             path,
             f"no base cluster {name!r} (built-in bases: {', '.join(available)}, "
@@ -412,6 +494,9 @@ def _load_base(
         return {}
     try:
         loaded = _safe_load(text)
+    except UnsafeYaml as error:
+        checker.problem(path, f"base cluster {name!r} refused before loading: {error}")
+        return {}
     except yaml.YAMLError as error:
         checker.problem(path, f"base cluster {name!r} is not valid YAML: {error}")
         return {}
@@ -426,6 +511,18 @@ def _load_base(
             _load_base(str(loaded["base"]), base_dir, checker, path, depth + 1), loaded
         )
     return loaded
+
+
+_BASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+
+
+def _beside(folder: Path, name: str) -> bool:
+    """Whether `name` is a regular file in `folder` itself (a symlink out of it is not)."""
+    candidate = folder / name
+    try:
+        return candidate.is_file() and candidate.resolve().parent == folder.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
 
 
 def _object_key(obj: Any) -> tuple[str, str, str, str]:
@@ -477,6 +574,8 @@ def parse_scenario(
     """Parse and validate a scenario document; raises ScenarioError listing every problem."""
     try:
         document = _safe_load(text)
+    except UnsafeYaml as error:
+        raise ScenarioError(source, [f"refused before loading: {error}"]) from error
     except yaml.YAMLError as error:
         raise ScenarioError(source, [f"not valid YAML: {error}"]) from error
     checker = _Checker(_Locator(text), schemas=schemas)

@@ -15,16 +15,21 @@ exist and `state.metrics_provider` be set (else 404 / 503, as a real cluster).
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
+import ssl
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
 
 from .apiserver.app import build_app
+from .apiserver.guard import is_loopback
 from .cluster_state import ClusterState
 from .kubeconfig import write_kubeconfig
+from .tls import DrillCertificates, make_certificates
 
 PROMETHEUS_PROXY_PATH = "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy"
 SYNCZ_PROXY_PATH = "/api/v1/namespaces/istio-system/services/istiod:15014/proxy/debug/syncz"
@@ -32,12 +37,38 @@ SYNCZ_PROXY_PATH = "/api/v1/namespaces/istio-system/services/istiod:15014/proxy/
 SHUTDOWN_TIMEOUT = 2.0
 
 
-class DrillApiServer:
-    """A Kubernetes API server over one ClusterState, bound to host:port (0 = a free port)."""
+@dataclass(frozen=True)
+class DrillCredentials:
+    """What a client needs to be let in: the bearer token and the CA that signed the server."""
 
-    def __init__(self, state: ClusterState, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    token: str
+    certificates: DrillCertificates
+
+    @classmethod
+    def new(cls) -> DrillCredentials:
+        """Fresh ones: a random token, a new CA and server certificate."""
+        return cls(secrets.token_urlsafe(32), make_certificates())
+
+
+class DrillApiServer:
+    """A Kubernetes API server over one ClusterState, bound to host:port (0 = a free port).
+
+    It listens on loopback only, serves HTTPS with a certificate from a CA made for
+    it (`tls.py`: kubectl sends credentials only over TLS), and every request needs
+    `token` (a new random one per server); the kubeconfig it writes carries both the
+    CA and the token: see `apiserver/guard.py`.
+    """
+
+    def __init__(self, state: ClusterState, *, host: str = "127.0.0.1", port: int = 0,
+                 credentials: DrillCredentials | None = None) -> None:
+        if not is_loopback(host):
+            raise ValueError(f"the drill API server listens on loopback only, not {host!r}")
         self.state = state
         self.host = host
+        # Passed in to restart a server its clients still trust, as a real one keeps its own.
+        self.credentials = credentials or DrillCredentials.new()
+        self.token = self.credentials.token
+        self.certificates = self.credentials.certificates
         self._requested_port = port
         self._port: int | None = None
         self._runner: web.AppRunner | None = None
@@ -47,7 +78,7 @@ class DrillApiServer:
         if self._runner is not None:
             raise RuntimeError("the drill API server is already running")
         # handler_cancellation: a client that goes away cancels its watch or log follow.
-        runner = web.AppRunner(build_app(self.state), handler_cancellation=True,
+        runner = web.AppRunner(build_app(self.state, token=self.token), handler_cancellation=True,
                                shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None)
         await runner.setup()
         # Bind our own socket so port 0 reports the port it got, through public API only.
@@ -56,7 +87,8 @@ class DrillApiServer:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self._requested_port))
-            await web.SockSite(runner, sock).start()
+            await web.SockSite(runner, sock,
+                               ssl_context=self.certificates.server_context()).start()
         except OSError:
             sock.close()
             await runner.cleanup()
@@ -79,9 +111,18 @@ class DrillApiServer:
 
     @property
     def url(self) -> str:
-        """`http://127.0.0.1:PORT`."""
+        """`https://127.0.0.1:PORT`."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"https://{host}:{self.port}"
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """What a request needs to be let in (the kubeconfig's credentials)."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """A TLS context trusting this server's CA, for clients below the official one."""
+        return self.certificates.client_context()
 
     @property
     def prometheus_url(self) -> str:
@@ -95,16 +136,18 @@ class DrillApiServer:
 
     def write_kubeconfig(self, path: Path, *, context: str = "warroom-drill",
                          namespace: str = "voicehive") -> Path:
-        return write_kubeconfig(path, self.url, context=context, namespace=namespace)
+        return write_kubeconfig(path, self.url, token=self.token,
+                                ca_pem=self.certificates.ca_pem, context=context,
+                                namespace=namespace)
 
 
 class DrillServerThread:
     """A DrillApiServer on its own event loop in a daemon thread; a context manager."""
 
     def __init__(self, state: ClusterState | None = None, *, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, credentials: DrillCredentials | None = None) -> None:
         self.state = state if state is not None else ClusterState()
-        self.server = DrillApiServer(self.state, host=host, port=port)
+        self.server = DrillApiServer(self.state, host=host, port=port, credentials=credentials)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -151,6 +194,25 @@ class DrillServerThread:
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def token(self) -> str:
+        return self.server.token
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return self.server.auth_headers
+
+    @property
+    def ca_pem(self) -> bytes:
+        return self.server.certificates.ca_pem
+
+    @property
+    def credentials(self) -> DrillCredentials:
+        return self.server.credentials
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        return self.server.client_ssl_context()
 
     @property
     def prometheus_url(self) -> str:

@@ -7,7 +7,7 @@
 
 Everything runs on the caller's event loop (the console's, or the CLI's), so
 reactions to the team's changes are evaluated on that loop too. The kubeconfig
-holds no credential (the drill server takes none).
+holds the run's credentials (the drill server's CA and bearer token).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from actions.config import Settings
 from actions.notify import email, pagerduty, siem, slack
 from actions.notify.backoff import past_give_up, retry_delay
 from actions.notify.errors import DeliveryError
+from actions.notify.neutralise import without_controls
 from actions.notify.record_feed import forward_record_entries
 from actions.notify.secrets import Scrubber
 from store import Record
@@ -281,10 +282,16 @@ class _Sender:
             raise DeliveryError("siem-hec is not configured; queued until it is", permanent=False)
         payloads = [item.payload for item in items]
         try:
-            return await siem.send_hec(payloads, hec, self.client(hec.ca_file), self.scrub)
+            return self.clean(
+                await siem.send_hec(payloads, hec, self.client(hec.ca_file), self.scrub)
+            )
         except DeliveryError as error:
-            error.message = self.scrub(error.message)
+            error.message = self.clean(error.message)
             raise
+
+    def clean(self, text: str) -> str:
+        """What a receiver said, as the record keeps it: no secret, no control character."""
+        return without_controls(self.scrub(text))
 
     async def send(self, item: OutboxItem) -> str:
         alerting = self.settings.alerting
@@ -320,12 +327,12 @@ class _Sender:
                 permanent=False,
             )
         try:
-            return str(await send(channel_settings))
+            return self.clean(str(await send(channel_settings)))
         except DeliveryError as error:
-            error.message = self.scrub(error.message)
+            error.message = self.clean(error.message)
             raise
         except Exception as error:  # a bug must not lose the notification or leak a secret
-            detail = self.scrub(str(error))[:200]
+            detail = self.clean(str(error))[:200]
             raise DeliveryError(
                 f"{item.channel}: unexpected {type(error).__name__}: {detail}", permanent=False
             ) from None

@@ -1,4 +1,4 @@
-"""One HTTP POST for a channel, its failure classified and its secrets scrubbed."""
+"""One HTTP POST for a channel: its failure classified, secrets scrubbed, text made inert."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from actions.notify.errors import DeliveryError
+from actions.notify.neutralise import one_line
 from actions.notify.secrets import Scrubber
 
 
@@ -45,11 +46,13 @@ async def post_json(
             f"{what}: the configured URL is not a valid URL", permanent=False
         ) from None
     except httpx.HTTPError as error:
-        detail = scrub(str(error)) or type(error).__name__
+        detail = one_line(scrub(str(error)), 200) or type(error).__name__
         raise DeliveryError(f"{what}: {type(error).__name__}: {detail}", permanent=False) from None
     if 200 <= response.status_code < 300:
         return response
-    snippet = scrub(" ".join(response.text.split()))[:200]
+    # The receiver's words go to the record and a terminal: scrubbed whole, then one
+    # line without controls, then cut (so a cut never leaves part of a secret behind).
+    snippet = one_line(scrub(response.text), 200)
     message = f"{what}: HTTP {response.status_code}" + (f": {snippet}" if snippet else "")
     status = response.status_code
     retryable = status in (408, 429) or status >= 500

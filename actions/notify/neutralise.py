@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import re
 
-MARKER = "\ufffd"  # a visible stand-in for a control character
+from store.safe_text import MARKER, replace_unsafe
 
-# C0 controls (but tab/newline, decided per use), DEL, C1 controls, and the Unicode
-# bidi overrides and isolates that reorder what a reader sees.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAKS = re.compile("\r\n|[\r\n\t\u2028\u2029\x85]")
 _SLACK_MARKUP = str.maketrans({"*": "\uff0a", "_": "\uff3f", "~": "\uff5e", "`": "\uff40"})
 _SLACK_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -22,13 +19,14 @@ ELLIPSIS = "\u2026"
 
 
 def without_controls(text: str, *, keep_newlines: bool = False) -> str:
-    """Controls replaced by a visible marker; line breaks kept or made spaces."""
+    """Unsafe characters (`store.safe_text`: controls, bidi and invisible characters)
+    replaced by a visible marker; line breaks kept or made spaces."""
     text = str(text)
     if keep_newlines:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     else:
         text = _LINE_BREAKS.sub(" ", text)
-    return _CONTROLS.sub(MARKER, text)
+    return replace_unsafe(text, MARKER, multiline=keep_newlines)
 
 
 def truncate(text: str, limit: int) -> str:

@@ -44,7 +44,8 @@ def closed_port() -> int:
 
 @pytest.fixture
 def closed_port_kubeconfig(tmp_path: Path) -> Path:
-    return write_kubeconfig(tmp_path / "closed" / "kubeconfig", f"http://127.0.0.1:{closed_port()}")
+    return write_kubeconfig(tmp_path / "closed" / "kubeconfig", f"http://127.0.0.1:{closed_port()}",
+                            token="unused")
 
 
 __all__ = ["DrillServerThread", "closed_port", "stored"]

@@ -3,9 +3,13 @@
 - `drill_server`: a fresh seeded cluster per test (start-up takes milliseconds).
 - `drill_server_shared`: one seeded cluster per module, for read-only tests.
 - `drill_kubeconfig`: a kubeconfig for `drill_server` in tmp_path.
+- `kubectl_proxy`: the real `kubectl proxy` for `drill_server`; its base URL (plain HTTP).
 - `kubectl`: runs the real kubectl (`.venv/bin/kubectl`) against `drill_server` with
   HOME and KUBECONFIG pointing into tmp_path, so the developer's config is ignored.
 - `seed_drill_cluster(state)`: the realistic starting objects, for other fixtures.
+- `raw_request(server, method, url, ...)`: one HTTP request to a drill server with its
+  credentials (the bearer token its kubeconfig holds), for tests below the client;
+  `kubeconfig_client(path)`: those credentials and TLS context, from a drill's kubeconfig.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -22,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
+import yaml
 
 from actions.drill.cluster_state import ClusterState, format_timestamp
 from actions.drill.server import DrillServerThread
@@ -189,6 +196,23 @@ class KubectlResult:
 KubectlRunner = Callable[..., KubectlResult]
 
 
+def raw_request(server: DrillServerThread, method: str, url: str, *,
+                headers: dict[str, str] | None = None, **options: Any) -> urllib3.BaseHTTPResponse:
+    """One request with the drill's credentials as kubectl sends them (a bearer token, over
+    TLS checked against the drill's CA)."""
+    with urllib3.PoolManager(ssl_context=server.client_ssl_context()) as pool:
+        return pool.request(method, url, headers={**server.auth_headers, **(headers or {})},
+                            **options)
+
+
+def kubeconfig_client(path: Path) -> tuple[dict[str, str], ssl.SSLContext]:
+    """The credentials a drill's kubeconfig holds: request headers, and TLS trusting its CA."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    ca_pem = base64.b64decode(document["clusters"][0]["cluster"]["certificate-authority-data"])
+    headers = {"Authorization": f"Bearer {document['users'][0]['user']['token']}"}
+    return headers, ssl.create_default_context(cadata=ca_pem.decode("ascii"))
+
+
 def make_kubectl(kubeconfig: Path, home: Path) -> KubectlRunner:
     """A function running the real kubectl with only this kubeconfig in sight."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("KUBE")}
@@ -225,6 +249,25 @@ def drill_server_shared() -> Iterator[DrillServerThread]:
 @pytest.fixture
 def drill_kubeconfig(drill_server: DrillServerThread, tmp_path: Path) -> Path:
     return drill_server.kubeconfig_path(tmp_path)
+
+
+@pytest.fixture
+def kubectl_proxy(drill_kubeconfig: Path, tmp_path: Path) -> Iterator[str]:
+    """The real `kubectl proxy` for `drill_server`: its API on plain HTTP at 127.0.0.1, the
+    kubeconfig's credentials added, as a user's script or browser reaches a cluster."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KUBE")}
+    env.update(KUBECONFIG=str(drill_kubeconfig), HOME=str(tmp_path))
+    process = subprocess.Popen([str(KUBECTL), "proxy", "--port=0"], env=env,
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    banner = process.stdout.readline()  # "Starting to serve on 127.0.0.1:PORT"
+    try:
+        assert banner.startswith("Starting to serve on "), banner
+        yield "http://" + banner.split()[-1]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
 
 
 @pytest.fixture

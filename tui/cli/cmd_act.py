@@ -253,7 +253,7 @@ async def _run(args: argparse.Namespace) -> int:
                 _show_preview(preview, False, sys.stderr)
             outcome = await actions.execute(preview, progress=None if args.json else _progress)
     if outcome.opened_incident:
-        print(f"opened incident {outcome.incident_id} for this action", file=sys.stderr)
+        print(safe_text(f"opened incident {outcome.incident_id} for this action"), file=sys.stderr)
     if args.json:
         print_json(outcome.to_dict())
     else:
@@ -310,7 +310,7 @@ def _show_preview(preview: Any, as_json: bool, out: Any) -> None:
         if preview.incident_id
         else "a new incident (opened on apply)"
     )
-    print(f"  for {incident}", file=out)
+    print(safe_text(f"  for {incident}"), file=out)
     if preview.no_op:
         print(safe_text(f"  nothing to do: {preview.no_op}"), file=out)
     for change in preview.changes:
@@ -323,7 +323,7 @@ def _show_preview(preview: Any, as_json: bool, out: Any) -> None:
         elif change.dry_run_error:
             print(safe_text(f"      server dry run: {change.dry_run_error}"), file=out)
     if preview.pieces:
-        print("  evidence to capture: " + ", ".join(preview.pieces), file=out)
+        print(safe_text("  evidence to capture: " + ", ".join(preview.pieces)), file=out)
     denied = [p for p in preview.permissions if not p.allowed]
     if preview.permissions:
         print(
@@ -341,4 +341,4 @@ def _show_outcome(outcome: Any) -> None:
     stream = sys.stdout if outcome.ok else sys.stderr
     target = f" {outcome.target}" if outcome.target else ""
     print(safe_text(f"{outcome.action}{target}: {outcome.status}: {outcome.message}"), file=stream)
-    print(f"recorded in {outcome.incident_id} (action {outcome.action_id})", file=stream)
+    print(safe_text(f"recorded in {outcome.incident_id} (action {outcome.action_id})"), file=stream)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record
+from tui.safe import safe_text
 
 if TYPE_CHECKING:
     from actions.cluster import ClusterOptions
@@ -83,15 +84,15 @@ def run(args: argparse.Namespace) -> int:
         # A built-in is checked against the API schemas by the test suite and by the drill
         # cluster as it seeds: the command does not wait for a third check.
         scenario = load_scenario(args.scenario, trust_builtins=True)
-    except ScenarioError as error:
-        print(f"warroom drill: {error}", file=sys.stderr)
+    except ScenarioError as error:  # its problems quote the file: they may hold anything
+        print(safe_text(f"warroom drill: {error}", multiline=True), file=sys.stderr)
         return EXIT_FAILED
     try:
         if args.serve_only or args.no_console or not (sys.stdin.isatty() and sys.stdout.isatty()):
             return asyncio.run(_drill(args, scenario))
         return _drill_in_console(args, scenario)
     except OSError as error:  # the port is taken, the kubeconfig folder is not writable
-        print(f"warroom drill: {error}", file=sys.stderr)
+        print(safe_text(f"warroom drill: {error}"), file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -108,7 +109,7 @@ async def _drill(args: argparse.Namespace, scenario) -> int:  # noqa: ANN001 - a
     try:
         await session.start()
     except ScenarioError as error:
-        print(f"warroom drill: {error}", file=sys.stderr)
+        print(safe_text(f"warroom drill: {error}", multiline=True), file=sys.stderr)
         await session.stop()
         return EXIT_FAILED
     started = session.clock.now()
@@ -170,7 +171,8 @@ def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN00
     finally:
         drill.stop()
     if drill.session is None or drill.started_at is None:
-        print(f"warroom drill: {drill.failure or 'the drill did not start'}", file=sys.stderr)
+        failure = drill.failure or "the drill did not start"
+        print(safe_text(f"warroom drill: {failure}", multiline=True), file=sys.stderr)
         return EXIT_FAILED
     _print_score(args, drill.session, drill.started_at)
     return code
@@ -178,31 +180,27 @@ def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN00
 
 def _announce(session: DrillSession) -> None:
     scenario = session.scenario
-    print(f"drill: {scenario.name} ({scenario.incident_class}) - {scenario.title}")
+    print(safe_text(f"drill: {scenario.name} ({scenario.incident_class}) - {scenario.title}"))
     print(f"API server:  {session.url}")
-    print(f"kubeconfig:  {session.kubeconfig_path}")
-    print(f"  export KUBECONFIG={session.kubeconfig_path}")
+    print(safe_text(f"kubeconfig:  {session.kubeconfig_path}"))
+    print(safe_text(f"  export KUBECONFIG={session.kubeconfig_path}"))
     if scenario.mesh == "istio":
         print(f"Prometheus:  {session.prometheus_url}")
     print("Press Ctrl-C to stop.", flush=True)
 
 
 def _print_event(event: DrillEvent) -> None:
-    from tui.safe import safe_text
-
     minutes, seconds = divmod(int(event.at), 60)
     print(f"[{minutes:02d}:{seconds:02d}] {event.kind:<10} {safe_text(event.summary)}", flush=True)
 
 
 def _print_score(args: argparse.Namespace, session: DrillSession, started: datetime) -> None:
     """Score the newest drill incident opened since the drill started, if any."""
-    from tui.safe import safe_text
-
     with contextlib.ExitStack() as stack:
         try:
             record = stack.enter_context(open_record(args))
         except Exception as error:  # no record is no score, not a failed drill
-            print(f"(no score: cannot open the record: {error})")
+            print(safe_text(f"(no score: cannot open the record: {error})"))
             return
         candidates = [i for i in record.incidents.list() if i.drill and i.opened_at >= started]
         if not candidates:

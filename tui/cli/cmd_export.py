@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"ok": True, **result.to_dict()})
     else:
-        print(
+        print(safe_text(
             f"exported {result.incident_id} ({result.entries} entries) to {result.path}; "
             f"its chain: {result.head_entries} entries, head {result.head_hash}; "
             f"source record head {result.source_head}"
-        )
+        ))
     return EXIT_OK

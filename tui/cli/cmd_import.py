@@ -30,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"ok": True, **result.to_dict()})
     else:
-        print(
-            f"imported {safe_text(result.incident_id)} ({result.entries} entries) from "
+        print(safe_text(
+            f"imported {result.incident_id} ({result.entries} entries) from "
             f"{result.path}; this record's chain: {result.head_entries} entries, "
             f"head {result.head_hash}"
-        )
+        ))
     return EXIT_OK

@@ -54,7 +54,7 @@ def _open(args: argparse.Namespace) -> int:
     if args.json or args.open_json:
         print_json({**incident.to_dict(), "notifications": notifications})
     else:
-        print(incident.id)
+        print(safe_text(incident.id))
     return EXIT_OK
 
 
@@ -71,7 +71,8 @@ def _notify_opened(args: argparse.Namespace, record: Any, incident: Any) -> dict
         settings = load_settings(args.config)
     except ConfigError as error:
         print(
-            f"warroom: notifications not sent, the configuration is wrong: {error}", file=sys.stderr
+            safe_text(f"warroom: notifications not sent, the configuration is wrong: {error}"),
+            file=sys.stderr,
         )
         return {"error": str(error)}
     queued = notify_incident_event(record, settings, incident, "opened")
@@ -128,8 +129,9 @@ def _list(args: argparse.Namespace) -> int:
     for incident, dues in incidents:
         detected = incident.detected_at.strftime("%Y-%m-%d %H:%M") if incident.detected_at else "-"
         drill = "[drill] " if incident.drill else ""
-        print(
+        line = (
             f"{incident.id:<19} {incident.severity:<3} {incident.status:<9} {incident.phase:<15} "
-            f"{detected:<16}  {_next_due(dues, now):<34} {drill}{safe_text(incident.title)}"
+            f"{detected:<16}  {_next_due(dues, now):<34} {drill}{incident.title}"
         )
+        print(safe_text(line))  # every field may come from an imported record
     return EXIT_OK

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_json
+from tui.safe import safe_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +38,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     with open_record(args) as record:
         if args.incident and record.incidents.get(args.incident) is None:
-            print(f"warroom ingest: no incident {args.incident} in {record.path}", file=sys.stderr)
+            print(
+                safe_text(f"warroom ingest: no incident {args.incident} in {record.path}"),
+                file=sys.stderr,
+            )
             return EXIT_FAILED
         try:
             stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
         return EXIT_OK
     severities = ", ".join(f"{sev} {n}" for sev, n in sorted(report.by_severity.items()))
-    print(
+    print(safe_text(
         f"read {report.read} lines: {report.accepted} alerts recorded"
         + (f" ({severities})" if severities else "")
         + (f", {report.duplicates} already in the record" if report.duplicates else "")
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             if report.rejected
             else ""
         )
-    )
+    ))
     urgent = report.by_severity.get("P0", 0) + report.by_severity.get("P1", 0)
     if urgent and not args.incident:
         print(f"{urgent} P0/P1 alerts: open an incident with `warroom incidents open TITLE`")

@@ -46,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(metrics.to_dict())
     else:
-        sys.stdout.write(render_text(metrics))
+        sys.stdout.write(safe_text(render_text(metrics), multiline=True))
     return EXIT_OK

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_json
+from tui.safe import safe_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,23 +76,28 @@ def _print_listing(channels: list[str], items: list[Any]) -> None:
             when = f" next try {item.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"
         elif item.status == "delivered" and item.delivered_at:
             when = f" at {item.delivered_at:%Y-%m-%d %H:%M:%S}Z"
-        print(
+        print(safe_text(
             f"#{item.id:<5} {item.status:<9} {item.channel:<11} {item.event:<16} "
             f"{item.incident_id or '-'} attempts {item.attempts}{when}"
-        )
+        ))
         if item.last_error and item.status != "delivered":
-            print(f"       last error: {item.last_error}")
+            print(safe_text(f"       last error: {item.last_error}"))  # a receiver's words
 
 
 def _print_report(report: Any) -> None:
+    # A detail is what a receiver answered: safe_text before it reaches the terminal.
     for attempt in report.delivered:
-        print(f"delivered #{attempt.outbox_id} {attempt.channel} {attempt.event}: {attempt.detail}")
+        print(safe_text(
+            f"delivered #{attempt.outbox_id} {attempt.channel} {attempt.event}: {attempt.detail}"
+        ))
     for attempt in report.failed:
         then = "gave up" if attempt.gave_up else f"retry at {attempt.retry_at:%Y-%m-%d %H:%M:%S}Z"
-        print(f"failed    #{attempt.outbox_id} {attempt.channel} {attempt.event} ({then}): "
-              f"{attempt.detail}")  # fmt: skip
+        print(safe_text(f"failed    #{attempt.outbox_id} {attempt.channel} {attempt.event} "
+                        f"({then}): {attempt.detail}"))
     for attempt in report.deferred:
-        print(f"deferred  #{attempt.outbox_id} {attempt.channel} {attempt.event}: {attempt.detail}")
+        print(safe_text(
+            f"deferred  #{attempt.outbox_id} {attempt.channel} {attempt.event}: {attempt.detail}"
+        ))
     print(
         f"{len(report.delivered)} delivered, {len(report.failed)} failed, "
         f"{len(report.queued)} still queued"

@@ -62,13 +62,13 @@ def run(args: argparse.Namespace) -> int:
                 refresh_rollup(record)  # it may write: keep the next report fast too
             text = render(record, args.incident)
             if args.output is None:
-                sys.stdout.write(text)
+                sys.stdout.write(safe_text(text, multiline=True))  # escaped; and a second wall
                 return EXIT_OK
             path = Path(args.output)
             try:
                 data = write_atomically(path, text)
             except OSError as error:
-                print(f"warroom report: cannot write {path}: {error}", file=sys.stderr)
+                print(safe_text(f"warroom report: cannot write {path}: {error}"), file=sys.stderr)
                 return EXIT_FAILED
             digest = hashlib.sha256(data).hexdigest()
             item = EXECUTIVE_SUMMARY if args.executive else DETAILED_REPORT
@@ -81,5 +81,8 @@ def run(args: argparse.Namespace) -> int:
     except (RecordUnavailable, UnknownIncident) as error:
         print(f"warroom report: {safe_text(error)}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"wrote {path} ({len(data)} bytes, sha256 {digest}); recorded as issued", file=sys.stderr)
+    print(
+        safe_text(f"wrote {path} ({len(data)} bytes, sha256 {digest}); recorded as issued"),
+        file=sys.stderr,
+    )
     return EXIT_OK

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tui.cli.common import EXIT_FAILED, EXIT_USAGE, db_path
+from tui.safe import safe_text
 
 if TYPE_CHECKING:
     from actions.config import Settings
@@ -52,16 +53,17 @@ def run(args: argparse.Namespace) -> int:
 
     path = db_path(args)
     if not path.exists():
-        print(f"warroom review: no record at {path}", file=sys.stderr)
+        print(safe_text(f"warroom review: no record at {path}"), file=sys.stderr)
         return EXIT_FAILED
     with Record.open(path, readonly=True) as record:
         incidents = record.incidents.list()
         if not incidents:
-            print(f"warroom review: {path} holds no incident", file=sys.stderr)
+            print(safe_text(f"warroom review: {path} holds no incident"), file=sys.stderr)
             return EXIT_FAILED
         incident = record.incidents.get(args.incident) if args.incident else incidents[-1]
         if incident is None:
-            print(f"warroom review: no incident {args.incident} in {path}", file=sys.stderr)
+            print(safe_text(f"warroom review: no incident {args.incident} in {path}"),
+                  file=sys.stderr)
             return EXIT_FAILED
         view = scope(record, incident)
     start_at = None
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             start_at = parse_moment(args.at, view.start, view.last)
         except BadMoment as error:
-            print(f"warroom review: --at: {error}", file=sys.stderr)
+            print(safe_text(f"warroom review: --at: {error}"), file=sys.stderr)
             return EXIT_USAGE
         if start_at is not None:
             start_at = view.clamp(start_at)

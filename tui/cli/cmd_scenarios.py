@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tui.cli.common import EXIT_FAILED, EXIT_OK, print_json
+from tui.safe import safe_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         scenarios = load_builtins()
     except ScenarioError as error:  # a broken package: say which file and where
-        print(f"warroom scenarios: {error}", file=sys.stderr)
+        print(safe_text(f"warroom scenarios: {error}", multiline=True), file=sys.stderr)
         return EXIT_FAILED
     summaries = [scenario.summary() for scenario in scenarios]
     if args.json:
@@ -28,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'NAME':<{name_width}}  CLASS  SEVERITY  LENGTH  MESH     TITLE")
     for s in summaries:
         minutes = f"{s['length_seconds'] / 60:g}m"
-        print(
+        print(safe_text(
             f"{s['name']:<{name_width}}  {s['class']:<5}  {s['severity']:<8}  {minutes:<6}  "
             f"{s['mesh']:<7}  {s['title']}"
-        )
+        ))
     print("\nRun one with: warroom drill NAME [--speed X]   (default: dns-exfiltration)")
     return EXIT_OK

@@ -85,7 +85,7 @@ def _show(status: Any) -> None:
         print(safe_text(status.istioctl_output, multiline=True), end="", file=out)
     for document in status.linkerd_checks:
         print(safe_text(json.dumps(document, indent=2), multiline=True), file=out)
-    print(f"=== Network Policies ({status.namespace}) ===", file=out)
+    print(safe_text(f"=== Network Policies ({status.namespace}) ==="), file=out)
     if status.policies:
         rows = [["NAME", "POD-SELECTOR", "TYPES", "EMERGENCY"]]
         for policy in status.policies:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tui.cli.common import EXIT_FAILED, EXIT_OK, db_path, print_json
+from tui.safe import safe_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,16 +22,16 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json({"ok": False, "error": message})
         else:
-            print(f"warroom verify: {message}", file=sys.stderr)
+            print(safe_text(f"warroom verify: {message}"), file=sys.stderr)
         return EXIT_FAILED
     with Record.open(path) as record:
         result = verify_chain(record.conn)
     if args.json:
         print_json({"record": str(path), **result.to_dict()})
     elif result.ok:
-        print(f"{path}: intact, {result.entries} entries, head {result.head_hash}")
+        print(safe_text(f"{path}: intact, {result.entries} entries, head {result.head_hash}"))
     else:
-        print(f"{path}: TAMPERED: {result.problem}", file=sys.stderr)
+        print(safe_text(f"{path}: TAMPERED: {result.problem}"), file=sys.stderr)
         print(
             f"the first {result.entries} entries are intact (up to {result.head_hash})",
             file=sys.stderr,

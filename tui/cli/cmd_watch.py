@@ -71,7 +71,7 @@ async def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     with open_record(args) as record:
         if args.incident and record.incidents.get(args.incident) is None:
-            print(f"warroom watch: no incident {args.incident} in {record.path}",
+            print(safe_text(f"warroom watch: no incident {args.incident} in {record.path}"),
                   file=sys.stderr)
             await cluster.close()
             return EXIT_FAILED

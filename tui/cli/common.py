@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -52,6 +51,11 @@ def open_record(args: argparse.Namespace):  # -> store.Record
 
 
 def print_json(document: Any) -> None:
-    """`--json` prints exactly one JSON document on stdout."""
-    json.dump(document, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
+    """`--json` prints exactly one JSON document on stdout.
+
+    Controls, bidi and invisible characters in its strings are `\\u` escapes
+    (`store.safe_text.json_text`): still the same values, nothing raw on a terminal.
+    """
+    from store.safe_text import json_text
+
+    sys.stdout.write(json_text(document) + "\n")

@@ -55,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except UsageError as error:
-        print(f"warroom {args.command}: {error}", file=sys.stderr)
+        from tui.safe import safe_text
+
+        print(safe_text(f"warroom {args.command}: {error}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

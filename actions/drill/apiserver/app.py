@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import discovery, handlers, logs, openapi, paths, proxy, status, watch
+from . import discovery, guard, handlers, logs, openapi, paths, proxy, status, watch
 from .responses import error_response, json_response
 
 if TYPE_CHECKING:
@@ -23,12 +23,15 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 STATE_KEY: web.AppKey[Any] = web.AppKey("state", object)
 STREAMS_KEY: web.AppKey[set[asyncio.Queue[Any]]] = web.AppKey("streams", set)
+TOKEN_KEY: web.AppKey[str] = web.AppKey("token", str)
 
 
-def build_app(state: ClusterState) -> web.Application:
-    """The API server application over one ClusterState."""
-    app = web.Application(middlewares=[_faults_and_errors], client_max_size=16 * 1024 * 1024)
+def build_app(state: ClusterState, *, token: str) -> web.Application:
+    """The API server application over one ClusterState; requests need `token` (guard.py)."""
+    app = web.Application(middlewares=[_guard, _faults_and_errors],
+                          client_max_size=16 * 1024 * 1024)
     app[STATE_KEY] = state
+    app[TOKEN_KEY] = token
     app[STREAMS_KEY] = set()
     app.router.add_get("/version", _version)
     app.router.add_get("/healthz", _ok)
@@ -50,6 +53,13 @@ async def _stop_streams(app: web.Application) -> None:
     streams: set[asyncio.Queue[Any]] = app[STREAMS_KEY]
     for queue in list(streams):
         queue.put_nowait(None)
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Loopback Host, no browser Origin, the kubeconfig's bearer token: before anything else."""
+    refused = guard.refusal(request, request.app[TOKEN_KEY])
+    return refused if refused is not None else await handler(request)
 
 
 @web.middleware

@@ -1,0 +1,77 @@
+"""The drill API server's door: only the kubeconfig's holder, only on loopback, never a browser.
+
+The drill cluster listens on 127.0.0.1, where every local process and every
+web page the facilitator opens can reach it: a page's cross-origin `text/plain`
+POST needs no CORS preflight, and DNS rebinding can even read the answers. So
+every request must:
+
+- name the server as loopback in `Host` (`127.0.0.1`, `localhost` or `[::1]`,
+  with the listening port): a rebound `evil.example` is refused;
+- carry no `Origin`, and no `Sec-Fetch-Site` other than `none`: browsers send
+  them, kubectl and the official client never do (a real API server refuses
+  origins outside `--cors-allowed-origins`, which is empty by default);
+- carry the drill's bearer token (`Authorization: Bearer ...`), a random value
+  per run that only the kubeconfig the drill writes (mode 0600) holds. As on
+  a real API server, `/version`, `/healthz`, `/livez` and `/readyz` are
+  readable without credentials (the `system:public-info-viewer` role), and a
+  missing or wrong token is answered 401 `Unauthorized`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Any
+
+from aiohttp import web
+
+from . import status
+from .responses import error_response
+
+PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host to listen on is a loopback name or address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def refusal(request: web.Request, token: str) -> web.Response | None:
+    """The answer refusing `request`, or None when it may go on."""
+    if not _host_is_this_server(request):
+        return error_response(status.error(
+            403, "Forbidden",
+            "the drill cluster answers only requests addressed to it on loopback "
+            "(Host 127.0.0.1, localhost or [::1] with its port)",
+        ))  # fmt: skip
+    if "Origin" in request.headers or request.headers.get("Sec-Fetch-Site", "none") != "none":
+        return error_response(status.error(
+            403, "Forbidden",
+            "the drill cluster refuses requests from web pages (an Origin header); "
+            "use kubectl or the client with the drill's kubeconfig",
+        ))  # fmt: skip
+    if request.path in PUBLIC_PATHS and request.method in ("GET", "HEAD"):
+        return None
+    given = request.headers.get("Authorization", "")
+    expected = f"Bearer {token}"
+    if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8")):
+        return error_response(status.error(401, "Unauthorized", "Unauthorized"))
+    return None
+
+
+def _host_is_this_server(request: web.Request) -> bool:
+    host = request.headers.get("Host", "")
+    if host.endswith("]") or ":" not in host:  # no port: only right on the default port
+        name, port = host, "80"
+    else:
+        name, _, port = host.rpartition(":")
+    if name.lower() not in LOOPBACK_NAMES:
+        return False
+    sockname: Any = request.transport.get_extra_info("sockname") if request.transport else None
+    return sockname is not None and port == str(sockname[1])
