@@ -81,3 +81,94 @@ def test_log_options_are_validated_as_the_server_does(drill_server: DrillServerT
     both = _get(drill_server, path, sinceSeconds="5", sinceTime="2026-11-01T08:00:00Z")
     assert both.status == 422
     assert json.loads(both.data)["details"]["causes"][0]["reason"] == "FieldValueForbidden"
+
+
+# ----- field selectors ----------------------------------------------------------------------
+
+
+def test_unsupported_field_selector_is_400_not_an_empty_list(kubectl: KubectlRunner) -> None:
+    result = kubectl("get", "pods", "-n", "voicehive", "--field-selector",
+                     "status.qosClass=Burstable")
+    assert result.returncode == 1
+    assert "Error from server (BadRequest)" in result.stderr
+    assert "field label not supported: status.qosClass" in result.stderr
+    assert "No resources found" not in result.stdout + result.stderr
+
+
+def test_supported_field_selectors_of_each_kind(kubectl: KubectlRunner) -> None:
+    on_node = kubectl("get", "pods", "-A", "--field-selector", "spec.nodeName=node-1",
+                      "-o", "name")
+    assert on_node.returncode == 0, on_node.stderr
+    assert len(on_node.stdout.splitlines()) == 7
+    by_source = kubectl("get", "events", "-n", "voicehive", "--field-selector",
+                        "source=kubelet,type=Warning", "-o", "name")
+    assert len(by_source.stdout.splitlines()) == 2
+    tokens = kubectl("get", "secrets", "-n", "voicehive", "--field-selector",
+                     "type=kubernetes.io/service-account-token", "-o", "name")
+    assert sorted(tokens.stdout.split()) == ["secret/orchestrator-token",
+                                             "secret/tts-router-token"]
+    # Custom resources only know metadata.name and metadata.namespace.
+    crd = kubectl("get", "peerauthentications.security.istio.io", "-n", "voicehive",
+                  "--field-selector", "spec.mtls.mode=STRICT")
+    assert "field label not supported: spec.mtls.mode" in crd.stderr
+
+
+def test_watch_with_an_unsupported_field_selector_is_400(
+        drill_server: DrillServerThread) -> None:
+    response = _get(drill_server, "/api/v1/namespaces/voicehive/pods", watch="1",
+                    fieldSelector="spec.containers=x", timeoutSeconds="1")
+    assert response.status == 400
+    assert json.loads(response.data)["message"] == "field label not supported: spec.containers"
+
+
+# ----- paging -------------------------------------------------------------------------------
+
+
+def test_limit_and_continue_page_through_one_consistent_snapshot(
+        core: client.CoreV1Api, drill_server: DrillServerThread) -> None:
+    first = core.list_pod_for_all_namespaces(limit=3)
+    # Ordered by storage key, namespace/name, as etcd returns them.
+    assert [p.metadata.name for p in first.items] == [
+        "falco-m4n8q", "falco-x7k2p", "istiod-5d7f8c9b6d-h2j4k"]
+    assert first.metadata.remaining_item_count == 4
+    token = first.metadata._continue
+    assert json.loads(base64.urlsafe_b64decode(token + "==")) == {
+        "v": "meta.k8s.io/v1", "rv": int(first.metadata.resource_version),
+        "start": "istio-system/istiod-5d7f8c9b6d-h2j4k\u0000"}
+    # A pod created and one deleted after the first chunk do not change the later chunks.
+    drill_server.state.delete("v1", "Pod", "voicehive", "tts-router-7c9d8e6f5a-q7w3e")
+    drill_server.state.create({"apiVersion": "v1", "kind": "Pod",
+                               "metadata": {"name": "late", "namespace": "monitoring"},
+                               "spec": {"containers": [{"name": "c", "image": "i"}]}})
+    second = core.list_pod_for_all_namespaces(limit=3, _continue=token)
+    assert second.metadata.resource_version == first.metadata.resource_version
+    third = core.list_pod_for_all_namespaces(limit=3, _continue=second.metadata._continue)
+    names = [p.metadata.name for p in second.items + third.items]
+    assert names == ["coredns-6d4b75cb6d-z9x8c", "prometheus-0", "orchestrator-6f8d9c7b5d-k2x9p",
+                     "tts-router-7c9d8e6f5a-q7w3e"]
+    assert third.metadata._continue is None
+
+
+def test_kubectl_get_follows_continue_tokens(kubectl: KubectlRunner) -> None:
+    result = kubectl("get", "pods", "-A", "--chunk-size=2", "-o", "name")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 7
+
+
+def test_expired_and_garbage_continue_tokens(core: client.CoreV1Api,
+                                             drill_server: DrillServerThread) -> None:
+    token = core.list_pod_for_all_namespaces(limit=2).metadata._continue
+    drill_server.state.create({"apiVersion": "v1", "kind": "Namespace",
+                               "metadata": {"name": "after"}})
+    drill_server.state.compact()
+    with pytest.raises(client.ApiException) as expired:
+        core.list_pod_for_all_namespaces(limit=2, _continue=token)
+    assert (expired.value.status, json.loads(expired.value.body)["reason"]) == (410, "Expired")
+    assert "too old to display a consistent list" in json.loads(expired.value.body)["message"]
+    # Not a token of ours: 400, as the etcd3 store answers (not an empty list).
+    for garbage in ("not-a-token!", base64.urlsafe_b64encode(b'{"v":"x"}').decode()):
+        with pytest.raises(client.ApiException) as caught:
+            core.list_pod_for_all_namespaces(limit=2, _continue=garbage)
+        status: dict[str, Any] = json.loads(caught.value.body)
+        assert caught.value.status == 400
+        assert status["message"].startswith("invalid continue token: continue key is not valid")

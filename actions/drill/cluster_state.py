@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .apiserver import rbac, status, validation
+from .apiserver import paging, rbac, status, validation
 from .apiserver.defaults import apply_defaults
 from .apiserver.faults import FaultTable
 from .apiserver.resources import ResourceType, by_kind, split_api_version
-from .apiserver.selectors import parse_field_selector, parse_label_selector
+from .apiserver.selectors import field_labels, parse_field_selector, parse_label_selector
 from .apiserver.status import ApiError
 
-__all__ = ["ApiError", "ClusterState", "LogLine", "WatchEvent", "format_timestamp"]
+__all__ = ["ApiError", "ClusterState", "ListPage", "LogLine", "WatchEvent", "format_timestamp"]
 
 Callback = Callable[[str, dict[str, Any]], None]
 
@@ -60,6 +60,16 @@ class WatchEvent:
     resource: ResourceType
     obj: dict[str, Any]
     old: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One chunk of a list: items, the version read, and the token for the next chunk."""
+
+    items: list[dict[str, Any]]
+    resource_version: str
+    continue_token: str | None = None
+    remaining_item_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -129,17 +139,66 @@ class ClusterState:
         label_selector: str | None = None, field_selector: str | None = None,
     ) -> tuple[builtins.list[dict[str, Any]], str]:
         """Like list(), with the resourceVersion the list was read at."""
+        page = self.list_page(api_version, kind, namespace, label_selector=label_selector,
+                              field_selector=field_selector)
+        return page.items, page.resource_version
+
+    def list_page(self, api_version: str, kind: str, namespace: str | None = None, *,
+                  label_selector: str | None = None, field_selector: str | None = None,
+                  limit: int | None = None, continue_token: str | None = None) -> ListPage:
+        """One chunk of a list, as the API server pages with `limit` and `continue`.
+
+        A continue token carries the resourceVersion of the first chunk, and every chunk is
+        read at that version (the change history rolled back), so a paged list is one
+        consistent snapshot. A token older than the history: 410 Expired; a token that is
+        not one of ours: 400 (see paging.py).
+        """
         resource = _resolve(api_version, kind)
         labels = parse_label_selector(label_selector)
-        fields = parse_field_selector(field_selector)
+        fields = parse_field_selector(field_selector, field_labels(resource.group, resource.kind))
+        prefix = namespace if namespace is not None and resource.namespaced else None
+        start = paging.decode(continue_token, prefix) if continue_token else None
         with self._lock:
-            bucket = self._bucket(resource)
-            items = [
-                _view(obj, api_version) for key, obj in sorted(bucket.items())
-                if (namespace is None or not resource.namespaced or key[0] == namespace)
-                and labels(obj) and fields(obj)
-            ]
-            return items, str(self._resource_version)
+            read_at = self._resource_version
+            objects = self._bucket(resource)
+            if start is not None:
+                if start.resource_version < self._oldest_resumable:
+                    raise paging.expired()
+                if start.resource_version > self._resource_version:
+                    raise paging.invalid("incorrect encoded start resourceVersion")
+                read_at = start.resource_version
+                objects = self._snapshot(resource, read_at)
+            keyed = sorted(
+                (paging.storage_key(key, prefix), obj) for key, obj in objects.items()
+                if prefix is None or key[0] == prefix)
+            matching = [(key, obj) for key, obj in keyed
+                        if (start is None or key > start.key) and labels(obj) and fields(obj)]
+            chunk = matching[:limit] if limit else matching
+            token = remaining = None
+            if limit and len(matching) > limit:
+                token = paging.encode(read_at, chunk[-1][0])
+                if not label_selector and not field_selector:
+                    remaining = len(matching) - limit
+            return ListPage([_view(obj, api_version) for _, obj in chunk], str(read_at), token,
+                            remaining)
+
+    def _snapshot(self, resource: ResourceType,
+                  resource_version: int) -> dict[tuple[str, str], dict[str, Any]]:
+        """The resource's objects as they were at resource_version (history must reach it)."""
+        objects = dict(self._bucket(resource))
+        for event in reversed(self._history):
+            if event.resource_version <= resource_version:
+                break
+            if (event.resource.group, event.resource.plural) != (resource.group,
+                                                                  resource.plural):
+                continue
+            meta = event.obj["metadata"]
+            key = (self._scope(resource, meta.get("namespace")), meta["name"])
+            if event.type == "ADDED":
+                objects.pop(key, None)
+            elif event.old is not None:
+                objects[key] = event.old
+        return objects
 
     # ----- writing ------------------------------------------------------------------------------
 

@@ -94,14 +94,25 @@ def list_objects(state: ClusterState, target: Target, request: web.Request) -> w
     resource = target.resource
     assert resource is not None
     query = request.query
-    items, version = state.list_with_version(
+    continue_token = query.get("continue") or None
+    if continue_token and query.get("resourceVersion") not in (None, "", "0"):
+        raise status.bad_request("specifying resource version is not allowed when using continue")
+    page = state.list_page(
         target.api_version, resource.kind, target.namespace,
-        label_selector=query.get("labelSelector"), field_selector=query.get("fieldSelector"))
-    as_table = _as_table(state, target, request, items, version)
-    if as_table is not None:
-        return as_table
+        label_selector=query.get("labelSelector"), field_selector=query.get("fieldSelector"),
+        limit=options.non_negative_int(query, "limit"), continue_token=continue_token)
+    metadata: dict[str, Any] = {"resourceVersion": page.resource_version}
+    if page.continue_token:
+        metadata["continue"] = page.continue_token
+    if page.remaining_item_count is not None:
+        metadata["remainingItemCount"] = page.remaining_item_count
+    if tables.wants_table(request.headers.get("Accept", "")):
+        body = tables.table(resource, page.items, page.resource_version,
+                            query.get("includeObject", "Metadata"), state.clock())
+        body["metadata"] = metadata  # kubectl get follows the Table's continue token
+        return json_response(body, warnings=_warnings(target))
     body = {"kind": f"{resource.kind}List", "apiVersion": target.api_version,
-            "metadata": {"resourceVersion": version}, "items": items}
+            "metadata": metadata, "items": page.items}
     return json_response(body, warnings=_warnings(target))
 
 
