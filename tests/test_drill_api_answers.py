@@ -172,3 +172,91 @@ def test_expired_and_garbage_continue_tokens(core: client.CoreV1Api,
         status: dict[str, Any] = json.loads(caught.value.body)
         assert caught.value.status == 400
         assert status["message"].startswith("invalid continue token: continue key is not valid")
+
+
+# ----- Go validation of what responders create ----------------------------------------------
+
+_POLICY_HEAD = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {name}
+  namespace: voicehive
+spec:
+"""
+
+
+def _apply(kubectl: KubectlRunner, name: str, spec: str) -> Any:
+    return kubectl("apply", "-f", "-", input=_POLICY_HEAD.format(name=name) + spec)
+
+
+def test_unknown_policy_type_is_unsupported_value(kubectl: KubectlRunner,
+                                                  drill_server: DrillServerThread) -> None:
+    result = _apply(kubectl, "sideways", "  podSelector: {}\n  policyTypes: [Ingress, Sideways]\n")
+    assert result.returncode == 1
+    assert ('The NetworkPolicy "sideways" is invalid: spec.policyTypes[1]: Unsupported value: '
+            '"Sideways": supported values: "Ingress", "Egress"') in result.stderr
+    assert drill_server.state.get(NP, "NetworkPolicy", "voicehive", "sideways") is None
+
+
+def test_policy_field_errors_come_back_as_causes_with_paths(
+        drill_kubeconfig: Path) -> None:
+    api = client.NetworkingV1Api(config.new_client_from_config(str(drill_kubeconfig)))
+    body = {"apiVersion": NP, "kind": "NetworkPolicy", "metadata": {"name": "bad"}, "spec": {
+        "podSelector": {"matchExpressions": [{"key": "app", "operator": "In"}]},
+        "egress": [{"to": [{"ipBlock": {"cidr": "203.0.113.7", "except": ["10.0.0.0/8"]}},
+                           {}],
+                    "ports": [{"protocol": "ICMP", "port": 70000},
+                              {"port": "http_alt", "endPort": 90}]}]}}
+    with pytest.raises(client.ApiException) as caught:
+        api.create_namespaced_network_policy("voicehive", body)
+    assert caught.value.status == 422
+    causes = {(c["field"], c["reason"]) for c in json.loads(caught.value.body)["details"]["causes"]}
+    assert causes == {
+        ("spec.podSelector.matchExpressions[0].values", "FieldValueRequired"),
+        ("spec.egress[0].ports[0].protocol", "FieldValueNotSupported"),
+        ("spec.egress[0].ports[0].port", "FieldValueInvalid"),
+        ("spec.egress[0].ports[1].endPort", "FieldValueInvalid"),
+        ("spec.egress[0].ports[1].port", "FieldValueInvalid"),
+        ("spec.egress[0].to[0].ipBlock.cidr", "FieldValueInvalid"),  # Go wants the /prefix
+        ("spec.egress[0].to[1]", "FieldValueRequired"),  # must specify a peer
+    }
+
+
+def test_except_outside_the_cidr_and_bad_labels_are_refused(kubectl: KubectlRunner) -> None:
+    result = _apply(kubectl, "x", """\
+  podSelector:
+    matchLabels: {app: "orchestrator!"}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - ipBlock: {cidr: 10.0.0.0/8, except: [192.168.0.0/16]}
+      podSelector: {}
+""")
+    assert result.returncode == 1
+    for text in ('spec.egress[0].to[0].ipBlock.except[0]: Invalid value: "192.168.0.0/16": must '
+                 "be a strict subset of `cidr`",
+                 "spec.egress[0].to[0]: Forbidden: may not specify both ipBlock and another peer",
+                 'spec.podSelector.matchLabels: Invalid value: "orchestrator!": a valid label '
+                 "must be an empty string"):
+        assert text in result.stderr
+
+
+def test_an_ambiguous_cidr_is_accepted_with_the_servers_warning(kubectl: KubectlRunner) -> None:
+    result = _apply(kubectl, "ambiguous", """\
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - ipBlock: {cidr: 10.0.0.1/8}
+""")
+    assert result.returncode == 0, result.stderr
+    assert ('Warning: spec.egress[0].to[0].ipBlock.cidr: CIDR value "10.0.0.1/8" is ambiguous '
+            'in this context (should be "10.0.0.0/8" or "10.0.0.1/32"?)') in result.stderr
+
+
+def test_names_must_be_dns_1123(kubectl: KubectlRunner) -> None:
+    result = _apply(kubectl, "Emergency_Isolation", "  podSelector: {}\n")
+    assert result.returncode == 1
+    assert ('metadata.name: Invalid value: "Emergency_Isolation": a lowercase RFC 1123 '
+            "subdomain must consist of") in result.stderr
