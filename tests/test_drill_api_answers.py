@@ -260,3 +260,45 @@ def test_names_must_be_dns_1123(kubectl: KubectlRunner) -> None:
     assert result.returncode == 1
     assert ('metadata.name: Invalid value: "Emergency_Isolation": a lowercase RFC 1123 '
             "subdomain must consist of") in result.stderr
+
+
+# ----- explain, whoami, can-i --list, server-side apply -------------------------------------
+
+
+def test_explain_reads_the_served_openapi_schemas(kubectl: KubectlRunner) -> None:
+    block = kubectl("explain", "networkpolicy.spec.egress.to.ipBlock")
+    assert block.returncode == 0, block.stderr
+    assert "FIELD: ipBlock <IPBlock>" in block.stdout
+    assert "cidr\t<string> -required-" in block.stdout
+    istio = kubectl("explain", "authorizationpolicies.security.istio.io.spec.action")
+    assert istio.returncode == 0, istio.stderr
+    enum = istio.stdout.split("ENUM:")[1].split("DESCRIPTION:")[0]
+    assert enum.split() == ["ALLOW", "DENY", "AUDIT", "CUSTOM"]
+    deployment = kubectl("explain", "deployment.spec.strategy")
+    assert deployment.returncode == 0, deployment.stderr
+    assert "GROUP:      apps" in deployment.stdout
+    assert "rollingUpdate\t<RollingUpdateDeployment>" in deployment.stdout
+
+
+def test_auth_whoami_names_the_drill_user(kubectl: KubectlRunner) -> None:
+    result = kubectl("auth", "whoami", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    user = json.loads(result.stdout)["status"]["userInfo"]
+    assert user == {"username": "system:serviceaccount:voicehive:warroom-operator",
+                    "groups": ["system:serviceaccounts", "system:serviceaccounts:voicehive",
+                               "system:authenticated"]}
+
+
+def test_server_side_apply_is_refused_naming_the_limit(kubectl: KubectlRunner,
+                                                      drill_server: DrillServerThread) -> None:
+    result = _apply_server_side(kubectl)
+    assert result.returncode == 1
+    # kubectl recognises the 415 and says so itself, quoting the server's Status.
+    assert "error: Server-side apply not available on the server" in result.stderr
+    assert "server-side apply is a limit of the warroom drill cluster" in result.stderr
+    assert drill_server.state.get(NP, "NetworkPolicy", "voicehive", "ssa") is None
+
+
+def _apply_server_side(kubectl: KubectlRunner) -> Any:
+    return kubectl("apply", "--server-side", "-f", "-",
+                   input=_POLICY_HEAD.format(name="ssa") + "  podSelector: {}\n")

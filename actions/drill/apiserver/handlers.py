@@ -124,6 +124,8 @@ async def create_object(state: ClusterState, target: Target,
         return await self_subject_access_review(state, request)
     if resource.kind == "SelfSubjectRulesReview":
         return await self_subject_rules_review(state, request)
+    if resource.kind == "SelfSubjectReview":
+        return self_subject_review(state)
     dry_run = options.dry_run(request.query, "CreateOptions")
     validation = options.field_validation(request.query)
     body = _check_body(target, await read_json(request))
@@ -161,6 +163,12 @@ async def patch_object(state: ClusterState, target: Target,
     accepted = [patch.JSON_PATCH, patch.MERGE_PATCH]
     if resource.builtin:
         accepted.append(patch.STRATEGIC_MERGE_PATCH)
+    if content_type == patch.APPLY_PATCH:
+        raise status.error(415, "UnsupportedMediaType",
+                           "server-side apply is a limit of the warroom drill cluster: it "
+                           "serves client-side apply only (kubectl apply without "
+                           "--server-side); accepted media types include: "
+                           + ", ".join(accepted))
     if content_type not in accepted:
         raise status.unsupported_media_type(accepted)
     dry_run = options.dry_run(request.query, "PatchOptions")
@@ -295,4 +303,17 @@ async def self_subject_rules_review(state: ClusterState,
               "metadata": {"creationTimestamp": None}, "spec": spec,
               "status": {"resourceRules": state.rules_in(namespace),
                          "nonResourceRules": [], "incomplete": False}}
+    return json_response(answer, 201)
+
+
+def self_subject_review(state: ClusterState) -> web.Response:
+    """`kubectl auth whoami`: who the drill's requests act as (the body says nothing more)."""
+    username = state.username
+    groups = ["system:authenticated"]
+    if username.startswith("system:serviceaccount:"):
+        namespace = username.split(":")[2]
+        groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", *groups]
+    answer = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
+              "metadata": {"creationTimestamp": None},
+              "status": {"userInfo": {"username": username, "groups": groups}}}
     return json_response(answer, 201)
