@@ -25,6 +25,10 @@ def core(drill_kubeconfig: Path) -> client.CoreV1Api:
     return client.CoreV1Api(config.new_client_from_config(str(drill_kubeconfig)))
 
 
+def _body(error: client.ApiException) -> dict[str, Any]:
+    return dict(json.loads(error.body or "{}"))
+
+
 def _get(server: DrillServerThread, path: str, **fields: str) -> urllib3.BaseHTTPResponse:
     return urllib3.request("GET", server.url + path, fields=fields or None)
 
@@ -126,7 +130,7 @@ def test_watch_with_an_unsupported_field_selector_is_400(
 
 def test_limit_and_continue_page_through_one_consistent_snapshot(
         core: client.CoreV1Api, drill_server: DrillServerThread) -> None:
-    first = core.list_pod_for_all_namespaces(limit=3)
+    first: Any = core.list_pod_for_all_namespaces(limit=3)
     # Ordered by storage key, namespace/name, as etcd returns them.
     assert [p.metadata.name for p in first.items] == [
         "falco-m4n8q", "falco-x7k2p", "istiod-5d7f8c9b6d-h2j4k"]
@@ -140,9 +144,10 @@ def test_limit_and_continue_page_through_one_consistent_snapshot(
     drill_server.state.create({"apiVersion": "v1", "kind": "Pod",
                                "metadata": {"name": "late", "namespace": "monitoring"},
                                "spec": {"containers": [{"name": "c", "image": "i"}]}})
-    second = core.list_pod_for_all_namespaces(limit=3, _continue=token)
+    second: Any = core.list_pod_for_all_namespaces(limit=3, _continue=token)
     assert second.metadata.resource_version == first.metadata.resource_version
-    third = core.list_pod_for_all_namespaces(limit=3, _continue=second.metadata._continue)
+    third: Any = core.list_pod_for_all_namespaces(limit=3,
+                                                  _continue=second.metadata._continue)
     names = [p.metadata.name for p in second.items + third.items]
     assert names == ["coredns-6d4b75cb6d-z9x8c", "prometheus-0", "orchestrator-6f8d9c7b5d-k2x9p",
                      "tts-router-7c9d8e6f5a-q7w3e"]
@@ -157,19 +162,20 @@ def test_kubectl_get_follows_continue_tokens(kubectl: KubectlRunner) -> None:
 
 def test_expired_and_garbage_continue_tokens(core: client.CoreV1Api,
                                              drill_server: DrillServerThread) -> None:
-    token = core.list_pod_for_all_namespaces(limit=2).metadata._continue
+    listed: Any = core.list_pod_for_all_namespaces(limit=2)
+    token = listed.metadata._continue
     drill_server.state.create({"apiVersion": "v1", "kind": "Namespace",
                                "metadata": {"name": "after"}})
     drill_server.state.compact()
     with pytest.raises(client.ApiException) as expired:
         core.list_pod_for_all_namespaces(limit=2, _continue=token)
-    assert (expired.value.status, json.loads(expired.value.body)["reason"]) == (410, "Expired")
-    assert "too old to display a consistent list" in json.loads(expired.value.body)["message"]
+    assert (expired.value.status, _body(expired.value)["reason"]) == (410, "Expired")
+    assert "too old to display a consistent list" in _body(expired.value)["message"]
     # Not a token of ours: 400, as the etcd3 store answers (not an empty list).
     for garbage in ("not-a-token!", base64.urlsafe_b64encode(b'{"v":"x"}').decode()):
         with pytest.raises(client.ApiException) as caught:
             core.list_pod_for_all_namespaces(limit=2, _continue=garbage)
-        status: dict[str, Any] = json.loads(caught.value.body)
+        status: dict[str, Any] = _body(caught.value)
         assert caught.value.status == 400
         assert status["message"].startswith("invalid continue token: continue key is not valid")
 
@@ -202,7 +208,7 @@ def test_unknown_policy_type_is_unsupported_value(kubectl: KubectlRunner,
 def test_policy_field_errors_come_back_as_causes_with_paths(
         drill_kubeconfig: Path) -> None:
     api = client.NetworkingV1Api(config.new_client_from_config(str(drill_kubeconfig)))
-    body = {"apiVersion": NP, "kind": "NetworkPolicy", "metadata": {"name": "bad"}, "spec": {
+    body: Any = {"apiVersion": NP, "kind": "NetworkPolicy", "metadata": {"name": "bad"}, "spec": {
         "podSelector": {"matchExpressions": [{"key": "app", "operator": "In"}]},
         "egress": [{"to": [{"ipBlock": {"cidr": "203.0.113.7", "except": ["10.0.0.0/8"]}},
                            {}],
@@ -211,7 +217,7 @@ def test_policy_field_errors_come_back_as_causes_with_paths(
     with pytest.raises(client.ApiException) as caught:
         api.create_namespaced_network_policy("voicehive", body)
     assert caught.value.status == 422
-    causes = {(c["field"], c["reason"]) for c in json.loads(caught.value.body)["details"]["causes"]}
+    causes = {(c["field"], c["reason"]) for c in _body(caught.value)["details"]["causes"]}
     assert causes == {
         ("spec.podSelector.matchExpressions[0].values", "FieldValueRequired"),
         ("spec.egress[0].ports[0].protocol", "FieldValueNotSupported"),

@@ -29,8 +29,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .apiserver import paging, rbac, status, validation
+from .apiserver.controllers import ControllerManager
 from .apiserver.defaults import apply_defaults
 from .apiserver.faults import FaultTable
+from .apiserver.remote import ExecRequest, ExecResult
 from .apiserver.resources import ResourceType, by_kind, split_api_version
 from .apiserver.selectors import field_labels, parse_field_selector, parse_label_selector
 from .apiserver.status import ApiError
@@ -84,7 +86,8 @@ class LogLine:
 class ClusterState:
     """In-memory cluster: objects, pod logs, RBAC rules and injected faults."""
 
-    def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, *, clock: Callable[[], datetime] | None = None,
+                 controllers: bool = True) -> None:
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._objects: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
@@ -104,6 +107,12 @@ class ClusterState:
         self.syncz_provider: Callable[[], list[dict[str, Any]]] | None = None
         # (promql, eval unix time) -> Prometheus "data" object; see apiserver/prometheus.py.
         self.metrics_provider: Callable[[str, float], Any] | None = None
+        # What `kubectl exec` prints: ExecRequest -> ExecResult (apiserver/remote.py); the
+        # scenario's `exec:` scripts (actions/drill/exec_scripts.py). None: nothing scripted.
+        self.exec_provider: Callable[[ExecRequest], ExecResult] | None = None
+        # Deployments, ReplicaSets, DaemonSets, StatefulSets, nodes, endpoints: see
+        # apiserver/controllers.py (its on_pod_replaced is the scenario engine's hook).
+        self.controllers = ControllerManager(self) if controllers else None
 
     # ----- reading ------------------------------------------------------------------------------
 

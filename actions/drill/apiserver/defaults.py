@@ -111,6 +111,14 @@ def pod_spec_defaults(spec: Any) -> None:
             for port in container.get("ports") or []:
                 if isinstance(port, dict):
                     port.setdefault("protocol", "TCP")
+            for probe_key in ("livenessProbe", "readinessProbe", "startupProbe"):
+                probe = container.get(probe_key)
+                if isinstance(probe, dict):
+                    for key, value in (("timeoutSeconds", 1), ("periodSeconds", 10),
+                                       ("successThreshold", 1), ("failureThreshold", 3)):
+                        probe.setdefault(key, value)
+                    if isinstance(probe.get("httpGet"), dict):
+                        probe["httpGet"].setdefault("scheme", "HTTP")
 
 
 def _cluster_ip(metadata: dict[str, Any]) -> str:

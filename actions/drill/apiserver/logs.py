@@ -42,7 +42,7 @@ def _parse_since_time(text: str) -> datetime:
 
 def _container(pod: dict[str, Any], requested: str | None, state: ClusterState) -> str:
     spec = pod.get("spec") or {}
-    names = [str(c.get("name")) for key in ("containers", "initContainers")
+    names = [str(c.get("name")) for key in ("containers", "initContainers", "ephemeralContainers")
              for c in spec.get(key) or [] if isinstance(c, dict)]
     name = pod["metadata"]["name"]
     if requested:

@@ -5,7 +5,7 @@ kubectl looks up each kind's POST/PUT/PATCH operation by
 there, it leaves validation to the server (sending fieldValidation=Strict)
 instead of failing with "failed to download openapi". `kubectl explain` reads
 `components.schemas`: the built-in kinds' Kubernetes 1.37 definitions
-(definitions/kubernetes-v1.37.0.json) and the CRDs' schemas shipped in
+(`actions.schemas.kubernetes_definitions`) and the CRDs' schemas shipped in
 `actions.schemas`, turned back from JSON Schema into OpenAPI 3.0 form (one
 `type` and `nullable`, IntOrString as `x-kubernetes-int-or-string`, refs under
 `#/components/schemas/`). Documents are built on first request and cached:
@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from importlib import resources
 from typing import Any
 
 from ... import schemas
@@ -33,21 +32,12 @@ _QUERY = [
                        ("fieldValidation", "Strict, Warn or Ignore: what to do with unknown "
                                            "or duplicate fields."))
 ]
-DEFINITIONS_FILE = "kubernetes-v1.37.0.json"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 # Kubernetes' own names for the built-in kinds' definitions.
 _API_PACKAGES = {"": "core", "networking.k8s.io": "networking", "apps": "apps",
                  "authorization.k8s.io": "authorization",
                  "authentication.k8s.io": "authentication", "autoscaling": "autoscaling",
                  "discovery.k8s.io": "discovery"}
-
-
-@functools.cache
-def kubernetes_definitions() -> dict[str, Any]:
-    """The built-in kinds' definitions, name -> JSON Schema (refs as `#/$defs/NAME`)."""
-    text = resources.files(__package__).joinpath("definitions", DEFINITIONS_FILE).read_text(
-        encoding="utf-8")
-    return dict(json.loads(text)["$defs"])
 
 
 def definition_name(group: str, version: str, kind: str) -> str:
@@ -117,7 +107,7 @@ def _kind_schemas(resource: ResourceType, version: str) -> dict[str, Any]:
     name = definition_name(resource.group, version, resource.kind)
     gvk = [{"group": resource.group, "version": version, "kind": resource.kind}]
     if resource.builtin:
-        definitions = kubernetes_definitions()
+        definitions = schemas.kubernetes_definitions()
         if name not in definitions:
             return {}
         found = {item: _openapi_form(definitions[item])
@@ -185,7 +175,7 @@ def _hash(group: str, version: str) -> str:
     with this code's definitions and the served kinds."""
     served = [(r.group, r.kind, r.verbs) for r in RESOURCE_TYPES
               if r.group == group and version in r.versions]
-    text = json.dumps([DEFINITIONS_FILE, group, version, served])
+    text = json.dumps([schemas.KUBERNETES_DEFINITIONS, group, version, served])
     return hashlib.sha512(text.encode()).hexdigest()[:32].upper()
 
 
