@@ -152,6 +152,24 @@ class ClusterState:
                               field_selector=field_selector)
         return page.items, page.resource_version
 
+    def stored(self, api_version: str, kind: str, namespace: str | None,
+               name: str) -> dict[str, Any] | None:
+        """One stored object itself, for the controllers: never modify it (see peek)."""
+        resource = _resolve(api_version, kind)
+        with self._lock:
+            return self._bucket(resource).get((self._scope(resource, namespace), name))
+
+    def peek(self, api_version: str, kind: str,
+             namespace: str | None = None) -> builtins.list[dict[str, Any]]:
+        """The stored objects themselves, by storage key: for the in-process controllers,
+        which read far more than they write. Never modify them (copy first)."""
+        resource = _resolve(api_version, kind)
+        with self._lock:
+            bucket = self._bucket(resource)
+            return [obj for key, obj in sorted(bucket.items(),
+                                               key=lambda item: paging.storage_key(item[0], None))
+                    if namespace is None or not resource.namespaced or key[0] == namespace]
+
     def list_page(self, api_version: str, kind: str, namespace: str | None = None, *,
                   label_selector: str | None = None, field_selector: str | None = None,
                   limit: int | None = None, continue_token: str | None = None) -> ListPage:
@@ -213,8 +231,12 @@ class ClusterState:
 
     def create(self, obj: dict[str, Any], *, dry_run: bool = False,
                field_validation: str = "Strict",
-               warnings: builtins.list[str] | None = None) -> dict[str, Any]:
-        """Store a new object; returns it as stored (or as it would be, on a dry run)."""
+               warnings: builtins.list[str] | None = None,
+               validate: bool = True) -> dict[str, Any]:
+        """Store a new object; returns it as stored (or as it would be, on a dry run).
+
+        validate=False: the controllers' own writes, built from validated objects, skip the
+        schema checks (defaults still apply)."""
         resource, api_version = _resolve_object(obj)
         if not resource.stored:
             raise status.method_not_allowed()
@@ -236,7 +258,8 @@ class ClusterState:
             if resource.namespaced and not self._namespace_exists(metadata["namespace"]):
                 raise status.namespace_not_found(metadata["namespace"])
             apply_defaults(resource, new)
-            new = validation.check_object(resource, new, field_validation, warnings)
+            if validate:
+                new = validation.check_object(resource, new, field_validation, warnings)
             metadata = new["metadata"]
             key = (self._scope(resource, metadata.get("namespace")), metadata["name"])
             if key in self._bucket(resource):
@@ -254,7 +277,7 @@ class ClusterState:
 
     def replace(self, obj: dict[str, Any], *, dry_run: bool = False,
                 field_validation: str = "Strict", warnings: builtins.list[str] | None = None,
-                keep_status: bool = False) -> dict[str, Any]:
+                keep_status: bool = False, validate: bool = True) -> dict[str, Any]:
         """Replace an existing object; 409 when metadata.resourceVersion is set and stale.
 
         keep_status: ignore the body's `status` and keep the stored one, as a PUT to the
@@ -287,7 +310,8 @@ class ClusterState:
                 if "status" in existing:
                     new["status"] = copy.deepcopy(existing["status"])
             apply_defaults(resource, new)
-            new = validation.check_object(resource, new, field_validation, warnings)
+            if validate:
+                new = validation.check_object(resource, new, field_validation, warnings)
             stored_new = _at_storage_version(new, existing)
             if stored_new == existing:
                 return _view(existing, api_version)  # no-op: no new version, no event

@@ -24,6 +24,7 @@ is taken over, and the first ReplicaSet or revision keeps the hash its pods carr
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 from collections.abc import Callable
@@ -79,7 +80,7 @@ class ControllerManager:
         name = obj["metadata"]["name"]
         if event_type == "ADDED" and self._get("v1", "ConfigMap", name,
                                                "kube-root-ca.crt") is None:
-            self._state.create({"apiVersion": "v1", "kind": "ConfigMap",
+            self._create({"apiVersion": "v1", "kind": "ConfigMap",
                                 "metadata": {"name": "kube-root-ca.crt", "namespace": name,
                                              "annotations": {
                                                  "kubernetes.io/description": (
@@ -114,7 +115,7 @@ class ControllerManager:
                                service["metadata"]["name"])
 
     def _on_node(self, event_type: str, node: dict[str, Any]) -> None:
-        for daemon_set in self._state.list(APPS, "DaemonSet"):
+        for daemon_set in self._state.peek(APPS, "DaemonSet"):
             self._daemon_set(daemon_set["metadata"]["namespace"],
                              daemon_set["metadata"]["name"], None)
 
@@ -155,19 +156,26 @@ class ControllerManager:
 
     def _get(self, api_version: str, kind: str, namespace: str | None,
              name: str) -> dict[str, Any] | None:
-        return self._state.get(api_version, kind, namespace, name)
+        """The stored object (not a copy: copy it before changing it)."""
+        return self._state.stored(api_version, kind, namespace, name)
 
     def _now(self) -> Any:
         return self._state.clock()
 
+    def _create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return self._state.create(obj, validate=False)
+
+    def _replace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return self._state.replace(obj, validate=False)
+
     def _write_status(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
         if obj.get("status") != status:
-            self._state.replace({**obj, "status": status})
+            self._replace({**obj, "status": status})
 
     def _collect_garbage(self, owner: dict[str, Any], kind: str) -> None:
         """The garbage collector's background deletion of what owner controlled."""
         api_version = APPS if kind in ("ReplicaSet", "ControllerRevision") else "v1"
-        for obj in self._state.list(api_version, kind, owner["metadata"]["namespace"]):
+        for obj in self._state.peek(api_version, kind, owner["metadata"]["namespace"]):
             if wl.owned_by(obj, owner):
                 self._state.delete(api_version, kind, obj["metadata"]["namespace"],
                                    obj["metadata"]["name"])
@@ -177,7 +185,7 @@ class ControllerManager:
         meta = involved["metadata"]
         self._events += 1
         stamp = wl.timestamp(self._now())
-        self._state.create({
+        self._create({
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": f"{meta['name']}.{self._rng.getrandbits(64):016x}",
                          "namespace": meta["namespace"]},
@@ -194,15 +202,15 @@ class ControllerManager:
         if not node or self._get("v1", "Node", None, node) is not None:
             return
         status = pod.get("status") or {}
-        index = len(self._state.list("v1", "Node"))
-        self._state.create(wl.node_object(node, wl.node_address(node, status.get("hostIP")),
+        index = len(self._state.peek("v1", "Node"))
+        self._create(wl.node_object(node, wl.node_address(node, status.get("hostIP")),
                                           wl.pod_cidr(status.get("podIP"), index), self._now()))
 
     def _new_pod(self, owner: dict[str, Any], template: dict[str, Any], name: str,
                  node: str | None, model: dict[str, Any] | None) -> dict[str, Any]:
         """Schedule and start a pod of owner (on node, else the least busy node)."""
-        nodes = self._state.list("v1", "Node")
-        pods = self._state.list("v1", "Pod")
+        nodes = self._state.peek("v1", "Node")
+        pods = self._state.peek("v1", "Pod")
         if node is None:
             if not nodes:
                 raise RuntimeError("no node to schedule the pod on")
@@ -222,14 +230,14 @@ class ControllerManager:
         ip = wl.allocate_ip(cidr, used)
         pod = wl.pod_from_template(template, name, owner["metadata"]["namespace"], owner,
                                    node, ip, host_ip, self._now(), model)
-        return self._state.create(pod)
+        return self._create(pod)
 
     def _sibling(self, namespace: str, spec: dict[str, Any]) -> dict[str, Any] | None:
         """A pod of the same app under another template (a rollout's new pods get its
         injected sidecar, as the webhook would give them)."""
         labels = dict(((spec.get("template") or {}).get("metadata") or {}).get("labels") or {})
         labels.pop(wl.HASH_LABEL, None)
-        for pod in self._state.list("v1", "Pod", namespace):
+        for pod in self._state.peek("v1", "Pod", namespace):
             own = pod["metadata"].get("labels") or {}
             if labels and all(own.get(k) == v for k, v in labels.items()):
                 return pod
@@ -249,13 +257,14 @@ class ControllerManager:
             if wl.owned_by(pod, owner):
                 mine.append(pod)
             elif wl.claims_by_name(pod, owner):
+                pod = copy.deepcopy(pod)
                 pod["metadata"]["ownerReferences"] = [
                     wl.owner_reference(owner) if ref.get("controller") else ref
                     for ref in pod["metadata"]["ownerReferences"]]
                 if labels:
                     pod["metadata"]["labels"] = {**pod["metadata"].get("labels", {}),
                                                  **labels}
-                mine.append(self._state.replace(pod))
+                mine.append(self._replace(pod))
         return mine
 
     # ----- Deployment -----------------------------------------------------------------------
@@ -266,7 +275,7 @@ class ControllerManager:
             return
         spec = deployment["spec"]
         template = spec.get("template") or {}
-        owned = [rs for rs in self._state.list(APPS, "ReplicaSet", namespace)
+        owned = [rs for rs in self._state.peek(APPS, "ReplicaSet", namespace)
                  if wl.owned_by(rs, deployment) or wl.claims_by_name(rs, deployment)]
         revisions = [_revision(rs) for rs in owned]
         current = next((rs for rs in owned if wl.without_label(
@@ -282,6 +291,7 @@ class ControllerManager:
                             f"Scaled up replica set {current['metadata']['name']} from 0 to "
                             f"{replicas}", "deployment-controller")
         else:
+            current = copy.deepcopy(current)
             annotations = current["metadata"].setdefault("annotations", {})
             latest = max(revisions)
             changed = False
@@ -292,13 +302,14 @@ class ControllerManager:
                 current["spec"]["replicas"] = replicas
                 changed = True
             if changed:
-                current = self._state.replace(current)
+                current = self._replace(current)
         for old in owned:
             if old["metadata"]["name"] != current["metadata"]["name"] \
                     and old["spec"].get("replicas", 0) != 0:
                 before = old["spec"].get("replicas", 0)
+                old = copy.deepcopy(old)
                 old["spec"]["replicas"] = 0
-                self._state.replace(old)
+                self._replace(old)
                 self._event(deployment, "ScalingReplicaSet",
                             f"Scaled down replica set {old['metadata']['name']} from {before} "
                             "to 0", "deployment-controller")
@@ -308,7 +319,7 @@ class ControllerManager:
     def _running_hash(self, deployment: dict[str, Any]) -> str | None:
         """The pod-template-hash of the pods a starting cluster already runs for it."""
         prefix = deployment["metadata"]["name"] + "-"
-        for pod in self._state.list("v1", "Pod", deployment["metadata"]["namespace"]):
+        for pod in self._state.peek("v1", "Pod", deployment["metadata"]["namespace"]):
             owner = wl.controller_of(pod) or {}
             labels = pod["metadata"].get("labels") or {}
             if (owner.get("kind") == "ReplicaSet" and str(owner.get("name")).startswith(prefix)
@@ -326,7 +337,7 @@ class ControllerManager:
         selector["matchLabels"] = {**(selector.get("matchLabels") or {}),
                                    wl.HASH_LABEL: pod_hash}
         labels = dict(template["metadata"]["labels"])
-        return self._state.create({
+        return self._create({
             "apiVersion": APPS, "kind": "ReplicaSet",
             "metadata": {"name": f"{meta['name']}-{pod_hash}", "namespace": meta["namespace"],
                          "labels": labels,
@@ -340,7 +351,7 @@ class ControllerManager:
 
     def _prune_history(self, deployment: dict[str, Any], current: dict[str, Any]) -> None:
         limit = int(deployment["spec"].get("revisionHistoryLimit", 10))
-        old = sorted((rs for rs in self._state.list(APPS, "ReplicaSet",
+        old = sorted((rs for rs in self._state.peek(APPS, "ReplicaSet",
                                                     deployment["metadata"]["namespace"])
                       if wl.owned_by(rs, deployment)
                       and rs["metadata"]["name"] != current["metadata"]["name"]
@@ -354,7 +365,7 @@ class ControllerManager:
         deployment = self._get(APPS, "Deployment", namespace, name)
         if deployment is None:
             return
-        owned = [rs for rs in self._state.list(APPS, "ReplicaSet", namespace)
+        owned = [rs for rs in self._state.peek(APPS, "ReplicaSet", namespace)
                  if wl.owned_by(rs, deployment)]
         current = next((rs for rs in owned if rs["metadata"]["name"] == current_name), None)
         if current is None:
@@ -362,9 +373,10 @@ class ControllerManager:
         revision = current["metadata"].get("annotations", {}).get(wl.REVISION_ANNOTATION)
         if revision and deployment["metadata"].get("annotations", {}).get(
                 wl.REVISION_ANNOTATION) != revision:
+            deployment = copy.deepcopy(deployment)
             deployment["metadata"].setdefault("annotations", {})[wl.REVISION_ANNOTATION] = \
                 revision
-            deployment = self._state.replace(deployment)
+            deployment = self._replace(deployment)
 
         def total(field: str, sets: list[dict[str, Any]]) -> int:
             return sum(int((rs.get("status") or {}).get(field) or 0) for rs in sets)
@@ -400,7 +412,7 @@ class ControllerManager:
         if replica_set is None:
             return
         spec = replica_set["spec"]
-        pods = self._adopt(replica_set, [p for p in self._state.list("v1", "Pod", namespace)
+        pods = self._adopt(replica_set, [p for p in self._state.peek("v1", "Pod", namespace)
                                          if wl.selects(spec.get("selector"), p)])
         want = int(spec.get("replicas", 1))
         model = replaced or (pods[0] if pods else self._sibling(namespace, spec))
@@ -437,7 +449,7 @@ class ControllerManager:
                      running: str | None) -> tuple[dict[str, Any], str]:
         """The ControllerRevision recording owner's template (created or bumped); its hash."""
         namespace = owner["metadata"]["namespace"]
-        history = [r for r in self._state.list(APPS, "ControllerRevision", namespace)
+        history = [r for r in self._state.peek(APPS, "ControllerRevision", namespace)
                    if wl.owned_by(r, owner)]
         numbers = [int(r.get("revision") or 0) for r in history]
         found = next((r for r in history if wl.template_of_revision(r) == template), None)
@@ -445,15 +457,15 @@ class ControllerManager:
             pod_hash = (running if not history else None) or wl.template_hash(template)
             labels = dict((template.get("metadata") or {}).get("labels") or {})
             labels[wl.REVISION_LABEL] = pod_hash
-            found = self._state.create({
+            found = self._create({
                 "apiVersion": APPS, "kind": "ControllerRevision",
                 "metadata": {"name": f"{owner['metadata']['name']}-{pod_hash}",
                              "namespace": namespace, "labels": labels,
                              "ownerReferences": [wl.owner_reference(owner)]},
                 "data": wl.revision_data(template), "revision": max(numbers, default=0) + 1})
         elif int(found.get("revision") or 0) != max(numbers):
-            found["revision"] = max(numbers) + 1
-            found = self._state.replace(found)
+            found = {**found, "revision": max(numbers) + 1}
+            found = self._replace(found)
         return found, found["metadata"]["labels"][wl.REVISION_LABEL]
 
     def _daemon_set(self, namespace: str, name: str, replaced: dict[str, Any] | None) -> None:
@@ -462,7 +474,7 @@ class ControllerManager:
             return
         spec = daemon_set["spec"]
         template = spec.get("template") or {}
-        pods = self._adopt(daemon_set, [p for p in self._state.list("v1", "Pod", namespace)
+        pods = self._adopt(daemon_set, [p for p in self._state.peek("v1", "Pod", namespace)
                                         if wl.selects(spec.get("selector"), p)])
         running = next((p["metadata"].get("labels", {}).get(wl.REVISION_LABEL) for p in pods
                         if p["metadata"].get("labels", {}).get(wl.REVISION_LABEL)), None)
@@ -470,7 +482,7 @@ class ControllerManager:
         wanted_labels = {wl.REVISION_LABEL: pod_hash,
                          "pod-template-generation": str(daemon_set["metadata"]["generation"])}
         node_selector = (template.get("spec") or {}).get("nodeSelector") or {}
-        nodes = [n["metadata"]["name"] for n in self._state.list("v1", "Node")
+        nodes = [n["metadata"]["name"] for n in self._state.peek("v1", "Node")
                  if all(n["metadata"].get("labels", {}).get(k) == v
                         for k, v in node_selector.items())]
         by_node: dict[str, list[dict[str, Any]]] = {}
@@ -517,7 +529,7 @@ class ControllerManager:
             return
         spec = stateful_set["spec"]
         template = spec.get("template") or {}
-        pods = [p for p in self._state.list("v1", "Pod", namespace)
+        pods = [p for p in self._state.peek("v1", "Pod", namespace)
                 if wl.selects(spec.get("selector"), p)]
         revision, _ = self._revision_of(stateful_set, template, None)
         running = revision["metadata"]["name"]

@@ -23,7 +23,7 @@ MANAGED_BY = {"endpointslice.kubernetes.io/managed-by": "endpointslice-controlle
 
 
 def sync_namespace(state: ClusterState, namespace: str) -> None:
-    for service in state.list("v1", "Service", namespace):
+    for service in state.peek("v1", "Service", namespace):
         sync_service(state, namespace, service["metadata"]["name"])
 
 
@@ -53,7 +53,7 @@ def sync_service(state: ClusterState, namespace: str, name: str) -> None:
         return
     if not selector:
         return
-    pods = [p for p in state.list("v1", "Pod", namespace)
+    pods = [p for p in state.peek("v1", "Pod", namespace)
             if (p.get("status") or {}).get("podIP")
             and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())]
     ports = (service.get("spec") or {}).get("ports") or []
@@ -81,7 +81,7 @@ def sync_service(state: ClusterState, namespace: str, name: str) -> None:
                  "metadata": {"name": name, "namespace": namespace, "labels": labels}}
     if subset:
         endpoints["subsets"] = [subset]
-    _write(state, endpoints, state.get("v1", "Endpoints", namespace, name))
+    _write(state, endpoints, _stored(state, "v1", "Endpoints", namespace, name))
     slice_body: dict[str, Any] = {
         "apiVersion": SLICES, "kind": "EndpointSlice", "addressType": "IPv4",
         "metadata": {"name": f"{name}-{wl.encode_hash(namespace + '/' + name, 5)}",
@@ -96,24 +96,30 @@ def sync_service(state: ClusterState, namespace: str, name: str) -> None:
                        "nodeName": p["spec"].get("nodeName"),
                        "targetRef": _address(p)["targetRef"]} for p in pods],
         "ports": endpoint_ports}
-    existing = state.get(SLICES, "EndpointSlice", namespace, slice_body["metadata"]["name"])
+    existing = _stored(state, SLICES, "EndpointSlice", namespace, slice_body["metadata"]["name"])
     _write(state, slice_body, existing)
+
+
+def _stored(state: ClusterState, api_version: str, kind: str, namespace: str,
+            name: str) -> dict[str, Any] | None:
+    return next((o for o in state.peek(api_version, kind, namespace)
+                 if o["metadata"]["name"] == name), None)
 
 
 def _write(state: ClusterState, obj: dict[str, Any], existing: dict[str, Any] | None) -> None:
     if existing is None:
-        state.create(obj)
+        state.create(obj, validate=False)
         return
     kept = {k: v for k, v in existing.items() if k != "metadata"}
     wanted = {k: v for k, v in obj.items() if k != "metadata"}
     if kept != wanted or existing["metadata"].get("labels") != obj["metadata"].get("labels"):
         state.replace({**obj, "metadata": {**existing["metadata"], **obj["metadata"],
-                                           "resourceVersion": None}})
+                                           "resourceVersion": None}}, validate=False)
 
 
 def _delete(state: ClusterState, namespace: str, name: str) -> None:
     if state.get("v1", "Endpoints", namespace, name) is not None:
         state.delete("v1", "Endpoints", namespace, name)
-    for found in state.list(SLICES, "EndpointSlice", namespace,
-                            label_selector=f"{SERVICE_NAME_LABEL}={name}"):
-        state.delete(SLICES, "EndpointSlice", namespace, found["metadata"]["name"])
+    for found in list(state.peek(SLICES, "EndpointSlice", namespace)):
+        if (found["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL) == name:
+            state.delete(SLICES, "EndpointSlice", namespace, found["metadata"]["name"])
