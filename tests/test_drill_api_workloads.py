@@ -284,3 +284,35 @@ def test_debug_adds_an_ephemeral_container_without_a_panic(
     assert debugger["image"] == "busybox:1.37"
     (running,) = pod["status"]["ephemeralContainerStatuses"]
     assert "running" in running["state"]
+
+
+def test_debug_node_and_copy_to_start_pods_as_a_kubelet_would(
+        kubectl: KubectlRunner, scenario_server: DrillServerThread) -> None:
+    node = "ip-10-0-1-23.eu-west-1.compute.internal"
+    # Both POST their pod as protobuf; the node's debugging pod runs in the host's network.
+    on_node = kubectl("debug", f"node/{node}", "--image=busybox:1.37", "--", "true", timeout=20)
+    assert on_node.returncode == 0, on_node.stderr
+    state = _state(scenario_server)
+    (debugger,) = [p for p in state.list("v1", "Pod", "voicehive")
+                   if p["metadata"]["name"].startswith(f"node-debugger-{node}-")]
+    assert debugger["spec"]["hostPID"] is True
+    assert debugger["spec"]["volumes"] == [{"name": "host-root", "hostPath": {"path": "/"}}]
+    assert (debugger["status"]["phase"], debugger["status"]["podIP"]) == ("Running", "10.0.1.23")
+    copied = kubectl("debug", ORCHESTRATOR, "--copy-to=orchestrator-copy",
+                     "--image=busybox:1.37", "--", "true", timeout=20)
+    assert copied.returncode == 0, copied.stderr
+    copy_pod = state.get("v1", "Pod", "voicehive", "orchestrator-copy")
+    assert copy_pod is not None
+    assert copy_pod["spec"]["shareProcessNamespace"] is True
+    assert [c["image"] for c in copy_pod["spec"]["containers"]][-1] == "busybox:1.37"
+    assert copy_pod["status"]["phase"] == "Running"
+    # A copy carries no app label: it does not join the Service's endpoints.
+    assert "labels" not in copy_pod["metadata"]
+
+
+def test_kubectl_run_starts_a_pod(kubectl: KubectlRunner) -> None:
+    result = kubectl("run", "probe", "--image=busybox:1.37", "--", "sleep", "3600")
+    assert result.returncode == 0, result.stderr
+    shown = kubectl("get", "pod", "probe", "-o", "wide").stdout.splitlines()[1].split()
+    assert shown[2] == "Running"
+    assert shown[5].startswith("10.42.")

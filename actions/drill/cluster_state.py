@@ -489,7 +489,7 @@ class ClusterState:
 
     def default_container(self, namespace: str, pod: str) -> str | None:
         """The pod's default container: the kubectl annotation, else the first one."""
-        found = self.get("v1", "Pod", namespace, pod)
+        found = self.stored("v1", "Pod", namespace, pod)
         if found is None:
             return None
         annotations = found["metadata"].get("annotations") or {}

@@ -4,6 +4,8 @@ It listens to the cluster's change feed and keeps the objects a responder looks
 at consistent, as a real cluster does within seconds (the drill does it at once):
 
 - node registration: a pod on a node that has no Node object registers it (kubelet);
+- scheduler and kubelet: a pod created Pending (`kubectl run`, `kubectl debug node/...`
+  or `--copy-to`) is placed on a node, given an address and reported Running;
 - root-ca-cert-publisher: `kube-root-ca.crt` in every namespace;
 - Deployment -> ReplicaSets (one per pod template, `deployment.kubernetes.io/revision`
   annotations, old ones scaled to 0, history pruned to revisionHistoryLimit) -> pods;
@@ -95,6 +97,9 @@ class ControllerManager:
 
     def _on_pod(self, event_type: str, pod: dict[str, Any]) -> None:
         namespace = pod["metadata"]["namespace"]
+        if event_type == "ADDED" and _waiting_to_start(pod):
+            self._start(pod)
+            return  # the start is a change of its own, handled when it arrives
         if event_type != "DELETED":
             self._register_node(pod)
         endpoints.sync_namespace(self._state, namespace)
@@ -206,9 +211,9 @@ class ControllerManager:
         self._create(wl.node_object(node, wl.node_address(node, status.get("hostIP")),
                                           wl.pod_cidr(status.get("podIP"), index), self._now()))
 
-    def _new_pod(self, owner: dict[str, Any], template: dict[str, Any], name: str,
-                 node: str | None, model: dict[str, Any] | None) -> dict[str, Any]:
-        """Schedule and start a pod of owner (on node, else the least busy node)."""
+    def _place(self, node: str | None, owner: dict[str, Any] | None) -> tuple[str, str, str]:
+        """The scheduler and the CNI: (node, pod IP, host IP); the node given, else the one
+        running fewest of owner's pods (of all pods, without an owner)."""
         nodes = self._state.peek("v1", "Node")
         pods = self._state.peek("v1", "Pod")
         if node is None:
@@ -216,10 +221,9 @@ class ControllerManager:
                 raise RuntimeError("no node to schedule the pod on")
             load = {n["metadata"]["name"]: 0 for n in nodes}
             for pod in pods:
-                if wl.owned_by(pod, owner):
-                    placed = (pod.get("spec") or {}).get("nodeName")
-                    if placed in load:
-                        load[placed] += 1
+                placed = (pod.get("spec") or {}).get("nodeName")
+                if placed in load and (owner is None or wl.owned_by(pod, owner)):
+                    load[placed] += 1
             node = min(load, key=lambda n: (load[n], n))
         found = next((n for n in nodes if n["metadata"]["name"] == node), None)
         cidr = ((found or {}).get("spec") or {}).get("podCIDR") or wl.pod_cidr(None, 0)
@@ -227,10 +231,31 @@ class ControllerManager:
         host_ip = next((a["address"] for a in addresses if a.get("type") == "InternalIP"),
                        wl.node_address(node, None))
         used = {str((p.get("status") or {}).get("podIP")) for p in pods}
-        ip = wl.allocate_ip(cidr, used)
+        return node, wl.allocate_ip(cidr, used), host_ip
+
+    def _new_pod(self, owner: dict[str, Any], template: dict[str, Any], name: str,
+                 node: str | None, model: dict[str, Any] | None) -> dict[str, Any]:
+        """Schedule and start a pod of owner (on node, else the least busy node)."""
+        node, ip, host_ip = self._place(node, owner)
         pod = wl.pod_from_template(template, name, owner["metadata"]["namespace"], owner,
                                    node, ip, host_ip, self._now(), model)
         return self._create(pod)
+
+    def _start(self, pod: dict[str, Any]) -> None:
+        """A pod created Pending: scheduled, then started by its node's kubelet."""
+        if not self._state.peek("v1", "Node"):
+            return  # nowhere to run it: it stays Pending, as on a cluster without nodes
+        started = copy.deepcopy(pod)
+        spec = started["spec"]
+        node, ip, host_ip = self._place(spec.get("nodeName"), None)
+        spec["nodeName"] = node
+        if spec.get("hostNetwork"):
+            ip = host_ip
+        started["status"] = wl.running_status(spec, started["metadata"]["namespace"],
+                                              started["metadata"]["name"], ip, host_ip,
+                                              self._now())
+        started["metadata"].pop("resourceVersion", None)
+        self._replace(started)
 
     def _sibling(self, namespace: str, spec: dict[str, Any]) -> dict[str, Any] | None:
         """A pod of the same app under another template (a rollout's new pods get its
@@ -568,6 +593,12 @@ class ControllerManager:
                   "updateRevision": running, "collisionCount": 0}
         stateful_set = self._get(APPS, "StatefulSet", namespace, name) or stateful_set
         self._write_status(stateful_set, status)
+
+
+def _waiting_to_start(pod: dict[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    return status.get("phase") == "Pending" and not status.get("containerStatuses") \
+        and not pod["metadata"].get("deletionTimestamp")
 
 
 def _revision(replica_set: dict[str, Any]) -> int:

@@ -26,8 +26,12 @@ async def read_json(request: web.Request) -> Any:
         # kubectl's create generators send protobuf; only the kinds they create are read.
         try:
             decoded = decode_object(await request.read())
-        except ProtobufError:
-            decoded = None
+        except ProtobufError as error:
+            raise status.error(
+                415, "UnsupportedMediaType",
+                f"the warroom drill cluster reads protobuf bodies only as kubectl create, "
+                f"run and debug send them ({error}): send this object as JSON or YAML "
+                "(kubectl create -f FILE)") from None
         if decoded is None:
             raise status.unsupported_media_type(["application/json", "application/yaml"])
         return decoded

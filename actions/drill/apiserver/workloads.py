@@ -227,11 +227,18 @@ def pod_from_template(template: dict[str, Any], name: str, namespace: str,
                 containers.insert(min(position, len(containers)), copy.deepcopy(container))
     spec["containers"] = containers
     spec["nodeName"] = node
-    stamp = timestamp(now)
     new_metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels,
                                     "ownerReferences": [owner_reference(owner)]}
     if annotations:
         new_metadata["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": new_metadata, "spec": spec,
+            "status": running_status(spec, namespace, name, ip, host_ip, now)}
+
+
+def running_status(spec: dict[str, Any], namespace: str, name: str, ip: str, host_ip: str,
+                   now: datetime) -> dict[str, Any]:
+    """What a kubelet reports for a pod it started: Running, Ready, every container up."""
+    stamp = timestamp(now)
     statuses = [{
         "name": c.get("name"), "image": c.get("image"),
         "imageID": f"{str(c.get('image', '')).rpartition(':')[0]}@sha256:"
@@ -239,17 +246,14 @@ def pod_from_template(template: dict[str, Any], name: str, namespace: str,
         "containerID": "containerd://" + hashlib.sha256(
             f"{namespace}/{name}/{c.get('name')}".encode()).hexdigest(),
         "ready": True, "restartCount": 0, "started": True,
-        "state": {"running": {"startedAt": stamp}}} for c in containers]
+        "state": {"running": {"startedAt": stamp}}} for c in spec.get("containers") or []]
     return {
-        "apiVersion": "v1", "kind": "Pod", "metadata": new_metadata, "spec": spec,
-        "status": {
-            "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": host_ip,
-            "hostIPs": [{"ip": host_ip}], "startTime": stamp, "qosClass": "BestEffort",
-            "conditions": [{"type": kind, "status": "True", "lastTransitionTime": stamp}
-                           for kind in ("PodReadyToStartContainers", "Initialized", "Ready",
-                                        "ContainersReady", "PodScheduled")],
-            "containerStatuses": statuses},
-    }
+        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}], "startTime": stamp, "qosClass": "BestEffort",
+        "conditions": [{"type": kind, "status": "True", "lastTransitionTime": stamp}
+                       for kind in ("PodReadyToStartContainers", "Initialized", "Ready",
+                                    "ContainersReady", "PodScheduled")],
+        "containerStatuses": statuses}
 
 
 def pod_ready(pod: dict[str, Any]) -> bool:
