@@ -308,3 +308,54 @@ def test_server_side_apply_is_refused_naming_the_limit(kubectl: KubectlRunner,
 def _apply_server_side(kubectl: KubectlRunner) -> Any:
     return kubectl("apply", "--server-side", "-f", "-",
                    input=_POLICY_HEAD.format(name="ssa") + "  podSelector: {}\n")
+
+
+def test_the_crds_cel_rules_are_enforced(kubectl: KubectlRunner,
+                                         drill_server: DrillServerThread) -> None:
+    result = kubectl("apply", "-f", "-", input="""\
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: emergency-deny, namespace: voicehive}
+spec:
+  selector:
+    matchLabels: {"app*": orchestrator}
+  targetRefs: [{kind: Service, group: "", name: orchestrator}]
+""")
+    assert result.returncode == 1
+    # kubectl lists the causes of the 422, one a line.
+    assert result.stderr.splitlines() == [
+        'The AuthorizationPolicy "emergency-deny" is invalid: ',
+        '* spec: Invalid value: "object": only one of targetRefs or selector can be set',
+        '* spec.selector.matchLabels: Invalid value: "object": wildcard not allowed in label '
+        "key match"]
+    assert drill_server.state.get("security.istio.io/v1", "AuthorizationPolicy", "voicehive",
+                                  "emergency-deny") is None
+    port = kubectl("apply", "-f", "-", input="""\
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: strict-port, namespace: voicehive}
+spec:
+  selector: {matchLabels: {app: orchestrator}}
+  portLevelMtls: {"70000": {mode: STRICT}}
+""")
+    assert 'spec.portLevelMtls: Invalid value: "object": port must be between 1-65535' \
+        in port.stderr
+
+
+def test_the_runbooks_linkerd_authorization_without_client_is_refused(
+        kubectl: KubectlRunner) -> None:
+    # The runbook's "Linkerd Containment" omits `client`, which the CRD requires: a real
+    # server refuses it too (the block it means to apply never exists).
+    result = kubectl("apply", "-f", "-", input="""\
+apiVersion: policy.linkerd.io/v1beta1
+kind: ServerAuthorization
+metadata:
+  name: emergency-block-1764234000
+  namespace: voicehive
+spec:
+  server:
+    name: orchestrator-server
+""")
+    assert result.returncode == 1
+    assert "ServerAuthorization" in result.stderr
+    assert "spec: 'client' is a required property" in result.stderr

@@ -2,8 +2,9 @@
 
 Three layers: unknown fields (400 under fieldValidation=Strict, dropped with a
 warning under Warn, dropped silently under Ignore), the real JSON schemas
-(422 Invalid with the schema's complaint in `details.causes`), and the few Go
-validations the runbook's actions depend on (object names, ipBlock CIDRs).
+(422 Invalid with the schema's complaint in `details.causes`), the Go
+validations (field_checks.py: names, labels, NetworkPolicy ports, peers,
+policyTypes and ipBlocks), and the CRDs' CEL rules (cel.py).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 import jsonschema
 
 from ... import schemas
+from . import cel, status
 from . import field_checks as checks
-from . import status
 from .field_checks import Cause
 from .resources import ResourceType
 
@@ -71,6 +72,10 @@ def check_object(resource: ResourceType, obj: dict[str, Any], field_validation: 
         errors = schemas.schema_errors(obj)
     causes = [(schemas.field_path(e), schemas.describe_error(e)) for e in errors]
     causes += _go_validation(resource, obj, warnings)
+    if not resource.builtin and not errors:
+        validator = schemas.validator_for(str(obj.get("apiVersion")), resource.kind)
+        if validator is not None:
+            causes += cel.violations(validator.schema, obj)
     if causes:
         raise status.invalid(resource, name, causes)
     return obj
