@@ -417,3 +417,22 @@ spec:
     assert result.returncode == 0, result.stderr
     assert scenario_server.state.get("security.istio.io/v1", "AuthorizationPolicy", "voicehive",
                                      "emergency-deny-1764234000") is not None
+
+
+@pytest.mark.parametrize("line", [
+    "get events -n voicehive --sort-by=.lastTimestamp",
+    "logs -n falco-system -l app=falco --tail=100",
+    "get networkpolicies -n voicehive -o yaml",
+    "get peerauthentication,authorizationpolicy -n voicehive",
+    "logs -n voicehive -l app=orchestrator --tail=1000",
+    "get events -n voicehive --field-selector reason=NetworkPolicyUpdated",
+    "get events -n istio-system --sort-by=.lastTimestamp",
+    "describe networkpolicy -n voicehive",
+    "get networkpolicies -n voicehive",
+    "get events -n voicehive --field-selector type=Warning --sort-by=.lastTimestamp",
+])
+def test_runbook_read_lines_answer_on_a_scenario_cluster(runbook: KubectlRunner,
+                                                         line: str) -> None:
+    result = runbook(*line.split())
+    assert result.returncode == 0, result.stderr
+    assert "error" not in result.stderr.lower()
