@@ -164,3 +164,16 @@ def test_cel_rules_of_the_crds() -> None:
         {"rule": "self.size() == 0", "message": "must be empty"}]}}}
     assert cel.violations(schema, {"spec": {"a": 1}}) == [
         ("spec", 'Invalid value: "object": must be empty')]
+
+
+def test_every_test_the_conformance_table_names_exists() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "drill-conformance.md").read_text(encoding="utf-8")
+    named = re.findall(r"`(kubectl|answers|workloads|client|units)::(test_\w+)`", doc)
+    assert len(named) > 60
+    for short, name in named:
+        source = (root / "tests" / f"test_drill_api_{short}.py").read_text(encoding="utf-8")
+        assert f"def {name}(" in source, f"{short}::{name}"
