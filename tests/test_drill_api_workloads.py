@@ -316,3 +316,41 @@ def test_kubectl_run_starts_a_pod(kubectl: KubectlRunner) -> None:
     shown = kubectl("get", "pod", "probe", "-o", "wide").stdout.splitlines()[1].split()
     assert shown[2] == "Running"
     assert shown[5].startswith("10.42.")
+
+
+@pytest.mark.parametrize(("path", "content_type", "body"), [
+    ("/apis/apps/v1/namespaces/voicehive/deployments/orchestrator/scale",
+     "application/merge-patch+json", b"[1, 2]"),
+    ("/apis/apps/v1/namespaces/voicehive/deployments/orchestrator/scale",
+     "application/merge-patch+json", b'{"spec": {"replicas": "many"}}'),
+    ("/apis/apps/v1/namespaces/voicehive/deployments/orchestrator/scale",
+     "application/merge-patch+json", b'{"spec": {"replicas": -1}}'),
+    (f"/api/v1/namespaces/voicehive/pods/{ORCHESTRATOR}/ephemeralcontainers",
+     "application/strategic-merge-patch+json", b'{"spec": {"ephemeralContainers": "x"}}'),
+    (f"/api/v1/namespaces/voicehive/pods/{ORCHESTRATOR}/ephemeralcontainers",
+     "application/strategic-merge-patch+json", b'{"spec": {"nodeName": "elsewhere"}}'),
+    ("/apis/apps/v1/namespaces/voicehive/deployments/orchestrator/status",
+     "application/merge-patch+json", b'{"status": "up"}'),
+])
+def test_hostile_subresource_bodies_are_refused_not_crashed(
+        scenario_server: DrillServerThread, path: str, content_type: str, body: bytes) -> None:
+    import urllib3
+
+    response = urllib3.request("PATCH", scenario_server.url + path, body=body,
+                               headers={"Content-Type": content_type})
+    assert response.status in (400, 422), response.data
+    assert json.loads(response.data)["kind"] == "Status"
+
+
+def test_hostile_protobuf_pods_are_refused_not_crashed(
+        scenario_server: DrillServerThread) -> None:
+    import urllib3
+
+    meta = b"\x0a\x02v1\x12\x03Pod"
+    for raw in (b"\x12\x02\x0a\x00", b"\x12\x03\xa2\x01\x80", b"\x12\x04\x0a\x02\x42\x05",
+                b"\x0a\x05\x5a\x03\x0a\x01"):
+        body = b"k8s\x00\x0a" + bytes([len(meta)]) + meta + b"\x12" + bytes([len(raw)]) + raw
+        response = urllib3.request(
+            "POST", scenario_server.url + "/api/v1/namespaces/voicehive/pods", body=body,
+            headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
+        assert 400 <= response.status < 500, (raw, response.data)

@@ -183,9 +183,9 @@ def _decode(raw: bytes, spec: Spec, where: str) -> dict[str, Any]:
                 item = value - (1 << 64) if value >= 1 << 63 else value
         elif kind in ("map", "quantities"):
             key, entry = _map_entry(value)
-            if kind == "quantities":
-                entry = dict(field_list(entry)).get(1, b"")  # type: ignore[assignment]
-            obj.setdefault(name, {})[key] = entry.decode("utf-8", "replace")  # type: ignore[union-attr]
+            if kind == "quantities":  # resource.Quantity: field 1 is its string form
+                entry = _text(dict(field_list(entry)).get(1, b"")).encode()
+            obj.setdefault(name, {})[key] = entry.decode("utf-8", "replace")
             continue
         else:
             if not isinstance(value, bytes):
@@ -206,6 +206,8 @@ def _packed(data: bytes) -> list[int]:
     while position < len(data):
         value, shift = 0, 0
         while True:
+            if position >= len(data) or shift > 63:
+                raise ProtobufError("truncated packed field")
             byte = data[position]
             position += 1
             value |= (byte & 0x7F) << shift

@@ -48,6 +48,8 @@ async def serve(state: ClusterState, target: Target, request: web.Request,
             return json_response(current)
         changed = _patched(current, method, request.content_type, document)
         if target.subresource == "status":
+            if not isinstance(changed, dict) or not isinstance(changed.get("status", {}), dict):
+                raise status.bad_request("status must be an object")
             updated = {**current, "status": changed.get("status") or {}}
         else:
             updated = _with_ephemeral_containers(current, changed, state)
@@ -97,7 +99,8 @@ def _scale(state: ClusterState, workload: dict[str, Any], method: str, content_t
     if method == "GET":
         return json_response(current)
     wanted = _patched(current, method, content_type, document)
-    replicas = (wanted.get("spec") or {}).get("replicas")
+    spec = wanted.get("spec") if isinstance(wanted, dict) else None
+    replicas = spec.get("replicas") if isinstance(spec, dict) else None
     name = workload["metadata"]["name"]
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise status.invalid(SCALE_RESOURCE, name, [field_checks.invalid(
@@ -110,6 +113,11 @@ def _scale(state: ClusterState, workload: dict[str, Any], method: str, content_t
 def _with_ephemeral_containers(pod: dict[str, Any], changed: dict[str, Any],
                                state: ClusterState) -> dict[str, Any]:
     """pod with only spec.ephemeralContainers taken from changed, new ones running."""
+    if not isinstance(changed, dict) or not isinstance(changed.get("spec"), dict) \
+            or not isinstance(changed["spec"].get("ephemeralContainers", []), list) \
+            or not all(isinstance(c, dict) for c in changed["spec"].get(
+                "ephemeralContainers", [])):
+        raise status.bad_request("spec.ephemeralContainers must be a list of containers")
     before = copy.deepcopy(pod)
     before["spec"].pop("ephemeralContainers", None)
     after = copy.deepcopy(changed)
