@@ -354,3 +354,9 @@ def test_hostile_protobuf_pods_are_refused_not_crashed(
             "POST", scenario_server.url + "/api/v1/namespaces/voicehive/pods", body=body,
             headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
         assert 400 <= response.status < 500, (raw, response.data)
+
+
+def test_pods_report_their_nodes_address(kubectl: KubectlRunner) -> None:
+    described = kubectl("describe", "pod", ORCHESTRATOR)
+    assert "Node:             ip-10-0-1-23.eu-west-1.compute.internal/10.0.1.23" \
+        in described.stdout
