@@ -29,10 +29,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .apiserver import paging, rbac, status, validation
+from .apiserver.commands import ExecRequest, ExecResult
 from .apiserver.controllers import ControllerManager
 from .apiserver.defaults import apply_defaults
 from .apiserver.faults import FaultTable
-from .apiserver.remote import ExecRequest, ExecResult
 from .apiserver.resources import ResourceType, by_kind, split_api_version
 from .apiserver.selectors import field_labels, parse_field_selector, parse_label_selector
 from .apiserver.status import ApiError

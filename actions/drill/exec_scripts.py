@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from actions.drill.apiserver.remote import ExecRequest, ExecResult, not_scripted
+from actions.drill.apiserver.commands import ExecRequest, ExecResult, not_scripted
 from actions.drill.scenario import ExecScript
 
 SHELLS = ("sh", "bash", "/bin/sh", "/bin/bash", "ash", "/bin/ash")
