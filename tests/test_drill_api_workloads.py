@@ -360,3 +360,31 @@ def test_pods_report_their_nodes_address(kubectl: KubectlRunner) -> None:
     described = kubectl("describe", "pod", ORCHESTRATOR)
     assert "Node:             ip-10-0-1-23.eu-west-1.compute.internal/10.0.1.23" \
         in described.stdout
+
+
+def test_exec_scripts_are_checked_when_the_scenario_loads() -> None:
+    from importlib import resources
+
+    import yaml
+
+    from actions.drill.scenario import ScenarioError, parse_scenario
+
+    text = resources.files("actions.drill.scenarios").joinpath(
+        "dns-exfiltration.yaml").read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    document["exec"] = [
+        {"pod": "a", "pods": {"app": "b"}, "command": "ps"},
+        {"pods": {"app": "orchestrator"}, "match": "ps (", "exit": 300},
+        {"pods": {"app": "orchestrator"}, "namespace": "nowhere", "command": "ps",
+         "stdout": ["not", "text"]},
+    ]
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(yaml.safe_dump(document), schemas=False)
+    problems = "\n".join(caught.value.problems)
+    assert "exec[0]" in problems
+    assert "exactly one of pod (a name) or pods" in problems
+    assert "exec[1].match" in problems
+    assert "not a regular expression" in problems
+    assert "exec[1].exit" in problems
+    assert "exec[2].namespace" in problems
+    assert "exec[2].stdout" in problems

@@ -12,8 +12,9 @@ real server's.
 Modules without aiohttp, shared with `cluster_state`: resources, status,
 selectors, paging, patch, validation, field_checks, cel, defaults, rbac, faults,
 protobuf, protobuf_objects, prometheus, tables, paths, workloads, controllers,
-endpoints, commands (exec requests and answers). HTTP side: app (routing, faults, RBAC, errors), handlers (verbs),
-subresources (scale, status, ephemeralcontainers), remote (exec, attach,
-port-forward), watch, logs, proxy (istiod syncz, Prometheus), discovery, openapi,
-options, responses.
+endpoints, commands (exec requests and answers).
+
+HTTP side: app (routing, faults, RBAC, errors), handlers (verbs), subresources
+(scale, status, ephemeralcontainers), remote (exec, attach, port-forward), watch,
+logs, proxy (istiod syncz, Prometheus), discovery, openapi, options, responses.
 """
