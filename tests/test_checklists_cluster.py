@@ -104,7 +104,11 @@ async def test_ready_pods_are_verified_and_a_crashing_one_is_named(
     healthy = await services_healthy(cluster, NS)
     assert healthy.state == "verified"
     assert healthy.evidence.startswith("2 of 2 pods Ready in voicehive")
-    assert "the cluster serves no apps/v1 Deployments" in healthy.evidence
+    assert "0 of 0 deployments available" in healthy.evidence
+    # A cluster without apps/v1 (a 404 from the deployments list) is said so.
+    drill_server.state.inject_fault("GET", r"/apis/apps/v1/.*deployments", 404, times=1)
+    without_apps = await services_healthy(cluster, NS)
+    assert "the cluster serves no apps/v1 Deployments" in without_apps.evidence
     drill_server.state.create(crashing_pod("api-7d9f-x2"))
     sick = await services_healthy(cluster, NS)
     assert sick.state == "not-verified"

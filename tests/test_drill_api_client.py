@@ -524,10 +524,10 @@ def test_deprecated_versions_warn(drill_server: DrillServerThread) -> None:
 
 
 def test_protobuf_body_of_an_unread_kind_is_415(drill_server: DrillServerThread) -> None:
-    type_meta = b"\x0a\x02v1\x12\x03Pod"
+    type_meta = b"\x0a\x02v1\x12\x09ConfigMap"
     body = b"k8s\x00" + b"\x0a" + bytes([len(type_meta)]) + type_meta + b"\x12\x00"
-    response = raw_request(drill_server, 
-        "POST", f"{drill_server.url}/api/v1/namespaces/voicehive/pods", body=body,
+    response = raw_request(drill_server,
+        "POST", f"{drill_server.url}/api/v1/namespaces/voicehive/configmaps", body=body,
         headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
     assert response.status == 415
     assert json.loads(response.data)["reason"] == "UnsupportedMediaType"

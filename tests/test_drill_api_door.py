@@ -56,6 +56,10 @@ def test_a_browser_page_cannot_open_the_cluster(drill_server: DrillServerThread)
     for headers in (
         {"Origin": "https://evil.example", "Content-Type": "text/plain"},
         {"Origin": "null", "Content-Type": "text/plain", **drill_server.auth_headers},
+        # Another loopback page (a dev server on another port) is another origin.
+        {"Origin": "http://127.0.0.1:1", "Content-Type": "text/plain",
+         **drill_server.auth_headers},
+        {"Origin": f"http://localhost:{drill_server.server.port}", **drill_server.auth_headers},
         {"Sec-Fetch-Site": "cross-site", **drill_server.auth_headers},
     ):
         refused = request(drill_server, "POST", NP, headers, ALLOW_ALL)
@@ -63,6 +67,16 @@ def test_a_browser_page_cannot_open_the_cluster(drill_server: DrillServerThread)
         assert "web pages" in json.loads(refused.data)["message"]
     assert drill_server.state.get(
         "networking.k8s.io/v1", "NetworkPolicy", "voicehive", "allow-everything") is None
+
+
+def test_the_servers_own_origin_is_the_clients_websocket(
+    drill_server: DrillServerThread,
+) -> None:
+    """websocket-client (the official client's exec) sends the server's own origin."""
+    origin = f"https://127.0.0.1:{drill_server.server.port}"
+    answered = request(drill_server, "GET", "/api/v1/namespaces",
+                       {"Origin": origin, **drill_server.auth_headers})
+    assert answered.status == 200
 
 
 @pytest.mark.parametrize("host", ["evil.example:{port}", "127.0.0.1:1", "10.0.0.1:{port}", ""])

@@ -7,10 +7,12 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
 import yaml
 
 from actions.drill.server import DrillServerThread
-from tests.plugins.drill import KUBECTL, RUNBOOK_ISOLATION_POLICY, KubectlRunner
+from tests.plugins.drill import KUBECTL, RUNBOOK_ISOLATION_POLICY, KubectlRunner, make_kubectl
+from tests.test_drill_api_workloads import scenario_server  # noqa: F401 - a fixture
 
 
 def _policy(server: DrillServerThread, name: str) -> dict | None:
@@ -337,3 +339,100 @@ def test_auth_can_i_list_shows_the_rules_of_a_namespace(
     assert "[external-api-segmentation]" in here.stdout
     elsewhere = kubectl("auth", "can-i", "--list", "-n", "kube-system")
     assert "networkpolicies" not in elsewhere.stdout
+
+
+# ----- the runbook's lines on a scenario's cluster, as they behave on a real 1.37 cluster ----
+# (docs/drill-conformance.md lists each line with what a real cluster answers.)
+
+
+@pytest.fixture
+def runbook(scenario_server: DrillServerThread, tmp_path: Path) -> KubectlRunner:  # noqa: F811
+    home = tmp_path / "runbook-home"
+    home.mkdir()
+    return make_kubectl(scenario_server.kubeconfig_path(tmp_path / "runbook"), home)
+
+
+def test_runbook_health_check_through_the_deployment(runbook: KubectlRunner) -> None:
+    # Phase 4 "Test service connectivity": exec through deploy/ needs Deployments and exec.
+    result = runbook("exec", "-n", "voicehive", "deploy/orchestrator", "--", "curl", "-s",
+                     "http://tts-router/healthz")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "ok"
+
+
+def test_runbook_promtool_line_fails_as_promtool_does(runbook: KubectlRunner) -> None:
+    # The runbook's own fault: `promtool query instant` needs the server before the query.
+    result = runbook("exec", "-n", "monitoring", "prometheus-0", "--", "promtool", "query",
+                     "instant", "rate(istio_tcp_received_bytes_total[5m])")
+    assert result.returncode == 1
+    assert "required argument 'expr' not provided" in result.stderr
+
+
+def test_runbook_dns_logs_of_the_last_hour(runbook: KubectlRunner) -> None:
+    result = runbook("logs", "-n", "kube-system", "-l", "k8s-app=kube-dns", "--since=1h")
+    assert result.returncode == 0, result.stderr
+    assert "CoreDNS-1.11.3" in result.stdout
+
+
+def test_runbook_wildcard_deletes_are_not_found_as_on_a_real_cluster(
+        runbook: KubectlRunner) -> None:
+    # kubectl passes `emergency-isolation-*` as a name: no object has it (a runbook fault).
+    policies = runbook("delete", "networkpolicy", "emergency-isolation-*", "-n", "voicehive")
+    assert policies.returncode == 1
+    assert ('Error from server (NotFound): networkpolicies.networking.k8s.io '
+            '"emergency-isolation-*" not found') in policies.stderr
+    istio = runbook("delete", "authorizationpolicy", "emergency-deny-*", "-n", "voicehive")
+    assert ('Error from server (NotFound): authorizationpolicies.security.istio.io '
+            '"emergency-deny-*" not found') in istio.stderr
+
+
+def test_runbook_cni_patch_finds_no_cilium(runbook: KubectlRunner) -> None:
+    # This cluster runs no Cilium: a real server answers NotFound for the DaemonSet.
+    result = runbook("set", "image", "daemonset/cilium", "-n", "kube-system",
+                     "cilium-agent=cilium/cilium:v1.18.2")
+    assert result.returncode == 1
+    assert 'Error from server (NotFound): daemonsets.apps "cilium" not found' in result.stderr
+
+
+def test_runbook_grafana_port_forward_finds_no_grafana(runbook: KubectlRunner) -> None:
+    result = runbook("port-forward", "-n", "istio-system", "svc/grafana", "3000:3000",
+                     timeout=20)
+    assert result.returncode == 1
+    assert 'Error from server (NotFound): services "grafana" not found' in result.stderr
+
+
+def test_runbook_istio_emergency_deny_applies(runbook: KubectlRunner,
+                                             scenario_server: DrillServerThread) -> None:  # noqa: F811
+    result = runbook("apply", "-f", "-", input="""\
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata:
+  name: emergency-deny-1764234000
+  namespace: voicehive
+spec:
+  selector:
+    matchLabels:
+      app: orchestrator
+""")
+    assert result.returncode == 0, result.stderr
+    assert scenario_server.state.get("security.istio.io/v1", "AuthorizationPolicy", "voicehive",
+                                     "emergency-deny-1764234000") is not None
+
+
+@pytest.mark.parametrize("line", [
+    "get events -n voicehive --sort-by=.lastTimestamp",
+    "logs -n falco-system -l app=falco --tail=100",
+    "get networkpolicies -n voicehive -o yaml",
+    "get peerauthentication,authorizationpolicy -n voicehive",
+    "logs -n voicehive -l app=orchestrator --tail=1000",
+    "get events -n voicehive --field-selector reason=NetworkPolicyUpdated",
+    "get events -n istio-system --sort-by=.lastTimestamp",
+    "describe networkpolicy -n voicehive",
+    "get networkpolicies -n voicehive",
+    "get events -n voicehive --field-selector type=Warning --sort-by=.lastTimestamp",
+])
+def test_runbook_read_lines_answer_on_a_scenario_cluster(runbook: KubectlRunner,
+                                                         line: str) -> None:
+    result = runbook(*line.split())
+    assert result.returncode == 0, result.stderr
+    assert "error" not in result.stderr.lower()

@@ -28,14 +28,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .apiserver import rbac, status, validation
+from .apiserver import paging, rbac, status, validation
+from .apiserver.commands import ExecRequest, ExecResult
+from .apiserver.controllers import ControllerManager
 from .apiserver.defaults import apply_defaults
 from .apiserver.faults import FaultTable
 from .apiserver.resources import ResourceType, by_kind, split_api_version
-from .apiserver.selectors import parse_field_selector, parse_label_selector
+from .apiserver.selectors import field_labels, parse_field_selector, parse_label_selector
 from .apiserver.status import ApiError
 
-__all__ = ["ApiError", "ClusterState", "LogLine", "WatchEvent", "format_timestamp"]
+__all__ = ["ApiError", "ClusterState", "ListPage", "LogLine", "WatchEvent", "format_timestamp"]
 
 Callback = Callable[[str, dict[str, Any]], None]
 
@@ -63,6 +65,16 @@ class WatchEvent:
 
 
 @dataclass(frozen=True)
+class ListPage:
+    """One chunk of a list: items, the version read, and the token for the next chunk."""
+
+    items: list[dict[str, Any]]
+    resource_version: str
+    continue_token: str | None = None
+    remaining_item_count: int | None = None
+
+
+@dataclass(frozen=True)
 class LogLine:
     """One line of a container's log."""
 
@@ -74,7 +86,8 @@ class LogLine:
 class ClusterState:
     """In-memory cluster: objects, pod logs, RBAC rules and injected faults."""
 
-    def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, *, clock: Callable[[], datetime] | None = None,
+                 controllers: bool = True) -> None:
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._objects: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
@@ -94,6 +107,12 @@ class ClusterState:
         self.syncz_provider: Callable[[], list[dict[str, Any]]] | None = None
         # (promql, eval unix time) -> Prometheus "data" object; see apiserver/prometheus.py.
         self.metrics_provider: Callable[[str, float], Any] | None = None
+        # What `kubectl exec` prints: ExecRequest -> ExecResult (apiserver/remote.py); the
+        # scenario's `exec:` scripts (actions/drill/exec_scripts.py). None: nothing scripted.
+        self.exec_provider: Callable[[ExecRequest], ExecResult] | None = None
+        # Deployments, ReplicaSets, DaemonSets, StatefulSets, nodes, endpoints: see
+        # apiserver/controllers.py (its on_pod_replaced is the scenario engine's hook).
+        self.controllers = ControllerManager(self) if controllers else None
 
     # ----- reading ------------------------------------------------------------------------------
 
@@ -129,24 +148,95 @@ class ClusterState:
         label_selector: str | None = None, field_selector: str | None = None,
     ) -> tuple[builtins.list[dict[str, Any]], str]:
         """Like list(), with the resourceVersion the list was read at."""
+        page = self.list_page(api_version, kind, namespace, label_selector=label_selector,
+                              field_selector=field_selector)
+        return page.items, page.resource_version
+
+    def stored(self, api_version: str, kind: str, namespace: str | None,
+               name: str) -> dict[str, Any] | None:
+        """One stored object itself, for the controllers: never modify it (see peek)."""
         resource = _resolve(api_version, kind)
-        labels = parse_label_selector(label_selector)
-        fields = parse_field_selector(field_selector)
+        with self._lock:
+            return self._bucket(resource).get((self._scope(resource, namespace), name))
+
+    def peek(self, api_version: str, kind: str,
+             namespace: str | None = None) -> builtins.list[dict[str, Any]]:
+        """The stored objects themselves, by storage key: for the in-process controllers,
+        which read far more than they write. Never modify them (copy first)."""
+        resource = _resolve(api_version, kind)
         with self._lock:
             bucket = self._bucket(resource)
-            items = [
-                _view(obj, api_version) for key, obj in sorted(bucket.items())
-                if (namespace is None or not resource.namespaced or key[0] == namespace)
-                and labels(obj) and fields(obj)
-            ]
-            return items, str(self._resource_version)
+            return [obj for key, obj in sorted(bucket.items(),
+                                               key=lambda item: paging.storage_key(item[0], None))
+                    if namespace is None or not resource.namespaced or key[0] == namespace]
+
+    def list_page(self, api_version: str, kind: str, namespace: str | None = None, *,
+                  label_selector: str | None = None, field_selector: str | None = None,
+                  limit: int | None = None, continue_token: str | None = None) -> ListPage:
+        """One chunk of a list, as the API server pages with `limit` and `continue`.
+
+        A continue token carries the resourceVersion of the first chunk, and every chunk is
+        read at that version (the change history rolled back), so a paged list is one
+        consistent snapshot. A token older than the history: 410 Expired; a token that is
+        not one of ours: 400 (see paging.py).
+        """
+        resource = _resolve(api_version, kind)
+        labels = parse_label_selector(label_selector)
+        fields = parse_field_selector(field_selector, field_labels(resource.group, resource.kind))
+        prefix = namespace if namespace is not None and resource.namespaced else None
+        start = paging.decode(continue_token, prefix) if continue_token else None
+        with self._lock:
+            read_at = self._resource_version
+            objects = self._bucket(resource)
+            if start is not None:
+                if start.resource_version < self._oldest_resumable:
+                    raise paging.expired()
+                if start.resource_version > self._resource_version:
+                    raise paging.invalid("incorrect encoded start resourceVersion")
+                read_at = start.resource_version
+                objects = self._snapshot(resource, read_at)
+            keyed = sorted(
+                (paging.storage_key(key, prefix), obj) for key, obj in objects.items()
+                if prefix is None or key[0] == prefix)
+            matching = [(key, obj) for key, obj in keyed
+                        if (start is None or key > start.key) and labels(obj) and fields(obj)]
+            chunk = matching[:limit] if limit else matching
+            token = remaining = None
+            if limit and len(matching) > limit:
+                token = paging.encode(read_at, chunk[-1][0])
+                if not label_selector and not field_selector:
+                    remaining = len(matching) - limit
+            return ListPage([_view(obj, api_version) for _, obj in chunk], str(read_at), token,
+                            remaining)
+
+    def _snapshot(self, resource: ResourceType,
+                  resource_version: int) -> dict[tuple[str, str], dict[str, Any]]:
+        """The resource's objects as they were at resource_version (history must reach it)."""
+        objects = dict(self._bucket(resource))
+        for event in reversed(self._history):
+            if event.resource_version <= resource_version:
+                break
+            if (event.resource.group, event.resource.plural) != (resource.group,
+                                                                  resource.plural):
+                continue
+            meta = event.obj["metadata"]
+            key = (self._scope(resource, meta.get("namespace")), meta["name"])
+            if event.type == "ADDED":
+                objects.pop(key, None)
+            elif event.old is not None:
+                objects[key] = event.old
+        return objects
 
     # ----- writing ------------------------------------------------------------------------------
 
     def create(self, obj: dict[str, Any], *, dry_run: bool = False,
                field_validation: str = "Strict",
-               warnings: builtins.list[str] | None = None) -> dict[str, Any]:
-        """Store a new object; returns it as stored (or as it would be, on a dry run)."""
+               warnings: builtins.list[str] | None = None,
+               validate: bool = True) -> dict[str, Any]:
+        """Store a new object; returns it as stored (or as it would be, on a dry run).
+
+        validate=False: the controllers' own writes, built from validated objects, skip the
+        schema checks (defaults still apply)."""
         resource, api_version = _resolve_object(obj)
         if not resource.stored:
             raise status.method_not_allowed()
@@ -168,7 +258,8 @@ class ClusterState:
             if resource.namespaced and not self._namespace_exists(metadata["namespace"]):
                 raise status.namespace_not_found(metadata["namespace"])
             apply_defaults(resource, new)
-            new = validation.check_object(resource, new, field_validation, warnings)
+            if validate:
+                new = validation.check_object(resource, new, field_validation, warnings)
             metadata = new["metadata"]
             key = (self._scope(resource, metadata.get("namespace")), metadata["name"])
             if key in self._bucket(resource):
@@ -186,7 +277,7 @@ class ClusterState:
 
     def replace(self, obj: dict[str, Any], *, dry_run: bool = False,
                 field_validation: str = "Strict", warnings: builtins.list[str] | None = None,
-                keep_status: bool = False) -> dict[str, Any]:
+                keep_status: bool = False, validate: bool = True) -> dict[str, Any]:
         """Replace an existing object; 409 when metadata.resourceVersion is set and stale.
 
         keep_status: ignore the body's `status` and keep the stored one, as a PUT to the
@@ -219,7 +310,8 @@ class ClusterState:
                 if "status" in existing:
                     new["status"] = copy.deepcopy(existing["status"])
             apply_defaults(resource, new)
-            new = validation.check_object(resource, new, field_validation, warnings)
+            if validate:
+                new = validation.check_object(resource, new, field_validation, warnings)
             stored_new = _at_storage_version(new, existing)
             if stored_new == existing:
                 return _view(existing, api_version)  # no-op: no new version, no event
@@ -397,7 +489,7 @@ class ClusterState:
 
     def default_container(self, namespace: str, pod: str) -> str | None:
         """The pod's default container: the kubectl annotation, else the first one."""
-        found = self.get("v1", "Pod", namespace, pod)
+        found = self.stored("v1", "Pod", namespace, pod)
         if found is None:
             return None
         annotations = found["metadata"].get("annotations") or {}

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from actions.drill import events as ev
-from actions.drill import falco_rules, promql, render
+from actions.drill import exec_scripts, falco_rules, promql, render
 from actions.drill.clock import DrillClock
 from actions.drill.events import DrillEvent, Observation
 from actions.drill.mesh import SynczModel
@@ -152,6 +152,7 @@ class DrillEngine:
                 self.syncz.add_proxy(f"{pod.name}.{pod.namespace}")
             if scenario.mesh == "istio" and pod.labels.get("app") == "istio-ingressgateway":
                 self.syncz.add_proxy(f"{pod.name}.{pod.namespace}", "router")
+        state.exec_provider = exec_scripts.provider(scenario.exec_scripts)
         if scenario.mesh == "istio":
             state.syncz_provider = self.syncz.body
             state.metrics_provider = self.metrics

@@ -17,6 +17,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from actions.drill.apiserver.workloads import node_address
 from actions.drill.scenario import PodSpec, Scenario, ServiceAccountSpec, ServiceSpec
 
 ISTIO_PROXY_IMAGE = "docker.io/istio/proxyv2"
@@ -148,8 +149,9 @@ def pod_object(pod: PodSpec, scenario: Scenario, started: datetime) -> dict[str,
 
 
 def _host_ip(node: str) -> str:
+    """The node's InternalIP, as its Node object reports it (an EC2 name says it)."""
     digest = hashlib.sha256(node.encode()).digest()
-    return f"10.0.{digest[0] % 16}.{digest[1] % 250 + 2}"
+    return node_address(node, f"10.0.{digest[0] % 16}.{digest[1] % 250 + 2}")
 
 
 def service_object(service: ServiceSpec) -> dict[str, Any]:

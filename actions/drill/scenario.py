@@ -138,6 +138,21 @@ class AnswerKey:
 
 
 @dataclass(frozen=True)
+class ExecScript:
+    """What one command prints in the pods it names (the scenario's `exec:` section)."""
+
+    namespace: str
+    pod: str | None  # one pod by name, or
+    pods: dict[str, str] | None  # the pods with these labels (replacements included)
+    container: str | None
+    command: str | None  # the argv joined by spaces, or
+    match: str | None  # a regular expression the joined argv must match in full
+    stdout: str
+    stderr: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     title: str
@@ -160,6 +175,7 @@ class Scenario:
     source: str = ""
     istio_version: str = "1.24.3"
     extra: dict[str, Any] = field(default_factory=dict)
+    exec_scripts: tuple[ExecScript, ...] = ()
 
     def pod(self, name: str) -> PodSpec | None:
         return next((pod for pod in self.pods if pod.name == name), None)
@@ -594,6 +610,7 @@ def _with_source(scenario: Scenario, source: str) -> Scenario:
 
 
 TOP_KEYS = {
+    "exec",
     "name",
     "title",
     "class",
@@ -668,6 +685,9 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
     eradication = _eradication(doc.get("attack"), c)
     injects = _injects(doc.get("injects"), c, pods, flows, length, mesh)
     answer_key = _answer_key(doc.get("answer_key"), c, injects)
+    # The scenario's own scripts first: they answer before the base cluster's.
+    exec_scripts = _exec_scripts(doc.get("exec"), c, namespaces, ("exec",)) + _exec_scripts(
+        cluster_doc.get("exec"), c, namespaces, ("cluster", "exec"))
     if c.problems:
         return None
     return Scenario(
@@ -690,10 +710,12 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
         injects=injects,
         answer_key=answer_key,
         istio_version=istio_version,
+        exec_scripts=exec_scripts,
     )
 
 
 CLUSTER_KEYS = {
+    "exec",
     "base",
     "mesh",
     "istio_version",
@@ -1199,3 +1221,58 @@ def _answer_key(value: Any, c: _Checker, injects: tuple[Inject, ...]) -> AnswerK
         clock_starts=str(clock_starts) if clock_starts else None,
         explanation=str(doc.get("explanation", "")),
     )
+
+
+# --- exec: what `kubectl exec` prints ------------------------------------------------
+
+EXEC_KEYS = {"pod", "pods", "namespace", "container", "command", "match", "stdout", "stderr",
+             "exit"}
+
+
+def _exec_scripts(
+    value: Any, c: _Checker, namespaces: tuple[str, ...], where: Path_
+) -> tuple[ExecScript, ...]:
+    """An `exec:` section: each entry answers one command in the pods it names."""
+    scripts = []
+    for i, raw in enumerate(c.sequence(value, where)):
+        path: Path_ = (*where, i)
+        item = c.mapping(raw, path)
+        if not item:
+            continue
+        c.unknown_keys(item, EXEC_KEYS, path)
+        namespace = c.text(item, "namespace", path, default="voicehive")
+        if namespace and namespace not in namespaces:
+            c.problem((*path, "namespace"), f"namespace {namespace!r} is not in cluster.namespaces")
+        if ("pod" in item) == ("pods" in item) or item.get("pods") == {}:
+            c.problem(path, "give exactly one of pod (a name) or pods (labels, e.g. app: x)")
+        if ("command" in item) == ("match" in item):
+            c.problem(path, "give exactly one of command (the argv joined by spaces) or match "
+                            "(a regular expression)")
+        match = c.text(item, "match", path) if "match" in item else None
+        if match:
+            try:
+                re.compile(match)
+            except re.error as error:
+                c.problem((*path, "match"), f"not a regular expression: {error}")
+        exit_code = c.number(item, "exit", path, default=0)
+        if exit_code != int(exit_code) or exit_code > 255:
+            c.problem((*path, "exit"), "an exit code is a whole number from 0 to 255")
+        outputs = {}
+        for key in ("stdout", "stderr"):
+            text = item.get(key, "")
+            if not isinstance(text, str):
+                c.problem((*path, key), f"expected text, got {_type_name(text)}")
+                text = ""
+            outputs[key] = text
+        scripts.append(ExecScript(
+            namespace=namespace,
+            pod=c.text(item, "pod", path) if "pod" in item else None,
+            pods=c.labels(item.get("pods"), (*path, "pods")) if "pods" in item else None,
+            container=c.text(item, "container", path) if "container" in item else None,
+            command=c.text(item, "command", path) if "command" in item else None,
+            match=match,
+            stdout=outputs["stdout"],
+            stderr=outputs["stderr"],
+            exit_code=int(exit_code),
+        ))
+    return tuple(scripts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -88,18 +89,51 @@ def schema_names() -> list[str]:
 
 
 def validator_for(api_version: str, kind: str) -> Any | None:
-    """A cached Draft 2020-12 validator for apiVersion + kind, None if no schema."""
+    """A cached Draft 2020-12 validator for apiVersion + kind, None if no schema.
+
+    The files here first; else a built-in kind of the Kubernetes definitions bundle
+    (`kubernetes/`, the same source as the files: the drill cluster's Deployments,
+    DaemonSets, ConfigMaps and other kinds warroom itself never creates)."""
     if not SAFE_NAME.fullmatch(api_version) or not SAFE_NAME.fullmatch(kind):
         return None
     name = schema_file_name(api_version, kind)
     if name not in _validators:
         text = schema_text(name)
-        if text is None:
+        schema = json.loads(text) if text is not None else bundled_schema(api_version, kind)
+        if schema is None:
             return None
-        _validators[name] = jsonschema.Draft202012Validator(
-            json.loads(text), format_checker=FORMATS
-        )
+        _validators[name] = jsonschema.Draft202012Validator(schema, format_checker=FORMATS)
     return _validators[name]
+
+
+KUBERNETES_DEFINITIONS = "definitions-v1.37.0.json"
+
+
+@functools.cache
+def kubernetes_definitions() -> dict[str, Any]:
+    """The Kubernetes 1.37 definitions bundled in `kubernetes/`, name -> JSON Schema whose
+    refs read `#/$defs/NAME` (kubernetes-validate 1.37.0, v1.37.0-local-strict: the
+    definitions of every built-in kind the drill cluster serves and what they refer to)."""
+    text = (resources.files(__name__) / "kubernetes" / KUBERNETES_DEFINITIONS).read_text(
+        encoding="utf-8")
+    return dict(json.loads(text)["$defs"])
+
+
+def bundled_schema(api_version: str, kind: str) -> dict[str, Any] | None:
+    """A standalone schema for a built-in kind of the bundle, shaped as the files here
+    (apiVersion, kind and metadata required), or None."""
+    group, _, version = api_version.rpartition("/")
+    definitions = kubernetes_definitions()
+    for definition in definitions.values():
+        for gvk in definition.get("x-kubernetes-group-version-kind") or []:
+            if (gvk.get("group", ""), gvk.get("version"), gvk.get("kind")) == (
+                    group, version, kind):
+                required = sorted({*definition.get("required", []), "apiVersion", "kind",
+                                   "metadata"})
+                return {**definition, "$schema": "https://json-schema.org/draft/2020-12/schema",
+                        "title": f"{api_version} {kind}", "required": required,
+                        "$defs": definitions}
+    return None
 
 
 def known_kinds() -> list[tuple[str, str]]:

@@ -1,17 +1,20 @@
 """The drill cluster's Kubernetes API server, one job per module.
 
-What it serves (checked with kubernetes 37 sync + aio clients and kubectl 1.37):
-discovery (`/version`, `/api`, `/apis`, each group/version) and an OpenAPI v3
-stub; namespaces, pods (+`log`), events, services (+`proxy`), serviceaccounts,
-secrets, networkpolicies, Istio security v1/v1beta1, Linkerd policy kinds,
-SelfSubjectAccessReview (JSON and kubectl's protobuf); get, list (label and
-field selectors, Tables for kubectl), watch, create, replace, patch (JSON,
-merge, strategic for built-ins), delete, deletecollection, dryRun=All,
-fieldValidation; errors as Status objects worded as the real server's.
+What it serves (checked with kubernetes 37 sync + aio clients and kubectl 1.37;
+docs/drill-conformance.md has the table): discovery and OpenAPI v3 with the real
+schemas; core, apps, discovery and networking kinds, Istio and Linkerd policy kinds,
+the self-subject reviews; get, list (label and field selectors, limit/continue,
+Tables), watch, create, replace, patch (JSON, merge, strategic), delete,
+deletecollection, dryRun, fieldValidation; pods' log, exec (WebSocket), ephemeral
+containers; workloads' scale and status; errors as Status objects worded as the
+real server's.
 
 Modules without aiohttp, shared with `cluster_state`: resources, status,
-selectors, patch, validation, defaults, rbac, faults, protobuf, prometheus,
-tables, paths. HTTP side: app (routing, faults, RBAC, errors), handlers
-(verbs), watch, logs, proxy (istiod syncz, Prometheus), discovery, openapi,
-options, responses.
+selectors, paging, patch, validation, field_checks, cel, defaults, rbac, faults,
+protobuf, protobuf_objects, prometheus, tables, paths, workloads, controllers,
+endpoints, commands (exec requests and answers).
+
+HTTP side: app (routing, faults, RBAC, errors), handlers (verbs), subresources
+(scale, status, ephemeralcontainers), remote (exec, attach, port-forward), watch,
+logs, proxy (istiod syncz, Prometheus), discovery, openapi, options, responses.
 """

@@ -14,7 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import discovery, guard, handlers, logs, openapi, paths, proxy, status, watch
+from . import (
+    discovery,
+    guard,
+    handlers,
+    logs,
+    openapi,
+    paths,
+    proxy,
+    remote,
+    status,
+    subresources,
+    watch,
+)
 from .responses import error_response, json_response
 
 if TYPE_CHECKING:
@@ -153,6 +165,15 @@ async def _api(request: web.Request) -> web.StreamResponse:
         _authorize(state, verb, target)
         return await proxy.serve_proxy(state, target.namespace, target.name,
                                        "/".join(target.rest), request)
+    if target.subresource in ("scale", "status", "ephemeralcontainers"):
+        verb = {"GET": "get", "PUT": "update", "PATCH": "patch"}.get(method)
+        if verb is None:
+            raise status.method_not_allowed()
+        _authorize(state, verb, target)
+        return await subresources.serve(state, target, request, handlers.read_json)
+    if target.subresource in ("exec", "attach", "portforward"):
+        _authorize(state, "create", target)
+        return await remote.serve(state, target, request)
     if target.name is None:
         return await _collection(state, target, request, streams)
     return await _item(state, target, request)

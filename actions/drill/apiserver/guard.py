@@ -7,9 +7,11 @@ every request must:
 
 - name the server as loopback in `Host` (`127.0.0.1`, `localhost` or `[::1]`,
   with the listening port): a rebound `evil.example` is refused;
-- carry no `Origin`, and no `Sec-Fetch-Site` other than `none`: browsers send
-  them, kubectl and the official client never do (a real API server refuses
-  origins outside `--cors-allowed-origins`, which is empty by default);
+- carry no `Origin` but the server's own, and no `Sec-Fetch-Site` other than
+  `none`: a browser sends the page's origin, which a page on another origin
+  cannot forge; kubectl sends none, and the official client's WebSocket (exec)
+  sends the server's own (a real API server refuses origins outside
+  `--cors-allowed-origins`, which is empty by default);
 - carry the drill's bearer token (`Authorization: Bearer ...`), a random value
   per run that only the kubeconfig the drill writes (mode 0600) holds. As on
   a real API server, `/version`, `/healthz`, `/livez` and `/readyz` are
@@ -50,7 +52,9 @@ def refusal(request: web.Request, token: str) -> web.Response | None:
             "the drill cluster answers only requests addressed to it on loopback "
             "(Host 127.0.0.1, localhost or [::1] with its port)",
         ))  # fmt: skip
-    if "Origin" in request.headers or request.headers.get("Sec-Fetch-Site", "none") != "none":
+    origin = request.headers.get("Origin")
+    if (origin is not None and not _is_own_origin(request, origin)) \
+            or request.headers.get("Sec-Fetch-Site", "none") != "none":
         return error_response(status.error(
             403, "Forbidden",
             "the drill cluster refuses requests from web pages (an Origin header); "
@@ -65,8 +69,17 @@ def refusal(request: web.Request, token: str) -> web.Response | None:
     return None
 
 
+def _is_own_origin(request: web.Request, origin: str) -> bool:
+    """`https://<loopback name>:<this port>`: what websocket-client derives from the URL."""
+    scheme, _, host = origin.partition("://")
+    return scheme == "https" and _names_this_server(request, host)
+
+
 def _host_is_this_server(request: web.Request) -> bool:
-    host = request.headers.get("Host", "")
+    return _names_this_server(request, request.headers.get("Host", ""))
+
+
+def _names_this_server(request: web.Request, host: str) -> bool:
     if host.endswith("]") or ":" not in host:  # no port: only right on the default port
         name, port = host, "80"
     else:

@@ -26,8 +26,12 @@ async def read_json(request: web.Request) -> Any:
         # kubectl's create generators send protobuf; only the kinds they create are read.
         try:
             decoded = decode_object(await request.read())
-        except ProtobufError:
-            decoded = None
+        except ProtobufError as error:
+            raise status.error(
+                415, "UnsupportedMediaType",
+                f"the warroom drill cluster reads protobuf bodies only as kubectl create, "
+                f"run and debug send them ({error}): send this object as JSON or YAML "
+                "(kubectl create -f FILE)") from None
         if decoded is None:
             raise status.unsupported_media_type(["application/json", "application/yaml"])
         return decoded
@@ -94,14 +98,25 @@ def list_objects(state: ClusterState, target: Target, request: web.Request) -> w
     resource = target.resource
     assert resource is not None
     query = request.query
-    items, version = state.list_with_version(
+    continue_token = query.get("continue") or None
+    if continue_token and query.get("resourceVersion") not in (None, "", "0"):
+        raise status.bad_request("specifying resource version is not allowed when using continue")
+    page = state.list_page(
         target.api_version, resource.kind, target.namespace,
-        label_selector=query.get("labelSelector"), field_selector=query.get("fieldSelector"))
-    as_table = _as_table(state, target, request, items, version)
-    if as_table is not None:
-        return as_table
+        label_selector=query.get("labelSelector"), field_selector=query.get("fieldSelector"),
+        limit=options.non_negative_int(query, "limit"), continue_token=continue_token)
+    metadata: dict[str, Any] = {"resourceVersion": page.resource_version}
+    if page.continue_token:
+        metadata["continue"] = page.continue_token
+    if page.remaining_item_count is not None:
+        metadata["remainingItemCount"] = page.remaining_item_count
+    if tables.wants_table(request.headers.get("Accept", "")):
+        body = tables.table(resource, page.items, page.resource_version,
+                            query.get("includeObject", "Metadata"), state.clock())
+        body["metadata"] = metadata  # kubectl get follows the Table's continue token
+        return json_response(body, warnings=_warnings(target))
     body = {"kind": f"{resource.kind}List", "apiVersion": target.api_version,
-            "metadata": {"resourceVersion": version}, "items": items}
+            "metadata": metadata, "items": page.items}
     return json_response(body, warnings=_warnings(target))
 
 
@@ -113,6 +128,8 @@ async def create_object(state: ClusterState, target: Target,
         return await self_subject_access_review(state, request)
     if resource.kind == "SelfSubjectRulesReview":
         return await self_subject_rules_review(state, request)
+    if resource.kind == "SelfSubjectReview":
+        return self_subject_review(state)
     dry_run = options.dry_run(request.query, "CreateOptions")
     validation = options.field_validation(request.query)
     body = _check_body(target, await read_json(request))
@@ -150,6 +167,12 @@ async def patch_object(state: ClusterState, target: Target,
     accepted = [patch.JSON_PATCH, patch.MERGE_PATCH]
     if resource.builtin:
         accepted.append(patch.STRATEGIC_MERGE_PATCH)
+    if content_type == patch.APPLY_PATCH:
+        raise status.error(415, "UnsupportedMediaType",
+                           "server-side apply is a limit of the warroom drill cluster: it "
+                           "serves client-side apply only (kubectl apply without "
+                           "--server-side); accepted media types include: "
+                           + ", ".join(accepted))
     if content_type not in accepted:
         raise status.unsupported_media_type(accepted)
     dry_run = options.dry_run(request.query, "PatchOptions")
@@ -284,4 +307,17 @@ async def self_subject_rules_review(state: ClusterState,
               "metadata": {"creationTimestamp": None}, "spec": spec,
               "status": {"resourceRules": state.rules_in(namespace),
                          "nonResourceRules": [], "incomplete": False}}
+    return json_response(answer, 201)
+
+
+def self_subject_review(state: ClusterState) -> web.Response:
+    """`kubectl auth whoami`: who the drill's requests act as (the body says nothing more)."""
+    username = state.username
+    groups = ["system:authenticated"]
+    if username.startswith("system:serviceaccount:"):
+        namespace = username.split(":")[2]
+        groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", *groups]
+    answer = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
+              "metadata": {"creationTimestamp": None},
+              "status": {"userInfo": {"username": username, "groups": groups}}}
     return json_response(answer, 201)

@@ -42,7 +42,7 @@ def _parse_since_time(text: str) -> datetime:
 
 def _container(pod: dict[str, Any], requested: str | None, state: ClusterState) -> str:
     spec = pod.get("spec") or {}
-    names = [str(c.get("name")) for key in ("containers", "initContainers")
+    names = [str(c.get("name")) for key in ("containers", "initContainers", "ephemeralContainers")
              for c in spec.get(key) or [] if isinstance(c, dict)]
     name = pod["metadata"]["name"]
     if requested:
@@ -67,15 +67,15 @@ async def serve_logs(state: ClusterState, namespace: str, name: str, request: we
         assert resource is not None
         raise status.not_found(resource, name)
     container = _container(pod, query.get("container"), state)
+    if options.is_true(query, "previous"):
+        _previous_log(pod, container)
     follow = options.is_true(query, "follow")
     with_timestamps = options.is_true(query, "timestamps")
     tail = options.non_negative_int(query, "tailLines")
     limit = options.non_negative_int(query, "limitBytes")
     since_seconds = options.non_negative_int(query, "sinceSeconds")
     since_time = query.get("sinceTime")
-    if since_seconds is not None and since_time:
-        raise status.error(422, "Invalid", "at most one of `sinceTime` or `sinceSeconds` may be "
-                                           "specified")
+    _validate_options(name, since_seconds, since_time, limit)
     since: datetime | None = None
     if since_seconds is not None:
         since = state.clock() - timedelta(seconds=since_seconds)
@@ -106,7 +106,7 @@ async def serve_logs(state: ClusterState, namespace: str, name: str, request: we
     if since is not None:
         lines = [line for line in lines if line.at >= since]
     if tail is not None:
-        lines = lines[len(lines) - tail:] if tail else []
+        lines = lines[-tail:] if tail else []  # a tail longer than the log is the whole log
 
     response = web.StreamResponse(headers={"Content-Type": "text/plain"})
     response.enable_chunked_encoding()
@@ -136,6 +136,33 @@ async def serve_logs(state: ClusterState, namespace: str, name: str, request: we
         for unsubscribe in unsubscribers:
             unsubscribe()
     return response
+
+
+def _validate_options(pod: str, since_seconds: int | None, since_time: str | None,
+                      limit: int | None) -> None:
+    """pkg/apis/core/validation ValidatePodLogOptions, answered as the log REST answers it."""
+    causes: list[tuple[str, str, str]] = []
+    for field, value in (("sinceSeconds", since_seconds), ("limitBytes", limit)):
+        if value == 0:
+            causes.append(("FieldValueInvalid", field, "Invalid value: 0: must be greater than 0"))
+    if since_seconds is not None and since_time:
+        causes.append(("FieldValueForbidden", "",
+                       "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"))
+    if causes:
+        texts = [f"{field}: {text}" if field else text for _, field, text in causes]
+        joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+        raise status.error(422, "Invalid", f'PodLogOptions "{pod}" is invalid: {joined}',
+                           name=pod, kind="PodLogOptions",
+                           causes=[{"reason": reason, "message": text, "field": field}
+                                   for reason, field, text in causes])
+
+
+def _previous_log(pod: dict[str, Any], container: str) -> None:
+    """`previous=true`: the drill keeps no log of a terminated instance, so every container
+    answers as the kubelet does for one that never restarted (a 400 through the API server)."""
+    name = pod["metadata"]["name"]
+    raise status.bad_request(f'previous terminated container "{container}" in pod "{name}" '
+                             "not found")
 
 
 def _render(line: LogLine, with_timestamps: bool) -> bytes:

@@ -64,16 +64,44 @@ def _crd(group: str, versions: tuple[str, ...], kind: str, plural: str,
                         **kwargs)  # type: ignore[arg-type]
 
 
+_POD_STREAMS = "create get"  # exec/attach/portforward: POST (SPDY) or GET (WebSocket)
+_SCALE = ("Scale", "get patch update")
+
 RESOURCE_TYPES: tuple[ResourceType, ...] = (
     _core("Namespace", "namespaces", namespaced=False, short_names=("ns",)),
     _core("Pod", "pods", short_names=("po",), categories=("all",), delete_returns_object=True,
-          subresources={"log": ("Pod", "get")}),
+          subresources={"log": ("Pod", "get"), "exec": ("PodExecOptions", _POD_STREAMS),
+                        "attach": ("PodAttachOptions", _POD_STREAMS),
+                        "portforward": ("PodPortForwardOptions", _POD_STREAMS),
+                        "ephemeralcontainers": ("Pod", "get patch update"),
+                        "status": ("Pod", "get patch update")}),
     _core("Event", "events", short_names=("ev",)),
     _core("Service", "services", short_names=("svc",), categories=("all",),
           delete_returns_object=True,
           subresources={"proxy": ("ServiceProxyOptions", "create delete get patch update")}),
     _core("ServiceAccount", "serviceaccounts", short_names=("sa",), delete_returns_object=True),
     _core("Secret", "secrets"),
+    _core("ConfigMap", "configmaps", short_names=("cm",)),
+    _core("Endpoints", "endpoints", short_names=("ep",)),
+    _core("Node", "nodes", namespaced=False, short_names=("no",), delete_returns_object=True,
+          subresources={"status": ("Node", "get patch update")}),
+    ResourceType(group="apps", versions=("v1",), kind="ControllerRevision",
+                 plural="controllerrevisions", singular="controllerrevision"),
+    ResourceType(group="apps", versions=("v1",), kind="DaemonSet", plural="daemonsets",
+                 singular="daemonset", short_names=("ds",), categories=("all",),
+                 subresources={"status": ("DaemonSet", "get patch update")}),
+    ResourceType(group="apps", versions=("v1",), kind="Deployment", plural="deployments",
+                 singular="deployment", short_names=("deploy",), categories=("all",),
+                 subresources={"scale": _SCALE, "status": ("Deployment", "get patch update")}),
+    ResourceType(group="apps", versions=("v1",), kind="ReplicaSet", plural="replicasets",
+                 singular="replicaset", short_names=("rs",), categories=("all",),
+                 subresources={"scale": _SCALE, "status": ("ReplicaSet", "get patch update")}),
+    ResourceType(group="apps", versions=("v1",), kind="StatefulSet", plural="statefulsets",
+                 singular="statefulset", short_names=("sts",), categories=("all",),
+                 subresources={"scale": _SCALE, "status": ("StatefulSet", "get patch update")}),
+    ResourceType(group="authentication.k8s.io", versions=("v1",), kind="SelfSubjectReview",
+                 plural="selfsubjectreviews", singular="selfsubjectreview", namespaced=False,
+                 verbs=("create",), stored=False),
     ResourceType(group="networking.k8s.io", versions=("v1",), kind="NetworkPolicy",
                  plural="networkpolicies", singular="networkpolicy", short_names=("netpol",)),
     ResourceType(group="authorization.k8s.io", versions=("v1",), kind="SelfSubjectAccessReview",
@@ -82,6 +110,8 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ResourceType(group="authorization.k8s.io", versions=("v1",), kind="SelfSubjectRulesReview",
                  plural="selfsubjectrulesreviews", singular="selfsubjectrulesreview",
                  namespaced=False, verbs=("create",), stored=False),
+    ResourceType(group="discovery.k8s.io", versions=("v1",), kind="EndpointSlice",
+                 plural="endpointslices", singular="endpointslice"),
     _crd("security.istio.io", ("v1", "v1beta1"), "AuthorizationPolicy", "authorizationpolicies",
          categories=("istio-io", "security-istio-io")),
     _crd("security.istio.io", ("v1", "v1beta1"), "PeerAuthentication", "peerauthentications",
@@ -99,10 +129,14 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
          short_names=("netauthn", "networkauthn"), categories=("policy",)),
 )
 
-# Group order for /apis; a group's versions are listed newest (preferred) first.
+# Group order for /apis, as a real cluster lists its built-in groups before the CRDs'; a
+# group's versions are listed newest (preferred) first.
 GROUP_VERSIONS: dict[str, tuple[str, ...]] = {
-    "networking.k8s.io": ("v1",),
+    "apps": ("v1",),
+    "authentication.k8s.io": ("v1",),
     "authorization.k8s.io": ("v1",),
+    "networking.k8s.io": ("v1",),
+    "discovery.k8s.io": ("v1",),
     "security.istio.io": ("v1", "v1beta1"),
     "policy.linkerd.io": ("v1beta3", "v1beta2", "v1beta1", "v1alpha1"),
 }

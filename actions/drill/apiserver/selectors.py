@@ -1,9 +1,11 @@
 """Label and field selectors, parsed and matched as the API server does.
 
 Label selectors: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`.
-Field selectors: `path=value`, `path==value`, `path!=value` over dotted paths
-of the object (`involvedObject.name`, `type`, `metadata.name`, `status.phase`).
-Parse errors raise ApiError 400 with the server's wording.
+Field selectors: `path=value`, `path==value`, `path!=value` over the fields
+each kind lets a selector use (`FIELD_LABELS`); any other field is a 400
+`field label not supported: ...`, as the real server answers instead of
+silently matching nothing. Parse errors raise ApiError 400 with the server's
+wording.
 """
 
 from __future__ import annotations
@@ -103,6 +105,35 @@ def _label_requirement(requirement: str, selector: str) -> Callable[[dict[str, s
     return lambda labels: key in labels
 
 
+_META_FIELDS = {"metadata.name": "metadata.name", "metadata.namespace": "metadata.namespace"}
+# The field labels each kind's selector accepts, label -> the field it reads. From the
+# AddFieldLabelConversionFunc calls of k8s.io/kubernetes pkg/apis/core/v1/conversion.go and
+# pkg/apis/apps/v1/conversion.go; every other kind (custom resources too) has only the
+# metadata ones (runtime.DefaultMetaV1FieldSelectorConversion).
+FIELD_LABELS: dict[tuple[str, str], dict[str, str]] = {
+    ("", "Pod"): _META_FIELDS | {label: label for label in (
+        "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+        "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName")}
+        | {"status.podIPs": "status.podIP", "spec.host": "spec.nodeName"},
+    ("", "Event"): _META_FIELDS | {label: label for label in (
+        "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+        "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+        "involvedObject.fieldPath", "reason", "reportingComponent", "type")}
+        | {"source": "source.component"},
+    ("", "Namespace"): {"metadata.name": "metadata.name", "status.phase": "status.phase"},
+    ("", "Node"): {"metadata.name": "metadata.name",
+                   "spec.unschedulable": "spec.unschedulable"},
+    ("", "Secret"): _META_FIELDS | {"type": "type"},
+    ("", "Service"): _META_FIELDS | {"spec.clusterIP": "spec.clusterIP", "spec.type": "spec.type"},
+    ("apps", "ReplicaSet"): _META_FIELDS | {"status.replicas": "status.replicas"},
+}
+
+
+def field_labels(group: str, kind: str) -> dict[str, str]:
+    """The field labels a selector over group/kind may use, label -> field path."""
+    return FIELD_LABELS.get((group, kind), _META_FIELDS)
+
+
 def field_value(obj: dict[str, Any], path: str) -> str | None:
     """The value at a dotted field path as a selector compares it, None if absent."""
     current: Any = obj
@@ -117,8 +148,13 @@ def field_value(obj: dict[str, Any], path: str) -> str | None:
     return str(current)
 
 
-def parse_field_selector(text: str | None) -> Matcher:
-    """A predicate over objects for one field selector string ('' matches all)."""
+def parse_field_selector(text: str | None,
+                         labels: dict[str, str] | None = None) -> Matcher:
+    """A predicate over objects for one field selector string ('' matches all).
+
+    labels: the kind's field labels (`field_labels()`); a label outside them is a 400, as
+    on the real server. None accepts any dotted path (the scenarios' own look-ups).
+    """
     if not text or not text.strip():
         return lambda obj: True
     tests: list[Matcher] = []
@@ -132,6 +168,10 @@ def parse_field_selector(text: str | None) -> Matcher:
                                      f"'{requirement}'")
         if not path:
             raise status.bad_request(f"invalid selector: '{text}'")
+        if labels is not None:
+            if path not in labels:
+                raise status.bad_request(f"field label not supported: {path}")
+            path = labels[path]
         tests.append(_field_test(path, value, operator == "!="))
 
     def match(obj: dict[str, Any]) -> bool:

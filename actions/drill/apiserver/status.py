@@ -99,8 +99,20 @@ def invalid(resource: ResourceType, name: str, causes: list[tuple[str, str]]) ->
     return error(
         422, "Invalid", f'{resource.qualified_kind} "{name}" is invalid: {joined}',
         name=name, group=resource.group, kind=resource.kind,
-        causes=[{"reason": "FieldValueInvalid", "message": message, "field": field}
+        causes=[{"reason": _cause_reason(message), "message": message, "field": field}
                 for field, message in causes])
+
+
+# field.ErrorType -> the cause reason it is reported with (apimachinery field/errors.go).
+_CAUSE_REASONS = (("Unsupported value", "FieldValueNotSupported"),
+                  ("Required value", "FieldValueRequired"), ("Forbidden", "FieldValueForbidden"),
+                  ("Duplicate value", "FieldValueDuplicate"), ("Too long", "FieldValueTooLong"),
+                  ("Too many", "FieldValueTooMany"), ("Not found", "FieldValueNotFound"))
+
+
+def _cause_reason(message: str) -> str:
+    return next((reason for prefix, reason in _CAUSE_REASONS if message.startswith(prefix)),
+                "FieldValueInvalid")
 
 
 def invalid_option(options_kind: str, field: str, value: str, supported: str) -> ApiError:

@@ -2,14 +2,14 @@
 
 Three layers: unknown fields (400 under fieldValidation=Strict, dropped with a
 warning under Warn, dropped silently under Ignore), the real JSON schemas
-(422 Invalid with the schema's complaint in `details.causes`), and the few Go
-validations the runbook's actions depend on (object names, ipBlock CIDRs).
+(422 Invalid with the schema's complaint in `details.causes`), the Go
+validations (field_checks.py: names, labels, NetworkPolicy ports, peers,
+policyTypes and ipBlocks), and the CRDs' CEL rules (cel.py).
 """
 
 from __future__ import annotations
 
 import copy
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -17,13 +17,13 @@ from typing import Any
 import jsonschema
 
 from ... import schemas
-from . import status
+from . import cel, status
+from . import field_checks as checks
+from .field_checks import Cause
 from .resources import ResourceType
 
 FIELD_VALIDATION_VALUES = ("Strict", "Warn", "Ignore")
 
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 def _unknown_fields(error: jsonschema.ValidationError) -> list[tuple[list[Any], str]]:
@@ -71,7 +71,11 @@ def check_object(resource: ResourceType, obj: dict[str, Any], field_validation: 
             warnings.extend(texts)
         errors = schemas.schema_errors(obj)
     causes = [(schemas.field_path(e), schemas.describe_error(e)) for e in errors]
-    causes += _go_validation(resource, obj)
+    causes += _go_validation(resource, obj, warnings)
+    if not resource.builtin and not errors:
+        validator = schemas.validator_for(str(obj.get("apiVersion")), resource.kind)
+        if validator is not None:
+            causes += cel.violations(validator.schema, obj)
     if causes:
         raise status.invalid(resource, name, causes)
     return obj
@@ -81,61 +85,117 @@ def _join(parent: list[Any], key: str) -> str:
     return schemas.path_text([*parent, key])
 
 
-def _go_validation(resource: ResourceType, obj: dict[str, Any]) -> list[tuple[str, str]]:
-    """The Go-side checks a schema cannot express that the runbook's actions meet."""
-    causes: list[tuple[str, str]] = []
+def _go_validation(resource: ResourceType, obj: dict[str, Any],
+                   warnings: list[str] | None) -> list[Cause]:
+    """The Go-side checks a schema cannot express (pkg/apis/*/validation), same messages."""
+    causes: list[Cause] = []
     metadata = obj.get("metadata") or {}
     name = metadata.get("name")
     if not name:
-        causes.append(("metadata.name", "Required value: name or generateName is required"))
+        causes.append(checks.required("metadata.name", "name or generateName is required"))
+    elif resource.kind == "Namespace":
+        causes += checks.dns1123_label("metadata.name", str(name))
+    elif resource.kind == "Service":
+        causes += checks.dns1035_label("metadata.name", str(name))
     else:
-        pattern = _DNS1123_LABEL if resource.kind == "Namespace" else _DNS1123_SUBDOMAIN
-        limit = 63 if resource.kind == "Namespace" else 253
-        if not pattern.fullmatch(name) or len(name) > limit:
-            causes.append((
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase RFC 1123 '
-                f"{'label' if resource.kind == 'Namespace' else 'subdomain'} must consist of "
-                "lower case alphanumeric characters, '-' or '.', and must start and end with "
-                "an alphanumeric character"))
-    if resource.kind == "NetworkPolicy":
-        causes += _ip_blocks(obj.get("spec") or {})
+        causes += checks.dns1123_subdomain("metadata.name", str(name))
+    causes += checks.labels("metadata.labels", metadata.get("labels"))
+    if resource.kind == "NetworkPolicy" and resource.builtin:
+        causes += _network_policy_spec(obj.get("spec") or {}, warnings)
     return causes
 
 
-def _ip_blocks(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    causes: list[tuple[str, str]] = []
+def _network_policy_spec(spec: dict[str, Any], warnings: list[str] | None) -> list[Cause]:
+    """ValidateNetworkPolicySpec (k8s.io/kubernetes pkg/apis/networking/validation)."""
+    causes = checks.label_selector("spec.podSelector", spec.get("podSelector"))
     for direction, peers_key in (("ingress", "from"), ("egress", "to")):
         for rule_index, rule in enumerate(spec.get(direction) or []):
-            for peer_index, peer in enumerate((rule or {}).get(peers_key) or []):
-                block = (peer or {}).get("ipBlock")
-                if not isinstance(block, dict):
-                    continue
-                where = f"spec.{direction}[{rule_index}].{peers_key}[{peer_index}].ipBlock"
-                causes += _ip_block(where, block)
+            if not isinstance(rule, dict):
+                continue
+            where = f"spec.{direction}[{rule_index}]"
+            for index, port in enumerate(rule.get("ports") or []):
+                if isinstance(port, dict):
+                    causes += _policy_port(f"{where}.ports[{index}]", port)
+            for index, peer in enumerate(rule.get(peers_key) or []):
+                if isinstance(peer, dict):
+                    causes += _policy_peer(f"{where}.{peers_key}[{index}]", peer, warnings)
+    types = spec.get("policyTypes") or []
+    if len(types) > 2:
+        causes.append(checks.invalid("spec.policyTypes", types,
+                                     "may not specify more than two policyTypes"))
+        return causes
+    for index, policy_type in enumerate(types):
+        if policy_type not in ("Ingress", "Egress"):
+            causes.append(checks.not_supported(f"spec.policyTypes[{index}]", policy_type,
+                                               ["Ingress", "Egress"]))
     return causes
 
 
-def _ip_block(where: str, block: dict[str, Any]) -> list[tuple[str, str]]:
-    causes: list[tuple[str, str]] = []
+def _policy_port(where: str, port: dict[str, Any]) -> list[Cause]:
+    causes: list[Cause] = []
+    protocol = port.get("protocol")
+    if protocol is not None and protocol not in ("TCP", "UDP", "SCTP"):
+        causes.append(checks.not_supported(f"{where}.protocol", protocol, ["TCP", "UDP", "SCTP"]))
+    number, end = port.get("port"), port.get("endPort")
+    if number is None:
+        if end is not None:
+            causes.append(checks.invalid(f"{where}.endPort", end,
+                                         "may not be specified when `port` is not specified"))
+    elif isinstance(number, int):
+        causes += checks.port_number(f"{where}.port", number)
+        if isinstance(end, int):
+            if end < number:
+                causes.append(checks.invalid(f"{where}.endPort", end,
+                                             "must be greater than or equal to `port`"))
+            causes += checks.port_number(f"{where}.endPort", end)
+    else:
+        if end is not None:
+            causes.append(checks.invalid(f"{where}.endPort", end,
+                                         "may not be specified when `port` is non-numeric"))
+        causes += checks.port_name(f"{where}.port", str(number))
+    return causes
+
+
+def _policy_peer(where: str, peer: dict[str, Any], warnings: list[str] | None) -> list[Cause]:
+    causes: list[Cause] = []
+    present = [key for key in ("podSelector", "namespaceSelector", "ipBlock")
+               if peer.get(key) is not None]
+    for key in ("podSelector", "namespaceSelector"):
+        if key in present:
+            causes += checks.label_selector(f"{where}.{key}", peer[key])
+    if isinstance(peer.get("ipBlock"), dict):
+        causes += _ip_block(f"{where}.ipBlock", peer["ipBlock"], warnings)
+    if not present:
+        causes.append(checks.required(where, "must specify a peer"))
+    elif len(present) > 1 and "ipBlock" in present:
+        causes.append(checks.forbidden(where, "may not specify both ipBlock and another peer"))
+    return causes
+
+
+def _ip_block(where: str, block: dict[str, Any], warnings: list[str] | None) -> list[Cause]:
+    """ValidateIPBlock with StrictIPCIDRValidation off (its default): an address with bits
+    past the prefix is accepted with the apiserver's warning."""
     cidr_text = block.get("cidr")
-    try:
-        cidr = ipaddress.ip_network(str(cidr_text), strict=False)
-    except ValueError:
-        return [(f"{where}.cidr", f'Invalid value: "{cidr_text}": must be a valid CIDR value, '
-                                  "(e.g. 10.9.8.0/24 or 2001:db8::/64)")]
+    if not cidr_text:
+        return [checks.required(f"{where}.cidr")]
+    cidr = checks.parse_cidr(cidr_text)
+    if cidr is None:
+        return [checks.invalid(f"{where}.cidr", cidr_text, checks.CIDR_MESSAGE)]
+    found_warnings = checks.cidr_warnings(f"{where}.cidr", cidr_text)
+    causes: list[Cause] = []
     for index, entry in enumerate(block.get("except") or []):
-        try:
-            excluded = ipaddress.ip_network(str(entry), strict=False)
-        except ValueError:
-            causes.append((f"{where}.except[{index}]",
-                           f'Invalid value: "{entry}": must be a valid CIDR value, '
-                           "(e.g. 10.9.8.0/24 or 2001:db8::/64)"))
+        path = f"{where}.except[{index}]"
+        excluded = checks.parse_cidr(entry)
+        if excluded is None:
+            causes.append(checks.invalid(path, entry, checks.CIDR_MESSAGE))
             continue
-        if (excluded.version != cidr.version or not excluded.subnet_of(cidr)  # type: ignore[arg-type]
+        found_warnings += checks.cidr_warnings(path, entry)
+        if (excluded.version != cidr.version
+                or not excluded.subnet_of(cidr)  # type: ignore[arg-type]
                 or excluded.prefixlen <= cidr.prefixlen):
-            causes.append((f"{where}.except[{index}]",
-                           f'Invalid value: "{entry}": must be a strict subset of `cidr`'))
+            causes.append(checks.invalid(path, entry, "must be a strict subset of `cidr`"))
+    if warnings is not None and not causes:
+        warnings.extend(found_warnings)
     return causes
 
 

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from . import status, tables
 from .paths import Target
-from .selectors import parse_field_selector, parse_label_selector
+from .selectors import field_labels, parse_field_selector, parse_label_selector
 
 if TYPE_CHECKING:
     from ..cluster_state import ClusterState, WatchEvent
@@ -52,7 +52,8 @@ async def serve_watch(state: ClusterState, target: Target, request: web.Request,
     assert resource is not None
     query = request.query
     labels = parse_label_selector(query.get("labelSelector"))
-    fields = parse_field_selector(query.get("fieldSelector"))
+    fields = parse_field_selector(query.get("fieldSelector"),
+                                  field_labels(resource.group, resource.kind))
     start = _start_version(query.get("resourceVersion"))
     deadline = time.monotonic() + _timeout(query.get("timeoutSeconds"))
     send_initial = query.get("sendInitialEvents", "").lower() == "true"

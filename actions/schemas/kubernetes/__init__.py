@@ -1,0 +1,1 @@
+"""The Kubernetes 1.37 definitions bundle (data): see `actions.schemas.kubernetes_definitions`."""
