@@ -5,9 +5,10 @@ budget: every exact count is a scan, and the pod lives inside the
 `output_fields` JSON. So the counts are kept in a rollup, `alert_rollup`:
 one row per (incident, rule, priority, namespace, pod) with its count and
 first/last time, valid up to the alert chain position stored in
-`meta.alert_rollup_seq`. Alerts are append-only and their incident never
-changes (both are in the audit chain), so the rollup plus the alerts after
-that position is always exact: `summarise_alerts` reads the rollup and
+`meta.alert_rollup_seq`. Alerts are append-only and their incident changes
+at most once, from none to one, by a chained link that also counts them into
+the rollup (`fold_linked_in`), so the rollup plus the alerts after that
+position is always exact: `summarise_alerts` reads the rollup and
 aggregates only the newer alerts live, and works (more slowly) on a record
 that has no rollup at all, read-only, on any machine.
 
@@ -20,6 +21,7 @@ loses nothing (the next refresh rebuilds it).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -114,20 +116,45 @@ def refresh_rollup_in(conn: sqlite3.Connection) -> int:
         "SELECT count(*) FROM alerts WHERE seq > ? AND +incident_id IS NOT NULL", (mark,)
     ).fetchone()
     # "+incident_id": find the new alerts by seq, never through the incident index.
+    _fold(
+        conn,
+        _GROUPED.format(incident="IS NOT NULL").replace("AND incident_id", "AND +incident_id"),
+        (mark,),
+    )
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (ROLLUP_MARK, str(head)))
+    return added
+
+
+def fold_linked_in(conn: sqlite3.Connection, seqs: list[int]) -> None:
+    """Count alerts just linked to an incident (store/alerts.py) into the rollup.
+
+    Those after the rollup's mark are counted live and folded by the next refresh;
+    those before it were left out while they had no incident, so they go in now.
+    """
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (ROLLUP_MARK,)).fetchone()
+    mark = int(row[0]) if row else 0
+    covered = [seq for seq in seqs if seq <= mark]
+    for start in range(0, len(covered), 900):
+        chunk = covered[start : start + 900]
+        grouped = _GROUPED.format(incident="IS NOT NULL").replace(
+            "WHERE seq > ?", f"WHERE seq IN ({', '.join('?' * len(chunk))})"
+        )
+        _fold(conn, grouped, chunk)
+
+
+def _fold(conn: sqlite3.Connection, grouped: str, params: Sequence[object]) -> None:
+    """Add the groups `grouped` selects to the rollup's counts and first/last times."""
     # `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
     conn.execute(
-        f"INSERT INTO {ROLLUP_TABLE} SELECT * FROM ("
-        + _GROUPED.format(incident="IS NOT NULL").replace("AND incident_id", "AND +incident_id")
-        + ") WHERE true ON CONFLICT (incident_id, rule, priority, ns, pod) DO UPDATE SET "
+        f"INSERT INTO {ROLLUP_TABLE} SELECT * FROM ({grouped}) WHERE true "
+        "ON CONFLICT (incident_id, rule, priority, ns, pod) DO UPDATE SET "
         "n = n + excluded.n, "
         "first_ns = min(coalesce(first_ns, excluded.first_ns), "
         "coalesce(excluded.first_ns, first_ns)), "
         "last_ns = max(coalesce(last_ns, excluded.last_ns), "
         "coalesce(excluded.last_ns, last_ns))",
-        (mark,),
+        params,
     )
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (ROLLUP_MARK, str(head)))
-    return added
 
 
 def _groups_sql(record: Record, incident_id: str) -> tuple[str, tuple[object, ...]]:
