@@ -34,6 +34,7 @@ ROLLUP_MARK = "alert_rollup_seq"
 ALERT_ROWS = 20
 TOP_RULES = 20
 TOP_PODS = 10
+PODS_PER_RULE = 3
 
 
 def _field_sql(*paths: str) -> str:
@@ -57,17 +58,36 @@ _GROUPED = (
 
 
 @dataclass(frozen=True, slots=True)
+class RuleSummary:
+    """One (rule, priority) of an incident's alerts: how many, first and last seen, which pods."""
+
+    rule: str
+    priority: str
+    count: int
+    first: datetime | None
+    last: datetime | None
+    pods: tuple[str, ...] = ()
+    """The pods it fired on most (`namespace/pod`), at most PODS_PER_RULE."""
+    pod_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class AlertSummary:
     total: int
     first: datetime | None
     last: datetime | None
     first_text: str | None  # the time as written, when no alert has a parsed time
     last_text: str | None
-    by_rule: list[tuple[str, str, int]]  # rule, priority, count; most frequent first
+    rule_summaries: list[RuleSummary]  # most frequent first
     rules: int  # distinct (rule, priority) pairs
     pods: list[tuple[str, str, int]]  # namespace ('' unknown), pod, count
     pod_count: int  # distinct (namespace, pod) pairs
     listed: list[tuple[str, str, str, str | None, str]]  # time, priority, rule, pod, output
+
+    @property
+    def by_rule(self) -> list[tuple[str, str, int]]:
+        """(rule, priority, count), most frequent first."""
+        return [(r.rule, r.priority, r.count) for r in self.rule_summaries]
 
 
 def from_ns(value: int | None) -> datetime | None:
@@ -177,19 +197,32 @@ def summarise_alerts(record: Record, incident_id: str, *, rows: int = ALERT_ROWS
     groups, args = _groups_sql(record, incident_id)
     # One pass over the groups (materialised once: without a rollup they cost a
     # scan of the incident's alerts), answering both top lists.
+    named = "pod NOT IN ('', '<NA>')"
     top = record.query(
-        f"WITH g AS MATERIALIZED (SELECT rule, priority, ns, pod, sum(n) AS n FROM ({groups}) "
+        "WITH g AS MATERIALIZED (SELECT rule, priority, ns, pod, sum(n) AS n, "
+        f"min(first_ns) AS first_ns, max(last_ns) AS last_ns FROM ({groups}) "
         "GROUP BY rule, priority, ns, pod) "
-        "SELECT * FROM (SELECT 'rule' AS kind, rule AS a, priority AS b, sum(n) AS n, "
-        "count(*) OVER () AS distinct_count, sum(sum(n)) OVER () AS total FROM g "
+        "SELECT * FROM (SELECT 'rule' AS kind, rule, priority, NULL AS ns, NULL AS pod, "
+        "sum(n) AS n, count(*) OVER () AS distinct_count, sum(sum(n)) OVER () AS total, "
+        "min(first_ns) AS first_ns, max(last_ns) AS last_ns FROM g "
         "GROUP BY rule, priority ORDER BY n DESC, rule, priority LIMIT ?) "
         "UNION ALL "
-        "SELECT * FROM (SELECT 'pod', ns, pod, sum(n) AS n, count(*) OVER (), NULL FROM g "
-        "WHERE pod NOT IN ('', '<NA>') GROUP BY ns, pod ORDER BY n DESC, pod, ns LIMIT ?)",
-        (*args, TOP_RULES, TOP_PODS),
+        "SELECT * FROM (SELECT 'pod', NULL, NULL, ns, pod, sum(n) AS n, count(*) OVER (), "
+        f"NULL, NULL, NULL FROM g WHERE {named} GROUP BY ns, pod "
+        "ORDER BY n DESC, pod, ns LIMIT ?) "
+        "UNION ALL "
+        "SELECT 'rule-pod', rule, priority, ns, pod, n, pods, NULL, NULL, NULL FROM ("
+        "SELECT rule, priority, ns, pod, n, count(*) OVER (PARTITION BY rule, priority) AS pods, "
+        "row_number() OVER (PARTITION BY rule, priority ORDER BY n DESC, pod, ns) AS place "
+        f"FROM g WHERE {named}) WHERE place <= ?",
+        (*args, TOP_RULES, TOP_PODS, PODS_PER_RULE),
     )
     rule_rows = [row for row in top if row["kind"] == "rule"]
     pod_rows = [row for row in top if row["kind"] == "pod"]
+    pods_of: dict[tuple[str, str], list[sqlite3.Row]] = {}
+    for row in top:
+        if row["kind"] == "rule-pod":
+            pods_of.setdefault((row["rule"], row["priority"]), []).append(row)
     first_ns = record.query(
         "SELECT min(time_ns) FROM alerts WHERE incident_id = ? AND time_ns IS NOT NULL",
         (incident_id,),
@@ -218,11 +251,26 @@ def summarise_alerts(record: Record, incident_id: str, *, rows: int = ALERT_ROWS
         last=from_ns(last_ns),
         first_text=first_text,
         last_text=last_text,
-        by_rule=[(row["a"], row["b"], row["n"]) for row in rule_rows],
+        rule_summaries=[_rule_summary(row, pods_of) for row in rule_rows],
         rules=rule_rows[0]["distinct_count"] if rule_rows else 0,
-        pods=[(row["a"], str(row["b"]), row["n"]) for row in pod_rows],
+        pods=[(row["ns"], str(row["pod"]), row["n"]) for row in pod_rows],
         pod_count=pod_rows[0]["distinct_count"] if pod_rows else 0,
         listed=listed,
+    )
+
+
+def _rule_summary(
+    row: sqlite3.Row, pods_of: dict[tuple[str, str], list[sqlite3.Row]]
+) -> RuleSummary:
+    pods = pods_of.get((row["rule"], row["priority"]), [])
+    return RuleSummary(
+        rule=row["rule"],
+        priority=row["priority"],
+        count=row["n"],
+        first=from_ns(row["first_ns"]),
+        last=from_ns(row["last_ns"]),
+        pods=tuple(f"{p['ns']}/{p['pod']}" if p["ns"] else str(p["pod"]) for p in pods),
+        pod_count=pods[0]["distinct_count"] if pods else 0,
     )
 
 
