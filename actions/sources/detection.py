@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,9 @@ PROPOSING_SEVERITIES = ("P0", "P1")
 _RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 MAX_KEYS = 50  # alert keys kept on a proposal (the count goes on)
 MAX_SUBJECTS = 20  # subjects kept on a proposal: what later alerts are linked by
+# Batches with no P0/P1 alert re-read which incidents are open at most this often (seconds):
+# at thousands of alerts a second, not a read per batch on the sources' loop.
+OURS_FRESH = 1.0
 PROPOSED_KIND = "incident.proposed"
 ACCEPTED_KIND = "incident.proposal-accepted"
 DISMISSED_KIND = "incident.proposal-dismissed"
@@ -126,6 +130,8 @@ class IncidentDetector:
         self._subjects: dict[str, frozenset[AlertSubject]] = {}
         self._linker: ThreadPoolExecutor | None = None
         self._linker_record: Record | None = None
+        self._ours_cache: tuple[str, ...] = ()
+        self._ours_read_at = -OURS_FRESH - 1.0
 
     def __call__(self, item: object) -> None:
         if not isinstance(item, AlertBatch):
@@ -133,13 +139,23 @@ class IncidentDetector:
         fresh = item.fresh
         if not fresh:
             return
+        triggering = any(a.classification.severity in PROPOSING_SEVERITIES for a in fresh)
         with self._lock:  # the sink too: a proposal is handed over before it can be taken
-            ours = self.record.incidents.in_scope(self.scope)
+            ours = self._ours(exactly=triggering)
             proposal = None if ours else self._propose(fresh)
             if proposal is not None:
                 self.sink(proposal)
-        if any(self._subjects.get(incident.id) != frozenset() for incident in ours):
+        if any(self._subjects.get(incident_id) != frozenset() for incident_id in ours):
             self._link_later(fresh)
+
+    def _ours(self, *, exactly: bool) -> tuple[str, ...]:
+        """IDs of this session's open incidents: read now when `exactly` (a proposal depends
+        on it), else as read within the last OURS_FRESH seconds (linking can wait that long)."""
+        now = time.monotonic()
+        if exactly or now - self._ours_read_at > OURS_FRESH:
+            self._ours_cache = tuple(i.id for i in self.record.incidents.in_scope(self.scope))
+            self._ours_read_at = now
+        return self._ours_cache
 
     def _propose(self, fresh: list[RecordedAlert]) -> IncidentProposal | None:
         """The pending proposal as `fresh` alerts create or grow it (None: nothing to propose)."""
@@ -213,6 +229,7 @@ class IncidentDetector:
             incident = self.record.incidents.acknowledge(incident.id, actor=who)
             linked = self._link_proposal(incident.id, proposal, who)
             self._subjects[incident.id] = frozenset(proposal.subjects)
+            self._ours_read_at = -OURS_FRESH - 1.0  # read again: the new incident is ours
             self.record.timeline.add(incident.id, ACCEPTED_KIND,
                                      f"Proposal accepted: {proposal.alerts} alerts since "
                                      f"{proposal.first_alert_time}; {linked} alerts linked",
