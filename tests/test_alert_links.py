@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from actions.falco.classify import Classifier
 from actions.ingest import BatchPreparer, BatchWriter
 from actions.sources.batches import AlertBatch, RecordedAlert
 from actions.sources.detection import IncidentDetector, IncidentProposal
-from store import Record, chain
+from store import Record, chain, verify_chain
 from store.alert_links import AlertSubject, alert_subject, content_at_arrival, workload_of
 from store.alert_summary import refresh_rollup, summarise_alerts
 from store.incidents import SessionScope
@@ -222,3 +223,22 @@ def test_an_older_drills_open_incident_neither_silences_nor_takes_a_new_drills_a
         assert incident_alerts(record, stale.id) == []
     finally:
         detector.close()
+
+
+def test_an_exported_incident_carries_its_linked_alerts_and_verifies(
+    record: Record,
+    classifier: Classifier,
+    detector: IncidentDetector,
+    tmp_path: Path,
+    clock: FrozenClock,
+) -> None:
+    from store.transfer import export_incident, import_incident
+
+    detector(record_lines(record, classifier, [tunnel(1), tunnel(2)]))
+    assert detector.pending is not None
+    incident = detector.accept(detector.pending.id, actor="ic")
+    exported = export_incident(record, incident.id, tmp_path / "incident.db")
+    with Record.open(tmp_path / "elsewhere.db", clock=clock) as elsewhere:
+        import_incident(elsewhere, exported.path)
+        assert incident_alerts(elsewhere, incident.id) == [TUNNEL, TUNNEL]
+        assert verify_chain(elsewhere.conn).ok

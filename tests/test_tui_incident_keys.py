@@ -291,3 +291,26 @@ async def test_the_palette_resolves_or_closes_and_help_lists_the_key(
         await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
         await pilot.press("escape")
         await app.workers.wait_for_complete()
+
+
+async def test_a_hostile_resolution_is_shown_literally_when_reopening(
+    make_app: AppFactory, record: Record
+) -> None:
+    from textual.widgets import Static
+
+    from tests.plugins.tui import HOSTILE
+
+    incident = record.incidents.open("Imported", severity="P2", drill=True)
+    record.incidents.close(incident.id, resolution=" ".join(HOSTILE))
+    app = make_app(incident_id=incident.id)
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
+        shown = " ".join(str(s.render()) for s in app.screen.query(Static))
+        await pilot.press(*"it came back", "enter")
+        await app.workers.wait_for_complete()
+    assert "[/oops] [red]x" in shown
+    assert "\x1b" not in shown
+    assert "\x9b" not in shown
+    assert record.incidents.get_required(incident.id).status == "open"

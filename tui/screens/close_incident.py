@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from store import Incident
+from tui.safe import safe_text
 
 RESOLVE, CLOSE, REOPEN = "resolve", "close", "reopen"
 
@@ -60,16 +61,20 @@ class CloseIncidentScreen(ModalScreen[EndAnswer | None]):
         incident = self.incident
         with Vertical(classes="dialog close-dialog"):
             if self.reopening:
-                yield Label(Text(f"Reopen {incident.id}"), classes="dialog-title", markup=False)
+                yield Label(
+                    Text(safe_text(f"Reopen {incident.id}")), classes="dialog-title", markup=False
+                )
                 yield Static(
-                    Text(f"Closed: {incident.resolution or 'no resolution recorded'}"),
+                    Text(safe_text(f"Closed: {incident.resolution or 'no resolution recorded'}")),
                     markup=False,
                 )
                 yield Label("Why it is not over (recorded)")
                 yield Input(placeholder="e.g. the beacon came back", id="why")
             else:
                 yield Label(
-                    Text(f"Resolve or close {incident.id}"), classes="dialog-title", markup=False
+                    Text(safe_text(f"Resolve or close {incident.id}")),
+                    classes="dialog-title",
+                    markup=False,
                 )
                 if self.can_resolve:
                     yield Static(
@@ -110,9 +115,11 @@ class CloseIncidentScreen(ModalScreen[EndAnswer | None]):
     def action_resolve(self) -> None:
         if not self.can_resolve:
             self._refuse(
-                f"{self.incident.id} is resolved already"
-                if self.incident.is_open
-                else f"{self.incident.id} is closed: reopen it first"
+                safe_text(
+                    f"{self.incident.id} is resolved already"
+                    if self.incident.is_open
+                    else f"{self.incident.id} is closed: reopen it first"
+                )
             )
             return
         self.dismiss(EndAnswer(RESOLVE, self._text()))

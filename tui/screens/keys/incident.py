@@ -176,8 +176,8 @@ class IncidentKeys(WarRoomBase):
             return
         if choice.decision == "false-positive" and not await self.app.push_screen_wait(
             AskScreen(
-                f"Record a false positive and close {self.incident.id}?",
-                FALSE_POSITIVE_DETAIL.format(id=self.incident.id),
+                safe_text(f"Record a false positive and close {self.incident.id}?"),
+                safe_text(FALSE_POSITIVE_DETAIL.format(id=self.incident.id)),
             )
         ):
             self.notify("nothing recorded", title="Decision")
