@@ -20,6 +20,7 @@ loses nothing (the next refresh rebuilds it).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -197,32 +198,29 @@ def summarise_alerts(record: Record, incident_id: str, *, rows: int = ALERT_ROWS
     groups, args = _groups_sql(record, incident_id)
     # One pass over the groups (materialised once: without a rollup they cost a
     # scan of the incident's alerts), answering both top lists.
-    named = "pod NOT IN ('', '<NA>')"
+    named = "p.pod NOT IN ('', '<NA>')"
+    of_rule = f"FROM g AS p WHERE p.rule = t.rule AND p.priority = t.priority AND {named}"
+    # The pods of each rule shown come from correlated lookups on the shown rules only
+    # (SQLite indexes the materialised groups for them): a window over every group costs more.
     top = record.query(
         "WITH g AS MATERIALIZED (SELECT rule, priority, ns, pod, sum(n) AS n, "
         f"min(first_ns) AS first_ns, max(last_ns) AS last_ns FROM ({groups}) "
         "GROUP BY rule, priority, ns, pod) "
-        "SELECT * FROM (SELECT 'rule' AS kind, rule, priority, NULL AS ns, NULL AS pod, "
-        "sum(n) AS n, count(*) OVER () AS distinct_count, sum(sum(n)) OVER () AS total, "
-        "min(first_ns) AS first_ns, max(last_ns) AS last_ns FROM g "
-        "GROUP BY rule, priority ORDER BY n DESC, rule, priority LIMIT ?) "
+        "SELECT * FROM (SELECT 'rule' AS kind, rule AS a, priority AS b, sum(n) AS n, "
+        "count(*) OVER () AS distinct_count, sum(sum(n)) OVER () AS total, "
+        "min(first_ns) AS first_ns, max(last_ns) AS last_ns, "
+        "(SELECT json_group_array(json_array(p.ns, p.pod, p.n)) FROM (SELECT p.ns, p.pod, p.n "
+        f"{of_rule} ORDER BY p.n DESC, p.pod, p.ns LIMIT ?) AS p) AS top_pods, "
+        f"(SELECT count(*) {of_rule}) AS pod_count "
+        "FROM g AS t GROUP BY rule, priority ORDER BY n DESC, rule, priority LIMIT ?) "
         "UNION ALL "
-        "SELECT * FROM (SELECT 'pod', NULL, NULL, ns, pod, sum(n) AS n, count(*) OVER (), "
-        f"NULL, NULL, NULL FROM g WHERE {named} GROUP BY ns, pod "
-        "ORDER BY n DESC, pod, ns LIMIT ?) "
-        "UNION ALL "
-        "SELECT 'rule-pod', rule, priority, ns, pod, n, pods, NULL, NULL, NULL FROM ("
-        "SELECT rule, priority, ns, pod, n, count(*) OVER (PARTITION BY rule, priority) AS pods, "
-        "row_number() OVER (PARTITION BY rule, priority ORDER BY n DESC, pod, ns) AS place "
-        f"FROM g WHERE {named}) WHERE place <= ?",
-        (*args, TOP_RULES, TOP_PODS, PODS_PER_RULE),
+        "SELECT * FROM (SELECT 'pod', ns, pod, sum(n) AS n, count(*) OVER (), NULL, NULL, "
+        "NULL, NULL, NULL FROM g AS p "
+        f"WHERE {named} GROUP BY ns, pod ORDER BY n DESC, pod, ns LIMIT ?)",
+        (*args, PODS_PER_RULE, TOP_RULES, TOP_PODS),
     )
     rule_rows = [row for row in top if row["kind"] == "rule"]
     pod_rows = [row for row in top if row["kind"] == "pod"]
-    pods_of: dict[tuple[str, str], list[sqlite3.Row]] = {}
-    for row in top:
-        if row["kind"] == "rule-pod":
-            pods_of.setdefault((row["rule"], row["priority"]), []).append(row)
     first_ns = record.query(
         "SELECT min(time_ns) FROM alerts WHERE incident_id = ? AND time_ns IS NOT NULL",
         (incident_id,),
@@ -251,26 +249,26 @@ def summarise_alerts(record: Record, incident_id: str, *, rows: int = ALERT_ROWS
         last=from_ns(last_ns),
         first_text=first_text,
         last_text=last_text,
-        rule_summaries=[_rule_summary(row, pods_of) for row in rule_rows],
+        rule_summaries=[_rule_summary(row) for row in rule_rows],
         rules=rule_rows[0]["distinct_count"] if rule_rows else 0,
-        pods=[(row["ns"], str(row["pod"]), row["n"]) for row in pod_rows],
+        pods=[(row["a"], str(row["b"]), row["n"]) for row in pod_rows],
         pod_count=pod_rows[0]["distinct_count"] if pod_rows else 0,
         listed=listed,
     )
 
 
-def _rule_summary(
-    row: sqlite3.Row, pods_of: dict[tuple[str, str], list[sqlite3.Row]]
-) -> RuleSummary:
-    pods = pods_of.get((row["rule"], row["priority"]), [])
+def _rule_summary(row: sqlite3.Row) -> RuleSummary:
+    """One rule row of the summary query; its top pods come as JSON [[ns, pod, n], ...]."""
+    listed = json.loads(row["top_pods"] or "[]")
+    listed.sort(key=lambda item: (-item[2], str(item[1]), str(item[0])))
     return RuleSummary(
-        rule=row["rule"],
-        priority=row["priority"],
+        rule=row["a"],
+        priority=row["b"],
         count=row["n"],
         first=from_ns(row["first_ns"]),
         last=from_ns(row["last_ns"]),
-        pods=tuple(f"{p['ns']}/{p['pod']}" if p["ns"] else str(p["pod"]) for p in pods),
-        pod_count=pods[0]["distinct_count"] if pods else 0,
+        pods=tuple(f"{ns}/{pod}" if ns else str(pod) for ns, pod, _n in listed),
+        pod_count=row["pod_count"] or 0,
     )
 
 
