@@ -70,7 +70,7 @@ def test_the_tour_works_pasted_into_one_shell(tmp_path: Path) -> None:
 
     with Record.open(home / ".local" / "share" / "warroom" / "record.db") as record:
         (incident,) = record.incidents.list()
-        assert incident.drill
+        assert (incident.drill, incident.category) == (True, "dns-exfiltration")
         assert incident.status == "closed"
         assert "isolated" in (incident.resolution or "")
         assert incident.acknowledged_at is not None

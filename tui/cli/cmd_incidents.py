@@ -53,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--commander", help="the incident commander's name (default: your login name)"
     )
     opener.add_argument(
+        "--category",
+        metavar="CLASS",
+        help="the runbook class, e.g. dns-exfiltration or policy-drift (README: Falco input and "
+        "classification); `warroom metrics` groups by it",
+    )
+    opener.add_argument(
         "--json", action="store_true", dest="open_json", help="print one JSON document"
     )
 
@@ -109,6 +115,7 @@ def _open(args: argparse.Namespace) -> int:
             drill=args.drill,
             actor=_actor(),
             commander=args.commander or _actor(),
+            category=(args.category or "").strip() or None,
             data_breach=args.data_breach,
         )
         notifications = _notify(args, record, incident, "opened")
