@@ -33,6 +33,9 @@ _OWNED_POD_NAMES = (
     re.compile(r"(.+)-\d+"),
 )
 _NOT_A_NAME = ("", "<NA>", "host", "null")
+# Kubernetes names are at most 253 characters; a longer one in an alert is cut here, so a
+# hostile alert cannot make every proposal and link entry carry megabytes.
+MAX_NAME = 253
 LINK_BY_PROPOSAL = "proposal"
 LINK_BY_SUBJECT = "subject"
 
@@ -81,14 +84,16 @@ def alert_subject(category: str | None, output_fields: object) -> AlertSubject |
     if not category or not isinstance(output_fields, dict):
         return None
     namespace = _field(output_fields, NAMESPACE_FIELDS)
-    pod = _field(output_fields, POD_FIELDS)
-    if pod:
-        return AlertSubject(category, namespace, workload_of(pod))
-    if container := _field(output_fields, CONTAINER_FIELDS):
-        return AlertSubject(category, namespace, container)
-    if client := _field(output_fields, ("client",)):  # a DNS detection: the querying pod's IP
-        return AlertSubject(category, namespace, f"client {client}")
-    return None
+    workload = ""
+    if pod := _field(output_fields, POD_FIELDS):
+        workload = workload_of(pod[:MAX_NAME])
+    elif container := _field(output_fields, CONTAINER_FIELDS):
+        workload = container
+    elif client := _field(output_fields, ("client",)):  # a DNS detection: the querier's IP
+        workload = f"client {client}"
+    if not workload:
+        return None
+    return AlertSubject(category[:MAX_NAME], namespace[:MAX_NAME], workload[:MAX_NAME])
 
 
 def row_subject(category: str | None, output_fields: str | None) -> AlertSubject | None:

@@ -242,3 +242,10 @@ def test_an_exported_incident_carries_its_linked_alerts_and_verifies(
         import_incident(elsewhere, exported.path)
         assert incident_alerts(elsewhere, incident.id) == [TUNNEL, TUNNEL]
         assert verify_chain(elsewhere.conn).ok
+
+
+def test_a_hostile_pod_name_is_cut_to_a_kubernetes_name_length() -> None:
+    subject = alert_subject("x", {"k8s.pod.name": "a" * 1_000_000 + "-k2x9p"})
+    assert subject is not None
+    assert len(subject.workload) <= 253
+    assert subject == alert_subject("x", {"k8s.pod.name": "a" * 2_000_000})  # cut the same way
