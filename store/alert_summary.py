@@ -5,9 +5,10 @@ budget: every exact count is a scan, and the pod lives inside the
 `output_fields` JSON. So the counts are kept in a rollup, `alert_rollup`:
 one row per (incident, rule, priority, namespace, pod) with its count and
 first/last time, valid up to the alert chain position stored in
-`meta.alert_rollup_seq`. Alerts are append-only and their incident never
-changes (both are in the audit chain), so the rollup plus the alerts after
-that position is always exact: `summarise_alerts` reads the rollup and
+`meta.alert_rollup_seq`. Alerts are append-only and their incident changes
+at most once, from none to one, by a chained link that also counts them into
+the rollup (`fold_linked_in`), so the rollup plus the alerts after that
+position is always exact: `summarise_alerts` reads the rollup and
 aggregates only the newer alerts live, and works (more slowly) on a record
 that has no rollup at all, read-only, on any machine.
 
@@ -19,7 +20,9 @@ loses nothing (the next refresh rebuilds it).
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -32,6 +35,7 @@ ROLLUP_MARK = "alert_rollup_seq"
 ALERT_ROWS = 20
 TOP_RULES = 20
 TOP_PODS = 10
+PODS_PER_RULE = 3
 
 
 def _field_sql(*paths: str) -> str:
@@ -55,17 +59,36 @@ _GROUPED = (
 
 
 @dataclass(frozen=True, slots=True)
+class RuleSummary:
+    """One (rule, priority) of an incident's alerts: how many, first and last seen, which pods."""
+
+    rule: str
+    priority: str
+    count: int
+    first: datetime | None
+    last: datetime | None
+    pods: tuple[str, ...] = ()
+    """The pods it fired on most (`namespace/pod`), at most PODS_PER_RULE."""
+    pod_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class AlertSummary:
     total: int
     first: datetime | None
     last: datetime | None
     first_text: str | None  # the time as written, when no alert has a parsed time
     last_text: str | None
-    by_rule: list[tuple[str, str, int]]  # rule, priority, count; most frequent first
+    rule_summaries: list[RuleSummary]  # most frequent first
     rules: int  # distinct (rule, priority) pairs
     pods: list[tuple[str, str, int]]  # namespace ('' unknown), pod, count
     pod_count: int  # distinct (namespace, pod) pairs
     listed: list[tuple[str, str, str, str | None, str]]  # time, priority, rule, pod, output
+
+    @property
+    def by_rule(self) -> list[tuple[str, str, int]]:
+        """(rule, priority, count), most frequent first."""
+        return [(r.rule, r.priority, r.count) for r in self.rule_summaries]
 
 
 def from_ns(value: int | None) -> datetime | None:
@@ -114,20 +137,45 @@ def refresh_rollup_in(conn: sqlite3.Connection) -> int:
         "SELECT count(*) FROM alerts WHERE seq > ? AND +incident_id IS NOT NULL", (mark,)
     ).fetchone()
     # "+incident_id": find the new alerts by seq, never through the incident index.
+    _fold(
+        conn,
+        _GROUPED.format(incident="IS NOT NULL").replace("AND incident_id", "AND +incident_id"),
+        (mark,),
+    )
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (ROLLUP_MARK, str(head)))
+    return added
+
+
+def fold_linked_in(conn: sqlite3.Connection, seqs: list[int]) -> None:
+    """Count alerts just linked to an incident (store/alerts.py) into the rollup.
+
+    Those after the rollup's mark are counted live and folded by the next refresh;
+    those before it were left out while they had no incident, so they go in now.
+    """
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (ROLLUP_MARK,)).fetchone()
+    mark = int(row[0]) if row else 0
+    covered = [seq for seq in seqs if seq <= mark]
+    for start in range(0, len(covered), 900):
+        chunk = covered[start : start + 900]
+        grouped = _GROUPED.format(incident="IS NOT NULL").replace(
+            "WHERE seq > ?", f"WHERE seq IN ({', '.join('?' * len(chunk))})"
+        )
+        _fold(conn, grouped, chunk)
+
+
+def _fold(conn: sqlite3.Connection, grouped: str, params: Sequence[object]) -> None:
+    """Add the groups `grouped` selects to the rollup's counts and first/last times."""
     # `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
     conn.execute(
-        f"INSERT INTO {ROLLUP_TABLE} SELECT * FROM ("
-        + _GROUPED.format(incident="IS NOT NULL").replace("AND incident_id", "AND +incident_id")
-        + ") WHERE true ON CONFLICT (incident_id, rule, priority, ns, pod) DO UPDATE SET "
+        f"INSERT INTO {ROLLUP_TABLE} SELECT * FROM ({grouped}) WHERE true "
+        "ON CONFLICT (incident_id, rule, priority, ns, pod) DO UPDATE SET "
         "n = n + excluded.n, "
         "first_ns = min(coalesce(first_ns, excluded.first_ns), "
         "coalesce(excluded.first_ns, first_ns)), "
         "last_ns = max(coalesce(last_ns, excluded.last_ns), "
         "coalesce(excluded.last_ns, last_ns))",
-        (mark,),
+        params,
     )
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (ROLLUP_MARK, str(head)))
-    return added
 
 
 def _groups_sql(record: Record, incident_id: str) -> tuple[str, tuple[object, ...]]:
@@ -150,16 +198,26 @@ def summarise_alerts(record: Record, incident_id: str, *, rows: int = ALERT_ROWS
     groups, args = _groups_sql(record, incident_id)
     # One pass over the groups (materialised once: without a rollup they cost a
     # scan of the incident's alerts), answering both top lists.
+    named = "p.pod NOT IN ('', '<NA>')"
+    of_rule = f"FROM g AS p WHERE p.rule = t.rule AND p.priority = t.priority AND {named}"
+    # The pods of each rule shown come from correlated lookups on the shown rules only
+    # (SQLite indexes the materialised groups for them): a window over every group costs more.
     top = record.query(
-        f"WITH g AS MATERIALIZED (SELECT rule, priority, ns, pod, sum(n) AS n FROM ({groups}) "
+        "WITH g AS MATERIALIZED (SELECT rule, priority, ns, pod, sum(n) AS n, "
+        f"min(first_ns) AS first_ns, max(last_ns) AS last_ns FROM ({groups}) "
         "GROUP BY rule, priority, ns, pod) "
         "SELECT * FROM (SELECT 'rule' AS kind, rule AS a, priority AS b, sum(n) AS n, "
-        "count(*) OVER () AS distinct_count, sum(sum(n)) OVER () AS total FROM g "
-        "GROUP BY rule, priority ORDER BY n DESC, rule, priority LIMIT ?) "
+        "count(*) OVER () AS distinct_count, sum(sum(n)) OVER () AS total, "
+        "min(first_ns) AS first_ns, max(last_ns) AS last_ns, "
+        "(SELECT json_group_array(json_array(p.ns, p.pod, p.n)) FROM (SELECT p.ns, p.pod, p.n "
+        f"{of_rule} ORDER BY p.n DESC, p.pod, p.ns LIMIT ?) AS p) AS top_pods, "
+        f"(SELECT count(*) {of_rule}) AS pod_count "
+        "FROM g AS t GROUP BY rule, priority ORDER BY n DESC, rule, priority LIMIT ?) "
         "UNION ALL "
-        "SELECT * FROM (SELECT 'pod', ns, pod, sum(n) AS n, count(*) OVER (), NULL FROM g "
-        "WHERE pod NOT IN ('', '<NA>') GROUP BY ns, pod ORDER BY n DESC, pod, ns LIMIT ?)",
-        (*args, TOP_RULES, TOP_PODS),
+        "SELECT * FROM (SELECT 'pod', ns, pod, sum(n) AS n, count(*) OVER (), NULL, NULL, "
+        "NULL, NULL, NULL FROM g AS p "
+        f"WHERE {named} GROUP BY ns, pod ORDER BY n DESC, pod, ns LIMIT ?)",
+        (*args, PODS_PER_RULE, TOP_RULES, TOP_PODS),
     )
     rule_rows = [row for row in top if row["kind"] == "rule"]
     pod_rows = [row for row in top if row["kind"] == "pod"]
@@ -191,11 +249,26 @@ def summarise_alerts(record: Record, incident_id: str, *, rows: int = ALERT_ROWS
         last=from_ns(last_ns),
         first_text=first_text,
         last_text=last_text,
-        by_rule=[(row["a"], row["b"], row["n"]) for row in rule_rows],
+        rule_summaries=[_rule_summary(row) for row in rule_rows],
         rules=rule_rows[0]["distinct_count"] if rule_rows else 0,
         pods=[(row["a"], str(row["b"]), row["n"]) for row in pod_rows],
         pod_count=pod_rows[0]["distinct_count"] if pod_rows else 0,
         listed=listed,
+    )
+
+
+def _rule_summary(row: sqlite3.Row) -> RuleSummary:
+    """One rule row of the summary query; its top pods come as JSON [[ns, pod, n], ...]."""
+    listed = json.loads(row["top_pods"] or "[]")
+    listed.sort(key=lambda item: (-item[2], str(item[1]), str(item[0])))
+    return RuleSummary(
+        rule=row["a"],
+        priority=row["b"],
+        count=row["n"],
+        first=from_ns(row["first_ns"]),
+        last=from_ns(row["last_ns"]),
+        pods=tuple(f"{ns}/{pod}" if ns else str(pod) for ns, pod, _n in listed),
+        pod_count=row["pod_count"] or 0,
     )
 
 

@@ -1,4 +1,4 @@
-"""Alerts and rejected inputs, written in batches (thousands a second)."""
+"""Alerts and rejected inputs, written in batches (thousands a second); alerts linked later."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from store import chain
-from store.alert_summary import refresh_rollup_in
+from store.alert_links import LINK_BY_SUBJECT, AlertSubject, row_subject
+from store.alert_summary import fold_linked_in, refresh_rollup_in
 from store.models import AlertRecord
 from store.schema import CHAINED_TABLES
 
 if TYPE_CHECKING:
-    from store.record import Record
+    from store.record import Record, WriteTransaction
 
 ALERT_COLUMNS = tuple(CHAINED_TABLES["alerts"])
 DEDUPE_INDEX = ALERT_COLUMNS.index("dedupe_key")
@@ -138,3 +139,82 @@ class Alerts:
 
     def rejected_count(self) -> int:
         return self.record.query("SELECT count(*) FROM rejected_inputs")[0][0]
+
+    # --- linking to an incident after recording (the rule: store/alert_links.py) ---------
+
+    def link_keys(
+        self, incident_id: str, dedupe_keys: Sequence[str], *, basis: str, actor: str | None
+    ) -> int:
+        """Link the alerts with these keys that have no incident yet; returns how many."""
+        with self.record.write() as txn:
+            seqs: list[int] = []
+            for start in range(0, len(dedupe_keys), _IN_CHUNK):
+                chunk = list(dedupe_keys[start : start + _IN_CHUNK])
+                seqs += [
+                    row[0]
+                    for row in txn.conn.execute(
+                        "SELECT seq FROM alerts WHERE incident_id IS NULL "
+                        f"AND dedupe_key IN ({', '.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                ]
+            return self._link_in(txn, incident_id, seqs, basis, actor)
+
+    def link_subjects(
+        self,
+        incident_id: str,
+        subjects: set[AlertSubject],
+        *,
+        since_seq: int,
+        actor: str | None,
+    ) -> int:
+        """Link every alert from chain position `since_seq` on, with no incident, about one of
+        `subjects`; returns how many."""
+        categories = sorted({subject.category for subject in subjects})
+        if not categories:
+            return 0
+        with self.record.write() as txn:
+            rows = txn.conn.execute(
+                "SELECT seq, category, output_fields FROM alerts WHERE seq >= ? "
+                f"AND incident_id IS NULL AND category IN ({', '.join('?' * len(categories))})",
+                (since_seq, *categories),
+            ).fetchall()
+            seqs = [seq for seq, kind, fields in rows if row_subject(kind, fields) in subjects]
+            return self._link_in(txn, incident_id, seqs, LINK_BY_SUBJECT, actor)
+
+    def _link_in(
+        self,
+        txn: WriteTransaction,
+        incident_id: str,
+        seqs: list[int],
+        basis: str,
+        actor: str | None,
+    ) -> int:
+        status = txn.conn.execute(
+            "SELECT status FROM incidents WHERE id = ?", (incident_id,)
+        ).fetchone()
+        if not seqs or status is None or status[0] == "closed":
+            return 0  # a closed incident takes no more alerts
+        at = self.record.now()
+        seqs = sorted(set(seqs))
+        txn.append(
+            "alert_links",
+            [
+                {
+                    "incident_id": incident_id,
+                    "alert_seq": seq,
+                    "basis": basis,
+                    "actor": actor,
+                    "at": at,
+                }
+                for seq in seqs
+            ],
+        )
+        for start in range(0, len(seqs), _IN_CHUNK):
+            chunk = seqs[start : start + _IN_CHUNK]
+            txn.conn.execute(
+                f"UPDATE alerts SET incident_id = ? WHERE seq IN ({', '.join('?' * len(chunk))})",
+                (incident_id, *chunk),
+            )
+        fold_linked_in(txn.conn, seqs)
+        return len(seqs)

@@ -1,9 +1,17 @@
-"""Incidents: opened, changed and listed. Every change is a chained timeline entry."""
+"""Incidents: opened, changed, resolved, closed, reopened and listed.
+
+Every change is a chained `incident.updated` timeline entry (who, what, why), so
+`warroom verify` replays the incidents table from the chain. Which open incident
+a console session takes as its own is `SessionScope`'s to say.
+"""
 
 from __future__ import annotations
 
 import builtins
 import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +26,7 @@ if TYPE_CHECKING:
 TIME_FIELDS = ("detected_at", "acknowledged_at", "contained_at", "recovered_at", "closed_at")
 FLAG_FIELDS = ("drill", "false_positive", "data_breach")
 MUTABLE_FIELDS = frozenset(INCIDENT_FIELDS) - {"id", "opened_at"}
+REASON_KEY = "reason"  # in an `incident.updated` entry's data: why, beside what changed
 
 
 def _check(field_name: str, value: Any) -> Any:
@@ -45,6 +54,68 @@ def _check(field_name: str, value: Any) -> Any:
 
 def _describe(changes: dict[str, Any]) -> str:
     return ", ".join(f"{key} {value}" for key, value in changes.items())
+
+
+class LifecycleError(ValueError):
+    """A change the incident's state does not allow (closing a closed one...); nothing recorded."""
+
+
+Changes = Callable[[Incident, datetime], dict[str, Any]]
+"""What to change, worked out from the incident as it is inside the write (and the time)."""
+
+
+def phase_changes(incident: Incident, following: str, now: datetime) -> dict[str, Any]:
+    """The fields moving to phase `following` sets. Past Containment the incident is contained,
+    in Lessons Learned it is recovered: the MTTC and MTTR clocks stop there."""
+    if following not in PHASES:
+        raise ValueError(f"phase must be one of {', '.join(PHASES)}, not {following!r}")
+    changes: dict[str, Any] = {"phase": following}
+    contained = PHASES.index(following) >= PHASES.index("eradication")
+    if contained and incident.contained_at is None:
+        changes["contained_at"] = now
+        if incident.status == "open":
+            changes["status"] = "contained"
+    if following == "lessons-learned" and incident.recovered_at is None:
+        changes.update(recovered_at=now, status="recovered")
+    return changes
+
+
+def _open_status(incident: Incident) -> str:
+    """The status a reopened incident goes back to: how far its response had got."""
+    if incident.recovered_at is not None:
+        return "recovered"
+    return "contained" if incident.contained_at is not None else "open"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionScope:
+    """Which open incidents a console session (and its incident detector) takes as its own.
+
+    A drill's session takes only drill incidents opened since it started: a new
+    drill gets its own incident from its own proposal, never an older drill's.
+    A live session takes only real incidents, of any age (a console restarted
+    mid-incident finds its incident again), never a drill's. Closed incidents
+    are nobody's. `SessionScope()` admits every open incident.
+    """
+
+    drill: bool | None = None
+    since: datetime | None = None
+
+    @classmethod
+    def for_mode(cls, mode: str, started_at: datetime) -> SessionScope:
+        """The scope of a `drill`, `live` or `review` console started at `started_at`."""
+        if mode == "drill":
+            return cls(drill=True, since=started_at)
+        if mode == "live":
+            return cls(drill=False)
+        return cls()
+
+    def admits(self, incident: Incident) -> bool:
+        if not incident.is_open:
+            return False
+        if self.drill is not None and incident.drill != self.drill:
+            return False
+        return self.since is None or incident.opened_at >= self.since
 
 
 class Incidents:
@@ -108,40 +179,148 @@ class Incidents:
 
     def update(self, incident_id: str, *, actor: str | None = None, **changes: Any) -> Incident:
         """Change fields; records one `incident.updated` entry with what actually changed."""
-        stored = {key: _check(key, value) for key, value in changes.items()}
+        return self.change(incident_id, lambda _incident, _now: changes, actor=actor)
+
+    def change(
+        self,
+        incident_id: str,
+        changes_for: Changes,
+        *,
+        actor: str | None = None,
+        summary: str | None = None,
+        reason: str | None = None,
+    ) -> Incident:
+        """Apply `changes_for(incident, now)`, decided inside the write on the row as it is.
+
+        One chained `incident.updated` entry holds what actually changed (`verify`
+        replays it), who (`actor`), and `reason` when given; `summary` words it
+        on the timeline. Nothing is written when nothing changes.
+        """
         with self.record.write() as txn:
-            current = txn.conn.execute(
-                f"SELECT {', '.join(stored) or 'id'} FROM incidents WHERE id = ?", (incident_id,)
-            ).fetchone()
-            if current is None:
+            cursor = txn.conn.cursor()
+            cursor.row_factory = sqlite3.Row
+            row = cursor.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+            if row is None:
                 raise UnknownIncident(f"no incident {incident_id} in {self.record.path}")
-            changed = {
-                key: value
-                for (key, value), old in zip(stored.items(), current, strict=False)
-                if value != old
-            }
+            now = self.record.clock()
+            wanted = changes_for(Incident.from_row(row), now)
+            stored = {key: _check(key, value) for key, value in wanted.items()}
+            changed = {key: value for key, value in stored.items() if value != row[key]}
             if changed:
                 assignments = ", ".join(f"{key} = ?" for key in changed)
                 txn.conn.execute(
                     f"UPDATE incidents SET {assignments} WHERE id = ?",
                     (*changed.values(), incident_id),
                 )
+                data = dict(changed)
+                if reason:
+                    data[REASON_KEY] = reason
                 self.record.timeline.add_in(
                     txn,
                     incident_id,
                     "incident.updated",
-                    _describe(changed),
+                    summary or _describe(changed),
                     actor=actor,
-                    data=changed,
+                    data=data,
                 )
         return self.get_required(incident_id)
 
     def acknowledge(self, incident_id: str, *, actor: str | None = None) -> Incident:
         """Record the first acknowledgement (MTTD is measured to it); later ones change nothing."""
-        incident = self.get_required(incident_id)
-        if incident.acknowledged_at is not None:
-            return incident
-        return self.update(incident_id, actor=actor, acknowledged_at=self.record.clock())
+
+        def first(incident: Incident, now: datetime) -> dict[str, Any]:
+            return {} if incident.acknowledged_at is not None else {"acknowledged_at": now}
+
+        return self.change(incident_id, first, actor=actor)
+
+    # --- the lifecycle: phases, resolving, closing, reopening -----------------------------
+
+    def advance(
+        self, incident_id: str, phase: str | None = None, *, actor: str | None = None
+    ) -> Incident:
+        """Move to `phase` (default: the next one), stopping the clocks it passes."""
+
+        def moving(incident: Incident, now: datetime) -> dict[str, Any]:
+            _refuse_closed(incident, "change its phase")
+            following = phase
+            if following is None:
+                if incident.phase == PHASES[-1]:
+                    raise LifecycleError(f"{incident.id} is in the last phase already")
+                following = PHASES[PHASES.index(incident.phase) + 1]
+            return phase_changes(incident, following, now)
+
+        return self.change(incident_id, moving, actor=actor)
+
+    def resolve(
+        self, incident_id: str, *, actor: str | None = None, note: str | None = None
+    ) -> Incident:
+        """Recovered: service restored (MTTR stops); on to Lessons Learned, still open."""
+
+        def resolving(incident: Incident, now: datetime) -> dict[str, Any]:
+            _refuse_closed(incident, "resolve it")
+            if incident.recovered_at is not None:
+                raise LifecycleError(
+                    f"{incident.id} was resolved already, at {iso(incident.recovered_at)}"
+                )
+            return phase_changes(incident, "lessons-learned", now)
+
+        return self.change(
+            incident_id,
+            resolving,
+            actor=actor,
+            reason=note,
+            summary="Resolved: recovered" + (f": {note}" if note else ""),
+        )
+
+    def close(
+        self,
+        incident_id: str,
+        *,
+        resolution: str,
+        actor: str | None = None,
+        false_positive: bool = False,
+    ) -> Incident:
+        """Closed, with why: its clocks stop and no console or action takes it any more."""
+        resolution = resolution.strip()
+        if not resolution:
+            raise ValueError("closing needs a resolution: what happened and why it is over")
+
+        def closing(incident: Incident, now: datetime) -> dict[str, Any]:
+            if not incident.is_open:
+                raise LifecycleError(
+                    f"{incident.id} is closed already ({incident.resolution or 'no resolution'})"
+                )
+            changes: dict[str, Any] = {
+                "status": "closed",
+                "closed_at": now,
+                "resolution": resolution,
+            }
+            if false_positive:
+                changes["false_positive"] = True
+            return changes
+
+        what = "Closed as a false positive" if false_positive else "Closed"
+        return self.change(incident_id, closing, actor=actor, summary=f"{what}: {resolution}")
+
+    def reopen(self, incident_id: str, *, reason: str, actor: str | None = None) -> Incident:
+        """Open again a closed incident (no longer a false positive), saying why."""
+        reason = reason.strip()
+        if not reason:
+            raise ValueError("reopening needs a reason")
+
+        def reopening(incident: Incident, _now: datetime) -> dict[str, Any]:
+            if incident.is_open:
+                raise LifecycleError(f"{incident.id} is not closed")
+            return {
+                "status": _open_status(incident),
+                "closed_at": None,
+                "resolution": None,
+                "false_positive": False,
+            }
+
+        return self.change(
+            incident_id, reopening, actor=actor, reason=reason, summary=f"Reopened: {reason}"
+        )
 
     def get(self, incident_id: str) -> Incident | None:
         rows = self.record.query("SELECT * FROM incidents WHERE id = ?", (incident_id,))
@@ -169,11 +348,29 @@ class Incidents:
     def open_ones(self) -> builtins.list[Incident]:
         return self.list(include_closed=False)
 
+    def in_scope(self, scope: SessionScope) -> builtins.list[Incident]:
+        """The open incidents `scope` admits, oldest first."""
+        return [incident for incident in self.open_ones() if scope.admits(incident)]
+
+    def pick(self, scope: SessionScope) -> Incident | None:
+        """The incident a console session shows when it was given none: the newest it admits."""
+        admitted = self.in_scope(scope)
+        return admitted[-1] if admitted else None
+
+
+def _refuse_closed(incident: Incident, doing: str) -> None:
+    if not incident.is_open:
+        raise LifecycleError(f"{incident.id} is closed: reopen it to {doing}")
+
 
 def replay(entries: list[tuple[str, str]]) -> dict[str, Any]:
-    """Fold (kind, data JSON) timeline entries into the incident row they describe."""
+    """Fold (kind, data JSON) timeline entries into the incident row they describe.
+
+    Keys that are no incident field (an update's `reason`) say why, not what: left out.
+    """
     state: dict[str, Any] = {}
     for kind, data in entries:
         if kind in ("incident.opened", "incident.updated"):
-            state.update(json.loads(data or "{}"))
+            loaded = json.loads(data or "{}")
+            state.update({k: v for k, v in loaded.items() if k in INCIDENT_FIELDS})
     return state

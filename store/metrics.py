@@ -49,6 +49,7 @@ MEASURE_NAMES = {
     "mttr": "Mean Time to Recovery (MTTR)",
 }
 GROUPS = ("real", "drill")
+UNCATEGORISED = "uncategorised"
 
 
 def median(samples: list[float]) -> float:
@@ -116,6 +117,20 @@ class TrendRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ClassMetrics:
+    """One runbook class's incidents and their MTTD, MTTC and MTTR."""
+
+    incidents: int
+    measures: dict[str, Measure]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "incidents": self.incidents,
+            **{key: measure.to_dict() for key, measure in self.measures.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class GroupMetrics:
     group: str
     incidents: int
@@ -123,6 +138,8 @@ class GroupMetrics:
     false_positives: int
     months: list[TrendRow] = field(default_factory=list)
     quarters: list[TrendRow] = field(default_factory=list)
+    by_class: dict[str, ClassMetrics] = field(default_factory=dict)
+    """The runbook class (the incident's category, "uncategorised" without one) -> its measures."""
 
     @property
     def false_positive_rate(self) -> float | None:
@@ -144,6 +161,7 @@ class GroupMetrics:
                 "months": [row.to_dict() for row in self.months],
                 "quarters": [row.to_dict() for row in self.quarters],
             },
+            "by_class": {name: row.to_dict() for name, row in self.by_class.items()},
         }
 
 
@@ -191,7 +209,7 @@ def _trend(incidents: list[Incident], key: Any) -> list[TrendRow]:
     for period in sorted(periods):
         members = periods[period]
         severities = Counter(i.severity for i in members)
-        categories = Counter(i.category or "uncategorised" for i in members)
+        categories = Counter(i.category or UNCATEGORISED for i in members)
         rows.append(
             TrendRow(
                 period=period,
@@ -220,6 +238,8 @@ def _group(
     record: Record, name: str, incidents: list[Incident], last_decision: dict[str, str]
 ) -> GroupMetrics:
     samples: dict[str, list[float]] = {key: [] for key in TARGETS}
+    by_class: dict[str, dict[str, list[float]]] = {}
+    class_counts: Counter[str] = Counter()
     false_positives = 0
     for incident in incidents:
         start = first_alert_time(record, incident.id) or _detected(incident)
@@ -231,9 +251,13 @@ def _group(
         if not false_positive:
             reached["mttc"] = _seconds(incident.contained_at, start)
             reached["mttr"] = _seconds(incident.recovered_at, start)
+        name = incident.category or UNCATEGORISED
+        class_counts[name] += 1
+        of_class = by_class.setdefault(name, {key: [] for key in TARGETS})
         for key, value in reached.items():
             if value is not None:
                 samples[key].append(value)
+                of_class[key].append(value)
     return GroupMetrics(
         group=name,
         incidents=len(incidents),
@@ -241,6 +265,13 @@ def _group(
         false_positives=false_positives,
         months=_trend(incidents, _month),
         quarters=_trend(incidents, _quarter),
+        by_class={
+            name: ClassMetrics(
+                class_counts[name],
+                {key: Measure(key, tuple(values)) for key, values in measures.items()},
+            )
+            for name, measures in sorted(by_class.items())
+        },
     )
 
 
@@ -305,6 +336,15 @@ def render_text(metrics: Metrics) -> str:
             f"| < {FALSE_POSITIVE_TARGET:.0%} | {_verdict(met)} |"
         )
         lines.append("")
+        if group.by_class:
+            lines += [
+                "| Class | Incidents | MTTD median | MTTC median | MTTR median |",
+                "|---|---:|---:|---:|---:|",
+            ]
+            for name, of_class in group.by_class.items():
+                medians = " | ".join(format_seconds(m.median) for m in of_class.measures.values())
+                lines.append(f"| {escape(name)} | {of_class.incidents} | {medians} |")
+            lines.append("")
         if group.months:
             lines += [
                 "| Period | " + " | ".join(SEVERITIES) + " | Total | Categories |",

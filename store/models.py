@@ -53,6 +53,8 @@ class Incident:
     commander: str | None = None
     cluster_context: str | None = None
     namespace: str | None = None
+    resolution: str | None = None
+    """Why it was closed (None while open)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Incident:
@@ -76,6 +78,7 @@ class Incident:
             commander=row["commander"],
             cluster_context=row["cluster_context"],
             namespace=row["namespace"],
+            resolution=row["resolution"] if "resolution" in keys else None,
         )
 
     @property

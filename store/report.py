@@ -18,7 +18,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from store.alert_summary import ALERT_ROWS, AlertSummary, first_alert_time, summarise_alerts
+from store.alert_summary import (
+    ALERT_ROWS,
+    AlertSummary,
+    RuleSummary,
+    first_alert_time,
+    summarise_alerts,
+)
 from store.deadlines import due_for
 from store.markdown import code, escape
 from store.models import ActionEntry, Incident, TimelineEntry
@@ -217,6 +223,8 @@ def _summary(facts: _Facts) -> list[str]:
     if incident.data_breach:
         generated += " A data breach was flagged."
     generated += f" Status: {escape(incident.status)}."
+    if incident.resolution:
+        generated += f" Resolution: {escape(incident.resolution, limit=2000)}"
     prefix = "From the record: " if written else ""
     return lines + [prefix + generated, ""]
 
@@ -234,6 +242,8 @@ def _key_times(facts: _Facts) -> list[str]:
     resolution = _at(facts.resolution, origin)
     if incident.closed_at is not None and incident.recovered_at is not None:
         resolution += f"; closed {_time(incident.closed_at)}"
+    if incident.resolution:
+        resolution += f": {escape(incident.resolution, limit=2000)}"
     return [
         f"- Detection: {detection}",
         f"- Containment: {_at(incident.contained_at, origin)}",
@@ -364,12 +374,13 @@ def _alerts(facts: _Facts) -> list[str]:
     lines += [
         f"{alerts.total:,} alerts {_alert_span(alerts)}.",
         "",
-        "| Rule | Priority | Alerts |",
-        "|---|---|---:|",
-        *(f"| {_cell(rule)} | {_cell(priority)} | {n:,} |" for rule, priority, n in alerts.by_rule),
+        "| Rule | Priority | Alerts | First seen | Last seen | Pods |",
+        "|---|---|---:|---|---|---|",
+        *(_rule_line(summary) for summary in alerts.rule_summaries),
     ]
-    if alerts.rules > len(alerts.by_rule):
-        lines.append(f"| and {alerts.rules - len(alerts.by_rule)} more rule/priority pairs | | |")
+    if alerts.rules > len(alerts.rule_summaries):
+        more = alerts.rules - len(alerts.rule_summaries)
+        lines.append(f"| and {more} more rule/priority pairs | | | | | |")
     if alerts.pods:
         lines += ["", "| Namespace | Pod | Alerts |", "|---|---|---:|"]
         lines += [f"| {_cell(ns)} | {_cell(pod)} | {n:,} |" for ns, pod, n in alerts.pods]
@@ -387,6 +398,17 @@ def _alerts(facts: _Facts) -> list[str]:
             f"| {_cell(output)} |"
         )
     return lines + [""]
+
+
+def _rule_line(summary: RuleSummary) -> str:
+    pods = ", ".join(summary.pods)
+    if summary.pod_count > len(summary.pods):
+        pods += f" and {summary.pod_count - len(summary.pods)} more"
+    return (
+        f"| {_cell(summary.rule)} | {_cell(summary.priority)} | {summary.count:,} "
+        f"| {_time(summary.first) if summary.first else '-'} "
+        f"| {_time(summary.last) if summary.last else '-'} | {_cell(pods or '-')} |"
+    )
 
 
 def _evidence(facts: _Facts) -> list[str]:

@@ -107,7 +107,18 @@ CHAINED_TABLES: dict[str, dict[str, type]] = {
         "payload": str,  # JSON object, never a secret
         "created_at": str,
     },
+    # An alert recorded with no incident and linked to one later (store/alerts.py): the
+    # alert row keeps the hash it was chained with; this entry says which incident, why, who.
+    "alert_links": {
+        "incident_id": str,
+        "alert_seq": int,
+        "basis": str,  # "proposal" (accepted with it) or "subject" (same class, ns, workload)
+        "actor": str,
+        "at": str,
+    },
 }
+# Chained tables added after v1, created by their own migration.
+LATER_CHAINED_TABLES = ("alert_links",)
 
 # The incidents table is a projection of the chained `incident.opened` and
 # `incident.updated` timeline entries; `verify` replays them and compares.
@@ -130,22 +141,20 @@ INCIDENT_FIELDS: dict[str, type] = {
     "cluster_context": str,
     "namespace": str,
     "opened_at": str,
+    "resolution": str,  # why it was closed
 }
 
 
 def _create_v1(db: sqlite_utils.Database) -> None:
     db.table("meta").create({"key": str, "value": str}, pk="key")
-    v1_incident = {k: t for k, t in INCIDENT_FIELDS.items() if k not in ("data_breach", "category")}
+    later = ("data_breach", "category", "resolution")
+    v1_incident = {k: t for k, t in INCIDENT_FIELDS.items() if k not in later}
     db.table("incidents").create(
         v1_incident, pk="id", not_null={"title", "severity", "status", "phase"}
     )
-    for table, columns in CHAINED_TABLES.items():
-        db.table(table).create(
-            {"id": int, "seq": int, "prev_hash": str, "hash": str, **columns},
-            pk="id",
-            not_null=set(CHAIN_COLUMNS),
-        )
-        db.table(table).create_index(["seq"], unique=True)
+    for table in CHAINED_TABLES:
+        if table not in LATER_CHAINED_TABLES:
+            _create_chained(db, table)
     db.table("alerts").create_index(["dedupe_key"], unique=True)
     db.table("alerts").create_index(["incident_id", "time_ns"])
     db.table("timeline").create_index(["incident_id", "seq"])
@@ -155,6 +164,15 @@ def _create_v1(db: sqlite_utils.Database) -> None:
     db.table("checklist").create_index(["incident_id"])
     db.table("decisions").create_index(["incident_id"])
     db.table("outbox").create_index(["dedup_key"], unique=True)
+
+
+def _create_chained(db: sqlite_utils.Database, table: str) -> None:
+    db.table(table).create(
+        {"id": int, "seq": int, "prev_hash": str, "hash": str, **CHAINED_TABLES[table]},
+        pk="id",
+        not_null=set(CHAIN_COLUMNS),
+    )
+    db.table(table).create_index(["seq"], unique=True)
 
 
 def _add_breach_and_delivery_v2(db: sqlite_utils.Database) -> None:
@@ -176,9 +194,20 @@ def _add_breach_and_delivery_v2(db: sqlite_utils.Database) -> None:
     db.table("outbox_state").create_index(["status", "next_attempt_at"])
 
 
+def _add_resolution_and_alert_links_v3(db: sqlite_utils.Database) -> None:
+    # v3: closing an incident records why (`resolution`); alerts linked to an incident
+    # after they were recorded (an accepted proposal's, later ones about the same
+    # subject) keep the link as a chained entry of its own.
+    db.table("incidents").add_column("resolution", str)
+    _create_chained(db, "alert_links")
+    db.table("alert_links").create_index(["alert_seq"], unique=True)
+    db.table("alert_links").create_index(["incident_id"])
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _create_v1,
     _add_breach_and_delivery_v2,
+    _add_resolution_and_alert_links_v3,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

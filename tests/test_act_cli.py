@@ -84,7 +84,7 @@ def test_yes_applies_opens_an_incident_and_prints_the_outcome(
     outcome = json.loads(captured.out)
     assert outcome["status"] == "succeeded"
     assert outcome["verified"]
-    assert f"opened incident {outcome['incident_id']}" in captured.err
+    assert f"opened drill incident {outcome['incident_id']}" in captured.err
     assert len(emergency(drill_server)) == 1
     assert recorded(record_path) == [
         ("intent", "isolate", "pending"),
@@ -147,6 +147,81 @@ def test_usage_errors_exit_2_and_record_nothing(
     assert main([*argv, "--kubeconfig", str(drill_kubeconfig)]) == 2
     assert capsys.readouterr().err.startswith("warroom act: ")
     assert recorded(record_path) == []
+
+
+def test_on_the_drill_cluster_an_action_opens_a_drill_incident_and_the_next_ones_join_it(
+    drill_server: DrillServerThread,
+    drill_kubeconfig: Path,
+    record_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kube = ["--kubeconfig", str(drill_kubeconfig)]
+    assert main(["act", "isolate", "orchestrator", "--yes", *kube]) == 0
+    assert "opened drill incident" in capsys.readouterr().err
+    assert main(["act", "block-ip", "203.0.113.66", "--yes", *kube]) == 0
+    assert main(["act", "restore", "--unblock", "--yes", *kube]) == 0
+    capsys.readouterr()
+    with Record.open(record_path) as record:
+        (incident,) = record.incidents.list()
+        assert incident.drill
+        actions = {entry.action for entry in record.actions.for_incident(incident.id)}
+        assert actions == {"isolate", "block-ip", "restore"}
+    # Restore undid what the incident's earlier actions did.
+    assert emergency(drill_server) == []
+    policy = drill_server.state.get(
+        "networking.k8s.io/v1", "NetworkPolicy", NS, "external-api-segmentation"
+    )
+    assert policy is not None
+    assert "203.0.113.66/32" not in policy["spec"]["egress"][0]["to"][0]["ipBlock"]["except"]
+
+
+def test_with_several_incidents_open_it_refuses_and_names_them(
+    drill_server: DrillServerThread,
+    drill_kubeconfig: Path,
+    record_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with Record.open(record_path) as record:
+        first = record.incidents.open("drill one", drill=True).id
+        second = record.incidents.open("drill two", drill=True).id
+    code = main(["act", "isolate", "orchestrator", "--yes", "--kubeconfig", str(drill_kubeconfig)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"2 drill incidents are open ({first}, {second})" in err
+    assert "--incident" in err
+    assert emergency(drill_server) == []
+    assert recorded(record_path) == []
+    with Record.open(record_path) as record:
+        assert len(record.incidents.list()) == 2  # not one more
+
+
+def test_a_drill_action_never_joins_a_real_incident_unasked(
+    drill_server: DrillServerThread,
+    drill_kubeconfig: Path,
+    record_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with Record.open(record_path) as record:
+        real = record.incidents.open("real, elsewhere", severity="P1").id
+    kube = ["--kubeconfig", str(drill_kubeconfig)]
+    assert main(["act", "isolate", "orchestrator", "--yes", *kube]) == 2
+    assert f"the open incidents ({real}) are not drill incidents" in capsys.readouterr().err
+    assert recorded(record_path) == []
+    assert main(["act", "isolate", "orchestrator", "--yes", "--incident", real, *kube]) == 0
+
+
+def test_the_drill_cluster_is_known_by_its_context_on_loopback() -> None:
+    from types import SimpleNamespace
+
+    from tui.cli.cmd_act import is_drill_cluster
+
+    def cluster(context: str, server: str) -> object:
+        return SimpleNamespace(context=context, server=server)
+
+    assert is_drill_cluster(cluster("warroom-drill", "http://127.0.0.1:41234"))
+    assert is_drill_cluster(cluster("warroom-drill", "https://[::1]:6443"))
+    assert not is_drill_cluster(cluster("warroom-drill", "https://10.0.0.5:6443"))
+    assert not is_drill_cluster(cluster("kind-kind", "https://127.0.0.1:6443"))
 
 
 def test_a_bad_duration_is_refused_by_the_parser(drill_kubeconfig: Path) -> None:

@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.falco_lines import falco_lines
 from store import Record
 from tests.plugins.notify import ShapeReceiver
+from tui.cli.main import main
 
 
 def warroom(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
@@ -160,3 +163,76 @@ def test_verify_without_a_record_fails_clearly(tmp_path: Path) -> None:
     result = warroom("--db", str(tmp_path / "missing.db"), "verify")
     assert result.returncode == 1
     assert "no record at" in result.stderr
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_commander_takes_an_incident_through_its_life_from_the_shell(
+    record_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_main(capsys, "incidents", "open", "Beaconing", "--severity", "P2")
+    incident_id = out.strip()
+    assert code == 0
+    steps = [
+        (["ack", incident_id], "acknowledged"),
+        (["severity", incident_id, "P1"], "severity set: P1"),
+        (["phase", incident_id], "moved: P1, open, phase containment"),
+        (["note", incident_id, "isolated by hand"], "note added"),
+        (["phase", incident_id, "recovery"], "contained, phase recovery"),
+        (["resolve", incident_id, "--note", "traffic normal"], "recovered, phase lessons-learned"),
+        (["close", incident_id, "--resolution", "C2 blocked, token rotated"], "closed"),
+    ]
+    for argv, said in steps:
+        code, out, err = run_main(capsys, "incidents", *argv)
+        assert code == 0, err
+        assert said in out
+    code, out, _ = run_main(capsys, "incidents", "show", incident_id, "--json")
+    shown = json.loads(out)
+    assert (shown["status"], shown["resolution"]) == ("closed", "C2 blocked, token rotated")
+    assert all(shown[when] for when in ("acknowledged_at", "contained_at", "recovered_at"))
+    with Record.open(record_path) as record:
+        closing = record.timeline.for_incident(incident_id)[-1]
+        assert closing.summary == "Closed: C2 blocked, token rotated"
+        assert closing.actor  # who: the login name
+    assert run_main(capsys, "verify")[0] == 0
+
+
+def test_lifecycle_refusals_exit_1_and_usage_errors_exit_2(
+    record_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    incident_id = run_main(capsys, "incidents", "open", "Drift")[1].strip()
+    assert run_main(capsys, "incidents", "close", incident_id, "--resolution", "reverted")[0] == 0
+    code, _, err = run_main(capsys, "incidents", "close", incident_id, "--resolution", "twice")
+    assert (code, "closed already" in err) == (1, True)
+    code, _, err = run_main(capsys, "incidents", "phase", incident_id)
+    assert (code, "reopen it" in err) == (1, True)
+    code, out, _ = run_main(
+        capsys, "incidents", "reopen", incident_id, "--reason", "back", "--json"
+    )
+    assert (code, json.loads(out)["status"]) == (0, "open")
+    code, _, err = run_main(capsys, "incidents", "close", "NSI-2020-01-01-001", "--resolution", "x")
+    assert (code, "no incident NSI-2020-01-01-001" in err) == (2, True)
+    assert run_main(capsys, "incidents", "close", incident_id, "--resolution", "  ")[0] == 2
+    with pytest.raises(SystemExit) as exited:  # argparse: --resolution is required
+        main(["incidents", "close", incident_id])
+    assert exited.value.code == 2
+
+
+def test_closing_tells_the_channels_it_is_resolved(
+    record_path: Path,
+    slack_receiver: ShapeReceiver,
+    notify_config: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    notify_config(slack=slack_receiver)
+    incident_id = run_main(capsys, "incidents", "open", "Beaconing", "--severity", "P1")[1].strip()
+    code, out, _ = run_main(
+        capsys, "incidents", "close", incident_id, "--resolution", "blocked", "--json"
+    )
+    assert code == 0
+    assert [d["event"] for d in json.loads(out)["notifications"]["delivered"]] == ["resolved"]
+    assert len(slack_receiver.received) == 2

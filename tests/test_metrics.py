@@ -219,3 +219,25 @@ def test_hostile_category_cannot_break_the_trend_table(record: Record, clock: Fr
     text = render_text(compute(record))
     assert "\x1b" not in text
     assert "a \\| b ↵ # c ␛\\[2J 1 |" in text
+
+
+def test_measures_are_grouped_by_runbook_class(record: Record, clock: FrozenClock) -> None:
+    make_incident(
+        record, clock, detected=T0, ack_after=2, contain_after=10, category="dns-exfiltration"
+    )
+    make_incident(
+        record, clock, detected=T0, ack_after=4, contain_after=20, category="dns-exfiltration"
+    )
+    make_incident(record, clock, detected=T0, ack_after=1, category="policy-drift")
+    make_incident(record, clock, detected=T0, ack_after=9, category=None)
+    real = compute(record).groups["real"]
+    assert list(real.by_class) == ["dns-exfiltration", "policy-drift", "uncategorised"]
+    exfiltration = real.by_class["dns-exfiltration"]
+    assert exfiltration.incidents == 2
+    assert exfiltration.measures["mttd"].median == 180.0
+    assert exfiltration.measures["mttc"].median == 900.0
+    document = compute(record).to_dict()["groups"]["real"]["by_class"]
+    assert document["policy-drift"]["incidents"] == 1
+    assert document["policy-drift"]["mttc"]["median_seconds"] is None
+    text = render_text(compute(record))
+    assert "| dns-exfiltration | 2 | 3m 00s | 15m 00s | n/a |" in text

@@ -14,6 +14,7 @@ import pytest
 
 from actions.config import load_settings
 from actions.notify import drain_outbox, notify_incident_event
+from actions.notify.drain import LEASE
 from store import Record
 from tests.plugins.notify import NotifySecrets, ShapeReceiver
 from tests.plugins.record import FrozenClock
@@ -146,3 +147,43 @@ def test_config_and_notify_never_import_the_console() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_retry_sends_at_once_what_waits_for_its_backoff(
+    record_path: Path,
+    slack_receiver: ShapeReceiver,
+    notify_config: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The default backoff: the failed message would wait 15-30 s for its next try.
+    config = notify_config(slack=slack_receiver)
+    settings = load_settings(config)
+    with Record.open(record_path) as record:
+        incident = record.incidents.open("Beaconing", severity="P1")
+        notify_incident_event(record, settings, incident, "opened")
+    slack_receiver.fail_next(500)
+    code, out, _ = run_notify(["--retry", "--json"], capsys)
+    assert code == EXIT_FAILED
+    (failed,) = json.loads(out)["failed"]
+    assert failed["retry_at"] is not None  # backing off
+    # The operator fixed the channel: --retry drains it now, not at the backoff's time.
+    code, out, _ = run_notify(["--retry", "--json"], capsys)
+    assert code == EXIT_OK
+    report = json.loads(out)
+    assert ([d["channel"] for d in report["delivered"]], report["queued"]) == (["slack"], [])
+    assert len(slack_receiver.received) == 1
+
+
+async def test_retry_now_leaves_alone_what_another_warroom_is_sending(
+    record: Record,
+    clock: FrozenClock,
+    slack_receiver: ShapeReceiver,
+    notify_config: Any,
+) -> None:
+    settings = load_settings(notify_config(slack=slack_receiver))
+    incident = record.incidents.open("Beaconing", severity="P1")
+    notify_incident_event(record, settings, incident, "opened")
+    (claimed,) = record.outbox.claim_due(lease=LEASE, now=clock.now)  # a second drainer's
+    report = await drain_outbox(record, settings, now=clock.now, everything_now=True)
+    assert (report.delivered, slack_receiver.received) == ([], [])
+    assert record.outbox.get(claimed.id).status == "queued"

@@ -147,3 +147,41 @@ def test_rollup_can_be_refreshed_in_the_write_that_records_the_alerts(record: Re
     assert rollup_mark(record) == record.head()[0]
     assert summarise_alerts(record, incident).total == 7
     assert verify_chain(record.conn).ok
+
+
+def test_the_reports_alerts_section_lists_each_rule_with_first_and_last_seen_and_pods(
+    record: Record,
+) -> None:
+    from store.report import render_report
+
+    incident = record.incidents.open("Tunnel").id
+    # rule-1 fires on the odd ones (all Critical): one alert on each of four pods.
+    pods = ["web-c", "orchestrator-a", "web-c", "db-b", "x", "api-d", "y", "web-c"]
+    record.alerts.add_batch(
+        alerts(
+            incident,
+            0,
+            len(pods),
+            fields=lambda n: {"k8s.pod.name": pods[n], "k8s.ns.name": "voicehive"},
+        )
+    )
+    (first, second) = summarise_alerts(record, incident).rule_summaries[:2]
+    assert (first.rule, first.priority, first.count) == ("rule-1", "Critical", 4)
+    assert first.first == datetime(2026, 3, 14, 9, 0, 1, tzinfo=UTC)
+    assert first.last == datetime(2026, 3, 14, 9, 0, 7, tzinfo=UTC)
+    assert (first.pods, first.pod_count) == (
+        ("voicehive/api-d", "voicehive/db-b", "voicehive/orchestrator-a"),
+        4,
+    )
+    record.incidents.close(incident, resolution="the tunnel domain is sinkholed")
+    report = render_report(record, incident)
+    assert (
+        "| rule-1 | Critical | 4 | 2026-03-14 09:00:01 UTC | 2026-03-14 09:00:07 UTC "
+        "| voicehive/api-d, voicehive/db-b, voicehive/orchestrator-a and 1 more |"
+    ) in report
+    assert "Resolution: the tunnel domain is sinkholed" in report
+    assert (second.rule, second.priority, second.pods) == (
+        "rule-0",
+        "Critical",
+        ("voicehive/web-c", "voicehive/y"),
+    )

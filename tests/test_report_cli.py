@@ -48,7 +48,7 @@ def test_report_to_stdout_reads_only(record: Record, record_path: Path, incident
     assert record.head() == before
 
 
-def test_report_to_a_file_records_it_as_issued(
+def test_report_to_a_file_records_it_saved_not_issued(
     record: Record, record_path: Path, incident: str, tmp_path: Path, clock: FrozenClock
 ) -> None:
     out = tmp_path / "exec.md"
@@ -59,20 +59,22 @@ def test_report_to_a_file_records_it_as_issued(
     assert text.startswith(b"# Network Security Incident Executive Summary\n")
     digest = hashlib.sha256(text).hexdigest()
     assert digest in done.stderr
-    issued = record.timeline.for_incident(incident)[-1]
-    assert issued.kind == "report.issued"
-    assert issued.data == {
+    assert "recorded as saved, not as issued" in done.stderr
+    saved = record.timeline.for_incident(incident)[-1]
+    assert saved.kind == "report.saved"
+    assert saved.data == {
         "item": "executive-summary",
-        "file": "exec.md",
+        "file": str(out),
         "sha256": digest,
         "bytes": len(text),
     }
+    # Saving is not sending: the 24 h clock runs on until the summary is marked issued.
     summary = next(
         d
         for d in due_for(record, record.incidents.get(incident), clock.now)
         if d.kind == "executive-summary"
     )
-    assert summary.done
+    assert not summary.done
 
 
 def test_report_of_an_unknown_incident_or_missing_record_fails(

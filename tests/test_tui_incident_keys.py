@@ -8,9 +8,11 @@ from textual.widgets import Input
 
 from store import Record
 from tests.plugins.tui import AppFactory, until
+from tui.screens.close_incident import CloseIncidentScreen
 from tui.screens.decision import DecisionScreen
-from tui.screens.forms import NoteForm, OpenIncidentForm
+from tui.screens.forms import AskScreen, NoteForm, OpenIncidentForm
 from tui.screens.war_room import WarRoomScreen
+from tui.widgets.header import WarRoomHeader
 from tui.widgets.timeline_pane import TimelineList, TimelinePane
 
 
@@ -106,11 +108,27 @@ async def test_decision_false_positive_names_the_rule_and_closes(
         await pilot.press(*"debugging")
         await pilot.press("ctrl+s")
         await pilot.pause()
+        # Nothing is pre-selected: a reason and ctrl+s alone record nothing.
+        assert isinstance(app.screen, DecisionScreen)
+        assert "choose one" in str(app.screen.query_one(".dialog-error").render())
+        await pilot.press("enter")  # the radio set has focus: false positive, the first
+        app.screen.query_one("#rationale", Input).focus()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
         # No rule named yet: refused, and the rule field asked for.
         assert isinstance(app.screen, DecisionScreen)
         await pilot.press(*"Shell rule", "enter")
+        # It asks before closing, saying so.
+        await until(pilot, lambda: isinstance(app.screen, AskScreen), "the confirmation")
+        assert "close" in str(app.screen.query_one(".dialog-title").render())
+        assert record.decisions.for_incident(incident.id) == []
+        await pilot.press("y")
         await app.workers.wait_for_complete()
         await pilot.pause()
+        header = app.screen.query_one(WarRoomHeader)
+        assert header.fit is not None
+        shown_phase = header.fit.phase
+    assert shown_phase == "Closed"
     (decision,) = record.decisions.for_incident(incident.id)
     assert decision.decision == "false-positive"
     assert decision.rule_to_tune == "Shell rule"
@@ -118,7 +136,26 @@ async def test_decision_false_positive_names_the_rule_and_closes(
     after = record.incidents.get_required(incident.id)
     assert after.false_positive
     assert after.status == "closed"
+    assert after.resolution == "false positive: debugging"
 
+
+async def test_a_false_positive_not_confirmed_records_nothing(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("Leader election", severity="P3", drill=True)
+    app = make_app()
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, DecisionScreen), "the decision")
+        await pilot.press("enter")
+        app.screen.query_one("#rationale", Input).focus()
+        await pilot.press(*"expected", "tab", *"API rule", "enter")
+        await until(pilot, lambda: isinstance(app.screen, AskScreen), "the confirmation")
+        await pilot.press("n")
+        await app.workers.wait_for_complete()
+    assert record.decisions.for_incident(incident.id) == []
+    assert record.incidents.get_required(incident.id).is_open
 
 async def test_decision_active_attack_moves_to_containment(
     make_app: AppFactory, record: Record
@@ -184,7 +221,7 @@ async def test_escalate_names_the_security_lead_from_the_escalation_matrix(
 
 
 def test_leaving_containment_and_recovery_stops_their_clocks(record: Record, clock: Any) -> None:
-    from tui.screens.keys.incident import phase_changes
+    from store.incidents import phase_changes
 
     incident = record.incidents.open("x", severity="P2")
     now = clock.advance(minutes=20)
@@ -194,3 +231,86 @@ def test_leaving_containment_and_recovery_stops_their_clocks(record: Record, clo
     done = phase_changes(incident, "lessons-learned", now)
     assert done["recovered_at"] == now
     assert done["status"] == "recovered"
+
+
+async def test_close_from_the_keyboard_records_why_and_the_header_shows_it_closed(
+    make_app: AppFactory, record: Record, clock: Any
+) -> None:
+    incident = record.incidents.open("Beacon to 203.0.113.66", severity="P1", drill=True)
+    app = make_app()
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
+        await pilot.press("enter")  # no resolution yet: refused
+        assert "how it was resolved" in str(app.screen.query_one(".dialog-error").render())
+        await pilot.press("ctrl+r")  # resolve only: recovered, still open
+        await app.workers.wait_for_complete()
+        assert record.incidents.get_required(incident.id).status == "recovered"
+        clock.advance(minutes=5)
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
+        await pilot.press(*"blocked and rotated", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        header = app.screen.query_one(WarRoomHeader)
+        closed_clocks = header.clocks
+        clock.advance(hours=3)
+        header.tick(clock.now)
+        assert header.fit is not None
+        shown = (header.fit.phase, header.clocks == closed_clocks)
+        # A closed incident reopens from the same key.
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
+        assert "Reopen" in str(app.screen.query_one(".dialog-title").render())
+        await pilot.press("escape")
+    assert shown == ("Closed", True)  # said closed, and its clocks stopped at closing
+    after = record.incidents.get_required(incident.id)
+    assert (after.status, after.resolution) == ("closed", "blocked and rotated")
+    closing = record.timeline.for_incident(incident.id)[-1]
+    assert (closing.summary, closing.actor) == ("Closed: blocked and rotated", "ic@example.com")
+
+
+async def test_the_palette_resolves_or_closes_and_help_lists_the_key(
+    make_app: AppFactory, record: Record
+) -> None:
+    from textual.command import CommandPalette
+
+    record.incidents.open("Drift on egress", severity="P2", drill=True)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        assert ("incident", "C", "Close", "incident.close") in screen.help_rows()
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*"close incident")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+
+
+async def test_a_hostile_resolution_is_shown_literally_when_reopening(
+    make_app: AppFactory, record: Record
+) -> None:
+    from textual.widgets import Static
+
+    from tests.plugins.tui import HOSTILE
+
+    incident = record.incidents.open("Imported", severity="P2", drill=True)
+    record.incidents.close(incident.id, resolution=" ".join(HOSTILE))
+    app = make_app(incident_id=incident.id)
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
+        shown = " ".join(str(s.render()) for s in app.screen.query(Static))
+        await pilot.press(*"it came back", "enter")
+        await app.workers.wait_for_complete()
+    assert "[/oops] [red]x" in shown
+    assert "\x1b" not in shown
+    assert "\x9b" not in shown
+    assert record.incidents.get_required(incident.id).status == "open"

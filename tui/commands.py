@@ -21,6 +21,11 @@ INCIDENT_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("set_severity", "Set severity", "Change the incident's severity (P0-P3)"),
     ("next_phase", "Next phase", "Move the incident to the runbook's next phase"),
     ("decision", "Decision point", "False positive, active attack, misconfiguration, escalate"),
+    (
+        "end_incident",
+        "Resolve or close incident",
+        "Resolved: service recovered (MTTR stops); closed: over, with why (clocks stop)",
+    ),
     ("escalate", "Escalate / notify", "Escalate to a role of the matrix and notify it"),
     ("proposal", "Incident proposal", "Accept or dismiss the incident warroom proposes"),
     (
@@ -112,6 +117,8 @@ class IncidentCommands(Provider):
                 continue
             if action == "open_incident" and alert is not None:
                 title = f"Open incident for {alert.rule} on {alert.pod}"
+            if action == "end_incident" and screen.incident and not screen.incident.is_open:
+                title, help_text = "Reopen incident", f"{screen.incident.id} is closed: reopen it"
             commands.append((title, partial(screen.run_action, action), help_text))
         if screen.check_action("cluster_action", ()) is True:
             for name, title, help_text in CLUSTER_COMMANDS:

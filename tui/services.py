@@ -7,8 +7,10 @@ same object can be built by headless code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from store.incidents import SessionScope
 
 if TYPE_CHECKING:
     from actions.cluster import Cluster
@@ -29,7 +31,8 @@ class Services:
     - `record`: the open incident record (every read and write goes through it).
     - `mode`: "drill", "live" or "review" (review is always read-only).
     - `context`, `namespace`: names shown in the header and the confirmation modal.
-    - `incident_id`: the incident to show; None picks the newest open one.
+    - `incident_id`: the incident to show; None picks the newest open one `incident_scope`
+      admits (a drill's console: its own drill's; live: real incidents only).
     - `actor`: who is at the keyboard, written into every record entry.
     - `cluster`: an `actions.cluster.Cluster` for read-only listings (policies, mesh);
       None leaves those panes saying why they are empty.
@@ -53,6 +56,7 @@ class Services:
     actions: Any = None
     readonly: bool = False
     drill: Any = None
+    incident_scope: SessionScope = field(default_factory=SessionScope)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

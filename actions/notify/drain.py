@@ -1,5 +1,8 @@
 """Sending what the outbox holds: each notification delivered once, none lost.
 
+`warroom notify --retry` drains with `everything_now`: what waits for its
+backoff is sent at once (the operator has just fixed the channel).
+
 `drain_outbox` leases the due notifications (two warrooms never send one
 twice), sends each channel's in order, and records the outcome: delivered; a
 retry time with backoff (network trouble, 5xx, 429, a secret not set yet); or
@@ -29,7 +32,7 @@ from actions.notify.errors import DeliveryError
 from actions.notify.neutralise import without_controls
 from actions.notify.record_feed import forward_record_entries
 from actions.notify.secrets import Scrubber
-from store import Record
+from store import Record, iso
 from store.outbox import OutboxItem
 
 # httpx logs every request URL at INFO, and a Slack webhook URL is a secret.
@@ -38,6 +41,9 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 # A claimed notification is ours for this long; sends are bounded by the timeout.
 LEASE = timedelta(minutes=10)
+# A claim sets the item's next attempt to claim time + LEASE. `drain_outbox(now=True)`
+# leaves alone what looks claimed in the last minute: another warroom may be sending it.
+IN_FLIGHT = timedelta(minutes=1)
 # Splunk HEC takes several events per request, as JSON lines.
 HEC_BATCH = 50
 CLAIM_ROUND = 100
@@ -107,17 +113,22 @@ async def drain_outbox(
     now: datetime | None = None,
     limit: int = 1000,
     rng: random.Random | None = None,
+    everything_now: bool = False,
 ) -> DrainReport:
     """Send every due notification once; returns what was delivered, failed and is still queued.
 
     `now` (default: the record's clock) judges what is due and dates retries
-    and the give-up patience.
+    and the give-up patience. `everything_now` (`warroom notify --retry`: the
+    operator has just fixed a channel) sends what waits for its backoff too,
+    in order, except what another warroom may be sending at this moment.
     At most `limit` notifications are handled in one drain.
     """
     now = now or record.clock()
     rng = rng or random.Random()
     report = DrainReport()
     forward_record_entries(record, settings.alerting.siem)
+    if everything_now:
+        _due_now(record, now)
     sender = _Sender(settings)
     handled = 0
     try:
@@ -147,6 +158,17 @@ async def drain_outbox(
         await sender.close()
     report.queued = record.outbox.items(status="queued")
     return report
+
+
+def _due_now(record: Record, now: datetime) -> int:
+    """Make the queued notifications waiting for a retry due at `now`; returns how many."""
+    claimed_from, claimed_to = iso(now + LEASE - IN_FLIGHT), iso(now + LEASE)
+    with record.write() as txn:
+        return txn.conn.execute(
+            "UPDATE outbox_state SET next_attempt_at = ? WHERE status = 'queued' "
+            "AND next_attempt_at > ? AND NOT (next_attempt_at > ? AND next_attempt_at <= ?)",
+            (iso(now), iso(now), claimed_from, claimed_to),
+        ).rowcount
 
 
 def _channel_heads(record: Record) -> dict[str, int]:

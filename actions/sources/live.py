@@ -45,7 +45,8 @@ class LiveSources:
         self.incident_id = incident_id
         self.recorder = TimelineRecorder(record, incident_id=incident_id, actor=actor)
         self.detector = IncidentDetector(record, self._to_sink, wording=classifier.wording,
-                                         actor=actor)
+                                         actor=actor, context=cluster.context,
+                                         namespace=namespace)
         self.falco = FalcoFollower(
             api, record, classifier, namespace=settings.falco.namespace,
             selector=settings.falco.selector, fallback_selector=settings.falco.fallback_selector,
@@ -106,6 +107,7 @@ class LiveSources:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(self.detector.close)  # the last batches' links too
 
     async def _guarded(self, name: str, run: RunSource) -> None:
         try:

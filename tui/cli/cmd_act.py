@@ -12,6 +12,13 @@ there is none (exit 2 without it), and always leaves an intent and an
 outcome in the record, including for an attempt the preview already showed
 would fail (forbidden, missing object, unreachable cluster). An action that
 has nothing to do (already blocked) is recorded as a no-op without asking.
+
+Which incident, without `--incident`: the one open incident of the cluster's
+kind (a drill incident on warroom's drill cluster, a real one elsewhere:
+`is_drill_cluster`). With several open, or only ones of the other kind, it
+refuses (exit 2) and names them, rather than open yet another or mix a drill
+into a real incident; with none open, executing opens one, flagged a drill on
+the drill cluster. So `act restore` finds what the earlier actions did.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ from tui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, open_re
 from tui.safe import safe_text
 
 MESHES = ("auto", "istio", "linkerd")
+# The context `warroom drill` names in the kubeconfig it writes (actions/drill/kubeconfig.py).
+DRILL_CONTEXT = "warroom-drill"
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 DURATION = re.compile(r"(\d+)([smhd]?)")
 SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -187,7 +197,48 @@ def _mesh(args: argparse.Namespace, settings: Any) -> str:
     return provider if provider in MESHES else "auto"
 
 
-def _request(args: argparse.Namespace, namespace: str, settings: Any) -> Any:
+def is_drill_cluster(cluster: Any) -> bool:
+    """Whether `cluster` is warroom's drill cluster: the kubeconfig context `warroom drill`
+    writes (`warroom-drill`), served on this machine's loopback. A real cluster reached
+    through a context of that name on 127.0.0.1 counts as a drill too (README: so do not
+    name one so)."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(str(cluster.server or "")).hostname or ""
+    return cluster.context == DRILL_CONTEXT and host in LOOPBACK_HOSTS
+
+
+def _incident(args: argparse.Namespace, record: Any, drill: bool) -> str | None:
+    """The incident the action is for (None: executing opens one); refuses what is ambiguous."""
+    from store.incidents import SessionScope
+
+    if args.incident is not None:
+        return str(args.incident)
+    kind = "drill" if drill else "real"
+    ours = record.incidents.in_scope(SessionScope(drill=drill))
+    if len(ours) == 1:
+        return str(ours[0].id)
+    if ours:
+        raise UsageError(
+            f"{len(ours)} {kind} incidents are open ({', '.join(i.id for i in ours)}): pass "
+            "--incident ID, or close those that are over with `warroom incidents close ID "
+            "--resolution TEXT`"
+        )
+    others = record.incidents.open_ones()
+    if others:
+        cluster = "warroom's drill cluster" if drill else "a real cluster"
+        raise UsageError(
+            f"this is {cluster}, and the open incidents ({', '.join(i.id for i in others)}) "
+            f"are not {kind} incidents: pass --incident ID to record it there anyway, or open "
+            f"a {kind} incident first (`warroom incidents open TITLE"
+            f"{' --drill' if drill else ''}`)"
+        )
+    return None
+
+
+def _request(
+    args: argparse.Namespace, namespace: str, settings: Any, incident_id: str | None
+) -> Any:
     from actions.runbook import ActionRequest
 
     prometheus = settings.prometheus
@@ -195,7 +246,7 @@ def _request(args: argparse.Namespace, namespace: str, settings: Any) -> Any:
         action=args.action,
         target=getattr(args, "target", None),
         namespace=namespace,
-        incident_id=args.incident,
+        incident_id=incident_id,
         actor=_actor(),
         force=getattr(args, "force", False),
         emergency_egress=getattr(args, "emergency_egress", False),
@@ -232,11 +283,13 @@ async def _run(args: argparse.Namespace) -> int:
         cluster = await connect(cluster_options(args, settings))
     except ClusterError as error:
         raise UsageError(str(error)) from error
+    drill = is_drill_cluster(cluster)
     async with cluster:
         with open_record(args) as record:
             actions = RunbookActions(record, cluster, actor=_actor())
+            request = _request(args, cluster.namespace, settings, _incident(args, record, drill))
             try:
-                preview = await actions.preview(_request(args, cluster.namespace, settings))
+                preview = await actions.preview(request)
             except InvalidRequest as error:
                 raise UsageError(str(error)) from error
             if args.dry_run:
@@ -252,8 +305,11 @@ async def _run(args: argparse.Namespace) -> int:
             elif not args.json and not args.yes:
                 _show_preview(preview, False, sys.stderr)
             outcome = await actions.execute(preview, progress=None if args.json else _progress)
+            if outcome.opened_incident and drill:
+                record.incidents.update(outcome.incident_id, drill=True, actor=_actor())
     if outcome.opened_incident:
-        print(safe_text(f"opened incident {outcome.incident_id} for this action"), file=sys.stderr)
+        kind = "drill incident" if drill else "incident"
+        print(safe_text(f"opened {kind} {outcome.incident_id} for this action"), file=sys.stderr)
     if args.json:
         print_json(outcome.to_dict())
     else:

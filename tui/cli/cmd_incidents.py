@@ -1,21 +1,43 @@
-"""`warroom incidents [--json]`: incidents with what is due; `incidents open TITLE` opens one."""
+"""`warroom incidents`: list them with what is due, open one, and move one through its life.
+
+    incidents [--json]                               the list, with what is due
+    incidents open TITLE [--severity] [--drill] ...  prints the new ID, only the ID:
+                                                     `ID=$(warroom incidents open ...)`
+    incidents show ID                                one incident, whole
+    incidents ack ID | severity ID P0..P3 | phase ID [PHASE] | note ID TEXT
+    incidents resolve ID [--note TEXT]               recovered: the MTTR clock stops
+    incidents close ID --resolution TEXT [--false-positive]
+    incidents reopen ID --reason TEXT
+
+Every change is a chained timeline entry with who (the login name) and, for
+closing and reopening, why. `--json` prints the incident as one document.
+Exit codes: 0 done; 1 the incident's state refuses the change (closing a closed
+one, resolving twice), nothing recorded; 2 a usage error (no such incident, an
+empty resolution). The alert channels are told as `incidents open` tells them:
+queued in the record's outbox, then sent at once when they can be.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from typing import Any
 
-from tui.cli.common import EXIT_OK, UsageError, open_record, print_json
+from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_json
 from tui.safe import safe_text
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
+PHASE_NAMES = ("detection", "containment", "eradication", "recovery", "lessons-learned")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
-    commands = parser.add_subparsers(dest="incidents_command", metavar="open")
+    commands = parser.add_subparsers(
+        dest="incidents_command",
+        metavar="{open,show,ack,severity,phase,note,resolve,close,reopen}",
+    )
     opener = commands.add_parser("open", help="open an incident and print its ID")
     opener.add_argument("title", help="what is happening, in a few words")
     opener.add_argument(
@@ -27,16 +49,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="personal data is involved: starts the GDPR 72 h clock",
     )
-    opener.add_argument("--commander", help="the incident commander's name")
+    opener.add_argument(
+        "--commander", help="the incident commander's name (default: your login name)"
+    )
+    opener.add_argument(
+        "--category",
+        metavar="CLASS",
+        help="the runbook class, e.g. dns-exfiltration or policy-drift (README: Falco input and "
+        "classification); `warroom metrics` groups by it",
+    )
     opener.add_argument(
         "--json", action="store_true", dest="open_json", help="print one JSON document"
     )
 
+    def change(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("incident", metavar="ID", help="the incident, e.g. NSI-2026-03-14-001")
+        sub.add_argument(
+            "--json", action="store_true", dest="change_json", help="print the incident as JSON"
+        )
+        return sub
+
+    change("show", "one incident: its fields, what is due and its resolution")
+    change("ack", "acknowledge it (the MTTD clock stops at the first acknowledgement)")
+    severity = change("severity", "set its runbook severity")
+    severity.add_argument("severity", choices=SEVERITIES)
+    phase = change("phase", "move it to a phase (default: the next one)")
+    phase.add_argument("phase", nargs="?", choices=PHASE_NAMES, help="default: the next phase")
+    note = change("note", "add a note to its timeline")
+    note.add_argument("text", help="what you saw, decided or did")
+    resolve = change("resolve", "resolved: service recovered (MTTR stops); stays open")
+    resolve.add_argument("--note", help="what was done to recover")
+    close = change("close", "close it, saying why; its clocks stop")
+    close.add_argument("--resolution", required=True, help="what happened and why it is over")
+    close.add_argument(
+        "--false-positive", action="store_true", help="it was no incident (metrics count it so)"
+    )
+    reopen = change("reopen", "open a closed incident again, saying why")
+    reopen.add_argument("--reason", required=True, help="why it is not over")
+
 
 def run(args: argparse.Namespace) -> int:
-    if args.incidents_command == "open":
+    command = args.incidents_command
+    if command == "open":
         return _open(args)
-    return _list(args)
+    if command is None:
+        return _list(args)
+    return _change(args)
+
+
+def _actor() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in a container
+        return None
 
 
 def _open(args: argparse.Namespace) -> int:
@@ -47,10 +113,12 @@ def _open(args: argparse.Namespace) -> int:
             args.title,
             severity=args.severity,
             drill=args.drill,
-            commander=args.commander,
+            actor=_actor(),
+            commander=args.commander or _actor(),
+            category=(args.category or "").strip() or None,
             data_breach=args.data_breach,
         )
-        notifications = _notify_opened(args, record, incident)
+        notifications = _notify(args, record, incident, "opened")
     if args.json or args.open_json:
         print_json({**incident.to_dict(), "notifications": notifications})
     else:
@@ -58,10 +126,117 @@ def _open(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _notify_opened(args: argparse.Namespace, record: Any, incident: Any) -> dict[str, Any]:
+# subcommand -> (the notification event it announces, if any; what the line says it did)
+ANNOUNCED: dict[str, tuple[str | None, str]] = {
+    "ack": ("acknowledged", "acknowledged"),
+    "severity": ("severity-changed", "severity set"),
+    "phase": ("phase-changed", "moved"),
+    "note": (None, "note added"),
+    "resolve": ("resolved", "resolved"),
+    "close": ("resolved", "closed"),
+    "reopen": (None, "reopened"),
+}
+
+
+def _apply(record: Any, args: argparse.Namespace, actor: str | None) -> Any:
+    """Make the subcommand's change in the record; returns the incident as it is now."""
+    command, incident_id, incidents = args.incidents_command, args.incident, record.incidents
+    if command == "ack":
+        return incidents.acknowledge(incident_id, actor=actor)
+    if command == "severity":
+        return incidents.update(incident_id, severity=args.severity, actor=actor)
+    if command == "phase":
+        return incidents.advance(incident_id, args.phase, actor=actor)
+    if command == "note":
+        record.timeline.add(incident_id, "note", args.text, actor=actor)
+        return incidents.get_required(incident_id)
+    if command == "resolve":
+        return incidents.resolve(incident_id, note=args.note, actor=actor)
+    if command == "close":
+        return incidents.close(
+            incident_id, resolution=args.resolution, false_positive=args.false_positive, actor=actor
+        )
+    return incidents.reopen(incident_id, reason=args.reason, actor=actor)
+
+
+def _change(args: argparse.Namespace) -> int:
+    from store import UnknownIncident
+    from store.incidents import LifecycleError
+
+    command, incident_id = args.incidents_command, args.incident
+    notifications: dict[str, Any] | None = None
+    with open_record(args) as record:
+        before = record.incidents.get(incident_id)
+        if before is None:
+            raise UsageError(f"no incident {safe_text(incident_id)} in {record.path}")
+        if command == "show":
+            return _show(args, record, before)
+        event, words = ANNOUNCED[command]
+        try:
+            after = _apply(record, args, _actor())
+        except LifecycleError as error:
+            print(f"warroom incidents {command}: {safe_text(error)}", file=sys.stderr)
+            return EXIT_FAILED
+        except UnknownIncident as error:  # deleted meanwhile by another process: not likely
+            raise UsageError(str(error)) from None
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        if event is not None and after != before:
+            notifications = _notify(args, record, after, event, _details(event, before, after))
+    if args.json or args.change_json:
+        document = after.to_dict()
+        if notifications is not None:
+            document["notifications"] = notifications
+        print_json(document)
+    else:
+        print(safe_text(f"{after.id} {words}: {_state(after)}"))
+    return EXIT_OK
+
+
+def _details(event: str, before: Any, after: Any) -> dict[str, Any]:
+    if event == "severity-changed":
+        return {"from": before.severity, "to": after.severity}
+    if event == "phase-changed":
+        return {"phase": after.phase}
+    if event == "acknowledged":
+        return {"by": _actor()}
+    if event == "resolved":
+        return {"resolution": after.resolution or "recovered"}
+    return {}
+
+
+def _state(incident: Any) -> str:
+    words = f"{incident.severity}, {incident.status}, phase {incident.phase}"
+    if incident.resolution:
+        words += f" ({incident.resolution})"
+    return words
+
+
+def _show(args: argparse.Namespace, record: Any, incident: Any) -> int:
+    from store.deadlines import due_for
+
+    now = record.clock()
+    dues = due_for(record, incident, now)
+    if args.json or args.change_json:
+        print_json({**incident.to_dict(), "due": [due.to_dict() for due in dues]})
+        return EXIT_OK
+    for name, value in incident.to_dict().items():
+        if value is not None:
+            print(safe_text(f"{name + ':':<17}{value}"))
+    print(f"{'next due:':<17}{_next_due(dues, now)}")
+    return EXIT_OK
+
+
+def _notify(
+    args: argparse.Namespace,
+    record: Any,
+    incident: Any,
+    event: str,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Queue the channels' notifications, then try to deliver them at once.
 
-    The incident is already recorded: a bad configuration or a channel that is
+    The change is already recorded: a bad configuration or a channel that is
     down only leaves notifications queued for `warroom notify --retry`.
     """
     from actions.config import ConfigError, load_settings
@@ -75,7 +250,7 @@ def _notify_opened(args: argparse.Namespace, record: Any, incident: Any) -> dict
             file=sys.stderr,
         )
         return {"error": str(error)}
-    queued = notify_incident_event(record, settings, incident, "opened")
+    queued = notify_incident_event(record, settings, incident, event, details)
     if not queued:
         return {"queued": 0}
     report = asyncio.run(drain_outbox(record, settings))

@@ -1,4 +1,9 @@
-"""`warroom notify [--retry] [--json]`: the alert channels' outbox, listed or drained now."""
+"""`warroom notify [--retry] [--json]`: the alert channels' outbox, listed or drained now.
+
+`--retry` sends everything queued at once, backoff or not: it is what an operator
+runs after fixing a channel (a notification another warroom is sending at that
+very moment is left to it).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--retry",
         action="store_true",
-        help="send every notification that is due now, then show what was delivered, "
-        "what failed and what is still queued",
+        help="send every queued notification now, also those waiting for their backoff "
+        "(a channel was just fixed), then show what was delivered, what failed and what "
+        "is still queued",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -39,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 _print_listing(channels, items)
             return EXIT_OK
-        report = asyncio.run(drain_outbox(record, settings))
+        report = asyncio.run(drain_outbox(record, settings, everything_now=True))
     if args.json:
         print_json({"channels": channels, **report.to_dict()})
     else:

@@ -3,14 +3,16 @@
 Without `-o` the report goes to stdout and the record is only read (it may be
 a copy on another machine). With `-o` it also brings the alert rollup up to
 date (`store.alert_summary`). With `-o` the file is written whole or not at all,
-and the record gets a chained `report.issued` entry with the file's SHA-256,
-which stops the matching reporting clock (`warroom incidents` shows them).
+and the record gets a chained `report.saved` entry with the file's SHA-256, as
+the console's `s` saves it. Saving is not sending: no reporting clock stops.
+Recording the report as issued, once it reached its readers, stays a
+deliberate act (`m` on the console's report screen).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import getpass
 import sqlite3
 import sys
 from pathlib import Path
@@ -39,7 +41,11 @@ def open_existing_record(args: argparse.Namespace, *, readonly: bool):  # -> sto
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("incident", metavar="ID", help="the incident, e.g. NSI-2026-03-14-001")
     parser.add_argument(
-        "-o", "--output", metavar="FILE", help="write the report to FILE and record it as issued"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the report to FILE and record it as saved (not as issued: that is `m` on "
+        "the console's report screen, once it was sent)",
     )
     parser.add_argument(
         "--executive",
@@ -51,38 +57,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from store import UnknownIncident
     from store.alert_summary import refresh_rollup
-    from store.deadlines import DETAILED_REPORT, EXECUTIVE_SUMMARY, mark_done
     from store.report import render_executive, render_report
-    from tui.files import write_atomically
+    from tui.report_file import save_report
 
     render = render_executive if args.executive else render_report
     try:
         with open_existing_record(args, readonly=args.output is None) as record:
-            if args.output is not None:
-                refresh_rollup(record)  # it may write: keep the next report fast too
-            text = render(record, args.incident)
             if args.output is None:
-                sys.stdout.write(safe_text(text, multiline=True))  # escaped; and a second wall
+                sys.stdout.write(safe_text(render(record, args.incident), multiline=True))
                 return EXIT_OK
-            path = Path(args.output)
+            refresh_rollup(record)  # it may write: keep the next report fast too
             try:
-                data = write_atomically(path, text)
+                saved = save_report(
+                    record,
+                    args.incident,
+                    args.executive,
+                    Path(args.output),
+                    actor=_actor(),
+                    readonly=False,
+                )
             except OSError as error:
-                print(safe_text(f"warroom report: cannot write {path}: {error}"), file=sys.stderr)
+                print(safe_text(f"warroom report: cannot write {args.output}: {error}"),
+                      file=sys.stderr)
                 return EXIT_FAILED
-            digest = hashlib.sha256(data).hexdigest()
-            item = EXECUTIVE_SUMMARY if args.executive else DETAILED_REPORT
-            mark_done(
-                record,
-                args.incident,
-                item,
-                data={"file": path.name, "sha256": digest, "bytes": len(data)},
-            )
     except (RecordUnavailable, UnknownIncident) as error:
         print(f"warroom report: {safe_text(error)}", file=sys.stderr)
         return EXIT_FAILED
     print(
-        safe_text(f"wrote {path} ({len(data)} bytes, sha256 {digest}); recorded as issued"),
+        safe_text(f"wrote {saved.path} ({saved.size} bytes, sha256 {saved.sha256}); "
+                  "recorded as saved, not as issued"),
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+def _actor() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in a container
+        return None

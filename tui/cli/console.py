@@ -99,12 +99,14 @@ def console_services(
     the cluster actions write through (else `record`).
     """
     from actions.falco.classify import Classifier
+    from store.incidents import SessionScope
     from tui.services import Services
 
     named = getattr(options, "namespace", None)  # a cluster still to start names none yet
     namespace = named or settings.cluster.namespace
     services = Services(
-        record, mode=mode, incident_id=incident_id, actor=actor or _who(), namespace=namespace
+        record, mode=mode, incident_id=incident_id, actor=actor or _who(), namespace=namespace,
+        incident_scope=SessionScope.for_mode(mode, record.clock()),
     )
     if options is None or sources_record is None:
         return services, None
@@ -125,6 +127,7 @@ def console_services(
             cluster, sources_record, settings, classifier, incident_id=incident_id,
             kubeconfig=resolved.kubeconfig, actor=services.actor or "warroom",
         )
+        services.source.detector.scope = services.incident_scope  # this session's incidents
 
     return services, setup
 

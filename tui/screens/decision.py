@@ -2,7 +2,10 @@
 
 False positive (name the rule to tune; closes the incident), active attack
 (to containment), policy misconfiguration (to remediation), escalate (notify
-the security team lead). Dismisses with a `DecisionChoice` or None.
+the security team lead). Nothing is chosen until the commander chooses: a
+reason typed and ctrl+s alone records nothing. Dismisses with a
+`DecisionChoice` or None; the war room asks again before a false positive
+closes the incident.
 """
 
 from __future__ import annotations
@@ -49,8 +52,8 @@ class DecisionScreen(ModalScreen[DecisionChoice | None]):
         with Vertical(classes="dialog"):
             yield Label("Decision point", classes="dialog-title")
             with RadioSet(id="decision"):
-                for index, (_key, text) in enumerate(CHOICES):
-                    yield RadioButton(text, value=index == 0)
+                for _key, text in CHOICES:
+                    yield RadioButton(text)
             yield Label("Why (recorded with the decision)")
             yield Input(placeholder="what the evidence shows", id="rationale")
             yield Label("Rule to tune (false positive)")
@@ -68,7 +71,13 @@ class DecisionScreen(ModalScreen[DecisionChoice | None]):
 
     def action_submit(self) -> None:
         index = self.query_one(RadioSet).pressed_index
-        decision = CHOICES[max(index, 0)][0]
+        if index < 0:
+            self.query_one(".dialog-error", Static).update(
+                Text("choose one of the four: arrows to move, space or enter to choose")
+            )
+            self.query_one(RadioSet).focus()
+            return
+        decision = CHOICES[index][0]
         rationale = self.query_one("#rationale", Input).value.strip()
         rule = self.query_one("#rule", Input).value.strip() or None
         if not rationale:

@@ -18,7 +18,6 @@ Review mode reads and saves files but writes nothing to the record.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,11 +47,10 @@ from store.deadlines import (
     due_for,
     last_saved,
     mark_done,
-    record_saved,
 )
 from store.report import render_executive, render_report
 from store.report_sections import SECTIONS, sections, set_section
-from tui.files import write_atomically
+from tui.report_file import default_report_path, save_report
 from tui.safe import safe_text
 from tui.screens.forms import AskScreen, FormScreen
 from tui.screens.report_editor import REPORT_STYLES, SectionEditor
@@ -137,12 +135,6 @@ def bounded_for_display(markdown: str, max_rows: int = MAX_SHOWN_ROWS) -> str:
     return "\n".join(out)
 
 
-def default_report_path(incident_id: str, executive: bool, folder: Path | None = None) -> Path:
-    """`incident-<ID>.md` (or `incident-<ID>-executive.md`) in `folder`, else the current one."""
-    name = f"incident-{incident_id}{'-executive' if executive else ''}.md"
-    return (folder or Path()) / name
-
-
 @dataclass(frozen=True, slots=True)
 class ReportView:
     """What the screen shows, read from the record in one call."""
@@ -151,14 +143,6 @@ class ReportView:
     markdown: str
     sections: dict[str, str]
     due: list[Due]
-
-
-@dataclass(frozen=True, slots=True)
-class SavedReport:
-    path: Path
-    sha256: str
-    size: int
-    recorded: bool
 
 
 def read_report(record: Record, incident_id: str, executive: bool, now: datetime) -> ReportView:
@@ -171,32 +155,6 @@ def read_report(record: Record, incident_id: str, executive: bool, now: datetime
         sections(record, incident_id),
         due_for(record, incident, now),
     )
-
-
-def save_report(
-    record: Record,
-    incident_id: str,
-    executive: bool,
-    path: Path,
-    *,
-    actor: str | None,
-    readonly: bool,
-) -> SavedReport:
-    """Render, write `path` atomically, and (unless read-only) record it as saved."""
-    text = (render_executive if executive else render_report)(record, incident_id)
-    data = write_atomically(path, text)
-    digest = hashlib.sha256(data).hexdigest()
-    if not readonly:
-        record_saved(
-            record,
-            incident_id,
-            EXECUTIVE_SUMMARY if executive else DETAILED_REPORT,
-            file=str(path),
-            sha256=digest,
-            size=len(data),
-            actor=actor,
-        )
-    return SavedReport(path, digest, len(data), not readonly)
 
 
 def issue(record: Record, incident_id: str, kind: str, note: str | None, actor: str | None) -> int:

@@ -315,8 +315,7 @@ class WarRoomScreen(
         def read() -> tuple[Incident | None, list[Any]]:
             incident = record.incidents.get(wanted) if wanted else None
             if incident is None and wanted is None:
-                open_ones = record.incidents.open_ones()
-                incident = open_ones[-1] if open_ones else None
+                incident = record.incidents.pick(app.services.incident_scope)
             if incident is None:
                 return None, []
             if incident.id != known_for or not known:

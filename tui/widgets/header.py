@@ -6,6 +6,9 @@ widget only applies that to its labels. What always stays: the DRILL/LIVE
 badge, the incident ID and severity, the phase and the clocks. What gives
 way first: the incident title (it takes what is left), then the health
 wording (the coloured marks stay), then the context name, then the namespace.
+
+A closed incident says so where the phase goes ("Closed"), and its clocks and
+T+ stop at its closing time.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ HEALTH_STYLES = {
 SEVERITY_STYLES = {"P0": "$text-error bold reverse", "P1": "$text-error bold",
                    "P2": "$text-warning bold"}
 NO_INCIDENT = "no incident: o opens one"
+CLOSED = "Closed"
 TITLE_ROOM = 20  # on one row, the incident title keeps at least this much (else two rows)
 MIN_CONTEXT = 8  # an elided context shorter than this says nothing: drop it instead
 ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
@@ -76,6 +80,7 @@ class HeaderParts:
     since: str = ""
     clocks: tuple[ClockState, ...] = ()
     health: tuple[tuple[str, str], ...] = ()
+    closed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +213,11 @@ def fit_header(parts: HeaderParts, width: int) -> HeaderFit:
     else:
         incident = f"{parts.incident_id} {parts.severity or ''}".strip()
         phase = parts.phase or ""
-        phases = [PHASE_TITLES.get(phase, phase), SHORT_TITLES.get(phase, phase)]
+        phases = (
+            [CLOSED]
+            if parts.closed
+            else [PHASE_TITLES.get(phase, phase), SHORT_TITLES.get(phase, phase)]
+        )
         long_clocks = tuple(state.text() for state in parts.clocks)
         short_clocks = tuple(state.text(short=True) for state in parts.clocks)
         # The last resort drops T+: the running clocks say the same time.
@@ -282,6 +291,7 @@ class WarRoomHeader(Vertical):
             phase=incident.phase if incident else None, since=self._since,
             clocks=self.clocks,
             health=tuple((safe_text(name), state) for name, state in sorted(self.health.items())),
+            closed=incident is not None and not incident.is_open,
         )
 
     def _width(self) -> int:
@@ -332,6 +342,7 @@ class WarRoomHeader(Vertical):
     def set_incident(self, incident: Incident | None, now: datetime) -> None:
         self.incident = incident
         self.set_class(incident is not None and incident.severity == "P0", "-p0")
+        self.set_class(incident is not None and not incident.is_open, "-closed")
         self.tick(now)
 
     def tick(self, now: datetime) -> None:
@@ -340,6 +351,8 @@ class WarRoomHeader(Vertical):
         if incident is None:
             self.clocks, self._since = (), ""
         else:
+            if incident.closed_at is not None and not incident.is_open:
+                now = min(now, incident.closed_at)  # closed: its clocks stopped then
             self.clocks = tuple(clock_states(incident, now))
             self._since = f"T+{duration(since_detection(incident, now))}"
         for key, _label, _field in CLOCKS:

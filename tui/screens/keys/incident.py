@@ -1,7 +1,11 @@
-"""The incident keys: open, acknowledge, note, severity, next phase and the decision point.
+"""The incident keys: open, acknowledge, note, severity, next phase, the decision point,
+and resolve/close (reopen when closed).
 
 Each writes to the record off the event loop (`WarRoomApp.in_record`) and
 then reloads the screen from the record, so what is shown is what was kept.
+Changes the runbook's alert channels announce (acknowledged, severity and
+phase changed, resolved) are queued in the outbox in the same step; the
+console's drainer sends them when a channel is configured.
 """
 
 from __future__ import annotations
@@ -11,18 +15,33 @@ from typing import Any, ClassVar
 from textual import work
 from textual.binding import Binding, BindingType
 
-from store import PHASE_TITLES, PHASES, Incident
+from store import PHASE_TITLES, PHASES, Incident, Record
+from tui.safe import safe_text
+from tui.screens.close_incident import CLOSE, RESOLVE, CloseIncidentScreen, EndAnswer
 from tui.screens.decision import DecisionChoice, DecisionScreen
 from tui.screens.forms import AskScreen, NewIncident, NoteForm, OpenIncidentForm, SeverityForm
 from tui.screens.war_room_base import WarRoomBase
 
+FALSE_POSITIVE_DETAIL = (
+    "This closes {id}: its clocks stop, new alerts no longer join it, and the metrics count "
+    "it as a false positive. The rule to tune is recorded with the decision."
+)
+
 
 class IncidentKeys(WarRoomBase):
-    """o a n v p d: the incident's life in the record."""
+    """o a n v p d C: the incident's life in the record."""
 
     KEY_GROUP: ClassVar[str] = "incident"
     WRITE_KEYS: ClassVar[frozenset[str]] = frozenset(
-        {"open_incident", "acknowledge", "add_note", "set_severity", "next_phase", "decision"}
+        {
+            "open_incident",
+            "acknowledge",
+            "add_note",
+            "set_severity",
+            "next_phase",
+            "decision",
+            "end_incident",
+        }
     )
     INCIDENT_KEYS: ClassVar[frozenset[str]] = WRITE_KEYS - {"open_incident"}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -43,6 +62,13 @@ class IncidentKeys(WarRoomBase):
             "Decide",
             id="incident.decision",
             tooltip="The runbook's decision point",
+        ),
+        Binding(
+            "C",
+            "end_incident",
+            "Close",
+            id="incident.close",
+            tooltip="Resolve (recovered) or close the incident, saying why; reopen a closed one",
         ),
     ]
 
@@ -66,6 +92,7 @@ class IncidentKeys(WarRoomBase):
                 severity=answer.severity,
                 drill=services.mode == "drill",
                 actor=self.actor,
+                commander=self.actor,
                 cluster_context=services.context,
                 namespace=services.namespace,
             )
@@ -79,7 +106,14 @@ class IncidentKeys(WarRoomBase):
         if self._refuse("acknowledge") or self.incident is None:
             return
         record, incident_id = self.war_app.services.record, self.incident.id
-        await self.war_app.in_record(record.incidents.acknowledge, incident_id, actor=self.actor)
+
+        def write() -> None:
+            before = record.incidents.get_required(incident_id)
+            after = record.incidents.acknowledge(incident_id, actor=self.actor)
+            if after != before:
+                self._announce(record, after, "acknowledged", {"by": self.actor})
+
+        await self.war_app.in_record(write)
         await self.refresh_from_record()
 
     @work(exclusive=True, group="action", exit_on_error=False)
@@ -102,10 +136,14 @@ class IncidentKeys(WarRoomBase):
         severity = await self.app.push_screen_wait(SeverityForm(self.incident.severity))
         if severity is None or severity == self.incident.severity:
             return
-        record, incident_id = self.war_app.services.record, self.incident.id
-        await self.war_app.in_record(
-            lambda: record.incidents.update(incident_id, actor=self.actor, severity=severity)
-        )
+        record, incident_id, before = self.war_app.services.record, self.incident.id, self.incident
+
+        def write() -> None:
+            after = record.incidents.update(incident_id, actor=self.actor, severity=severity)
+            details = {"from": before.severity, "to": severity}
+            self._announce(record, after, "severity-changed", details)
+
+        await self.war_app.in_record(write)
         await self.refresh_from_record()
 
     @work(exclusive=True, group="action", exit_on_error=False)
@@ -120,11 +158,12 @@ class IncidentKeys(WarRoomBase):
         ):
             return
         record = self.war_app.services.record
-        await self.war_app.in_record(
-            lambda: record.incidents.update(
-                incident.id, actor=self.actor, **phase_changes(incident, following, record.clock())
-            )
-        )
+
+        def write() -> None:
+            after = record.incidents.advance(incident.id, following, actor=self.actor)
+            self._announce(record, after, "phase-changed", {"phase": following})
+
+        await self.war_app.in_record(write)
         await self.refresh_from_record()
 
     @work(exclusive=True, group="action", exit_on_error=False)
@@ -134,6 +173,14 @@ class IncidentKeys(WarRoomBase):
         rule = self.selected_alert.rule if self.selected_alert else None
         choice: DecisionChoice | None = await self.app.push_screen_wait(DecisionScreen(rule))
         if choice is None:
+            return
+        if choice.decision == "false-positive" and not await self.app.push_screen_wait(
+            AskScreen(
+                safe_text(f"Record a false positive and close {self.incident.id}?"),
+                safe_text(FALSE_POSITIVE_DETAIL.format(id=self.incident.id)),
+            )
+        ):
+            self.notify("nothing recorded", title="Decision")
             return
         from actions.notify import Escalation, escalate
         from tui.screens.escalate import lead_role
@@ -153,8 +200,15 @@ class IncidentKeys(WarRoomBase):
                 rule_to_tune=choice.rule_to_tune,
                 actor=self.actor,
             )
-            changes = decision_changes(incident, choice.decision, record.clock())
-            if changes:
+            if choice.decision == "false-positive":
+                closed = record.incidents.close(
+                    incident.id,
+                    resolution=f"false positive: {choice.rationale}",
+                    false_positive=True,
+                    actor=self.actor,
+                )
+                self._announce(record, closed, "resolved", {"resolution": closed.resolution})
+            elif changes := decision_changes(incident, choice.decision):
                 record.incidents.update(incident.id, actor=self.actor, **changes)
             if choice.decision != "escalate":
                 return None
@@ -182,24 +236,55 @@ class IncidentKeys(WarRoomBase):
             self.post_message(Escalated(escalated))  # the toast, then the drainer sends it
         await self.refresh_from_record()
 
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_end_incident(self) -> None:
+        """C: resolve or close the incident on screen (reopen it when it is closed)."""
+        from store.incidents import LifecycleError
 
-def phase_changes(incident: Incident, following: str, now: Any) -> dict[str, Any]:
-    """The incident fields moving to `following` sets: leaving Containment marks it contained,
-    leaving Recovery marks it recovered (the MTTC and MTTR clocks stop there)."""
-    changes: dict[str, Any] = {"phase": following}
-    if following == "eradication" and incident.contained_at is None:
-        changes.update(contained_at=now, status="contained")
-    if following == "lessons-learned" and incident.recovered_at is None:
-        changes.update(recovered_at=now, status="recovered")
-        if incident.contained_at is None:
-            changes["contained_at"] = now
-    return changes
+        if self._refuse("end_incident") or self.incident is None:
+            return
+        answer: EndAnswer | None = await self.app.push_screen_wait(
+            CloseIncidentScreen(self.incident)
+        )
+        if answer is None:
+            return
+        record, incident_id = self.war_app.services.record, self.incident.id
+
+        def write() -> Incident:
+            if answer.what == RESOLVE:
+                after = record.incidents.resolve(
+                    incident_id, note=answer.text or None, actor=self.actor
+                )
+            elif answer.what == CLOSE:
+                after = record.incidents.close(
+                    incident_id, resolution=answer.text, actor=self.actor
+                )
+            else:
+                return record.incidents.reopen(incident_id, reason=answer.text, actor=self.actor)
+            self._announce(record, after, "resolved", {"resolution": after.resolution or ""})
+            return after
+
+        try:
+            after = await self.war_app.in_record(write)
+        except (LifecycleError, ValueError) as error:  # another writer got there first
+            self.notify(
+                safe_text(str(error)), title="Not changed", severity="warning", markup=False
+            )
+        else:
+            self.notify(safe_text(f"{after.id} {after.status}"), title="Incident", markup=False)
+        await self.refresh_from_record()
+
+    def _announce(
+        self, record: Record, incident: Incident, event: str, details: dict[str, Any]
+    ) -> None:
+        """Queue the channels' notification of a change (on the record's thread)."""
+        from actions.notify import notify_incident_event
+
+        notify_incident_event(record, self.war_app.settings, incident, event, details)
 
 
-def decision_changes(incident: Incident, decision: str, now: Any) -> dict[str, Any]:
-    """What a decision does to the incident, as the runbook's decision points say."""
-    if decision == "false-positive":
-        return {"false_positive": True, "status": "closed", "closed_at": now}
+def decision_changes(incident: Incident, decision: str) -> dict[str, Any]:
+    """What a decision other than a false positive (which closes it) does to the incident."""
     if decision == "active-attack" and incident.phase == "detection":
         return {"phase": "containment"}
     return {}

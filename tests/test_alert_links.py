@@ -1,0 +1,251 @@
+"""Alerts belong to their incident: an accepted proposal's, and later ones about the same subject.
+
+Real alert lines are parsed, classified and recorded as the Falco follower records
+them (no incident); the real detector proposes, accepts and links. The record is
+then read the way the report, the rollup and `verify` read it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from actions.falco.classify import Classifier
+from actions.ingest import BatchPreparer, BatchWriter
+from actions.sources.batches import AlertBatch, RecordedAlert
+from actions.sources.detection import IncidentDetector, IncidentProposal
+from store import Record, chain, verify_chain
+from store.alert_links import AlertSubject, alert_subject, content_at_arrival, workload_of
+from store.alert_summary import refresh_rollup, summarise_alerts
+from store.incidents import SessionScope
+from store.report import render_report
+from tests.plugins.record import FrozenClock
+from tests.plugins.tui import alert_line, parsed
+
+TUNNEL = "DNS tunneling to exfil.example"  # the shipped classification: dns-exfiltration, P0
+ORCHESTRATOR = "orchestrator-6f8d9c7b5d-k2x9p"
+OTHER_REPLICA = "orchestrator-6f8d9c7b5d-w7q2z"
+
+
+@pytest.fixture
+def classifier() -> Classifier:
+    return Classifier.load()
+
+
+def record_lines(
+    record: Record, classifier: Classifier, lines: list[bytes], incident_id: str | None = None
+) -> AlertBatch:
+    """Record alert lines as the follower does (batch, dedupe) and hand back its AlertBatch."""
+    alerts = [parsed(line) for line in lines]
+    prepared = BatchPreparer(classifier, incident_id=incident_id, origin="test").prepare(
+        list(enumerate(alerts, 1)), record.now()
+    )
+    added = BatchWriter(record, classifier, incident_id=incident_id).write(prepared).accepted_keys
+    recorded = [
+        RecordedAlert("falco-x7k2p", a, classifier.classify(a), a.dedupe_key in added)
+        for a in alerts
+    ]
+    return AlertBatch(recorded, [], record.clock(), 0)
+
+
+def tunnel(index: int, pod: str = ORCHESTRATOR, rule: str = TUNNEL) -> bytes:
+    return alert_line(index, rule=rule, priority="Critical", pod=pod, second=index)
+
+
+@pytest.fixture
+def detector(record: Record, classifier: Classifier) -> Iterator[IncidentDetector]:
+    proposals: list[object] = []
+    found = IncidentDetector(
+        record,
+        proposals.append,
+        wording=classifier.wording,
+        context="drill-ctx",
+        namespace="voicehive",
+    )
+    yield found
+    found.close()
+
+
+def incident_alerts(record: Record, incident_id: str) -> list[str]:
+    rows = record.query(
+        "SELECT rule FROM alerts WHERE incident_id = ? ORDER BY seq", (incident_id,)
+    )
+    return [row[0] for row in rows]
+
+
+def test_the_workload_is_the_pods_owner_as_kubernetes_names_it() -> None:
+    assert workload_of("orchestrator-6f8d9c7b5d-k2x9p") == "orchestrator"  # a Deployment's
+    assert workload_of("falco-x7k2p") == "falco"  # a DaemonSet's
+    assert workload_of("prometheus-0") == "prometheus"  # a StatefulSet's
+    assert workload_of("redis-cache") == "redis-cache"  # not a generated suffix: the pod itself
+    fields = {"k8s.pod.name": ORCHESTRATOR, "k8s.ns.name": "voicehive"}
+    assert alert_subject("dns-exfiltration", fields) == AlertSubject(
+        "dns-exfiltration", "voicehive", "orchestrator"
+    )
+    assert alert_subject("x", {"k8s_pod_name": "<NA>", "container_name": "api"}) == AlertSubject(
+        "x", "", "api"
+    )
+    dns = alert_subject("dns-exfiltration", {"client": "10.42.1.7", "domain": "exfil.example"})
+    assert dns == AlertSubject("dns-exfiltration", "", "client 10.42.1.7")
+    assert alert_subject("x", {"container.name": "host"}) is None  # names no workload
+    assert alert_subject("x", "not fields") is None
+
+
+def test_accepting_links_the_proposals_alerts_and_later_ones_about_the_same_subject(
+    record: Record, classifier: Classifier, detector: IncidentDetector, clock: FrozenClock
+) -> None:
+    detector(record_lines(record, classifier, [tunnel(1), tunnel(2, pod=OTHER_REPLICA)]))
+    proposal = detector.pending
+    assert isinstance(proposal, IncidentProposal)
+    # Recorded while the proposal waits: same subject (a P2 of the same class would be too).
+    record_lines(record, classifier, [tunnel(3)])
+    incident = detector.accept(proposal.id, actor="ic@example.com", drill=True)
+    assert (incident.category, incident.commander) == ("dns-exfiltration", "ic@example.com")
+    assert (incident.cluster_context, incident.namespace) == ("drill-ctx", "voicehive")
+    assert incident_alerts(record, incident.id) == [TUNNEL] * 3
+
+    # Later: the same subject is linked, another workload or class is not.
+    later = record_lines(
+        record,
+        classifier,
+        [tunnel(4), tunnel(5, pod="tts-router-7c9d8e6f5a-q7w3e"), alert_line(6, pod=ORCHESTRATOR)],
+    )
+    assert detector.link_now(later.fresh) == 1
+    assert len(incident_alerts(record, incident.id)) == 4
+    summary = summarise_alerts(record, incident.id)
+    assert summary.total == 4
+    assert "No alerts recorded" not in render_report(record, incident.id)
+    (entry,) = [e for e in record.timeline.for_incident(incident.id) if e.data.get("linked")]
+    assert entry.data["linked"] == 3
+
+
+def test_a_linked_alert_keeps_the_hash_it_was_chained_with(
+    record: Record, classifier: Classifier, detector: IncidentDetector
+) -> None:
+    detector(record_lines(record, classifier, [tunnel(1)]))
+    assert detector.pending is not None
+    incident = detector.accept(detector.pending.id, actor="ic")
+    cursor = record.conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    row = cursor.execute("SELECT * FROM alerts WHERE incident_id = ?", (incident.id,)).fetchone()
+    content = {
+        column: row[column] for column in row.keys() if column not in ("id", *chain_columns())
+    }
+    link = record.query(
+        "SELECT incident_id, basis, actor FROM alert_links WHERE alert_seq = ?", (row["seq"],)
+    )
+    assert tuple(link[0]) == (incident.id, "proposal", "ic")
+
+    def holds(values: dict[str, object]) -> bool:
+        return row["hash"] == chain.link_hash(
+            row["prev_hash"], row["seq"], chain.content_hash("alerts", values)
+        )
+
+    arrival = content_at_arrival(record.conn, row, content)
+    assert arrival is not None
+    assert holds(arrival)
+    assert not holds(content)
+    # Pointed at another incident behind warroom's back, no chained link explains it.
+    assert (
+        content_at_arrival(record.conn, row, {**content, "incident_id": "NSI-2026-03-14-099"})
+        is None
+    )
+
+
+def chain_columns() -> tuple[str, ...]:
+    return ("seq", "prev_hash", "hash")
+
+
+def test_links_already_in_the_rollup_window_are_counted(
+    record: Record, classifier: Classifier, detector: IncidentDetector
+) -> None:
+    batch = record_lines(record, classifier, [tunnel(1), tunnel(2)])
+    refresh_rollup(record)  # the rollup now covers both alerts, which had no incident
+    detector(batch)
+    assert detector.pending is not None
+    incident = detector.accept(detector.pending.id, actor="ic")
+    summary = summarise_alerts(record, incident.id)
+    assert (summary.total, summary.by_rule) == (2, [(TUNNEL, "Critical", 2)])
+    refresh_rollup(record)  # and folding again counts nothing twice
+    assert summarise_alerts(record, incident.id).total == 2
+
+
+def test_a_closed_incident_takes_no_more_alerts(
+    record: Record, classifier: Classifier, detector: IncidentDetector
+) -> None:
+    detector(record_lines(record, classifier, [tunnel(1)]))
+    assert detector.pending is not None
+    incident = detector.accept(detector.pending.id, actor="ic")
+    record.incidents.close(incident.id, resolution="contained")
+    later = record_lines(record, classifier, [tunnel(2)])
+    assert detector.link_now(later.fresh) == 0
+    assert (
+        record.alerts.link_keys(
+            incident.id, [a.alert.dedupe_key for a in later.alerts], basis="subject", actor=None
+        )
+        == 0
+    )
+    assert incident_alerts(record, incident.id) == [TUNNEL]
+
+
+def test_later_alerts_are_linked_off_the_callers_thread(
+    record: Record, classifier: Classifier, detector: IncidentDetector
+) -> None:
+    detector(record_lines(record, classifier, [tunnel(1)]))
+    assert detector.pending is not None
+    incident = detector.accept(detector.pending.id, actor="ic")
+    detector(record_lines(record, classifier, [tunnel(2), tunnel(3)]))
+    detector.close()  # waits for the linker, as the live sources do when they stop
+    assert incident_alerts(record, incident.id) == [TUNNEL] * 3
+    assert record.query("SELECT count(*) FROM alert_links")[0][0] == 3
+
+
+def test_an_older_drills_open_incident_neither_silences_nor_takes_a_new_drills_alerts(
+    record: Record, classifier: Classifier, clock: FrozenClock
+) -> None:
+    stale = record.incidents.open("Last week's drill", drill=True, severity="P0")
+    clock.advance(days=7)
+    proposals: list[object] = []
+    detector = IncidentDetector(
+        record,
+        proposals.append,
+        wording=classifier.wording,
+        scope=SessionScope.for_mode("drill", clock.now),
+    )
+    try:
+        detector(record_lines(record, classifier, [tunnel(1)]))
+        assert proposals, "the stale drill incident silenced the new drill's proposal"
+        incident = detector.accept(detector.pending.id, actor="ic", drill=True)  # type: ignore[union-attr]
+        assert incident.id != stale.id
+        assert incident_alerts(record, stale.id) == []
+    finally:
+        detector.close()
+
+
+def test_an_exported_incident_carries_its_linked_alerts_and_verifies(
+    record: Record,
+    classifier: Classifier,
+    detector: IncidentDetector,
+    tmp_path: Path,
+    clock: FrozenClock,
+) -> None:
+    from store.transfer import export_incident, import_incident
+
+    detector(record_lines(record, classifier, [tunnel(1), tunnel(2)]))
+    assert detector.pending is not None
+    incident = detector.accept(detector.pending.id, actor="ic")
+    exported = export_incident(record, incident.id, tmp_path / "incident.db")
+    with Record.open(tmp_path / "elsewhere.db", clock=clock) as elsewhere:
+        import_incident(elsewhere, exported.path)
+        assert incident_alerts(elsewhere, incident.id) == [TUNNEL, TUNNEL]
+        assert verify_chain(elsewhere.conn).ok
+
+
+def test_a_hostile_pod_name_is_cut_to_a_kubernetes_name_length() -> None:
+    subject = alert_subject("x", {"k8s.pod.name": "a" * 1_000_000 + "-k2x9p"})
+    assert subject is not None
+    assert len(subject.workload) <= 253
+    assert subject == alert_subject("x", {"k8s.pod.name": "a" * 2_000_000})  # cut the same way
