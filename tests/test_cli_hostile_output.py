@@ -94,6 +94,9 @@ Argv = Callable[[Path], list[str]]
 COMMANDS: dict[str, Argv] = {
     "incidents": lambda _: ["incidents"],
     "incidents open": lambda _: ["incidents", "open", EVERYTHING.replace("\x00", "")],
+    "incidents show": lambda _: ["incidents", "show", HOSTILE_ID],
+    "incidents close": lambda _: ["incidents", "close", HOSTILE_ID, "--resolution", EVERYTHING],
+    "incidents note": lambda _: ["incidents", "note", HOSTILE_ID, EVERYTHING],
     "report": lambda _: ["report", HOSTILE_ID],
     "report --executive": lambda _: ["report", HOSTILE_ID, "--executive"],
     "report -o": lambda tmp: ["report", HOSTILE_ID, "-o", str(tmp / "report.md")],
@@ -117,6 +120,7 @@ JSON_COMMANDS: dict[str, Argv] = {
     "incidents --json": lambda _: ["incidents", "--json"],
     "incidents open --json": lambda _: ["incidents", "open", EVERYTHING.replace("\x00", ""),
                                         "--json"],
+    "incidents show --json": lambda _: ["incidents", "show", HOSTILE_ID, "--json"],
     "verify --json": lambda _: ["verify", "--json"],
     "metrics --json": lambda _: ["metrics", "--json"],
     "export --json": lambda tmp: ["export", HOSTILE_ID, "-o", str(tmp / "out.db"), "--json"],
