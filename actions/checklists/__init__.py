@@ -8,6 +8,10 @@
   cluster (services healthy, mTLS enforced, policies applied) and the record
   (no suspicious activity, alerting working). They never raise.
 
+- `proofs(record, incident_id)` / `tick_proven(...)` / `tick_verified(...)`:
+  what the record proves done (a succeeded action, stored evidence, a verified
+  check) and the ticks warroom records for it, citing the proof.
+
 Ticks themselves are the record's: `record.checklist.tick(...)`.
 """
 
@@ -20,6 +24,7 @@ from actions.checklists.model import (
     load_checklists,
     parse_checklists,
 )
+from actions.checklists.proofs import WARROOM, Proof, proofs, tick_proven, tick_verified
 from actions.checklists.verdict import NOT_VERIFIED, STATES, UNKNOWN, VERIFIED, Verdict
 from actions.checklists.verify import VERIFIERS, VerifyContext, run_verifier, threaded, verify_items
 
@@ -30,15 +35,20 @@ __all__ = [
     "VERIFIED",
     "VERIFIERS",
     "VERIFIER_NAMES",
+    "WARROOM",
     "ChecklistDataError",
     "ChecklistItem",
     "PhaseChecklist",
+    "Proof",
     "Verdict",
     "VerifyContext",
     "checklist_for",
     "load_checklists",
     "parse_checklists",
+    "proofs",
     "run_verifier",
     "threaded",
+    "tick_proven",
+    "tick_verified",
     "verify_items",
 ]
