@@ -15,18 +15,55 @@
 Ticks themselves are the record's: `record.checklist.tick(...)`.
 """
 
-from actions.checklists.model import (
-    VERIFIER_NAMES,
-    ChecklistDataError,
-    ChecklistItem,
-    PhaseChecklist,
-    checklist_for,
-    load_checklists,
-    parse_checklists,
-)
-from actions.checklists.proofs import WARROOM, Proof, proofs, tick_proven, tick_verified
-from actions.checklists.verdict import NOT_VERIFIED, STATES, UNKNOWN, VERIFIED, Verdict
-from actions.checklists.verify import VERIFIERS, VerifyContext, run_verifier, threaded, verify_items
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Loaded on first use: the console imports the light parts (the data, the keys) at start and
+# the verifiers, which read the cluster, only when the checklist opens.
+_WHERE = {
+    "actions.checklists.model": (
+        "VERIFIER_NAMES", "ChecklistDataError", "ChecklistItem", "PhaseChecklist",
+        "checklist_for", "load_checklists", "parse_checklists",
+    ),
+    "actions.checklists.proofs": ("WARROOM", "Proof", "proofs", "tick_proven", "tick_verified"),
+    "actions.checklists.verdict": ("NOT_VERIFIED", "STATES", "UNKNOWN", "VERIFIED", "Verdict"),
+    "actions.checklists.verify": (
+        "VERIFIERS", "VerifyContext", "run_verifier", "threaded", "verify_items",
+    ),
+}  # fmt: skip
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+
+if TYPE_CHECKING:
+    from actions.checklists.model import (
+        VERIFIER_NAMES,
+        ChecklistDataError,
+        ChecklistItem,
+        PhaseChecklist,
+        checklist_for,
+        load_checklists,
+        parse_checklists,
+    )
+    from actions.checklists.proofs import WARROOM, Proof, proofs, tick_proven, tick_verified
+    from actions.checklists.verdict import NOT_VERIFIED, STATES, UNKNOWN, VERIFIED, Verdict
+    from actions.checklists.verify import (
+        VERIFIERS,
+        VerifyContext,
+        run_verifier,
+        threaded,
+        verify_items,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "NOT_VERIFIED",
