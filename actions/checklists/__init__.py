@@ -27,7 +27,7 @@ _WHERE = {
         "VERIFIER_NAMES", "ChecklistDataError", "ChecklistItem", "PhaseChecklist",
         "checklist_for", "load_checklists", "parse_checklists",
     ),
-    "actions.checklists.proofs": ("WARROOM", "Proof", "proofs", "tick_proven", "tick_verified"),
+    "actions.checklists.proven": ("WARROOM", "Proof", "proofs", "tick_proven", "tick_verified"),
     "actions.checklists.verdict": ("NOT_VERIFIED", "STATES", "UNKNOWN", "VERIFIED", "Verdict"),
     "actions.checklists.verify": (
         "VERIFIERS", "VerifyContext", "run_verifier", "threaded", "verify_items",
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
         load_checklists,
         parse_checklists,
     )
-    from actions.checklists.proofs import WARROOM, Proof, proofs, tick_proven, tick_verified
+    from actions.checklists.proven import WARROOM, Proof, proofs, tick_proven, tick_verified
     from actions.checklists.verdict import NOT_VERIFIED, STATES, UNKNOWN, VERIFIED, Verdict
     from actions.checklists.verify import (
         VERIFIERS,
@@ -60,9 +60,10 @@ def __getattr__(name: str) -> Any:
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    loaded = importlib.import_module(module)
+    # Every name of that module at once: one import, however many names are asked for.
+    globals().update({each: getattr(loaded, each) for each in _WHERE[module]})
+    return globals()[name]
 
 
 __all__ = [

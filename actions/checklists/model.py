@@ -6,7 +6,7 @@ runbook's words and order; `load_checklists()` reads and checks it once
 dataclasses. A tick is recorded under the item's text (what the record,
 the report and the drill score read); `tick_for` also finds one recorded
 under the item's id. `proven_by` says which recorded actions and evidence
-prove an item (`actions.checklists.proofs` reads them).
+prove an item (`actions.checklists.proven` reads them).
 """
 
 from __future__ import annotations

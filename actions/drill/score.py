@@ -13,7 +13,7 @@ checklists.toml`) and the few runbook steps the checklist does not hold
 (`RUNBOOK_ONLY_STEPS`: the acknowledgement and the decision point, done with
 the incident keys). A checklist item is done when the checklist shows it
 ticked (by hand, or by warroom from a proof), when the record proves it
-(`actions.checklists.proofs`: for an action the answer key expects, only on
+(`actions.checklists.proven`: for an action the answer key expects, only on
 the target it names), or when the drill cluster showed it (an isolation
 applied with kubectl counts too). A person's untick stands unless a proof came
 after it.

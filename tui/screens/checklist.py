@@ -6,7 +6,7 @@ item through `record.checklist.tick` (which writes the timeline entry); `v`
 runs the phase's verifiers in a worker (`actions.checklists`) and shows
 verified / not verified / unknown with the evidence.
 
-Items tick themselves from what the record proves (`actions.checklists.proofs`):
+Items tick themselves from what the record proves (`actions.checklists.proven`):
 on opening, and every time the record is re-read, a succeeded action or
 stored evidence that proves an item ticks it as warroom, citing it ("ticked
 by warroom from action #12"); a check that answers "verified" ticks its item
