@@ -53,7 +53,8 @@ def test_addresses_in_the_text_are_the_last_resort_outside_ones_first() -> None:
 
 def test_a_dns_detection_names_its_client_and_no_remote() -> None:
     fields = {"domain": "cdn-telemetry.example.net", "client": "10.42.1.17", "queries": 40}
-    assert peers(fields).remote == ()
+    output = "DNS tunneling or exfiltration suspected | domain=cdn-telemetry.example.net "
+    assert peers(fields, output + "client=10.42.1.17").remote == ()  # never the asking pod
     assert client_address(fields) == "10.42.1.17"
 
 

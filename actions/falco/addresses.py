@@ -127,8 +127,9 @@ def peers(fields: Mapping[str, Any], output: str = "") -> Peers:
     client = _process_is_client(fields, tuple_)
     local: list[str] = []
     found: list[tuple[str, str]] = []  # (address, from which field)
-    if (lip := ip(_field(fields, "fd.lip"))) is not None:
-        local.append(lip)
+    for key in ("fd.lip", "client"):  # a DNS detection's client is the pod that asked
+        if (own := ip(_field(fields, key))) is not None:
+            local.append(own)
     if (rip := ip(_field(fields, "fd.rip"))) is not None:
         found.append((rip, "fd.rip, the remote address"))
     sip, cip = ip(_field(fields, "fd.sip")), ip(_field(fields, "fd.cip"))
