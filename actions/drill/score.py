@@ -104,6 +104,12 @@ CONTAINMENT_ITEMS = {
     "restore": "restore",
     "fix-config": "fix-config",
 }
+# Containments with no one checklist item of their own: the runbook heading they come under.
+CONTAINMENT_HEADINGS = {
+    "fix-config": "Remediation Actions",
+    "mesh-deny": "Service Mesh Containment",
+    "capture": "Gather Evidence",
+}
 FIX_CONFIG_HOW = "put it back as it was (kubectl apply -f the desired state), then press k, v"
 POINTS = {"severity": 1, "decision": 2, "containment": 1, "step": 1, "time": 1}
 
@@ -260,8 +266,9 @@ def targets_match(expected: str, given: str | None) -> bool:
 
 _TIME_HOW = {
     "mttd": "press a (acknowledge), or accept warroom's incident proposal with !",
-    "mttc": "contain (i, b, x, m on the alert), or p to leave Containment",
-    "mttr": "press R (restore), or p to leave Recovery",
+    "mttc": "contain it (i, b, x or m on the alert marks it contained), or press p to leave "
+    "Containment once it is",
+    "mttr": "press R (restore marks it recovered), or p to leave Recovery once it is",
 }
 
 
@@ -326,8 +333,8 @@ def _containment(
 
 def _containment_line(result: ContainmentResult, items: dict[str, ChecklistItem]) -> ScoreLine:
     item = items.get(CONTAINMENT_ITEMS.get(result.action, ""))
-    words = item.text if item is not None and result.action != "fix-config" else None
-    label = f"{words or result.action} ({result.target})"
+    words = CONTAINMENT_HEADINGS.get(result.action) or (item.text if item else result.action)
+    label = f"{words} ({result.target})"
     if result.done:
         how = result.how
     elif result.action == "fix-config":
