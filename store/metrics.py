@@ -1,22 +1,18 @@
-"""The runbook's Metrics and KPIs and the Quarterly Security Review's trend table.
+"""The runbook's Metrics and KPIs, per runbook class, and the Quarterly Security Review's trend.
 
-Definitions (each incident contributes one sample per measure it has reached):
+What each time means is defined once, in `store.response_times` (the runbook's
+"Metrics and KPIs", its phases counted from the incident's first sign): here
+each incident contributes one sample per measure it has reached.
 
-- start: the incident's first alert (earliest alert time recorded for it),
-  else its `detected_at`. Falco saw the problem then, whenever a human did.
-- MTTD (time to detection): start -> `acknowledged_at`, the first human
-  acknowledgement. Detection is a person knowing, not a row being written.
-- MTTC (time to containment): start -> `contained_at`.
-- MTTR (time to recovery): start -> `recovered_at`.
-  MTTC and MTTR leave out false positives: nothing was contained or recovered.
-- A negative span (an alert recorded with a time after the acknowledgement,
-  e.g. clock skew) counts as zero.
 - Median is the usual one (mean of the two middle samples when even); p90 is
   the nearest-rank 90th percentile (the ceil(0.9 n)-th smallest sample), so it
   is always a time that really happened. The mean is given too because the
   runbook names "mean" times; a target is met when the median is below it.
 - False-positive rate: incidents flagged false positive (or whose last
   decision is "false-positive") over all incidents.
+- By class: the same measures for the incidents of each runbook class (the
+  incident's `category`, e.g. `dns-exfiltration`; "uncategorised" when none
+  was kept), so a slow class is not hidden in the average.
 
 Drills and real incidents are always kept apart. `since` keeps incidents
 detected on or after that moment. Alerts are never loaded: the first alert of
@@ -36,18 +32,10 @@ from store.alert_summary import first_alert_time
 from store.markdown import escape
 from store.models import SEVERITIES, Incident
 from store.record import Record
+from store.response_times import DEFINITIONS, MEASURES, TARGETS, response_times
+from store.response_times import NAMES as MEASURE_NAMES
 
-TARGETS = {
-    "mttd": timedelta(minutes=5),
-    "mttc": timedelta(minutes=15),
-    "mttr": timedelta(hours=2),
-}
 FALSE_POSITIVE_TARGET = 0.05
-MEASURE_NAMES = {
-    "mttd": "Mean Time to Detection (MTTD)",
-    "mttc": "Mean Time to Containment (MTTC)",
-    "mttr": "Mean Time to Recovery (MTTR)",
-}
 GROUPS = ("real", "drill")
 UNCATEGORISED = "uncategorised"
 
@@ -118,28 +106,11 @@ class TrendRow:
 
 @dataclass(frozen=True, slots=True)
 class ClassMetrics:
-    """One runbook class's incidents and their MTTD, MTTC and MTTR."""
+    """The measures of the incidents of one runbook class (or of a whole group)."""
 
-    incidents: int
-    measures: dict[str, Measure]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "incidents": self.incidents,
-            **{key: measure.to_dict() for key, measure in self.measures.items()},
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class GroupMetrics:
-    group: str
     incidents: int
     measures: dict[str, Measure]
     false_positives: int
-    months: list[TrendRow] = field(default_factory=list)
-    quarters: list[TrendRow] = field(default_factory=list)
-    by_class: dict[str, ClassMetrics] = field(default_factory=dict)
-    """The runbook class (the incident's category, "uncategorised" without one) -> its measures."""
 
     @property
     def false_positive_rate(self) -> float | None:
@@ -157,11 +128,33 @@ class GroupMetrics:
                 "target": FALSE_POSITIVE_TARGET,
                 "met": None if rate is None else rate < FALSE_POSITIVE_TARGET,
             },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMetrics:
+    group: str
+    incidents: int
+    measures: dict[str, Measure]
+    false_positives: int
+    months: list[TrendRow] = field(default_factory=list)
+    quarters: list[TrendRow] = field(default_factory=list)
+    by_class: dict[str, ClassMetrics] = field(default_factory=dict)
+    """Runbook class (the incident's category) -> its measures, classes sorted by name."""
+
+    @property
+    def false_positive_rate(self) -> float | None:
+        return self.false_positives / self.incidents if self.incidents else None
+
+    def to_dict(self) -> dict[str, Any]:
+        whole = ClassMetrics(self.incidents, self.measures, self.false_positives)
+        return {
+            **whole.to_dict(),
+            "by_class": {name: metrics.to_dict() for name, metrics in self.by_class.items()},
             "trend": {
                 "months": [row.to_dict() for row in self.months],
                 "quarters": [row.to_dict() for row in self.quarters],
             },
-            "by_class": {name: row.to_dict() for name, row in self.by_class.items()},
         }
 
 
@@ -174,22 +167,14 @@ class Metrics:
         return {
             "since": self.since.isoformat() if self.since else None,
             "definitions": {
-                "start": "first alert of the incident, else detected_at",
-                "mttd": "start -> acknowledged_at",
-                "mttc": "start -> contained_at (false positives left out)",
-                "mttr": "start -> recovered_at (false positives left out)",
+                **DEFINITIONS,
                 "median": "middle sample (mean of the two middle ones when even)",
                 "p90": "nearest rank: the ceil(0.9 n)-th smallest sample",
-                "met": "median below the runbook's target",
+                "met": "median strictly below the runbook's target",
+                "by_class": "the same per runbook class (the incident's category)",
             },
             "groups": {name: group.to_dict() for name, group in self.groups.items()},
         }
-
-
-def _seconds(end: datetime | None, start: datetime) -> float | None:
-    if end is None:
-        return None
-    return max(0.0, (end - start).total_seconds())
 
 
 def _last_decisions(record: Record) -> dict[str, str]:
@@ -209,7 +194,7 @@ def _trend(incidents: list[Incident], key: Any) -> list[TrendRow]:
     for period in sorted(periods):
         members = periods[period]
         severities = Counter(i.severity for i in members)
-        categories = Counter(i.category or UNCATEGORISED for i in members)
+        categories = Counter(_class(i) for i in members)
         rows.append(
             TrendRow(
                 period=period,
@@ -234,43 +219,50 @@ def _quarter(incident: Incident) -> str:
     return f"{moment.year}-Q{(moment.month - 1) // 3 + 1}"
 
 
-def _group(
-    record: Record, name: str, incidents: list[Incident], last_decision: dict[str, str]
-) -> GroupMetrics:
-    samples: dict[str, list[float]] = {key: [] for key in TARGETS}
-    by_class: dict[str, dict[str, list[float]]] = {}
-    class_counts: Counter[str] = Counter()
+def _class(incident: Incident) -> str:
+    return incident.category or UNCATEGORISED
+
+
+def _measured(
+    record: Record, incidents: list[Incident], last_decision: dict[str, str]
+) -> ClassMetrics:
+    """Every reached MTTD, MTTC and MTTR of `incidents`, as `store.response_times` defines them."""
+    samples: dict[str, list[float]] = {key: [] for key in MEASURES}
     false_positives = 0
     for incident in incidents:
-        start = first_alert_time(record, incident.id) or _detected(incident)
-        false_positive = (
-            incident.false_positive or last_decision.get(incident.id) == "false-positive"
+        times = response_times(
+            incident,
+            first_alert_time(record, incident.id),
+            last_decision=last_decision.get(incident.id),
         )
-        false_positives += false_positive
-        reached = {"mttd": _seconds(incident.acknowledged_at, start)}
-        if not false_positive:
-            reached["mttc"] = _seconds(incident.contained_at, start)
-            reached["mttr"] = _seconds(incident.recovered_at, start)
-        name = incident.category or UNCATEGORISED
-        class_counts[name] += 1
-        of_class = by_class.setdefault(name, {key: [] for key in TARGETS})
-        for key, value in reached.items():
-            if value is not None:
-                samples[key].append(value)
-                of_class[key].append(value)
-    return GroupMetrics(
-        group=name,
+        false_positives += not times["mttc"].applies
+        for key, time in times.items():
+            if (seconds := time.seconds()) is not None:
+                samples[key].append(seconds)
+    return ClassMetrics(
         incidents=len(incidents),
         measures={key: Measure(key, tuple(values)) for key, values in samples.items()},
         false_positives=false_positives,
+    )
+
+
+def _group(
+    record: Record, name: str, incidents: list[Incident], last_decision: dict[str, str]
+) -> GroupMetrics:
+    whole = _measured(record, incidents, last_decision)
+    classes: dict[str, list[Incident]] = {}
+    for incident in incidents:
+        classes.setdefault(_class(incident), []).append(incident)
+    return GroupMetrics(
+        group=name,
+        incidents=whole.incidents,
+        measures=whole.measures,
+        false_positives=whole.false_positives,
         months=_trend(incidents, _month),
         quarters=_trend(incidents, _quarter),
         by_class={
-            name: ClassMetrics(
-                class_counts[name],
-                {key: Measure(key, tuple(values)) for key, values in measures.items()},
-            )
-            for name, measures in sorted(by_class.items())
+            category: _measured(record, members, last_decision)
+            for category, members in sorted(classes.items())
         },
     )
 
@@ -337,14 +329,7 @@ def render_text(metrics: Metrics) -> str:
         )
         lines.append("")
         if group.by_class:
-            lines += [
-                "| Class | Incidents | MTTD median | MTTC median | MTTR median |",
-                "|---|---:|---:|---:|---:|",
-            ]
-            for name, of_class in group.by_class.items():
-                medians = " | ".join(format_seconds(m.median) for m in of_class.measures.values())
-                lines.append(f"| {escape(name)} | {of_class.incidents} | {medians} |")
-            lines.append("")
+            lines += _class_table(group.by_class)
         if group.months:
             lines += [
                 "| Period | " + " | ".join(SEVERITIES) + " | Total | Categories |",
@@ -362,6 +347,29 @@ def render_text(metrics: Metrics) -> str:
                     lines.append(_trend_line(quarters[quarter], bold=True))
             lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _median_cell(measure: Measure) -> str:
+    """`4m 10s (2)`: the median and its sample count; a missed target says so."""
+    if measure.median is None:
+        return "n/a"
+    missed = "" if measure.met else " MISSED"
+    return f"{format_seconds(measure.median)} ({len(measure.samples)}){missed}"
+
+
+def _class_table(by_class: dict[str, ClassMetrics]) -> list[str]:
+    """One row per runbook class: incidents, median MTTD/MTTC/MTTR (samples), FP rate."""
+    lines = [
+        "| Runbook class | Incidents | MTTD median | MTTC median | MTTR median | False positives |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, metrics in by_class.items():
+        cells = " | ".join(_median_cell(metrics.measures[key]) for key in MEASURES)
+        lines.append(
+            f"| {escape(name)} | {metrics.incidents} | {cells} | "
+            f"{metrics.false_positives}/{metrics.incidents} |"
+        )
+    return [*lines, ""]
 
 
 def _trend_line(row: TrendRow, *, bold: bool = False) -> str:

@@ -42,7 +42,13 @@ def test_every_phase_has_its_list_in_the_runbooks_order() -> None:
     checklists = load_checklists()
     assert tuple(checklists) == PHASES
     recovery = [item.text for item in checklists["recovery"].items]
-    assert recovery == runbook_checkbox_items()
+    # Phase 4's three numbered steps (Service Restoration), then its Validation Steps.
+    assert recovery == [
+        "Gradual Traffic Restoration",
+        "Verify Service Health",
+        "Monitor for Anomalies",
+        *runbook_checkbox_items(),
+    ]
     lessons = [item.text for item in checklists["lessons-learned"].items]
     assert lessons == list(RUNBOOK_ACTION_ITEMS)
     detection = checklists["detection"]
@@ -72,7 +78,9 @@ def test_ids_are_unique_and_the_drill_score_recognises_shared_steps() -> None:
 
 def test_the_five_validation_steps_each_name_their_verifier() -> None:
     recovery = checklist_for("recovery")
-    assert [item.verifier for item in recovery.items] == list(VERIFIER_NAMES)
+    validation = [item for item in recovery.items if item.section == "Validation Steps"]
+    assert [item.verifier for item in validation] == list(VERIFIER_NAMES)
+    assert recovery.item("verify-recovery").verifier == "services-healthy"
     assert tuple(VERIFIERS) == VERIFIER_NAMES
     assert checklist_for("eradication").item("fix-config").verifier == "policies-applied"
 
@@ -89,6 +97,19 @@ def test_the_five_validation_steps_each_name_their_verifier() -> None:
         ),
         ("[[detection]]\nid = 'a'\nsection = 's'\ntext = ''\n", "text must be a non-empty"),
         ("[[detection]\n", "not valid TOML"),
+        (
+            "[[detection]]\nid = 'a'\nsection = 's'\ntext = 't'\nproven_by = ['action:nuke']\n",
+            "unknown action 'nuke'",
+        ),
+        (
+            "[[detection]]\nid = 'a'\nsection = 's'\ntext = 't'\nproven_by = ['tick:x']\n",
+            "must start with action: or evidence:",
+        ),
+        (
+            "[[detection]]\nid = 'a'\nsection = 's'\ntext = 't'\n"
+            "proven_by = ['action:isolate:istio']\n",
+            "only mesh-deny takes a qualifier",
+        ),
     ],
 )
 def test_malformed_data_is_refused_with_the_reason(text: str, problem: str) -> None:

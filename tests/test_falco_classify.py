@@ -19,7 +19,7 @@ from actions.falco.parse import parse_line
 NETWORK_RULES = [
     # stable
     ("Contact K8S API Server From Container", "NOTICE", "maturity_stable, container, network, k8s, mitre_discovery, T1565",
-     "Unexpected connection to K8s API Server from container", "P2", "security-rule-violation"),
+     "Unexpected connection to K8s API Server from container", "P3", "monitoring-alert"),
     ("Netcat Remote Code Execution in Container", "WARNING", "maturity_stable, container, network, process, mitre_execution, T1059",
      "Netcat runs inside container that allows remote code execution", "P1", "network-anomaly"),
     ("Packet socket created in container", "NOTICE", "maturity_stable, container, network, mitre_credential_access, T1557.002",
@@ -246,7 +246,7 @@ def test_classification_is_cached_but_per_classifier(
         '[[match]]\nrule = "Contact K8S API Server From Container"\ncategory = "unauthorized-access"\n'
     )
     assert Classifier.load(user_file).classify(alert).severity == "P0"
-    assert classifier.classify(alert).severity == "P2"
+    assert classifier.classify(alert).severity == "P3"
 
 
 def test_user_file_adds_overrides_and_defines_categories(tmp_path: Path) -> None:

@@ -221,23 +221,48 @@ def test_hostile_category_cannot_break_the_trend_table(record: Record, clock: Fr
     assert "a \\| b ↵ # c ␛\\[2J 1 |" in text
 
 
-def test_measures_are_grouped_by_runbook_class(record: Record, clock: FrozenClock) -> None:
+def test_measures_are_grouped_by_the_incidents_runbook_class(
+    record: Record, clock: FrozenClock
+) -> None:
+    make_incident(record, clock, detected=T0, ack_after=2, category="dns-exfiltration")
     make_incident(
-        record, clock, detected=T0, ack_after=2, contain_after=10, category="dns-exfiltration"
+        record, clock, detected=T0 + timedelta(days=1), ack_after=8, category="dns-exfiltration"
     )
     make_incident(
-        record, clock, detected=T0, ack_after=4, contain_after=20, category="dns-exfiltration"
+        record,
+        clock,
+        detected=T0 + timedelta(days=2),
+        ack_after=1,
+        false_positive=True,
+        category="monitoring-alert",
     )
-    make_incident(record, clock, detected=T0, ack_after=1, category="policy-drift")
-    make_incident(record, clock, detected=T0, ack_after=9, category=None)
+    make_incident(record, clock, detected=T0 + timedelta(days=3), category=None)
     real = compute(record).groups["real"]
-    assert list(real.by_class) == ["dns-exfiltration", "policy-drift", "uncategorised"]
-    exfiltration = real.by_class["dns-exfiltration"]
-    assert exfiltration.incidents == 2
-    assert exfiltration.measures["mttd"].median == 180.0
-    assert exfiltration.measures["mttc"].median == 900.0
+    assert list(real.by_class) == ["dns-exfiltration", "monitoring-alert", "uncategorised"]
+    dns = real.by_class["dns-exfiltration"]
+    assert (dns.incidents, dns.measures["mttd"].samples) == (2, (120.0, 480.0))
+    assert dns.measures["mttd"].median == 300.0
+    assert dns.measures["mttd"].met is False  # exactly 5 min is not under 5 min
+    fp = real.by_class["monitoring-alert"]
+    assert (fp.false_positives, fp.false_positive_rate) == (1, 1.0)
     document = compute(record).to_dict()["groups"]["real"]["by_class"]
-    assert document["policy-drift"]["incidents"] == 1
-    assert document["policy-drift"]["mttc"]["median_seconds"] is None
+    assert document["dns-exfiltration"]["mttd"]["median_seconds"] == 300.0
+    assert document["uncategorised"]["incidents"] == 1
     text = render_text(compute(record))
-    assert "| dns-exfiltration | 2 | 3m 00s | 15m 00s | n/a |" in text
+    assert "| dns-exfiltration | 2 | 5m 00s (2) MISSED | n/a | n/a | 0/2 |" in text
+    assert "| monitoring-alert | 1 | 1m 00s (1) | n/a | n/a | 1/1 |" in text
+
+
+def test_metrics_use_the_one_definition_of_the_response_times(
+    record: Record, clock: FrozenClock
+) -> None:
+    """The same incident gives the same MTTD to metrics as to `store.response_times`."""
+    from store.response_times import incident_response_times
+
+    incident_id = make_incident(
+        record, clock, detected=T0, ack_after=4, contain_after=9, first_alert_before=2
+    )
+    times = incident_response_times(record, incident_id)
+    real = compute(record).groups["real"]
+    assert real.measures["mttd"].samples == (times["mttd"].seconds(),) == (360.0,)
+    assert real.measures["mttc"].samples == (times["mttc"].seconds(),) == (660.0,)

@@ -33,7 +33,8 @@ async def test_a_p1_alert_becomes_a_proposal_the_commander_accepts(
     assert proposal.first_alert_time == "2026-11-01T09:02:00.000000007Z"
     assert incident.acknowledged_at is not None
     assert live.rates.total("P1") == 1
-    assert live.rates.total("P2") == 1  # the seeded alert
+    # The seeded alert, K8s API contact: P3, a monitoring alert requiring investigation.
+    assert live.rates.total("P3") == 1
     states = {h.source: h.state for h in running.health()}
     assert states["falco"] == "stopped"
     assert states["drift"] == "absent"  # no desired-state file here, and it says so

@@ -21,7 +21,7 @@ from actions.drill.server import DrillServerThread
 from actions.falco.parse import parse_line
 from actions.runbook import RunbookActions
 from store import Record
-from tests.plugins.tui import AppFactory, alert_line, parsed
+from tests.plugins.tui import AppFactory, alert_line, parsed, until
 from tui.screens.action_form import ActionForm, prefill
 from tui.screens.confirm_action import ConfirmAction
 from tui.screens.war_room import WarRoomScreen
@@ -139,6 +139,9 @@ async def test_isolate_from_the_keyboard_lands_the_policy_and_the_outcome(
     assert len(timeline) == 1
     assert any("isolate orchestrator: succeeded" in n for n in notices), notices
     assert "action.succeeded" in kinds  # the timeline pane was refreshed
+    tick = record.checklist.state(incident.id)[("containment", "Isolate Affected Services")]
+    assert (tick.checked, tick.actor) == (True, "warroom")
+    assert tick.note.startswith(f"ticked by warroom from action #{entries[1].id}: isolate")
 
 
 async def test_declining_the_confirmation_changes_and_records_nothing(
@@ -472,3 +475,154 @@ async def test_the_form_says_what_is_wrong_with_a_name_and_sends_nothing(
         form = await until_screen(pilot, ActionForm)
         await refused_in_form(app, pilot, form, wrong)
     assert record.actions.for_incident(incident.id) == []
+
+
+# --- prefilled from the right field; a refused preview cannot be confirmed ----------------------
+
+
+def falco_alert(fields: dict[str, Any]) -> Any:
+    rule = "Network Connection outside Local Subnet"
+    line = json.loads(alert_line(1, rule=rule, priority="Warning", pod=POD, text="connection"))
+    line["output_fields"].update(fields)
+    return parse_line(json.dumps(line).encode())
+
+
+def payments_pod(ip: str) -> dict[str, Any]:
+    """A pod whose address the tests know (the seeded pods share one)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "payments-5f6d7c8b9a-q2w3e", "namespace": NS,
+                     "labels": {"app": "payments"}},
+        "spec": {"serviceAccountName": "payments-sa",
+                 "containers": [{"name": "payments", "image": "registry.local/payments:3"}]},
+        "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]},
+    }  # fmt: skip
+
+
+def prefill_note(form: ActionForm) -> str:
+    return str(form.query_one("#action-prefill", Static).render())
+
+
+async def test_block_ip_takes_the_remote_end_of_the_connection_not_the_pods_own(
+    make_app: AppFactory, record: Record, runbook_actions: RunbookActions
+) -> None:
+    """`10.42.2.31:32901->203.0.113.66:8443` with its local port: the pod is the client."""
+    incident = record.incidents.open("Beacon", severity="P1", drill=True)
+    alert = falco_alert({"fd.name": "10.42.2.31:32901->203.0.113.66:8443", "fd.lport": 32901,
+                         "fd.rport": 8443, "fd.sip.name": None})  # fmt: skip
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, alert)
+        await pilot.press("b")
+        form = await until_screen(pilot, ActionForm)
+        assert form.query_one("#target", Input).value == "203.0.113.66"
+        await until(pilot, lambda: "cluster's own" in prefill_note(form), "the cluster's answer")
+        assert prefill_note(form).startswith("the server side of the connection")
+        assert form.query_one("#target", Input).value == "203.0.113.66"
+        await pilot.press("escape")
+        await until_screen(pilot, WarRoomScreen)
+        await app.workers.wait_for_complete()
+
+
+async def test_block_ip_never_offers_an_address_the_cluster_owns(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    drill_server: DrillServerThread,
+) -> None:
+    """Both ends private and no direction: the alert alone guesses the pod; the cluster says no."""
+    drill_server.state.create(payments_pod("10.42.3.50"))
+    incident = record.incidents.open("Inbound probe", severity="P1", drill=True)
+    alert = falco_alert({"fd.name": "10.99.0.7:51000->10.42.3.50:8080"})
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, alert)
+        await pilot.press("b")
+        form = await until_screen(pilot, ActionForm)
+        target = form.query_one("#target", Input)
+        await until(pilot, lambda: target.value == "10.99.0.7", "the cluster's answer")
+        assert "not one of the cluster's own addresses" in prefill_note(form)
+        await pilot.press("escape")
+        await until_screen(pilot, WarRoomScreen)
+        await app.workers.wait_for_complete()
+
+
+async def test_isolate_finds_the_workload_behind_a_dns_alerts_client_ip(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    drill_server: DrillServerThread,
+) -> None:
+    from actions.sources.dns import DnsDetection
+    from actions.sources.dns_source import detection_alert
+
+    drill_server.state.create(payments_pod("10.42.3.50"))
+    detection = DnsDetection(
+        domain="cdn-telemetry.example.net", client="10.42.3.50", signals=("long-labels",),
+        time_ns=1_773_478_800_000_000_000, log_time=None, queries=40,
+        sample=("a1b2.s1.cdn-telemetry.example.net",), counts={},
+    )  # fmt: skip
+    alert = detection_alert(detection, "coredns-6d4b75cb6d-z9x8c")
+    incident = record.incidents.open("DNS tunnel", severity="P0", drill=True)
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, alert)
+        await pilot.press("i")
+        form = await until_screen(pilot, ActionForm)
+        target = form.query_one("#target", Input)
+        await until(pilot, lambda: target.value == "payments", "the workload from the pod list")
+        assert prefill_note(form) == (
+            "the app label of pod voicehive/payments-5f6d7c8b9a-q2w3e, "
+            "whose IP 10.42.3.50 the alert names"
+        )
+        await pilot.press("escape")
+        await until_screen(pilot, WarRoomScreen)
+        await pilot.press("x")  # the same pod's service account
+        form = await until_screen(pilot, ActionForm)
+        account = form.query_one("#target", Input)
+        await until(pilot, lambda: account.value == "payments-sa", "the pod's service account")
+        await pilot.press("escape")
+        await until_screen(pilot, WarRoomScreen)
+        await app.workers.wait_for_complete()
+
+
+async def test_a_refused_preview_offers_only_back_and_cancel_and_y_says_why(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    drill_server: DrillServerThread,
+) -> None:
+    from textual.widgets import Button
+
+    incident = record.incidents.open("Beacon", severity="P1", drill=True)
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, egress_alert())
+        await pilot.press("b")
+        form = await until_screen(pilot, ActionForm)
+        await type_into(pilot, form, "#target", "10.42.0.12")  # a pod's own address
+        await pilot.press("enter")
+        confirm = await until_screen(pilot, ConfirmAction)
+        blocked = confirm.request.blocked
+        assert blocked is not None
+        assert "cluster's own pod/service addresses 10.42.0.12" in blocked
+        assert [b.id for b in confirm.query(Button)] == ["back", "no"]  # no Confirm at all
+        assert f"Cannot confirm: {blocked}" in str(confirm.query_one("#confirm-blocked").render())
+        await pilot.press("y")
+        await until(pilot, lambda: any("Cannot confirm block-ip" in n.message
+                                       for n in app._notifications), "y saying why")  # fmt: skip
+        assert app.screen is confirm
+        await pilot.press("b")
+        form = await until_screen(pilot, ActionForm)
+        assert form.query_one("#target", Input).value == "10.42.0.12"  # as the operator left it
+        await type_into(pilot, form, "#target", "203.0.113.9")
+        await pilot.press("enter")
+        confirm = await until_screen(pilot, ConfirmAction)
+        assert confirm.request.blocked is None
+        assert [b.id for b in confirm.query(Button)] == ["yes", "no"]
+        await pilot.press("n")
+        await until_screen(pilot, WarRoomScreen)
+        await app.workers.wait_for_complete()
+    assert record.actions.for_incident(incident.id) == []
+    assert egress_policies(drill_server) == []

@@ -123,6 +123,7 @@ async def test_left_right_and_the_tabs_show_other_phases(
         await pilot.pause(0.05)
         assert screen.phase == "recovery"
         assert shown_items(screen) == [
+            "restore", "verify-recovery", "monitor-anomalies",
             "services-healthy", "mtls-enforced", "policies-applied",
             "no-suspicious-activity", "alerting-working",
         ]  # fmt: skip
@@ -137,7 +138,7 @@ async def test_left_right_and_the_tabs_show_other_phases(
     assert tick.checked
 
 
-async def test_verify_shows_the_drill_clusters_answer_and_the_tick_records_it(
+async def test_verify_shows_the_drill_clusters_answer_and_ticks_what_it_verified(
     record: Record, clock: Any, cluster: Cluster, drill_server: DrillServerThread,
     tmp_path: Path,
 ) -> None:  # fmt: skip
@@ -151,10 +152,13 @@ async def test_verify_shows_the_drill_clusters_answer_and_the_tick_records_it(
     app = WarRoomApp(services, settings, clock=clock)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await open_checklist(pilot)
+        await pilot.press("down", "down", "down")  # the first validation step
         await pilot.press("v")
         await settled(pilot)
         states = {item: verdict.state for item, verdict in screen.checks.items()}
         assert states == {
+            "verify-recovery": "verified",
+            "monitor-anomalies": "unknown",
             "services-healthy": "verified",
             "mtls-enforced": "not-verified",
             "policies-applied": "verified",
@@ -163,21 +167,65 @@ async def test_verify_shows_the_drill_clusters_answer_and_the_tick_records_it(
         }
         assert "Checked at 09:00:00 UTC: ✓ verified" in detail(screen)
         assert "2 of 2 pods Ready in voicehive" in detail(screen)
+        assert "Ticked by warroom at 2026-03-14 09:00:00 UTC" in detail(screen)
+        verified_ticks = record.checklist.state(incident.id)
+        assert {item for _phase, item in verified_ticks} == {
+            "Verify Service Health",
+            "All services are healthy and responding",
+            "Network policies are correctly applied and enforced",
+        }
+        assert {t.actor for t in verified_ticks.values()} == {"warroom"}
         drill_server.state.create(crashing_pod("api-7d9f-x2"))
+        clock.advance(seconds=30)
         await pilot.press("v")
         await settled(pilot)
         assert screen.checks["services-healthy"].state == "not-verified"
         assert "api-7d9f-x2 (CrashLoopBackOff)" in detail(screen)
-        await pilot.press("space")  # the commander ticks; the check never does
+        await pilot.press("space")  # the commander unticks; the failed check never does
         await settled(pilot)
-    ticks = record.checklist.state(incident.id)
-    assert list(ticks) == [("recovery", "All services are healthy and responding")]
-    tick = next(iter(ticks.values()))
-    assert tick.verified == "not-verified"
+    tick = record.checklist.state(incident.id)[
+        ("recovery", "All services are healthy and responding")
+    ]
+    assert (tick.checked, tick.actor, tick.verified) == (False, "ic@example.com", "not-verified")
     assert tick.note is not None
-    assert "checked 2026-03-14 09:00:00 UTC: not verified: 1 of 3 pods not Ready" in tick.note
-    (entry,) = [e for e in record.timeline.for_incident(incident.id) if e.kind == "checklist"]
-    assert entry.data["verified"] == "not-verified"
+    assert "checked 2026-03-14 09:00:30 UTC: not verified: 1 of 3 pods not Ready" in tick.note
+    entries = [e for e in record.timeline.for_incident(incident.id) if e.kind == "checklist"]
+    assert [e.actor for e in entries] == ["warroom"] * 3 + ["ic@example.com"]
+    assert entries[-1].data["verified"] == "not-verified"
+
+
+async def test_an_action_in_the_record_ticks_its_item_when_the_checklist_opens(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    record.incidents.update(incident.id, phase="containment")
+    action_id = record.actions.intent(incident.id, "isolate", "orchestrator", actor="cli")
+    record.actions.outcome(action_id, "succeeded", "created NetworkPolicy emergency-isolation-1")
+    outcome = record.actions.for_incident(incident.id)[-1]
+    app = make_app(incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_checklist(pilot)
+        assert screen.is_checked(screen.checklist.item("isolate"))
+        prompt = str(screen.query_one("#checklist-items", OptionList).get_option("isolate").prompt)
+        assert f"ticked by warroom from action #{outcome.id} 09:00:00" in prompt
+        assert (
+            f"Recorded with it: ticked by warroom from action #{outcome.id}: isolate "
+            "orchestrator succeeded" in detail(screen)
+        )
+    tick = record.checklist.state(incident.id)[("containment", "Isolate Affected Services")]
+    assert (tick.checked, tick.actor) == (True, "warroom")
+
+
+async def test_review_mode_does_not_tick_from_the_record(
+    make_app: AppFactory, record: Record
+) -> None:
+    incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    action_id = record.actions.intent(incident.id, "isolate", "orchestrator", actor="cli")
+    record.actions.outcome(action_id, "succeeded", "isolated")
+    app = make_app(mode="review", incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await open_checklist(pilot)
+    assert record.checklist.state(incident.id) == {}
 
 
 async def test_review_mode_shows_the_recorded_ticks_and_refuses_changes(

@@ -10,11 +10,18 @@ from actions.runbook.model import ActionRequest
 from actions.runbook.pipeline import RunbookActions
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory
-from tui.screens.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
+from tui.screens.confirm_action import (
+    BACK,
+    CANCEL,
+    CONFIRM,
+    ConfirmAction,
+    ConfirmRequest,
+    PermissionLine,
+)
 
 
-async def _answer(app: Any, pilot: Any, request: ConfirmRequest, *keys: str) -> list[bool]:
-    answers: list[bool] = []
+async def _answer(app: Any, pilot: Any, request: ConfirmRequest, *keys: str) -> list[str]:
+    answers: list[str] = []
     app.push_screen(ConfirmAction(request), answers.append)
     await pilot.pause()
     await pilot.press(*keys)
@@ -46,7 +53,7 @@ async def test_a_real_isolate_preview_is_shown_and_confirmed(
     async with app.run_test(size=(160, 48)) as pilot:
         await app.workers.wait_for_complete()
         answers = await _answer(app, pilot, request, "y")
-    assert answers == [True]
+    assert answers == [CONFIRM]
 
 
 async def test_a_failed_dry_run_cannot_be_confirmed(make_app: AppFactory) -> None:
@@ -59,12 +66,17 @@ async def test_a_failed_dry_run_cannot_be_confirmed(make_app: AppFactory) -> Non
     async with app.run_test(size=(160, 48)) as pilot:
         await app.workers.wait_for_complete()
         answers = await _answer(app, pilot, request, "y")
-        assert answers == []  # y is refused while the dry-run failed
+        assert answers == []  # y is refused while the dry-run failed, and says why
         assert isinstance(app.screen, ConfirmAction)
         assert "dry-run failed" in str(app.screen.query_one("#confirm-blocked").render())
-        await pilot.press("n")
+        assert any(
+            "Cannot confirm block-ip 203.0.113.9: the server-side dry-run failed" in n.message
+            for n in app._notifications
+        )
+        assert not app.screen.query("#yes")  # nothing to confirm is offered
+        await pilot.press("b")
         await pilot.pause()
-    assert answers == [False]
+    assert answers == [BACK]
 
 
 async def test_denied_permission_and_hostile_preview_text(make_app: AppFactory) -> None:
@@ -86,4 +98,4 @@ async def test_denied_permission_and_hostile_preview_text(make_app: AppFactory) 
         assert "\x9b" not in shown
         await pilot.press("escape")
         await pilot.pause()
-        assert answers == [False]
+        assert answers == [CANCEL]

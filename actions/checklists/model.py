@@ -2,10 +2,11 @@
 
 `checklists.toml` (shipped with the package) holds the items in the
 runbook's words and order; `load_checklists()` reads and checks it once
-(unique ids, known phases and verifiers) and returns plain frozen
+(unique ids, known phases, verifiers and proofs) and returns plain frozen
 dataclasses. A tick is recorded under the item's text (what the record,
 the report and the drill score read); `tick_for` also finds one recorded
-under the item's id.
+under the item's id. `proven_by` says which recorded actions and evidence
+prove an item (`actions.checklists.proven` reads them).
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ VERIFIER_NAMES = (
     "alerting-working",
 )
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_KEYS = {"id", "section", "text", "detail", "verifier"}
+_KEYS = {"id", "section", "text", "detail", "verifier", "proven_by"}
+# The runbook actions whose success can prove an item (actions.runbook.model.ACTIONS).
+PROVING_ACTIONS = (
+    "isolate", "block-ip", "disable-sa", "mesh-deny", "rotate-sa", "capture", "restore",
+)  # fmt: skip
+MESH_QUALIFIERS = ("istio", "linkerd")
 
 
 class ChecklistDataError(ValueError):
@@ -47,6 +53,8 @@ class ChecklistItem:
     text: str
     detail: str = ""
     verifier: str | None = None
+    proven_by: tuple[str, ...] = ()
+    """`action:NAME` (or `action:mesh-deny:istio`), `evidence:GLOB` (a stored piece's name)."""
 
     def tick_for(self, ticks: Mapping[tuple[str, str], ChecklistTick]) -> ChecklistTick | None:
         """The latest tick of this item in `record.checklist.state()`, by its text or its id."""
@@ -124,7 +132,30 @@ def _item(phase: str, entry: Any, index: int, name: str, seen: set[str]) -> Chec
     detail = entry.get("detail", "")
     if not isinstance(detail, str):
         raise ChecklistDataError(f"{where}: detail must be a string")
-    return ChecklistItem(item_id, phase, entry["section"], entry["text"], detail, verifier)
+    proven_by = entry.get("proven_by", [])
+    if not isinstance(proven_by, list) or not all(isinstance(p, str) for p in proven_by):
+        raise ChecklistDataError(f"{where}: proven_by must be a list of strings")
+    for proof in proven_by:
+        if problem := _proof_problem(proof):
+            raise ChecklistDataError(f"{where}: proven_by {proof!r}: {problem}")
+    return ChecklistItem(
+        item_id, phase, entry["section"], entry["text"], detail, verifier, tuple(proven_by)
+    )
+
+
+def _proof_problem(proof: str) -> str | None:
+    """Why a `proven_by` entry cannot be used (None when it can)."""
+    kind, _, rest = proof.partition(":")
+    if kind == "evidence":
+        return None if rest else "evidence: needs a name pattern, e.g. evidence:logs-*.txt"
+    if kind != "action":
+        return "must start with action: or evidence:"
+    action, _, qualifier = rest.partition(":")
+    if action not in PROVING_ACTIONS:
+        return f"unknown action {action!r} (known: {', '.join(PROVING_ACTIONS)})"
+    if qualifier and (action != "mesh-deny" or qualifier not in MESH_QUALIFIERS):
+        return "only mesh-deny takes a qualifier, istio or linkerd"
+    return None
 
 
 @cache

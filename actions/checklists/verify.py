@@ -122,9 +122,11 @@ async def run_verifier(name: str, context: VerifyContext) -> Verdict:
 async def verify_items(
     items: Iterable[ChecklistItem], context: VerifyContext
 ) -> dict[str, Verdict]:
-    """The verdict of every verifiable item, by item id; the checks run concurrently."""
+    """The verdict of every verifiable item, by item id; the checks run concurrently, each
+    verifier once even when several items share it."""
     wanted = [item for item in items if item.verifier]
-    verdicts = await asyncio.gather(
-        *(run_verifier(item.verifier or "", context) for item in wanted)
+    names = list(dict.fromkeys(item.verifier or "" for item in wanted))
+    verdicts = dict(
+        zip(names, await asyncio.gather(*(run_verifier(n, context) for n in names)), strict=True)
     )
-    return {item.id: verdict for item, verdict in zip(wanted, verdicts, strict=True)}
+    return {item.id: verdicts[item.verifier or ""] for item in wanted}

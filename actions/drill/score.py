@@ -1,21 +1,29 @@
-"""The drill's score: the runbook's targets, the answer key, and what the team actually did.
+"""The drill's score: the answer key against what the team did, in the checklist's own words.
 
-Times (all from the incident record, wall clock):
-- MTTD: from the first play of the scenario's clock inject (the answer key's
-  `clock_starts`, else the first malicious inject, else the first inject) to
-  the incident's acknowledgement; if it was never acknowledged, to its
-  detection time (`detected_at`), and `basis` says so.
-- MTTC: detection to `contained_at`; if the team never marked the incident
-  contained, to the first containment the cluster showed that the answer key
-  expects (basis says so).
-- MTTR: detection to `recovered_at`.
-Targets default to the runbook's (MTTD < 5 min, MTTC < 15 min, MTTR < 2 h).
+Times are the record's, as `store.response_times` defines them for the header
+clocks, the report and `warroom metrics`: from the incident's first sign to
+its acknowledgement (MTTD), containment (MTTC) and recovery (MTTR); the answer
+key may set other targets. When the scenario's first sign played before the
+incident's clocks start (an incident opened late and by hand), a note says by
+how much. For a false positive with nothing to contain, MTTC and MTTR are not
+scored.
 
-The decision is the last one recorded; containment counts as done when a
-succeeded action in the record, or the cluster itself (an isolation policy, a
-blocked IP, a mesh deny, whoever applied it), shows it. A runbook step counts
-as done from its evidence: a checklist tick whose item is the step's id or
-title, an action, a decision, evidence, or an acknowledgement.
+Steps: the answer key names checklist items by id (`actions/checklists/
+checklists.toml`) and the few runbook steps the checklist does not hold
+(`RUNBOOK_ONLY_STEPS`: the acknowledgement and the decision point, done with
+the incident keys). A checklist item is done when the checklist shows it
+ticked (by hand, or by warroom from a proof), when the record proves it
+(`actions.checklists.proven`: for an action the answer key expects, only on
+the target it names), or when the drill cluster showed it (an isolation
+applied with kubectl counts too). A person's untick stands unless a proof came
+after it.
+
+Containment counts as done when a succeeded action in the record, or the
+cluster itself, shows it; the decision is the last one recorded.
+
+Points: 1 per time target met, 1 for the severity, 2 for the decision, 1 per
+expected containment, 1 per step. Every line says how it was done or, when
+missed, how it is done from the console.
 """
 
 from __future__ import annotations
@@ -23,62 +31,87 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
+from actions.checklists import WARROOM, ChecklistItem, Proof, load_checklists, proofs
+from actions.checklists.howto import action_how, item_how
+from actions.checklists.verdict import VERIFIED
 from actions.drill.events import Observation
+from store.response_times import END_WORDS, ResponseTime, incident_response_times
 
-# Step id -> (title, how it shows: action names, observation kinds, other evidence).
-RUNBOOK_STEPS: dict[str, dict[str, Any]] = {
-    "acknowledge": {"title": "Acknowledge the alert", "acknowledged": True},
-    "review-events": {"title": "Check events in voicehive"},
-    "review-falco": {"title": "Review Falco alerts"},
-    "check-mesh": {"title": "Check service mesh status"},
-    "initial-assessment": {"title": "Determine affected services and scope"},
-    "gather-evidence": {"title": "Gather evidence", "actions": ("capture",), "evidence": True},
-    "review-network-policies": {"title": "Check network policies"},
-    "review-mesh-policies": {"title": "Review service mesh policies"},
-    "check-dns": {"title": "Check DNS queries"},
-    "analyze-traffic": {"title": "Analyze network flows"},
-    "decide": {
-        "title": "Take a decision (false positive / attack / misconfiguration / escalate)",
-        "decision": True,
-    },
-    "isolate": {
-        "title": "Isolate affected services",
-        "actions": ("isolate",),
-        "observed": ("isolate",),
-    },
-    "block-ip": {
-        "title": "Block suspicious external IPs",
-        "actions": ("block-ip",),
-        "observed": ("block-ip",),
-    },
-    "disable-sa": {"title": "Disable compromised service accounts", "actions": ("disable-sa",)},
-    "mesh-deny": {
-        "title": "Apply a strict mesh authorization policy",
-        "actions": ("mesh-deny",),
-        "observed": ("mesh-deny",),
-    },
-    "rotate-credentials": {
-        "title": "Rotate compromised credentials",
-        "actions": ("rotate-sa",),
-        "observed": ("eradicated",),
-    },
-    "fix-config": {"title": "Apply corrected configuration", "observed": ("flow-restored",)},
-    "restore": {
-        "title": "Remove emergency policies",
-        "actions": ("restore",),
-        "observed": ("restore",),
-    },
-    "verify-recovery": {"title": "Verify service health"},
-    "tune-rules": {"title": "Document and tune alerting rules", "decision_with_rule": True},
-    "escalate": {"title": "Notify the security team lead", "decisions": ("escalate",)},
+DECISION_POINTS = {
+    "false-positive": "Is this a false positive? → Document and tune alerting rules",
+    "active-attack": "Is this an active attack? → Proceed to containment",
+    "misconfiguration": "Is this a policy misconfiguration? → Proceed to remediation",
+    "escalate": "Requires escalation? → Notify security team lead",
 }
 
 
+@dataclass(frozen=True)
+class RunbookStep:
+    """A step of the runbook that is not a checklist item: done with the incident keys."""
+
+    words: str
+    how: str
+
+
+RUNBOOK_ONLY_STEPS: dict[str, RunbookStep] = {
+    "acknowledge": RunbookStep(
+        "Acknowledge the Alert", "press a, or accept warroom's incident proposal with !"
+    ),
+    "decide": RunbookStep("Decision Points", "press d and record the decision"),
+    "tune-rules": RunbookStep(
+        "Document and tune alerting rules",
+        "press d, choose false positive and name the rule to tune",
+    ),
+    "escalate": RunbookStep(
+        "Notify security team lead", "press e (escalate), or d and choose escalate"
+    ),
+}
+
+
+def _checklist_items() -> dict[str, ChecklistItem]:
+    return {item.id: item for c in load_checklists().values() for item in c.items}
+
+
+# Every step an answer key may name -> its words in the runbook.
+RUNBOOK_STEPS = MappingProxyType(
+    {
+        **{step_id: step.words for step_id, step in RUNBOOK_ONLY_STEPS.items()},
+        **{item_id: item.text for item_id, item in _checklist_items().items()},
+    }
+)
+
+# What the drill cluster can show by itself (whoever did it) -> the checklist items it proves.
+OBSERVED_PROVES = {
+    "isolate": ("isolate",),
+    "block-ip": ("block-ip",),
+    "mesh-deny": ("istio-containment", "linkerd-containment"),
+    "eradicated": ("rotate-credentials",),
+    "restore": ("restore",),
+    "fix-config": ("fix-config",),
+}
 # Containments the cluster can only show by their effect: the attacker's credentials are gone.
 OBSERVED_AS = {"rotate-sa": ("eradicated",), "disable-sa": ("eradicated",)}
+# A containment of the answer key -> the checklist item that names it in the runbook's words.
+CONTAINMENT_ITEMS = {
+    "isolate": "isolate",
+    "block-ip": "block-ip",
+    "disable-sa": "disable-sa",
+    "rotate-sa": "rotate-credentials",
+    "restore": "restore",
+    "fix-config": "fix-config",
+}
+# Containments with no one checklist item of their own: the runbook heading they come under.
+CONTAINMENT_HEADINGS = {
+    "fix-config": "Remediation Actions",
+    "mesh-deny": "Service Mesh Containment",
+    "capture": "Gather Evidence",
+}
+FIX_CONFIG_HOW = "put it back as it was (kubectl apply -f the desired state), then press k, v"
+POINTS = {"severity": 1, "decision": 2, "containment": 1, "step": 1, "time": 1}
 
 
 @dataclass(frozen=True)
@@ -100,6 +133,38 @@ class ContainmentResult:
 
 
 @dataclass(frozen=True)
+class ScoreLine:
+    """One line of the score: what was expected, what was done, the points, and how."""
+
+    kind: str
+    """time, severity, decision, containment, step or extra."""
+    item: str
+    """In the runbook's words: "Isolate Affected Services", "MTTD", "Severity"."""
+    result: str
+    expected: str
+    verdict: str
+    """met, MISSED, right, WRONG, extra or n/a."""
+    earned: int
+    possible: int
+    how: str
+    """How it was done, or when missed how it is done from the console."""
+    ref: str = ""
+    """The step's id or the containment's action, for scripts (never shown)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "item": self.item,
+            "result": self.result,
+            "expected": self.expected,
+            "verdict": self.verdict,
+            "points": {"earned": self.earned, "possible": self.possible},
+            "how": self.how,
+            "ref": self.ref,
+        }
+
+
+@dataclass(frozen=True)
 class Score:
     scenario: str
     incident_id: str
@@ -116,6 +181,8 @@ class Score:
     steps_missed: tuple[str, ...]
     explanation: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    items: tuple[ScoreLine, ...] = field(default_factory=tuple)
+    """Every line of the score, in order, with its points."""
 
     @property
     def severity_correct(self) -> bool:
@@ -127,88 +194,56 @@ class Score:
 
     @property
     def points(self) -> tuple[int, int]:
-        """(earned, possible): 1 per target met, severity, containment, step; 2 for the decision."""
-        earned = possible = 0
-        for timing in (self.mttd, self.mttc, self.mttr):
-            if timing.met is not None:
-                possible += 1
-                earned += int(timing.met)
-        possible += 3
-        earned += int(self.severity_correct) + 2 * int(self.decision_correct)
-        possible += len(self.containment) + len(self.steps_done) + len(self.steps_missed)
-        earned += sum(c.done for c in self.containment) + len(self.steps_done)
-        return earned, possible
+        """(earned, possible), the sum of the lines' points."""
+        return sum(i.earned for i in self.items), sum(i.possible for i in self.items)
 
     def to_dict(self) -> dict[str, Any]:
-        document = asdict(self)
-        for key in ("mttd", "mttc", "mttr"):
-            document[key] = asdict(getattr(self, key))
-        document["containment"] = [
-            {**asdict(c), "at": c.at.isoformat() if c.at else None} for c in self.containment
-        ]
-        document["severity_correct"] = self.severity_correct
-        document["decision_correct"] = self.decision_correct
         earned, possible = self.points
-        document["points"] = {"earned": earned, "possible": possible}
-        for key in ("extra_actions", "steps_done", "steps_missed", "notes"):
-            document[key] = list(document[key])
-        return document
+        return {
+            "scenario": self.scenario,
+            "incident_id": self.incident_id,
+            **{key: asdict(getattr(self, key)) for key in ("mttd", "mttc", "mttr")},
+            "severity_expected": self.severity_expected,
+            "severity_given": self.severity_given,
+            "severity_correct": self.severity_correct,
+            "decision_expected": self.decision_expected,
+            "decision_given": self.decision_given,
+            "decision_correct": self.decision_correct,
+            "containment": [
+                {**asdict(c), "at": c.at.isoformat() if c.at else None} for c in self.containment
+            ],
+            "extra_actions": list(self.extra_actions),
+            "steps_done": list(self.steps_done),
+            "steps_missed": list(self.steps_missed),
+            "items": [line.to_dict() for line in self.items],
+            "points": {"earned": earned, "possible": possible},
+            "explanation": self.explanation,
+            "notes": list(self.notes),
+        }
 
     def lines(self) -> list[str]:
-        """A plain-text summary for the terminal."""
-
-        def timing(t: TimeScore) -> str:
-            if t.seconds is None:
-                return f"{t.name.upper()}: not reached ({t.basis}); target < {_duration(t.target)}"
-            mark = "met" if t.met else "MISSED"
-            return (
-                f"{t.name.upper()}: {_duration(t.seconds)} "
-                f"(target < {_duration(t.target)}, {mark}; {t.basis})"
-            )
-
+        """A plain-text score for the terminal: one line per item, its points and how."""
         earned, possible = self.points
-        out = [f"Score for {self.scenario} ({self.incident_id}): {earned}/{possible}"]
-        out += [timing(t) for t in (self.mttd, self.mttc, self.mttr)]
-        out.append(
-            f"Severity: {self.severity_given or 'not set'} (expected {self.severity_expected})"
-        )
-        out.append(
-            f"Decision: {self.decision_given or 'none recorded'} "
-            f"(expected {self.decision_expected})"
-        )
-        for c in self.containment:
-            out.append(
-                f"Containment {c.action} {c.target}: {'done, ' + c.how if c.done else 'NOT DONE'}"
-            )
-        if self.extra_actions:
-            out.append("Not in the answer key: " + ", ".join(self.extra_actions))
-        if self.steps_missed:
-            out.append(
-                "Missed runbook steps: "
-                + ", ".join(f"{s} ({RUNBOOK_STEPS[s]['title']})" for s in self.steps_missed)
-            )
+        out = [f"Score for {self.scenario} ({self.incident_id}): {earned}/{possible} points"]
+        for line in self.items:
+            points = f"{line.earned}/{line.possible}" if line.possible else "-"
+            expected = f" (expected {line.expected})" if line.expected else ""
+            how = f"; {line.how}" if line.how else ""
+            out.append(f"{line.verdict:>6} {points:>3}  {line.item}: {line.result}{expected}{how}")
         out += list(self.notes)
         if self.explanation:
             out.append(self.explanation.strip())
         return out
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """`4m10s`, `1h02m00s`, `45s`."""
     seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours}h{minutes:02d}m{secs:02d}s"
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
-def _timing(
-    name: str, start: datetime | None, end: datetime | None, target: float, basis: str
-) -> TimeScore:
-    if start is None or end is None:
-        return TimeScore(name, None, target, False if start is not None else None, basis)
-    seconds = max(0.0, (end - start).total_seconds())
-    return TimeScore(name, seconds, target, seconds < target, basis)
 
 
 def targets_match(expected: str, given: str | None) -> bool:
@@ -227,6 +262,168 @@ def targets_match(expected: str, given: str | None) -> bool:
         )
 
 
+# --- the times ---------------------------------------------------------------------------------
+
+_TIME_HOW = {
+    "mttd": "press a (acknowledge), or accept warroom's incident proposal with !",
+    "mttc": "contain it (i, b, x or m on the alert marks it contained), or press p to leave "
+    "Containment once it is",
+    "mttr": "press R (restore marks it recovered), or p to leave Recovery once it is",
+}
+
+
+def _time_score(time: ResponseTime, target: float, scored: bool) -> TimeScore:
+    name = time.key
+    if not scored:
+        return TimeScore(name, None, target, None, "no containment expected for a false positive")
+    start = f"{time.start:%H:%M:%S}"
+    if not time.applies:
+        return TimeScore(name, None, target, False, "declared a false positive: never done")
+    seconds = time.seconds()
+    if seconds is None:
+        return TimeScore(name, None, target, False, f"not {END_WORDS[name]} yet")
+    met = bool(time.met(timedelta(seconds=target)))
+    return TimeScore(name, seconds, target, met, f"first sign {start} to {END_WORDS[name]}")
+
+
+def _time_line(timing: TimeScore) -> ScoreLine:
+    expected = f"< {duration(timing.target)}"
+    if timing.met is None:
+        return ScoreLine("time", timing.name.upper(), "-", expected, "n/a", 0, 0, timing.basis,
+                         timing.name)  # fmt: skip
+    result = "not reached" if timing.seconds is None else duration(timing.seconds)
+    how = timing.basis if timing.met else f"{timing.basis}; {_TIME_HOW[timing.name]}"
+    return ScoreLine("time", timing.name.upper(), result, expected,
+                     "met" if timing.met else "MISSED", int(timing.met), POINTS["time"], how,
+                     timing.name)  # fmt: skip
+
+
+def _first_sign_note(time: ResponseTime, clock_started_at: datetime | None) -> str | None:
+    if clock_started_at is None:
+        return "The scenario's first sign had not played when it was scored."
+    gap = (time.start - clock_started_at).total_seconds()
+    if gap < 1:
+        return None
+    return (
+        f"The scenario's first sign played at {clock_started_at:%H:%M:%S}, "
+        f"{duration(gap)} before this incident's clocks start ({time.start:%H:%M:%S}, its first "
+        "alert or detection): MTTD counts from the incident's first sign, as the header shows it."
+    )
+
+
+# --- containment, steps ------------------------------------------------------------------------
+
+
+def _containment(
+    action: str, target: str, succeeded: Sequence[Any], observations: Sequence[Observation]
+) -> ContainmentResult:
+    from_record = [a for a in succeeded if a.action == action and targets_match(target, a.target)]
+    if from_record:
+        first = from_record[0]
+        return ContainmentResult(
+            action, target, True, first.at, f"action #{first.id} succeeded {first.at:%H:%M:%S}"
+        )
+    kinds = (action, *OBSERVED_AS.get(action, ()))
+    seen = [o for o in observations if o.action in kinds and targets_match(target, o.target)]
+    if seen:
+        by = f" ({seen[0].by})" if seen[0].by else ""
+        return ContainmentResult(action, target, True, seen[0].wall, f"seen in the cluster{by}")
+    return ContainmentResult(action, target, False, None, "")
+
+
+def _containment_line(result: ContainmentResult, items: dict[str, ChecklistItem]) -> ScoreLine:
+    item = items.get(CONTAINMENT_ITEMS.get(result.action, ""))
+    words = CONTAINMENT_HEADINGS.get(result.action) or (item.text if item else result.action)
+    label = f"{words} ({result.target})"
+    if result.done:
+        how = result.how
+    elif result.action == "fix-config":
+        how = FIX_CONFIG_HOW
+    else:
+        how = action_how(result.action, result.target)
+    return ScoreLine("containment", label, "done" if result.done else "not done", "done",
+                     "met" if result.done else "MISSED", int(result.done), POINTS["containment"],
+                     how, result.action)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the record and the cluster say the team did, read once."""
+
+    incident: Any
+    succeeded: Sequence[Any]
+    decisions: Sequence[Any]
+    ticks: dict[tuple[str, str], Any]
+    proofs: dict[str, list[Proof]]
+    observations: Sequence[Observation]
+    key_targets: dict[str, list[str]]
+
+    def right_target(self, proof: Proof) -> bool:
+        """An action the answer key expects proves a step only on a target it names."""
+        expected = self.key_targets.get(proof.action or "")
+        return not expected or any(targets_match(t, proof.target) for t in expected)
+
+
+def _item_done(item: ChecklistItem, seen: _Seen) -> str | None:
+    """How the item was done (None: it was not)."""
+    valid = [p for p in seen.proofs.get(item.id, []) if seen.right_target(p)]
+    latest = item.tick_for(seen.ticks)
+    observed = [
+        o for o in seen.observations
+        if item.id in OBSERVED_PROVES.get(o.action, ())
+        and (o.action not in seen.key_targets
+             or any(targets_match(t, o.target) for t in seen.key_targets[o.action]))
+    ]  # fmt: skip
+    if latest is not None and latest.checked:
+        if latest.actor != WARROOM:
+            return f"ticked by {latest.actor or 'unknown'} {latest.at:%H:%M:%S}"
+        if latest.verified == VERIFIED:
+            return f"verified {latest.at:%H:%M:%S}"
+    after = latest.at if latest is not None and not latest.checked else None
+    for proof in valid:
+        if after is None or proof.at > after:
+            what = " ".join(filter(None, (proof.action, proof.target)))
+            return f"{proof.source}: {what}" if what else proof.source
+    for seen_by in observed:
+        if after is None or seen_by.wall > after:
+            return f"seen in the cluster {seen_by.wall:%H:%M:%S}" + (
+                f" ({seen_by.by})" if seen_by.by else ""
+            )
+    return None
+
+
+def _runbook_step_done(step: str, seen: _Seen) -> str | None:
+    incident = seen.incident
+    if step == "acknowledge" and incident.acknowledged_at is not None:
+        return f"acknowledged {incident.acknowledged_at:%H:%M:%S}"
+    if step == "decide" and seen.decisions:
+        return f"decided {seen.decisions[-1].decision}"
+    if step == "tune-rules" and (tuned := [d for d in seen.decisions if d.rule_to_tune]):
+        return f"rule to tune: {tuned[-1].rule_to_tune}"
+    if step == "escalate" and any(d.decision == "escalate" for d in seen.decisions):
+        return "escalated"
+    return None
+
+
+def _step_line(step: str, seen: _Seen, items: dict[str, ChecklistItem]) -> ScoreLine:
+    item = items.get(step)
+    if item is not None:
+        done = _item_done(item, seen)
+        words = item.text
+        targets = {action: found[0] for action, found in seen.key_targets.items() if found}
+        missed_how = item_how(item, targets)
+    else:
+        done = _runbook_step_done(step, seen)
+        words = RUNBOOK_ONLY_STEPS[step].words
+        missed_how = RUNBOOK_ONLY_STEPS[step].how
+    return ScoreLine("step", words, "done" if done else "missed", "done",
+                     "met" if done else "MISSED", int(done is not None), POINTS["step"],
+                     done or missed_how, step)  # fmt: skip
+
+
+# --- the score ---------------------------------------------------------------------------------
+
+
 def score_drill(
     scenario: Any,
     record: Any,
@@ -243,85 +440,66 @@ def score_drill(
     actions = record.actions.for_incident(incident_id)
     succeeded = [a for a in actions if a.entry == "outcome" and a.status == "succeeded"]
     decisions = record.decisions.for_incident(incident_id)
-    ticks = [t for t in record.checklist.state(incident_id).values() if t.checked]
-    evidence = record.evidence.for_incident(incident_id)
-    notes: list[str] = []
+    times = incident_response_times(record, incident_id)
+    items = _checklist_items()
 
-    if incident.acknowledged_at is not None:
-        mttd = _timing(
-            "mttd",
-            clock_started_at,
-            incident.acknowledged_at,
-            key.targets["mttd"],
-            "first malicious inject to acknowledgement",
-        )
-    else:
-        mttd = _timing(
-            "mttd",
-            clock_started_at,
-            incident.detected_at,
-            key.targets["mttd"],
-            "first malicious inject to detection (never acknowledged)",
-        )
-    if clock_started_at is None:
-        notes.append(
-            "The scenario's first malicious inject had not played: MTTD cannot be measured."
-        )
+    notes = [note] if (note := _first_sign_note(times["mttd"], clock_started_at)) else []
+    scored = not (key.decision == "false-positive" and not key.containment)
+    mttd = _time_score(times["mttd"], key.targets["mttd"], True)
+    mttc = _time_score(times["mttc"], key.targets["mttc"], scored)
+    mttr = _time_score(times["mttr"], key.targets["mttr"], scored)
 
     containment = tuple(
         _containment(c.action, c.target, succeeded, observations) for c in key.containment
     )
-    contained_at, basis = incident.contained_at, "detection to the incident marked contained"
-    if contained_at is None:
-        observed = [c.at for c in containment if c.done and c.at is not None]
-        if observed:
-            contained_at, basis = (
-                min(observed),
-                "detection to the first expected containment the cluster showed",
-            )
-        else:
-            basis = "not contained"
-    if key.decision == "false-positive" and not key.containment:
-        mttc = TimeScore(
-            "mttc", None, key.targets["mttc"], None, "no containment expected for a false positive"
-        )
-        mttr = TimeScore(
-            "mttr", None, key.targets["mttr"], None, "no recovery expected for a false positive"
-        )
-    else:
-        mttc = _timing("mttc", incident.detected_at, contained_at, key.targets["mttc"], basis)
-        mttr = _timing(
-            "mttr",
-            incident.detected_at,
-            incident.recovered_at,
-            key.targets["mttr"],
-            "detection to the incident marked recovered"
-            if incident.recovered_at
-            else "not recovered",
-        )
-
-    expected_actions = {(c.action, c.target) for c in key.containment}
+    key_targets: dict[str, list[str]] = {}
+    for expected in key.containment:
+        key_targets.setdefault(expected.action, []).append(expected.target)
     extra = tuple(
         dict.fromkeys(
             f"{a.action} {a.target or ''}".strip()
             for a in succeeded
             if a.action not in ("capture", "restore")
-            and not any(
-                a.action == action and targets_match(target, a.target)
-                for action, target in expected_actions
-            )
+            and not any(targets_match(t, a.target) for t in key_targets.get(a.action, ()))
         )
     )
+    seen = _Seen(
+        incident,
+        succeeded,
+        decisions,
+        record.checklist.state(incident_id),
+        proofs(record, incident_id),
+        observations,
+        key_targets,
+    )
+    steps = [_step_line(step, seen, items) for step in key.steps]
 
-    done, missed = [], []
-    for step in key.steps:
-        if _step_done(
-            step, incident, succeeded, decisions, ticks, evidence, observations, key.containment
-        ):
-            done.append(step)
-        else:
-            missed.append(step)
-
+    decision_given = decisions[-1].decision if decisions else None
+    lines = [_time_line(t) for t in (mttd, mttc, mttr)]
+    severity_right = incident.severity == key.severity
+    lines.append(
+        ScoreLine("severity", "Severity", incident.severity, key.severity,
+                  "right" if severity_right else "WRONG", int(severity_right),
+                  POINTS["severity"],
+                  "the incident's severity is the runbook's class of what happened"
+                  if severity_right else f"press v and choose {key.severity}", "severity")
+    )  # fmt: skip
+    decision_right = decision_given == key.decision
+    point = DECISION_POINTS.get(key.decision, key.decision)
+    lines.append(
+        ScoreLine("decision", "Decision", decision_given or "none recorded", key.decision,
+                  "right" if decision_right else "WRONG",
+                  POINTS["decision"] if decision_right else 0, POINTS["decision"],
+                  point if decision_right else f"press d and choose {key.decision} ({point})",
+                  "decision")
+    )  # fmt: skip
+    lines += [_containment_line(c, items) for c in containment]
+    lines += steps
+    lines += [
+        ScoreLine("extra", f"Not in the answer key: {extra_action}", "done", "", "extra", 0, 0,
+                  "", extra_action)
+        for extra_action in extra
+    ]  # fmt: skip
     return Score(
         scenario=scenario.name,
         incident_id=incident_id,
@@ -331,67 +509,12 @@ def score_drill(
         severity_expected=key.severity,
         severity_given=incident.severity,
         decision_expected=key.decision,
-        decision_given=decisions[-1].decision if decisions else None,
+        decision_given=decision_given,
         containment=containment,
         extra_actions=extra,
-        steps_done=tuple(done),
-        steps_missed=tuple(missed),
+        steps_done=tuple(line.ref for line in steps if line.earned),
+        steps_missed=tuple(line.ref for line in steps if not line.earned),
         explanation=key.explanation,
         notes=tuple(notes),
+        items=tuple(lines),
     )
-
-
-def _containment(
-    action: str, target: str, succeeded: Sequence[Any], observations: Sequence[Observation]
-) -> ContainmentResult:
-    from_record = [a for a in succeeded if a.action == action and targets_match(target, a.target)]
-    if from_record:
-        return ContainmentResult(
-            action, target, True, from_record[0].at, "recorded action succeeded"
-        )
-    kinds = (action, *OBSERVED_AS.get(action, ()))
-    seen = [o for o in observations if o.action in kinds and targets_match(target, o.target)]
-    if seen:
-        by = f" ({seen[0].by})" if seen[0].by else ""
-        return ContainmentResult(action, target, True, seen[0].wall, f"seen in the cluster{by}")
-    return ContainmentResult(action, target, False, None, "")
-
-
-def _step_done(
-    step: str,
-    incident: Any,
-    succeeded: Sequence[Any],
-    decisions: Sequence[Any],
-    ticks: Sequence[Any],
-    evidence: Sequence[Any],
-    observations: Sequence[Observation],
-    containment: Sequence[Any] = (),
-) -> bool:
-    rule = RUNBOOK_STEPS[step]
-
-    def right_target(action: str, target: str | None) -> bool:
-        """An action the answer key expects counts only on the target it names."""
-        expected = [c.target for c in containment if c.action == action]
-        return not expected or any(targets_match(t, target) for t in expected)
-
-    title = str(rule["title"]).casefold()
-    if any(t.item == step or t.item.casefold() == title for t in ticks):
-        return True
-    if rule.get("acknowledged") and incident.acknowledged_at is not None:
-        return True
-    if any(
-        a.action in rule.get("actions", ()) and right_target(a.action, a.target) for a in succeeded
-    ):
-        return True
-    if any(
-        o.action in rule.get("observed", ()) and right_target(o.action, o.target)
-        for o in observations
-    ):
-        return True
-    if rule.get("decision") and decisions:
-        return True
-    if any(d.decision in rule.get("decisions", ()) for d in decisions):
-        return True
-    if rule.get("decision_with_rule") and any(d.rule_to_tune for d in decisions):
-        return True
-    return bool(rule.get("evidence") and evidence)

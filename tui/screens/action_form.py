@@ -2,7 +2,12 @@
 
 `prefill(action, alert)` reads the alert's raw output fields (attacker-controlled:
 only ever used as the text of an input the operator sees and may change, and
-the action layer validates it again). `ActionForm` asks for the target and each
+the action layer validates it again): block-ip's address is the alert's remote
+peer, never its own side (`actions.falco.addresses`). What the alert alone
+cannot say (the workload behind a DNS alert's client IP, whether an address is
+the cluster's own) the console asks the cluster for while the form is open,
+and `ActionForm.offer` puts the answer in a field the operator has not touched,
+with a line saying where it came from. `ActionForm` asks for the target and each
 option `warroom act` offers for that action (block-ip's force, emergency egress,
 its app and protected ranges; mesh-deny's mesh; capture's service, domain and
 window; restore's unblock), validates the whole request with the action layer's
@@ -12,7 +17,6 @@ sent), and dismisses with the `ActionRequest`, or None when cancelled.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,15 +69,12 @@ CLUSTER_ACTIONS: dict[str, ClusterAction] = {
     )
 }
 
-# Falco's remote and server addresses, most specific first.
-_IP_FIELDS = ("fd.rip", "fd.sip", "fd.cip", "fd.rip.name")
 _SA_FIELDS = ("k8s.pod.sa", "k8s.sa.name", "ka.target.name")
 _APP_FIELDS = ("k8s.pod.label.app", "k8s.pod.labels.app", "k8s.deployment.name", "k8s.svc.name")
 _POD_FIELDS = ("k8s.pod.name", "ka.target.name")
 # A Deployment's pod: NAME-<replicaset hash>-<5 chars>; a StatefulSet's: NAME-<ordinal>.
 _DEPLOYMENT_POD = re.compile(r"^(?P<app>[a-z0-9][a-z0-9-]*?)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
 _STATEFUL_POD = re.compile(r"^(?P<app>[a-z0-9][a-z0-9-]*?)-\d+$")
-_IP_IN_TEXT = re.compile(r"(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3})(?![\w.])")
 _SA_USER = re.compile(r"^system:serviceaccount:[^:]+:(?P<name>[^:]+)$")
 
 
@@ -100,19 +101,11 @@ def app_of(alert: AlertRow) -> str | None:
 
 
 def ip_of(alert: AlertRow) -> str | None:
-    """The alert's remote address: fd.rip/fd.sip, else the first public-looking IP in the text."""
-    fields = alert.raw_fields
-    candidates = [value for key in _IP_FIELDS if isinstance(value := fields.get(key), str)]
-    candidates += _IP_IN_TEXT.findall(str(fields.get("fd.name") or ""))
-    candidates += _IP_IN_TEXT.findall(alert.output)
-    for candidate in candidates:
-        try:
-            address = ipaddress.ip_address(candidate.strip())
-        except ValueError:
-            continue
-        if not (address.is_loopback or address.is_unspecified):
-            return str(address)
-    return None
+    """The alert's remote address (never its pod's own side): `actions.falco.addresses`."""
+    from actions.falco.addresses import peers  # with the form: only when one opens
+
+    remote = peers(alert.raw_fields, alert.output).remote
+    return remote[0] if remote else None
 
 
 def service_account_of(alert: AlertRow) -> str | None:
@@ -173,12 +166,35 @@ class ActionForm(FormScreen["ActionRequest"]):
 
     CSS_PATH: ClassVar[str | Path] = STYLES
 
-    def __init__(self, action: ClusterAction, request: ActionRequest, where: str = "") -> None:
+    def __init__(
+        self, action: ClusterAction, request: ActionRequest, where: str = "", hint: str = ""
+    ) -> None:
         super().__init__()
         self.action_spec = action
         self.request = request
         self._where = where
+        self._hint = hint
+        self._initial: dict[str, str] = {}  # each field's value as the console last set it
         self.TITLE_TEXT = action.title
+
+    # --- what the console learns while the form is open ---------------------------------------
+
+    def offer(self, field_id: str, value: str | None, note: str) -> bool:
+        """Put `value` in the field `field_id` ("target", "service") unless the operator has
+        changed it since the form opened, and say where it came from: None keeps the field,
+        "" empties it (what the alert alone suggested was wrong). True when it changed."""
+        field = next(iter(self.query(f"#{field_id}").results(Input)), None)
+        if field is None or field.value != self._initial.get(field_id, field.value):
+            return False
+        for line in self.query("#action-prefill").results(Static):
+            line.update(Text(safe_text(note)))
+        if value is None or field.value == safe_text(value):
+            return False
+        field.value = self._initial[field_id] = safe_text(value)
+        return True
+
+    def on_mount(self) -> None:
+        self._initial = {field.id: field.value for field in self.query(Input) if field.id}
 
     # --- fields ---------------------------------------------------------------------------------
 
@@ -186,6 +202,8 @@ class ActionForm(FormScreen["ActionRequest"]):
         request, options = self.request, self.action_spec.options
         if self._where:
             yield Static(Text(safe_text(self._where)), id="action-where", markup=False)
+        if self._hint:  # the console is asking the cluster about the selected alert
+            yield Static(Text(safe_text(self._hint)), id="action-prefill", markup=False)
         with Container(classes="action-fields"):
             if self.action_spec.target_label is not None:
                 yield Label(Text(self.action_spec.target_label), markup=False)

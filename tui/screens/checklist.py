@@ -4,9 +4,14 @@ Opens on the incident's current phase; left/right (or a click on a tab)
 shows another phase's list. Space or enter ticks or unticks the highlighted
 item through `record.checklist.tick` (which writes the timeline entry); `v`
 runs the phase's verifiers in a worker (`actions.checklists`) and shows
-verified / not verified / unknown with the evidence. The verification is
-shown, never ticked for the commander: a tick is a person's word, and the
-last check's verdict and evidence are recorded with it.
+verified / not verified / unknown with the evidence.
+
+Items tick themselves from what the record proves (`actions.checklists.proven`):
+on opening, and every time the record is re-read, a succeeded action or
+stored evidence that proves an item ticks it as warroom, citing it ("ticked
+by warroom from action #12"); a check that answers "verified" ticks its item
+the same way. A person's tick or untick is recorded with the last check's
+verdict and evidence, and stands until something newer proves the item.
 
 Review mode shows the recorded ticks and refuses ticking and checking with
 the reason. Every record call runs on the record's thread; every string from
@@ -34,12 +39,15 @@ from textual.widgets.option_list import Option
 from actions.checklists import (
     NOT_VERIFIED,
     VERIFIED,
+    WARROOM,
     ChecklistItem,
     PhaseChecklist,
     Verdict,
     VerifyContext,
     load_checklists,
     run_verifier,
+    tick_proven,
+    tick_verified,
 )
 from store import PHASE_TITLES, PHASES, ChecklistTick, Incident
 from tui.safe import safe_text
@@ -60,6 +68,15 @@ Ticks = Mapping[tuple[str, str], ChecklistTick]
 
 def _when(tick: ChecklistTick) -> str:
     return f"{tick.at:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def ticked_by(tick: ChecklistTick) -> str:
+    """`alice`, or for warroom's own ticks what proved the item: `warroom from action #12`."""
+    who = tick.actor or "unknown"
+    prefix = f"ticked by {WARROOM} from "
+    if who == WARROOM and tick.note and tick.note.startswith(prefix):
+        return f"{WARROOM} from {tick.note[len(prefix) :].split(': ', 1)[0]}"
+    return who
 
 
 def verdict_content(verdict: Verdict | None, checking: bool = False) -> Content:
@@ -89,7 +106,7 @@ def item_prompt(
     line = Content.assemble(box, " ", text)
     facts: list[Content] = []
     if tick is not None and tick.checked:
-        facts.append(Content(safe_text(f"ticked by {tick.actor or 'unknown'} {tick.at:%H:%M:%S}")))
+        facts.append(Content(safe_text(f"ticked by {ticked_by(tick)} {tick.at:%H:%M:%S}")))
     state = verdict_content(verdict, checking)
     if state:
         facts.append(state)
@@ -303,9 +320,17 @@ class ChecklistScreen(ModalScreen[None]):
 
     @work(exclusive=True, group="checklist-load", exit_on_error=False)
     async def load_ticks(self) -> None:
-        """Read the incident's ticks (on the record's thread) and redraw."""
-        record = self.war_app.services.record
-        self.ticks = await self.war_app.in_record(record.checklist.state, self.incident.id)
+        """Tick what the record proves (not in review), read the ticks (on the record's thread)
+        and redraw."""
+        services = self.war_app.services
+        record, incident_id = services.record, self.incident.id
+
+        def read() -> Ticks:
+            if not services.readonly:
+                tick_proven(record, incident_id)
+            return record.checklist.state(incident_id)
+
+        self.ticks = await self.war_app.in_record(read)
         self._refresh_items()
 
     # --- phases ---------------------------------------------------------------------------------
@@ -372,11 +397,12 @@ class ChecklistScreen(ModalScreen[None]):
 
     @work(group="checklist-write", exit_on_error=False)
     async def write_tick(self, item: ChecklistItem, checked: bool) -> None:
-        """Record one tick (with the last check's verdict and evidence) and redraw from the record.
+        """Record one tick or untick (with the last check's verdict and evidence) and redraw
+        from the record.
 
         Not exclusive: every press is written, in order, on the record's one thread.
         """
-        verdict = self.checks.get(item.id) if checked else None
+        verdict = self.checks.get(item.id)
         record = self.war_app.services.record
         try:
             await self.war_app.in_record(
@@ -426,23 +452,43 @@ class ChecklistScreen(ModalScreen[None]):
 
     @work(exclusive=True, group="checklist-verify", exit_on_error=False)
     async def verify(self, items: tuple[ChecklistItem, ...]) -> None:
-        """Run the verifiers concurrently; each item shows its verdict as soon as it has one."""
+        """Run the verifiers concurrently (each once, however many items share it); each item
+        shows its verdict as soon as it has one, and a verified item is ticked as warroom."""
         context = self.verify_context()
         title = self.checklist.title
         self.checking.update(item.id for item in items)
         self._refresh_items()
+        sharing: dict[str, list[ChecklistItem]] = {}
+        for item in items:
+            sharing.setdefault(item.verifier or "", []).append(item)
 
-        async def check(item: ChecklistItem) -> None:
+        async def check(name: str, same: list[ChecklistItem]) -> None:
             try:
-                self.checks[item.id] = await run_verifier(item.verifier or "", context)
+                verdict = await run_verifier(name, context)
+                for item in same:
+                    self.checks[item.id] = verdict
+                await self._tick_verified(same, verdict)
             finally:
-                self.checking.discard(item.id)
+                self.checking.difference_update(item.id for item in same)
                 self._refresh_items()
 
         try:
-            await asyncio.gather(*(check(item) for item in items))
+            await asyncio.gather(*(check(name, same) for name, same in sharing.items()))
         finally:
             self.checking.difference_update(item.id for item in items)
         found = [self.checks[item.id] for item in items if item.id in self.checks]
         good = sum(1 for verdict in found if verdict.state == VERIFIED)
         self.notify(f"{good} of {len(items)} verified in {title}", title="Verify")
+
+    async def _tick_verified(self, items: list[ChecklistItem], verdict: Verdict) -> None:
+        """Record warroom's tick of each item the check verified (none for another answer)."""
+        if verdict.state != VERIFIED:
+            return
+        record, incident_id = self.war_app.services.record, self.incident.id
+
+        def write() -> Ticks:
+            for item in items:
+                tick_verified(record, incident_id, item, verdict)
+            return record.checklist.state(incident_id)
+
+        self.ticks = await self.war_app.in_record(write)

@@ -1,8 +1,12 @@
 """The confirmation modal every cluster-changing action goes through.
 
 It shows the cluster context, the exact manifest or patch, the server-side
-dry-run result and the RBAC check, and refuses confirmation when the dry-run
-failed or a permission is missing. Dismisses True only on an explicit yes.
+dry-run result and the RBAC check. When the preview refuses (the action
+layer's problem, a failed dry-run, a missing permission) there is nothing to
+confirm: the modal says why, offers only "back to the form" and "cancel", and
+`y` answers with the reason instead of doing nothing. Dismisses with
+`CONFIRM` only on an explicit yes, `BACK` to change the request, `CANCEL`
+otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Key
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
@@ -24,6 +29,8 @@ from tui.safe import safe_text
 
 if TYPE_CHECKING:
     from actions.runbook.model import ActionPreview
+
+CONFIRM, BACK, CANCEL = "confirm", "back", "cancel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +74,16 @@ class ConfirmRequest:
         documents = []
         dry_runs = []
         for change in preview.changes:
-            documents.append(f"# {change.verb} {change.kind} {change.namespace or ''}/{change.name}"
-                             f": {change.summary}")
+            documents.append(
+                f"# {change.verb} {change.kind} {change.namespace or ''}/{change.name}"
+                f": {change.summary}"
+            )
             body = change.body
-            documents.append(yaml.safe_dump(body, sort_keys=False) if isinstance(body, dict)
-                             else json.dumps(body, indent=2, default=str))
+            documents.append(
+                yaml.safe_dump(body, sort_keys=False)
+                if isinstance(body, dict)
+                else json.dumps(body, indent=2, default=str)
+            )
             if change.dry_run_error:
                 dry_runs.append(f"{change.kind}/{change.name}: {change.dry_run_error}")
             elif change.dry_run is not None:
@@ -84,19 +96,21 @@ class ConfirmRequest:
             preview="\n".join(documents) or "(no change to the cluster)",
             dry_run="\n".join(dry_runs) or "not run",
             dry_run_ok=ok,
-            permissions=tuple(PermissionLine(p.describe(), p.allowed, p.reason)
-                              for p in preview.permissions),
+            permissions=tuple(
+                PermissionLine(p.describe(), p.allowed, p.reason) for p in preview.permissions
+            ),
             notes=tuple(preview.notes),
             problems=tuple(p.message for p in preview.problems),
             no_op=preview.no_op,
         )
 
 
-class ConfirmAction(ModalScreen[bool]):
-    """Shows a `ConfirmRequest`; y confirms (when allowed), n or escape cancels."""
+class ConfirmAction(ModalScreen[str]):
+    """Shows a `ConfirmRequest`; y confirms (when allowed), b goes back to the form, n cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", "Confirm", id="confirm.yes"),
+        Binding("b", "back", "Back to the form", id="confirm.back"),
         Binding("n,escape", "cancel", "Cancel", id="confirm.no"),
     ]
 
@@ -108,47 +122,84 @@ class ConfirmAction(ModalScreen[bool]):
         request = self.request
         context = safe_text(request.context or "unknown context")
         where = f"context {context}, namespace {safe_text(request.namespace or '-')}"
+        blocked = request.blocked
+        title = f"Refused: {safe_text(request.title)}" if blocked else (
+            f"Confirm: {safe_text(request.title)}")  # fmt: skip
         with Vertical(classes="dialog confirm-dialog"):
-            yield Label(Text(f"Confirm: {safe_text(request.title)}"), classes="dialog-title",
-                        markup=False)
+            yield Label(Text(title), classes="dialog-title", markup=False)
             yield Label(Text(where), id="confirm-context", markup=False)
+            if blocked:  # the reason first: it is the answer, the rest is why
+                yield Static(Text(f"Cannot confirm: {safe_text(blocked)}"), id="confirm-blocked",
+                             markup=False)  # fmt: skip
             with VerticalScroll(id="confirm-preview"):
                 yield Static(Text(safe_text(request.preview, multiline=True)), markup=False)
             yield Label("Server-side dry-run", classes="section")
-            yield Static(Text(safe_text(request.dry_run, multiline=True)), id="confirm-dry-run",
-                         classes="-ok" if request.dry_run_ok else "-failed", markup=False)
+            yield Static(
+                Text(safe_text(request.dry_run, multiline=True)),
+                id="confirm-dry-run",
+                classes="-ok" if request.dry_run_ok else "-failed",
+                markup=False,
+            )
             yield Label("RBAC", classes="section")
-            lines = [f"{'yes' if p.allowed else 'NO '} {safe_text(p.what)}"
-                     + (f" ({safe_text(p.reason)})" if p.reason else "")
-                     for p in request.permissions]
+            lines = [
+                f"{'yes' if p.allowed else 'NO '} {safe_text(p.what)}"
+                + (f" ({safe_text(p.reason)})" if p.reason else "")
+                for p in request.permissions
+            ]
             yield Static(Text("\n".join(lines) or "not checked"), id="confirm-rbac", markup=False)
             for note in (*request.notes, *([request.no_op] if request.no_op else [])):
                 yield Static(Text(safe_text(note)), classes="note", markup=False)
-            blocked = request.blocked
-            yield Static(Text(f"Cannot confirm: {safe_text(blocked)}" if blocked else ""),
-                         id="confirm-blocked", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Confirm (y)", variant="error", id="yes", disabled=blocked is not None)
+                if blocked:
+                    yield Button("Back to the form (b)", variant="primary", id="back")
+                else:
+                    yield Button("Confirm (y)", variant="error", id="yes")
                 yield Button("Cancel (n)", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one("#back" if self.request.blocked else "#no", Button).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "confirm" and self.request.blocked is not None:
-            return None
+            return None  # dimmed in the footer; pressing y still says why (_refused_key)
         return True
 
+    @on(Key)
+    def _refused_key(self, event: Key) -> None:
+        """y on a refused preview says why it cannot confirm instead of staying silent."""
+        if self.request.blocked is not None and any(
+            binding.action == "confirm"
+            for binding in self._bindings.key_to_bindings.get(event.key, ())
+        ):
+            event.stop()
+            self.action_confirm()
+
     def action_confirm(self) -> None:
-        if self.request.blocked is None:
-            self.dismiss(True)
+        blocked = self.request.blocked
+        if blocked is None:
+            self.dismiss(CONFIRM)
+            return
+        self.notify(
+            f"Cannot confirm {safe_text(self.request.title)}: {safe_text(blocked)}. "
+            "b goes back to the form, n cancels.",
+            title="Refused",
+            severity="error",
+            markup=False,
+        )
+
+    def action_back(self) -> None:
+        self.dismiss(BACK)
 
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        self.dismiss(CANCEL)
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:
         self.action_confirm()
+
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.action_back()
 
     @on(Button.Pressed, "#no")
     def _no(self) -> None:

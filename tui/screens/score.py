@@ -1,69 +1,54 @@
-"""The drill's score as a modal: each item of the answer key, what the team did, met or not.
+"""The drill's score as a modal: each line of the answer key, what the team did, its points.
 
-Built from `actions.drill.score.Score` (the same figures `warroom drill`
-prints when it ends); when there is nothing to score yet the modal says why.
+Built from `actions.drill.score.Score` (the same lines `warroom drill` prints
+when it ends), in the checklist's and the runbook's words. The table shows
+the verdict, the points, the item, what was done and what was expected; the
+line under it says, for the highlighted line, how it was done or, when
+missed, how it is done from the console (the cursor starts on the first
+missed line). When there is nothing to score yet the modal says why.
 Escape, enter or S closes it.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
-from actions.drill.score import RUNBOOK_STEPS
 from tui.safe import safe_text
-from tui.widgets.clocks import duration, target_text
 
 if TYPE_CHECKING:
-    from actions.drill.score import Score, TimeScore
+    from actions.drill.score import Score, ScoreLine
 
-ScoreRow = tuple[str, str, str, str, str]  # item, result, expected, verdict, how
-ITEM_WIDTH = 40  # a long step title is cut in the table; its id stays in the "how" column
+ITEM_WIDTH = 36  # a long item is cut in the table; the line under it gives it whole
+FAILED = ("MISSED", "WRONG")
 
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "\N{HORIZONTAL ELLIPSIS}"
 
 
-def _timing_row(timing: TimeScore) -> ScoreRow:
-    target = f"< {target_text(timedelta(seconds=timing.target))}"
-    if timing.met is None and timing.seconds is None:
-        return (timing.name.upper(), "-", target, "n/a", timing.basis)
-    result = "not reached" if timing.seconds is None else duration(
-        timedelta(seconds=timing.seconds)
-    )
-    return (timing.name.upper(), result, target, "met" if timing.met else "MISSED", timing.basis)
+def points_text(line: ScoreLine) -> str:
+    """`1/1`, `0/2`; `-` for a line that earns nothing either way."""
+    return f"{line.earned}/{line.possible}" if line.possible else "-"
 
 
-def score_rows(score: Score) -> list[ScoreRow]:
-    """One row per item of the answer key, in the order `Score.lines()` gives them."""
-    rows = [_timing_row(t) for t in (score.mttd, score.mttc, score.mttr)]
-    rows.append(("Severity", score.severity_given or "not set", score.severity_expected,
-                 "right" if score.severity_correct else "WRONG", ""))
-    rows.append(("Decision", score.decision_given or "none recorded", score.decision_expected,
-                 "right" if score.decision_correct else "WRONG", ""))
-    for item in score.containment:
-        rows.append((f"Contain: {item.action} {item.target}",
-                     "done" if item.done else "not done", "done",
-                     "met" if item.done else "MISSED", item.how))
-    for step in score.steps_done:
-        rows.append((f"Step: {RUNBOOK_STEPS[step]['title']}", "done", "done", "met", step))
-    for step in score.steps_missed:
-        rows.append((f"Step: {RUNBOOK_STEPS[step]['title']}", "missed", "done", "MISSED", step))
-    for extra in score.extra_actions:
-        rows.append((f"Extra: {extra}", "done", "not in the answer key", "extra", ""))
-    return rows
+def how_text(line: ScoreLine) -> str:
+    """The highlighted line in full: the item, what was expected, and how (to do) it."""
+    expected = f" (expected {line.expected})" if line.expected else ""
+    verb = "To do it" if line.verdict in FAILED else "How"
+    how = f"\n{verb}: {line.how}" if line.how else ""
+    return f"{line.item}: {line.result}{expected}{how}"
 
 
 class ScoreScreen(ModalScreen[None]):
-    """The score against the answer key, per item; or why there is none yet."""
+    """The score against the answer key, per line with its points; or why there is none yet."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,enter,S", "dismiss", "Close", id="score.close"),
@@ -82,26 +67,36 @@ class ScoreScreen(ModalScreen[None]):
             if self.status:
                 yield Static(Text(safe_text(self.status)), id="score-status", markup=False)
             if score is None:
-                yield Static(Text(safe_text(self.why_none or "nothing to score yet")),
-                             id="score-summary", markup=False)
+                yield Static(
+                    Text(safe_text(self.why_none or "nothing to score yet")),
+                    id="score-summary",
+                    markup=False,
+                )
                 return
             earned, possible = score.points
             yield Static(
-                Text(safe_text(f"{score.scenario} · {score.incident_id} · "
-                               f"{earned}/{possible} points")),
-                id="score-summary", markup=False,
+                Text(
+                    safe_text(
+                        f"{score.scenario} · {score.incident_id} · {earned}/{possible} points"
+                    )
+                ),
+                id="score-summary",
+                markup=False,
             )
             table: DataTable[Text] = DataTable(id="score-table", cursor_type="row")
-            # The verdict first: at 80 columns it is what must show.
-            table.add_columns("verdict", "item", "result", "expected", "how")
+            # The verdict and the points first: at 80 columns they are what must show.
+            table.add_columns("verdict", "points", "item", "result", "expected")
             styles = self._verdict_styles()
-            for item, result, expected, verdict, how in score_rows(score):
+            for line in score.items:
                 table.add_row(
-                    Text(verdict, style=styles.get(verdict, "")),
-                    Text(_cut(safe_text(item), ITEM_WIDTH)), Text(safe_text(result)),
-                    Text(safe_text(expected)), Text(safe_text(how)),
+                    Text(line.verdict, style=styles.get(line.verdict, "")),
+                    Text(points_text(line), justify="right"),
+                    Text(_cut(safe_text(line.item), ITEM_WIDTH)),
+                    Text(safe_text(line.result)),
+                    Text(safe_text(line.expected)),
                 )
             yield table
+            yield Static("", id="score-how", markup=False)
             why = [*score.notes, score.explanation.strip()]
             text = "\n".join(line for line in why if line)
             if text:
@@ -112,9 +107,29 @@ class ScoreScreen(ModalScreen[None]):
         theme = self.app.current_theme
         good = theme.success or "green"
         bad = f"bold {theme.error or 'red'}"
-        return {"met": good, "right": good, "MISSED": bad, "WRONG": bad,
-                "extra": theme.warning or "yellow"}
+        return {
+            "met": good,
+            "right": good,
+            "MISSED": bad,
+            "WRONG": bad,
+            "extra": theme.warning or "yellow",
+        }
 
     def on_mount(self) -> None:
         for table in self.query(DataTable):
             table.focus()
+            if self.score is not None:
+                missed = [i for i, line in enumerate(self.score.items) if line.verdict in FAILED]
+                table.move_cursor(row=missed[0] if missed else 0)
+                self._show_how(table.cursor_row)
+
+    @on(DataTable.RowHighlighted, "#score-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_how(event.cursor_row)
+
+    def _show_how(self, row: int) -> None:
+        if self.score is None or not 0 <= row < len(self.score.items):
+            return
+        line = self.score.items[row]
+        self.query_one("#score-how", Static).update(Text(safe_text(how_text(line), multiline=True)))

@@ -1,7 +1,11 @@
-"""The header's runbook clocks: time since detection against MTTD, MTTC and MTTR targets.
+"""The header's runbook clocks: MTTD, MTTC and MTTR against the runbook's targets.
 
-Pure functions over an `Incident` and a moment, so the colours are tested
-without a screen and the header never reads the wall clock itself.
+What each clock measures is `store.response_times` (one definition for the
+header, the drill score, the report and `warroom metrics`): from the
+incident's first sign to its acknowledgement, containment and recovery. Pure
+functions over an `Incident`, its first linked alert's time and a moment, so
+the colours are tested without a screen and the header never reads the wall
+clock or the record itself.
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from store import Incident
-from store.metrics import TARGETS
+from store.response_times import clock_start, response_times
 
 WARNING_SHARE = 0.8  # amber from 80 % of the target, red once it is reached
 CLOCKS = (("mttd", "ack", "acknowledged_at"), ("mttc", "contain", "contained_at"),
           ("mttr", "recover", "recovered_at"))  # fmt: skip
 
 OK, WARNING, BREACHED, MET, LATE = "ok", "warning", "breached", "met", "late"
+NOT_APPLICABLE = "not-applicable"  # MTTC and MTTR of a false positive
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +43,9 @@ class ClockState:
         return f"{self.key.upper()} {self.span()}{mark}"
 
     def span(self) -> str:
-        """`4:20/5m`: elapsed against the target."""
-        return f"{duration(self.elapsed)}/{target_text(self.target)}"
+        """`4:20/5m`: elapsed against the target (`-/15m` when it does not apply)."""
+        shown = "-" if self.state == NOT_APPLICABLE else duration(self.elapsed)
+        return f"{shown}/{target_text(self.target)}"
 
 
 def duration(span: timedelta) -> str:
@@ -56,28 +62,37 @@ def target_text(span: timedelta) -> str:
     return f"{minutes // 60}h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes}m"
 
 
-def since_detection(incident: Incident, now: datetime) -> timedelta:
-    start = incident.detected_at or incident.opened_at
-    return now - start
+def since_detection(
+    incident: Incident, now: datetime, first_alert: datetime | None = None
+) -> timedelta:
+    """How long since the incident's first sign (`store.response_times.clock_start`)."""
+    return now - clock_start(incident, first_alert)
 
 
-def clock_states(incident: Incident, now: datetime) -> list[ClockState]:
-    """The three clocks for `incident` at `now`."""
-    start = incident.detected_at or incident.opened_at
+def clock_states(
+    incident: Incident, now: datetime, first_alert: datetime | None = None
+) -> list[ClockState]:
+    """The three clocks for `incident` (whose first linked alert is `first_alert`) at `now`.
+
+    A closed incident's clocks stop at its closing: what was not reached by then never was.
+    """
+    if incident.closed_at is not None:
+        now = min(now, incident.closed_at)
     states = []
-    for key, label, field_name in CLOCKS:
-        target = TARGETS[key]
-        done: datetime | None = getattr(incident, field_name)
-        if done is not None:
-            elapsed = done - start
-            state = MET if elapsed < target else LATE  # the runbook: "MTTD < 5 min"
+    for (key, label, _field), time in zip(
+        CLOCKS, response_times(incident, first_alert).values(), strict=True
+    ):
+        target = time.target
+        elapsed = time.span(now) or timedelta(0)
+        if not time.applies:
+            state = NOT_APPLICABLE
+        elif time.end is not None:
+            state = MET if time.met() else LATE
+        elif elapsed >= target:  # the runbook: "MTTD < 5 min", so 5:00 is already missed
+            state = BREACHED
+        elif elapsed >= target * WARNING_SHARE:
+            state = WARNING
         else:
-            elapsed = now - start
-            if elapsed >= target:
-                state = BREACHED
-            elif elapsed >= target * WARNING_SHARE:
-                state = WARNING
-            else:
-                state = OK
+            state = OK
         states.append(ClockState(key, label, elapsed, target, state))
     return states

@@ -1,34 +1,48 @@
 """The runbook's cluster actions from the keyboard: form, preview, confirm, execute, timeline.
 
 Nothing changes on the cluster before the confirmation modal showed the exact
-manifest or patch, the server's dry run, the RBAC check and the context.
+manifest or patch, the server's dry run, the RBAC check and the context. The
+form opens at once with what the selected alert says; while it is open the
+action layer asks the cluster what the alert alone cannot say (the workload
+behind a DNS alert's client IP, whether an address is the cluster's own:
+`actions.runbook.alert_targets`), off the event loop. A refused preview goes
+back to the form with the request as it was. After an action, the checklist
+items it proves are ticked (`actions.checklists.tick_proven`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.binding import Binding, BindingType
 
+from actions.checklists.howto import ACTION_KEYS
 from tui.safe import safe_text
 from tui.screens.action_form import CLUSTER_ACTIONS, MESH_CHOICES, ActionForm, prefill
-from tui.screens.confirm_action import ConfirmAction, ConfirmRequest
+from tui.screens.confirm_action import BACK, CONFIRM, ConfirmAction, ConfirmRequest
 from tui.screens.war_room_base import WarRoomBase
 
 if TYPE_CHECKING:
     from actions.runbook.model import ActionRequest
+    from tui.widgets.alert_rows import AlertRow
 
-# The runbook's cluster actions: (key, action layer name, footer word).
-CLUSTER_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("i", "isolate", "Isolate"),
-    ("b", "block-ip", "Block IP"),
-    ("x", "disable-sa", "Disable SA"),
-    ("m", "mesh-deny", "Mesh deny"),
-    ("t", "rotate-sa", "Rotate SA"),
-    ("c", "capture", "Capture"),
-    ("R", "restore", "Restore"),
+# The runbook's cluster actions: (key, action layer name, footer word); the keys are the ones
+# the drill score and the checklist name (actions.checklists.howto.ACTION_KEYS).
+CLUSTER_KEYS: tuple[tuple[str, str, str], ...] = tuple(
+    (ACTION_KEYS[name][0], name, word)
+    for name, word in (
+        ("isolate", "Isolate"),
+        ("block-ip", "Block IP"),
+        ("disable-sa", "Disable SA"),
+        ("mesh-deny", "Mesh deny"),
+        ("rotate-sa", "Rotate SA"),
+        ("capture", "Capture"),
+        ("restore", "Restore"),
+    )
 )
+ASK_CLUSTER_SECONDS = 5.0  # how long the open form waits for the cluster's answer
 
 
 class ClusterKeys(WarRoomBase):
@@ -75,6 +89,57 @@ class ClusterKeys(WarRoomBase):
             **options,
         )
 
+    def initial_hint(self, name: str, alert: AlertRow | None, request: ActionRequest) -> str:
+        """The form's line about its prefilled field, before the cluster answers."""
+        field = request.service if name == "capture" else request.target
+        if alert is None:
+            return ""
+        if field:
+            return "From the selected alert; checking it against the cluster\N{HORIZONTAL ELLIPSIS}"
+        return "Asking the cluster about the selected alert\N{HORIZONTAL ELLIPSIS}"
+
+    async def _ask_cluster(self, form: ActionForm, request: ActionRequest, alert: AlertRow) -> None:
+        """Refine the open form's field from the cluster (the action layer, off the loop)."""
+        from actions.cluster import ClusterError
+        from actions.runbook.alert_targets import alert_target
+
+        field_id = "service" if request.action == "capture" else "target"
+        try:
+            found = await asyncio.wait_for(
+                alert_target(self.war_app.services.actions, request, alert.raw_fields,
+                             alert.output),
+                ASK_CLUSTER_SECONDS,
+            )  # fmt: skip
+        except (ClusterError, TimeoutError) as error:
+            why = "no answer in time" if isinstance(error, TimeoutError) else error.message
+            form.offer(field_id, None, f"From the selected alert only: the cluster could not "
+                                       f"be asked ({why})")  # fmt: skip
+            return
+        if form.is_attached:
+            form.offer(field_id, found.value, found.note)
+
+    async def fill_form(
+        self, name: str, request: ActionRequest, where: str, *, ask: bool = True
+    ) -> ActionRequest | None:
+        """The form for `request` (the operator's request, or None when cancelled); while it is
+        open the cluster is asked about the selected alert (`ask`: not when the operator comes
+        back to what they typed)."""
+        alert = self.selected_alert if ask else None
+        spec = CLUSTER_ACTIONS[name]
+        form = ActionForm(spec, request, where, hint=self.initial_hint(name, alert, request))
+        asking = None
+        if (
+            alert is not None
+            and self.war_app.services.actions is not None
+            and (spec.target_label is not None or name == "capture")
+        ):
+            asking = asyncio.create_task(self._ask_cluster(form, request, alert))
+        try:
+            return await self.app.push_screen_wait(form)
+        finally:
+            if asking is not None:
+                asking.cancel()
+
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_cluster_action(self, name: str) -> None:
         """Form, preview, confirm, execute one runbook action; the outcome lands in the record."""
@@ -84,24 +149,30 @@ class ClusterKeys(WarRoomBase):
         from actions.runbook import InvalidRequest
 
         services = self.war_app.services
-        spec = CLUSTER_ACTIONS[name]
         where = f"context {services.context or 'unknown'}, namespace {services.namespace}"
-        request: ActionRequest | None = await self.app.push_screen_wait(
-            ActionForm(spec, self.action_request(name), where)
-        )
-        if request is None:
-            return
-        actions = services.actions
-        try:
-            preview = await actions.preview(request)
-        except (InvalidRequest, ClusterError) as error:
-            self.notify(
-                safe_text(str(error)), title=f"{name} refused", severity="error", markup=False
+        asked, first = self.action_request(name), True
+        while True:
+            request = await self.fill_form(name, asked, where, ask=first)
+            if request is None:
+                return
+            actions = services.actions
+            try:
+                preview = await actions.preview(request)
+            except (InvalidRequest, ClusterError) as error:
+                self.notify(
+                    safe_text(str(error)), title=f"{name} refused", severity="error", markup=False
+                )
+                return
+            answer = await self.app.push_screen_wait(
+                ConfirmAction(ConfirmRequest.from_preview(preview))
             )
-            return
-        if not await self.app.push_screen_wait(ConfirmAction(ConfirmRequest.from_preview(preview))):
-            self.notify(f"{name} cancelled: nothing changed", title="Cancelled", markup=False)
-            return
+            if answer == BACK:
+                asked, first = request, False  # the form again, as the operator left it
+                continue
+            if answer != CONFIRM:
+                self.notify(f"{name} cancelled: nothing changed", title="Cancelled", markup=False)
+                return
+            break
         outcome = await actions.execute(preview)
         went_well = outcome.status in ("succeeded", "no-op")
         self.notify(
@@ -110,5 +181,10 @@ class ClusterKeys(WarRoomBase):
             severity="information" if went_well else "error",
             markup=False,
         )
+        if outcome.incident_id is not None and outcome.status == "succeeded":
+            from actions.checklists import tick_proven
+
+            # The checklist items this action proves tick themselves, citing it.
+            await self.war_app.in_record(tick_proven, services.record, outcome.incident_id)
         await self.refresh_from_record()
         self.load_cluster()  # the policies pane shows what the action changed

@@ -1,0 +1,82 @@
+"""MTTD, MTTC and MTTR defined once (`store.response_times`): the header clocks agree with it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from store import Record
+from store.response_times import clock_start, incident_response_times, response_times
+from tui.widgets.clocks import LATE, MET, NOT_APPLICABLE, clock_states, since_detection
+
+T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC)
+
+
+def link_alert(record: Record, incident_id: str, at: datetime) -> None:
+    record.alerts.add_batch(
+        [
+            {
+                "incident_id": incident_id,
+                "dedupe_key": f"{incident_id}-{at.isoformat()}",
+                "time": at.isoformat(),
+                "time_ns": int(at.timestamp()) * 1_000_000_000,
+                "rule": "Launch Suspicious Network Tool in Container",
+                "priority": "Notice",
+                "output": "dig",
+                "output_fields": "{}",
+            }
+        ]
+    )
+
+
+def test_the_clocks_start_at_the_first_sign(record: Record, clock: Any) -> None:
+    clock.now = T0 + timedelta(minutes=3)
+    incident = record.incidents.open("opened by hand, 3 min after the alert", severity="P1")
+    link_alert(record, incident.id, T0)
+    clock.advance(minutes=1)
+    acked = record.incidents.acknowledge(incident.id)
+    times = incident_response_times(record, incident.id)
+    assert times["mttd"].start == T0 == clock_start(acked, T0)
+    assert times["mttd"].seconds() == 240.0
+    assert times["mttd"].met() is True
+    assert times["mttc"].end is None
+    assert times["mttc"].met() is None
+    assert times["mttc"].seconds(T0 + timedelta(minutes=20)) == 1200.0
+    # The header, given the same first alert, shows the same time.
+    mttd = clock_states(acked, clock.now, first_alert=T0)[0]
+    assert (mttd.elapsed, mttd.state) == (timedelta(minutes=4), MET)
+    assert since_detection(acked, clock.now, first_alert=T0) == timedelta(minutes=4)
+
+
+def test_a_false_positive_has_no_containment_or_recovery_time(record: Record, clock: Any) -> None:
+    incident = record.incidents.open("leader election", severity="P3")
+    clock.advance(minutes=6)
+    record.incidents.acknowledge(incident.id)
+    record.decisions.add(incident.id, "false-positive", rationale="client-go leader election")
+    times = incident_response_times(record, incident.id)
+    assert times["mttd"].met() is False  # 6 min
+    assert not times["mttc"].applies
+    assert times["mttc"].seconds(clock.now) is None
+    flagged = record.incidents.update(incident.id, false_positive=True)
+    states = {s.key: s for s in clock_states(flagged, clock.now + timedelta(hours=5))}
+    assert states["mttd"].state == LATE
+    assert states["mttc"].state == states["mttr"].state == NOT_APPLICABLE
+    assert states["mttc"].text() == "MTTC -/15m"
+
+
+def test_a_closed_incidents_clocks_stop_at_its_closing(record: Record, clock: Any) -> None:
+    incident = record.incidents.open("closed unacknowledged", severity="P2")
+    clock.advance(minutes=2)
+    closed = record.incidents.update(incident.id, status="closed", closed_at=clock.now)
+    mttd = clock_states(closed, clock.now + timedelta(hours=1))[0]
+    assert mttd.elapsed == timedelta(minutes=2)
+
+
+def test_an_end_before_the_start_counts_as_zero() -> None:
+    from store import Incident
+
+    skewed = Incident(
+        "NSI-2026-03-14-001", "skew", "P1", "open", "detection", opened_at=T0,
+        detected_at=T0, acknowledged_at=T0 - timedelta(seconds=30),
+    )  # fmt: skip
+    assert response_times(skewed)["mttd"].seconds() == 0.0
