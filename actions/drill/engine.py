@@ -1,12 +1,24 @@
 """The scenario engine: builds the starting cluster, plays injects, reacts to what the team does.
 
-Reactions come from the cluster's change feed: after every change to a
-NetworkPolicy, an Istio or Linkerd policy, a pod, a Secret or a
-ServiceAccount, the engine re-evaluates who may talk to whom
-(`network.py`) and reports what changed: a pod isolated, egress to an IP
-blocked, a flow stopped or back, the attack eradicated. Those changes also
-decide whether later injects fire: an isolated pod raises no more alerts, a
-blocked IP gets no more connections.
+Who may talk to whom follows real Kubernetes, Istio and Linkerd semantics
+(`actions/policy`, shared with the runbook's previews). Reactions come from
+the cluster's change feed: after every change to a NetworkPolicy, a mesh
+policy, a pod, a Secret or a ServiceAccount, the engine re-evaluates every
+flow and reports what changed (a pod cut off, egress to an address blocked, a
+flow stopped or back, an attack driver ended). What the cluster shows follows
+too, as a real one would show it:
+
+- a process keeps trying: Falco still logs its connection attempts to a
+  blocked address (the syscall happens) and Hubble shows them DROPPED; what
+  needs an established connection (dup2 on a connected socket) does not
+  happen, and DNS queries that cannot reach kube-dns never reach its log;
+- each tick (`TICK_SECONDS` of scenario time) every flow the scenario wants
+  running makes a connection: a Hubble flow (FORWARDED or DROPPED) and, when
+  the scenario says so, a line in the client's own log ("upstream connect
+  error" when refused);
+- the cluster's policy auditor writes an Event for each NetworkPolicy or mesh
+  policy change the team makes (`--field-selector reason=NetworkPolicyUpdated`);
+- an attack stops only when what drives it stops (`attack.py`).
 
 All re-evaluation runs on the engine's event-loop thread: a change made by
 the API server's own thread is handed over with `call_soon_threadsafe`, so the
@@ -17,23 +29,27 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import random
 import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from actions.drill import events as ev
-from actions.drill import falco_rules, promql, render
+from actions.drill import falco_rules, hubble, promql, render
+from actions.drill.attack import AttackTracker
 from actions.drill.clock import DrillClock
 from actions.drill.events import DrillEvent, Observation
 from actions.drill.mesh import SynczModel
-from actions.drill.network import ClusterView, Endpoint, isolating_policy, network_verdict
 from actions.drill.scenario import Inject, PodSpec, Scenario, ScenarioError
 from actions.drill.traffic import FlowChange, TrafficModel
+from actions.policy import ClusterView, Endpoint, Verdict
+from actions.policy.networkpolicy import cut_off, isolation, network_verdict
 
-# Kinds whose changes can change who may talk to whom, or eradicate the attack.
+# Kinds whose changes can change who may talk to whom, or end an attack driver.
 REACTIVE_KINDS = frozenset(
     {
         "NetworkPolicy",
@@ -41,25 +57,30 @@ REACTIVE_KINDS = frozenset(
         "PeerAuthentication",
         "Server",
         "ServerAuthorization",
+        "MeshTLSAuthentication",
+        "NetworkAuthentication",
         "Pod",
         "Namespace",
         "Secret",
         "ServiceAccount",
     }
 )
-DEFAULT_API_VERSIONS = {
-    "Secret": "v1",
-    "ServiceAccount": "v1",
-    "Pod": "v1",
-    "Service": "v1",
-    "Namespace": "v1",
-    "NetworkPolicy": "networking.k8s.io/v1",
-    "AuthorizationPolicy": "security.istio.io/v1",
-    "PeerAuthentication": "security.istio.io/v1",
+# Policy kinds the cluster's auditor reports changes of, with the Event reason it uses.
+AUDITED_KINDS = {
+    "NetworkPolicy": "NetworkPolicyUpdated",
+    "AuthorizationPolicy": "MeshPolicyUpdated",
+    "PeerAuthentication": "MeshPolicyUpdated",
+    "Server": "MeshPolicyUpdated",
+    "ServerAuthorization": "MeshPolicyUpdated",
 }
+AUDITOR = "network-policy-auditor"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+TICK_SECONDS = promql.SCRAPE_INTERVAL
+# Falco events that need an established connection: nothing happens when the path is cut.
+NEEDS_CONNECTION = frozenset({"dup", "dup2", "dup3", "sendto", "sendmsg", "write", "read"})
 
 # The question of a CoreDNS log line: "TXT IN name. udp 112 false 512".
-_LOGGED_QUESTION = re.compile(r'"(\S+ IN \S+) ')
+_LOGGED_QUESTION = re.compile(r'"(\S+) IN (\S+) ')
 
 
 class DrillEngine:
@@ -72,6 +93,8 @@ class DrillEngine:
         clock: DrillClock,
         emit: Callable[[DrillEvent], None],
         position: Callable[[], float],
+        *,
+        hubble_file: Path | None = None,
     ) -> None:
         self.scenario = scenario
         self.state = state
@@ -81,17 +104,24 @@ class DrillEngine:
         self._rng = random.Random(scenario.seed)
         self.view = ClusterView(lambda api_version, kind, ns: state.list(api_version, kind, ns))
         self.traffic = TrafficModel(scenario, self.view, self._pod)
+        self.attack = AttackTracker(scenario)
+        self.hubble = hubble.HubbleFeed(hubble_file)
         self.syncz = SynczModel(
             seed=scenario.seed, istio_version=scenario.istio_version, clock=clock.now
         )
         self.observations: list[Observation] = []
-        self._isolated: dict[str, str] = {}
+        self._cut_off: dict[str, str] = {}
+        self._leaky: dict[str, tuple[str, ...]] = {}
         self._blocked: dict[tuple[str, str, int], str] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._pending_reaction = False
+        self._changes: list[tuple[str, dict[str, Any]]] = []
+        self._changes_lock = threading.Lock()
+        self._scripted = False  # an inject is changing the cluster: no auditor Event for it
         self._cluster_stopped: set[str] = set()
+        self._metrics_cache: dict[float, list[tuple[str, dict[str, str], float]]] = {}
         # Objects an apply/delete inject changed: key -> (spec before, spec after the inject).
         self._drifted: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         self._undone: set[tuple[str, str, str, str]] = set()
@@ -156,24 +186,25 @@ class DrillEngine:
             state.syncz_provider = self.syncz.body
             state.metrics_provider = self.metrics
         self.traffic.start(now.timestamp())
-        self._isolated = self._isolation_now()
+        self._cut_off = self._cut_off_now()
+        self._leaky = self._leaky_now()
         self._blocked = self._blocked_now()
         self._unsubscribe = state.subscribe(self._on_change)
 
     def _missing_footholds(self) -> list[str]:
-        """Eradication conditions must name objects of the starting cluster, or the attack
-        would be over before it starts."""
+        """A Secret whose deletion ends a driver must exist at the start, or the attack
+        would be over before it starts (pods and images are checked by the loader)."""
         problems = []
-        for i, condition in enumerate(self.scenario.eradication):
-            kind = "deleted" if "deleted" in condition else "annotated"
-            target = condition[kind]
-            api_version = target.get("apiVersion") or DEFAULT_API_VERSIONS.get(target["kind"], "v1")
-            namespace = target.get("namespace", "voicehive")
-            if self.state.get(api_version, target["kind"], namespace, target["name"]) is None:
-                problems.append(
-                    f"attack.eradicated_when[{i}]: no {target['kind']} "
-                    f"{namespace}/{target['name']} in the starting cluster"
-                )
+        for i, driver in enumerate(self.scenario.drivers):
+            for j, condition in enumerate(driver.ends_when):
+                if (
+                    condition.kind == "secret_deleted"
+                    and self.state.get("v1", "Secret", condition.namespace, condition.name) is None
+                ):
+                    problems.append(
+                        f"attack.drivers[{i}].ends_when[{j}]: no Secret "
+                        f"{condition.namespace}/{condition.name} in the starting cluster"
+                    )
         return problems
 
     def close(self) -> None:
@@ -183,16 +214,69 @@ class DrillEngine:
 
     def metrics(self, query: str, at: float) -> dict[str, Any]:
         """The drill's Prometheus: `data` of /api/v1/query for query at unix time `at`."""
-        return promql.evaluate(query, at, self.traffic.series)
+        now = self.clock.now().timestamp()
+        return promql.evaluate(query, at, self._series_at(now), now=now)
+
+    def _series_at(self, now: float) -> Callable[[float], list[tuple[str, dict[str, str], float]]]:
+        cache = self._metrics_cache
+
+        def series(at: float) -> list[tuple[str, dict[str, str], float]]:
+            # A scrape in the past never changes: changes happen now, not before.
+            if at > now:
+                return self.traffic.series(at)
+            if at not in cache:
+                if len(cache) > 4096:
+                    cache.clear()
+                cache[at] = self.traffic.series(at)
+            return cache[at]
+
+        return series
 
     # ----- reading the cluster --------------------------------------------------------------
 
     def _pod(self, namespace: str | None, name: str) -> dict[str, Any] | None:
-        pods = [p for p in self.view.pods(namespace) if p["metadata"]["name"] == name]
-        return pods[0] if pods else None
+        """The pod running in place of a scenario pod: itself, else its workload's replacement.
 
-    def _endpoint(self, pod: PodSpec) -> Endpoint:
-        return Endpoint(ip=pod.ip, pod=self._pod(pod.namespace, pod.name))
+        A controller replaces a deleted pod under a new name with the same labels
+        (apart from the template hash); whatever the pod image carries (a poisoned
+        dependency) carries over, whatever only its process held does not.
+        """
+        found = self.view.pod(namespace, name)
+        if found is not None:
+            return None if (found["metadata"].get("deletionTimestamp")) else found
+        spec = self.scenario.pod(name)
+        if spec is None or "app" not in spec.labels:
+            return None
+        for pod in self.view.pods(namespace):
+            labels = pod["metadata"].get("labels") or {}
+            if labels.get("app") == spec.labels["app"] and not pod["metadata"].get(
+                "deletionTimestamp"
+            ):
+                return pod
+        return None
+
+    def _live(self, spec: PodSpec) -> PodSpec | None:
+        """The scenario pod as it runs now (name, IP, node, image of its replacement)."""
+        pod = self._pod(spec.namespace, spec.name)
+        if pod is None:
+            return None
+        if pod["metadata"]["name"] == spec.name:
+            return spec
+        containers = (pod.get("spec") or {}).get("containers") or []
+        image = next(
+            (c.get("image") for c in containers if c.get("name") == spec.container), spec.image
+        )
+        return dataclasses.replace(
+            spec,
+            name=pod["metadata"]["name"],
+            ip=str((pod.get("status") or {}).get("podIP") or spec.ip),
+            node=str((pod.get("spec") or {}).get("nodeName") or spec.node),
+            image=str(image),
+        )
+
+    def _endpoint(self, spec: PodSpec) -> Endpoint:
+        pod = self._pod(spec.namespace, spec.name)
+        return Endpoint.of_pod(pod) if pod is not None else Endpoint(ip=spec.ip)
 
     def _pods_labelled(self, namespace: str, key: str, value: str) -> list[PodSpec]:
         return [
@@ -202,6 +286,18 @@ class DrillEngine:
     def _falco_pod_for(self, node: str) -> PodSpec | None:
         falco = self._pods_labelled("falco-system", "app", "falco")
         return next((p for p in falco if p.node == node), falco[0] if falco else None)
+
+    def _dns_verdict(self, client: Endpoint) -> tuple[Verdict, Endpoint | None]:
+        """Whether the client's DNS reaches a kube-dns pod (UDP 53), and which one."""
+        last: Verdict | None = None
+        for dns in self._pods_labelled("kube-system", "k8s-app", "kube-dns"):
+            server = self._endpoint(dns)
+            if server.pod is None:
+                continue
+            last = network_verdict(self.view, client, server, 53, "UDP")
+            if last.allowed:
+                return last, server
+        return last or Verdict.denied("no kube-dns pod runs", None, "gone"), None
 
     # ----- injects ----------------------------------------------------------------------------
 
@@ -215,6 +311,7 @@ class DrillEngine:
                 inject,
                 repetition=repetition,
             )
+        self._scripted = True
         try:
             summary = getattr(self, f"_play_{inject.kind}")(inject.spec)
         except Exception as error:  # a cluster refusal is part of the drill, not a crash
@@ -224,8 +321,10 @@ class DrillEngine:
                 inject,
                 repetition=repetition,
             )
+        finally:
+            self._scripted = False
         if inject.kind in ("apply", "delete", "traffic"):
-            self.react()
+            self.react(scripted=True)
         return self._event(ev.INJECT, summary, inject, repetition=repetition)
 
     def _event(
@@ -244,9 +343,12 @@ class DrillEngine:
         return event
 
     def _suppression(self, inject: Inject) -> str | None:
+        """Why an inject does not happen now: its driver stopped, its pod is gone, or it
+        needs a path the network no longer gives. None: it happens."""
         spec = inject.spec
-        if inject.malicious and self.traffic.eradicated:
-            return "the attack has been eradicated"
+        if inject.malicious and not self.attack.alive(inject.driver):
+            ended = self.attack.ended[str(inject.driver)]
+            return f"attack driver {inject.driver} has stopped ({ended.describe()})"
         pod_name = {
             "falco": spec.get("pod"),
             "dns": spec.get("client_pod"),
@@ -256,30 +358,33 @@ class DrillEngine:
             pod_name = spec["object"]["name"]
         if pod_name is None or (inject.kind in ("log", "event") and not inject.malicious):
             return None
-        pod = self.scenario.pod(str(pod_name)) if pod_name else None
-        if pod is None:
+        spec_pod = self.scenario.pod(str(pod_name))
+        if spec_pod is None:
             return None
-        endpoint = self._endpoint(pod)
+        endpoint = self._endpoint(spec_pod)
         if endpoint.pod is None:
-            return f"pod {pod.namespace}/{pod.name} no longer exists"
-        if policy := isolating_policy(self.view, endpoint.pod):
-            return f"{pod.name} is isolated by NetworkPolicy {policy}"
+            return f"no pod runs in place of {spec_pod.namespace}/{spec_pod.name}"
         if inject.kind == "falco" and spec.get("remote"):
             ip, port = _split_remote(str(spec["remote"]))
             verdict = network_verdict(self.view, endpoint, Endpoint(ip=ip), port)
-            if not verdict.allowed:
-                return f"connections from {pod.name} to {ip} are blocked ({verdict.why})"
+            evt_type = str((spec.get("fields") or {}).get("evt.type") or "connect")
+            if not verdict.allowed and evt_type in NEEDS_CONNECTION:
+                self._record_attempt(endpoint, ip, port, verdict)
+                return (
+                    f"{endpoint.name} cannot connect to {ip}:{port}, so nothing is "
+                    f"{evt_type}'d onto the connection ({verdict.why})"
+                )
         if inject.kind == "dns":
-            for dns in self._pods_labelled("kube-system", "k8s-app", "kube-dns"):
-                verdict = network_verdict(self.view, endpoint, self._endpoint(dns), 53, "UDP")
-                if verdict.allowed:
-                    return None
-            return f"{pod.name} cannot reach kube-dns (egress to port 53 is not allowed)"
+            verdict, _ = self._dns_verdict(endpoint)
+            if not verdict.allowed:
+                self._record_dns_drop(endpoint)
+                return f"its queries never reach kube-dns ({verdict.why})"
         return None
 
     def _play_falco(self, spec: dict[str, Any]) -> str:
-        pod = self.scenario.pod(str(spec["pod"]))
-        assert pod is not None  # checked when the scenario was loaded
+        scenario_pod = self.scenario.pod(str(spec["pod"]))
+        assert scenario_pod is not None  # checked when the scenario was loaded
+        pod = self._live(scenario_pod) or scenario_pod
         falco = self._falco_pod_for(pod.node)
         if falco is None:
             raise RuntimeError("no Falco pod (app=falco in falco-system) to log the alert")
@@ -301,6 +406,7 @@ class DrillEngine:
             "k8s.pod.name": pod.name,
             "k8s.ns.name": pod.namespace,
         }
+        dropped = ""
         if spec.get("remote"):
             ip, port = _split_remote(str(spec["remote"]))
             local_port = self._rng.randint(32768, 60999)
@@ -319,6 +425,12 @@ class DrillEngine:
                     "fd.cip.name": None,
                 }
             )
+            client = self._endpoint(scenario_pod)
+            verdict = network_verdict(self.view, client, Endpoint(ip=ip), port)
+            if not verdict.allowed:
+                # The connect() happens (Falco sees it); the network drops its packets.
+                self._record_attempt(client, ip, port, verdict, local_port)
+                dropped = f"; the connection is dropped ({verdict.why})"
         for name, value in (spec.get("fields") or {}).items():
             fields[name] = (
                 render.expand_query(value, self._rng) if isinstance(value, str) else value
@@ -338,13 +450,13 @@ class DrillEngine:
         priority = falco_rules.priority_spelling(
             str(spec.get("priority") or falco_rules.RULES[spec["rule"]].priority)
         )
-        return f"Falco {priority}: {spec['rule']} ({pod.name}, logged by {falco.name})"
+        return f"Falco {priority}: {spec['rule']} ({pod.name}, logged by {falco.name}){dropped}"
 
     def _play_event(self, spec: dict[str, Any]) -> str:
         involved = spec["object"]
         namespace = str(spec.get("namespace", "voicehive"))
         uid = node = None
-        api_version = involved.get("apiVersion") or DEFAULT_API_VERSIONS.get(involved["kind"])
+        api_version = involved.get("apiVersion") or _API_VERSIONS.get(involved["kind"])
         if api_version:
             found = self.state.get(api_version, involved["kind"], namespace, involved["name"])
             if found:
@@ -356,36 +468,55 @@ class DrillEngine:
         return f"{event['type']} event {event['reason']} on {on}"
 
     def _play_dns(self, spec: dict[str, Any]) -> str:
-        client = self.scenario.pod(str(spec["client_pod"]))
-        assert client is not None
+        scenario_pod = self.scenario.pod(str(spec["client_pod"]))
+        assert scenario_pod is not None
+        client = self._live(scenario_pod) or scenario_pod
+        _, server_end = self._dns_verdict(self._endpoint(scenario_pod))
         servers = self._pods_labelled("kube-system", "k8s-app", "kube-dns")
         if not servers:
             raise RuntimeError("no kube-dns pod (k8s-app=kube-dns in kube-system) to log the query")
-        server = servers[self._rng.randrange(len(servers))]
+        server = next(
+            (s for s in servers if server_end and s.name == server_end.name),
+            servers[self._rng.randrange(len(servers))],
+        )
         line = render.coredns_line(spec, client.ip, self._rng)
         self.state.append_log(server.namespace, server.name, line, at=self.clock.now())
         # The facilitator sees the name as logged, not the scenario's {hex56} template.
         asked = _LOGGED_QUESTION.search(line)
-        query = asked.group(1) if asked else f"{spec.get('type', 'A')} {spec['query']}"
-        return f"DNS {query} from {client.name} (logged by {server.name})"
+        qtype, query = (
+            (asked.group(1), asked.group(2))
+            if asked
+            else (str(spec.get("type", "A")), str(spec["query"]))
+        )
+        if server_end is not None:
+            self._record_dns(
+                self._endpoint(scenario_pod),
+                server_end,
+                query,
+                qtype,
+                str(spec.get("rcode", "NOERROR")),
+            )
+        return f"DNS {qtype} IN {query} from {client.name} (logged by {server.name})"
 
     def _play_log(self, spec: dict[str, Any]) -> str:
-        pod = self.scenario.pod(str(spec["pod"]))
-        assert pod is not None
+        scenario_pod = self.scenario.pod(str(spec["pod"]))
+        assert scenario_pod is not None
+        pod = self._live(scenario_pod) or scenario_pod
+        self._write_log(pod, str(spec["line"]), spec.get("container"))
+        return f"log line in {pod.name}"
+
+    def _write_log(self, pod: PodSpec, template: str, container: str | None = None) -> None:
         now = self.clock.now()
         stamp = (
             now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
         )
         klog = now.astimezone(UTC).strftime("I%m%d %H:%M:%S.%f")
         line = (
-            render.expand_query(str(spec["line"]), self._rng)
-            .replace("{now}", stamp)
-            .replace("{klog}", klog)
+            render.expand_query(template, self._rng).replace("{now}", stamp).replace("{klog}", klog)
         )
         self.state.append_log(
-            pod.namespace, pod.name, line, container=spec.get("container") or pod.container, at=now
+            pod.namespace, pod.name, line, container=container or pod.container, at=now
         )
-        return f"log line in {pod.name}"
 
     def _play_apply(self, spec: dict[str, Any]) -> str:
         obj = copy.deepcopy(spec["object"])
@@ -449,12 +580,119 @@ class DrillEngine:
         verb = {True: "starts", False: "stops", None: "changes"}[spec.get("active")]
         return f"traffic flow {spec['flow']} {verb}"
 
+    # ----- what the network shows: Hubble and the workloads' own logs ---------------------------
+
+    def tick(self, position: float) -> None:
+        """One scenario tick: every wanted flow connects once; logs and Hubble show how it went."""
+        self.react(settled=True)
+        lines = []
+        for flow in self.scenario.flows:
+            if not self.traffic.wanted(flow.id):
+                continue
+            source, dest = self.traffic.endpoints(flow)
+            if source.pod is None or (flow.dest_pod and dest.pod is None):
+                continue
+            verdict = self.traffic.verdict(flow.id)
+            network = network_verdict(self.view, source, dest, flow.port)
+            lines.append(self._flow_line(source, dest, flow.port, "TCP", network, seed=flow.id))
+            template = flow.log_ok if verdict.allowed else flow.log_failed
+            spec = self.scenario.pod(flow.source_pod)
+            live = self._live(spec) if spec else None
+            if template and live is not None:
+                target = flow.dest_host or (dest.name if dest.pod else dest.ip)
+                self._write_log(
+                    live,
+                    template.replace("{dest}", f"{target}:{flow.port}").replace(
+                        "{why}", verdict.why
+                    ),
+                )
+        self.hubble.add(lines)
+
+    def _flow_line(
+        self,
+        source: Endpoint,
+        dest: Endpoint,
+        port: int,
+        protocol: str,
+        verdict: Verdict,
+        *,
+        seed: str,
+        source_port: int | None = None,
+    ) -> str:
+        egress_denied = (
+            not verdict.allowed and source.pod is not None and verdict.why.startswith("Egress")
+        )
+        return hubble.flow_line(
+            moment=self.clock.now(),
+            source=source,
+            dest=dest,
+            source_port=source_port or self._rng.randint(32768, 60999),
+            port=port,
+            protocol=protocol,
+            dropped=not verdict.allowed,
+            direction="EGRESS"
+            if egress_denied or verdict.allowed or dest.pod is None
+            else "INGRESS",
+            seed=f"{seed}/{self._rng.getrandbits(32)}",
+        )
+
+    def _record_attempt(
+        self, client: Endpoint, ip: str, port: int, verdict: Verdict, source_port: int | None = None
+    ) -> None:
+        self.hubble.add(
+            [
+                self._flow_line(
+                    client,
+                    Endpoint(ip=ip),
+                    port,
+                    "TCP",
+                    verdict,
+                    seed=f"attempt/{ip}",
+                    source_port=source_port,
+                )
+            ]
+        )
+
+    def _record_dns_drop(self, client: Endpoint) -> None:
+        verdict, _ = self._dns_verdict(client)
+        servers = [
+            self._endpoint(p) for p in self._pods_labelled("kube-system", "k8s-app", "kube-dns")
+        ]
+        server = next((s for s in servers if s.pod is not None), None)
+        if server is not None:
+            self.hubble.add([self._flow_line(client, server, 53, "UDP", verdict, seed="dns")])
+
+    def _record_dns(
+        self, client: Endpoint, server: Endpoint, query: str, qtype: str, rcode: str
+    ) -> None:
+        source_port = self._rng.randint(32768, 60999)
+        latency = self._rng.randint(80_000, 40_000_000)
+        lines = [
+            hubble.flow_line(
+                moment=self.clock.now(),
+                source=client,
+                dest=server,
+                source_port=source_port,
+                port=53,
+                protocol="UDP",
+                dropped=False,
+                dns=hubble.dns_l7(query, qtype, rcode, response=response, latency_ns=latency),
+                seed=f"dns/{query}/{response}",
+            )
+            for response in (False, True)
+        ]
+        self.hubble.add(lines)
+
     # ----- reactions ----------------------------------------------------------------------------
 
     def _on_change(self, event_type: str, obj: dict[str, Any]) -> None:
         self.view.invalidate()
         if obj.get("kind") not in REACTIVE_KINDS:
             return
+        scripted = self._scripted and threading.get_ident() == self._loop_thread
+        if not scripted:
+            with self._changes_lock:
+                self._changes.append((event_type, obj))
         if self._loop is None or threading.get_ident() == self._loop_thread:
             self._react_safely()
         elif not self._pending_reaction:
@@ -473,23 +711,86 @@ class DrillEngine:
         except Exception as error:  # noqa: BLE001 - reported to the facilitator instead
             self._event(ev.ERROR, f"the drill could not evaluate a change: {error!r}")
 
-    def react(self) -> None:
-        """Re-evaluate the cluster after a change and report what it did to the drill."""
+    def react(self, *, scripted: bool = False, settled: bool = False) -> None:
+        """Re-evaluate the cluster after a change and report what it did to the drill.
+
+        settled: called on a tick, when controllers have had time to replace deleted pods.
+        """
         now = self.clock.now()
+        with self._changes_lock:
+            changed, self._changes = self._changes, []
         changes = self.traffic.reevaluate(now.timestamp())
-        if not self.traffic.eradicated and (foothold := self._eradicated()):
-            changes += self.traffic.mark_eradicated(now.timestamp())
-            self._observe("eradicated", foothold, now)
-            self._event(
-                ev.REACTION,
-                "the attacker's foothold is gone: its credentials no longer work "
-                "(malicious injects stop)",
-            )
+        ended = self.attack.check(self.state, settled=settled)
+        if ended:
+            changes += self.traffic.end_drivers({d.id for d, _ in ended}, now.timestamp())
+            for driver, condition in ended:
+                self._observe("attack-ended", driver.id, now, condition.describe())
+                self._event(
+                    ev.REACTION,
+                    f"attack driver {driver.id} has stopped for good: {condition.describe()}"
+                    + (f" ({driver.description})" if driver.description else ""),
+                    driver=driver.id,
+                    reaction="driver-ended",
+                )
+        for event_type, obj in changed:
+            self._audit(event_type, obj, now)
+            self._observe_credentials(event_type, obj, now)
         self._report_isolation(now)
         self._report_blocks(now)
         self._report_drift_undone(now)
         for change in changes:
             self._report_flow(change, now)
+
+    def _audit(self, event_type: str, obj: dict[str, Any], now: datetime) -> None:
+        """The cluster's policy auditor: an Event for each policy change made by someone."""
+        kind = str(obj.get("kind"))
+        reason = AUDITED_KINDS.get(kind)
+        meta = obj.get("metadata") or {}
+        if reason is None or not meta.get("namespace"):
+            return
+        verb = {"ADDED": "created", "MODIFIED": "changed", "DELETED": "deleted"}.get(event_type)
+        if verb is None:
+            return
+        managed = (meta.get("labels") or {}).get(MANAGED_BY)
+        outside = f" outside {managed} (OutOfSync)" if managed else ""
+        spec = {
+            "object": {
+                "kind": kind,
+                "name": str(meta.get("name")),
+                "apiVersion": str(obj.get("apiVersion")),
+            },
+            "namespace": str(meta["namespace"]),
+            "type": "Warning" if managed else "Normal",
+            "reason": reason,
+            "message": f"{kind} {meta.get('name')} {verb}{outside}",
+            "component": AUDITOR,
+        }
+        try:
+            self.state.create(render.event_object(spec, now, self._rng, meta.get("uid"), None))
+        except Exception:  # noqa: BLE001, S110 - an Event that cannot be written is no reaction
+            return
+
+    def _observe_credentials(self, event_type: str, obj: dict[str, Any], now: datetime) -> None:
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") == "Secret" and event_type == "DELETED":
+            account = (meta.get("annotations") or {}).get("kubernetes.io/service-account.name")
+            if account:
+                # The score's "eradicated": the attacker's credentials are gone (not the attack).
+                self._observe("eradicated", str(account), now)
+                self._event(
+                    ev.REACTION,
+                    f"service account {account}'s token Secret {meta.get('name')} is deleted: "
+                    "that token no longer authenticates",
+                    reaction="credential-revoked",
+                )
+        if (
+            obj.get("kind") == "ServiceAccount"
+            and event_type == "MODIFIED"
+            and obj.get("automountServiceAccountToken") is False
+        ):
+            self._observe(
+                "disable-sa", str(meta.get("name")), now, "automountServiceAccountToken: false"
+            )
 
     def _report_drift_undone(self, now: datetime) -> None:
         """A change an inject made has been put right: back to the original, or changed again."""
@@ -514,40 +815,74 @@ class DrillEngine:
                 reaction="fixed",
             )
 
-    def _isolation_now(self) -> dict[str, str]:
-        found = {}
-        for pod in self.scenario.pods:
-            endpoint = self._endpoint(pod)
-            if endpoint.pod is not None and (policy := isolating_policy(self.view, endpoint.pod)):
-                found[pod.name] = policy
+    def _workload_pods(self) -> list[tuple[PodSpec, dict[str, Any]]]:
+        found = []
+        for spec in self.scenario.pods:
+            pod = self._pod(spec.namespace, spec.name)
+            if pod is not None:
+                found.append((spec, pod))
         return found
 
+    def _cut_off_now(self) -> dict[str, str]:
+        """Pods nothing can reach and that reach nothing, with the policies that do it."""
+        return {
+            pod["metadata"]["name"]: policies
+            for _, pod in self._workload_pods()
+            if (policies := cut_off(self.view, pod))
+        }
+
+    def _leaky_now(self) -> dict[str, tuple[str, ...]]:
+        """Pods an isolation policy (no rules, both directions) selects that are NOT cut off,
+        with the policies that still let traffic through: NetworkPolicies add up."""
+        leaky = {}
+        for _, pod in self._workload_pods():
+            state = isolation(self.view, pod)
+            ingress, egress = state["Ingress"], state["Egress"]
+            isolating = set(ingress[0]) & set(egress[0]) - set(ingress[1]) - set(egress[1])
+            allowing = tuple(dict.fromkeys(ingress[1] + egress[1]))
+            if isolating and allowing:
+                leaky[pod["metadata"]["name"]] = allowing
+        return leaky
+
     def _report_isolation(self, now: datetime) -> None:
-        current = self._isolation_now()
+        current = self._cut_off_now()
         for name, policy in current.items():
-            if name not in self._isolated:
-                pod = self.scenario.pod(name)
-                app = pod.labels.get("app", name) if pod else name
+            if name not in self._cut_off:
+                pod = self.view.pod(None, name)
+                app = ((pod or {}).get("metadata", {}).get("labels") or {}).get("app", name)
                 self._observe("isolate", app, now, policy)
                 self._event(
                     ev.REACTION,
-                    f"{name} is isolated by NetworkPolicy {policy}: no traffic in or out",
+                    f"{name} is cut off by NetworkPolicy {policy}: no traffic in or out",
                     pod=name,
                     policy=policy,
                     reaction="isolated",
                 )
-        for name, policy in self._isolated.items():
+        for name, policy in self._cut_off.items():
             if name not in current:
-                pod = self.scenario.pod(name)
-                self._observe("restore", pod.labels.get("app", name) if pod else name, now, policy)
+                spec = self.scenario.pod(name)
+                app = spec.labels.get("app", name) if spec else name
+                self._observe("restore", app, now, policy)
                 self._event(
                     ev.REACTION,
-                    f"{name} is no longer isolated ({policy} removed or changed)",
+                    f"{name} is no longer cut off ({policy} removed, changed, or another "
+                    "policy allows it again)",
                     pod=name,
                     policy=policy,
                     reaction="released",
                 )
-        self._isolated = current
+        self._cut_off = current
+        leaky = self._leaky_now()
+        for name, allowing in leaky.items():
+            if self._leaky.get(name) != allowing:
+                self._event(
+                    ev.REACTION,
+                    f"{name} is selected by an isolation policy, but NetworkPolicies add up: "
+                    f"{', '.join(allowing)} still allow its traffic",
+                    pod=name,
+                    reaction="isolation-leaks",
+                )
+        self._leaky = leaky
 
     def _watched_remotes(self) -> set[tuple[str, str, int]]:
         remotes = set()
@@ -563,11 +898,11 @@ class DrillEngine:
     def _blocked_now(self) -> dict[tuple[str, str, int], str]:
         blocked = {}
         for pod_name, ip, port in self._watched_remotes():
-            pod = self.scenario.pod(pod_name)
-            if pod is None:
+            spec = self.scenario.pod(pod_name)
+            if spec is None:
                 continue
-            endpoint = self._endpoint(pod)
-            if endpoint.pod is None or isolating_policy(self.view, endpoint.pod):
+            endpoint = self._endpoint(spec)
+            if endpoint.pod is None or endpoint.name in self._cut_off:
                 continue  # isolation is reported on its own
             verdict = network_verdict(self.view, endpoint, Endpoint(ip=ip), port)
             if not verdict.allowed:
@@ -632,26 +967,20 @@ class DrillEngine:
             reaction="flow",
         )
 
-    def _eradicated(self) -> str | None:
-        """The name of the object whose removal or annotation ended the attack, if it happened."""
-        for condition in self.scenario.eradication:
-            kind = "deleted" if "deleted" in condition else "annotated"
-            target = condition[kind]
-            api_version = target.get("apiVersion") or DEFAULT_API_VERSIONS.get(target["kind"], "v1")
-            namespace = target.get("namespace", "voicehive")
-            found = self.state.get(api_version, target["kind"], namespace, target["name"])
-            if kind == "deleted" and found is None:
-                return str(target["name"])
-            if kind == "annotated" and found is not None:
-                annotations = found["metadata"].get("annotations") or {}
-                if target["key"] in annotations and (
-                    "value" not in target or str(annotations[target["key"]]) == str(target["value"])
-                ):
-                    return str(target["name"])
-        return None
-
     def _observe(self, action: str, target: str, now: datetime, by: str = "") -> None:
         self.observations.append(Observation(action, target, now, by))
+
+
+_API_VERSIONS = {
+    "Secret": "v1",
+    "ServiceAccount": "v1",
+    "Pod": "v1",
+    "Service": "v1",
+    "Namespace": "v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
+    "AuthorizationPolicy": "security.istio.io/v1",
+    "PeerAuthentication": "security.istio.io/v1",
+}
 
 
 def _split_remote(remote: str) -> tuple[str, int]:

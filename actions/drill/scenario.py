@@ -102,6 +102,40 @@ class Flow:
     received_bytes_per_second: float
     active: bool
     malicious: bool
+    driver: str | None = None  # the attack driver a malicious flow belongs to
+    log_ok: str | None = None  # a line the source pod logs each tick while the flow passes
+    log_failed: str | None = None  # ... and while it is refused or dropped
+
+
+@dataclass(frozen=True)
+class EndCondition:
+    """What really stops an attack driver (see docs/scenarios.md, `attack`).
+
+    kind: pod_deleted (the process dies with its pod), image_gone (no pod of
+    the app runs the image any more), secret_deleted (a credential revoked).
+    """
+
+    kind: str
+    namespace: str
+    name: str = ""  # pod_deleted: the pod; secret_deleted: the Secret
+    app: str = ""  # image_gone
+    image: str = ""  # image_gone
+
+    def describe(self) -> str:
+        if self.kind == "pod_deleted":
+            return f"pod {self.namespace}/{self.name} deleted"
+        if self.kind == "secret_deleted":
+            return f"Secret {self.namespace}/{self.name} deleted"
+        return f"no pod of app={self.app} in {self.namespace} runs {self.image}"
+
+
+@dataclass(frozen=True)
+class Driver:
+    """One thing that keeps (part of) the attack going, and what stops it for good."""
+
+    id: str
+    description: str
+    ends_when: tuple[EndCondition, ...]
 
 
 @dataclass(frozen=True)
@@ -117,6 +151,7 @@ class Inject:
     every: float | None
     times: int | None
     note: str | None
+    driver: str | None = None  # the attack driver a malicious inject belongs to
 
 
 @dataclass(frozen=True)
@@ -153,7 +188,7 @@ class Scenario:
     objects: tuple[dict[str, Any], ...]
     rbac: tuple[dict[str, Any], ...] | None
     flows: tuple[Flow, ...]
-    eradication: tuple[dict[str, Any], ...]
+    drivers: tuple[Driver, ...]
     injects: tuple[Inject, ...]
     answer_key: AnswerKey
     source: str = ""
@@ -162,6 +197,9 @@ class Scenario:
 
     def pod(self, name: str) -> PodSpec | None:
         return next((pod for pod in self.pods if pod.name == name), None)
+
+    def driver(self, driver_id: str | None) -> Driver | None:
+        return next((d for d in self.drivers if d.id == driver_id), None)
 
     def first_clock_inject(self) -> Inject | None:
         """The inject MTTD runs from: the answer key's choice, else the first malicious one."""
@@ -566,8 +604,9 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
     flows = _flows(own_flows, c, pods_by_name, ("traffic",)) + _flows(
         kept, c, pods_by_name, ("cluster", "traffic")
     )
-    eradication = _eradication(doc.get("attack"), c)
-    injects = _injects(doc.get("injects"), c, pods, flows, length, mesh)
+    drivers = _attack(doc.get("attack"), c, pods)
+    flows = _with_drivers(flows, drivers, c)
+    injects = _injects(doc.get("injects"), c, pods, flows, length, mesh, drivers)
     answer_key = _answer_key(doc.get("answer_key"), c, injects)
     if c.problems:
         return None
@@ -587,7 +626,7 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
         objects=objects,
         rbac=rbac,
         flows=flows,
-        eradication=eradication,
+        drivers=drivers,
         injects=injects,
         answer_key=answer_key,
         istio_version=istio_version,
@@ -784,6 +823,8 @@ FLOW_KEYS = {
     "received_bytes_per_second",
     "active",
     "malicious",
+    "driver",
+    "log",
 }
 
 
@@ -818,6 +859,15 @@ def _flows(
         if dest_ip:
             _check_ip(c, str(dest_ip), (*path, "to", "ip"))
         protocol = c.text(item, "protocol", path, default="http", choices=("http", "grpc", "tcp"))
+        logs = c.mapping(item.get("log"), (*path, "log"), required=False)
+        c.unknown_keys(logs, {"ok", "failed"}, (*path, "log"))
+        for key in ("ok", "failed"):
+            if key in logs:
+                c.text(logs, key, (*path, "log"))
+        malicious = c.flag(item, "malicious", path, default=False)
+        driver = item.get("driver")
+        if driver is not None and not malicious:
+            c.problem((*path, "driver"), "only a malicious flow belongs to an attack driver")
         flows.append(
             Flow(
                 id=flow_id,
@@ -835,37 +885,118 @@ def _flows(
                     item, "received_bytes_per_second", path, default=0.0
                 ),
                 active=c.flag(item, "active", path, default=True),
-                malicious=c.flag(item, "malicious", path, default=False),
+                malicious=malicious,
+                driver=str(driver) if driver is not None else None,
+                log_ok=str(logs["ok"]) if logs.get("ok") else None,
+                log_failed=str(logs["failed"]) if logs.get("failed") else None,
             )
         )
     return tuple(flows)
 
 
-def _eradication(value: Any, c: _Checker) -> tuple[dict[str, Any], ...]:
+END_CONDITIONS = {
+    "pod_deleted": {"pod", "namespace"},
+    "image_gone": {"app", "image", "namespace"},
+    "secret_deleted": {"name", "namespace"},
+}
+
+
+def _attack(value: Any, c: _Checker, pods: tuple[PodSpec, ...]) -> tuple[Driver, ...]:
+    """attack.drivers: what keeps each part of the attack going, and what really stops it."""
     attack = c.mapping(value, ("attack",), required=False)
-    c.unknown_keys(attack, {"eradicated_when"}, ("attack",))
-    conditions = []
-    for i, raw in enumerate(
-        c.sequence(attack.get("eradicated_when"), ("attack", "eradicated_when"))
-    ):
-        path: Path_ = ("attack", "eradicated_when", i)
+    if "eradicated_when" in attack:
+        c.problem(
+            ("attack", "eradicated_when"),
+            "replaced by attack.drivers (docs/scenarios.md): on a real cluster an annotation "
+            "ends nothing; say what drives the attack and what really stops it "
+            "(pod_deleted, image_gone, secret_deleted)",
+        )
+        return ()
+    c.unknown_keys(attack, {"drivers"}, ("attack",))
+    drivers: list[Driver] = []
+    for i, raw in enumerate(c.sequence(attack.get("drivers"), ("attack", "drivers"))):
+        path: Path_ = ("attack", "drivers", i)
         item = c.mapping(raw, path)
         if not item:
             continue
-        kinds = [k for k in ("deleted", "annotated") if k in item]
-        if len(kinds) != 1:
-            c.problem(path, "give exactly one of deleted or annotated")
-            continue
-        target = c.mapping(item[kinds[0]], (*path, kinds[0]))
-        for key in ("kind", "name"):
-            c.text(target, key, (*path, kinds[0]))
-        if kinds[0] == "annotated":
-            c.text(target, "key", (*path, kinds[0]))
-        conditions.append(item)
-    return tuple(conditions)
+        c.unknown_keys(item, {"id", "description", "ends_when"}, path)
+        driver_id = c.text(item, "id", path)
+        if any(d.id == driver_id for d in drivers):
+            c.problem((*path, "id"), f"driver id {driver_id!r} is used twice")
+        conditions = []
+        for j, cond in enumerate(
+            c.sequence(item.get("ends_when"), (*path, "ends_when"), required=True)
+        ):
+            conditions.append(_end_condition(cond, c, (*path, "ends_when", j), pods))
+        if not conditions:
+            c.problem((*path, "ends_when"), "name at least one thing that stops this driver")
+        description = item.get("description", "")
+        drivers.append(
+            Driver(
+                id=driver_id,
+                description=str(description) if description else "",
+                ends_when=tuple(x for x in conditions if x is not None),
+            )
+        )
+    return tuple(drivers)
 
 
-INJECT_COMMON = {"at", "id", "malicious", "repeat", "note"}
+def _end_condition(
+    raw: Any, c: _Checker, path: Path_, pods: tuple[PodSpec, ...]
+) -> EndCondition | None:
+    item = c.mapping(raw, path)
+    kinds = [k for k in END_CONDITIONS if k in item]
+    if len(kinds) != 1:
+        if "annotated" in item:
+            c.problem(path, "an annotation ends nothing on a real cluster: nothing reads it")
+        else:
+            c.problem(path, f"give exactly one of {', '.join(END_CONDITIONS)}")
+        return None
+    kind = kinds[0]
+    target = c.mapping(item[kind], (*path, kind))
+    c.unknown_keys(target, END_CONDITIONS[kind], (*path, kind))
+    namespace = c.text(target, "namespace", (*path, kind), default="voicehive")
+    if kind == "pod_deleted":
+        name = c.text(target, "pod", (*path, kind))
+        if name and not any(p.name == name and p.namespace == namespace for p in pods):
+            c.problem((*path, kind, "pod"), f"no pod {namespace}/{name} in cluster.pods")
+        return EndCondition(kind, namespace, name=name)
+    if kind == "image_gone":
+        app = c.text(target, "app", (*path, kind))
+        image = c.text(target, "image", (*path, kind))
+        if (
+            app
+            and image
+            and not any(
+                p.namespace == namespace and p.labels.get("app") == app and p.image == image
+                for p in pods
+            )
+        ):
+            c.problem(
+                (*path, kind),
+                f"no pod of app={app} in {namespace} runs {image} in the starting cluster",
+            )
+        return EndCondition(kind, namespace, app=app, image=image)
+    return EndCondition(kind, namespace, name=c.text(target, "name", (*path, kind)))
+
+
+def _with_drivers(
+    flows: tuple[Flow, ...], drivers: tuple[Driver, ...], c: _Checker
+) -> tuple[Flow, ...]:
+    """Malicious flows name their driver; without one they belong to the first."""
+    from dataclasses import replace
+
+    result = []
+    for flow in flows:
+        if flow.malicious and flow.driver is None and drivers:
+            flow = replace(flow, driver=drivers[0].id)
+        if flow.driver is not None and not any(d.id == flow.driver for d in drivers):
+            c.problem(("traffic",), f"flow {flow.id}: no attack driver {flow.driver!r}")
+        result.append(flow)
+    return tuple(result)
+
+
+INJECT_COMMON = {"at", "id", "malicious", "repeat", "note", "driver"}
 
 
 def _injects(
@@ -875,6 +1006,7 @@ def _injects(
     flows: tuple[Flow, ...],
     length: float,
     mesh: str,
+    drivers: tuple[Driver, ...] = (),
 ) -> tuple[Inject, ...]:
     injects: list[Inject] = []
     ids: set[str] = set()
@@ -911,6 +1043,14 @@ def _injects(
         spec = c.mapping(item[kind], (*path, kind))
         _check_inject(kind, spec, (*path, kind), c, pod_names, flow_ids, mesh)
         note = item.get("note")
+        malicious = c.flag(item, "malicious", path, default=False)
+        driver = item.get("driver")
+        if driver is not None and not malicious:
+            c.problem((*path, "driver"), "only a malicious inject belongs to an attack driver")
+        elif driver is not None and not any(d.id == driver for d in drivers):
+            c.problem((*path, "driver"), f"no attack driver {driver!r} in attack.drivers")
+        if malicious and driver is None and drivers:
+            driver = drivers[0].id
         injects.append(
             Inject(
                 index=i,
@@ -918,10 +1058,11 @@ def _injects(
                 at=at,
                 kind=kind,
                 spec=spec,
-                malicious=c.flag(item, "malicious", path, default=False),
+                malicious=malicious,
                 every=every,
                 times=times,
                 note=str(note) if note else None,
+                driver=str(driver) if driver is not None else None,
             )
         )
     return tuple(injects)

@@ -20,9 +20,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from actions.drill.clock import DrillClock, SystemClock
-from actions.drill.engine import DrillEngine
+from actions.drill.engine import TICK_SECONDS, DrillEngine
+from actions.drill.hubble_cli import write_shim
 from actions.drill.player import ScenarioPlayer
 from actions.drill.scenario import Scenario
+
+HUBBLE_FLOWS = "hubble-flows.json"
 
 if TYPE_CHECKING:
     from actions.drill.score import Score
@@ -54,9 +57,18 @@ class DrillSession:
         self.scenario = scenario
         self.clock = clock or SystemClock()
         self.state = ClusterState(clock=self.clock.now)
-        self.player = ScenarioPlayer(scenario, self._play, self.clock, speed=speed)
+        # The drill's own files: Hubble's flows and the `hubble` command that reads them.
+        self.runtime_dir = Path(tempfile.mkdtemp(prefix="warroom-drill-"))
+        self.player = ScenarioPlayer(
+            scenario, self._play, self.clock, speed=speed, tick=self._tick, tick_every=TICK_SECONDS
+        )
         self.engine = DrillEngine(
-            scenario, self.state, self.clock, self.player.emit, self.player.position
+            scenario,
+            self.state,
+            self.clock,
+            self.player.emit,
+            self.player.position,
+            hubble_file=self.runtime_dir / HUBBLE_FLOWS,
         )
         self._serve = serve
         self._host, self._port = host, port
@@ -69,9 +81,23 @@ class DrillSession:
     def _play(self, inject, repetition):  # noqa: ANN001, ANN202 - the player's callable
         return self.engine.play(inject, repetition)
 
+    def _tick(self, position: float) -> None:
+        self.engine.tick(position)
+
+    @property
+    def hubble_flows(self) -> Path:
+        """The flows `hubble observe -o json` prints, one per line (a `[hubble] file`)."""
+        return self.runtime_dir / HUBBLE_FLOWS
+
+    @property
+    def hubble_bin(self) -> Path:
+        """The folder holding the drill's `hubble` command: put it first on PATH."""
+        return self.runtime_dir / "bin"
+
     async def start(self) -> DrillSession:
         """Build the starting cluster, start the API server, write the kubeconfig."""
         self.engine.seed()
+        write_shim(self.runtime_dir, self.hubble_flows)
         if self._serve:
             from actions.drill.server import DrillApiServer
 
@@ -106,6 +132,8 @@ class DrillSession:
             # It points at a server that is gone; a file the user named is theirs to keep.
             shutil.rmtree(self._temporary_kubeconfig.parent, ignore_errors=True)
             self._temporary_kubeconfig = None
+        # The flows and the `hubble` that reads them end with the drill (a follower stops).
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
     async def __aenter__(self) -> DrillSession:
         return await self.start()
