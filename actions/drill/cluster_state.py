@@ -94,6 +94,9 @@ class ClusterState:
         self.syncz_provider: Callable[[], list[dict[str, Any]]] | None = None
         # (promql, eval unix time) -> Prometheus "data" object; see apiserver/prometheus.py.
         self.metrics_provider: Callable[[str, float], Any] | None = None
+        # API groups whose CRDs this cluster does not have (a Linkerd cluster has no
+        # security.istio.io): asking for them answers 404, as on a cluster without the CRD.
+        self.absent_groups: frozenset[str] = frozenset()
 
     # ----- reading ------------------------------------------------------------------------------
 
@@ -112,6 +115,7 @@ class ClusterState:
             name: str) -> dict[str, Any] | None:
         """A copy of one object shown at api_version, or None."""
         resource = _resolve(api_version, kind)
+        self._served(resource)
         with self._lock:
             found = self._bucket(resource).get((self._scope(resource, namespace), name))
             return _view(found, api_version) if found else None
@@ -130,6 +134,7 @@ class ClusterState:
     ) -> tuple[builtins.list[dict[str, Any]], str]:
         """Like list(), with the resourceVersion the list was read at."""
         resource = _resolve(api_version, kind)
+        self._served(resource)
         labels = parse_label_selector(label_selector)
         fields = parse_field_selector(field_selector)
         with self._lock:
@@ -148,6 +153,7 @@ class ClusterState:
                warnings: builtins.list[str] | None = None) -> dict[str, Any]:
         """Store a new object; returns it as stored (or as it would be, on a dry run)."""
         resource, api_version = _resolve_object(obj)
+        self._served(resource)
         if not resource.stored:
             raise status.method_not_allowed()
         new = copy.deepcopy(obj)
@@ -193,6 +199,7 @@ class ClusterState:
         main resource does on a real server (the HTTP layer sets it).
         """
         resource, api_version = _resolve_object(obj)
+        self._served(resource)
         if not resource.stored:
             raise status.method_not_allowed()
         new = copy.deepcopy(obj)
@@ -236,6 +243,7 @@ class ClusterState:
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Create the object, or replace it unconditionally if it exists (for scenarios)."""
         resource, api_version = _resolve_object(obj)
+        self._served(resource)
         metadata = obj.get("metadata") or {}
         with self._lock:
             if self.get(api_version, resource.kind, metadata.get("namespace"),
@@ -250,6 +258,7 @@ class ClusterState:
                precondition_uid: str | None = None) -> dict[str, Any]:
         """Delete one object; returns it as it was deleted. A namespace takes its objects along."""
         resource = _resolve(api_version, kind)
+        self._served(resource)
         with self._lock:
             key = (self._scope(resource, namespace), name)
             existing = self._bucket(resource).get(key)
@@ -447,6 +456,10 @@ class ClusterState:
     @staticmethod
     def _scope(resource: ResourceType, namespace: str | None) -> str:
         return (namespace or "default") if resource.namespaced else ""
+
+    def _served(self, resource: ResourceType) -> None:
+        if resource.group in self.absent_groups:
+            raise status.unknown_resource()
 
     def _namespace_exists(self, namespace: str) -> bool:
         return ("", namespace) in self._objects.get(("", "namespaces"), {})

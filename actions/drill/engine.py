@@ -74,6 +74,7 @@ AUDITED_KINDS = {
     "ServerAuthorization": "MeshPolicyUpdated",
 }
 AUDITOR = "network-policy-auditor"
+MESH_GROUPS = {"istio": "security.istio.io", "linkerd": "policy.linkerd.io"}
 MANAGED_BY = "app.kubernetes.io/managed-by"
 TICK_SECONDS = promql.SCRAPE_INTERVAL
 # Falco events that need an established connection: nothing happens when the path is cut.
@@ -136,6 +137,10 @@ class DrillEngine:
             self._loop_thread = threading.get_ident()
         except RuntimeError:
             self._loop = None
+        # The cluster has the CRDs of the mesh the scenario tells of, and no other.
+        state.absent_groups = frozenset(
+            group for mesh, group in MESH_GROUPS.items() if mesh != scenario.mesh
+        )
         objects: list[tuple[str, dict[str, Any]]] = []
         objects += [
             (f"cluster.namespaces[{i}]", render.namespace_object(n))

@@ -91,14 +91,10 @@ def _excluded_check(found: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _labelled_check(incident_id: str):  # noqa: ANN202 - a read-back check
-    def check(found: dict[str, Any] | None) -> str | None:
-        labels = ((found or {}).get("metadata") or {}).get("labels") or {}
-        if labels.get(QUARANTINE_LABEL) != incident_id:
-            return f"label {QUARANTINE_LABEL} is not {incident_id}"
-        return None
-
-    return check
+def _labelled_check(found: dict[str, Any] | None) -> str | None:
+    # The value is the incident's ID, known only at execute when the action opens one.
+    labels = ((found or {}).get("metadata") or {}).get("labels") or {}
+    return None if labels.get(QUARANTINE_LABEL) else f"label {QUARANTINE_LABEL} is missing"
 
 
 def after(
@@ -201,7 +197,7 @@ async def plan(ctx: PlanContext) -> Plan:
                 "running for forensics)",
                 body={"metadata": {"labels": {QUARANTINE_LABEL: ctx.incident_id}}},
                 patch_type=MERGE_PATCH,
-                check=_labelled_check(ctx.incident_id),
+                check=_labelled_check,
                 records={"quarantined": pod_name},
             )
         )

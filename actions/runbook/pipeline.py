@@ -539,6 +539,7 @@ def _substitute(preview: ActionPreview, incident_id: str) -> None:
     preview.incident_id = incident_id
     for change in preview.changes:
         change.body = _replaced(change.body, incident_id)
+        change.summary = change.summary.replace(PENDING_INCIDENT, incident_id)
     preview.intent_data = _replaced(preview.intent_data, incident_id)
 
 
