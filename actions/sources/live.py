@@ -58,7 +58,8 @@ class LiveSources:
                                  selector=settings.coredns.selector,
                                  container=settings.coredns.container, incident_id=incident_id)
         self.mesh = MeshMonitor(cluster, namespace, kubeconfig=kubeconfig,
-                                interval_seconds=settings.mesh.interval_seconds)
+                                interval_seconds=settings.mesh.interval_seconds,
+                                record=record, incident_id=incident_id)
         self.traffic = TrafficMonitor(
             PrometheusClient(url=settings.prometheus.url, cluster=cluster,
                              namespace=settings.prometheus.namespace,
