@@ -13,11 +13,14 @@ holds no credential (the drill server takes none).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from actions.drill.clock import DrillClock, SystemClock
 from actions.drill.engine import TICK_SECONDS, DrillEngine
@@ -26,6 +29,21 @@ from actions.drill.player import ScenarioPlayer
 from actions.drill.scenario import Scenario
 
 HUBBLE_FLOWS = "hubble-flows.json"
+DESIRED_STATE = "network-policies.yaml"
+
+
+def new_runtime_dir() -> Path:
+    """A private folder for one drill's own files (flows, `hubble`, desired state)."""
+    return Path(tempfile.mkdtemp(prefix="warroom-drill-"))
+
+
+def drill_settings(settings: Any, runtime_dir: Path) -> Any:
+    """The configuration for a console on the drill: the scenario's desired state, not the
+    user's (that file describes their real cluster)."""
+    policies = dataclasses.replace(
+        settings.policies, desired_state_file=runtime_dir / DESIRED_STATE
+    )
+    return dataclasses.replace(settings, policies=policies)
 
 if TYPE_CHECKING:
     from actions.drill.score import Score
@@ -36,6 +54,17 @@ def default_kubeconfig_path() -> Path:
     """A private file for this drill's kubeconfig in a new folder of the temp dir."""
     folder = Path(tempfile.mkdtemp(prefix="warroom-drill-"))
     return folder / "kubeconfig"
+
+
+def write_desired_state(scenario: Scenario, path: Path) -> None:
+    """The starting cluster's NetworkPolicies, as the team's git holds them (kubectl apply -f)."""
+    policies = [
+        {key: obj[key] for key in ("apiVersion", "kind", "metadata", "spec") if key in obj}
+        for obj in scenario.objects
+        if obj.get("kind") == "NetworkPolicy"
+    ]
+    header = f"# Desired NetworkPolicies of drill {scenario.name} (the starting cluster's).\n"
+    path.write_text(header + yaml.safe_dump_all(policies, sort_keys=False), encoding="utf-8")
 
 
 class DrillSession:
@@ -51,14 +80,16 @@ class DrillSession:
         port: int = 0,
         kubeconfig_path: Path | None = None,
         serve: bool = True,
+        runtime_dir: Path | None = None,
     ) -> None:
         from actions.drill.cluster_state import ClusterState
 
         self.scenario = scenario
         self.clock = clock or SystemClock()
         self.state = ClusterState(clock=self.clock.now)
-        # The drill's own files: Hubble's flows and the `hubble` command that reads them.
-        self.runtime_dir = Path(tempfile.mkdtemp(prefix="warroom-drill-"))
+        # The drill's own files: Hubble's flows, the `hubble` command that reads them, and the
+        # desired state (removed when the drill stops).
+        self.runtime_dir = runtime_dir or new_runtime_dir()
         self.player = ScenarioPlayer(
             scenario, self._play, self.clock, speed=speed, tick=self._tick, tick_every=TICK_SECONDS
         )
@@ -90,6 +121,11 @@ class DrillSession:
         return self.runtime_dir / HUBBLE_FLOWS
 
     @property
+    def desired_state(self) -> Path:
+        """The scenario's desired NetworkPolicies (the starting ones), for drift and re-apply."""
+        return self.runtime_dir / DESIRED_STATE
+
+    @property
     def hubble_bin(self) -> Path:
         """The folder holding the drill's `hubble` command: put it first on PATH."""
         return self.runtime_dir / "bin"
@@ -98,6 +134,7 @@ class DrillSession:
         """Build the starting cluster, start the API server, write the kubeconfig."""
         self.engine.seed()
         write_shim(self.runtime_dir, self.hubble_flows)
+        write_desired_state(self.scenario, self.desired_state)
         if self._serve:
             from actions.drill.server import DrillApiServer
 

@@ -14,7 +14,9 @@ item, and only while no pod of another incident is still quarantined), then
 the pods lose their quarantine label, then the deny-all goes.
 
 Emergency egress policies and ipBlock.except entries are IP blocks: they are
-removed only with `unblock` (`--unblock`).
+removed only with `unblock` (`--unblock`). A re-applied desired state is the
+normal state, not an emergency: it is put back as it was before only with
+`undo_reapply` (`--undo-reapply`).
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ def _from_record(
     for entry in ctx.record.actions.for_incident(ctx.incident_id):
         if entry.entry != "intent" or entry.action == "restore":
             continue
+        if entry.action == "reapply-policies":
+            reapplied = [r for r in entry.data.get("reapplied") or [] if isinstance(r, dict)]
+            quarantines.append({"reapplied": reapplied})
+            continue
         creates += [c for c in entry.data.get("creates") or [] if isinstance(c, dict)]
         blocks += [b for b in entry.data.get("blocks") or [] if isinstance(b, dict)]
         if entry.action == "disable-sa" and entry.data.get("service_account"):
@@ -107,7 +113,9 @@ async def _labelled(
 async def plan(ctx: PlanContext) -> Plan:
     result = Plan()
     unblock = ctx.request.unblock
-    creates, blocks, accounts, quarantines = await ctx.in_record(_from_record, ctx)
+    creates, blocks, accounts, recorded = await ctx.in_record(_from_record, ctx)
+    quarantines = [q for q in recorded if "reapplied" not in q]
+    reapplied = [r for q in recorded for r in q.get("reapplied") or []]
     await _undo_quarantine(ctx, result, quarantines)
     candidates: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for ref in creates:
@@ -159,6 +167,7 @@ async def plan(ctx: PlanContext) -> Plan:
         )
     await _undo_disable(ctx, result, accounts)
     await _unblock(ctx, result, blocks, unblock)
+    await _undo_reapply(ctx, result, reapplied)
     if not result.changes:
         result.no_op = (
             f"nothing to restore for {ctx.incident_id}: no emergency object, "
@@ -368,3 +377,60 @@ async def _unblock(
             records={"unblocked": present},
         )
     )
+
+
+async def _undo_reapply(ctx: PlanContext, result: Plan, reapplied: list[dict[str, Any]]) -> None:
+    """Put back each policy as it was before its first re-apply (only when asked)."""
+    from actions.sources.drift import normalized_spec
+
+    first: dict[str, dict[str, Any]] = {}
+    for entry in reapplied:
+        name = str(entry.get("name"))
+        if name not in first:
+            first[name] = dict(entry)
+        first[name]["applied_spec"] = entry.get("applied_spec")  # the last one applied
+    if not first:
+        return
+    if not ctx.request.undo_reapply:
+        result.notes.append(
+            f"kept the re-applied desired state of {', '.join(sorted(first))}: pass "
+            "--undo-reapply to put back what was there before"
+        )
+        return
+    for name, entry in sorted(first.items()):
+        found = await ctx.cluster.get_or_none(NETWORK_POLICY, name, ctx.namespace)
+        if found is None:
+            result.notes.append(f"NetworkPolicy {name} is gone since the re-apply: nothing to undo")
+            continue
+        if normalized_spec(found) != normalized_spec({"spec": entry.get("applied_spec")}):
+            result.notes.append(f"NetworkPolicy {name} changed since the re-apply: left alone")
+            continue
+        previous = entry.get("previous_spec")
+        if previous is None:
+            result.changes.append(
+                Change(
+                    "delete",
+                    NETWORK_POLICY.api_version,
+                    NETWORK_POLICY.kind,
+                    ctx.namespace,
+                    name,
+                    f"deleted NetworkPolicy {name} (it did not exist before the re-apply)",
+                    uid=found["metadata"].get("uid"),
+                )
+            )
+            continue
+        result.changes.append(
+            Change(
+                "patch",
+                NETWORK_POLICY.api_version,
+                NETWORK_POLICY.kind,
+                ctx.namespace,
+                name,
+                f"put NetworkPolicy {name}'s spec back as it was before the re-apply",
+                body=[
+                    {"op": "test", "path": "/spec", "value": found.get("spec")},
+                    {"op": "replace", "path": "/spec", "value": previous},
+                ],
+                patch_type=JSON_PATCH,
+            )
+        )

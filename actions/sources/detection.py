@@ -18,6 +18,9 @@ from actions.sources.batches import AlertBatch, RecordedAlert
 from store import Record
 
 PROPOSING_SEVERITIES = ("P0", "P1")
+# Categories that propose whatever their severity: the runbook's P2 drift is remediated as an
+# incident of its own ("Is this a policy misconfiguration? Proceed to remediation").
+PROPOSING_CATEGORIES = ("policy-drift",)
 _RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 MAX_KEYS = 50  # alert keys kept on a proposal (the count goes on)
 PROPOSED_KIND = "incident.proposed"
@@ -91,7 +94,8 @@ class IncidentDetector:
     def _propose(self, item: AlertBatch) -> IncidentProposal | None:
         """The pending proposal as `item` creates or grows it (None: nothing to propose)."""
         triggering = [a for a in item.alerts
-                      if a.fresh and a.classification.severity in PROPOSING_SEVERITIES]
+                      if a.fresh and (a.classification.severity in PROPOSING_SEVERITIES
+                                      or a.classification.category in PROPOSING_CATEGORIES)]
         if not triggering or self.record.incidents.open_ones():
             return None
         now = self.record.clock()
