@@ -30,7 +30,9 @@ def condition_met(state: Any, condition: EndCondition) -> bool:
         return pod is None or not _alive(pod)
     if condition.kind == "secret_deleted":
         return state.get("v1", "Secret", condition.namespace, condition.name) is None
-    for pod in state.list("v1", "Pod", condition.namespace, label_selector=f"app={condition.app}"):
+    for pod in state.peek("v1", "Pod", condition.namespace):
+        if ((pod.get("metadata") or {}).get("labels") or {}).get("app") != condition.app:
+            continue
         images = [c.get("image") for c in (pod.get("spec") or {}).get("containers") or []]
         if _alive(pod) and condition.image in images:
             return False

@@ -128,6 +128,17 @@ class ClusterState:
         return self.list_with_version(api_version, kind, namespace, label_selector=label_selector,
                                       field_selector=field_selector)[0]
 
+    def peek(self, api_version: str, kind: str,
+             namespace: str | None = None) -> builtins.list[dict[str, Any]]:
+        """The stored objects themselves, not copies, for readers that never change them
+        (the drill's policy evaluation reads them many times per change)."""
+        resource = _resolve(api_version, kind)
+        self._served(resource)
+        with self._lock:
+            bucket = self._bucket(resource)
+            return [obj for key, obj in sorted(bucket.items())
+                    if namespace is None or not resource.namespaced or key[0] == namespace]
+
     def list_with_version(
         self, api_version: str, kind: str, namespace: str | None = None, *,
         label_selector: str | None = None, field_selector: str | None = None,

@@ -47,7 +47,7 @@ from actions.drill.mesh import SynczModel
 from actions.drill.scenario import Inject, PodSpec, Scenario, ScenarioError
 from actions.drill.traffic import FlowChange, TrafficModel
 from actions.policy import ClusterView, Endpoint, Verdict
-from actions.policy.networkpolicy import cut_off, isolation, network_verdict
+from actions.policy.networkpolicy import cut_off_by, isolation, network_verdict
 
 # Kinds whose changes can change who may talk to whom, or end an attack driver.
 REACTIVE_KINDS = frozenset(
@@ -103,7 +103,8 @@ class DrillEngine:
         self._emit = emit
         self._position = position
         self._rng = random.Random(scenario.seed)
-        self.view = ClusterView(lambda api_version, kind, ns: state.list(api_version, kind, ns))
+        # The stored objects, uncopied: the evaluation only reads them (see ClusterState.peek).
+        self.view = ClusterView(lambda api_version, kind, ns: state.peek(api_version, kind, ns))
         self.traffic = TrafficModel(scenario, self.view, self._pod)
         self.attack = AttackTracker(scenario)
         self.hubble = hubble.HubbleFeed(hubble_file)
@@ -179,10 +180,12 @@ class DrillEngine:
         for pod in scenario.pods:
             if pod.namespace == "falco-system" and pod.labels.get("app") == "falco":
                 for line in falco_rules.startup_lines(now, pod.node):
-                    state.append_log(pod.namespace, pod.name, line, at=now)
+                    state.append_log(pod.namespace, pod.name, line, container=pod.container,
+                                     at=now)
             if pod.labels.get("k8s-app") == "kube-dns":
                 for line in render.coredns_startup_lines():
-                    state.append_log(pod.namespace, pod.name, line, at=now)
+                    state.append_log(pod.namespace, pod.name, line, container=pod.container,
+                                     at=now)
             if scenario.mesh == "istio" and pod.sidecar:
                 self.syncz.add_proxy(f"{pod.name}.{pod.namespace}")
             if scenario.mesh == "istio" and pod.labels.get("app") == "istio-ingressgateway":
@@ -191,8 +194,7 @@ class DrillEngine:
             state.syncz_provider = self.syncz.body
             state.metrics_provider = self.metrics
         self.traffic.start(now.timestamp())
-        self._cut_off = self._cut_off_now()
-        self._leaky = self._leaky_now()
+        self._cut_off, self._leaky = self._isolation_now()
         self._blocked = self._blocked_now()
         self._unsubscribe = state.subscribe(self._on_change)
 
@@ -451,7 +453,9 @@ class DrillEngine:
             source=str(spec.get("source", "syscall")),
             nanos=self._rng.randint(0, 999),
         )
-        self.state.append_log(falco.namespace, falco.name, line, at=self.clock.now())
+        self.state.append_log(
+            falco.namespace, falco.name, line, container=falco.container, at=self.clock.now()
+        )
         priority = falco_rules.priority_spelling(
             str(spec.get("priority") or falco_rules.RULES[spec["rule"]].priority)
         )
@@ -485,7 +489,9 @@ class DrillEngine:
             servers[self._rng.randrange(len(servers))],
         )
         line = render.coredns_line(spec, client.ip, self._rng)
-        self.state.append_log(server.namespace, server.name, line, at=self.clock.now())
+        self.state.append_log(
+            server.namespace, server.name, line, container=server.container, at=self.clock.now()
+        )
         # The facilitator sees the name as logged, not the scenario's {hex56} template.
         asked = _LOGGED_QUESTION.search(line)
         qtype, query = (
@@ -589,7 +595,9 @@ class DrillEngine:
 
     def tick(self, position: float) -> None:
         """One scenario tick: every wanted flow connects once; logs and Hubble show how it went."""
-        self.react(settled=True)
+        ended = self.attack.check(self.state, settled=True)
+        if ended:
+            self._report_ended(ended, self.clock.now())
         lines = []
         for flow in self.scenario.flows:
             if not self.traffic.wanted(flow.id):
@@ -727,16 +735,7 @@ class DrillEngine:
         changes = self.traffic.reevaluate(now.timestamp())
         ended = self.attack.check(self.state, settled=settled)
         if ended:
-            changes += self.traffic.end_drivers({d.id for d, _ in ended}, now.timestamp())
-            for driver, condition in ended:
-                self._observe("attack-ended", driver.id, now, condition.describe())
-                self._event(
-                    ev.REACTION,
-                    f"attack driver {driver.id} has stopped for good: {condition.describe()}"
-                    + (f" ({driver.description})" if driver.description else ""),
-                    driver=driver.id,
-                    reaction="driver-ended",
-                )
+            changes += self._report_ended(ended, now, report_flows=False)
         for event_type, obj in changed:
             self._audit(event_type, obj, now)
             self._observe_credentials(event_type, obj, now)
@@ -745,6 +744,25 @@ class DrillEngine:
         self._report_drift_undone(now)
         for change in changes:
             self._report_flow(change, now)
+
+    def _report_ended(
+        self, ended: list[tuple[Any, Any]], now: datetime, *, report_flows: bool = True
+    ) -> list[FlowChange]:
+        """Attack drivers that have stopped for good: their flows stop, the facilitator hears."""
+        changes = self.traffic.end_drivers({d.id for d, _ in ended}, now.timestamp())
+        for driver, condition in ended:
+            self._observe("attack-ended", driver.id, now, condition.describe())
+            self._event(
+                ev.REACTION,
+                f"attack driver {driver.id} has stopped for good: {condition.describe()}"
+                + (f" ({driver.description})" if driver.description else ""),
+                driver=driver.id,
+                reaction="driver-ended",
+            )
+        if report_flows:
+            for change in changes:
+                self._report_flow(change, now)
+        return changes
 
     def _audit(self, event_type: str, obj: dict[str, Any], now: datetime) -> None:
         """The cluster's policy auditor: an Event for each policy change made by someone."""
@@ -828,29 +846,25 @@ class DrillEngine:
                 found.append((spec, pod))
         return found
 
-    def _cut_off_now(self) -> dict[str, str]:
-        """Pods nothing can reach and that reach nothing, with the policies that do it."""
-        return {
-            pod["metadata"]["name"]: policies
-            for _, pod in self._workload_pods()
-            if (policies := cut_off(self.view, pod))
-        }
-
-    def _leaky_now(self) -> dict[str, tuple[str, ...]]:
-        """Pods an isolation policy (no rules, both directions) selects that are NOT cut off,
-        with the policies that still let traffic through: NetworkPolicies add up."""
-        leaky = {}
+    def _isolation_now(self) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+        """(pods cut off, with the policies that do it; pods an isolation policy selects that
+        are NOT cut off, with the policies still letting traffic through: they add up)."""
+        cut, leaky = {}, {}
         for _, pod in self._workload_pods():
+            name = pod["metadata"]["name"]
             state = isolation(self.view, pod)
+            if policies := cut_off_by(state):
+                cut[name] = policies
+                continue
             ingress, egress = state["Ingress"], state["Egress"]
             isolating = set(ingress[0]) & set(egress[0]) - set(ingress[1]) - set(egress[1])
             allowing = tuple(dict.fromkeys(ingress[1] + egress[1]))
             if isolating and allowing:
-                leaky[pod["metadata"]["name"]] = allowing
-        return leaky
+                leaky[name] = allowing
+        return cut, leaky
 
     def _report_isolation(self, now: datetime) -> None:
-        current = self._cut_off_now()
+        current, leaky = self._isolation_now()
         for name, policy in current.items():
             if name not in self._cut_off:
                 pod = self.view.pod(None, name)
@@ -877,7 +891,6 @@ class DrillEngine:
                     reaction="released",
                 )
         self._cut_off = current
-        leaky = self._leaky_now()
         for name, allowing in leaky.items():
             if self._leaky.get(name) != allowing:
                 self._event(

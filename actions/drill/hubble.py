@@ -52,10 +52,25 @@ def _number(*parts: str, low: int, high: int) -> int:
     return low + int.from_bytes(digest[:4], "big") % (high - low)
 
 
+_ENDPOINTS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
 def endpoint_of(end: Endpoint) -> dict[str, Any]:
     """A flow's `source`/`destination`: a Cilium endpoint with its labels, or the world."""
     if end.pod is None:
         return {"identity": WORLD_IDENTITY, "labels": ["reserved:world"]}
+    meta = end.pod.get("metadata") or {}
+    key = (str(meta.get("uid") or end.describe()), str(meta.get("resourceVersion") or ""))
+    cached = _ENDPOINTS.get(key)
+    if cached is None:
+        if len(_ENDPOINTS) > 4096:
+            _ENDPOINTS.clear()
+        cached = _ENDPOINTS[key] = _cilium_endpoint(end)
+    return cached
+
+
+def _cilium_endpoint(end: Endpoint) -> dict[str, Any]:
+    assert end.pod is not None
     namespace = str(end.namespace)
     labels = [
         f"k8s:{key}={value}"

@@ -203,7 +203,11 @@ def cut_off(view: ClusterView, pod: Obj) -> str | None:
     Isolated in both directions by policies none of which has a rule: only the pod
     itself and its node remain (which NetworkPolicy cannot stop).
     """
-    state = isolation(view, pod)
+    return cut_off_by(isolation(view, pod))
+
+
+def cut_off_by(state: dict[str, tuple[list[str], list[str]]]) -> str | None:
+    """`cut_off` from an `isolation()` result already computed."""
     if all(chosen and not allowing for chosen, allowing in state.values()):
         names = dict.fromkeys(state["Ingress"][0] + state["Egress"][0])
         return ", ".join(names)

@@ -43,6 +43,7 @@ class ClusterView:
     def __init__(self, list_objects: ListObjects, *, mesh_root: str = ISTIO_ROOT_NAMESPACE) -> None:
         self._list_uncached = list_objects
         self._cache: dict[tuple[str, str, str | None], list[Obj]] = {}
+        self._pods_by_name: dict[str | None, dict[str, Obj]] = {}
         self.istio_root_namespace = mesh_root
 
     @classmethod
@@ -63,6 +64,7 @@ class ClusterView:
 
     def invalidate(self) -> None:
         self._cache = {}
+        self._pods_by_name = {}
 
     def objects(self, api_version: str, kind: str, namespace: str | None) -> list[Obj]:
         key = (api_version, kind, namespace)
@@ -75,7 +77,12 @@ class ClusterView:
         return self.objects("v1", "Pod", namespace)
 
     def pod(self, namespace: str | None, name: str) -> Obj | None:
-        return next((p for p in self.pods(namespace) if p["metadata"]["name"] == name), None)
+        index = self._pods_by_name.get(namespace)
+        if index is None:
+            index = self._pods_by_name[namespace] = {}
+            for pod in self.pods(namespace):
+                index.setdefault(str(pod["metadata"]["name"]), pod)
+        return index.get(name)
 
     def network_policies(self, namespace: str) -> list[Obj]:
         return self.objects(*NETWORK_POLICY, namespace)
