@@ -272,3 +272,21 @@ async def test_mesh_deny_on_linkerd_names_the_authorization_still_admitting(
     assert "ServerAuthorization booking-service-clients" in through
     await linkerd.runbook.execute(preview)
     assert linkerd.session.engine.traffic.flowing("gateway-to-booking")
+
+
+async def test_disabling_the_account_revokes_its_tokens_but_the_implant_lives_on(
+    drill: Callable[[str], Any], record: Record
+) -> None:
+    probing = await drill("unauthorized-service-traffic")
+    record.incidents.open("pms probing", severity="P1")
+    await probing.act(ActionRequest("disable-sa", "pms-connector"))
+    engine = probing.session.engine
+    observed = {(o.action, o.target) for o in engine.observations}
+    assert ("disable-sa", "pms-connector") in observed
+    assert ("eradicated", "pms-connector") in observed  # its credentials are gone
+    assert engine.attack.alive("implant")  # the shell and tools in the pod are not
+    deleted = await probing.kubectl("delete", "pod", "-n", NS, "pms-connector-5b8c9d7f6-q2r8s")
+    assert deleted.returncode == 0, deleted.stderr
+    engine.tick(15)  # the cluster has settled
+    assert not engine.attack.alive("implant")
+    assert ("attack-ended", "implant") in {(o.action, o.target) for o in engine.observations}

@@ -180,12 +180,10 @@ class DrillEngine:
         for pod in scenario.pods:
             if pod.namespace == "falco-system" and pod.labels.get("app") == "falco":
                 for line in falco_rules.startup_lines(now, pod.node):
-                    state.append_log(pod.namespace, pod.name, line, container=pod.container,
-                                     at=now)
+                    state.append_log(pod.namespace, pod.name, line, container=pod.container, at=now)
             if pod.labels.get("k8s-app") == "kube-dns":
                 for line in render.coredns_startup_lines():
-                    state.append_log(pod.namespace, pod.name, line, container=pod.container,
-                                     at=now)
+                    state.append_log(pod.namespace, pod.name, line, container=pod.container, at=now)
             if scenario.mesh == "istio" and pod.sidecar:
                 self.syncz.add_proxy(f"{pod.name}.{pod.namespace}")
             if scenario.mesh == "istio" and pod.labels.get("app") == "istio-ingressgateway":
@@ -795,6 +793,7 @@ class DrillEngine:
 
     def _observe_credentials(self, event_type: str, obj: dict[str, Any], now: datetime) -> None:
         meta = obj.get("metadata") or {}
+        namespace = str(meta.get("namespace"))
         if obj.get("kind") == "Secret" and event_type == "DELETED":
             account = (meta.get("annotations") or {}).get("kubernetes.io/service-account.name")
             if account:
@@ -806,14 +805,20 @@ class DrillEngine:
                     "that token no longer authenticates",
                     reaction="credential-revoked",
                 )
-        if (
-            obj.get("kind") == "ServiceAccount"
-            and event_type == "MODIFIED"
-            and obj.get("automountServiceAccountToken") is False
-        ):
-            self._observe(
-                "disable-sa", str(meta.get("name")), now, "automountServiceAccountToken: false"
-            )
+                self._check_disabled(namespace, str(account), now)
+        if obj.get("kind") == "ServiceAccount" and event_type == "MODIFIED":
+            self._check_disabled(namespace, str(meta.get("name")), now)
+
+    def _check_disabled(self, namespace: str, name: str, now: datetime) -> None:
+        """A service account is disabled for real once it mounts no token and has none left."""
+        account = self.state.get("v1", "ServiceAccount", namespace, name)
+        if account is None or account.get("automountServiceAccountToken") is not False:
+            return
+        tokens = [str(t.get("name")) for t in account.get("secrets") or [] if isinstance(t, dict)]
+        if any(self.state.get("v1", "Secret", namespace, t) for t in tokens):
+            return
+        if not any(o.action == "disable-sa" and o.target == name for o in self.observations):
+            self._observe("disable-sa", name, now, "no token mounted or left")
 
     def _report_drift_undone(self, now: datetime) -> None:
         """A change an inject made has been put right: back to the original, or changed again."""
