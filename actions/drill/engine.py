@@ -1,24 +1,19 @@
 """The scenario engine: builds the starting cluster, plays injects, reacts to what the team does.
 
 Who may talk to whom follows real Kubernetes, Istio and Linkerd semantics
-(`actions/policy`, shared with the runbook's previews). Reactions come from
-the cluster's change feed: after every change to a NetworkPolicy, a mesh
-policy, a pod, a Secret or a ServiceAccount, the engine re-evaluates every
-flow and reports what changed (a pod cut off, egress to an address blocked, a
-flow stopped or back, an attack driver ended). What the cluster shows follows
-too, as a real one would show it:
+(`actions/policy`, shared with the runbook's previews). This module seeds the
+cluster and plays the injects as a real cluster would show them:
 
 - a process keeps trying: Falco still logs its connection attempts to a
-  blocked address (the syscall happens) and Hubble shows them DROPPED; what
-  needs an established connection (dup2 on a connected socket) does not
-  happen, and DNS queries that cannot reach kube-dns never reach its log;
-- each tick (`TICK_SECONDS` of scenario time) every flow the scenario wants
-  running makes a connection: a Hubble flow (FORWARDED or DROPPED) and, when
-  the scenario says so, a line in the client's own log ("upstream connect
-  error" when refused);
-- the cluster's policy auditor writes an Event for each NetworkPolicy or mesh
-  policy change the team makes (`--field-selector reason=NetworkPolicyUpdated`);
-- an attack stops only when what drives it stops (`attack.py`).
+  blocked address (the syscall happens; Hubble shows them DROPPED); what needs
+  an established connection (dup2 on a connected socket) does not happen, and
+  DNS queries that cannot reach kube-dns never reach its log;
+- the attack plays in whichever pod runs in place of the scenario's (a
+  controller's replacement), and stops only when its driver does (`attack.py`).
+
+Its parts: `reactions.py` (what a change did, reported and observed for the
+score; the policy auditor's Events) and `shown.py` (each tick's connections:
+Hubble flows and the workloads' own logs).
 
 All re-evaluation runs on the engine's event-loop thread: a change made by
 the API server's own thread is handed over with `call_soon_threadsafe`, so the
@@ -34,7 +29,7 @@ import random
 import re
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +39,12 @@ from actions.drill.attack import AttackTracker
 from actions.drill.clock import DrillClock
 from actions.drill.events import DrillEvent, Observation
 from actions.drill.mesh import SynczModel
+from actions.drill.reactions import Reactions, split_remote
 from actions.drill.scenario import Inject, PodSpec, Scenario, ScenarioError
-from actions.drill.traffic import FlowChange, TrafficModel
+from actions.drill.shown import NetworkShown
+from actions.drill.traffic import TrafficModel
 from actions.policy import ClusterView, Endpoint, Verdict
-from actions.policy.networkpolicy import cut_off_by, isolation, network_verdict
+from actions.policy.networkpolicy import network_verdict
 
 # Kinds whose changes can change who may talk to whom, or end an attack driver.
 REACTIVE_KINDS = frozenset(
@@ -65,15 +62,6 @@ REACTIVE_KINDS = frozenset(
         "ServiceAccount",
     }
 )
-# Policy kinds the cluster's auditor reports changes of, with the Event reason it uses.
-AUDITED_KINDS = {
-    "NetworkPolicy": "NetworkPolicyUpdated",
-    "AuthorizationPolicy": "MeshPolicyUpdated",
-    "PeerAuthentication": "MeshPolicyUpdated",
-    "Server": "MeshPolicyUpdated",
-    "ServerAuthorization": "MeshPolicyUpdated",
-}
-AUDITOR = "network-policy-auditor"
 MESH_GROUPS = {"istio": "security.istio.io", "linkerd": "policy.linkerd.io"}
 MANAGED_BY = "app.kubernetes.io/managed-by"
 TICK_SECONDS = promql.SCRAPE_INTERVAL
@@ -84,7 +72,7 @@ NEEDS_CONNECTION = frozenset({"dup", "dup2", "dup3", "sendto", "sendmsg", "write
 _LOGGED_QUESTION = re.compile(r'"(\S+) IN (\S+) ')
 
 
-class DrillEngine:
+class DrillEngine(Reactions, NetworkShown):
     """One scenario in one ClusterState."""
 
     def __init__(
@@ -370,7 +358,7 @@ class DrillEngine:
         if endpoint.pod is None:
             return f"no pod runs in place of {spec_pod.namespace}/{spec_pod.name}"
         if inject.kind == "falco" and spec.get("remote"):
-            ip, port = _split_remote(str(spec["remote"]))
+            ip, port = split_remote(str(spec["remote"]))
             verdict = network_verdict(self.view, endpoint, Endpoint(ip=ip), port)
             evt_type = str((spec.get("fields") or {}).get("evt.type") or "connect")
             if not verdict.allowed and evt_type in NEEDS_CONNECTION:
@@ -413,7 +401,7 @@ class DrillEngine:
         }
         dropped = ""
         if spec.get("remote"):
-            ip, port = _split_remote(str(spec["remote"]))
+            ip, port = split_remote(str(spec["remote"]))
             local_port = self._rng.randint(32768, 60999)
             fields.update(
                 {
@@ -589,111 +577,6 @@ class DrillEngine:
         verb = {True: "starts", False: "stops", None: "changes"}[spec.get("active")]
         return f"traffic flow {spec['flow']} {verb}"
 
-    # ----- what the network shows: Hubble and the workloads' own logs ---------------------------
-
-    def tick(self, position: float) -> None:
-        """One scenario tick: every wanted flow connects once; logs and Hubble show how it went."""
-        ended = self.attack.check(self.state, settled=True)
-        if ended:
-            self._report_ended(ended, self.clock.now())
-        lines = []
-        for flow in self.scenario.flows:
-            if not self.traffic.wanted(flow.id):
-                continue
-            source, dest = self.traffic.endpoints(flow)
-            if source.pod is None or (flow.dest_pod and dest.pod is None):
-                continue
-            verdict = self.traffic.verdict(flow.id)
-            network = network_verdict(self.view, source, dest, flow.port)
-            lines.append(self._flow_line(source, dest, flow.port, "TCP", network, seed=flow.id))
-            template = flow.log_ok if verdict.allowed else flow.log_failed
-            spec = self.scenario.pod(flow.source_pod)
-            live = self._live(spec) if spec else None
-            if template and live is not None:
-                target = flow.dest_host or (dest.name if dest.pod else dest.ip)
-                self._write_log(
-                    live,
-                    template.replace("{dest}", f"{target}:{flow.port}").replace(
-                        "{why}", verdict.why
-                    ),
-                )
-        self.hubble.add(lines)
-
-    def _flow_line(
-        self,
-        source: Endpoint,
-        dest: Endpoint,
-        port: int,
-        protocol: str,
-        verdict: Verdict,
-        *,
-        seed: str,
-        source_port: int | None = None,
-    ) -> str:
-        egress_denied = (
-            not verdict.allowed and source.pod is not None and verdict.why.startswith("Egress")
-        )
-        return hubble.flow_line(
-            moment=self.clock.now(),
-            source=source,
-            dest=dest,
-            source_port=source_port or self._rng.randint(32768, 60999),
-            port=port,
-            protocol=protocol,
-            dropped=not verdict.allowed,
-            direction="EGRESS"
-            if egress_denied or verdict.allowed or dest.pod is None
-            else "INGRESS",
-            seed=f"{seed}/{self._rng.getrandbits(32)}",
-        )
-
-    def _record_attempt(
-        self, client: Endpoint, ip: str, port: int, verdict: Verdict, source_port: int | None = None
-    ) -> None:
-        self.hubble.add(
-            [
-                self._flow_line(
-                    client,
-                    Endpoint(ip=ip),
-                    port,
-                    "TCP",
-                    verdict,
-                    seed=f"attempt/{ip}",
-                    source_port=source_port,
-                )
-            ]
-        )
-
-    def _record_dns_drop(self, client: Endpoint) -> None:
-        verdict, _ = self._dns_verdict(client)
-        servers = [
-            self._endpoint(p) for p in self._pods_labelled("kube-system", "k8s-app", "kube-dns")
-        ]
-        server = next((s for s in servers if s.pod is not None), None)
-        if server is not None:
-            self.hubble.add([self._flow_line(client, server, 53, "UDP", verdict, seed="dns")])
-
-    def _record_dns(
-        self, client: Endpoint, server: Endpoint, query: str, qtype: str, rcode: str
-    ) -> None:
-        source_port = self._rng.randint(32768, 60999)
-        latency = self._rng.randint(80_000, 40_000_000)
-        lines = [
-            hubble.flow_line(
-                moment=self.clock.now(),
-                source=client,
-                dest=server,
-                source_port=source_port,
-                port=53,
-                protocol="UDP",
-                dropped=False,
-                dns=hubble.dns_l7(query, qtype, rcode, response=response, latency_ns=latency),
-                seed=f"dns/{query}/{response}",
-            )
-            for response in (False, True)
-        ]
-        self.hubble.add(lines)
-
     # ----- reactions ----------------------------------------------------------------------------
 
     def _on_change(self, event_type: str, obj: dict[str, Any]) -> None:
@@ -722,277 +605,6 @@ class DrillEngine:
         except Exception as error:  # noqa: BLE001 - reported to the facilitator instead
             self._event(ev.ERROR, f"the drill could not evaluate a change: {error!r}")
 
-    def react(self, *, scripted: bool = False, settled: bool = False) -> None:
-        """Re-evaluate the cluster after a change and report what it did to the drill.
-
-        settled: called on a tick, when controllers have had time to replace deleted pods.
-        """
-        now = self.clock.now()
-        with self._changes_lock:
-            changed, self._changes = self._changes, []
-        changes = self.traffic.reevaluate(now.timestamp())
-        ended = self.attack.check(self.state, settled=settled)
-        if ended:
-            changes += self._report_ended(ended, now, report_flows=False)
-        for event_type, obj in changed:
-            self._audit(event_type, obj, now)
-            self._observe_credentials(event_type, obj, now)
-        self._report_isolation(now)
-        self._report_blocks(now)
-        self._report_drift_undone(now)
-        for change in changes:
-            self._report_flow(change, now)
-
-    def _report_ended(
-        self, ended: list[tuple[Any, Any]], now: datetime, *, report_flows: bool = True
-    ) -> list[FlowChange]:
-        """Attack drivers that have stopped for good: their flows stop, the facilitator hears."""
-        changes = self.traffic.end_drivers({d.id for d, _ in ended}, now.timestamp())
-        for driver, condition in ended:
-            self._observe("attack-ended", driver.id, now, condition.describe())
-            self._event(
-                ev.REACTION,
-                f"attack driver {driver.id} has stopped for good: {condition.describe()}"
-                + (f" ({driver.description})" if driver.description else ""),
-                driver=driver.id,
-                reaction="driver-ended",
-            )
-        if report_flows:
-            for change in changes:
-                self._report_flow(change, now)
-        return changes
-
-    def _audit(self, event_type: str, obj: dict[str, Any], now: datetime) -> None:
-        """The cluster's policy auditor: an Event for each policy change made by someone."""
-        kind = str(obj.get("kind"))
-        reason = AUDITED_KINDS.get(kind)
-        meta = obj.get("metadata") or {}
-        if reason is None or not meta.get("namespace"):
-            return
-        verb = {"ADDED": "created", "MODIFIED": "changed", "DELETED": "deleted"}.get(event_type)
-        if verb is None:
-            return
-        managed = (meta.get("labels") or {}).get(MANAGED_BY)
-        outside = f" outside {managed} (OutOfSync)" if managed else ""
-        spec = {
-            "object": {
-                "kind": kind,
-                "name": str(meta.get("name")),
-                "apiVersion": str(obj.get("apiVersion")),
-            },
-            "namespace": str(meta["namespace"]),
-            "type": "Warning" if managed else "Normal",
-            "reason": reason,
-            "message": f"{kind} {meta.get('name')} {verb}{outside}",
-            "component": AUDITOR,
-        }
-        try:
-            self.state.create(render.event_object(spec, now, self._rng, meta.get("uid"), None))
-        except Exception:  # noqa: BLE001, S110 - an Event that cannot be written is no reaction
-            return
-
-    def _observe_credentials(self, event_type: str, obj: dict[str, Any], now: datetime) -> None:
-        meta = obj.get("metadata") or {}
-        namespace = str(meta.get("namespace"))
-        if obj.get("kind") == "Secret" and event_type == "DELETED":
-            account = (meta.get("annotations") or {}).get("kubernetes.io/service-account.name")
-            if account:
-                # The score's "eradicated": the attacker's credentials are gone (not the attack).
-                self._observe("eradicated", str(account), now)
-                self._event(
-                    ev.REACTION,
-                    f"service account {account}'s token Secret {meta.get('name')} is deleted: "
-                    "that token no longer authenticates",
-                    reaction="credential-revoked",
-                )
-                self._check_disabled(namespace, str(account), now)
-        if obj.get("kind") == "ServiceAccount" and event_type == "MODIFIED":
-            self._check_disabled(namespace, str(meta.get("name")), now)
-
-    def _check_disabled(self, namespace: str, name: str, now: datetime) -> None:
-        """A service account is disabled for real once it mounts no token and has none left."""
-        account = self.state.get("v1", "ServiceAccount", namespace, name)
-        if account is None or account.get("automountServiceAccountToken") is not False:
-            return
-        tokens = [str(t.get("name")) for t in account.get("secrets") or [] if isinstance(t, dict)]
-        if any(self.state.get("v1", "Secret", namespace, t) for t in tokens):
-            return
-        if not any(o.action == "disable-sa" and o.target == name for o in self.observations):
-            self._observe("disable-sa", name, now, "no token mounted or left")
-
-    def _report_drift_undone(self, now: datetime) -> None:
-        """A change an inject made has been put right: back to the original, or changed again."""
-        for key, (original, injected) in self._drifted.items():
-            if key in self._undone:
-                continue
-            current = self._spec(key)
-            if current == injected:
-                continue
-            self._undone.add(key)
-            target = f"{key[1].lower()}/{key[3]}"
-            how = (
-                "restored as it was"
-                if current == original
-                else ("removed" if current is None else "changed again")
-            )
-            self._observe("fix-config", target, now, how)
-            self._event(
-                ev.REACTION,
-                f"{key[1]} {key[2]}/{key[3]} {how}: the injected change is undone",
-                object=target,
-                reaction="fixed",
-            )
-
-    def _workload_pods(self) -> list[tuple[PodSpec, dict[str, Any]]]:
-        found = []
-        for spec in self.scenario.pods:
-            pod = self._pod(spec.namespace, spec.name)
-            if pod is not None:
-                found.append((spec, pod))
-        return found
-
-    def _isolation_now(self) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
-        """(pods cut off, with the policies that do it; pods an isolation policy selects that
-        are NOT cut off, with the policies still letting traffic through: they add up)."""
-        cut, leaky = {}, {}
-        for _, pod in self._workload_pods():
-            name = pod["metadata"]["name"]
-            state = isolation(self.view, pod)
-            if policies := cut_off_by(state):
-                cut[name] = policies
-                continue
-            ingress, egress = state["Ingress"], state["Egress"]
-            isolating = set(ingress[0]) & set(egress[0]) - set(ingress[1]) - set(egress[1])
-            allowing = tuple(dict.fromkeys(ingress[1] + egress[1]))
-            if isolating and allowing:
-                leaky[name] = allowing
-        return cut, leaky
-
-    def _report_isolation(self, now: datetime) -> None:
-        current, leaky = self._isolation_now()
-        for name, policy in current.items():
-            if name not in self._cut_off:
-                pod = self.view.pod(None, name)
-                app = ((pod or {}).get("metadata", {}).get("labels") or {}).get("app", name)
-                self._observe("isolate", app, now, policy)
-                self._event(
-                    ev.REACTION,
-                    f"{name} is cut off by NetworkPolicy {policy}: no traffic in or out",
-                    pod=name,
-                    policy=policy,
-                    reaction="isolated",
-                )
-        for name, policy in self._cut_off.items():
-            if name not in current:
-                spec = self.scenario.pod(name)
-                app = spec.labels.get("app", name) if spec else name
-                self._observe("restore", app, now, policy)
-                self._event(
-                    ev.REACTION,
-                    f"{name} is no longer cut off ({policy} removed, changed, or another "
-                    "policy allows it again)",
-                    pod=name,
-                    policy=policy,
-                    reaction="released",
-                )
-        self._cut_off = current
-        for name, allowing in leaky.items():
-            if self._leaky.get(name) != allowing:
-                self._event(
-                    ev.REACTION,
-                    f"{name} is selected by an isolation policy, but NetworkPolicies add up: "
-                    f"{', '.join(allowing)} still allow its traffic",
-                    pod=name,
-                    reaction="isolation-leaks",
-                )
-        self._leaky = leaky
-
-    def _watched_remotes(self) -> set[tuple[str, str, int]]:
-        remotes = set()
-        for inject in self.scenario.injects:
-            if inject.kind == "falco" and inject.spec.get("remote"):
-                ip, port = _split_remote(str(inject.spec["remote"]))
-                remotes.add((str(inject.spec["pod"]), ip, port))
-        for flow in self.scenario.flows:
-            if flow.dest_ip:
-                remotes.add((flow.source_pod, flow.dest_ip, flow.port))
-        return remotes
-
-    def _blocked_now(self) -> dict[tuple[str, str, int], str]:
-        blocked = {}
-        for pod_name, ip, port in self._watched_remotes():
-            spec = self.scenario.pod(pod_name)
-            if spec is None:
-                continue
-            endpoint = self._endpoint(spec)
-            if endpoint.pod is None or endpoint.name in self._cut_off:
-                continue  # isolation is reported on its own
-            verdict = network_verdict(self.view, endpoint, Endpoint(ip=ip), port)
-            if not verdict.allowed:
-                blocked[(pod_name, ip, port)] = verdict.blocked_by or verdict.why
-        return blocked
-
-    def _report_blocks(self, now: datetime) -> None:
-        current = self._blocked_now()
-        for (pod, ip, port), by in current.items():
-            if (pod, ip, port) not in self._blocked:
-                self._observe("block-ip", ip, now, by)
-                self._event(
-                    ev.REACTION,
-                    f"egress from {pod} to {ip}:{port} is now blocked by {by}",
-                    pod=pod,
-                    ip=ip,
-                    reaction="blocked",
-                )
-        for pod, ip, port in self._blocked:
-            if (pod, ip, port) not in current:
-                self._event(
-                    ev.REACTION,
-                    f"egress from {pod} to {ip}:{port} is allowed again",
-                    pod=pod,
-                    ip=ip,
-                    reaction="unblocked",
-                )
-        self._blocked = current
-
-    def _report_flow(self, change: FlowChange, now: datetime) -> None:
-        verdict = self.traffic.verdict(change.flow_id)
-        if (
-            change.was_flowing
-            and not change.flowing
-            and verdict.layer in ("network", "mesh-authz", "mtls")
-        ):
-            self._cluster_stopped.add(change.flow_id)
-        if change.flowing and change.flow_id in self._cluster_stopped:
-            self._cluster_stopped.discard(change.flow_id)
-            self._observe("flow-restored", change.flow_id, now)
-        if verdict.layer == "mesh-authz" and not change.flowing:
-            flow = next(f for f in self.scenario.flows if f.id == change.flow_id)
-            dest = self.scenario.pod(flow.dest_pod or "")
-            self._observe(
-                "mesh-deny",
-                dest.labels.get("app", dest.name) if dest else str(flow.dest_pod),
-                now,
-                verdict.blocked_by or "",
-            )
-        if change.flowing and not change.was_flowing:
-            summary = f"traffic flow {change.flow_id} flows again"
-        elif change.was_flowing and not change.flowing:
-            summary = f"traffic flow {change.flow_id} stopped: {change.why}"
-        else:
-            summary = f"traffic flow {change.flow_id} now ends differently: {change.why}"
-        self._event(
-            ev.REACTION,
-            summary,
-            flow=change.flow_id,
-            flowing=change.flowing,
-            malicious_flow=change.malicious,
-            reaction="flow",
-        )
-
-    def _observe(self, action: str, target: str, now: datetime, by: str = "") -> None:
-        self.observations.append(Observation(action, target, now, by))
-
 
 _API_VERSIONS = {
     "Secret": "v1",
@@ -1004,11 +616,6 @@ _API_VERSIONS = {
     "AuthorizationPolicy": "security.istio.io/v1",
     "PeerAuthentication": "security.istio.io/v1",
 }
-
-
-def _split_remote(remote: str) -> tuple[str, int]:
-    host, _, port = remote.rpartition(":")
-    return host, int(port)
 
 
 def _describe(inject: Inject) -> str:
