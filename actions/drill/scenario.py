@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from actions.drill.attack import Driver, parse_attack, with_drivers
 from actions.drill.falco_rules import RULES, priority_spelling
 
 INCIDENT_CLASSES = ("P0", "P1", "P2", "P3")
@@ -105,37 +106,6 @@ class Flow:
     driver: str | None = None  # the attack driver a malicious flow belongs to
     log_ok: str | None = None  # a line the source pod logs each tick while the flow passes
     log_failed: str | None = None  # ... and while it is refused or dropped
-
-
-@dataclass(frozen=True)
-class EndCondition:
-    """What really stops an attack driver (see docs/scenarios.md, `attack`).
-
-    kind: pod_deleted (the process dies with its pod), image_gone (no pod of
-    the app runs the image any more), secret_deleted (a credential revoked).
-    """
-
-    kind: str
-    namespace: str
-    name: str = ""  # pod_deleted: the pod; secret_deleted: the Secret
-    app: str = ""  # image_gone
-    image: str = ""  # image_gone
-
-    def describe(self) -> str:
-        if self.kind == "pod_deleted":
-            return f"pod {self.namespace}/{self.name} deleted"
-        if self.kind == "secret_deleted":
-            return f"Secret {self.namespace}/{self.name} deleted"
-        return f"no pod of app={self.app} in {self.namespace} runs {self.image}"
-
-
-@dataclass(frozen=True)
-class Driver:
-    """One thing that keeps (part of) the attack going, and what stops it for good."""
-
-    id: str
-    description: str
-    ends_when: tuple[EndCondition, ...]
 
 
 @dataclass(frozen=True)
@@ -604,8 +574,8 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
     flows = _flows(own_flows, c, pods_by_name, ("traffic",)) + _flows(
         kept, c, pods_by_name, ("cluster", "traffic")
     )
-    drivers = _attack(doc.get("attack"), c, pods)
-    flows = _with_drivers(flows, drivers, c)
+    drivers = parse_attack(doc.get("attack"), c, pods)
+    flows = with_drivers(flows, drivers, c)
     injects = _injects(doc.get("injects"), c, pods, flows, length, mesh, drivers)
     answer_key = _answer_key(doc.get("answer_key"), c, injects)
     if c.problems:
@@ -892,108 +862,6 @@ def _flows(
             )
         )
     return tuple(flows)
-
-
-END_CONDITIONS = {
-    "pod_deleted": {"pod", "namespace"},
-    "image_gone": {"app", "image", "namespace"},
-    "secret_deleted": {"name", "namespace"},
-}
-
-
-def _attack(value: Any, c: _Checker, pods: tuple[PodSpec, ...]) -> tuple[Driver, ...]:
-    """attack.drivers: what keeps each part of the attack going, and what really stops it."""
-    attack = c.mapping(value, ("attack",), required=False)
-    if "eradicated_when" in attack:
-        c.problem(
-            ("attack", "eradicated_when"),
-            "replaced by attack.drivers (docs/scenarios.md): on a real cluster an annotation "
-            "ends nothing; say what drives the attack and what really stops it "
-            "(pod_deleted, image_gone, secret_deleted)",
-        )
-        return ()
-    c.unknown_keys(attack, {"drivers"}, ("attack",))
-    drivers: list[Driver] = []
-    for i, raw in enumerate(c.sequence(attack.get("drivers"), ("attack", "drivers"))):
-        path: Path_ = ("attack", "drivers", i)
-        item = c.mapping(raw, path)
-        if not item:
-            continue
-        c.unknown_keys(item, {"id", "description", "ends_when"}, path)
-        driver_id = c.text(item, "id", path)
-        if any(d.id == driver_id for d in drivers):
-            c.problem((*path, "id"), f"driver id {driver_id!r} is used twice")
-        conditions = []
-        for j, cond in enumerate(
-            c.sequence(item.get("ends_when"), (*path, "ends_when"), required=True)
-        ):
-            conditions.append(_end_condition(cond, c, (*path, "ends_when", j), pods))
-        if not conditions:
-            c.problem((*path, "ends_when"), "name at least one thing that stops this driver")
-        description = item.get("description", "")
-        drivers.append(
-            Driver(
-                id=driver_id,
-                description=str(description) if description else "",
-                ends_when=tuple(x for x in conditions if x is not None),
-            )
-        )
-    return tuple(drivers)
-
-
-def _end_condition(
-    raw: Any, c: _Checker, path: Path_, pods: tuple[PodSpec, ...]
-) -> EndCondition | None:
-    item = c.mapping(raw, path)
-    kinds = [k for k in END_CONDITIONS if k in item]
-    if len(kinds) != 1:
-        if "annotated" in item:
-            c.problem(path, "an annotation ends nothing on a real cluster: nothing reads it")
-        else:
-            c.problem(path, f"give exactly one of {', '.join(END_CONDITIONS)}")
-        return None
-    kind = kinds[0]
-    target = c.mapping(item[kind], (*path, kind))
-    c.unknown_keys(target, END_CONDITIONS[kind], (*path, kind))
-    namespace = c.text(target, "namespace", (*path, kind), default="voicehive")
-    if kind == "pod_deleted":
-        name = c.text(target, "pod", (*path, kind))
-        if name and not any(p.name == name and p.namespace == namespace for p in pods):
-            c.problem((*path, kind, "pod"), f"no pod {namespace}/{name} in cluster.pods")
-        return EndCondition(kind, namespace, name=name)
-    if kind == "image_gone":
-        app = c.text(target, "app", (*path, kind))
-        image = c.text(target, "image", (*path, kind))
-        if (
-            app
-            and image
-            and not any(
-                p.namespace == namespace and p.labels.get("app") == app and p.image == image
-                for p in pods
-            )
-        ):
-            c.problem(
-                (*path, kind),
-                f"no pod of app={app} in {namespace} runs {image} in the starting cluster",
-            )
-        return EndCondition(kind, namespace, app=app, image=image)
-    return EndCondition(kind, namespace, name=c.text(target, "name", (*path, kind)))
-
-
-def _with_drivers(
-    flows: tuple[Flow, ...], drivers: tuple[Driver, ...], c: _Checker
-) -> tuple[Flow, ...]:
-    """Malicious flows name their driver; without one they belong to the first."""
-    from dataclasses import replace
-
-    result = []
-    for flow in flows:
-        if flow.malicious and flow.driver is None and drivers:
-            flow = replace(flow, driver=drivers[0].id)
-        if flow.driver is not None and not any(d.id == flow.driver for d in drivers):
-            c.problem(("traffic",), f"flow {flow.id}: no attack driver {flow.driver!r}")
-        result.append(flow)
-    return tuple(result)
 
 
 INJECT_COMMON = {"at", "id", "malicious", "repeat", "note", "driver"}
