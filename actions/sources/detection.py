@@ -101,6 +101,12 @@ class IncidentDetector:
         now = self.record.clock()
         triggering = [a for a in triggering
                       if self._quiet_until.get(a.classification.category, now) <= now]
+        if self.pending is not None and self.pending.category in PROPOSING_CATEGORIES:
+            if any(a.classification.severity in PROPOSING_SEVERITIES for a in triggering):
+                self.pending = None  # an attack is not the drift's incident: propose it apart
+        elif self.pending is not None:
+            triggering = [a for a in triggering
+                          if a.classification.category not in PROPOSING_CATEGORIES]
         if not triggering:
             return None
         triggering.sort(key=lambda a: (a.alert.time_ns or 0))

@@ -30,7 +30,7 @@ from actions.sources.policies import DriftReport, PolicyWatcher
 from actions.sources.rates import AlertRates
 from actions.sources.recorder import TimelineRecorder
 from actions.sources.traffic import PrometheusClient, TrafficMonitor
-from actions.sources.warroom_alerts import record_alert
+from actions.sources.warroom_alerts import alert_output, record_alert
 from store import Record
 
 Sink = Callable[[object], None]
@@ -106,16 +106,28 @@ class LiveSources:
             task.add_done_callback(self._recording.discard)
 
     async def _record_drift(self, report: DriftReport) -> None:
-        """New drift is the runbook's P2: an alert in the record, which proposes an incident."""
+        """New drift is the runbook's P2: an alert in the record, which proposes an incident.
+
+        Once per drift: the same findings already alerted (a restarted watch) add nothing.
+        """
         findings = ", ".join(f"{f.name} ({f.kind})" for f in report.new)
-        batch = await asyncio.to_thread(
-            record_alert, self.record, at=time.time(), rule=DRIFT_RULE,
-            classification=DRIFT_CLASSIFICATION, source="warroom-policies", origin="policies",
-            tags=("network-policy", "drift", "warroom"),
-            details={"namespace": report.namespace, "policies": findings,
-                     "desired_state": report.desired_file},
-            incident_id=self.incident_id)
-        self._handle(batch)
+        details = {"namespace": report.namespace, "policies": findings,
+                   "desired_state": report.desired_file}
+
+        def record() -> AlertBatch | None:
+            seen = self.record.query("SELECT 1 FROM alerts WHERE rule = ? AND output = ? LIMIT 1",
+                                     (DRIFT_RULE, alert_output(DRIFT_RULE, details)))
+            if seen:
+                return None
+            return record_alert(
+                self.record, at=time.time(), rule=DRIFT_RULE,
+                classification=DRIFT_CLASSIFICATION, source="warroom-policies",
+                origin="policies", tags=("network-policy", "drift", "warroom"),
+                details=details, incident_id=self.incident_id)
+
+        batch = await asyncio.to_thread(record)
+        if batch is not None:
+            self._handle(batch)
 
     async def run(self, sink: Sink) -> None:
         """Runs every source until cancelled; then each commits what it holds."""

@@ -29,6 +29,15 @@ class FixedClassifier:
         return self.classification
 
 
+def alert_output(rule: str, details: dict[str, Any]) -> str:
+    """The alert's output line: the rule, then `key=value` (JSON for what is not text)."""
+    text = " ".join(
+        f"{key}={value if isinstance(value, str) else json.dumps(value, sort_keys=True)}"
+        for key, value in details.items()
+    )
+    return f"{rule} | {text}"
+
+
 def record_alert(
     record: Record,
     *,
@@ -50,13 +59,9 @@ def record_alert(
     time_ns = int(at * 1_000_000_000)
     seconds, nanos = divmod(time_ns, 1_000_000_000)
     stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    text = " ".join(
-        f"{key}={value if isinstance(value, str) else json.dumps(value, sort_keys=True)}"
-        for key, value in details.items()
-    )
     alert = FalcoAlert(
         time=f"{stamp}.{nanos:09d}Z", time_ns=time_ns, rule=rule, priority="Critical",
-        source=source, hostname=None, tags=tags, output=f"{rule} | {text}",
+        source=source, hostname=None, tags=tags, output=alert_output(rule, details),
         output_fields=dict(fields if fields is not None else details), form="json")
     classifier = FixedClassifier(classification)
     prepared = BatchPreparer(classifier,  # type: ignore[arg-type]
