@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sys
 from datetime import datetime
@@ -178,6 +179,7 @@ def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN00
     finally:
         drill.stop()
         os.environ["PATH"] = path
+        shutil.rmtree(runtime_dir, ignore_errors=True)  # the session removes it, if it started
     if drill.session is None or drill.started_at is None:
         print(f"warroom drill: {drill.failure or 'the drill did not start'}", file=sys.stderr)
         return EXIT_FAILED
