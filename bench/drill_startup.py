@@ -89,10 +89,10 @@ def main() -> int:
 
     scenario_starts = [asyncio.run(drill_start("dns-exfiltration")) for _ in range(args.runs)]
     show("scenario session to 1st answer:", scenario_starts)
-    cold = session_imported + scenario_starts[0]
+    cold = imported + session_imported + scenario_starts[0]
     print(f"warroom drill cold start:     {cold * 1000:8.1f} ms "
-          f"({'under' if cold < 1 else 'OVER'} the 1 s target; imports "
-          f"{session_imported * 1000:.0f} ms)")
+          f"({'under' if cold < 1 else 'OVER'} the 1 s target: every import "
+          f"{(imported + session_imported) * 1000:.0f} ms, then the first scenario start)")
     return 0
 
 
