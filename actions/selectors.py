@@ -44,3 +44,21 @@ def policy_types(policy: Obj) -> set[str]:
     if declared:
         return set(declared)
     return {"Ingress", "Egress"} if "egress" in spec else {"Ingress"}
+
+
+def format_selector(selector: Obj | None) -> str:
+    """A LabelSelector as kubectl prints it (`app in (a,b),!legacy,tier=web`); empty: ``."""
+    requirements: list[tuple[str, str]] = []
+    for key, value in ((selector or {}).get("matchLabels") or {}).items():
+        requirements.append((str(key), f"{key}={value}"))
+    for expression in (selector or {}).get("matchExpressions") or []:
+        key = str(expression.get("key"))
+        values = ",".join(sorted(str(v) for v in expression.get("values") or []))
+        text = {
+            "In": f"{key} in ({values})",
+            "NotIn": f"{key} notin ({values})",
+            "Exists": key,
+            "DoesNotExist": f"!{key}",
+        }.get(str(expression.get("operator")), f"{key} {expression.get('operator')} ({values})")
+        requirements.append((key, text))
+    return ",".join(text for _, text in sorted(requirements, key=lambda r: r[0]))

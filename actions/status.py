@@ -24,6 +24,7 @@ from typing import Any
 from actions.cluster import EVENT, NETWORK_POLICY, Cluster, ClusterError
 from actions.runbook.checks import EMERGENCY_LABELS, INCIDENT_LABEL
 from actions.runbook.mesh_deny import detect_mesh
+from actions.selectors import format_selector, policy_types
 
 ISTIOD = ("istio-system", "istiod:15014")
 # Short names in istioctl's column order, with the syncz key prefix each one reads.
@@ -73,6 +74,15 @@ class PolicySummary:
     policy_types: list[str]
     emergency: bool
     incident: str | None
+    selector: str = ""
+    """The pod selector as kubectl prints it (matchLabels and matchExpressions); "" for all."""
+
+    @property
+    def emergency_text(self) -> str:
+        """`yes (NSI-...)`, `yes` for one the runbook's script made, else empty."""
+        if not self.emergency:
+            return ""
+        return f"yes ({self.incident})" if self.incident else "yes"
 
 
 @dataclass(frozen=True)
@@ -325,9 +335,10 @@ async def mesh_status(
                 PolicySummary(
                     name=str(meta.get("name")),
                     pod_selector=spec.get("podSelector") or {},
-                    policy_types=list(spec.get("policyTypes") or []),
+                    policy_types=sorted(policy_types(policy)),
                     emergency=all(labels.get(k) == v for k, v in EMERGENCY_LABELS.items()),
                     incident=labels.get(INCIDENT_LABEL),
+                    selector=format_selector(spec.get("podSelector")),
                 )
             )
     except ClusterError as error:

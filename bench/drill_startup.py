@@ -4,7 +4,9 @@ Prints: import time of the server modules, seeding of a realistic cluster (with
 schema validation), start of the server thread, and the first HTTP answer; then
 the start of each built-in scenario's drill cluster as `warroom drill` does it
 (scenario loaded, engine seeding the cluster with its controllers adopting the
-pods, server listening, first list answered).
+pods, traffic model and policy semantics evaluated, Hubble and desired-state
+files written, server listening, first list answered), and the cold start of
+the first one with every import.
 
     .venv/bin/python bench/drill_startup.py [--runs N]
 """
@@ -35,6 +37,7 @@ def main() -> int:
     from actions.drill.cluster_state import ClusterState
     from actions.drill.scenario import builtin_names
     from actions.drill.server import DrillServerThread
+    from actions.drill.session import DrillSession  # noqa: F401 (what warroom drill imports)
 
     imported = time.perf_counter() - started
     from tests.plugins.drill import seed_drill_cluster  # pulls in pytest: not timed
@@ -94,8 +97,11 @@ async def _scenario_start(name: str) -> float:
                                kubeconfig_path=Path(folder) / "kubeconfig")
         await session.start()
         assert session.server is not None
-        url = session.server.url + "/api/v1/namespaces/voicehive/pods"
-        await asyncio.to_thread(lambda: urllib.request.urlopen(url).read())
+        server = session.server
+        request = urllib.request.Request(server.url + "/api/v1/namespaces/voicehive/pods",
+                                         headers=server.auth_headers)
+        context = server.client_ssl_context()
+        await asyncio.to_thread(lambda: urllib.request.urlopen(request, context=context).read())
         elapsed = time.perf_counter() - started
         await session.stop()
     return elapsed

@@ -60,9 +60,9 @@ def test_dry_run_prints_the_preview_and_changes_and_records_nothing(
     assert preview["kind"] == "preview"
     assert preview["ok"]
     assert preview["opens_incident"]
-    (change,) = preview["changes"]
-    assert change["verb"] == "create"
-    assert change["dry_run"] == "ok"
+    change = preview["changes"][0]
+    assert [c["verb"] for c in preview["changes"]] == ["create", "patch", "patch"]
+    assert all(c["dry_run"] == "ok" for c in preview["changes"])
     assert change["body"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert emergency(drill_server) == []
     assert recorded(record_path) == []

@@ -42,8 +42,16 @@ async def test_isolate_creates_the_runbooks_deny_all_policy(
     assert preview.incident_id == incident.id
     assert_schema_valid(preview)
     assert all(p.allowed for p in preview.permissions)
-    assert {p.verb for p in preview.permissions} == {"create", "get"}
-    (change,) = preview.changes
+    assert {(p.verb, p.resource) for p in preview.permissions} == {
+        ("create", "networkpolicies"),
+        ("get", "networkpolicies"),
+        ("patch", "networkpolicies"),
+        ("patch", "pods"),
+        ("get", "pods"),
+    }
+    change, exclusion, label = preview.changes
+    assert (exclusion.verb, exclusion.name) == ("patch", "external-api-segmentation")
+    assert (label.verb, label.name) == ("patch", "orchestrator-6f8d9c7b5d-k2x9p")
     unix_time = int(record.clock().timestamp())
     assert change.name == f"emergency-isolation-{unix_time}"
     # The dry run changed nothing.
@@ -63,6 +71,15 @@ async def test_isolate_creates_the_runbooks_deny_all_policy(
         "created-by": "incident-response",
         "warroom.io/incident": incident.id,
     }
+    segmentation = stored(
+        drill_server.state, "networking.k8s.io/v1", "NetworkPolicy", NS, "external-api-segmentation"
+    )
+    assert segmentation["spec"]["podSelector"] == {
+        "matchLabels": {"app": "orchestrator"},
+        "matchExpressions": [{"key": "warroom.io/quarantine", "operator": "DoesNotExist"}],
+    }
+    pod = stored(drill_server.state, "v1", "Pod", NS, "orchestrator-6f8d9c7b5d-k2x9p")
+    assert labels_of(pod)["warroom.io/quarantine"] == incident.id
     entries = record.actions.for_incident(incident.id)
     assert [(e.entry, e.status) for e in entries] == [
         ("intent", "pending"),
@@ -306,8 +323,12 @@ async def test_mesh_deny_detects_istio_and_creates_the_runbooks_policy(
     assert preview.ok, preview.problems
     assert_schema_valid(preview)
     assert any("mesh: istio (detected" in note for note in preview.notes)
-    # The seeded ALLOW policy for tts-router would still admit traffic: the preview says so.
-    assert any("allow-orchestrator-to-tts" in note for note in preview.notes)
+    # The seeded pods run without sidecars: no mesh policy can stop anything there.
+    assert any(
+        note.startswith("not protected: tts-router-7c9d8e6f5a-q7w3e run without istio-proxy")
+        for note in preview.notes
+    )
+    assert any(note.startswith("after this, still gets through: ") for note in preview.notes)
     (change,) = preview.changes
     assert change.kind == "AuthorizationPolicy"
     assert change.api_version.startswith("security.istio.io/")
@@ -402,17 +423,18 @@ async def test_a_preview_runs_once(runbook: RunbookActions, record: Record) -> N
     assert len(record.query("SELECT 1 FROM actions WHERE entry = 'intent'")) == 1
 
 
-async def test_isolate_warns_that_other_policies_still_allow_traffic(
+async def test_isolate_says_which_policies_would_still_allow_and_what_it_cannot_stop(
     runbook: RunbookActions, record: Record
 ) -> None:
     # external-api-segmentation selects the orchestrator and allows its egress on 443:
-    # NetworkPolicies add up, so the deny-all does not stop that on a real cluster.
+    # NetworkPolicies add up, so the deny-all alone does not stop that on a real cluster.
     record.incidents.open("exfiltration from orchestrator", severity="P0")
     preview = await runbook.preview(ActionRequest("isolate", "orchestrator"))
-    warnings = [note for note in preview.notes if "policies add up" in note]
-    assert len(warnings) == 1
-    assert "external-api-segmentation" in warnings[0]
-    assert "egress" in warnings[0]
+    (warning,) = [note for note in preview.notes if "NetworkPolicies add up" in note]
+    assert "external-api-segmentation" in warning
+    assert not [note for note in preview.notes if note.startswith("still open after isolating")]
+    assert any(note.startswith("cannot stop:") and "own node" in note for note in preview.notes)
 
     other = await runbook.preview(ActionRequest("isolate", "tts-router"))
-    assert not [note for note in other.notes if "policies add up" in note]
+    assert not [note for note in other.notes if "NetworkPolicies add up" in note]
+    assert [c.verb for c in other.changes] == ["create", "patch"]  # the deny-all, the label

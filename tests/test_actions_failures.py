@@ -52,7 +52,11 @@ async def test_rbac_denied_shows_in_preview_and_is_recorded_as_failed(
     assert not preview.ok
     assert {p.cause for p in preview.problems} == {"forbidden"}
     denied = [p for p in preview.permissions if not p.allowed]
-    assert [(p.verb, p.resource) for p in denied] == [("create", "networkpolicies")]
+    assert [(p.verb, p.resource) for p in denied] == [
+        ("create", "networkpolicies"),
+        ("patch", "networkpolicies"),
+        ("patch", "pods"),
+    ]
 
     outcome = await runbook.execute(preview)
 

@@ -90,6 +90,10 @@ async def test_restore_undoes_every_action_of_the_incident(
 
     remaining = [p["metadata"]["name"] for p in state.list(NP, "NetworkPolicy", NS)]
     assert remaining == ["emergency-isolation-1", "external-api-segmentation"]
+    segmentation = stored(state, NP, "NetworkPolicy", NS, "external-api-segmentation")
+    assert segmentation["spec"]["podSelector"] == {"matchLabels": {"app": "orchestrator"}}
+    pod = stored(state, "v1", "Pod", NS, "orchestrator-6f8d9c7b5d-k2x9p")
+    assert "warroom.io/quarantine" not in pod["metadata"]["labels"]
     assert (
         state.list(
             "security.istio.io/v1", "AuthorizationPolicy", NS, label_selector="emergency=true"
@@ -125,8 +129,11 @@ async def test_restore_keeps_other_incidents_objects(
     await run(runbook, ActionRequest("isolate", "tts-router", incident_id=second.id))
     preview = await runbook.preview(ActionRequest("restore", incident_id=first.id))
     assert [c.name for c in preview.changes] == [
-        f"emergency-isolation-{int(clock().timestamp()) - 5}"
+        "orchestrator-6f8d9c7b5d-k2x9p",
+        f"emergency-isolation-{int(clock().timestamp()) - 5}",
     ]
+    # The second incident's pod is still quarantined: the exclusion stays for it.
+    assert any("tts-router-7c9d8e6f5a-q7w3e are still quarantined" in n for n in preview.notes)
     await runbook.execute(preview)
     left = drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true")
     assert [p["metadata"]["labels"]["warroom.io/incident"] for p in left] == [second.id]

@@ -311,3 +311,53 @@ def test_istioctl_127_table_has_no_per_type_status() -> None:
     assert proxy.version == "1.28.0"
     with pytest.raises(ValueError, match="NAME header"):
         parse_proxy_status('Error: no running Istio pods in "istio-system"\n')
+
+
+def test_status_prints_match_expressions_and_never_none(
+    drill_server: DrillServerThread,
+    drill_kubeconfig: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The policies table as `warroom status` prints it, for the base cluster's policies."""
+    from tui.cli.main import main
+
+    state = drill_server.state
+    segmentation = state.get(
+        "networking.k8s.io/v1", "NetworkPolicy", "voicehive", "external-api-segmentation"
+    )
+    assert segmentation is not None
+    segmentation["spec"]["podSelector"] = {
+        "matchExpressions": [
+            {"key": "app", "operator": "In", "values": ["tts-router", "orchestrator"]},
+            {"key": "warroom.io/quarantine", "operator": "DoesNotExist"},
+        ]
+    }
+    state.replace(segmentation)
+    state.create(
+        {  # as the runbook's emergency-isolate.sh makes it: no warroom incident label
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {
+                "name": "emergency-isolation-1764234000",
+                "namespace": "voicehive",
+                "labels": {"emergency": "true", "created-by": "incident-response"},
+            },
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        }
+    )
+    code = main(["--db", str(tmp_path / "r.db"), "status", "--kubeconfig", str(drill_kubeconfig)])
+    out = capsys.readouterr().out
+    assert code in (0, 1)
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("ext", "emer"))}
+    assert (
+        "app in (orchestrator,tts-router),!warroom.io/quarantine"
+        in rows["external-api-segmentation"]
+    )
+    cells = [c.strip() for c in rows["emergency-isolation-1764234000"].split("   ") if c.strip()]
+    assert cells[1:] == [
+        "<all pods>",
+        "Egress,Ingress",
+        "yes",
+    ]
+    assert "None" not in out

@@ -46,7 +46,6 @@ answer_key: {severity: P2, decision: misconfiguration}
 """
 
 
-
 def warroom_command(*args: str) -> list[str]:
     return [sys.executable, "-c", LAUNCHER, *args]
 
@@ -213,15 +212,22 @@ def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) ->
         'sum(istio_requests_total{reporter="destination",'
         'destination_app="orchestrator",response_code="200"})'
     )
-    before = served.counter(requests)
-    assert wait_for(lambda: served.counter(requests) > before)
+    assert served.counter(requests) > 0  # hours of history, scraped like a real Prometheus
+
+    def tunnel_queries() -> int:
+        logs = served.kubectl("logs", "-n", "kube-system", "-l", "k8s-app=kube-dns", "--tail=-1")
+        return logs.stdout.count(".s1.cdn-telemetry.example.net. udp")
 
     applied = served.kubectl("apply", "-f", "-", stdin=RUNBOOK_ISOLATION_POLICY)
     assert applied.returncode == 0, applied.stderr
-    time.sleep(0.3)
-    frozen = served.counter(requests)
-    time.sleep(0.5)
-    assert served.counter(requests) == frozen  # the isolated orchestrator gets no traffic
+    # NetworkPolicies add up: external-api-segmentation still allows the orchestrator's DNS,
+    # so the runbook's deny-all alone does not stop the tunnel (real-cluster semantics).
+    seen = tunnel_queries()
+    assert wait_for(lambda: tunnel_queries() > seen)
+    audit = served.kubectl(
+        "get", "events", "-n", "voicehive", "--field-selector", "reason=NetworkPolicyUpdated"
+    )
+    assert "NetworkPolicy emergency-isolation-1764234000 created" in audit.stdout
 
     patched = served.kubectl(
         "patch",
@@ -247,7 +253,7 @@ def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) ->
 
     deleted = served.kubectl("delete", "networkpolicy", "-l", "emergency=true", "-n", "voicehive")
     assert deleted.returncode == 0, deleted.stderr
-    assert wait_for(lambda: served.counter(requests) > frozen)  # traffic is back
+    assert "emergency-isolation-1764234000" in deleted.stdout
 
     served.process.send_signal(signal.SIGINT)
     assert served.process.wait(15) == 0

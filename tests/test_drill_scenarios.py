@@ -291,3 +291,31 @@ async def test_the_dns_tunnel_is_what_the_dns_detector_catches(drill_factory) ->
     assert detections
     assert {d.client for d in detections} == {"10.42.1.17"}  # the orchestrator, nobody else
     assert all(q.endswith(".s1.cdn-telemetry.example.net") for d in detections for q in d.sample)
+
+
+@pytest.mark.parametrize(
+    ("name", "mesh", "absent_group", "absent_namespace"),
+    [
+        ("network-policy-drift", "linkerd", "security.istio.io", "istio-system"),
+        ("dns-exfiltration", "istio", "policy.linkerd.io", "linkerd"),
+    ],
+)
+async def test_each_scenario_has_only_the_mesh_it_tells_of(
+    name: str, mesh: str, absent_group: str, absent_namespace: str, drill_factory
+) -> None:
+    from actions.cluster import ClusterOptions, connect
+    from actions.runbook.mesh_deny import detect_mesh
+
+    drill = await drill_factory(name, serve=True)
+    assert drill.state.get("v1", "Namespace", None, absent_namespace) is None
+    async with aiohttp.ClientSession() as client:
+        kind = "authorizationpolicies" if absent_group == "security.istio.io" else "servers"
+        version = "v1" if absent_group == "security.istio.io" else "v1beta3"
+        url = f"{drill.url}/apis/{absent_group}/{version}/namespaces/voicehive/{kind}"
+        async with client.get(url) as answer:
+            assert answer.status == 404  # as on a cluster without that mesh's CRDs
+            assert (await answer.json())["reason"] == "NotFound"
+    cluster = await connect(ClusterOptions(kubeconfig=str(drill.kubeconfig_path)))
+    async with cluster:
+        detected, _ = await detect_mesh(cluster)
+    assert detected == mesh

@@ -167,8 +167,13 @@ def test_a_trusted_builtin_is_the_same_scenario_without_importing_the_schemas() 
         "print('jsonschema' in sys.modules)\n"
         "print(trusted == [load_scenario(n) for n in builtin_names()])\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=True, cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert done.stdout.split() == ["False", "True"], done.stdout + done.stderr
 
 
@@ -199,16 +204,44 @@ def test_hostile_values_are_data(tmp_path: Path) -> None:
     )
 
 
-async def test_an_eradication_condition_on_a_missing_object_is_refused(tmp_path: Path) -> None:
+async def test_an_attack_ended_by_a_missing_secret_is_refused(tmp_path: Path) -> None:
     text = GOOD.replace(
         "injects:\n",
-        "attack:\n  eradicated_when:\n"
-        "    - deleted: {kind: Secret, namespace: voicehive, name: no-such-token}\n"
+        "attack:\n  drivers:\n    - id: token\n      ends_when:\n"
+        "        - secret_deleted: {name: no-such-token}\n"
         "injects:\n",
     )
     session = DrillSession(load_scenario(write(tmp_path, text)), serve=False)
     with pytest.raises(ScenarioError) as caught:
         await session.start()
+    await session.stop()
     assert caught.value.problems == [
-        "attack.eradicated_when[0]: no Secret voicehive/no-such-token in the starting cluster"
+        "attack.drivers[0].ends_when[0]: no Secret voicehive/no-such-token in the starting cluster"
     ]
+
+
+@pytest.mark.parametrize(
+    ("attack", "problem"),
+    [
+        (
+            "attack:\n  eradicated_when:\n    - deleted: {kind: Secret, name: x}\n",
+            "attack.eradicated_when (line 9): replaced by attack.drivers",
+        ),
+        (
+            "attack:\n  drivers:\n    - id: sa\n      ends_when:\n        - annotated: "
+            "{kind: ServiceAccount, name: orchestrator, key: security.voicehive.io/disabled}\n",
+            "an annotation ends nothing on a real cluster",
+        ),
+        (
+            "attack:\n  drivers:\n    - id: img\n      ends_when:\n        - image_gone: "
+            "{app: orchestrator, image: registry.example.com/other:1}\n",
+            "no pod of app=orchestrator in voicehive runs registry.example.com/other:1",
+        ),
+    ],
+)
+def test_an_attack_must_end_by_what_really_stops_it(
+    tmp_path: Path, attack: str, problem: str
+) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write(tmp_path, GOOD.replace("injects:\n", attack + "injects:\n")))
+    assert any(problem in p for p in caught.value.problems), caught.value.problems

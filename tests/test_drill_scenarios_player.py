@@ -173,3 +173,20 @@ async def test_controls_from_another_thread_wake_the_player() -> None:
     await asyncio.to_thread(player.resume)
     await asyncio.wait_for(task, 2)
     assert [p[1] for p in recorder.played] == ["a", "b", "c", "c"]
+
+
+async def test_ticks_run_every_15_seconds_between_injects_and_never_count_as_injects() -> None:
+    clock = ManualClock()
+    recorder = Recorder()
+    ticks: list[float] = []
+    player = ScenarioPlayer(
+        parse_scenario(SCENARIO), recorder, clock, speed=1.0, tick=ticks.append, tick_every=15
+    )
+    recorder.player = player
+    task = asyncio.ensure_future(player.run())
+    await asyncio.sleep(0)
+    player.inject_next()  # jumps to a (10 s): the next inject, never a tick
+    await task
+    assert [p for p, _, _ in recorder.played] == [10, 40, 70, 80]
+    assert [round(t) for t in ticks] == [15, 30, 45, 60, 75, 90]
+    assert player.remaining() == 0

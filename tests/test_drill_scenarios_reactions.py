@@ -5,34 +5,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+import pytest
+
 from actions.drill import events as ev
-from actions.drill.network import (
-    ClusterView,
-    Endpoint,
-    connection_verdict,
-    ip_in_block,
-    network_verdict,
-)
+from actions.drill.engine import TICK_SECONDS
+from actions.sources.hubble import HubbleFlow, parse_flow
+from tests.isolation_helpers import cut_off, runbook_deny_all
 
 ORCHESTRATOR = "orchestrator-6f8d9c7b5d-k2x9p"
 TTS_ROUTER = "tts-router-7c9d8b6f4-x7p2q"
-
-
-def isolation(app: str, name: str = "emergency-isolation-1741943520") -> dict:
-    """The runbook's emergency isolation policy, as its script writes it."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {
-            "name": name,
-            "namespace": "voicehive",
-            "labels": {"emergency": "true", "created-by": "incident-response"},
-        },
-        "spec": {
-            "podSelector": {"matchLabels": {"app": app}},
-            "policyTypes": ["Ingress", "Egress"],
-        },
-    }
 
 
 def when_played(drill, inject_id: str, action: Callable[[], None], *, repetition: int = 0) -> None:
@@ -60,12 +41,37 @@ def orchestrator_alerts(drill) -> list[str]:
     ]
 
 
-async def test_isolation_stops_a_pods_alerts_and_traffic_and_deleting_it_restores(
+def hubble_flows(drill) -> list[HubbleFlow]:
+    """The DROPPED and DNS flows the drill's Hubble shows, as warroom's Hubble source reads them."""
+    found = [parse_flow(line.encode()) for line in drill.engine.hubble.lines()]
+    return [f for f in found if isinstance(f, HubbleFlow)]
+
+
+async def test_the_runbooks_deny_all_alone_leaves_the_orchestrator_talking(drill_factory) -> None:
+    """NetworkPolicies add up: external-api-segmentation still allows DNS and HTTPS out."""
+    drill = await drill_factory("dns-exfiltration", speed=5000)
+    when_played(
+        drill, "https-upload-starts", lambda: drill.state.create(runbook_deny_all("orchestrator"))
+    )
+    await drill.play()
+
+    reactions = [e.summary for e in drill.player.history if e.kind == ev.REACTION]
+    leak = next(r for r in reactions if "NetworkPolicies add up" in r)
+    assert "external-api-segmentation" in leak
+    assert "orchestrator-ingress" in leak
+    assert plays(drill, "tunnel-queries", ev.SUPPRESSED) == []
+    assert plays(drill, "upload-connection", ev.SUPPRESSED) == []
+    assert drill.engine.traffic.flowing("exfil-https")
+    assert drill.engine.traffic.flowing("gateway-to-orchestrator")
+    assert not any(o.action == "isolate" for o in drill.engine.observations)
+
+
+async def test_cutting_the_orchestrator_off_stops_its_traffic_not_its_attempts(
     drill_factory,
 ) -> None:
     drill = await drill_factory("dns-exfiltration", speed=5000)
     state = drill.state
-    when_played(drill, "https-upload-starts", lambda: state.create(isolation("orchestrator")))
+    when_played(drill, "https-upload-starts", lambda: cut_off(state, "orchestrator"))
     when_played(
         drill,
         "dig-again",
@@ -78,43 +84,55 @@ async def test_isolation_stops_a_pods_alerts_and_traffic_and_deleting_it_restore
 
     reactions = [e.summary for e in drill.player.history if e.kind == ev.REACTION]
     assert any(
-        f"{ORCHESTRATOR} is isolated by NetworkPolicy emergency-isolation-1741943520" in r
+        f"{ORCHESTRATOR} is cut off by NetworkPolicy emergency-isolation-1741943520" in r
         for r in reactions
     )
-    assert any(f"{ORCHESTRATOR} is no longer isolated" in r for r in reactions)
     assert any("traffic flow gateway-to-orchestrator stopped" in r for r in reactions)
-    assert any("traffic flow gateway-to-orchestrator flows again" in r for r in reactions)
-
-    # While isolated (300 s .. the 9th repeat of dig-again at 840 s) the orchestrator is silent.
-    suppressed = [e for e in drill.player.history if e.kind == ev.SUPPRESSED]
-    assert suppressed
-    assert all(300 <= e.at <= 840 for e in suppressed)
-    assert all(
-        "isolated by NetworkPolicy emergency-isolation-1741943520" in e.summary for e in suppressed
+    assert any(
+        o.action == "isolate" and o.target == "orchestrator" for o in drill.engine.observations
     )
+    # The tunnel's queries never reach kube-dns while cut off (300 s .. 840 s) ...
     tunnel = plays(drill, "tunnel-queries", ev.INJECT) + plays(
         drill, "tunnel-queries", ev.SUPPRESSED
     )
     assert {e.kind for e in tunnel if 300 < e.at < 840} == {ev.SUPPRESSED}
-    assert {e.kind for e in tunnel if e.at > 840} == {ev.INJECT}  # the foothold was never removed
-    alert_times = [
-        e.at
-        for e in drill.player.history
-        if e.kind == ev.INJECT and e.inject_id in ("dig-again", "upload-connection")
-    ]
-    assert alert_times
-    assert not [t for t in alert_times if 300 < t < 840]
-    assert len(orchestrator_alerts(drill)) == len(
-        [
-            e
-            for e in drill.player.history
-            if e.kind == ev.INJECT
-            and e.inject_id in ("first-dig", "dig-again", "api-recon", "upload-connection")
-        ]
+    # ... but the code keeps running: Falco still sees dig, and the upload's connect().
+    assert {e.kind for e in plays(drill, "dig-again", ev.INJECT) if 300 < e.at < 840} == {ev.INJECT}
+    assert all(e.at < 300 or e.at > 840 for e in plays(drill, "upload-connection", ev.INJECT))
+    dropped = [f for f in hubble_flows(drill) if f.verdict == "DROPPED"]
+    assert {(f.destination_port, f.protocol) for f in dropped} >= {(53, "UDP"), (443, "TCP")}
+    assert all(
+        f.source == f"voicehive/{ORCHESTRATOR}" or f.destination == f"voicehive/{ORCHESTRATOR}"
+        for f in dropped
+    )
+    # Deleting the deny-all opens the pod completely: no policy selects it any more.
+    assert any(f"{ORCHESTRATOR} is no longer cut off" in r for r in reactions)
+    assert {e.kind for e in tunnel if e.at > 840} == {ev.INJECT}
+
+
+async def test_a_new_flow_shows_in_rate_5m_within_two_scrapes(drill_factory, manual_clock) -> None:
+    """Real Prometheus extrapolates over the samples it has: no 5-minute blind spot."""
+    drill = await drill_factory("dns-exfiltration", clock=manual_clock)
+    query = (
+        "sum(rate(istio_tcp_sent_bytes_total"
+        '{destination_service="upload.cdn-telemetry.example.net"}[5m]))'
     )
 
+    def rate() -> float:
+        result = drill.engine.metrics(query, manual_clock.now().timestamp())["result"]
+        return float(result[0]["value"][1]) if result else 0.0
 
-async def test_isolation_stops_traffic_counters_in_prometheus(drill_factory, manual_clock) -> None:
+    manual_clock.advance(60)
+    drill.engine.traffic.set_wanted("exfil-https", manual_clock.now().timestamp(), active=True)
+    manual_clock.advance(TICK_SECONDS)  # one scrape with the new series: no rate yet
+    assert rate() == 0.0
+    manual_clock.advance(2 * TICK_SECONDS)
+    assert rate() > 1850000 * 30 / 300 * 0.9  # about half a minute of 1.85 MB/s over 5 minutes
+    manual_clock.advance(300)
+    assert rate() == pytest.approx(1850000, rel=0.01)
+
+
+async def test_cut_off_stops_traffic_counters_in_prometheus(drill_factory, manual_clock) -> None:
     drill = await drill_factory("dns-exfiltration", clock=manual_clock, speed=1)
     query = (
         "sum by (destination_service_name) (rate(istio_requests_total{"
@@ -126,23 +144,58 @@ async def test_isolation_stops_traffic_counters_in_prometheus(drill_factory, man
         return sum(float(r["value"][1]) for r in result)
 
     manual_clock.advance(120)
-    assert rate() == 24 + 2  # api-gateway and pms-connector
-    drill.state.create(isolation("orchestrator"))
+    assert rate() == pytest.approx(24 + 2)  # api-gateway and pms-connector
+    cut_off(drill.state, "orchestrator")
     manual_clock.advance(120)
     assert rate() == 0
     failures = drill.engine.metrics(
         'sum(rate(istio_requests_total{source_app="api-gateway",destination_app="orchestrator",response_code="503"}[1m]))',
         manual_clock.now().timestamp(),
     )["result"]
-    assert float(failures[0]["value"][1]) == 24  # the gateway's sidecar sees upstream failures
+    assert float(failures[0]["value"][1]) == pytest.approx(24)  # the gateway's sidecar: UF,URX
     drill.state.delete(
         "networking.k8s.io/v1", "NetworkPolicy", "voicehive", "emergency-isolation-1741943520"
     )
     manual_clock.advance(120)
-    assert rate() == 26
+    assert rate() == pytest.approx(26)
 
 
-async def test_an_ip_in_the_except_list_stops_its_flows_and_alerts_only(drill_factory) -> None:
+async def test_the_reaction_shows_in_traffic_logs_hubble_and_metrics_within_one_tick(
+    drill_factory, manual_clock
+) -> None:
+    drill = await drill_factory("dns-exfiltration", clock=manual_clock)
+    engine = drill.engine
+    manual_clock.advance(300)
+    engine.traffic.set_wanted("exfil-https", manual_clock.now().timestamp(), active=True)
+    engine.tick(300)
+    assert engine.traffic.flowing("exfil-https")
+    logged = len(drill.state.logs_of("voicehive", ORCHESTRATOR))
+    flows = len(engine.hubble.lines())
+
+    cut_off(drill.state, "orchestrator")
+    assert not engine.traffic.flowing("exfil-https")  # the traffic: at once
+    manual_clock.advance(TICK_SECONDS)
+    engine.tick(300 + TICK_SECONDS)
+
+    new_lines = drill.state.logs_of("voicehive", ORCHESTRATOR)[logged:]
+    assert any(
+        "telemetry.exporter upload to upload.cdn-telemetry.example.net:443 failed" in line
+        for line in new_lines
+    )
+    new_flows = [parse_flow(line.encode()) for line in engine.hubble.lines()[flows:]]
+    assert any(
+        isinstance(f, HubbleFlow) and f.verdict == "DROPPED" and f.destination_ip == "203.0.113.66"
+        for f in new_flows
+    )
+    failing = engine.metrics(
+        'istio_requests_total{source_app="api-gateway",destination_app="orchestrator",response_code="503"}',
+        manual_clock.now().timestamp(),
+    )["result"]
+    assert failing
+    assert float(failing[0]["value"][1]) > 0
+
+
+async def test_a_blocked_address_stops_its_flow_not_the_attempts_falco_sees(drill_factory) -> None:
     drill = await drill_factory("suspicious-external-ip", speed=5000)
     state = drill.state
 
@@ -165,12 +218,17 @@ async def test_an_ip_in_the_except_list_stops_its_flows_and_alerts_only(drill_fa
         for r in reactions
     )
     assert any("traffic flow beacon stopped" in r for r in reactions)
+    # The SDK keeps trying: every beacon still raises Falco's connect() alert, now dropped.
     beacons = plays(drill, "first-beacon", ev.INJECT)
-    blocked = plays(drill, "first-beacon", ev.SUPPRESSED)
-    assert len(beacons) == 5
-    assert blocked
-    assert min(e.at for e in blocked) > max(e.at for e in beacons)
-    assert plays(drill, "reverse-shell", ev.INJECT) == []  # the later shell needs that address too
+    assert len(beacons) == 15
+    assert plays(drill, "first-beacon", ev.SUPPRESSED) == []
+    assert all("the connection is dropped" in e.summary for e in beacons[5:])
+    # A shell needs a connection that opens: the reverse shell never happens.
+    shells = plays(drill, "reverse-shell", ev.SUPPRESSED)
+    assert shells
+    assert plays(drill, "reverse-shell", ev.INJECT) == []
+    dropped = [f for f in hubble_flows(drill) if f.verdict == "DROPPED"]
+    assert {(f.destination_ip, f.destination_port) for f in dropped} == {("203.0.113.66", 8443)}
     # The vendor's address is untouched: its alerts and its traffic go on.
     assert plays(drill, "vendor-traffic-is-normal", ev.SUPPRESSED) == []
     assert drill.engine.traffic.flowing("tts-to-vendor")
@@ -194,12 +252,13 @@ async def test_an_istio_deny_policy_stops_mesh_traffic_and_deleting_it_restores(
     assert not drill.engine.traffic.flowing("gateway-to-orchestrator")
     assert drill.engine.traffic.verdict("gateway-to-orchestrator").layer == "mesh-authz"
     assert drill.engine.traffic.flowing("orchestrator-to-tts")  # the policy guards inbound only
+    assert drill.engine.traffic.flowing("exfil-https") is False  # not started: nothing to guard
     manual_clock.advance(120)
     denied = drill.engine.metrics(
         'sum(rate(istio_requests_total{reporter="destination",destination_app="orchestrator",response_code="403"}[1m]))',
         manual_clock.now().timestamp(),
     )["result"]
-    assert float(denied[0]["value"][1]) == 26
+    assert float(denied[0]["value"][1]) == pytest.approx(26)
     assert any(
         o.action == "mesh-deny" and o.target == "orchestrator" for o in drill.engine.observations
     )
@@ -222,6 +281,7 @@ async def test_mtls_strict_breaks_what_cannot_do_mtls_until_fixed(drill_factory)
 
     traffic = drill.engine.traffic
     flows = (
+        "ingress-to-gateway",
         "booking-to-orchestrator",
         "gateway-to-orchestrator",
         "orchestrator-to-tts",
@@ -231,7 +291,7 @@ async def test_mtls_strict_breaks_what_cannot_do_mtls_until_fixed(drill_factory)
 
     def look() -> None:
         seen.update({f: traffic.flowing(f) for f in flows})
-        seen["why"] = traffic.verdict("orchestrator-to-tts").why
+        seen["why"] = traffic.verdict("ingress-to-gateway").why
 
     when_played(drill, "booking-unready", look)
     when_played(drill, "orchestrator-synced", permissive)
@@ -240,9 +300,10 @@ async def test_mtls_strict_breaks_what_cannot_do_mtls_until_fixed(drill_factory)
     # No sidecar on the client, or no tlsMode label on the server: refused. booking-service has
     # no sidecar to enforce STRICT, so the gateway still reaches it.
     assert seen == {
+        "ingress-to-gateway": False,
         "booking-to-orchestrator": False,
         "gateway-to-orchestrator": False,
-        "orchestrator-to-tts": False,
+        "orchestrator-to-tts": True,
         "gateway-to-booking": True,
     }
     assert "lacks the security.istio.io/tlsMode label" in str(why)
@@ -264,20 +325,23 @@ async def test_mtls_failures_show_as_source_503s_on_several_services(
         data = drill.engine.metrics(query, manual_clock.now().timestamp())
         return {
             r["metric"].get("destination_service_name")
-            or r["metric"]["destination_workload"]: float(r["value"][1])
+            or r["metric"]["destination_workload"]: round(float(r["value"][1]), 6)
             for r in data["result"]
         }
 
     manual_clock.advance(600)
     assert by_service(MTLS_FAILURES) == {}
-    assert by_service(PLAINTEXT) == {"orchestrator": 30.0, "tts-router": 11.0}
+    assert by_service(PLAINTEXT) == {"orchestrator": 30.0, "api-gateway": 30.0}
     drill.state.apply(drill.scenario.injects[0].spec["object"])  # STRICT, as the inject does
+    manual_clock.advance(30)  # two scrapes: the traffic source sees it within half a minute
+    assert set(by_service(MTLS_FAILURES)) == {"orchestrator", "api-gateway"}
     manual_clock.advance(600)
-    assert by_service(MTLS_FAILURES) == {"orchestrator": 24.0, "tts-router": 11.0}
-    assert by_service(PLAINTEXT) == {"orchestrator": 0.0, "tts-router": 0.0}
+    assert by_service(MTLS_FAILURES) == {"orchestrator": 24.0, "api-gateway": 30.0}
+    assert by_service(PLAINTEXT) == {"orchestrator": 0.0, "api-gateway": 0.0}
 
 
-async def test_removing_the_foothold_ends_the_attack_for_good(drill_factory) -> None:
+async def test_deleting_the_token_does_not_end_a_poisoned_image(drill_factory) -> None:
+    """The orchestrator's code, not its credential, drives the tunnel."""
     drill = await drill_factory("dns-exfiltration", speed=5000)
     state = drill.state
     when_played(
@@ -285,14 +349,106 @@ async def test_removing_the_foothold_ends_the_attack_for_good(drill_factory) -> 
         "api-recon",
         lambda: state.delete("v1", "Secret", "voicehive", "orchestrator-token-x7k2p"),
     )
+    when_played(
+        drill,
+        "dig-again",
+        lambda: state.delete("v1", "Pod", "voicehive", ORCHESTRATOR),
+        repetition=4,
+    )
     await drill.play()
-    after = [e for e in drill.player.history if e.at > 150 and e.malicious]
+    tunnel = plays(drill, "tunnel-queries", ev.INJECT)
+    assert any(150 < e.at < 480 for e in tunnel)  # the token is gone, the tunnel is not
+    observed = {(o.action, o.target) for o in drill.engine.observations}
+    assert ("eradicated", "orchestrator") in observed  # its credential is gone
+    # No pod runs orchestrator 2.14.0 any more: that ends the driver, for good.
+    ended = [e for e in drill.player.history if e.data.get("reaction") == "driver-ended"]
+    assert len(ended) == 1
+    assert "poisoned-dependency" in ended[0].summary
+    after = [e for e in drill.player.history if e.at > ended[0].at and e.malicious]
     assert after
-    assert all(e.kind == ev.SUPPRESSED for e in after)
-    assert all("eradicated" in e.summary for e in after)
-    assert plays(drill, "normal-lookup", ev.SUPPRESSED) == []  # ordinary DNS goes on
-    assert not drill.engine.traffic.flowing("exfil-https")
-    assert any(o.action == "eradicated" for o in drill.engine.observations)
+    assert {e.kind for e in after} == {ev.SUPPRESSED}
+    assert all("attack driver poisoned-dependency has stopped" in e.summary for e in after)
+    assert ("attack-ended", "poisoned-dependency") in observed
+
+
+async def test_a_replacement_pod_carries_the_image_but_not_the_process(drill_factory) -> None:
+    """Deleting the tts-router pod kills the operator's shell; its replacement still beacons."""
+    drill = await drill_factory("suspicious-external-ip", speed=5000)
+    state = drill.state
+
+    def replace_pod() -> None:
+        old = state.get("v1", "Pod", "voicehive", TTS_ROUTER)
+        state.delete("v1", "Pod", "voicehive", TTS_ROUTER)
+        new = copy.deepcopy(old)
+        new["metadata"] = {
+            "name": "tts-router-7c9d8b6f4-r2d2c",
+            "namespace": "voicehive",
+            "labels": old["metadata"]["labels"],
+            "ownerReferences": old["metadata"]["ownerReferences"],
+        }
+        new["status"]["podIP"] = "10.42.2.77"
+        state.create(new)  # what the ReplicaSet controller does
+
+    when_played(drill, "reverse-shell", replace_pod, repetition=2)
+    await drill.play()
+    shells = plays(drill, "reverse-shell", ev.INJECT)
+    assert len(shells) == 3  # 600, 660, 720; the pod goes after the third
+    assert all(
+        "attack driver reverse-shell has stopped" in e.summary
+        for e in plays(drill, "reverse-shell", ev.SUPPRESSED)
+    )
+    late = [e for e in plays(drill, "first-beacon", ev.INJECT) if e.at > 720]
+    assert late
+    assert all("tts-router-7c9d8b6f4-r2d2c" in e.summary for e in late)
+    assert drill.engine.traffic.flowing("beacon")
+    falco = "\n".join(drill.state.logs_of("falco-system", "falco-m4q9z"))
+    assert "10.42.2.77:" in falco  # the new pod's address in the connection fields
+
+
+async def test_the_policy_auditor_writes_an_event_for_each_change(drill_factory) -> None:
+    drill = await drill_factory("dns-exfiltration")
+    drill.state.create(runbook_deny_all("orchestrator"))
+    events = [
+        e
+        for e in drill.state.list("v1", "Event", "voicehive")
+        if e["reason"] == "NetworkPolicyUpdated"
+    ]
+    assert [(e["type"], e["message"], e["source"]["component"]) for e in events] == [
+        ("Normal", "NetworkPolicy emergency-isolation-1741943520 created", "network-policy-auditor")
+    ]
+    cut_off(drill.state, "orchestrator")
+    messages = {
+        e["message"]
+        for e in drill.state.list("v1", "Event", "voicehive")
+        if e["reason"] == "NetworkPolicyUpdated"
+    }
+    assert "NetworkPolicy external-api-segmentation changed outside argocd (OutOfSync)" in messages
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dns-exfiltration",
+        "suspicious-external-ip",
+        "unauthorized-service-traffic",
+        "mtls-failure",
+        "network-policy-drift",
+        "false-positive-leader-election",
+    ],
+)
+async def test_every_scenario_has_hubble_flows_the_hubble_source_reads(name, drill_factory) -> None:
+    drill = await drill_factory(name, speed=100_000)
+    await drill.play()
+    lines = drill.engine.hubble.lines()
+    assert len(lines) > 20
+    import json
+
+    for line in lines:
+        doc = json.loads(line)
+        assert list(doc) == ["flow", "node_name", "time"]
+        assert list(doc["flow"])[:3] == ["time", "uuid", "verdict"]
+    kinds = [parse_flow(line.encode()) for line in lines]
+    assert all(k is None or isinstance(k, HubbleFlow) for k in kinds)
 
 
 async def test_drift_undone_is_observed_as_fixed(drill_factory) -> None:
@@ -319,125 +475,6 @@ async def test_drift_undone_is_observed_as_fixed(drill_factory) -> None:
     observed = {(o.action, o.target) for o in drill.engine.observations}
     assert ("fix-config", "networkpolicy/tts-router-ingress") in observed
     assert ("fix-config", "networkpolicy/external-api-segmentation") not in observed
-
-
-def _policy(spec: dict, name: str = "p", namespace: str = "voicehive") -> dict:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
-
-
-def _pod(name: str, labels: dict, namespace: str = "voicehive", ip: str = "10.42.0.9") -> Endpoint:
-    return Endpoint(
-        ip=ip,
-        pod={
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"containers": [{"name": "app"}]},
-            "status": {"podIP": ip},
-        },
-    )
-
-
-def _view(*policies: dict, namespaces: dict[str, dict] | None = None) -> ClusterView:
-    namespaces = namespaces or {}
-
-    def list_objects(api_version: str, kind: str, namespace: str | None) -> list[dict]:
-        if kind == "NetworkPolicy":
-            return [p for p in policies if p["metadata"]["namespace"] == namespace]
-        if kind == "Namespace":
-            return [{"metadata": {"name": n, "labels": labels}} for n, labels in namespaces.items()]
-        return []
-
-    return ClusterView(list_objects)
-
-
-def test_ip_blocks_honour_cidr_and_except() -> None:
-    block = {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "203.0.113.66/32"]}
-    assert ip_in_block("198.51.100.20", block)
-    assert not ip_in_block("203.0.113.66", block)
-    assert ip_in_block("203.0.113.67", block)
-    assert not ip_in_block("10.42.1.17", block)
-    assert not ip_in_block("2001:db8::1", block)  # an IPv4 cidr never admits IPv6
-    assert not ip_in_block("not-an-ip", block)
-
-
-def test_egress_rules_add_up_and_ports_and_selectors_count() -> None:
-    orchestrator = _pod("orchestrator-1", {"app": "orchestrator", "tier": "core"})
-    egress_https = _policy(
-        {
-            "podSelector": {
-                "matchExpressions": [
-                    {"key": "app", "operator": "In", "values": ["orchestrator"]},
-                    {"key": "legacy", "operator": "DoesNotExist"},
-                ]
-            },
-            "policyTypes": ["Egress"],
-            "egress": [
-                {
-                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["203.0.113.0/24"]}}],
-                    "ports": [{"protocol": "TCP", "port": 443}],
-                }
-            ],
-        },
-        name="https",
-    )
-    view = _view(egress_https)
-    assert network_verdict(view, orchestrator, Endpoint("198.51.100.20"), 443).allowed
-    assert not network_verdict(view, orchestrator, Endpoint("198.51.100.20"), 80).allowed
-    assert not network_verdict(view, orchestrator, Endpoint("203.0.113.66"), 443).allowed
-    # A second policy allowing that range wins: NetworkPolicies add up.
-    allow_range = _policy(
-        {
-            "podSelector": {"matchLabels": {"tier": "core"}},
-            "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}]}],
-        },
-        name="range",
-    )
-    assert network_verdict(
-        _view(egress_https, allow_range), orchestrator, Endpoint("203.0.113.66"), 443
-    ).allowed
-    # A pod the selector does not pick is not restricted at all.
-    legacy = _pod("orchestrator-legacy", {"app": "orchestrator", "legacy": "yes"})
-    assert network_verdict(view, legacy, Endpoint("203.0.113.66"), 25).allowed
-
-
-def test_ingress_peers_need_the_right_namespace_and_pod() -> None:
-    tts = _pod("tts-1", {"app": "tts-router"}, ip="10.42.2.31")
-    policy = _policy(
-        {
-            "podSelector": {"matchLabels": {"app": "tts-router"}},
-            "ingress": [
-                {
-                    "from": [
-                        {"podSelector": {"matchLabels": {"app": "orchestrator"}}},
-                        {
-                            "namespaceSelector": {"matchLabels": {"team": "sre"}},
-                            "podSelector": {"matchLabels": {"app": "prober"}},
-                        },
-                    ]
-                }
-            ],
-        }
-    )
-    view = _view(policy, namespaces={"voicehive": {}, "tools": {"team": "sre"}, "other": {}})
-    assert connection_verdict(view, "none", _pod("o", {"app": "orchestrator"}), tts, 8080).allowed
-    assert not connection_verdict(
-        view, "none", _pod("g", {"app": "api-gateway"}), tts, 8080
-    ).allowed
-    assert connection_verdict(
-        view, "none", _pod("p", {"app": "prober"}, "tools"), tts, 8080
-    ).allowed
-    assert not connection_verdict(
-        view, "none", _pod("p", {"app": "prober"}, "other"), tts, 8080
-    ).allowed
-    # A podSelector alone means the policy's own namespace.
-    assert not connection_verdict(
-        view, "none", _pod("o", {"app": "orchestrator"}, "tools"), tts, 8080
-    ).allowed
 
 
 async def test_linkerd_server_authorizations_decide_who_reaches_a_server(drill_factory) -> None:

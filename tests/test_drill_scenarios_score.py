@@ -12,6 +12,7 @@ from actions.drill.clock import ManualClock
 from actions.drill.events import Observation
 from actions.drill.scenario import load_builtin
 from actions.drill.score import score_drill, targets_match
+from tests.isolation_helpers import cut_off
 
 
 def succeed(record, incident_id: str, action: str, target: str) -> None:
@@ -249,17 +250,9 @@ async def test_session_scores_from_its_own_played_times(record, clock, drill_fac
     clock.advance(seconds=45 + 100)
     incident = record.incidents.open("DNS", severity="P0", drill=True)
     record.incidents.acknowledge(incident.id)
-    drill.state.create(
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": "emergency-isolation-1", "namespace": "voicehive"},
-            "spec": {
-                "podSelector": {"matchLabels": {"app": "orchestrator"}},
-                "policyTypes": ["Ingress", "Egress"],
-            },
-        }
-    )
+    # A real isolation: the runbook's deny-all alone leaves the orchestrator's traffic open
+    # (NetworkPolicies add up), so it would not count as isolated.
+    cut_off(drill.state, "orchestrator")
     score = drill.score(record, incident.id)
     assert score.mttd.seconds == 0  # opened and acknowledged at once, by hand
     assert "1m40s before this incident's clocks start" in score.notes[0]

@@ -124,3 +124,19 @@ def test_a_batch_during_an_accept_does_not_propose_again(record: Record) -> None
     assert len(record.incidents.open_ones()) == 1
     assert detector.pending is None  # not revived, not proposed anew
     assert len(proposals) == 1
+
+
+def test_drift_proposes_a_p2_and_an_attack_is_proposed_apart(record: Record) -> None:
+    proposals: list[IncidentProposal] = []
+    detector = IncidentDetector(record, proposals.append)  # type: ignore[arg-type]
+    detector(batch(recorded(1, "P2", "security-rule-violation")))
+    assert proposals == []  # an ordinary P2 proposes nothing
+    detector(batch(recorded(2, "P2", "policy-drift", second=2)))
+    assert [(p.severity, p.category) for p in proposals] == [("P2", "policy-drift")]
+    detector(batch(recorded(3, "P1", second=3)))
+    attack = proposals[-1]
+    assert (attack.severity, attack.category, attack.alerts) == ("P1", "network-anomaly", 1)
+    assert attack.first_alert_time == "2026-03-14T08:59:03.000000003Z"  # not the drift's time
+    detector(batch(recorded(4, "P2", "policy-drift", second=4)))
+    assert detector.pending is not None
+    assert detector.pending.alerts == 1  # drift does not grow the attack's proposal

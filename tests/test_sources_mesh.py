@@ -102,3 +102,41 @@ async def test_linkerd_without_its_cli_is_judged_from_the_api(
     assert [p.name for p in snapshot.control_plane if not p.ready] == ["linkerd-identity-5c7d8"]
     assert "Linkerd control-plane pods not ready: linkerd-identity-5c7d8" in snapshot.problems
     assert [w.name for w in snapshot.workloads if w.injected] == ["asr-gateway-7d9f8-abcde"]
+
+
+async def test_strict_mtls_that_cannot_work_is_a_p0_alert_and_proposal(
+    drill_factory: Any, record: Any
+) -> None:
+    """mtls-failure: STRICT while two workloads lack the tlsMode label and two have no sidecar."""
+    from actions.cluster import ClusterOptions, connect
+    from actions.sources.batches import AlertBatch
+    from actions.sources.detection import IncidentDetector, IncidentProposal
+
+    drill = await drill_factory("mtls-failure", serve=True)
+    cluster = await connect(ClusterOptions(kubeconfig=str(drill.kubeconfig_path)))
+    proposals: list[object] = []
+    detector = IncidentDetector(record, proposals.append)
+    try:
+        monitor = MeshMonitor(cluster, "voicehive", record=record)
+        calm = await monitor.snapshot()
+        assert calm.mtls_broken == ()
+        assert await monitor._check_mtls(calm) is None
+
+        drill.state.apply(drill.scenario.injects[0].spec["object"])  # STRICT, as the inject
+        snapshot = await monitor.snapshot()
+        assert snapshot.mtls_broken == (
+            "api-gateway", "booking-service", "orchestrator", "pms-connector")
+        assert any("without the security.istio.io/tlsMode label" in p
+                   for p in snapshot.problems)
+        batch = await monitor._check_mtls(snapshot)
+        assert isinstance(batch, AlertBatch)
+        (alert,) = batch.fresh
+        assert (alert.classification.severity, alert.alert.rule) == (
+            "P0", "mTLS STRICT with workloads that cannot do mTLS")
+        assert await monitor._check_mtls(snapshot) is None  # once per set of services
+        detector(batch)
+        (proposal,) = proposals
+        assert isinstance(proposal, IncidentProposal)
+        assert proposal.severity == "P0"
+    finally:
+        await cluster.close()

@@ -93,19 +93,25 @@ def test_watch_json_lines_until_a_signal_then_everything_is_recorded_once(
                "rule": "Netcat Remote Code Execution in Container",
                "output": "09:01:00.000000001: Critical \x1b]52;c;x\x07 [/oops] \x9b2J"}
     drill_server.state.append_log("falco-system", "falco-m4n8q", json.dumps(hostile))
-    watch.wait_for(lambda docs: sum(d["type"] == "alert" for d in docs) == 2)
+    watch.wait_for(lambda docs: sum(d["type"] == "alert" for d in docs) == 3)
     code, stderr = watch.stop(signal.SIGTERM)
 
     assert code == 0, stderr
     docs = watch.docs()  # every stdout line is one JSON object
     assert all(line.isascii() for line in watch.lines)
     alerts = [d for d in docs if d["type"] == "alert"]
-    assert {a["output"] for a in alerts} == {FALCO_ALERT["output"], hostile["output"]}
+    falco = [a for a in alerts if a["source"] == "syscall"]
+    assert {a["output"] for a in falco} == {FALCO_ALERT["output"], hostile["output"]}
+    # The drift is the runbook's P2, recorded as warroom's own alert.
+    (drift_alert,) = [a for a in alerts if a["source"] == "warroom-policies"]
+    assert (drift_alert["severity"], drift_alert["category"]) == ("P2", "policy-drift")
     assert sorted(d["reason"] for d in docs if d["type"] == "event") == ["BackOff", "Unhealthy"]
     drift = [(d["kind"], d["name"]) for d in docs if d["type"] == "drift"]
     assert drift == [("missing", "default-deny-ingress"), ("extra", "external-api-segmentation")]
     assert health(docs, "falco")[-1] == "stopped"
-    (proposal,) = [d for d in docs if d["type"] == "proposal"]  # a P1 and no open incident
+    # The drift proposes a P2; the P1 is an attack, not the drift's incident: proposed apart.
+    drift_proposal, proposal = [d for d in docs if d["type"] == "proposal"]
+    assert (drift_proposal["severity"], drift_proposal["category"]) == ("P2", "policy-drift")
     assert (proposal["severity"], proposal["first_alert_time"]) == (
         "P1", "2026-11-01T09:01:00.000000001Z")
 
@@ -119,10 +125,10 @@ def test_watch_json_lines_until_a_signal_then_everything_is_recorded_once(
     assert [d for d in again.docs() if d["type"] in ("alert", "event")] == []
 
     with Record.open(record_path) as record:
-        assert record.alerts.count() == 2
+        assert record.alerts.count() == 3  # the same drift is not alerted twice
         kinds = [row[0] for row in record.query("SELECT kind FROM timeline ORDER BY seq")]
     assert kinds.count("cluster.warning-event") == 2
-    assert kinds.count("incident.proposed") == 1
+    assert kinds.count("incident.proposed") == 2
     assert "source.health" in kinds
 
 

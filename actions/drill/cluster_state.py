@@ -113,6 +113,9 @@ class ClusterState:
         # Deployments, ReplicaSets, DaemonSets, StatefulSets, nodes, endpoints: see
         # apiserver/controllers.py (its on_pod_replaced is the scenario engine's hook).
         self.controllers = ControllerManager(self) if controllers else None
+        # API groups whose CRDs this cluster does not have (a Linkerd cluster has no
+        # security.istio.io): asking for them answers 404, as on a cluster without the CRD.
+        self.absent_groups: frozenset[str] = frozenset()
 
     # ----- reading ------------------------------------------------------------------------------
 
@@ -131,6 +134,7 @@ class ClusterState:
             name: str) -> dict[str, Any] | None:
         """A copy of one object shown at api_version, or None."""
         resource = _resolve(api_version, kind)
+        self._served(resource)
         with self._lock:
             found = self._bucket(resource).get((self._scope(resource, namespace), name))
             return _view(found, api_version) if found else None
@@ -161,9 +165,11 @@ class ClusterState:
 
     def peek(self, api_version: str, kind: str,
              namespace: str | None = None) -> builtins.list[dict[str, Any]]:
-        """The stored objects themselves, by storage key: for the in-process controllers,
-        which read far more than they write. Never modify them (copy first)."""
+        """The stored objects themselves, by storage key: for the in-process controllers and
+        the drill's policy evaluation, which read far more than they write. Never modify
+        them (copy first)."""
         resource = _resolve(api_version, kind)
+        self._served(resource)
         with self._lock:
             bucket = self._bucket(resource)
             return [obj for key, obj in sorted(bucket.items(),
@@ -181,6 +187,7 @@ class ClusterState:
         not one of ours: 400 (see paging.py).
         """
         resource = _resolve(api_version, kind)
+        self._served(resource)
         labels = parse_label_selector(label_selector)
         fields = parse_field_selector(field_selector, field_labels(resource.group, resource.kind))
         prefix = namespace if namespace is not None and resource.namespaced else None
@@ -238,6 +245,7 @@ class ClusterState:
         validate=False: the controllers' own writes, built from validated objects, skip the
         schema checks (defaults still apply)."""
         resource, api_version = _resolve_object(obj)
+        self._served(resource)
         if not resource.stored:
             raise status.method_not_allowed()
         new = copy.deepcopy(obj)
@@ -284,6 +292,7 @@ class ClusterState:
         main resource does on a real server (the HTTP layer sets it).
         """
         resource, api_version = _resolve_object(obj)
+        self._served(resource)
         if not resource.stored:
             raise status.method_not_allowed()
         new = copy.deepcopy(obj)
@@ -328,6 +337,7 @@ class ClusterState:
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Create the object, or replace it unconditionally if it exists (for scenarios)."""
         resource, api_version = _resolve_object(obj)
+        self._served(resource)
         metadata = obj.get("metadata") or {}
         with self._lock:
             if self.get(api_version, resource.kind, metadata.get("namespace"),
@@ -342,6 +352,7 @@ class ClusterState:
                precondition_uid: str | None = None) -> dict[str, Any]:
         """Delete one object; returns it as it was deleted. A namespace takes its objects along."""
         resource = _resolve(api_version, kind)
+        self._served(resource)
         with self._lock:
             key = (self._scope(resource, namespace), name)
             existing = self._bucket(resource).get(key)
@@ -539,6 +550,10 @@ class ClusterState:
     @staticmethod
     def _scope(resource: ResourceType, namespace: str | None) -> str:
         return (namespace or "default") if resource.namespaced else ""
+
+    def _served(self, resource: ResourceType) -> None:
+        if resource.group in self.absent_groups:
+            raise status.unknown_resource()
 
     def _namespace_exists(self, namespace: str) -> bool:
         return ("", namespace) in self._objects.get(("", "namespaces"), {})

@@ -1,12 +1,19 @@
 """The scenario engine: builds the starting cluster, plays injects, reacts to what the team does.
 
-Reactions come from the cluster's change feed: after every change to a
-NetworkPolicy, an Istio or Linkerd policy, a pod, a Secret or a
-ServiceAccount, the engine re-evaluates who may talk to whom
-(`network.py`) and reports what changed: a pod isolated, egress to an IP
-blocked, a flow stopped or back, the attack eradicated. Those changes also
-decide whether later injects fire: an isolated pod raises no more alerts, a
-blocked IP gets no more connections.
+Who may talk to whom follows real Kubernetes, Istio and Linkerd semantics
+(`actions/policy`, shared with the runbook's previews). This module seeds the
+cluster and plays the injects as a real cluster would show them:
+
+- a process keeps trying: Falco still logs its connection attempts to a
+  blocked address (the syscall happens; Hubble shows them DROPPED); what needs
+  an established connection (dup2 on a connected socket) does not happen, and
+  DNS queries that cannot reach kube-dns never reach its log;
+- the attack plays in whichever pod runs in place of the scenario's (a
+  controller's replacement), and stops only when its driver does (`attack.py`).
+
+Its parts: `reactions.py` (what a change did, reported and observed for the
+score; the policy auditor's Events) and `shown.py` (each tick's connections:
+Hubble flows and the workloads' own logs).
 
 All re-evaluation runs on the engine's event-loop thread: a change made by
 the API server's own thread is handed over with `call_soon_threadsafe`, so the
@@ -17,23 +24,29 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import random
 import re
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from actions.drill import events as ev
-from actions.drill import exec_scripts, falco_rules, promql, render
+from actions.drill import exec_scripts, falco_rules, hubble, promql, render
+from actions.drill.attack import AttackTracker
 from actions.drill.clock import DrillClock
 from actions.drill.events import DrillEvent, Observation
 from actions.drill.mesh import SynczModel
-from actions.drill.network import ClusterView, Endpoint, isolating_policy, network_verdict
+from actions.drill.reactions import Reactions, split_remote
 from actions.drill.scenario import Inject, PodSpec, Scenario, ScenarioError
-from actions.drill.traffic import FlowChange, TrafficModel
+from actions.drill.shown import NetworkShown
+from actions.drill.traffic import TrafficModel
+from actions.policy import ClusterView, Endpoint, Verdict
+from actions.policy.networkpolicy import network_verdict
 
-# Kinds whose changes can change who may talk to whom, or eradicate the attack.
+# Kinds whose changes can change who may talk to whom, or end an attack driver.
 REACTIVE_KINDS = frozenset(
     {
         "NetworkPolicy",
@@ -41,28 +54,25 @@ REACTIVE_KINDS = frozenset(
         "PeerAuthentication",
         "Server",
         "ServerAuthorization",
+        "MeshTLSAuthentication",
+        "NetworkAuthentication",
         "Pod",
         "Namespace",
         "Secret",
         "ServiceAccount",
     }
 )
-DEFAULT_API_VERSIONS = {
-    "Secret": "v1",
-    "ServiceAccount": "v1",
-    "Pod": "v1",
-    "Service": "v1",
-    "Namespace": "v1",
-    "NetworkPolicy": "networking.k8s.io/v1",
-    "AuthorizationPolicy": "security.istio.io/v1",
-    "PeerAuthentication": "security.istio.io/v1",
-}
+MESH_GROUPS = {"istio": "security.istio.io", "linkerd": "policy.linkerd.io"}
+MANAGED_BY = "app.kubernetes.io/managed-by"
+TICK_SECONDS = promql.SCRAPE_INTERVAL
+# Falco events that need an established connection: nothing happens when the path is cut.
+NEEDS_CONNECTION = frozenset({"dup", "dup2", "dup3", "sendto", "sendmsg", "write", "read"})
 
 # The question of a CoreDNS log line: "TXT IN name. udp 112 false 512".
-_LOGGED_QUESTION = re.compile(r'"(\S+ IN \S+) ')
+_LOGGED_QUESTION = re.compile(r'"(\S+) IN (\S+) ')
 
 
-class DrillEngine:
+class DrillEngine(Reactions, NetworkShown):
     """One scenario in one ClusterState."""
 
     def __init__(
@@ -72,6 +82,8 @@ class DrillEngine:
         clock: DrillClock,
         emit: Callable[[DrillEvent], None],
         position: Callable[[], float],
+        *,
+        hubble_file: Path | None = None,
     ) -> None:
         self.scenario = scenario
         self.state = state
@@ -79,19 +91,27 @@ class DrillEngine:
         self._emit = emit
         self._position = position
         self._rng = random.Random(scenario.seed)
-        self.view = ClusterView(lambda api_version, kind, ns: state.list(api_version, kind, ns))
+        # The stored objects, uncopied: the evaluation only reads them (see ClusterState.peek).
+        self.view = ClusterView(lambda api_version, kind, ns: state.peek(api_version, kind, ns))
         self.traffic = TrafficModel(scenario, self.view, self._pod)
+        self.attack = AttackTracker(scenario)
+        self.hubble = hubble.HubbleFeed(hubble_file)
         self.syncz = SynczModel(
             seed=scenario.seed, istio_version=scenario.istio_version, clock=clock.now
         )
         self.observations: list[Observation] = []
-        self._isolated: dict[str, str] = {}
+        self._cut_off: dict[str, str] = {}
+        self._leaky: dict[str, tuple[str, ...]] = {}
         self._blocked: dict[tuple[str, str, int], str] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._pending_reaction = False
+        self._changes: list[tuple[str, dict[str, Any]]] = []
+        self._changes_lock = threading.Lock()
+        self._scripted = False  # an inject is changing the cluster: no auditor Event for it
         self._cluster_stopped: set[str] = set()
+        self._metrics_cache: dict[float, list[tuple[str, dict[str, str], float]]] = {}
         # Objects an apply/delete inject changed: key -> (spec before, spec after the inject).
         self._drifted: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         self._undone: set[tuple[str, str, str, str]] = set()
@@ -106,6 +126,10 @@ class DrillEngine:
             self._loop_thread = threading.get_ident()
         except RuntimeError:
             self._loop = None
+        # The cluster has the CRDs of the mesh the scenario tells of, and no other.
+        state.absent_groups = frozenset(
+            group for mesh, group in MESH_GROUPS.items() if mesh != scenario.mesh
+        )
         objects: list[tuple[str, dict[str, Any]]] = []
         objects += [
             (f"cluster.namespaces[{i}]", render.namespace_object(n))
@@ -144,10 +168,10 @@ class DrillEngine:
         for pod in scenario.pods:
             if pod.namespace == "falco-system" and pod.labels.get("app") == "falco":
                 for line in falco_rules.startup_lines(now, pod.node):
-                    state.append_log(pod.namespace, pod.name, line, at=now)
+                    state.append_log(pod.namespace, pod.name, line, container=pod.container, at=now)
             if pod.labels.get("k8s-app") == "kube-dns":
                 for line in render.coredns_startup_lines():
-                    state.append_log(pod.namespace, pod.name, line, at=now)
+                    state.append_log(pod.namespace, pod.name, line, container=pod.container, at=now)
             if scenario.mesh == "istio" and pod.sidecar:
                 self.syncz.add_proxy(f"{pod.name}.{pod.namespace}")
             if scenario.mesh == "istio" and pod.labels.get("app") == "istio-ingressgateway":
@@ -157,24 +181,24 @@ class DrillEngine:
             state.syncz_provider = self.syncz.body
             state.metrics_provider = self.metrics
         self.traffic.start(now.timestamp())
-        self._isolated = self._isolation_now()
+        self._cut_off, self._leaky = self._isolation_now()
         self._blocked = self._blocked_now()
         self._unsubscribe = state.subscribe(self._on_change)
 
     def _missing_footholds(self) -> list[str]:
-        """Eradication conditions must name objects of the starting cluster, or the attack
-        would be over before it starts."""
+        """A Secret whose deletion ends a driver must exist at the start, or the attack
+        would be over before it starts (pods and images are checked by the loader)."""
         problems = []
-        for i, condition in enumerate(self.scenario.eradication):
-            kind = "deleted" if "deleted" in condition else "annotated"
-            target = condition[kind]
-            api_version = target.get("apiVersion") or DEFAULT_API_VERSIONS.get(target["kind"], "v1")
-            namespace = target.get("namespace", "voicehive")
-            if self.state.get(api_version, target["kind"], namespace, target["name"]) is None:
-                problems.append(
-                    f"attack.eradicated_when[{i}]: no {target['kind']} "
-                    f"{namespace}/{target['name']} in the starting cluster"
-                )
+        for i, driver in enumerate(self.scenario.drivers):
+            for j, condition in enumerate(driver.ends_when):
+                if (
+                    condition.kind == "secret_deleted"
+                    and self.state.get("v1", "Secret", condition.namespace, condition.name) is None
+                ):
+                    problems.append(
+                        f"attack.drivers[{i}].ends_when[{j}]: no Secret "
+                        f"{condition.namespace}/{condition.name} in the starting cluster"
+                    )
         return problems
 
     def close(self) -> None:
@@ -184,16 +208,69 @@ class DrillEngine:
 
     def metrics(self, query: str, at: float) -> dict[str, Any]:
         """The drill's Prometheus: `data` of /api/v1/query for query at unix time `at`."""
-        return promql.evaluate(query, at, self.traffic.series)
+        now = self.clock.now().timestamp()
+        return promql.evaluate(query, at, self._series_at(now), now=now)
+
+    def _series_at(self, now: float) -> Callable[[float], list[tuple[str, dict[str, str], float]]]:
+        cache = self._metrics_cache
+
+        def series(at: float) -> list[tuple[str, dict[str, str], float]]:
+            # A scrape in the past never changes: changes happen now, not before.
+            if at > now:
+                return self.traffic.series(at)
+            if at not in cache:
+                if len(cache) > 4096:
+                    cache.clear()
+                cache[at] = self.traffic.series(at)
+            return cache[at]
+
+        return series
 
     # ----- reading the cluster --------------------------------------------------------------
 
     def _pod(self, namespace: str | None, name: str) -> dict[str, Any] | None:
-        pods = [p for p in self.view.pods(namespace) if p["metadata"]["name"] == name]
-        return pods[0] if pods else None
+        """The pod running in place of a scenario pod: itself, else its workload's replacement.
 
-    def _endpoint(self, pod: PodSpec) -> Endpoint:
-        return Endpoint(ip=pod.ip, pod=self._pod(pod.namespace, pod.name))
+        A controller replaces a deleted pod under a new name with the same labels
+        (apart from the template hash); whatever the pod image carries (a poisoned
+        dependency) carries over, whatever only its process held does not.
+        """
+        found = self.view.pod(namespace, name)
+        if found is not None:
+            return None if (found["metadata"].get("deletionTimestamp")) else found
+        spec = self.scenario.pod(name)
+        if spec is None or "app" not in spec.labels:
+            return None
+        for pod in self.view.pods(namespace):
+            labels = pod["metadata"].get("labels") or {}
+            if labels.get("app") == spec.labels["app"] and not pod["metadata"].get(
+                "deletionTimestamp"
+            ):
+                return pod
+        return None
+
+    def _live(self, spec: PodSpec) -> PodSpec | None:
+        """The scenario pod as it runs now (name, IP, node, image of its replacement)."""
+        pod = self._pod(spec.namespace, spec.name)
+        if pod is None:
+            return None
+        if pod["metadata"]["name"] == spec.name:
+            return spec
+        containers = (pod.get("spec") or {}).get("containers") or []
+        image = next(
+            (c.get("image") for c in containers if c.get("name") == spec.container), spec.image
+        )
+        return dataclasses.replace(
+            spec,
+            name=pod["metadata"]["name"],
+            ip=str((pod.get("status") or {}).get("podIP") or spec.ip),
+            node=str((pod.get("spec") or {}).get("nodeName") or spec.node),
+            image=str(image),
+        )
+
+    def _endpoint(self, spec: PodSpec) -> Endpoint:
+        pod = self._pod(spec.namespace, spec.name)
+        return Endpoint.of_pod(pod) if pod is not None else Endpoint(ip=spec.ip)
 
     def _pods_labelled(self, namespace: str, key: str, value: str) -> list[PodSpec]:
         return [
@@ -203,6 +280,18 @@ class DrillEngine:
     def _falco_pod_for(self, node: str) -> PodSpec | None:
         falco = self._pods_labelled("falco-system", "app", "falco")
         return next((p for p in falco if p.node == node), falco[0] if falco else None)
+
+    def _dns_verdict(self, client: Endpoint) -> tuple[Verdict, Endpoint | None]:
+        """Whether the client's DNS reaches a kube-dns pod (UDP 53), and which one."""
+        last: Verdict | None = None
+        for dns in self._pods_labelled("kube-system", "k8s-app", "kube-dns"):
+            server = self._endpoint(dns)
+            if server.pod is None:
+                continue
+            last = network_verdict(self.view, client, server, 53, "UDP")
+            if last.allowed:
+                return last, server
+        return last or Verdict.denied("no kube-dns pod runs", None, "gone"), None
 
     # ----- injects ----------------------------------------------------------------------------
 
@@ -216,6 +305,7 @@ class DrillEngine:
                 inject,
                 repetition=repetition,
             )
+        self._scripted = True
         try:
             summary = getattr(self, f"_play_{inject.kind}")(inject.spec)
         except Exception as error:  # a cluster refusal is part of the drill, not a crash
@@ -225,8 +315,10 @@ class DrillEngine:
                 inject,
                 repetition=repetition,
             )
+        finally:
+            self._scripted = False
         if inject.kind in ("apply", "delete", "traffic"):
-            self.react()
+            self.react(scripted=True)
         return self._event(ev.INJECT, summary, inject, repetition=repetition)
 
     def _event(
@@ -245,9 +337,12 @@ class DrillEngine:
         return event
 
     def _suppression(self, inject: Inject) -> str | None:
+        """Why an inject does not happen now: its driver stopped, its pod is gone, or it
+        needs a path the network no longer gives. None: it happens."""
         spec = inject.spec
-        if inject.malicious and self.traffic.eradicated:
-            return "the attack has been eradicated"
+        if inject.malicious and not self.attack.alive(inject.driver):
+            ended = self.attack.ended[str(inject.driver)]
+            return f"attack driver {inject.driver} has stopped ({ended.describe()})"
         pod_name = {
             "falco": spec.get("pod"),
             "dns": spec.get("client_pod"),
@@ -257,30 +352,33 @@ class DrillEngine:
             pod_name = spec["object"]["name"]
         if pod_name is None or (inject.kind in ("log", "event") and not inject.malicious):
             return None
-        pod = self.scenario.pod(str(pod_name)) if pod_name else None
-        if pod is None:
+        spec_pod = self.scenario.pod(str(pod_name))
+        if spec_pod is None:
             return None
-        endpoint = self._endpoint(pod)
+        endpoint = self._endpoint(spec_pod)
         if endpoint.pod is None:
-            return f"pod {pod.namespace}/{pod.name} no longer exists"
-        if policy := isolating_policy(self.view, endpoint.pod):
-            return f"{pod.name} is isolated by NetworkPolicy {policy}"
+            return f"no pod runs in place of {spec_pod.namespace}/{spec_pod.name}"
         if inject.kind == "falco" and spec.get("remote"):
-            ip, port = _split_remote(str(spec["remote"]))
+            ip, port = split_remote(str(spec["remote"]))
             verdict = network_verdict(self.view, endpoint, Endpoint(ip=ip), port)
-            if not verdict.allowed:
-                return f"connections from {pod.name} to {ip} are blocked ({verdict.why})"
+            evt_type = str((spec.get("fields") or {}).get("evt.type") or "connect")
+            if not verdict.allowed and evt_type in NEEDS_CONNECTION:
+                self._record_attempt(endpoint, ip, port, verdict)
+                return (
+                    f"{endpoint.name} cannot connect to {ip}:{port}, so nothing is "
+                    f"{evt_type}'d onto the connection ({verdict.why})"
+                )
         if inject.kind == "dns":
-            for dns in self._pods_labelled("kube-system", "k8s-app", "kube-dns"):
-                verdict = network_verdict(self.view, endpoint, self._endpoint(dns), 53, "UDP")
-                if verdict.allowed:
-                    return None
-            return f"{pod.name} cannot reach kube-dns (egress to port 53 is not allowed)"
+            verdict, _ = self._dns_verdict(endpoint)
+            if not verdict.allowed:
+                self._record_dns_drop(endpoint)
+                return f"its queries never reach kube-dns ({verdict.why})"
         return None
 
     def _play_falco(self, spec: dict[str, Any]) -> str:
-        pod = self.scenario.pod(str(spec["pod"]))
-        assert pod is not None  # checked when the scenario was loaded
+        scenario_pod = self.scenario.pod(str(spec["pod"]))
+        assert scenario_pod is not None  # checked when the scenario was loaded
+        pod = self._live(scenario_pod) or scenario_pod
         falco = self._falco_pod_for(pod.node)
         if falco is None:
             raise RuntimeError("no Falco pod (app=falco in falco-system) to log the alert")
@@ -302,8 +400,9 @@ class DrillEngine:
             "k8s.pod.name": pod.name,
             "k8s.ns.name": pod.namespace,
         }
+        dropped = ""
         if spec.get("remote"):
-            ip, port = _split_remote(str(spec["remote"]))
+            ip, port = split_remote(str(spec["remote"]))
             local_port = self._rng.randint(32768, 60999)
             fields.update(
                 {
@@ -320,6 +419,12 @@ class DrillEngine:
                     "fd.cip.name": None,
                 }
             )
+            client = self._endpoint(scenario_pod)
+            verdict = network_verdict(self.view, client, Endpoint(ip=ip), port)
+            if not verdict.allowed:
+                # The connect() happens (Falco sees it); the network drops its packets.
+                self._record_attempt(client, ip, port, verdict, local_port)
+                dropped = f"; the connection is dropped ({verdict.why})"
         for name, value in (spec.get("fields") or {}).items():
             fields[name] = (
                 render.expand_query(value, self._rng) if isinstance(value, str) else value
@@ -335,17 +440,19 @@ class DrillEngine:
             source=str(spec.get("source", "syscall")),
             nanos=self._rng.randint(0, 999),
         )
-        self.state.append_log(falco.namespace, falco.name, line, at=self.clock.now())
+        self.state.append_log(
+            falco.namespace, falco.name, line, container=falco.container, at=self.clock.now()
+        )
         priority = falco_rules.priority_spelling(
             str(spec.get("priority") or falco_rules.RULES[spec["rule"]].priority)
         )
-        return f"Falco {priority}: {spec['rule']} ({pod.name}, logged by {falco.name})"
+        return f"Falco {priority}: {spec['rule']} ({pod.name}, logged by {falco.name}){dropped}"
 
     def _play_event(self, spec: dict[str, Any]) -> str:
         involved = spec["object"]
         namespace = str(spec.get("namespace", "voicehive"))
         uid = node = None
-        api_version = involved.get("apiVersion") or DEFAULT_API_VERSIONS.get(involved["kind"])
+        api_version = involved.get("apiVersion") or _API_VERSIONS.get(involved["kind"])
         if api_version:
             found = self.state.get(api_version, involved["kind"], namespace, involved["name"])
             if found:
@@ -357,36 +464,57 @@ class DrillEngine:
         return f"{event['type']} event {event['reason']} on {on}"
 
     def _play_dns(self, spec: dict[str, Any]) -> str:
-        client = self.scenario.pod(str(spec["client_pod"]))
-        assert client is not None
+        scenario_pod = self.scenario.pod(str(spec["client_pod"]))
+        assert scenario_pod is not None
+        client = self._live(scenario_pod) or scenario_pod
+        _, server_end = self._dns_verdict(self._endpoint(scenario_pod))
         servers = self._pods_labelled("kube-system", "k8s-app", "kube-dns")
         if not servers:
             raise RuntimeError("no kube-dns pod (k8s-app=kube-dns in kube-system) to log the query")
-        server = servers[self._rng.randrange(len(servers))]
+        server = next(
+            (s for s in servers if server_end and s.name == server_end.name),
+            servers[self._rng.randrange(len(servers))],
+        )
         line = render.coredns_line(spec, client.ip, self._rng)
-        self.state.append_log(server.namespace, server.name, line, at=self.clock.now())
+        self.state.append_log(
+            server.namespace, server.name, line, container=server.container, at=self.clock.now()
+        )
         # The facilitator sees the name as logged, not the scenario's {hex56} template.
         asked = _LOGGED_QUESTION.search(line)
-        query = asked.group(1) if asked else f"{spec.get('type', 'A')} {spec['query']}"
-        return f"DNS {query} from {client.name} (logged by {server.name})"
+        qtype, query = (
+            (asked.group(1), asked.group(2))
+            if asked
+            else (str(spec.get("type", "A")), str(spec["query"]))
+        )
+        if server_end is not None:
+            self._record_dns(
+                self._endpoint(scenario_pod),
+                server_end,
+                query,
+                qtype,
+                str(spec.get("rcode", "NOERROR")),
+            )
+        return f"DNS {qtype} IN {query} from {client.name} (logged by {server.name})"
 
     def _play_log(self, spec: dict[str, Any]) -> str:
-        pod = self.scenario.pod(str(spec["pod"]))
-        assert pod is not None
+        scenario_pod = self.scenario.pod(str(spec["pod"]))
+        assert scenario_pod is not None
+        pod = self._live(scenario_pod) or scenario_pod
+        self._write_log(pod, str(spec["line"]), spec.get("container"))
+        return f"log line in {pod.name}"
+
+    def _write_log(self, pod: PodSpec, template: str, container: str | None = None) -> None:
         now = self.clock.now()
         stamp = (
             now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
         )
         klog = now.astimezone(UTC).strftime("I%m%d %H:%M:%S.%f")
         line = (
-            render.expand_query(str(spec["line"]), self._rng)
-            .replace("{now}", stamp)
-            .replace("{klog}", klog)
+            render.expand_query(template, self._rng).replace("{now}", stamp).replace("{klog}", klog)
         )
         self.state.append_log(
-            pod.namespace, pod.name, line, container=spec.get("container") or pod.container, at=now
+            pod.namespace, pod.name, line, container=container or pod.container, at=now
         )
-        return f"log line in {pod.name}"
 
     def _play_apply(self, spec: dict[str, Any]) -> str:
         obj = copy.deepcopy(spec["object"])
@@ -456,6 +584,10 @@ class DrillEngine:
         self.view.invalidate()
         if obj.get("kind") not in REACTIVE_KINDS:
             return
+        scripted = self._scripted and threading.get_ident() == self._loop_thread
+        if not scripted:
+            with self._changes_lock:
+                self._changes.append((event_type, obj))
         if self._loop is None or threading.get_ident() == self._loop_thread:
             self._react_safely()
         elif not self._pending_reaction:
@@ -474,190 +606,17 @@ class DrillEngine:
         except Exception as error:  # noqa: BLE001 - reported to the facilitator instead
             self._event(ev.ERROR, f"the drill could not evaluate a change: {error!r}")
 
-    def react(self) -> None:
-        """Re-evaluate the cluster after a change and report what it did to the drill."""
-        now = self.clock.now()
-        changes = self.traffic.reevaluate(now.timestamp())
-        if not self.traffic.eradicated and (foothold := self._eradicated()):
-            changes += self.traffic.mark_eradicated(now.timestamp())
-            self._observe("eradicated", foothold, now)
-            self._event(
-                ev.REACTION,
-                "the attacker's foothold is gone: its credentials no longer work "
-                "(malicious injects stop)",
-            )
-        self._report_isolation(now)
-        self._report_blocks(now)
-        self._report_drift_undone(now)
-        for change in changes:
-            self._report_flow(change, now)
 
-    def _report_drift_undone(self, now: datetime) -> None:
-        """A change an inject made has been put right: back to the original, or changed again."""
-        for key, (original, injected) in self._drifted.items():
-            if key in self._undone:
-                continue
-            current = self._spec(key)
-            if current == injected:
-                continue
-            self._undone.add(key)
-            target = f"{key[1].lower()}/{key[3]}"
-            how = (
-                "restored as it was"
-                if current == original
-                else ("removed" if current is None else "changed again")
-            )
-            self._observe("fix-config", target, now, how)
-            self._event(
-                ev.REACTION,
-                f"{key[1]} {key[2]}/{key[3]} {how}: the injected change is undone",
-                object=target,
-                reaction="fixed",
-            )
-
-    def _isolation_now(self) -> dict[str, str]:
-        found = {}
-        for pod in self.scenario.pods:
-            endpoint = self._endpoint(pod)
-            if endpoint.pod is not None and (policy := isolating_policy(self.view, endpoint.pod)):
-                found[pod.name] = policy
-        return found
-
-    def _report_isolation(self, now: datetime) -> None:
-        current = self._isolation_now()
-        for name, policy in current.items():
-            if name not in self._isolated:
-                pod = self.scenario.pod(name)
-                app = pod.labels.get("app", name) if pod else name
-                self._observe("isolate", app, now, policy)
-                self._event(
-                    ev.REACTION,
-                    f"{name} is isolated by NetworkPolicy {policy}: no traffic in or out",
-                    pod=name,
-                    policy=policy,
-                    reaction="isolated",
-                )
-        for name, policy in self._isolated.items():
-            if name not in current:
-                pod = self.scenario.pod(name)
-                self._observe("restore", pod.labels.get("app", name) if pod else name, now, policy)
-                self._event(
-                    ev.REACTION,
-                    f"{name} is no longer isolated ({policy} removed or changed)",
-                    pod=name,
-                    policy=policy,
-                    reaction="released",
-                )
-        self._isolated = current
-
-    def _watched_remotes(self) -> set[tuple[str, str, int]]:
-        remotes = set()
-        for inject in self.scenario.injects:
-            if inject.kind == "falco" and inject.spec.get("remote"):
-                ip, port = _split_remote(str(inject.spec["remote"]))
-                remotes.add((str(inject.spec["pod"]), ip, port))
-        for flow in self.scenario.flows:
-            if flow.dest_ip:
-                remotes.add((flow.source_pod, flow.dest_ip, flow.port))
-        return remotes
-
-    def _blocked_now(self) -> dict[tuple[str, str, int], str]:
-        blocked = {}
-        for pod_name, ip, port in self._watched_remotes():
-            pod = self.scenario.pod(pod_name)
-            if pod is None:
-                continue
-            endpoint = self._endpoint(pod)
-            if endpoint.pod is None or isolating_policy(self.view, endpoint.pod):
-                continue  # isolation is reported on its own
-            verdict = network_verdict(self.view, endpoint, Endpoint(ip=ip), port)
-            if not verdict.allowed:
-                blocked[(pod_name, ip, port)] = verdict.blocked_by or verdict.why
-        return blocked
-
-    def _report_blocks(self, now: datetime) -> None:
-        current = self._blocked_now()
-        for (pod, ip, port), by in current.items():
-            if (pod, ip, port) not in self._blocked:
-                self._observe("block-ip", ip, now, by)
-                self._event(
-                    ev.REACTION,
-                    f"egress from {pod} to {ip}:{port} is now blocked by {by}",
-                    pod=pod,
-                    ip=ip,
-                    reaction="blocked",
-                )
-        for pod, ip, port in self._blocked:
-            if (pod, ip, port) not in current:
-                self._event(
-                    ev.REACTION,
-                    f"egress from {pod} to {ip}:{port} is allowed again",
-                    pod=pod,
-                    ip=ip,
-                    reaction="unblocked",
-                )
-        self._blocked = current
-
-    def _report_flow(self, change: FlowChange, now: datetime) -> None:
-        verdict = self.traffic.verdict(change.flow_id)
-        if (
-            change.was_flowing
-            and not change.flowing
-            and verdict.layer in ("network", "mesh-authz", "mtls")
-        ):
-            self._cluster_stopped.add(change.flow_id)
-        if change.flowing and change.flow_id in self._cluster_stopped:
-            self._cluster_stopped.discard(change.flow_id)
-            self._observe("flow-restored", change.flow_id, now)
-        if verdict.layer == "mesh-authz" and not change.flowing:
-            flow = next(f for f in self.scenario.flows if f.id == change.flow_id)
-            dest = self.scenario.pod(flow.dest_pod or "")
-            self._observe(
-                "mesh-deny",
-                dest.labels.get("app", dest.name) if dest else str(flow.dest_pod),
-                now,
-                verdict.blocked_by or "",
-            )
-        if change.flowing and not change.was_flowing:
-            summary = f"traffic flow {change.flow_id} flows again"
-        elif change.was_flowing and not change.flowing:
-            summary = f"traffic flow {change.flow_id} stopped: {change.why}"
-        else:
-            summary = f"traffic flow {change.flow_id} now ends differently: {change.why}"
-        self._event(
-            ev.REACTION,
-            summary,
-            flow=change.flow_id,
-            flowing=change.flowing,
-            malicious_flow=change.malicious,
-            reaction="flow",
-        )
-
-    def _eradicated(self) -> str | None:
-        """The name of the object whose removal or annotation ended the attack, if it happened."""
-        for condition in self.scenario.eradication:
-            kind = "deleted" if "deleted" in condition else "annotated"
-            target = condition[kind]
-            api_version = target.get("apiVersion") or DEFAULT_API_VERSIONS.get(target["kind"], "v1")
-            namespace = target.get("namespace", "voicehive")
-            found = self.state.get(api_version, target["kind"], namespace, target["name"])
-            if kind == "deleted" and found is None:
-                return str(target["name"])
-            if kind == "annotated" and found is not None:
-                annotations = found["metadata"].get("annotations") or {}
-                if target["key"] in annotations and (
-                    "value" not in target or str(annotations[target["key"]]) == str(target["value"])
-                ):
-                    return str(target["name"])
-        return None
-
-    def _observe(self, action: str, target: str, now: datetime, by: str = "") -> None:
-        self.observations.append(Observation(action, target, now, by))
-
-
-def _split_remote(remote: str) -> tuple[str, int]:
-    host, _, port = remote.rpartition(":")
-    return host, int(port)
+_API_VERSIONS = {
+    "Secret": "v1",
+    "ServiceAccount": "v1",
+    "Pod": "v1",
+    "Service": "v1",
+    "Namespace": "v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
+    "AuthorizationPolicy": "security.istio.io/v1",
+    "PeerAuthentication": "security.istio.io/v1",
+}
 
 
 def _describe(inject: Inject) -> str:

@@ -48,7 +48,10 @@ class DrillEvent:
 class Observation:
     """A containment the cluster itself shows (whoever made it: console, kubectl, script)."""
 
-    action: str  # isolate, block-ip, mesh-deny, eradicated, restore
+    # isolate (cut off), block-ip, mesh-deny, restore, fix-config, flow-restored,
+    # eradicated (a service account's token deleted: its credentials are gone),
+    # disable-sa, attack-ended (an attack driver has stopped for good; target: its id)
+    action: str
     target: str
     wall: datetime
     by: str

@@ -7,6 +7,11 @@ now; scenario time jumps to it, so later injects keep their spacing) and
 `stop()`. What happens is reported as `DrillEvent`s: to callbacks
 (`subscribe`), to async iterators (`events()`), and in `history`.
 
+Between injects, the optional `tick(position)` callable runs every
+`tick_every` seconds of scenario time (the engine's: flows connect, logs and
+Hubble show it); ticks are not injects, so "inject the next event now" never
+lands on one, and a jump in scenario time plays one tick, not every one skipped.
+
 Controls and callbacks are safe to call from any thread; the player itself
 runs as one asyncio task (`await player.run()`).
 """
@@ -79,9 +84,14 @@ class ScenarioPlayer:
         clock: DrillClock,
         *,
         speed: float = 1.0,
+        tick: Callable[[float], None] | None = None,
+        tick_every: float = 15.0,
     ) -> None:
         self.scenario = scenario
         self._play = play
+        self._tick = tick
+        self._tick_every = tick_every
+        self._next_tick = tick_every
         self.clock = clock
         self._speed = _check_speed(speed)
         self._queue = schedule(scenario)
@@ -265,6 +275,7 @@ class ScenarioPlayer:
         assert self._wakeup is not None
         while True:
             self._wakeup.clear()
+            tick_due: float | None = None
             with self._lock:
                 if self._stopped:
                     return
@@ -280,14 +291,32 @@ class ScenarioPlayer:
                 else:
                     position = self.position()
                     target = item.at if item else self.scenario.length
-                    if not self._paused and position + EPSILON >= target:
+                    if (
+                        self._tick is not None
+                        and not self._paused
+                        and position + EPSILON >= self._next_tick
+                        and position + EPSILON < target
+                    ):
+                        # Due before the next inject: tick first, then look again.
+                        steps = int((position + EPSILON) // self._tick_every) + 1
+                        self._next_tick = steps * self._tick_every
+                        tick_due = position
+                    if tick_due is not None:
+                        due = None
+                    elif not self._paused and position + EPSILON >= target:
                         if item is None:
                             return
                         self._queue.pop(0)
                         due = item
                     else:
                         due = None
+                        if self._tick is not None and self._next_tick < target:
+                            target = self._next_tick
                         delay = None if self._paused else (target - position) / self._speed
+            if tick_due is not None and self._tick is not None:
+                self._tick(tick_due)
+                await asyncio.sleep(0)
+                continue
             if due is not None:
                 self._play(due.inject, due.repetition)
                 await asyncio.sleep(0)  # let watchers and the API server breathe between injects

@@ -6,6 +6,18 @@ Supported: a selector `name{label="v", label!="v", label=~"re", label!~"re"}`,
 after. Answers are Prometheus `data` objects (`resultType` vector) with values
 as strings and `__name__` dropped by functions and aggregations, as Prometheus
 does. Anything else raises `PromQLError` with Prometheus's own kind of message.
+
+Like a real Prometheus, it answers from scrapes, not from the exact counters:
+every target is scraped each `SCRAPE_INTERVAL` seconds; an instant selector
+returns the latest scrape at or before the evaluation time (within the 5 min
+lookback); `rate`/`increase` take the scrapes inside the left-open window
+`(t - range, t]` and need two of them, then extrapolate as Prometheus's
+`extrapolatedRate` does (prometheus/prometheus promql/functions.go): to the
+window's edges when the first and last samples lie within 1.1 average
+intervals of them, else by half an interval, and never below the counter's
+zero point; `irate` uses the last two scrapes. So a new flow shows in
+`rate(x[5m])` after two scrapes, as on a real cluster, and a stopped one fades
+out of it over the window.
 """
 
 from __future__ import annotations
@@ -25,6 +37,9 @@ _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]
 _SELECTOR = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(\{[^}]*\})?\s*(\[[^\]]+\])?\s*$")
 _AGGREGATIONS = ("sum", "max", "min", "avg", "count")
 _FUNCTIONS = ("rate", "irate", "increase")
+# Istio's sample Prometheus (samples/addons/prometheus.yaml) scrapes every 15 s.
+SCRAPE_INTERVAL = 15.0
+LOOKBACK_SECONDS = 300.0
 
 
 class PromQLError(ValueError):
@@ -112,9 +127,26 @@ def _parse_grouping(text: str) -> tuple[str, tuple[str, ...], str]:
     return match.group(1), labels, text[match.end() :]
 
 
-def evaluate(expr: str, at: float, series_at: SeriesAt) -> dict[str, Any]:
-    """The `data` object of /api/v1/query for expr at unix time `at`."""
-    vector = _eval(expr.strip(), at, series_at)
+def scrape_times(after: float, until: float) -> list[float]:
+    """The scrape times in the left-open interval (after, until]."""
+    first = math.floor(after / SCRAPE_INTERVAL) + 1
+    last = math.floor(until / SCRAPE_INTERVAL)
+    return [k * SCRAPE_INTERVAL for k in range(first, last + 1)]
+
+
+def evaluate(
+    expr: str, at: float, series_at: SeriesAt, *, now: float | None = None
+) -> dict[str, Any]:
+    """The `data` object of /api/v1/query for expr at unix time `at`.
+
+    `now`: the present; no scrape has happened after it (default: `at`).
+    """
+    horizon = at if now is None else min(at, now)
+
+    def scraped(window_start: float, window_end: float) -> list[float]:
+        return scrape_times(window_start, min(window_end, horizon))
+
+    vector = _eval(expr.strip(), at, series_at, scraped)
     return {
         "resultType": "vector",
         "result": [
@@ -124,10 +156,15 @@ def evaluate(expr: str, at: float, series_at: SeriesAt) -> dict[str, Any]:
     }
 
 
-def _eval(expr: str, at: float, series_at: SeriesAt) -> list[tuple[dict[str, str], float]]:
+Scraped = Callable[[float, float], list[float]]
+
+
+def _eval(
+    expr: str, at: float, series_at: SeriesAt, scraped: Scraped
+) -> list[tuple[dict[str, str], float]]:
     aggregation = re.match(rf"^\s*({'|'.join(_AGGREGATIONS)})\b\s*", expr)
     if aggregation:
-        return _aggregate(aggregation.group(1), expr[aggregation.end() :], at, series_at)
+        return _aggregate(aggregation.group(1), expr[aggregation.end() :], at, series_at, scraped)
     call = _split_call(expr)
     if call:
         function, inner = call
@@ -139,19 +176,20 @@ def _eval(expr: str, at: float, series_at: SeriesAt) -> list[tuple[dict[str, str
                 f'parse error: expected type range vector in call to function "{function}", '
                 "got instant vector"
             )
-        window = (
-            min(selector.range_seconds, 30.0) if function == "irate" else selector.range_seconds
-        )
-        now = _matching(series_at(at), selector)
-        before = _matching(series_at(at - window), selector)
+        window = selector.range_seconds
+        samples: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+        for moment in scraped(at - window, at):
+            for key, value in _matching(series_at(moment), selector).items():
+                samples.setdefault(key, []).append((moment, value))
         result = []
-        for key, value in now.items():
-            previous = before.get(key)
-            if previous is None:
-                continue
-            delta = value - previous if value >= previous else value  # a counter reset
+        for key, points in samples.items():
             labels = {k: v for k, v in key if k != "__name__"}
-            result.append((labels, delta if function == "increase" else delta / window))
+            if function == "irate":
+                rated = _irate(points)
+            else:
+                rated = _extrapolated(points, at - window, at, window, function == "rate")
+            if rated is not None:
+                result.append((labels, rated))
         return result
     selector = _parse_selector(expr)
     if selector.range_seconds is not None:
@@ -159,11 +197,51 @@ def _eval(expr: str, at: float, series_at: SeriesAt) -> list[tuple[dict[str, str
             "bad_data: a range vector cannot be the result of /api/v1/query here; "
             "wrap it in rate() or use /api/v1/query_range"
         )
-    return [(dict(key), value) for key, value in _matching(series_at(at), selector).items()]
+    latest = scraped(at - LOOKBACK_SECONDS, at)
+    if not latest:
+        return []
+    return [(dict(key), value) for key, value in _matching(series_at(latest[-1]), selector).items()]
+
+
+def _extrapolated(
+    points: list[tuple[float, float]], start: float, end: float, window: float, is_rate: bool
+) -> float | None:
+    """Prometheus's extrapolatedRate for a counter (rate when is_rate, else increase)."""
+    if len(points) < 2:
+        return None
+    (first_t, first_v), (last_t, _) = points[0], points[-1]
+    result = points[-1][1] - first_v
+    previous = first_v
+    for _, value in points[1:]:
+        if value < previous:  # a counter reset
+            result += previous
+        previous = value
+    sampled = last_t - first_t
+    average = sampled / (len(points) - 1)
+    threshold = average * 1.1
+    to_start, to_end = first_t - start, end - last_t
+    if to_start >= threshold:
+        to_start = average / 2
+    if result > 0 and first_v >= 0:
+        to_start = min(to_start, sampled * (first_v / result))
+    if to_end >= threshold:
+        to_end = average / 2
+    factor = (sampled + to_start + to_end) / sampled
+    if is_rate:
+        factor /= window
+    return result * factor
+
+
+def _irate(points: list[tuple[float, float]]) -> float | None:
+    if len(points) < 2:
+        return None
+    (before_t, before_v), (last_t, last_v) = points[-2], points[-1]
+    delta = last_v - before_v if last_v >= before_v else last_v
+    return delta / (last_t - before_t)
 
 
 def _aggregate(
-    aggregation: str, rest: str, at: float, series_at: SeriesAt
+    aggregation: str, rest: str, at: float, series_at: SeriesAt, scraped: Scraped
 ) -> list[tuple[dict[str, str], float]]:
     """`sum by (a) (x)` or `sum(x) by (a)` (rest is what follows the aggregation's name)."""
     mode, labels, rest = _parse_grouping(rest)
@@ -178,7 +256,7 @@ def _aggregate(
             raise PromQLError(f"parse error: unsupported expression {aggregation + rest!r}")
         inner = call[1]
     groups: dict[tuple[tuple[str, str], ...], list[float]] = {}
-    for series_labels, value in _eval(inner, at, series_at):
+    for series_labels, value in _eval(inner, at, series_at, scraped):
         kept = {k: v for k, v in series_labels.items() if k != "__name__"}
         if mode == "by":
             key = tuple(sorted((k, kept[k]) for k in labels if k in kept))

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from actions.drill.attack import Driver, parse_attack, with_drivers
 from actions.drill.falco_rules import RULES, priority_spelling
 
 INCIDENT_CLASSES = ("P0", "P1", "P2", "P3")
@@ -103,6 +104,9 @@ class Flow:
     received_bytes_per_second: float
     active: bool
     malicious: bool
+    driver: str | None = None  # the attack driver a malicious flow belongs to
+    log_ok: str | None = None  # a line the source pod logs each tick while the flow passes
+    log_failed: str | None = None  # ... and while it is refused or dropped
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class Inject:
     every: float | None
     times: int | None
     note: str | None
+    driver: str | None = None  # the attack driver a malicious inject belongs to
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,7 @@ class Scenario:
     objects: tuple[dict[str, Any], ...]
     rbac: tuple[dict[str, Any], ...] | None
     flows: tuple[Flow, ...]
-    eradication: tuple[dict[str, Any], ...]
+    drivers: tuple[Driver, ...]
     injects: tuple[Inject, ...]
     answer_key: AnswerKey
     source: str = ""
@@ -179,6 +184,9 @@ class Scenario:
 
     def pod(self, name: str) -> PodSpec | None:
         return next((pod for pod in self.pods if pod.name == name), None)
+
+    def driver(self, driver_id: str | None) -> Driver | None:
+        return next((d for d in self.drivers if d.id == driver_id), None)
 
     def first_clock_inject(self) -> Inject | None:
         """The inject MTTD runs from: the answer key's choice, else the first malicious one."""
@@ -682,8 +690,9 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
     flows = _flows(own_flows, c, pods_by_name, ("traffic",)) + _flows(
         kept, c, pods_by_name, ("cluster", "traffic")
     )
-    eradication = _eradication(doc.get("attack"), c)
-    injects = _injects(doc.get("injects"), c, pods, flows, length, mesh)
+    drivers = parse_attack(doc.get("attack"), c, pods)
+    flows = with_drivers(flows, drivers, c)
+    injects = _injects(doc.get("injects"), c, pods, flows, length, mesh, drivers)
     answer_key = _answer_key(doc.get("answer_key"), c, injects)
     # The scenario's own scripts first: they answer before the base cluster's.
     exec_scripts = _exec_scripts(doc.get("exec"), c, namespaces, ("exec",)) + _exec_scripts(
@@ -706,7 +715,7 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
         objects=objects,
         rbac=rbac,
         flows=flows,
-        eradication=eradication,
+        drivers=drivers,
         injects=injects,
         answer_key=answer_key,
         istio_version=istio_version,
@@ -905,6 +914,8 @@ FLOW_KEYS = {
     "received_bytes_per_second",
     "active",
     "malicious",
+    "driver",
+    "log",
 }
 
 
@@ -939,6 +950,15 @@ def _flows(
         if dest_ip:
             _check_ip(c, str(dest_ip), (*path, "to", "ip"))
         protocol = c.text(item, "protocol", path, default="http", choices=("http", "grpc", "tcp"))
+        logs = c.mapping(item.get("log"), (*path, "log"), required=False)
+        c.unknown_keys(logs, {"ok", "failed"}, (*path, "log"))
+        for key in ("ok", "failed"):
+            if key in logs:
+                c.text(logs, key, (*path, "log"))
+        malicious = c.flag(item, "malicious", path, default=False)
+        driver = item.get("driver")
+        if driver is not None and not malicious:
+            c.problem((*path, "driver"), "only a malicious flow belongs to an attack driver")
         flows.append(
             Flow(
                 id=flow_id,
@@ -956,37 +976,16 @@ def _flows(
                     item, "received_bytes_per_second", path, default=0.0
                 ),
                 active=c.flag(item, "active", path, default=True),
-                malicious=c.flag(item, "malicious", path, default=False),
+                malicious=malicious,
+                driver=str(driver) if driver is not None else None,
+                log_ok=str(logs["ok"]) if logs.get("ok") else None,
+                log_failed=str(logs["failed"]) if logs.get("failed") else None,
             )
         )
     return tuple(flows)
 
 
-def _eradication(value: Any, c: _Checker) -> tuple[dict[str, Any], ...]:
-    attack = c.mapping(value, ("attack",), required=False)
-    c.unknown_keys(attack, {"eradicated_when"}, ("attack",))
-    conditions = []
-    for i, raw in enumerate(
-        c.sequence(attack.get("eradicated_when"), ("attack", "eradicated_when"))
-    ):
-        path: Path_ = ("attack", "eradicated_when", i)
-        item = c.mapping(raw, path)
-        if not item:
-            continue
-        kinds = [k for k in ("deleted", "annotated") if k in item]
-        if len(kinds) != 1:
-            c.problem(path, "give exactly one of deleted or annotated")
-            continue
-        target = c.mapping(item[kinds[0]], (*path, kinds[0]))
-        for key in ("kind", "name"):
-            c.text(target, key, (*path, kinds[0]))
-        if kinds[0] == "annotated":
-            c.text(target, "key", (*path, kinds[0]))
-        conditions.append(item)
-    return tuple(conditions)
-
-
-INJECT_COMMON = {"at", "id", "malicious", "repeat", "note"}
+INJECT_COMMON = {"at", "id", "malicious", "repeat", "note", "driver"}
 
 
 def _injects(
@@ -996,6 +995,7 @@ def _injects(
     flows: tuple[Flow, ...],
     length: float,
     mesh: str,
+    drivers: tuple[Driver, ...] = (),
 ) -> tuple[Inject, ...]:
     injects: list[Inject] = []
     ids: set[str] = set()
@@ -1032,6 +1032,14 @@ def _injects(
         spec = c.mapping(item[kind], (*path, kind))
         _check_inject(kind, spec, (*path, kind), c, pod_names, flow_ids, mesh)
         note = item.get("note")
+        malicious = c.flag(item, "malicious", path, default=False)
+        driver = item.get("driver")
+        if driver is not None and not malicious:
+            c.problem((*path, "driver"), "only a malicious inject belongs to an attack driver")
+        elif driver is not None and not any(d.id == driver for d in drivers):
+            c.problem((*path, "driver"), f"no attack driver {driver!r} in attack.drivers")
+        if malicious and driver is None and drivers:
+            driver = drivers[0].id
         injects.append(
             Inject(
                 index=i,
@@ -1039,10 +1047,11 @@ def _injects(
                 at=at,
                 kind=kind,
                 spec=spec,
-                malicious=c.flag(item, "malicious", path, default=False),
+                malicious=malicious,
                 every=every,
                 times=times,
                 note=str(note) if note else None,
+                driver=str(driver) if driver is not None else None,
             )
         )
     return tuple(injects)

@@ -13,16 +13,37 @@ holds the run's credentials (the drill server's CA and bearer token).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from actions.drill.clock import DrillClock, SystemClock
-from actions.drill.engine import DrillEngine
+from actions.drill.engine import TICK_SECONDS, DrillEngine
+from actions.drill.hubble_cli import write_shim
 from actions.drill.player import ScenarioPlayer
 from actions.drill.scenario import Scenario
+
+HUBBLE_FLOWS = "hubble-flows.json"
+DESIRED_STATE = "network-policies.yaml"
+
+
+def new_runtime_dir() -> Path:
+    """A private folder for one drill's own files (flows, `hubble`, desired state)."""
+    return Path(tempfile.mkdtemp(prefix="warroom-drill-"))
+
+
+def drill_settings(settings: Any, runtime_dir: Path) -> Any:
+    """The configuration for a console on the drill: the scenario's desired state, not the
+    user's (that file describes their real cluster)."""
+    policies = dataclasses.replace(
+        settings.policies, desired_state_file=runtime_dir / DESIRED_STATE
+    )
+    return dataclasses.replace(settings, policies=policies)
 
 if TYPE_CHECKING:
     from actions.drill.score import Score
@@ -33,6 +54,17 @@ def default_kubeconfig_path() -> Path:
     """A private file for this drill's kubeconfig in a new folder of the temp dir."""
     folder = Path(tempfile.mkdtemp(prefix="warroom-drill-"))
     return folder / "kubeconfig"
+
+
+def write_desired_state(scenario: Scenario, path: Path) -> None:
+    """The starting cluster's NetworkPolicies, as the team's git holds them (kubectl apply -f)."""
+    policies = [
+        {key: obj[key] for key in ("apiVersion", "kind", "metadata", "spec") if key in obj}
+        for obj in scenario.objects
+        if obj.get("kind") == "NetworkPolicy"
+    ]
+    header = f"# Desired NetworkPolicies of drill {scenario.name} (the starting cluster's).\n"
+    path.write_text(header + yaml.safe_dump_all(policies, sort_keys=False), encoding="utf-8")
 
 
 class DrillSession:
@@ -48,15 +80,26 @@ class DrillSession:
         port: int = 0,
         kubeconfig_path: Path | None = None,
         serve: bool = True,
+        runtime_dir: Path | None = None,
     ) -> None:
         from actions.drill.cluster_state import ClusterState
 
         self.scenario = scenario
         self.clock = clock or SystemClock()
         self.state = ClusterState(clock=self.clock.now)
-        self.player = ScenarioPlayer(scenario, self._play, self.clock, speed=speed)
+        # The drill's own files: Hubble's flows, the `hubble` command that reads them, and the
+        # desired state (removed when the drill stops).
+        self.runtime_dir = runtime_dir or new_runtime_dir()
+        self.player = ScenarioPlayer(
+            scenario, self._play, self.clock, speed=speed, tick=self._tick, tick_every=TICK_SECONDS
+        )
         self.engine = DrillEngine(
-            scenario, self.state, self.clock, self.player.emit, self.player.position
+            scenario,
+            self.state,
+            self.clock,
+            self.player.emit,
+            self.player.position,
+            hubble_file=self.runtime_dir / HUBBLE_FLOWS,
         )
         self._serve = serve
         self._host, self._port = host, port
@@ -69,9 +112,29 @@ class DrillSession:
     def _play(self, inject, repetition):  # noqa: ANN001, ANN202 - the player's callable
         return self.engine.play(inject, repetition)
 
+    def _tick(self, position: float) -> None:
+        self.engine.tick(position)
+
+    @property
+    def hubble_flows(self) -> Path:
+        """The flows `hubble observe -o json` prints, one per line (a `[hubble] file`)."""
+        return self.runtime_dir / HUBBLE_FLOWS
+
+    @property
+    def desired_state(self) -> Path:
+        """The scenario's desired NetworkPolicies (the starting ones), for drift and re-apply."""
+        return self.runtime_dir / DESIRED_STATE
+
+    @property
+    def hubble_bin(self) -> Path:
+        """The folder holding the drill's `hubble` command: put it first on PATH."""
+        return self.runtime_dir / "bin"
+
     async def start(self) -> DrillSession:
         """Build the starting cluster, start the API server, write the kubeconfig."""
         self.engine.seed()
+        write_shim(self.runtime_dir, self.hubble_flows)
+        write_desired_state(self.scenario, self.desired_state)
         if self._serve:
             from actions.drill.server import DrillApiServer
 
@@ -106,6 +169,8 @@ class DrillSession:
             # It points at a server that is gone; a file the user named is theirs to keep.
             shutil.rmtree(self._temporary_kubeconfig.parent, ignore_errors=True)
             self._temporary_kubeconfig = None
+        # The flows and the `hubble` that reads them end with the drill (a follower stops).
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
     async def __aenter__(self) -> DrillSession:
         return await self.start()

@@ -2,7 +2,7 @@
 
 Each flow has a wanted state (active, rates: set by the scenario and its
 injects) and an effective state decided by the network and the mesh (see
-`network.connection_verdict`). Every time either changes, the flow's current
+`actions.policy.connection_verdict`). Every time either changes, the flow's current
 segment is closed and a new one starts, so Istio's counters
 (`istio_requests_total`, `istio_tcp_*`) can be computed exactly at any moment,
 past or present, from the segments. Counter values are in real (wall) seconds.
@@ -15,8 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.drill.network import ClusterView, Endpoint, Verdict, connection_verdict
 from actions.drill.scenario import Flow, Scenario
+from actions.policy import ClusterView, Endpoint, Verdict, connection_verdict
 
 # How far back the counters of flows that run from the start reach, so
 # rate(...[5m]) has history at the drill's first second.
@@ -80,9 +80,9 @@ class TrafficModel:
     def __init__(self, scenario: Scenario, view: ClusterView, get_pod: Any) -> None:
         self.scenario = scenario
         self.view = view
-        self._get_pod = get_pod  # (namespace, name) -> pod dict | None
+        self._get_pod = get_pod  # (namespace, name) -> the pod now running in its place, or None
         self._lock = threading.RLock()
-        self.eradicated = False
+        self.ended_drivers: set[str] = set()
         self._flows: dict[str, FlowRuntime] = {
             f.id: FlowRuntime(
                 flow=f,
@@ -134,8 +134,9 @@ class TrafficModel:
                 runtime.forced_flags = response_flags
         return self.reevaluate(now)
 
-    def mark_eradicated(self, now: float) -> list[FlowChange]:
-        self.eradicated = True
+    def end_drivers(self, drivers: set[str], now: float) -> list[FlowChange]:
+        """These attack drivers have stopped for good: their flows stop with them."""
+        self.ended_drivers |= drivers
         return self.reevaluate(now)
 
     def reevaluate(self, now: float) -> list[FlowChange]:
@@ -197,7 +198,9 @@ class TrafficModel:
             return Verdict(
                 False, f"pod {flow.dest_namespace}/{flow.dest_pod} is gone", None, "gone"
             )
-        return connection_verdict(self.view, self.scenario.mesh, source, dest, flow.port)
+        return connection_verdict(
+            self.view, self.scenario.mesh, source, dest, flow.port, "TCP", flow.protocol
+        )
 
     def _effective(
         self, runtime: FlowRuntime
@@ -205,8 +208,12 @@ class TrafficModel:
         flow = runtime.flow
         rates = dict(runtime.rates)
         source, dest = self.endpoints(flow)
-        if not runtime.wanted_active or (flow.malicious and self.eradicated):
-            why = "attack eradicated" if runtime.wanted_active else "not started"
+        if not runtime.wanted_active or flow.driver in self.ended_drivers:
+            why = (
+                f"attack driver {flow.driver} has stopped"
+                if runtime.wanted_active
+                else "not started"
+            )
             return _idle(), Verdict(False, why, None, "scenario"), (source, dest)
         verdict = self.verdict_for(flow)
         reporters = (
@@ -216,7 +223,7 @@ class TrafficModel:
             if self.scenario.mesh == "istio"
             else ()
         )
-        security = "mutual_tls" if source.has_sidecar and dest.receives_mtls else "none"
+        security = "mutual_tls" if source.has_sidecar and dest.istio_mtls_ready else "none"
         code, flags = runtime.forced_code or "200", runtime.forced_flags or "-"
         if not verdict.allowed:
             if verdict.layer == "mesh-authz":
@@ -237,6 +244,12 @@ class TrafficModel:
         return state, verdict, (source, dest)
 
     # ----- reading ----------------------------------------------------------------------
+
+    def wanted(self, flow_id: str) -> bool:
+        """Whether the scenario wants the flow running (its driver alive): an attempt is made."""
+        with self._lock:
+            runtime = self._flows[flow_id]
+            return runtime.wanted_active and runtime.flow.driver not in self.ended_drivers
 
     def flowing(self, flow_id: str) -> bool:
         with self._lock:

@@ -9,10 +9,13 @@ emergency egress policy (`emergency_egress=True`, `--emergency-egress`).
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from typing import Any
 
 from actions.cluster import JSON_PATCH, NETWORK_POLICY, POD, SERVICE, ClusterError
+from actions.policy import ClusterView
+from actions.policy.reachability import egress_paths
 from actions.runbook.checks import BLOCKS_ANNOTATION, InvalidRequest, emergency_metadata, shown
 from actions.runbook.model import Change, Problem
 from actions.runbook.pipeline import Plan, PlanContext
@@ -125,6 +128,43 @@ def emergency_egress_manifest(
     }
 
 
+async def still_reachable(
+    ctx: PlanContext,
+    network: IPNetwork,
+    replaced: dict[str, Any] | None = None,
+    added: dict[str, Any] | None = None,
+) -> list[str]:
+    """What the preview says about the address once the change is made: who still reaches it.
+
+    Computed with the same policy semantics the drill cluster plays (actions/policy), over
+    the namespace's pods and NetworkPolicies as they will be after the change.
+    """
+    pods = await ctx.cluster.list(POD, ctx.namespace)
+    policies = await ctx.cluster.list(NETWORK_POLICY, ctx.namespace)
+    if replaced is not None:
+        policies = [
+            replaced if p["metadata"]["name"] == replaced["metadata"]["name"] else p
+            for p in policies
+        ]
+    if added is not None:
+        policies = [*policies, added]
+    address = str(network.network_address)
+    paths = egress_paths(ClusterView.of([*pods, *policies]), pods, address)
+    notes = []
+    if paths:
+        shown = "; ".join(p.describe() for p in paths[:8])
+        more = f" and {len(paths) - 8} more" if len(paths) > 8 else ""
+        notes.append(f"after this, {network} is still reachable from {shown}{more}")
+    else:
+        notes.append(f"after this, no pod in {ctx.namespace} can open a connection to {network}")
+    notes.append(
+        "cannot stop: what reaches the address through another host (a DNS tunnel through "
+        "kube-dns, a proxy) or from another namespace; the process keeps trying (Falco still "
+        "reports the attempts, Hubble shows them dropped)"
+    )
+    return notes
+
+
 def _blocked_check(network: str):
     def check(found: dict[str, Any] | None) -> str | None:
         block, why = _except_list(found or {})
@@ -154,7 +194,7 @@ async def plan(ctx: PlanContext) -> Plan:
         return result
     result.notes += [f"forced: {reason}" for reason in reasons]
     if request.emergency_egress:
-        return _emergency_egress(ctx, network, result)
+        return await _emergency_egress(ctx, network, result)
     policy = await ctx.cluster.get_or_none(NETWORK_POLICY, POLICY, ctx.namespace)
     why = (
         None if policy is not None else f"NetworkPolicy {POLICY} does not exist in {ctx.namespace}"
@@ -201,6 +241,9 @@ async def plan(ctx: PlanContext) -> Plan:
     )
     selector = (policy.get("spec") or {}).get("podSelector")
     result.notes.append(f"{POLICY} selects pods by {selector}: only those pods lose {target}")
+    after = copy.deepcopy(policy)
+    after["spec"]["egress"][0]["to"][0]["ipBlock"]["except"] = [*current, target]
+    result.notes += await still_reachable(ctx, network, replaced=after)
     result.changes.append(
         Change(
             "patch",
@@ -218,7 +261,7 @@ async def plan(ctx: PlanContext) -> Plan:
     return result
 
 
-def _emergency_egress(ctx: PlanContext, network: IPNetwork, result: Plan) -> Plan:
+async def _emergency_egress(ctx: PlanContext, network: IPNetwork, result: Plan) -> Plan:
     name = f"emergency-egress-block-{ctx.unix_time}"
     service = ctx.request.service
     body = emergency_egress_manifest(name, ctx.namespace, network, service, ctx.incident_id)
@@ -229,6 +272,7 @@ def _emergency_egress(ctx: PlanContext, network: IPNetwork, result: Plan) -> Pla
         f"policy selecting the same pods that allows {network} still wins, and pods that had "
         "no egress at all gain it. Review the namespace's other policies."
     )
+    result.notes += await still_reachable(ctx, network, added=body)
     result.changes.append(
         Change(
             "create",

@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-ACTIONS = ("isolate", "block-ip", "disable-sa", "mesh-deny", "rotate-sa", "capture", "restore")
+ACTIONS = (
+    "isolate",
+    "block-ip",
+    "disable-sa",
+    "mesh-deny",
+    "rotate-sa",
+    "capture",
+    "restore",
+    "reapply-policies",
+)
 MESHES = ("auto", "istio", "linkerd")
 
 # Stands in for the incident ID in a preview when executing will open a new incident;
@@ -49,6 +58,9 @@ class ActionRequest:
     prometheus_url: str | None = None
     # restore
     unblock: bool = False
+    undo_reapply: bool = False
+    # reapply-policies: the desired-state file (the configuration's [policies] desired_state_file)
+    desired_state_file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}

@@ -54,7 +54,12 @@ if TYPE_CHECKING:
 CONTAINMENT = ("isolate", "block-ip", "disable-sa", "mesh-deny")
 # What a new incident opened by an action is called and how severe it is assumed to be:
 # the runbook contains only active attacks (P0/P1), so containment opens a P1.
-NEW_INCIDENT_SEVERITY = {"capture": "P2", "restore": "P2", "rotate-sa": "P1"}
+NEW_INCIDENT_SEVERITY = {
+    "capture": "P2",
+    "restore": "P2",
+    "rotate-sa": "P1",
+    "reapply-policies": "P2",  # the runbook's "network policy configuration drift"
+}
 TARGET_CHECKS = {
     "isolate": (check_label_name, "SERVICE"),
     "mesh-deny": (check_label_name, "SERVICE"),
@@ -116,6 +121,7 @@ def _planners() -> dict[str, Planner]:
         disable_sa,
         isolate,
         mesh_deny,
+        reapply,
         restore,
         rotate_sa,
     )
@@ -128,6 +134,7 @@ def _planners() -> dict[str, Planner]:
         "rotate-sa": rotate_sa.plan,
         "capture": capture.plan,
         "restore": restore.plan,
+        "reapply-policies": reapply.plan,
     }
 
 
@@ -494,7 +501,10 @@ class RunbookActions:
                 changes["status"] = "contained"
             if incident.phase == "detection":
                 changes["phase"] = "containment"
-        elif action == "rotate-sa" and incident.phase in ("detection", "containment"):
+        elif action in ("rotate-sa", "reapply-policies") and incident.phase in (
+            "detection",
+            "containment",
+        ):
             changes["phase"] = "eradication"
         elif action == "restore":
             if incident.recovered_at is None:
@@ -539,6 +549,7 @@ def _substitute(preview: ActionPreview, incident_id: str) -> None:
     preview.incident_id = incident_id
     for change in preview.changes:
         change.body = _replaced(change.body, incident_id)
+        change.summary = change.summary.replace(PENDING_INCIDENT, incident_id)
     preview.intent_data = _replaced(preview.intent_data, incident_id)
 
 

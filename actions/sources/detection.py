@@ -36,6 +36,9 @@ from store.alert_links import LINK_BY_PROPOSAL, LINK_BY_SUBJECT, AlertSubject, a
 from store.incidents import SessionScope
 
 PROPOSING_SEVERITIES = ("P0", "P1")
+# Categories that propose whatever their severity: the runbook's P2 drift is remediated as an
+# incident of its own ("Is this a policy misconfiguration? Proceed to remediation").
+PROPOSING_CATEGORIES = ("policy-drift",)
 _RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 MAX_KEYS = 50  # alert keys kept on a proposal (the count goes on)
 MAX_SUBJECTS = 20  # subjects kept on a proposal: what later alerts are linked by
@@ -46,6 +49,12 @@ PROPOSED_KIND = "incident.proposed"
 ACCEPTED_KIND = "incident.proposal-accepted"
 DISMISSED_KIND = "incident.proposal-dismissed"
 LOG = logging.getLogger(__name__)
+
+
+def _proposes(recorded: RecordedAlert) -> bool:
+    """Whether an alert may propose an incident: P0/P1, or a class that always does."""
+    return (recorded.classification.severity in PROPOSING_SEVERITIES
+            or recorded.classification.category in PROPOSING_CATEGORIES)
 
 
 class UnknownProposal(LookupError):
@@ -139,7 +148,7 @@ class IncidentDetector:
         fresh = item.fresh
         if not fresh:
             return
-        triggering = any(a.classification.severity in PROPOSING_SEVERITIES for a in fresh)
+        triggering = any(_proposes(a) for a in fresh)
         with self._lock:  # the sink too: a proposal is handed over before it can be taken
             ours = self._ours(exactly=triggering)
             proposal = None if ours else self._propose(fresh)
@@ -159,12 +168,18 @@ class IncidentDetector:
 
     def _propose(self, fresh: list[RecordedAlert]) -> IncidentProposal | None:
         """The pending proposal as `fresh` alerts create or grow it (None: nothing to propose)."""
-        triggering = [a for a in fresh if a.classification.severity in PROPOSING_SEVERITIES]
+        triggering = [a for a in fresh if _proposes(a)]
         if not triggering:
             return None
         now = self.record.clock()
         triggering = [a for a in triggering
                       if self._quiet_until.get(a.classification.category, now) <= now]
+        if self.pending is not None and self.pending.category in PROPOSING_CATEGORIES:
+            if any(a.classification.severity in PROPOSING_SEVERITIES for a in triggering):
+                self.pending = None  # an attack is not the drift's incident: propose it apart
+        elif self.pending is not None:
+            triggering = [a for a in triggering
+                          if a.classification.category not in PROPOSING_CATEGORIES]
         if not triggering:
             return None
         triggering.sort(key=lambda a: (a.alert.time_ns or 0))

@@ -11,12 +11,13 @@ bug reports it as its health ("stopped: failed ...") and the others go on.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from actions.cluster import Cluster
-from actions.falco.classify import Classifier
+from actions.falco.classify import Classification, Classifier
 from actions.sources.batches import AlertBatch
 from actions.sources.detection import IncidentDetector
 from actions.sources.dns_source import CoreDnsSource
@@ -25,13 +26,17 @@ from actions.sources.falco import FalcoFollower
 from actions.sources.health import STOPPED, SourceHealth
 from actions.sources.hubble import HubbleSource
 from actions.sources.mesh import MeshMonitor
-from actions.sources.policies import PolicyWatcher
+from actions.sources.policies import DriftReport, PolicyWatcher
 from actions.sources.rates import AlertRates
 from actions.sources.recorder import TimelineRecorder
 from actions.sources.traffic import PrometheusClient, TrafficMonitor
+from actions.sources.warroom_alerts import alert_output, record_alert
 from store import Record
 
 Sink = Callable[[object], None]
+DRIFT_RULE = "Network policy configuration drift"
+DRIFT_CLASSIFICATION = Classification("P2", "policy-drift", "warroom policies: drift from the "
+                                      "desired-state file")
 RunSource = Callable[[Sink], Coroutine[Any, Any, None]]
 
 
@@ -42,7 +47,9 @@ class LiveSources:
                  *, incident_id: str | None = None, hubble_file: Path | None = None,
                  kubeconfig: str | None = None, actor: str = "warroom") -> None:
         api, namespace = cluster.client, cluster.namespace
+        self.record = record
         self.incident_id = incident_id
+        self._recording: set[asyncio.Task[None]] = set()
         self.recorder = TimelineRecorder(record, incident_id=incident_id, actor=actor)
         self.detector = IncidentDetector(record, self._to_sink, wording=classifier.wording,
                                          actor=actor, context=cluster.context,
@@ -59,7 +66,8 @@ class LiveSources:
                                  selector=settings.coredns.selector,
                                  container=settings.coredns.container, incident_id=incident_id)
         self.mesh = MeshMonitor(cluster, namespace, kubeconfig=kubeconfig,
-                                interval_seconds=settings.mesh.interval_seconds)
+                                interval_seconds=settings.mesh.interval_seconds,
+                                record=record, incident_id=incident_id)
         self.traffic = TrafficMonitor(
             PrometheusClient(url=settings.prometheus.url, cluster=cluster,
                              namespace=settings.prometheus.namespace,
@@ -93,6 +101,34 @@ class LiveSources:
         self._sink(item)
         if self.incident_id is None:  # attached to an incident already: nothing to propose
             self.detector(item)
+        if isinstance(item, DriftReport) and item.new:
+            task = asyncio.get_running_loop().create_task(self._record_drift(item))
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
+
+    async def _record_drift(self, report: DriftReport) -> None:
+        """New drift is the runbook's P2: an alert in the record, which proposes an incident.
+
+        Once per drift: the same findings already alerted (a restarted watch) add nothing.
+        """
+        findings = ", ".join(f"{f.name} ({f.kind})" for f in report.new)
+        details = {"namespace": report.namespace, "policies": findings,
+                   "desired_state": report.desired_file}
+
+        def record() -> AlertBatch | None:
+            seen = self.record.query("SELECT 1 FROM alerts WHERE rule = ? AND output = ? LIMIT 1",
+                                     (DRIFT_RULE, alert_output(DRIFT_RULE, details)))
+            if seen:
+                return None
+            return record_alert(
+                self.record, at=time.time(), rule=DRIFT_RULE,
+                classification=DRIFT_CLASSIFICATION, source="warroom-policies",
+                origin="policies", tags=("network-policy", "drift", "warroom"),
+                details=details, incident_id=self.incident_id)
+
+        batch = await asyncio.to_thread(record)
+        if batch is not None:
+            self._handle(batch)
 
     async def run(self, sink: Sink) -> None:
         """Runs every source until cancelled; then each commits what it holds."""

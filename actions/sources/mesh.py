@@ -8,6 +8,16 @@ AuthorizationPolicies of the namespace (one with a selector and no rules
 denies everything to its workloads). Linkerd: `linkerd check -o json` when
 the CLI is installed. A refusal by istiod (401/403 through the proxy) is
 reported as "forbidden", never as "no proxies".
+
+mTLS that cannot work: where PeerAuthentication makes workloads STRICT while
+some of them lack the `security.istio.io/tlsMode` label (every client's
+sidecar sends them plaintext) or pods of the namespace run without a sidecar
+(they cannot present a certificate), calls fail at once; when that touches
+two services or more it is the runbook's P0 "mTLS failures affecting multiple
+services", recorded as an alert (once per set of services) so the incident
+detector proposes an incident, without waiting for Prometheus to show the
+failures. The mode is judged with the same semantics the drill plays
+(actions/policy/istio.py).
 """
 
 from __future__ import annotations
@@ -25,10 +35,17 @@ from actions.cluster import (
     Cluster,
     ClusterError,
 )
+from actions.policy import ClusterView, Endpoint
+from actions.policy.istio import peer_authentication_mode
+from actions.sources.batches import AlertBatch
 from actions.sources.health import ABSENT, CONNECTED, FORBIDDEN, RETRYING, HealthReporter
+from actions.sources.traffic import MTLS_CLASSIFICATION
+from actions.sources.warroom_alerts import record_alert
 from actions.status import MeshStatus, ProxySync, mesh_status
+from store import Record
 
 FLAGGED_MODES = ("PERMISSIVE", "DISABLE")
+MTLS_RULE = "mTLS STRICT with workloads that cannot do mTLS"
 ROOT_NAMESPACE = "istio-system"
 LINKERD_NAMESPACE = "linkerd"
 LINKERD_PROXY = "linkerd-proxy"
@@ -104,6 +121,10 @@ class MeshSnapshot:
     """The namespace's pods: which have the mesh's proxy."""
     control_plane: tuple[PodMeshState, ...] = ()
     """Linkerd's control-plane pods, read from the API when the linkerd CLI is not installed."""
+    mtls_broken: tuple[str, ...] = ()
+    """Services whose calls fail under STRICT mTLS (see `mtls_breakage`), sorted."""
+    mtls_findings: tuple[str, ...] = ()
+    """Why, one sentence each."""
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -136,17 +157,62 @@ def authorization_policy(obj: dict[str, Any]) -> AuthorizationPolicyInfo:
         (spec.get("selector") or {}).get("matchLabels") or None, len(spec.get("rules") or []))
 
 
+def mtls_breakage(
+    pods: list[dict[str, Any]], peer_authentications: list[dict[str, Any]]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(services whose calls fail under STRICT mTLS, the findings) for one namespace's pods.
+
+    A STRICT workload without the tlsMode label gets plaintext from every client sidecar;
+    a pod without a sidecar cannot call any STRICT workload.
+    """
+    view = ClusterView.of([*pods, *peer_authentications])
+    ends = [Endpoint.of_pod(p) for p in pods]
+    strict = [e for e in ends if e.has_proxy(ISTIO_PROXY)
+              and e.pod is not None and peer_authentication_mode(view, e.pod)[0] == "STRICT"]
+    if not strict:
+        return (), ()
+    unlabelled = [e for e in strict if not e.istio_mtls_ready]
+    bare = [e for e in ends if not e.has_proxy(ISTIO_PROXY)]
+
+    def app(end: Endpoint) -> str:
+        return end.labels.get("app") or end.name
+
+    findings = []
+    if unlabelled:
+        findings.append(
+            f"{', '.join(sorted({app(e) for e in unlabelled}))}: STRICT but without the "
+            "security.istio.io/tlsMode label, so every client's sidecar sends plaintext"
+        )
+    if bare:
+        findings.append(
+            f"{', '.join(sorted({app(e) for e in bare}))}: no sidecar, so their calls to STRICT "
+            f"workloads ({', '.join(sorted({app(e) for e in strict}))}) are refused"
+        )
+    services = tuple(sorted({app(e) for e in [*unlabelled, *bare]}))
+    return services, tuple(findings)
+
+
 class MeshMonitor:
-    """`await MeshMonitor(cluster, "voicehive").run(sink)`: a MeshSnapshot every interval."""
+    """`await MeshMonitor(cluster, "voicehive").run(sink)`: a MeshSnapshot every interval.
+
+    With a record, mTLS that cannot work on two services or more is recorded as a P0
+    alert and handed to the sink as an AlertBatch (the incident detector proposes).
+    """
 
     SOURCE = "mesh"
 
     def __init__(self, cluster: Cluster, namespace: str | None = None, *,
-                 interval_seconds: float = 30.0, kubeconfig: str | None = None) -> None:
+                 interval_seconds: float = 30.0, kubeconfig: str | None = None,
+                 record: Record | None = None, incident_id: str | None = None,
+                 mtls_services: int = 2) -> None:
         self.cluster = cluster
         self.namespace = namespace or cluster.namespace
         self.interval_seconds = interval_seconds
         self.kubeconfig = kubeconfig
+        self.record = record
+        self.incident_id = incident_id
+        self.mtls_services = mtls_services
+        self._alerted: tuple[str, ...] = ()
 
     async def run(self, sink: Callable[[object], None]) -> None:
         health = HealthReporter(self.SOURCE, sink)
@@ -159,21 +225,45 @@ class MeshMonitor:
             else:
                 sink(snapshot)
                 health.report(*self._health(snapshot))
+                batch = await self._check_mtls(snapshot)
+                if batch is not None:
+                    sink(batch)
             await asyncio.sleep(self.interval_seconds)
+
+    async def _check_mtls(self, snapshot: MeshSnapshot) -> AlertBatch | None:
+        """The P0 alert, once per set of broken services (none while fewer than two)."""
+        broken = snapshot.mtls_broken
+        if len(broken) < self.mtls_services:
+            self._alerted = ()
+            return None
+        if broken == self._alerted or self.record is None:
+            return None
+        self._alerted = broken
+        record = self.record
+        return await asyncio.to_thread(
+            record_alert, record, at=snapshot.at.timestamp(), rule=MTLS_RULE,
+            classification=MTLS_CLASSIFICATION, source="warroom-mesh", origin="mesh",
+            tags=("mesh", "mtls", "warroom"),
+            details={"namespace": snapshot.namespace, "services": ",".join(broken),
+                     "findings": "; ".join(snapshot.mtls_findings)},
+            incident_id=self.incident_id)
 
     async def snapshot(self) -> MeshSnapshot:
         status: MeshStatus = await mesh_status(self.cluster, namespace=self.namespace,
                                                kubeconfig=self.kubeconfig)
         problems = list(status.problems)
         peers: list[PeerAuthenticationInfo] = []
+        peer_objects: list[dict[str, Any]] = []
         policies: list[AuthorizationPolicyInfo] = []
         if status.mesh == "istio":
             for namespace in dict.fromkeys((ROOT_NAMESPACE, self.namespace)):
                 try:
-                    peers += [peer_authentication(o) for o in
-                              await self.cluster.list(ISTIO_PEER_AUTHENTICATION, namespace)]
+                    listed = await self.cluster.list(ISTIO_PEER_AUTHENTICATION, namespace)
                 except ClusterError as error:
                     problems.append(f"PeerAuthentications in {namespace} unknown: {error}")
+                    continue
+                peer_objects += listed
+                peers += [peer_authentication(o) for o in listed]
             try:
                 policies = [authorization_policy(o) for o in
                             await self.cluster.list(ISTIO_AUTHORIZATION_POLICY, self.namespace)]
@@ -186,11 +276,16 @@ class MeshMonitor:
                                     f"allows plaintext: mode {pa.mode}")
         workloads: list[PodMeshState] = []
         control_plane: list[PodMeshState] = []
+        broken: tuple[str, ...] = ()
+        findings: tuple[str, ...] = ()
         if status.mesh is not None:
             proxy = ISTIO_PROXY if status.mesh == "istio" else LINKERD_PROXY
             try:
-                workloads = [pod_mesh_state(o, proxy)
-                             for o in await self.cluster.list(POD, self.namespace)]
+                pods = await self.cluster.list(POD, self.namespace)
+                workloads = [pod_mesh_state(o, proxy) for o in pods]
+                if status.mesh == "istio":
+                    broken, findings = mtls_breakage(pods, peer_objects)
+                    problems += [f"mTLS will fail: {f}" for f in findings]
             except ClusterError as error:
                 problems.append(f"proxy injection unknown: {error}")
             uninjected = [w.name for w in workloads if not w.injected]
@@ -214,7 +309,8 @@ class MeshMonitor:
             proxies=tuple(status.proxies),
             out_of_sync=tuple(p.name for p in status.proxies if not p.synced),
             peer_authentications=tuple(peers), authorization_policies=tuple(policies),
-            linkerd_checks=tuple(status.linkerd_checks), problems=tuple(problems))
+            linkerd_checks=tuple(status.linkerd_checks), problems=tuple(problems),
+            mtls_broken=broken, mtls_findings=findings)
 
     @staticmethod
     def _health(snapshot: MeshSnapshot) -> tuple[str, str]:

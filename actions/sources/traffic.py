@@ -22,18 +22,16 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from actions.cluster import Cluster, ClusterError
-from actions.falco.alert import FalcoAlert
 from actions.falco.classify import Classification
-from actions.ingest import BatchPreparer, BatchWriter
-from actions.sources.batches import AlertBatch, RecordedAlert
+from actions.sources.batches import AlertBatch
 from actions.sources.health import ABSENT, CONNECTED, FORBIDDEN, RETRYING, HealthReporter
 from actions.sources.series import TrafficSeries
+from actions.sources.warroom_alerts import record_alert
 from store import Record
 
 TCP_RECEIVED = ("sum by (destination_workload, destination_workload_namespace) "
@@ -139,16 +137,6 @@ class PrometheusClient:
             raise PrometheusError(state, error.message) from None
 
 
-class _FixedClassifier:
-    """Classifies every alert it is given the same way (warroom's own detections)."""
-
-    def __init__(self, classification: Classification) -> None:
-        self.classification = classification
-
-    def classify(self, _alert: FalcoAlert) -> Classification:
-        return self.classification
-
-
 class TrafficMonitor:
     """`await TrafficMonitor(prometheus, record).run(sink)`: a TrafficSample every interval."""
 
@@ -212,26 +200,11 @@ class TrafficMonitor:
         return await asyncio.to_thread(self._record, sample, failing)
 
     def _record(self, sample: TrafficSample, failing: list[str]) -> AlertBatch:
-        time_ns = int(sample.at * 1_000_000_000)
-        seconds, nanos = divmod(time_ns, 1_000_000_000)
-        stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        rates = {service: round(sample.mtls_failures[service], 3) for service in failing}
-        alert = FalcoAlert(
-            time=f"{stamp}.{nanos:09d}Z", time_ns=time_ns, rule=MTLS_RULE, priority="Critical",
-            source="warroom-traffic", hostname=None, tags=("mesh", "mtls", "warroom"),
-            output=f"{MTLS_RULE} | services={','.join(failing)} "
-                   f"failing_requests_per_second={json.dumps(rates, sort_keys=True)}",
-            output_fields={"services": failing, "failure_rates": rates,
-                           "query": MTLS_FAILURES}, form="json")
         assert self.record is not None
-        classifier = _FixedClassifier(MTLS_CLASSIFICATION)
-        prepared = BatchPreparer(classifier,  # type: ignore[arg-type]
-                                 incident_id=self.incident_id, origin="prometheus"
-                                 ).prepare([(1, alert)], self.record.now())
-        writer = BatchWriter(self.record, classifier,  # type: ignore[arg-type]
-                             incident_id=self.incident_id)
-        writer.write(prepared)
-        return AlertBatch([RecordedAlert("prometheus", alert, MTLS_CLASSIFICATION,
-                                         writer.report.accepted == 1)],
-                          [], self.record.clock(), time.time_ns(), writer.report.duplicates,
-                          lines=1)
+        rates = {service: round(sample.mtls_failures[service], 3) for service in failing}
+        return record_alert(
+            self.record, at=sample.at, rule=MTLS_RULE, classification=MTLS_CLASSIFICATION,
+            source="warroom-traffic", origin="prometheus", tags=("mesh", "mtls", "warroom"),
+            details={"services": ",".join(failing), "failing_requests_per_second": rates},
+            fields={"services": failing, "failure_rates": rates, "query": MTLS_FAILURES},
+            incident_id=self.incident_id)

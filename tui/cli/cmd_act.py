@@ -1,7 +1,7 @@
 """`warroom act ACTION ARGS`: one runbook action, previewed, confirmed, recorded.
 
     act isolate SERVICE | block-ip IP | disable-sa NAME | mesh-deny SERVICE
-        | rotate-sa NAME | capture | restore
+        | rotate-sa NAME | capture | restore | reapply-policies [--file PATH]
         [--incident ID] [--dry-run] [--yes] [--json] [--context] [--kubeconfig] [--namespace]
 
 `--dry-run` shows the preview (the exact manifest or patch, the server's dry
@@ -157,6 +157,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     restore.add_argument(
         "--unblock", action="store_true", help="also remove the IPs this incident blocked"
     )
+    restore.add_argument(
+        "--undo-reapply",
+        action="store_true",
+        help="also put back the policies reapply-policies changed, as they were before",
+    )
+    reapply = action(
+        "reapply-policies",
+        "apply the desired-state NetworkPolicies again (the runbook's corrected policies)",
+    )
+    reapply.add_argument(
+        "--file",
+        metavar="PATH",
+        help="the desired-state file (default: the configuration's [policies] desired_state_file)",
+    )
 
 
 def load_settings(args: argparse.Namespace) -> Any:
@@ -256,6 +270,8 @@ def _request(
         domain=getattr(args, "domain", None),
         since_seconds=getattr(args, "since", 3600),
         unblock=getattr(args, "unblock", False),
+        undo_reapply=getattr(args, "undo_reapply", False),
+        desired_state_file=str(getattr(args, "file", None) or settings.policies.desired_state_file),
         falco_namespace=settings.falco.namespace,
         falco_selector=settings.falco.selector,
         prometheus_service=(prometheus.namespace, prometheus.service, prometheus.port),

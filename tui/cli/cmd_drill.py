@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import shutil
 import signal
 import sys
 from datetime import datetime
@@ -140,13 +142,20 @@ def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN00
     about a second of the one interpreter: the console's first paint does not wait
     for it. The console connects once it is up, as it would to any cluster.
     """
+    from actions.drill.session import drill_settings, new_runtime_dir
     from tui.cli.cmd_act import load_settings
     from tui.cli.console import DrillInBackground, open_console
     from tui.services import SetupFailed
 
-    settings = load_settings(args)
+    # The console reads the drill's desired state and runs the drill's `hubble` (first on
+    # PATH), as a user pointing warroom at the drill would (docs/scenarios.md).
+    runtime_dir = new_runtime_dir()
+    settings = drill_settings(load_settings(args), runtime_dir)
+    path = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{runtime_dir / 'bin'}{os.pathsep}{path}"
     drill = DrillInBackground(
-        scenario, speed=args.speed, port=args.port, kubeconfig_path=args.kubeconfig_out
+        scenario, speed=args.speed, port=args.port, kubeconfig_path=args.kubeconfig_out,
+        runtime_dir=runtime_dir,
     )
 
     def start() -> ClusterOptions:
@@ -170,6 +179,8 @@ def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN00
         )
     finally:
         drill.stop()
+        os.environ["PATH"] = path
+        shutil.rmtree(runtime_dir, ignore_errors=True)  # the session removes it, if it started
     if drill.session is None or drill.started_at is None:
         failure = drill.failure or "the drill did not start"
         print(safe_text(f"warroom drill: {failure}", multiline=True), file=sys.stderr)
@@ -186,6 +197,9 @@ def _announce(session: DrillSession) -> None:
     print(safe_text(f"  export KUBECONFIG={session.kubeconfig_path}"))
     if scenario.mesh == "istio":
         print(f"Prometheus:  {session.prometheus_url}")
+    print(f"hubble:      export PATH={session.hubble_bin}:$PATH   (or [hubble] file = "
+          f"{session.hubble_flows})")
+    print(f"desired state: {session.desired_state}   ([policies] desired_state_file)")
     print("Press Ctrl-C to stop.", flush=True)
 
 

@@ -89,10 +89,8 @@ def _show(status: Any) -> None:
     if status.policies:
         rows = [["NAME", "POD-SELECTOR", "TYPES", "EMERGENCY"]]
         for policy in status.policies:
-            labels = (policy.pod_selector or {}).get("matchLabels") or {}
-            selector = ",".join(f"{k}={v}" for k, v in labels.items()) or "<all pods>"
-            emergency = f"yes ({policy.incident})" if policy.emergency else ""
-            rows.append([policy.name, selector, ",".join(policy.policy_types), emergency])
+            rows.append([policy.name, policy.selector or "<all pods>",
+                         ",".join(policy.policy_types), policy.emergency_text])
         _table(rows, out)
     else:
         print("no NetworkPolicies", file=out)

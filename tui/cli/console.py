@@ -162,8 +162,10 @@ class DrillInBackground:
     """
 
     def __init__(self, scenario: Scenario, *, speed: float, port: int,
-                 kubeconfig_path: Path | None, clock: DrillClock | None = None) -> None:
+                 kubeconfig_path: Path | None, clock: DrillClock | None = None,
+                 runtime_dir: Path | None = None) -> None:
         self.scenario = scenario
+        self.runtime_dir = runtime_dir  # the drill's own files (see DrillSession)
         self.speed = speed
         self.port = port
         self.kubeconfig_path = kubeconfig_path
@@ -281,7 +283,7 @@ class DrillInBackground:
         self._stop = asyncio.Event()
         session = DrillSession(
             self.scenario, speed=self.speed, port=self.port, kubeconfig_path=self.kubeconfig_path,
-            clock=self.clock,
+            clock=self.clock, runtime_dir=self.runtime_dir,
         )
         try:
             await session.start()

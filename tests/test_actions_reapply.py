@@ -1,0 +1,183 @@
+"""Drift from the drill's desired state: detected as the runbook's P2, remediated by re-applying."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions.cluster import ClusterOptions, connect
+from actions.config import PolicySettings, Settings
+from actions.falco.classify import Classifier
+from actions.sources.detection import IncidentProposal
+from actions.sources.drift import compare, load_desired
+from actions.sources.live import LiveSources
+from store import Record
+from tests.isolation_helpers import cut_off
+from tests.sources_helpers import RunningSource, eventually
+from tui.cli.main import main
+
+NS = "voicehive"
+NP = "networking.k8s.io/v1"
+
+
+def drift(drill: Any) -> None:
+    """The scenario's injects: the segmentation loosened, tts-router-ingress deleted."""
+    for inject in drill.scenario.injects:
+        if inject.kind in ("apply", "delete"):
+            drill.engine.play(inject)
+
+
+def findings(drill: Any) -> list[tuple[str, str]]:
+    actual = {p["metadata"]["name"]: p for p in drill.state.list(NP, "NetworkPolicy", NS)}
+    return [(f.name, f.kind) for f in compare(load_desired(drill.desired_state, NS), actual, NS)]
+
+
+async def act(*args: str) -> int:
+    return await asyncio.to_thread(main, list(args))
+
+
+async def test_the_drill_ships_its_desired_state_and_drift_shows(drill_factory: Callable) -> None:
+    drill = await drill_factory("network-policy-drift")
+    assert findings(drill) == []
+    text = drill.desired_state.read_text()
+    assert text.startswith("# Desired NetworkPolicies of drill network-policy-drift")
+    drift(drill)
+    assert findings(drill) == [
+        ("external-api-segmentation", "changed"),
+        ("tts-router-ingress", "missing"),
+    ]
+
+
+async def test_drift_records_a_p2_alert_and_proposes_an_incident(
+    drill_factory: Callable, record: Record
+) -> None:
+    drill = await drill_factory("network-policy-drift", serve=True)
+    cluster = await connect(ClusterOptions(kubeconfig=str(drill.kubeconfig_path)))
+    settings = Settings(policies=PolicySettings(desired_state_file=drill.desired_state))
+    live = LiveSources(cluster, record, settings, Classifier.load(None))
+    running = RunningSource(live.run)
+    try:
+        await eventually(lambda: any(h.source == "drift" for h in running.health()))
+        assert running.of(IncidentProposal) == []
+        drift(drill)
+        await eventually(lambda: bool(running.of(IncidentProposal)), within=20)
+    finally:
+        await running.stop()
+        await cluster.close()
+    proposal = running.of(IncidentProposal)[-1]
+    assert (proposal.severity, proposal.category) == ("P2", "policy-drift")
+    assert proposal.rule == "Network policy configuration drift"
+    rows = record.query(
+        "SELECT severity, output FROM alerts WHERE rule = ?",
+        ("Network policy configuration drift",),
+    )
+    assert {row[0] for row in rows} == {"P2"}
+    assert any("external-api-segmentation (changed)" in row[1] for row in rows)
+
+
+async def test_reapply_puts_the_desired_policies_back_and_restore_can_undo_it(
+    drill_factory: Callable, record_path: Path
+) -> None:
+    drill = await drill_factory("network-policy-drift", serve=True)
+    drift(drill)
+    drifted = {p["metadata"]["name"]: p["spec"] for p in drill.state.list(NP, "NetworkPolicy", NS)}
+    kube = ["--kubeconfig", str(drill.kubeconfig_path)]
+    desired = ["--file", str(drill.desired_state)]
+
+    assert (
+        await act("--db", str(record_path), "act", "reapply-policies", *desired, "--dry-run", *kube)
+        == 0
+    )
+    assert findings(drill) != []  # a dry run changes nothing
+    assert (
+        await act("--db", str(record_path), "act", "reapply-policies", *desired, "--yes", *kube)
+        == 0
+    )
+
+    assert findings(drill) == []
+    observed = {(o.action, o.target) for o in drill.engine.observations}
+    assert ("fix-config", "networkpolicy/external-api-segmentation") in observed
+    assert ("fix-config", "networkpolicy/tts-router-ingress") in observed
+    assert (
+        await act("--db", str(record_path), "act", "reapply-policies", *desired, "--yes", *kube)
+        == 0
+    )  # a recorded no-op
+
+    assert await act("--db", str(record_path), "act", "restore", "--yes", *kube) == 0
+    assert findings(drill) == []  # the desired state is the normal one: kept
+    assert (
+        await act("--db", str(record_path), "act", "restore", "--undo-reapply", "--yes", *kube) == 0
+    )
+    after = {p["metadata"]["name"]: p["spec"] for p in drill.state.list(NP, "NetworkPolicy", NS)}
+    assert after == drifted
+
+
+async def test_reapply_keeps_an_isolation_in_progress(
+    drill_factory: Callable, record_path: Path
+) -> None:
+    drill = await drill_factory("dns-exfiltration", serve=True)
+    cut_off(drill.state, "orchestrator")
+    loosened = copy.deepcopy(drill.state.get(NP, "NetworkPolicy", NS, "external-api-segmentation"))
+    loosened["spec"]["egress"][0]["to"][0]["ipBlock"]["except"] = []
+    drill.state.replace(loosened)
+    code = await act(
+        "--db",
+        str(record_path),
+        "act",
+        "reapply-policies",
+        "--file",
+        str(drill.desired_state),
+        "--yes",
+        "--kubeconfig",
+        str(drill.kubeconfig_path),
+    )
+    assert code == 0
+    segmentation = drill.state.get(NP, "NetworkPolicy", NS, "external-api-segmentation")
+    assert segmentation["spec"]["egress"][0]["to"][0]["ipBlock"]["except"] != []
+    assert {"key": "warroom.io/quarantine", "operator": "DoesNotExist"} in (
+        segmentation["spec"]["podSelector"]["matchExpressions"]
+    )
+    assert "orchestrator-6f8d9c7b5d-k2x9p" in drill.engine._cut_off
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("", "holds no NetworkPolicy for voicehive"),
+        ("kind: NetworkPolicy\nmetadata: {}\n", "a NetworkPolicy without a name"),
+        ("- [unclosed", "not valid YAML"),
+        (None, "no such desired-state file"),
+    ],
+)
+async def test_reapply_refuses_a_bad_desired_state_file(
+    drill_factory: Callable,
+    record_path: Path,
+    tmp_path: Path,
+    content: str | None,
+    why: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    drill = await drill_factory("network-policy-drift", serve=True)
+    drift(drill)
+    path = tmp_path / "policies.yaml"
+    if content is not None:
+        path.write_text(content)
+    code = await act(
+        "--db",
+        str(record_path),
+        "act",
+        "reapply-policies",
+        "--file",
+        str(path),
+        "--yes",
+        "--kubeconfig",
+        str(drill.kubeconfig_path),
+    )
+    assert code == 1
+    assert why in capsys.readouterr().err
+    assert findings(drill) != []  # nothing changed
