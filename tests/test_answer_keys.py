@@ -37,18 +37,7 @@ from actions.sources.traffic import MTLS_CLASSIFICATION, TrafficMonitor
 from tests.plugins.drill_scenarios import DRILL_START
 
 MTLS_POLL = timedelta(seconds=15)  # TrafficMonitor's interval
-# Known and not this test's to fix: the drill's Prometheus (actions/drill/promql.py) answers
-# rate() only for a series that already existed a whole window earlier, so the 503 UF,URX
-# series the STRICT change creates shows 5 minutes late and the console's mTLS P0 comes after
-# the MTTD window. Real Prometheus rates a new series from its second scrape (tens of seconds).
-EMULATOR_RATE_LAG = pytest.mark.xfail(
-    strict=True,
-    reason="the drill's rate() ignores series younger than its window (actions/drill/promql.py)",
-)
-SCENARIOS = [
-    pytest.param(name, marks=EMULATOR_RATE_LAG) if name == "mtls-failure" else name
-    for name in builtin_names()
-]
+SCENARIOS = builtin_names()
 
 
 @dataclass(frozen=True)

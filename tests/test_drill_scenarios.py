@@ -308,11 +308,12 @@ async def test_each_scenario_has_only_the_mesh_it_tells_of(
 
     drill = await drill_factory(name, serve=True)
     assert drill.state.get("v1", "Namespace", None, absent_namespace) is None
-    async with aiohttp.ClientSession() as client:
+    assert drill.server is not None
+    async with aiohttp.ClientSession(headers=drill.server.auth_headers) as client:
         kind = "authorizationpolicies" if absent_group == "security.istio.io" else "servers"
         version = "v1" if absent_group == "security.istio.io" else "v1beta3"
         url = f"{drill.url}/apis/{absent_group}/{version}/namespaces/voicehive/{kind}"
-        async with client.get(url) as answer:
+        async with client.get(url, ssl=drill.server.client_ssl_context()) as answer:
             assert answer.status == 404  # as on a cluster without that mesh's CRDs
             assert (await answer.json())["reason"] == "NotFound"
     cluster = await connect(ClusterOptions(kubeconfig=str(drill.kubeconfig_path)))
