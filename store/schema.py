@@ -8,10 +8,14 @@ writer and `verify` agree on what is hashed.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 import sqlite_utils
+
+from store.errors import NotARecord, RecordTooNew
 
 CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
 
@@ -109,6 +113,56 @@ CHAINED_TABLES: dict[str, dict[str, type]] = {
     },
 }
 
+# SQLite's INTEGER holds 64 bits. A larger integer (a time in year 9999 in
+# nanoseconds, a hostile number) is stored as its decimal text and read back as
+# the integer, so it is hashed as the integer it is wherever it is hashed.
+SQLITE_INT_MIN, SQLITE_INT_MAX = -(2**63), 2**63 - 1
+INT_COLUMNS: dict[str, tuple[int, ...]] = {
+    table: tuple(i for i, kind in enumerate(columns.values()) if kind is int)
+    for table, columns in CHAINED_TABLES.items()
+}
+
+
+def to_stored(table: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row's content values (in `CHAINED_TABLES[table]` order) as SQLite can hold them."""
+    for index in INT_COLUMNS[table]:
+        value = values[index]
+        if type(value) is int and not SQLITE_INT_MIN <= value <= SQLITE_INT_MAX:
+            return tuple(_stored(value) for value in values)
+    return values
+
+
+def _stored(value: Any) -> Any:
+    if type(value) is int and not SQLITE_INT_MIN <= value <= SQLITE_INT_MAX:
+        return str(value)
+    return value
+
+
+def from_stored(table: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The content values of a stored row: an integer column's decimal text is its integer.
+
+    Only a decimal beyond SQLite's range is read back; any other text in an integer
+    column stays text (and `verify` names it).
+    """
+    for index in INT_COLUMNS[table]:
+        if type(values[index]) is str:
+            return tuple(
+                _big_int(value) if i in INT_COLUMNS[table] else value
+                for i, value in enumerate(values)
+            )
+    return values
+
+
+def _big_int(value: Any) -> Any:
+    if type(value) is not str or not _DECIMAL.fullmatch(value):
+        return value
+    number = int(value)
+    return number if not SQLITE_INT_MIN <= number <= SQLITE_INT_MAX else value
+
+
+_DECIMAL = re.compile(r"-?[1-9][0-9]{18,4299}", re.ASCII)
+
+
 # The incidents table is a projection of the chained `incident.opened` and
 # `incident.updated` timeline entries; `verify` replays them and compares.
 INCIDENT_FIELDS: dict[str, type] = {
@@ -176,11 +230,31 @@ def _add_breach_and_delivery_v2(db: sqlite_utils.Database) -> None:
     db.table("outbox_state").create_index(["status", "next_attempt_at"])
 
 
+def _dedupe_rejected_and_type_blobs_v3(db: sqlite_utils.Database) -> None:
+    # v3: re-reading a file must not record its rejected lines again (the lookup
+    # index), and BLOBs are hashed in a form no text can take (store.chain); the
+    # entries written before it keep their form, which `Record` marks in the chain.
+    db.table("rejected_inputs").create_index(["raw_sha256"])
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _create_v1,
     _add_breach_and_delivery_v2,
+    _dedupe_rejected_and_type_blobs_v3,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+TYPED_BLOBS_SINCE = 3
+"""The first schema whose new entries hash a BLOB in the typed form (`chain.content_hash`)."""
+UPGRADED_KIND = "record.upgraded"
+"""The chained timeline entry an upgrade writes: entries before it keep the old blob form."""
+
+# Tables that are not made by the migrations but may be in a record: derived data
+# (the alert rollup, store/alert_summary.py) and an export's provenance (store/transfer.py).
+EXPORT_ORIGIN_TABLE = "export_origin"
+EXPORT_ORIGIN_DDL = (
+    f"CREATE TABLE {EXPORT_ORIGIN_TABLE} (seq INTEGER PRIMARY KEY, source_table TEXT NOT NULL, "
+    "source_seq INTEGER NOT NULL, source_hash TEXT NOT NULL)"
+)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -188,17 +262,24 @@ def schema_version(conn: sqlite3.Connection) -> int:
     if not exists:
         return 0
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 0
+    try:
+        return int(row[0]) if row else 0
+    except (TypeError, ValueError):
+        raise NotARecord(f"its schema version {row[0]!r} is not a number") from None
+
+
+def too_new_message(version: int) -> str:
+    return (
+        f"the record was written by a newer warroom (schema {version}, this one knows "
+        f"{SCHEMA_VERSION}); upgrade warroom to open it"
+    )
 
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Bring the file up to `target`; the caller holds the write lock. Returns the old version."""
     current = schema_version(conn)
     if current > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"the record was written by a newer warroom (schema {current}, this one knows "
-            f"{SCHEMA_VERSION}); upgrade warroom to open it"
-        )
+        raise RecordTooNew(too_new_message(current))
     db = sqlite_utils.Database(conn)
     for version in range(current + 1, target + 1):
         MIGRATIONS[version - 1](db)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from store import Record, verify_chain
+from store.schema import SCHEMA_VERSION
+from store.verify import ChainWalk
 
 
 def _populate(record: Record) -> str:
@@ -144,4 +146,9 @@ def test_null_values_are_not_part_of_old_hashes(record: Record) -> None:
     # Migrations may add nullable columns; existing entries must keep verifying.
     _populate(record)
     record.conn.execute("ALTER TABLE timeline ADD COLUMN later_column TEXT")
-    assert verify_chain(record.conn).ok
+    walk = ChainWalk(record.conn, SCHEMA_VERSION)
+    assert len(list(walk)) == 12
+    assert walk.problem is None
+    # ... while this version's verify names the column it does not make.
+    result = verify_chain(record.conn)
+    assert (result.problem.table, result.problem.row_id) == ("schema", "timeline")
