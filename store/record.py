@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -32,6 +33,9 @@ from store.schema import (
 )
 
 Clock = Callable[[], datetime]
+Row = TypeVar("Row")
+Built = TypeVar("Built")
+log = logging.getLogger("warroom.record")
 
 # Each BEGIN IMMEDIATE waits this long inside SQLite; we retry around it so a
 # second warroom writing the same file makes this one wait, never fail.
@@ -105,6 +109,13 @@ def _write_failure(error: sqlite3.Error) -> bool:
     return code & 0xFF in (_SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY, _SQLITE_CANTOPEN)
 
 
+def _row_key(row: object) -> str:
+    try:
+        return repr(row["id"])  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        return "(a row)"
+
+
 def connect_readonly(path: Path) -> sqlite3.Connection:
     """A read-only connection that never creates, writes or upgrades the file.
 
@@ -172,6 +183,8 @@ class Record:
         self.checklist = Checklist(self)
         self.decisions = Decisions(self)
         self.outbox = Outbox(self)
+        self.unreadable: list[str] = []
+        """What `readable` skipped, in words, for the caller to show (also logged)."""
 
     @classmethod
     def open(cls, path: str | Path, *, clock: Clock = utc_now, readonly: bool = False) -> Record:
@@ -314,6 +327,26 @@ class Record:
     def head(self) -> tuple[int, str]:
         """(number of entries, hash of the last): what a report quotes to anchor itself."""
         return self._head()
+
+    def readable(
+        self, rows: Iterable[Row], build: Callable[[Row], Built], what: str
+    ) -> list[Built]:
+        """`build(row)` for every row it can read; a row it cannot is skipped and said.
+
+        A record holding one row that no warroom writes (a date that is not a
+        date, a severity `P9`) must not stop every command that lists the rest:
+        readers build through this, and callers show `unreadable`.
+        """
+        built: list[Built] = []
+        for row in rows:
+            try:
+                built.append(build(row))
+            except (ValueError, TypeError, KeyError, OverflowError) as error:
+                key = _row_key(row)
+                message = f"{what} {key} skipped, it cannot be read: {error}"
+                self.unreadable.append(message)
+                log.warning("%s: %s", self.path, message)
+        return built
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         cursor = self.conn.cursor()
