@@ -30,9 +30,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"ok": True, **result.to_dict()})
     else:
+        alias = (
+            f" (its ID in the export, {safe_text(result.original_id)}, is another incident "
+            "here: kept as its alias)"
+            if result.original_id
+            else ""
+        )
         print(
-            f"imported {safe_text(result.incident_id)} ({result.entries} entries) from "
-            f"{result.path}; this record's chain: {result.head_entries} entries, "
+            f"imported {safe_text(result.incident_id)}{alias} ({result.entries} entries) from "
+            f"{safe_text(result.path)}; this record's chain: {result.head_entries} entries, "
             f"head {result.head_hash}"
         )
     return EXIT_OK
