@@ -114,9 +114,12 @@ CHAINED_TABLES: dict[str, dict[str, type]] = {
 }
 
 # SQLite's INTEGER holds 64 bits. A larger integer (a time in year 9999 in
-# nanoseconds, a hostile number) is stored as its decimal text and read back as
-# the integer, so it is hashed as the integer it is wherever it is hashed.
+# nanoseconds, a hostile number) is stored as the text `bigint:<decimal>` and read
+# back as the integer, so it is hashed as the integer it is wherever it is hashed.
+# (Plain decimal text would not stay text: an INTEGER column's affinity turns a
+# numeric literal too large for 64 bits into a REAL, rounding it.)
 SQLITE_INT_MIN, SQLITE_INT_MAX = -(2**63), 2**63 - 1
+BIG_INT_PREFIX = "bigint:"
 INT_COLUMNS: dict[str, tuple[int, ...]] = {
     table: tuple(i for i, kind in enumerate(columns.values()) if kind is int)
     for table, columns in CHAINED_TABLES.items()
@@ -134,15 +137,15 @@ def to_stored(table: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _stored(value: Any) -> Any:
     if type(value) is int and not SQLITE_INT_MIN <= value <= SQLITE_INT_MAX:
-        return str(value)
+        return f"{BIG_INT_PREFIX}{value}"
     return value
 
 
 def from_stored(table: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The content values of a stored row: an integer column's decimal text is its integer.
+    """The content values of a stored row: a `bigint:` text in an integer column is its integer.
 
-    Only a decimal beyond SQLite's range is read back; any other text in an integer
-    column stays text (and `verify` names it).
+    Only an integer beyond SQLite's range is read back; any other text in an
+    integer column stays text (and `verify` names it).
     """
     for index in INT_COLUMNS[table]:
         if type(values[index]) is str:
@@ -154,13 +157,13 @@ def from_stored(table: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _big_int(value: Any) -> Any:
-    if type(value) is not str or not _DECIMAL.fullmatch(value):
+    if type(value) is not str or not _BIG_INT.fullmatch(value):
         return value
-    number = int(value)
+    number = int(value[len(BIG_INT_PREFIX) :])
     return number if not SQLITE_INT_MIN <= number <= SQLITE_INT_MAX else value
 
 
-_DECIMAL = re.compile(r"-?[1-9][0-9]{18,4299}", re.ASCII)
+_BIG_INT = re.compile(r"bigint:-?[1-9][0-9]{18,4299}", re.ASCII)
 
 
 # The incidents table is a projection of the chained `incident.opened` and

@@ -195,6 +195,31 @@ def row_problem(table: str, content: Mapping[str, Any]) -> str | None:
         problem = check(content.get(column))
         if problem is not None:
             return f"{column} {problem}"
+    if table == "timeline" and content.get("kind") in INCIDENT_EVENTS:
+        problem = incident_event_problem(content.get("data"))
+        if problem is not None:
+            return f"{content['kind']} {problem}"
+    return None
+
+
+INCIDENT_EVENTS = ("incident.opened", "incident.updated")
+
+
+def incident_event_problem(data: Any) -> str | None:
+    """What is wrong with the fields an `incident.opened`/`incident.updated` entry sets."""
+    try:
+        fields = json.loads(data) if isinstance(data, str) else None
+    except (ValueError, RecursionError):
+        fields = None
+    if not isinstance(fields, dict):
+        return "its data is not a JSON object of incident fields"
+    for field_name, value in fields.items():
+        if field_name not in INCIDENT_FIELDS or field_name == "id":
+            return f"unknown incident field {_shown(field_name)}"
+        check = INCIDENT_RULES.get(field_name)
+        problem = check(value) if check is not None else None
+        if problem is not None:
+            return f"{field_name} {problem}"
     return None
 
 
