@@ -43,7 +43,11 @@ def odd_times(draw: st.DrawFn) -> str:
                 st.integers(0, 9999))  # fmt: skip
     month = draw(st.integers(0, 13))
     day = draw(st.integers(0, 32))
-    hour, minute, second = draw(st.integers(0, 24)), draw(st.integers(0, 60)), draw(st.integers(0, 61))
+    hour, minute, second = (
+        draw(st.integers(0, 24)),
+        draw(st.integers(0, 60)),
+        draw(st.integers(0, 61)),
+    )
     fraction = draw(st.text("0123456789", max_size=12))
     offset = draw(st.sampled_from(["Z", "z", "+00:00", "-05:30", "+2400", "+01", ""]))
     dot = "." if fraction else ""
@@ -52,13 +56,17 @@ def odd_times(draw: st.DrawFn) -> str:
 
 numbers = st.one_of(
     st.integers(),
-    st.sampled_from([2**63 - 1, 2**63, -(2**63) - 1, 2**64, 10**30, -(10**40), 1741944600000000000]),
+    st.sampled_from(
+        [2**63 - 1, 2**63, -(2**63) - 1, 2**64, 10**30, -(10**40), 1741944600000000000]
+    ),
     st.floats(allow_nan=True, allow_infinity=True),
 )
 texts = st.text(max_size=20) | st.sampled_from(["[/oops]", "\x1b]0;PWNED\x07", "\ud800", "é中"])
 field_values = st.recursive(
     st.none() | st.booleans() | numbers | texts,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
