@@ -51,7 +51,8 @@ def odd_times(draw: st.DrawFn) -> str:
     fraction = draw(st.text("0123456789", max_size=12))
     offset = draw(st.sampled_from(["Z", "z", "+00:00", "-05:30", "+2400", "+01", ""]))
     dot = "." if fraction else ""
-    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{dot}{fraction}{offset}"
+    clock = f"{hour:02d}:{minute:02d}:{second:02d}{dot}{fraction}"
+    return f"{year:04d}-{month:02d}-{day:02d}T{clock}{offset}"
 
 
 numbers = st.one_of(
