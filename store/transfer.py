@@ -65,7 +65,6 @@ from store.verify import (
     check_incidents,
     check_outbox,
     check_schema,
-    check_types,
 )
 
 __all__ = ["connect_readonly"]  # re-exported: callers read exports with it
@@ -380,13 +379,13 @@ def _check_export(conn: sqlite3.Connection, path: Path) -> _Checked:
         raise TransferError(f"{path}: not a warroom export ({error}); nothing imported") from None
     if version == 0:
         raise TransferError(f"{path}: not a warroom export (schema 0: no record in it)")
-    problem = check_schema(conn, version) or check_types(conn)
+    problem = check_schema(conn, version)
     if problem is not None:
         raise TransferError(f"{path}: refused, {problem}; nothing imported")
     facts = _exported_facts(conn, path)
     walk = ChainWalk(conn, version)
     for table, row, content in walk:
-        wrong = row_problem(table, content)
+        wrong = row_problem(table, content or {})
         if wrong is not None:
             raise TransferError(
                 f"{path}: refused, {table} row {row[2]} (chain entry {row[0]}): {wrong}, "
