@@ -87,7 +87,8 @@ def main() -> None:
     print(f"warroom verify:      {verified['seconds']:.2f} s ({verified['cpu']:.1f} s of CPU over "
           f"its processes), peak RSS {verified['peak_mb']:.0f} MiB per process, "
           f"ok={verified['ok']} (targets: < 10 s, < 300 MiB)")  # fmt: skip
-    print(f"sha256 of the bytes: {raw['seconds']:.2f} s ({size / 2**20 / raw['seconds']:,.0f} MiB/s)")
+    rate = size / 2**20 / raw["seconds"]
+    print(f"sha256 of the bytes: {raw['seconds']:.2f} s ({rate:,.0f} MiB/s)")
     print(f"verify / raw sha256: {verified['seconds'] / raw['seconds']:.1f}x")
     print(f"load average:        {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
