@@ -152,3 +152,30 @@ def test_null_values_are_not_part_of_old_hashes(record: Record) -> None:
     # ... while this version's verify names the column it does not make.
     result = verify_chain(record.conn)
     assert (result.problem.table, result.problem.row_id) == ("schema", "timeline")
+
+
+@pytest.mark.parametrize(
+    ("statement", "words"),
+    [
+        (None, None),
+        ("UPDATE actions SET status = 'failed' WHERE entry = 'outcome'", "edited"),
+        ("DELETE FROM checklist", "missing"),
+        ("UPDATE timeline SET prev_hash = hash WHERE id = 2", "link"),
+    ],
+)
+def test_a_long_chain_walked_in_parallel_finds_what_one_walk_finds(
+    populated: Path, monkeypatch: pytest.MonkeyPatch, statement: str | None, words: str | None
+) -> None:
+    import store.verify
+
+    monkeypatch.setattr(store.verify, "PARALLEL_MIN_ENTRIES", 1)  # every record is "long"
+    if statement:
+        _tamper(populated, statement)
+    with Record.open(populated) as record:
+        result = verify_chain(record.conn)
+        one_walk = ChainWalk(record.conn, SCHEMA_VERSION, contents=False)
+        list(one_walk)
+    assert result.ok == (statement is None)
+    assert (result.entries, result.head_hash) == (one_walk.entries, one_walk.head_hash)
+    if words:
+        assert words in result.problem.problem
