@@ -84,7 +84,7 @@ class WriteTransaction:
             seq += 1
             prev_for_row = prev
             prev = link_hash(prev_for_row, seq, content_sha)
-            # An integer beyond SQLite's 64 bits goes in as its decimal text (schema.py).
+            # An integer beyond SQLite's 64 bits goes in as `bigint:` text (schema.py).
             chained.append((seq, prev_for_row, prev, *(stored(table, row) if stored else row)))
         if not chained:
             return []

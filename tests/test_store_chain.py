@@ -166,9 +166,9 @@ def test_null_values_are_not_part_of_old_hashes(record: Record) -> None:
 def test_a_long_chain_walked_in_parallel_finds_what_one_walk_finds(
     populated: Path, monkeypatch: pytest.MonkeyPatch, statement: str | None, words: str | None
 ) -> None:
-    import store.verify
+    import store.chain_walk
 
-    monkeypatch.setattr(store.verify, "PARALLEL_MIN_ENTRIES", 1)  # every record is "long"
+    monkeypatch.setattr(store.chain_walk, "PARALLEL_MIN_ENTRIES", 1)  # every record is "long"
     if statement:
         _tamper(populated, statement)
     with Record.open(populated) as record:
