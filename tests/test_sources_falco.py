@@ -337,3 +337,23 @@ def test_a_restarted_follower_records_nothing_twice(
     assert [item for batch in second for item in batch.alerts if item.fresh] == []
     with Record.open(record_path) as record:
         assert record.alerts.count() == SEEDED_ALERTS + 20
+
+
+async def test_a_full_record_is_said_and_retried_losing_no_line(
+        drill_server: DrillServerThread, api: Any, record: Record) -> None:
+    state = drill_server.state
+    running = Running(follower(api, record))
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS)
+    with record._write_lock:  # the disk is full: SQLite may not grow the file by a page
+        pages = record.conn.execute("PRAGMA page_count").fetchone()[0]
+        record.conn.execute(f"PRAGMA max_page_count = {pages}")
+    for number in range(300):
+        state.append_log(NS, "falco-m4n8q", alert_line("node-2", 1000 + number))
+    await eventually(lambda: any("cannot write the record" in h.detail for h in running.health
+                                 if h.state == "retrying"))
+    assert not running.task.done()
+    with record._write_lock:  # room again
+        record.conn.execute("PRAGMA max_page_count = 1073741823")
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 300, within=60)
+    await running.stop()
+    assert verify_chain(record.conn).ok
