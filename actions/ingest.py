@@ -27,6 +27,7 @@ from actions.falco.parse import iter_lines, parse_line
 from store import Record
 from store.alerts import ALERT_COLUMNS, BatchResult, rejected_row
 from store.chain import content_hash
+from store.errors import RecordError
 
 BATCH_LINES = (
     5_000  # one commit (and fsync) per batch: larger is faster, smaller loses less on a crash
@@ -43,6 +44,7 @@ class IngestReport:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    rejected_duplicates: int = 0
     blank: int = 0
     by_severity: Counter[str] = field(default_factory=Counter)
     incidents: set[str] = field(default_factory=set)
@@ -53,10 +55,27 @@ class IngestReport:
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
+            "rejected_duplicates": self.rejected_duplicates,
             "blank": self.blank,
             "by_severity": dict(sorted(self.by_severity.items())),
             "incidents": sorted(self.incidents),
         }
+
+
+class IngestFailed(RecordError):
+    """The record could not take a batch (disk full, I/O error); `report` counts what it holds.
+
+    Every batch before the failing one is committed: lines 1..`report.read` are recorded.
+    """
+
+    def __init__(self, report: IngestReport, cause: Exception) -> None:
+        super().__init__(
+            f"{cause}; the record holds lines 1-{report.read} of the input "
+            f"({report.accepted} alerts, {report.rejected} rejected lines), "
+            "nothing of the lines after"
+        )
+        self.report = report
+        self.cause = cause
 
 
 @dataclass
@@ -193,16 +212,24 @@ class BatchWriter:
             self.write(self.preparer.prepare(pending, self.record.now()))
 
     def write(self, batch: PreparedBatch) -> BatchResult:
-        """Chain and commit one prepared batch; the report counts what the record kept."""
+        """Chain and commit one prepared batch; the report counts what the record kept.
+
+        Raises IngestFailed when the record cannot take it (nothing of it is kept).
+        """
+        if batch.values or batch.rejected:
+            try:
+                result = self.record.alerts.add_prepared(batch.values, batch.hashes, batch.rejected)
+            except RecordError as error:
+                raise IngestFailed(self.report, error) from error
+        else:
+            result = BatchResult(0, 0, 0)
         self.report.read += batch.read
         self.report.blank += batch.blank
         self.report.by_severity.update(batch.by_severity)
-        if not batch.values and not batch.rejected:
-            return BatchResult(0, 0, 0)
-        result = self.record.alerts.add_prepared(batch.values, batch.hashes, batch.rejected)
         self.report.accepted += result.accepted
         self.report.duplicates += result.duplicates
         self.report.rejected += result.rejected
+        self.report.rejected_duplicates += result.rejected_duplicates
         if result.accepted and self.incident_id:
             self.report.incidents.add(self.incident_id)
         return result

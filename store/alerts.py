@@ -32,6 +32,8 @@ class BatchResult:
     rejected: int
     accepted_keys: frozenset[str] = frozenset()
     """Dedupe keys of the alerts this batch added (not those the record already had)."""
+    rejected_duplicates: int = 0
+    """Rejected lines the record already had (the same line of the same input, read again)."""
 
 
 def alert_values(alert: dict[str, Any]) -> tuple[Any, ...]:
@@ -101,10 +103,15 @@ class Alerts:
             if any(row[INCIDENT_INDEX] for row in fresh_values):
                 # Keeps a report over a million alerts a sub-second read.
                 refresh_rollup_in(txn.conn)
-            if rejected:
-                txn.append("rejected_inputs", list(rejected))
+            fresh_rejected = _not_yet_rejected(txn.conn, rejected)
+            if fresh_rejected:
+                txn.append("rejected_inputs", fresh_rejected)
         return BatchResult(
-            len(fresh_values), len(values) - len(fresh_values), len(rejected), frozenset(added)
+            len(fresh_values),
+            len(values) - len(fresh_values),
+            len(fresh_rejected),
+            frozenset(added),
+            len(rejected) - len(fresh_rejected),
         )
 
     @staticmethod
@@ -218,3 +225,19 @@ class Alerts:
             )
         fold_linked_in(txn.conn, seqs)
         return len(seqs)
+
+def _not_yet_rejected(conn: Any, rejected: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rejected lines the record does not hold yet: the same bytes at the same line of the
+    same input, read again (a file ingested twice), are recorded once."""
+    fresh, seen = [], set()
+    for row in rejected:
+        key = (row["raw_sha256"], row["raw_size"], row["line_no"], row["origin"])
+        if key in seen or conn.execute(
+            "SELECT 1 FROM rejected_inputs WHERE raw_sha256 = ? AND raw_size = ? "
+            "AND line_no IS ? AND origin IS ? LIMIT 1",
+            key,
+        ).fetchone():
+            continue
+        seen.add(key)
+        fresh.append(row)
+    return fresh

@@ -1,10 +1,16 @@
 """The audit chain: how an entry is hashed and linked to the one before it.
 
 An entry's content hash is SHA-256 over its canonical JSON: the table name and
-every non-NULL content column, keys sorted, no whitespace, UTF-8, with a BLOB
-standing in as the hex SHA-256 of its bytes. Its link hash is SHA-256 over the
-previous entry's hash, its position and its content hash. Editing, deleting,
-inserting or reordering any entry breaks the link of that entry or the next.
+every non-NULL content column, keys sorted, no whitespace, UTF-8. Text is a
+JSON string, an integer a JSON number (however large: store.schema keeps one
+beyond SQLite's 64 bits as its decimal text, and hands it back as the integer),
+and a BLOB the object `{"sha256": "<hex SHA-256 of its bytes>"}`, a form no
+text and no number can take. Entries written before schema 4 wrote a BLOB as
+the string `"sha256:<hex>"`, which the text of that string matched; they keep
+that form (`typed_blobs=False`), and `verify` checks those BLOBs' types and
+digests apart. Its link hash is SHA-256 over the previous entry's hash, its
+position and its content hash. Editing, deleting, inserting or reordering any
+entry breaks the link of that entry or the next.
 
 `canonical_json` (the stdlib's encoder) is the definition. `content_hash`
 encodes with orjson when every value is a str, an int or a bool (what the
@@ -36,25 +42,35 @@ _STR_ONLY: frozenset[type] = frozenset({str})
 _NONE = type(None)
 
 
-def canonical_json(table: str, content: Mapping[str, object]) -> str:
+def blob_form(value: bytes | bytearray | memoryview, *, typed: bool = True) -> object:
+    """What stands for a BLOB in the canonical JSON."""
+    digest = hashlib.sha256(value).hexdigest()
+    return {"sha256": digest} if typed else "sha256:" + digest
+
+
+def canonical_json(table: str, content: Mapping[str, object], *, typed_blobs: bool = True) -> str:
     document: dict[str, object] = {"table": table}
     for key, value in content.items():
         if value is None:
             continue
         if isinstance(value, _BLOB_TYPES):
-            value = "sha256:" + hashlib.sha256(value).hexdigest()
+            value = blob_form(value, typed=typed_blobs)
         document[key] = value
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def content_hash(table: str, content: Mapping[str, object]) -> str:
-    encoded = _fast_canonical(table, content)
+def content_hash(table: str, content: Mapping[str, object], *, typed_blobs: bool = True) -> str:
+    encoded = _fast_canonical(table, content, typed_blobs)
     if encoded is None:
-        encoded = canonical_json(table, content).encode("utf-8", "surrogatepass")
+        encoded = canonical_json(table, content, typed_blobs=typed_blobs).encode(
+            "utf-8", "surrogatepass"
+        )
     return hashlib.sha256(encoded).hexdigest()
 
 
-def _fast_canonical(table: str, content: Mapping[str, object]) -> bytes | None:
+def _fast_canonical(
+    table: str, content: Mapping[str, object], typed_blobs: bool = True
+) -> bytes | None:
     """`canonical_json(...)` as UTF-8 by orjson, or None when only the stdlib may write it."""
     if orjson is None or type(table) is not str or "table" in content:
         return None
@@ -69,7 +85,7 @@ def _fast_canonical(table: str, content: Mapping[str, object]) -> bytes | None:
             return None
         for key, value in document.items():
             if isinstance(value, _BLOB_TYPES):
-                document[key] = "sha256:" + hashlib.sha256(value).hexdigest()
+                document[key] = blob_form(value, typed=typed_blobs)
     if not _STR_ONLY.issuperset(map(type, document)):
         return None
     try:

@@ -1,8 +1,10 @@
 """The notification outbox: written before sending, delivered once, retried until then.
 
 The notification itself is a chained entry; its delivery state (attempts, next
-try, last error) changes and lives beside it in `outbox_state`. Delivery is
-chained too, as a `notification.delivered` timeline entry.
+try, last error) changes and lives beside it in `outbox_state`. The two ends of
+a notification's life are chained too: delivery as a `notification.delivered`
+timeline entry, giving up as a `notification.gave-up` one, so `verify` finds a
+state marked sent or abandoned behind warroom's back (store/verify.py).
 """
 
 from __future__ import annotations
@@ -142,6 +144,7 @@ class Outbox:
         self, outbox_id: int, error: str, *, retry_at: datetime | None, give_up: bool = False
     ) -> None:
         """Record a failed attempt: retried at `retry_at`, or never again when `give_up`."""
+        item = self.get(outbox_id) if give_up else None
         with self.record.write() as txn:
             txn.conn.execute(
                 "UPDATE outbox_state SET status = ?, attempts = attempts + 1, last_error = ?, "
@@ -153,6 +156,15 @@ class Outbox:
                     outbox_id,
                 ),
             )
+            if item is not None and item.status != "failed":
+                self.record.timeline.add_in(
+                    txn,
+                    item.incident_id,
+                    "notification.gave-up",
+                    f"Gave up notifying {item.channel}: {item.event}",
+                    data={"outbox_id": outbox_id, "channel": item.channel,
+                          "dedup_key": item.dedup_key, "error": error},
+                )  # fmt: skip
 
     def defer(self, outbox_id: int, until: datetime, reason: str) -> None:
         """Hold a queued item until `until` without counting an attempt: it waits behind another."""

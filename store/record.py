@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
 from store import chain
-from store.errors import RecordBusy
+from store.errors import NotARecord, RecordBusy, RecordTooNew, RecordUnreadable, RecordWriteFailed
 from store.packed_rows import fetch_packed
-from store.schema import CHAIN_COLUMNS, CHAINED_TABLES, SCHEMA_VERSION, migrate, schema_version
+from store.private import prepare_record_file
+from store.schema import (
+    CHAIN_COLUMNS,
+    CHAINED_TABLES,
+    INT_COLUMNS,
+    SCHEMA_VERSION,
+    TYPED_BLOBS_SINCE,
+    UPGRADED_KIND,
+    migrate,
+    schema_version,
+    to_stored,
+    too_new_message,
+)
 
 Clock = Callable[[], datetime]
+Row = TypeVar("Row")
+Built = TypeVar("Built")
+log = logging.getLogger("warroom.record")
 
 # Each BEGIN IMMEDIATE waits this long inside SQLite; we retry around it so a
 # second warroom writing the same file makes this one wait, never fail.
@@ -62,11 +78,14 @@ class WriteTransaction:
         columns = (*CHAIN_COLUMNS, *CHAINED_TABLES[table])
         seq, prev = self.head_seq, self.head_hash
         chained = []
+        link_hash = chain.link_hash
+        stored = to_stored if INT_COLUMNS[table] else None
         for row, content_sha in zip(values, content_hashes, strict=True):
             seq += 1
             prev_for_row = prev
-            prev = chain.link_hash(prev_for_row, seq, content_sha)
-            chained.append((seq, prev_for_row, prev, *row))
+            prev = link_hash(prev_for_row, seq, content_sha)
+            # An integer beyond SQLite's 64 bits goes in as `bigint:` text (schema.py).
+            chained.append((seq, prev_for_row, prev, *(stored(table, row) if stored else row)))
         if not chained:
             return []
         placeholders = ", ".join("?" * len(columns))
@@ -76,6 +95,64 @@ class WriteTransaction:
         # Under the write lock with no deletes, SQLite gives consecutive rowids.
         last_id = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         return list(range(last_id - len(chained) + 1, last_id + 1))
+
+
+# SQLite's result codes for a write the disk refused (sqlite3.h).
+_SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY, _SQLITE_CANTOPEN = 13, 10, 8, 14
+_SQLITE_NOTADB, _SQLITE_CORRUPT = 26, 11
+
+
+def _write_failure(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return False
+    return code & 0xFF in (_SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY, _SQLITE_CANTOPEN)
+
+
+def _row_key(row: object) -> str:
+    try:
+        return repr(row["id"])  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        return "(a row)"
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection that never creates, writes or upgrades the file.
+
+    The URI form keeps a '?' or '#' in the path a path.
+    """
+    uri = Path(path).absolute().as_uri() + "?mode=ro"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+
+
+@contextmanager
+def unreadable_as_record_error(path: Path) -> Iterator[None]:
+    """SQLite's "file is not a database" and "malformed" as NotARecord, with the path."""
+    try:
+        yield
+    except RecordUnreadable as error:
+        if str(error).startswith(str(path)):
+            raise
+        raise type(error)(f"{path}: {error}") from None
+    except sqlite3.DatabaseError as error:
+        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+        if code in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
+            raise NotARecord(f"{path}: not a warroom record ({error})") from None
+        raise
+
+
+def check_version(conn: sqlite3.Connection) -> int:
+    """The file's schema version, after checking that it is a record this warroom can read."""
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise RecordTooNew(too_new_message(version))
+    if version == 0:
+        other = conn.execute(
+            "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite%' LIMIT 1"
+        ).fetchone()
+        if other is not None:
+            raise NotARecord(f"a SQLite database but not a warroom record (it has {other[0]!r})")
+    return version
 
 
 class Record:
@@ -106,35 +183,62 @@ class Record:
         self.checklist = Checklist(self)
         self.decisions = Decisions(self)
         self.outbox = Outbox(self)
+        self.unreadable: list[str] = []
+        """What `readable` skipped, in words, for the caller to show (also logged)."""
 
     @classmethod
     def open(cls, path: str | Path, *, clock: Clock = utc_now, readonly: bool = False) -> Record:
+        """Open (for writing: create or upgrade) the record at `path`.
+
+        Raises NotARecord for a file that is not a warroom record, RecordTooNew for
+        one written by a newer warroom, RecordUnreadable when a read-only open meets
+        an older schema (opening it for writing upgrades it).
+        """
         path = Path(path)
         if readonly:
-            uri = path.absolute().as_uri() + "?mode=ro"  # a '?' or '#' in the path stays a path
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            conn = connect_readonly(path)
         else:
+            prepare_record_file(path)
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        # 64 MiB of page cache: the dedupe-key index of a million alerts stays in memory.
-        conn.execute("PRAGMA cache_size = -65536")
-        record = cls(conn, path, clock)
-        if not readonly:
-            record._prepare()
-        elif schema_version(conn) != SCHEMA_VERSION:
-            raise RuntimeError(f"{path}: record schema {schema_version(conn)} needs upgrading")
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # 64 MiB of page cache: the dedupe-key index of a million alerts stays in memory.
+            conn.execute("PRAGMA cache_size = -65536")
+            record = cls(conn, path, clock)
+            with unreadable_as_record_error(path):
+                version = check_version(conn)
+                if not readonly:
+                    record._prepare(version)
+                elif version != SCHEMA_VERSION:
+                    raise RecordUnreadable(
+                        f"record schema {version} needs upgrading: open it once with "
+                        "this warroom for writing (or verify it, which never writes)"
+                    )
+        except BaseException:
+            conn.close()
+            raise
         return record
 
-    def _prepare(self) -> None:
+    def _prepare(self, version: int) -> None:
         mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
-            raise RuntimeError(f"{self.path}: cannot use WAL journaling (got {mode})")
+            raise RecordUnreadable(f"cannot use WAL journaling (got {mode})")
         # FULL: a committed audit entry survives power loss, not just a crash.
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")
-        if schema_version(self.conn) != SCHEMA_VERSION:
+        if version != SCHEMA_VERSION:
             with self._locked():
-                migrate(self.conn)
+                old = migrate(self.conn)
+                if not 0 < old < TYPED_BLOBS_SINCE or self._head()[0] == 0:
+                    return
+                with self._appending() as txn:
+                    # Entries before this one hash BLOBs in the old form (store/chain.py):
+                    # the boundary is itself in the chain, where no one can move it.
+                    txn.append("timeline", [{
+                        "at": self.now(), "kind": UPGRADED_KIND,
+                        "summary": f"Record upgraded from schema {old} to {SCHEMA_VERSION}",
+                        "data": f'{{"from_schema":{old},"to_schema":{SCHEMA_VERSION}}}',
+                    }])  # fmt: skip
 
     def close(self) -> None:
         """Close the connection once no write is under way (closing under one crashes sqlite3)."""
@@ -178,24 +282,40 @@ class Record:
                     warned = True
         try:
             yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except BaseException as error:
+            self._rollback()
+            if isinstance(error, sqlite3.OperationalError | sqlite3.DatabaseError) and (
+                _write_failure(error)
+            ):
+                raise RecordWriteFailed(f"{self.path}: cannot write the record: {error}") from error
             raise
-        else:
+        try:
             self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as error:
+            self._rollback()
+            raise RecordWriteFailed(f"{self.path}: cannot write the record: {error}") from error
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     @contextmanager
     def write(self) -> Iterator[WriteTransaction]:
         """One atomic write that may append to the chain; waits for other writers."""
-        with self._locked():
-            head_seq, head_hash = self._head()
-            txn = WriteTransaction(self.conn, head_seq, head_hash)
+        with self._locked(), self._appending() as txn:
             yield txn
-            if txn.head_seq != head_seq:
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('chain_head', ?)",
-                    (f"{txn.head_seq}:{txn.head_hash}",),
-                )
+
+    @contextmanager
+    def _appending(self) -> Iterator[WriteTransaction]:
+        """Appends to the chain inside a write the caller holds; records the new head."""
+        head_seq, head_hash = self._head()
+        txn = WriteTransaction(self.conn, head_seq, head_hash)
+        yield txn
+        if txn.head_seq != head_seq:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('chain_head', ?)",
+                (f"{txn.head_seq}:{txn.head_hash}",),
+            )
 
     def _head(self) -> tuple[int, str]:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()
@@ -207,6 +327,26 @@ class Record:
     def head(self) -> tuple[int, str]:
         """(number of entries, hash of the last): what a report quotes to anchor itself."""
         return self._head()
+
+    def readable(
+        self, rows: Iterable[Row], build: Callable[[Row], Built], what: str
+    ) -> list[Built]:
+        """`build(row)` for every row it can read; a row it cannot is skipped and said.
+
+        A record holding one row that no warroom writes (a date that is not a
+        date, a severity `P9`) must not stop every command that lists the rest:
+        readers build through this, and callers show `unreadable`.
+        """
+        built: list[Built] = []
+        for row in rows:
+            try:
+                built.append(build(row))
+            except (ValueError, TypeError, KeyError, OverflowError) as error:
+                key = _row_key(row)
+                message = f"{what} {key} skipped, it cannot be read: {error}"
+                self.unreadable.append(message)
+                log.warning("%s: %s", self.path, message)
+        return built
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         cursor = self.conn.cursor()

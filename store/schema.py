@@ -8,10 +8,14 @@ writer and `verify` agree on what is hashed.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 import sqlite_utils
+
+from store.errors import NotARecord, RecordTooNew
 
 CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
 
@@ -120,6 +124,59 @@ CHAINED_TABLES: dict[str, dict[str, type]] = {
 # Chained tables added after v1, created by their own migration.
 LATER_CHAINED_TABLES = ("alert_links",)
 
+# SQLite's INTEGER holds 64 bits. A larger integer (a time in year 9999 in
+# nanoseconds, a hostile number) is stored as the text `bigint:<decimal>` and read
+# back as the integer, so it is hashed as the integer it is wherever it is hashed.
+# (Plain decimal text would not stay text: an INTEGER column's affinity turns a
+# numeric literal too large for 64 bits into a REAL, rounding it.)
+SQLITE_INT_MIN, SQLITE_INT_MAX = -(2**63), 2**63 - 1
+BIG_INT_PREFIX = "bigint:"
+INT_COLUMNS: dict[str, tuple[int, ...]] = {
+    table: tuple(i for i, kind in enumerate(columns.values()) if kind is int)
+    for table, columns in CHAINED_TABLES.items()
+}
+
+
+def to_stored(table: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row's content values (in `CHAINED_TABLES[table]` order) as SQLite can hold them."""
+    for index in INT_COLUMNS[table]:
+        value = values[index]
+        if type(value) is int and not SQLITE_INT_MIN <= value <= SQLITE_INT_MAX:
+            return tuple(_stored(value) for value in values)
+    return values
+
+
+def _stored(value: Any) -> Any:
+    if type(value) is int and not SQLITE_INT_MIN <= value <= SQLITE_INT_MAX:
+        return f"{BIG_INT_PREFIX}{value}"
+    return value
+
+
+def from_stored(table: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The content values of a stored row: a `bigint:` text in an integer column is its integer.
+
+    Only an integer beyond SQLite's range is read back; any other text in an
+    integer column stays text (and `verify` names it).
+    """
+    for index in INT_COLUMNS[table]:
+        if type(values[index]) is str:
+            return tuple(
+                _big_int(value) if i in INT_COLUMNS[table] else value
+                for i, value in enumerate(values)
+            )
+    return values
+
+
+def _big_int(value: Any) -> Any:
+    if type(value) is not str or not _BIG_INT.fullmatch(value):
+        return value
+    number = int(value[len(BIG_INT_PREFIX) :])
+    return number if not SQLITE_INT_MIN <= number <= SQLITE_INT_MAX else value
+
+
+_BIG_INT = re.compile(r"bigint:-?[1-9][0-9]{18,4299}", re.ASCII)
+
+
 # The incidents table is a projection of the chained `incident.opened` and
 # `incident.updated` timeline entries; `verify` replays them and compares.
 INCIDENT_FIELDS: dict[str, type] = {
@@ -204,12 +261,32 @@ def _add_resolution_and_alert_links_v3(db: sqlite_utils.Database) -> None:
     db.table("alert_links").create_index(["incident_id"])
 
 
+def _dedupe_rejected_and_type_blobs_v4(db: sqlite_utils.Database) -> None:
+    # v4: re-reading a file must not record its rejected lines again (the lookup
+    # index), and BLOBs are hashed in a form no text can take (store.chain); the
+    # entries written before it keep their form, which `Record` marks in the chain.
+    db.table("rejected_inputs").create_index(["raw_sha256"])
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _create_v1,
     _add_breach_and_delivery_v2,
     _add_resolution_and_alert_links_v3,
+    _dedupe_rejected_and_type_blobs_v4,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+TYPED_BLOBS_SINCE = 4
+"""The first schema whose new entries hash a BLOB in the typed form (`chain.content_hash`)."""
+UPGRADED_KIND = "record.upgraded"
+"""The chained timeline entry an upgrade writes: entries before it keep the old blob form."""
+
+# Tables that are not made by the migrations but may be in a record: derived data
+# (the alert rollup, store/alert_summary.py) and an export's provenance (store/transfer.py).
+EXPORT_ORIGIN_TABLE = "export_origin"
+EXPORT_ORIGIN_DDL = (
+    f"CREATE TABLE {EXPORT_ORIGIN_TABLE} (seq INTEGER PRIMARY KEY, source_table TEXT NOT NULL, "
+    "source_seq INTEGER NOT NULL, source_hash TEXT NOT NULL)"
+)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -217,17 +294,24 @@ def schema_version(conn: sqlite3.Connection) -> int:
     if not exists:
         return 0
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 0
+    try:
+        return int(row[0]) if row else 0
+    except (TypeError, ValueError):
+        raise NotARecord(f"its schema version {row[0]!r} is not a number") from None
+
+
+def too_new_message(version: int) -> str:
+    return (
+        f"the record was written by a newer warroom (schema {version}, this one knows "
+        f"{SCHEMA_VERSION}); upgrade warroom to open it"
+    )
 
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Bring the file up to `target`; the caller holds the write lock. Returns the old version."""
     current = schema_version(conn)
     if current > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"the record was written by a newer warroom (schema {current}, this one knows "
-            f"{SCHEMA_VERSION}); upgrade warroom to open it"
-        )
+        raise RecordTooNew(too_new_message(current))
     db = sqlite_utils.Database(conn)
     for version in range(current + 1, target + 1):
         MIGRATIONS[version - 1](db)

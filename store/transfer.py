@@ -12,11 +12,18 @@ its own. Provenance for a reviewer who also holds the source record:
   `export_origin` table, so neither can be changed without breaking the chain;
 - the same facts are in `meta` under `export.*` keys for a quick look.
 
-Import verifies all of that, then appends the entries to the target record as
-new chain entries, keeping the incident ID; an ID already present, or an alert
-or notification already recorded there, refuses the whole import, with nothing
-written. Notifications never leave a copy queued: a second machine must not
-send them again.
+Import holds the file to what `warroom verify` checks (schema, with no view or
+trigger; storage types; chain; head; incident rows; delivery states) and every
+value to the rules the live path keeps (store/validate.py), all before it
+takes the target's write lock, and refuses the whole file with the reason at
+the first thing that does not hold. Reading a hostile file costs CPU in
+proportion to its size, no more (`_cpu_budget`). Then the entries are appended
+to the target as new chain entries. An incident ID the target already uses
+for a different incident is imported under the next free ID of the same day,
+the original kept as its alias in the chained `incident.imported` entry; the
+same incident twice, or an alert already recorded there, refuses the import.
+Notifications come over as copies that are never sent from the target: their
+dedup keys become `imported:<export head>:<original key>`.
 """
 
 from __future__ import annotations
@@ -32,20 +39,48 @@ from pathlib import Path
 from typing import Any
 
 from store import chain
-from store.errors import RecordError
+from store.errors import RecordError, RecordUnreadable
 from store.incidents import replay
-from store.record import Record, WriteTransaction
-from store.schema import CHAINED_TABLES, INCIDENT_FIELDS, SCHEMA_VERSION, schema_version
-from store.verify import check_entry, check_incidents
+from store.record import (
+    Record,
+    WriteTransaction,
+    check_version,
+    connect_readonly,
+    unreadable_as_record_error,
+)
+from store.schema import (
+    CHAINED_TABLES,
+    EXPORT_ORIGIN_DDL,
+    EXPORT_ORIGIN_TABLE,
+    INCIDENT_FIELDS,
+    from_stored,
+)
+from store.validate import row_problem
+from store.verify import (
+    EXPORTED_KIND,
+    IMPORTED_KEY,
+    IMPORTED_KIND,
+    NOT_SENT,
+    ChainWalk,
+    check_incidents,
+    check_outbox,
+    check_schema,
+)
+
+__all__ = ["connect_readonly"]  # re-exported: callers read exports with it
 
 EXPORT_FORMAT = "1"
-ORIGIN_TABLE = "export_origin"
-EXPORTED_KIND = "incident.exported"
-IMPORTED_KIND = "incident.imported"
+ORIGIN_TABLE = EXPORT_ORIGIN_TABLE
 BATCH = 5_000
 # Tables whose rows carry an incident_id; rejected_inputs belong to no incident.
 INCIDENT_TABLES = tuple(t for t, columns in CHAINED_TABLES.items() if "incident_id" in columns)
-NOT_SENT = "copied with an exported incident; not sent from this copy"
+# Reading a file of N bytes may cost SQLite at most this many VM steps: a record's
+# tables are read a few times over, each step covering a few bytes at most, so an
+# honest export stays far below it, and a crafted one (a VIEW, a recursive CTE in
+# a trigger) is stopped instead of burning CPU while the user waits.
+STEPS_PER_BYTE = 400
+BASE_STEPS = 20_000_000
+_STEPS_PER_CHECK = 10_000
 
 
 class TransferError(RecordError):
@@ -60,10 +95,12 @@ class TransferResult:
     head_hash: str
     source_head: str  # "entries:hash" of the record the incident came from
     path: Path
+    original_id: str | None = None  # imported under a new ID: the one it had in the export
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "incident_id": self.incident_id,
+            "original_id": self.original_id,
             "entries": self.entries,
             "head": {"entries": self.head_entries, "hash": self.head_hash},
             "source_head": self.source_head,
@@ -108,7 +145,7 @@ def _mostly(conn: sqlite3.Connection, incident_id: str) -> bool:
 
 
 def _content(table: str, row: Entry) -> tuple[tuple[Any, ...], str]:
-    values = row[CONTENT:]
+    values = from_stored(table, row[CONTENT:])
     return values, chain.content_hash(table, dict(zip(CHAINED_TABLES[table], values, strict=True)))
 
 
@@ -121,76 +158,10 @@ def _hashed(rows: Iterator[tuple[int, str, Entry]]) -> Iterator[Hashed]:
         yield (table, row, *_content(table, row))
 
 
-@dataclass
-class _ChainWalk:
-    """What walking an export's chain found: its length and head, once walked to the end."""
-
-    entries: int = 0
-    head_hash: str = chain.GENESIS
-
-
-def _verified(
-    conn: sqlite3.Connection, incident_id: str, path: Path, walk: _ChainWalk
-) -> Iterator[Hashed]:
-    """Every entry of the export's chain checked as `verify_chain` checks it; yields the incident's.
-
-    One pass hashes each entry once: the content hash that proves the entry is
-    the one its new chain links. The chain's head and the incident row are
-    checked after the last entry, before the caller commits anything.
-    """
-    streams = [_all_rows(conn, table) for table in CHAINED_TABLES]
-    expected_seq, prev_hash = 1, chain.GENESIS
-    for seq, table, row in heapq.merge(*streams, key=lambda item: item[0]):
-        values, content_sha = _content(table, row)
-        if (
-            seq != expected_seq
-            or row[PREV_HASH] != prev_hash
-            or row[HASH] != chain.link_hash(prev_hash, seq, content_sha)
-        ):
-            raise _not_verified(path, _problem(conn, table, row, expected_seq, prev_hash))
-        if table in INCIDENT_TABLES and values[_INCIDENT_ID[table]] == incident_id:
-            yield table, row, values, content_sha
-        prev_hash = row[HASH]
-        expected_seq += 1
-    walk.entries, walk.head_hash = expected_seq - 1, prev_hash
-    head = conn.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()
-    recorded = head[0] if head else f"0:{chain.GENESIS}"
-    if recorded != f"{walk.entries}:{prev_hash}":
-        raise _not_verified(
-            path,
-            f"the chain ends at entry {walk.entries} but the file says it has "
-            f"{recorded.partition(':')[0]}: entries after it were deleted",
-        )
-    problem = check_incidents(conn)
-    if problem is not None:
-        raise _not_verified(path, problem)
-
-
-def _not_verified(path: Path, problem: object) -> TransferError:
-    return TransferError(
-        f"{path}: the export's audit chain does not verify ({problem}); nothing imported"
-    )
-
-
-def _problem(
-    conn: sqlite3.Connection, table: str, entry: Entry, expected_seq: int, prev_hash: str
-) -> object:
-    """verify's own words for what is wrong with an entry that does not hold."""
-    cursor = conn.cursor()
-    cursor.row_factory = sqlite3.Row
-    row = cursor.execute(f"SELECT * FROM {table} WHERE id = ?", (entry[ROW_ID],)).fetchone()
-    found = check_entry(table, row, expected_seq, prev_hash) if row is not None else None
-    return found or f"{table} entry {entry[SEQ]} does not hold"
-
-
-def _all_rows(conn: sqlite3.Connection, table: str) -> Iterator[tuple[int, str, Entry]]:
-    for row in conn.execute(f"{_select(table)} ORDER BY seq"):
-        yield row[SEQ], table, row
-
-
 _INCIDENT_ID = {
     table: tuple(CHAINED_TABLES[table]).index("incident_id") for table in INCIDENT_TABLES
 }
+_DEDUP_KEY = tuple(CHAINED_TABLES["outbox"]).index("dedup_key")
 
 
 def _copy_entries(
@@ -270,12 +241,6 @@ def _origin_digest(conn: sqlite3.Connection) -> str:
     return digest.hexdigest()
 
 
-def connect_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection; the URI form quotes any character a file name may hold."""
-    uri = Path(path).absolute().as_uri() + "?mode=ro"
-    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-
-
 def _remove(path: Path) -> None:
     for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
         candidate.unlink(missing_ok=True)
@@ -323,10 +288,7 @@ def _write_export(
     source: sqlite3.Connection, target: Record, incident_id: str, source_head: str, source_name: str
 ) -> int:
     conn = target.conn
-    conn.execute(
-        f"CREATE TABLE {ORIGIN_TABLE} (seq INTEGER PRIMARY KEY, source_table TEXT NOT NULL, "
-        "source_seq INTEGER NOT NULL, source_hash TEXT NOT NULL)"
-    )
+    conn.execute(EXPORT_ORIGIN_DDL)
     with target.write() as txn:
         origins: list[tuple[int, str, int, str]] = []
         outbox_ids: dict[int, int] = {}
@@ -368,20 +330,73 @@ def _write_export(
 
 
 def _open_export(path: Path) -> sqlite3.Connection:
+    """The export, read-only, in one snapshot, its CPU bounded by its size."""
     if not path.is_file():
         raise TransferError(f"{path}: no such file")
     conn = connect_readonly(path)
     try:
-        version = schema_version(conn)
-    except sqlite3.DatabaseError as error:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("PRAGMA trusted_schema = OFF")  # no function of the file's schema runs
+        _cpu_budget(conn, path.stat().st_size)
+        conn.execute("BEGIN")
+    except BaseException:
         conn.close()
-        raise TransferError(f"{path}: not a warroom export ({error})") from None
-    if version != SCHEMA_VERSION:
-        conn.close()
-        raise TransferError(
-            f"{path}: written with record schema {version}, this warroom reads {SCHEMA_VERSION}"
-        )
+        raise
     return conn
+
+
+def _cpu_budget(conn: sqlite3.Connection, size: int) -> None:
+    """Interrupt any statement once reading the file has cost more than its size allows."""
+    limit = (BASE_STEPS + STEPS_PER_BYTE * size) // _STEPS_PER_CHECK
+    spent = 0
+
+    def tick() -> int:
+        nonlocal spent
+        spent += 1
+        return int(spent > limit)
+
+    conn.set_progress_handler(tick, _STEPS_PER_CHECK)
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """An export that holds: its facts, its chain's length and head, the entries it moves."""
+
+    facts: dict[str, Any]
+    entries: int
+    head: str
+
+
+def _check_export(conn: sqlite3.Connection, path: Path) -> _Checked:
+    """Everything `verify` checks, and every value against the live path's rules.
+
+    Raises TransferError naming the first thing that does not hold.
+    """
+    try:
+        with unreadable_as_record_error(path):
+            version = check_version(conn)
+    except RecordUnreadable as error:
+        raise TransferError(f"{path}: not a warroom export ({error}); nothing imported") from None
+    if version == 0:
+        raise TransferError(f"{path}: not a warroom export (schema 0: no record in it)")
+    problem = check_schema(conn, version)
+    if problem is not None:
+        raise TransferError(f"{path}: refused, {problem}; nothing imported")
+    facts = _exported_facts(conn, path)
+    walk = ChainWalk(conn, version)
+    for table, row, content in walk:
+        wrong = row_problem(table, content or {})
+        if wrong is not None:
+            raise TransferError(
+                f"{path}: refused, {table} row {row[2]} (chain entry {row[0]}): {wrong}, "
+                "which warroom never writes; nothing imported"
+            )
+    problem = walk.problem or walk.head_problem() or check_incidents(conn) or check_outbox(conn)
+    if problem is not None:
+        raise TransferError(
+            f"{path}: the export's audit chain does not verify ({problem}); nothing imported"
+        )
+    return _Checked(facts, walk.entries, f"{walk.entries}:{walk.head_hash}")
 
 
 def _exported_facts(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
@@ -390,7 +405,7 @@ def _exported_facts(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
         "SELECT incident_id, data, seq FROM timeline WHERE kind = ? ORDER BY seq", (EXPORTED_KIND,)
     ).fetchall()
     head = conn.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()
-    if not rows or head is None or int(head[0].partition(":")[0]) != rows[-1][2]:
+    if not rows or head is None or str(head[0]).partition(":")[0] != str(rows[-1][2]):
         raise TransferError(
             f"{path}: not a warroom export (no export entry at the end of its chain)"
         )
@@ -405,7 +420,10 @@ def _exported_facts(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
         raise TransferError(
             f"{path}: export format {facts.get('format')!r} is not one this warroom reads"
         )
-    exists = conn.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{ORIGIN_TABLE}'").fetchone()
+    for key in ("source_head", "source_name"):
+        if not isinstance(facts.get(key), str):
+            raise TransferError(f"{path}: its export facts lack {key}; nothing imported")
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (ORIGIN_TABLE,)).fetchone()
     if not exists or _origin_digest(conn) != facts.get("origin_sha256"):
         raise TransferError(f"{path}: its provenance table was changed after export")
     for table in INCIDENT_TABLES:
@@ -416,67 +434,121 @@ def _exported_facts(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
             raise TransferError(
                 f"{path}: holds {table} rows of other incidents; not an export of one"
             )
+    if conn.execute("SELECT 1 FROM rejected_inputs LIMIT 1").fetchone():
+        raise TransferError(f"{path}: holds rejected inputs, which no export has; nothing imported")
     return facts
 
 
 def import_incident(record: Record, path: str | Path) -> TransferResult:
-    """Verify an export file and merge its incident into `record`, as new chain entries."""
+    """Check an export file whole, then merge its incident into `record` as new chain entries."""
     path = Path(path)
     source = _open_export(path)
     try:
-        facts = _exported_facts(source, path)
-        incident_id = facts["incident_id"]
-        walk = _ChainWalk()
-        # One write: the export's chain is verified while it is copied, and a
-        # problem found anywhere in it rolls the whole import back.
+        checked = _check_export(source, path)
+        exported_id = checked.facts["incident_id"]
         with record.write() as txn:
-            _refuse_clashes(txn.conn, source, incident_id, record.path)
+            incident_id = _target_id(txn.conn, source, exported_id, record.path)
+            _refuse_alert_clashes(txn.conn, source, exported_id, record.path)
+            key_prefix = f"{IMPORTED_KEY}{checked.head.partition(':')[2][:16]}:"
+            moved = _renamed(_rows(source, exported_id), incident_id, key_prefix)
             outbox_ids: dict[int, int] = {}
             entries = 0
-            verified = _verified(source, incident_id, path, walk)
-            for new_seq, table, row in _copy_entries(verified, txn):
+            for new_seq, table, row in _copy_entries(_hashed(moved), txn):
                 entries += 1
                 if table == "outbox":
                     outbox_ids[row[ROW_ID]] = _new_row_id(txn.conn, "outbox", new_seq)
             _insert_incident(txn.conn, incident_id)
             _copy_outbox_state(source, txn.conn, outbox_ids)
+            renamed = incident_id != exported_id
+            alias = f" as {incident_id} (its ID in the export: {exported_id})" if renamed else ""
+            short_head = checked.head[: checked.head.index(":") + 17]
             record.timeline.add_in(
                 txn,
                 incident_id,
                 IMPORTED_KIND,
-                f"Imported from {path.name} ({entries} entries, export chain head "
-                f"{walk.entries}:{walk.head_hash[:16]})",
+                f"Imported from {path.name}{alias} ({entries} entries, export chain head "
+                f"{short_head})",
                 data={
                     "file": path.name,
-                    "export_head": f"{walk.entries}:{walk.head_hash}",
-                    "source_head": facts["source_head"],
-                    "source_name": facts["source_name"],
+                    "export_head": checked.head,
+                    "source_head": checked.facts["source_head"],
+                    "source_name": checked.facts["source_name"],
                     "entries": entries,
+                    **({"original_id": exported_id} if renamed else {}),
                 },
             )
         head_entries, head_hash = record.head()
         return TransferResult(
-            incident_id, entries, head_entries, head_hash, facts["source_head"], path
-        )
+            incident_id, entries, head_entries, head_hash, checked.facts["source_head"], path,
+            original_id=exported_id if renamed else None,
+        )  # fmt: skip
+    except sqlite3.OperationalError as error:
+        if "interrupted" in str(error):
+            raise TransferError(
+                f"{path}: reading it costs far more than a file of its size can; refused, "
+                "nothing imported"
+            ) from None
+        raise
     finally:
         source.close()
 
 
-def _refuse_clashes(
+def _renamed(
+    rows: Iterator[tuple[int, str, Entry]], incident_id: str, key_prefix: str
+) -> Iterator[tuple[int, str, Entry]]:
+    """The entries as the target records them: its incident ID, its copies' dedup keys."""
+    for seq, table, row in rows:
+        values = list(row)
+        values[CONTENT + _INCIDENT_ID[table]] = incident_id
+        if table == "outbox":
+            values[CONTENT + _DEDUP_KEY] = key_prefix + str(row[CONTENT + _DEDUP_KEY])
+        yield seq, table, tuple(values)
+
+
+def _opened(conn: sqlite3.Connection, incident_id: str) -> str | None:
+    row = conn.execute(
+        "SELECT data FROM timeline WHERE incident_id = ? AND kind = 'incident.opened' "
+        "ORDER BY seq LIMIT 1",
+        (incident_id,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _target_id(
     target: sqlite3.Connection, source: sqlite3.Connection, incident_id: str, target_path: Path
-) -> None:
-    if target.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone():
+) -> str:
+    """The ID the incident gets in the target: its own, or the next free one of its day."""
+    opened = _opened(source, incident_id)
+    same = target.execute(
+        "SELECT incident_id FROM timeline WHERE kind = 'incident.opened' AND data = ? LIMIT 1",
+        (opened,),
+    ).fetchone()
+    if same is not None:
+        also = "" if same[0] == incident_id else f" (as {same[0]})"
         raise TransferError(
-            f"incident {incident_id} is already in {target_path}; nothing imported "
+            f"incident {incident_id} is already in {target_path}{also}; nothing imported "
             "(import it into another record, or export it again from there)"
         )
-    for table, column in (("alerts", "dedupe_key"), ("outbox", "dedup_key")):
-        for (key,) in source.execute(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL"):
-            if target.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", (key,)).fetchone():
-                raise TransferError(
-                    f"{table} entry {key!r} of {incident_id} is already in {target_path} "
-                    "(the same event was recorded there too); nothing imported"
-                )
+    if target.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone() is None:
+        return incident_id
+    prefix = incident_id[: incident_id.rindex("-") + 1]  # NSI-YYYY-MM-DD-
+    numbers = [
+        int(taken[len(prefix) :])
+        for (taken,) in target.execute("SELECT id FROM incidents WHERE id LIKE ?", (prefix + "%",))
+        if taken[len(prefix) :].isdigit()
+    ]
+    return f"{prefix}{max(numbers, default=0) + 1:03d}"
+
+
+def _refuse_alert_clashes(
+    target: sqlite3.Connection, source: sqlite3.Connection, incident_id: str, target_path: Path
+) -> None:
+    for (key,) in source.execute("SELECT dedupe_key FROM alerts WHERE dedupe_key IS NOT NULL"):
+        if target.execute("SELECT 1 FROM alerts WHERE dedupe_key = ?", (key,)).fetchone():
+            raise TransferError(
+                f"alerts entry {key!r} of {incident_id} is already in {target_path} "
+                "(the same event was recorded there too); nothing imported"
+            )
 
 
 def check_provenance(export: sqlite3.Connection, source: sqlite3.Connection) -> list[str]:

@@ -404,7 +404,10 @@ async def test_every_record_entry_goes_to_the_siem_once(
     ]
     assert records[1]["event"]["summary"] == 'hostile "] [x@1 a="b" \n<13>1 forged'
     assert hec_receiver.hec_requests == 1  # both entries in one request, as JSON lines
-    messages = [parse_rfc5424(m) for m in syslog_listener.wait_for(2)]
+    messages = [parse_rfc5424(m) for m in syslog_listener.wait_for(3)]
+    # ... and a checkpoint of the chain's head, an anchor kept outside the record.
+    assert sorted(m.msgid for m in messages) == ["checkpoint", "record", "record"]
+    messages = [m for m in messages if m.msgid == "record"]
     assert [(m.msgid, m.params["kind"]) for m in messages] == [
         ("record", "incident.opened"), ("record", "note"),
     ]  # fmt: skip
@@ -428,9 +431,10 @@ async def test_a_refused_batch_is_retried_event_by_event(
         record.incidents.open(f"incident {n}", severity="P3")
     hec_receiver.fail_next(400)
     report = await drain_outbox(record, settings)
-    assert len(report.delivered) == 3
+    # Three entries and the checkpoint of the record's head, one request each.
+    assert len(report.delivered) == 4
     assert not report.failed
-    assert hec_receiver.hec_requests == 3
+    assert hec_receiver.hec_requests == 4
 
 
 async def test_email_over_implicit_tls_checks_the_certificate(

@@ -19,7 +19,7 @@ from actions.falco.times import rfc3339_to_ns
 from actions.sources.batches import AlertBatch
 from actions.sources.falco import FalcoFollower
 from actions.sources.health import SourceHealth
-from store import Record
+from store import Record, verify_chain
 from tests.plugins.drill import SEED_TIME
 
 NS = "falco-system"
@@ -273,6 +273,31 @@ async def test_hostile_lines_are_recorded_raw_and_the_stream_goes_on(
     assert raws[-1].endswith(b"x" * 200_000)
 
 
+async def test_odd_times_and_numbers_lose_no_neighbouring_line(
+        drill_server: DrillServerThread, api: Any, record: Record) -> None:
+    """A year-9999 time once ended the follower's commit with OverflowError (issue 15)."""
+    state = drill_server.state
+    running = Running(follower(api, record))
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS)
+    odd = []
+    for number, (time, evt) in enumerate([("9999-12-31T23:59:59.999999999Z", 2**64),
+                                          ("1970-01-01T00:00:00.000000000Z", 1741944600000000000),
+                                          ("0001-01-01T00:00:00Z", -(10**30))]):
+        doc = json.loads(alert_line("node-2", 500 + number))
+        doc.update(time=time, output_fields={"evt.time": evt})
+        odd.append(json.dumps(doc))
+    state.append_log(NS, "falco-m4n8q", alert_line("node-2", 1))
+    for line in odd:
+        state.append_log(NS, "falco-m4n8q", line)
+    state.append_log(NS, "falco-m4n8q", alert_line("node-2", 2))
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 5)
+    assert not running.task.done()  # still following
+    await running.stop()
+    times = {row[0] for row in record.query("SELECT time FROM alerts")}
+    assert {"9999-12-31T23:59:59.999999999Z", "0001-01-01T00:00:00Z"} <= times
+    assert verify_chain(record.conn).ok
+
+
 async def test_alert_rate_series_per_severity(
         drill_server: DrillServerThread, api: Any, record: Record) -> None:
     state = drill_server.state
@@ -313,3 +338,23 @@ def test_a_restarted_follower_records_nothing_twice(
     assert [item for batch in second for item in batch.alerts if item.fresh] == []
     with Record.open(record_path) as record:
         assert record.alerts.count() == SEEDED_ALERTS + 20
+
+
+async def test_a_full_record_is_said_and_retried_losing_no_line(
+        drill_server: DrillServerThread, api: Any, record: Record) -> None:
+    state = drill_server.state
+    running = Running(follower(api, record))
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS)
+    with record._write_lock:  # the disk is full: SQLite may not grow the file by a page
+        pages = record.conn.execute("PRAGMA page_count").fetchone()[0]
+        record.conn.execute(f"PRAGMA max_page_count = {pages}")
+    for number in range(300):
+        state.append_log(NS, "falco-m4n8q", alert_line("node-2", 1000 + number))
+    await eventually(lambda: any("cannot write the record" in h.detail for h in running.health
+                                 if h.state == "retrying"))
+    assert not running.task.done()
+    with record._write_lock:  # room again
+        record.conn.execute("PRAGMA max_page_count = 1073741823")
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 300, within=60)
+    await running.stop()
+    assert verify_chain(record.conn).ok

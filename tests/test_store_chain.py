@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from store import Record, verify_chain
+from store.schema import SCHEMA_VERSION
+from store.verify import ChainWalk
 
 
 def _populate(record: Record) -> str:
@@ -144,4 +146,36 @@ def test_null_values_are_not_part_of_old_hashes(record: Record) -> None:
     # Migrations may add nullable columns; existing entries must keep verifying.
     _populate(record)
     record.conn.execute("ALTER TABLE timeline ADD COLUMN later_column TEXT")
-    assert verify_chain(record.conn).ok
+    walk = ChainWalk(record.conn, SCHEMA_VERSION)
+    assert len(list(walk)) == 12
+    assert walk.problem is None
+    # ... while this version's verify names the column it does not make.
+    result = verify_chain(record.conn)
+    assert (result.problem.table, result.problem.row_id) == ("schema", "timeline")
+
+
+@pytest.mark.parametrize(
+    ("statement", "words"),
+    [
+        (None, None),
+        ("UPDATE actions SET status = 'failed' WHERE entry = 'outcome'", "edited"),
+        ("DELETE FROM checklist", "missing"),
+        ("UPDATE timeline SET prev_hash = hash WHERE id = 2", "link"),
+    ],
+)
+def test_a_long_chain_walked_in_parallel_finds_what_one_walk_finds(
+    populated: Path, monkeypatch: pytest.MonkeyPatch, statement: str | None, words: str | None
+) -> None:
+    import store.chain_walk
+
+    monkeypatch.setattr(store.chain_walk, "PARALLEL_MIN_ENTRIES", 1)  # every record is "long"
+    if statement:
+        _tamper(populated, statement)
+    with Record.open(populated) as record:
+        result = verify_chain(record.conn)
+        one_walk = ChainWalk(record.conn, SCHEMA_VERSION, contents=False)
+        list(one_walk)
+    assert result.ok == (statement is None)
+    assert (result.entries, result.head_hash) == (one_walk.entries, one_walk.head_hash)
+    if words:
+        assert words in result.problem.problem

@@ -318,3 +318,150 @@ def test_an_imported_incident_verifies_and_reviews_like_the_original(
                     r for r in theirs if r[2] not in ("incident.exported", "incident.imported")
                 ]
             assert theirs == mine, table
+
+
+# ----- issue 15: an export that verifies is held to what the live path writes -------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"detected_at": "not-a-date"}, "detected_at 'not-a-date' is not an ISO 8601 time"),
+        ({"severity": "P9"}, "severity 'P9' is not one of P0, P1, P2, P3"),
+        ({"status": "pwned"}, "status 'pwned' is not one of"),
+        ({"detected_at": "9999-12-31T23:59:59+00:00"}, "outside the years"),
+        ({"drill": "yes"}, "drill 'yes' is not 0 or 1"),
+    ],
+)
+def test_a_crafted_export_that_verifies_is_refused_whole_and_the_record_stays_usable(
+    record: Record,
+    two_incidents: tuple[str, str],
+    tmp_path: Path,
+    clock: FrozenClock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    changes: dict[str, object],
+    words: str,
+) -> None:
+    from tests.record_tamper import edit_opened
+    from tui.cli.main import main
+
+    first, _ = two_incidents
+    out = exported(record, first, tmp_path)
+    edit_opened(out, **changes)
+    with Record.open(out) as crafted:
+        assert verify_chain(crafted.conn).problem.table == "incidents"  # verify names it too
+    target = tmp_path / "other.db"
+    monkeypatch.setenv("WARROOM_DB", str(target))
+    Record.open(target, clock=clock).close()
+    assert main(["import", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert words in err
+    assert "nothing imported" in err
+    for command in (["incidents"], ["metrics"], ["incidents", "--json"]):
+        assert main(command) == 0
+    capsys.readouterr()
+    with Record.open(target) as other:
+        assert other.incidents.list() == []
+        assert verify_chain(other.conn).ok
+
+
+@pytest.mark.parametrize(
+    ("statement", "words"),
+    [
+        (
+            # A table replaced by a view that makes rows out of nothing, at CPU's expense.
+            "ALTER TABLE decisions RENAME TO decisions_kept; CREATE VIEW decisions AS "
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 50000000) "
+            "SELECT i AS id, i AS seq, '' AS prev_hash, '' AS hash, NULL AS incident_id, "
+            "'x' AS decision, NULL AS rationale, NULL AS rule_to_tune, NULL AS actor, "
+            "'' AS at, NULL AS data FROM n",
+            "a view that warroom never makes",
+        ),
+        (
+            "CREATE TRIGGER t AFTER INSERT ON timeline BEGIN SELECT 1; END",
+            "a trigger that warroom never makes",
+        ),
+        ("CREATE TABLE extra (x)", "a table that warroom schema"),
+    ],
+)
+def test_views_triggers_and_unknown_tables_in_an_export_are_refused_before_reading_it(
+    record: Record,
+    two_incidents: tuple[str, str],
+    tmp_path: Path,
+    clock: FrozenClock,
+    statement: str,
+    words: str,
+) -> None:
+    first, _ = two_incidents
+    out = exported(record, first, tmp_path)
+    conn = sqlite3.connect(out)
+    conn.executescript(statement)
+    conn.close()
+    with Record.open(tmp_path / "other.db", clock=clock) as other:
+        before = other.head()
+        with pytest.raises(TransferError, match=f"{words}.*nothing imported"):
+            import_incident(other, out)
+        assert other.head() == before
+
+
+def test_reading_a_hostile_export_costs_cpu_in_proportion_to_its_size(
+    record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import store.transfer
+
+    first, _ = two_incidents
+    out = exported(record, first, tmp_path)
+    # A budget too small for even an honest file: the import is stopped, not run to its end.
+    monkeypatch.setattr(store.transfer, "BASE_STEPS", 0)
+    monkeypatch.setattr(store.transfer, "STEPS_PER_BYTE", 0)
+    monkeypatch.setattr(store.transfer, "_STEPS_PER_CHECK", 100)
+    with Record.open(tmp_path / "other.db", clock=clock) as other:
+        with pytest.raises(TransferError, match="costs far more than a file of its size"):
+            import_incident(other, out)
+        assert other.incidents.list() == []
+
+
+def test_an_id_taken_by_another_incident_is_imported_under_a_new_id_with_an_alias(
+    record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock
+) -> None:
+    first, _ = two_incidents
+    out = exported(record, first, tmp_path)
+    with Record.open(tmp_path / "other.db", clock=clock) as other:
+        clock.advance(seconds=1)
+        theirs = other.incidents.open("Something else entirely", severity="P3")
+        assert theirs.id == first  # the same day's first incident: the same ID
+        result = import_incident(other, out)
+        assert result.original_id == first
+        assert result.incident_id == first[:-3] + "002"
+        assert other.incidents.get(first).title == "Something else entirely"
+        imported = other.incidents.get(result.incident_id)
+        assert imported.title == "DNS tunnel"
+        assert imported.severity == "P0"
+        entry = other.timeline.for_incident(result.incident_id)[-1]
+        assert entry.kind == "incident.imported"
+        assert entry.data["original_id"] == first
+        assert other.alerts.count(result.incident_id) == 5
+        assert verify_chain(other.conn).ok
+        # The same incident again, under either ID, is refused.
+        with pytest.raises(TransferError, match=f"already in .*as {result.incident_id}"):
+            import_incident(other, out)
+
+
+def test_imported_notifications_never_hold_back_the_records_own_siem_feed(
+    record: Record, two_incidents: tuple[str, str], tmp_path: Path, clock: FrozenClock
+) -> None:
+    first, _ = two_incidents
+    for seq in (5000, 5001):  # a source whose SIEM feed had gone far
+        record.outbox.enqueue(first, "siem-hec", "record-entry", f"siem-hec:entry:{seq}", {})
+    out = exported(record, first, tmp_path)
+    with Record.open(tmp_path / "other.db", clock=clock) as other:
+        import_incident(other, out)
+        keys = [i.dedup_key for i in other.outbox.items()]
+        assert all(key.startswith("imported:") for key in keys)
+        assert other.outbox.items(status="queued") == []
+        assert verify_chain(other.conn).ok
+        # Marking a copy to be sent from here is found.
+        other.conn.execute("UPDATE outbox_state SET status = 'queued' WHERE status = 'failed'")
+        assert "imported copy" in verify_chain(other.conn).problem.problem

@@ -1,18 +1,14 @@
-"""Writing files the user asked for (reports) whole or not at all."""
+"""Writing files the user asked for (reports) whole or not at all, readable by the owner only."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from store.private import write_private
 
 
 def write_atomically(path: Path, text: str) -> bytes:
-    """Write `text` as UTF-8, whole or not at all; returns the bytes written."""
+    """Write `text` as UTF-8, whole or not at all, as a 0600 file; returns the bytes written."""
     data = text.encode("utf-8")
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    write_private(path, data)
     return data

@@ -18,6 +18,9 @@ _NS_PER_DAY = 86_400 * NS_PER_SECOND
 # so that every consumer that turns time_ns into a datetime can do so.
 _MIN_YEAR = datetime.MINYEAR
 _MAX_YEAR = datetime.MAXYEAR
+# ...and the range of a signed 64-bit count of nanoseconds (1677-09-21 to 2262-04-11),
+# what SQLite's INTEGER, Go's time.Time.UnixNano and Falco's own evt.time hold.
+NS_MIN, NS_MAX = -(2**63), 2**63 - 1
 
 _RFC3339 = re.compile(
     r"([0-9]{4,})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
@@ -137,12 +140,20 @@ def rfc3339_to_ns(text: str, warnings: list[str]) -> int | None:
 
     Accepts Falco's `...T09:12:01.004518233Z`, falcosidekick's trimmed fractions
     (`.0045182Z`), offsets `+0000` and `+00:00`. Returns None (with a warning)
-    for a year Python's datetime cannot hold; raises NotATime for anything else.
+    for a time 64-bit nanoseconds cannot hold (before 1677, after 2262: the time
+    itself is kept raw); raises NotATime for anything else.
     """
     try:
-        return _rfc3339_to_ns(text, warnings)
+        nanoseconds = _rfc3339_to_ns(text, warnings)
     except NotATime as error:
         raise _about(text, error) from None
+    if nanoseconds is not None and not NS_MIN <= nanoseconds <= NS_MAX:
+        warnings.append(
+            f"time {_quote(text)} is outside what 64-bit nanoseconds hold (1677-2262): "
+            "kept raw, no nanosecond value"
+        )
+        return None
+    return nanoseconds
 
 
 def _rfc3339_to_ns(text: str, warnings: list[str]) -> int | None:

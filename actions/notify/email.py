@@ -52,6 +52,8 @@ def build(notice: Notice, settings: EmailSettings) -> dict[str, Any]:
     if notice.details:
         lines += ["", "Details:"] + [f"  {key}: {value}" for key, value in notice.details.items()]
     lines += ["", f"Sent by warroom at {notice.at.isoformat()}."]
+    if notice.record_head:
+        lines.append(f"Record chain head: {notice.record_head} (warroom verify --anchor)")
     if incident.drill:
         lines.insert(0, "THIS IS A DRILL.")
     return {

@@ -72,7 +72,7 @@ def notify_incident_event(
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}; known: {', '.join(EVENTS)}")
     text_details = {str(k): _text(v) for k, v in (details or {}).items() if v is not None}
-    notice = Notice(incident, event, record.clock(), text_details)
+    notice = Notice(incident, event, record.clock(), text_details, record_head=_head(record))
     occurrence = occurrence or _occurrence(record, incident, event, text_details)
     queued = [_queue_pagerduty(record, settings, notice)]
     alerting = settings.alerting
@@ -122,7 +122,7 @@ def escalate(
                "secondary": contact.secondary, "contact": contact.contact}  # fmt: skip
     if note:
         details["note"] = note
-    notice = Notice(incident, "escalated", record.clock(), details)
+    notice = Notice(incident, "escalated", record.clock(), details, record_head=_head(record))
     occurrence = f"t{timeline_id}"
     result = Escalation(contact=contact, timeline_id=timeline_id)
     alerting = settings.alerting
@@ -148,6 +148,12 @@ def escalate(
         result.queued.append(_enqueue(record, method, notice, occurrence, payload))
     result.queued.extend(_queue_siem(record, settings, notice, occurrence))
     return result
+
+
+def _head(record: Record) -> str:
+    """The chain head the notification quotes (store/verify.py Anchor)."""
+    entries, digest = record.head()
+    return f"{entries}:{digest}"
 
 
 def _text(value: Any) -> str:

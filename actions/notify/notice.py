@@ -27,6 +27,9 @@ class Notice:
     event: str
     at: datetime
     details: dict[str, str] = field(default_factory=dict)
+    record_head: str | None = None
+    """The record's chain head (`entries:hash`) when the notice was written: an anchor kept by
+    the receiver, for `warroom verify --anchor` to find a later truncation or rollback."""
 
     @property
     def headline(self) -> str:
@@ -67,5 +70,6 @@ class Notice:
             "commander": i.commander,
             "cluster_context": i.cluster_context,
             "namespace": i.namespace,
+            "record_head": self.record_head,
         }
         return {key: value for key, value in facts.items() if value is not None}

@@ -69,7 +69,8 @@ def build(notice: Notice, settings: SlackSettings) -> dict[str, Any]:
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"warroom · {incident.id} · {notice.event} · {notice.at.isoformat()}",
+                    "text": f"warroom · {incident.id} · {notice.event} · {notice.at.isoformat()}"
+                    + (f" · record {notice.record_head}" if notice.record_head else ""),
                 }
             ],
         }

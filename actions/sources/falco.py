@@ -20,9 +20,10 @@ from functools import partial
 from typing import Any
 
 from actions.falco.classify import Classifier
-from actions.ingest import BatchWriter, PreparedBatch
+from actions.ingest import BatchWriter, IngestFailed, PreparedBatch
 from actions.sources.batches import AlertBatch, RecordedAlert, RejectedInfo
 from actions.sources.health import (
+    RETRYING,
     STOPPED,
     HealthReporter,
 )
@@ -32,6 +33,8 @@ from actions.sources.rates import AlertRates
 from store import Record
 
 Sink = Callable[[object], None]
+# A batch the record could not take is tried again after this long, doubling up to the max.
+WRITE_RETRY_FIRST, WRITE_RETRY_MAX = 1.0, 30.0
 
 
 class FalcoFollower:
@@ -190,26 +193,54 @@ class FalcoFollower:
             prepared = await self._prepared.get()
             await self._write_one(prepared)
 
-    async def _write_one(self, prepared: asyncio.Future[list[PreparedLines]]) -> None:
+    async def _write_one(
+        self, prepared: asyncio.Future[list[PreparedLines]], *, retry: bool = True
+    ) -> None:
         groups = await prepared
         loop = asyncio.get_running_loop()
-        self._inflight = asyncio.ensure_future(
-            loop.run_in_executor(self._threads["write"], self._write, groups))
-        # Shielded: a commit under way when the follower is cancelled still completes
-        # and is still reported (by _drain).
-        batch = await asyncio.shield(self._inflight)
-        self._inflight = None
-        self._deliver(batch)
-
-    async def _drain(self) -> None:
-        """On stop: finish the commit under way, then commit everything read."""
-        if self._inflight is not None:
-            batch = await self._inflight
+        delay = WRITE_RETRY_FIRST
+        while True:
+            self._inflight = asyncio.ensure_future(
+                loop.run_in_executor(self._threads["write"], self._write, groups))
+            try:
+                # Shielded: a commit under way when the follower is cancelled still
+                # completes and is still reported (by _drain).
+                batch = await asyncio.shield(self._inflight)
+            except IngestFailed as failure:
+                if not retry:
+                    raise
+                # The record cannot take the batch (disk full, I/O error): nothing of it
+                # was committed. Say so and try the same lines again, reading no more
+                # meanwhile (backpressure), so none is lost.
+                self._inflight = None
+                assert self._health is not None
+                self._health.report(RETRYING, f"cannot write the record: {failure.cause}; "
+                                              f"retrying in {delay:.0f} s, nothing lost")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, WRITE_RETRY_MAX)
+                continue
             self._inflight = None
             self._deliver(batch)
-        self._queue_pending()
-        while not self._prepared.empty():
-            await self._write_one(self._prepared.get_nowait())
+            return
+
+    async def _drain(self) -> None:
+        """On stop: finish the commit under way, then commit everything read.
+
+        A record that cannot take them now is said, not retried: the lines are
+        still in the pods' logs, read again (and recorded once) on the next start.
+        """
+        try:
+            if self._inflight is not None:
+                batch = await self._inflight
+                self._inflight = None
+                self._deliver(batch)
+            self._queue_pending()
+            while not self._prepared.empty():
+                await self._write_one(self._prepared.get_nowait(), retry=False)
+        except IngestFailed as failure:
+            assert self._health is not None
+            self._health.report(RETRYING, f"cannot write the record: {failure.cause}; the "
+                                          "lines not recorded are read again on the next start")
 
     def _deliver(self, batch: AlertBatch) -> None:
         self._queued_lines = max(0, self._queued_lines - batch.lines)

@@ -30,8 +30,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"ok": True, **result.to_dict()})
     else:
+        alias = (
+            f" (its ID in the export, {result.original_id}, is another incident "
+            "here: kept as its alias)"
+            if result.original_id
+            else ""
+        )
         print(safe_text(
-            f"imported {result.incident_id} ({result.entries} entries) from "
+            f"imported {result.incident_id}{alias} ({result.entries} entries) from "
             f"{result.path}; this record's chain: {result.head_entries} entries, "
             f"head {result.head_hash}"
         ))

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from actions.falco.classify import Classifier
-    from actions.ingest import ingest_stream
+    from actions.ingest import IngestFailed, ingest_stream
 
     try:
         Classifier.load(args.classification)  # a bad rules file is a usage error, before any work
@@ -48,12 +48,20 @@ def run(args: argparse.Namespace) -> int:
         except OSError as error:
             raise UsageError(f"cannot read {args.file}: {error.strerror}") from error
         with stream:
-            report = ingest_stream(
-                record,
-                stream,
-                classification_file=args.classification,
-                incident_id=args.incident,
-            )
+            try:
+                report = ingest_stream(
+                    record,
+                    stream,
+                    classification_file=args.classification,
+                    incident_id=args.incident,
+                )
+            except IngestFailed as failure:
+                # Disk full, I/O error: say exactly how much of the input the record holds.
+                if args.json:
+                    print_json({"ok": False, "error": str(failure), **failure.report.to_dict()})
+                else:
+                    print(f"warroom ingest: {safe_text(failure)}", file=sys.stderr)
+                return EXIT_FAILED
     if args.json:
         print_json(report.to_dict())
         return EXIT_OK
@@ -65,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
         + (
             f", {report.rejected} not Falco alerts (kept raw in the record)"
             if report.rejected
+            else ""
+        )
+        + (
+            f", {report.rejected_duplicates} rejected lines already in the record"
+            if report.rejected_duplicates
             else ""
         )
     ))

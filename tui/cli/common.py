@@ -43,11 +43,10 @@ def db_path(args: argparse.Namespace) -> Path:
 
 
 def open_record(args: argparse.Namespace):  # -> store.Record
+    """The record for writing, made (0600, in a 0700 folder) if there is none yet."""
     from store import Record
 
-    path = db_path(args)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Record.open(path)
+    return Record.open(db_path(args))
 
 
 def print_json(document: Any) -> None:

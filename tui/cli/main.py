@@ -12,7 +12,16 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from tui.cli.common import EXIT_OK, EXIT_USAGE, UsageError, add_record_options
+from store.errors import RecordError
+from tui.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_record_options,
+    print_json,
+)
+from tui.safe import safe_text
 
 # (command, module, one-line help). Order is the order `--help` lists them in.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -55,10 +64,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except UsageError as error:
-        from tui.safe import safe_text
-
         print(safe_text(f"warroom {args.command}: {error}"), file=sys.stderr)
         return EXIT_USAGE
+    except RecordError as error:
+        # A record this warroom cannot use (a newer schema, not a record, a full disk):
+        # the message says which and why, never a traceback.
+        if getattr(args, "json", False):
+            print_json({"ok": False, "error": str(error)})
+        else:
+            print(f"warroom {args.command}: {safe_text(error)}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
