@@ -38,6 +38,7 @@ _NOT_A_NAME = ("", "<NA>", "host", "null")
 MAX_NAME = 253
 LINK_BY_PROPOSAL = "proposal"
 LINK_BY_SUBJECT = "subject"
+LINK_BASES = (LINK_BY_PROPOSAL, LINK_BY_SUBJECT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,7 @@ def row_subject(category: str | None, output_fields: str | None) -> AlertSubject
 
 
 def content_at_arrival(
-    conn: sqlite3.Connection, row: sqlite3.Row, content: dict[str, Any]
+    conn: sqlite3.Connection, seq: int, content: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The content an alert row was chained with, if it was linked to its incident later.
 
@@ -121,7 +122,7 @@ def content_at_arrival(
         return None
     linked = conn.execute(
         "SELECT 1 FROM alert_links WHERE alert_seq = ? AND incident_id = ?",
-        (row["seq"], incident_id),
+        (seq, incident_id),
     ).fetchone()
     if linked is None:
         return None

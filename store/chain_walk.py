@@ -18,18 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from store import chain
+from store.alert_links import content_at_arrival
 from store.findings import Anchor, Problem
 from store.record import connect_readonly
 from store.schema import (
+    CHAINED_SINCE,
     CHAINED_TABLES,
     INT_COLUMNS,
     TYPED_BLOBS_SINCE,
     UPGRADED_KIND,
+    chained_tables,
     from_stored,
 )
 from store.schema_check import check_types, type_problem
 
-TABLES = tuple(CHAINED_TABLES)
 # Rejected lines longer than this keep only their head (store/alerts.py MAX_KEPT_RAW).
 MAX_KEPT_RAW = 8 * 1024 * 1024
 
@@ -59,7 +61,8 @@ def walk_chain(conn: sqlite3.Connection, version: int, anchors: Iterable[Anchor]
     """
     anchors = tuple(anchors)
     last = max(
-        conn.execute(f"SELECT coalesce(max(seq), 0) FROM {table}").fetchone()[0] for table in TABLES
+        conn.execute(f"SELECT coalesce(max(seq), 0) FROM {table}").fetchone()[0]
+        for table in chained_tables(version)
     )
     path = _file_of(conn)
     workers = min(os.cpu_count() or 1, 4)
@@ -105,7 +108,7 @@ def _walk_range(
         conn.execute("BEGIN")
         prev = chain.GENESIS
         if lo > 1:
-            prev = _hash_at(conn, lo - 1) or ""
+            prev = _hash_at(conn, version, lo - 1) or ""
         walk = ChainWalk(conn, version, anchors, contents=False, first=lo, last=hi, prev=prev)
         for _entry in walk:
             pass
@@ -114,8 +117,8 @@ def _walk_range(
         conn.close()
 
 
-def _hash_at(conn: sqlite3.Connection, seq: int) -> str | None:
-    for table in TABLES:
+def _hash_at(conn: sqlite3.Connection, version: int, seq: int) -> str | None:
+    for table in chained_tables(version):
         row = conn.execute(f"SELECT hash FROM {table} WHERE seq = ?", (seq,)).fetchone()
         if row is not None:
             return row[0]
@@ -144,7 +147,17 @@ def _select_columns(table: str, index: int) -> str:
     )
 
 
-def _select_canonical(table: str, index: int) -> str:
+# An alert linked to its incident after it was recorded was chained without the incident:
+# its content as chained has no incident_id when a chained `alert_links` entry names that
+# very incident (store/alert_links.py).
+LINKED_ALERTS_SINCE = CHAINED_SINCE["alert_links"]
+_AS_CHAINED_INCIDENT = (
+    "CASE WHEN alerts.incident_id = (SELECT l.incident_id FROM alert_links AS l "
+    "WHERE l.alert_seq = alerts.seq) THEN NULL ELSE alerts.incident_id END"
+)
+
+
+def _select_canonical(table: str, index: int, *, linked_alerts: bool = False) -> str:
     """The entry's canonical JSON (store/chain.py) made by SQLite, as UTF-8 bytes, but for
     its NULL members (`_drop_nulls` takes them out).
 
@@ -152,8 +165,11 @@ def _select_canonical(table: str, index: int) -> str:
     Python's json.dumps(ensure_ascii=False) does. Where the two could ever
     differ (a REAL, a `bigint:` text, anything odd) the hash does not match and
     the walk falls back to the definition itself before it calls an entry edited.
+    `linked_alerts`: an alert's incident as it was chained (see above).
     """
-    members = sorted([(column, column) for column in CHAINED_TABLES[table]]
+    linked = linked_alerts and table == "alerts"
+    members = sorted([(column, _AS_CHAINED_INCIDENT if linked and column == "incident_id"
+                       else column) for column in CHAINED_TABLES[table]]
                      + [("table", f"'{table}'")])  # fmt: skip
     pairs = ", ".join(f"'{key}', {value}" for key, value in members)
     return (
@@ -207,7 +223,9 @@ class ChainWalk:
         self.problem: Problem | None = None
         self.counts: dict[str, int] = {}
         self._anchored: dict[int, str] = {}
+        self.tables = chained_tables(version)
         self._typed_from = _typed_blobs_from(conn, version)
+        self._linked_alerts = version >= LINKED_ALERTS_SINCE
 
     def __iter__(self) -> Iterator[tuple[str, tuple[Any, ...], dict[str, Any] | None]]:
         try:
@@ -220,32 +238,36 @@ class ChainWalk:
             )
 
     def _walk(self) -> Iterator[tuple[str, tuple[Any, ...], dict[str, Any] | None]]:
-        fast = [not self.contents and table not in _BLOB_TABLES for table in TABLES]
+        tables = self.tables
+        fast = [not self.contents and table not in _BLOB_TABLES for table in tables]
         streams = [
             self.conn.execute(
-                _select_canonical(t, i) if fast[i] else _select_columns(t, i),
+                _select_canonical(t, i, linked_alerts=self._linked_alerts)
+                if fast[i]
+                else _select_columns(t, i),
                 (self.first, self.last),
             )
-            for i, t in enumerate(TABLES)
+            for i, t in enumerate(tables)
         ]
-        counts = [0] * len(TABLES)
+        counts = [0] * len(tables)
         try:
             yield from self._links(heapq.merge(*streams), fast, counts)
         finally:
-            self.counts = {table: count for table, count in zip(TABLES, counts, strict=True)}
+            self.counts = {table: count for table, count in zip(tables, counts, strict=True)}
 
     def _links(
         self, rows: Iterator[tuple[Any, ...]], fast: list[bool], counts: list[int]
     ) -> Iterator[tuple[str, tuple[Any, ...], dict[str, Any] | None]]:
         wanted = {anchor.entries for anchor in self.anchors}
-        columns = [tuple(CHAINED_TABLES[table]) for table in TABLES]
-        int_columns = [bool(INT_COLUMNS[table]) for table in TABLES]
+        tables = self.tables
+        columns = [tuple(CHAINED_TABLES[table]) for table in tables]
+        int_columns = [bool(INT_COLUMNS[table]) for table in tables]
         content_hash, link_hash, sha256 = chain.content_hash, chain.link_hash, hashlib.sha256
         typed_from = self._typed_from
         expected, prev = self.first, self.start_prev
         for row in rows:
             seq, index = row[SEQ], row[TABLE]
-            table = TABLES[index]
+            table = tables[index]
             if seq != expected or row[PREV_HASH] != prev:
                 self.problem = _link_problem(table, row, expected, prev)
                 return
@@ -268,6 +290,11 @@ class ChainWalk:
                 )
                 if table in _CONTENT_CHECKS:
                     problem = _CONTENT_CHECKS[table](content)
+            if not holds and table == "alerts" and self._linked_alerts:
+                content = content or self._content_of(table, row[ROW_ID])
+                arrival = content_at_arrival(self.conn, seq, content)
+                holds = arrival is not None and row[HASH] == link_hash(
+                    prev, seq, content_hash(table, arrival))
             if not holds:
                 problem = self._edited(table, row[ROW_ID])
             if problem is not None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from store.errors import UnknownIncident
 from store.models import PHASES, SEVERITIES, STATUSES, Incident
 from store.record import iso
-from store.schema import INCIDENT_FIELDS
+from store.schema import INCIDENT_FIELDS, REASON_KEY
 
 if TYPE_CHECKING:
     from store.record import Record, WriteTransaction
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 TIME_FIELDS = ("detected_at", "acknowledged_at", "contained_at", "recovered_at", "closed_at")
 FLAG_FIELDS = ("drill", "false_positive", "data_breach")
 MUTABLE_FIELDS = frozenset(INCIDENT_FIELDS) - {"id", "opened_at"}
-REASON_KEY = "reason"  # in an `incident.updated` entry's data: why, beside what changed
 
 
 def _check(field_name: str, value: Any) -> Any:

@@ -121,8 +121,13 @@ CHAINED_TABLES: dict[str, dict[str, type]] = {
         "at": str,
     },
 }
-# Chained tables added after v1, created by their own migration.
-LATER_CHAINED_TABLES = ("alert_links",)
+# Chained tables added after v1 (created by their own migration), by the schema that added them.
+CHAINED_SINCE: dict[str, int] = {"alert_links": 3}
+
+
+def chained_tables(version: int) -> tuple[str, ...]:
+    """The chained tables a record of schema `version` has, in `CHAINED_TABLES` order."""
+    return tuple(t for t in CHAINED_TABLES if CHAINED_SINCE.get(t, 1) <= version)
 
 # SQLite's INTEGER holds 64 bits. A larger integer (a time in year 9999 in
 # nanoseconds, a hostile number) is stored as the text `bigint:<decimal>` and read
@@ -179,6 +184,9 @@ _BIG_INT = re.compile(r"bigint:-?[1-9][0-9]{18,4299}", re.ASCII)
 
 # The incidents table is a projection of the chained `incident.opened` and
 # `incident.updated` timeline entries; `verify` replays them and compares.
+# An `incident.updated` entry's data holds the fields that changed and, under this key, why
+# (a resolution, a reopening's reason): not a field, so replaying leaves it out.
+REASON_KEY = "reason"
 INCIDENT_FIELDS: dict[str, type] = {
     "id": str,
     "title": str,
@@ -210,7 +218,7 @@ def _create_v1(db: sqlite_utils.Database) -> None:
         v1_incident, pk="id", not_null={"title", "severity", "status", "phase"}
     )
     for table in CHAINED_TABLES:
-        if table not in LATER_CHAINED_TABLES:
+        if table not in CHAINED_SINCE:
             _create_chained(db, table)
     db.table("alerts").create_index(["dedupe_key"], unique=True)
     db.table("alerts").create_index(["incident_id", "time_ns"])

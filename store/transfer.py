@@ -53,6 +53,8 @@ from store.schema import (
     EXPORT_ORIGIN_DDL,
     EXPORT_ORIGIN_TABLE,
     INCIDENT_FIELDS,
+    SCHEMA_VERSION,
+    chained_tables,
     from_stored,
 )
 from store.validate import row_problem
@@ -60,8 +62,10 @@ from store.verify import (
     EXPORTED_KIND,
     IMPORTED_KEY,
     IMPORTED_KIND,
+    LINKED_ALERTS_SINCE,
     NOT_SENT,
     ChainWalk,
+    check_alert_links,
     check_incidents,
     check_outbox,
     check_schema,
@@ -118,7 +122,14 @@ def _select(table: str) -> str:
     return f"SELECT seq, id, prev_hash, hash, {', '.join(CHAINED_TABLES[table])} FROM {table}"
 
 
-def _rows(conn: sqlite3.Connection, incident_id: str) -> Iterator[tuple[int, str, Entry]]:
+def _incident_tables(version: int) -> tuple[str, ...]:
+    """The chained tables with an incident_id column that a record of `version` has."""
+    return tuple(t for t in chained_tables(version) if t in INCIDENT_TABLES)
+
+
+def _rows(
+    conn: sqlite3.Connection, incident_id: str, version: int = SCHEMA_VERSION
+) -> Iterator[tuple[int, str, Entry]]:
     """The incident's chained entries of every table, merged in chain order."""
 
     def table_rows(table: str) -> Iterator[tuple[int, str, Entry]]:
@@ -132,7 +143,34 @@ def _rows(conn: sqlite3.Connection, incident_id: str) -> Iterator[tuple[int, str
         ):
             yield row[SEQ], table, row
 
-    return heapq.merge(*(table_rows(t) for t in INCIDENT_TABLES), key=lambda item: item[0])
+    return heapq.merge(*(table_rows(t) for t in _incident_tables(version)),
+                       key=lambda item: item[0])
+
+
+_ALERT_SEQ = tuple(CHAINED_TABLES["alert_links"]).index("alert_seq")
+
+
+def _relinked(
+    rows: Iterator[tuple[int, str, Entry]], conn: sqlite3.Connection, incident_id: str,
+    first_seq: int,
+) -> Iterator[tuple[int, str, Entry]]:
+    """The entries as copied from `first_seq` on, each alert link naming its alert's position
+    in the copy (the link follows its alert in the chain, so the alert's new place is known)."""
+    linked = {seq for (seq,) in conn.execute(
+        "SELECT alert_seq FROM alert_links WHERE incident_id = ?", (incident_id,))}
+    moved: dict[int, int] = {}
+    for offset, (seq, table, row) in enumerate(rows):
+        if table == "alerts" and seq in linked:
+            moved[seq] = first_seq + offset
+        elif table == "alert_links":
+            alert_seq = row[CONTENT + _ALERT_SEQ]
+            if alert_seq not in moved:
+                raise TransferError(f"alert_links entry {seq} names entry {alert_seq}, which is "
+                                    "no alert of this incident before it; nothing copied")
+            values = list(row)
+            values[CONTENT + _ALERT_SEQ] = moved[alert_seq]
+            row = tuple(values)
+        yield seq, table, row
 
 
 def _mostly(conn: sqlite3.Connection, incident_id: str) -> bool:
@@ -293,7 +331,8 @@ def _write_export(
         origins: list[tuple[int, str, int, str]] = []
         outbox_ids: dict[int, int] = {}
         entries = 0
-        for new_seq, table, row in _copy_entries(_hashed(_rows(source, incident_id)), txn):
+        rows = _relinked(_rows(source, incident_id), source, incident_id, txn.head_seq + 1)
+        for new_seq, table, row in _copy_entries(_hashed(rows), txn):
             entries += 1
             origins.append((new_seq, table, row[SEQ], row[HASH]))
             if table == "outbox":
@@ -365,6 +404,7 @@ class _Checked:
     facts: dict[str, Any]
     entries: int
     head: str
+    version: int
 
 
 def _check_export(conn: sqlite3.Connection, path: Path) -> _Checked:
@@ -382,7 +422,7 @@ def _check_export(conn: sqlite3.Connection, path: Path) -> _Checked:
     problem = check_schema(conn, version)
     if problem is not None:
         raise TransferError(f"{path}: refused, {problem}; nothing imported")
-    facts = _exported_facts(conn, path)
+    facts = _exported_facts(conn, path, version)
     walk = ChainWalk(conn, version)
     for table, row, content in walk:
         wrong = row_problem(table, content or {})
@@ -391,15 +431,17 @@ def _check_export(conn: sqlite3.Connection, path: Path) -> _Checked:
                 f"{path}: refused, {table} row {row[2]} (chain entry {row[0]}): {wrong}, "
                 "which warroom never writes; nothing imported"
             )
-    problem = walk.problem or walk.head_problem() or check_incidents(conn) or check_outbox(conn)
+    problem = (walk.problem or walk.head_problem() or check_incidents(conn)
+               or (check_alert_links(conn) if version >= LINKED_ALERTS_SINCE else None)
+               or check_outbox(conn))
     if problem is not None:
         raise TransferError(
             f"{path}: the export's audit chain does not verify ({problem}); nothing imported"
         )
-    return _Checked(facts, walk.entries, f"{walk.entries}:{walk.head_hash}")
+    return _Checked(facts, walk.entries, f"{walk.entries}:{walk.head_hash}", version)
 
 
-def _exported_facts(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
+def _exported_facts(conn: sqlite3.Connection, path: Path, version: int) -> dict[str, Any]:
     """The chained `incident.exported` entry, checked against the file's other contents."""
     rows = conn.execute(
         "SELECT incident_id, data, seq FROM timeline WHERE kind = ? ORDER BY seq", (EXPORTED_KIND,)
@@ -426,7 +468,7 @@ def _exported_facts(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
     exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (ORIGIN_TABLE,)).fetchone()
     if not exists or _origin_digest(conn) != facts.get("origin_sha256"):
         raise TransferError(f"{path}: its provenance table was changed after export")
-    for table in INCIDENT_TABLES:
+    for table in _incident_tables(version):
         other = conn.execute(
             f"SELECT count(*) FROM {table} WHERE incident_id IS NOT ? ", (incident_id,)
         ).fetchone()[0]
@@ -450,7 +492,11 @@ def import_incident(record: Record, path: str | Path) -> TransferResult:
             incident_id = _target_id(txn.conn, source, exported_id, record.path)
             _refuse_alert_clashes(txn.conn, source, exported_id, record.path)
             key_prefix = f"{IMPORTED_KEY}{checked.head.partition(':')[2][:16]}:"
-            moved = _renamed(_rows(source, exported_id), incident_id, key_prefix)
+            moved = _renamed(
+                _relinked(_rows(source, exported_id, checked.version), source, exported_id,
+                          txn.head_seq + 1),
+                incident_id, key_prefix,
+            )
             outbox_ids: dict[int, int] = {}
             entries = 0
             for new_seq, table, row in _copy_entries(_hashed(moved), txn):

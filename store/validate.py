@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from store.alert_links import LINK_BASES
 from store.models import DECISIONS, PHASES, SEVERITIES, STATUSES
-from store.schema import INCIDENT_FIELDS
+from store.schema import INCIDENT_FIELDS, REASON_KEY
 
 INCIDENT_ID = re.compile(r"NSI-([0-9]{4})-([0-9]{2})-([0-9]{2})-([0-9]{3,6})", re.ASCII)
 # Every time the record holds is compared, subtracted and moved by deadlines of
@@ -162,6 +163,10 @@ COLUMN_RULES: dict[str, dict[str, Check]] = {
     "decisions": {
         "incident_id": _ID, "decision": _one_of(DECISIONS), "at": _TIME, "data": _OPT_OBJECT,
     },
+    "alert_links": {
+        "incident_id": _ID, "alert_seq": _integer, "basis": _one_of(LINK_BASES),
+        "actor": _OPT_TEXT, "at": _TIME,
+    },
     "outbox": {
         "incident_id": _ID, "channel": _text, "event": _text, "dedup_key": _text,
         "payload": _json_of(dict), "created_at": _TIME,
@@ -186,6 +191,7 @@ INCIDENT_RULES: dict[str, Check] = {
     "commander": _OPT_TEXT,
     "cluster_context": _OPT_TEXT,
     "namespace": _OPT_TEXT,
+    "resolution": _OPT_TEXT,
 }
 
 
@@ -214,6 +220,11 @@ def incident_event_problem(data: Any) -> str | None:
     if not isinstance(fields, dict):
         return "its data is not a JSON object of incident fields"
     for field_name, value in fields.items():
+        if field_name == REASON_KEY:  # why the change was made, beside what changed
+            problem = _text(value)
+            if problem is not None:
+                return f"{field_name} {problem}"
+            continue
         if field_name not in INCIDENT_FIELDS or field_name == "id":
             return f"unknown incident field {_shown(field_name)}"
         check = INCIDENT_RULES.get(field_name)

@@ -13,8 +13,9 @@ cannot be trusted over a file that failed an earlier one):
 3. the chain's recorded head, and each anchor given (an `entries:hash` kept
    outside the file: a report, a notification, the SIEM's checkpoints);
 4. state outside the chain: each incident row against the replay of its
-   chained entries (and the rules every writer keeps), each notification's
-   delivery state against its chained delivery or give-up entry.
+   chained entries (and the rules every writer keeps), each alert linked to an
+   incident after it was recorded against its chained link, each
+   notification's delivery state against its chained delivery or give-up entry.
 
 Everything is read through the connection given, which `warroom verify` opens
 read-only: verifying never writes, migrates or creates anything.
@@ -29,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from store import chain
-from store.chain_walk import ChainWalk, head_of, walk_chain
+from store.chain_walk import LINKED_ALERTS_SINCE, ChainWalk, head_of, walk_chain
 from store.errors import NotARecord, RecordTooNew
 from store.findings import Anchor, Problem
 from store.incidents import replay
@@ -38,10 +39,12 @@ from store.schema_check import check_schema, check_types
 from store.validate import incident_event_problem, incident_problem
 
 __all__ = [
+    "LINKED_ALERTS_SINCE",
     "Anchor",
     "ChainWalk",
     "Problem",
     "VerifyResult",
+    "check_alert_links",
     "check_incidents",
     "check_outbox",
     "check_schema",
@@ -107,6 +110,8 @@ def verify_chain(conn: sqlite3.Connection, anchors: Iterable[Anchor] = ()) -> Ve
     problem = walk.problem or walk.head_problem() or walk.anchor_problem()
     if problem is None:
         problem = check_incidents(conn)
+    if problem is None and version >= LINKED_ALERTS_SINCE:
+        problem = check_alert_links(conn)
     if problem is None:
         problem = check_outbox(conn)
     return result(problem, walk.entries, walk.head_hash)
@@ -165,6 +170,24 @@ def check_incidents(conn: sqlite3.Connection) -> Problem | None:
             "the chain opened this incident but its row is gone (deleted)",
         )
     return None
+
+
+def check_alert_links(conn: sqlite3.Connection) -> Problem | None:
+    """Each chained link's alert carries its incident: a link undone behind warroom's back
+    (the row's incident cleared or changed) would take the alert out of its report."""
+    row = conn.execute(
+        "SELECT a.id, l.alert_seq, l.incident_id, a.incident_id FROM alert_links AS l "
+        "LEFT JOIN alerts AS a ON a.seq = l.alert_seq "
+        "WHERE a.id IS NULL OR a.incident_id IS NOT l.incident_id LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    row_id, seq, linked_to, holds = row
+    if row_id is None:
+        return Problem("alert_links", None, seq, f"links entry {seq} to {linked_to}, but no "
+                       "alert is at that position (deleted)")  # fmt: skip
+    return Problem("alerts", row_id, seq, f"the chain links it to {linked_to}, but its row says "
+                   f"{holds!r} (edited)")  # fmt: skip
 
 
 OUTBOX_STATUSES = ("queued", "delivered", "failed")

@@ -144,15 +144,34 @@ def test_a_linked_alert_keeps_the_hash_it_was_chained_with(
             row["prev_hash"], row["seq"], chain.content_hash("alerts", values)
         )
 
-    arrival = content_at_arrival(record.conn, row, content)
+    arrival = content_at_arrival(record.conn, row["seq"], content)
     assert arrival is not None
     assert holds(arrival)
     assert not holds(content)
     # Pointed at another incident behind warroom's back, no chained link explains it.
-    assert (
-        content_at_arrival(record.conn, row, {**content, "incident_id": "NSI-2026-03-14-099"})
-        is None
-    )
+    elsewhere = {**content, "incident_id": "NSI-2026-03-14-099"}
+    assert content_at_arrival(record.conn, row["seq"], elsewhere) is None
+
+
+def test_a_record_with_linked_alerts_verifies_and_an_undone_link_is_found(
+    record: Record, classifier: Classifier, detector: IncidentDetector
+) -> None:
+    detector(record_lines(record, classifier, [tunnel(1), tunnel(2)]))
+    assert detector.pending is not None
+    incident = detector.accept(detector.pending.id, actor="ic")
+    record_lines(record, classifier, [tunnel(3)], incident_id=incident.id)  # ingested into it
+    assert verify_chain(record.conn).ok
+    (seq,) = record.query("SELECT min(alert_seq) FROM alert_links")[0]
+    with record.conn:  # behind warroom's back: the alert taken out of its incident
+        record.conn.execute("UPDATE alerts SET incident_id = NULL WHERE seq = ?", (seq,))
+    result = verify_chain(record.conn)
+    assert result.problem is not None
+    assert (result.problem.table, result.problem.seq) == ("alerts", seq)
+    assert "links it to" in result.problem.problem
+    with record.conn:  # ... or moved to another incident
+        record.conn.execute("UPDATE alerts SET incident_id = 'NSI-2026-03-14-099' WHERE seq = ?",
+                            (seq,))
+    assert "edited" in str(verify_chain(record.conn).problem)
 
 
 def chain_columns() -> tuple[str, ...]:
@@ -239,9 +258,16 @@ def test_an_exported_incident_carries_its_linked_alerts_and_verifies(
     incident = detector.accept(detector.pending.id, actor="ic")
     exported = export_incident(record, incident.id, tmp_path / "incident.db")
     with Record.open(tmp_path / "elsewhere.db", clock=clock) as elsewhere:
-        import_incident(elsewhere, exported.path)
-        assert incident_alerts(elsewhere, incident.id) == [TUNNEL, TUNNEL]
+        # A record with a history of its own: every chain position moves on import.
+        for number in range(3):
+            elsewhere.incidents.open(f"earlier {number}", severity="P3")
+        imported = import_incident(elsewhere, exported.path).incident_id
+        assert incident_alerts(elsewhere, imported) == [TUNNEL, TUNNEL]
         assert verify_chain(elsewhere.conn).ok
+        linked = elsewhere.query(
+            "SELECT count(*) FROM alert_links AS l JOIN alerts AS a ON a.seq = l.alert_seq "
+            "WHERE a.incident_id = l.incident_id")[0][0]
+        assert linked == 2  # each link names its alert where the import put it
 
 
 def test_a_hostile_pod_name_is_cut_to_a_kubernetes_name_length() -> None:
