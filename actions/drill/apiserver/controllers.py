@@ -300,15 +300,19 @@ class ControllerManager:
             return
         spec = deployment["spec"]
         template = spec.get("template") or {}
-        owned = [rs for rs in self._state.peek(APPS, "ReplicaSet", namespace)
+        owned = [self._adopt_set(deployment, rs) if wl.claims_by_name(rs, deployment) else rs
+                 for rs in self._state.peek(APPS, "ReplicaSet", namespace)
                  if wl.owned_by(rs, deployment) or wl.claims_by_name(rs, deployment)]
         revisions = [_revision(rs) for rs in owned]
         current = next((rs for rs in owned if wl.without_label(
             rs["spec"].get("template") or {}, wl.HASH_LABEL) == template), None)
         replicas = int(spec.get("replicas", 1))
         if current is None:
-            pod_hash = (self._running_hash(deployment) if not owned else None) \
-                or wl.template_hash(template)
+            # The starting cluster's pods keep their hash, also next to an older history.
+            running = self._running_hash(deployment)
+            if any(rs["metadata"]["name"] == f"{name}-{running}" for rs in owned):
+                running = None
+            pod_hash = running or wl.template_hash(template)
             current = self._new_replica_set(deployment, pod_hash, max(revisions, default=0) + 1,
                                             replicas)
             if owned:
@@ -340,6 +344,15 @@ class ControllerManager:
                             "to 0", "deployment-controller")
         self._prune_history(deployment, current)
         self._deployment_status(namespace, name, current["metadata"]["name"])
+
+    def _adopt_set(self, deployment: dict[str, Any], replica_set: dict[str, Any]) -> dict[str, Any]:
+        """A ReplicaSet the starting cluster wrote before its Deployment (an older revision):
+        its controller reference now carries the Deployment's uid, as kubectl expects."""
+        adopted = copy.deepcopy(replica_set)
+        adopted["metadata"]["ownerReferences"] = [
+            wl.owner_reference(deployment) if ref.get("controller") else ref
+            for ref in adopted["metadata"]["ownerReferences"]]
+        return self._replace(adopted)
 
     def _running_hash(self, deployment: dict[str, Any]) -> str | None:
         """The pod-template-hash of the pods a starting cluster already runs for it."""
