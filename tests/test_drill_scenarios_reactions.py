@@ -640,3 +640,50 @@ async def test_linkerd_server_authorizations_decide_who_reaches_a_server(drill_f
     assert not traffic.flowing("gateway-to-booking")  # a Server with no authorization admits no one
     drill.state.delete("policy.linkerd.io/v1beta3", "Server", "voicehive", "booking-service-server")
     assert traffic.flowing("gateway-to-booking")  # no Server: the proxy's default lets it through
+
+
+async def test_a_restarted_falco_and_coredns_keep_logging_into_their_new_pods(
+    drill_factory, manual_clock, tmp_path
+) -> None:
+    """Falco and CoreDNS are found as the runbook finds them, by label (Falco on the node of
+    the pod the alert is about), never by the scenario's pod names."""
+    drill = await drill_factory("dns-exfiltration", serve=True, clock=manual_clock)
+    home = tmp_path / "home"
+    home.mkdir()
+    run = make_kubectl(drill.kubeconfig_path, home)
+
+    async def kubectl(*args: str) -> KubectlResult:
+        return await asyncio.to_thread(run, *args)
+
+    def names(namespace: str, selector: str) -> set[str]:
+        pods = drill.state.list("v1", "Pod", namespace, label_selector=selector)
+        return {p["metadata"]["name"] for p in pods}
+
+    falco_before = names("falco-system", "app=falco")
+    dns_before = names("kube-system", "k8s-app=kube-dns")
+    for namespace, workload in (("falco-system", "ds/falco"), ("kube-system", "deploy/coredns")):
+        restarted = await kubectl("rollout", "restart", "-n", namespace, workload)
+        assert restarted.returncode == 0, restarted.stderr
+    assert names("falco-system", "app=falco").isdisjoint(falco_before)
+    assert names("kube-system", "k8s-app=kube-dns").isdisjoint(dns_before)
+
+    injects = {i.id: i for i in drill.scenario.injects}
+    played = drill.engine.play(injects["first-dig"])
+    assert played.kind == ev.INJECT, played.summary
+    queried = drill.engine.play(injects["tunnel-queries"])
+    assert queried.kind == ev.INJECT, queried.summary
+
+    falco = await kubectl("logs", "-n", "falco-system", "-l", "app=falco", "--tail=-1")
+    assert falco.returncode == 0, falco.stderr
+    alerts = [line for line in falco.stdout.splitlines() if line.startswith("{")]
+    assert len(alerts) == 1
+    assert '"rule":"Launch Suspicious Network Tool in Container"' in alerts[0]
+    assert f'"k8s.pod.name":"{ORCHESTRATOR}"' in alerts[0]
+    assert '"hostname":"ip-10-0-1-23.eu-west-1.compute.internal"' in alerts[0]
+    assert "Falco version: 0.41.3" in falco.stdout  # the new pods started as Falco starts
+    dns = await kubectl("logs", "-n", "kube-system", "-l", "k8s-app=kube-dns", "--tail=-1")
+    assert dns.returncode == 0, dns.stderr
+    assert any(
+        line.startswith("[INFO] 10.42.1.17:") and "cdn-telemetry.example.net" in line
+        for line in dns.stdout.splitlines()
+    )
