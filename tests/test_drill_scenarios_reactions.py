@@ -687,3 +687,36 @@ async def test_a_restarted_falco_and_coredns_keep_logging_into_their_new_pods(
         line.startswith("[INFO] 10.42.1.17:") and "cdn-telemetry.example.net" in line
         for line in dns.stdout.splitlines()
     )
+
+
+async def test_restarting_an_uninjected_deployment_gives_its_new_pod_the_sidecar(
+    drill_factory,
+) -> None:
+    """mtls-failure's recovery: pods started before injection was turned on get istiod's
+    sidecar when their Deployment is restarted (the namespace is istio-injection=enabled)."""
+    drill = await drill_factory("mtls-failure")
+    state, traffic = drill.state, drill.engine.traffic
+    state.apply(drill.scenario.injects[0].spec["object"])  # STRICT, as the inject does
+    assert (
+        "has no sidecar to present a certificate" in traffic.verdict("booking-to-orchestrator").why
+    )
+    deployment = copy.deepcopy(state.get("apps/v1", "Deployment", "voicehive", "booking-service"))
+    annotations = deployment["spec"]["template"]["metadata"].setdefault("annotations", {})
+    annotations["kubectl.kubernetes.io/restartedAt"] = "2026-03-14T09:05:00Z"
+    state.replace(deployment)  # what `kubectl rollout restart` changes
+
+    restarted = running(drill, "booking-service")
+    assert restarted["metadata"]["name"] != "booking-service-84c6d5f7b-m9w4t"
+    assert [c["name"] for c in restarted["spec"]["containers"]] == [
+        "booking-service",
+        "istio-proxy",
+    ]
+    assert restarted["spec"]["containers"][1]["image"] == "docker.io/istio/proxyv2:1.24.3"
+    assert restarted["metadata"]["labels"]["security.istio.io/tlsMode"] == "istio"
+    # Its calls now leave through a sidecar; the orchestrator still lacks the tlsMode label
+    # (the chart's fault), so STRICT still refuses them: PERMISSIVE first, then fix the chart.
+    assert (
+        "lacks the security.istio.io/tlsMode label"
+        in traffic.verdict("booking-to-orchestrator").why
+    )
+    assert traffic.flowing("gateway-to-booking")  # mTLS to the new, labelled pod

@@ -237,9 +237,27 @@ class ControllerManager:
                  node: str | None, model: dict[str, Any] | None) -> dict[str, Any]:
         """Schedule and start a pod of owner (on node, else the least busy node)."""
         node, ip, host_ip = self._place(node, owner)
-        pod = wl.pod_from_template(template, name, owner["metadata"]["namespace"], owner,
-                                   node, ip, host_ip, self._now(), model)
+        namespace = owner["metadata"]["namespace"]
+        pod = wl.pod_from_template(template, name, namespace, owner, node, ip, host_ip,
+                                   self._now(), model, self._istio_injection(namespace, template))
         return self._create(pod)
+
+    def _istio_injection(self, namespace: str, template: dict[str, Any]) -> str | None:
+        """The proxy image istiod's webhook injects into a new pod of namespace, if it does:
+        the namespace is labelled `istio-injection=enabled`, istiod runs, and the pod does
+        not opt out (`sidecar.istio.io/inject: "false"`)."""
+        found = self._get("v1", "Namespace", None, namespace) or {}
+        if (found.get("metadata", {}).get("labels") or {}).get("istio-injection") != "enabled":
+            return None
+        meta = template.get("metadata") or {}
+        if "false" in ((meta.get("labels") or {}).get("sidecar.istio.io/inject"),
+                       (meta.get("annotations") or {}).get("sidecar.istio.io/inject")):
+            return None
+        for pod in self._state.peek("v1", "Pod", "istio-system"):
+            if (pod["metadata"].get("labels") or {}).get("app") == "istiod":
+                image = str(((pod.get("spec") or {}).get("containers") or [{}])[0].get("image"))
+                return f"docker.io/istio/proxyv2:{image.rpartition(':')[2] or 'latest'}"
+        return None
 
     def _start(self, pod: dict[str, Any]) -> None:
         """A pod created Pending: scheduled, then started by its node's kubelet."""
