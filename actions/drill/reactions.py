@@ -258,7 +258,18 @@ class Reactions:
                     reaction="isolated",
                 )
         for name, policy in self._cut_off.items():
-            if name not in current:
+            if name not in current and self.view.pod(None, name) is None:
+                # Deleted, not released: its controller's new pod is a pod of its own.
+                self._event(
+                    ev.REACTION,
+                    f"{name}, cut off by {policy}, was deleted: a pod its controller starts "
+                    "in its place is not cut off unless the policies cut it off too "
+                    "(a quarantine label does not carry over)",
+                    pod=name,
+                    policy=policy,
+                    reaction="isolated-pod-deleted",
+                )
+            elif name not in current:
                 spec = self.scenario.pod(name)
                 app = spec.labels.get("app", name) if spec else name
                 self._observe("restore", app, now, policy)
