@@ -720,3 +720,20 @@ async def test_restarting_an_uninjected_deployment_gives_its_new_pod_the_sidecar
         in traffic.verdict("booking-to-orchestrator").why
     )
     assert traffic.flowing("gateway-to-booking")  # mTLS to the new, labelled pod
+
+
+async def test_scaled_to_zero_no_pod_plays_the_part(drill_factory, manual_clock) -> None:
+    """Scaling the Deployment to zero ends the image's driver and leaves nothing to log."""
+    drill = await drill_factory("dns-exfiltration", clock=manual_clock)
+    deployment = copy.deepcopy(
+        drill.state.get("apps/v1", "Deployment", "voicehive", "orchestrator")
+    )
+    deployment["spec"]["replicas"] = 0
+    drill.state.replace(deployment)  # kubectl scale deploy/orchestrator --replicas=0
+    assert drill.state.list("v1", "Pod", "voicehive", label_selector="app=orchestrator") == []
+    assert not drill.engine.attack.alive("poisoned-dependency")
+    injects = {i.id: i for i in drill.scenario.injects}
+    played = drill.engine.play(injects["orchestrator-requests"])  # not part of the attack
+    assert played.kind == ev.SUPPRESSED
+    assert f"no pod runs in place of voicehive/{ORCHESTRATOR}" in played.summary
+    assert not drill.engine.traffic.flowing("gateway-to-orchestrator")

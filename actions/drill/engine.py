@@ -366,7 +366,8 @@ class DrillEngine(Reactions, NetworkShown):
         }.get(inject.kind)
         if inject.kind == "event" and (spec.get("object") or {}).get("kind") == "Pod":
             pod_name = spec["object"]["name"]
-        if pod_name is None or (inject.kind in ("log", "event") and not inject.malicious):
+        # An Event may name a pod that is gone; a log line needs a pod to write it.
+        if pod_name is None or (inject.kind == "event" and not inject.malicious):
             return None
         spec_pod = self.scenario.pod(str(pod_name))
         if spec_pod is None:
