@@ -737,3 +737,19 @@ async def test_scaled_to_zero_no_pod_plays_the_part(drill_factory, manual_clock)
     assert played.kind == ev.SUPPRESSED
     assert f"no pod runs in place of voicehive/{ORCHESTRATOR}" in played.summary
     assert not drill.engine.traffic.flowing("gateway-to-orchestrator")
+
+
+async def test_without_falco_on_the_node_nothing_logs_the_alert(drill_factory) -> None:
+    """Falco sees only its own node's syscalls: with its DaemonSet gone, the attack goes on
+    unseen, and the facilitator is told why no alert came."""
+    drill = await drill_factory("dns-exfiltration")
+    drill.state.delete("apps/v1", "DaemonSet", "falco-system", "falco")  # its pods go with it
+    assert drill.state.list("v1", "Pod", "falco-system") == []
+    injects = {i.id: i for i in drill.scenario.injects}
+    played = drill.engine.play(injects["first-dig"])
+    assert played.kind == ev.INJECT
+    assert played.summary == (
+        f"Launch Suspicious Network Tool in Container happened in {ORCHESTRATOR}, but no Falco "
+        "pod (app=falco in falco-system) runs on its node "
+        "ip-10-0-1-23.eu-west-1.compute.internal to log it"
+    )
