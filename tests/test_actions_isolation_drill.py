@@ -160,6 +160,35 @@ async def test_warroom_isolate_cuts_off_what_the_runbooks_deny_all_leaves_open(
     }
 
 
+async def test_deleting_an_isolated_pod_brings_back_an_unisolated_poisoned_one(
+    drill: Callable[[str], Any], record: Record
+) -> None:
+    """On a real cluster the ReplicaSet replaces the deleted pod, without the quarantine
+    label and from the same image: its traffic and the tunnel are back, nothing restored."""
+    exfil = await drill("dns-exfiltration")
+    record.incidents.open("DNS tunnelling from orchestrator", severity="P0")
+    await exfil.act(ActionRequest("isolate", "orchestrator"))
+    engine = exfil.session.engine
+    assert not engine.traffic.flowing("gateway-to-orchestrator")
+
+    deleted = await exfil.kubectl("delete", "pod", "-n", NS, ORCHESTRATOR)
+    assert deleted.returncode == 0, deleted.stderr
+
+    (replacement,) = exfil.session.state.list("v1", "Pod", NS, label_selector="app=orchestrator")
+    name = replacement["metadata"]["name"]
+    assert "warroom.io/quarantine" not in replacement["metadata"]["labels"]
+    assert engine.traffic.flowing("gateway-to-orchestrator")
+    assert exfil.dns_allowed()  # the tunnel's queries reach kube-dns again, from the new pod
+    assert exfil.can_reach("203.0.113.66", 443, pod=name)
+    assert engine.attack.alive("poisoned-dependency")
+    summaries = [e.summary for e in exfil.session.player.history]
+    assert any(
+        s.startswith(f"{ORCHESTRATOR}, cut off by emergency-isolation-") and "was deleted" in s
+        for s in summaries
+    )
+    assert not any(o.action == "restore" for o in engine.observations)  # nothing was restored
+
+
 async def test_restore_puts_back_exactly_what_was_there(
     drill: Callable[[str], Any], record: Record
 ) -> None:

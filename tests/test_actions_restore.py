@@ -14,6 +14,7 @@ from pathlib import Path
 from actions.cluster import ClusterOptions, connect
 from actions.drill.server import DrillServerThread
 from actions.runbook import ActionRequest, RunbookActions
+from actions.runbook.isolate import QUARANTINE_LABEL, excludes_quarantine
 from actions.schemas import check_document
 from store import Record
 from tests.plugins.actions import stored
@@ -219,10 +220,17 @@ def test_crash_between_intent_and_outcome_leaves_unknown_and_restore_finds_it(
                 return [c.name for c in preview.changes], outcome.status
 
     names, status = asyncio.run(restore())
-    assert len(names) == 1
-    assert names[0].startswith("emergency-isolation-")
+    # isolate sends its three changes (deny-all, quarantine exclusion, pod label) before it
+    # reads any back: however many landed before the child died, restore undoes them all.
+    (deny_all,) = set(names) - {"external-api-segmentation", "orchestrator-6f8d9c7b5d-k2x9p"}
+    assert deny_all.startswith("emergency-isolation-")
     assert status == "succeeded"
-    assert drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true") == []
+    state = drill_server.state
+    assert state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true") == []
+    segmentation = state.get(NP, "NetworkPolicy", NS, "external-api-segmentation")
+    assert segmentation is not None
+    assert not excludes_quarantine(segmentation)
+    assert state.list("v1", "Pod", NS, label_selector=QUARANTINE_LABEL) == []
 
 
 async def test_restore_finds_emergency_objects_by_label_alone(

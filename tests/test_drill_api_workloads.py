@@ -162,15 +162,16 @@ def test_scale_and_rollout_restart_status_undo(kubectl: KubectlRunner,
     assert len(pods) == 3
     assert not any(name.startswith("orchestrator-6f8d9c7b5d-") for name in pods)
     history = kubectl("rollout", "history", "deployment/orchestrator")
-    assert [line.split()[0] for line in history.stdout.splitlines()[2:] if line.strip()] == [
-        "1", "2"]
+    # 1: the release before (2.13.4, in the base cluster), 2: the running one, 3: the restart.
+    assert [line.split()[:2] for line in history.stdout.splitlines()[2:] if line.strip()] == [
+        ["1", "orchestrator"], ["2", "<none>"], ["3", "<none>"]]
     undone = kubectl("rollout", "undo", "deployment/orchestrator")
     assert undone.stdout.strip() == "deployment.apps/orchestrator rolled back"
     assert all(name.startswith("orchestrator-6f8d9c7b5d-")
                for name in _pods(state, "app=orchestrator"))
     revision = state.get("apps/v1", "ReplicaSet", "voicehive", "orchestrator-6f8d9c7b5d")
     assert revision is not None
-    assert revision["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    assert revision["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "4"
 
 
 def test_daemonset_rollout_uses_controller_revisions(kubectl: KubectlRunner) -> None:

@@ -235,7 +235,8 @@ async def test_a_served_session_answers_over_http_and_cleans_up(manual_clock) ->
     try:
         assert session.server is not None
         async with aiohttp.ClientSession(
-            session.url, headers=session.server.auth_headers,
+            session.url,
+            headers=session.server.auth_headers,
             connector=aiohttp.TCPConnector(ssl=session.server.client_ssl_context()),
         ) as http:
             async with http.get(
@@ -320,3 +321,59 @@ async def test_each_scenario_has_only_the_mesh_it_tells_of(
     async with cluster:
         detected, _ = await detect_mesh(cluster)
     assert detected == mesh
+
+
+@pytest.mark.parametrize(
+    ("name", "present", "absent"),
+    [
+        ("network-policy-drift", "policy.linkerd.io", "security.istio.io"),
+        ("dns-exfiltration", "security.istio.io", "policy.linkerd.io"),
+    ],
+)
+async def test_discovery_serves_only_the_mesh_the_scenario_has(
+    name: str, present: str, absent: str, drill_factory, tmp_path
+) -> None:
+    """kubectl api-resources, the official client's discovery and the storage agree."""
+    import asyncio
+
+    from kubernetes import client, config
+
+    from tests.plugins.drill import make_kubectl
+
+    drill = await drill_factory(name, serve=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    kubectl = make_kubectl(drill.kubeconfig_path, home)
+
+    # The drill serves on this test's event loop: kubectl and the sync client wait off it.
+    listed = await asyncio.to_thread(kubectl, "api-resources", "-o", "name")
+    assert listed.returncode == 0, listed.stderr
+    groups = {line.partition(".")[2] for line in listed.stdout.split()}
+    assert present in groups
+    assert absent not in groups
+
+    def discover() -> set[str]:
+        with config.new_client_from_config(str(drill.kubeconfig_path)) as api:
+            return {g.name for g in client.ApisApi(api).get_api_versions().groups}
+
+    names = await asyncio.to_thread(discover)
+    assert present in names
+    assert absent not in names
+    assert drill.server is not None
+    async with aiohttp.ClientSession(headers=drill.server.auth_headers) as session:
+        ssl = drill.server.client_ssl_context()
+        for path in (f"/apis/{absent}", f"/apis/{absent}/v1beta1"):
+            async with session.get(f"{drill.url}{path}", ssl=ssl) as answer:
+                assert answer.status == 404, path
+        async with session.get(f"{drill.url}/openapi/v3", ssl=ssl) as answer:
+            documents = set((await answer.json())["paths"])
+    assert any(present in path for path in documents)
+    assert not any(absent in path for path in documents)
+    # `authorizationpolicies` names the mesh this cluster has (Linkerd has a kind of that name).
+    policies = await asyncio.to_thread(
+        kubectl, "get", "authorizationpolicies", "-n", "voicehive", "-o", "json"
+    )
+    assert policies.returncode == 0, policies.stderr
+    assert json.loads(policies.stdout)["apiVersion"] == "v1"
+    for item in json.loads(policies.stdout)["items"]:
+        assert item["apiVersion"].startswith(present)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable
 
@@ -11,9 +12,13 @@ from actions.drill import events as ev
 from actions.drill.engine import TICK_SECONDS
 from actions.sources.hubble import HubbleFlow, parse_flow
 from tests.isolation_helpers import cut_off, runbook_deny_all
+from tests.plugins.drill import KubectlResult, make_kubectl
 
 ORCHESTRATOR = "orchestrator-6f8d9c7b5d-k2x9p"
 TTS_ROUTER = "tts-router-7c9d8b6f4-x7p2q"
+# The releases before the poisoned ones (the base cluster's revision 1).
+CLEAN_ORCHESTRATOR = "registry.example.com/voicehive/orchestrator:2.13.4"
+CLEAN_TTS_ROUTER = "registry.example.com/voicehive/tts-router:1.9.2"
 
 
 def when_played(drill, inject_id: str, action: Callable[[], None], *, repetition: int = 0) -> None:
@@ -340,69 +345,202 @@ async def test_mtls_failures_show_as_source_503s_on_several_services(
     assert by_service(PLAINTEXT) == {"orchestrator": 0.0, "api-gateway": 0.0}
 
 
-async def test_deleting_the_token_does_not_end_a_poisoned_image(drill_factory) -> None:
-    """The orchestrator's code, not its credential, drives the tunnel."""
+def running(drill, app: str) -> dict:
+    """The one pod of app running now (whatever its name)."""
+    (pod,) = drill.state.list("v1", "Pod", "voicehive", label_selector=f"app={app}")
+    return pod
+
+
+def set_image(state, deployment: str, image: str) -> None:
+    """What `kubectl set image deploy/NAME NAME=IMAGE` changes: the pod template's image."""
+    found = copy.deepcopy(state.get("apps/v1", "Deployment", "voicehive", deployment))
+    found["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    state.replace(found)
+
+
+def falco_log_of_node(state, node: str) -> list[str]:
+    """The log of the Falco pod on node, found as the runbook finds Falco: by its label."""
+    (falco,) = [
+        p
+        for p in state.list("v1", "Pod", "falco-system", label_selector="app=falco")
+        if p["spec"]["nodeName"] == node
+    ]
+    return state.logs_of("falco-system", falco["metadata"]["name"])
+
+
+def reactions_of(drill, kind: str) -> list:
+    return [e for e in drill.player.history if e.data.get("reaction") == kind]
+
+
+async def test_a_deleted_orchestrator_pod_comes_back_poisoned_until_the_image_is_rolled_back(
+    drill_factory,
+) -> None:
+    """The orchestrator's image, not its pod or its credential, drives the tunnel: its
+    ReplicaSet replaces a deleted pod from the same image; a clean image ends it."""
     drill = await drill_factory("dns-exfiltration", speed=5000)
     state = drill.state
+    replacement: dict = {}
+
+    def delete_pod() -> None:
+        state.delete("v1", "Pod", "voicehive", ORCHESTRATOR)
+        replacement.update(running(drill, "orchestrator"))
+
     when_played(
         drill,
         "api-recon",
         lambda: state.delete("v1", "Secret", "voicehive", "orchestrator-token-x7k2p"),
     )
-    when_played(
+    when_played(drill, "dig-again", delete_pod, repetition=2)  # at 300 s
+    when_played(  # at 660 s
         drill,
         "dig-again",
-        lambda: state.delete("v1", "Pod", "voicehive", ORCHESTRATOR),
-        repetition=4,
+        lambda: set_image(state, "orchestrator", CLEAN_ORCHESTRATOR),
+        repetition=6,
     )
     await drill.play()
+
+    new_name, new_ip = replacement["metadata"]["name"], replacement["status"]["podIP"]
+    assert new_name.startswith("orchestrator-6f8d9c7b5d-")
+    assert (new_name, new_ip) != (ORCHESTRATOR, "10.42.1.17")
+    (replaced,) = reactions_of(drill, "replaced")
+    assert f"{ORCHESTRATOR} was deleted: ReplicaSet orchestrator-6f8d9c7b5d started {new_name}" in (
+        replaced.summary
+    )
+    assert "attack driver poisoned-dependency carries on in it" in replaced.summary
+    # The token is gone, the tunnel is not; the pod is new, the tunnel is not.
     tunnel = plays(drill, "tunnel-queries", ev.INJECT)
-    assert any(150 < e.at < 480 for e in tunnel)  # the token is gone, the tunnel is not
-    observed = {(o.action, o.target) for o in drill.engine.observations}
-    assert ("eradicated", "orchestrator") in observed  # its credential is gone
-    # No pod runs orchestrator 2.14.0 any more: that ends the driver, for good.
-    ended = [e for e in drill.player.history if e.data.get("reaction") == "driver-ended"]
-    assert len(ended) == 1
-    assert "poisoned-dependency" in ended[0].summary
-    after = [e for e in drill.player.history if e.at > ended[0].at and e.malicious]
+    assert any(150 < e.at < 300 for e in tunnel)
+    moved = [e for e in tunnel if 301 < e.at < 660]
+    assert moved
+    assert all(f"from {new_name} " in e.summary for e in moved)
+    coredns = [
+        line
+        for p in state.list("v1", "Pod", "kube-system", label_selector="k8s-app=kube-dns")
+        for line in state.logs_of("kube-system", p["metadata"]["name"])
+    ]
+    assert any(line.startswith(f"[INFO] {new_ip}:") and "cdn-telemetry" in line for line in coredns)
+    digs = [e for e in plays(drill, "dig-again", ev.INJECT) if 300 < e.at < 660]
+    assert len(digs) == 3
+    assert all(f"({new_name}, logged by falco-" in e.summary for e in digs)
+    falco = falco_log_of_node(state, replacement["spec"]["nodeName"])
+    container_id = replacement["status"]["containerStatuses"][0]["containerID"][13:25]
+    assert any(
+        f'"k8s.pod.name":"{new_name}"' in line and f'"container.id":"{container_id}"' in line
+        for line in falco
+    )
+    # Rolled to a clean image: no pod runs 2.14.0 any more, and that ends it for good.
+    (ended,) = reactions_of(drill, "driver-ended")
+    assert ended.at == pytest.approx(660, abs=1)
+    assert (
+        "attack driver poisoned-dependency has stopped for good: no pod of app=orchestrator in "
+        "voicehive runs registry.example.com/voicehive/orchestrator:2.14.0" in ended.summary
+    )
+    after = [e for e in drill.player.history if e.at > ended.at and e.malicious]
     assert after
     assert {e.kind for e in after} == {ev.SUPPRESSED}
     assert all("attack driver poisoned-dependency has stopped" in e.summary for e in after)
+    assert not drill.engine.traffic.flowing("exfil-https")
+    assert drill.engine.traffic.flowing("gateway-to-orchestrator")  # the clean pod serves
+    observed = {(o.action, o.target) for o in drill.engine.observations}
+    assert ("eradicated", "orchestrator") in observed  # its credential is gone
     assert ("attack-ended", "poisoned-dependency") in observed
+    assert ("image-replaced", "orchestrator") in observed
 
 
-async def test_a_replacement_pod_carries_the_image_but_not_the_process(drill_factory) -> None:
-    """Deleting the tts-router pod kills the operator's shell; its replacement still beacons."""
+async def test_a_deleted_pod_ends_the_shell_in_it_not_the_beacon_its_image_carries(
+    drill_factory,
+) -> None:
+    """Deleting the tts-router pod kills the operator's shell; its replacement still beacons
+    (the SDK is in the image) until the Deployment runs a clean image."""
     drill = await drill_factory("suspicious-external-ip", speed=5000)
     state = drill.state
+    replacement: dict = {}
 
-    def replace_pod() -> None:
-        old = state.get("v1", "Pod", "voicehive", TTS_ROUTER)
+    def delete_pod() -> None:
         state.delete("v1", "Pod", "voicehive", TTS_ROUTER)
-        new = copy.deepcopy(old)
-        new["metadata"] = {
-            "name": "tts-router-7c9d8b6f4-r2d2c",
-            "namespace": "voicehive",
-            "labels": old["metadata"]["labels"],
-            "ownerReferences": old["metadata"]["ownerReferences"],
-        }
-        new["status"]["podIP"] = "10.42.2.77"
-        state.create(new)  # what the ReplicaSet controller does
+        replacement.update(running(drill, "tts-router"))
 
-    when_played(drill, "reverse-shell", replace_pod, repetition=2)
+    when_played(drill, "reverse-shell", delete_pod, repetition=2)  # at 720 s
+    when_played(  # at 811 s
+        drill,
+        "first-beacon",
+        lambda: set_image(state, "tts-router", CLEAN_TTS_ROUTER),
+        repetition=13,
+    )
     await drill.play()
+
+    new_name, new_ip = replacement["metadata"]["name"], replacement["status"]["podIP"]
     shells = plays(drill, "reverse-shell", ev.INJECT)
-    assert len(shells) == 3  # 600, 660, 720; the pod goes after the third
+    assert [round(e.at) for e in shells] == [600, 660, 720]  # the pod goes after the third
+    assert plays(drill, "reverse-shell", ev.SUPPRESSED)
     assert all(
-        "attack driver reverse-shell has stopped" in e.summary
+        f"attack driver reverse-shell has stopped (pod voicehive/{TTS_ROUTER} deleted)" in e.summary
         for e in plays(drill, "reverse-shell", ev.SUPPRESSED)
     )
-    late = [e for e in plays(drill, "first-beacon", ev.INJECT) if e.at > 720]
+    (replaced,) = reactions_of(drill, "replaced")
+    assert "attack driver vendor-sdk carries on in it" in replaced.summary
+    assert "reverse-shell" not in replaced.summary
+    late = [e for e in plays(drill, "first-beacon", ev.INJECT) if 720 < e.at < 811]
     assert late
-    assert all("tts-router-7c9d8b6f4-r2d2c" in e.summary for e in late)
-    assert drill.engine.traffic.flowing("beacon")
-    falco = "\n".join(drill.state.logs_of("falco-system", "falco-m4q9z"))
-    assert "10.42.2.77:" in falco  # the new pod's address in the connection fields
+    assert all(f"({new_name}, logged by falco-" in e.summary for e in late)
+    vendor = [e for e in plays(drill, "vendor-traffic-is-normal", ev.INJECT) if e.at > 720]
+    assert vendor
+    assert all(new_name in e.summary for e in vendor)
+    falco = "\n".join(falco_log_of_node(state, replacement["spec"]["nodeName"]))
+    assert f'"fd.name":"{new_ip}:' in falco  # the new pod's address in the connection fields
+    # The clean image ends the beacon for good; the vendor's traffic goes on.
+    (ended,) = [e for e in reactions_of(drill, "driver-ended") if e.data["driver"] == "vendor-sdk"]
+    assert ended.at == pytest.approx(811, abs=1)
+    assert [
+        e.kind
+        for e in plays(drill, "first-beacon", ev.INJECT)
+        + plays(drill, "first-beacon", ev.SUPPRESSED)
+        if e.at > 811
+    ] == [ev.SUPPRESSED]
+    assert not drill.engine.traffic.flowing("beacon")
+    assert drill.engine.traffic.flowing("tts-to-vendor")
+
+
+async def test_kubectl_rollout_undo_ends_the_poisoned_image_deleting_the_pod_does_not(
+    drill_factory, tmp_path
+) -> None:
+    """What a team does with kubectl: the implant shows in every pod of the poisoned image,
+    the replacement's too, and in none once `rollout undo` brings back the release before."""
+    drill = await drill_factory("dns-exfiltration", serve=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    run = make_kubectl(drill.kubeconfig_path, home)
+
+    async def kubectl(*args: str) -> KubectlResult:
+        # The drill serves on this test's event loop: kubectl must wait off it.
+        return await asyncio.to_thread(run, "-n", "voicehive", *args)
+
+    deleted = await kubectl("delete", "pod", ORCHESTRATOR)
+    assert deleted.returncode == 0, deleted.stderr
+    processes = await kubectl("exec", "deploy/orchestrator", "--", "ps", "aux")
+    assert "python3 /tmp/.cache/tel.py --upload" in processes.stdout
+    assert drill.engine.attack.alive("poisoned-dependency")
+    history = await kubectl("rollout", "history", "deploy/orchestrator")
+    assert "orchestrator 2.13.4" in history.stdout
+    undone = await kubectl("rollout", "undo", "deploy/orchestrator")
+    assert undone.stdout.strip() == "deployment.apps/orchestrator rolled back", undone.stderr
+    assert not drill.engine.attack.alive("poisoned-dependency")
+    image = await kubectl(
+        "get",
+        "pods",
+        "-l",
+        "app=orchestrator",
+        "-o",
+        "jsonpath={.items[*].spec.containers[0].image}",
+    )
+    assert image.stdout == CLEAN_ORCHESTRATOR
+    processes = await kubectl("exec", "deploy/orchestrator", "--", "ps", "aux")
+    assert processes.returncode == 0, processes.stderr
+    assert "gunicorn orchestrator.wsgi:app" in processes.stdout
+    assert "tel.py" not in processes.stdout
+    implant = await kubectl("exec", "deploy/orchestrator", "--", "cat", "/tmp/.cache/tel.py")
+    assert implant.returncode == 1
+    assert "not scripted in this drill" in implant.stderr
 
 
 async def test_the_policy_auditor_writes_an_event_for_each_change(drill_factory) -> None:
@@ -502,3 +640,116 @@ async def test_linkerd_server_authorizations_decide_who_reaches_a_server(drill_f
     assert not traffic.flowing("gateway-to-booking")  # a Server with no authorization admits no one
     drill.state.delete("policy.linkerd.io/v1beta3", "Server", "voicehive", "booking-service-server")
     assert traffic.flowing("gateway-to-booking")  # no Server: the proxy's default lets it through
+
+
+async def test_a_restarted_falco_and_coredns_keep_logging_into_their_new_pods(
+    drill_factory, manual_clock, tmp_path
+) -> None:
+    """Falco and CoreDNS are found as the runbook finds them, by label (Falco on the node of
+    the pod the alert is about), never by the scenario's pod names."""
+    drill = await drill_factory("dns-exfiltration", serve=True, clock=manual_clock)
+    home = tmp_path / "home"
+    home.mkdir()
+    run = make_kubectl(drill.kubeconfig_path, home)
+
+    async def kubectl(*args: str) -> KubectlResult:
+        return await asyncio.to_thread(run, *args)
+
+    def names(namespace: str, selector: str) -> set[str]:
+        pods = drill.state.list("v1", "Pod", namespace, label_selector=selector)
+        return {p["metadata"]["name"] for p in pods}
+
+    falco_before = names("falco-system", "app=falco")
+    dns_before = names("kube-system", "k8s-app=kube-dns")
+    for namespace, workload in (("falco-system", "ds/falco"), ("kube-system", "deploy/coredns")):
+        restarted = await kubectl("rollout", "restart", "-n", namespace, workload)
+        assert restarted.returncode == 0, restarted.stderr
+    assert names("falco-system", "app=falco").isdisjoint(falco_before)
+    assert names("kube-system", "k8s-app=kube-dns").isdisjoint(dns_before)
+
+    injects = {i.id: i for i in drill.scenario.injects}
+    played = drill.engine.play(injects["first-dig"])
+    assert played.kind == ev.INJECT, played.summary
+    queried = drill.engine.play(injects["tunnel-queries"])
+    assert queried.kind == ev.INJECT, queried.summary
+
+    falco = await kubectl("logs", "-n", "falco-system", "-l", "app=falco", "--tail=-1")
+    assert falco.returncode == 0, falco.stderr
+    alerts = [line for line in falco.stdout.splitlines() if line.startswith("{")]
+    assert len(alerts) == 1
+    assert '"rule":"Launch Suspicious Network Tool in Container"' in alerts[0]
+    assert f'"k8s.pod.name":"{ORCHESTRATOR}"' in alerts[0]
+    assert '"hostname":"ip-10-0-1-23.eu-west-1.compute.internal"' in alerts[0]
+    assert "Falco version: 0.41.3" in falco.stdout  # the new pods started as Falco starts
+    dns = await kubectl("logs", "-n", "kube-system", "-l", "k8s-app=kube-dns", "--tail=-1")
+    assert dns.returncode == 0, dns.stderr
+    assert any(
+        line.startswith("[INFO] 10.42.1.17:") and "cdn-telemetry.example.net" in line
+        for line in dns.stdout.splitlines()
+    )
+
+
+async def test_restarting_an_uninjected_deployment_gives_its_new_pod_the_sidecar(
+    drill_factory,
+) -> None:
+    """mtls-failure's recovery: pods started before injection was turned on get istiod's
+    sidecar when their Deployment is restarted (the namespace is istio-injection=enabled)."""
+    drill = await drill_factory("mtls-failure")
+    state, traffic = drill.state, drill.engine.traffic
+    state.apply(drill.scenario.injects[0].spec["object"])  # STRICT, as the inject does
+    assert (
+        "has no sidecar to present a certificate" in traffic.verdict("booking-to-orchestrator").why
+    )
+    deployment = copy.deepcopy(state.get("apps/v1", "Deployment", "voicehive", "booking-service"))
+    annotations = deployment["spec"]["template"]["metadata"].setdefault("annotations", {})
+    annotations["kubectl.kubernetes.io/restartedAt"] = "2026-03-14T09:05:00Z"
+    state.replace(deployment)  # what `kubectl rollout restart` changes
+
+    restarted = running(drill, "booking-service")
+    assert restarted["metadata"]["name"] != "booking-service-84c6d5f7b-m9w4t"
+    assert [c["name"] for c in restarted["spec"]["containers"]] == [
+        "booking-service",
+        "istio-proxy",
+    ]
+    assert restarted["spec"]["containers"][1]["image"] == "docker.io/istio/proxyv2:1.24.3"
+    assert restarted["metadata"]["labels"]["security.istio.io/tlsMode"] == "istio"
+    # Its calls now leave through a sidecar; the orchestrator still lacks the tlsMode label
+    # (the chart's fault), so STRICT still refuses them: PERMISSIVE first, then fix the chart.
+    assert (
+        "lacks the security.istio.io/tlsMode label"
+        in traffic.verdict("booking-to-orchestrator").why
+    )
+    assert traffic.flowing("gateway-to-booking")  # mTLS to the new, labelled pod
+
+
+async def test_scaled_to_zero_no_pod_plays_the_part(drill_factory, manual_clock) -> None:
+    """Scaling the Deployment to zero ends the image's driver and leaves nothing to log."""
+    drill = await drill_factory("dns-exfiltration", clock=manual_clock)
+    deployment = copy.deepcopy(
+        drill.state.get("apps/v1", "Deployment", "voicehive", "orchestrator")
+    )
+    deployment["spec"]["replicas"] = 0
+    drill.state.replace(deployment)  # kubectl scale deploy/orchestrator --replicas=0
+    assert drill.state.list("v1", "Pod", "voicehive", label_selector="app=orchestrator") == []
+    assert not drill.engine.attack.alive("poisoned-dependency")
+    injects = {i.id: i for i in drill.scenario.injects}
+    played = drill.engine.play(injects["orchestrator-requests"])  # not part of the attack
+    assert played.kind == ev.SUPPRESSED
+    assert f"no pod runs in place of voicehive/{ORCHESTRATOR}" in played.summary
+    assert not drill.engine.traffic.flowing("gateway-to-orchestrator")
+
+
+async def test_without_falco_on_the_node_nothing_logs_the_alert(drill_factory) -> None:
+    """Falco sees only its own node's syscalls: with its DaemonSet gone, the attack goes on
+    unseen, and the facilitator is told why no alert came."""
+    drill = await drill_factory("dns-exfiltration")
+    drill.state.delete("apps/v1", "DaemonSet", "falco-system", "falco")  # its pods go with it
+    assert drill.state.list("v1", "Pod", "falco-system") == []
+    injects = {i.id: i for i in drill.scenario.injects}
+    played = drill.engine.play(injects["first-dig"])
+    assert played.kind == ev.INJECT
+    assert played.summary == (
+        f"Launch Suspicious Network Tool in Container happened in {ORCHESTRATOR}, but no Falco "
+        "pod (app=falco in falco-system) runs on its node "
+        "ip-10-0-1-23.eu-west-1.compute.internal to log it"
+    )

@@ -50,6 +50,7 @@ def test_a_well_run_drill_scores_full_marks_every_line_explained(record, clock) 
         ("detection", "Review Falco alerts"),
         ("detection", "review-network-policies"),  # a tick under the item's id counts too
         ("eradication", "Analyze Network Flows"),
+        ("eradication", "Patch Vulnerabilities"),  # the Deployment rolled back to 2.13.4
         ("recovery", "Verify Service Health"),
     ):
         record.checklist.tick(incident.id, phase, item, actor="alice")
@@ -78,7 +79,7 @@ def test_a_well_run_drill_scores_full_marks_every_line_explained(record, clock) 
     assert score.extra_actions == ()
     assert score.notes == ()  # the incident's clocks start at the scenario's first sign
     earned, possible = score.points
-    assert earned == possible == 3 + 1 + 2 + 3 + 6
+    assert earned == possible == 3 + 1 + 2 + 3 + 7
     assert all(line.how for line in score.items if line.possible), "every line explained"
     steps = {line.ref: line for line in score.items if line.kind == "step"}
     assert steps["restore"].item == "Gradual Traffic Restoration"
@@ -101,7 +102,7 @@ def test_a_well_run_drill_scores_full_marks_every_line_explained(record, clock) 
     }
     assert document["decision_correct"] is True
     assert document["containment"][1]["target"] == "203.0.113.66"
-    assert document["points"] == {"earned": 15, "possible": 15}
+    assert document["points"] == {"earned": 16, "possible": 16}
     assert document["items"][0]["points"] == {"earned": 1, "possible": 1}
 
 
@@ -271,3 +272,39 @@ async def test_credentials_removed_with_kubectl_count_as_rotated(
     rotate = next(c for c in score.containment if c.action == "rotate-sa")
     assert rotate.done
     assert rotate.how == "seen in the cluster"
+
+
+async def test_deleting_the_pod_is_not_eradication_rolling_the_image_back_is(
+    record, clock, drill_factory
+) -> None:
+    """The score says why the attack runs on after the pod was deleted, and what ends it."""
+    drill = await drill_factory("dns-exfiltration", clock=ManualClock(clock.now))
+    incident = record.incidents.open("DNS", severity="P0", drill=True, detected_at=clock.now)
+    drill.state.delete("v1", "Pod", "voicehive", "orchestrator-6f8d9c7b5d-k2x9p")
+
+    score = drill.score(record, incident.id)
+    patched = next(line for line in score.items if line.ref == "patch-vulnerabilities")
+    assert (patched.item, patched.verdict) == ("Patch Vulnerabilities", "MISSED")
+    assert patched.how.startswith(
+        "roll orchestrator back to the release before (`kubectl rollout undo "
+        "deploy/orchestrator -n voicehive`) or set a clean image (`kubectl set image "
+        "deploy/orchestrator -n voicehive orchestrator=IMAGE`): deleting its pod does not help, "
+        "its ReplicaSet starts registry.example.com/voicehive/orchestrator:2.14.0 again; "
+    )
+    (running,) = [note for note in score.notes if "still running" in note]
+    assert running.startswith("The attack was still running when scored: poisoned-dependency (")
+    assert "deleting the pod does not end it, its controller starts the same image" in running
+
+    deployment = drill.state.get("apps/v1", "Deployment", "voicehive", "orchestrator")
+    deployment["spec"]["template"]["spec"]["containers"][0]["image"] = (
+        "registry.example.com/voicehive/orchestrator:2.13.4"
+    )
+    drill.state.replace(deployment)  # kubectl set image: the rollout replaces the pod
+    score = drill.score(record, incident.id)
+    patched = next(line for line in score.items if line.ref == "patch-vulnerabilities")
+    assert patched.verdict == "met"
+    assert patched.how == (
+        "seen in the cluster 09:00:00 (no pod of app=orchestrator in voicehive runs "
+        "registry.example.com/voicehive/orchestrator:2.14.0)"
+    )
+    assert not [note for note in score.notes if "still running" in note]

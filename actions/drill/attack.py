@@ -7,9 +7,12 @@ app running the image any more (rolled back or scaled to zero), a Secret
 deleted (the credential revoked). An annotation ends nothing: nothing reads
 it. Malicious injects and flows stop when their driver ends, for good.
 
-`image_gone` is judged only when the cluster has settled (the engine's tick),
-never in the instant between a pod's deletion and its controller's
-replacement: a deleted pod of a poisoned image comes back poisoned.
+A deleted pod of a poisoned image comes back poisoned: its controller starts
+the replacement from the same template before the engine hears of the
+deletion, so the driver carries on in the new pod; it ends when the
+Deployment is rolled back or set to a clean image (`kubectl rollout undo`,
+`kubectl set image`) or scaled to zero. A `pod_deleted` driver ends with its
+pod and does not carry over: the replacement runs a new process.
 """
 
 from __future__ import annotations
@@ -157,50 +160,79 @@ def with_drivers(
     return tuple(result)
 
 
-# --- the cluster: which drivers have ended ------------------------------------------------
+# --- the cluster: which drivers have ended, and where they run ----------------------------
 
 
 def _alive(pod: dict[str, Any]) -> bool:
     return not (pod.get("metadata") or {}).get("deletionTimestamp")
 
 
-def condition_met(state: Any, condition: EndCondition) -> bool:
-    """Whether the cluster shows this end condition now."""
-    if condition.kind == "pod_deleted":
-        pod = state.get("v1", "Pod", condition.namespace, condition.name)
-        return pod is None or not _alive(pod)
-    if condition.kind == "secret_deleted":
-        return state.get("v1", "Secret", condition.namespace, condition.name) is None
-    for pod in state.peek("v1", "Pod", condition.namespace):
-        if ((pod.get("metadata") or {}).get("labels") or {}).get("app") != condition.app:
-            continue
-        images = [c.get("image") for c in (pod.get("spec") or {}).get("containers") or []]
-        if _alive(pod) and condition.image in images:
-            return False
-    return True
+def _runs_image(pod: dict[str, Any], condition: EndCondition) -> bool:
+    meta = pod.get("metadata") or {}
+    if meta.get("namespace") != condition.namespace or not _alive(pod):
+        return False
+    if (meta.get("labels") or {}).get("app") != condition.app:
+        return False
+    images = [c.get("image") for c in (pod.get("spec") or {}).get("containers") or []]
+    return condition.image in images
 
 
 class AttackTracker:
-    """Which drivers have ended (and by what); `check()` returns the newly ended ones."""
+    """Which drivers have ended (and by what), and which pods a live driver runs in.
+
+    A `pod_deleted` driver is the process of one pod: the pod the scenario names,
+    as it was at the start (a StatefulSet's replacement under the same name is a
+    new pod, a new process). An `image_gone` driver runs in every pod of the app
+    that runs the image, replacements and rollouts' new pods included.
+    """
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.ended: dict[str, EndCondition] = {}
+        self._uids: dict[tuple[str, str], str] = {}
 
-    def check(self, state: Any, *, settled: bool = False) -> list[tuple[Driver, EndCondition]]:
-        """Drivers ended since the last check; `settled`: controllers have had their turn."""
+    def start(self, state: Any) -> None:
+        """Remember the pods the process drivers live in (their uids), once seeded."""
+        for driver in self.scenario.drivers:
+            for condition in driver.ends_when:
+                if condition.kind == "pod_deleted":
+                    pod = state.get("v1", "Pod", condition.namespace, condition.name)
+                    if pod is not None:
+                        self._uids[(condition.namespace, condition.name)] = str(
+                            pod["metadata"].get("uid")
+                        )
+
+    def _is_the_pod(self, pod: dict[str, Any] | None, condition: EndCondition) -> bool:
+        if pod is None or not _alive(pod):
+            return False
+        meta = pod.get("metadata") or {}
+        if (meta.get("namespace"), meta.get("name")) != (condition.namespace, condition.name):
+            return False
+        uid = self._uids.get((condition.namespace, condition.name))
+        return uid is None or meta.get("uid") == uid
+
+    def met(self, state: Any, condition: EndCondition) -> bool:
+        """Whether the cluster shows this end condition now."""
+        if condition.kind == "pod_deleted":
+            pod = state.get("v1", "Pod", condition.namespace, condition.name)
+            return not self._is_the_pod(pod, condition)
+        if condition.kind == "secret_deleted":
+            return state.get("v1", "Secret", condition.namespace, condition.name) is None
+        pods = state.peek("v1", "Pod", condition.namespace)
+        return not any(_runs_image(pod, condition) for pod in pods)
+
+    def check(self, state: Any) -> list[tuple[Driver, EndCondition]]:
+        """Drivers ended since the last check.
+
+        The engine checks when it hears of a change; the cluster's controllers hear of
+        it first (they subscribed first), so a deleted pod's replacement already runs
+        and a poisoned image never looks gone in between.
+        """
         newly = []
         for driver in self.scenario.drivers:
             if driver.id in self.ended:
                 continue
-            met = next(
-                (
-                    c
-                    for c in driver.ends_when
-                    if (settled or c.kind != "image_gone") and condition_met(state, c)
-                ),
-                None,
-            )
+            met = next((c for c in driver.ends_when if self.met(state, c)), None)
             if met is not None:
                 self.ended[driver.id] = met
                 newly.append((driver, met))
@@ -208,6 +240,31 @@ class AttackTracker:
 
     def alive(self, driver_id: str | None) -> bool:
         return driver_id is None or driver_id not in self.ended
+
+    def runs_in(self, driver_id: str | None, pod: dict[str, Any]) -> bool:
+        """Whether a live driver runs in this pod: the pod it was started in (a process),
+        a pod running its image; a driver bound to no pod (a credential) runs anywhere."""
+        if not self.alive(driver_id):
+            return False
+        driver = self.scenario.driver(driver_id)
+        if driver is None:
+            return True
+        for condition in driver.ends_when:
+            if condition.kind == "pod_deleted" and not self._is_the_pod(pod, condition):
+                return False
+            if condition.kind == "image_gone" and not _runs_image(pod, condition):
+                return False
+        return True
+
+    def carried_by(self, pod: dict[str, Any]) -> list[Driver]:
+        """The live drivers that run in this pod because it runs their image."""
+        return [
+            d
+            for d in self.scenario.drivers
+            if self.alive(d.id)
+            and any(c.kind == "image_gone" for c in d.ends_when)
+            and self.runs_in(d.id, pod)
+        ]
 
     @property
     def over(self) -> bool:

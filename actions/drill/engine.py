@@ -8,8 +8,14 @@ cluster and plays the injects as a real cluster would show them:
   blocked address (the syscall happens; Hubble shows them DROPPED); what needs
   an established connection (dup2 on a connected socket) does not happen, and
   DNS queries that cannot reach kube-dns never reach its log;
-- the attack plays in whichever pod runs in place of the scenario's (a
-  controller's replacement), and stops only when its driver does (`attack.py`).
+- the drill follows the controllers (`in_place.py`): a replacement pod, or a
+  rollout's new pod, is the workload's pod from then on (its traffic, logs,
+  Falco fields, Hubble flows, exec answers); an attack driver plays on in it
+  only if it runs there (`attack.py`: an image carries over, a process does
+  not), and stops only when its driver does;
+- Falco and CoreDNS are their pods of the moment, found by label (Falco on the
+  node of the pod that raised the alert), so a restarted Falco keeps alerting
+  into its new pod's log.
 
 Its parts: `reactions.py` (what a change did, reported and observed for the
 score; the policy auditor's Events) and `shown.py` (each tick's connections:
@@ -38,6 +44,7 @@ from actions.drill import exec_scripts, falco_rules, hubble, promql, render
 from actions.drill.attack import AttackTracker
 from actions.drill.clock import DrillClock
 from actions.drill.events import DrillEvent, Observation
+from actions.drill.in_place import FALCO, KUBE_DNS, PodsInPlace
 from actions.drill.mesh import SynczModel
 from actions.drill.reactions import Reactions, split_remote
 from actions.drill.scenario import Inject, PodSpec, Scenario, ScenarioError
@@ -63,6 +70,8 @@ REACTIVE_KINDS = frozenset(
     }
 )
 MESH_GROUPS = {"istio": "security.istio.io", "linkerd": "policy.linkerd.io"}
+# What a workload owns, seeded before the workloads so their controllers adopt it.
+OWNED_FIRST = frozenset({"ReplicaSet", "ControllerRevision"})
 MANAGED_BY = "app.kubernetes.io/managed-by"
 TICK_SECONDS = promql.SCRAPE_INTERVAL
 # Falco events that need an established connection: nothing happens when the path is cut.
@@ -93,6 +102,7 @@ class DrillEngine(Reactions, NetworkShown):
         self._rng = random.Random(scenario.seed)
         # The stored objects, uncopied: the evaluation only reads them (see ClusterState.peek).
         self.view = ClusterView(lambda api_version, kind, ns: state.peek(api_version, kind, ns))
+        self.in_place = PodsInPlace(scenario, self.view)
         self.traffic = TrafficModel(scenario, self.view, self._pod)
         self.attack = AttackTracker(scenario)
         self.hubble = hubble.HubbleFeed(hubble_file)
@@ -103,7 +113,7 @@ class DrillEngine(Reactions, NetworkShown):
         self._cut_off: dict[str, str] = {}
         self._leaky: dict[str, tuple[str, ...]] = {}
         self._blocked: dict[tuple[str, str, int], str] = {}
-        self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._pending_reaction = False
@@ -112,6 +122,7 @@ class DrillEngine(Reactions, NetworkShown):
         self._scripted = False  # an inject is changing the cluster: no auditor Event for it
         self._cluster_stopped: set[str] = set()
         self._metrics_cache: dict[float, list[tuple[str, dict[str, str], float]]] = {}
+        self._seeded_uids: dict[tuple[str, str], str | None] = {}
         # Objects an apply/delete inject changed: key -> (spec before, spec after the inject).
         self._drifted: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         self._undone: set[tuple[str, str, str, str]] = set()
@@ -148,9 +159,15 @@ class DrillEngine(Reactions, NetworkShown):
             (f"cluster.services[{i}]", render.service_object(s))
             for i, s in enumerate(scenario.services)
         ]
-        objects += [
-            (f"cluster.objects[{i}]", copy.deepcopy(o)) for i, o in enumerate(scenario.objects)
-        ]
+        # A workload's history (old ReplicaSets, ControllerRevisions) is written before the
+        # workload, as its pods are: its controller then adopts them, revisions and all.
+        objects += sorted(
+            (
+                (f"cluster.objects[{i}]", copy.deepcopy(o))
+                for i, o in enumerate(scenario.objects)
+            ),
+            key=lambda item: item[1].get("kind") not in OWNED_FIRST,
+        )
         problems = []
         for where, obj in objects:
             try:
@@ -165,25 +182,50 @@ class DrillEngine(Reactions, NetworkShown):
             raise ScenarioError(scenario.source or scenario.name, problems)
         if scenario.rbac is not None:
             state.set_rbac([dict(rule) for rule in scenario.rbac])
-        for pod in scenario.pods:
-            if pod.namespace == "falco-system" and pod.labels.get("app") == "falco":
-                for line in falco_rules.startup_lines(now, pod.node):
-                    state.append_log(pod.namespace, pod.name, line, container=pod.container, at=now)
-            if pod.labels.get("k8s-app") == "kube-dns":
-                for line in render.coredns_startup_lines():
-                    state.append_log(pod.namespace, pod.name, line, container=pod.container, at=now)
-            if scenario.mesh == "istio" and pod.sidecar:
-                self.syncz.add_proxy(f"{pod.name}.{pod.namespace}")
-            if scenario.mesh == "istio" and pod.labels.get("app") == "istio-ingressgateway":
-                self.syncz.add_proxy(f"{pod.name}.{pod.namespace}", "router")
-        state.exec_provider = exec_scripts.provider(scenario.exec_scripts)
+        for pod in self.view.pods(None):
+            self._started(pod)
+        state.exec_provider = exec_scripts.provider(scenario.exec_scripts, self.attack.runs_in)
         if scenario.mesh == "istio":
             state.syncz_provider = self.syncz.body
             state.metrics_provider = self.metrics
+        self.in_place.start()
+        self.attack.start(state)
+        self._seeded_uids = {
+            (p.namespace, p.name): (self.view.pod(p.namespace, p.name) or {})
+            .get("metadata", {})
+            .get("uid")
+            for p in scenario.pods
+        }
         self.traffic.start(now.timestamp())
         self._cut_off, self._leaky = self._isolation_now()
         self._blocked = self._blocked_now()
-        self._unsubscribe = state.subscribe(self._on_change)
+        self._unsubscribe.append(state.subscribe(self._on_change))
+        if state.controllers is not None:
+            self._unsubscribe.append(state.controllers.on_pod_replaced(self.in_place.replaced))
+
+    def _started(self, pod: dict[str, Any]) -> None:
+        """A pod has started: Falco and CoreDNS print their start-up lines, istiod sees a new
+        sidecar connect (the scenario's pods at the start, and every pod started later)."""
+        meta = pod["metadata"]
+        namespace, name = str(meta.get("namespace")), str(meta["name"])
+        labels = meta.get("labels") or {}
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        containers = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
+        now = self.clock.now()
+        for (where, wanted), lines in (
+            (FALCO, lambda: falco_rules.startup_lines(now, node)),
+            (KUBE_DNS, render.coredns_startup_lines),
+        ):
+            if namespace == where and all(labels.get(k) == v for k, v in wanted.items()):
+                container = self.state.default_container(namespace, name)
+                for line in lines():
+                    self.state.append_log(namespace, name, line, container=container, at=now)
+        if self.scenario.mesh != "istio":
+            return
+        if labels.get("app") == "istio-ingressgateway":
+            self.syncz.add_proxy(f"{name}.{namespace}", "router")
+        elif "istio-proxy" in containers:
+            self.syncz.add_proxy(f"{name}.{namespace}")
 
     def _missing_footholds(self) -> list[str]:
         """A Secret whose deletion ends a driver must exist at the start, or the attack
@@ -202,9 +244,8 @@ class DrillEngine(Reactions, NetworkShown):
         return problems
 
     def close(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
-            self._unsubscribe = None
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
 
     def metrics(self, query: str, at: float) -> dict[str, Any]:
         """The drill's Prometheus: `data` of /api/v1/query for query at unix time `at`."""
@@ -229,32 +270,15 @@ class DrillEngine(Reactions, NetworkShown):
     # ----- reading the cluster --------------------------------------------------------------
 
     def _pod(self, namespace: str | None, name: str) -> dict[str, Any] | None:
-        """The pod running in place of a scenario pod: itself, else its workload's replacement.
-
-        A controller replaces a deleted pod under a new name with the same labels
-        (apart from the template hash); whatever the pod image carries (a poisoned
-        dependency) carries over, whatever only its process held does not.
-        """
-        found = self.view.pod(namespace, name)
-        if found is not None:
-            return None if (found["metadata"].get("deletionTimestamp")) else found
-        spec = self.scenario.pod(name)
-        if spec is None or "app" not in spec.labels:
-            return None
-        for pod in self.view.pods(namespace):
-            labels = pod["metadata"].get("labels") or {}
-            if labels.get("app") == spec.labels["app"] and not pod["metadata"].get(
-                "deletionTimestamp"
-            ):
-                return pod
-        return None
+        """The pod running in place of a scenario pod (itself, or its workload's new pod)."""
+        return self.in_place.pod(namespace, name)
 
     def _live(self, spec: PodSpec) -> PodSpec | None:
         """The scenario pod as it runs now (name, IP, node, image of its replacement)."""
         pod = self._pod(spec.namespace, spec.name)
         if pod is None:
             return None
-        if pod["metadata"]["name"] == spec.name:
+        if pod["metadata"]["name"] == spec.name and pod["metadata"].get("uid") == self._uid(spec):
             return spec
         containers = (pod.get("spec") or {}).get("containers") or []
         image = next(
@@ -268,26 +292,18 @@ class DrillEngine(Reactions, NetworkShown):
             image=str(image),
         )
 
+    def _uid(self, spec: PodSpec) -> str | None:
+        return self._seeded_uids.get((spec.namespace, spec.name))
+
     def _endpoint(self, spec: PodSpec) -> Endpoint:
         pod = self._pod(spec.namespace, spec.name)
         return Endpoint.of_pod(pod) if pod is not None else Endpoint(ip=spec.ip)
 
-    def _pods_labelled(self, namespace: str, key: str, value: str) -> list[PodSpec]:
-        return [
-            p for p in self.scenario.pods if p.namespace == namespace and p.labels.get(key) == value
-        ]
-
-    def _falco_pod_for(self, node: str) -> PodSpec | None:
-        falco = self._pods_labelled("falco-system", "app", "falco")
-        return next((p for p in falco if p.node == node), falco[0] if falco else None)
-
     def _dns_verdict(self, client: Endpoint) -> tuple[Verdict, Endpoint | None]:
         """Whether the client's DNS reaches a kube-dns pod (UDP 53), and which one."""
         last: Verdict | None = None
-        for dns in self._pods_labelled("kube-system", "k8s-app", "kube-dns"):
-            server = self._endpoint(dns)
-            if server.pod is None:
-                continue
+        for pod in self.in_place.dns_servers():
+            server = Endpoint.of_pod(pod)
             last = network_verdict(self.view, client, server, 53, "UDP")
             if last.allowed:
                 return last, server
@@ -350,7 +366,8 @@ class DrillEngine(Reactions, NetworkShown):
         }.get(inject.kind)
         if inject.kind == "event" and (spec.get("object") or {}).get("kind") == "Pod":
             pod_name = spec["object"]["name"]
-        if pod_name is None or (inject.kind in ("log", "event") and not inject.malicious):
+        # An Event may name a pod that is gone; a log line needs a pod to write it.
+        if pod_name is None or (inject.kind == "event" and not inject.malicious):
             return None
         spec_pod = self.scenario.pod(str(pod_name))
         if spec_pod is None:
@@ -358,6 +375,13 @@ class DrillEngine(Reactions, NetworkShown):
         endpoint = self._endpoint(spec_pod)
         if endpoint.pod is None:
             return f"no pod runs in place of {spec_pod.namespace}/{spec_pod.name}"
+        if inject.malicious and not self.attack.runs_in(inject.driver, endpoint.pod):
+            driver = self.scenario.driver(inject.driver)
+            what = f" ({driver.description})" if driver and driver.description else ""
+            return (
+                f"attack driver {inject.driver} does not run in {endpoint.name}, the pod now "
+                f"in place of {spec_pod.name}{what}"
+            )
         if inject.kind == "falco" and spec.get("remote"):
             ip, port = split_remote(str(spec["remote"]))
             verdict = network_verdict(self.view, endpoint, Endpoint(ip=ip), port)
@@ -379,9 +403,14 @@ class DrillEngine(Reactions, NetworkShown):
         scenario_pod = self.scenario.pod(str(spec["pod"]))
         assert scenario_pod is not None  # checked when the scenario was loaded
         pod = self._live(scenario_pod) or scenario_pod
-        falco = self._falco_pod_for(pod.node)
+        falco = self.in_place.falco_on(pod.node)
         if falco is None:
-            raise RuntimeError("no Falco pod (app=falco in falco-system) to log the alert")
+            # Falco sees the syscalls of its own node only: nothing logs this one.
+            return (
+                f"{spec['rule']} happened in {pod.name}, but no Falco pod (app=falco in "
+                f"falco-system) runs on its node {pod.node} to log it"
+            )
+        falco_name = str(falco["metadata"]["name"])
         repository, tag = render.image_parts(pod.image)
         fields: dict[str, Any] = {
             "evt.type": "connect" if spec.get("remote") else "execve",
@@ -393,7 +422,7 @@ class DrillEngine(Reactions, NetworkShown):
             "proc.exepath": None,
             "proc.pname": None,
             "proc.cmdline": None,
-            "container.id": render.container_id(pod)[:12],
+            "container.id": self._container_id(pod)[:12],
             "container.name": pod.container,
             "container.image.repository": repository,
             "container.image.tag": tag,
@@ -441,12 +470,24 @@ class DrillEngine(Reactions, NetworkShown):
             nanos=self._rng.randint(0, 999),
         )
         self.state.append_log(
-            falco.namespace, falco.name, line, container=falco.container, at=self.clock.now()
+            "falco-system",
+            falco_name,
+            line,
+            container=self.state.default_container("falco-system", falco_name),
+            at=self.clock.now(),
         )
         priority = falco_rules.priority_spelling(
             str(spec.get("priority") or falco_rules.RULES[spec["rule"]].priority)
         )
-        return f"Falco {priority}: {spec['rule']} ({pod.name}, logged by {falco.name}){dropped}"
+        return f"Falco {priority}: {spec['rule']} ({pod.name}, logged by {falco_name}){dropped}"
+
+    def _container_id(self, pod: PodSpec) -> str:
+        """The app container's ID as the pod's status reports it (what Falco shows)."""
+        found = self.view.pod(pod.namespace, pod.name) or {}
+        for status in (found.get("status") or {}).get("containerStatuses") or []:
+            if status.get("name") == pod.container and status.get("containerID"):
+                return str(status["containerID"]).rpartition("://")[2]
+        return render.container_id(pod)
 
     def _play_event(self, spec: dict[str, Any]) -> str:
         involved = spec["object"]
@@ -468,16 +509,22 @@ class DrillEngine(Reactions, NetworkShown):
         assert scenario_pod is not None
         client = self._live(scenario_pod) or scenario_pod
         _, server_end = self._dns_verdict(self._endpoint(scenario_pod))
-        servers = self._pods_labelled("kube-system", "k8s-app", "kube-dns")
+        servers = self.in_place.dns_servers()
         if not servers:
             raise RuntimeError("no kube-dns pod (k8s-app=kube-dns in kube-system) to log the query")
-        server = next(
-            (s for s in servers if server_end and s.name == server_end.name),
-            servers[self._rng.randrange(len(servers))],
+        server = str(
+            next(
+                (s for s in servers if server_end and s["metadata"]["name"] == server_end.name),
+                servers[self._rng.randrange(len(servers))],
+            )["metadata"]["name"]
         )
         line = render.coredns_line(spec, client.ip, self._rng)
         self.state.append_log(
-            server.namespace, server.name, line, container=server.container, at=self.clock.now()
+            "kube-system",
+            server,
+            line,
+            container=self.state.default_container("kube-system", server),
+            at=self.clock.now(),
         )
         # The facilitator sees the name as logged, not the scenario's {hex56} template.
         asked = _LOGGED_QUESTION.search(line)
@@ -494,7 +541,7 @@ class DrillEngine(Reactions, NetworkShown):
                 qtype,
                 str(spec.get("rcode", "NOERROR")),
             )
-        return f"DNS {qtype} IN {query} from {client.name} (logged by {server.name})"
+        return f"DNS {qtype} IN {query} from {client.name} (logged by {server})"
 
     def _play_log(self, spec: dict[str, Any]) -> str:
         scenario_pod = self.scenario.pod(str(spec["pod"]))
@@ -558,8 +605,15 @@ class DrillEngine(Reactions, NetworkShown):
         self._undone.discard(key)
 
     def _play_syncz(self, spec: dict[str, Any]) -> str:
-        self.syncz.set_status(str(spec["proxy"]), str(spec["status"]))
-        return f"istiod: proxy {spec['proxy']} is {spec['status']}"
+        proxy = self._proxy_now(str(spec["proxy"]))
+        self.syncz.set_status(proxy, str(spec["status"]))
+        return f"istiod: proxy {proxy} is {spec['status']}"
+
+    def _proxy_now(self, proxy: str) -> str:
+        """`<pod>.<namespace>` of the pod running in place of the scenario pod named."""
+        name, _, namespace = proxy.rpartition(".")
+        pod = self._pod(namespace, name) if self.scenario.pod(name) else None
+        return f"{pod['metadata']['name']}.{namespace}" if pod is not None else proxy
 
     def _play_traffic(self, spec: dict[str, Any]) -> str:
         rates: dict[str, float] = {
@@ -582,6 +636,8 @@ class DrillEngine(Reactions, NetworkShown):
 
     def _on_change(self, event_type: str, obj: dict[str, Any]) -> None:
         self.view.invalidate()
+        if obj.get("kind") == "Pod":
+            self._follow_pod(event_type, obj)
         if obj.get("kind") not in REACTIVE_KINDS:
             return
         scripted = self._scripted and threading.get_ident() == self._loop_thread
@@ -593,6 +649,16 @@ class DrillEngine(Reactions, NetworkShown):
         elif not self._pending_reaction:
             self._pending_reaction = True
             self._loop.call_soon_threadsafe(self._react_later)
+
+    def _follow_pod(self, event_type: str, pod: dict[str, Any]) -> None:
+        """A pod started (Running) or went: what runs in the cluster follows it."""
+        meta = pod["metadata"]
+        if event_type == "DELETED":
+            self.syncz.remove_proxy(f"{meta['name']}.{meta.get('namespace')}")
+            return
+        running = (pod.get("status") or {}).get("phase") == "Running"
+        if event_type == "ADDED" and running:
+            self._started(pod)
 
     def _react_later(self) -> None:
         self._pending_reaction = False

@@ -8,12 +8,18 @@ command is the script's: the argv joined by spaces equals `command`, or matches
 runs. The first matching script answers; anything else is "not scripted in this
 drill" with exit code 1. `{pod}`, `{namespace}`, `{container}`, `{ip}` and
 `{node}` in stdout/stderr become the pod's own values.
+
+A script that shows the attack names its `driver`: it answers only in a pod the
+driver still runs in (the implant is in the process list of every pod of the
+poisoned image, and of none once the Deployment runs a clean one; a shell only
+in the pod it was started in), and the scripts after it answer otherwise.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from actions.drill.apiserver.commands import ExecRequest, ExecResult, not_scripted
 from actions.drill.scenario import ExecScript
@@ -30,9 +36,15 @@ def command_texts(command: tuple[str, ...]) -> list[str]:
     return texts
 
 
-def applies(script: ExecScript, request: ExecRequest) -> bool:
+RunsIn = Callable[[str | None, dict[str, Any]], bool]
+
+
+def applies(script: ExecScript, request: ExecRequest, runs_in: RunsIn | None = None) -> bool:
     """Whether script is for this pod and container (the command aside)."""
     meta = request.pod["metadata"]
+    if script.driver is not None and runs_in is not None and not runs_in(script.driver,
+                                                                         request.pod):
+        return False
     if script.namespace != request.namespace:
         return False
     if script.pod is not None and script.pod != meta["name"]:
@@ -60,10 +72,12 @@ def _fill(text: str, request: ExecRequest) -> str:
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
-def answer(scripts: Iterable[ExecScript], request: ExecRequest) -> ExecResult:
-    """What the command prints in this drill."""
+def answer(scripts: Iterable[ExecScript], request: ExecRequest,
+           runs_in: RunsIn | None = None) -> ExecResult:
+    """What the command prints in this drill; runs_in(driver, pod): whether an attack
+    driver still runs in the pod (None: every script answers)."""
     texts = command_texts(request.command)
-    here = [s for s in scripts if applies(s, request)]
+    here = [s for s in scripts if applies(s, request, runs_in)]
     for script in here:
         if _matches(script, texts):
             return ExecResult(_fill(script.stdout, request), _fill(script.stderr, request),
@@ -107,6 +121,7 @@ def promtool_instant(request: ExecRequest) -> ExecResult:
     return ExecResult(stdout="".join(line + "\n" for line in lines))
 
 
-def provider(scripts: tuple[ExecScript, ...]) -> Callable[[ExecRequest], ExecResult]:
+def provider(scripts: tuple[ExecScript, ...],
+             runs_in: RunsIn | None = None) -> Callable[[ExecRequest], ExecResult]:
     """The `ClusterState.exec_provider` for a scenario's scripts."""
-    return lambda request: answer(scripts, request)
+    return lambda request: answer(scripts, request, runs_in)

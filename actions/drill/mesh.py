@@ -61,6 +61,11 @@ class SynczModel:
                 "sent_time": self._clock(),
             }
 
+    def remove_proxy(self, proxy_id: str) -> None:
+        """The proxy's pod is gone: istiod forgets its connection."""
+        with self._lock:
+            self._proxies.pop(proxy_id, None)
+
     def set_status(self, proxy_id: str, status: str) -> None:
         """Move a proxy to SYNCED, STALE, NOT SENT or NEVER ACKNOWLEDGED."""
         with self._lock:

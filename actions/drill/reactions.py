@@ -20,6 +20,7 @@ from actions.drill import events as ev
 from actions.drill import render
 from actions.drill.attack import AttackTracker
 from actions.drill.events import DrillEvent, Observation
+from actions.drill.in_place import PodsInPlace
 from actions.drill.scenario import PodSpec, Scenario
 from actions.drill.traffic import FlowChange, TrafficModel
 from actions.policy import ClusterView, Endpoint
@@ -51,6 +52,7 @@ class Reactions:
     view: ClusterView
     traffic: TrafficModel
     attack: AttackTracker
+    in_place: PodsInPlace
     observations: list[Observation]
     clock: Any
     _rng: random.Random
@@ -67,16 +69,14 @@ class Reactions:
     _endpoint: Callable[[PodSpec], Endpoint]
     _spec: Callable[[tuple[str, str, str, str]], Any]
 
-    def react(self, *, scripted: bool = False, settled: bool = False) -> None:
-        """Re-evaluate the cluster after a change and report what it did to the drill.
-
-        settled: called on a tick, when controllers have had time to replace deleted pods.
-        """
+    def react(self, *, scripted: bool = False) -> None:
+        """Re-evaluate the cluster after a change and report what it did to the drill."""
         now = self.clock.now()
         with self._changes_lock:
             changed, self._changes = self._changes, []
         changes = self.traffic.reevaluate(now.timestamp())
-        ended = self.attack.check(self.state, settled=settled)
+        self._report_replaced()
+        ended = self.attack.check(self.state)
         if ended:
             changes += self._report_ended(ended, now, report_flows=False)
         for event_type, obj in changed:
@@ -95,6 +95,9 @@ class Reactions:
         changes = self.traffic.end_drivers({d.id for d, _ in ended}, now.timestamp())
         for driver, condition in ended:
             self._observe("attack-ended", driver.id, now, condition.describe())
+            if condition.kind == "image_gone":
+                # Rolled back or set to a clean image: the runbook's "Patch Vulnerabilities".
+                self._observe("image-replaced", condition.app, now, condition.describe())
             self._event(
                 ev.REACTION,
                 f"attack driver {driver.id} has stopped for good: {condition.describe()}"
@@ -106,6 +109,33 @@ class Reactions:
             for change in changes:
                 self._report_flow(change, now)
         return changes
+
+    def _report_replaced(self) -> None:
+        """A controller started a pod in place of a deleted one: whatever its image carries
+        runs on in it (a process of the old pod does not: that is reported as ended)."""
+        for old, new in self.in_place.take_replaced():
+            owner = ((new["metadata"].get("ownerReferences") or [{}])[0]) or {}
+            carried = self.attack.carried_by(new)
+            status = new.get("status") or {}
+            summary = (
+                f"{old['metadata']['name']} was deleted: {owner.get('kind', 'its controller')} "
+                f"{owner.get('name', '')} started {new['metadata']['name']} "
+                f"({status.get('podIP')} on {(new.get('spec') or {}).get('nodeName')}) "
+                "in its place, from the same template"
+            )
+            if carried:
+                summary += "; " + "; ".join(
+                    f"attack driver {d.id} carries on in it"
+                    + (f" ({d.description})" if d.description else "")
+                    for d in carried
+                )
+            self._event(
+                ev.REACTION,
+                summary,
+                pod=old["metadata"]["name"],
+                replacement=new["metadata"]["name"],
+                reaction="replaced",
+            )
 
     def _audit(self, event_type: str, obj: dict[str, Any], now: datetime) -> None:
         """The cluster's policy auditor: an Event for each policy change made by someone."""
@@ -228,7 +258,18 @@ class Reactions:
                     reaction="isolated",
                 )
         for name, policy in self._cut_off.items():
-            if name not in current:
+            if name not in current and self.view.pod(None, name) is None:
+                # Deleted, not released: its controller's new pod is a pod of its own.
+                self._event(
+                    ev.REACTION,
+                    f"{name}, cut off by {policy}, was deleted: a pod its controller starts "
+                    "in its place is not cut off unless the policies cut it off too "
+                    "(a quarantine label does not carry over)",
+                    pod=name,
+                    policy=policy,
+                    reaction="isolated-pod-deleted",
+                )
+            elif name not in current:
                 spec = self.scenario.pod(name)
                 app = spec.labels.get("app", name) if spec else name
                 self._observe("restore", app, now, policy)

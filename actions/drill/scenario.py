@@ -155,6 +155,7 @@ class ExecScript:
     stdout: str
     stderr: str
     exit_code: int
+    driver: str | None = None  # shows the attack: answers only where this driver runs
 
 
 @dataclass(frozen=True)
@@ -695,8 +696,9 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
     injects = _injects(doc.get("injects"), c, pods, flows, length, mesh, drivers)
     answer_key = _answer_key(doc.get("answer_key"), c, injects)
     # The scenario's own scripts first: they answer before the base cluster's.
-    exec_scripts = _exec_scripts(doc.get("exec"), c, namespaces, ("exec",)) + _exec_scripts(
-        cluster_doc.get("exec"), c, namespaces, ("cluster", "exec"))
+    exec_scripts = _exec_scripts(
+        doc.get("exec"), c, namespaces, ("exec",), drivers
+    ) + _exec_scripts(cluster_doc.get("exec"), c, namespaces, ("cluster", "exec"), drivers)
     if c.problems:
         return None
     return Scenario(
@@ -1235,11 +1237,12 @@ def _answer_key(value: Any, c: _Checker, injects: tuple[Inject, ...]) -> AnswerK
 # --- exec: what `kubectl exec` prints ------------------------------------------------
 
 EXEC_KEYS = {"pod", "pods", "namespace", "container", "command", "match", "stdout", "stderr",
-             "exit"}
+             "exit", "driver"}
 
 
 def _exec_scripts(
-    value: Any, c: _Checker, namespaces: tuple[str, ...], where: Path_
+    value: Any, c: _Checker, namespaces: tuple[str, ...], where: Path_,
+    drivers: tuple[Driver, ...] = (),
 ) -> tuple[ExecScript, ...]:
     """An `exec:` section: each entry answers one command in the pods it names."""
     scripts = []
@@ -1263,6 +1266,9 @@ def _exec_scripts(
                 re.compile(match)
             except re.error as error:
                 c.problem((*path, "match"), f"not a regular expression: {error}")
+        driver = c.text(item, "driver", path) if "driver" in item else None
+        if driver and not any(d.id == driver for d in drivers):
+            c.problem((*path, "driver"), f"no attack driver {driver!r} in attack.drivers")
         exit_code = c.number(item, "exit", path, default=0)
         if exit_code != int(exit_code) or exit_code > 255:
             c.problem((*path, "exit"), "an exit code is a whole number from 0 to 255")
@@ -1283,5 +1289,6 @@ def _exec_scripts(
             stdout=outputs["stdout"],
             stderr=outputs["stderr"],
             exit_code=int(exit_code),
+            driver=driver,
         ))
     return tuple(scripts)

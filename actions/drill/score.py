@@ -21,6 +21,13 @@ after it.
 Containment counts as done when a succeeded action in the record, or the
 cluster itself, shows it; the decision is the last one recorded.
 
+Eradication is scored as the runbook's "Patch Vulnerabilities" where the
+answer key asks for it: in a drill, the cluster shows it done when no pod runs
+the poisoned image any more (the Deployment rolled back or set to a clean
+image). Deleting the pod is not: its controller starts the same image again,
+and the score says so. An attack still running when the drill is scored is
+named in a note, with what really ends it.
+
 Points: 1 per time target met, 1 for the severity, 2 for the decision, 1 per
 expected containment, 1 per step. Every line says how it was done or, when
 missed, how it is done from the console.
@@ -90,6 +97,7 @@ OBSERVED_PROVES = {
     "block-ip": ("block-ip",),
     "mesh-deny": ("istio-containment", "linkerd-containment"),
     "eradicated": ("rotate-credentials",),
+    "image-replaced": ("patch-vulnerabilities",),
     "restore": ("restore",),
     "fix-config": ("fix-config",),
 }
@@ -405,13 +413,17 @@ def _runbook_step_done(step: str, seen: _Seen) -> str | None:
     return None
 
 
-def _step_line(step: str, seen: _Seen, items: dict[str, ChecklistItem]) -> ScoreLine:
+def _step_line(
+    step: str, seen: _Seen, items: dict[str, ChecklistItem], scenario: Any = None
+) -> ScoreLine:
     item = items.get(step)
     if item is not None:
         done = _item_done(item, seen)
         words = item.text
         targets = {action: found[0] for action, found in seen.key_targets.items() if found}
         missed_how = item_how(item, targets)
+        if step == "patch-vulnerabilities" and (ways := _roll_back_how(scenario)):
+            missed_how = f"{ways}; {missed_how}"
     else:
         done = _runbook_step_done(step, seen)
         words = RUNBOOK_ONLY_STEPS[step].words
@@ -419,6 +431,44 @@ def _step_line(step: str, seen: _Seen, items: dict[str, ChecklistItem]) -> Score
     return ScoreLine("step", words, "done" if done else "missed", "done",
                      "met" if done else "MISSED", int(done is not None), POINTS["step"],
                      done or missed_how, step)  # fmt: skip
+
+
+def _roll_back_how(scenario: Any) -> str:
+    """How a poisoned image leaves the cluster, for each image driver: roll its workload back."""
+    ways = []
+    for driver in getattr(scenario, "drivers", ()):
+        for condition in driver.ends_when:
+            if condition.kind != "image_gone":
+                continue
+            container = next(
+                (p.container for p in scenario.pods
+                 if p.namespace == condition.namespace and p.labels.get("app") == condition.app),
+                condition.app,
+            )  # fmt: skip
+            deploy = f"deploy/{condition.app} -n {condition.namespace}"
+            ways.append(
+                f"roll {condition.app} back to the release before (`kubectl rollout undo "
+                f"{deploy}`) or set a clean image (`kubectl set image {deploy} "
+                f"{container}=IMAGE`): deleting its pod does not help, its ReplicaSet starts "
+                f"{condition.image} again"
+            )
+    return "; ".join(dict.fromkeys(ways))
+
+
+def _still_running(drivers: Sequence[Any]) -> list[str]:
+    """A note for each attack driver the cluster still runs when scored: what ends it."""
+    notes = []
+    for driver in drivers:
+        ends = " or ".join(c.describe() for c in driver.ends_when)
+        what = f" ({driver.description})" if driver.description else ""
+        note = f"The attack was still running when scored: {driver.id}{what}. It ends when {ends}"
+        if any(c.kind == "image_gone" for c in driver.ends_when):
+            note += (
+                "; deleting the pod does not end it, its controller starts the same image "
+                "(roll the Deployment back or set a clean image)"
+            )
+        notes.append(note + ".")
+    return notes
 
 
 # --- the score ---------------------------------------------------------------------------------
@@ -430,9 +480,12 @@ def score_drill(
     incident_id: str,
     *,
     clock_started_at: datetime | None,
-    observations: Sequence[Observation] = (),
+    observations: Sequence[Observation] | None = None,
 ) -> Score:
-    """Score one drill incident against the scenario's answer key."""
+    """Score one drill incident against the scenario's answer key.
+
+    observations: what the drill cluster showed (None: no cluster to ask, e.g. a record
+    scored on its own); an attack driver it never showed ending is still running."""
     key = scenario.answer_key
     incident = record.incidents.get(incident_id)
     if incident is None:
@@ -444,6 +497,10 @@ def score_drill(
     items = _checklist_items()
 
     notes = [note] if (note := _first_sign_note(times["mttd"], clock_started_at)) else []
+    if observations is not None:
+        ended = {o.target for o in observations if o.action == "attack-ended"}
+        notes += _still_running([d for d in scenario.drivers if d.id not in ended])
+    observations = observations or ()
     scored = not (key.decision == "false-positive" and not key.containment)
     mttd = _time_score(times["mttd"], key.targets["mttd"], True)
     mttc = _time_score(times["mttc"], key.targets["mttc"], scored)
@@ -472,7 +529,7 @@ def score_drill(
         observations,
         key_targets,
     )
-    steps = [_step_line(step, seen, items) for step in key.steps]
+    steps = [_step_line(step, seen, items, scenario) for step in key.steps]
 
     decision_given = decisions[-1].decision if decisions else None
     lines = [_time_line(t) for t in (mttd, mttc, mttr)]

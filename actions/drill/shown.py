@@ -16,6 +16,7 @@ from typing import Any
 
 from actions.drill import hubble
 from actions.drill.attack import AttackTracker
+from actions.drill.in_place import PodsInPlace
 from actions.drill.scenario import PodSpec, Scenario
 from actions.drill.traffic import TrafficModel
 from actions.policy import ClusterView, Endpoint, Verdict
@@ -35,14 +36,14 @@ class NetworkShown:
     _rng: random.Random
     _live: Callable[[PodSpec], PodSpec | None]
     _endpoint: Callable[[PodSpec], Endpoint]
-    _pods_labelled: Callable[[str, str, str], list[PodSpec]]
+    in_place: PodsInPlace
     _dns_verdict: Callable[[Endpoint], tuple[Verdict, Endpoint | None]]
     _write_log: Callable[..., None]
     _report_ended: Callable[..., Any]
 
     def tick(self, position: float) -> None:
         """One scenario tick: every wanted flow connects once; logs and Hubble show how it went."""
-        ended = self.attack.check(self.state, settled=True)
+        ended = self.attack.check(self.state)
         if ended:
             self._report_ended(ended, self.clock.now())
         lines = []
@@ -115,11 +116,9 @@ class NetworkShown:
 
     def _record_dns_drop(self, client: Endpoint) -> None:
         verdict, _ = self._dns_verdict(client)
-        servers = [
-            self._endpoint(p) for p in self._pods_labelled("kube-system", "k8s-app", "kube-dns")
-        ]
-        server = next((s for s in servers if s.pod is not None), None)
-        if server is not None:
+        servers = self.in_place.dns_servers()
+        if servers:
+            server = Endpoint.of_pod(servers[0])
             self.hubble.add([self._flow_line(client, server, 53, "UDP", verdict, seed="dns")])
 
     def _record_dns(

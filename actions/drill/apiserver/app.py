@@ -49,8 +49,11 @@ def build_app(state: ClusterState, *, token: str) -> web.Application:
     app.router.add_get("/healthz", _ok)
     app.router.add_get("/livez", _ok)
     app.router.add_get("/readyz", _ok)
-    app.router.add_get("/api", _core_versions)
-    app.router.add_get("/apis", _group_list)
+    # With or without the trailing slash, as the real server (the official client's
+    # ApisApi.get_api_versions asks for /apis/).
+    for prefix, discovered in (("/api", _core_versions), ("/apis", _group_list)):
+        app.router.add_get(prefix, discovered)
+        app.router.add_get(f"{prefix}/", discovered)
     app.router.add_get("/openapi/v3", _openapi_index)
     app.router.add_get("/openapi/v3/{tail:.*}", _openapi_document)
     app.router.add_route("*", "/api/{tail:.*}", _api)
@@ -109,15 +112,15 @@ async def _core_versions(request: web.Request) -> web.Response:
 
 
 async def _group_list(request: web.Request) -> web.Response:
-    return json_response(discovery.group_list())
+    return json_response(discovery.group_list(request.app[STATE_KEY].absent_groups))
 
 
 async def _openapi_index(request: web.Request) -> web.Response:
-    return json_response(openapi.index())
+    return json_response(openapi.index(request.app[STATE_KEY].absent_groups))
 
 
 async def _openapi_document(request: web.Request) -> web.Response:
-    document = openapi.lookup(request.match_info["tail"])
+    document = openapi.lookup(request.match_info["tail"], request.app[STATE_KEY].absent_groups)
     if document is None:
         raise status.unknown_resource()
     return json_response(document)
@@ -139,14 +142,14 @@ async def _api(request: web.Request) -> web.StreamResponse:
     streams = request.app[STREAMS_KEY]
     path = request.path
     if path.startswith("/apis/") and path.count("/") == 2:
-        found = discovery.group(path.split("/")[2])
+        found = discovery.group(path.split("/")[2], state.absent_groups)
         if found is None or request.method != "GET":
             raise status.unknown_resource()
         return json_response(found)
     target = paths.parse(path)
     method = request.method
     if target.resource is None:
-        document = discovery.resource_list(target.group, target.version)
+        document = discovery.resource_list(target.group, target.version, state.absent_groups)
         if document is None or method != "GET":
             raise status.unknown_resource()
         return json_response(document)

@@ -237,9 +237,27 @@ class ControllerManager:
                  node: str | None, model: dict[str, Any] | None) -> dict[str, Any]:
         """Schedule and start a pod of owner (on node, else the least busy node)."""
         node, ip, host_ip = self._place(node, owner)
-        pod = wl.pod_from_template(template, name, owner["metadata"]["namespace"], owner,
-                                   node, ip, host_ip, self._now(), model)
+        namespace = owner["metadata"]["namespace"]
+        pod = wl.pod_from_template(template, name, namespace, owner, node, ip, host_ip,
+                                   self._now(), model, self._istio_injection(namespace, template))
         return self._create(pod)
+
+    def _istio_injection(self, namespace: str, template: dict[str, Any]) -> str | None:
+        """The proxy image istiod's webhook injects into a new pod of namespace, if it does:
+        the namespace is labelled `istio-injection=enabled`, istiod runs, and the pod does
+        not opt out (`sidecar.istio.io/inject: "false"`)."""
+        found = self._get("v1", "Namespace", None, namespace) or {}
+        if (found.get("metadata", {}).get("labels") or {}).get("istio-injection") != "enabled":
+            return None
+        meta = template.get("metadata") or {}
+        if "false" in ((meta.get("labels") or {}).get("sidecar.istio.io/inject"),
+                       (meta.get("annotations") or {}).get("sidecar.istio.io/inject")):
+            return None
+        for pod in self._state.peek("v1", "Pod", "istio-system"):
+            if (pod["metadata"].get("labels") or {}).get("app") == "istiod":
+                image = str(((pod.get("spec") or {}).get("containers") or [{}])[0].get("image"))
+                return f"docker.io/istio/proxyv2:{image.rpartition(':')[2] or 'latest'}"
+        return None
 
     def _start(self, pod: dict[str, Any]) -> None:
         """A pod created Pending: scheduled, then started by its node's kubelet."""
@@ -300,15 +318,19 @@ class ControllerManager:
             return
         spec = deployment["spec"]
         template = spec.get("template") or {}
-        owned = [rs for rs in self._state.peek(APPS, "ReplicaSet", namespace)
+        owned = [self._adopt_set(deployment, rs) if wl.claims_by_name(rs, deployment) else rs
+                 for rs in self._state.peek(APPS, "ReplicaSet", namespace)
                  if wl.owned_by(rs, deployment) or wl.claims_by_name(rs, deployment)]
         revisions = [_revision(rs) for rs in owned]
         current = next((rs for rs in owned if wl.without_label(
             rs["spec"].get("template") or {}, wl.HASH_LABEL) == template), None)
         replicas = int(spec.get("replicas", 1))
         if current is None:
-            pod_hash = (self._running_hash(deployment) if not owned else None) \
-                or wl.template_hash(template)
+            # The starting cluster's pods keep their hash, also next to an older history.
+            running = self._running_hash(deployment)
+            if any(rs["metadata"]["name"] == f"{name}-{running}" for rs in owned):
+                running = None
+            pod_hash = running or wl.template_hash(template)
             current = self._new_replica_set(deployment, pod_hash, max(revisions, default=0) + 1,
                                             replicas)
             if owned:
@@ -340,6 +362,15 @@ class ControllerManager:
                             "to 0", "deployment-controller")
         self._prune_history(deployment, current)
         self._deployment_status(namespace, name, current["metadata"]["name"])
+
+    def _adopt_set(self, deployment: dict[str, Any], replica_set: dict[str, Any]) -> dict[str, Any]:
+        """A ReplicaSet the starting cluster wrote before its Deployment (an older revision):
+        its controller reference now carries the Deployment's uid, as kubectl expects."""
+        adopted = copy.deepcopy(replica_set)
+        adopted["metadata"]["ownerReferences"] = [
+            wl.owner_reference(deployment) if ref.get("controller") else ref
+            for ref in adopted["metadata"]["ownerReferences"]]
+        return self._replace(adopted)
 
     def _running_hash(self, deployment: dict[str, Any]) -> str | None:
         """The pod-template-hash of the pods a starting cluster already runs for it."""

@@ -2,6 +2,11 @@
 
 kubectl 1.37 asks for aggregated discovery first and falls back to these when
 the answer is plain `application/json`.
+
+A group the cluster has no CRDs for (`ClusterState.absent_groups`: the other
+mesh's) is not listed anywhere and its documents are 404, as on a cluster that
+never installed it: `kubectl api-resources` and the client's discovery then
+agree with what the storage answers.
 """
 
 from __future__ import annotations
@@ -42,13 +47,13 @@ def _group(name: str) -> dict[str, Any]:
     return {"name": name, "versions": versions, "preferredVersion": versions[0]}
 
 
-def group_list() -> dict[str, Any]:
+def group_list(absent: frozenset[str] = frozenset()) -> dict[str, Any]:
     return {"kind": "APIGroupList", "apiVersion": "v1",
-            "groups": [_group(name) for name in GROUP_VERSIONS]}
+            "groups": [_group(name) for name in GROUP_VERSIONS if name not in absent]}
 
 
-def group(name: str) -> dict[str, Any] | None:
-    if name not in GROUP_VERSIONS:
+def group(name: str, absent: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+    if name not in GROUP_VERSIONS or name in absent:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name)}
 
@@ -73,9 +78,10 @@ def _entries(resource: ResourceType) -> list[dict[str, Any]]:
     return entries
 
 
-def resource_list(group_name: str, version_name: str) -> dict[str, Any] | None:
+def resource_list(group_name: str, version_name: str,
+                  absent: frozenset[str] = frozenset()) -> dict[str, Any] | None:
     resources = in_group_version(group_name, version_name)
-    if not resources:
+    if not resources or group_name in absent:
         return None
     group_version = f"{group_name}/{version_name}" if group_name else version_name
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,

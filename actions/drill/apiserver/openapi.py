@@ -179,20 +179,21 @@ def _hash(group: str, version: str) -> str:
     return hashlib.sha512(text.encode()).hexdigest()[:32].upper()
 
 
-def index() -> dict[str, Any]:
-    """`/openapi/v3`: each group/version's document URL, with a content hash as kubectl expects."""
+def index(absent: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """`/openapi/v3`: each group/version's document URL, with a content hash as kubectl expects
+    (none for the groups the cluster does not have)."""
     return {"paths": {
         relative_path(group, version): {
             "serverRelativeURL": f"/openapi/v3/{relative_path(group, version)}"
                                  f"?hash={_hash(group, version)}"}
-        for group, version in _group_versions()}}
+        for group, version in _group_versions() if group not in absent}}
 
 
-def lookup(relative: str) -> dict[str, Any] | None:
-    """The document for `api/v1` or `apis/{group}/{version}`, None if unknown."""
+def lookup(relative: str, absent: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+    """The document for `api/v1` or `apis/{group}/{version}`, None if unknown or absent."""
     parts = relative.strip("/").split("/")
     if parts[:1] == ["api"] and len(parts) == 2:
         return document("", parts[1])
-    if parts[:1] == ["apis"] and len(parts) == 3:
+    if parts[:1] == ["apis"] and len(parts) == 3 and parts[1] not in absent:
         return document(parts[1], parts[2])
     return None

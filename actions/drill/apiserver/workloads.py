@@ -199,12 +199,15 @@ def node_object(name: str, address: str, cidr: str, now: datetime) -> dict[str, 
 
 def pod_from_template(template: dict[str, Any], name: str, namespace: str,
                       owner: dict[str, Any], node: str, ip: str, host_ip: str,
-                      now: datetime, model: dict[str, Any] | None) -> dict[str, Any]:
+                      now: datetime, model: dict[str, Any] | None,
+                      istio_injection: str | None = None) -> dict[str, Any]:
     """A pod as the controller creates it and the kubelet then reports it, Running.
 
     model: a pod of the same owner (the one replaced, or a sibling); what the mesh's
     injection webhook added to it (sidecar containers, their annotations and labels) is
-    added to the new pod too, as the webhook would.
+    added to the new pod too, as the webhook would. istio_injection: the proxy image
+    istiod's webhook injects in this namespace (`istio-injection=enabled`), for a pod
+    whose model had no sidecar (one started before injection was turned on).
     """
     template = copy.deepcopy(template)
     metadata = template.get("metadata") or {}
@@ -225,6 +228,8 @@ def pod_from_template(template: dict[str, Any], name: str, namespace: str,
             if container.get("name") not in own and container.get("name") in (
                     "istio-proxy", "linkerd-proxy"):
                 containers.insert(min(position, len(containers)), copy.deepcopy(container))
+    if istio_injection and not any(c.get("name") == "istio-proxy" for c in containers):
+        _inject_istio(containers, labels, annotations, istio_injection)
     spec["containers"] = containers
     spec["nodeName"] = node
     new_metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels,
@@ -233,6 +238,24 @@ def pod_from_template(template: dict[str, Any], name: str, namespace: str,
         new_metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Pod", "metadata": new_metadata, "spec": spec,
             "status": running_status(spec, namespace, name, ip, host_ip, now)}
+
+
+def _inject_istio(containers: list[dict[str, Any]], labels: dict[str, str],
+                  annotations: dict[str, str], image: str) -> None:
+    """What istiod's sidecar injector adds to a pod (the parts a responder sees)."""
+    app = next((str(c.get("name")) for c in containers), "")
+    containers.append({"name": "istio-proxy", "image": image,
+                       "args": ["proxy", "sidecar", "--domain",
+                                "$(POD_NAMESPACE).svc.cluster.local"]})
+    annotations.setdefault("kubectl.kubernetes.io/default-container", app)
+    annotations.setdefault("sidecar.istio.io/status", json.dumps(
+        {"initContainers": ["istio-init"], "containers": ["istio-proxy"],
+         "volumes": ["workload-socket", "credential-socket", "workload-certs", "istio-envoy",
+                     "istio-data", "istio-podinfo", "istio-token", "istiod-ca-cert"],
+         "imagePullSecrets": None}, separators=(",", ":")))
+    labels.setdefault("security.istio.io/tlsMode", "istio")
+    labels.setdefault("service.istio.io/canonical-name", labels.get("app", app))
+    labels.setdefault("service.istio.io/canonical-revision", labels.get("version", "latest"))
 
 
 def running_status(spec: dict[str, Any], namespace: str, name: str, ip: str, host_ip: str,
