@@ -8,6 +8,7 @@ clock the header reads (tests freeze it). No module-level state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from typing import Any, ClassVar, TypeVar
 from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from actions.config import Settings
@@ -32,6 +34,7 @@ Clock = Callable[[], datetime]
 Setup = Callable[[Services], Awaitable[None]]
 STYLES = Path(__file__).parent / "styles"
 THEMES = ("textual-dark", "textual-light")
+MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
 
 
 def _utc_now() -> datetime:
@@ -77,9 +80,30 @@ class WarRoomApp(App[int]):
         # One thread for every record call: ordered, and never two at once on the connection.
         self._record_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warroom-record")
         self._classifier: Any = None
+        self._closing_screens: set[asyncio.Task[None]] = set()
 
     def on_mount(self) -> None:
         self.push_screen(WarRoomScreen())
+
+    async def _replace_screen(self, screen: Screen[Any]) -> Screen[Any]:
+        """Remove a closed screen, once it has finished mounting.
+
+        `k` then `esc` typed at once closes the checklist while it is still mounting: its
+        mount handlers (and its widgets', Textual's Select among them) still run, and would
+        find their children gone. Removed once mounted, they run on a whole screen, off the
+        stack already, and the removal does not hold up the console meanwhile.
+        """
+        if screen.is_mounted:
+            return await super()._replace_screen(screen)
+        task = asyncio.create_task(self._replace_once_mounted(screen))
+        self._closing_screens.add(task)
+        task.add_done_callback(self._closing_screens.discard)
+        return screen
+
+    async def _replace_once_mounted(self, screen: Screen[Any]) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(screen._mounted_event.wait(), MOUNT_WAIT)
+        await super()._replace_screen(screen)
 
     async def run_setup(self) -> None:
         """Run the setup hook once; a cluster it connects is closed when the console exits."""

@@ -1,0 +1,122 @@
+"""The console survives a commander's fast fingers: every dialog opened and closed at once,
+again and again, with an incident open and a Falco flood on screen."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual import events
+
+from actions.cluster import Cluster
+from actions.falco.parse import parse_line
+from actions.runbook import RunbookActions
+from store import Record
+from tests.plugins.tui import AppFactory, until
+from tui.app import WarRoomApp
+from tui.screens.war_room import WarRoomScreen
+
+FLOOD_RATE = 5_000  # alerts a second, as the live follower hands them over
+BATCHES_PER_SECOND = 100
+REPEATS = 10
+# Each key opens a screen or dialog of the war room (or says why it cannot, in a toast).
+DIALOG_KEYS = (
+    "k", "w", "question_mark", "n", "v", "p", "d", "e", "o", "exclamation_mark",
+    "i", "b", "x", "m", "t", "c", "R", "S", "ctrl+p",
+)
+GAPS = (0.0, 0.0, 0.01, 0.03, 0.1)  # seconds between the key and escape
+
+
+@pytest.fixture
+def actions_record(record_path: Path, clock: Any, record: Record) -> Iterator[Record]:
+    with Record.open(record_path, clock=clock) as opened:
+        yield opened
+
+
+def flood_pool(count: int) -> list[Any]:
+    alerts = []
+    for i in range(count):
+        line = json.dumps({
+            "time": f"2026-03-14T09:00:{i % 60:02d}.{i:09d}Z", "rule": f"Rule {i % 40}",
+            "priority": ("Critical", "Warning", "Notice")[i % 3], "source": "syscall",
+            "hostname": "node-1", "tags": ["container"],
+            "output": f"09:00:00.000000000: Notice connection {i} (pod=orchestrator-{i % 17})",
+            "output_fields": {"k8s.pod.name": f"orchestrator-{i % 17}", "fd.sip": "203.0.113.9"},
+        }).encode()
+        alerts.append(parse_line(line))
+    return alerts
+
+
+def send_key(app: WarRoomApp, key: str) -> None:
+    """A key as the terminal driver hands it over: no waiting for the app to be idle."""
+    char = {"question_mark": "?", "exclamation_mark": "!"}.get(key, key if len(key) == 1 else None)
+    event = events.Key(key, char)
+    event.set_sender(app)
+    assert app._driver is not None
+    app._driver.send_message(event)
+
+
+async def back_to_the_war_room(pilot: Any, war_room: WarRoomScreen) -> None:
+    """Escape whatever a late dialog left open, as the commander would."""
+    for _ in range(20):
+        if pilot.app.screen is war_room:
+            return
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+    assert pilot.app.screen is war_room, pilot.app.screen_stack
+
+
+async def test_every_dialog_opened_and_closed_fast_under_a_flood_never_kills_the_console(
+    make_app: AppFactory, record: Record, actions_record: Record, cluster: Cluster
+) -> None:
+    incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
+    actions = RunbookActions(actions_record, cluster, actor="ic@example.com")
+    app = make_app(actions=actions, incident_id=incident.id)
+    pool = flood_pool(2_000)
+    per_batch = FLOOD_RATE // BATCHES_PER_SECOND
+    stop = asyncio.Event()
+    pushed = 0
+
+    async def flood() -> None:
+        """FLOOD_RATE alerts a second, however late the loop wakes this task up."""
+        nonlocal pushed
+        started = time.monotonic()
+        while not stop.is_set():
+            due = int((time.monotonic() - started) * FLOOD_RATE) - pushed
+            while due > 0:
+                batch = pool[pushed % len(pool):][:min(due, per_batch)]
+                app.push_alerts(batch)
+                pushed += len(batch)
+                due -= len(batch)
+            await asyncio.sleep(1 / BATCHES_PER_SECOND)
+
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        await until(pilot, lambda: screen.incident is not None, "the incident on screen")
+        flooding = asyncio.create_task(flood())
+        t0 = time.monotonic()
+        try:
+            for turn in range(REPEATS):
+                for number, key in enumerate(DIALOG_KEYS):
+                    gap = GAPS[(turn + number) % len(GAPS)]
+                    send_key(app, key)
+                    await asyncio.sleep(gap)
+                    send_key(app, "escape")
+                    await asyncio.sleep(0)
+                    assert app.is_running, f"the console stopped after {key} at turn {turn}"
+                print("turn", turn, time.monotonic() - t0, [type(s).__name__ for s in app.screen_stack], flush=True)
+                await back_to_the_war_room(pilot, screen)
+        finally:
+            stop.set()
+            await flooding
+        await until(pilot, lambda: app.screen is screen, "back on the war room")
+        assert app.return_code is None
+        assert pushed >= FLOOD_RATE * (time.monotonic() - t0) * 0.9
+    assert record.incidents.get_required(incident.id).is_open
