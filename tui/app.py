@@ -20,11 +20,12 @@ from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerFailed, WorkerState
 
 from actions.config import Settings
 from tui import collector
 from tui.commands import IncidentCommands, PaneCommands
+from tui.crash import write_crash_log
 from tui.safe import safe_text
 from tui.screens.war_room import WarRoomScreen
 from tui.services import Services, SetupFailed
@@ -81,6 +82,9 @@ class WarRoomApp(App[int]):
         self._record_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warroom-record")
         self._classifier: Any = None
         self._closing_screens: set[asyncio.Task[None]] = set()
+        self.crash: BaseException | None = None
+        """The unexpected error the console stopped on (None while all is well)."""
+        self.crash_log: Path | None = None
 
     def on_mount(self) -> None:
         self.push_screen(WarRoomScreen())
@@ -165,6 +169,34 @@ class WarRoomApp(App[int]):
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
+    # --- an unexpected error ends the console safely ---------------------------------------------
+
+    def note_crash(self, error: BaseException) -> None:
+        """Keep the first unexpected error and write its log file (once)."""
+        if self.crash is not None:
+            return
+        self.crash = error.error if isinstance(error, WorkerFailed) else error
+        about = {
+            "mode": self.services.mode,
+            "incident": self.war_room.incident.id
+            if self.war_room and self.war_room.incident
+            else str(self.services.incident_id),
+            "screen": type(self.screen_stack[-1]).__name__ if self.screen_stack else "none",
+        }
+        self.crash_log = write_crash_log(
+            self.crash, settings=self.settings, about=about, record_path=self.services.record.path
+        )
+
+    def _handle_exception(self, error: Exception) -> None:
+        self.note_crash(error)
+        super()._handle_exception(error)  # return code 1, the console closes
+
+    def _fatal_error(self) -> None:
+        # Textual would print the traceback with its local variables (where a token can sit)
+        # once the terminal is back; the log file has it, without them.
+        self.bell()
+        self._close_messages_no_wait()
+
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         """Every worker error becomes a toast: a failed call never exits the console."""
@@ -175,14 +207,31 @@ class WarRoomApp(App[int]):
                         timeout=10)
 
 
+class ConsoleCrashed(Exception):
+    """The console stopped on an unexpected error (its terminal is restored by then)."""
+
+    def __init__(self, error: BaseException, log: Path | None) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+        self.log = log
+
+
 def run_console(services: Services, settings: Settings | None = None, *,
                 clock: Clock = _utc_now, setup: Setup | None = None) -> int:
-    """Run the console until the user quits; returns the process exit code (0).
+    """Run the console until the user quits; returns the process exit code.
+
+    Raises ConsoleCrashed when it stopped on an unexpected error, once the terminal is
+    back: the caller closes the record, then says so (`tui.crash.crash_message`).
 
     `setup(services)`, if given, runs in the console's event loop right after the
     first paint: connect there (`services.cluster = await connect(...)`, sources
     built on its client) so the client's session lives in the loop that uses it.
     """
     app = WarRoomApp(services, settings, clock=clock, setup=setup)
-    result = app.run()
+    try:
+        result = app.run()
+    except Exception as error:  # past Textual's own handling (its driver, its shutdown)
+        app.note_crash(error)
+    if app.crash is not None:
+        raise ConsoleCrashed(app.crash, app.crash_log)
     return int(result or 0)
