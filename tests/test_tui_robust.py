@@ -4,8 +4,8 @@ again and again, with an incident open and a Falco flood on screen."""
 from __future__ import annotations
 
 import asyncio
-import time
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,6 @@ async def test_every_dialog_opened_and_closed_fast_under_a_flood_never_kills_the
                     send_key(app, "escape")
                     await asyncio.sleep(0)
                     assert app.is_running, f"the console stopped after {key} at turn {turn}"
-                print("turn", turn, time.monotonic() - t0, [type(s).__name__ for s in app.screen_stack], flush=True)
                 await back_to_the_war_room(pilot, screen)
         finally:
             stop.set()

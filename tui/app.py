@@ -28,7 +28,7 @@ from tui.commands import IncidentCommands, PaneCommands
 from tui.crash import write_crash_log
 from tui.safe import safe_text
 from tui.screens.war_room import WarRoomScreen
-from tui.services import Services, SetupFailed
+from tui.services import ClusterUnusable, Services, SetupFailed
 
 R = TypeVar("R")
 Clock = Callable[[], datetime]
@@ -119,6 +119,9 @@ class WarRoomApp(App[int]):
             await setup(self.services)
         except SetupFailed:
             self.exit(1)  # the caller knows why and says it once the terminal is back
+            return
+        except ClusterUnusable as unusable:  # the record still works: say why, stay open
+            self.services.cluster_problem = str(unusable)
             return
         if self.services.cluster is not before:
             self._owned_cluster = self.services.cluster

@@ -124,9 +124,15 @@ def console_services(
     classifier = Classifier.load()
 
     async def setup(services: Services) -> None:
+        from actions.cluster import ClusterError
+        from tui.services import ClusterUnusable
+
         resolved = await options() if callable(options) else options
         connect, RunbookActions, LiveSources = await asyncio.to_thread(_cluster_layer)  # noqa: N806
-        cluster = await connect(resolved)
+        try:
+            cluster = await connect(resolved)
+        except ClusterError as error:  # as `warroom status` says it
+            raise ClusterUnusable(error.message) from error
         services.cluster = cluster
         if not services.readonly:
             services.actions = RunbookActions(

@@ -12,6 +12,7 @@ import asyncio
 import threading
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,6 +23,7 @@ from textual.widgets import Label, Tab, Tabs
 
 from store import PHASES, Incident, TimelineEntry
 from tui import collector
+from tui.safe import safe_text
 from tui.screens.help import HelpRow, HelpScreen, binding_rows
 from tui.screens.keys.alerting import AlertingKeys
 from tui.screens.keys.checklist import ChecklistKeys
@@ -121,6 +123,7 @@ class WarRoomScreen(
         if services.drill is not None:
             yield DrillStrip(services.drill.scenario.name)
         yield Label(services.readonly_reason, id="readonly-banner", markup=False)
+        yield Label("", id="cluster-problem", markup=False)
         yield Tabs(*(Tab(title, id=f"tab-{key}") for key, title in PANES), id="pane-tabs")
         with Container(id="panes"):
             yield AlertPane(id="alerts", classes="-active", severity_of=self.war_app.severity_of)
@@ -148,12 +151,40 @@ class WarRoomScreen(
         services = self.war_app.services
         self.refresh_bindings()  # the cluster keys apply once setup gave an actions handle
         self.query_one(WarRoomHeader).set_where(services.context, services.namespace)
+        if services.cluster_problem:
+            self.show_cluster_problem(services.cluster_problem)
+            for pane in (self.query_one(PolicyPane), self.query_one(MeshPane)):
+                pane.show_state(f"unavailable: {services.cluster_problem}")
+            return
+        if services.cluster is not None:
+            from actions.status import access_problem
+
+            # Said at once, as `warroom status` says it, rather than after the panes' own
+            # (10 s) timeouts; the panes and sources still start: it may be passing.
+            problem = await access_problem(
+                services.cluster, services.namespace, mesh=self.war_app.settings.mesh.provider
+            )
+            if problem:
+                self.show_cluster_problem(problem)
         self.load_cluster()
         source_or_list = self.war_app.services.source
         sources = source_or_list if isinstance(source_or_list, list | tuple) else [source_or_list]
         for source in sources:
             if source is not None:
                 self.run_source(source)
+
+    def show_cluster_problem(self, problem: str | None) -> None:
+        """Say why the cluster cannot be used (a banner and a toast), or clear it (None)."""
+        banner = self.query_one("#cluster-problem", Label)
+        shown = banner.has_class("-shown")
+        if problem is None:
+            if shown:
+                banner.remove_class("-shown")
+            return
+        banner.update(Text(f"Cluster: {safe_text(problem)}"))
+        banner.add_class("-shown")
+        self.notify(safe_text(problem), title="Cluster", severity="error", timeout=20,
+                    markup=False)
 
     def pane(self, key: str) -> Pane:
         return self.query_one(f"#{key}", Pane)
@@ -371,6 +402,8 @@ class WarRoomScreen(
             mesh.show_state(mesh_error)
         else:
             mesh.show_mesh(view)
+        if not (policy_error or mesh_error):
+            self.show_cluster_problem(None)  # it answers now
 
     # --- live sources ---------------------------------------------------------------------------
 
