@@ -43,7 +43,7 @@ from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.pane import Pane
 from tui.widgets.phase_bar import PhaseBar
 from tui.widgets.policy_pane import PolicyPane
-from tui.widgets.timeline_pane import TimelinePane
+from tui.widgets.timeline_pane import TimelineList, TimelinePane
 
 PANES: tuple[tuple[str, str], ...] = (
     ("alerts", "1 Falco"),
@@ -268,6 +268,7 @@ class WarRoomScreen(
         rows += binding_rows("Falco pane", AlertPane.BINDINGS)
         rows += binding_rows("Falco list", AlertList.BINDINGS)
         rows += binding_rows("Policies pane", PolicyPane.BINDINGS)
+        rows += binding_rows("Timeline", TimelineList.BINDINGS)
         return rows
 
     # --- what may run ---------------------------------------------------------------------------
@@ -424,6 +425,12 @@ class WarRoomScreen(
             header.set_health({**header.health, str(item.source): str(item.state)})
         else:
             self.post_message(SourceItem(item))  # for the key groups that take it
+
+    @on(TimelinePane.EntryOpened)
+    def _open_entry(self, event: TimelinePane.EntryOpened) -> None:
+        from tui.screens.timeline_entry import TimelineEntryScreen
+
+        self.app.push_screen(TimelineEntryScreen(event.entry, event.detected_at))
 
     @on(AlertPane.AlertSelected)
     def _alert_selected(self, event: AlertPane.AlertSelected) -> None:
