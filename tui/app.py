@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any, ClassVar, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -36,6 +37,8 @@ Setup = Callable[[Services], Awaitable[None]]
 STYLES = Path(__file__).parent / "styles"
 THEMES = ("textual-dark", "textual-light")
 MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
+KEY_HOLD = 1.0  # the longest a key waits for the one before it (see on_event)
+KEY_POLL = 0.002
 
 
 def _utc_now() -> datetime:
@@ -82,12 +85,69 @@ class WarRoomApp(App[int]):
         self._record_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warroom-record")
         self._classifier: Any = None
         self._closing_screens: set[asyncio.Task[None]] = set()
+        self._key_in_flight: events.Key | None = None  # delivered, not through yet
+        self._key_sent_at = 0.0  # time.monotonic() when the last key was delivered
+        self._last_push = 0.0  # time.monotonic() when the last screen was pushed
         self.crash: BaseException | None = None
         """The unexpected error the console stopped on (None while all is well)."""
         self.crash_log: Path | None = None
 
     def on_mount(self) -> None:
         self.push_screen(WarRoomScreen())
+
+    # --- keys, one at a time -------------------------------------------------------------------
+    # A terminal hands keys over faster than a dialog opens: `q` then `y`, `k` then `esc`.
+    # Textual forwards each key to the focused widget's queue and runs the bindings once the
+    # key has bubbled back up to the app; an action's worker pushes its dialog a step later.
+    # Delivered at once, `y` would reach the war room before `q` asked its question. So a
+    # key waits (KEY_HOLD at most, then goes as it would have) until the key before it has
+    # bubbled through or was taken, and the dialog an "action" worker it started is up.
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await self._after_previous_key()
+            self._key_in_flight = event
+            self._key_sent_at = time.monotonic()
+            await super().on_event(event)
+            if not event.is_forwarded:  # a priority binding took it here
+                self._key_in_flight = None
+            return
+        await super().on_event(event)
+
+    async def _on_key(self, event: events.Key) -> None:
+        """A key that bubbled back up: its bindings run here, then it is through."""
+        try:
+            if self.screen_stack:  # none left while the console closes: nothing to act on
+                await super()._on_key(event)
+        finally:
+            if event is self._key_in_flight:
+                self._key_in_flight = None
+
+    async def _after_previous_key(self) -> None:
+        deadline = time.monotonic() + KEY_HOLD
+        while time.monotonic() < deadline:
+            previous = self._key_in_flight
+            if previous is not None and not previous._stop_propagation:
+                await asyncio.sleep(KEY_POLL)  # still on its way through the widgets
+            elif self._dialog_coming():
+                await asyncio.sleep(KEY_POLL)  # its worker is about to push a dialog
+            else:
+                break
+        self._key_in_flight = None
+
+    def _dialog_coming(self) -> bool:
+        """Whether an "action" worker the last key started has not pushed its dialog yet."""
+        return any(
+            worker.group == "action"
+            and not worker.is_finished
+            and worker._created_time >= self._key_sent_at  # Textual's record of its start
+            and worker._created_time > self._last_push
+            for worker in self.workers
+        )
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
+        self._last_push = time.monotonic()
+        return super().push_screen(*args, **kwargs)
 
     async def _replace_screen(self, screen: Screen[Any]) -> Screen[Any]:
         """Remove a closed screen, once it has finished mounting.
