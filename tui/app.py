@@ -28,6 +28,7 @@ from tui import collector
 from tui.commands import IncidentCommands, PaneCommands
 from tui.crash import write_crash_log
 from tui.safe import safe_text
+from tui.screens.forms import AskScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.services import ClusterUnusable, Services, SetupFailed
 
@@ -116,6 +117,7 @@ class WarRoomApp(App[int]):
 
     async def _on_key(self, event: events.Key) -> None:
         """A key that bubbled back up: its bindings run here, then it is through."""
+        event.prevent_default()  # App._on_key runs once, here, not again after this
         try:
             if self.screen_stack:  # none left while the console closes: nothing to act on
                 await super()._on_key(event)
@@ -228,6 +230,44 @@ class WarRoomApp(App[int]):
         screen = self.war_room
         if screen is not None:
             screen.alert_pane.push_alerts(batch)
+
+    # --- quitting ------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """q: quit, after asking when it would end a drill or leave an incident open."""
+        question = self.quit_question()
+        if question is None:
+            self.exit()
+            return
+        if isinstance(self.screen, AskScreen):  # asking already (q typed twice)
+            return
+        self.push_screen(AskScreen(*question), self._quit_answered)
+
+    def quit_question(self) -> tuple[str, str] | None:
+        """What to ask before quitting (question, detail), or None to quit at once."""
+        services = self.services
+        if services.mode == "review":
+            return None
+        war_room = self.war_room
+        incident = war_room.incident if war_room else None
+        open_one = incident if incident is not None and incident.is_open else None
+        drill = services.drill
+        finished = getattr(getattr(war_room, "drill_status", None), "finished", False)
+        if drill is not None and drill.session is not None and not finished:
+            detail = ("The drill ends: its cluster stops, and the drill is scored against its "
+                      "answer key (the score is printed here).")
+            if open_one is not None:
+                detail += f" {open_one.id} stays open in the record."
+            return "Quit warroom and end the drill?", detail
+        if open_one is not None:
+            return (f"Quit warroom with {open_one.id} open?",
+                    f"{open_one.id} stays open in the record: `warroom {services.mode}` "
+                    "shows it again.")
+        return None
+
+    def _quit_answered(self, answer: bool | None) -> None:
+        if answer:
+            self.exit()
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]

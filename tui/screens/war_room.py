@@ -24,7 +24,7 @@ from textual.widgets import Label, Tab, Tabs
 from store import PHASES, Incident, TimelineEntry
 from tui import collector
 from tui.safe import safe_text
-from tui.screens.help import HelpRow, HelpScreen, binding_rows
+from tui.screens.help import HelpRow, HelpScreen, binding_rows, typed
 from tui.screens.keys.alerting import AlertingKeys
 from tui.screens.keys.checklist import ChecklistKeys
 from tui.screens.keys.cluster import ClusterKeys
@@ -262,6 +262,8 @@ class WarRoomScreen(
 
     def help_rows(self) -> list[HelpRow]:
         rows = binding_rows("everywhere", self.app.BINDINGS)
+        rows.append(("everywhere", typed(self.app.COMMAND_PALETTE_BINDING), "Command palette",
+                     "app.command_palette"))
         for group in reversed(type(self).__mro__):
             if "BINDINGS" in vars(group) and issubclass(group, WarRoomBase):
                 rows += binding_rows(vars(group)["KEY_GROUP"], vars(group)["BINDINGS"])
@@ -274,6 +276,12 @@ class WarRoomScreen(
     # --- what may run ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "review_score":
+            return self.review_can(action)
+        review = self.war_app.services.mode == "review"
+        if review and (action == "cluster_action" or action in self.write_actions
+                       or action.startswith("drill_")):
+            return False  # review changes nothing: its footer offers only what works there
         if action == "cluster_action":
             return None if self.why_disabled(action) else True
         if action in self.write_actions and self.war_app.services.readonly:
