@@ -5,7 +5,8 @@ imports, the record, the console, the embedded drill cluster) in a 160x48
 pseudo-terminal and reads what it writes to the terminal until the war room
 is drawn: the DRILL badge, the four panes' titles and the footer. Then until
 the drill cluster's data is on screen (a NetworkPolicy of the scenario in the
-policies pane), and quits (`q`, then `y`: quitting a drill asks). Prints the median of each over the runs.
+policies pane), and quits (`q`, then `y`: quitting a drill asks). Prints the median
+of each over the runs.
 Target (issue 6): first full screen under 2 s.
 
     .venv/bin/python bench/drill_launch.py [--runs N]

@@ -17,6 +17,7 @@ from tests.plugins.terminal import TerminalSession
 from tests.plugins.tui import AppFactory, until
 from tui.app import ConsoleCrashed, WarRoomApp, run_console
 from tui.crash import scrubbed, write_crash_log
+from tui.drill_score import recorded_score
 from tui.screens.war_room import WarRoomScreen
 from tui.services import Services
 
@@ -63,6 +64,12 @@ def test_an_error_in_a_drill_handler_ends_the_console_safely(tmp_path: Path) -> 
     with Record.open(db) as record:
         (incident,) = record.incidents.list()
     assert re.search(rf"(?i)score.*{incident.id}", after), after
+    # ... and the score's inputs are in the record: review shows the same score later.
+    with Record.open(db) as record:
+        score, why = recorded_score(record, incident.id)
+    assert score is not None, why
+    earned, possible = score.points
+    assert f"{earned}/{possible}" in after
     verify = subprocess.run(
         [sys.executable, "-c", BROKEN_ZOOM, "--db", str(db), "verify"],
         capture_output=True, text=True, env={**env, "PATH": "/usr/bin:/bin"}, timeout=60,

@@ -58,7 +58,8 @@ async def test_checkboxes_and_radio_buttons_show_their_state_with_a_glyph(
         chosen = [plain(r)[:3] for r in radios if r.value]
         others = [plain(r)[:3] for r in radios if not r.value]
         assert chosen == ["▐●▌"]
-        assert others and all(glyph == "▐ ▌" for glyph in others)
+        assert others
+        assert all(glyph == "▐ ▌" for glyph in others)
         app.pop_screen()
         action = ActionForm(CLUSTER_ACTIONS["block-ip"], ActionRequest(
             "block-ip", "203.0.113.9", emergency_egress=True, service="orchestrator"), "here")
@@ -196,7 +197,9 @@ async def test_review_offers_only_what_works_and_shows_the_drills_score(
         await until(pilot, lambda: screen.incident is not None
                     and "S" in {k.key for k in screen.query(FooterKey)}, "the review footer")
         offered = {k.description for k in screen.query(FooterKey)}
-        assert "Drill score" in offered and "Checklist" in offered and "Report" in offered
+        assert "Drill score" in offered
+        assert "Checklist" in offered
+        assert "Report" in offered
         for write in ("Open", "Ack", "Note", "Isolate", "Block IP", "Decide", "Next phase"):
             assert write not in offered
         await pilot.press("S")

@@ -109,31 +109,36 @@ async def test_an_entry_opens_in_full_zoomed_or_not(
     make_app: AppFactory, record: Record
 ) -> None:
     """A rationale and its data are longer than any timeline row: enter shows them whole."""
-    from tests.plugins.tui import until as wait_until
-    from tui.screens.timeline_entry import TimelineEntryScreen
-
     incident = record.incidents.open("Exfiltration over DNS", severity="P1")
     summary = "Decision: active attack. " + "the tunnel carries guest data; " * 12 + "END-OF-TEXT"
     record.timeline.add(incident.id, "decision", summary + HOSTILE[0], actor="ic",
                         data={"rationale": "queries to t1.exfil.example " + HOSTILE[2],
                               "rule_to_tune": None, "manifest": "x" * 300 + "END-OF-DATA"})
     record.timeline.add(incident.id, "note", "a later note", actor="ic")
-    app = make_app(incident_id=incident.id)
     for zoomed in (False, True):
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: table_of(app).row_count >= 3, "the entries")
-            await pilot.press("4")
-            if zoomed:
-                await pilot.press("z")
-            await pilot.press("end", "up", "enter")
-            await wait_until(pilot, lambda: isinstance(app.screen, TimelineEntryScreen),
-                             "the entry")
-            text = str(app.screen.query_one("#timeline-entry-text").render())
-            await pilot.press("escape")
-            await wait_until(pilot, lambda: not isinstance(app.screen, TimelineEntryScreen),
-                             "closed")
+        text = await read_entry(make_app(incident_id=incident.id), zoomed=zoomed)
         assert "END-OF-TEXT" in text  # the whole summary
-        assert "END-OF-DATA" in text and "t1.exfil.example" in text  # and the data
-        assert "Kind:  decision" in text and "Who:   ic" in text
-        assert "\x1b" not in text and HOSTILE[0] in text  # literal, no escape reaches it
-        app = make_app(incident_id=incident.id)
+        assert "END-OF-DATA" in text  # and the data
+        assert "t1.exfil.example" in text
+        assert "Kind:  decision" in text
+        assert "Who:   ic" in text
+        assert "\x1b" not in text  # literal: no escape reaches the screen
+        assert HOSTILE[0] in text
+
+
+async def read_entry(app: Any, *, zoomed: bool) -> str:
+    """Open the next-to-last timeline entry with enter; the text its dialog shows."""
+    from tests.plugins.tui import until as wait_until
+    from tui.screens.timeline_entry import TimelineEntryScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: table_of(app).row_count >= 3, "the entries")
+        await pilot.press("4")
+        if zoomed:
+            await pilot.press("z")
+        await pilot.press("end", "up", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TimelineEntryScreen), "the entry")
+        text = str(app.screen.query_one("#timeline-entry-text").render())
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, TimelineEntryScreen), "closed")
+    return text

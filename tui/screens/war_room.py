@@ -277,7 +277,7 @@ class WarRoomScreen(
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "review_score":
-            return self.review_can(action)
+            return self.review_can_score()
         review = self.war_app.services.mode == "review"
         if review and (action == "cluster_action" or action in self.write_actions
                        or action.startswith("drill_")):

@@ -82,13 +82,6 @@ class ReplayKeys(WarRoomBase):
             id="replay.end",
             tooltip="The end of the recording: everything, as recorded",
         ),
-        Binding(
-            "S",
-            "review_score",
-            "Drill score",
-            id="replay.score",
-            tooltip="A drill's score, from what the record kept of it",
-        ),
     ]
 
     def __init__(self) -> None:
@@ -244,25 +237,6 @@ class ReplayKeys(WarRoomBase):
             banner.update(Text(text))
 
     # --- the keys -------------------------------------------------------------------------------
-
-    def review_can(self, action: str) -> bool:
-        """Whether the review's score key applies: in review, for a drill incident."""
-        incident = self.incident
-        return self.replay_clock is not None and incident is not None and incident.drill
-
-    @work(exclusive=True, group="review-score", exit_on_error=False)
-    async def action_review_score(self) -> None:
-        from tui.drill_score import recorded_score
-        from tui.screens.score import ScoreScreen
-
-        incident = self.incident
-        if incident is None:
-            return
-        score, why = await self.war_app.in_record(
-            recorded_score, self.war_app.services.record, incident.id
-        )
-        status = "scored again from the record, against the scenario's answer key"
-        self.app.push_screen(ScoreScreen(score, status=status if score else "", why_none=why))
 
     def _replay_or_say(self) -> ReplayClock | None:
         clock = self.replay_clock
