@@ -50,12 +50,20 @@ class WarRoomApp(App[int]):
     """The console. `services.mode` decides the badge; `services.readonly` dims the action keys."""
 
     TITLE = "warroom"
+    # Every screen's styles from the start, including those of screens that name their own
+    # (the action form, checklist, report, go-to): Textual loads a screen's CSS_PATH when it
+    # is first pushed, then re-parses the whole stylesheet and restyles every widget of the
+    # console, a quarter of a second on the first opening of an action form.
     CSS_PATH: ClassVar[list[str | PurePath]] = [
         STYLES / "app.tcss",
         STYLES / "war_room.tcss",
         STYLES / "panes.tcss",
         STYLES / "dialogs.tcss",
         STYLES / "drill.tcss",
+        STYLES / "action_form.tcss",
+        STYLES / "checklist.tcss",
+        STYLES / "replay.tcss",
+        STYLES / "report.tcss",
     ]
     COMMANDS = App.COMMANDS | {IncidentCommands, PaneCommands}
     BINDINGS: ClassVar[list[BindingType]] = [

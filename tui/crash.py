@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actions.config import (
     EmailSettings,
@@ -31,7 +31,13 @@ from actions.config import (
     SiemSettings,
     SlackSettings,
 )
-from actions.notify.secrets import REDACTED, Scrubber
+
+if TYPE_CHECKING:
+    from actions.notify.secrets import Scrubber
+
+# The channels' Scrubber is imported when a log is written, not with the console: the
+# package it lives in brings httpx and the senders (a third of a second at start-up).
+REDACTED = "[redacted]"  # as actions.notify.secrets marks it
 
 # Credentials a traceback can carry whatever the configuration says.
 _CREDENTIALS = (
@@ -78,6 +84,8 @@ def _read(ref: SecretRef) -> str | None:
 
 def scrubber_for(settings: Settings | None) -> Scrubber:
     """A Scrubber that knows every secret the configuration points at (read now)."""
+    from actions.notify.secrets import Scrubber
+
     scrub = Scrubber()
     for ref in (*_secret_refs(settings), *_default_refs()):
         secret = _read(ref)

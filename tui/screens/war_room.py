@@ -107,6 +107,7 @@ class WarRoomScreen(
         super().__init__()
         self.add_class(*classes, update=False)  # not mounted yet: styled once, on mount
         self._loaded_once = False
+        self._warmed = False  # the dialogs' first openings readied (warm_up), once
         self._shown: Incident | None = None  # what the header last showed
         # The incident's whole timeline as last read, so a poll reads only newer entries.
         self._timeline_for: str | None = None
@@ -342,7 +343,20 @@ class WarRoomScreen(
     @work(exclusive=True, group="load", exit_on_error=False)
     async def load_incident(self) -> None:
         await self.refresh_from_record()
-        self.call_after_refresh(collector.freeze_first_screen)
+        if not self._warmed:
+            self._warmed = True
+            self.call_after_refresh(collector.freeze_first_screen)
+            self.call_after_refresh(self.warm_up)
+
+    @work(group="warm-up", exit_on_error=False)
+    async def warm_up(self) -> None:
+        """After the first screen: ready what the dialogs' first openings would pay for."""
+        from tui.warmup import import_dialogs, style_steps
+
+        await asyncio.to_thread(import_dialogs)
+        for step in style_steps(self.app):
+            step()
+            await asyncio.sleep(0)  # a class at a time: keys and alerts go in between
 
     async def refresh_from_record(self) -> None:
         """Reload the incident and its timeline from the record (off the event loop)."""
