@@ -132,3 +132,35 @@ async def test_every_dialog_opened_and_closed_fast_under_a_flood_never_kills_the
         flooded = pushed / flood_seconds
         assert flooded >= FLOOD_RATE * 0.9, f"the flood ran at {flooded:.0f} alerts/s"
     assert record.incidents.get_required(incident.id).is_open
+
+
+async def test_a_closed_dialogs_late_callback_is_dropped(
+    make_app: AppFactory, record: Record
+) -> None:
+    """A dialog schedules a redraw after the next refresh (as the checklist does after a
+    resize), then closes at once: the redraw is handed to the war room and must not run
+    on the closed dialog's widgets."""
+    from tui.screens.forms import NoteForm
+
+    record.incidents.open("Shell in orchestrator", severity="P1")
+    app = make_app()
+    ran: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await app.workers.wait_for_complete()
+        form = NoteForm()
+        app.push_screen(form)
+        await until(pilot, lambda: form.is_mounted, "the form")
+
+        def redraw() -> None:
+            ran.append(form.query_one("#note").id or "")  # NoMatches once it is gone
+
+        form.dismiss(None)
+        await until(pilot, lambda: not form.is_attached, "the form gone")
+        # Its InvokeLater reached the screen below as it closed; the repaint comes later.
+        screen._invoke_later(redraw, form)
+        screen.refresh()
+        await pilot.pause(0.1)
+        assert app.is_running
+        assert app.screen is screen
+    assert ran == []

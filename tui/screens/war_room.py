@@ -14,11 +14,13 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
+from textual._callback import invoke
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.events import DescendantFocus, Key, Resize
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Label, Tab, Tabs
 
 from store import PHASES, Incident, TimelineEntry
@@ -173,6 +175,20 @@ class WarRoomScreen(
         for source in sources:
             if source is not None:
                 self.run_source(source)
+
+    def _invoke_later(self, callback: Any, sender: Any) -> None:
+        """Run a callback after the next repaint, unless its node has left the screen.
+
+        A dialog's `call_after_refresh` (the checklist redrawing after a resize, a footer
+        check) that is handed over after the dialog closed lands here, on the screen
+        underneath: by the time it runs, the dialog's widgets are gone.
+        """
+
+        async def if_still_there() -> None:
+            if not isinstance(sender, Widget) or sender.is_attached:
+                await invoke(callback)
+
+        super()._invoke_later(if_still_there, sender)
 
     def show_cluster_problem(self, problem: str | None) -> None:
         """Say why the cluster cannot be used (a banner and a toast), or clear it (None)."""
