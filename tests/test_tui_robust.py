@@ -164,3 +164,18 @@ async def test_a_closed_dialogs_late_callback_is_dropped(
         assert app.is_running
         assert app.screen is screen
     assert ran == []
+
+
+
+async def test_keys_typed_while_the_console_closes_are_dropped(
+    make_app: AppFactory, record: Record
+) -> None:
+    """Keys still on their way when the console's screens are gone: a clean exit."""
+    app = make_app(mode="live")
+    async with app.run_test(size=(80, 24)):
+        await app.workers.wait_for_complete()
+        await app._close_all()  # the screens go first as the console closes
+        for key in ("k", "w", "escape", "q"):
+            send_key(app, key)
+        await asyncio.sleep(0.1)  # (Pilot's pause wants a screen)
+        assert app.crash is None  # not stopped on an error

@@ -114,7 +114,11 @@ class WarRoomApp(App[int]):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
+            if not self.screen_stack:  # typed while the console closes: nothing takes it
+                return
             await self._after_previous_key()
+            if not self.screen_stack:
+                return
             self._key_in_flight = event
             self._key_sent_at = time.monotonic()
             await super().on_event(event)
