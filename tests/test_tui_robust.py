@@ -30,7 +30,7 @@ DIALOG_KEYS = {
     "incident": ("k", "w", "question_mark", "n", "v", "p", "d", "e", "o", "q"),
     "cluster": ("exclamation_mark", "i", "b", "x", "m", "t", "c", "R", "S", "ctrl+p"),
 }
-GAPS = (0.0, 0.0, 0.01, 0.03, 0.1)  # seconds between the key and escape
+GAPS = (0.0, 0.0, 0.005, 0.02, 0.05)  # seconds between the key and escape
 
 
 @pytest.fixture
