@@ -549,9 +549,11 @@ class Cluster:
             status.get("reason") or status.get("evaluationError") or ""
         )
 
-    async def api_groups(self) -> set[str]:
+    async def api_groups(self, *, time_limit: float | None = None) -> set[str]:
         """The API groups the server serves (for detecting Istio or Linkerd)."""
-        answer = await self.request("GET", "/apis", doing="list the API groups")
+        answer = await self.request(
+            "GET", "/apis", doing="list the API groups", time_limit=time_limit
+        )
         return {str(g.get("name")) for g in (answer or {}).get("groups") or []}
 
     async def pod_log(

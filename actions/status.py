@@ -45,6 +45,39 @@ TYPE_URLS = {
 HEALTHY = ("SYNCED", "NOT SENT", "IGNORED")
 WARNING_EVENTS = 10
 TOOL_TIMEOUT = 60.0
+# How long the console waits for a first answer before saying the server does not answer.
+FIRST_ANSWER_TIMEOUT = 1.5
+
+
+def unknown(part: str, why: object) -> str:
+    """How a part that could not be read is said, by `warroom status` and the console alike."""
+    return f"{part} unknown: {why}"
+
+
+async def access_problem(
+    cluster: Cluster,
+    namespace: str | None = None,
+    *,
+    mesh: str = "auto",
+    time_limit: float = FIRST_ANSWER_TIMEOUT,
+) -> str | None:
+    """Why warroom cannot use this cluster, in the words `warroom status` prints; None if it can.
+
+    The calls status starts with: does the server answer at all (the API groups, within
+    `time_limit`), which mesh runs (when `mesh` is "auto"), may we read the namespace's
+    NetworkPolicies.
+    """
+    try:
+        await cluster.api_groups(time_limit=time_limit)
+        if mesh == "auto":
+            await detect_mesh(cluster)
+    except ClusterError as error:
+        return error.message
+    try:
+        await cluster.list(NETWORK_POLICY, namespace or cluster.namespace)
+    except ClusterError as error:
+        return unknown("NetworkPolicies", error)
+    return None
 
 
 @dataclass(frozen=True)
@@ -265,7 +298,7 @@ async def _istio(cluster: Cluster, result: MeshStatus, kubeconfig: str | None) -
             why = f"istiod refused the debug request (not 'no proxies'): {error}"
         istioctl = shutil.which("istioctl")
         if istioctl is None:
-            result.problems.append(f"Istio proxy status unknown: {why}")
+            result.problems.append(unknown("Istio proxy status", why))
             return
         code, out, err = await _run_tool(
             istioctl, "proxy-status", *_tool_flags(kubeconfig, cluster.context)
@@ -342,11 +375,11 @@ async def mesh_status(
                 )
             )
     except ClusterError as error:
-        result.problems.append(f"NetworkPolicies unknown: {error}")
+        result.problems.append(unknown("NetworkPolicies", error))
     try:
         events = await cluster.list(EVENT, ns, field_selector="type=Warning")
     except ClusterError as error:
-        result.problems.append(f"Warning events unknown: {error}")
+        result.problems.append(unknown("Warning events", error))
         events = []
     events.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
     for event in events[-WARNING_EVENTS:]:

@@ -5,8 +5,13 @@ imports, the record, the console, the embedded drill cluster) in a 160x48
 pseudo-terminal and reads what it writes to the terminal until the war room
 is drawn: the DRILL badge, the four panes' titles and the footer. Then until
 the drill cluster's data is on screen (a NetworkPolicy of the scenario in the
-policies pane), and presses `q`. Prints the median of each over the runs.
-Target (issue 6): first full screen under 2 s.
+policies pane), and quits (`q`, then `y`: quitting a drill asks). Prints the median
+of each over the runs.
+
+Each warroom run alternates with a run of a bare Textual app (Header, Footer, a
+DataTable: bench/bare_textual.py) started the same way, until its first full screen,
+so both figures come from the same minutes of the same machine.
+Targets (issues 6 and 13): first full screen under 2 s, and within 1.5 times the bare app's.
 
     .venv/bin/python bench/drill_launch.py [--runs N]
 """
@@ -27,6 +32,8 @@ import time
 from pathlib import Path
 
 WARROOM = Path(sys.executable).parent / "warroom"
+BARE = Path(__file__).resolve().parent / "bare_textual.py"
+BARE_SCREEN = (b"bare textual", b"severity", b"Quit")  # header, table, footer
 SCREEN = (b"DRILL", b"Falco", b"Mesh", b"NetworkPolicies", b"Timeline", b"Filter")  # Filter: footer
 CLUSTER_DATA = (b"external-api-segmentation",)  # a policy of the dns-exfiltration scenario
 LIMIT = 30.0
@@ -37,7 +44,7 @@ def run_in_terminal(
     argv: list[str],
     marks: dict[str, tuple[bytes, ...]],
     *,
-    keys: bytes = b"q",
+    keys: bytes = b"qy",
     size: tuple[int, int] = (160, 48),
     limit: float = LIMIT,
     env: dict[str, str] | None = None,
@@ -103,6 +110,12 @@ def launch_once() -> tuple[float, float, int]:
     return at.get("screen", float("nan")), at.get("cluster", float("nan")), code
 
 
+def bare_once() -> float:
+    """Seconds to the bare Textual app's first full screen."""
+    at, _, _ = run_in_terminal([sys.executable, str(BARE)], {"screen": BARE_SCREEN})
+    return at.get("screen", float("nan"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -110,7 +123,11 @@ def main() -> None:
     if not WARROOM.exists():
         raise SystemExit(f"no {WARROOM}: install the project into this interpreter's venv")
     launch_once()  # the first run after an install compiles bytecode: not what a user waits for
-    runs = [launch_once() for _ in range(args.runs)]
+    bare_once()
+    runs, bare = [], []
+    for _ in range(args.runs):
+        runs.append(launch_once())
+        bare.append(bare_once())
     codes = sorted({code for _, _, code in runs})
     screens = [screen for screen, _, _ in runs]
     data = [at for _, at, _ in runs]
@@ -124,7 +141,12 @@ def main() -> None:
         f"  drill cluster shown median {statistics.median(data):.2f} s "
         f"(runs {', '.join(f'{s:.2f}' for s in data)})"
     )
-    print(f"  exit codes after q  {codes}")
+    print(
+        f"  bare Textual app    median {statistics.median(bare):.2f} s "
+        f"(runs {', '.join(f'{s:.2f}' for s in bare)}): warroom takes "
+        f"{statistics.median(screens) / statistics.median(bare):.2f}x (target < 1.5x)"
+    )
+    print(f"  exit codes after q y {codes}")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,13 @@ def plain(written: bytes) -> str:
     return re.sub(r"\x1b\[[0-9;?<>=]*[A-Za-z]", "", written.decode("utf-8", "replace"))
 
 
-def test_drill_opens_the_console_then_the_cluster_and_q_scores_it(tmp_path: Path) -> None:
+def test_drill_opens_the_console_then_the_cluster_and_quitting_scores_it(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
     at, written, code = run_in_terminal(
         warroom(tmp_path), {"screen": SCREEN, "cluster": CLUSTER_DATA}, env=env, limit=60
     )
     assert code == 0, plain(written)[-2000:]
+    assert "Quit warroom and end the drill?" in plain(written)  # q asked; y answered
     assert set(at) == {"screen", "cluster"}, [m for m in SCREEN + CLUSTER_DATA if m not in written]
     assert at["screen"] <= at["cluster"]  # the console did not wait for the drill's cluster
     assert "(no score: no drill incident was opened" in plain(written)

@@ -199,7 +199,7 @@ async def test_a_cluster_key_in_review_mode_is_refused_with_the_reason(
     async with app.run_test(size=(160, 48)) as pilot:
         await select_alert(app, pilot, parsed(alert_line(1, pod=POD)))
         screen = app.screen
-        assert screen.check_action("cluster_action", ("isolate",)) is None
+        assert screen.check_action("cluster_action", ("isolate",)) is False  # hidden in review
         await pilot.press("i")
         await pilot.pause()
         assert isinstance(app.screen, WarRoomScreen)  # no form opened

@@ -174,3 +174,31 @@ async def test_the_decision_points_escalate_notifies_the_security_lead(
     assert entry.data["role"] == "Security Engineer"
     assert entry.data["note"] == "needs the lead"
     assert record.decisions.for_incident(incident.id)[0].decision == "escalate"
+
+
+async def test_with_no_channel_configured_the_record_says_to_call_and_keeps_the_note(
+    record: Record, clock: Any
+) -> None:
+    """The Security Engineer's "PagerDuty + Slack" with neither configured: nothing is sent,
+    and the timeline says so (not "via PagerDuty + Slack"), with the commander's note."""
+    incident = record.incidents.open("Exfiltration over DNS", severity="P1")
+    app = console(record, clock, Settings(), incident.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await on_screen(pilot, app)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EscalateForm)
+                    and app.screen.query("#note"), "the form")
+        app.screen.query_one("#note", Input).focus()
+        await pilot.press(*"dns tunnel confirmed", "ctrl+s")
+        await until(pilot, lambda: any(m.startswith("Escalated") for m in messages(app)),
+                    "the toast")
+        said = next(m for m in messages(app) if m.startswith("Escalated"))
+    (entry,) = record.timeline.for_incident(incident.id, kinds=("incident.escalated",))
+    assert "via" not in entry.summary
+    assert "no channel configured: call them (PagerDuty + Slack)" in entry.summary
+    assert entry.summary.endswith("Note: dns tunnel confirmed")
+    assert entry.data["queued"] == []
+    assert entry.data["not_configured"] == ["pagerduty", "slack"]
+    assert record.outbox.items() == []
+    assert "nothing queued" in said
+    assert "no channel configured: call them" in said

@@ -187,7 +187,7 @@ async def test_review_mode_dims_the_keys_and_writes_nothing(
         screen = app.screen
         assert isinstance(screen, WarRoomScreen)
         assert screen.has_class("-readonly")
-        assert screen.check_action("add_note", ()) is None
+        assert screen.check_action("add_note", ()) is False  # hidden in review
         assert "review mode" in (screen.why_disabled("add_note") or "")
         await pilot.press("n", "a", "p", "d", "o")
         await app.workers.wait_for_complete()

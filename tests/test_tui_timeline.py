@@ -103,3 +103,42 @@ async def test_entry_from_another_writer_appears_after_the_poll(
         await until(pilot, lambda: table.row_count == shown + 2)
         assert table.cursor_row == 0
         assert summaries(table)[-1] == "later"
+
+
+async def test_an_entry_opens_in_full_zoomed_or_not(
+    make_app: AppFactory, record: Record
+) -> None:
+    """A rationale and its data are longer than any timeline row: enter shows them whole."""
+    incident = record.incidents.open("Exfiltration over DNS", severity="P1")
+    summary = "Decision: active attack. " + "the tunnel carries guest data; " * 12 + "END-OF-TEXT"
+    record.timeline.add(incident.id, "decision", summary + HOSTILE[0], actor="ic",
+                        data={"rationale": "queries to t1.exfil.example " + HOSTILE[2],
+                              "rule_to_tune": None, "manifest": "x" * 300 + "END-OF-DATA"})
+    record.timeline.add(incident.id, "note", "a later note", actor="ic")
+    for zoomed in (False, True):
+        text = await read_entry(make_app(incident_id=incident.id), zoomed=zoomed)
+        assert "END-OF-TEXT" in text  # the whole summary
+        assert "END-OF-DATA" in text  # and the data
+        assert "t1.exfil.example" in text
+        assert "Kind:  decision" in text
+        assert "Who:   ic" in text
+        assert "\x1b" not in text  # literal: no escape reaches the screen
+        assert HOSTILE[0] in text
+
+
+async def read_entry(app: Any, *, zoomed: bool) -> str:
+    """Open the next-to-last timeline entry with enter; the text its dialog shows."""
+    from tests.plugins.tui import until as wait_until
+    from tui.screens.timeline_entry import TimelineEntryScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: table_of(app).row_count >= 3, "the entries")
+        await pilot.press("4")
+        if zoomed:
+            await pilot.press("z")
+        await pilot.press("end", "up", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TimelineEntryScreen), "the entry")
+        text = str(app.screen.query_one("#timeline-entry-text").render())
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, TimelineEntryScreen), "closed")
+    return text

@@ -24,6 +24,12 @@ class SetupFailed(RuntimeError):
     (the drill's cluster): the console exits rather than stay open without it."""
 
 
+class ClusterUnusable(RuntimeError):
+    """Raised by a setup hook when the cluster cannot be used (no kubeconfig, an unknown
+    context...): the console stays open, the record still works, and it says why in the
+    words `warroom status` uses (the message)."""
+
+
 @dataclass
 class Services:
     """The record, the mode and the optional handles the console drives.
@@ -43,6 +49,7 @@ class Services:
     - `readonly`: actions disabled (review mode forces it).
     - `drill`: in a drill, the facilitator's handle on the running scenario
       (`tui.cli.console.DrillInBackground`); None otherwise.
+    - `cluster_problem`: why the cluster cannot be used, once setup found out (None: fine).
     """
 
     record: Record
@@ -57,6 +64,7 @@ class Services:
     readonly: bool = False
     drill: Any = None
     incident_scope: SessionScope = field(default_factory=SessionScope)
+    cluster_problem: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -14,7 +14,7 @@ acknowledge and resolve have keys of their own, so each goes out once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from actions.config import EscalationContact, Settings
@@ -50,6 +50,7 @@ class Escalation:
     queued: list[Queued] = field(default_factory=list)
     manual: list[str] = field(default_factory=list)  # e.g. "phone John Doe (then Jane Smith)"
     not_configured: list[str] = field(default_factory=list)  # contact methods with no channel
+    off_in_drills: list[str] = field(default_factory=list)  # configured, but not for drills
 
 
 def notify_incident_event(
@@ -107,38 +108,43 @@ def escalate(
     if contact is None:
         roles = ", ".join(c.role for c in settings.escalation) or "none configured"
         raise ValueError(f"no role {role!r} in the escalation matrix (roles: {roles})")
-    summary = (
-        f"Escalated to {contact.role}: {contact.primary or '?'} "
-        f"(secondary {contact.secondary or '?'}) via {contact.contact}"
-    )
-    data = {"role": contact.role, "primary": contact.primary, "secondary": contact.secondary,
-            "contact": contact.contact}  # fmt: skip
+    # Which contact methods can go out is decided before anything is written: the timeline
+    # says what was really queued, not what the matrix hopes for.
+    alerting = settings.alerting
+    channels = {"pagerduty": alerting.pagerduty, "slack": alerting.slack, "email": alerting.email}
+    planned = Escalation(contact=contact, timeline_id=0)
+    sending: list[str] = []
+    for method in contact.methods:
+        channel_settings = channels.get(method)
+        if method == "phone":
+            who = contact.primary or contact.role
+            then = f" (then {contact.secondary})" if contact.secondary else ""
+            planned.manual.append(f"phone {who}{then}")
+        elif channel_settings is None or not channel_settings.enabled:
+            planned.not_configured.append(method)
+        elif incident.drill and not channel_settings.drills:
+            planned.off_in_drills.append(method)
+        else:
+            sending.append(method)
+    data: dict[str, Any] = {
+        "role": contact.role, "primary": contact.primary, "secondary": contact.secondary,
+        "contact": contact.contact, "queued": sending, "manual": planned.manual,
+        "not_configured": planned.not_configured, "off_in_drills": planned.off_in_drills,
+    }  # fmt: skip
     if note:
         data["note"] = note
     timeline_id = record.timeline.add(
-        incident.id, "incident.escalated", summary, actor=actor, data=data
+        incident.id, "incident.escalated", escalation_summary(planned, sending, note),
+        actor=actor, data=data,
     )
+    result = replace(planned, timeline_id=timeline_id)
     details = {"role": contact.role, "primary": contact.primary,
                "secondary": contact.secondary, "contact": contact.contact}  # fmt: skip
     if note:
         details["note"] = note
     notice = Notice(incident, "escalated", record.clock(), details, record_head=_head(record))
     occurrence = f"t{timeline_id}"
-    result = Escalation(contact=contact, timeline_id=timeline_id)
-    alerting = settings.alerting
-    for method in contact.methods:
-        if method == "phone":
-            who = contact.primary or contact.role
-            then = f" (then {contact.secondary})" if contact.secondary else ""
-            result.manual.append(f"phone {who}{then}")
-            continue
-        channel_settings = {"pagerduty": alerting.pagerduty, "slack": alerting.slack,
-                            "email": alerting.email}[method]  # fmt: skip
-        if channel_settings is None or not channel_settings.enabled:
-            result.not_configured.append(method)
-            continue
-        if incident.drill and not channel_settings.drills:
-            continue
+    for method in sending:
         if method == "pagerduty":
             payload = pagerduty.build(notice, alerting.pagerduty, "trigger")  # type: ignore[arg-type]
         elif method == "slack":
@@ -154,6 +160,26 @@ def _head(record: Record) -> str:
     """The chain head the notification quotes (store/verify.py Anchor)."""
     entries, digest = record.head()
     return f"{entries}:{digest}"
+
+
+def escalation_summary(escalation: Escalation, sending: list[str], note: str | None) -> str:
+    """The timeline's line for an escalation: who, what was really queued, what is by hand."""
+    contact = escalation.contact
+    parts = [
+        f"Escalated to {contact.role}: {contact.primary or '?'} "
+        f"(secondary {contact.secondary or '?'})"
+    ]
+    if sending:
+        parts.append(f"queued {', '.join(sending)}")
+    parts += [f"{call} by hand" for call in escalation.manual]
+    if escalation.off_in_drills:
+        parts.append(f"{', '.join(escalation.off_in_drills)} off in drills")
+    if escalation.not_configured:
+        parts.append(f"{', '.join(escalation.not_configured)} not configured")
+    if not sending and not escalation.manual:
+        parts.append(f"no channel configured: call them ({contact.contact})")
+    summary = "; ".join(parts)
+    return f"{summary}. Note: {note}" if note else summary
 
 
 def _text(value: Any) -> str:

@@ -116,10 +116,15 @@ class TerminalSession:
         with self._lock:
             return "\n".join(line.rstrip() for line in self._screen.display)
 
-    def plain_output(self) -> str:
-        """Everything written so far, escape sequences removed (what scrolls past)."""
+    def mark(self) -> int:
+        """Where the output stands now: `plain_output(since=...)` reads what comes after."""
         with self._lock:
-            raw = bytes(self.written)
+            return len(self.written)
+
+    def plain_output(self, since: int = 0) -> str:
+        """What was written (since the mark `since`), escape sequences removed."""
+        with self._lock:
+            raw = bytes(self.written[since:])
         return ESCAPES.sub("", raw.decode("utf-8", "replace"))
 
     def wait_for(self, wanted: str | re.Pattern[str] | Callable[[str], bool], *,

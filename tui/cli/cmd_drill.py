@@ -210,6 +210,8 @@ def _print_event(event: DrillEvent) -> None:
 
 def _print_score(args: argparse.Namespace, session: DrillSession, started: datetime) -> None:
     """Score the newest drill incident opened since the drill started, if any."""
+    from tui.drill_score import record_drill_score
+
     with contextlib.ExitStack() as stack:
         try:
             record = stack.enter_context(open_record(args))
@@ -223,6 +225,12 @@ def _print_score(args: argparse.Namespace, session: DrillSession, started: datet
                 "open one with `warroom incidents open TITLE --drill`)"
             )
             return
-        score = session.score(record, candidates[-1].id)
+        incident_id = candidates[-1].id
+        score = session.score(record, incident_id)
         for line in score.lines():
             print(safe_text(line, multiline=True))
+        # Kept in the record, so `warroom review` shows the same score later.
+        clock_inject = session.scenario.first_clock_inject()
+        clock_started_at = session.player.played.get(clock_inject.id) if clock_inject else None
+        record_drill_score(record, incident_id, session.scenario, clock_started_at,
+                           session.engine.observations, score)

@@ -92,13 +92,17 @@ def _open(
 ) -> int:
     """The console over the record opened read-only, its clock the replay clock."""
     from store import Record
-    from tui.app import run_console
-    from tui.cli.console import console_services
+    from tui.app import ConsoleCrashed, run_console
+    from tui.cli.console import console_services, said_crash
     from tui.replay import ReplayClock
 
-    with Record.open(db_path(args), readonly=True) as record:
-        services, _setup = console_services(
-            record, None, settings, mode="review", options=None, incident_id=incident_id
-        )
-        clock = ReplayClock(record.clock, at=at, speed=speed or 1, playing=at is not None)
-        return run_console(services, settings, clock=clock)
+    path = db_path(args)
+    try:
+        with Record.open(path, readonly=True) as record:
+            services, _setup = console_services(
+                record, None, settings, mode="review", options=None, incident_id=incident_id
+            )
+            clock = ReplayClock(record.clock, at=at, speed=speed or 1, playing=at is not None)
+            return run_console(services, settings, clock=clock)
+    except ConsoleCrashed as crashed:
+        return said_crash(crashed, path)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import sys
 import threading
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tui.cli.common import db_path
+from tui.cli.common import EXIT_FAILED, db_path
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from actions.drill.scenario import Scenario
     from actions.drill.session import DrillSession
     from store import Record
+    from tui.app import ConsoleCrashed
     from tui.services import Services
 
     Setup = Callable[[Services], Awaitable[None]]
@@ -57,28 +59,39 @@ def open_console(
     the coroutine function that starts it after the first paint.
     """
     from store import Record
-    from tui.app import run_console
+    from tui.app import ConsoleCrashed, run_console
 
     path = db_path(args)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        record = stack.enter_context(Record.open(path, readonly=mode == "review"))
-        # The sources write from their own threads: they get their own connection.
-        sources_record = stack.enter_context(Record.open(path)) if options else None
-        # The action layer calls its record on the event loop: one more connection, so it
-        # never shares one with the console's record thread.
-        actions_record = stack.enter_context(Record.open(path)) if options else None
-        services, setup = console_services(
-            record,
-            sources_record,
-            settings,
-            mode=mode,
-            options=options,
-            incident_id=incident_id,
-            actions_record=actions_record,
-        )
-        services.drill = drill
-        return run_console(services, settings, clock=record.clock, setup=setup)
+    try:
+        with ExitStack() as stack:
+            record = stack.enter_context(Record.open(path, readonly=mode == "review"))
+            # The sources write from their own threads: they get their own connection.
+            sources_record = stack.enter_context(Record.open(path)) if options else None
+            # The action layer calls its record on the event loop: one more connection, so
+            # it never shares one with the console's record thread.
+            actions_record = stack.enter_context(Record.open(path)) if options else None
+            services, setup = console_services(
+                record,
+                sources_record,
+                settings,
+                mode=mode,
+                options=options,
+                incident_id=incident_id,
+                actions_record=actions_record,
+            )
+            services.drill = drill
+            return run_console(services, settings, clock=record.clock, setup=setup)
+    except ConsoleCrashed as crashed:  # said once every connection to the record is closed
+        return said_crash(crashed, path)
+
+
+def said_crash(crashed: ConsoleCrashed, path: Path) -> int:
+    """Say how the console stopped, where the details are; the exit code (1)."""
+    from tui.crash import crash_message
+
+    print(crash_message(crashed.error, crashed.log, path), file=sys.stderr)
+    return EXIT_FAILED
 
 
 def console_services(
@@ -113,9 +126,15 @@ def console_services(
     classifier = Classifier.load()
 
     async def setup(services: Services) -> None:
+        from actions.cluster import ClusterError
+        from tui.services import ClusterUnusable
+
         resolved = await options() if callable(options) else options
         connect, RunbookActions, LiveSources = await asyncio.to_thread(_cluster_layer)  # noqa: N806
-        cluster = await connect(resolved)
+        try:
+            cluster = await connect(resolved)
+        except ClusterError as error:  # as `warroom status` says it
+            raise ClusterUnusable(error.message) from error
         services.cluster = cluster
         if not services.readonly:
             services.actions = RunbookActions(

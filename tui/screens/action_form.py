@@ -26,10 +26,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Container
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
 from tui.safe import safe_text
 from tui.screens.forms import FormScreen
+from tui.widgets.toggles import Checkbox  # its state shows without colour
 
 if TYPE_CHECKING:
     from actions.runbook.model import ActionRequest

@@ -19,7 +19,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioSet, Static
+
+from tui.widgets.toggles import RadioButton  # its state shows without colour
 
 CHOICES: tuple[tuple[str, str], ...] = (
     ("false-positive", "False positive: document it, tune the rule, close the incident"),

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioSet, Static
 
 from tui.safe import safe_text
 from tui.screens.forms import FormScreen
+from tui.widgets.toggles import RadioButton
 
 if TYPE_CHECKING:
     from actions.config import AlertingSettings, EscalationContact

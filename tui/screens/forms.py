@@ -139,6 +139,9 @@ class AskScreen(ModalScreen[bool]):
         Binding("y", "answer(True)", "Yes", id="ask.yes"),
         Binding("n,escape", "answer(False)", "No", id="ask.no"),
     ]
+    # Focused by Textual once mounted: an on_mount query would fail on a dialog already
+    # dismissed (a key then escape, faster than the mount).
+    AUTO_FOCUS = "#yes"
 
     def __init__(self, question: str, detail: str = "") -> None:
         super().__init__()
@@ -153,9 +156,6 @@ class AskScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", variant="primary", id="yes")
                 yield Button("No (n)", id="no")
-
-    def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)

@@ -9,10 +9,20 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 HelpRow = tuple[str, str, str, str]  # where, keys, what, binding id
+
+
+def typed(key: str) -> str:
+    """A key as the commander types it: `?`, `!`, `+`, `ctrl+p`, `esc`, `enter`, `↑`.
+
+    Textual names keys (`question_mark`, `plus`); its `format_key` gives the character,
+    except for enter, which reads better spelt out than as a symbol.
+    """
+    return "enter" if key == "enter" else format_key(key)
 
 
 def binding_rows(where: str, bindings: Iterable[BindingType]) -> list[HelpRow]:
@@ -22,7 +32,7 @@ def binding_rows(where: str, bindings: Iterable[BindingType]) -> list[HelpRow]:
         binding = item if isinstance(item, Binding) else Binding(*item)
         if binding.system:
             continue
-        keys = ", ".join(part.strip() for part in binding.key.split(","))
+        keys = ", ".join(typed(part.strip()) for part in binding.key.split(","))
         rows.append((where, keys, binding.description or binding.action, binding.id or ""))
     return rows
 

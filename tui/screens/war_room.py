@@ -12,17 +12,21 @@ import asyncio
 import threading
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
+from textual._callback import invoke
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.events import DescendantFocus, Key, Resize
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Label, Tab, Tabs
 
 from store import PHASES, Incident, TimelineEntry
 from tui import collector
-from tui.screens.help import HelpRow, HelpScreen, binding_rows
+from tui.safe import safe_text
+from tui.screens.help import HelpRow, HelpScreen, binding_rows, typed
 from tui.screens.keys.alerting import AlertingKeys
 from tui.screens.keys.checklist import ChecklistKeys
 from tui.screens.keys.cluster import ClusterKeys
@@ -41,7 +45,7 @@ from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.pane import Pane
 from tui.widgets.phase_bar import PhaseBar
 from tui.widgets.policy_pane import PolicyPane
-from tui.widgets.timeline_pane import TimelinePane
+from tui.widgets.timeline_pane import TimelineList, TimelinePane
 
 PANES: tuple[tuple[str, str], ...] = (
     ("alerts", "1 Falco"),
@@ -105,6 +109,7 @@ class WarRoomScreen(
         super().__init__()
         self.add_class(*classes, update=False)  # not mounted yet: styled once, on mount
         self._loaded_once = False
+        self._warmed = False  # the dialogs' first openings readied (warm_up), once
         self._shown: Incident | None = None  # what the header last showed
         # The incident's whole timeline as last read, so a poll reads only newer entries.
         self._timeline_for: str | None = None
@@ -121,6 +126,7 @@ class WarRoomScreen(
         if services.drill is not None:
             yield DrillStrip(services.drill.scenario.name)
         yield Label(services.readonly_reason, id="readonly-banner", markup=False)
+        yield Label("", id="cluster-problem", markup=False)
         yield Tabs(*(Tab(title, id=f"tab-{key}") for key, title in PANES), id="pane-tabs")
         with Container(id="panes"):
             yield AlertPane(id="alerts", classes="-active", severity_of=self.war_app.severity_of)
@@ -148,12 +154,54 @@ class WarRoomScreen(
         services = self.war_app.services
         self.refresh_bindings()  # the cluster keys apply once setup gave an actions handle
         self.query_one(WarRoomHeader).set_where(services.context, services.namespace)
+        if services.cluster_problem:
+            self.show_cluster_problem(services.cluster_problem)
+            for pane in (self.query_one(PolicyPane), self.query_one(MeshPane)):
+                pane.show_state(f"unavailable: {services.cluster_problem}")
+            return
+        if services.cluster is not None:
+            from actions.status import access_problem
+
+            # Said at once, as `warroom status` says it, rather than after the panes' own
+            # (10 s) timeouts; the panes and sources still start: it may be passing.
+            problem = await access_problem(
+                services.cluster, services.namespace, mesh=self.war_app.settings.mesh.provider
+            )
+            if problem:
+                self.show_cluster_problem(problem)
         self.load_cluster()
         source_or_list = self.war_app.services.source
         sources = source_or_list if isinstance(source_or_list, list | tuple) else [source_or_list]
         for source in sources:
             if source is not None:
                 self.run_source(source)
+
+    def _invoke_later(self, callback: Any, sender: Any) -> None:
+        """Run a callback after the next repaint, unless its node has left the screen.
+
+        A dialog's `call_after_refresh` (the checklist redrawing after a resize, a footer
+        check) that is handed over after the dialog closed lands here, on the screen
+        underneath: by the time it runs, the dialog's widgets are gone.
+        """
+
+        async def if_still_there() -> None:
+            if not isinstance(sender, Widget) or sender.is_attached:
+                await invoke(callback)
+
+        super()._invoke_later(if_still_there, sender)
+
+    def show_cluster_problem(self, problem: str | None) -> None:
+        """Say why the cluster cannot be used (a banner and a toast), or clear it (None)."""
+        banner = self.query_one("#cluster-problem", Label)
+        shown = banner.has_class("-shown")
+        if problem is None:
+            if shown:
+                banner.remove_class("-shown")
+            return
+        banner.update(Text(f"Cluster: {safe_text(problem)}"))
+        banner.add_class("-shown")
+        self.notify(safe_text(problem), title="Cluster", severity="error", timeout=20,
+                    markup=False)
 
     def pane(self, key: str) -> Pane:
         return self.query_one(f"#{key}", Pane)
@@ -231,17 +279,26 @@ class WarRoomScreen(
 
     def help_rows(self) -> list[HelpRow]:
         rows = binding_rows("everywhere", self.app.BINDINGS)
+        rows.append(("everywhere", typed(self.app.COMMAND_PALETTE_BINDING), "Command palette",
+                     "app.command_palette"))
         for group in reversed(type(self).__mro__):
             if "BINDINGS" in vars(group) and issubclass(group, WarRoomBase):
                 rows += binding_rows(vars(group)["KEY_GROUP"], vars(group)["BINDINGS"])
         rows += binding_rows("Falco pane", AlertPane.BINDINGS)
         rows += binding_rows("Falco list", AlertList.BINDINGS)
         rows += binding_rows("Policies pane", PolicyPane.BINDINGS)
+        rows += binding_rows("Timeline", TimelineList.BINDINGS)
         return rows
 
     # --- what may run ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "review_score":
+            return self.review_can_score()
+        review = self.war_app.services.mode == "review"
+        if review and (action == "cluster_action" or action in self.write_actions
+                       or action.startswith("drill_")):
+            return False  # review changes nothing: its footer offers only what works there
         if action == "cluster_action":
             return None if self.why_disabled(action) else True
         if action in self.write_actions and self.war_app.services.readonly:
@@ -302,7 +359,20 @@ class WarRoomScreen(
     @work(exclusive=True, group="load", exit_on_error=False)
     async def load_incident(self) -> None:
         await self.refresh_from_record()
-        self.call_after_refresh(collector.freeze_first_screen)
+        if not self._warmed:
+            self._warmed = True
+            self.call_after_refresh(collector.freeze_first_screen)
+            self.call_after_refresh(self.warm_up)
+
+    @work(group="warm-up", exit_on_error=False)
+    async def warm_up(self) -> None:
+        """After the first screen: ready what the dialogs' first openings would pay for."""
+        from tui.warmup import import_dialogs, style_steps
+
+        await asyncio.to_thread(import_dialogs)
+        for step in style_steps(self.app):
+            step()
+            await asyncio.sleep(0)  # a class at a time: keys and alerts go in between
 
     async def refresh_from_record(self) -> None:
         """Reload the incident and its timeline from the record (off the event loop)."""
@@ -370,6 +440,8 @@ class WarRoomScreen(
             mesh.show_state(mesh_error)
         else:
             mesh.show_mesh(view)
+        if not (policy_error or mesh_error):
+            self.show_cluster_problem(None)  # it answers now
 
     # --- live sources ---------------------------------------------------------------------------
 
@@ -390,6 +462,12 @@ class WarRoomScreen(
             header.set_health({**header.health, str(item.source): str(item.state)})
         else:
             self.post_message(SourceItem(item))  # for the key groups that take it
+
+    @on(TimelinePane.EntryOpened)
+    def _open_entry(self, event: TimelinePane.EntryOpened) -> None:
+        from tui.screens.timeline_entry import TimelineEntryScreen
+
+        self.app.push_screen(TimelineEntryScreen(event.entry, event.detected_at))
 
     @on(AlertPane.AlertSelected)
     def _alert_selected(self, event: AlertPane.AlertSelected) -> None:

@@ -35,11 +35,12 @@ class ClockState:
     state: str
 
     def text(self, *, short: bool = False) -> str:
-        """`MTTD 4:20/5m` (met: a check mark, late: `late`); short: `D 4:20/5m`."""
+        """`MTTD 4:20/5m` (met: a check mark, late: `late`, breached: `OVER`, so the state
+        shows without colour); short: `D 4:20/5m` (`!` once past the target)."""
         if short:
-            mark = {MET: "\N{CHECK MARK}", LATE: "!"}.get(self.state, "")
+            mark = {MET: "\N{CHECK MARK}", LATE: "!", BREACHED: "!"}.get(self.state, "")
             return f"{self.key[-1].upper()} {self.span()}{mark}"
-        mark = {MET: " \N{CHECK MARK}", LATE: " late"}.get(self.state, "")
+        mark = {MET: " \N{CHECK MARK}", LATE: " late", BREACHED: " OVER"}.get(self.state, "")
         return f"{self.key.upper()} {self.span()}{mark}"
 
     def span(self) -> str:

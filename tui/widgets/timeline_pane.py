@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
@@ -85,7 +86,16 @@ class TimelineList(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False, id="timeline.page_down"),
         Binding("ctrl+home,home", "first", "First", show=False, id="timeline.first"),
         Binding("ctrl+end,end", "last", "Last", show=False, id="timeline.last"),
+        Binding("enter", "open", "Open entry", id="timeline.open",
+                tooltip="The highlighted entry in full: its whole text and data"),
     ]
+
+    class Chosen(Message):
+        """Enter on a row: the pane opens that entry."""
+
+        def __init__(self, row: int) -> None:
+            super().__init__()
+            self.row = row
 
     def __init__(self, columns: Sequence[str], *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -159,6 +169,10 @@ class TimelineList(ScrollView, can_focus=True):
     def action_last(self) -> None:
         self.move_cursor(row=len(self._rows) - 1)
 
+    def action_open(self) -> None:
+        if self._rows:
+            self.post_message(self.Chosen(self.cursor_row))
+
     def on_resize(self) -> None:
         self._changed()
         if self._rows:
@@ -212,9 +226,18 @@ class TimelinePane(Pane):
     PANE_TITLE = "Timeline"
     COLUMNS: ClassVar[tuple[str, ...]] = ("when", "kind", "who", "what")
 
+    class EntryOpened(Message):
+        """The commander asked to read `entry` in full."""
+
+        def __init__(self, entry: TimelineEntry, detected_at: datetime | None) -> None:
+            super().__init__()
+            self.entry = entry
+            self.detected_at = detected_at
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._shown_ids: list[int] = []  # entry ids in the table, in order
+        self._entries: list[TimelineEntry] = []  # the entries in the table, in order
+        self._shown_ids: list[int] = []  # their ids
         self._detected_at: datetime | None = None  # what the relative times count from
         self._state_known = False  # False while a state message ("loading") is up
 
@@ -256,6 +279,7 @@ class TimelinePane(Pane):
         if not extends:
             table.clear()
         table.append_rows(self._cells(entry, detected_at) for entry in fresh)
+        self._entries = list(entries)
         self._shown_ids = ids
         self._detected_at = detected_at
         if not self._state_known or self.has_class("-empty") != (not ids):
@@ -267,6 +291,11 @@ class TimelinePane(Pane):
         self._state_known = True
         if fresh and at_end and table.row_count:
             table.move_cursor(row=table.row_count - 1)
+
+    def on_timeline_list_chosen(self, event: TimelineList.Chosen) -> None:
+        event.stop()
+        if 0 <= event.row < len(self._entries):
+            self.post_message(self.EntryOpened(self._entries[event.row], self._detected_at))
 
     @staticmethod
     def _cells(entry: TimelineEntry, detected_at: datetime | None) -> tuple[str, ...]:

@@ -55,8 +55,12 @@ def escalation_message(escalation: Escalation) -> str:
     parts.append(f"queued: {', '.join(channels)}" if channels else "nothing queued")
     if escalation.manual:
         parts.append("do by hand: " + "; ".join(escalation.manual))
+    if escalation.off_in_drills:
+        parts.append("off in drills: " + ", ".join(escalation.off_in_drills))
     if escalation.not_configured:
         parts.append("not configured: " + ", ".join(escalation.not_configured))
+    if not channels and not escalation.manual:
+        parts.append(f"no channel configured: call them ({contact.contact})")
     return ". ".join(parts)
 
 
@@ -207,7 +211,7 @@ class AlertingKeys(WarRoomBase):
     @on(Escalated)
     def _escalated(self, message: Escalated) -> None:
         escalation = message.escalation
-        by_hand = bool(escalation.manual or escalation.not_configured)
+        by_hand = bool(escalation.manual or escalation.not_configured or not escalation.queued)
         self.notify(safe_text(escalation_message(escalation)), title="Escalated",
                     severity="warning" if by_hand else "information", timeout=20, markup=False)
         if escalation.queued and channels_configured(self.war_app.settings):

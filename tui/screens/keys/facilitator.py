@@ -68,6 +68,9 @@ class FacilitatorKeys(WarRoomBase):
                 tooltip="Play the scenario's next inject now (later ones keep their spacing)"),
         Binding("S", "drill_score", "Drill score", show=False, id="drill.score",
                 tooltip="The score against the scenario's answer key, so far"),
+        # The same key in review: the footer offers it there (and only there).
+        Binding("S", "review_score", "Drill score", id="drill.review_score",
+                tooltip="A drill's score, from what the record kept of it"),
     ]
 
     def __init__(self) -> None:
@@ -148,8 +151,7 @@ class FacilitatorKeys(WarRoomBase):
         if message.event.kind == ev.END and not self._score_opened:
             # The drill stops only after the console closes: an end seen here is the scenario's.
             self._score_opened = True
-            self.notify("the scenario has ended: here is the score", title="Drill over")
-            self._show_score()
+            self._show_score()  # its status line says the drill is over: no toast over it
 
     # --- the keys -----------------------------------------------------------------------------
 
@@ -237,6 +239,26 @@ class FacilitatorKeys(WarRoomBase):
         await self.refresh_from_record()
 
     # --- the score ----------------------------------------------------------------------------
+
+    def review_can_score(self) -> bool:
+        """Whether the review's score key applies: in review, for a drill incident."""
+        incident = self.incident
+        return self.war_app.services.mode == "review" and incident is not None and incident.drill
+
+    @work(exclusive=True, group="drill-score", exit_on_error=False)
+    async def action_review_score(self) -> None:
+        """The recorded drill's score, computed again from its recorded inputs."""
+        from tui.drill_score import recorded_score
+        from tui.screens.score import ScoreScreen
+
+        incident = self.incident
+        if incident is None:
+            return
+        score, why = await self.war_app.in_record(
+            recorded_score, self.war_app.services.record, incident.id
+        )
+        status = "scored again from the record, against the scenario's answer key"
+        self.app.push_screen(ScoreScreen(score, status=status if score else "", why_none=why))
 
     @work(exclusive=True, group="drill-score", exit_on_error=False)
     async def _show_score(self) -> None:
