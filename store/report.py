@@ -244,7 +244,6 @@ def _summary(facts: _Facts) -> list[str]:
 
 
 FIRST_SIGN = "the first sign"
-SHORT_NAMES = {"mttd": "MTTD", "mttc": "MTTC", "mttr": "MTTR"}
 
 
 def _key_times(facts: _Facts) -> list[str]:
@@ -277,7 +276,7 @@ def _key_times(facts: _Facts) -> list[str]:
 def _response_time(time: ResponseTime, now: datetime, closed_at: datetime | None) -> str:
     """`MTTD 4m 10s (target < 5m 00s: met)`; one not reached says how long so far, or
     until the incident was closed (its clocks stop there, as the header's do)."""
-    name, target = SHORT_NAMES[time.key], f"target < {_span(time.target)}"
+    name, target = time.key.upper(), f"target < {_span(time.target)}"
     span = time.span(min(now, closed_at) if closed_at else now)
     if span is None:
         return f"{name} n/a (a false positive: nothing to contain or recover)"
