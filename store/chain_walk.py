@@ -108,7 +108,7 @@ def _walk_range(
         conn.execute("BEGIN")
         prev = chain.GENESIS
         if lo > 1:
-            prev = _hash_at(conn, version, lo - 1) or ""
+            prev = hash_at(conn, version, lo - 1) or ""
         walk = ChainWalk(conn, version, anchors, contents=False, first=lo, last=hi, prev=prev)
         for _entry in walk:
             pass
@@ -117,7 +117,8 @@ def _walk_range(
         conn.close()
 
 
-def _hash_at(conn: sqlite3.Connection, version: int, seq: int) -> str | None:
+def hash_at(conn: sqlite3.Connection, version: int, seq: int) -> str | None:
+    """The hash of chain entry `seq` in a record of schema `version` (None: there is none)."""
     for table in chained_tables(version):
         row = conn.execute(f"SELECT hash FROM {table} WHERE seq = ?", (seq,)).fetchone()
         if row is not None:

@@ -3,6 +3,11 @@
 Every change is a chained `incident.updated` timeline entry (who, what, why), so
 `warroom verify` replays the incidents table from the chain. Which open incident
 a console session takes as its own is `SessionScope`'s to say.
+
+A row holding a value no warroom writes (a crafted import, a hand edit: a date
+that is not a date, a severity `P9`) is read as `store.validate` holds imports:
+the lists skip it and say so in `record.unreadable`, so one bad row never stops
+every command that lists the rest; asked for by its ID, it is `UnreadableIncident`.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from store.errors import UnknownIncident
-from store.models import PHASES, SEVERITIES, STATUSES, Incident
+from store.errors import RecordError, UnknownIncident
+from store.models import PHASES, SEVERITIES, STATUSES, Incident, RowLike
 from store.record import iso
 from store.schema import INCIDENT_FIELDS, REASON_KEY
+from store.validate import INCIDENT_RULES
 
 if TYPE_CHECKING:
     from store.record import Record, WriteTransaction
@@ -57,6 +63,27 @@ def _describe(changes: dict[str, Any]) -> str:
 
 class LifecycleError(ValueError):
     """A change the incident's state does not allow (closing a closed one...); nothing recorded."""
+
+
+class UnreadableIncident(RecordError, ValueError):
+    """The incident's row holds a value no warroom writes; the message names it."""
+
+
+def read_incident(row: RowLike) -> Incident:
+    """The incident a row holds, its fields held to the rules every writer keeps
+    (`store.validate.INCIDENT_RULES`).
+
+    Raises ValueError naming the first value no warroom writes: without this a
+    severity `P9` or a year-9999 date would be read, and fail later, far from
+    here. The ID is not held to `NSI-YYYY-MM-DD-NNN`: an odd one breaks no reader
+    (it is text, shown sanitised) and is what the incident is asked for by.
+    """
+    present = row.keys()
+    for field_name, check in INCIDENT_RULES.items():
+        problem = check(row[field_name] if field_name in present else None)
+        if problem is not None:
+            raise ValueError(f"{field_name} {problem}")
+    return Incident.from_row(row)  # type: ignore[arg-type]
 
 
 Changes = Callable[[Incident, datetime], dict[str, Any]]
@@ -322,8 +349,17 @@ class Incidents:
         )
 
     def get(self, incident_id: str) -> Incident | None:
+        """The incident, None when there is none; UnreadableIncident when its row is bad."""
         rows = self.record.query("SELECT * FROM incidents WHERE id = ?", (incident_id,))
-        return Incident.from_row(rows[0]) if rows else None
+        if not rows:
+            return None
+        try:
+            return read_incident(rows[0])
+        except ValueError as error:
+            raise UnreadableIncident(
+                f"incident {incident_id} in {self.record.path} cannot be read: {error} "
+                "(a value no warroom writes: `warroom verify` names the entry)"
+            ) from None
 
     def get_required(self, incident_id: str) -> Incident:
         incident = self.get(incident_id)
@@ -342,7 +378,8 @@ class Incidents:
         elif not include_closed:
             sql += " WHERE status != 'closed'"
         rows = self.record.query(sql + " ORDER BY opened_at, id", params)
-        return [Incident.from_row(row) for row in rows]
+        # A row no warroom writes is skipped and said (record.unreadable), the rest listed.
+        return self.record.readable(rows, read_incident, "incident")
 
     def open_ones(self) -> builtins.list[Incident]:
         return self.list(include_closed=False)
@@ -355,6 +392,16 @@ class Incidents:
         """The incident a console session shows when it was given none: the newest it admits."""
         admitted = self.in_scope(scope)
         return admitted[-1] if admitted else None
+
+    def sole(self, scope: SessionScope) -> Incident | None:
+        """The one open incident `scope` admits; None when none or several are open.
+
+        What the live sources attach their timeline entries and evidence to when
+        the session names no incident: with several, a guess could put one
+        incident's evidence in another's; unattached, it is recorded all the same.
+        """
+        admitted = self.in_scope(scope)
+        return admitted[0] if len(admitted) == 1 else None
 
 
 def _refuse_closed(incident: Incident, doing: str) -> None:

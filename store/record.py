@@ -344,8 +344,13 @@ class Record:
             except (ValueError, TypeError, KeyError, OverflowError) as error:
                 key = _row_key(row)
                 message = f"{what} {key} skipped, it cannot be read: {error}"
+                if message in self.unreadable:
+                    continue  # one row read twice (a list, then a scope) is said once
                 self.unreadable.append(message)
-                log.warning("%s: %s", self.path, message)
+                # INFO, not WARNING: with no logging configured (the command line),
+                # logging's last-resort handler would print it raw to stderr, beside
+                # the caller's own sanitised line.
+                log.info("%s: %s", self.path, message)
         return built
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:

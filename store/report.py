@@ -8,6 +8,10 @@ Every value from the record passes through `store.markdown.escape`.
 Alerts are summarised in SQL (counts by rule and priority, first and last,
 top pods) and at most `alert_rows` of them are listed, so a record with a
 million alerts reports in about the time of three indexed scans.
+
+The key times and the response times (MTTD, MTTC, MTTR against the runbook's
+targets) count from the incident's first sign, as `store.response_times`
+defines them for the header clocks, the drill score and `warroom metrics`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from store.markdown import code, escape
 from store.models import ActionEntry, Incident, TimelineEntry
 from store.record import Record
 from store.report_sections import sections as load_sections
+from store.response_times import MEASURES, ResponseTime, clock_start, response_times
 
 REPORT_TITLE = "# Network Security Incident Report"
 EXECUTIVE_TITLE = "# Network Security Incident Executive Summary"
@@ -81,10 +86,10 @@ def _offset(moment: datetime, origin: datetime) -> str:
     return f"{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def _at(moment: datetime | None, origin: datetime) -> str:
+def _at(moment: datetime | None, origin: datetime, since: str = "detection") -> str:
     if moment is None:
         return "not recorded"
-    return f"{_time(moment)}, {_offset(moment, origin)} after detection"
+    return f"{_time(moment)}, {_offset(moment, origin)} after {since}"
 
 
 def _indent(text: str, prefix: str = "  ") -> str:
@@ -139,11 +144,20 @@ class _Facts:
         return self.incident.detected_at or self.incident.opened_at
 
     @property
+    def first_sign(self) -> datetime:
+        """Where the incident's clocks start (`store.response_times.clock_start`)."""
+        return clock_start(self.incident, self.first_alert)
+
+    @property
     def resolution(self) -> datetime | None:
         return self.incident.recovered_at or self.incident.closed_at
 
+    def response_times(self) -> dict[str, ResponseTime]:
+        last = self.decisions[-1].decision if self.decisions else None
+        return response_times(self.incident, self.first_alert, last_decision=last)
+
     def duration(self) -> str:
-        start = min(filter(None, (self.first_alert, self.detection)))
+        start = self.first_sign
         if self.resolution is not None:
             return _span(self.resolution - start)
         return f"ongoing ({_span(self.now - start)} so far, status {escape(self.incident.status)})"
@@ -229,26 +243,47 @@ def _summary(facts: _Facts) -> list[str]:
     return lines + [prefix + generated, ""]
 
 
+FIRST_SIGN = "the first sign"
+
+
 def _key_times(facts: _Facts) -> list[str]:
-    incident, origin = facts.incident, facts.detection
-    detection = _time(origin)
+    """The template's Detection, Containment and Resolution, then the response times:
+    each counted from the incident's first sign, as the header and the score count."""
+    incident, origin = facts.incident, facts.first_sign
+    detection = _time(facts.detection)
     details = []
     if facts.first_alert is not None:
         details.append(f"first alert {_time(facts.first_alert)}")
     if incident.acknowledged_at is not None:
-        details.append(f"acknowledged {_at(incident.acknowledged_at, origin)}")
+        details.append(f"acknowledged {_at(incident.acknowledged_at, origin, FIRST_SIGN)}")
     if details:
         detection += " (" + "; ".join(details) + ")"
-    resolution = _at(facts.resolution, origin)
+    resolution = _at(facts.resolution, origin, FIRST_SIGN)
     if incident.closed_at is not None and incident.recovered_at is not None:
         resolution += f"; closed {_time(incident.closed_at)}"
     if incident.resolution:
         resolution += f": {escape(incident.resolution, limit=2000)}"
+    times = facts.response_times()
     return [
         f"- Detection: {detection}",
-        f"- Containment: {_at(incident.contained_at, origin)}",
+        f"- Containment: {_at(incident.contained_at, origin, FIRST_SIGN)}",
         f"- Resolution: {resolution}",
+        f"- Response times from {FIRST_SIGN} ({_time(origin)}): "
+        + "; ".join(_response_time(times[key], facts.now, incident.closed_at) for key in MEASURES),
     ]
+
+
+def _response_time(time: ResponseTime, now: datetime, closed_at: datetime | None) -> str:
+    """`MTTD 4m 10s (target < 5m 00s: met)`; one not reached says how long so far, or
+    until the incident was closed (its clocks stop there, as the header's do)."""
+    name, target = time.key.upper(), f"target < {_span(time.target)}"
+    span = time.span(min(now, closed_at) if closed_at else now)
+    if span is None:
+        return f"{name} n/a (a false positive: nothing to contain or recover)"
+    if time.end is None:
+        until = "until closed" if closed_at else "so far"
+        return f"{name} not reached ({_span(span)} {until}, {target})"
+    return f"{name} {_span(span)} ({target}: {'met' if time.met() else 'MISSED'})"
 
 
 def _root_cause(facts: _Facts) -> list[str]:

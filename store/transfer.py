@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from store import chain
+from store.chain_walk import hash_at
 from store.errors import RecordError, RecordUnreadable
 from store.incidents import replay
 from store.record import (
@@ -56,6 +57,7 @@ from store.schema import (
     SCHEMA_VERSION,
     chained_tables,
     from_stored,
+    schema_version,
 )
 from store.validate import row_problem
 from store.verify import (
@@ -607,7 +609,7 @@ def check_provenance(export: sqlite3.Connection, source: sqlite3.Connection) -> 
     )
     head_seq, _, head_hash = facts["source_head"].partition(":")
     if int(head_seq):
-        found = _hash_at(source, int(head_seq))
+        found = hash_at(source, schema_version(source), int(head_seq))
         if found != head_hash:
             problems.append(f"the source's entry {head_seq} is not the head the export names")
     for seq, table, source_seq, source_hash in export.execute(
@@ -621,11 +623,3 @@ def check_provenance(export: sqlite3.Connection, source: sqlite3.Connection) -> 
         if theirs is None or theirs[-1] != source_hash or tuple(theirs[:-1]) != tuple(mine):
             problems.append(f"export entry {seq} differs from source {table} entry {source_seq}")
     return problems
-
-
-def _hash_at(conn: sqlite3.Connection, seq: int) -> str | None:
-    for table in CHAINED_TABLES:
-        row = conn.execute(f"SELECT hash FROM {table} WHERE seq = ?", (seq,)).fetchone()
-        if row:
-            return row[0]
-    return None

@@ -175,6 +175,62 @@ def test_on_the_drill_cluster_an_action_opens_a_drill_incident_and_the_next_ones
     assert "203.0.113.66/32" not in policy["spec"]["egress"][0]["to"][0]["ipBlock"]["except"]
 
 
+def test_the_incident_an_action_opens_on_the_drill_cluster_is_a_drill_from_its_first_entry(
+    drill_server: DrillServerThread,
+    drill_kubeconfig: Path,
+    record_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(
+        ["act", "isolate", "orchestrator", "--yes", "--json", "--kubeconfig", str(drill_kubeconfig)]
+    )
+    incident_id = json.loads(capsys.readouterr().out)["incident_id"]
+    assert code == 0
+    with Record.open(record_path) as record:
+        entries = record.timeline.for_incident(incident_id)
+    opened = next(entry for entry in entries if entry.kind == "incident.opened")
+    assert opened.data["drill"] == 1
+    assert opened.summary.startswith("Drill opened: isolate orchestrator")
+    # No second entry that makes it a drill afterwards: it never was a real incident.
+    assert not [e for e in entries if e.kind == "incident.updated" and "drill" in e.data]
+
+
+def test_an_action_ticks_the_checklist_item_it_proves_at_once_and_once(
+    drill_server: DrillServerThread,
+    drill_kubeconfig: Path,
+    record_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from actions.checklists import tick_proven
+
+    code = main(
+        ["act", "isolate", "orchestrator", "--yes", "--json", "--kubeconfig", str(drill_kubeconfig)]
+    )
+    outcome = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert outcome["status"] == "succeeded"
+    incident_id = outcome["incident_id"]
+    with Record.open(record_path) as record:
+        tick = record.checklist.state(incident_id)[("containment", "Isolate Affected Services")]
+        assert tick.checked
+        assert tick.actor == "warroom"
+        assert tick.note is not None
+        assert "isolate orchestrator succeeded" in tick.note
+        # The console ticks what an outcome proves after it too: that adds nothing.
+        assert tick_proven(record, incident_id) == []
+        (count,) = record.query(
+            "SELECT count(*) FROM checklist WHERE incident_id = ? AND item = ?",
+            (incident_id, "Isolate Affected Services"),
+        )[0]
+        assert count == 1
+    # A failed action proves nothing: a service account that does not exist stays unticked.
+    kube = ["--kubeconfig", str(drill_kubeconfig)]
+    assert main(["act", "disable-sa", "ghost", "--yes", *kube]) == 1
+    with Record.open(record_path) as record:
+        ticks = record.checklist.state(incident_id)
+        assert ("containment", "Disable Compromised Service Accounts") not in ticks
+
+
 def test_with_several_incidents_open_it_refuses_and_names_them(
     drill_server: DrillServerThread,
     drill_kubeconfig: Path,

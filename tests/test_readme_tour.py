@@ -97,7 +97,12 @@ def test_the_tour_works_pasted_into_one_shell(tmp_path: Path) -> None:
         assert "report.saved" in kinds
         assert "report.issued" not in kinds
         captured = [e for e in record.evidence.for_incident(incident.id) if e.action_id]
-        assert len(captured) == 6  # capture's bundle (watch may add its DNS detections)
+        assert len(captured) == 6  # capture's bundle
+        # `watch` started after the incident was opened: a session of its own, which
+        # records beside the incident but adds nothing to it (no health, no evidence).
+        assert "source.health" not in kinds
+        assert [e.name for e in record.evidence.for_incident(incident.id) if not e.action_id] == []
+        assert record.query("SELECT count(*) FROM timeline WHERE kind = 'source.health'")[0][0]
     assert (work / "report.md").read_text().startswith("# Network Security Incident Report")
     watched = (work / "watch.jsonl").read_text().splitlines()
     assert watched

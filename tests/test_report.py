@@ -181,14 +181,22 @@ def test_header_block_is_filled_from_the_record(record: Record, story: str) -> N
     ]
 
 
-def test_timeline_times_are_relative_to_detection(record: Record, story: str) -> None:
+def test_key_times_count_from_the_first_sign_and_the_appendix_from_detection(
+    record: Record, story: str
+) -> None:
     report = render_report(record, story)
+    # The first alert (08:58) came before detection (09:00): the clocks start at it.
     assert (
         "- Detection: 2026-03-14 09:00:00 UTC (first alert 2026-03-14 08:58:00 UTC; "
-        "acknowledged 2026-03-14 09:03:00 UTC, +00:03:00 after detection)"
+        "acknowledged 2026-03-14 09:03:00 UTC, +00:05:00 after the first sign)"
     ) in report
-    assert "- Containment: 2026-03-14 09:08:10 UTC, +00:08:10 after detection" in report
-    assert "- Resolution: 2026-03-14 09:58:10 UTC, +00:58:10 after detection" in report
+    assert "- Containment: 2026-03-14 09:08:10 UTC, +00:10:10 after the first sign" in report
+    assert "- Resolution: 2026-03-14 09:58:10 UTC, +01:00:10 after the first sign" in report
+    assert (
+        "- Response times from the first sign (2026-03-14 08:58:00 UTC): "
+        "MTTD 5m 00s (target < 5m 00s: MISSED); MTTC 10m 10s (target < 15m 00s: met); "
+        "MTTR 1h 00m 10s (target < 2h 00m 00s: met)"
+    ) in report
     appendix = report.split("## Appendix: Full Timeline")[1]
     assert "| +00:00:00 | 2026-03-14 09:00:00 UTC |" in appendix
     assert "| +00:58:10 | 2026-03-14 09:58:10 UTC |" in appendix
@@ -320,6 +328,7 @@ def test_executive_summary_variant(record: Record, story: str) -> None:
         "## Audit Chain",
     ]
     assert "**Status**: recovered, phase recovery" in summary
+    assert "MTTD 5m 00s (target < 5m 00s: MISSED); MTTC 10m 10s" in summary
     assert "- 1 response actions worked, 2 failed or have no known outcome" in summary
     assert "- executive summary overdue" not in summary
     assert "- executive summary due in 23h 1m (due 2026-03-15 09:00:00 UTC)" in summary
@@ -333,6 +342,16 @@ def test_an_open_incident_reports_its_duration_so_far(record: Record, clock: Fro
     report = render_report(record, incident.id)
     assert "**Duration**: ongoing (1h 30m 00s so far, status open)" in report
     assert "- Containment: not recorded" in report
+    assert (
+        "MTTD not reached (1h 30m 00s so far, target < 5m 00s); "
+        "MTTC not reached (1h 30m 00s so far, target < 15m 00s)"
+    ) in report
+    clock.advance(minutes=30)
+    record.incidents.close(incident.id, resolution="a scanner we run", false_positive=True)
+    clock.advance(hours=5)
+    closed = render_report(record, incident.id)
+    assert "MTTD not reached (2h 00m 00s until closed, target < 5m 00s)" in closed
+    assert "MTTC n/a (a false positive: nothing to contain or recover)" in closed
     assert "No alerts recorded for this incident." in report
     assert "Not yet determined: no root cause, decision or note recorded." in report
 

@@ -80,3 +80,34 @@ def test_an_end_before_the_start_counts_as_zero() -> None:
         detected_at=T0, acknowledged_at=T0 - timedelta(seconds=30),
     )  # fmt: skip
     assert response_times(skewed)["mttd"].seconds() == 0.0
+
+
+def test_the_report_the_score_and_the_metrics_give_one_mttd(record: Record, clock: Any) -> None:
+    """The report's response times are the ones the score and `warroom metrics` give."""
+    from actions.drill.scenario import load_builtin
+    from actions.drill.score import score_drill
+    from store.metrics import compute
+    from store.report import render_executive, render_report
+
+    first_sign = clock.now
+    clock.advance(minutes=2)  # opened by hand two minutes after the first alert
+    incident = record.incidents.open("DNS tunnel from orchestrator", severity="P0", drill=True)
+    link_alert(record, incident.id, first_sign)
+    clock.advance(minutes=4, seconds=20)
+    record.incidents.acknowledge(incident.id, actor="alice")
+    clock.advance(minutes=3)
+    record.incidents.advance(incident.id, "eradication")  # contained: MTTC stops
+
+    score = score_drill(
+        load_builtin("dns-exfiltration"), record, incident.id, clock_started_at=first_sign
+    )
+    measures = compute(record).groups["drill"].measures
+    assert score.mttd.seconds == measures["mttd"].median == 6 * 60 + 20
+    assert score.mttc.seconds == measures["mttc"].median == 9 * 60 + 20
+    for report in (render_report(record, incident.id), render_executive(record, incident.id)):
+        assert (
+            "- Response times from the first sign (2026-03-14 09:00:00 UTC): "
+            "MTTD 6m 20s (target < 5m 00s: MISSED); MTTC 9m 20s (target < 15m 00s: met); "
+            "MTTR not reached (9m 20s so far, target < 2h 00m 00s)"
+        ) in report
+        assert "acknowledged 2026-03-14 09:06:20 UTC, +00:06:20 after the first sign" in report

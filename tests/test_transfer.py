@@ -465,3 +465,26 @@ def test_imported_notifications_never_hold_back_the_records_own_siem_feed(
         # Marking a copy to be sent from here is found.
         other.conn.execute("UPDATE outbox_state SET status = 'queued' WHERE status = 'failed'")
         assert "imported copy" in verify_chain(other.conn).problem.problem
+
+
+def test_provenance_against_an_older_copy_of_the_source_names_the_missing_head(
+    record: Record, two_incidents: tuple[str, str], tmp_path: Path
+) -> None:
+    """The source may be a copy from before alert links were chained (schema 2) that ends
+    before the head the export names: said as a difference, with the copy's own tables."""
+    from store.schema import CHAINED_SINCE, chained_tables
+
+    first, _ = two_incidents
+    out = exported(record, first, tmp_path)
+    head_seq = record.head()[0]
+    older = tmp_path / "older-copy.db"
+    with sqlite3.connect(older) as copy:
+        record.conn.backup(copy)
+    with sqlite3.connect(older) as copy:
+        for table in CHAINED_SINCE:
+            copy.execute(f"DROP TABLE {table}")
+        copy.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        for table in chained_tables(2):
+            copy.execute(f"DELETE FROM {table} WHERE seq = ?", (head_seq,))
+    problems = check_provenance(connect_readonly(out), connect_readonly(older))
+    assert f"the source's entry {head_seq} is not the head the export names" in problems

@@ -3,24 +3,24 @@
 The drill server wants a bearer token, new each run, which the user entry
 carries, and serves TLS with a CA made for the run, which the cluster entry
 carries (`certificate-authority-data`). The file is the credential, so it is
-written 0600 (as kubectl writes its own) whatever the umask, never through a
-symlink, and never over a file that warroom did not write (`--kubeconfig-out
-~/.kube/config` must not destroy the user's own). A file warroom wrote for an
-earlier drill starts with `HEADER` and is replaced whole (a new file renamed
-over it).
+written as `store.private` writes every private file: 0600 (as kubectl writes
+its own) in 0700 folders whatever the umask, never through a symlink, and never
+over a file that warroom did not write (`--kubeconfig-out ~/.kube/config` must
+not destroy the user's own). A file warroom wrote for an earlier drill starts
+with `HEADER` and is replaced whole (a new file renamed over it).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from store.private import create_private, private_folder, write_private
 
 HEADER = "# Written by `warroom drill` for its drill cluster; the next drill may replace it.\n"
 MAX_OWN_FILE_BYTES = 64 * 1024  # ours are a few hundred bytes
@@ -55,14 +55,14 @@ def write_kubeconfig(path: Path, server_url: str, *, token: str, ca_pem: bytes |
     path = Path(path)
     document = build_kubeconfig(server_url, token=token, ca_pem=ca_pem, context=context,
                                 namespace=namespace)
-    text = HEADER + yaml.safe_dump(document, sort_keys=False)
-    _make_folder(path.parent)
+    data = (HEADER + yaml.safe_dump(document, sort_keys=False)).encode("utf-8")
+    private_folder(path.parent)
     try:
         existing = os.lstat(path)
     except FileNotFoundError:
         existing = None
     if existing is None:
-        _create(path, text)
+        _create(path, data)
     elif stat.S_ISLNK(existing.st_mode):
         raise KubeconfigRefused(f"{path} is a symbolic link: the kubeconfig is not written "
                                 "through one (name the file itself)")
@@ -70,50 +70,19 @@ def write_kubeconfig(path: Path, server_url: str, *, token: str, ca_pem: bytes |
         raise KubeconfigRefused(f"{path} exists and is not a kubeconfig a drill wrote: "
                                 "remove it or name another file")
     else:
-        _replace(path, text)
+        write_private(path, data)  # a new file renamed over it: the old one is never truncated
     return path
 
 
-def _make_folder(folder: Path) -> None:
-    """The folder, created private (0700) when it does not exist yet."""
-    missing = []
-    for parent in (folder, *folder.parents):
-        if parent.exists():
-            break
-        missing.append(parent)
-    for parent in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            parent.mkdir(mode=0o700)
-        os.chmod(parent, 0o700)  # mkdir's mode is cut by the umask
-
-
-def _create(path: Path, text: str) -> None:
-    # O_EXCL: if anything (a symlink, a file) appeared since the check, fail instead.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+def _create(path: Path, data: bytes) -> None:
+    # Exclusive: if anything (a symlink, a file) appeared since the check, fail instead.
     try:
-        descriptor = os.open(path, flags, 0o600)
+        descriptor = create_private(path)
     except FileExistsError:
         raise KubeconfigRefused(f"{path} appeared while the drill was writing it: "
                                 "not overwritten") from None
-    _fill(descriptor, text)
-
-
-def _replace(path: Path, text: str) -> None:
-    """A new private file beside `path`, renamed over it: the old inode is never truncated."""
-    descriptor, temporary = tempfile.mkstemp(prefix=".warroom-kubeconfig-", dir=path.parent)
-    try:
-        _fill(descriptor, text)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _fill(descriptor: int, text: str) -> None:
-    os.fchmod(descriptor, 0o600)  # exactly 0600, whatever the umask took away or left
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
 

@@ -3,7 +3,9 @@
 validate -> preview (exact manifest or patch, server-side dry run with
 dryRun=All, a SelfSubjectAccessReview per verb) -> [the caller confirms] ->
 intent recorded -> execute, each call under a timeout -> read back and verify
--> outcome recorded (which also writes the timeline entry) -> incident updated.
+-> outcome recorded (which also writes the timeline entry) -> incident updated
+-> the checklist items the outcome proves ticked (`actions.checklists.tick_proven`),
+so `warroom act` ticks them as the console does.
 
 Nothing touches the cluster before the intent is committed, and every
 execute ends with an outcome, even when the preview already showed that the
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from actions.checklists.proven import tick_proven
 from actions.cluster import Cluster, ClusterError, Kind, kind_of
 from actions.runbook.checks import (
     InvalidRequest,
@@ -173,7 +176,9 @@ class RunbookActions:
     """The runbook's actions on one cluster, recorded in one record.
 
     `preview = await actions.preview(request)`; show it; then
-    `outcome = await actions.execute(preview)`.
+    `outcome = await actions.execute(preview)`. `drill`: the cluster is warroom's
+    drill cluster, so an incident an action opens for itself is a drill's from
+    its first entry (kept apart in the metrics, never taken by a live session).
     """
 
     def __init__(
@@ -183,11 +188,13 @@ class RunbookActions:
         *,
         actor: str | None = None,
         clock: Callable[[], datetime] | None = None,
+        drill: bool = False,
     ) -> None:
         self.record = record
         self.cluster = cluster
         self.actor = actor
         self.clock = clock or record.clock
+        self.drill = drill
         # One thread for every record call of this handle: in order, never two at once.
         self._record_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-record")
 
@@ -389,6 +396,8 @@ class RunbookActions:
             )
         if outcome.status == "succeeded":
             await self._in_record_to_the_end(self._advance_incident, request.action, incident_id)
+            # The items it proves tick now, citing it (once: a ticked item is left alone).
+            await self._in_record_to_the_end(tick_proven, self.record, incident_id)
         return outcome
 
     def _incident_for(self, preview: ActionPreview) -> tuple[str, bool]:
@@ -399,6 +408,7 @@ class RunbookActions:
         incident = self.record.incidents.open(
             f"{request.action}{target} (opened by the action)",
             severity=NEW_INCIDENT_SEVERITY.get(request.action, "P1"),
+            drill=self.drill,
             actor=self.actor,
             namespace=request.namespace,
             cluster_context=self.cluster.context,

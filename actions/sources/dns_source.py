@@ -25,7 +25,9 @@ from actions.sources.coredns import parse_query
 from actions.sources.dns import DnsDetection, DnsDetectorSettings, DnsTunnelDetector
 from actions.sources.health import CONNECTED, STOPPED, HealthReporter
 from actions.sources.podlogs import PodLogs
+from actions.sources.recorder import session_incident
 from store import Record
+from store.incidents import SessionScope
 
 RULE = "DNS tunneling or exfiltration suspected"
 TAGS = ("T1048", "T1071.004", "dns", "exfiltration", "mitre_exfiltration", "warroom")
@@ -56,11 +58,14 @@ class CoreDnsSource:
     def __init__(self, api: Any, record: Record, classifier: Classifier, *,
                  namespace: str = "kube-system", selector: str = "k8s-app=kube-dns",
                  container: str | None = "coredns", incident_id: str | None = None,
-                 settings: DnsDetectorSettings | None = None, **follow_options: Any) -> None:
+                 settings: DnsDetectorSettings | None = None,
+                 scope: SessionScope | None = None, **follow_options: Any) -> None:
         self.record = record
         self.classifier = classifier
         self.namespace = namespace
         self.incident_id = incident_id
+        self.scope = scope or SessionScope()
+        """Which open incidents are this session's: its evidence goes to the one there is."""
         self.detector = DnsTunnelDetector(settings)
         self.logs = PodLogs(api, namespace, [selector], what="CoreDNS pods",
                             container=container, **follow_options)
@@ -97,20 +102,23 @@ class CoreDnsSource:
     def _record(self, pod: str, detections: list[DnsDetection]) -> AlertBatch:
         return record_detections(self.record, self.classifier, detections, hostname=pod,
                                  origin=f"coredns:{self.namespace}/{pod}",
-                                 incident_id=self.incident_id)
+                                 incident_id=self.incident_id, scope=self.scope)
 
 
 
 def record_detections(record: Record, classifier: Classifier, detections: list[DnsDetection], *,
-                      hostname: str, origin: str, incident_id: str | None) -> AlertBatch:
-    """Record detections as alerts, and their queries as evidence (fresh ones only)."""
+                      hostname: str, origin: str, incident_id: str | None,
+                      scope: SessionScope | None = None) -> AlertBatch:
+    """Record detections as alerts, and their queries as evidence (fresh ones only).
+
+    The evidence goes to `incident_id`, else to the one open incident `scope` admits.
+    """
     alerts = [detection_alert(d, hostname) for d in detections]
     preparer = BatchPreparer(classifier, incident_id=incident_id, origin=origin)
     prepared = preparer.prepare(list(enumerate(alerts, 1)), record.now())
     writer = BatchWriter(record, classifier, incident_id=incident_id)
     added = set(writer.write(prepared).accepted_keys)
-    open_ones = record.incidents.open_ones()
-    incident = incident_id or (open_ones[0].id if len(open_ones) == 1 else None)
+    incident = session_incident(record, incident_id, scope or SessionScope())
     recorded = []
     for alert, detection in zip(alerts, detections, strict=True):
         fresh = alert.dedupe_key in added

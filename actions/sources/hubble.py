@@ -27,7 +27,9 @@ from actions.sources.dns import DnsDetection, DnsTunnelDetector
 from actions.sources.dns_source import record_detections
 from actions.sources.health import ABSENT, CONNECTED, RETRYING, STOPPED, HealthReporter
 from actions.sources.kube import Backoff, LineSplitter
+from actions.sources.recorder import session_incident
 from store import Record
+from store.incidents import SessionScope
 
 # Keys of flows already seen, kept to skip replays (16 bytes each, about 8 MB at the limit).
 EXIT_GRACE = 5.0  # seconds a hubble process whose output ended gets to exit by itself
@@ -121,12 +123,15 @@ class HubbleSource:
 
     def __init__(self, record: Record, classifier: Classifier, *, file: Path | None = None,
                  command: list[str] | None = None, incident_id: str | None = None,
-                 evidence_seconds: float = 10.0, backoff: Backoff | None = None) -> None:
+                 evidence_seconds: float = 10.0, backoff: Backoff | None = None,
+                 scope: SessionScope | None = None) -> None:
         self.record = record
         self.classifier = classifier
         self.file = file
         self.command = command
         self.incident_id = incident_id
+        self.scope = scope or SessionScope()
+        """Which open incidents are this session's: its evidence goes to the one there is."""
         self.evidence_seconds = evidence_seconds
         self.backoff = backoff or Backoff(1.0, 60.0)
         self.detector = DnsTunnelDetector()
@@ -229,7 +234,7 @@ class HubbleSource:
             if found:
                 sink(await asyncio.to_thread(
                     record_detections, self.record, self.classifier, found, hostname="hubble",
-                    origin="hubble", incident_id=self.incident_id))
+                    origin="hubble", incident_id=self.incident_id, scope=self.scope))
             if time.monotonic() - self._kept_since >= self.evidence_seconds:
                 await asyncio.to_thread(self._keep_evidence)
 
@@ -270,8 +275,7 @@ class HubbleSource:
         self._kept_since = time.monotonic()
         if not kept:
             return
-        open_ones = self.record.incidents.open_ones()
-        incident = self.incident_id or (open_ones[0].id if len(open_ones) == 1 else None)
+        incident = session_incident(self.record, self.incident_id, self.scope)
         first = json.loads(kept[0]).get("time", "") if kept[0].startswith("{") else ""
         self.record.evidence.add(
             incident, f"hubble-flows-{first or self.record.now()}.jsonl",

@@ -6,6 +6,11 @@ source; health changes, Warning events and drift on the timeline), handed
 to `sink`, and shown to the incident detector, whose proposals go to `sink`
 too; `accept`/`dismiss` them through `.detector`. A source that fails with a
 bug reports it as its health ("stopped: failed ...") and the others go on.
+
+`scope` (`store.incidents.SessionScope`) says which open incidents are this
+session's: the detector proposes only while none is open, and the timeline
+entries and evidence the sources record go to the one there is (`incident_id`,
+when given, wins), never to another session's incident.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from actions.sources.recorder import TimelineRecorder
 from actions.sources.traffic import PrometheusClient, TrafficMonitor
 from actions.sources.warroom_alerts import alert_output, record_alert
 from store import Record
+from store.incidents import SessionScope
 
 Sink = Callable[[object], None]
 DRIFT_RULE = "Network policy configuration drift"
@@ -45,15 +51,18 @@ class LiveSources:
 
     def __init__(self, cluster: Cluster, record: Record, settings: Any, classifier: Classifier,
                  *, incident_id: str | None = None, hubble_file: Path | None = None,
-                 kubeconfig: str | None = None, actor: str = "warroom") -> None:
+                 kubeconfig: str | None = None, actor: str = "warroom",
+                 scope: SessionScope | None = None) -> None:
         api, namespace = cluster.client, cluster.namespace
+        scope = scope or SessionScope()
         self.record = record
         self.incident_id = incident_id
         self._recording: set[asyncio.Task[None]] = set()
-        self.recorder = TimelineRecorder(record, incident_id=incident_id, actor=actor)
+        self.recorder = TimelineRecorder(record, incident_id=incident_id, actor=actor,
+                                         scope=scope)
         self.detector = IncidentDetector(record, self._to_sink, wording=classifier.wording,
                                          actor=actor, context=cluster.context,
-                                         namespace=namespace)
+                                         namespace=namespace, scope=scope)
         self.falco = FalcoFollower(
             api, record, classifier, namespace=settings.falco.namespace,
             selector=settings.falco.selector, fallback_selector=settings.falco.fallback_selector,
@@ -64,7 +73,8 @@ class LiveSources:
                                       relist_seconds=settings.policies.relist_seconds)
         self.dns = CoreDnsSource(api, record, classifier, namespace=settings.coredns.namespace,
                                  selector=settings.coredns.selector,
-                                 container=settings.coredns.container, incident_id=incident_id)
+                                 container=settings.coredns.container, incident_id=incident_id,
+                                 scope=scope)
         self.mesh = MeshMonitor(cluster, namespace, kubeconfig=kubeconfig,
                                 interval_seconds=settings.mesh.interval_seconds,
                                 record=record, incident_id=incident_id)
@@ -76,10 +86,20 @@ class LiveSources:
             interval_seconds=settings.prometheus.interval_seconds)
         # --hubble-file wins over the configuration file's [hubble] file.
         self.hubble = HubbleSource(record, classifier, file=hubble_file or settings.hubble.file,
-                                   incident_id=incident_id)
+                                   incident_id=incident_id, scope=scope)
         self.rates = AlertRates()
         """Alerts a second per severity from every source (Falco, DNS, traffic, Hubble)."""
         self._sink: Sink = lambda _item: None
+
+    @property
+    def scope(self) -> SessionScope:
+        """Which open incidents are this session's (see the module docstring)."""
+        return self.detector.scope
+
+    @scope.setter
+    def scope(self, scope: SessionScope) -> None:
+        for holder in (self.detector, self.recorder, self.dns, self.hubble):
+            holder.scope = scope
 
     @property
     def sources(self) -> list[tuple[str, RunSource]]:

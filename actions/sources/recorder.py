@@ -3,7 +3,8 @@
 Alerts are recorded by the Falco follower itself (in batches, deduplicated).
 Health changes, Warning events, drift findings and incident proposals are
 few: each becomes one timeline entry, attached to the given incident, else
-to the one open incident, else to none.
+to the session's one open incident (`scope`: a drill's never goes to a real
+incident or an older drill's, nor a live one to a drill's), else to none.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from actions.sources.events import WarningEvent
 from actions.sources.health import SourceHealth
 from actions.sources.policies import DriftReport
 from store import Record
+from store.incidents import SessionScope
 
 EVENT_KIND = "cluster.warning-event"
 HEALTH_KIND = "source.health"
@@ -26,10 +28,12 @@ class TimelineRecorder:
     """A sink: records health changes, Warning events and drift; ignores everything else."""
 
     def __init__(self, record: Record, *, incident_id: str | None = None,
-                 actor: str = "warroom") -> None:
+                 actor: str = "warroom", scope: SessionScope | None = None) -> None:
         self.record = record
         self.incident_id = incident_id
         self.actor = actor
+        self.scope = scope or SessionScope()
+        """Which open incidents are this session's (default: any)."""
 
     def recorded_event_keys(self) -> set[str]:
         """Keys of the Warning events already on the timeline (so a restart adds none twice)."""
@@ -44,10 +48,7 @@ class TimelineRecorder:
         return keys
 
     def incident(self) -> str | None:
-        if self.incident_id is not None:
-            return self.incident_id
-        open_ones = self.record.incidents.open_ones()
-        return open_ones[0].id if len(open_ones) == 1 else None
+        return session_incident(self.record, self.incident_id, self.scope)
 
     def __call__(self, item: object) -> None:
         if isinstance(item, SourceHealth):
@@ -70,3 +71,12 @@ class TimelineRecorder:
     def _add(self, kind: str, summary: str, data: dict[str, Any]) -> None:
         self.record.timeline.add(self.incident(), kind, summary, actor=self.actor,
                                  data=data)
+
+
+def session_incident(record: Record, incident_id: str | None, scope: SessionScope) -> str | None:
+    """What a source attaches an entry or evidence to: the incident it was given, else the one
+    open incident of its session (`Incidents.sole`), else none."""
+    if incident_id is not None:
+        return incident_id
+    incident = record.incidents.sole(scope)
+    return incident.id if incident is not None else None

@@ -17,8 +17,9 @@ Which incident, without `--incident`: the one open incident of the cluster's
 kind (a drill incident on warroom's drill cluster, a real one elsewhere:
 `is_drill_cluster`). With several open, or only ones of the other kind, it
 refuses (exit 2) and names them, rather than open yet another or mix a drill
-into a real incident; with none open, executing opens one, flagged a drill on
-the drill cluster. So `act restore` finds what the earlier actions did.
+into a real incident; with none open, executing opens one, a drill's from its
+first entry on the drill cluster. So `act restore` finds what the earlier
+actions did. An incident row no warroom writes is skipped and said on stderr.
 """
 
 from __future__ import annotations
@@ -33,7 +34,15 @@ from typing import Any
 
 import yaml
 
-from tui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, open_record, print_json
+from tui.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    open_record,
+    print_json,
+    warn_unreadable,
+)
 from tui.safe import safe_text
 
 MESHES = ("auto", "istio", "linkerd")
@@ -302,8 +311,12 @@ async def _run(args: argparse.Namespace) -> int:
     drill = is_drill_cluster(cluster)
     async with cluster:
         with open_record(args) as record:
-            actions = RunbookActions(record, cluster, actor=_actor())
-            request = _request(args, cluster.namespace, settings, _incident(args, record, drill))
+            actions = RunbookActions(record, cluster, actor=_actor(), drill=drill)
+            try:
+                incident_id = _incident(args, record, drill)
+            finally:
+                warn_unreadable("act", record)  # also when they leave it ambiguous
+            request = _request(args, cluster.namespace, settings, incident_id)
             try:
                 preview = await actions.preview(request)
             except InvalidRequest as error:
@@ -321,8 +334,6 @@ async def _run(args: argparse.Namespace) -> int:
             elif not args.json and not args.yes:
                 _show_preview(preview, False, sys.stderr)
             outcome = await actions.execute(preview, progress=None if args.json else _progress)
-            if outcome.opened_incident and drill:
-                record.incidents.update(outcome.incident_id, drill=True, actor=_actor())
     if outcome.opened_incident:
         kind = "drill incident" if drill else "incident"
         print(safe_text(f"opened {kind} {outcome.incident_id} for this action"), file=sys.stderr)

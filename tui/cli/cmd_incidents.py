@@ -25,7 +25,14 @@ import getpass
 import sys
 from typing import Any
 
-from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_json
+from tui.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    open_record,
+    print_json,
+    warn_unreadable,
+)
 from tui.safe import safe_text
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
@@ -284,6 +291,7 @@ def _list(args: argparse.Namespace) -> int:
         incidents = [
             (incident, due_for(record, incident, now)) for incident in record.incidents.list()
         ]
+    warn_unreadable("incidents", record)  # a row no warroom writes: skipped, and said
     if args.json:
         print_json(
             {

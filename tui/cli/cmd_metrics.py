@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 
 from tui.cli.cmd_report import RecordUnavailable, open_existing_record
-from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, print_json
+from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, print_json, warn_unreadable
 from tui.safe import safe_text
 
 
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with open_existing_record(args, readonly=True) as record:
             metrics = compute(record, since=since)
+        warn_unreadable("metrics", record)  # incidents no warroom writes are left out, and said
     except RecordUnavailable as error:
         if args.json:
             print_json({"ok": False, "error": str(error)})

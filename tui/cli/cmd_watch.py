@@ -14,6 +14,11 @@ exception to "one document"): `{"type": "alert" | "event" | "drift" |
 "health" | "proposal", ...}`. Lines are ASCII: attacker-controlled text
 arrives escaped. A P0/P1 alert with no open incident is recorded as an
 incident proposal (accepted in the console, or by opening the incident).
+
+Without `--incident`, a watch is a session like a console's
+(`SessionScope.for_mode`): on warroom's drill cluster it takes only a drill
+incident opened while it runs, elsewhere only a real incident, and what it
+records goes to the one such incident open, else to none.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="one JSON line per alert, event, drift finding and health change")
     parser.add_argument("--incident", metavar="ID",
                         help="attach what is recorded to this incident (default: the one open "
-                             "incident, if exactly one is open)")
+                             "incident of this session, if exactly one: a real one, or on the "
+                             "drill cluster a drill's opened while watching)")
     parser.add_argument("--classification", metavar="FILE", type=Path,
                         help="your own classification rules (TOML), tried before the shipped ones")
     parser.add_argument("--hubble-file", metavar="FILE", type=Path,
@@ -83,12 +89,15 @@ async def _run(args: argparse.Namespace) -> int:
 async def _watch(args: argparse.Namespace, settings: Any, classifier: Any, cluster: Any,
                  record: Any) -> None:
     from actions.sources.live import LiveSources
+    from store.incidents import SessionScope
+    from tui.cli.cmd_act import is_drill_cluster
 
     printer = JsonLines() if args.json else TextLines()
+    mode = "drill" if is_drill_cluster(cluster) else "live"
     # Headless, proposals are recorded and printed; the console is where they are accepted.
     live = LiveSources(cluster, record, settings, classifier, incident_id=args.incident,
                        hubble_file=args.hubble_file, kubeconfig=args.kubeconfig,
-                       actor="warroom watch")
+                       actor="warroom watch", scope=SessionScope.for_mode(mode, record.clock()))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -58,3 +58,12 @@ def print_json(document: Any) -> None:
     from store.safe_text import json_text
 
     sys.stdout.write(json_text(document) + "\n")
+
+
+def warn_unreadable(command: str, record: Any) -> None:
+    """One line on stderr per record row the command skipped because no warroom writes
+    it (`store.Record.unreadable`): the rest was shown, and this says what was not."""
+    from tui.safe import safe_text
+
+    for message in record.unreadable:
+        print(safe_text(f"warroom {command}: {message}"), file=sys.stderr)
