@@ -138,15 +138,15 @@ def console_services(
         services.cluster = cluster
         if not services.readonly:
             services.actions = RunbookActions(
-                actions_record or record, cluster, actor=services.actor
+                actions_record or record, cluster, actor=services.actor, drill=mode == "drill"
             )
         services.context = cluster.context
         services.namespace = cluster.namespace
         services.source = LiveSources(
             cluster, sources_record, settings, classifier, incident_id=incident_id,
             kubeconfig=resolved.kubeconfig, actor=services.actor or "warroom",
+            scope=services.incident_scope,  # this session's incidents, none of another's
         )
-        services.source.detector.scope = services.incident_scope  # this session's incidents
 
     return services, setup
 

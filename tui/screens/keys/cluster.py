@@ -6,8 +6,8 @@ form opens at once with what the selected alert says; while it is open the
 action layer asks the cluster what the alert alone cannot say (the workload
 behind a DNS alert's client IP, whether an address is the cluster's own:
 `actions.runbook.alert_targets`), off the event loop. A refused preview goes
-back to the form with the request as it was. After an action, the checklist
-items it proves are ticked (`actions.checklists.tick_proven`).
+back to the form with the request as it was. The action layer ticks the checklist
+items a succeeded action proves (`actions.checklists.tick_proven`).
 """
 
 from __future__ import annotations
@@ -181,10 +181,5 @@ class ClusterKeys(WarRoomBase):
             severity="information" if went_well else "error",
             markup=False,
         )
-        if outcome.incident_id is not None and outcome.status == "succeeded":
-            from actions.checklists import tick_proven
-
-            # The checklist items this action proves tick themselves, citing it.
-            await self.war_app.in_record(tick_proven, services.record, outcome.incident_id)
         await self.refresh_from_record()
         self.load_cluster()  # the policies pane shows what the action changed
