@@ -41,13 +41,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actions.drill.player import MAX_SPEED, PlayerStatus
 from store.private import private_folder
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from actions.drill.events import Observation
+    from actions.drill.player import PlayerStatus
 
 CONTROLS = ("status", "pause", "resume", "speed", "inject", "score", "stop")
 ENV = "WARROOM_DRILL_CONTROL"
@@ -361,6 +361,8 @@ class DrillControls:
         return {"ok": True, "message": message, "status": status}
 
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        from actions.drill.player import MAX_SPEED
+
         command = request.get("control")
         player = self._player
         status = player.status()
