@@ -70,6 +70,11 @@ def test_a_serve_only_drill_is_controlled_and_scored_from_another_terminal(
     assert drill.banner["control"] == str(drill_control_socket)
     status = drill.status()
     assert (status["paused"], status["next_inject"], status["speed"]) == (False, "one", 1.0)
+    # The team's incident in the facilitator's record, as `warroom drill` scores it.
+    opened = warroom("incidents", "open", "Orchestrator log noise", "--drill", "--severity", "P2")
+    assert opened.returncode == 0, opened.stderr
+    incident = opened.stdout.strip()
+    assert warroom("incidents", "ack", incident).returncode == 0
 
     paused = drill.control("pause")
     assert paused.returncode == 0, paused.stderr
@@ -92,11 +97,6 @@ def test_a_serve_only_drill_is_controlled_and_scored_from_another_terminal(
     assert status["position_seconds"] == 60  # scenario time jumped to the inject
     assert "hello from two" not in pod_log(drill)
 
-    # The team's incident in the facilitator's record, as `warroom drill` scores it.
-    opened = warroom("incidents", "open", "Orchestrator log noise", "--drill", "--severity", "P2")
-    assert opened.returncode == 0, opened.stderr
-    incident = opened.stdout.strip()
-    assert warroom("incidents", "ack", incident).returncode == 0
     scored = drill.control("score")
     assert scored.returncode == 0, scored.stderr
     score = scored.stdout.splitlines()
@@ -122,8 +122,13 @@ def test_a_serve_only_drill_is_controlled_and_scored_from_another_terminal(
 
     with Record.open(Path(os.environ["WARROOM_DB"])) as record:
         kept, why = recorded_score(record, incident)
+        controls = record.timeline.for_incident(incident, kinds=("drill.control",))
     assert kept is not None, why
     assert kept.lines() == score  # review shows the same score later
+    # Each control is on the incident's timeline, as the console's keys are.
+    assert [entry.data["control"] for entry in controls] == ["pause", "speed", "inject", "resume"]
+    assert controls[2].data["inject"] == "one"
+    assert controls[2].summary.startswith("Facilitator injected one now at T+00:")
 
 
 def test_only_the_facilitator_controls_the_drill(

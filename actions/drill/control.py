@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from actions.drill.player import PlayerStatus
 
 CONTROLS = ("status", "pause", "resume", "speed", "inject", "score", "stop")
+# The timeline kind a control is noted as, as the console's facilitator keys note theirs.
+CONTROL_KIND = "drill.control"
 ENV = "WARROOM_DRILL_CONTROL"
 MAX_REQUEST_BYTES = 64 * 1024  # a score request names a few export files
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
@@ -59,6 +61,7 @@ MAX_PATH_BYTES = 107 if sys.platform.startswith("linux") else 103
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 Scorer = Callable[[list[str], "datetime | None", "list[Observation]"], dict[str, Any]]
+Noter = Callable[[str, dict[str, Any]], None]
 
 
 class ControlError(Exception):
@@ -344,13 +347,32 @@ class DrillControls:
 
     `score(exports, clock_started_at, observations)` computes the score (of the
     facilitator's record, or of the team's exports when `exports` names files) off the
-    loop, in a thread, from the drill's inputs read on the loop; `stop()` ends the drill.
+    loop, in a thread, from the drill's inputs read on the loop; `stop()` ends the drill;
+    `note(summary, data)`, in a thread too, keeps a control in the record (a
+    `CONTROL_KIND` entry, as the console keeps its keys'), so the review shows when the
+    drill was paused or sped up.
     """
 
-    def __init__(self, session: Any, *, score: Scorer, stop: Callable[[], None]) -> None:
+    def __init__(self, session: Any, *, score: Scorer, stop: Callable[[], None],
+                 note: Noter | None = None) -> None:
         self.session = session
         self._score = score
         self._stop = stop
+        self._note = note
+
+    async def _noted(self, control: str, message: str, **extra: Any) -> dict[str, Any]:
+        """The answer to a control that changed the drill, noted in the record if it can be."""
+        answer = self._answer(message)
+        if self._note is not None:
+            status = answer["status"]
+            data = {"control": control, "scenario": status["scenario"],
+                    "position_seconds": status["position_seconds"], "speed": status["speed"],
+                    "paused": status["paused"], "next_inject": status["next_inject"], **extra}
+            try:
+                await asyncio.to_thread(self._note, f"Facilitator {message}", data)
+            except Exception as error:  # the drill is controlled all the same
+                answer["message"] += f" (not noted in the record: {error})"
+        return answer
 
     @property
     def _player(self) -> Any:
@@ -388,22 +410,22 @@ class DrillControls:
             if status.paused:
                 return self._answer(f"already paused at {at}")
             player.pause()
-            return self._answer(f"paused the drill at {at}")
+            return await self._noted("pause", f"paused the drill at {at}")
         if command == "resume":
             if not status.paused:
                 return self._answer(f"already playing at {at}")
             player.resume()
-            return self._answer(f"resumed the drill at {at}")
+            return await self._noted("resume", f"resumed the drill at {at}")
         if command == "speed":
             speed = request.get("speed")
             if isinstance(speed, bool) or not isinstance(speed, int | float) \
                     or not 0 < speed <= MAX_SPEED:
                 raise ControlError(f"speed: a number more than 0 and at most {MAX_SPEED:g}")
             player.set_speed(float(speed))
-            return self._answer(f"set the drill's speed to x{float(speed):g} at {at}")
+            return await self._noted("speed", f"set the drill's speed to x{float(speed):g} at {at}")
         # inject
         if status.next_inject is None or status.next_at is None:
             raise ControlError("no inject left to play")
         player.inject_next()
-        return self._answer(f"injected {status.next_inject} now at {at} (due at "
-                            f"{clock_text(status.next_at)})")
+        return await self._noted("inject", f"injected {status.next_inject} now at {at} (due at "
+                                 f"{clock_text(status.next_at)})", inject=status.next_inject)

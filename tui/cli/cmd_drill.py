@@ -262,7 +262,13 @@ async def _start_control(args: argparse.Namespace, session: DrillSession, starte
                          stop: asyncio.Event) -> ControlServer:
     """The control socket: where --control says, else the default one; a second drill
     whose default is taken by a live one gets its own, in the drill's folder."""
-    from actions.drill.control import ENV, ControlError, ControlServer, DrillControls
+    from actions.drill.control import (
+        CONTROL_KIND,
+        ENV,
+        ControlError,
+        ControlServer,
+        DrillControls,
+    )
 
     def score(exports: list[str], clock_started_at: datetime | None,
               observations: list[Observation]) -> dict[str, Any]:
@@ -272,7 +278,14 @@ async def _start_control(args: argparse.Namespace, session: DrillSession, starte
                              keep=False)
         return {"lines": lines}
 
-    controls = DrillControls(session, score=score, stop=stop.set)
+    def note(summary: str, data: dict[str, Any]) -> None:
+        with open_record(args) as record:
+            incident_id = _drill_incident(record, started)
+            if incident_id is not None:
+                record.timeline.add(incident_id, CONTROL_KIND, summary, actor=_login(),
+                                    data=data)
+
+    controls = DrillControls(session, score=score, stop=stop.set, note=note)
     server = ControlServer(controls.handle)
     chosen = args.control or os.environ.get(ENV)
     try:
@@ -282,6 +295,22 @@ async def _start_control(args: argparse.Namespace, session: DrillSession, starte
             raise
         await server.start(session.runtime_dir / "control.sock")
     return server
+
+
+def _drill_incident(record: Any, started: datetime) -> str | None:
+    """The drill's incident in the facilitator's record: the newest drill incident opened
+    since the drill started (what the score scores and the controls are noted on)."""
+    candidates = [i for i in record.incidents.list() if i.drill and i.opened_at >= started]
+    return candidates[-1].id if candidates else None
+
+
+def _login() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in a container
+        return None
 
 
 def _default_control() -> Path:
@@ -453,14 +482,13 @@ def _score_lines(args: argparse.Namespace, scenario: Any, started: datetime,
             record = stack.enter_context(open_record(args))
         except Exception as error:  # no record is no score, not a failed drill
             return [f"(no score: cannot open the record: {error})"]
-        candidates = [i for i in record.incidents.list() if i.drill and i.opened_at >= started]
-        if not candidates:
+        incident_id = _drill_incident(record, started)
+        if incident_id is None:
             return [
                 "(no score: no drill incident was opened in the record during the drill; "
                 "open one with `warroom incidents open TITLE --drill`, or score a team's "
                 "exports with `warroom drill control score --from FILE.db ...`)"
             ]
-        incident_id = candidates[-1].id
         score = score_drill(scenario, record, incident_id, clock_started_at=clock_started_at,
                             observations=observations)
         if keep:
