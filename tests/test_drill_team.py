@@ -13,6 +13,7 @@ import json
 import socket
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,62 @@ def test_listen_is_explicit_and_names_one_address(argv: list[str], said: str) ->
     refused = warroom("drill", *argv)
     assert refused.returncode == 2
     assert said in refused.stderr
+
+
+class SteppedClock:
+    """The record's clock, moved by hand: who did what when is the test's to say."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_the_team_has_one_clock_and_the_last_word(tmp_path: Path) -> None:
+    """No drill needed: two records exported, scored against the built-in answer key."""
+    from actions.drill.scenario import load_builtin
+    from actions.drill.team_score import score_team
+    from store import Record
+    from store.transfer import export_incident
+
+    first_sign = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    clocks = {name: SteppedClock(first_sign) for name in ("alice", "bob")}
+    records = {name: Record.open(tmp_path / f"{name}-record.db", clock=clock)
+               for name, clock in clocks.items()}
+    ids = {}
+    for name, minute in (("alice", 1), ("bob", 2)):
+        clocks[name].now = first_sign + timedelta(minutes=minute)
+        ids[name] = records[name].incidents.open("DNS tunnel", severity="P0", drill=True).id
+    clocks["alice"].now = first_sign + timedelta(minutes=7)
+    records["alice"].incidents.acknowledge(ids["alice"])  # late
+    clocks["bob"].now = first_sign + timedelta(minutes=4)
+    records["bob"].incidents.acknowledge(ids["bob"])  # within 5 minutes of the drill's sign
+    clocks["bob"].now = first_sign + timedelta(minutes=5)
+    records["bob"].decisions.add(ids["bob"], "false-positive", actor="bob")
+    records["bob"].incidents.update(ids["bob"], severity="P3")
+    clocks["alice"].now = first_sign + timedelta(minutes=8)
+    records["alice"].decisions.add(ids["alice"], "active-attack", actor="alice")
+    exports = []
+    for name, record in records.items():
+        export_incident(record, ids[name], tmp_path / f"{name}.db")
+        record.close()
+        exports.append((name, tmp_path / f"{name}.db"))
+    workdir = tmp_path / "scratch"
+    workdir.mkdir()
+
+    team = score_team(load_builtin("dns-exfiltration", schemas=False), exports,
+                      clock_started_at=first_sign, observations=[], workdir=workdir)
+    lines = {line.ref: line for line in team.score.items}
+    # MTTD on the drill's clock: 4 minutes (Bob's), although Bob's own incident opened at 2.
+    assert (lines["mttd"].result, lines["mttd"].verdict) == ("4m00s", "met")
+    assert lines["mttd"].how.endswith("(first: bob)")
+    # The decision recorded last (Alice's, at 8) stands; the severity set last (Bob's P3).
+    assert (team.score.decision_given, lines["decision"].verdict) == ("active-attack", "right")
+    assert "(recorded by alice 09:08:00)" in lines["decision"].how
+    assert (team.score.severity_given, lines["severity"].verdict) == ("P3", "WRONG")
+    assert "(set by bob 09:05:00)" in lines["severity"].how
+    assert team.score.notes[0].startswith("Team times run on the drill's clock")
+    # Each member's own steps count for them, late or not; the firsts go to whoever was first.
+    assert [m.did for m in team.members] == [("Acknowledge the Alert",),
+                                             ("first acknowledged", "Acknowledge the Alert")]

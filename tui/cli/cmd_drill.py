@@ -142,7 +142,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="the API server's port on 127.0.0.1 (default: a free one)",
+        help="the API server's port on 127.0.0.1 or the --listen address (default: a free one)",
     )
     parser.add_argument(
         "--listen",
