@@ -36,7 +36,7 @@ missed, how it is done from the console.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -481,11 +481,14 @@ def score_drill(
     *,
     clock_started_at: datetime | None,
     observations: Sequence[Observation] | None = None,
+    times: Mapping[str, ResponseTime] | None = None,
 ) -> Score:
     """Score one drill incident against the scenario's answer key.
 
     observations: what the drill cluster showed (None: no cluster to ask, e.g. a record
-    scored on its own); an attack driver it never showed ending is still running."""
+    scored on its own); an attack driver it never showed ending is still running.
+    times: the MTTD, MTTC and MTTR to score instead of the incident's own (a team's, on
+    the drill's clock: `actions/drill/team_score.py`)."""
     key = scenario.answer_key
     incident = record.incidents.get(incident_id)
     if incident is None:
@@ -493,7 +496,7 @@ def score_drill(
     actions = record.actions.for_incident(incident_id)
     succeeded = [a for a in actions if a.entry == "outcome" and a.status == "succeeded"]
     decisions = record.decisions.for_incident(incident_id)
-    times = incident_response_times(record, incident_id)
+    times = times or incident_response_times(record, incident_id)
     items = _checklist_items()
 
     notes = [note] if (note := _first_sign_note(times["mttd"], clock_started_at)) else []

@@ -1,5 +1,10 @@
 """The drill cluster's API server on 127.0.0.1: async (DrillApiServer) or in a thread.
 
+A team drill may listen on one other address, named explicitly (`warroom drill
+--listen ADDRESS`, `beyond_loopback=True`), never by default: the same TLS and
+bearer token, the address added to the certificate and to the `Host` names the
+door accepts (`apiserver/guard.py`).
+
 `DrillApiServer` runs on the caller's event loop. `DrillServerThread` runs one
 in a background thread with its own loop, for synchronous tests and the CLI:
 
@@ -15,6 +20,7 @@ exist and `state.metrics_provider` be set (else 404 / 503, as a real cluster).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import secrets
 import socket
 import ssl
@@ -26,7 +32,7 @@ from types import TracebackType
 from aiohttp import web
 
 from .apiserver.app import build_app
-from .apiserver.guard import is_loopback
+from .apiserver.guard import LOOPBACK_NAMES, host_name, is_loopback
 from .cluster_state import ClusterState
 from .kubeconfig import write_kubeconfig
 from .tls import DrillCertificates, make_certificates
@@ -45,28 +51,54 @@ class DrillCredentials:
     certificates: DrillCertificates
 
     @classmethod
-    def new(cls) -> DrillCredentials:
-        """Fresh ones: a random token, a new CA and server certificate."""
-        return cls(secrets.token_urlsafe(32), make_certificates())
+    def new(cls, addresses: tuple[str, ...] = ()) -> DrillCredentials:
+        """Fresh ones: a random token, a new CA and a server certificate (for the loopback
+        names and `addresses`)."""
+        return cls(secrets.token_urlsafe(32), make_certificates(addresses=addresses))
+
+
+def listen_address(text: str) -> str:
+    """The one address a team drill listens on, checked: an IP address of this machine's
+    networks, not a wildcard (the certificate and the kubeconfig name the address the
+    participants reach). Raises ValueError saying why not."""
+    try:
+        address = ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        raise ValueError(f"--listen takes an IP address (e.g. 192.168.1.20), not {text!r}") \
+            from None
+    if address.is_unspecified:
+        raise ValueError(f"--listen {text} would listen on every network: name the one "
+                         "address the participants reach")
+    if address.is_multicast or (isinstance(address, ipaddress.IPv6Address) and address.scope_id):
+        raise ValueError(f"--listen {text}: not an address a server listens on")
+    return str(address)
 
 
 class DrillApiServer:
     """A Kubernetes API server over one ClusterState, bound to host:port (0 = a free port).
 
-    It listens on loopback only, serves HTTPS with a certificate from a CA made for
-    it (`tls.py`: kubectl sends credentials only over TLS), and every request needs
-    `token` (a new random one per server); the kubeconfig it writes carries both the
-    CA and the token: see `apiserver/guard.py`.
+    It listens on loopback only (unless `beyond_loopback`: a team drill's `--listen`),
+    serves HTTPS with a certificate from a CA made for it (`tls.py`: kubectl sends
+    credentials only over TLS), and every request needs `token` (a new random one per
+    server); the kubeconfig it writes carries both the CA and the token: see
+    `apiserver/guard.py`.
     """
 
     def __init__(self, state: ClusterState, *, host: str = "127.0.0.1", port: int = 0,
-                 credentials: DrillCredentials | None = None) -> None:
-        if not is_loopback(host):
+                 credentials: DrillCredentials | None = None,
+                 beyond_loopback: bool = False) -> None:
+        if beyond_loopback:
+            host = listen_address(host)
+        elif not is_loopback(host):
             raise ValueError(f"the drill API server listens on loopback only, not {host!r}")
         self.state = state
         self.host = host
+        # The names `Host` may give: the loopback ones, and the address it listens on.
+        self.names = LOOPBACK_NAMES | {host_name(host).lower()}
         # Passed in to restart a server its clients still trust, as a real one keeps its own.
-        self.credentials = credentials or DrillCredentials.new()
+        self.credentials = credentials or DrillCredentials.new(
+            () if host == "localhost" else (host,)
+        )
         self.token = self.credentials.token
         self.certificates = self.credentials.certificates
         self._requested_port = port
@@ -78,7 +110,8 @@ class DrillApiServer:
         if self._runner is not None:
             raise RuntimeError("the drill API server is already running")
         # handler_cancellation: a client that goes away cancels its watch or log follow.
-        runner = web.AppRunner(build_app(self.state, token=self.token), handler_cancellation=True,
+        runner = web.AppRunner(build_app(self.state, token=self.token, names=self.names),
+                               handler_cancellation=True,
                                shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None)
         await runner.setup()
         # Bind our own socket so port 0 reports the port it got, through public API only.
@@ -111,9 +144,8 @@ class DrillApiServer:
 
     @property
     def url(self) -> str:
-        """`https://127.0.0.1:PORT`."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"https://{host}:{self.port}"
+        """`https://127.0.0.1:PORT` (or the address a team drill listens on)."""
+        return f"https://{host_name(self.host)}:{self.port}"
 
     @property
     def auth_headers(self) -> dict[str, str]:
@@ -145,9 +177,11 @@ class DrillServerThread:
     """A DrillApiServer on its own event loop in a daemon thread; a context manager."""
 
     def __init__(self, state: ClusterState | None = None, *, host: str = "127.0.0.1",
-                 port: int = 0, credentials: DrillCredentials | None = None) -> None:
+                 port: int = 0, credentials: DrillCredentials | None = None,
+                 beyond_loopback: bool = False) -> None:
         self.state = state if state is not None else ClusterState()
-        self.server = DrillApiServer(self.state, host=host, port=port, credentials=credentials)
+        self.server = DrillApiServer(self.state, host=host, port=port, credentials=credentials,
+                                     beyond_loopback=beyond_loopback)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 

@@ -46,6 +46,9 @@ def drill_settings(settings: Any, runtime_dir: Path) -> Any:
     return dataclasses.replace(settings, policies=policies)
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from actions.drill.events import Observation
     from actions.drill.score import Score
     from actions.drill.server import DrillApiServer
 
@@ -81,6 +84,7 @@ class DrillSession:
         kubeconfig_path: Path | None = None,
         serve: bool = True,
         runtime_dir: Path | None = None,
+        beyond_loopback: bool = False,
     ) -> None:
         from actions.drill.cluster_state import ClusterState
 
@@ -103,6 +107,7 @@ class DrillSession:
         )
         self._serve = serve
         self._host, self._port = host, port
+        self._beyond_loopback = beyond_loopback  # a team drill's --listen ADDRESS
         self._requested_kubeconfig = kubeconfig_path
         self.kubeconfig_path: Path | None = None
         self.server: DrillApiServer | None = None
@@ -138,7 +143,8 @@ class DrillSession:
         if self._serve:
             from actions.drill.server import DrillApiServer
 
-            server = self.server = DrillApiServer(self.state, host=self._host, port=self._port)
+            server = self.server = DrillApiServer(self.state, host=self._host, port=self._port,
+                                                  beyond_loopback=self._beyond_loopback)
             await server.start()
             path = self._requested_kubeconfig
             if path is None:
@@ -195,16 +201,22 @@ class DrillSession:
             raise RuntimeError("the drill is not serving")
         return self.server.prometheus_url
 
+    def score_inputs(self) -> tuple[datetime | None, list[Observation]]:
+        """What a score needs from the running drill, read on its loop: when the scenario's
+        first sign played (its clock's start), and what the cluster has shown so far."""
+        clock_inject = self.scenario.first_clock_inject()
+        started = self.player.played.get(clock_inject.id) if clock_inject else None
+        return started, list(self.engine.observations)
+
     def score(self, record, incident_id: str) -> Score:  # noqa: ANN001 - store.Record
         """The drill's score from the incident record and what the cluster showed."""
         from actions.drill.score import score_drill
 
-        clock_inject = self.scenario.first_clock_inject()
-        started = self.player.played.get(clock_inject.id) if clock_inject else None
+        started, observations = self.score_inputs()
         return score_drill(
             self.scenario,
             record,
             incident_id,
             clock_started_at=started,
-            observations=self.engine.observations,
+            observations=observations,
         )

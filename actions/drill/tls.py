@@ -6,7 +6,9 @@ kubectl (client-go) sends a kubeconfig's credentials only over TLS: to a plain
 kubernetes/kubectl#744). So the drill cluster serves HTTPS, as every real API
 server does, with a throw-away CA whose certificate the kubeconfig carries
 (`certificate-authority-data`). The CA's key is discarded once it has signed
-the server's certificate; nothing here outlives the run.
+the server's certificate; nothing here outlives the run. The certificate names
+the loopback names and addresses, and the one address a team drill listens on
+(`warroom drill --listen ADDRESS`), so clients on other machines verify it too.
 
 Uses `cryptography` (the PyCA library, the one the Python ecosystem builds on):
 the standard library verifies certificates but cannot make them.
@@ -18,6 +20,7 @@ import ipaddress
 import os
 import ssl
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +32,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 LOOPBACK_NAMES = ("localhost",)
 LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
 VALID_FOR = timedelta(days=7)  # a drill lasts hours; a clock a little off must not matter
+CA_NAME = "warroom drill CA"
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,14 @@ class DrillCertificates:
         return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
 
 
-def make_certificates(now: datetime | None = None) -> DrillCertificates:
-    """A fresh CA and a server certificate for the loopback names, signed by it."""
+def make_certificates(
+    now: datetime | None = None, *, addresses: Sequence[str] = ()
+) -> DrillCertificates:
+    """A fresh CA and a server certificate for the loopback names and `addresses`, signed by it."""
     now = now or datetime.now(UTC)
     start, end = now - timedelta(hours=1), now + VALID_FOR
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "warroom drill CA")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME)])
     ca_id = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
     ca = (
         x509.CertificateBuilder()
@@ -85,7 +91,8 @@ def make_certificates(now: datetime | None = None) -> DrillCertificates:
     )
     server_key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = [x509.DNSName(name) for name in LOOPBACK_NAMES]
-    names += [x509.IPAddress(ipaddress.ip_address(a)) for a in LOOPBACK_ADDRESSES]
+    ips = dict.fromkeys(ipaddress.ip_address(a) for a in (*LOOPBACK_ADDRESSES, *addresses))
+    names += [x509.IPAddress(ip) for ip in ips]
     server = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "warroom-drill")]))
@@ -121,3 +128,15 @@ def make_certificates(now: datetime | None = None) -> DrillCertificates:
             serialization.NoEncryption(),
         ),
     )
+
+
+def is_drill_ca(pem: bytes) -> bool:
+    """Whether `pem` (a kubeconfig's certificate authority) is one a drill made for itself:
+    self-signed and named `CA_NAME`. How a team drill's kubeconfig, whose server is not on
+    loopback, still says it is the drill's (`tui/cli/cmd_act.py`'s `is_drill_cluster`)."""
+    try:
+        certificate = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        return False
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return certificate.issuer == certificate.subject and [n.value for n in names] == [CA_NAME]

@@ -17,9 +17,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -230,6 +232,16 @@ def _seeded() -> ClusterState:
     state = ClusterState()
     seed_drill_cluster(state)
     return state
+
+
+@pytest.fixture(autouse=True)
+def drill_control_socket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    # Short: a Unix socket's path is at most 107 bytes, and tmp_path's can be longer.
+    folder = Path(tempfile.mkdtemp(prefix="wr-"))
+    path = folder / "drill.sock"
+    monkeypatch.setenv("WARROOM_DRILL_CONTROL", str(path))
+    yield path
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

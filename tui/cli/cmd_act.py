@@ -222,13 +222,29 @@ def _mesh(args: argparse.Namespace, settings: Any) -> str:
 
 def is_drill_cluster(cluster: Any) -> bool:
     """Whether `cluster` is warroom's drill cluster: the kubeconfig context `warroom drill`
-    writes (`warroom-drill`), served on this machine's loopback. A real cluster reached
-    through a context of that name on 127.0.0.1 counts as a drill too (README: so do not
-    name one so)."""
+    writes (`warroom-drill`), served on this machine's loopback, or, for a team drill on
+    another machine (`warroom drill --listen`), trusted through a CA that drill made for
+    itself (`actions.drill.tls.is_drill_ca`). A real cluster reached through a context of
+    that name on 127.0.0.1 counts as a drill too (README: so do not name one so)."""
     from urllib.parse import urlsplit
 
+    if cluster.context != DRILL_CONTEXT:
+        return False
     host = urlsplit(str(cluster.server or "")).hostname or ""
-    return cluster.context == DRILL_CONTEXT and host in LOOPBACK_HOSTS
+    return host in LOOPBACK_HOSTS or _trusts_a_drill_ca(cluster)
+
+
+def _trusts_a_drill_ca(cluster: Any) -> bool:
+    from actions.drill.tls import is_drill_ca
+
+    configuration = getattr(getattr(cluster, "client", None), "configuration", None)
+    ca_file = getattr(configuration, "ssl_ca_cert", None)
+    if not ca_file:
+        return False
+    try:
+        return is_drill_ca(Path(ca_file).read_bytes())
+    except OSError:
+        return False
 
 
 def _incident(args: argparse.Namespace, record: Any, drill: bool) -> str | None:

@@ -36,14 +36,18 @@ LOG = logging.getLogger(__name__)
 STATE_KEY: web.AppKey[Any] = web.AppKey("state", object)
 STREAMS_KEY: web.AppKey[set[asyncio.Queue[Any]]] = web.AppKey("streams", set)
 TOKEN_KEY: web.AppKey[str] = web.AppKey("token", str)
+NAMES_KEY: web.AppKey[frozenset[str]] = web.AppKey("names", frozenset)
 
 
-def build_app(state: ClusterState, *, token: str) -> web.Application:
-    """The API server application over one ClusterState; requests need `token` (guard.py)."""
+def build_app(state: ClusterState, *, token: str,
+              names: frozenset[str] = guard.LOOPBACK_NAMES) -> web.Application:
+    """The API server application over one ClusterState; requests need `token` and a `Host`
+    among `names` (guard.py)."""
     app = web.Application(middlewares=[_guard, _faults_and_errors],
                           client_max_size=16 * 1024 * 1024)
     app[STATE_KEY] = state
     app[TOKEN_KEY] = token
+    app[NAMES_KEY] = names
     app[STREAMS_KEY] = set()
     app.router.add_get("/version", _version)
     app.router.add_get("/healthz", _ok)
@@ -72,8 +76,8 @@ async def _stop_streams(app: web.Application) -> None:
 
 @web.middleware
 async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Loopback Host, no browser Origin, the kubeconfig's bearer token: before anything else."""
-    refused = guard.refusal(request, request.app[TOKEN_KEY])
+    """Its own Host, no browser Origin, the kubeconfig's bearer token: before anything else."""
+    refused = guard.refusal(request, request.app[TOKEN_KEY], request.app[NAMES_KEY])
     return refused if refused is not None else await handler(request)
 
 

@@ -1,12 +1,13 @@
-"""The drill API server's door: only the kubeconfig's holder, only on loopback, never a browser.
+"""The drill API server's door: only the kubeconfig's holder, only by its address, never a browser.
 
 The drill cluster listens on 127.0.0.1, where every local process and every
 web page the facilitator opens can reach it: a page's cross-origin `text/plain`
 POST needs no CORS preflight, and DNS rebinding can even read the answers. So
 every request must:
 
-- name the server as loopback in `Host` (`127.0.0.1`, `localhost` or `[::1]`,
-  with the listening port): a rebound `evil.example` is refused;
+- name the server in `Host` as loopback (`127.0.0.1`, `localhost` or `[::1]`)
+  or as the one address a team drill listens on (`--listen ADDRESS`), with the
+  listening port: a rebound `evil.example` is refused;
 - carry no `Origin` but the server's own, and no `Sec-Fetch-Site` other than
   `none`: a browser sends the page's origin, which a page on another origin
   cannot forge; kubectl sends none, and the official client's WebSocket (exec)
@@ -44,16 +45,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def refusal(request: web.Request, token: str) -> web.Response | None:
-    """The answer refusing `request`, or None when it may go on."""
-    if not _host_is_this_server(request):
+def host_name(address: str) -> str:
+    """An address as `Host` names it: an IPv6 address in brackets."""
+    return f"[{address}]" if ":" in address else address
+
+
+def refusal(request: web.Request, token: str,
+            names: frozenset[str] = LOOPBACK_NAMES) -> web.Response | None:
+    """The answer refusing `request`, or None when it may go on. `names`: what `Host` may
+    call this server (the loopback names, and the address a team drill listens on)."""
+    if not _names_this_server(request, request.headers.get("Host", ""), names):
         return error_response(status.error(
             403, "Forbidden",
-            "the drill cluster answers only requests addressed to it on loopback "
-            "(Host 127.0.0.1, localhost or [::1] with its port)",
+            "the drill cluster answers only requests addressed to it "
+            f"(Host {', '.join(sorted(names))} with its port)",
         ))  # fmt: skip
     origin = request.headers.get("Origin")
-    if (origin is not None and not _is_own_origin(request, origin)) \
+    if (origin is not None and not _is_own_origin(request, origin, names)) \
             or request.headers.get("Sec-Fetch-Site", "none") != "none":
         return error_response(status.error(
             403, "Forbidden",
@@ -69,22 +77,18 @@ def refusal(request: web.Request, token: str) -> web.Response | None:
     return None
 
 
-def _is_own_origin(request: web.Request, origin: str) -> bool:
-    """`https://<loopback name>:<this port>`: what websocket-client derives from the URL."""
+def _is_own_origin(request: web.Request, origin: str, names: frozenset[str]) -> bool:
+    """`https://<a name of this server>:<this port>`: what websocket-client derives from the URL."""
     scheme, _, host = origin.partition("://")
-    return scheme == "https" and _names_this_server(request, host)
+    return scheme == "https" and _names_this_server(request, host, names)
 
 
-def _host_is_this_server(request: web.Request) -> bool:
-    return _names_this_server(request, request.headers.get("Host", ""))
-
-
-def _names_this_server(request: web.Request, host: str) -> bool:
+def _names_this_server(request: web.Request, host: str, names: frozenset[str]) -> bool:
     if host.endswith("]") or ":" not in host:  # no port: only right on the default port
         name, port = host, "80"
     else:
         name, _, port = host.rpartition(":")
-    if name.lower() not in LOOPBACK_NAMES:
+    if name.lower() not in names:
         return False
     sockname: Any = request.transport.get_extra_info("sockname") if request.transport else None
     return sockname is not None and port == str(sockname[1])
