@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from textual.color import Color
 from textual.widgets import Input
-from textual.widgets._footer import FooterKey
 
 from actions.config import AlertingSettings, Settings, SlackSettings
 from actions.drill.events import Observation
@@ -26,6 +25,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.score import ScoreScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.clocks import BREACHED, LATE, MET, ClockState
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.toggles import Checkbox, RadioButton
 
 
@@ -194,9 +194,10 @@ async def test_review_offers_only_what_works_and_shows_the_drills_score(
     app = make_app(mode="review", incident_id=incident_id)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await war_room(pilot)
+        footer = screen.query_one(KeyFooter)
         await until(pilot, lambda: screen.incident is not None
-                    and "S" in {k.key for k in screen.query(FooterKey)}, "the review footer")
-        offered = {k.description for k in screen.query(FooterKey)}
+                    and "S" in {k.key for k in footer.shown.keys}, "the review footer")
+        offered = {k.description for k in footer.shown.keys}
         assert "Drill score" in offered
         assert "Checklist" in offered
         assert "Report" in offered
@@ -222,7 +223,7 @@ async def test_review_of_an_incident_that_was_no_drill_offers_no_score(
         screen = await war_room(pilot)
         await until(pilot, lambda: screen.incident is not None, "the incident")
         await pilot.pause(0.2)
-        assert "S" not in {k.key for k in screen.query(FooterKey)}
+        assert "S" not in {k.key for k in screen.query_one(KeyFooter).shown.keys}
 
 
 def test_when_a_drill_recorded_its_score_it_is_dated() -> None:

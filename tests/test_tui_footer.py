@@ -9,16 +9,15 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from textual.widgets._footer import FooterKey
-
 from store import Record
 from tests.plugins.tui import AppFactory, until
 from tui.screens.war_room import WarRoomScreen
+from tui.widgets.key_footer import KeyFooter
 
 
 def _keys(screen: Any) -> dict[str, bool]:
     """The footer's keys, each with whether it is enabled."""
-    return {key.key: not key.has_class("-disabled") for key in screen.query(FooterKey)}
+    return {key.key: key.enabled for key in screen.query_one(KeyFooter).shown.keys}
 
 
 async def test_a_burst_of_binding_changes_that_change_nothing_keeps_the_footer(
@@ -32,12 +31,13 @@ async def test_a_burst_of_binding_changes_that_change_nothing_keeps_the_footer(
         assert isinstance(screen, WarRoomScreen)
         await until(pilot, lambda: _keys(screen).get("k") is True, "the incident's keys enabled")
         assert "s" in _keys(screen)  # the Falco pane's keys: it has the focus
-        before = list(screen.query(FooterKey))
+        footer = screen.query_one(KeyFooter)
+        before = footer.shown
         for _ in range(5):
             screen.refresh_bindings()
         await pilot.pause()
         await pilot.pause()
-        assert list(screen.query(FooterKey)) == before  # the same widgets: not rebuilt
+        assert footer.shown is before  # checked, found the same: not redrawn
 
         await pilot.press("3")  # the policies pane: its own keys
         await until(pilot, lambda: "y" in _keys(screen), "the policies pane's keys")
@@ -92,8 +92,6 @@ async def test_a_footer_whose_dialog_closed_before_its_check_ran_is_left_alone(
     make_app: AppFactory, record: Record
 ) -> None:
     """`k` then `esc` at once: the dialog's footer left with it before its check ran."""
-    from textual.widgets import Footer
-
     record.incidents.open("Shell in orchestrator", severity="P1")
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
@@ -102,7 +100,7 @@ async def test_a_footer_whose_dialog_closed_before_its_check_ran_is_left_alone(
         await until(pilot, lambda: _keys(screen).get("k") is True, "the checklist key enabled")
         await pilot.press("k")
         await until(pilot, lambda: app.screen is not screen, "the checklist")
-        dialog_footer = app.screen.query_one(Footer)
+        dialog_footer = app.screen.query_one(KeyFooter)
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen, "back on the war room")
         await until(pilot, lambda: not dialog_footer.is_attached, "the dialog's footer gone")
@@ -110,3 +108,22 @@ async def test_a_footer_whose_dialog_closed_before_its_check_ran_is_left_alone(
         await dialog_footer._rebuild_if_changed()  # raised NoScreen before
         assert app.return_code is None
         assert app.screen is screen
+
+
+async def test_a_click_on_a_key_presses_it_and_a_dimmed_one_does_nothing(
+    make_app: AppFactory, record: Record
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        await until(pilot, lambda: _keys(screen).get("k") is False, "the footer, no incident")
+        footer = screen.query_one(KeyFooter)
+        line = footer.render_line(0).text
+        dimmed = next(key for key in footer.shown.keys if not key.enabled)  # no incident
+        at = line.index(f"{dimmed.display} {dimmed.description}")
+        await pilot.click(KeyFooter, offset=(at, 0))
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.click(KeyFooter, offset=(line.index("o Open") + 2, 0))
+        await until(pilot, lambda: app.screen is not screen, "the open-incident form")

@@ -97,12 +97,40 @@ class WarRoomApp(App[int]):
         self._key_in_flight: events.Key | None = None  # delivered, not through yet
         self._key_sent_at = 0.0  # time.monotonic() when the last key was delivered
         self._last_push = 0.0  # time.monotonic() when the last screen was pushed
+        self._frame_dropped = False  # a frame was drawn during a batch update (_display)
+        self.first_frame = asyncio.Event()
+        """Set once a frame has gone to the terminal: slow start-up work waits for it."""
         self.crash: BaseException | None = None
         """The unexpected error the console stopped on (None while all is well)."""
         self.crash_log: Path | None = None
 
     def on_mount(self) -> None:
         self.push_screen(WarRoomScreen())
+
+    # --- the first frame -----------------------------------------------------------------------
+    # Textual mounts the app inside a batch update, and the war room pushed from on_mount
+    # is composed, laid out and drawn before that batch ends: its first frame is computed,
+    # then dropped (nothing is written during a batch), and the compositor counts it as
+    # painted. The terminal stayed blank until later partial updates filled it in piecemeal
+    # (a quarter of a second later, pane borders last). So a frame dropped in a batch is
+    # drawn in full as soon as the batch ends.
+
+    def _display(self, screen: Screen[Any], renderable: Any) -> None:
+        if renderable is not None:
+            if self._batch_count:
+                self._frame_dropped = True
+            else:
+                self.first_frame.set()
+        super()._display(screen, renderable)
+
+    def _end_batch(self) -> None:
+        super()._end_batch()
+        if self._frame_dropped and not self._batch_count and self.screen_stack:
+            self._frame_dropped = False
+            screen = self.screen
+            if screen.is_mounted:
+                self._display(screen, screen._compositor.render_update(
+                    full=True, screen_stack=self._background_screens))
 
     # --- keys, one at a time -------------------------------------------------------------------
     # A terminal hands keys over faster than a dialog opens: `q` then `y`, `k` then `esc`.

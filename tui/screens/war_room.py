@@ -147,9 +147,7 @@ class WarRoomScreen(
         """Run the app's setup hook (connecting in this event loop), then panes and sources."""
         # After the first frame: starting a drill cluster and importing kubernetes take the
         # interpreter for a while. A worker from the start, so waiting on workers includes it.
-        painted = asyncio.Event()
-        self.call_after_refresh(painted.set)
-        await painted.wait()
+        await self.war_app.first_frame.wait()
         await self.war_app.run_setup()
         services = self.war_app.services
         self.refresh_bindings()  # the cluster keys apply once setup gave an actions handle
@@ -361,14 +359,15 @@ class WarRoomScreen(
         await self.refresh_from_record()
         if not self._warmed:
             self._warmed = True
-            self.call_after_refresh(collector.freeze_first_screen)
-            self.call_after_refresh(self.warm_up)
+            self.call_after_refresh(self.warm_up)  # in the screen's context: it builds widgets
 
     @work(group="warm-up", exit_on_error=False)
     async def warm_up(self) -> None:
         """After the first screen: ready what the dialogs' first openings would pay for."""
         from tui.warmup import import_dialogs, style_steps
 
+        await self.war_app.first_frame.wait()  # nothing here delays the first frame
+        collector.freeze_first_screen()
         await asyncio.to_thread(import_dialogs)
         for step in style_steps(self.app):
             step()
