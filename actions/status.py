@@ -21,7 +21,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from actions.cluster import EVENT, NETWORK_POLICY, Cluster, ClusterError
+from actions.kube.cluster import EVENT, NETWORK_POLICY, Cluster, ClusterError
 from actions.runbook.checks import EMERGENCY_LABELS, INCIDENT_LABEL
 from actions.runbook.mesh_deny import detect_mesh
 from actions.selectors import format_selector, policy_types

@@ -48,7 +48,7 @@ def show(label: str, values: list[float]) -> None:
 
 
 async def measure(kubeconfig: Path, db: Path, runs: int) -> dict[str, dict[str, list[float]]]:
-    from actions.cluster import ClusterOptions, connect
+    from actions.kube.cluster import ClusterOptions, connect
     from actions.runbook import ActionRequest, RunbookActions
     from store import Record
 

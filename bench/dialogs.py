@@ -45,7 +45,7 @@ from pathlib import Path
 from textual import events
 kubeconfig, db, keys = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 
-from actions.cluster import ClusterOptions
+from actions.kube.cluster import ClusterOptions
 from actions.config import Settings
 from store import Record
 from tui.app import WarRoomApp

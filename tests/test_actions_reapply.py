@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from actions.cluster import ClusterOptions, connect
 from actions.config import PolicySettings, Settings
 from actions.falco.classify import Classifier
+from actions.kube.cluster import ClusterOptions, connect
 from actions.sources.detection import IncidentProposal
 from actions.sources.drift import compare, load_desired
 from actions.sources.live import LiveSources

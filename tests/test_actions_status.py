@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from actions.cluster import Cluster
 from actions.drill.apiserver import status as api_status
 from actions.drill.mesh import SynczModel
 from actions.drill.server import DrillServerThread
+from actions.kube.cluster import Cluster
 from actions.status import (
     linkerd_failures,
     mesh_status,

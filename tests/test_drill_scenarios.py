@@ -304,7 +304,7 @@ async def test_the_dns_tunnel_is_what_the_dns_detector_catches(drill_factory) ->
 async def test_each_scenario_has_only_the_mesh_it_tells_of(
     name: str, mesh: str, absent_group: str, absent_namespace: str, drill_factory
 ) -> None:
-    from actions.cluster import ClusterOptions, connect
+    from actions.kube.cluster import ClusterOptions, connect
     from actions.runbook.mesh_deny import detect_mesh
 
     drill = await drill_factory(name, serve=True)

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from actions.cluster import ClusterOptions, connect
 from actions.drill.server import DrillServerThread
 from actions.falco.classify import Classifier
+from actions.kube.cluster import ClusterOptions, connect
 from actions.sources.batches import AlertBatch
 from actions.sources.coredns import DnsQuery, parse_query
 from actions.sources.dns import DnsTunnelDetector, entropy, registered_domain

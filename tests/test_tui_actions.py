@@ -16,9 +16,9 @@ import pytest
 from textual.screen import Screen
 from textual.widgets import Checkbox, Input, Select, Static
 
-from actions.cluster import Cluster
 from actions.drill.server import DrillServerThread
 from actions.falco.parse import parse_line
+from actions.kube.cluster import Cluster
 from actions.runbook import RunbookActions
 from store import Record
 from tests.plugins.tui import AppFactory, alert_line, parsed, until

@@ -12,9 +12,9 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static, Tabs
 
-from actions.cluster import Cluster
 from actions.config import PolicySettings, Settings
 from actions.drill.server import DrillServerThread
+from actions.kube.cluster import Cluster
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory, until
 from tests.test_checklists_cluster import crashing_pod, desired_file

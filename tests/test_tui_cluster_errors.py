@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from textual.widgets import Label
 
-from actions.cluster import ClusterOptions
 from actions.config import Settings
 from actions.drill.server import DrillServerThread
+from actions.kube.cluster import ClusterOptions
 from actions.status import FIRST_ANSWER_TIMEOUT
 from store import Record
 from tests.plugins.terminal import terminal

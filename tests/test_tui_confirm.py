@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actions.cluster import ClusterOptions, connect
+from actions.kube.cluster import ClusterOptions, connect
 from actions.runbook.model import ActionRequest
 from actions.runbook.pipeline import RunbookActions
 from store import Record

@@ -16,11 +16,11 @@ import pytest
 import yaml
 from textual.widgets import DataTable
 
-from actions.cluster import Cluster
 from actions.config import PolicySettings, Settings
 from actions.drill.server import DrillServerThread
+from actions.kube.cluster import Cluster
+from actions.kube.streams import Backoff
 from actions.sources.events import WarningEvents
-from actions.sources.kube import Backoff
 from actions.sources.mesh import MeshMonitor
 from actions.sources.policies import PolicyWatcher
 from actions.sources.traffic import (

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from textual import events
 
-from actions.cluster import Cluster
 from actions.falco.parse import parse_line
+from actions.kube.cluster import Cluster
 from actions.runbook import RunbookActions
 from store import Record
 from tests.plugins.tui import AppFactory, until

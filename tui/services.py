@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from store.incidents import SessionScope
 
 if TYPE_CHECKING:
-    from actions.cluster import Cluster
+    from actions.kube.cluster import Cluster
     from store import Record
 
 MODES = ("drill", "live", "review")
@@ -40,7 +40,7 @@ class Services:
     - `incident_id`: the incident to show; None picks the newest open one `incident_scope`
       admits (a drill's console: its own drill's; live: real incidents only).
     - `actor`: who is at the keyboard, written into every record entry.
-    - `cluster`: an `actions.cluster.Cluster` for read-only listings (policies, mesh);
+    - `cluster`: an `actions.kube.cluster.Cluster` for read-only listings (policies, mesh);
       None leaves those panes saying why they are empty.
     - `source`: a live source (the Falco follower) or a list of them; the console
       runs `await source.run(sink)` for each in a worker. The sink takes

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.cluster import (
+from actions.kube.cluster import (
     ISTIO_AUTHORIZATION_POLICY,
     ISTIO_PEER_AUTHENTICATION,
     LINKERD_AUTHORIZATION_POLICY,

@@ -22,7 +22,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from actions.cluster import JSON_PATCH, NETWORK_POLICY
+from actions.kube.cluster import JSON_PATCH, NETWORK_POLICY
 from actions.runbook.isolate import QUARANTINE_EXPRESSION, excludes_quarantine
 from actions.runbook.model import Change, Problem
 from actions.runbook.pipeline import Plan, PlanContext

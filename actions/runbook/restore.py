@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from actions.cluster import (
+from actions.kube.cluster import (
     ISTIO_AUTHORIZATION_POLICY,
     JSON_PATCH,
     LINKERD_AUTHORIZATION_POLICY,

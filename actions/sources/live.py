@@ -21,8 +21,8 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from actions.cluster import Cluster
 from actions.falco.classify import Classification, Classifier
+from actions.kube.cluster import Cluster
 from actions.sources.batches import AlertBatch
 from actions.sources.detection import IncidentDetector
 from actions.sources.dns_source import CoreDnsSource

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from actions.cluster import (
+from actions.kube.cluster import (
     ISTIO_AUTHORIZATION_POLICY,
     ISTIO_PEER_AUTHENTICATION,
     POD,

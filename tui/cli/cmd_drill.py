@@ -26,9 +26,9 @@ from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record
 from tui.safe import safe_text
 
 if TYPE_CHECKING:
-    from actions.cluster import ClusterOptions
     from actions.drill.events import DrillEvent
     from actions.drill.session import DrillSession
+    from actions.kube.cluster import ClusterOptions
 
 DEFAULT_SCENARIO = "dns-exfiltration"
 
@@ -160,7 +160,7 @@ def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN00
 
     def start() -> ClusterOptions:
         session = drill.start()
-        from actions.cluster import ClusterOptions
+        from actions.kube.cluster import ClusterOptions
 
         return ClusterOptions(
             kubeconfig=str(session.kubeconfig_path), namespace=settings.cluster.namespace

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from actions.cluster import ClusterError, connect
+    from actions.kube.cluster import ClusterError, connect
     from actions.status import mesh_status
 
     settings = load_settings(args)

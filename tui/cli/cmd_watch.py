@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from actions.cluster import ClusterError, ClusterOptions, connect
     from actions.config import ConfigError, load_settings
     from actions.falco.classify import Classifier
+    from actions.kube.cluster import ClusterError, ClusterOptions, connect
 
     try:
         settings = load_settings(Path(args.config) if args.config else None)

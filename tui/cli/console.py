@@ -22,12 +22,12 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from datetime import datetime
 
-    from actions.cluster import ClusterOptions
     from actions.drill.clock import DrillClock
     from actions.drill.events import DrillEvent, Observation
     from actions.drill.player import PlayerStatus
     from actions.drill.scenario import Scenario
     from actions.drill.session import DrillSession
+    from actions.kube.cluster import ClusterOptions
     from store import Record
     from tui.app import ConsoleCrashed
     from tui.services import Services
@@ -126,7 +126,7 @@ def console_services(
     classifier = Classifier.load()
 
     async def setup(services: Services) -> None:
-        from actions.cluster import ClusterError
+        from actions.kube.cluster import ClusterError
         from tui.services import ClusterUnusable
 
         resolved = await options() if callable(options) else options
@@ -157,7 +157,7 @@ def _cluster_layer() -> tuple[Any, Any, Any]:
     kubernetes and aiohttp take about half a second to import: on the event loop
     that would freeze the console just after its first paint.
     """
-    from actions.cluster import connect
+    from actions.kube.cluster import connect
     from actions.runbook import RunbookActions
     from actions.sources.live import LiveSources
 

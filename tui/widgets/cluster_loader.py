@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actions.cluster import NETWORK_POLICY, ClusterError
+from actions.kube.cluster import NETWORK_POLICY, ClusterError
 from actions.sources.drift import DesiredStateError, compare, load_desired
 from tui.widgets.cluster_views import (
     MeshView,
@@ -22,7 +22,7 @@ from tui.widgets.cluster_views import (
 )
 
 if TYPE_CHECKING:
-    from actions.cluster import Cluster
+    from actions.kube.cluster import Cluster
 
 
 def _read_desired(path: Path, namespace: str) -> dict[str, dict[str, Any]] | None:

@@ -100,7 +100,7 @@ class ClusterKeys(WarRoomBase):
 
     async def _ask_cluster(self, form: ActionForm, request: ActionRequest, alert: AlertRow) -> None:
         """Refine the open form's field from the cluster (the action layer, off the loop)."""
-        from actions.cluster import ClusterError
+        from actions.kube.cluster import ClusterError
         from actions.runbook.alert_targets import alert_target
 
         field_id = "service" if request.action == "capture" else "target"
@@ -145,7 +145,7 @@ class ClusterKeys(WarRoomBase):
         """Form, preview, confirm, execute one runbook action; the outcome lands in the record."""
         if self._refuse("cluster_action"):
             return
-        from actions.cluster import ClusterError
+        from actions.kube.cluster import ClusterError
         from actions.runbook import InvalidRequest
 
         services = self.war_app.services
