@@ -12,7 +12,7 @@ import yaml
 from actions.drill.server import DrillServerThread
 from actions.kube.cluster import ClusterOptions, connect
 from actions.kube.streams import Backoff
-from actions.sources.drift import DesiredStateError, load_desired, normalized_spec
+from actions.policy.drift import DesiredStateError, load_desired, normalized_spec
 from actions.sources.policies import DriftReport, PolicySnapshot, PolicyWatcher
 from tests.sources_helpers import RunningSource, eventually
 

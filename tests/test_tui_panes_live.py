@@ -227,7 +227,7 @@ async def test_live_sources_reach_the_mesh_and_policy_panes(
 async def test_hostile_names_from_live_items_are_shown_literally(
     record: Record, clock: Any
 ) -> None:
-    from actions.sources.drift import DriftFinding
+    from actions.policy.drift import DriftFinding
     from actions.sources.events import WarningEvent
     from actions.sources.mesh import MeshSnapshot, PeerAuthenticationInfo
     from actions.sources.policies import DriftReport, PolicyInfo, PolicySnapshot

@@ -15,7 +15,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from actions.sources.drift import DriftFinding
+from actions.policy.drift import DriftFinding
 from actions.sources.events import WarningEvent
 from actions.sources.mesh import (
     AuthorizationPolicyInfo,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from actions.kube.streams import Backoff
-from actions.sources.drift import DesiredStateError, DriftFinding, compare, load_desired
+from actions.policy.drift import DesiredStateError, DriftFinding, compare, load_desired
 from actions.sources.health import ABSENT, CONNECTED, HealthReporter
 from actions.sources.listwatch import ListWatch, Objects
 

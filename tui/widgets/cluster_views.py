@@ -107,7 +107,7 @@ def policy_rows(
 
 def with_findings(rows: Iterable[PolicyRow], findings: Iterable[Any] | None,
                   namespace: str = "") -> list[PolicyRow]:
-    """`rows` with their drift from `actions.sources.drift.DriftFinding`s (None: unknown, "?").
+    """`rows` with their drift from `actions.policy.drift.DriftFinding`s (None: unknown, "?").
 
     A policy the desired state wants and the cluster lacks gets a row of its own.
     """

@@ -24,7 +24,7 @@ from tui.widgets.pane import Pane
 from tui.widgets.table_diff import DiffTable, sync_rows
 
 if TYPE_CHECKING:
-    from actions.sources.drift import DriftFinding
+    from actions.policy.drift import DriftFinding
     from actions.sources.policies import DriftReport, PolicySnapshot
 
 # What the drift column says for each value of `PolicyRow.drift`.
