@@ -12,7 +12,7 @@ from actions.drill.apiserver import status as api_status
 from actions.drill.mesh import SynczModel
 from actions.drill.server import DrillServerThread
 from actions.kube.cluster import Cluster
-from actions.status import (
+from actions.runbook.status import (
     linkerd_failures,
     mesh_status,
     parse_linkerd_check,

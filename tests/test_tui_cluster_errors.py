@@ -15,7 +15,7 @@ from textual.widgets import Label
 from actions.config import Settings
 from actions.drill.server import DrillServerThread
 from actions.kube.cluster import ClusterOptions
-from actions.status import FIRST_ANSWER_TIMEOUT
+from actions.runbook.status import FIRST_ANSWER_TIMEOUT
 from store import Record
 from tests.plugins.terminal import terminal
 from tests.plugins.tui import until

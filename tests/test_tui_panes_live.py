@@ -228,11 +228,11 @@ async def test_hostile_names_from_live_items_are_shown_literally(
     record: Record, clock: Any
 ) -> None:
     from actions.policy.drift import DriftFinding
+    from actions.runbook.status import ProxySync
     from actions.sources.events import WarningEvent
     from actions.sources.mesh import MeshSnapshot, PeerAuthenticationInfo
     from actions.sources.policies import DriftReport, PolicyInfo, PolicySnapshot
     from actions.sources.traffic import TrafficSample
-    from actions.status import ProxySync
 
     app = WarRoomApp(Services(record, mode="drill"), clock=clock)
     async with app.run_test(size=(160, 48)) as pilot:

@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from actions.policy.drift import DriftFinding
+from actions.runbook.status import ProxySync
 from actions.sources.events import WarningEvent
 from actions.sources.mesh import (
     AuthorizationPolicyInfo,
@@ -25,7 +26,6 @@ from actions.sources.mesh import (
 )
 from actions.sources.policies import DriftReport, PolicyInfo, PolicySnapshot
 from actions.sources.traffic import TrafficSample
-from actions.status import ProxySync
 from store import Record
 from tests.plugins.tui import AppFactory
 from tui.screens.war_room_base import SourceItem

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     from actions.kube.cluster import ClusterError, connect
-    from actions.status import mesh_status
+    from actions.runbook.status import mesh_status
 
     settings = load_settings(args)
     options = cluster_options(args, settings)

@@ -160,7 +160,7 @@ class WarRoomScreen(
                 pane.show_state(f"unavailable: {services.cluster_problem}")
             return
         if services.cluster is not None:
-            from actions.status import access_problem
+            from actions.runbook.status import access_problem
 
             # Said at once, as `warroom status` says it, rather than after the panes' own
             # (10 s) timeouts; the panes and sources still start: it may be passing.

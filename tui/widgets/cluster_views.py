@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from actions.runbook.checks import EMERGENCY_LABELS, INCIDENT_LABEL
-from actions.status import base_status
+from actions.runbook.status import base_status
 
 FLAGGED_MTLS = ("PERMISSIVE", "DISABLE")
 
