@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from actions.falco.classify import Classifier
-from actions.ingest import BatchPreparer, BatchWriter
+from actions.falco.ingest import BatchPreparer, BatchWriter
 from actions.sources.batches import AlertBatch, RecordedAlert
 from actions.sources.detection import IncidentDetector, IncidentProposal
 from store import Record, chain, verify_chain

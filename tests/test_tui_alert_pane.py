@@ -16,7 +16,7 @@ from tui.widgets.alert_rows import AlertRow, rank_and_rule
 
 def _record_alerts(record: Record, count: int) -> None:
     """Record `count` alerts the way ingest does: parsed, classified, one batch."""
-    from actions.ingest import alert_row  # the ingest's own mapping from parsed to stored
+    from actions.falco.ingest import alert_row  # the ingest's own mapping from parsed to stored
 
     classifier = Classifier.load()
     rows = []

@@ -19,7 +19,7 @@ from typing import Any
 
 from actions.falco.alert import FalcoAlert
 from actions.falco.classify import Classifier
-from actions.ingest import BatchPreparer, BatchWriter
+from actions.falco.ingest import BatchPreparer, BatchWriter
 from actions.sources.batches import AlertBatch, RecordedAlert
 from actions.sources.coredns import parse_query
 from actions.sources.dns import DnsDetection, DnsDetectorSettings, DnsTunnelDetector
