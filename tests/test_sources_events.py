@@ -11,7 +11,7 @@ import pytest
 from actions.drill.server import DrillServerThread
 from actions.kube.cluster import ClusterOptions, connect
 from actions.kube.streams import Backoff
-from actions.sources.events import WarningEvent, WarningEvents
+from actions.sources.warning_events import WarningEvent, WarningEvents
 from tests.sources_helpers import RunningSource, eventually
 
 

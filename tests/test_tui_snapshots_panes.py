@@ -17,7 +17,6 @@ from textual.widgets import DataTable
 
 from actions.policy.drift import DriftFinding
 from actions.runbook.status import ProxySync
-from actions.sources.events import WarningEvent
 from actions.sources.mesh import (
     AuthorizationPolicyInfo,
     MeshSnapshot,
@@ -26,6 +25,7 @@ from actions.sources.mesh import (
 )
 from actions.sources.policies import DriftReport, PolicyInfo, PolicySnapshot
 from actions.sources.traffic import TrafficSample
+from actions.sources.warning_events import WarningEvent
 from store import Record
 from tests.plugins.tui import AppFactory
 from tui.screens.war_room_base import SourceItem

@@ -346,7 +346,7 @@ def traffic_rows(received: Mapping[str, Sequence[float]],
 
 
 def event_rows(events: Iterable[Any]) -> list[MeshRow]:
-    """Warning events (`actions.sources.events.WarningEvent`), newest first."""
+    """Warning events (`actions.sources.warning_events.WarningEvent`), newest first."""
     rows = []
     for event in sorted(events, key=lambda e: e.last_seen, reverse=True):
         count = f" (x{event.count})" if event.count > 1 else ""

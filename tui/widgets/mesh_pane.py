@@ -32,9 +32,9 @@ from tui.widgets.pane import Pane
 from tui.widgets.table_diff import DiffTable, sync_rows
 
 if TYPE_CHECKING:
-    from actions.sources.events import WarningEvent
     from actions.sources.mesh import MeshSnapshot
     from actions.sources.traffic import TrafficSample
+    from actions.sources.warning_events import WarningEvent
 
 MESH_NAMES = {"istio": "Istio", "linkerd": "Linkerd"}
 EVENTS_SHOWN = 30  # the pane keeps the newest Warning events; the record keeps them all

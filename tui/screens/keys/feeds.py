@@ -25,10 +25,10 @@ class LiveFeeds(WarRoomBase):
 
     @on(SourceItem)
     def _route_live_item(self, event: SourceItem) -> None:
-        from actions.sources.events import WarningEvent
         from actions.sources.mesh import MeshSnapshot
         from actions.sources.policies import DriftReport, PolicySnapshot
         from actions.sources.traffic import TrafficSample
+        from actions.sources.warning_events import WarningEvent
 
         item = event.item
         if isinstance(item, TrafficSample):
