@@ -7,7 +7,7 @@ from typing import Any
 
 from actions.falco.classify import Classifier
 from actions.kube.cluster import ClusterOptions, connect
-from actions.sources.falco import FalcoFollower
+from actions.sources.falco_follower import FalcoFollower
 from store import Record
 from tests.plugins.tui import AppFactory
 from tui.widgets.alert_list import AlertList

@@ -26,7 +26,7 @@ from actions.kube.cluster import Cluster
 from actions.sources.batches import AlertBatch
 from actions.sources.detection import IncidentDetector
 from actions.sources.dns_source import CoreDnsSource
-from actions.sources.falco import FalcoFollower
+from actions.sources.falco_follower import FalcoFollower
 from actions.sources.health import STOPPED, SourceHealth
 from actions.sources.hubble import HubbleSource
 from actions.sources.mesh import MeshMonitor
