@@ -269,8 +269,8 @@ async def test_every_builtin_starts_healthy(name: str, drill_factory) -> None:
 
 async def test_the_dns_tunnel_is_what_the_dns_detector_catches(drill_factory) -> None:
     """The scenario's CoreDNS lines go through the live source's parser and detector."""
-    from actions.sources.coredns import parse_query
-    from actions.sources.dns import DnsTunnelDetector
+    from actions.sources.coredns_log import parse_query
+    from actions.sources.dns_detector import DnsTunnelDetector
 
     drill = await drill_factory("dns-exfiltration", speed=5000)
     await drill.play()

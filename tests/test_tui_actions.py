@@ -554,8 +554,8 @@ async def test_isolate_finds_the_workload_behind_a_dns_alerts_client_ip(
     runbook_actions: RunbookActions,
     drill_server: DrillServerThread,
 ) -> None:
-    from actions.sources.dns import DnsDetection
-    from actions.sources.dns_source import detection_alert
+    from actions.sources.dns_detector import DnsDetection
+    from actions.sources.dns_follower import detection_alert
 
     drill_server.state.create(payments_pod("10.42.3.50"))
     detection = DnsDetection(

@@ -25,7 +25,7 @@ from actions.falco.classify import Classification, Classifier
 from actions.kube.cluster import Cluster
 from actions.sources.batches import AlertBatch
 from actions.sources.detection import IncidentDetector
-from actions.sources.dns_source import CoreDnsSource
+from actions.sources.dns_follower import CoreDnsSource
 from actions.sources.falco_follower import FalcoFollower
 from actions.sources.health import STOPPED, SourceHealth
 from actions.sources.hubble import HubbleSource
