@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 import yaml
 
-from actions.drill import events as ev
+from actions.drill import drill_events as ev
 from actions.drill.clock import ManualClock
 from actions.drill.falco_rules import RULES, render_alert
 from actions.drill.player import schedule

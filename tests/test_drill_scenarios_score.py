@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from actions.drill import events as ev
+from actions.drill import drill_events as ev
 from actions.drill.clock import ManualClock
-from actions.drill.events import Observation
+from actions.drill.drill_events import Observation
 from actions.drill.scenario import load_builtin
 from actions.drill.score import score_drill, targets_match
 from tests.isolation_helpers import cut_off

@@ -12,7 +12,7 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from actions.config import AlertingSettings, Settings, SlackSettings
-from actions.drill.events import Observation
+from actions.drill.drill_events import Observation
 from actions.drill.scenario import load_builtin
 from actions.drill.score import score_drill
 from actions.runbook import ActionRequest

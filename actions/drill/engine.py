@@ -39,11 +39,11 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from actions.drill import events as ev
+from actions.drill import drill_events as ev
 from actions.drill import exec_scripts, falco_rules, hubble, promql, render
 from actions.drill.attack import AttackTracker
 from actions.drill.clock import DrillClock
-from actions.drill.events import DrillEvent, Observation
+from actions.drill.drill_events import DrillEvent, Observation
 from actions.drill.in_place import FALCO, KUBE_DNS, PodsInPlace
 from actions.drill.mesh import SynczModel
 from actions.drill.reactions import Reactions, split_remote

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from actions.drill import events as ev
+from actions.drill import drill_events as ev
 from actions.drill import render
 from actions.drill.attack import AttackTracker
-from actions.drill.events import DrillEvent, Observation
+from actions.drill.drill_events import DrillEvent, Observation
 from actions.drill.in_place import PodsInPlace
 from actions.drill.scenario import PodSpec, Scenario
 from actions.drill.traffic import FlowChange, TrafficModel

@@ -45,7 +45,7 @@ from typing import Any
 from actions.checklists import WARROOM, ChecklistItem, Proof, load_checklists, proofs
 from actions.checklists.howto import action_how, item_how
 from actions.checklists.verdict import VERIFIED
-from actions.drill.events import Observation
+from actions.drill.drill_events import Observation
 from store.response_times import END_WORDS, ResponseTime, incident_response_times
 
 DECISION_POINTS = {

@@ -26,7 +26,7 @@ from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record
 from tui.safe import safe_text
 
 if TYPE_CHECKING:
-    from actions.drill.events import DrillEvent
+    from actions.drill.drill_events import DrillEvent
     from actions.drill.session import DrillSession
     from actions.kube.cluster import ClusterOptions
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from actions.drill.clock import DrillClock
-    from actions.drill.events import DrillEvent, Observation
+    from actions.drill.drill_events import DrillEvent, Observation
     from actions.drill.player import PlayerStatus
     from actions.drill.scenario import Scenario
     from actions.drill.session import DrillSession

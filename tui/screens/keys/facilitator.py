@@ -26,7 +26,7 @@ from tui.widgets.drill_strip import DrillStrip, describe, scenario_clock, speed_
 
 if TYPE_CHECKING:
 
-    from actions.drill.events import DrillEvent
+    from actions.drill.drill_events import DrillEvent
     from actions.drill.player import PlayerStatus
     from actions.drill.score import Score
 
@@ -145,7 +145,7 @@ class FacilitatorKeys(WarRoomBase):
 
     @on(DrillUpdate)
     def _drill_update(self, message: DrillUpdate) -> None:
-        from actions.drill import events as ev
+        from actions.drill import drill_events as ev
 
         self._follow_drill()
         if message.event.kind == ev.END and not self._score_opened:
