@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=8)
     args = parser.parse_args()
 
-    from actions.drill.cluster_state import ClusterState
+    from actions.drill.apiserver.cluster_state import ClusterState
     from actions.drill.server import DrillServerThread
     from tests.plugins.drill import seed_drill_cluster
 

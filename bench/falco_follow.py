@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actions.drill.cluster_state import ClusterState  # noqa: E402
+from actions.drill.apiserver.cluster_state import ClusterState  # noqa: E402
 from actions.drill.server import DrillServerThread  # noqa: E402
 from actions.falco.classify import Classifier  # noqa: E402
 from actions.falco.times import rfc3339_to_ns  # noqa: E402

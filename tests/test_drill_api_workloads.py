@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.stream import stream
 
-from actions.drill.cluster_state import ClusterState
+from actions.drill.apiserver.cluster_state import ClusterState
 from actions.drill.engine import DrillEngine
 from actions.drill.scenario import load_builtin
 from actions.drill.server import DrillServerThread

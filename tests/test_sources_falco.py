@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from actions.drill.cluster_state import ClusterState
+from actions.drill.apiserver.cluster_state import ClusterState
 from actions.drill.server import DrillServerThread
 from actions.falco.classify import Classifier
 from actions.falco.times import rfc3339_to_ns

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from actions.drill.apiserver import status
-from actions.drill.cluster_state import ApiError
+from actions.drill.apiserver.cluster_state import ApiError
 from actions.drill.server import DrillServerThread
 from actions.kube.cluster import Cluster
 from actions.sources.mesh import MeshMonitor, MeshSnapshot

@@ -82,7 +82,7 @@ class DrillSession:
         serve: bool = True,
         runtime_dir: Path | None = None,
     ) -> None:
-        from actions.drill.cluster_state import ClusterState
+        from actions.drill.apiserver.cluster_state import ClusterState
 
         self.scenario = scenario
         self.clock = clock or SystemClock()

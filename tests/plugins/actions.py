@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from actions.drill.cluster_state import ClusterState
+from actions.drill.apiserver.cluster_state import ClusterState
 from actions.drill.kubeconfig import write_kubeconfig
 from actions.drill.server import DrillServerThread
 from actions.kube.cluster import Cluster, ClusterOptions, connect

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .apiserver import paging, rbac, status, validation
-from .apiserver.commands import ExecRequest, ExecResult
-from .apiserver.controllers import ControllerManager
-from .apiserver.defaults import apply_defaults
-from .apiserver.faults import FaultTable
-from .apiserver.resources import ResourceType, by_kind, split_api_version
-from .apiserver.selectors import field_labels, parse_field_selector, parse_label_selector
-from .apiserver.status import ApiError
+from . import paging, rbac, status, validation
+from .commands import ExecRequest, ExecResult
+from .controllers import ControllerManager
+from .defaults import apply_defaults
+from .faults import FaultTable
+from .resources import ResourceType, by_kind, split_api_version
+from .selectors import field_labels, parse_field_selector, parse_label_selector
+from .status import ApiError
 
 __all__ = ["ApiError", "ClusterState", "ListPage", "LogLine", "WatchEvent", "format_timestamp"]
 
