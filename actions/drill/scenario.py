@@ -898,7 +898,7 @@ def _check_manifest(
     if not c.schemas:
         return
     try:
-        from actions.schemas import check_document
+        from actions.drill.schemas import check_document
     except ImportError:  # the schema package arrives with the drill API server
         return
     for complaint in check_document(obj):
