@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from actions.drill.apiserver import status as api_status
-from actions.drill.mesh import SynczModel
 from actions.drill.server import DrillServerThread
+from actions.drill.sim.mesh import SynczModel
 from actions.kube.cluster import Cluster
 from actions.runbook.status import (
     linkerd_failures,

@@ -12,10 +12,10 @@ import yaml
 
 from actions.drill import drill_events as ev
 from actions.drill.clock import ManualClock
-from actions.drill.falco_rules import RULES, render_alert
 from actions.drill.player import schedule
 from actions.drill.scenario import builtin_names, load_builtin
 from actions.drill.session import DrillSession
+from actions.drill.sim.falco_rules import RULES, render_alert
 from actions.falco.alert import FalcoAlert
 from actions.falco.parse import parse_line
 from store import DECISIONS, SEVERITIES

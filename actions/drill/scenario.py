@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from actions.drill.attack import Driver, parse_attack, with_drivers
-from actions.drill.falco_rules import RULES, priority_spelling
+from actions.drill.sim.attack import Driver, parse_attack, with_drivers
+from actions.drill.sim.falco_rules import RULES, priority_spelling
 
 INCIDENT_CLASSES = ("P0", "P1", "P2", "P3")
 DECISIONS = ("false-positive", "active-attack", "misconfiguration", "escalate")

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from actions.drill.clock import DrillClock, SystemClock
-from actions.drill.engine import TICK_SECONDS, DrillEngine
-from actions.drill.hubble_cli import write_shim
 from actions.drill.player import ScenarioPlayer
 from actions.drill.scenario import Scenario
+from actions.drill.sim.engine import TICK_SECONDS, DrillEngine
+from actions.drill.sim.hubble_cli import write_shim
 
 HUBBLE_FLOWS = "hubble-flows.json"
 DESIRED_STATE = "network-policies.yaml"

@@ -108,7 +108,7 @@ class ClusterState:
         # (promql, eval unix time) -> Prometheus "data" object; see apiserver/prometheus.py.
         self.metrics_provider: Callable[[str, float], Any] | None = None
         # What `kubectl exec` prints: ExecRequest -> ExecResult (apiserver/remote.py); the
-        # scenario's `exec:` scripts (actions/drill/exec_scripts.py). None: nothing scripted.
+        # scenario's `exec:` scripts (actions/drill/sim/exec_scripts.py). None: nothing scripted.
         self.exec_provider: Callable[[ExecRequest], ExecResult] | None = None
         # Deployments, ReplicaSets, DaemonSets, StatefulSets, nodes, endpoints: see
         # apiserver/controllers.py (its on_pod_replaced is the scenario engine's hook).
