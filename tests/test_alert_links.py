@@ -21,7 +21,7 @@ from store import Record, chain, verify_chain
 from store.alert_links import AlertSubject, alert_subject, content_at_arrival, workload_of
 from store.alert_summary import refresh_rollup, summarise_alerts
 from store.incidents import SessionScope
-from store.report import render_report
+from store.report.render import render_report
 from tests.plugins.record import FrozenClock
 from tests.plugins.tui import alert_line, parsed
 

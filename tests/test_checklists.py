@@ -27,7 +27,7 @@ from actions.drill.score import RUNBOOK_STEPS
 from actions.falco.classify import Classifier
 from actions.falco.ingest import BatchWriter, ingest_lines
 from store import PHASES, Record
-from store.report import RUNBOOK_ACTION_ITEMS
+from store.report.render import RUNBOOK_ACTION_ITEMS
 from tests.plugins.tui import alert_line
 
 RUNBOOK = Path("/work/shared/runbook.md")

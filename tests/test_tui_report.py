@@ -11,15 +11,15 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Markdown, OptionList, Static, TextArea
 
 from store import Record
-from store.deadlines import (
+from store.report.deadlines import (
     DETAILED_REPORT,
     EXECUTIVE_SUMMARY,
     ISSUED_KIND,
     SAVED_KIND,
     due_for,
 )
-from store.report import render_executive, render_report
-from store.report_sections import SECTION_KIND, sections, set_section
+from store.report.render import render_executive, render_report
+from store.report.sections import SECTION_KIND, sections, set_section
 from tests.plugins.record import FrozenClock
 from tests.plugins.tui import HOSTILE, AppFactory
 from tui.screens.forms import AskScreen

@@ -21,7 +21,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
-from store.report_sections import MAX_SECTION_CHARS
+from store.report.sections import MAX_SECTION_CHARS
 from tui.safe import safe_text
 from tui.screens.forms import AskScreen
 from tui.widgets.key_footer import KeyFooter
