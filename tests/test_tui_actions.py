@@ -22,8 +22,8 @@ from actions.kube.cluster import Cluster
 from actions.runbook import RunbookActions
 from store import Record
 from tests.plugins.tui import AppFactory, alert_line, parsed, until
-from tui.screens.action_form import ActionForm, prefill
-from tui.screens.confirm_action import ConfirmAction
+from tui.dialogs.action_form import ActionForm, prefill
+from tui.dialogs.confirm_action import ConfirmAction
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.alert_rows import AlertRow
 from tui.widgets.timeline_pane import TimelineList, TimelinePane

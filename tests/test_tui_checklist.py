@@ -19,8 +19,8 @@ from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory, until
 from tests.test_checklists_cluster import crashing_pod, desired_file
 from tui.app import WarRoomApp
+from tui.dialogs.checklist import ChecklistScreen
 from tui.safe import MARKER
-from tui.screens.checklist import ChecklistScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.services import Services
 

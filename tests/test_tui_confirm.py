@@ -10,7 +10,7 @@ from actions.runbook.model import ActionRequest
 from actions.runbook.pipeline import RunbookActions
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory
-from tui.screens.confirm_action import (
+from tui.dialogs.confirm_action import (
     BACK,
     CANCEL,
     CONFIRM,

@@ -50,10 +50,10 @@ from store.report.deadlines import (
 )
 from store.report.render import render_executive, render_report
 from store.report.sections import SECTIONS, sections, set_section
+from tui.dialogs.forms import AskScreen, FormScreen
+from tui.dialogs.report_editor import REPORT_STYLES, SectionEditor
 from tui.report_file import default_report_path, save_report
 from tui.safe import safe_text
-from tui.screens.forms import AskScreen, FormScreen
-from tui.screens.report_editor import REPORT_STYLES, SectionEditor
 from tui.widgets.clocks import BREACHED, LATE, MET, OK, WARNING, WARNING_SHARE
 from tui.widgets.key_footer import KeyFooter
 

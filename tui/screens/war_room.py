@@ -25,8 +25,8 @@ from textual.widgets import Label, Tab, Tabs
 
 from store import PHASES, Incident, TimelineEntry
 from tui import collector
+from tui.dialogs.help import HelpRow, HelpScreen, binding_rows, typed
 from tui.safe import safe_text
-from tui.screens.help import HelpRow, HelpScreen, binding_rows, typed
 from tui.screens.keys.alerting import AlertingKeys
 from tui.screens.keys.checklist import ChecklistKeys
 from tui.screens.keys.cluster import ClusterKeys
@@ -465,7 +465,7 @@ class WarRoomScreen(
 
     @on(TimelinePane.EntryOpened)
     def _open_entry(self, event: TimelinePane.EntryOpened) -> None:
-        from tui.screens.timeline_entry import TimelineEntryScreen
+        from tui.dialogs.timeline_entry import TimelineEntryScreen
 
         self.app.push_screen(TimelineEntryScreen(event.entry, event.detected_at))
 

@@ -19,9 +19,9 @@ from textual import work
 from textual.binding import Binding, BindingType
 
 from actions.checklists.howto import ACTION_KEYS
+from tui.dialogs.action_form import CLUSTER_ACTIONS, MESH_CHOICES, ActionForm, prefill
+from tui.dialogs.confirm_action import BACK, CONFIRM, ConfirmAction, ConfirmRequest
 from tui.safe import safe_text
-from tui.screens.action_form import CLUSTER_ACTIONS, MESH_CHOICES, ActionForm, prefill
-from tui.screens.confirm_action import BACK, CONFIRM, ConfirmAction, ConfirmRequest
 from tui.screens.war_room_base import WarRoomBase
 
 if TYPE_CHECKING:

@@ -248,8 +248,8 @@ class FacilitatorKeys(WarRoomBase):
     @work(exclusive=True, group="drill-score", exit_on_error=False)
     async def action_review_score(self) -> None:
         """The recorded drill's score, computed again from its recorded inputs."""
+        from tui.dialogs.score import ScoreScreen
         from tui.drill_score import recorded_score
-        from tui.screens.score import ScoreScreen
 
         incident = self.incident
         if incident is None:
@@ -273,7 +273,7 @@ class FacilitatorKeys(WarRoomBase):
             score, why = await self._score(drill)
         except DrillGone as gone:
             score, why = None, f"no score: {gone}"
-        from tui.screens.score import ScoreScreen
+        from tui.dialogs.score import ScoreScreen
 
         self.app.push_screen(ScoreScreen(score, status=where, why_none=why))
 

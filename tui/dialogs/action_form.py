@@ -28,8 +28,8 @@ from textual.app import ComposeResult
 from textual.containers import Container
 from textual.widgets import Input, Label, Select, Static
 
+from tui.dialogs.forms import FormScreen
 from tui.safe import safe_text
-from tui.screens.forms import FormScreen
 from tui.widgets.toggles import Checkbox  # its state shows without colour
 
 if TYPE_CHECKING:
