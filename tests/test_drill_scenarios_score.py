@@ -204,7 +204,7 @@ def test_a_false_positive_needs_no_containment(record, clock) -> None:
 
 def test_the_score_and_the_header_give_the_same_mttd(record, clock) -> None:
     """One definition: the header's clock and the score's line for the same incident."""
-    from tui.widgets.clocks import clock_states
+    from tui.views.clocks import clock_states
 
     scenario = load_builtin("dns-exfiltration")
     played = clock.now

@@ -7,7 +7,7 @@ from typing import Any
 
 from store import Record
 from store.response_times import clock_start, incident_response_times, response_times
-from tui.widgets.clocks import LATE, MET, NOT_APPLICABLE, clock_states, since_detection
+from tui.views.clocks import LATE, MET, NOT_APPLICABLE, clock_states, since_detection
 
 T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC)
 

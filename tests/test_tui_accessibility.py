@@ -25,7 +25,7 @@ from tui.dialogs.help import HelpScreen
 from tui.dialogs.score import ScoreScreen
 from tui.drill_score import SCORE_KIND, record_drill_score
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.clocks import BREACHED, LATE, MET, ClockState
+from tui.views.clocks import BREACHED, LATE, MET, ClockState
 from tui.widgets.toggles import Checkbox, RadioButton
 
 

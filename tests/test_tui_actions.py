@@ -25,7 +25,7 @@ from tests.plugins.tui import AppFactory, alert_line, parsed, until
 from tui.dialogs.action_form import ActionForm, prefill
 from tui.dialogs.confirm_action import ConfirmAction
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.alert_rows import AlertRow
+from tui.views.alert_rows import AlertRow
 from tui.widgets.timeline_pane import TimelineList, TimelinePane
 
 NS = "voicehive"

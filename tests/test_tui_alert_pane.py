@@ -8,10 +8,10 @@ from actions.falco.classify import Classifier
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory, alert_line, hostile_alerts, parsed
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.alert_buffer import AlertBuffer, AlertFilter
+from tui.views.alert_buffer import AlertBuffer, AlertFilter
+from tui.views.alert_rows import AlertRow, rank_and_rule
 from tui.widgets.alert_list import AlertList
 from tui.widgets.alert_pane import AlertPane
-from tui.widgets.alert_rows import AlertRow, rank_and_rule
 
 
 def _record_alerts(record: Record, count: int) -> None:

@@ -9,7 +9,7 @@ from store import Record
 from tests.plugins.tui import AppFactory
 from tui.dialogs.help import HelpScreen
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.clocks import BREACHED, MET, OK, WARNING, clock_states
+from tui.views.clocks import BREACHED, MET, OK, WARNING, clock_states
 from tui.widgets.header import WarRoomHeader
 
 

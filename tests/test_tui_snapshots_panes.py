@@ -29,7 +29,7 @@ from actions.sources.warning_events import WarningEvent
 from store import Record
 from tests.plugins.tui import AppFactory
 from tui.screens.war_room_base import SourceItem
-from tui.widgets.cluster_views import policy_rows
+from tui.views.cluster_views import policy_rows
 from tui.widgets.header import WarRoomHeader
 from tui.widgets.policy_pane import PolicyPane
 

@@ -54,7 +54,7 @@ from tui.dialogs.forms import AskScreen, FormScreen
 from tui.dialogs.report_editor import REPORT_STYLES, SectionEditor
 from tui.report_file import default_report_path, save_report
 from tui.safe import safe_text
-from tui.widgets.clocks import BREACHED, LATE, MET, OK, WARNING, WARNING_SHARE
+from tui.views.clocks import BREACHED, LATE, MET, OK, WARNING, WARNING_SHARE
 from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:

@@ -417,7 +417,7 @@ class WarRoomScreen(
     @work(exclusive=True, group="cluster", exit_on_error=False)
     async def load_cluster(self) -> None:
         """List NetworkPolicies and mesh objects through the injected cluster, if any."""
-        from tui.widgets.cluster_loader import load_mesh, load_policies
+        from tui.views.cluster_loader import load_mesh, load_policies
 
         services = self.war_app.services
         policies, mesh = self.query_one(PolicyPane), self.query_one(MeshPane)

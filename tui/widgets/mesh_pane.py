@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 
 from actions.sources.series import TrafficSeries
 from tui.safe import safe_text
-from tui.widgets.cluster_views import (
+from tui.views.cluster_views import (
     GOOD_STATES,
     SPARK_WIDTH,
     MeshRow,

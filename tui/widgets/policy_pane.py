@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from tui.safe import safe_text
-from tui.widgets.cluster_views import PolicyRow, live_policy_rows, with_findings
+from tui.views.cluster_views import PolicyRow, live_policy_rows, with_findings
 from tui.widgets.pane import Pane
 from tui.widgets.table_diff import DiffTable, sync_rows
 

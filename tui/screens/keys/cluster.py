@@ -26,7 +26,7 @@ from tui.screens.war_room_base import WarRoomBase
 
 if TYPE_CHECKING:
     from actions.runbook.model import ActionRequest
-    from tui.widgets.alert_rows import AlertRow
+    from tui.views.alert_rows import AlertRow
 
 # The runbook's cluster actions: (key, action layer name, footer word); the keys are the ones
 # the drill score and the checklist name (actions.checklists.howto.ACTION_KEYS).

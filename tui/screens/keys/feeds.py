@@ -47,7 +47,7 @@ class LiveFeeds(WarRoomBase):
     @work(exclusive=True, group="policy-manifests", exit_on_error=False)
     async def refresh_policy_manifests(self) -> None:
         """List the namespace's NetworkPolicies again for their YAML (a burst lists once)."""
-        from tui.widgets.cluster_loader import load_policies
+        from tui.views.cluster_loader import load_policies
 
         services = self.war_app.services
         if services.cluster is None:

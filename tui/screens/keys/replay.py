@@ -32,9 +32,9 @@ from store.replay import (
 from tui.dialogs.replay_form import GoTo, GoToForm
 from tui.replay import ReplayClock, speed_text
 from tui.screens.war_room_base import WarRoomBase
+from tui.views.clocks import duration
 from tui.widgets.alert_list import DEFAULT_CAPACITY
 from tui.widgets.alert_pane import AlertPane
-from tui.widgets.clocks import duration
 
 if TYPE_CHECKING:
     from store import Incident, TimelineEntry

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from actions.kube.cluster import NETWORK_POLICY, ClusterError
 from actions.policy.drift import DesiredStateError, compare, load_desired
-from tui.widgets.cluster_views import (
+from tui.views.cluster_views import (
     MeshView,
     PolicyRow,
     policy_rows,
