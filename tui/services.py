@@ -24,6 +24,13 @@ class SetupFailed(RuntimeError):
     (the drill's cluster): the console exits rather than stay open without it."""
 
 
+class DrillGone(RuntimeError):
+    """The drill's thread has stopped: there is nothing left to control.
+
+    Raised by the drill handle (`tui.cli.console.DrillInBackground`), caught by the
+    facilitator's keys: here, so a screen never imports the command line."""
+
+
 class ClusterUnusable(RuntimeError):
     """Raised by a setup hook when the cluster cannot be used (no kubeconfig, an unknown
     context...): the console stays open, the record still works, and it says why in the

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tui.cli.common import EXIT_FAILED, db_path
+from tui.services import DrillGone
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -38,10 +39,6 @@ if TYPE_CHECKING:
 
 DRILL_START_TIMEOUT = 30.0
 R = TypeVar("R")
-
-
-class DrillGone(RuntimeError):
-    """The drill's thread has stopped: there is nothing left to control."""
 
 
 def open_console(

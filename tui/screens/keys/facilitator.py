@@ -105,7 +105,7 @@ class FacilitatorKeys(WarRoomBase):
 
     @work(group="drill-subscribe", exit_on_error=False)
     async def _subscribe(self) -> None:
-        from tui.cli.console import DrillGone
+        from tui.services import DrillGone
 
         if not await self.drill.wait_started():  # `warroom drill` starts it after the first paint
             self._strip_gone("the drill did not start")
@@ -124,7 +124,7 @@ class FacilitatorKeys(WarRoomBase):
         await self._read_status()
 
     async def _read_status(self) -> PlayerStatus | None:
-        from tui.cli.console import DrillGone
+        from tui.services import DrillGone
 
         drill = self.drill
         if drill is None or drill.session is None:  # no drill, or not started yet
@@ -262,7 +262,7 @@ class FacilitatorKeys(WarRoomBase):
 
     @work(exclusive=True, group="drill-score", exit_on_error=False)
     async def _show_score(self) -> None:
-        from tui.cli.console import DrillGone
+        from tui.services import DrillGone
 
         drill = self.drill
         if drill is None:
