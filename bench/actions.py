@@ -48,7 +48,7 @@ def show(label: str, values: list[float]) -> None:
 
 
 async def measure(kubeconfig: Path, db: Path, runs: int) -> dict[str, dict[str, list[float]]]:
-    from actions.cluster import ClusterOptions, connect
+    from actions.kube.cluster import ClusterOptions, connect
     from actions.runbook import ActionRequest, RunbookActions
     from store import Record
 
@@ -84,7 +84,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
 
-    from actions.drill.cluster_state import ClusterState
+    from actions.drill.apiserver.cluster_state import ClusterState
     from actions.drill.server import DrillServerThread
     from tests.plugins.drill import seed_drill_cluster
 

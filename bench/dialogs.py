@@ -45,7 +45,7 @@ from pathlib import Path
 from textual import events
 kubeconfig, db, keys = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 
-from actions.cluster import ClusterOptions
+from actions.kube.cluster import ClusterOptions
 from actions.config import Settings
 from store import Record
 from tui.app import WarRoomApp
@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=8)
     args = parser.parse_args()
 
-    from actions.drill.cluster_state import ClusterState
+    from actions.drill.apiserver.cluster_state import ClusterState
     from actions.drill.server import DrillServerThread
     from tests.plugins.drill import seed_drill_cluster
 

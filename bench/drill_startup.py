@@ -34,7 +34,7 @@ def main() -> int:
     import aiohttp.web  # noqa: F401 (timed on its own: most of the import cost is aiohttp's)
 
     aiohttp_imported = time.perf_counter() - started
-    from actions.drill.cluster_state import ClusterState
+    from actions.drill.apiserver.cluster_state import ClusterState
     from actions.drill.scenario import builtin_names
     from actions.drill.server import DrillServerThread
     from actions.drill.session import DrillSession  # noqa: F401 (what warroom drill imports)

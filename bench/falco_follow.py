@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actions.cluster import ClusterOptions, connect  # noqa: E402
-from actions.drill.cluster_state import ClusterState  # noqa: E402
+from actions.drill.apiserver.cluster_state import ClusterState  # noqa: E402
 from actions.drill.server import DrillServerThread  # noqa: E402
 from actions.falco.classify import Classifier  # noqa: E402
 from actions.falco.times import rfc3339_to_ns  # noqa: E402
+from actions.kube.cluster import ClusterOptions, connect  # noqa: E402
 from actions.sources.batches import AlertBatch  # noqa: E402
-from actions.sources.falco import FalcoFollower  # noqa: E402
+from actions.sources.falco_follower import FalcoFollower  # noqa: E402
 from store import Record  # noqa: E402
 
 NS = "falco-system"

@@ -26,7 +26,7 @@ import sqlite3, sys, time
 from datetime import date
 from actions.falco.classify import Classifier
 from actions.falco.parse import parse_line
-from actions.ingest import alert_row
+from actions.falco.ingest import alert_row
 from store import Record
 from store.alerts import ALERT_COLUMNS
 from store.chain import content_hash, link_hash, GENESIS

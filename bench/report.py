@@ -30,7 +30,7 @@ BATCH = 20_000
 
 def build(path: Path, alerts: int, timeline: int) -> None:
     from store import Record
-    from store.report_sections import set_section
+    from store.report.sections import set_section
 
     partial = path.with_name(path.name + ".partial")
     for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
@@ -124,10 +124,10 @@ with Record.open(path, readonly=what != "refresh") as record:
         incident = record.incidents.list()[0].id
     started = time.perf_counter()
     if what == "report":
-        from store.report import render_report
+        from store.report.render import render_report
         size = len(render_report(record, incident))
     elif what == "executive":
-        from store.report import render_executive
+        from store.report.render import render_executive
         size = len(render_executive(record, incident))
     elif what == "metrics":
         from store.metrics import compute

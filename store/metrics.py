@@ -29,9 +29,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from store.alert_summary import first_alert_time
-from store.markdown import escape
 from store.models import SEVERITIES, Incident
 from store.record import Record
+from store.report.markdown import escape
 from store.response_times import DEFINITIONS, MEASURES, TARGETS, response_times
 from store.response_times import NAMES as MEASURE_NAMES
 

@@ -159,7 +159,7 @@ class Record:
     """The record in one SQLite file (WAL). Repositories hang off it: `record.incidents`..."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
-        from store.actions import Actions
+        from store.action_log import Actions
         from store.alerts import Alerts
         from store.checklist import Checklist
         from store.decisions import Decisions

@@ -20,7 +20,7 @@ Hence one start for the three times:
   counts as zero.
 - A target is met strictly below it, as the runbook writes it ("< 5 minutes").
 
-The header clocks (`tui/widgets/clocks.py`), the drill score
+The header clocks (`tui/views/clocks.py`), the drill score
 (`actions/drill/score.py`), the report and `warroom metrics` (`store/metrics.py`)
 all call `response_times`; none computes a span of its own.
 """

@@ -15,7 +15,7 @@ of those characters; each output has its own way to make them harmless:
   escape, so the document stays valid and lossless (`json.loads` gives back
   the exact value) and nothing raw reaches the terminal that shows it.
 - `describe()`: a self-explaining marker (the control picture "␛" for ESC,
-  "⟨U+202E⟩" for the others) for the report's markdown (`store.markdown`).
+  "⟨U+202E⟩" for the others) for the report's markdown (`store.report.markdown`).
 
 Receivers have their own syntax on top (`actions.notify.neutralise`) and the
 console its own markup (`tui.safe`); both build on this module. Pure Python:

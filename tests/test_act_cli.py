@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from actions.drill.mesh import SynczModel
 from actions.drill.server import DrillServerThread
+from actions.drill.sim.mesh import SynczModel
 from store import Record
 from tui.cli.main import main
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.cluster import NAMESPACE, ClusterError, ClusterOptions, connect
 from actions.drill.kubeconfig import build_kubeconfig
 from actions.drill.server import DrillServerThread
+from actions.kube.cluster import NAMESPACE, ClusterError, ClusterOptions, connect
 from tests.plugins.actions import closed_port
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from actions.drill.schemas import check_document
 from actions.drill.server import DrillServerThread
 from actions.runbook import ActionPreview, ActionRequest, InvalidRequest, RunbookActions
-from actions.schemas import check_document
 from store import Record
 from tests.plugins.actions import stored
 

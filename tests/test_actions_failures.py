@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from actions.cluster import Cluster, ClusterError, ClusterOptions, connect
 from actions.drill.server import DrillServerThread
+from actions.kube.cluster import Cluster, ClusterError, ClusterOptions, connect
 from actions.runbook import ActionRequest, RunbookActions
 from store import Record
 from tests.plugins.actions import stored
@@ -219,7 +219,7 @@ async def test_timeout_in_preview_and_in_execute(
 async def test_cluster_errors_classify_status_objects(
     cluster: Cluster, drill_server: DrillServerThread
 ) -> None:
-    from actions.cluster import NETWORK_POLICY
+    from actions.kube.cluster import NETWORK_POLICY
 
     with pytest.raises(ClusterError) as missing:
         await cluster.get(NETWORK_POLICY, "nope")

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from actions.cluster import Cluster, ClusterOptions, connect
 from actions.drill.session import DrillSession
+from actions.kube.cluster import Cluster, ClusterOptions, connect
 from actions.policy import Endpoint
 from actions.policy.networkpolicy import network_verdict
 from actions.runbook import ActionRequest, RunbookActions

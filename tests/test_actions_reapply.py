@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from actions.cluster import ClusterOptions, connect
 from actions.config import PolicySettings, Settings
 from actions.falco.classify import Classifier
+from actions.kube.cluster import ClusterOptions, connect
+from actions.policy.drift import compare, load_desired
 from actions.sources.detection import IncidentProposal
-from actions.sources.drift import compare, load_desired
 from actions.sources.live import LiveSources
 from store import Record
 from tests.isolation_helpers import cut_off

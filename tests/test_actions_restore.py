@@ -11,11 +11,11 @@ import textwrap
 import time
 from pathlib import Path
 
-from actions.cluster import ClusterOptions, connect
+from actions.drill.schemas import check_document
 from actions.drill.server import DrillServerThread
+from actions.kube.cluster import ClusterOptions, connect
 from actions.runbook import ActionRequest, RunbookActions
 from actions.runbook.isolate import QUARANTINE_LABEL, excludes_quarantine
-from actions.schemas import check_document
 from store import Record
 from tests.plugins.actions import stored
 from tests.plugins.record import FrozenClock
@@ -156,7 +156,7 @@ async def test_restore_removes_the_emergency_egress_policy_only_with_unblock(
 
 CHILD = textwrap.dedent("""
     import asyncio, sys
-    from actions.cluster import ClusterOptions, connect
+    from actions.kube.cluster import ClusterOptions, connect
     from actions.runbook import ActionRequest, RunbookActions
     from store import Record
 

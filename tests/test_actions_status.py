@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from actions.cluster import Cluster
 from actions.drill.apiserver import status as api_status
-from actions.drill.mesh import SynczModel
 from actions.drill.server import DrillServerThread
-from actions.status import (
+from actions.drill.sim.mesh import SynczModel
+from actions.kube.cluster import Cluster
+from actions.runbook.status import (
     linkerd_failures,
     mesh_status,
     parse_linkerd_check,

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from actions.falco.classify import Classifier
-from actions.ingest import BatchPreparer, BatchWriter
+from actions.falco.ingest import BatchPreparer, BatchWriter
 from actions.sources.batches import AlertBatch, RecordedAlert
 from actions.sources.detection import IncidentDetector, IncidentProposal
 from store import Record, chain, verify_chain
 from store.alert_links import AlertSubject, alert_subject, content_at_arrival, workload_of
 from store.alert_summary import refresh_rollup, summarise_alerts
 from store.incidents import SessionScope
-from store.report import render_report
+from store.report.render import render_report
 from tests.plugins.record import FrozenClock
 from tests.plugins.tui import alert_line, parsed
 

@@ -29,10 +29,10 @@ from actions.drill.score import CONTAINMENT_ITEMS, RUNBOOK_ONLY_STEPS, RUNBOOK_S
 from actions.falco.alert import FalcoAlert
 from actions.falco.classify import Classifier
 from actions.falco.parse import parse_line
-from actions.sources.coredns import parse_query
+from actions.sources.coredns_log import parse_query
 from actions.sources.detection import PROPOSING_SEVERITIES
-from actions.sources.dns import DnsTunnelDetector
-from actions.sources.dns_source import detection_alert
+from actions.sources.dns_detector import DnsTunnelDetector
+from actions.sources.dns_follower import detection_alert
 from actions.sources.traffic import MTLS_CLASSIFICATION, TrafficMonitor
 from tests.plugins.drill_scenarios import DRILL_START
 

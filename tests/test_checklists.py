@@ -25,9 +25,9 @@ from actions.checklists.record_checks import alerting_working, no_suspicious_act
 from actions.config import AlertingSettings, PagerDutySettings, SlackSettings
 from actions.drill.score import RUNBOOK_STEPS
 from actions.falco.classify import Classifier
-from actions.ingest import BatchWriter, ingest_lines
+from actions.falco.ingest import BatchWriter, ingest_lines
 from store import PHASES, Record
-from store.report import RUNBOOK_ACTION_ITEMS
+from store.report.render import RUNBOOK_ACTION_ITEMS
 from tests.plugins.tui import alert_line
 
 RUNBOOK = Path("/work/shared/runbook.md")

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from actions.checklists.cluster_checks import mtls_enforced, policies_applied, services_healthy
-from actions.cluster import Cluster, ClusterOptions, connect
 from actions.drill.server import DrillServerThread
+from actions.kube.cluster import Cluster, ClusterOptions, connect
 from tests.plugins.drill import RUNBOOK_ISOLATION_POLICY
 
 NS = "voicehive"

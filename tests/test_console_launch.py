@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from actions.cluster import ClusterOptions
 from actions.config import Settings
 from actions.drill.scenario import load_scenario
+from actions.kube.cluster import ClusterOptions
 from store import Record
 from tui.app import WarRoomApp
 from tui.cli.console import DrillInBackground, console_services

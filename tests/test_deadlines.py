@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from store import Record
-from store.deadlines import (
+from store.report.deadlines import (
     DETAILED_REPORT,
     EXECUTIVE_SUMMARY,
     GDPR_NOTIFICATION,

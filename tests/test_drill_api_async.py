@@ -12,7 +12,7 @@ import pytest
 from kubernetes.aio import client as aio_client
 from kubernetes.aio import config as aio_config
 
-from actions.drill.cluster_state import ClusterState
+from actions.drill.apiserver.cluster_state import ClusterState
 from actions.drill.server import DrillApiServer, DrillServerThread
 from tests.plugins.drill import seed_drill_cluster
 

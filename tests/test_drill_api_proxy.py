@@ -11,7 +11,7 @@ import pytest
 from kubernetes import client, config
 
 from actions.drill.apiserver import status
-from actions.drill.cluster_state import ApiError
+from actions.drill.apiserver.cluster_state import ApiError
 from actions.drill.server import DrillServerThread
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from actions.drill.cluster_state import ApiError, ClusterState
+from actions.drill.apiserver.cluster_state import ApiError, ClusterState
 
 NP = "networking.k8s.io/v1"
 FROZEN = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

@@ -13,10 +13,10 @@ import pytest
 from kubernetes import client, config
 from kubernetes.stream import stream
 
-from actions.drill.cluster_state import ClusterState
-from actions.drill.engine import DrillEngine
+from actions.drill.apiserver.cluster_state import ClusterState
 from actions.drill.scenario import load_builtin
 from actions.drill.server import DrillServerThread
+from actions.drill.sim.engine import DrillEngine
 from tests.plugins.drill import KubectlRunner, make_kubectl, raw_request
 from tests.plugins.drill_scenarios import DRILL_START
 

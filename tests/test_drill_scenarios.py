@@ -10,12 +10,12 @@ import aiohttp
 import pytest
 import yaml
 
-from actions.drill import events as ev
+from actions.drill import drill_events as ev
 from actions.drill.clock import ManualClock
-from actions.drill.falco_rules import RULES, render_alert
 from actions.drill.player import schedule
 from actions.drill.scenario import builtin_names, load_builtin
 from actions.drill.session import DrillSession
+from actions.drill.sim.falco_rules import RULES, render_alert
 from actions.falco.alert import FalcoAlert
 from actions.falco.parse import parse_line
 from store import DECISIONS, SEVERITIES
@@ -269,8 +269,8 @@ async def test_every_builtin_starts_healthy(name: str, drill_factory) -> None:
 
 async def test_the_dns_tunnel_is_what_the_dns_detector_catches(drill_factory) -> None:
     """The scenario's CoreDNS lines go through the live source's parser and detector."""
-    from actions.sources.coredns import parse_query
-    from actions.sources.dns import DnsTunnelDetector
+    from actions.sources.coredns_log import parse_query
+    from actions.sources.dns_detector import DnsTunnelDetector
 
     drill = await drill_factory("dns-exfiltration", speed=5000)
     await drill.play()
@@ -304,7 +304,7 @@ async def test_the_dns_tunnel_is_what_the_dns_detector_catches(drill_factory) ->
 async def test_each_scenario_has_only_the_mesh_it_tells_of(
     name: str, mesh: str, absent_group: str, absent_namespace: str, drill_factory
 ) -> None:
-    from actions.cluster import ClusterOptions, connect
+    from actions.kube.cluster import ClusterOptions, connect
     from actions.runbook.mesh_deny import detect_mesh
 
     drill = await drill_factory(name, serve=True)

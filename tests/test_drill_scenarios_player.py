@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from actions.drill import events as ev
+from actions.drill import drill_events as ev
 from actions.drill.clock import ManualClock
 from actions.drill.player import PlayerStatus, ScenarioPlayer, schedule
 from actions.drill.scenario import parse_scenario

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from actions.drill import events as ev
-from actions.drill.engine import TICK_SECONDS
+from actions.drill import drill_events as ev
+from actions.drill.sim.engine import TICK_SECONDS
 from actions.sources.hubble import HubbleFlow, parse_flow
 from tests.isolation_helpers import cut_off, runbook_deny_all
 from tests.plugins.drill import KubectlResult, make_kubectl

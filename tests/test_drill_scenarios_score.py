@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from actions.drill import events as ev
+from actions.drill import drill_events as ev
 from actions.drill.clock import ManualClock
-from actions.drill.events import Observation
+from actions.drill.drill_events import Observation
 from actions.drill.scenario import load_builtin
 from actions.drill.score import score_drill, targets_match
 from tests.isolation_helpers import cut_off
@@ -204,7 +204,7 @@ def test_a_false_positive_needs_no_containment(record, clock) -> None:
 
 def test_the_score_and_the_header_give_the_same_mttd(record, clock) -> None:
     """One definition: the header's clock and the score's line for the same incident."""
-    from tui.widgets.clocks import clock_states
+    from tui.views.clocks import clock_states
 
     scenario = load_builtin("dns-exfiltration")
     played = clock.now

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 from actions.falco.alert import PRIORITIES, FalcoAlert, RejectedLine
 from actions.falco.classify import Classifier
+from actions.falco.ingest import ingest_stream
 from actions.falco.parse import parse_line
-from actions.ingest import ingest_stream
-from actions.sources.falco import FalcoFollower
-from actions.sources.prepare import prepare_lines
+from actions.falco.prepare import prepare_lines
+from actions.sources.falco_follower import FalcoFollower
 from store import Record, verify_chain
 
 CLASSIFIER = Classifier.load(None)

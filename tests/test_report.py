@@ -9,9 +9,9 @@ import pytest
 from markdown_it import MarkdownIt
 
 from store import Record, UnknownIncident
-from store.deadlines import EXECUTIVE_SUMMARY, mark_done
-from store.report import RUNBOOK_ACTION_ITEMS, render_executive, render_report
-from store.report_sections import SECTIONS, sections, set_section
+from store.report.deadlines import EXECUTIVE_SUMMARY, mark_done
+from store.report.render import RUNBOOK_ACTION_ITEMS, render_executive, render_report
+from store.report.sections import SECTIONS, sections, set_section
 from tests.plugins.record import FrozenClock
 
 MD = MarkdownIt("commonmark").enable("table").enable("strikethrough")
@@ -384,7 +384,7 @@ def test_the_report_does_not_write_to_the_record(record_path, story: str, record
 
 
 def test_the_report_reads_one_snapshot_of_the_record(record: Record, story: str) -> None:
-    from store.report import _snapshot
+    from store.report.render import _snapshot
 
     with _snapshot(record) as snapshot:
         head = snapshot.head()

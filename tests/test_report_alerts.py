@@ -152,7 +152,7 @@ def test_rollup_can_be_refreshed_in_the_write_that_records_the_alerts(record: Re
 def test_the_reports_alerts_section_lists_each_rule_with_first_and_last_seen_and_pods(
     record: Record,
 ) -> None:
-    from store.report import render_report
+    from store.report.render import render_report
 
     incident = record.incidents.open("Tunnel").id
     # rule-1 fires on the odd ones (all Critical): one alert on each of four pods.

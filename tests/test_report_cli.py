@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from store import Record, verify_chain
-from store.deadlines import due_for
+from store.report.deadlines import due_for
 from store.transfer import connect_readonly
 from tests.plugins.record import FrozenClock
 

@@ -1,11 +1,11 @@
-"""store.markdown.escape: untrusted text shows as its own characters, never as structure."""
+"""store.report.markdown.escape: untrusted text shows as its own characters, never as structure."""
 
 from __future__ import annotations
 
 import pytest
 from markdown_it import MarkdownIt
 
-from store.markdown import code, escape
+from store.report.markdown import code, escape
 
 MD = MarkdownIt("commonmark").enable("table").enable("strikethrough")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from store import Record
 from store.response_times import clock_start, incident_response_times, response_times
-from tui.widgets.clocks import LATE, MET, NOT_APPLICABLE, clock_states, since_detection
+from tui.views.clocks import LATE, MET, NOT_APPLICABLE, clock_states, since_detection
 
 T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC)
 
@@ -87,7 +87,7 @@ def test_the_report_the_score_and_the_metrics_give_one_mttd(record: Record, cloc
     from actions.drill.scenario import load_builtin
     from actions.drill.score import score_drill
     from store.metrics import compute
-    from store.report import render_executive, render_report
+    from store.report.render import render_executive, render_report
 
     first_sign = clock.now
     clock.advance(minutes=2)  # opened by hand two minutes after the first alert

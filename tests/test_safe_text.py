@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 
 from actions.notify.neutralise import without_controls
-from store.markdown import escape
+from store.report.markdown import escape
 from store.safe_text import MARKER, UNSAFE, describe, json_text, terminal
 from tui.safe import safe_text
 

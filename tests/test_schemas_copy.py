@@ -1,4 +1,4 @@
-"""The schemas shipped in actions/schemas, and the examples copied into tests/fixtures, are
+"""The schemas shipped in actions/drill/schemas, and the examples copied into tests/fixtures, are
 exactly shared/schemas (where that exists); the shipped copy judges the examples rightly.
 
 `shared/` sits beside the developers' and CI's checkouts, never in a user's clone: there
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from actions import schemas
+from actions.drill import schemas
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "schemas"
 PACKAGE = Path(schemas.__file__).resolve().parent

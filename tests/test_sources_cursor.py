@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from actions.falco.lines import OverlongLine
+from actions.kube.streams import LineSplitter
 from actions.sources.cursor import LogCursor, line_time_ns, since_time
-from actions.sources.kube import LineSplitter
 
 
 def lines(*pairs: tuple[str, str]) -> list[bytes]:

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from actions.cluster import ClusterOptions, connect
 from actions.drill.server import DrillServerThread
 from actions.falco.classify import Classifier
+from actions.kube.cluster import ClusterOptions, connect
 from actions.sources.batches import AlertBatch
-from actions.sources.coredns import DnsQuery, parse_query
-from actions.sources.dns import DnsTunnelDetector, entropy, registered_domain
-from actions.sources.dns_source import NO_QUERIES, CoreDnsSource
+from actions.sources.coredns_log import DnsQuery, parse_query
+from actions.sources.dns_detector import DnsTunnelDetector, entropy, registered_domain
+from actions.sources.dns_follower import NO_QUERIES, CoreDnsSource
 from store import Record
 from tests.sources_helpers import RunningSource, eventually
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from actions.cluster import ClusterOptions, connect
 from actions.drill.server import DrillServerThread
-from actions.sources.events import WarningEvent, WarningEvents
-from actions.sources.kube import Backoff
+from actions.kube.cluster import ClusterOptions, connect
+from actions.kube.streams import Backoff
+from actions.sources.warning_events import WarningEvent, WarningEvents
 from tests.sources_helpers import RunningSource, eventually
 
 

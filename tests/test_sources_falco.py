@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from actions.cluster import ClusterOptions, connect
-from actions.drill.cluster_state import ClusterState
+from actions.drill.apiserver.cluster_state import ClusterState
 from actions.drill.server import DrillServerThread
 from actions.falco.classify import Classifier
 from actions.falco.times import rfc3339_to_ns
+from actions.kube.cluster import ClusterOptions, connect
 from actions.sources.batches import AlertBatch
-from actions.sources.falco import FalcoFollower
+from actions.sources.falco_follower import FalcoFollower
 from actions.sources.health import SourceHealth
 from store import Record, verify_chain
 from tests.plugins.drill import SEED_TIME

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from actions.cluster import Cluster
 from actions.config import Settings, load_settings
 from actions.drill.server import DrillServerThread
 from actions.falco.classify import Classifier
+from actions.kube.cluster import Cluster
 from actions.sources.detection import IncidentProposal
 from actions.sources.live import LiveSources
 from store import Record

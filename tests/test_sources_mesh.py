@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from actions.cluster import Cluster
 from actions.drill.apiserver import status
-from actions.drill.cluster_state import ApiError
+from actions.drill.apiserver.cluster_state import ApiError
 from actions.drill.server import DrillServerThread
+from actions.kube.cluster import Cluster
 from actions.sources.mesh import MeshMonitor, MeshSnapshot
 from tests.sources_helpers import RunningSource, eventually
 
@@ -108,7 +108,7 @@ async def test_strict_mtls_that_cannot_work_is_a_p0_alert_and_proposal(
     drill_factory: Any, record: Any
 ) -> None:
     """mtls-failure: STRICT while two workloads lack the tlsMode label and two have no sidecar."""
-    from actions.cluster import ClusterOptions, connect
+    from actions.kube.cluster import ClusterOptions, connect
     from actions.sources.batches import AlertBatch
     from actions.sources.detection import IncidentDetector, IncidentProposal
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from actions.cluster import ClusterOptions, connect
 from actions.drill.server import DrillServerThread
-from actions.sources.drift import DesiredStateError, load_desired, normalized_spec
-from actions.sources.kube import Backoff
+from actions.kube.cluster import ClusterOptions, connect
+from actions.kube.streams import Backoff
+from actions.policy.drift import DesiredStateError, load_desired, normalized_spec
 from actions.sources.policies import DriftReport, PolicySnapshot, PolicyWatcher
 from tests.sources_helpers import RunningSource, eventually
 

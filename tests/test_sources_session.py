@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actions.cluster import Cluster
 from actions.config import Settings
 from actions.falco.classify import Classifier
+from actions.kube.cluster import Cluster
 from actions.sources.health import SourceHealth
 from actions.sources.hubble import HubbleSource
 from actions.sources.live import LiveSources

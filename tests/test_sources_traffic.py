@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.cluster import Cluster
 from actions.drill.server import PROMETHEUS_PROXY_PATH, DrillServerThread
+from actions.kube.cluster import Cluster
 from actions.sources.batches import AlertBatch
 from actions.sources.traffic import (
     MTLS_FAILURES,

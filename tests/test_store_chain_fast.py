@@ -96,7 +96,7 @@ def test_every_code_point_hashes_as_the_definition_says() -> None:
 
 
 def test_alerts_written_on_the_fast_path_check_out_against_the_definition(tmp_path: Any) -> None:
-    from actions.ingest import ingest_stream
+    from actions.falco.ingest import ingest_stream
     from bench.falco_lines import falco_lines
 
     source = tmp_path / "falco.jsonl"

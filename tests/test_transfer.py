@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from store import Record, UnknownIncident, verify_chain
-from store.report import render_report
+from store.report.render import render_report
 from store.transfer import (
     ORIGIN_TABLE,
     TransferError,

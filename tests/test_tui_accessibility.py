@@ -11,20 +11,20 @@ from textual.color import Color
 from textual.widgets import Input
 
 from actions.config import AlertingSettings, Settings, SlackSettings
-from actions.drill.events import Observation
+from actions.drill.drill_events import Observation
 from actions.drill.scenario import load_builtin
 from actions.drill.score import score_drill
 from actions.runbook import ActionRequest
 from store import Record
 from tests.plugins.tui import AppFactory, until
+from tui.dialogs.action_form import CLUSTER_ACTIONS, ActionForm
+from tui.dialogs.escalate import EscalateForm
+from tui.dialogs.forms import AskScreen, OpenIncidentForm
+from tui.dialogs.help import HelpScreen
+from tui.dialogs.score import ScoreScreen
 from tui.drill_score import SCORE_KIND, record_drill_score
-from tui.screens.action_form import CLUSTER_ACTIONS, ActionForm
-from tui.screens.escalate import EscalateForm
-from tui.screens.forms import AskScreen, OpenIncidentForm
-from tui.screens.help import HelpScreen
-from tui.screens.score import ScoreScreen
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.clocks import BREACHED, LATE, MET, ClockState
+from tui.views.clocks import BREACHED, LATE, MET, ClockState
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.toggles import Checkbox, RadioButton
 

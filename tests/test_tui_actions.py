@@ -16,16 +16,16 @@ import pytest
 from textual.screen import Screen
 from textual.widgets import Checkbox, Input, Select, Static
 
-from actions.cluster import Cluster
 from actions.drill.server import DrillServerThread
 from actions.falco.parse import parse_line
+from actions.kube.cluster import Cluster
 from actions.runbook import RunbookActions
 from store import Record
 from tests.plugins.tui import AppFactory, alert_line, parsed, until
-from tui.screens.action_form import ActionForm, prefill
-from tui.screens.confirm_action import ConfirmAction
+from tui.dialogs.action_form import ActionForm, prefill
+from tui.dialogs.confirm_action import ConfirmAction
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.alert_rows import AlertRow
+from tui.views.alert_rows import AlertRow
 from tui.widgets.timeline_pane import TimelineList, TimelinePane
 
 NS = "voicehive"
@@ -554,8 +554,8 @@ async def test_isolate_finds_the_workload_behind_a_dns_alerts_client_ip(
     runbook_actions: RunbookActions,
     drill_server: DrillServerThread,
 ) -> None:
-    from actions.sources.dns import DnsDetection
-    from actions.sources.dns_source import detection_alert
+    from actions.sources.dns_detector import DnsDetection
+    from actions.sources.dns_follower import detection_alert
 
     drill_server.state.create(payments_pod("10.42.3.50"))
     detection = DnsDetection(

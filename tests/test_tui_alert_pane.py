@@ -8,15 +8,15 @@ from actions.falco.classify import Classifier
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory, alert_line, hostile_alerts, parsed
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.alert_buffer import AlertBuffer, AlertFilter
+from tui.views.alert_buffer import AlertBuffer, AlertFilter
+from tui.views.alert_rows import AlertRow, rank_and_rule
 from tui.widgets.alert_list import AlertList
 from tui.widgets.alert_pane import AlertPane
-from tui.widgets.alert_rows import AlertRow, rank_and_rule
 
 
 def _record_alerts(record: Record, count: int) -> None:
     """Record `count` alerts the way ingest does: parsed, classified, one batch."""
-    from actions.ingest import alert_row  # the ingest's own mapping from parsed to stored
+    from actions.falco.ingest import alert_row  # the ingest's own mapping from parsed to stored
 
     classifier = Classifier.load()
     rows = []

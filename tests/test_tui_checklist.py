@@ -12,15 +12,15 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static, Tabs
 
-from actions.cluster import Cluster
 from actions.config import PolicySettings, Settings
 from actions.drill.server import DrillServerThread
+from actions.kube.cluster import Cluster
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory, until
 from tests.test_checklists_cluster import crashing_pod, desired_file
 from tui.app import WarRoomApp
+from tui.dialogs.checklist import ChecklistScreen
 from tui.safe import MARKER
-from tui.screens.checklist import ChecklistScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.services import Services
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from textual.widgets import Label
 
-from actions.cluster import ClusterOptions
 from actions.config import Settings
 from actions.drill.server import DrillServerThread
-from actions.status import FIRST_ANSWER_TIMEOUT
+from actions.kube.cluster import ClusterOptions
+from actions.runbook.status import FIRST_ANSWER_TIMEOUT
 from store import Record
 from tests.plugins.terminal import terminal
 from tests.plugins.tui import until

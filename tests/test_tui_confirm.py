@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actions.cluster import ClusterOptions, connect
+from actions.kube.cluster import ClusterOptions, connect
 from actions.runbook.model import ActionRequest
 from actions.runbook.pipeline import RunbookActions
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory
-from tui.screens.confirm_action import (
+from tui.dialogs.confirm_action import (
     BACK,
     CANCEL,
     CONFIRM,

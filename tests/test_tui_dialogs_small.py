@@ -23,12 +23,12 @@ from actions.sources.detection import IncidentDetector
 from store import Record
 from tests.plugins.tui import AppFactory, until
 from tests.test_tui_proposals import dns_tunnel_batch
-from tui.screens.action_form import CLUSTER_ACTIONS, ActionForm
-from tui.screens.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
-from tui.screens.escalate import EscalateForm
-from tui.screens.forms import AskScreen, OpenIncidentForm
-from tui.screens.proposal import ProposalScreen
-from tui.screens.score import ScoreScreen
+from tui.dialogs.action_form import CLUSTER_ACTIONS, ActionForm
+from tui.dialogs.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
+from tui.dialogs.escalate import EscalateForm
+from tui.dialogs.forms import AskScreen, OpenIncidentForm
+from tui.dialogs.proposal import ProposalScreen
+from tui.dialogs.score import ScoreScreen
 from tui.widgets.drill_strip import describe
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])

@@ -18,8 +18,8 @@ from actions.drill.scenario import Scenario, load_builtin, load_scenario
 from store import Record
 from tests.plugins.tui import AppFactory, until
 from tui.cli.console import DrillInBackground
+from tui.dialogs.score import ScoreScreen
 from tui.screens.keys.facilitator import CONTROL_KIND, NOT_DRILL, next_speed
-from tui.screens.score import ScoreScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.drill_strip import DrillStrip
 

@@ -20,8 +20,8 @@ from store import Record
 from tests.plugins.notify import ShapeReceiver
 from tests.plugins.tui import until
 from tui.app import WarRoomApp
-from tui.screens.decision import DecisionScreen
-from tui.screens.escalate import NO_MATRIX, EscalateForm
+from tui.dialogs.decision import DecisionScreen
+from tui.dialogs.escalate import NO_MATRIX, EscalateForm
 from tui.screens.war_room import WarRoomScreen
 from tui.services import Services
 

@@ -12,7 +12,7 @@ from textual.widgets import Label
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory
 from tui.safe import MARKER
-from tui.widgets.clocks import BREACHED, LATE, MET, WARNING, ClockState, clock_states
+from tui.views.clocks import BREACHED, LATE, MET, WARNING, ClockState, clock_states
 from tui.widgets.header import (
     ELLIPSIS,
     HeaderParts,

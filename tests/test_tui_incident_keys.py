@@ -8,9 +8,9 @@ from textual.widgets import Input
 
 from store import Record
 from tests.plugins.tui import AppFactory, until
-from tui.screens.close_incident import CloseIncidentScreen
-from tui.screens.decision import DecisionScreen
-from tui.screens.forms import AskScreen, NoteForm, OpenIncidentForm
+from tui.dialogs.close_incident import CloseIncidentScreen
+from tui.dialogs.decision import DecisionScreen
+from tui.dialogs.forms import AskScreen, NoteForm, OpenIncidentForm
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.header import WarRoomHeader
 from tui.widgets.timeline_pane import TimelineList, TimelinePane

@@ -7,9 +7,9 @@ from typing import Any
 
 from store import Record
 from tests.plugins.tui import AppFactory
-from tui.screens.help import HelpScreen
+from tui.dialogs.help import HelpScreen
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.clocks import BREACHED, MET, OK, WARNING, clock_states
+from tui.views.clocks import BREACHED, MET, OK, WARNING, clock_states
 from tui.widgets.header import WarRoomHeader
 
 
@@ -100,7 +100,7 @@ async def test_palette_offers_incident_commands_named_after_a_hostile_alert(
     from textual.command import CommandPalette
 
     from tests.plugins.tui import hostile_alerts
-    from tui.screens.forms import OpenIncidentForm
+    from tui.dialogs.forms import OpenIncidentForm
 
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

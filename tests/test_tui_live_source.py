@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actions.cluster import ClusterOptions, connect
 from actions.falco.classify import Classifier
-from actions.sources.falco import FalcoFollower
+from actions.kube.cluster import ClusterOptions, connect
+from actions.sources.falco_follower import FalcoFollower
 from store import Record
 from tests.plugins.tui import AppFactory
 from tui.widgets.alert_list import AlertList

@@ -16,11 +16,10 @@ import pytest
 import yaml
 from textual.widgets import DataTable
 
-from actions.cluster import Cluster
 from actions.config import PolicySettings, Settings
 from actions.drill.server import DrillServerThread
-from actions.sources.events import WarningEvents
-from actions.sources.kube import Backoff
+from actions.kube.cluster import Cluster
+from actions.kube.streams import Backoff
 from actions.sources.mesh import MeshMonitor
 from actions.sources.policies import PolicyWatcher
 from actions.sources.traffic import (
@@ -30,6 +29,7 @@ from actions.sources.traffic import (
     PrometheusClient,
     TrafficMonitor,
 )
+from actions.sources.warning_events import WarningEvents
 from store import Record
 from tests.plugins.tui import HOSTILE
 from tui.app import WarRoomApp
@@ -227,12 +227,12 @@ async def test_live_sources_reach_the_mesh_and_policy_panes(
 async def test_hostile_names_from_live_items_are_shown_literally(
     record: Record, clock: Any
 ) -> None:
-    from actions.sources.drift import DriftFinding
-    from actions.sources.events import WarningEvent
+    from actions.policy.drift import DriftFinding
+    from actions.runbook.status import ProxySync
     from actions.sources.mesh import MeshSnapshot, PeerAuthenticationInfo
     from actions.sources.policies import DriftReport, PolicyInfo, PolicySnapshot
     from actions.sources.traffic import TrafficSample
-    from actions.status import ProxySync
+    from actions.sources.warning_events import WarningEvent
 
     app = WarRoomApp(Services(record, mode="drill"), clock=clock)
     async with app.run_test(size=(160, 48)) as pilot:

@@ -26,8 +26,8 @@ from actions.sources.detection import (
 )
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory, alert_line, parsed, until
+from tui.dialogs.proposal import ProposalScreen
 from tui.screens.keys.alerting import NO_PROPOSAL
-from tui.screens.proposal import ProposalScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.screens.war_room_base import SourceItem
 

@@ -10,8 +10,8 @@ from textual.widgets import Input, Label
 
 from store import Record
 from tests.plugins.tui import T0, AppFactory
+from tui.dialogs.replay_form import GoToForm
 from tui.replay import ReplayClock
-from tui.screens.replay_form import GoToForm
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.alert_pane import AlertPane
 from tui.widgets.timeline_pane import TimelineList

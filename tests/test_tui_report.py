@@ -11,20 +11,20 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Markdown, OptionList, Static, TextArea
 
 from store import Record
-from store.deadlines import (
+from store.report.deadlines import (
     DETAILED_REPORT,
     EXECUTIVE_SUMMARY,
     ISSUED_KIND,
     SAVED_KIND,
     due_for,
 )
-from store.report import render_executive, render_report
-from store.report_sections import SECTION_KIND, sections, set_section
+from store.report.render import render_executive, render_report
+from store.report.sections import SECTION_KIND, sections, set_section
 from tests.plugins.record import FrozenClock
 from tests.plugins.tui import HOSTILE, AppFactory
-from tui.screens.forms import AskScreen
+from tui.dialogs.forms import AskScreen
+from tui.dialogs.report_editor import SectionEditor
 from tui.screens.report import MarkIssuedForm, ReportScreen, SavePathForm
-from tui.screens.report_editor import SectionEditor
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.timeline_pane import TimelineList, TimelinePane
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from store.deadlines import DETAILED_REPORT, EXECUTIVE_SUMMARY, GDPR_NOTIFICATION, Due
+from store.report.deadlines import DETAILED_REPORT, EXECUTIVE_SUMMARY, GDPR_NOTIFICATION, Due
 from tui.report_file import default_report_path
 from tui.screens.report import MAX_SHOWN_ROWS, bounded_for_display, due_state, next_due
-from tui.widgets.clocks import BREACHED, LATE, MET, OK, WARNING
+from tui.views.clocks import BREACHED, LATE, MET, OK, WARNING
 
 DETECTED = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 SUMMARY_DUE = DETECTED + timedelta(hours=24)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from store import Record
-from store.deadlines import (
+from store.report.deadlines import (
     DETAILED_REPORT,
     EXECUTIVE_SUMMARY,
     GDPR_NOTIFICATION,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from textual import events
 
-from actions.cluster import Cluster
 from actions.falco.parse import parse_line
+from actions.kube.cluster import Cluster
 from actions.runbook import RunbookActions
 from store import Record
 from tests.plugins.tui import AppFactory, until
@@ -140,7 +140,7 @@ async def test_a_closed_dialogs_late_callback_is_dropped(
     """A dialog schedules a redraw after the next refresh (as the checklist does after a
     resize), then closes at once: the redraw is handed to the war room and must not run
     on the closed dialog's widgets."""
-    from tui.screens.forms import NoteForm
+    from tui.dialogs.forms import NoteForm
 
     record.incidents.open("Shell in orchestrator", severity="P1")
     app = make_app()

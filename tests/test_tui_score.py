@@ -10,7 +10,7 @@ from actions.drill.scenario import load_builtin
 from actions.drill.score import score_drill
 from store import Record
 from tests.plugins.tui import AppFactory, until
-from tui.screens.score import ScoreScreen
+from tui.dialogs.score import ScoreScreen
 
 
 def shown_how(screen: ScoreScreen) -> str:

@@ -15,8 +15,8 @@ from textual.pilot import Pilot
 
 from store import Record
 from tests.plugins.tui import AppFactory, alert_line, hostile_alerts, parsed, settle_for_snapshot
-from tui.screens.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
-from tui.screens.decision import DecisionScreen
+from tui.dialogs.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
+from tui.dialogs.decision import DecisionScreen
 
 LARGE = (160, 48)
 SMALL = (80, 24)

@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 from actions.runbook import ActionRequest
 from store import Record
 from tests.plugins.tui import AppFactory, app_factory, settle_for_snapshot
-from tui.screens.action_form import CLUSTER_ACTIONS, ActionForm
+from tui.dialogs.action_form import CLUSTER_ACTIONS, ActionForm
 
 LARGE = (160, 48)
 SMALL = (80, 24)

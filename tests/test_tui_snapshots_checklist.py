@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from actions.checklists import Verdict
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory
-from tui.screens.checklist import ChecklistScreen
+from tui.dialogs.checklist import ChecklistScreen
 
 LARGE = (160, 48)
 SMALL = (80, 24)

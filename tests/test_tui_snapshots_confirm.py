@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 
 from store import Record
 from tests.plugins.tui import AppFactory, settle_for_snapshot
-from tui.screens.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
+from tui.dialogs.confirm_action import ConfirmAction, ConfirmRequest, PermissionLine
 
 REFUSED = ConfirmRequest(
     title="block-ip 10.42.2.31",

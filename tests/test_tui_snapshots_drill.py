@@ -23,9 +23,9 @@ from actions.sources.detection import IncidentDetector
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory, settle_for_snapshot
 from tests.test_tui_proposals import dns_tunnel_batch
-from tui.screens.escalate import EscalateForm
-from tui.screens.proposal import ProposalScreen
-from tui.screens.score import ScoreScreen
+from tui.dialogs.escalate import EscalateForm
+from tui.dialogs.proposal import ProposalScreen
+from tui.dialogs.score import ScoreScreen
 from tui.widgets.drill_strip import describe
 
 LARGE = (160, 48)

@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 
 from store import Record
 from tests.plugins.tui import AppFactory, settle_for_snapshot
-from tui.screens.close_incident import CloseIncidentScreen
+from tui.dialogs.close_incident import CloseIncidentScreen
 
 LARGE = (160, 48)
 SMALL = (80, 24)

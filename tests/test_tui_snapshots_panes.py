@@ -15,8 +15,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from actions.sources.drift import DriftFinding
-from actions.sources.events import WarningEvent
+from actions.policy.drift import DriftFinding
+from actions.runbook.status import ProxySync
 from actions.sources.mesh import (
     AuthorizationPolicyInfo,
     MeshSnapshot,
@@ -25,11 +25,11 @@ from actions.sources.mesh import (
 )
 from actions.sources.policies import DriftReport, PolicyInfo, PolicySnapshot
 from actions.sources.traffic import TrafficSample
-from actions.status import ProxySync
+from actions.sources.warning_events import WarningEvent
 from store import Record
 from tests.plugins.tui import AppFactory
 from tui.screens.war_room_base import SourceItem
-from tui.widgets.cluster_views import policy_rows
+from tui.views.cluster_views import policy_rows
 from tui.widgets.header import WarRoomHeader
 from tui.widgets.policy_pane import PolicyPane
 

@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, TextArea
 
 from store import Record
-from store.report_sections import set_section
+from store.report.sections import set_section
 from tests.plugins.record import FrozenClock
 from tests.plugins.tui import HOSTILE, AppFactory
 

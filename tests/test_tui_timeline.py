@@ -129,7 +129,7 @@ async def test_an_entry_opens_in_full_zoomed_or_not(
 async def read_entry(app: Any, *, zoomed: bool) -> str:
     """Open the next-to-last timeline entry with enter; the text its dialog shows."""
     from tests.plugins.tui import until as wait_until
-    from tui.screens.timeline_entry import TimelineEntryScreen
+    from tui.dialogs.timeline_entry import TimelineEntryScreen
 
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: table_of(app).row_count >= 3, "the entries")

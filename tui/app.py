@@ -27,8 +27,8 @@ from actions.config import Settings
 from tui import collector
 from tui.commands import IncidentCommands, PaneCommands
 from tui.crash import write_crash_log
+from tui.dialogs.forms import AskScreen
 from tui.safe import safe_text
-from tui.screens.forms import AskScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.services import ClusterUnusable, Services, SetupFailed
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from actions.drill.events import Observation
+    from actions.drill.drill_events import Observation
     from actions.drill.scenario import Scenario
     from actions.drill.score import Score
     from store import Record
@@ -59,7 +59,7 @@ def _scenario(data: dict[str, Any]) -> Scenario:
 
 def recorded_score(record: Record, incident_id: str) -> tuple[Score | None, str]:
     """The incident's drill score from its recorded inputs, or None and why there is none."""
-    from actions.drill.events import Observation
+    from actions.drill.drill_events import Observation
     from actions.drill.scenario import ScenarioError
     from actions.drill.score import score_drill
 

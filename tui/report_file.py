@@ -1,6 +1,6 @@
 """Saving an incident's report to a file: what `warroom report -o` and the report screen's `s` do.
 
-The file is byte for byte what `store.report` renders, written whole or not at
+The file is byte for byte what `store.report.render` renders, written whole or not at
 all, and the record gets a chained `report.saved` entry with its SHA-256.
 Saving is not sending: no reporting clock stops. Marking an item issued (sent
 to its readers) is a separate, deliberate act (`m` on the report screen).
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from store.deadlines import DETAILED_REPORT, EXECUTIVE_SUMMARY, record_saved
-from store.report import render_executive, render_report
+from store.report.deadlines import DETAILED_REPORT, EXECUTIVE_SUMMARY, record_saved
+from store.report.render import render_executive, render_report
 from tui.files import write_atomically
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from store.incidents import SessionScope
 
 if TYPE_CHECKING:
-    from actions.cluster import Cluster
+    from actions.kube.cluster import Cluster
     from store import Record
 
 MODES = ("drill", "live", "review")
@@ -22,6 +22,13 @@ MODES = ("drill", "live", "review")
 class SetupFailed(RuntimeError):
     """Raised by a setup hook when what the console exists for could not start
     (the drill's cluster): the console exits rather than stay open without it."""
+
+
+class DrillGone(RuntimeError):
+    """The drill's thread has stopped: there is nothing left to control.
+
+    Raised by the drill handle (`tui.cli.console.DrillInBackground`), caught by the
+    facilitator's keys: here, so a screen never imports the command line."""
 
 
 class ClusterUnusable(RuntimeError):
@@ -40,7 +47,7 @@ class Services:
     - `incident_id`: the incident to show; None picks the newest open one `incident_scope`
       admits (a drill's console: its own drill's; live: real incidents only).
     - `actor`: who is at the keyboard, written into every record entry.
-    - `cluster`: an `actions.cluster.Cluster` for read-only listings (policies, mesh);
+    - `cluster`: an `actions.kube.cluster.Cluster` for read-only listings (policies, mesh);
       None leaves those panes saying why they are empty.
     - `source`: a live source (the Falco follower) or a list of them; the console
       runs `await source.run(sink)` for each in a worker. The sink takes

@@ -20,12 +20,12 @@ if TYPE_CHECKING:
 
 # The screens the war room opens on demand (the rest are imported with it).
 DIALOG_MODULES = (
-    "tui.screens.checklist",
+    "tui.dialogs.checklist",
     "tui.screens.report",
-    "tui.screens.report_editor",
-    "tui.screens.proposal",
-    "tui.screens.score",
-    "tui.screens.timeline_entry",
+    "tui.dialogs.report_editor",
+    "tui.dialogs.proposal",
+    "tui.dialogs.score",
+    "tui.dialogs.timeline_entry",
     "textual.command",
 )
 

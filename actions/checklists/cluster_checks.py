@@ -1,6 +1,6 @@
 """Checklist verifiers that read the cluster: services healthy, mTLS enforced, policies applied.
 
-Each is a coroutine over `actions.cluster.Cluster` (the official client over
+Each is a coroutine over `actions.kube.cluster.Cluster` (the official client over
 HTTP) that returns a `Verdict` with the evidence in words and never raises
 for a cluster that refuses (403), times out or cannot be reached: that is an
 `unknown` verdict naming the cause.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from actions.checklists.verdict import Verdict, named, not_verified, unknown, verified
-from actions.cluster import (
+from actions.kube.cluster import (
     ISTIO_PEER_AUTHENTICATION,
     NAMESPACE,
     NETWORK_POLICY,
@@ -22,8 +22,8 @@ from actions.cluster import (
     ClusterError,
     Kind,
 )
+from actions.policy.drift import DesiredStateError, compare, load_desired
 from actions.runbook.mesh_deny import detect_mesh
-from actions.sources.drift import DesiredStateError, compare, load_desired
 from actions.sources.mesh import (
     ISTIO_PROXY,
     LINKERD_PROXY,

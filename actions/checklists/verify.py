@@ -23,7 +23,7 @@ from actions.checklists.verdict import Verdict, unknown
 from actions.config import AlertingSettings
 
 if TYPE_CHECKING:
-    from actions.cluster import Cluster
+    from actions.kube.cluster import Cluster
     from store import Record
 
 RecordCall = Callable[..., Awaitable[Any]]

@@ -46,7 +46,7 @@ from store.private import private_folder
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from actions.drill.events import Observation
+    from actions.drill.drill_events import Observation
     from actions.drill.player import PlayerStatus
 
 CONTROLS = ("status", "pause", "resume", "speed", "inject", "score", "stop")

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from actions.drill import events as ev
+from actions.drill import drill_events as ev
 from actions.drill.clock import DrillClock
-from actions.drill.events import DrillEvent
+from actions.drill.drill_events import DrillEvent
 from actions.drill.scenario import Inject, Scenario
 
 EPSILON = 1e-9

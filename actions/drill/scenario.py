@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from actions.drill.attack import Driver, parse_attack, with_drivers
-from actions.drill.falco_rules import RULES, priority_spelling
+from actions.drill.sim.attack import Driver, parse_attack, with_drivers
+from actions.drill.sim.falco_rules import RULES, priority_spelling
 
 INCIDENT_CLASSES = ("P0", "P1", "P2", "P3")
 DECISIONS = ("false-positive", "active-attack", "misconfiguration", "escalate")
@@ -898,7 +898,7 @@ def _check_manifest(
     if not c.schemas:
         return
     try:
-        from actions.schemas import check_document
+        from actions.drill.schemas import check_document
     except ImportError:  # the schema package arrives with the drill API server
         return
     for complaint in check_document(obj):

@@ -42,10 +42,14 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from actions.checklists import WARROOM, ChecklistItem, Proof, load_checklists, proofs
 from actions.checklists.howto import action_how, item_how
+
+# From the modules, not the package's facade: its type-only names reach the verifiers,
+# which read a live cluster, and the drill's emulator must never reach the live layer.
+from actions.checklists.model import ChecklistItem, load_checklists
+from actions.checklists.proven import WARROOM, Proof, proofs
 from actions.checklists.verdict import VERIFIED
-from actions.drill.events import Observation
+from actions.drill.drill_events import Observation
 from store.response_times import END_WORDS, ResponseTime, incident_response_times
 
 DECISION_POINTS = {

@@ -32,8 +32,8 @@ from types import TracebackType
 from aiohttp import web
 
 from .apiserver.app import build_app
+from .apiserver.cluster_state import ClusterState
 from .apiserver.guard import LOOPBACK_NAMES, host_name, is_loopback
-from .cluster_state import ClusterState
 from .kubeconfig import write_kubeconfig
 from .tls import DrillCertificates, make_certificates
 

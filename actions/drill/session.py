@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from actions.drill.clock import DrillClock, SystemClock
-from actions.drill.engine import TICK_SECONDS, DrillEngine
-from actions.drill.hubble_cli import write_shim
 from actions.drill.player import ScenarioPlayer
 from actions.drill.scenario import Scenario
+from actions.drill.sim.engine import TICK_SECONDS, DrillEngine
+from actions.drill.sim.hubble_cli import write_shim
 
 HUBBLE_FLOWS = "hubble-flows.json"
 DESIRED_STATE = "network-policies.yaml"
@@ -48,7 +48,7 @@ def drill_settings(settings: Any, runtime_dir: Path) -> Any:
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from actions.drill.events import Observation
+    from actions.drill.drill_events import Observation
     from actions.drill.score import Score
     from actions.drill.server import DrillApiServer
 
@@ -86,7 +86,7 @@ class DrillSession:
         runtime_dir: Path | None = None,
         beyond_loopback: bool = False,
     ) -> None:
-        from actions.drill.cluster_state import ClusterState
+        from actions.drill.apiserver.cluster_state import ClusterState
 
         self.scenario = scenario
         self.clock = clock or SystemClock()

@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from actions.drill.events import Observation
+from actions.drill.drill_events import Observation
 from actions.drill.score import ContainmentResult, Score, ScoreLine, score_drill
 from store import Record
 from store.errors import RecordError

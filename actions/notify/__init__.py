@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from actions.notify.drain import Attempt, DrainReport, drain_outbox, item_to_dict, run_drainer
 from actions.notify.errors import DeliveryError
-from actions.notify.events import EVENTS, Escalation, Queued, escalate, notify_incident_event
+from actions.notify.routing import EVENTS, Escalation, Queued, escalate, notify_incident_event
 
 __all__ = [
     "EVENTS",

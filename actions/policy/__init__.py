@@ -3,7 +3,7 @@
 Pure functions over the objects a cluster holds; no I/O, no Kubernetes client.
 Two users share them, so the drill teaches what the live preview predicts:
 
-- the drill cluster (`actions/drill/traffic.py`, `engine.py`) decides which
+- the drill cluster (`actions/drill/sim/traffic.py`, `engine.py`) decides which
   flows pass and which attempts are dropped;
 - the runbook's previews (`actions/runbook/isolate.py`, `block_ip.py`,
   `mesh_deny.py`) say what an action will and will not stop, from the objects

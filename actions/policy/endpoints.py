@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from actions.selectors import labels_of
+from actions.policy.selectors import labels_of
 
 Obj = dict[str, Any]
 ISTIO_PROXY = "istio-proxy"

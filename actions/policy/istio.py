@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from actions.policy.endpoints import Endpoint, Obj, Verdict, glob_matches, ip_in_cidr
+from actions.policy.selectors import labels_of, selector_matches
 from actions.policy.view import ClusterView
-from actions.selectors import labels_of, selector_matches
 
 HTTP_PROTOCOLS = ("http", "http2", "grpc")
 HTTP_ONLY_OPERATION = ("hosts", "notHosts", "methods", "notMethods", "paths", "notPaths")

@@ -37,8 +37,8 @@ from actions.policy.endpoints import (
     glob_matches,
     ip_in_block,
 )
+from actions.policy.selectors import labels_of, selector_matches
 from actions.policy.view import ClusterView
-from actions.selectors import labels_of, selector_matches
 
 DEFAULT_POLICY_ANNOTATION = "config.linkerd.io/default-inbound-policy"
 CLUSTER_DEFAULT_POLICY = "all-unauthenticated"

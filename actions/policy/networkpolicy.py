@@ -31,8 +31,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from actions.policy.endpoints import Endpoint, Obj, Verdict, ip_in_block
+from actions.policy.selectors import labels_of, policy_types, selector_matches
 from actions.policy.view import ClusterView
-from actions.selectors import labels_of, policy_types, selector_matches
 
 DIRECTIONS = ("Ingress", "Egress")
 RULES_KEY = {"Ingress": ("ingress", "from"), "Egress": ("egress", "to")}

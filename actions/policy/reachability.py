@@ -15,8 +15,8 @@ from actions.policy.endpoints import Endpoint, Obj, Verdict, ip_in_block
 from actions.policy.istio import istio_verdict
 from actions.policy.linkerd import linkerd_verdict
 from actions.policy.networkpolicy import isolation, name_of, network_verdict, selecting
+from actions.policy.selectors import labels_of, selector_matches
 from actions.policy.view import ClusterView
-from actions.selectors import labels_of, selector_matches
 
 
 def connection_verdict(

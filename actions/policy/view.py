@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from actions.selectors import labels_of
+from actions.policy.selectors import labels_of
 
 Obj = dict[str, Any]
 ListObjects = Callable[[str, str, str | None], list[Obj]]

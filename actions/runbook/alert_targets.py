@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from actions.cluster import POD, ClusterError
 from actions.falco.addresses import client_address, ip, peers
+from actions.kube.cluster import POD, ClusterError
 from actions.runbook.block_ip import cluster_addresses, parse_block, refusals
 from actions.runbook.checks import InvalidRequest
 from actions.runbook.model import PENDING_INCIDENT, ActionRequest

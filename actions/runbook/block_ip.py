@@ -13,7 +13,7 @@ import copy
 import ipaddress
 from typing import Any
 
-from actions.cluster import JSON_PATCH, NETWORK_POLICY, POD, SERVICE, ClusterError
+from actions.kube.cluster import JSON_PATCH, NETWORK_POLICY, POD, SERVICE, ClusterError
 from actions.policy import ClusterView
 from actions.policy.reachability import egress_paths
 from actions.runbook.checks import BLOCKS_ANNOTATION, InvalidRequest, emergency_metadata, shown

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from actions.cluster import (
+from actions.kube.cluster import (
     EVENT,
     ISTIO_AUTHORIZATION_POLICY,
     ISTIO_PEER_AUTHENTICATION,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from actions.cluster import MERGE_PATCH, SERVICE_ACCOUNT
+from actions.kube.cluster import MERGE_PATCH, SERVICE_ACCOUNT
 from actions.runbook.checks import DISABLED_ANNOTATION, INCIDENT_LABEL, PRE_DISABLE_ANNOTATION
 from actions.runbook.model import Change
 from actions.runbook.pipeline import Plan, PlanContext

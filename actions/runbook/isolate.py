@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from actions.cluster import JSON_PATCH, MERGE_PATCH, NETWORK_POLICY, POD
+from actions.kube.cluster import JSON_PATCH, MERGE_PATCH, NETWORK_POLICY, POD
 from actions.policy import ClusterView
 from actions.policy.networkpolicy import allows_anything, selects
 from actions.policy.reachability import still_open

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.cluster import (
+from actions.kube.cluster import (
     ISTIO_AUTHORIZATION_POLICY,
     ISTIO_PEER_AUTHENTICATION,
     LINKERD_AUTHORIZATION_POLICY,
@@ -38,10 +38,10 @@ from actions.cluster import (
 )
 from actions.policy import ClusterView
 from actions.policy.reachability import callers_getting_through
+from actions.policy.selectors import labels_of, selector_matches
 from actions.runbook.checks import emergency_metadata
 from actions.runbook.model import Change, Problem
 from actions.runbook.pipeline import Plan, PlanContext
-from actions.selectors import labels_of, selector_matches
 
 NOBODY = "nobody.emergency-deny.invalid"
 LINKERD_NETWORK_AUTHENTICATION = Kind(

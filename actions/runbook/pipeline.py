@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from actions.checklists.proven import tick_proven
-from actions.cluster import Cluster, ClusterError, Kind, kind_of
+from actions.kube.cluster import Cluster, ClusterError, Kind, kind_of
 from actions.runbook.checks import (
     InvalidRequest,
     check_domain,

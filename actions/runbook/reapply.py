@@ -8,7 +8,7 @@ it is missing, put its spec back when it differs (a JSON patch that first
 tests the spec as previewed, so a policy changed since fails instead of being
 overwritten blind). Like `kubectl apply`, a policy the file does not have is
 left alone (emergency policies are restore's). Specs are compared after the
-API server's defaults (actions/sources/drift.py), so only real drift is
+API server's defaults (actions/policy/drift.py), so only real drift is
 re-applied. warroom's quarantine exclusion (an isolation in progress) is kept
 in the spec put back, so re-applying never reopens an isolated pod.
 
@@ -22,11 +22,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from actions.cluster import JSON_PATCH, NETWORK_POLICY
+from actions.kube.cluster import JSON_PATCH, NETWORK_POLICY
+from actions.policy.drift import DesiredStateError, load_desired, normalized_spec
 from actions.runbook.isolate import QUARANTINE_EXPRESSION, excludes_quarantine
 from actions.runbook.model import Change, Problem
 from actions.runbook.pipeline import Plan, PlanContext
-from actions.sources.drift import DesiredStateError, load_desired, normalized_spec
 
 
 def _manifest(wanted: dict[str, Any], namespace: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from actions.cluster import (
+from actions.kube.cluster import (
     ISTIO_AUTHORIZATION_POLICY,
     JSON_PATCH,
     LINKERD_AUTHORIZATION_POLICY,
@@ -381,7 +381,7 @@ async def _unblock(
 
 async def _undo_reapply(ctx: PlanContext, result: Plan, reapplied: list[dict[str, Any]]) -> None:
     """Put back each policy as it was before its first re-apply (only when asked)."""
-    from actions.sources.drift import normalized_spec
+    from actions.policy.drift import normalized_spec
 
     first: dict[str, dict[str, Any]] = {}
     for entry in reapplied:

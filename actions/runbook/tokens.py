@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.cluster import SECRET, SERVICE_ACCOUNT, ClusterError
+from actions.kube.cluster import SECRET, SERVICE_ACCOUNT, ClusterError
 from actions.runbook.model import Change, Problem
 from actions.runbook.pipeline import Plan, PlanContext
 

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from actions.falco.classify import Classifier
-from actions.sources.coredns import DnsQuery
-from actions.sources.dns import DnsDetection, DnsTunnelDetector
-from actions.sources.dns_source import record_detections
+from actions.kube.streams import Backoff, LineSplitter
+from actions.sources.coredns_log import DnsQuery
+from actions.sources.dns_detector import DnsDetection, DnsTunnelDetector
+from actions.sources.dns_follower import record_detections
 from actions.sources.health import ABSENT, CONNECTED, RETRYING, STOPPED, HealthReporter
-from actions.sources.kube import Backoff, LineSplitter
 from actions.sources.recorder import session_incident
 from store import Record
 from store.incidents import SessionScope

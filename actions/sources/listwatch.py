@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from actions.kube.streams import ApiStatusError, Backoff, get_json, watch_objects
 from actions.sources.health import CONNECTED, RETRYING, state_for_status
-from actions.sources.kube import ApiStatusError, Backoff, get_json, watch_objects
 from actions.sources.pods import STREAM_ERRORS, describe
 
 Objects = dict[str, dict[str, Any]]

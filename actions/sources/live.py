@@ -21,13 +21,12 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from actions.cluster import Cluster
 from actions.falco.classify import Classification, Classifier
+from actions.kube.cluster import Cluster
 from actions.sources.batches import AlertBatch
 from actions.sources.detection import IncidentDetector
-from actions.sources.dns_source import CoreDnsSource
-from actions.sources.events import WarningEvents
-from actions.sources.falco import FalcoFollower
+from actions.sources.dns_follower import CoreDnsSource
+from actions.sources.falco_follower import FalcoFollower
 from actions.sources.health import STOPPED, SourceHealth
 from actions.sources.hubble import HubbleSource
 from actions.sources.mesh import MeshMonitor
@@ -35,6 +34,7 @@ from actions.sources.policies import DriftReport, PolicyWatcher
 from actions.sources.rates import AlertRates
 from actions.sources.recorder import TimelineRecorder
 from actions.sources.traffic import PrometheusClient, TrafficMonitor
+from actions.sources.warning_events import WarningEvents
 from actions.sources.warroom_alerts import alert_output, record_alert
 from store import Record
 from store.incidents import SessionScope

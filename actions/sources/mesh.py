@@ -1,7 +1,7 @@
 """The service mesh, refreshed periodically: proxy sync, mTLS modes, authorization policies.
 
 Istio: each proxy's sync state (istiod's /debug/syncz through the API service
-proxy, else `istioctl proxy-status`, via actions.status.mesh_status), the
+proxy, else `istioctl proxy-status`, via actions.runbook.status.mesh_status), the
 PeerAuthentication mode per namespace and workload (PERMISSIVE and DISABLE
 flagged; the root namespace istio-system sets the mesh-wide default) and the
 AuthorizationPolicies of the namespace (one with a selector and no rules
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from actions.cluster import (
+from actions.kube.cluster import (
     ISTIO_AUTHORIZATION_POLICY,
     ISTIO_PEER_AUTHENTICATION,
     POD,
@@ -37,11 +37,11 @@ from actions.cluster import (
 )
 from actions.policy import ClusterView, Endpoint
 from actions.policy.istio import peer_authentication_mode
+from actions.runbook.status import MeshStatus, ProxySync, mesh_status
 from actions.sources.batches import AlertBatch
 from actions.sources.health import ABSENT, CONNECTED, FORBIDDEN, RETRYING, HealthReporter
 from actions.sources.traffic import MTLS_CLASSIFICATION
 from actions.sources.warroom_alerts import record_alert
-from actions.status import MeshStatus, ProxySync, mesh_status
 from store import Record
 
 FLAGGED_MODES = ("PERMISSIVE", "DISABLE")

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from actions.kube.streams import ApiStatusError, Backoff, LineSplitter, iter_body_lines, open_stream
 from actions.sources.cursor import LogCursor
 from actions.sources.health import (
     ABSENT,
@@ -23,7 +24,6 @@ from actions.sources.health import (
     STARTING,
     state_for_status,
 )
-from actions.sources.kube import ApiStatusError, Backoff, LineSplitter, iter_body_lines, open_stream
 from actions.sources.pods import STREAM_ERRORS, PodInfo, PodWatcher, describe
 
 OnLines = Callable[[str, int, list[bytes]], Awaitable[None]]

@@ -14,8 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from actions.kube.streams import ApiStatusError, Backoff, get_json, watch_objects
 from actions.sources.health import ABSENT, CONNECTED, RETRYING, state_for_status
-from actions.sources.kube import ApiStatusError, Backoff, get_json, watch_objects
 
 STREAM_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError)
 """What a broken connection or a garbled body raises while reading a stream."""

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from actions.sources.drift import DesiredStateError, DriftFinding, compare, load_desired
+from actions.kube.streams import Backoff
+from actions.policy.drift import DesiredStateError, DriftFinding, compare, load_desired
 from actions.sources.health import ABSENT, CONNECTED, HealthReporter
-from actions.sources.kube import Backoff
 from actions.sources.listwatch import ListWatch, Objects
 
 EMERGENCY_LABELS = {"emergency": "true", "created-by": "incident-response"}

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from actions.sources.events import WarningEvent
 from actions.sources.health import SourceHealth
 from actions.sources.policies import DriftReport
+from actions.sources.warning_events import WarningEvent
 from store import Record
 from store.incidents import SessionScope
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from actions.cluster import Cluster, ClusterError
 from actions.falco.classify import Classification
+from actions.kube.cluster import Cluster, ClusterError
 from actions.sources.batches import AlertBatch
 from actions.sources.health import ABSENT, CONNECTED, FORBIDDEN, RETRYING, HealthReporter
 from actions.sources.series import TrafficSeries

@@ -14,7 +14,7 @@ from typing import Any
 
 from actions.falco.alert import FalcoAlert
 from actions.falco.classify import Classification
-from actions.ingest import BatchPreparer, BatchWriter
+from actions.falco.ingest import BatchPreparer, BatchWriter
 from actions.sources.batches import AlertBatch, RecordedAlert
 from store import Record
 

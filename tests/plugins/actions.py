@@ -1,6 +1,6 @@
 """Action-layer fixtures: the official client connected to the drill cluster, and the runbook.
 
-- `cluster`: an `actions.cluster.Cluster` (kubernetes.aio over HTTP) for `drill_server`,
+- `cluster`: an `actions.kube.cluster.Cluster` (kubernetes.aio over HTTP) for `drill_server`,
   connected through a kubeconfig in tmp_path, namespace voicehive.
 - `runbook`: `RunbookActions` on that cluster and the `record` fixture, actor "tester".
 - `closed_port_kubeconfig`: a kubeconfig pointing at a local port nobody listens on.
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from actions.cluster import Cluster, ClusterOptions, connect
-from actions.drill.cluster_state import ClusterState
+from actions.drill.apiserver.cluster_state import ClusterState
 from actions.drill.kubeconfig import write_kubeconfig
 from actions.drill.server import DrillServerThread
+from actions.kube.cluster import Cluster, ClusterOptions, connect
 from actions.runbook import RunbookActions
 from store import Record
 

@@ -32,7 +32,7 @@ import pytest
 import urllib3
 import yaml
 
-from actions.drill.cluster_state import ClusterState, format_timestamp
+from actions.drill.apiserver.cluster_state import ClusterState, format_timestamp
 from actions.drill.server import DrillServerThread
 
 KUBECTL = Path(sys.executable).parent / "kubectl"

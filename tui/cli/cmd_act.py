@@ -195,7 +195,7 @@ def load_settings(args: argparse.Namespace) -> Any:
 
 def cluster_options(args: argparse.Namespace, settings: Any) -> Any:
     """Flags first, then the configuration, then kubectl's own defaults."""
-    from actions.cluster import ClusterOptions
+    from actions.kube.cluster import ClusterOptions
 
     configured = settings.cluster
     return ClusterOptions(
@@ -316,7 +316,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from actions.cluster import ClusterError, connect
+    from actions.kube.cluster import ClusterError, connect
     from actions.runbook import InvalidRequest, RunbookActions
 
     settings = load_settings(args)

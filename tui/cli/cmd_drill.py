@@ -38,10 +38,10 @@ from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_
 from tui.safe import safe_text
 
 if TYPE_CHECKING:
-    from actions.cluster import ClusterOptions
     from actions.drill.control import ControlServer
-    from actions.drill.events import DrillEvent, Observation
+    from actions.drill.drill_events import DrillEvent, Observation
     from actions.drill.session import DrillSession
+    from actions.kube.cluster import ClusterOptions
 
 DEFAULT_SCENARIO = "dns-exfiltration"
 CONTROL = "control"
@@ -403,7 +403,7 @@ def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN00
 
     def start() -> ClusterOptions:
         session = drill.start()
-        from actions.cluster import ClusterOptions
+        from actions.kube.cluster import ClusterOptions
 
         return ClusterOptions(
             kubeconfig=str(session.kubeconfig_path), namespace=settings.cluster.namespace

@@ -220,7 +220,7 @@ def _state(incident: Any) -> str:
 
 
 def _show(args: argparse.Namespace, record: Any, incident: Any) -> int:
-    from store.deadlines import due_for
+    from store.report.deadlines import due_for
 
     now = record.clock()
     dues = due_for(record, incident, now)
@@ -272,7 +272,7 @@ def _notify(
 
 
 def _next_due(dues: list[Any], now: Any) -> str:
-    from store.deadlines import format_span
+    from store.report.deadlines import format_span
 
     for due in dues:
         if due.done or due.due_at is None:
@@ -284,7 +284,7 @@ def _next_due(dues: list[Any], now: Any) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from store.deadlines import due_for
+    from store.report.deadlines import due_for
 
     with open_record(args) as record:
         now = record.clock()

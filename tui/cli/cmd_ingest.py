@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from actions.falco.classify import Classifier
-    from actions.ingest import IngestFailed, ingest_stream
+    from actions.falco.ingest import IngestFailed, ingest_stream
 
     try:
         Classifier.load(args.classification)  # a bad rules file is a usage error, before any work

@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from store import UnknownIncident
     from store.alert_summary import refresh_rollup
-    from store.report import render_executive, render_report
+    from store.report.render import render_executive, render_report
     from tui.report_file import save_report
 
     render = render_executive if args.executive else render_report

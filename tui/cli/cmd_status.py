@@ -29,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from actions.cluster import ClusterError, connect
-    from actions.status import mesh_status
+    from actions.kube.cluster import ClusterError, connect
+    from actions.runbook.status import mesh_status
 
     settings = load_settings(args)
     options = cluster_options(args, settings)

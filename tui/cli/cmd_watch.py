@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from actions.cluster import ClusterError, ClusterOptions, connect
     from actions.config import ConfigError, load_settings
     from actions.falco.classify import Classifier
+    from actions.kube.cluster import ClusterError, ClusterOptions, connect
 
     try:
         settings = load_settings(Path(args.config) if args.config else None)
@@ -133,9 +133,9 @@ def documents(item: object) -> list[dict[str, Any]]:
     """The JSON lines one source item becomes (none for what is not printed)."""
     from actions.sources.batches import AlertBatch
     from actions.sources.detection import IncidentProposal
-    from actions.sources.events import WarningEvent
     from actions.sources.health import SourceHealth
     from actions.sources.policies import DriftReport
+    from actions.sources.warning_events import WarningEvent
 
     if isinstance(item, AlertBatch):
         return [alert.to_dict() for alert in item.alerts if alert.fresh]

@@ -17,17 +17,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tui.cli.common import EXIT_FAILED, db_path
+from tui.services import DrillGone
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from datetime import datetime
 
-    from actions.cluster import ClusterOptions
     from actions.drill.clock import DrillClock
-    from actions.drill.events import DrillEvent, Observation
+    from actions.drill.drill_events import DrillEvent, Observation
     from actions.drill.player import PlayerStatus
     from actions.drill.scenario import Scenario
     from actions.drill.session import DrillSession
+    from actions.kube.cluster import ClusterOptions
     from store import Record
     from tui.app import ConsoleCrashed
     from tui.services import Services
@@ -38,10 +39,6 @@ if TYPE_CHECKING:
 
 DRILL_START_TIMEOUT = 30.0
 R = TypeVar("R")
-
-
-class DrillGone(RuntimeError):
-    """The drill's thread has stopped: there is nothing left to control."""
 
 
 def open_console(
@@ -126,7 +123,7 @@ def console_services(
     classifier = Classifier.load()
 
     async def setup(services: Services) -> None:
-        from actions.cluster import ClusterError
+        from actions.kube.cluster import ClusterError
         from tui.services import ClusterUnusable
 
         resolved = await options() if callable(options) else options
@@ -157,7 +154,7 @@ def _cluster_layer() -> tuple[Any, Any, Any]:
     kubernetes and aiohttp take about half a second to import: on the event loop
     that would freeze the console just after its first paint.
     """
-    from actions.cluster import connect
+    from actions.kube.cluster import connect
     from actions.runbook import RunbookActions
     from actions.sources.live import LiveSources
 

@@ -1,16 +1,16 @@
 """The report screen: the incident's markdown report, its free-text sections, its clocks.
 
-The report is rendered by `store.report` (the same function `warroom report`
+The report is rendered by `store.report.render` (the same function `warroom report`
 calls) on the record's thread and shown with Textual's `Markdown` widget;
-every value in it was escaped by `store.markdown`, so a hostile note shows
+every value in it was escaped by `store.report.markdown`, so a hostile note shows
 as the characters it is. Links are never followed. The screen adds:
 
 - a toggle between the detailed report and the executive summary;
-- the free-text sections (`store.report_sections`), edited in a TextArea;
-- saving the shown variant to a file, byte for byte what `store.report`
+- the free-text sections (`store.report.sections`), edited in a TextArea;
+- saving the shown variant to a file, byte for byte what `store.report.render`
   renders, recorded as `report.saved` with its sha256 (saving is not sending:
   no reporting clock stops);
-- the runbook's reporting clocks (`store.deadlines`), amber and red like the
+- the runbook's reporting clocks (`store.report.deadlines`), amber and red like the
   header's, and a key that records an item as issued once it was sent.
 
 Review mode reads and saves files but writes nothing to the record.
@@ -35,7 +35,7 @@ from textual.widgets.markdown import MarkdownBlock, MarkdownTableOfContents
 from textual.widgets.option_list import Option
 
 from store import Incident
-from store.deadlines import (
+from store.report.deadlines import (
     DETAILED_REPORT,
     DETAILED_REPORT_WITHIN,
     EXECUTIVE_SUMMARY,
@@ -48,13 +48,13 @@ from store.deadlines import (
     last_saved,
     mark_done,
 )
-from store.report import render_executive, render_report
-from store.report_sections import SECTIONS, sections, set_section
+from store.report.render import render_executive, render_report
+from store.report.sections import SECTIONS, sections, set_section
+from tui.dialogs.forms import AskScreen, FormScreen
+from tui.dialogs.report_editor import REPORT_STYLES, SectionEditor
 from tui.report_file import default_report_path, save_report
 from tui.safe import safe_text
-from tui.screens.forms import AskScreen, FormScreen
-from tui.screens.report_editor import REPORT_STYLES, SectionEditor
-from tui.widgets.clocks import BREACHED, LATE, MET, OK, WARNING, WARNING_SHARE
+from tui.views.clocks import BREACHED, LATE, MET, OK, WARNING, WARNING_SHARE
 from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def next_due(items: list[Due]) -> Due | None:
 def bounded_for_display(markdown: str, max_rows: int = MAX_SHOWN_ROWS) -> str:
     """`markdown` with each table cut to `max_rows` body rows and a line saying what was cut.
 
-    Table rows are the lines that start with "|": `store.markdown.escape`
+    Table rows are the lines that start with "|": `store.report.markdown.escape`
     backslash-escapes a "|" from any value, so no text line can pass for one.
     """
     out: list[str] = []
@@ -146,7 +146,7 @@ class ReportView:
 
 
 def read_report(record: Record, incident_id: str, executive: bool, now: datetime) -> ReportView:
-    """The report as `store.report` renders it, the written sections and the clocks."""
+    """The report as `store.report.render` renders it, the written sections and the clocks."""
     incident = record.incidents.get_required(incident_id)
     render = render_executive if executive else render_report
     return ReportView(

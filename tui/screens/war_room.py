@@ -25,8 +25,8 @@ from textual.widgets import Label, Tab, Tabs
 
 from store import PHASES, Incident, TimelineEntry
 from tui import collector
+from tui.dialogs.help import HelpRow, HelpScreen, binding_rows, typed
 from tui.safe import safe_text
-from tui.screens.help import HelpRow, HelpScreen, binding_rows, typed
 from tui.screens.keys.alerting import AlertingKeys
 from tui.screens.keys.checklist import ChecklistKeys
 from tui.screens.keys.cluster import ClusterKeys
@@ -158,7 +158,7 @@ class WarRoomScreen(
                 pane.show_state(f"unavailable: {services.cluster_problem}")
             return
         if services.cluster is not None:
-            from actions.status import access_problem
+            from actions.runbook.status import access_problem
 
             # Said at once, as `warroom status` says it, rather than after the panes' own
             # (10 s) timeouts; the panes and sources still start: it may be passing.
@@ -416,7 +416,7 @@ class WarRoomScreen(
     @work(exclusive=True, group="cluster", exit_on_error=False)
     async def load_cluster(self) -> None:
         """List NetworkPolicies and mesh objects through the injected cluster, if any."""
-        from tui.widgets.cluster_loader import load_mesh, load_policies
+        from tui.views.cluster_loader import load_mesh, load_policies
 
         services = self.war_app.services
         policies, mesh = self.query_one(PolicyPane), self.query_one(MeshPane)
@@ -464,7 +464,7 @@ class WarRoomScreen(
 
     @on(TimelinePane.EntryOpened)
     def _open_entry(self, event: TimelinePane.EntryOpened) -> None:
-        from tui.screens.timeline_entry import TimelineEntryScreen
+        from tui.dialogs.timeline_entry import TimelineEntryScreen
 
         self.app.push_screen(TimelineEntryScreen(event.entry, event.detected_at))
 

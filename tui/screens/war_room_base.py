@@ -18,7 +18,7 @@ from textual.screen import Screen
 if TYPE_CHECKING:
     from store import Incident
     from tui.app import WarRoomApp
-    from tui.widgets.alert_rows import AlertRow
+    from tui.views.alert_rows import AlertRow
 
 
 class SourceItem(Message):

@@ -27,8 +27,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from actions.sources.rates import AlertRates
-from tui.widgets.alert_buffer import AlertBuffer, AlertFilter
-from tui.widgets.alert_rows import AlertRow, rank_and_rule
+from tui.views.alert_buffer import AlertBuffer, AlertFilter
+from tui.views.alert_rows import AlertRow, rank_and_rule
 from tui.widgets.component_styles import ComponentStyles
 
 DRAIN_INTERVAL = 0.1  # 10 Hz: newest alert on screen well within 250 ms, one refresh per tick

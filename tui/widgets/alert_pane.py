@@ -15,9 +15,9 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Sparkline, Static
 
-from tui.widgets.alert_buffer import SEVERITY_STEPS
+from tui.views.alert_buffer import SEVERITY_STEPS
+from tui.views.alert_rows import AlertRow
 from tui.widgets.alert_list import DEFAULT_CAPACITY, AlertList, header_text
-from tui.widgets.alert_rows import AlertRow
 from tui.widgets.pane import Pane
 
 SPARK_INTERVAL = 1.0  # the rate sparkline and counters move at 1 Hz, apart from the 10 Hz drain

@@ -26,7 +26,7 @@ from textual.widgets import Label
 
 from store import PHASE_TITLES, Incident
 from tui.safe import safe_text
-from tui.widgets.clocks import (
+from tui.views.clocks import (
     BREACHED,
     CLOCKS,
     LATE,

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 
 from actions.sources.series import TrafficSeries
 from tui.safe import safe_text
-from tui.widgets.cluster_views import (
+from tui.views.cluster_views import (
     GOOD_STATES,
     SPARK_WIDTH,
     MeshRow,
@@ -32,9 +32,9 @@ from tui.widgets.pane import Pane
 from tui.widgets.table_diff import DiffTable, sync_rows
 
 if TYPE_CHECKING:
-    from actions.sources.events import WarningEvent
     from actions.sources.mesh import MeshSnapshot
     from actions.sources.traffic import TrafficSample
+    from actions.sources.warning_events import WarningEvent
 
 MESH_NAMES = {"istio": "Istio", "linkerd": "Linkerd"}
 EVENTS_SHOWN = 30  # the pane keeps the newest Warning events; the record keeps them all

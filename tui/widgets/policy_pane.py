@@ -19,12 +19,12 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from tui.safe import safe_text
-from tui.widgets.cluster_views import PolicyRow, live_policy_rows, with_findings
+from tui.views.cluster_views import PolicyRow, live_policy_rows, with_findings
 from tui.widgets.pane import Pane
 from tui.widgets.table_diff import DiffTable, sync_rows
 
 if TYPE_CHECKING:
-    from actions.sources.drift import DriftFinding
+    from actions.policy.drift import DriftFinding
     from actions.sources.policies import DriftReport, PolicySnapshot
 
 # What the drift column says for each value of `PolicyRow.drift`.

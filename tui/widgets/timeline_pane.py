@@ -22,7 +22,7 @@ from textual.widgets import Static
 
 from store import TimelineEntry
 from tui.safe import safe_text
-from tui.widgets.clocks import duration
+from tui.views.clocks import duration
 from tui.widgets.component_styles import ComponentStyles
 from tui.widgets.pane import Pane
 

@@ -30,7 +30,7 @@ from . import (
 from .responses import error_response, json_response
 
 if TYPE_CHECKING:
-    from ..cluster_state import ClusterState
+    from .cluster_state import ClusterState
 
 LOG = logging.getLogger(__name__)
 STATE_KEY: web.AppKey[Any] = web.AppKey("state", object)

@@ -1,7 +1,7 @@
 """What `kubectl exec` asks of the drill and what it answers, without the HTTP side.
 
 `ClusterState.exec_provider` maps an ExecRequest to an ExecResult (the scenario's
-scripts, actions/drill/exec_scripts.py); remote.py speaks the WebSocket protocol.
+scripts, actions/drill/sim/exec_scripts.py); remote.py speaks the WebSocket protocol.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from . import endpoints
 from . import workloads as wl
 
 if TYPE_CHECKING:
-    from ..cluster_state import ClusterState
+    from .cluster_state import ClusterState
 
 LOG = logging.getLogger(__name__)
 PodReplaced = Callable[[dict[str, Any], dict[str, Any]], None]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import workloads as wl
 
 if TYPE_CHECKING:
-    from ..cluster_state import ClusterState
+    from .cluster_state import ClusterState
 
 SLICES = "discovery.k8s.io/v1"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"

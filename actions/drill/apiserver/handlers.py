@@ -16,7 +16,7 @@ from .responses import json_response
 from .validation import deprecation_warning
 
 if TYPE_CHECKING:
-    from ..cluster_state import ClusterState
+    from .cluster_state import ClusterState
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 

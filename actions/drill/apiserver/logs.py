@@ -18,7 +18,7 @@ from . import options, status
 from .resources import by_kind
 
 if TYPE_CHECKING:
-    from ..cluster_state import ClusterState, LogLine, WatchEvent
+    from .cluster_state import ClusterState, LogLine, WatchEvent
 
 STOP = None
 

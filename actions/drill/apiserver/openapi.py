@@ -5,8 +5,8 @@ kubectl looks up each kind's POST/PUT/PATCH operation by
 there, it leaves validation to the server (sending fieldValidation=Strict)
 instead of failing with "failed to download openapi". `kubectl explain` reads
 `components.schemas`: the built-in kinds' Kubernetes 1.37 definitions
-(`actions.schemas.kubernetes_definitions`) and the CRDs' schemas shipped in
-`actions.schemas`, turned back from JSON Schema into OpenAPI 3.0 form (one
+(`actions.drill.schemas.kubernetes_definitions`) and the CRDs' schemas shipped in
+`actions.drill.schemas`, turned back from JSON Schema into OpenAPI 3.0 form (one
 `type` and `nullable`, IntOrString as `x-kubernetes-int-or-string`, refs under
 `#/components/schemas/`). Documents are built on first request and cached:
 drill start-up never pays for them.
@@ -19,7 +19,7 @@ import hashlib
 import json
 from typing import Any
 
-from ... import schemas
+from .. import schemas
 from .resources import GROUP_VERSIONS, RESOURCE_TYPES, ResourceType
 
 _QUERY = [

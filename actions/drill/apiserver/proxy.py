@@ -23,7 +23,7 @@ from .resources import by_kind
 from .responses import json_response
 
 if TYPE_CHECKING:
-    from ..cluster_state import ClusterState
+    from .cluster_state import ClusterState
 
 ISTIOD = ("istio-system", "istiod")
 PROMETHEUS = ("monitoring", "prometheus")

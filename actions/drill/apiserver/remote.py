@@ -26,7 +26,7 @@ from .commands import DRILL_LIMIT, ExecRequest, exit_status, not_scripted
 from .resources import by_kind
 
 if TYPE_CHECKING:
-    from ..cluster_state import ClusterState
+    from .cluster_state import ClusterState
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDOUT, STDERR, ERROR = 1, 2, 3

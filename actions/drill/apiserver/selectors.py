@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from actions.selectors import labels_of, selector_matches
+from actions.policy.selectors import labels_of, selector_matches
 
 from . import status
 

@@ -22,7 +22,7 @@ from .resources import ResourceType
 from .responses import json_response
 
 if TYPE_CHECKING:
-    from ..cluster_state import ClusterState
+    from .cluster_state import ClusterState
 
 SCALE_RESOURCE = ResourceType(group="autoscaling", versions=("v1",), kind="Scale",
                               plural="scale", singular="scale")

@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from ... import schemas
+from .. import schemas
 from . import cel, status
 from . import field_checks as checks
 from .field_checks import Cause

@@ -21,7 +21,7 @@ from .paths import Target
 from .selectors import field_labels, parse_field_selector, parse_label_selector
 
 if TYPE_CHECKING:
-    from ..cluster_state import ClusterState, WatchEvent
+    from .cluster_state import ClusterState, WatchEvent
 
 # A real server closes a watch after 30-60 minutes when no timeoutSeconds is given.
 DEFAULT_TIMEOUT = 1800.0

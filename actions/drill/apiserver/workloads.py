@@ -20,7 +20,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from actions.selectors import selector_matches
+from actions.policy.selectors import selector_matches
 
 ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand
 HASH_LABEL = "pod-template-hash"

@@ -29,8 +29,8 @@ from tui.screens.war_room_base import SourceItem, WarRoomBase
 if TYPE_CHECKING:
     from actions.config import Settings
     from actions.notify import DrainReport, Escalation
-    from tui.screens.escalate import EscalateAnswer
-    from tui.screens.proposal import ProposalAnswer
+    from tui.dialogs.escalate import EscalateAnswer
+    from tui.dialogs.proposal import ProposalAnswer
 
 DRAIN_INTERVAL = 15.0  # seconds between the console's drains (retries, other writers' items)
 NO_PROPOSAL = ("no incident proposal pending: warroom proposes one when a P0 or P1 alert "
@@ -143,7 +143,7 @@ class AlertingKeys(WarRoomBase):
         if detector is None:
             self.notify(NO_DETECTOR, title="Proposal", severity="warning")
             return
-        from tui.screens.proposal import ProposalScreen
+        from tui.dialogs.proposal import ProposalScreen
 
         answer: ProposalAnswer | None = await self.app.push_screen_wait(ProposalScreen(proposal))
         if answer is None:
@@ -184,7 +184,7 @@ class AlertingKeys(WarRoomBase):
         app, services = self.war_app, self.war_app.services
         settings = app.settings
         incident_id = self.incident.id
-        from tui.screens.escalate import EscalateForm
+        from tui.dialogs.escalate import EscalateForm
 
         answer: EscalateAnswer | None = await self.app.push_screen_wait(
             EscalateForm(incident_id, settings.escalation, settings.alerting,

@@ -43,7 +43,7 @@ class ChecklistKeys(WarRoomBase):
         if self._refuse("checklist") or self.incident is None:
             return
         checks = self.checklist_checks.setdefault(self.incident.id, {})
-        from tui.screens.checklist import ChecklistScreen  # with the verifiers: only when opened
+        from tui.dialogs.checklist import ChecklistScreen  # with the verifiers: only when opened
 
         await self.app.push_screen_wait(ChecklistScreen(self.incident, checks))
         # Each tick is a timeline entry: show them.

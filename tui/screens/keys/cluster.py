@@ -19,14 +19,14 @@ from textual import work
 from textual.binding import Binding, BindingType
 
 from actions.checklists.howto import ACTION_KEYS
+from tui.dialogs.action_form import CLUSTER_ACTIONS, MESH_CHOICES, ActionForm, prefill
+from tui.dialogs.confirm_action import BACK, CONFIRM, ConfirmAction, ConfirmRequest
 from tui.safe import safe_text
-from tui.screens.action_form import CLUSTER_ACTIONS, MESH_CHOICES, ActionForm, prefill
-from tui.screens.confirm_action import BACK, CONFIRM, ConfirmAction, ConfirmRequest
 from tui.screens.war_room_base import WarRoomBase
 
 if TYPE_CHECKING:
     from actions.runbook.model import ActionRequest
-    from tui.widgets.alert_rows import AlertRow
+    from tui.views.alert_rows import AlertRow
 
 # The runbook's cluster actions: (key, action layer name, footer word); the keys are the ones
 # the drill score and the checklist name (actions.checklists.howto.ACTION_KEYS).
@@ -100,7 +100,7 @@ class ClusterKeys(WarRoomBase):
 
     async def _ask_cluster(self, form: ActionForm, request: ActionRequest, alert: AlertRow) -> None:
         """Refine the open form's field from the cluster (the action layer, off the loop)."""
-        from actions.cluster import ClusterError
+        from actions.kube.cluster import ClusterError
         from actions.runbook.alert_targets import alert_target
 
         field_id = "service" if request.action == "capture" else "target"
@@ -145,7 +145,7 @@ class ClusterKeys(WarRoomBase):
         """Form, preview, confirm, execute one runbook action; the outcome lands in the record."""
         if self._refuse("cluster_action"):
             return
-        from actions.cluster import ClusterError
+        from actions.kube.cluster import ClusterError
         from actions.runbook import InvalidRequest
 
         services = self.war_app.services

@@ -26,7 +26,7 @@ from tui.widgets.drill_strip import DrillStrip, describe, scenario_clock, speed_
 
 if TYPE_CHECKING:
 
-    from actions.drill.events import DrillEvent
+    from actions.drill.drill_events import DrillEvent
     from actions.drill.player import PlayerStatus
     from actions.drill.score import Score
 
@@ -105,7 +105,7 @@ class FacilitatorKeys(WarRoomBase):
 
     @work(group="drill-subscribe", exit_on_error=False)
     async def _subscribe(self) -> None:
-        from tui.cli.console import DrillGone
+        from tui.services import DrillGone
 
         if not await self.drill.wait_started():  # `warroom drill` starts it after the first paint
             self._strip_gone("the drill did not start")
@@ -124,7 +124,7 @@ class FacilitatorKeys(WarRoomBase):
         await self._read_status()
 
     async def _read_status(self) -> PlayerStatus | None:
-        from tui.cli.console import DrillGone
+        from tui.services import DrillGone
 
         drill = self.drill
         if drill is None or drill.session is None:  # no drill, or not started yet
@@ -145,7 +145,7 @@ class FacilitatorKeys(WarRoomBase):
 
     @on(DrillUpdate)
     def _drill_update(self, message: DrillUpdate) -> None:
-        from actions.drill import events as ev
+        from actions.drill import drill_events as ev
 
         self._follow_drill()
         if message.event.kind == ev.END and not self._score_opened:
@@ -248,8 +248,8 @@ class FacilitatorKeys(WarRoomBase):
     @work(exclusive=True, group="drill-score", exit_on_error=False)
     async def action_review_score(self) -> None:
         """The recorded drill's score, computed again from its recorded inputs."""
+        from tui.dialogs.score import ScoreScreen
         from tui.drill_score import recorded_score
-        from tui.screens.score import ScoreScreen
 
         incident = self.incident
         if incident is None:
@@ -262,7 +262,7 @@ class FacilitatorKeys(WarRoomBase):
 
     @work(exclusive=True, group="drill-score", exit_on_error=False)
     async def _show_score(self) -> None:
-        from tui.cli.console import DrillGone
+        from tui.services import DrillGone
 
         drill = self.drill
         if drill is None:
@@ -273,7 +273,7 @@ class FacilitatorKeys(WarRoomBase):
             score, why = await self._score(drill)
         except DrillGone as gone:
             score, why = None, f"no score: {gone}"
-        from tui.screens.score import ScoreScreen
+        from tui.dialogs.score import ScoreScreen
 
         self.app.push_screen(ScoreScreen(score, status=where, why_none=why))
 

@@ -25,10 +25,10 @@ class LiveFeeds(WarRoomBase):
 
     @on(SourceItem)
     def _route_live_item(self, event: SourceItem) -> None:
-        from actions.sources.events import WarningEvent
         from actions.sources.mesh import MeshSnapshot
         from actions.sources.policies import DriftReport, PolicySnapshot
         from actions.sources.traffic import TrafficSample
+        from actions.sources.warning_events import WarningEvent
 
         item = event.item
         if isinstance(item, TrafficSample):
@@ -47,7 +47,7 @@ class LiveFeeds(WarRoomBase):
     @work(exclusive=True, group="policy-manifests", exit_on_error=False)
     async def refresh_policy_manifests(self) -> None:
         """List the namespace's NetworkPolicies again for their YAML (a burst lists once)."""
-        from tui.widgets.cluster_loader import load_policies
+        from tui.views.cluster_loader import load_policies
 
         services = self.war_app.services
         if services.cluster is None:

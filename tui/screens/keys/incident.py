@@ -16,10 +16,10 @@ from textual import work
 from textual.binding import Binding, BindingType
 
 from store import PHASE_TITLES, PHASES, Incident, Record
+from tui.dialogs.close_incident import CLOSE, RESOLVE, CloseIncidentScreen, EndAnswer
+from tui.dialogs.decision import DecisionChoice, DecisionScreen
+from tui.dialogs.forms import AskScreen, NewIncident, NoteForm, OpenIncidentForm, SeverityForm
 from tui.safe import safe_text
-from tui.screens.close_incident import CLOSE, RESOLVE, CloseIncidentScreen, EndAnswer
-from tui.screens.decision import DecisionChoice, DecisionScreen
-from tui.screens.forms import AskScreen, NewIncident, NoteForm, OpenIncidentForm, SeverityForm
 from tui.screens.war_room_base import WarRoomBase
 
 FALSE_POSITIVE_DETAIL = (
@@ -183,7 +183,7 @@ class IncidentKeys(WarRoomBase):
             self.notify("nothing recorded", title="Decision")
             return
         from actions.notify import Escalation, escalate
-        from tui.screens.escalate import lead_role
+        from tui.dialogs.escalate import lead_role
         from tui.screens.keys.alerting import Escalated
 
         incident = self.incident

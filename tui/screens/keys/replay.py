@@ -29,12 +29,12 @@ from store.replay import (
     scope,
     timeline_until,
 )
+from tui.dialogs.replay_form import GoTo, GoToForm
 from tui.replay import ReplayClock, speed_text
-from tui.screens.replay_form import GoTo, GoToForm
 from tui.screens.war_room_base import WarRoomBase
+from tui.views.clocks import duration
 from tui.widgets.alert_list import DEFAULT_CAPACITY
 from tui.widgets.alert_pane import AlertPane
-from tui.widgets.clocks import duration
 
 if TYPE_CHECKING:
     from store import Incident, TimelineEntry

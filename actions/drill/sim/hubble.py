@@ -17,7 +17,7 @@ out, enums as strings. The drill records:
   DROPPED when a policy denies it.
 
 `HubbleFeed` keeps the lines (the newest `KEEP` of them) and appends them to
-a file; the drill's `hubble` command (actions/drill/hubble_cli.py) reads that
+a file; the drill's `hubble` command (actions/drill/sim/hubble_cli.py) reads that
 file the way the real CLI reads Hubble Relay.
 """
 

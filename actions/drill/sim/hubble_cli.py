@@ -201,9 +201,9 @@ def main(flows_file: str, argv: list[str] | None = None, out: TextIO | None = No
 
 
 SHIM = """#!{python}
-# The warroom drill's `hubble`: reads this drill's flows (see actions/drill/hubble_cli.py).
+# The warroom drill's `hubble`: reads this drill's flows (see actions/drill/sim/hubble_cli.py).
 import sys
-from actions.drill.hubble_cli import main
+from actions.drill.sim.hubble_cli import main
 sys.exit(main({flows!r}, sys.argv[1:]))
 """
 

@@ -25,7 +25,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.sources.coredns import DnsQuery
+from actions.sources.coredns_log import DnsQuery
 
 NS = 1_000_000_000
 _GENERIC_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or"})

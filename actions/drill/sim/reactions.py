@@ -16,13 +16,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from actions.drill import events as ev
-from actions.drill import render
-from actions.drill.attack import AttackTracker
-from actions.drill.events import DrillEvent, Observation
-from actions.drill.in_place import PodsInPlace
+from actions.drill import drill_events as ev
+from actions.drill.drill_events import DrillEvent, Observation
 from actions.drill.scenario import PodSpec, Scenario
-from actions.drill.traffic import FlowChange, TrafficModel
+from actions.drill.sim import render
+from actions.drill.sim.attack import AttackTracker
+from actions.drill.sim.in_place import PodsInPlace
+from actions.drill.sim.traffic import FlowChange, TrafficModel
 from actions.policy import ClusterView, Endpoint
 from actions.policy.networkpolicy import cut_off_by, isolation, network_verdict
 

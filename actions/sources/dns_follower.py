@@ -19,10 +19,10 @@ from typing import Any
 
 from actions.falco.alert import FalcoAlert
 from actions.falco.classify import Classifier
-from actions.ingest import BatchPreparer, BatchWriter
+from actions.falco.ingest import BatchPreparer, BatchWriter
 from actions.sources.batches import AlertBatch, RecordedAlert
-from actions.sources.coredns import parse_query
-from actions.sources.dns import DnsDetection, DnsDetectorSettings, DnsTunnelDetector
+from actions.sources.coredns_log import parse_query
+from actions.sources.dns_detector import DnsDetection, DnsDetectorSettings, DnsTunnelDetector
 from actions.sources.health import CONNECTED, STOPPED, HealthReporter
 from actions.sources.podlogs import PodLogs
 from actions.sources.recorder import session_incident

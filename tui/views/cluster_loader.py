@@ -11,9 +11,9 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actions.cluster import NETWORK_POLICY, ClusterError
-from actions.sources.drift import DesiredStateError, compare, load_desired
-from tui.widgets.cluster_views import (
+from actions.kube.cluster import NETWORK_POLICY, ClusterError
+from actions.policy.drift import DesiredStateError, compare, load_desired
+from tui.views.cluster_views import (
     MeshView,
     PolicyRow,
     policy_rows,
@@ -22,7 +22,7 @@ from tui.widgets.cluster_views import (
 )
 
 if TYPE_CHECKING:
-    from actions.cluster import Cluster
+    from actions.kube.cluster import Cluster
 
 
 def _read_desired(path: Path, namespace: str) -> dict[str, dict[str, Any]] | None:
@@ -46,7 +46,7 @@ async def load_policies(
 ) -> tuple[list[PolicyRow], str | None]:
     """The namespace's NetworkPolicies with drift against `desired_file` (if it exists).
 
-    Drift is judged as the live drift source judges it (`actions.sources.drift`), so the
+    Drift is judged as the live drift source judges it (`actions.policy.drift`), so the
     pane says the same before and after the first live report.
     """
     desired = (await asyncio.to_thread(_read_desired, desired_file, namespace)

@@ -14,11 +14,11 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from actions.drill import hubble
-from actions.drill.attack import AttackTracker
-from actions.drill.in_place import PodsInPlace
 from actions.drill.scenario import PodSpec, Scenario
-from actions.drill.traffic import TrafficModel
+from actions.drill.sim import hubble
+from actions.drill.sim.attack import AttackTracker
+from actions.drill.sim.in_place import PodsInPlace
+from actions.drill.sim.traffic import TrafficModel
 from actions.policy import ClusterView, Endpoint, Verdict
 from actions.policy.networkpolicy import network_verdict
 

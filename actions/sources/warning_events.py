@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from actions.kube.streams import Backoff
 from actions.sources.health import HealthReporter
-from actions.sources.kube import Backoff
 from actions.sources.listwatch import ListWatch, Objects
 
 

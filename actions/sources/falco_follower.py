@@ -4,7 +4,7 @@ Like `kubectl logs -f --timestamps` on every pod matching the selector (not
 kubectl's 10 lines and 5 pods): the whole log of each pod, new pods picked up,
 gone ones dropped, a broken stream resumed from `sinceTime` with the lines
 already read dropped (see cursor.py), so nothing is lost or repeated. Lines
-are parsed, classified and committed by `actions.ingest.BatchWriter` on a
+are parsed, classified and committed by `actions.falco.ingest.BatchWriter` on a
 short timer or when a batch is full; the record's dedupe key makes a re-read
 line (after a restart of warroom) a no-op.
 """
@@ -20,7 +20,8 @@ from functools import partial
 from typing import Any
 
 from actions.falco.classify import Classifier
-from actions.ingest import BatchWriter, IngestFailed, PreparedBatch
+from actions.falco.ingest import BatchWriter, IngestFailed, PreparedBatch
+from actions.falco.prepare import PreparedLines, prepare_lines, start_worker
 from actions.sources.batches import AlertBatch, RecordedAlert, RejectedInfo
 from actions.sources.health import (
     RETRYING,
@@ -28,7 +29,6 @@ from actions.sources.health import (
     HealthReporter,
 )
 from actions.sources.podlogs import PodLogs
-from actions.sources.prepare import PreparedLines, prepare_lines, start_worker
 from actions.sources.rates import AlertRates
 from store import Record
 

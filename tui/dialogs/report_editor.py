@@ -21,9 +21,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
-from store.report_sections import MAX_SECTION_CHARS
+from store.report.sections import MAX_SECTION_CHARS
+from tui.dialogs.forms import AskScreen
 from tui.safe import safe_text
-from tui.screens.forms import AskScreen
 from tui.widgets.key_footer import KeyFooter
 
 SaveSection = Callable[[str], Awaitable[None]]

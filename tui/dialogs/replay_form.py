@@ -11,8 +11,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, Label
 
+from tui.dialogs.forms import FormScreen
 from tui.replay import BadMoment, parse_moment
-from tui.screens.forms import FormScreen
 from tui.widgets.timeline_pane import relative
 
 

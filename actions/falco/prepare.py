@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from actions.falco.alert import FalcoAlert, RejectedLine
 from actions.falco.classify import Classification, Classifier
+from actions.falco.ingest import BatchPreparer, PreparedBatch
 from actions.falco.orphans import exit_with_parent
 from actions.falco.parse import parse_line
-from actions.ingest import BatchPreparer, PreparedBatch
 from store.alerts import ALERT_COLUMNS
 
 _DEDUPE_KEY = ALERT_COLUMNS.index("dedupe_key")

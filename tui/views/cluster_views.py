@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from actions.runbook.checks import EMERGENCY_LABELS, INCIDENT_LABEL
-from actions.status import base_status
+from actions.runbook.status import base_status
 
 FLAGGED_MTLS = ("PERMISSIVE", "DISABLE")
 
@@ -107,7 +107,7 @@ def policy_rows(
 
 def with_findings(rows: Iterable[PolicyRow], findings: Iterable[Any] | None,
                   namespace: str = "") -> list[PolicyRow]:
-    """`rows` with their drift from `actions.sources.drift.DriftFinding`s (None: unknown, "?").
+    """`rows` with their drift from `actions.policy.drift.DriftFinding`s (None: unknown, "?").
 
     A policy the desired state wants and the cluster lacks gets a row of its own.
     """
@@ -346,7 +346,7 @@ def traffic_rows(received: Mapping[str, Sequence[float]],
 
 
 def event_rows(events: Iterable[Any]) -> list[MeshRow]:
-    """Warning events (`actions.sources.events.WarningEvent`), newest first."""
+    """Warning events (`actions.sources.warning_events.WarningEvent`), newest first."""
     rows = []
     for event in sorted(events, key=lambda e: e.last_seen, reverse=True):
         count = f" (x{event.count})" if event.count > 1 else ""

@@ -39,17 +39,17 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from actions.drill import events as ev
-from actions.drill import exec_scripts, falco_rules, hubble, promql, render
-from actions.drill.attack import AttackTracker
+from actions.drill import drill_events as ev
 from actions.drill.clock import DrillClock
-from actions.drill.events import DrillEvent, Observation
-from actions.drill.in_place import FALCO, KUBE_DNS, PodsInPlace
-from actions.drill.mesh import SynczModel
-from actions.drill.reactions import Reactions, split_remote
+from actions.drill.drill_events import DrillEvent, Observation
 from actions.drill.scenario import Inject, PodSpec, Scenario, ScenarioError
-from actions.drill.shown import NetworkShown
-from actions.drill.traffic import TrafficModel
+from actions.drill.sim import exec_scripts, falco_rules, hubble, promql, render
+from actions.drill.sim.attack import AttackTracker
+from actions.drill.sim.in_place import FALCO, KUBE_DNS, PodsInPlace
+from actions.drill.sim.mesh import SynczModel
+from actions.drill.sim.reactions import Reactions, split_remote
+from actions.drill.sim.shown import NetworkShown
+from actions.drill.sim.traffic import TrafficModel
 from actions.policy import ClusterView, Endpoint, Verdict
 from actions.policy.networkpolicy import network_verdict
 

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .apiserver import paging, rbac, status, validation
-from .apiserver.commands import ExecRequest, ExecResult
-from .apiserver.controllers import ControllerManager
-from .apiserver.defaults import apply_defaults
-from .apiserver.faults import FaultTable
-from .apiserver.resources import ResourceType, by_kind, split_api_version
-from .apiserver.selectors import field_labels, parse_field_selector, parse_label_selector
-from .apiserver.status import ApiError
+from . import paging, rbac, status, validation
+from .commands import ExecRequest, ExecResult
+from .controllers import ControllerManager
+from .defaults import apply_defaults
+from .faults import FaultTable
+from .resources import ResourceType, by_kind, split_api_version
+from .selectors import field_labels, parse_field_selector, parse_label_selector
+from .status import ApiError
 
 __all__ = ["ApiError", "ClusterState", "ListPage", "LogLine", "WatchEvent", "format_timestamp"]
 
@@ -108,7 +108,7 @@ class ClusterState:
         # (promql, eval unix time) -> Prometheus "data" object; see apiserver/prometheus.py.
         self.metrics_provider: Callable[[str, float], Any] | None = None
         # What `kubectl exec` prints: ExecRequest -> ExecResult (apiserver/remote.py); the
-        # scenario's `exec:` scripts (actions/drill/exec_scripts.py). None: nothing scripted.
+        # scenario's `exec:` scripts (actions/drill/sim/exec_scripts.py). None: nothing scripted.
         self.exec_provider: Callable[[ExecRequest], ExecResult] | None = None
         # Deployments, ReplicaSets, DaemonSets, StatefulSets, nodes, endpoints: see
         # apiserver/controllers.py (its on_pod_replaced is the scenario engine's hook).

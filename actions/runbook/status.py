@@ -21,10 +21,10 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from actions.cluster import EVENT, NETWORK_POLICY, Cluster, ClusterError
+from actions.kube.cluster import EVENT, NETWORK_POLICY, Cluster, ClusterError
+from actions.policy.selectors import format_selector, policy_types
 from actions.runbook.checks import EMERGENCY_LABELS, INCIDENT_LABEL
 from actions.runbook.mesh_deny import detect_mesh
-from actions.selectors import format_selector, policy_types
 
 ISTIOD = ("istio-system", "istiod:15014")
 # Short names in istioctl's column order, with the syncz key prefix each one reads.

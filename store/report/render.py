@@ -3,7 +3,7 @@
 The template's headings and fields come first, in the runbook's order; what
 the record adds (action items, the alert summary, evidence, reporting clocks,
 the audit chain's head, the full timeline) follows as further sections.
-Every value from the record passes through `store.markdown.escape`.
+Every value from the record passes through `store.report.markdown.escape`.
 
 Alerts are summarised in SQL (counts by rule and priority, first and last,
 top pods) and at most `alert_rows` of them are listed, so a record with a
@@ -29,11 +29,11 @@ from store.alert_summary import (
     first_alert_time,
     summarise_alerts,
 )
-from store.deadlines import due_for
-from store.markdown import code, escape
 from store.models import ActionEntry, Incident, TimelineEntry
 from store.record import Record
-from store.report_sections import sections as load_sections
+from store.report.deadlines import due_for
+from store.report.markdown import code, escape
+from store.report.sections import sections as load_sections
 from store.response_times import MEASURES, ResponseTime, clock_start, response_times
 
 REPORT_TITLE = "# Network Security Incident Report"

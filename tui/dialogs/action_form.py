@@ -28,13 +28,13 @@ from textual.app import ComposeResult
 from textual.containers import Container
 from textual.widgets import Input, Label, Select, Static
 
+from tui.dialogs.forms import FormScreen
 from tui.safe import safe_text
-from tui.screens.forms import FormScreen
 from tui.widgets.toggles import Checkbox  # its state shows without colour
 
 if TYPE_CHECKING:
     from actions.runbook.model import ActionRequest
-    from tui.widgets.alert_rows import AlertRow
+    from tui.views.alert_rows import AlertRow
 
 STYLES = Path(__file__).parent.parent / "styles" / "action_form.tcss"
 MESH_CHOICES = ("auto", "istio", "linkerd")  # the action layer's MESHES, without importing it

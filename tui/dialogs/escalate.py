@@ -16,8 +16,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, Label, RadioSet, Static
 
+from tui.dialogs.forms import FormScreen
 from tui.safe import safe_text
-from tui.screens.forms import FormScreen
 from tui.widgets.toggles import RadioButton
 
 if TYPE_CHECKING:

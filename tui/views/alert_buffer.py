@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tui.widgets.alert_rows import SEVERITY_ORDER, AlertRow, rank_and_rule
+from tui.views.alert_rows import SEVERITY_ORDER, AlertRow, rank_and_rule
 
 SEVERITY_STEPS: tuple[int | None, ...] = (None, 0, 1, 2)
 """What the severity filter cycles through: all, then P0 only, P0-P1, P0-P2."""

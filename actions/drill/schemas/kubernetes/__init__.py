@@ -1,0 +1,1 @@
+"""The Kubernetes 1.37 definitions bundle (data): see `actions.drill.schemas`."""
