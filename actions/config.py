@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-SEVERITIES = ("P0", "P1", "P2", "P3")
+from store.models import SEVERITIES
+
 NOTIFY_EVENTS = (
     "opened",
     "severity-changed",

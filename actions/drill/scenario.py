@@ -22,9 +22,9 @@ import yaml
 
 from actions.drill.sim.attack import Driver, parse_attack, with_drivers
 from actions.drill.sim.falco_rules import RULES, priority_spelling
+from store.models import DECISIONS, SEVERITIES
+from store.response_times import TARGETS
 
-INCIDENT_CLASSES = ("P0", "P1", "P2", "P3")
-DECISIONS = ("false-positive", "active-attack", "misconfiguration", "escalate")
 MESHES = ("istio", "linkerd", "none")
 INJECT_KINDS = ("falco", "event", "dns", "log", "apply", "delete", "syncz", "traffic")
 CONTAINMENT_ACTIONS = (
@@ -38,7 +38,7 @@ CONTAINMENT_ACTIONS = (
     "fix-config",
 )
 SYNC_STATES = ("SYNCED", "STALE", "NOT SENT", "NEVER ACKNOWLEDGED")
-RUNBOOK_TARGETS = {"mttd": 300.0, "mttc": 900.0, "mttr": 7200.0}
+RUNBOOK_TARGETS = {key: target.total_seconds() for key, target in TARGETS.items()}
 BUILTIN_PACKAGE = "actions.drill.scenarios"
 
 Path_ = tuple[str | int, ...]
@@ -639,9 +639,9 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
     c.unknown_keys(doc, TOP_KEYS, ())
     name = c.text(doc, "name", ())
     title = c.text(doc, "title", ())
-    incident_class = c.text(doc, "class", (), choices=INCIDENT_CLASSES)
-    default_severity = incident_class if incident_class in INCIDENT_CLASSES else "P3"
-    severity = c.text(doc, "severity", (), default=default_severity, choices=INCIDENT_CLASSES)
+    incident_class = c.text(doc, "class", (), choices=SEVERITIES)
+    default_severity = incident_class if incident_class in SEVERITIES else "P3"
+    severity = c.text(doc, "severity", (), default=default_severity, choices=SEVERITIES)
     description = doc.get("description", "")
     if not isinstance(description, str):
         c.problem(("description",), "expected text")
@@ -1224,7 +1224,7 @@ def _answer_key(value: Any, c: _Checker, injects: tuple[Inject, ...]) -> AnswerK
     if clock_starts is not None and clock_starts not in {i.id for i in injects}:
         c.problem((*path, "clock_starts"), f"no inject with id {clock_starts!r}")
     return AnswerKey(
-        severity=c.text(doc, "severity", path, choices=INCIDENT_CLASSES),
+        severity=c.text(doc, "severity", path, choices=SEVERITIES),
         decision=c.text(doc, "decision", path, choices=DECISIONS),
         containment=tuple(containment),
         targets=targets,
