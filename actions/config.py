@@ -13,7 +13,6 @@ and read only when a notification is sent.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -23,6 +22,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from actions.strict_input import (
+    TABLE,
+    choice_problem,
+    flag_problem,
+    number_problem,
+    text_problem,
+    type_name,
+    unknown_keys,
+)
 from store.models import SEVERITIES
 
 NOTIFY_EVENTS = (
@@ -309,12 +317,9 @@ class _Table:
         value = self._get(key)
         if value is None:
             return default
-        if not isinstance(value, str):
-            raise self.fail(key, f"expected text, got {_type_name(value)}")
-        allowed = tuple(choices)
-        if allowed and value not in allowed:
-            raise self.fail(key, f"must be one of {', '.join(allowed)}, not {value!r}")
-        return value
+        if problem := text_problem(value, choices=choices, mapping=TABLE):
+            raise self.fail(key, problem)
+        return str(value)
 
     def optional_string(self, key: str, default: str | None = None) -> str | None:
         """Text where an empty string means "not set"."""
@@ -332,20 +337,16 @@ class _Table:
         value = self._get(key)
         if value is None:
             return default
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {_type_name(value)}")
-        return value
+        if problem := flag_problem(value, mapping=TABLE):
+            raise self.fail(key, problem)
+        return bool(value)
 
     def number(self, key: str, default: float, *, minimum: float, integer: bool = False) -> Any:
         value: Any = self._get(key)
         if value is None:
             return default
-        wrong_kind = not isinstance(value, int) if integer else not isinstance(value, int | float)
-        if isinstance(value, bool) or wrong_kind:
-            wanted = "a whole number" if integer else "a number"
-            raise self.fail(key, f"expected {wanted}, got {_type_name(value)}")
-        if value < minimum:
-            raise self.fail(key, f"must be at least {minimum:g}, not {value}")
+        if problem := number_problem(value, minimum=minimum, integer=integer, mapping=TABLE):
+            raise self.fail(key, problem)
         return value
 
     def string_list(
@@ -357,11 +358,10 @@ class _Table:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(key, f"expected a list of text, got {_type_name(value)}")
-        allowed = tuple(choices)
+            raise self.fail(key, f"expected a list of text, got {type_name(value, mapping=TABLE)}")
         for item in value:
-            if allowed and item not in allowed:
-                raise self.fail(key, f"{item!r} is not one of {', '.join(allowed)}")
+            if problem := choice_problem(item, choices):
+                raise self.fail(key, problem)
         return tuple(dict.fromkeys(value))
 
     def secret(self, base: str, default: SecretRef) -> SecretRef:
@@ -387,14 +387,13 @@ class _Table:
             return None
         if not isinstance(value, dict):
             raise self.fail(
-                key, f"expected a table ([{self.key_name(key)}]), got {_type_name(value)}"
+                key,
+                f"expected a table ([{self.key_name(key)}]), got {type_name(value, mapping=TABLE)}",
             )
         return _Table(self.file, self.key_name(key), value)
 
     def finish(self) -> None:
-        for key in self.data:
-            if key in self.seen:
-                continue
+        for key, problem in unknown_keys(self.data, self.seen):
             if key in _SECRET_KEYS:
                 # Never echo the value: it is a secret written where it must not be.
                 raise self.fail(
@@ -402,16 +401,7 @@ class _Table:
                     "secrets are not written in the configuration file; put it in an "
                     f"environment variable named by {key}_env, or a file named by {key}_file",
                 )
-            hint = difflib.get_close_matches(key, sorted(self.seen), n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            known = ", ".join(sorted(self.seen))
-            raise self.fail(key, f"unknown key{suggestion}; known keys here: {known}")
-
-
-def _type_name(value: Any) -> str:
-    names = {str: "text", bool: "true/false", int: "a number", float: "a number",
-             list: "a list", dict: "a table"}  # fmt: skip
-    return names.get(type(value), type(value).__name__)
+            raise self.fail(key, problem)
 
 
 class _Reader:
