@@ -54,6 +54,9 @@ SYSLOG_FACILITIES = {
 # Keys that would hold a secret in clear: refused with a pointer to *_env / *_file.
 _SECRET_KEYS = ("routing_key", "webhook_url", "password", "token")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Textual's key names joined by "+" (ctrl+k, shift+f2, question_mark), several by commas.
+_KEY = r"[A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*"
+_KEYS = re.compile(rf"{_KEY}(?:\s*,\s*{_KEY})*")
 
 
 class ConfigError(ValueError):
@@ -227,6 +230,9 @@ RUNBOOK_ESCALATION: tuple[EscalationContact, ...] = tuple(
 )
 
 
+NO_KEYMAP: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     cluster: ClusterSettings = ClusterSettings()
@@ -238,6 +244,8 @@ class Settings:
     hubble: HubbleSettings = HubbleSettings()
     alerting: AlertingSettings = AlertingSettings()
     escalation: tuple[EscalationContact, ...] = RUNBOOK_ESCALATION
+    # [keymap]: a binding id -> the keys that replace its own (the console applies it).
+    keymap: tuple[tuple[str, str], ...] = NO_KEYMAP
     # Where these settings came from, for messages: a path, or None for the defaults.
     source: Path | None = field(default=None, compare=False)
 
@@ -420,6 +428,7 @@ class _Reader:
             hubble=self._section(top, "hubble", self._hubble, HubbleSettings()),
             alerting=self._section(top, "alerting", self._alerting, AlertingSettings()),
             escalation=self._escalation(top),
+            keymap=self._section(top, "keymap", self._keymap, NO_KEYMAP),
             source=self.file,
         )
         top.finish()
@@ -509,6 +518,20 @@ class _Reader:
         result = read(table)
         table.finish()
         return result
+
+    def _keymap(self, t: _Table) -> tuple[tuple[str, str], ...]:
+        """Binding ids to keys; a dotted id may be quoted or written as TOML's dotted key."""
+        entries: list[tuple[str, str]] = []
+        for key, value in list(t.data.items()):
+            if isinstance(value, dict):  # `checklist.close = "k"` is TOML for a nested table
+                nested = self._section(t, key, self._keymap, NO_KEYMAP)
+                entries += [(f"{key}.{name}", keys) for name, keys in nested]
+                continue
+            keys = t.string(key, "")
+            if not _KEYS.fullmatch(keys):
+                raise t.fail(key, "expected Textual key names, like \"ctrl+k\" or \"f2,k\"")
+            entries.append((key, keys))
+        return tuple(entries)
 
     def _retry(self, t: _Table) -> RetrySettings:
         d = RetrySettings()
