@@ -33,7 +33,7 @@ from actions.falco.classify import Classifier  # noqa: E402
 from actions.falco.times import rfc3339_to_ns  # noqa: E402
 from actions.kube.cluster import ClusterOptions, connect  # noqa: E402
 from actions.sources.batches import AlertBatch  # noqa: E402
-from actions.sources.falco_follower import FalcoFollower  # noqa: E402
+from actions.sources.falco_follower import FalcoFollower, FalcoFollowerSettings  # noqa: E402
 from store import Record  # noqa: E402
 
 NS = "falco-system"
@@ -170,8 +170,8 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
                 app.push_alerts(item)
 
     cpu_before, loop_cpu_before = time.process_time(), time.thread_time()
-    follower = FalcoFollower(api, record, Classifier.load(None), namespace=NS,
-                             workers=args.workers)
+    follower = FalcoFollower(api, record, Classifier.load(None),
+                             FalcoFollowerSettings(namespace=NS, workers=args.workers))
     task = asyncio.create_task(follower.run(sink))
     await asyncio.sleep(0.5)  # connected
     assert drill.stdin is not None
