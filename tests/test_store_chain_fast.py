@@ -86,6 +86,23 @@ def test_hostile_values_hash_as_the_definition_says() -> None:
         assert content_hash("alerts", row) == reference_hash("alerts", row)
 
 
+def test_rows_given_as_tuples_hash_as_the_definition_says() -> None:
+    """values_hash (ingest's path: a row tuple, keys ordered once) against the definition."""
+    rng = random.Random(5)
+    for number in range(4000):
+        row = random_row(rng, hostile=number % 2 == 1)
+        table = rng.choice(("alerts", "timeline", random_text(rng)))
+        columns, values = tuple(row), tuple(row.values())
+        assert chain.values_hash(table, columns, values) == reference_hash(table, row), row
+    alerts = tuple(CHAINED_TABLES["alerts"])
+    for values in (tuple(None for _ in alerts), tuple("\ud800" for _ in alerts),
+                   tuple(2**64 if c == "time_ns" else "x" for c in alerts)):
+        content = dict(zip(alerts, values, strict=True))
+        assert chain.values_hash("alerts", alerts, values) == reference_hash("alerts", content)
+    assert chain.values_hash("t", ("table", "b"), ("spoofed", 1)) == reference_hash(
+        "t", {"table": "spoofed", "b": 1})
+
+
 def test_every_code_point_hashes_as_the_definition_says() -> None:
     codes = [code for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF]
     for start in range(0, len(codes), 1024):
