@@ -96,6 +96,7 @@ def _fast_canonical(
 
 # What a row tuple may hold for `values_hash` to write it itself (NoneType: a NULL, left out).
 _VALUE_TYPES: frozenset[type] = frozenset({str, int, bool, _NONE})
+# Per (table, column list): column lists come from the code (store.schema), never from input.
 _KEY_ORDERS: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, int], ...] | None] = {}
 
 
