@@ -28,6 +28,7 @@ from tui import collector
 from tui.commands import IncidentCommands, PaneCommands
 from tui.crash import write_crash_log
 from tui.dialogs.forms import AskScreen
+from tui.keymap import binding_ids, unknown_ids
 from tui.safe import safe_text
 from tui.screens.war_room import WarRoomScreen
 from tui.services import ClusterUnusable, Services, SetupFailed
@@ -105,6 +106,10 @@ class WarRoomApp(App[int]):
         self.crash_log: Path | None = None
 
     def on_mount(self) -> None:
+        if self.settings.keymap:
+            self.set_keymap(dict(self.settings.keymap))
+            for problem in unknown_ids(self.settings.keymap, binding_ids()):
+                self.notify(problem, title="Configuration", severity="warning", timeout=30)
         self.push_screen(WarRoomScreen())
 
     # --- the first frame -----------------------------------------------------------------------

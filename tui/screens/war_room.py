@@ -273,7 +273,7 @@ class WarRoomScreen(
         self.app.stylesheet.update_nodes([panes, *panes.children, self.query_one("#pane-tabs")])
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.help_rows()))
+        self.app.push_screen(HelpScreen(self.help_rows(), dict(self.war_app.settings.keymap)))
 
     def help_rows(self) -> list[HelpRow]:
         rows = binding_rows("everywhere", self.app.BINDINGS)
