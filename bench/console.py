@@ -15,7 +15,11 @@ commit) while keys are pressed; prints
   because the reader scrolled away from the top are counted, not timed);
 - event-loop lag: overshoot of a 5 ms sleep (p95/max);
 - memory: RSS before the flood, after its first second (the window fills in
-  under half a second), halfway and at its end, and the pane's window.
+  under half a second), halfway and at its end, and the pane's window;
+- the floor: right after, in the same minute, a bare Textual app (Header, a
+  DataTable, Footer: bench/bare_textual.py) with no flood, its cursor moved by
+  the same keys measured the same way, and its event-loop lag: what any Textual
+  app gets from this machine at this load.
 
 A "screen update" is Textual's compositor update turned into the bytes a
 terminal would get (headless mode skips that step; it is done here so the
@@ -29,6 +33,7 @@ newest alert p95 < 250 ms. BENCH_VERBOSE=1 prints each key's time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -50,6 +55,7 @@ from textual.geometry import Region  # noqa: E402
 from textual.widget import Widget  # noqa: E402
 
 from actions.falco.parse import parse_line  # noqa: E402
+from bench.bare_textual import BareApp  # noqa: E402
 from store import Record  # noqa: E402
 from tui.app import WarRoomApp  # noqa: E402
 from tui.services import Services  # noqa: E402
@@ -311,6 +317,58 @@ async def run(seconds: float, rate: int) -> None:
             f"window {len(alert_list.buffer):,} of {alert_list.buffer.capacity:,} rows"
         )
     record.close()
+    await floor(min(seconds, 5.0))
+
+
+async def floor(seconds: float) -> None:
+    """The bare Textual app's key to screen and event-loop lag, measured as above."""
+    app = BareApp()
+    sent: list[float] = []  # the key being timed, until a frame covers the table
+    painted = asyncio.Event()
+    keys: list[float] = []
+    display = app._display
+
+    def observed_display(on: Any, update: Any) -> None:
+        display(on, update)
+        if update is None or on is not app.screen or not sent:
+            return
+        update.render_segments(app.console)  # what a terminal driver would write
+        table = app.screen.query_one("DataTable")
+        if _covers(update, app.screen.find_widget(table).region):
+            keys.append(time.perf_counter() - sent.pop())
+            painted.set()
+
+    app._display = observed_display  # type: ignore[method-assign, assignment]
+    lags: list[float] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.5)
+        stop = asyncio.Event()
+
+        async def watch_lag() -> None:
+            while not stop.is_set():
+                before = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lags.append(time.perf_counter() - before - 0.005)
+
+        lag_task = asyncio.create_task(watch_lag())
+        deadline = time.perf_counter() + seconds
+        turn = 0
+        while time.perf_counter() < deadline:
+            event = events.Key(("down", "down", "up")[turn % 3], None)
+            turn += 1
+            event.set_sender(app)
+            painted.clear()
+            sent[:] = [time.perf_counter()]
+            app._driver.send_message(event)  # type: ignore[union-attr]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(painted.wait(), KEY_TIMEOUT)
+            await asyncio.sleep(0.1)
+        stop.set()
+        await lag_task
+    print(f"the floor, a bare Textual app (no flood), in the same minute; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    print(_line("  key to screen", keys))
+    print(f"  event-loop lag p95 {_pct(lags, 0.95) * 1000:.1f} ms  max {max(lags) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":
