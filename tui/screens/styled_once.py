@@ -6,7 +6,7 @@ active (its first ScreenResume, handled once its widgets have mounted), it resty
 the whole screen again: every rule matched again against every node, though nothing
 changed in between. That second pass was a sixth of the event loop's CPU time in a
 dialog's opening (bench/dialogs.py: every first opening's CPU p95 184-207 ms with it,
-159-165 ms without, 2026-12-07) and 7% of the war room's CPU time to its first frame.
+159-165 ms without, 2026-12-07); the war room's own comes after its first frame.
 Later resumes (a dialog closed over the screen) still restyle: its classes may have
 changed while it was covered.
 
