@@ -65,7 +65,8 @@ async def test_a_styled_once_screen_is_not_restyled_on_its_first_resume() -> Non
 
 
 def _styles(screen: Screen[Any]) -> dict[DOMNode, dict[str, Any]]:
-    return {node: dict(node._css_styles.get_rules()) for node in screen.walk_children(with_self=True)}
+    nodes = screen.walk_children(with_self=True)
+    return {node: dict(node._css_styles.get_rules()) for node in nodes}
 
 
 def _restyle(stylesheet: Stylesheet, screen: Screen[Any]) -> None:
