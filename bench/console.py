@@ -16,6 +16,9 @@ commit) while keys are pressed; prints
 - event-loop lag: overshoot of a 5 ms sleep (p95/max);
 - memory: RSS before the flood, after its first second (the window fills in
   under half a second), halfway and at its end, and the pane's window;
+- the CPU time the process used during the flood, as a share of one core: on a
+  shared, loaded machine the latencies count the turns other programs take, this
+  does not;
 - the floor: right after, in the same minute, a bare Textual app (Header, a
   DataTable, Footer: bench/bare_textual.py) with no flood, its cursor moved by
   the same keys measured the same way, and its event-loop lag: what any Textual
@@ -266,6 +269,7 @@ async def run(seconds: float, rate: int) -> None:
                 await asyncio.sleep(1.0)
                 rss_samples.append(_rss_mib())
 
+        flood_wall, flood_cpu = time.perf_counter(), time.process_time()
         tasks = [asyncio.create_task(job()) for job in (produce, watch_lag, watch_memory)]
         await asyncio.sleep(0.5)  # the flood is under way before the first key
         keys: list[float] = []
@@ -294,6 +298,7 @@ async def run(seconds: float, rate: int) -> None:
             waiting = None
             await asyncio.sleep(0.1)
         stop.set()
+        busy = (time.process_time() - flood_cpu) / (time.perf_counter() - flood_wall)
         await asyncio.gather(*tasks)
         await pilot.pause(0.2)
         rss_end = _rss_mib()
@@ -309,6 +314,8 @@ async def run(seconds: float, rate: int) -> None:
             print(_line(f"  {name}", samples))
         print(_line("newest alert", latencies) + f"  ({held_back:,} held back while scrolled)")
         print(f"event-loop lag p95 {_pct(lags, 0.95) * 1000:.1f} ms  max {max(lags) * 1000:.1f} ms")
+        print(f"CPU            {busy:.0%} of one core during the flood (the producer included): "
+              f"on a loaded machine, what the console asks of it")
         after_first = rss_samples[0] if rss_samples else rss_end
         halfway = rss_samples[len(rss_samples) // 2] if rss_samples else rss_end
         print(
