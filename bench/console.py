@@ -16,9 +16,10 @@ commit) while keys are pressed; prints
 - event-loop lag: overshoot of a 5 ms sleep (p95/max);
 - memory: RSS before the flood, after its first second (the window fills in
   under half a second), halfway and at its end, and the pane's window;
-- the CPU time the process used during the flood, as a share of one core: on a
-  shared, loaded machine the latencies count the turns other programs take, this
-  does not;
+- the CPU time the process used during the flood, as a share of one core, beside
+  a fair share of the machine at its load average: on a shared, loaded machine the
+  latencies count the turns other programs take; a share near the fair one says the
+  console was held back rather than short of time;
 - the floor: right after, in the same minute, a bare Textual app (Header, a
   DataTable, Footer: bench/bare_textual.py) with no flood, its cursor moved by
   the same keys measured the same way, and its event-loop lag: what any Textual
@@ -314,8 +315,10 @@ async def run(seconds: float, rate: int) -> None:
             print(_line(f"  {name}", samples))
         print(_line("newest alert", latencies) + f"  ({held_back:,} held back while scrolled)")
         print(f"event-loop lag p95 {_pct(lags, 0.95) * 1000:.1f} ms  max {max(lags) * 1000:.1f} ms")
-        print(f"CPU            {busy:.0%} of one core during the flood (the producer included): "
-              f"on a loaded machine, what the console asks of it")
+        fair = (os.cpu_count() or 1) / max(os.getloadavg()[0], 1.0)
+        print(f"CPU            {busy:.0%} of one core during the flood (the producer included); "
+              f"a fair share of this machine now is about {min(fair, 1.0):.0%}: at or near it, "
+              f"the console waited for its turns")
         after_first = rss_samples[0] if rss_samples else rss_end
         halfway = rss_samples[len(rss_samples) // 2] if rss_samples else rss_end
         print(
