@@ -58,7 +58,12 @@ def _dialog_widgets() -> Iterator[Widget]:
                 Input(), Select([("-", "-")]), RadioSet(), RadioButton(), Checkbox(),
                 DataTable(), OptionList(), TextArea(), Markdown())
     select = Select([("-", "-")])
-    yield from select.compose()  # its current-value line and its overlay
+    # Its current-value line and its overlay. Their compose binds data to the widget it
+    # runs in (Textual's data_bind): the Select's own context, not whichever pump runs
+    # this (the app's, at times, which raised ReactiveError and failed the warm-up).
+    with select._context():
+        parts = list(select.compose())
+    yield from parts
 
 
 def style_steps(app: App[object]) -> Iterator[Callable[[], None]]:

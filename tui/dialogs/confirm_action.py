@@ -26,6 +26,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from tui.safe import safe_text
+from tui.screens.styled_once import StyledOnce
 
 if TYPE_CHECKING:
     from actions.runbook.model import ActionPreview
@@ -105,7 +106,7 @@ class ConfirmRequest:
         )
 
 
-class ConfirmAction(ModalScreen[str]):
+class ConfirmAction(StyledOnce, ModalScreen[str]):
     """Shows a `ConfirmRequest`; y confirms (when allowed), b goes back to the form, n cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -13,6 +13,8 @@ from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
+from tui.screens.styled_once import StyledOnce
+
 HelpRow = tuple[str, str, str, str]  # where, keys, what, binding id
 
 
@@ -42,7 +44,7 @@ def binding_rows(where: str, bindings: Iterable[BindingType]) -> list[HelpRow]:
     return rows
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(StyledOnce, ModalScreen[None]):
     """A table of (where, keys, what, id); escape, q or ? closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
