@@ -19,6 +19,10 @@ from actions.kube.cluster import (
     EVENT,
     ISTIO_AUTHORIZATION_POLICY,
     ISTIO_PEER_AUTHENTICATION,
+    LINKERD_AUTHORIZATION_POLICY,
+    LINKERD_MESH_TLS_AUTHENTICATION,
+    LINKERD_SERVER,
+    LINKERD_SERVER_AUTHORIZATION,
     NETWORK_POLICY,
     POD,
     Cluster,
@@ -34,6 +38,10 @@ FALCO_TAIL = 100
 DNS_NAMESPACE, DNS_SELECTOR = "kube-system", "k8s-app=kube-dns"
 APP_TAIL = 1000
 TRAFFIC_QUERY = "rate(istio_tcp_received_bytes_total[5m])"
+MESH_POLICY_KINDS = (
+    ISTIO_PEER_AUTHENTICATION, ISTIO_AUTHORIZATION_POLICY, LINKERD_SERVER,
+    LINKERD_SERVER_AUTHORIZATION, LINKERD_AUTHORIZATION_POLICY, LINKERD_MESH_TLS_AUTHENTICATION,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -84,10 +92,21 @@ def pieces(ctx: PlanContext) -> list[Piece]:
         return _yaml(await cluster.list(NETWORK_POLICY, ns))
 
     async def mesh_policies(cluster: Cluster) -> bytes:
-        return _yaml(
-            await cluster.list(ISTIO_PEER_AUTHENTICATION, ns)
-            + await cluster.list(ISTIO_AUTHORIZATION_POLICY, ns)
-        )
+        # Istio's or Linkerd's, whichever the cluster serves: a kind whose API is not
+        # installed answers 404 on its list, as a real API server does.
+        found, served = [], 0
+        for kind in MESH_POLICY_KINDS:
+            try:
+                found += await cluster.list(kind, ns)
+            except ClusterError as error:
+                if error.cause != "not-found":
+                    raise
+                continue
+            served += 1
+        if not served:
+            raise ClusterError("not-found", "no service mesh policy API is served "
+                                            "(neither Istio's nor Linkerd's)")
+        return _yaml(found)
 
     async def falco(cluster: Cluster) -> bytes:
         return await _logs(
@@ -133,7 +152,9 @@ def pieces(ctx: PlanContext) -> list[Piece]:
         Piece(
             f"mesh-policies-{ns}.yaml",
             "application/yaml",
-            f"kubectl get peerauthentication,authorizationpolicy -n {ns} -o yaml",
+            f"kubectl get peerauthentication,authorizationpolicy -n {ns} -o yaml "
+            "(or Linkerd's server,serverauthorization,authorizationpolicy,"
+            "meshtlsauthentication: the kinds served)",
             mesh_policies,
         ),
     ]
