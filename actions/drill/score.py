@@ -349,6 +349,8 @@ def _containment_line(result: ContainmentResult, items: dict[str, ChecklistItem]
     label = f"{words} ({result.target})"
     if result.done:
         how = result.how
+    elif result.action == "fix-config" and result.target.startswith("networkpolicy/"):
+        how = f"{action_how('reapply-policies')} (the desired policies), or {FIX_CONFIG_HOW}"
     elif result.action == "fix-config":
         how = FIX_CONFIG_HOW
     else:
