@@ -8,8 +8,9 @@ from typing import Any
 from textual.widgets import DataTable
 
 from actions.kube.cluster import ClusterOptions, connect
+from actions.policy.drift import DriftFinding
 from tests.plugins.tui import AppFactory
-from tui.views.cluster_views import mtls_rows, policy_rows, selector_text
+from tui.views.cluster_views import mtls_rows, policy_rows, selector_text, with_findings
 from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.policy_pane import PolicyPane
 
@@ -89,3 +90,16 @@ def test_permissive_and_disabled_mtls_are_flagged() -> None:
     assert flagged == {("voicehive/default:8080", "DISABLE"), ("voicehive/legacy", "PERMISSIVE")}
     assert selector_text({"matchExpressions": [{"key": "tier", "operator": "In",
                                                 "values": ["a", "b"]}]}) == "tier in (a,b)"
+
+
+def test_a_policy_recreated_before_the_next_drift_report_is_one_row() -> None:
+    """Re-applying brings a missing policy back before the drift source compares again: the
+    stale "missing" finding must not add a second row under the same key (the DataTable
+    raised DuplicateKey and the console crashed mid-drill)."""
+    live: list[dict[str, Any]] = [
+        {"metadata": {"name": "tts-router-ingress", "namespace": "voicehive"},
+         "spec": {"podSelector": {"matchLabels": {"app": "tts-router"}}}},
+    ]
+    stale = [DriftFinding("missing", "tts-router-ingress", "voicehive", "not in the cluster")]
+    rows = with_findings(policy_rows(live, None), stale, "voicehive")
+    assert [(row.key, row.drift) for row in rows] == [("voicehive/tts-router-ingress", "?")]
