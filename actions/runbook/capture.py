@@ -42,6 +42,7 @@ MESH_POLICY_KINDS = (
     ISTIO_PEER_AUTHENTICATION, ISTIO_AUTHORIZATION_POLICY, LINKERD_SERVER,
     LINKERD_SERVER_AUTHORIZATION, LINKERD_AUTHORIZATION_POLICY, LINKERD_MESH_TLS_AUTHENTICATION,
 )  # fmt: skip
+MESH_GROUPS = {"istio": "security.istio.io", "linkerd": "policy.linkerd.io"}
 
 
 @dataclass(frozen=True)
@@ -92,21 +93,7 @@ def pieces(ctx: PlanContext) -> list[Piece]:
         return _yaml(await cluster.list(NETWORK_POLICY, ns))
 
     async def mesh_policies(cluster: Cluster) -> bytes:
-        # Istio's or Linkerd's, whichever the cluster serves: a kind whose API is not
-        # installed answers 404 on its list, as a real API server does.
-        found, served = [], 0
-        for kind in MESH_POLICY_KINDS:
-            try:
-                found += await cluster.list(kind, ns)
-            except ClusterError as error:
-                if error.cause != "not-found":
-                    raise
-                continue
-            served += 1
-        if not served:
-            raise ClusterError("not-found", "no service mesh policy API is served "
-                                            "(neither Istio's nor Linkerd's)")
-        return _yaml(found)
+        return _yaml(await _mesh_policies(cluster, ns))
 
     async def falco(cluster: Cluster) -> bytes:
         return await _logs(
@@ -185,6 +172,28 @@ def pieces(ctx: PlanContext) -> list[Piece]:
             traffic,
         )
     )
+    return found
+
+
+async def _mesh_policies(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    """The policies of the mesh whose policy API is served; with both served, the one
+    mesh-deny would detect, else Istio's (the runbook's first)."""
+    from actions.runbook.mesh_deny import detect_mesh
+
+    served = [mesh for mesh, group in MESH_GROUPS.items() if group in await cluster.api_groups()]
+    if not served:
+        raise ClusterError("not-found", "no service mesh policy API is served "
+                                        "(neither security.istio.io nor policy.linkerd.io)")
+    mesh = served[0]
+    if len(served) > 1:
+        try:
+            mesh = (await detect_mesh(cluster))[0] or mesh
+        except ClusterError:
+            pass  # may not read namespaces: Istio's, as before
+    found = []
+    for kind in MESH_POLICY_KINDS:
+        if kind.api_version.partition("/")[0] == MESH_GROUPS[mesh]:
+            found += await cluster.list(kind, namespace)
     return found
 
 
