@@ -8,9 +8,8 @@ from typing import Any
 from textual.widgets import DataTable
 
 from actions.kube.cluster import ClusterOptions, connect
-from actions.policy.drift import DriftFinding
 from tests.plugins.tui import AppFactory
-from tui.views.cluster_views import mtls_rows, policy_rows, selector_text, with_findings
+from tui.views.cluster_views import mtls_rows, policy_rows, selector_text
 from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.policy_pane import PolicyPane
 
@@ -92,14 +91,26 @@ def test_permissive_and_disabled_mtls_are_flagged() -> None:
                                                 "values": ["a", "b"]}]}) == "tier in (a,b)"
 
 
-def test_a_policy_recreated_before_the_next_drift_report_is_one_row() -> None:
-    """Re-applying brings a missing policy back before the drift source compares again: the
-    stale "missing" finding must not add a second row under the same key (the DataTable
-    raised DuplicateKey and the console crashed mid-drill)."""
-    live: list[dict[str, Any]] = [
-        {"metadata": {"name": "tts-router-ingress", "namespace": "voicehive"},
-         "spec": {"podSelector": {"matchLabels": {"app": "tts-router"}}}},
-    ]
-    stale = [DriftFinding("missing", "tts-router-ingress", "voicehive", "not in the cluster")]
-    rows = with_findings(policy_rows(live, None), stale, "voicehive")
-    assert [(row.key, row.drift) for row in rows] == [("voicehive/tts-router-ingress", "?")]
+async def test_a_policy_applied_again_after_a_drift_check_found_it_missing_is_one_row(
+    make_app: AppFactory,
+) -> None:
+    """The drift source said "missing"; the live listing then shows it re-applied (the
+    runbook's fix for drift). Both arrive before the next drift check: one row, drift
+    unknown, and the console keeps running (it once died of a DuplicateKey here)."""
+    from actions.policy.drift import DriftFinding
+    from actions.sources.policies import DriftReport, PolicyInfo, PolicySnapshot
+
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.screen.query_one(PolicyPane)
+        missing = DriftFinding("missing", "orchestrator-ingress", "voicehive", "deleted")
+        pane.show_drift(DriftReport("voicehive", "desired.yaml", (missing,), (missing,), ()))
+        reapplied = PolicyInfo("orchestrator-ingress", {"matchLabels": {"app": "orchestrator"}},
+                               ("Ingress",), 1, 0, emergency=False, incident=None)
+        pane.show_snapshot(PolicySnapshot("voicehive", (reapplied,)))
+        await pilot.pause()
+        table = pane.query_one(DataTable)
+        assert table.row_count == 1
+        row = pane.policies["voicehive/orchestrator-ingress"]
+        assert (row.drift, row.selector) == ("?", "app=orchestrator")
+        assert app.is_running

@@ -117,10 +117,10 @@ def with_findings(rows: Iterable[PolicyRow], findings: Iterable[Any] | None,
         if row.drift == "missing":
             continue  # re-derived from the findings below
         found = by_name.get(row.name)
-        if found is not None and found.kind == "missing":
-            # Created since the findings (re-applied): unknown until the next comparison,
-            # and never a second row under the same key.
-            out.append(replace(row, drift="?", drift_detail=""))
+        if found and found.kind == "missing":
+            # The cluster lists a policy the last drift check found absent: it was (re)applied
+            # since. Unknown until the drift source looks again, and shown once, not twice.
+            out.append(replace(row, drift="?", drift_detail="applied since the last drift check"))
             continue
         drift = "?" if findings is None else (found.kind if found else "")
         out.append(replace(row, drift=drift, drift_detail=found.detail if found else ""))
