@@ -134,7 +134,7 @@ def check_full_marks(printed: str, record: Record, incident: Incident) -> ScoreT
         assert parts is not None
         if parts.group("verdict") == "extra":  # an action the key did not ask for: 0 points
             continue
-        assert parts.group("verdict") in ("met", "right"), line
+        assert parts.group("verdict") in ("met", "right", "n/a"), line  # n/a: says why
         assert "; " in parts.group("rest"), f"not explained: {line}"
     assert "still running when scored" not in printed, printed
     return score

@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from tui.dialogs.action_form import CLUSTER_ACTIONS
 
 KUBECTL = Path(sys.executable).with_name("kubectl")
 COMMANDER = "ic-journey"  # who the record names: the console takes the login name
+STEP_TIMES = bool(os.environ.get("JOURNEY_STEP_TIMES"))
 # One step on a loaded 2-core machine; a healthy console answers in < 1 s.
 STEP_TIMEOUT = 30.0
 DECISION_WORDS = {"false-positive": "False positive", "active-attack": "Active attack",
@@ -92,7 +94,12 @@ class Commander:
     def sees(self, wanted: str | re.Pattern[str] | Callable[[str], bool],
              timeout: float = STEP_TIMEOUT) -> str:
         """Wait until the screen shows `wanted`; the screen."""
-        return self.term.wait_for(wanted, timeout=timeout)
+        started = time.monotonic()
+        screen = self.term.wait_for(wanted, timeout=timeout)
+        if STEP_TIMES:  # JOURNEY_STEP_TIMES=1: where a journey spends its time, on stderr
+            print(f"journey: {time.monotonic() - started:5.2f} s for {wanted!r:.70}",
+                  file=sys.stderr)
+        return screen
 
     def press(self, *keys: str) -> None:
         self.term.press(*keys)
@@ -366,7 +373,10 @@ class Commander:
         self.press("q")
         self.sees("Quit warroom and end the drill?")
         self.press("y")
+        started = time.monotonic()
         code = self.term.wait_exit(60)
+        if STEP_TIMES:
+            print(f"journey: {time.monotonic() - started:5.2f} s to end", file=sys.stderr)
         printed = self.term.plain_output(mark)
         assert code == 0, printed[-3000:]
         return printed

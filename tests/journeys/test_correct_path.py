@@ -199,8 +199,9 @@ def test_unauthorized_service_traffic(tmp_path: Path) -> None:
         ic.restore()
         printed = finish(ic, "pms-connector isolated, its account disabled and rotated, "
                              "the pod replaced by a clean one")
-    check_all(tmp_path, printed, "unauthorized-service-traffic",
-              category="unauthorized-inter-service",
+    # Proposed by the netcat alert (Falco's "Netcat Remote Code Execution": the runbook's
+    # network anomaly, P1): the mesh's 403s before it propose nothing (see the report).
+    check_all(tmp_path, printed, "unauthorized-service-traffic", category="network-anomaly",
               decision="active-attack",
               actions=(("isolate", "pms-connector"), ("disable-sa", "pms-connector"),
                        ("capture", None), ("rotate-sa", "pms-connector"), ("restore", None)))
