@@ -39,8 +39,10 @@ def _first_of_each_key(rows: Sequence[tuple[str, tuple[Text, ...]]]
                        ) -> list[tuple[str, tuple[Text, ...]]]:
     # DataTable raises DuplicateKey on a second row with a key: a view that ever offers
     # one (two sources disagreeing for a moment) must cost a row, never the console.
-    seen: set[str] = set()
-    return [(key, cells) for key, cells in rows if not (key in seen or seen.add(key))]
+    first: dict[str, tuple[Text, ...]] = {}
+    for key, cells in rows:
+        first.setdefault(key, cells)
+    return list(first.items())
 
 
 def sync_rows(table: DataTable[Text], rows: Sequence[tuple[str, tuple[Text, ...]]]) -> bool:
