@@ -108,9 +108,10 @@ def test_false_positive_leader_election(tmp_path: Path) -> None:
 def test_mtls_failure(tmp_path: Path) -> None:
     with drill_console(tmp_path, "mtls-failure", speed=30, size=SMALL) as ic:
         ic.console_is_up()
+        ic.wait_for_drill_time(50)  # STRICT applied at 40 s; the mesh shows it from then on
+        ic.pause_drill()
         ic.wait_for_proposal()
         incident = ic.accept_proposal()
-        ic.pause_drill()
         ic.decide("misconfiguration", "STRICT in voicehive; booking-service and pms-connector "
                                       "have no sidecar, 503 UF,URX into orchestrator")
         ic.tick("check-mesh", "review-events")
@@ -133,9 +134,9 @@ def test_network_policy_drift(tmp_path: Path) -> None:
     with drill_console(tmp_path, "network-policy-drift", speed=60, size=SMALL) as ic:
         ic.console_is_up()
         ic.wait_for_proposal()
-        ic.accept_proposal()
         ic.wait_for_drill_time(242)  # tts-router-ingress deleted too (240 s)
         ic.pause_drill()
+        ic.accept_proposal()
         ic.decide("misconfiguration", "external-api-segmentation loosened and tts-router-ingress "
                                       "deleted by hand (NetworkPolicyUpdated events)")
         ic.tick("review-events")
@@ -157,8 +158,8 @@ def test_suspicious_external_ip(tmp_path: Path) -> None:
     with drill_console(tmp_path, "suspicious-external-ip", speed=30, size=SMALL) as ic:
         ic.console_is_up()
         ic.wait_for_proposal()
-        ic.accept_proposal()
         ic.pause_drill()
+        ic.accept_proposal()
         ic.decide("active-attack", "tts-router beacons to 203.0.113.66, not the vendor's address")
         ic.select_alert("203.0.113.66")
         ic.act("block-ip", prefilled="203.0.113.66")
@@ -183,8 +184,8 @@ def test_unauthorized_service_traffic(tmp_path: Path) -> None:
     with drill_console(tmp_path, "unauthorized-service-traffic", speed=60, size=SMALL) as ic:
         ic.console_is_up()
         ic.wait_for_proposal()
-        ic.accept_proposal()
         ic.pause_drill()
+        ic.accept_proposal()
         ic.decide("active-attack", "nmap in pms-connector, then probing tts-router and "
                                    "booking-service")
         ic.select_alert("pms-connector")

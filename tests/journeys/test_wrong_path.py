@@ -25,8 +25,8 @@ def test_wrong_severity_and_no_containment_are_scored_and_explained(tmp_path: Pa
     with drill_console(tmp_path, "suspicious-external-ip", speed=30, size=(160, 48)) as ic:
         ic.console_is_up()
         ic.wait_for_proposal()
-        incident_id = ic.accept_proposal()
         ic.pause_drill()
+        incident_id = ic.accept_proposal()
         ic.set_severity(incident_id, "P3")
         ic.decide("active-attack", "tts-router talks to 203.0.113.66")
         ic.close("looked like the vendor's CDN; nothing done")
