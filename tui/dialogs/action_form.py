@@ -56,7 +56,9 @@ class ClusterAction:
 CLUSTER_ACTIONS: dict[str, ClusterAction] = {
     a.name: a
     for a in (
-        ClusterAction("isolate", "Isolate a service (deny all its traffic)", "Service (app label)"),
+        ClusterAction(
+            "isolate", "Isolate a service (deny all its traffic)", "Service (app label)", ("force",)
+        ),
         ClusterAction(
             "block-ip",
             "Block an egress IP",
@@ -78,6 +80,11 @@ CLUSTER_ACTIONS: dict[str, ClusterAction] = {
             ("desired_state_file",),
         ),
     )
+}
+
+FORCE_LABELS = {
+    "isolate": "Force: isolate even when no pod runs the app now",
+    "block-ip": "Force: block even loopback, link-local or the cluster's own ranges",
 }
 
 _SA_FIELDS = ("k8s.pod.sa", "k8s.sa.name", "ka.target.name")
@@ -229,7 +236,7 @@ class ActionForm(FormScreen["ActionRequest"]):
                 )
             if "force" in options:
                 yield Checkbox(
-                    "Block even loopback, link-local or the cluster's own ranges",
+                    FORCE_LABELS[self.action_spec.name],
                     request.force,
                     id="force",
                     compact=True,
