@@ -142,10 +142,15 @@ class Commander:
     def wait_for_proposal(self, timeout: float = 60) -> None:
         self.sees("Press ! to accept", timeout=timeout)
 
-    def accept_proposal(self) -> str:
-        """`!` then accept: the incident opens, detected at the first alert; its ID."""
+    def accept_proposal(self, about: str | None = None) -> str:
+        """`!` then accept: the incident opens, detected at the first alert; its ID.
+        about: words the proposal must show (another may be pending first: wait for it)."""
+        if about is not None:
+            self.sees(about)
         self.press("!")
         self.sees("warroom proposes an incident")
+        if about is not None:
+            self.sees(about)
         self.press("y")
         screen = self.sees(re.compile(r"NSI-\d{4}-\d{2}-\d{2}-\d{3}"))
         return re.search(r"NSI-\d{4}-\d{2}-\d{2}-\d{3}", screen).group(0)  # type: ignore[union-attr]

@@ -111,7 +111,8 @@ def test_mtls_failure(tmp_path: Path) -> None:
         ic.wait_for_drill_time(50)  # STRICT applied at 40 s; the mesh shows it from then on
         ic.pause_drill()
         ic.wait_for_proposal()
-        incident = ic.accept_proposal()
+        # Once, under load, a policy-drift proposal came first: the mTLS one replaces it.
+        incident = ic.accept_proposal(about="mTLS")
         ic.decide("misconfiguration", "STRICT in voicehive; booking-service and pms-connector "
                                       "have no sidecar, 503 UF,URX into orchestrator")
         ic.tick("check-mesh", "review-events")
