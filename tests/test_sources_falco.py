@@ -17,7 +17,7 @@ from actions.falco.classify import Classifier
 from actions.falco.times import rfc3339_to_ns
 from actions.kube.cluster import ClusterOptions, connect
 from actions.sources.batches import AlertBatch
-from actions.sources.falco_follower import FalcoFollower
+from actions.sources.falco_follower import FalcoFollower, FalcoFollowerSettings
 from actions.sources.health import SourceHealth
 from store import Record, verify_chain
 from tests.plugins.drill import SEED_TIME
@@ -95,9 +95,9 @@ async def api(drill_server: DrillServerThread, tmp_path: Path) -> AsyncIterator[
 
 
 def follower(api: Any, record: Record, **options: Any) -> FalcoFollower:
-    settings = {"flush_seconds": 0.05, "backoff_first": 0.05, "backoff_max": 0.2,
-                "gone_grace_seconds": 1.0, **options}
-    return FalcoFollower(api, record, Classifier.load(None), **settings)
+    settings = FalcoFollowerSettings(flush_seconds=0.05, backoff_first=0.05, backoff_max=0.2,
+                                     gone_grace_seconds=1.0, **options)
+    return FalcoFollower(api, record, Classifier.load(None), settings)
 
 
 def recorded_keys(record: Record) -> list[str]:

@@ -257,8 +257,8 @@ class Score:
 
 
 def duration(seconds: float) -> str:
-    """`4m10s`, `1h02m00s`, `45s`."""
-    seconds = round(seconds)
+    """`4m10s`, `1h02m00s`, `45s`: whole seconds elapsed, as the header's clocks count."""
+    seconds = int(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
