@@ -75,6 +75,10 @@ class WarRoomBase(StyledOnce, Screen[None]):
         """Reload the incident and its timeline from the record (off the event loop)."""
         raise NotImplementedError
 
+    def incident_timeline(self) -> list[Any]:
+        """The shown incident's timeline entries as last read from the record (no disk)."""
+        raise NotImplementedError
+
     def load_cluster(self) -> object:
         """Re-list the cluster's policies and mesh for their panes (in a worker)."""
         raise NotImplementedError
