@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _drill(args: argparse.Namespace, scenario) -> int:  # noqa: ANN001 - a Scenario
-    from actions.drill import events as ev
+    from actions.drill import drill_events as ev
     from actions.drill.control import ControlError
     from actions.drill.scenario import ScenarioError
     from actions.drill.session import DrillSession
