@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any, ClassVar, TypeVar
@@ -24,6 +22,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from actions.config import Settings
+from actions.runtime import ConsoleRuntime
 from tui import collector
 from tui.commands import IncidentCommands, PaneCommands
 from tui.crash import write_crash_log
@@ -89,9 +88,11 @@ class WarRoomApp(App[int]):
         # Runs inside the console's own event loop after the first paint: the place to
         # connect to the cluster and build sources (an aiohttp session belongs to one loop).
         self._setup = setup
-        self._owned_cluster: Any = None
-        # One thread for every record call: ordered, and never two at once on the connection.
-        self._record_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warroom-record")
+        # Every thread, loop and record connection of the console (docs/architecture.md):
+        # the caller's, or one over the services' record for a console built in a test.
+        if services.runtime is None or services.runtime.stopped:
+            services.runtime = ConsoleRuntime(services.record)
+        self.runtime: ConsoleRuntime = services.runtime
         self._classifier: Any = None
         self._closing_screens: set[asyncio.Task[None]] = set()
         self._key_in_flight: events.Key | None = None  # delivered, not through yet
@@ -225,14 +226,13 @@ class WarRoomApp(App[int]):
         except ClusterUnusable as unusable:  # the record still works: say why, stay open
             self.services.cluster_problem = str(unusable)
             return
-        if self.services.cluster is not before:
-            self._owned_cluster = self.services.cluster
+        if self.services.cluster is not None and self.services.cluster is not before:
+            self.runtime.own_cluster(self.services.cluster)
 
     async def on_unmount(self) -> None:
-        if self._owned_cluster is not None:
-            await self._owned_cluster.close()
-        # Queued calls are dropped; the one under way ends first: its record closes next.
-        self._record_thread.shutdown(wait=True, cancel_futures=True)
+        await self.runtime.close_cluster()
+        # Queued calls are dropped; the one under way ends first: the records close next.
+        self.runtime.stop_threads()
 
     @property
     def war_room(self) -> WarRoomScreen | None:
@@ -243,10 +243,7 @@ class WarRoomApp(App[int]):
 
     async def in_record(self, call: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
         """Run a record read or write on the record's thread; the event loop never waits on disk."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._record_thread, functools.partial(call, *args, **kwargs)
-        )
+        return await self.runtime.in_record(call, *args, **kwargs)
 
     def severity_of(self, alert: Any) -> str:
         """The runbook severity of a parsed alert that carries none (classified on demand)."""
