@@ -78,9 +78,9 @@ class WarRoomApp(App[int]):
         clock: Clock = _utc_now,
         theme: str = "textual-dark",
         setup: Setup | None = None,
+        on_first_screen: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
-        collector.freeze_imports()
         self.services = services
         self.settings = settings or Settings()
         self.clock = clock
@@ -104,6 +104,8 @@ class WarRoomApp(App[int]):
         self.crash: BaseException | None = None
         """The unexpected error the console stopped on (None while all is well)."""
         self.crash_log: Path | None = None
+        self.on_first_screen = on_first_screen
+        """Called once the first screen is up (`console_app`: the collector's second freeze)."""
 
     def on_mount(self) -> None:
         self.push_screen(WarRoomScreen())
@@ -356,6 +358,18 @@ class ConsoleCrashed(Exception):
         self.log = log
 
 
+def console_app(services: Services, settings: Settings | None = None, *,
+                clock: Clock = _utc_now, setup: Setup | None = None) -> WarRoomApp:
+    """The console as `warroom drill|live|review` runs it, the process's collector tuned.
+
+    The tuning (tui/collector.py) is the process's, so it is done here, where a console
+    starts, and not in `WarRoomApp`: a test building apps leaves pytest's collector alone.
+    """
+    collector.freeze_imports()
+    return WarRoomApp(services, settings, clock=clock, setup=setup,
+                      on_first_screen=collector.freeze_first_screen)
+
+
 def run_console(services: Services, settings: Settings | None = None, *,
                 clock: Clock = _utc_now, setup: Setup | None = None) -> int:
     """Run the console until the user quits; returns the process exit code.
@@ -367,7 +381,7 @@ def run_console(services: Services, settings: Settings | None = None, *,
     first paint: connect there (`services.cluster = await connect(...)`, sources
     built on its client) so the client's session lives in the loop that uses it.
     """
-    app = WarRoomApp(services, settings, clock=clock, setup=setup)
+    app = console_app(services, settings, clock=clock, setup=setup)
     try:
         result = app.run()
     except Exception as error:  # past Textual's own handling (its driver, its shutdown)

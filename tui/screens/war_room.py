@@ -24,7 +24,6 @@ from textual.widget import Widget
 from textual.widgets import Label, Tab, Tabs
 
 from store import PHASES, Incident, TimelineEntry
-from tui import collector
 from tui.dialogs.help import HelpRow, HelpScreen, binding_rows, typed
 from tui.safe import safe_text
 from tui.screens.keys.alerting import AlertingKeys
@@ -367,7 +366,8 @@ class WarRoomScreen(
         from tui.warmup import import_dialogs, style_steps
 
         await self.war_app.first_frame.wait()  # nothing here delays the first frame
-        collector.freeze_first_screen()
+        if self.war_app.on_first_screen is not None:
+            self.war_app.on_first_screen()
         await asyncio.to_thread(import_dialogs)
         for step in style_steps(self.app):
             step()
