@@ -278,9 +278,8 @@ class WarRoomScreen(
         rows = binding_rows("everywhere", self.app.BINDINGS)
         rows.append(("everywhere", typed(self.app.COMMAND_PALETTE_BINDING), "Command palette",
                      "app.command_palette"))
-        for group in reversed(type(self).__mro__):
-            if "BINDINGS" in vars(group) and issubclass(group, WarRoomBase):
-                rows += binding_rows(vars(group)["KEY_GROUP"], vars(group)["BINDINGS"])
+        for group, bindings in self.key_groups():
+            rows += binding_rows(group.KEY_GROUP, bindings)
         rows += binding_rows("Falco pane", AlertPane.BINDINGS)
         rows += binding_rows("Falco list", AlertList.BINDINGS)
         rows += binding_rows("Policies pane", PolicyPane.BINDINGS)
@@ -409,8 +408,7 @@ class WarRoomScreen(
             timeline.show_state("no incident open: press o to open one")
         else:
             timeline.show_entries(entries, incident.detected_at or incident.opened_at)
-        if changed:
-            self.refresh_bindings()  # which incident keys apply may have changed
+        if changed:  # the keys that apply follow `incident` (a reactive) by themselves
             self.post_message(self.IncidentChanged(incident))
 
     @work(exclusive=True, group="cluster", exit_on_error=False)
