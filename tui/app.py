@@ -7,18 +7,15 @@ clock the header reads (tests freeze it). No module-level state.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any, ClassVar, TypeVar
 
-from textual import events, on
+from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from actions.config import Settings
@@ -30,23 +27,31 @@ from tui.dialogs.forms import AskScreen
 from tui.safe import safe_text
 from tui.screens.war_room import WarRoomScreen
 from tui.services import ClusterUnusable, Services, SetupFailed
+from tui.textual_workarounds import (
+    ClosedScreensWaitForMount,
+    FirstFrameWhole,
+    KeysOneAtATime,
+    QuietFatalError,
+)
 
 R = TypeVar("R")
 Clock = Callable[[], datetime]
 Setup = Callable[[Services], Awaitable[None]]
 STYLES = Path(__file__).parent / "styles"
 THEMES = ("textual-dark", "textual-light")
-MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
-KEY_HOLD = 1.0  # the longest a key waits for the one before it (see on_event)
-KEY_POLL = 0.002
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class WarRoomApp(App[int]):
-    """The console. `services.mode` decides the badge; `services.readonly` dims the action keys."""
+class WarRoomApp(
+    FirstFrameWhole, KeysOneAtATime, ClosedScreensWaitForMount, QuietFatalError, App[int]
+):
+    """The console. `services.mode` decides the badge; `services.readonly` dims the action keys.
+
+    Its bases from `tui.textual_workarounds` are where it reaches into Textual's internals.
+    """
 
     TITLE = "warroom"
     # Every screen's styles from the start, including those of screens that name their own
@@ -94,13 +99,8 @@ class WarRoomApp(App[int]):
             services.runtime = ConsoleRuntime(services.record)
         self.runtime: ConsoleRuntime = services.runtime
         self._classifier: Any = None
-        self._closing_screens: set[asyncio.Task[None]] = set()
-        self._key_in_flight: events.Key | None = None  # delivered, not through yet
-        self._key_sent_at = 0.0  # time.monotonic() when the last key was delivered
-        self._last_push = 0.0  # time.monotonic() when the last screen was pushed
-        self._frame_dropped = False  # a frame was drawn during a batch update (_display)
-        self.first_frame = asyncio.Event()
-        """Set once a frame has gone to the terminal: slow start-up work waits for it."""
+        self.loop_thread: int | None = None
+        """The thread the console's event loop runs on (once mounted)."""
         self.crash: BaseException | None = None
         """The unexpected error the console stopped on (None while all is well)."""
         self.crash_log: Path | None = None
@@ -108,111 +108,8 @@ class WarRoomApp(App[int]):
         """Called once the first screen is up (`console_app`: the collector's second freeze)."""
 
     def on_mount(self) -> None:
+        self.loop_thread = threading.get_ident()
         self.push_screen(WarRoomScreen())
-
-    # --- the first frame -----------------------------------------------------------------------
-    # Textual mounts the app inside a batch update, and the war room pushed from on_mount
-    # is composed, laid out and drawn before that batch ends: its first frame is computed,
-    # then dropped (nothing is written during a batch), and the compositor counts it as
-    # painted. The terminal stayed blank until later partial updates filled it in piecemeal
-    # (a quarter of a second later, pane borders last). So a frame dropped in a batch is
-    # drawn in full as soon as the batch ends.
-
-    def _display(self, screen: Screen[Any], renderable: Any) -> None:
-        if renderable is not None:
-            if self._batch_count:
-                self._frame_dropped = True
-            else:
-                self.first_frame.set()
-        super()._display(screen, renderable)
-
-    def _end_batch(self) -> None:
-        super()._end_batch()
-        if self._frame_dropped and not self._batch_count and self.screen_stack:
-            self._frame_dropped = False
-            screen = self.screen
-            if screen.is_mounted:
-                self._display(screen, screen._compositor.render_update(
-                    full=True, screen_stack=self._background_screens))
-
-    # --- keys, one at a time -------------------------------------------------------------------
-    # A terminal hands keys over faster than a dialog opens: `q` then `y`, `k` then `esc`.
-    # Textual forwards each key to the focused widget's queue and runs the bindings once the
-    # key has bubbled back up to the app; an action's worker pushes its dialog a step later.
-    # Delivered at once, `y` would reach the war room before `q` asked its question. So a
-    # key waits (KEY_HOLD at most, then goes as it would have) until the key before it has
-    # bubbled through or was taken, and the dialog an "action" worker it started is up.
-
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded:
-            if not self.screen_stack:  # typed while the console closes: nothing takes it
-                return
-            await self._after_previous_key()
-            if not self.screen_stack:
-                return
-            self._key_in_flight = event
-            self._key_sent_at = time.monotonic()
-            await super().on_event(event)
-            if not event.is_forwarded:  # a priority binding took it here
-                self._key_in_flight = None
-            return
-        await super().on_event(event)
-
-    async def _on_key(self, event: events.Key) -> None:
-        """A key that bubbled back up: its bindings run here, then it is through."""
-        event.prevent_default()  # App._on_key runs once, here, not again after this
-        try:
-            if self.screen_stack:  # none left while the console closes: nothing to act on
-                await super()._on_key(event)
-        finally:
-            if event is self._key_in_flight:
-                self._key_in_flight = None
-
-    async def _after_previous_key(self) -> None:
-        deadline = time.monotonic() + KEY_HOLD
-        while time.monotonic() < deadline:
-            previous = self._key_in_flight
-            if previous is not None and not previous._stop_propagation:
-                await asyncio.sleep(KEY_POLL)  # still on its way through the widgets
-            elif self._dialog_coming():
-                await asyncio.sleep(KEY_POLL)  # its worker is about to push a dialog
-            else:
-                break
-        self._key_in_flight = None
-
-    def _dialog_coming(self) -> bool:
-        """Whether an "action" worker the last key started has not pushed its dialog yet."""
-        return any(
-            worker.group == "action"
-            and not worker.is_finished
-            and worker._created_time >= self._key_sent_at  # Textual's record of its start
-            and worker._created_time > self._last_push
-            for worker in self.workers
-        )
-
-    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
-        self._last_push = time.monotonic()
-        return super().push_screen(*args, **kwargs)
-
-    async def _replace_screen(self, screen: Screen[Any]) -> Screen[Any]:
-        """Remove a closed screen, once it has finished mounting.
-
-        `k` then `esc` typed at once closes the checklist while it is still mounting: its
-        mount handlers (and its widgets', Textual's Select among them) still run, and would
-        find their children gone. Removed once mounted, they run on a whole screen, off the
-        stack already, and the removal does not hold up the console meanwhile.
-        """
-        if screen.is_mounted:
-            return await super()._replace_screen(screen)
-        task = asyncio.create_task(self._replace_once_mounted(screen))
-        self._closing_screens.add(task)
-        task.add_done_callback(self._closing_screens.discard)
-        return screen
-
-    async def _replace_once_mounted(self, screen: Screen[Any]) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(screen._mounted_event.wait(), MOUNT_WAIT)
-        await super()._replace_screen(screen)
 
     async def run_setup(self) -> None:
         """Run the setup hook once; a cluster it connects is closed when the console exits."""
@@ -328,16 +225,6 @@ class WarRoomApp(App[int]):
         self.crash_log = write_crash_log(
             self.crash, settings=self.settings, about=about, record_path=self.services.record.path
         )
-
-    def _handle_exception(self, error: Exception) -> None:
-        self.note_crash(error)
-        super()._handle_exception(error)  # return code 1, the console closes
-
-    def _fatal_error(self) -> None:
-        # Textual would print the traceback with its local variables (where a token can sit)
-        # once the terminal is back; the log file has it, without them.
-        self.bell()
-        self._close_messages_no_wait()
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

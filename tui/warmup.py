@@ -64,11 +64,13 @@ def _dialog_widgets() -> Iterator[Widget]:
 def style_steps(app: App[object]) -> Iterator[Callable[[], None]]:
     """Steps that each add one widget class's default styles to the app's stylesheet,
     as Textual does on that class's first mount, then one that parses them."""
+    from tui.textual_workarounds import default_css
+
     stylesheet = app.stylesheet
 
     def add(widget: Widget) -> Callable[[], None]:
         def step() -> None:
-            for read_from, css, tie_breaker, scope in widget._get_default_css():
+            for read_from, css, tie_breaker, scope in default_css(widget):
                 stylesheet.add_source(css, read_from=read_from, is_default_css=True,
                                       tie_breaker=tie_breaker, scope=scope)
         return step

@@ -14,13 +14,11 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual._callback import invoke
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.events import DescendantFocus, Key, Resize
 from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import Label, Tab, Tabs
 
 from store import PHASES, Incident, TimelineEntry
@@ -35,6 +33,7 @@ from tui.screens.keys.incident import IncidentKeys
 from tui.screens.keys.replay import ReplayKeys
 from tui.screens.keys.report import ReportKeys
 from tui.screens.war_room_base import SourceItem, WarRoomBase
+from tui.textual_workarounds import LateCallbacksChecked, bindings_for_key
 from tui.widgets.alert_list import AlertList
 from tui.widgets.alert_pane import AlertPane
 from tui.widgets.drill_strip import DrillStrip
@@ -75,6 +74,7 @@ class WarRoomScreen(
     ClusterKeys,
     IncidentKeys,
     LiveFeeds,
+    LateCallbacksChecked,
     WarRoomBase,
 ):
     """One incident, everything the runbook asks to look at, every key the runbook needs."""
@@ -172,20 +172,6 @@ class WarRoomScreen(
         for source in sources:
             if source is not None:
                 self.run_source(source)
-
-    def _invoke_later(self, callback: Any, sender: Any) -> None:
-        """Run a callback after the next repaint, unless its node has left the screen.
-
-        A dialog's `call_after_refresh` (the checklist redrawing after a resize, a footer
-        check) that is handed over after the dialog closed lands here, on the screen
-        underneath: by the time it runs, the dialog's widgets are gone.
-        """
-
-        async def if_still_there() -> None:
-            if not isinstance(sender, Widget) or sender.is_attached:
-                await invoke(callback)
-
-        super()._invoke_later(if_still_there, sender)
 
     def show_cluster_problem(self, problem: str | None) -> None:
         """Say why the cluster cannot be used (a banner and a toast), or clear it (None)."""
@@ -331,7 +317,7 @@ class WarRoomScreen(
     def on_key(self, event: Key) -> None:
         """A dimmed key says why it does nothing instead of staying silent."""
         explained = self.write_actions | self.incident_actions
-        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+        for binding in bindings_for_key(self, event.key):
             name = binding.action.partition("(")[0]
             if name in explained and (reason := self.why_disabled(name)):
                 event.stop()
@@ -449,7 +435,7 @@ class WarRoomScreen(
 
     def source_sink(self, item: object) -> None:
         """What a live source hands over: alert batches and health. Cheap, any thread."""
-        if threading.get_ident() != self.app._thread_id:
+        if threading.get_ident() != self.war_app.loop_thread:
             self.app.call_from_thread(self.source_sink, item)
             return
         if hasattr(item, "alerts") and hasattr(item, "fresh"):
