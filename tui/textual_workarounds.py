@@ -15,6 +15,7 @@ fixed, adapt one it broke.
 - `MeasuredDataTable` (DataTable): redrawn once its columns are measured.
 - `bindings_for_key(node, key)`: the bindings of a key, dimmed ones too.
 - `default_css(widget)`: a widget class's default styles, to load them ahead of time.
+- `composed(widget)`: a widget's children built as its own compose builds them.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ INTERNALS: tuple[tuple[str, str, str], ...] = (
     ("textual.widgets:DataTable", "_update_count", "MeasuredDataTable"),
     ("textual.dom:DOMNode", "_bindings", "bindings_for_key"),
     ("textual.dom:DOMNode", "_get_default_css", "default_css"),
+    ("textual.message_pump:MessagePump", "_context", "composed"),
 )
 
 MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
@@ -263,3 +265,15 @@ def default_css(widget: Widget) -> list[tuple[Any, str, int, str]]:
     (read_from, css, tie_breaker, scope), to add them ahead of time (tui/warmup.py:
     a dialog's first opening otherwise re-parses the stylesheet, bench/dialogs.py)."""
     return list(widget._get_default_css())
+
+
+def composed(widget: Widget) -> list[Widget]:
+    """The children `widget.compose()` makes, built in the widget's own context.
+
+    A compose that binds data (`Select`'s overlay binds `Select.compact`) checks that the
+    active message pump is the widget's kind: composed from a callback the app runs (the
+    warm-up starts after a repaint, on the app's behalf) it raised ReactiveError, and the
+    warm-up failed with a toast once the dialog modules were already imported.
+    """
+    with widget._context():
+        return list(widget.compose())

@@ -57,8 +57,9 @@ def _dialog_widgets() -> Iterator[Widget]:
     yield from (Vertical(), Horizontal(), VerticalScroll(), Label(), Static(), Button(),
                 Input(), Select([("-", "-")]), RadioSet(), RadioButton(), Checkbox(),
                 DataTable(), OptionList(), TextArea(), Markdown())
-    select = Select([("-", "-")])
-    yield from select.compose()  # its current-value line and its overlay
+    from tui.textual_workarounds import composed
+
+    yield from composed(Select([("-", "-")]))  # its current-value line and its overlay
 
 
 def style_steps(app: App[object]) -> Iterator[Callable[[], None]]:
