@@ -16,6 +16,7 @@ fixed, adapt one it broke.
 - `bindings_for_key(node, key)`: the bindings of a key, dimmed ones too.
 - `default_css(widget)`: a widget class's default styles, to load them ahead of time.
 - `composed(widget)`: a widget's children built as its own compose builds them.
+- `withdraw_toast(app, toast)`: take one toast down before its timeout.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from textual._callback import invoke
 from textual.app import App
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.notifications import Notification
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable
@@ -59,6 +61,8 @@ INTERNALS: tuple[tuple[str, str, str], ...] = (
     ("textual.dom:DOMNode", "_bindings", "bindings_for_key"),
     ("textual.dom:DOMNode", "_get_default_css", "default_css"),
     ("textual.message_pump:MessagePump", "_context", "composed"),
+    ("textual.app:App", "_notifications", "withdraw_toast"),
+    ("textual.app:App", "_unnotify", "withdraw_toast"),
 )
 
 MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
@@ -277,3 +281,14 @@ def composed(widget: Widget) -> list[Widget]:
     """
     with widget._context():
         return list(widget.compose())
+
+
+def withdraw_toast(app: App[Any], toast: Notification) -> None:
+    """Take `toast` down now, if it is still up.
+
+    Textual can clear every toast (`clear_notifications`) but not one: a proposal's
+    "press !" toast outlived its answer, and at 80x24 it covered the Falco pane's
+    status line.
+    """
+    if toast in app._notifications:
+        app._unnotify(toast)

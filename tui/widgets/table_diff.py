@@ -29,7 +29,12 @@ def _first_of_each_key(rows: Sequence[tuple[str, tuple[Text, ...]]]
     # DataTable raises DuplicateKey on a second row with a key: a view that ever offers
     # one (two sources disagreeing for a moment) must cost a row, never the console.
     seen: set[str] = set()
-    return [(key, cells) for key, cells in rows if not (key in seen or seen.add(key))]
+    unique = []
+    for key, cells in rows:
+        if key not in seen:
+            seen.add(key)
+            unique.append((key, cells))
+    return unique
 
 
 def sync_rows(table: DataTable[Text], rows: Sequence[tuple[str, tuple[Text, ...]]]) -> bool:

@@ -26,6 +26,7 @@ from textual.notifications import Notification, Notify
 from actions.sources.detection import IncidentProposal
 from tui.safe import safe_text
 from tui.screens.war_room_base import SourceItem, WarRoomBase
+from tui.textual_workarounds import withdraw_toast
 
 if TYPE_CHECKING:
     from actions.config import Settings
@@ -125,8 +126,8 @@ class AlertingKeys(WarRoomBase):
         """Take the proposal's toast down once it is answered: "press !" no longer holds, and
         at 80x24 it covers the Falco pane's status line."""
         toast, self._proposal_toast = self._proposal_toast, None
-        if toast is not None and toast in self.app._notifications:
-            self.app._unnotify(toast)
+        if toast is not None:
+            withdraw_toast(self.app, toast)
 
     def _detector(self) -> Any:
         """The incident detector of the running live sources (None without them)."""
