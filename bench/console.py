@@ -61,7 +61,7 @@ from textual.widget import Widget  # noqa: E402
 from actions.falco.parse import parse_line  # noqa: E402
 from bench.bare_textual import BareApp  # noqa: E402
 from store import Record  # noqa: E402
-from tui.app import WarRoomApp  # noqa: E402
+from tui.app import console_app  # noqa: E402
 from tui.services import Services  # noqa: E402
 from tui.widgets.alert_list import AlertList  # noqa: E402
 from tui.widgets.alert_pane import AlertPane  # noqa: E402
@@ -158,7 +158,7 @@ async def run(seconds: float, rate: int) -> None:
             drained_at.extend(pushed_at)
             pushed_at.clear()
 
-    app = WarRoomApp(Services(record, mode="drill", context="bench"), clock=lambda: frozen)
+    app = console_app(Services(record, mode="drill", context="bench"), clock=lambda: frozen)
     started = time.perf_counter()
     async with app.run_test(size=(160, 48), message_hook=hook) as pilot:
         await app.workers.wait_for_complete()

@@ -50,7 +50,7 @@ kubeconfig, db, keys = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 from actions.kube.cluster import ClusterOptions
 from actions.config import Settings
 from store import Record
-from tui.app import WarRoomApp
+from tui.app import console_app
 from tui.cli.console import console_services
 
 
@@ -63,7 +63,7 @@ async def main():
         record, sources, Settings(), mode="live", actor="bench",
         options=ClusterOptions(kubeconfig=kubeconfig),
     )
-    app = WarRoomApp(services, setup=setup, clock=record.clock)
+    app = console_app(services, setup=setup, clock=record.clock)
     shown = {{}}
     waiting = {{}}
     display = app._display

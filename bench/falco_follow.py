@@ -156,10 +156,10 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
 
     console = None
     if args.console:
-        from tui.app import WarRoomApp
+        from tui.app import console_app
         from tui.services import Services
 
-        app = WarRoomApp(Services(record, mode="live", context="bench"))
+        app = console_app(Services(record, mode="live", context="bench"))
         console = app.run_test(size=(160, 48))
         await console.__aenter__()
         delivered = sink

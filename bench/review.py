@@ -31,7 +31,7 @@ started_imports = time.perf_counter()
 from datetime import timedelta
 from textual.widgets import Input
 from store import Record
-from tui.app import WarRoomApp
+from tui.app import console_app
 from tui.replay import ReplayClock
 from tui.services import Services
 from tui.widgets.alert_pane import AlertPane
@@ -52,7 +52,7 @@ async def main():
     started = time.perf_counter()
     record = Record.open(path, readonly=True)
     services = Services(record, mode="review", incident_id=incident_id, actor="bench")
-    app = WarRoomApp(services, clock=ReplayClock(record.clock))
+    app = console_app(services, clock=ReplayClock(record.clock))
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
         table = screen.query_one("#timeline-table", TimelineList)

@@ -59,18 +59,18 @@ async def test_keys_that_become_possible_light_up(make_app: AppFactory, record: 
 
 
 def test_the_console_freezes_what_lives_as_long_as_it_does() -> None:
-    """Once per process: the imports when the app is built, the first screen once it shows."""
+    """Once per process: the imports when the console starts, the first screen once it shows."""
     script = textwrap.dedent(
         """
         import asyncio, gc, sys, tempfile
         from pathlib import Path
         from store import Record
-        from tui.app import WarRoomApp
+        from tui.app import console_app
         from tui.services import Services
 
         async def main():
             record = Record.open(Path(tempfile.mkdtemp()) / "r.db")
-            app = WarRoomApp(Services(record, mode="drill"))
+            app = console_app(Services(record, mode="drill"))
             after_build = gc.get_freeze_count()
             async with app.run_test() as pilot:
                 await app.workers.wait_for_complete()
@@ -86,6 +86,18 @@ def test_the_console_freezes_what_lives_as_long_as_it_does() -> None:
                           check=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert done.stdout.split("\n")[-2] == "(700, 50, 10) True True", done.stdout
     assert gc.isenabled()
+
+
+async def test_a_console_built_in_a_test_leaves_the_collector_alone(
+    make_app: AppFactory,
+) -> None:
+    """The tuning is the process's: only `console_app` (where a console starts) applies it."""
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    app = make_app()
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: app.first_frame.is_set(), "the first frame")
+        await app.workers.wait_for_complete()  # the warm-up, where the first screen froze
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
 
 
 async def test_a_footer_whose_dialog_closed_before_its_check_ran_is_left_alone(

@@ -1,4 +1,4 @@
-"""Screens are styled once as they mount, not again as they first show (tui/screens/styled_once.py).
+"""Screens are styled once as they mount, not again as they first show (tui/textual_workarounds.py).
 
 A Textual workaround: these fail if an upgrade stops restyling a pushed screen on its first
 resume (the workaround is then dead weight: remove it), or starts styling a screen's widgets in a
@@ -17,8 +17,8 @@ from textual.widgets import Button, Label
 
 from store import Record
 from tests.plugins.tui import AppFactory, until
-from tui.screens.styled_once import StyledOnce
 from tui.screens.war_room import WarRoomScreen
+from tui.textual_workarounds import StyledOnce
 
 
 class PlainDialog(ModalScreen[None]):

@@ -7,24 +7,19 @@ clock the header reads (tests freeze it). No module-level state.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import time
+import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any, ClassVar, TypeVar
 
-from textual import events, on
-from textual._compositor import LayoutUpdate
+from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from actions.config import Settings
+from actions.runtime import ConsoleRuntime
 from tui import collector
 from tui.commands import IncidentCommands, PaneCommands
 from tui.crash import write_crash_log
@@ -33,23 +28,31 @@ from tui.keymap import binding_ids, unknown_ids
 from tui.safe import safe_text
 from tui.screens.war_room import WarRoomScreen
 from tui.services import ClusterUnusable, Services, SetupFailed
+from tui.textual_workarounds import (
+    ClosedScreensWaitForMount,
+    FirstFrameWhole,
+    KeysOneAtATime,
+    QuietFatalError,
+)
 
 R = TypeVar("R")
 Clock = Callable[[], datetime]
 Setup = Callable[[Services], Awaitable[None]]
 STYLES = Path(__file__).parent / "styles"
 THEMES = ("textual-dark", "textual-light")
-MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
-KEY_HOLD = 1.0  # the longest a key waits for the one before it (see on_event)
-KEY_POLL = 0.002
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class WarRoomApp(App[int]):
-    """The console. `services.mode` decides the badge; `services.readonly` dims the action keys."""
+class WarRoomApp(
+    FirstFrameWhole, KeysOneAtATime, ClosedScreensWaitForMount, QuietFatalError, App[int]
+):
+    """The console. `services.mode` decides the badge; `services.readonly` dims the action keys.
+
+    Its bases from `tui.textual_workarounds` are where it reaches into Textual's internals.
+    """
 
     TITLE = "warroom"
     # Every screen's styles from the start, including those of screens that name their own
@@ -81,9 +84,9 @@ class WarRoomApp(App[int]):
         clock: Clock = _utc_now,
         theme: str = "textual-dark",
         setup: Setup | None = None,
+        on_first_screen: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
-        collector.freeze_imports()
         self.services = services
         self.settings = settings or Settings()
         self.clock = clock
@@ -91,138 +94,27 @@ class WarRoomApp(App[int]):
         # Runs inside the console's own event loop after the first paint: the place to
         # connect to the cluster and build sources (an aiohttp session belongs to one loop).
         self._setup = setup
-        self._owned_cluster: Any = None
-        # One thread for every record call: ordered, and never two at once on the connection.
-        self._record_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warroom-record")
+        # Every thread, loop and record connection of the console (docs/architecture.md):
+        # the caller's, or one over the services' record for a console built in a test.
+        if services.runtime is None or services.runtime.stopped:
+            services.runtime = ConsoleRuntime(services.record)
+        self.runtime: ConsoleRuntime = services.runtime
         self._classifier: Any = None
-        self._closing_screens: set[asyncio.Task[None]] = set()
-        self._key_in_flight: events.Key | None = None  # delivered, not through yet
-        self._key_sent_at = 0.0  # time.monotonic() when the last key was delivered
-        self._last_push = 0.0  # time.monotonic() when the last screen was pushed
-        self._frames_dropped: list[tuple[Screen[Any], Any]] = []  # drawn in a batch (_display)
-        self.first_frame = asyncio.Event()
-        """Set once a frame has gone to the terminal: slow start-up work waits for it."""
+        self.loop_thread: int | None = None
+        """The thread the console's event loop runs on (once mounted)."""
         self.crash: BaseException | None = None
         """The unexpected error the console stopped on (None while all is well)."""
         self.crash_log: Path | None = None
+        self.on_first_screen = on_first_screen
+        """Called once the first screen is up (`console_app`: the collector's second freeze)."""
 
     def on_mount(self) -> None:
+        self.loop_thread = threading.get_ident()
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
             for problem in unknown_ids(self.settings.keymap, binding_ids()):
                 self.notify(problem, title="Configuration", severity="warning", timeout=30)
         self.push_screen(WarRoomScreen())
-
-    # --- the first frame -----------------------------------------------------------------------
-    # Textual mounts the app inside a batch update, and the war room pushed from on_mount
-    # is composed, laid out and drawn before that batch ends: its first frame is computed,
-    # then dropped (nothing is written during a batch), and the compositor counts it as
-    # painted. The terminal stayed blank until later partial updates filled it in piecemeal
-    # (a quarter of a second later, pane borders last). So a frame dropped in a batch is
-    # drawn in full as soon as the batch ends: the dropped frame itself when it was the only
-    # one and whole (what the war room's start gives; drawing it again took ~60 ms of CPU
-    # time before the first frame), else the screen rendered whole again.
-
-    def _display(self, screen: Screen[Any], renderable: Any) -> None:
-        if renderable is not None:
-            if self._batch_count:
-                self._frames_dropped.append((screen, renderable))
-            else:
-                self.first_frame.set()
-        super()._display(screen, renderable)
-
-    def _end_batch(self) -> None:
-        super()._end_batch()
-        if self._frames_dropped and not self._batch_count and self.screen_stack:
-            dropped, self._frames_dropped = self._frames_dropped, []
-            screen = self.screen
-            if not screen.is_mounted:
-                return
-            if len(dropped) == 1 and dropped[0][0] is screen and isinstance(dropped[0][1],
-                                                                            LayoutUpdate):
-                self._display(screen, dropped[0][1])  # whole, and nothing drawn after it
-            else:
-                self._display(screen, screen._compositor.render_update(
-                    full=True, screen_stack=self._background_screens))
-
-    # --- keys, one at a time -------------------------------------------------------------------
-    # A terminal hands keys over faster than a dialog opens: `q` then `y`, `k` then `esc`.
-    # Textual forwards each key to the focused widget's queue and runs the bindings once the
-    # key has bubbled back up to the app; an action's worker pushes its dialog a step later.
-    # Delivered at once, `y` would reach the war room before `q` asked its question. So a
-    # key waits (KEY_HOLD at most, then goes as it would have) until the key before it has
-    # bubbled through or was taken, and the dialog an "action" worker it started is up.
-
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded:
-            if not self.screen_stack:  # typed while the console closes: nothing takes it
-                return
-            await self._after_previous_key()
-            if not self.screen_stack:
-                return
-            self._key_in_flight = event
-            self._key_sent_at = time.monotonic()
-            await super().on_event(event)
-            if not event.is_forwarded:  # a priority binding took it here
-                self._key_in_flight = None
-            return
-        await super().on_event(event)
-
-    async def _on_key(self, event: events.Key) -> None:
-        """A key that bubbled back up: its bindings run here, then it is through."""
-        event.prevent_default()  # App._on_key runs once, here, not again after this
-        try:
-            if self.screen_stack:  # none left while the console closes: nothing to act on
-                await super()._on_key(event)
-        finally:
-            if event is self._key_in_flight:
-                self._key_in_flight = None
-
-    async def _after_previous_key(self) -> None:
-        deadline = time.monotonic() + KEY_HOLD
-        while time.monotonic() < deadline:
-            previous = self._key_in_flight
-            if previous is not None and not previous._stop_propagation:
-                await asyncio.sleep(KEY_POLL)  # still on its way through the widgets
-            elif self._dialog_coming():
-                await asyncio.sleep(KEY_POLL)  # its worker is about to push a dialog
-            else:
-                break
-        self._key_in_flight = None
-
-    def _dialog_coming(self) -> bool:
-        """Whether an "action" worker the last key started has not pushed its dialog yet."""
-        return any(
-            worker.group == "action"
-            and not worker.is_finished
-            and worker._created_time >= self._key_sent_at  # Textual's record of its start
-            and worker._created_time > self._last_push
-            for worker in self.workers
-        )
-
-    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
-        self._last_push = time.monotonic()
-        return super().push_screen(*args, **kwargs)
-
-    async def _replace_screen(self, screen: Screen[Any]) -> Screen[Any]:
-        """Remove a closed screen, once it has finished mounting.
-
-        `k` then `esc` typed at once closes the checklist while it is still mounting: its
-        mount handlers (and its widgets', Textual's Select among them) still run, and would
-        find their children gone. Removed once mounted, they run on a whole screen, off the
-        stack already, and the removal does not hold up the console meanwhile.
-        """
-        if screen.is_mounted:
-            return await super()._replace_screen(screen)
-        task = asyncio.create_task(self._replace_once_mounted(screen))
-        self._closing_screens.add(task)
-        task.add_done_callback(self._closing_screens.discard)
-        return screen
-
-    async def _replace_once_mounted(self, screen: Screen[Any]) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(screen._mounted_event.wait(), MOUNT_WAIT)
-        await super()._replace_screen(screen)
 
     async def run_setup(self) -> None:
         """Run the setup hook once; a cluster it connects is closed when the console exits."""
@@ -238,14 +130,13 @@ class WarRoomApp(App[int]):
         except ClusterUnusable as unusable:  # the record still works: say why, stay open
             self.services.cluster_problem = str(unusable)
             return
-        if self.services.cluster is not before:
-            self._owned_cluster = self.services.cluster
+        if self.services.cluster is not None and self.services.cluster is not before:
+            self.runtime.own_cluster(self.services.cluster)
 
     async def on_unmount(self) -> None:
-        if self._owned_cluster is not None:
-            await self._owned_cluster.close()
-        # Queued calls are dropped; the one under way ends first: its record closes next.
-        self._record_thread.shutdown(wait=True, cancel_futures=True)
+        await self.runtime.close_cluster()
+        # Queued calls are dropped; the one under way ends first: the records close next.
+        self.runtime.stop_threads()
 
     @property
     def war_room(self) -> WarRoomScreen | None:
@@ -256,10 +147,7 @@ class WarRoomApp(App[int]):
 
     async def in_record(self, call: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
         """Run a record read or write on the record's thread; the event loop never waits on disk."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._record_thread, functools.partial(call, *args, **kwargs)
-        )
+        return await self.runtime.in_record(call, *args, **kwargs)
 
     def severity_of(self, alert: Any) -> str:
         """The runbook severity of a parsed alert that carries none (classified on demand)."""
@@ -343,16 +231,6 @@ class WarRoomApp(App[int]):
             self.crash, settings=self.settings, about=about, record_path=self.services.record.path
         )
 
-    def _handle_exception(self, error: Exception) -> None:
-        self.note_crash(error)
-        super()._handle_exception(error)  # return code 1, the console closes
-
-    def _fatal_error(self) -> None:
-        # Textual would print the traceback with its local variables (where a token can sit)
-        # once the terminal is back; the log file has it, without them.
-        self.bell()
-        self._close_messages_no_wait()
-
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         """Every worker error becomes a toast: a failed call never exits the console."""
@@ -372,6 +250,18 @@ class ConsoleCrashed(Exception):
         self.log = log
 
 
+def console_app(services: Services, settings: Settings | None = None, *,
+                clock: Clock = _utc_now, setup: Setup | None = None) -> WarRoomApp:
+    """The console as `warroom drill|live|review` runs it, the process's collector tuned.
+
+    The tuning (tui/collector.py) is the process's, so it is done here, where a console
+    starts, and not in `WarRoomApp`: a test building apps leaves pytest's collector alone.
+    """
+    collector.freeze_imports()
+    return WarRoomApp(services, settings, clock=clock, setup=setup,
+                      on_first_screen=collector.freeze_first_screen)
+
+
 def run_console(services: Services, settings: Settings | None = None, *,
                 clock: Clock = _utc_now, setup: Setup | None = None) -> int:
     """Run the console until the user quits; returns the process exit code.
@@ -383,7 +273,7 @@ def run_console(services: Services, settings: Settings | None = None, *,
     first paint: connect there (`services.cluster = await connect(...)`, sources
     built on its client) so the client's session lives in the loop that uses it.
     """
-    app = WarRoomApp(services, settings, clock=clock, setup=setup)
+    app = console_app(services, settings, clock=clock, setup=setup)
     try:
         result = app.run()
     except Exception as error:  # past Textual's own handling (its driver, its shutdown)

@@ -38,7 +38,8 @@ def _once(step: str) -> bool:
 
 
 def freeze_imports() -> None:
-    """Set the console's thresholds and freeze what the imports built (when the app is built)."""
+    """Set the console's thresholds and freeze what the imports built (`tui.app.console_app`:
+    where a console starts, never in a test's app)."""
     gc.set_threshold(YOUNG, MIDDLE, OLD)
     if _once("imports"):
         gc.freeze()  # nothing to collect first: importing leaves next to no garbage

@@ -1,4 +1,8 @@
-"""Command-palette providers, one per domain, offering what applies to the current selection."""
+"""Command-palette providers, one per domain, offering what applies to the current selection.
+
+Built from the war room's bindings (`WarRoomBase.key_groups`): an entry runs its
+binding's action, names its key, and is offered when `check_action` lets the key run.
+"""
 
 from __future__ import annotations
 
@@ -6,75 +10,57 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 
+from tui.dialogs.help import typed
+
 if TYPE_CHECKING:
     from tui.screens.war_room import WarRoomScreen
 
-# (action, title, help) for the incident keys; the screen says which apply now.
-INCIDENT_COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("open_incident", "Open incident", "Open an incident, prefilled from the selected alert"),
-    ("acknowledge", "Acknowledge incident", "Record the first acknowledgement (stops MTTD)"),
-    ("add_note", "Add note", "Add a note to the incident's timeline"),
-    ("set_severity", "Set severity", "Change the incident's severity (P0-P3)"),
-    ("next_phase", "Next phase", "Move the incident to the runbook's next phase"),
-    ("decision", "Decision point", "False positive, active attack, misconfiguration, escalate"),
-    (
-        "end_incident",
-        "Resolve or close incident",
-        "Resolved: service recovered (MTTR stops); closed: over, with why (clocks stop)",
-    ),
-    ("escalate", "Escalate / notify", "Escalate to a role of the matrix and notify it"),
-    ("proposal", "Incident proposal", "Accept or dismiss the incident warroom proposes"),
-    (
-        "checklist",
-        "Checklist",
-        "The runbook's checklist of the current phase: tick items, check some against the cluster",
-    ),
-    (
-        "report",
-        "Incident report",
-        "The markdown report: edit its sections, see the reporting clocks, save it to a file",
-    ),
-)
-# A drill's facilitator controls (only while a drill runs).
-DRILL_COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("drill_pause", "Drill: pause / resume", "Pause the scenario's clock, or resume it"),
-    ("drill_speed(1)", "Drill: faster", "Next speed up to 60x"),
-    ("drill_speed(-1)", "Drill: slower", "Next speed down to 0.5x"),
-    ("drill_inject", "Drill: inject next now", "Play the next inject now"),
-    ("drill_score", "Drill: score", "The score against the answer key"),
-)
-# Review mode's replay (only in review).
-REPLAY_COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("replay_play", "Replay: play / pause", "Replay the recorded incident from here"),
-    (
-        "replay_goto",
-        "Replay: go to a time",
-        "+12m, +1h5m after detection, 09:42, an ISO time, or end",
-    ),
-    ("replay_speed(1)", "Replay: faster", "The next replay speed up"),
-    ("replay_speed(-1)", "Replay: slower", "The next replay speed down"),
-    ("replay_end", "Replay: the end of the recording", "Show the whole incident"),
-)
-# The runbook's cluster actions in the palette: each opens the same form as its key.
-CLUSTER_COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("isolate", "Isolate service", "Deny all traffic of the selected alert's service"),
-    ("block-ip", "Block IP", "Add the selected alert's remote IP to the egress except list"),
-    ("disable-sa", "Disable service account", "Annotate, stop token automount, delete tokens"),
-    ("mesh-deny", "Mesh deny service", "Deny the service in Istio or Linkerd"),
-    ("rotate-sa", "Rotate service account", "Delete the service account's token secrets"),
-    ("capture", "Capture evidence", "Logs, events, Falco alerts and metrics into the record"),
-    ("restore", "Restore", "Undo the incident's containment"),
-)
-PANE_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("alerts", "Show Falco alerts"),
-    ("mesh", "Show Mesh"),
-    ("policies", "Show NetworkPolicies"),
-    ("timeline", "Show Timeline"),
-)
+# What the palette calls each key's action, where the footer's word is too short to find it
+# by: by binding id. Which entries there are, what they run, their key and whether they
+# apply come from the war room's bindings themselves, so the palette and the keys agree.
+PALETTE_TITLES: dict[str, str] = {
+    "incident.open": "Open incident",
+    "incident.acknowledge": "Acknowledge incident",
+    "incident.note": "Add note",
+    "incident.severity": "Set severity",
+    "incident.next_phase": "Next phase",
+    "incident.decision": "Decision point",
+    "incident.close": "Resolve or close incident",
+    "action.isolate": "Isolate service",
+    "action.block-ip": "Block IP",
+    "action.disable-sa": "Disable service account",
+    "action.mesh-deny": "Mesh deny service",
+    "action.rotate-sa": "Rotate service account",
+    "action.capture": "Capture evidence",
+    "action.restore": "Restore",
+    "alerting.escalate": "Escalate / notify",
+    "alerting.proposal": "Incident proposal",
+    "checklist.open": "Checklist",
+    "report.open": "Incident report",
+    "drill.pause": "Drill: pause / resume",
+    "drill.faster": "Drill: faster",
+    "drill.slower": "Drill: slower",
+    "drill.inject": "Drill: inject next now",
+    "drill.score": "Drill: score",
+    "drill.review_score": "Drill: score from the record",
+    "replay.play": "Replay: play / pause",
+    "replay.faster": "Replay: faster",
+    "replay.slower": "Replay: slower",
+    "replay.goto": "Replay: go to a time",
+    "replay.end": "Replay: the end of the recording",
+    "pane.zoom": "Zoom or unzoom the focused pane",
+    "pane.alerts": "Show Falco alerts",
+    "pane.mesh": "Show Mesh",
+    "pane.policies": "Show NetworkPolicies",
+    "pane.timeline": "Show Timeline",
+    "app.help": "Help: every key",
+}
+PANE_GROUP = "panes"  # the screen's own keys (PaneCommands); the other groups: IncidentCommands
 
 
 def highlight(matcher: Matcher, title: str) -> Content:
@@ -97,35 +83,49 @@ def _war_room(provider: Provider) -> WarRoomScreen | None:
     return screen if isinstance(screen, WarRoomScreen) else None
 
 
-class IncidentCommands(Provider):
-    """The incident keys, only those that can run now, named after the selected alert."""
+Command = tuple[str, Callable[[], object], str]
 
-    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+
+def binding_command(screen: WarRoomScreen, binding: Binding) -> Command:
+    """The palette entry of one binding: its title, the binding's own action, its key."""
+    title = PALETTE_TITLES.get(binding.id or "", binding.description)
+    about = binding.tooltip or binding.description
+    if binding.action == "open_incident" and (alert := screen.selected_alert) is not None:
+        title = f"Open incident for {alert.rule} on {alert.pod}"
+    if binding.action == "end_incident" and screen.incident and not screen.incident.is_open:
+        title, about = "Reopen incident", f"{screen.incident.id} is closed: reopen it"
+    help_text = f"{about} (key {typed(binding.key)})"
+    return title, partial(screen.run_action, binding.action), help_text
+
+
+def offered(screen: WarRoomScreen, binding: Binding) -> bool:
+    """Whether the palette offers a binding now: it applies, and in this mode."""
+    action = binding.action.partition("(")[0]
+    services = screen.war_app.services
+    if action.startswith("drill_") and services.drill is None:
+        return False  # the facilitator's keys, only in a drill
+    if action.startswith("replay_") and services.mode != "review":
+        return False
+    return screen.check_action(action, ()) is True
+
+
+def palette_commands(screen: WarRoomScreen, *, panes: bool) -> list[Command]:
+    """The entries of the war room's keys that apply now: its pane keys, or the others."""
+    return [
+        binding_command(screen, binding)
+        for group, bindings in screen.key_groups()
+        if (group.KEY_GROUP == PANE_GROUP) == panes
+        for binding in bindings
+        if offered(screen, binding)
+    ]
+
+
+class IncidentCommands(Provider):
+    """The war room's keys that can run now, named after the selected alert."""
+
+    def _commands(self) -> list[Command]:
         screen = _war_room(self)
-        if screen is None:
-            return []
-        alert = screen.selected_alert
-        commands: list[tuple[str, Callable[[], object], str]] = []
-        services = screen.war_app.services
-        offered = list(INCIDENT_COMMANDS)
-        if services.drill is not None:
-            offered += DRILL_COMMANDS
-        if services.mode == "review":
-            offered += REPLAY_COMMANDS
-        for action, title, help_text in offered:
-            if screen.check_action(action.partition("(")[0], ()) is not True:
-                continue
-            if action == "open_incident" and alert is not None:
-                title = f"Open incident for {alert.rule} on {alert.pod}"
-            if action == "end_incident" and screen.incident and not screen.incident.is_open:
-                title, help_text = "Reopen incident", f"{screen.incident.id} is closed: reopen it"
-            commands.append((title, partial(screen.run_action, action), help_text))
-        if screen.check_action("cluster_action", ()) is True:
-            for name, title, help_text in CLUSTER_COMMANDS:
-                commands.append(
-                    (title, partial(screen.run_action, f"cluster_action({name!r})"), help_text)
-                )
-        return commands
+        return [] if screen is None else palette_commands(screen, panes=False)
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._commands():
@@ -138,25 +138,9 @@ class IncidentCommands(Provider):
                 yield Hit(score, highlight(matcher, title), callback, text=title, help=help_text)
 
 
-class PaneCommands(Provider):
-    """Jump to a pane, or zoom the current one."""
+class PaneCommands(IncidentCommands):
+    """Jump to a pane, zoom the current one, the help: the screen's own keys."""
 
-    def _commands(self) -> list[tuple[str, Callable[[], object]]]:
+    def _commands(self) -> list[Command]:
         screen = _war_room(self)
-        if screen is None:
-            return []
-        commands: list[tuple[str, Callable[[], object]]] = [
-            (title, partial(screen.action_show_pane, key)) for key, title in PANE_COMMANDS
-        ]
-        commands.append(("Zoom or unzoom the focused pane", screen.action_zoom))
-        return commands
-
-    async def discover(self) -> Hits:
-        for title, callback in self._commands():
-            yield DiscoveryHit(Content(title), callback, text=title)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for title, callback in self._commands():
-            if (score := matcher.match(title)) > 0:
-                yield Hit(score, highlight(matcher, title), callback, text=title)
+        return [] if screen is None else palette_commands(screen, panes=True)

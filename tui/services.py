@@ -14,6 +14,7 @@ from store.incidents import SessionScope
 
 if TYPE_CHECKING:
     from actions.kube.cluster import Cluster
+    from actions.runtime import ConsoleRuntime
     from store import Record
 
 MODES = ("drill", "live", "review")
@@ -57,6 +58,8 @@ class Services:
     - `drill`: in a drill, the facilitator's handle on the running scenario
       (`tui.cli.console.DrillInBackground`); None otherwise.
     - `cluster_problem`: why the cluster cannot be used, once setup found out (None: fine).
+    - `runtime`: the console's threads, loops and record connections
+      (`actions.runtime.ConsoleRuntime`); None: the app makes one over `record`.
     """
 
     record: Record
@@ -72,6 +75,7 @@ class Services:
     drill: Any = None
     incident_scope: SessionScope = field(default_factory=SessionScope)
     cluster_problem: str | None = None
+    runtime: ConsoleRuntime | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -57,23 +57,21 @@ def _dialog_widgets() -> Iterator[Widget]:
     yield from (Vertical(), Horizontal(), VerticalScroll(), Label(), Static(), Button(),
                 Input(), Select([("-", "-")]), RadioSet(), RadioButton(), Checkbox(),
                 DataTable(), OptionList(), TextArea(), Markdown())
-    select = Select([("-", "-")])
-    # Its current-value line and its overlay. Their compose binds data to the widget it
-    # runs in (Textual's data_bind): the Select's own context, not whichever pump runs
-    # this (the app's, at times, which raised ReactiveError and failed the warm-up).
-    with select._context():
-        parts = list(select.compose())
-    yield from parts
+    from tui.textual_workarounds import composed
+
+    yield from composed(Select([("-", "-")]))  # its current-value line and its overlay
 
 
 def style_steps(app: App[object]) -> Iterator[Callable[[], None]]:
     """Steps that each add one widget class's default styles to the app's stylesheet,
     as Textual does on that class's first mount, then one that parses them."""
+    from tui.textual_workarounds import default_css
+
     stylesheet = app.stylesheet
 
     def add(widget: Widget) -> Callable[[], None]:
         def step() -> None:
-            for read_from, css, tie_breaker, scope in widget._get_default_css():
+            for read_from, css, tie_breaker, scope in default_css(widget):
                 stylesheet.add_source(css, read_from=read_from, is_default_css=True,
                                       tie_breaker=tie_breaker, scope=scope)
         return step

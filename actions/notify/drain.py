@@ -367,13 +367,26 @@ async def run_drainer(
     *,
     interval: float = 15.0,
     on_report: Callable[[DrainReport], None] | None = None,
+    wake: asyncio.Event | None = None,
 ) -> None:
-    """Drain every `interval` seconds until `stop` is set (the console's automatic retry)."""
+    """Drain every `interval` seconds until `stop` is set (the console's automatic retry).
+
+    Setting `wake` starts the next round at once (what an escalation just queued).
+    """
     while not stop.is_set():
         report = await drain_outbox(record, settings)
         if on_report is not None and (report.delivered or report.failed):
             on_report(report)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+        await _first_of(stop, wake, at_most=interval)
+        if wake is not None:
+            wake.clear()
+
+
+async def _first_of(stop: asyncio.Event, wake: asyncio.Event | None, *, at_most: float) -> None:
+    """Wait until `stop` or `wake` is set, or `at_most` seconds have passed."""
+    waits = [asyncio.ensure_future(event.wait()) for event in (stop, wake) if event is not None]
+    try:
+        await asyncio.wait(waits, timeout=at_most, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()

@@ -24,7 +24,7 @@ import copy
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -189,14 +189,18 @@ class RunbookActions:
         actor: str | None = None,
         clock: Callable[[], datetime] | None = None,
         drill: bool = False,
+        record_thread: Executor | None = None,
     ) -> None:
         self.record = record
         self.cluster = cluster
         self.actor = actor
         self.clock = clock or record.clock
         self.drill = drill
-        # One thread for every record call of this handle: in order, never two at once.
-        self._record_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-record")
+        # One thread for every record call of this handle: in order, never two at once. The
+        # console passes its runtime's (actions.runtime), which it closes; else one of its own.
+        self._record_thread = record_thread or ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="runbook-record"
+        )
 
     async def in_record(self, call: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
         """Run a record read or write on the action layer's record thread, off the event loop."""

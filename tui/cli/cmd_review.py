@@ -91,17 +91,19 @@ def _open(
     speed: float | None,
 ) -> int:
     """The console over the record opened read-only, its clock the replay clock."""
-    from store import Record
+    from actions.runtime import ConsoleRuntime
     from tui.app import ConsoleCrashed, run_console
     from tui.cli.console import console_services, said_crash
     from tui.replay import ReplayClock
 
     path = db_path(args)
     try:
-        with Record.open(path, readonly=True) as record:
+        with ConsoleRuntime.open(path, readonly=True) as runtime:
+            record = runtime.record
             services, _setup = console_services(
                 record, None, settings, mode="review", options=None, incident_id=incident_id
             )
+            services.runtime = runtime
             clock = ReplayClock(record.clock, at=at, speed=speed or 1, playing=at is not None)
             return run_console(services, settings, clock=clock)
     except ConsoleCrashed as crashed:

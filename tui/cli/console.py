@@ -12,7 +12,6 @@ import asyncio
 import getpass
 import sys
 import threading
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -55,30 +54,30 @@ def open_console(
     `drill`: the drill, for the facilitator keys (`warroom drill`); `options` may be
     the coroutine function that starts it after the first paint.
     """
-    from store import Record
+    from actions.runtime import ConsoleRuntime
     from tui.app import ConsoleCrashed, run_console
 
     path = db_path(args)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # With a cluster, the sources write from their own threads and the action layer from
+    # its record thread: each through a connection of its own (actions.runtime).
+    others = ("sources", "actions") if options else ()
     try:
-        with ExitStack() as stack:
-            record = stack.enter_context(Record.open(path, readonly=mode == "review"))
-            # The sources write from their own threads: they get their own connection.
-            sources_record = stack.enter_context(Record.open(path)) if options else None
-            # The action layer calls its record on the event loop: one more connection, so
-            # it never shares one with the console's record thread.
-            actions_record = stack.enter_context(Record.open(path)) if options else None
+        with ConsoleRuntime.open(path, readonly=mode == "review", connections=others) as runtime:
+            if drill is not None:
+                runtime.adopt(drill)  # the drill stops when the console does
             services, setup = console_services(
-                record,
-                sources_record,
+                runtime.record,
+                runtime.connection("sources"),
                 settings,
                 mode=mode,
                 options=options,
                 incident_id=incident_id,
-                actions_record=actions_record,
+                actions_record=runtime.connection("actions"),
             )
             services.drill = drill
-            return run_console(services, settings, clock=record.clock, setup=setup)
+            services.runtime = runtime
+            return run_console(services, settings, clock=runtime.record.clock, setup=setup)
     except ConsoleCrashed as crashed:  # said once every connection to the record is closed
         return said_crash(crashed, path)
 
@@ -134,8 +133,10 @@ def console_services(
             raise ClusterUnusable(error.message) from error
         services.cluster = cluster
         if not services.readonly:
+            runtime = services.runtime
             services.actions = RunbookActions(
-                actions_record or record, cluster, actor=services.actor, drill=mode == "drill"
+                actions_record or record, cluster, actor=services.actor, drill=mode == "drill",
+                record_thread=runtime.actions_thread() if runtime is not None else None,
             )
         services.context = cluster.context
         services.namespace = cluster.namespace

@@ -51,7 +51,7 @@ from actions.checklists import (
 )
 from store import PHASE_TITLES, PHASES, ChecklistTick, Incident
 from tui.safe import safe_text
-from tui.screens.styled_once import StyledOnce
+from tui.textual_workarounds import StyledOnce, bindings_for_key
 from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -368,7 +368,7 @@ class ChecklistScreen(StyledOnce, ModalScreen[None]):
     @on(Key)
     def _refused_key(self, event: Key) -> None:
         """A dimmed key says why it does nothing instead of staying silent."""
-        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+        for binding in bindings_for_key(self, event.key):
             if reason := self.why_refused(binding.action):
                 event.stop()
                 self.notify(reason, title="Read-only", severity="warning")

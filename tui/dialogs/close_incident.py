@@ -22,7 +22,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from store import Incident
 from tui.safe import safe_text
-from tui.screens.styled_once import StyledOnce
+from tui.textual_workarounds import StyledOnce
 
 RESOLVE, CLOSE, REOPEN = "resolve", "close", "reopen"
 

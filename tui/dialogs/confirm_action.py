@@ -26,7 +26,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from tui.safe import safe_text
-from tui.screens.styled_once import StyledOnce
+from tui.textual_workarounds import StyledOnce, bindings_for_key
 
 if TYPE_CHECKING:
     from actions.runbook.model import ActionPreview
@@ -174,7 +174,7 @@ class ConfirmAction(StyledOnce, ModalScreen[str]):
         """y on a refused preview says why it cannot confirm instead of staying silent."""
         if self.request.blocked is not None and any(
             binding.action == "confirm"
-            for binding in self._bindings.key_to_bindings.get(event.key, ())
+            for binding in bindings_for_key(self, event.key)
         ):
             event.stop()
             self.action_confirm()

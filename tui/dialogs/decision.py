@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioSet, Static
 
-from tui.screens.styled_once import StyledOnce
+from tui.textual_workarounds import StyledOnce
 from tui.widgets.toggles import RadioButton  # its state shows without colour
 
 CHOICES: tuple[tuple[str, str], ...] = (

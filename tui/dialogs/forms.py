@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from store import SEVERITIES
-from tui.screens.styled_once import StyledOnce
+from tui.textual_workarounds import StyledOnce
 
 T = TypeVar("T")
 

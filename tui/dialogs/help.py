@@ -13,7 +13,7 @@ from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
-from tui.screens.styled_once import StyledOnce
+from tui.textual_workarounds import StyledOnce
 
 HelpRow = tuple[str, str, str, str]  # where, keys, what, binding id
 
@@ -61,7 +61,7 @@ class HelpScreen(StyledOnce, ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help-dialog"):
             yield Label("Keys (remap one by its id in the configuration's [keymap])",
-                        classes="dialog-title")
+                        classes="dialog-title", markup=False)
             table: DataTable[Text] = DataTable(id="help-table", cursor_type="row")
             table.add_columns("where", "keys", "what", "id")
             for row in self.rows:

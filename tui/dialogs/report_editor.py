@@ -24,7 +24,7 @@ from textual.widgets import Label, Static, TextArea
 from store.report.sections import MAX_SECTION_CHARS
 from tui.dialogs.forms import AskScreen
 from tui.safe import safe_text
-from tui.screens.styled_once import StyledOnce
+from tui.textual_workarounds import StyledOnce
 from tui.widgets.key_footer import KeyFooter
 
 SaveSection = Callable[[str], Awaitable[None]]

@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
 from tui.safe import safe_text
-from tui.screens.styled_once import StyledOnce
+from tui.textual_workarounds import StyledOnce
 
 if TYPE_CHECKING:
     from actions.drill.score import Score, ScoreLine

@@ -21,7 +21,7 @@ from textual.widgets import Button, Label, Static
 
 from store import TimelineEntry
 from tui.safe import safe_text
-from tui.screens.styled_once import StyledOnce
+from tui.textual_workarounds import StyledOnce
 from tui.widgets.timeline_pane import relative
 
 

@@ -54,7 +54,7 @@ from tui.dialogs.forms import AskScreen, FormScreen
 from tui.dialogs.report_editor import REPORT_STYLES, SectionEditor
 from tui.report_file import default_report_path, save_report
 from tui.safe import safe_text
-from tui.screens.styled_once import StyledOnce
+from tui.textual_workarounds import StyledOnce, bindings_for_key
 from tui.views.clocks import BREACHED, LATE, MET, OK, WARNING, WARNING_SHARE
 from tui.widgets.key_footer import KeyFooter
 
@@ -376,7 +376,7 @@ class ReportScreen(StyledOnce, Screen[None]):
         return True
 
     def on_key(self, event: Key) -> None:
-        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+        for binding in bindings_for_key(self, event.key):
             if binding.action in WRITE_ACTIONS and self.readonly:
                 event.stop()
                 self._refuse_readonly()

@@ -15,18 +15,15 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual._callback import invoke
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.events import DescendantFocus, Key, Resize
 from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import Label, Tab, Tabs
 
 from store import PHASES, Incident, TimelineEntry
 from store.errors import RecordError
-from tui import collector
 from tui.dialogs.help import HelpRow, HelpScreen, binding_rows, typed
 from tui.safe import safe_text
 from tui.screens.keys.alerting import AlertingKeys
@@ -38,6 +35,7 @@ from tui.screens.keys.incident import IncidentKeys
 from tui.screens.keys.replay import ReplayKeys
 from tui.screens.keys.report import ReportKeys
 from tui.screens.war_room_base import SourceItem, WarRoomBase
+from tui.textual_workarounds import LateCallbacksChecked, bindings_for_key
 from tui.widgets.alert_list import AlertList
 from tui.widgets.alert_pane import AlertPane
 from tui.widgets.drill_strip import DrillStrip
@@ -78,6 +76,7 @@ class WarRoomScreen(
     ClusterKeys,
     IncidentKeys,
     LiveFeeds,
+    LateCallbacksChecked,
     WarRoomBase,
 ):
     """One incident, everything the runbook asks to look at, every key the runbook needs."""
@@ -177,20 +176,6 @@ class WarRoomScreen(
         for source in sources:
             if source is not None:
                 self.run_source(source)
-
-    def _invoke_later(self, callback: Any, sender: Any) -> None:
-        """Run a callback after the next repaint, unless its node has left the screen.
-
-        A dialog's `call_after_refresh` (the checklist redrawing after a resize, a footer
-        check) that is handed over after the dialog closed lands here, on the screen
-        underneath: by the time it runs, the dialog's widgets are gone.
-        """
-
-        async def if_still_there() -> None:
-            if not isinstance(sender, Widget) or sender.is_attached:
-                await invoke(callback)
-
-        super()._invoke_later(if_still_there, sender)
 
     def show_record_problem(self, problem: str | None) -> None:
         """Say the record cannot be read (a banner, and a toast when it starts), or clear it."""
@@ -298,9 +283,8 @@ class WarRoomScreen(
         rows = binding_rows("everywhere", self.app.BINDINGS)
         rows.append(("everywhere", typed(self.app.COMMAND_PALETTE_BINDING), "Command palette",
                      "app.command_palette"))
-        for group in reversed(type(self).__mro__):
-            if "BINDINGS" in vars(group) and issubclass(group, WarRoomBase):
-                rows += binding_rows(vars(group)["KEY_GROUP"], vars(group)["BINDINGS"])
+        for group, bindings in self.key_groups():
+            rows += binding_rows(group.KEY_GROUP, bindings)
         rows += binding_rows("Falco pane", AlertPane.BINDINGS)
         rows += binding_rows("Falco list", AlertList.BINDINGS)
         rows += binding_rows("Policies pane", PolicyPane.BINDINGS)
@@ -352,7 +336,7 @@ class WarRoomScreen(
     def on_key(self, event: Key) -> None:
         """A dimmed key says why it does nothing instead of staying silent."""
         explained = self.write_actions | self.incident_actions
-        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+        for binding in bindings_for_key(self, event.key):
             name = binding.action.partition("(")[0]
             if name in explained and (reason := self.why_disabled(name)):
                 event.stop()
@@ -386,7 +370,8 @@ class WarRoomScreen(
         from tui.warmup import import_dialogs, style_steps
 
         await self.war_app.first_frame.wait()  # nothing here delays the first frame
-        collector.freeze_first_screen()
+        if self.war_app.on_first_screen is not None:
+            self.war_app.on_first_screen()
         await asyncio.to_thread(import_dialogs)
         for step in style_steps(self.app):
             step()
@@ -441,8 +426,7 @@ class WarRoomScreen(
             timeline.show_state("no incident open: press o to open one")
         else:
             timeline.show_entries(entries, incident.detected_at or incident.opened_at)
-        if changed:
-            self.refresh_bindings()  # which incident keys apply may have changed
+        if changed:  # the keys that apply follow `incident` (a reactive) by themselves
             self.post_message(self.IncidentChanged(incident))
 
     @work(exclusive=True, group="cluster", exit_on_error=False)
@@ -483,7 +467,7 @@ class WarRoomScreen(
 
     def source_sink(self, item: object) -> None:
         """What a live source hands over: alert batches and health. Cheap, any thread."""
-        if threading.get_ident() != self.app._thread_id:
+        if threading.get_ident() != self.war_app.loop_thread:
             self.app.call_from_thread(self.source_sink, item)
             return
         if hasattr(item, "alerts") and hasattr(item, "fresh"):

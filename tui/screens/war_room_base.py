@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual.binding import Binding
 from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
 
-from tui.screens.styled_once import StyledOnce
+from tui.textual_workarounds import StyledOnce
 
 if TYPE_CHECKING:
     from store import Incident
@@ -33,6 +35,13 @@ class SourceItem(Message):
 
 class WarRoomBase(StyledOnce, Screen[None]):
     """The war-room screen's shared state; key groups subclass it."""
+
+    # The screen's state: which keys apply (check_action) follows it, so a change refreshes
+    # the bindings (footer, palette) by itself. Nothing here is drawn directly: no repaint.
+    incident: reactive[Incident | None] = reactive(None, repaint=False, bindings=True)
+    """The incident on screen (None: none open or picked yet)."""
+    selected_alert: reactive[AlertRow | None] = reactive(None, repaint=False, bindings=True)
+    """The alert selected in the Falco pane (prefills the incident and action forms)."""
 
     KEY_GROUP: ClassVar[str] = "war room"
     """The heading of this group's keys on the help screen."""
@@ -54,10 +63,14 @@ class WarRoomBase(StyledOnce, Screen[None]):
             *(vars(base).get("INCIDENT_KEYS", ()) for base in cls.__mro__)
         )
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.incident: Incident | None = None
-        self.selected_alert: AlertRow | None = None
+    @classmethod
+    def key_groups(cls) -> list[tuple[type[WarRoomBase], list[Binding]]]:
+        """Each key group with its own bindings, in the help screen's order (the footer's)."""
+        return [
+            (group, [b if isinstance(b, Binding) else Binding(*b) for b in vars(group)["BINDINGS"]])
+            for group in reversed(cls.__mro__)
+            if "BINDINGS" in vars(group) and issubclass(group, WarRoomBase)
+        ]
 
     @property
     def war_app(self) -> WarRoomApp:

@@ -5,25 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual import events
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
+from tui.textual_workarounds import MeasuredDataTable
 
-class DiffTable(DataTable[Text]):
-    """A DataTable that redraws its lines once it has measured its columns.
 
-    DataTable measures new cells when idle, but caches rendered lines by its update
-    count only: a frame drawn between `add_row` and that idle (a loaded machine, a
-    busy alert stream) stayed drawn at the header widths until the next change.
-    """
-
-    async def _on_idle(self, event: events.Idle) -> None:
-        before = [column.content_width for column in self.columns.values()]
-        await super()._on_idle(event)
-        if [column.content_width for column in self.columns.values()] != before:
-            self._update_count += 1  # the line caches are keyed by it: draw afresh
-            self.refresh()
+class DiffTable(MeasuredDataTable):
+    """A DataTable redrawn once its columns are measured (see `MeasuredDataTable`)."""
 
 
 def _cursor_key(table: DataTable[Text]) -> str | None:
@@ -39,8 +28,13 @@ def _first_of_each_key(rows: Sequence[tuple[str, tuple[Text, ...]]]
                        ) -> list[tuple[str, tuple[Text, ...]]]:
     # DataTable raises DuplicateKey on a second row with a key: a view that ever offers
     # one (two sources disagreeing for a moment) must cost a row, never the console.
-    first = {key: cells for key, cells in reversed(rows)}  # the first of a key wins
-    return [(key, first.pop(key)) for key, _cells in rows if key in first]
+    seen: set[str] = set()
+    unique = []
+    for key, cells in rows:
+        if key not in seen:
+            seen.add(key)
+            unique.append((key, cells))
+    return unique
 
 
 def sync_rows(table: DataTable[Text], rows: Sequence[tuple[str, tuple[Text, ...]]]) -> bool:

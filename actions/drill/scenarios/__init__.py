@@ -1,0 +1,1 @@
+"""The built-in drill scenarios (data: one YAML file each, format in `actions.drill.scenario`)."""

@@ -7,25 +7,26 @@
 - `e`: escalate to a role of the escalation matrix (`actions.notify.escalate`,
   run on the record's thread): the toast lists what was queued and what a
   human must do by hand (phone).
-- While the console is up, the outbox is drained in a thread of its own
-  (`run_drainer`, with its own record connection), only when an alert channel
-  is configured; delivered and failed notifications come back as toasts.
+- While the console is up, the outbox is drained on the runtime's drainer thread
+  (`actions.runtime.ConsoleRuntime.start_drainer`, its own loop and record
+  connection), only when an alert channel is configured; an escalation wakes it;
+  delivered and failed notifications come back as toasts.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
-from textual.events import Mount, Unmount
+from textual.events import Mount
 from textual.message import Message
 from textual.notifications import Notification, Notify
 
 from actions.sources.detection import IncidentProposal
 from tui.safe import safe_text
 from tui.screens.war_room_base import SourceItem, WarRoomBase
+from tui.textual_workarounds import withdraw_toast
 
 if TYPE_CHECKING:
     from actions.config import Settings
@@ -100,8 +101,6 @@ class AlertingKeys(WarRoomBase):
         """The pending proposal, as last handed over (None when there is none)."""
         self._proposal_told: tuple[str, str] | None = None
         self._proposal_toast: Notification | None = None
-        self._drainer: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
-        self._drainer_stopping = False
 
     # --- proposals ----------------------------------------------------------------------------
 
@@ -127,8 +126,8 @@ class AlertingKeys(WarRoomBase):
         """Take the proposal's toast down once it is answered: "press !" no longer holds, and
         at 80x24 it covers the Falco pane's status line."""
         toast, self._proposal_toast = self._proposal_toast, None
-        if toast is not None and toast in self.app._notifications:
-            self.app._unnotify(toast)
+        if toast is not None:
+            withdraw_toast(self.app, toast)
 
     def _detector(self) -> Any:
         """The incident detector of the running live sources (None without them)."""
@@ -236,56 +235,18 @@ class AlertingKeys(WarRoomBase):
         services = self.war_app.services
         if services.readonly or not channels_configured(self.war_app.settings):
             return
-        self._run_drainer()
-
-    @on(Unmount)
-    def _alerting_unmounted(self) -> None:
-        self._drainer_stopping = True
-        drainer, self._drainer = self._drainer, None
-        if drainer is not None:
-            loop, stop = drainer
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(stop.set)
-
-    def _drain_record(self) -> Any:
-        """A connection of the drainer's own: it runs on its own thread."""
-        from store import Record
-
-        record = self.war_app.services.record
-        return Record.open(record.path, clock=record.clock)
-
-    @work(thread=True, group="drainer", exit_on_error=False)
-    def _run_drainer(self) -> None:
-        """Drain the outbox every DRAIN_INTERVAL seconds until the console closes."""
-        from actions.notify import run_drainer
-
-        settings = self.war_app.settings
-
-        async def drain() -> None:
-            stop = asyncio.Event()
-            self._drainer = (asyncio.get_running_loop(), stop)
-            if self._drainer_stopping:
-                return
-            await run_drainer(record, settings, stop, interval=DRAIN_INTERVAL,
-                              on_report=self._report_drain)
-
-        with self._drain_record() as record:
-            asyncio.run(drain())
+        # On the runtime's drainer thread, which stops with the console (actions.runtime).
+        self.war_app.runtime.start_drainer(
+            self.war_app.settings, self._report_drain, interval=DRAIN_INTERVAL
+        )
 
     def _report_drain(self, report: DrainReport) -> None:
         """From the drainer's thread: hand the report to the screen (post_message is safe)."""
         self.post_message(DrainReported(report))
 
-    @work(thread=True, group="drain-now", exit_on_error=False)
     def _drain_once(self) -> None:
         """Send what an escalation queued now, not at the next round (leases keep it once)."""
-        from actions.notify import drain_outbox
-
-        settings = self.war_app.settings
-        with self._drain_record() as record:
-            report = asyncio.run(drain_outbox(record, settings))
-        if report.delivered or report.failed:
-            self._report_drain(report)
+        self.war_app.runtime.drain_now()
 
     @on(DrainReported)
     def _drain_reported(self, message: DrainReported) -> None:

@@ -1,0 +1,323 @@
+"""Every place warroom reaches into Textual's internals, each with why (what was measured).
+
+Textual is pinned exactly (pyproject.toml); each workaround below overrides or reads a
+private part of Textual 8.2.8 because the public API left a measured problem. They live
+here, and only here (tests/test_textual_workarounds.py fails if a private name of
+Textual's is used elsewhere in `tui/`, and if one listed in `INTERNALS` is gone or has
+changed shape), so an upgrade is checked in one place: drop a workaround that Textual
+fixed, adapt one it broke.
+
+- `FirstFrameWhole` (App): the first frame reaches the terminal whole.
+- `KeysOneAtATime` (App): `q` then `y` typed at once reach the dialog `q` opens.
+- `ClosedScreensWaitForMount` (App): a dialog closed while mounting is removed once mounted.
+- `QuietFatalError` (App): the crash log, never a traceback with local variables.
+- `LateCallbacksChecked` (Screen): a closed dialog's late callback is not run on the war room.
+- `MeasuredDataTable` (DataTable): redrawn once its columns are measured.
+- `bindings_for_key(node, key)`: the bindings of a key, dimmed ones too.
+- `default_css(widget)`: a widget class's default styles, to load them ahead of time.
+- `composed(widget)`: a widget's children built as its own compose builds them.
+- `withdraw_toast(app, toast)`: take one toast down before its timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import events
+from textual._callback import invoke
+from textual._compositor import LayoutUpdate
+from textual.app import App
+from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.notifications import Notification
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable
+
+# (owner, private attribute, workaround): what each workaround relies on, checked by
+# tests/test_textual_workarounds.py against the installed Textual.
+INTERNALS: tuple[tuple[str, str, str], ...] = (
+    ("textual.app:App", "_display", "FirstFrameWhole"),
+    ("textual.app:App", "_end_batch", "FirstFrameWhole"),
+    ("textual.app:App", "_batch_count", "FirstFrameWhole"),
+    ("textual.app:App", "_background_screens", "FirstFrameWhole"),
+    ("textual.screen:Screen", "_compositor", "FirstFrameWhole"),
+    ("textual._compositor:Compositor", "render_update", "FirstFrameWhole"),
+    ("textual._compositor", "LayoutUpdate", "FirstFrameWhole"),
+    ("textual.app:App", "_on_key", "KeysOneAtATime"),
+    ("textual.message:Message", "_stop_propagation", "KeysOneAtATime"),
+    ("textual.worker:Worker", "_created_time", "KeysOneAtATime"),
+    ("textual.app:App", "_replace_screen", "ClosedScreensWaitForMount"),
+    ("textual.message_pump:MessagePump", "_mounted_event", "ClosedScreensWaitForMount"),
+    ("textual.app:App", "_handle_exception", "QuietFatalError"),
+    ("textual.app:App", "_fatal_error", "QuietFatalError"),
+    ("textual.app:App", "_close_messages_no_wait", "QuietFatalError"),
+    ("textual.screen:Screen", "_invoke_later", "LateCallbacksChecked"),
+    ("textual._callback", "invoke", "LateCallbacksChecked"),
+    ("textual.widgets:DataTable", "_on_idle", "MeasuredDataTable"),
+    ("textual.widgets:DataTable", "_update_count", "MeasuredDataTable"),
+    ("textual.dom:DOMNode", "_bindings", "bindings_for_key"),
+    ("textual.dom:DOMNode", "_get_default_css", "default_css"),
+    ("textual.message_pump:MessagePump", "_context", "composed"),
+    ("textual.app:App", "_notifications", "withdraw_toast"),
+    ("textual.screen:Screen", "_on_screen_resume", "StyledOnce"),
+    ("textual.app:App", "_unnotify", "withdraw_toast"),
+)
+
+MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
+KEY_HOLD = 1.0  # the longest a key waits for the one before it (see KeysOneAtATime)
+KEY_POLL = 0.002
+
+
+class FirstFrameWhole(App[Any]):
+    """The first frame is drawn whole, and `first_frame` says when it is on the terminal.
+
+    Textual mounts the app inside a batch update, and the war room pushed from on_mount
+    is composed, laid out and drawn before that batch ends: its first frame is computed,
+    then dropped (nothing is written during a batch), and the compositor counts it as
+    painted. The terminal stayed blank until later partial updates filled it in piecemeal
+    (measured: a quarter of a second later, pane borders last; tests/test_tui_first_frame.py,
+    bench/drill_launch.py). So a frame dropped in a batch is drawn in full as soon as the
+    batch ends: the dropped frame itself when it was the only one and whole (what the war
+    room's start gives; drawing it again took ~60 ms of CPU time before the first frame),
+    else the screen rendered whole again.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._frames_dropped: list[tuple[Screen[Any], Any]] = []  # drawn in a batch (_display)
+        self.first_frame = asyncio.Event()
+        """Set once a frame has gone to the terminal: slow start-up work waits for it."""
+
+    def _display(self, screen: Screen[Any], renderable: Any) -> None:
+        if renderable is not None:
+            if self._batch_count:
+                self._frames_dropped.append((screen, renderable))
+            else:
+                self.first_frame.set()
+        super()._display(screen, renderable)
+
+    def _end_batch(self) -> None:
+        super()._end_batch()
+        if self._frames_dropped and not self._batch_count and self.screen_stack:
+            dropped, self._frames_dropped = self._frames_dropped, []
+            screen = self.screen
+            if not screen.is_mounted:
+                return
+            if len(dropped) == 1 and dropped[0][0] is screen and isinstance(dropped[0][1],
+                                                                            LayoutUpdate):
+                self._display(screen, dropped[0][1])  # whole, and nothing drawn after it
+            else:
+                self._display(screen, screen._compositor.render_update(
+                    full=True, screen_stack=self._background_screens))
+
+
+class KeysOneAtATime(App[Any]):
+    """A key waits until the one before it is through and the dialog it started is up.
+
+    A terminal hands keys over faster than a dialog opens: `q` then `y`, `k` then `esc`.
+    Textual forwards each key to the focused widget's queue and runs the bindings once the
+    key has bubbled back up to the app; an action's worker pushes its dialog a step later.
+    Delivered at once, `y` reached the war room before `q` asked its question (measured in
+    a real terminal: tests/test_tui_robust.py types such pairs). So a key waits (KEY_HOLD at
+    most, then goes as it would have) until the key before it has bubbled through or was
+    taken, and the dialog an "action" worker it started is up.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._key_in_flight: events.Key | None = None  # delivered, not through yet
+        self._key_sent_at = 0.0  # time.monotonic() when the last key was delivered
+        self._last_push = 0.0  # time.monotonic() when the last screen was pushed
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if not self.screen_stack:  # typed while the console closes: nothing takes it
+                return
+            await self._after_previous_key()
+            if not self.screen_stack:
+                return
+            self._key_in_flight = event
+            self._key_sent_at = time.monotonic()
+            await super().on_event(event)
+            if not event.is_forwarded:  # a priority binding took it here
+                self._key_in_flight = None
+            return
+        await super().on_event(event)
+
+    async def _on_key(self, event: events.Key) -> None:
+        """A key that bubbled back up: its bindings run here, then it is through."""
+        event.prevent_default()  # App._on_key runs once, here, not again after this
+        try:
+            if self.screen_stack:  # none left while the console closes: nothing to act on
+                await super()._on_key(event)
+        finally:
+            if event is self._key_in_flight:
+                self._key_in_flight = None
+
+    async def _after_previous_key(self) -> None:
+        deadline = time.monotonic() + KEY_HOLD
+        while time.monotonic() < deadline:
+            previous = self._key_in_flight
+            if previous is not None and not previous._stop_propagation:
+                await asyncio.sleep(KEY_POLL)  # still on its way through the widgets
+            elif self._dialog_coming():
+                await asyncio.sleep(KEY_POLL)  # its worker is about to push a dialog
+            else:
+                break
+        self._key_in_flight = None
+
+    def _dialog_coming(self) -> bool:
+        """Whether an "action" worker the last key started has not pushed its dialog yet."""
+        return any(
+            worker.group == "action"
+            and not worker.is_finished
+            and worker._created_time >= self._key_sent_at  # Textual's record of its start
+            and worker._created_time > self._last_push
+            for worker in self.workers
+        )
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
+        self._last_push = time.monotonic()
+        return super().push_screen(*args, **kwargs)
+
+
+class ClosedScreensWaitForMount(App[Any]):
+    """A screen closed while it is still mounting is removed once mounted.
+
+    `k` then `esc` typed at once closed the checklist while it was still mounting: its
+    mount handlers (and its widgets', Textual's Select among them) still ran, and found
+    their children gone (a crash, tests/test_tui_robust.py). Removed once mounted, they
+    run on a whole screen, off the stack already, and the removal does not hold up the
+    console meanwhile.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._closing_screens: set[asyncio.Task[None]] = set()
+
+    async def _replace_screen(self, screen: Screen[Any]) -> Screen[Any]:
+        if screen.is_mounted:
+            return await super()._replace_screen(screen)
+        task = asyncio.create_task(self._replace_once_mounted(screen))
+        self._closing_screens.add(task)
+        task.add_done_callback(self._closing_screens.discard)
+        return screen
+
+    async def _replace_once_mounted(self, screen: Screen[Any]) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(screen._mounted_event.wait(), MOUNT_WAIT)
+        await super()._replace_screen(screen)
+
+
+class QuietFatalError(App[Any]):
+    """An unexpected error writes the crash log (`note_crash`) and prints no traceback.
+
+    Textual prints the traceback with its local variables once the terminal is back:
+    a bearer token or a webhook secret can sit in one (tests/test_console_crash.py).
+    """
+
+    def note_crash(self, error: BaseException) -> None:
+        """Keep the error and write its log (the console's own)."""
+
+    def _handle_exception(self, error: Exception) -> None:
+        self.note_crash(error)
+        super()._handle_exception(error)  # return code 1, the console closes
+
+    def _fatal_error(self) -> None:
+        self.bell()
+        self._close_messages_no_wait()
+
+
+class LateCallbacksChecked(Screen[Any]):
+    """A callback handed to this screen after its node left runs only if it is still there.
+
+    A dialog's `call_after_refresh` (the checklist redrawing after a resize, a footer
+    check) that is handed over after the dialog closed lands on the screen underneath:
+    by the time it ran, the dialog's widgets were gone (a crash: tests/test_tui_footer.py).
+    """
+
+    def _invoke_later(self, callback: Any, sender: Any) -> None:
+        async def if_still_there() -> None:
+            if not isinstance(sender, Widget) or sender.is_attached:
+                await invoke(callback)
+
+        super()._invoke_later(if_still_there, sender)
+
+
+class MeasuredDataTable(DataTable[Text]):
+    """A DataTable that redraws its lines once it has measured its columns.
+
+    DataTable measures new cells when idle, but caches rendered lines by its update
+    count only: a frame drawn between `add_row` and that idle (a loaded machine, a
+    busy alert stream) stayed drawn at the header widths until the next change.
+    """
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        before = [column.content_width for column in self.columns.values()]
+        await super()._on_idle(event)
+        if [column.content_width for column in self.columns.values()] != before:
+            self._update_count += 1  # the line caches are keyed by it: draw afresh
+            self.refresh()
+
+
+def bindings_for_key(node: DOMNode, key: str) -> tuple[Binding, ...]:
+    """Every binding of `key` on `node` (its class's, merged), the dimmed ones too.
+
+    `active_bindings` keeps one binding a key and only the screen's chain; a dimmed key
+    has to say why it does nothing, so its binding is looked up here.
+    """
+    return tuple(node._bindings.key_to_bindings.get(key, ()))
+
+
+def default_css(widget: Widget) -> list[tuple[Any, str, int, str]]:
+    """A widget class's default styles as Textual adds them on its first mount
+    (read_from, css, tie_breaker, scope), to add them ahead of time (tui/warmup.py:
+    a dialog's first opening otherwise re-parses the stylesheet, bench/dialogs.py)."""
+    return list(widget._get_default_css())
+
+
+def composed(widget: Widget) -> list[Widget]:
+    """The children `widget.compose()` makes, built in the widget's own context.
+
+    A compose that binds data (`Select`'s overlay binds `Select.compact`) checks that the
+    active message pump is the widget's kind: composed from a callback the app runs (the
+    warm-up starts after a repaint, on the app's behalf) it raised ReactiveError, and the
+    warm-up failed with a toast once the dialog modules were already imported.
+    """
+    with widget._context():
+        return list(widget.compose())
+
+
+def withdraw_toast(app: App[Any], toast: Notification) -> None:
+    """Take `toast` down now, if it is still up.
+
+    Textual can clear every toast (`clear_notifications`) but not one: a proposal's
+    "press !" toast outlived its answer, and at 80x24 it covered the Falco pane's
+    status line.
+    """
+    if toast in app._notifications:
+        app._unnotify(toast)
+
+
+class StyledOnce:
+    """Mixin, listed before Textual's Screen: a screen is styled once, as its widgets mount.
+
+    Textual styles each widget as it mounts, then restyles the whole screen again on its
+    first ScreenResume though nothing changed in between: a sixth of the event loop's CPU
+    in a dialog's opening (bench/dialogs.py: first-opening CPU p95 184-207 ms with it,
+    159-165 ms without, 2026-12-07). Textual runs each class's `_on_screen_resume` down
+    the MRO, this one first; later resumes still restyle (classes may have changed while
+    covered). tests/test_tui_styled_once.py fails if an upgrade changes what it relies on.
+    """
+
+    _resumed_before = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        if not self._resumed_before:
+            self._resumed_before = True
+            event.refresh_styles = False  # styled as its widgets mounted, just now
