@@ -31,6 +31,7 @@ from tui.dialogs.forms import AskScreen
 from tui.safe import safe_text
 from tui.screens.war_room import WarRoomScreen
 from tui.services import ClusterUnusable, Services, SetupFailed
+from tui.widgets.alert_list import Alerts
 
 R = TypeVar("R")
 Clock = Callable[[], datetime]
@@ -265,7 +266,7 @@ class WarRoomApp(App[int]):
             return "the security team lead (no escalation matrix configured)"
         return f"{contact.role} {contact.primary} ({contact.contact})"
 
-    def push_alerts(self, batch: Any) -> None:
+    def push_alerts(self, batch: Alerts) -> None:
         """Feed the Falco pane (alerts oldest first); cheap, for the live sources."""
         screen = self.war_room
         if screen is not None:

@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.events import Mount, Unmount
 from textual.message import Message
 
-from actions.sources.detection import IncidentProposal
+from actions.sources.detection import IncidentDetector, IncidentProposal
 from tui.safe import safe_text
 from tui.screens.war_room_base import SourceItem, WarRoomBase
 
@@ -119,13 +119,14 @@ class AlertingKeys(WarRoomBase):
             title="Incident proposed", severity="warning", timeout=15, markup=False,
         )
 
-    def _detector(self) -> Any:
+    def _detector(self) -> IncidentDetector | None:
         """The incident detector of the running live sources (None without them)."""
         source = self.war_app.services.source
         sources = source if isinstance(source, list | tuple) else [source]
         for candidate in sources:
+            # `LiveSources` has one; a follower run alone (a test, `warroom watch`) has none.
             detector = getattr(candidate, "detector", None)
-            if detector is not None:
+            if isinstance(detector, IncidentDetector):
                 return detector
         return None
 

@@ -25,6 +25,7 @@ from tui.safe import safe_text
 from tui.screens.war_room_base import WarRoomBase
 
 if TYPE_CHECKING:
+    from actions.runbook import RunbookActions
     from actions.runbook.model import ActionRequest
     from tui.views.alert_rows import AlertRow
 
@@ -98,7 +99,9 @@ class ClusterKeys(WarRoomBase):
             return "From the selected alert; checking it against the cluster\N{HORIZONTAL ELLIPSIS}"
         return "Asking the cluster about the selected alert\N{HORIZONTAL ELLIPSIS}"
 
-    async def _ask_cluster(self, form: ActionForm, request: ActionRequest, alert: AlertRow) -> None:
+    async def _ask_cluster(
+        self, actions: RunbookActions, form: ActionForm, request: ActionRequest, alert: AlertRow
+    ) -> None:
         """Refine the open form's field from the cluster (the action layer, off the loop)."""
         from actions.kube.cluster import ClusterError
         from actions.runbook.alert_targets import alert_target
@@ -106,8 +109,7 @@ class ClusterKeys(WarRoomBase):
         field_id = "service" if request.action == "capture" else "target"
         try:
             found = await asyncio.wait_for(
-                alert_target(self.war_app.services.actions, request, alert.raw_fields,
-                             alert.output),
+                alert_target(actions, request, alert.raw_fields, alert.output),
                 ASK_CLUSTER_SECONDS,
             )  # fmt: skip
         except (ClusterError, TimeoutError) as error:
@@ -128,12 +130,13 @@ class ClusterKeys(WarRoomBase):
         spec = CLUSTER_ACTIONS[name]
         form = ActionForm(spec, request, where, hint=self.initial_hint(name, alert, request))
         asking = None
+        actions = self.war_app.services.actions
         if (
             alert is not None
-            and self.war_app.services.actions is not None
+            and actions is not None
             and (spec.target_label is not None or name == "capture")
         ):
-            asking = asyncio.create_task(self._ask_cluster(form, request, alert))
+            asking = asyncio.create_task(self._ask_cluster(actions, form, request, alert))
         try:
             return await self.app.push_screen_wait(form)
         finally:
@@ -156,6 +159,8 @@ class ClusterKeys(WarRoomBase):
             if request is None:
                 return
             actions = services.actions
+            if actions is None:  # refused above (`why_disabled`): the keys need a connection
+                return
             try:
                 preview = await actions.preview(request)
             except (InvalidRequest, ClusterError) as error:
