@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import urllib3
@@ -34,6 +34,9 @@ import yaml
 
 from actions.drill.apiserver.cluster_state import ClusterState, format_timestamp
 from actions.drill.server import DrillServerThread
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 SEED_TIME = datetime(2026, 11, 1, 9, 0, 0, tzinfo=UTC)  # in the past, so "since" works
@@ -213,6 +216,24 @@ def kubeconfig_client(path: Path) -> tuple[dict[str, str], ssl.SSLContext]:
     ca_pem = base64.b64decode(document["clusters"][0]["cluster"]["certificate-authority-data"])
     headers = {"Authorization": f"Bearer {document['users'][0]['user']['token']}"}
     return headers, ssl.create_default_context(cadata=ca_pem.decode("ascii"))
+
+
+def stored(
+    state: ClusterState, api_version: str, kind: str, namespace: str | None, name: str
+) -> dict[str, Any]:
+    """A copy of an object the test knows the drill holds (the test fails naming it if not)."""
+    found = state.get(api_version, kind, namespace, name)
+    assert found is not None, f"the drill holds no {kind} {namespace}/{name}"
+    return found
+
+
+def new_sync_client(kubeconfig: Path) -> ApiClient:
+    """The official sync client for this kubeconfig, as a user's script makes it."""
+    from kubernetes import config  # loaded by the tests that use it, not by every test
+
+    # kubernetes.config is not annotated (kubernetes.client is).
+    made: ApiClient = config.new_client_from_config(str(kubeconfig))  # type: ignore[no-untyped-call]
+    return made
 
 
 def make_kubectl(kubeconfig: Path, home: Path) -> KubectlRunner:
