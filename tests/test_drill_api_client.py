@@ -11,23 +11,33 @@ from typing import Any
 
 import pytest
 import urllib3
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 
 from actions.drill.server import DrillServerThread
-from tests.plugins.drill import raw_request
+from tests.plugins.drill import new_sync_client, raw_request
 
 NP = "networking.k8s.io/v1"
 
 
 @pytest.fixture
 def api(drill_kubeconfig: Path) -> Iterator[client.ApiClient]:
-    api_client = config.new_client_from_config(str(drill_kubeconfig))
-    yield api_client
-    api_client.close()
+    with new_sync_client(drill_kubeconfig) as api_client:  # closes it
+        yield api_client
 
 
 def _status(error: client.ApiException) -> dict[str, Any]:
-    return json.loads(error.body)
+    assert error.body is not None  # the server's Status
+    status: dict[str, Any] = json.loads(error.body)
+    return status
+
+
+def create_policy(
+    networking: client.NetworkingV1Api, namespace: str, manifest: dict[str, Any], **options: Any
+) -> client.V1NetworkPolicy:
+    """Create from a manifest as a script writes it: the client sends a dict body as it is,
+    though kubernetes.client annotates the body as the model only (hence the one ignore)."""
+    create = networking.create_namespaced_network_policy
+    return create(namespace, manifest, **options)  # type: ignore[arg-type]
 
 
 def _policy(name: str, **spec: Any) -> dict[str, Any]:
@@ -38,20 +48,23 @@ def _policy(name: str, **spec: Any) -> dict[str, Any]:
 
 
 def test_create_fills_server_fields(api: client.ApiClient) -> None:
-    created = client.NetworkingV1Api(api).create_namespaced_network_policy(
-        "voicehive", _policy("emergency-isolation-1"))
+    created = create_policy(
+        client.NetworkingV1Api(api), "voicehive", _policy("emergency-isolation-1"))
     assert created.metadata.uid
     assert created.metadata.creation_timestamp.tzinfo is not None
     assert created.metadata.generation == 1
+    assert created.metadata.resource_version is not None
     assert int(created.metadata.resource_version) > 0
 
 
 def test_generate_name(api: client.ApiClient) -> None:
     body = _policy("")
     body["metadata"] = {"generateName": "emergency-isolation-"}
-    created = client.NetworkingV1Api(api).create_namespaced_network_policy("voicehive", body)
-    assert created.metadata.name.startswith("emergency-isolation-")
-    assert len(created.metadata.name) == len("emergency-isolation-") + 5
+    created = create_policy(client.NetworkingV1Api(api), "voicehive", body)
+    name = created.metadata.name
+    assert name is not None
+    assert name.startswith("emergency-isolation-")
+    assert len(name) == len("emergency-isolation-") + 5
 
 
 def test_get_missing_is_not_found_status(api: client.ApiClient) -> None:
@@ -67,16 +80,16 @@ def test_get_missing_is_not_found_status(api: client.ApiClient) -> None:
 
 def test_duplicate_create_is_already_exists(api: client.ApiClient) -> None:
     networking = client.NetworkingV1Api(api)
-    networking.create_namespaced_network_policy("voicehive", _policy("dup"))
+    create_policy(networking, "voicehive", _policy("dup"))
     with pytest.raises(client.ApiException) as caught:
-        networking.create_namespaced_network_policy("voicehive", _policy("dup"))
+        create_policy(networking, "voicehive", _policy("dup"))
     assert caught.value.status == 409
     assert _status(caught.value)["reason"] == "AlreadyExists"
 
 
 def test_create_in_missing_namespace(api: client.ApiClient) -> None:
     with pytest.raises(client.ApiException) as caught:
-        client.NetworkingV1Api(api).create_namespaced_network_policy("nowhere", _policy("x"))
+        create_policy(client.NetworkingV1Api(api), "nowhere", _policy("x"))
     assert caught.value.status == 404
     assert _status(caught.value)["message"] == 'namespaces "nowhere" not found'
 
@@ -199,7 +212,7 @@ def test_dry_run_create_and_delete_change_nothing(api: client.ApiClient,
                                                   drill_server: DrillServerThread) -> None:
     networking = client.NetworkingV1Api(api)
     before = drill_server.state.resource_version
-    previewed = networking.create_namespaced_network_policy(
+    previewed = create_policy(networking, 
         "voicehive", _policy("preview"), dry_run="All")
     assert previewed.metadata.name == "preview"
     networking.delete_namespaced_network_policy("external-api-segmentation", "voicehive",
@@ -211,7 +224,7 @@ def test_dry_run_create_and_delete_change_nothing(api: client.ApiClient,
 
 def test_other_dry_run_values_are_invalid(api: client.ApiClient) -> None:
     with pytest.raises(client.ApiException) as caught:
-        client.NetworkingV1Api(api).create_namespaced_network_policy(
+        create_policy(client.NetworkingV1Api(api), 
             "voicehive", _policy("x"), dry_run="Yes")
     assert caught.value.status == 422
     assert _status(caught.value)["details"]["kind"] == "CreateOptions"
@@ -329,7 +342,7 @@ def test_unknown_plural_is_404(api: client.ApiClient) -> None:
 def test_delete_collection_by_label(api: client.ApiClient) -> None:
     networking = client.NetworkingV1Api(api)
     for name in ("emergency-isolation-1", "emergency-isolation-2"):
-        networking.create_namespaced_network_policy("voicehive", _policy(name))
+        create_policy(networking, "voicehive", _policy(name))
     networking.delete_collection_namespaced_network_policy("voicehive",
                                                            label_selector="emergency=true")
     assert [p.metadata.name for p in networking.list_namespaced_network_policy(
@@ -350,13 +363,13 @@ def test_injected_faults_never_change_state(api: client.ApiClient,
     drill_server.state.inject_fault("POST", r"/networkpolicies$", 403, times=1)
     drill_server.state.inject_fault("DELETE", r"/networkpolicies/external-api", 409, times=1)
     with pytest.raises(client.ApiException) as forbidden:
-        networking.create_namespaced_network_policy("voicehive", _policy("blocked"))
+        create_policy(networking, "voicehive", _policy("blocked"))
     with pytest.raises(client.ApiException) as conflict:
         networking.delete_namespaced_network_policy("external-api-segmentation", "voicehive")
     assert (forbidden.value.status, conflict.value.status) == (403, 409)
     assert [p.metadata.name for p in networking.list_namespaced_network_policy(
         "voicehive").items] == ["external-api-segmentation"]
-    networking.create_namespaced_network_policy("voicehive", _policy("blocked"))  # used up
+    create_policy(networking, "voicehive", _policy("blocked"))  # used up
 
 
 def test_injected_hang_times_out_the_client(api: client.ApiClient,
@@ -413,14 +426,16 @@ def test_watch_streams_synthetic_added_then_changes(api: client.ApiClient,
     late = _policy("emergency-isolation-9")
     late["metadata"]["namespace"] = "voicehive"
     seen = []
-    stream = watch.Watch()
-    for event in stream.stream(networking.list_namespaced_network_policy, "voicehive",
-                               timeout_seconds=5):
+    # kubernetes.watch is not annotated (kubernetes.client is).
+    stream = watch.Watch()  # type: ignore[no-untyped-call]
+    for event in stream.stream(  # type: ignore[no-untyped-call]
+        networking.list_namespaced_network_policy, "voicehive", timeout_seconds=5
+    ):
         seen.append((event["type"], event["object"].metadata.name))
         if len(seen) == 1:
             drill_server.state.create(late)  # the watch is open: this must come as an event
         if len(seen) == 2:
-            stream.stop()
+            stream.stop()  # type: ignore[no-untyped-call]
     assert seen == [("ADDED", "external-api-segmentation"), ("ADDED", "emergency-isolation-9")]
 
 
@@ -478,8 +493,10 @@ def test_pod_log_follow_streams_lines_as_they_come(api: client.ApiClient,
     core = client.CoreV1Api(api)
     state = drill_server.state
     # The call returns once the headers are in, and the server follows before sending them.
-    response = core.read_namespaced_pod_log("falco-m4n8q", "falco-system", follow=True,
-                                            tail_lines=0, _preload_content=False)
+    # Without preloading the call returns urllib3's response; kubernetes.client annotates `str`.
+    response: urllib3.BaseHTTPResponse = core.read_namespaced_pod_log(  # type: ignore[assignment]
+        "falco-m4n8q", "falco-system", follow=True, tail_lines=0, _preload_content=False
+    )
     for n in range(3):
         threading.Timer(0.2 * (n + 1), state.append_log,
                         ("falco-system", "falco-m4n8q", f"line {n}")).start()

@@ -36,6 +36,7 @@ from actions.drill.apiserver.cluster_state import ClusterState, format_timestamp
 from actions.drill.server import DrillServerThread
 
 if TYPE_CHECKING:
+    from kubernetes.aio.client import ApiClient as AsyncApiClient
     from kubernetes.client import ApiClient
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
@@ -233,6 +234,17 @@ def new_sync_client(kubeconfig: Path) -> ApiClient:
 
     # kubernetes.config is not annotated (kubernetes.client is).
     made: ApiClient = config.new_client_from_config(str(kubeconfig))  # type: ignore[no-untyped-call]
+    return made
+
+
+async def new_async_client(kubeconfig: Path) -> AsyncApiClient:
+    """The official asyncio client for this kubeconfig (kubernetes.aio), as warroom makes it."""
+    from kubernetes.aio import config  # loaded by the tests that use it, not by every test
+
+    # kubernetes.aio.config is not annotated (kubernetes.aio.client is).
+    made: AsyncApiClient = await config.new_client_from_config(  # type: ignore[no-untyped-call]
+        str(kubeconfig)
+    )
     return made
 
 
