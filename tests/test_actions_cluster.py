@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,12 +15,12 @@ from actions.kube.cluster import NAMESPACE, ClusterError, ClusterOptions, connec
 from tests.plugins.actions import closed_port
 
 
-def drill_config(server: DrillServerThread, **options: str) -> dict:
+def drill_config(server: DrillServerThread, **options: str) -> dict[str, Any]:
     """A kubeconfig for the drill server, with its token."""
     return build_kubeconfig(server.url, token=server.token, ca_pem=server.ca_pem, **options)
 
 
-def write(path: Path, document: dict) -> Path:
+def write(path: Path, document: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(document))
     return path
@@ -143,7 +145,7 @@ async def test_an_object_answered_with_anything_else_is_the_servers_error(
             policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                       "metadata": {"name": "p"}}
             merge = "application/merge-patch+json"
-            calls = (
+            calls: tuple[Callable[[], Awaitable[object]], ...] = (
                 lambda: cluster.get(NETWORK_POLICY, "default-deny"),
                 lambda: cluster.create(policy),
                 lambda: cluster.patch(NETWORK_POLICY, "p", {}, patch_type=merge),

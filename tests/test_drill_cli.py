@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -182,7 +182,7 @@ def served(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[ServedDrill]:
             process.wait(10)
 
 
-def wait_for(predicate, timeout: float = 10.0) -> bool:  # noqa: ANN001 - a callable
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -257,4 +257,5 @@ def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) ->
 
     served.process.send_signal(signal.SIGINT)
     assert served.process.wait(15) == 0
+    assert served.process.stderr is not None
     assert "drill cluster stopped" in served.process.stderr.read()

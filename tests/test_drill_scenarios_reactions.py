@@ -18,7 +18,8 @@ from actions.drill.session import DrillSession
 from actions.drill.sim.engine import TICK_SECONDS
 from actions.sources.hubble import HubbleFlow, parse_flow
 from tests.isolation_helpers import cut_off, runbook_deny_all
-from tests.plugins.drill import KubectlResult, make_kubectl, stored
+from tests.plugins.actions import stored
+from tests.plugins.drill import KubectlResult, make_kubectl
 from tests.plugins.drill_scenarios import DrillFactory
 
 ORCHESTRATOR = "orchestrator-6f8d9c7b5d-k2x9p"

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from textual.app import App
 from textual.pilot import Pilot
 
 from store import Record
@@ -24,7 +25,7 @@ def fill(record: Record, incident_id: str, count: int) -> None:
             record.timeline.add_in(txn, incident_id, "note", f"entry {n}", actor=f"ic-{n % 7}")
 
 
-def table_of(app: Any) -> TimelineList:
+def table_of(app: App[Any]) -> TimelineList:
     return app.screen.query_one(TimelinePane).query_one(TimelineList)
 
 

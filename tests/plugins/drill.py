@@ -219,15 +219,6 @@ def kubeconfig_client(path: Path) -> tuple[dict[str, str], ssl.SSLContext]:
     return headers, ssl.create_default_context(cadata=ca_pem.decode("ascii"))
 
 
-def stored(
-    state: ClusterState, api_version: str, kind: str, namespace: str | None, name: str
-) -> dict[str, Any]:
-    """A copy of an object the test knows the drill holds (the test fails naming it if not)."""
-    found = state.get(api_version, kind, namespace, name)
-    assert found is not None, f"the drill holds no {kind} {namespace}/{name}"
-    return found
-
-
 def new_sync_client(kubeconfig: Path) -> ApiClient:
     """The official sync client for this kubeconfig, as a user's script makes it."""
     from kubernetes import config  # loaded by the tests that use it, not by every test
