@@ -21,12 +21,21 @@ async def test_list_patch_and_errors(drill_kubeconfig: Path) -> None:
     async with api:
         networking = aio_client.NetworkingV1Api(api)
         listed = await networking.list_namespaced_network_policy("voicehive")
-        assert [p.metadata.name for p in listed.items] == ["external-api-segmentation"]
+        # kubernetes.aio has models of its own, every field optional too.
+        assert [p.metadata and p.metadata.name for p in listed.items] == [
+            "external-api-segmentation"]
         patched = await networking.patch_namespaced_network_policy(
             "external-api-segmentation", "voicehive",
             [{"op": "add", "path": "/spec/egress/0/to/0/ipBlock/except/-",
               "value": "203.0.113.7/32"}])
-        assert patched.spec.egress[0].to[0].ip_block._except[-1] == "203.0.113.7/32"
+        egress = patched.spec.egress if patched.spec else None
+        assert egress
+        peers = egress[0].to
+        assert peers
+        block = peers[0].ip_block
+        assert block
+        assert block._except
+        assert block._except[-1] == "203.0.113.7/32"
         with pytest.raises(aio_client.ApiException) as caught:
             await networking.read_namespaced_network_policy("missing", "voicehive")
         assert caught.value.status == 404

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pytest
 import urllib3
@@ -37,7 +37,9 @@ from actions.drill.server import DrillServerThread
 
 if TYPE_CHECKING:
     from kubernetes.aio.client import ApiClient as AsyncApiClient
-    from kubernetes.client import ApiClient
+    from kubernetes.client import ApiClient, V1NetworkPolicy, V1ObjectMeta
+
+T = TypeVar("T")
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 SEED_TIME = datetime(2026, 11, 1, 9, 0, 0, tzinfo=UTC)  # in the past, so "since" works
@@ -226,6 +228,42 @@ def new_sync_client(kubeconfig: Path) -> ApiClient:
     # kubernetes.config is not annotated (kubernetes.client is).
     made: ApiClient = config.new_client_from_config(str(kubeconfig))  # type: ignore[no-untyped-call]
     return made
+
+
+# The official client's models type every field optional; these read what a real server always
+# sends, and fail the test where it is missing.
+
+
+def present(value: T | None) -> T:
+    """A field the server must have sent."""
+    assert value is not None
+    return value
+
+
+class HasMetadata(Protocol):
+    @property
+    def metadata(self) -> V1ObjectMeta | None: ...
+
+
+def meta(obj: HasMetadata) -> V1ObjectMeta:
+    return present(obj.metadata)
+
+
+def name_of(obj: HasMetadata) -> str:
+    return present(meta(obj).name)
+
+
+def except_list(policy: V1NetworkPolicy) -> list[str]:
+    """`spec.egress[0].to[0].ipBlock.except` (external-api-segmentation's blocked addresses)."""
+    egress = present(present(policy.spec).egress)
+    block = present(present(egress[0].to)[0].ip_block)
+    return present(block._except)
+
+
+def as_object(answer: object) -> dict[str, Any]:
+    """A custom-objects call's answer, which the client types `object`: one JSON object."""
+    assert isinstance(answer, dict)
+    return answer
 
 
 async def new_async_client(kubeconfig: Path) -> AsyncApiClient:
