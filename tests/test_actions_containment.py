@@ -216,6 +216,23 @@ async def test_block_ip_refuses_the_clusters_own_addresses_unless_forced(
     assert all(p.cause != "refused" for p in forced.problems)
 
 
+async def test_isolate_refuses_an_app_no_pod_runs_unless_forced(
+    runbook: RunbookActions, record: Record
+) -> None:
+    """A mistyped service would isolate nothing yet count as containment (the MTTC clock)."""
+    preview = await runbook.preview(ActionRequest("isolate", "nosuchsvc"))
+    assert not preview.ok
+    assert preview.problems[0].cause == "not-found"
+    refusal = preview.problems[0].message
+    assert "no pod in voicehive has app=nosuchsvc: nothing to isolate" in refusal
+    assert "--force" in refusal
+    outcome = await runbook.execute(preview)
+    assert outcome.status != "succeeded"
+    forced = await runbook.preview(ActionRequest("isolate", "nosuchsvc", force=True))
+    assert forced.ok, forced.problems
+    assert any(note.startswith("forced: no pod in voicehive") for note in forced.notes)
+
+
 async def test_block_ip_refuses_a_configured_cluster_range(runbook: RunbookActions) -> None:
     preview = await runbook.preview(
         ActionRequest("block-ip", "100.64.3.4", protected_cidrs=("100.64.0.0/10",))

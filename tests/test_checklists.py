@@ -226,3 +226,12 @@ async def test_the_runner_stamps_the_time_and_says_unknown_without_a_cluster(
         assert "no cluster connection" in verdict.evidence
         assert verdict.checked_at == clock()
     assert (await run_verifier("nonsense", context)).state == "unknown"
+
+
+def test_every_runbook_action_can_prove_an_item() -> None:
+    """The checklist's list of proving actions is the runbook's (it cannot import it: the
+    drill's score reads checklists and must stay apart from the live action layer)."""
+    from actions.checklists.model import PROVING_ACTIONS
+    from actions.runbook.model import ACTIONS
+
+    assert set(PROVING_ACTIONS) == set(ACTIONS)

@@ -320,3 +320,31 @@ async def test_deleting_the_pod_is_not_eradication_rolling_the_image_back_is(
         "registry.example.com/voicehive/orchestrator:2.14.0)"
     )
     assert not [note for note in score.notes if "still running" in note]
+
+
+async def test_a_tick_by_hand_is_a_claim_the_drill_cluster_must_back(
+    record: Record, clock: FrozenClock, drill_factory: DrillFactory
+) -> None:
+    """Ticking "Patch Vulnerabilities" while the poisoned image still runs earns nothing, and
+    the line says so; the same tick after the rollback does. A tick of an item the cluster
+    cannot show (no image in the attack: none here for "Review Falco alerts") is believed."""
+    drill = await drill_factory("suspicious-external-ip", clock=ManualClock(clock.now))
+    incident = record.incidents.open("Beacon", severity="P1", drill=True, detected_at=clock.now)
+    for phase, item in (("eradication", "Patch Vulnerabilities"),
+                        ("eradication", "Rotate Compromised Credentials"),
+                        ("detection", "Review Falco alerts")):
+        record.checklist.tick(incident.id, phase, item, actor="root")
+
+    lines = {line.ref: line for line in drill.score(record, incident.id).items}
+    for ref in ("patch-vulnerabilities", "rotate-credentials"):
+        assert (lines[ref].verdict, lines[ref].earned) == ("MISSED", 0)
+        assert lines[ref].how.startswith("ticked by root 09:00:00, but neither the record nor "
+                                         "the drill cluster shows it done: ")
+    assert lines["review-falco"].how == "ticked by root 09:00:00"
+
+    deployment = stored(drill.state, "apps/v1", "Deployment", "voicehive", "tts-router")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = container["image"].replace("1.9.3", "1.9.2")
+    drill.state.replace(deployment)
+    lines = {line.ref: line for line in drill.score(record, incident.id).items}
+    assert lines["patch-vulnerabilities"].verdict == "met"

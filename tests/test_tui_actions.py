@@ -525,6 +525,26 @@ async def test_block_ip_takes_the_remote_end_of_the_connection_not_the_pods_own(
         await app.workers.wait_for_complete()
 
 
+async def test_restore_with_an_alert_selected_asks_the_cluster_nothing(
+    make_app: AppFactory, record: Record, runbook_actions: RunbookActions
+) -> None:
+    """Restore has no field an alert fills: its form once said "Asking the cluster about the
+    selected alert..." for as long as it stayed open."""
+    incident = record.incidents.open("Beacon", severity="P1", drill=True)
+    alert = falco_alert({"fd.name": "10.42.2.31:32901->203.0.113.66:8443"})
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, alert)
+        await pilot.press("R")
+        form = await until_screen(pilot, ActionForm)
+        assert form.action_spec.name == "restore"
+        notes = [str(note.render()) for note in form.query("#action-prefill").results(Static)]
+        assert not [note for note in notes if "Asking the cluster" in note], notes
+        await pilot.press("escape")
+        await until_screen(pilot, WarRoomScreen)
+        await app.workers.wait_for_complete()
+
+
 async def test_block_ip_never_offers_an_address_the_cluster_owns(
     make_app: AppFactory,
     record: Record,

@@ -89,3 +89,28 @@ def test_permissive_and_disabled_mtls_are_flagged() -> None:
     assert flagged == {("voicehive/default:8080", "DISABLE"), ("voicehive/legacy", "PERMISSIVE")}
     assert selector_text({"matchExpressions": [{"key": "tier", "operator": "In",
                                                 "values": ["a", "b"]}]}) == "tier in (a,b)"
+
+
+async def test_a_policy_applied_again_after_a_drift_check_found_it_missing_is_one_row(
+    make_app: AppFactory,
+) -> None:
+    """The drift source said "missing"; the live listing then shows it re-applied (the
+    runbook's fix for drift). Both arrive before the next drift check: one row, drift
+    unknown, and the console keeps running (it once died of a DuplicateKey here)."""
+    from actions.policy.drift import DriftFinding
+    from actions.sources.policies import DriftReport, PolicyInfo, PolicySnapshot
+
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.screen.query_one(PolicyPane)
+        missing = DriftFinding("missing", "orchestrator-ingress", "voicehive", "deleted")
+        pane.show_drift(DriftReport("voicehive", "desired.yaml", (missing,), (missing,), ()))
+        reapplied = PolicyInfo("orchestrator-ingress", {"matchLabels": {"app": "orchestrator"}},
+                               ("Ingress",), 1, 0, emergency=False, incident=None)
+        pane.show_snapshot(PolicySnapshot("voicehive", (reapplied,)))
+        await pilot.pause()
+        table = pane.query_one(DataTable)
+        assert table.row_count == 1
+        row = pane.policies["voicehive/orchestrator-ingress"]
+        assert (row.drift, row.selector) == ("?", "app=orchestrator")
+        assert app.is_running

@@ -222,7 +222,10 @@ async def test_the_saved_file_is_what_warroom_report_writes(
         toasts = [n.message for n in app._notifications]
     assert target.read_bytes() == expected
     digest = hashlib.sha256(expected).hexdigest()
-    assert any(digest in toast and str(target) in toast for toast in toasts), toasts
+    (toast,) = [toast for toast in toasts if digest in toast and str(target) in toast]
+    # Three lines as written, not one with the line breaks shown as unsafe characters.
+    assert toast.splitlines()[1:] == [
+        f"sha256 {digest}", "recorded in the timeline; saving does not mark it sent: m does"]
     (saved,) = record.timeline.for_incident(incident, kinds=(SAVED_KIND,))
     assert saved.data["sha256"] == digest
     assert saved.data["item"] == DETAILED_REPORT

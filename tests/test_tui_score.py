@@ -47,3 +47,25 @@ async def test_the_cursor_starts_on_the_first_miss_and_each_line_says_how(
         cells = [str(cell) for cell in table.get_row_at(row)]
         assert cells[:3] == ["MISSED", "0/1", "Review Falco alerts"]
         await pilot.press("escape")
+
+
+async def test_the_whole_debrief_can_be_read_at_80x24(
+    make_app: AppFactory, record: Record, clock: Any
+) -> None:
+    """The debrief once stopped mid-sentence at four lines, with no way to read on."""
+    incident = record.incidents.open("DNS", severity="P0", drill=True, detected_at=clock.now)
+    scenario = load_builtin("dns-exfiltration")
+    score = score_drill(scenario, record, incident.id, clock_started_at=clock.now)
+    app = make_app(incident_id=incident.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(ScoreScreen(score))
+        await until(pilot, lambda: isinstance(app.screen, ScoreScreen)
+                    and bool(app.screen.query("#score-why-scroll")), "the score")  # fmt: skip
+        scroll = app.screen.query_one("#score-why-scroll")
+        await pilot.press("tab")
+        await until(pilot, lambda: scroll.has_focus, "the debrief focused")
+        await pilot.press("end")
+        await until(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y > 0, "the debrief's end")
+        # There was more than the box holds, and the keyboard reached its end.
+        why = app.screen.query_one("#score-why", Static)
+        assert why.region.bottom == scroll.content_region.bottom

@@ -25,7 +25,7 @@ REFUSED = ConfirmRequest(
     permissions=(PermissionLine("patch networkpolicies in voicehive", True),),
     problems=(
         "refusing to block 10.42.2.31/32: 10.42.2.31/32 holds the cluster's own pod/service "
-        "addresses 10.42.2.31 (use --force if you are sure)",
+        "addresses 10.42.2.31. If you are sure, force it (--force, or the form's Force box)",
     ),
 )
 

@@ -35,6 +35,7 @@ _KEYS = {"id", "section", "text", "detail", "verifier", "proven_by"}
 # The runbook actions whose success can prove an item (actions.runbook.model.ACTIONS).
 PROVING_ACTIONS = (
     "isolate", "block-ip", "disable-sa", "mesh-deny", "rotate-sa", "capture", "restore",
+    "reapply-policies",
 )  # fmt: skip
 MESH_QUALIFIERS = ("istio", "linkerd")
 

@@ -16,7 +16,11 @@ ticked (by hand, or by warroom from a proof), when the record proves it
 (`actions.checklists.proven`: for an action the answer key expects, only on
 the target it names), or when the drill cluster showed it (an isolation
 applied with kubectl counts too). A person's untick stands unless a proof came
-after it.
+after it. A tick by hand is a claim: for the items the drill cluster can show
+(`CLUSTER_SHOWN`: containments, credentials rotated, policies put right, the
+poisoned image gone where a scenario has one) it counts only with the record's
+or the cluster's evidence, so ticking "Patch Vulnerabilities" while the attack
+runs on earns nothing and the line says why.
 
 Containment counts as done when a succeeded action in the record, or the
 cluster itself, shows it; the decision is the last one recorded.
@@ -112,6 +116,10 @@ OBSERVED_PROVES = {
 }
 # Containments the cluster can only show by their effect: the attacker's credentials are gone.
 OBSERVED_AS = {"rotate-sa": ("eradicated",), "disable-sa": ("eradicated",)}
+# Checklist items a drill cluster shows done (or a console action proves): a hand tick of
+# one of them is believed only with that evidence. patch-vulnerabilities only where a
+# scenario's attack runs a poisoned image (`_cluster_shows`).
+CLUSTER_SHOWN = frozenset(item for items in OBSERVED_PROVES.values() for item in items)
 # A containment of the answer key -> the checklist item that names it in the runbook's words.
 CONTAINMENT_ITEMS = {
     "isolate": "isolate",
@@ -377,6 +385,8 @@ class _Seen:
     proofs: dict[str, list[Proof]]
     observations: Sequence[Observation]
     key_targets: dict[str, list[str]]
+    cluster_shows: frozenset[str] = frozenset()
+    """The items whose hand ticks need evidence (none when no drill cluster was asked)."""
 
     def right_target(self, proof: Proof) -> bool:
         """An action the answer key expects proves a step only on a target it names."""
@@ -395,7 +405,7 @@ def _item_done(item: ChecklistItem, seen: _Seen) -> str | None:
              or any(targets_match(t, o.target) for t in seen.key_targets[o.action]))
     ]  # fmt: skip
     if latest is not None and latest.checked:
-        if latest.actor != WARROOM:
+        if latest.actor != WARROOM and item.id not in seen.cluster_shows:
             return f"ticked by {latest.actor or 'unknown'} {latest.at:%H:%M:%S}"
         if latest.verified == VERIFIED:
             return f"verified {latest.at:%H:%M:%S}"
@@ -440,6 +450,10 @@ def _step_line(
             and (ways := _roll_back_how(scenario))
         ):
             missed_how = f"{ways}; {missed_how}"
+        claim = item.tick_for(seen.ticks)
+        if done is None and claim is not None and claim.checked and claim.actor != WARROOM:
+            missed_how = (f"ticked by {claim.actor or 'unknown'} {claim.at:%H:%M:%S}, but neither "
+                          f"the record nor the drill cluster shows it done: {missed_how}")
     else:
         done = _runbook_step_done(step, seen)
         words = RUNBOOK_ONLY_STEPS[step].words
@@ -469,6 +483,12 @@ def _roll_back_how(scenario: Scenario) -> str:
                 f"{condition.image} again"
             )
     return "; ".join(dict.fromkeys(ways))
+
+
+def _cluster_shows(scenario: Scenario) -> frozenset[str]:
+    """The items this scenario's cluster (or a console action) can show done."""
+    images = any(c.kind == "image_gone" for d in scenario.drivers for c in d.ends_when)
+    return CLUSTER_SHOWN if images else CLUSTER_SHOWN - {"patch-vulnerabilities"}
 
 
 def _still_running(drivers: Sequence[Driver]) -> list[str]:
@@ -516,6 +536,7 @@ def score_drill(
     items = _checklist_items()
 
     notes = [note] if (note := _first_sign_note(times["mttd"], clock_started_at)) else []
+    observations_given = observations is not None
     if observations is not None:
         ended = {o.target for o in observations if o.action == "attack-ended"}
         notes += _still_running([d for d in scenario.drivers if d.id not in ended])
@@ -547,6 +568,7 @@ def score_drill(
         proofs(record, incident_id),
         observations,
         key_targets,
+        _cluster_shows(scenario) if observations_given else frozenset(),
     )
     steps = [_step_line(step, seen, items, scenario) for step in key.steps]
 

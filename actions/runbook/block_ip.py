@@ -17,7 +17,7 @@ from actions.kube.cluster import JSON_PATCH, NETWORK_POLICY, POD, SERVICE, Clust
 from actions.policy import ClusterView
 from actions.policy.reachability import egress_paths
 from actions.runbook.checks import BLOCKS_ANNOTATION, InvalidRequest, emergency_metadata, shown
-from actions.runbook.model import Change, Problem, ReadBackCheck
+from actions.runbook.model import FORCE_HINT, Change, Problem, ReadBackCheck
 from actions.runbook.pipeline import Plan, PlanContext
 
 POLICY = "external-api-segmentation"
@@ -188,7 +188,7 @@ async def plan(ctx: PlanContext) -> Plan:
         result.problems.append(
             Problem(
                 "refused",
-                f"refusing to block {network}: {'; '.join(reasons)} (use --force if you are sure)",
+                f"refusing to block {network}: {'; '.join(reasons)}. {FORCE_HINT}",
             )
         )
         return result

@@ -34,7 +34,7 @@ from actions.policy import ClusterView
 from actions.policy.networkpolicy import allows_anything, selects
 from actions.policy.reachability import still_open
 from actions.runbook.checks import emergency_metadata
-from actions.runbook.model import Change
+from actions.runbook.model import FORCE_HINT, Change, Problem
 from actions.runbook.pipeline import Plan, PlanContext
 
 QUARANTINE_LABEL = "warroom.io/quarantine"
@@ -145,11 +145,23 @@ async def plan(ctx: PlanContext) -> Plan:
         )
     )
     quarantine: dict[str, Any] = {"label": QUARANTINE_LABEL, "pods": [], "policies": []}
+    if not pods and not ctx.request.force:
+        # Nothing would be cut off, yet the action would count as containment: a mistyped
+        # name must not stop the MTTC clock.
+        result.problems.append(
+            Problem(
+                "not-found",
+                f"no pod in {ctx.namespace} has app={service}: nothing to isolate (check the "
+                f"name: `kubectl get pods -n {ctx.namespace} -L app`). {FORCE_HINT} to create "
+                "the deny-all for pods yet to come",
+            )
+        )
+        return result
     if not pods:
         result.notes.append(
-            f"no pod in {ctx.namespace} has app={service} now: the deny-all applies to pods that "
-            "appear, but other policies selecting them still allow their traffic (NetworkPolicies "
-            "add up); run isolate again once they run"
+            f"forced: no pod in {ctx.namespace} has app={service} now: the deny-all applies to "
+            "pods that appear, but other policies selecting them still allow their traffic "
+            "(NetworkPolicies add up); run isolate again once they run"
         )
     allowing = allowing_policies(policies, pods)
     patched: set[str] = set()

@@ -69,6 +69,10 @@ class ActionRequest:
         return out
 
 
+FORCE_HINT = "If you are sure, force it (--force, or the form's Force box)"
+"""How a refusal that can be overridden says so, from the command line and the console."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """Why an action cannot run: a one-word cause and a message naming it."""

@@ -108,6 +108,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     isolate = action("isolate", "deny all ingress and egress of app=SERVICE (NetworkPolicy)")
     isolate.add_argument("target", metavar="SERVICE")
+    isolate.add_argument(
+        "--force",
+        action="store_true",
+        help="isolate even when no pod runs the app now (the deny-all waits for its pods)",
+    )
     block = action("block-ip", "add IP to external-api-segmentation's egress except list")
     block.add_argument(
         "target", metavar="IP", help="address or CIDR (a bare address is /32 or /128)"

@@ -55,7 +55,9 @@ class ClusterAction:
 CLUSTER_ACTIONS: dict[str, ClusterAction] = {
     a.name: a
     for a in (
-        ClusterAction("isolate", "Isolate a service (deny all its traffic)", "Service (app label)"),
+        ClusterAction(
+            "isolate", "Isolate a service (deny all its traffic)", "Service (app label)", ("force",)
+        ),
         ClusterAction(
             "block-ip",
             "Block an egress IP",
@@ -68,6 +70,11 @@ CLUSTER_ACTIONS: dict[str, ClusterAction] = {
         ClusterAction("capture", "Capture evidence", None, ("service", "domain", "since_seconds")),
         ClusterAction("restore", "Restore (undo the incident's containment)", None, ("unblock",)),
     )
+}
+
+FORCE_LABELS = {
+    "isolate": "Force: isolate even when no pod runs the app now",
+    "block-ip": "Force: block even loopback, link-local or the cluster's own ranges",
 }
 
 _SA_FIELDS = ("k8s.pod.sa", "k8s.sa.name", "ka.target.name")
@@ -219,7 +226,7 @@ class ActionForm(FormScreen["ActionRequest"]):
                 )
             if "force" in options:
                 yield Checkbox(
-                    "Block even loopback, link-local or the cluster's own ranges",
+                    FORCE_LABELS[self.action_spec.name],
                     request.force,
                     id="force",
                     compact=True,

@@ -5,8 +5,9 @@ when it ends), in the checklist's and the runbook's words. The table shows
 the verdict, the points, the item, what was done and what was expected; the
 line under it says, for the highlighted line, how it was done or, when
 missed, how it is done from the console (the cursor starts on the first
-missed line). When there is nothing to score yet the modal says why.
-Escape, enter or S closes it.
+missed line). The notes and the debrief scroll under it: tab reaches them,
+the arrows and page keys read on. When there is nothing to score yet the
+modal says why. Escape, enter or S closes it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
@@ -100,7 +101,9 @@ class ScoreScreen(ModalScreen[None]):
             why = [*score.notes, score.explanation.strip()]
             text = "\n".join(line for line in why if line)
             if text:
-                yield Static(Text(safe_text(text, multiline=True)), id="score-why", markup=False)
+                with VerticalScroll(id="score-why-scroll"):
+                    yield Static(Text(safe_text(text, multiline=True)), id="score-why",
+                                 markup=False)
 
     def _verdict_styles(self) -> dict[str, str]:
         """Verdict colours from the theme, so dark and light both read well."""

@@ -461,8 +461,8 @@ class ReportScreen(Screen[None]):
             return
         recorded = "recorded in the timeline" if saved.recorded else "not recorded (read-only)"
         self.notify(
-            safe_text(f"{saved.path.resolve()} ({saved.size:,} bytes)\nsha256 {saved.sha256}\n")
-            + f"{recorded}; saving does not mark it sent: m does",
+            f"{safe_text(saved.path.resolve())} ({saved.size:,} bytes)\nsha256 {saved.sha256}\n"
+            f"{recorded}; saving does not mark it sent: m does",
             title=f"Saved the {what}",
             markup=False,
             timeout=10,

@@ -117,10 +117,16 @@ def with_findings(rows: Iterable[PolicyRow], findings: Iterable[Any] | None,
         if row.drift == "missing":
             continue  # re-derived from the findings below
         found = by_name.get(row.name)
+        if found and found.kind == "missing":
+            # The cluster lists a policy the last drift check found absent: it was (re)applied
+            # since. Unknown until the drift source looks again, and shown once, not twice.
+            out.append(replace(row, drift="?", drift_detail="applied since the last drift check"))
+            continue
         drift = "?" if findings is None else (found.kind if found else "")
         out.append(replace(row, drift=drift, drift_detail=found.detail if found else ""))
+    present = {row.name for row in out}
     for finding in by_name.values():
-        if finding.kind == "missing":
+        if finding.kind == "missing" and finding.name not in present:
             out.append(PolicyRow(namespace=finding.namespace or namespace, name=finding.name,
                                  selector="-", types="-", emergency=False, incident=None,
                                  drift="missing", drift_detail=finding.detail))

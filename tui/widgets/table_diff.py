@@ -35,6 +35,19 @@ def _cursor_key(table: DataTable[Text]) -> str | None:
         return None
 
 
+def _first_of_each_key(rows: Sequence[tuple[str, tuple[Text, ...]]]
+                       ) -> list[tuple[str, tuple[Text, ...]]]:
+    # DataTable raises DuplicateKey on a second row with a key: a view that ever offers
+    # one (two sources disagreeing for a moment) must cost a row, never the console.
+    seen: set[str] = set()
+    first = []
+    for key, cells in rows:
+        if key not in seen:
+            seen.add(key)
+            first.append((key, cells))
+    return first
+
+
 def sync_rows(table: DataTable[Text], rows: Sequence[tuple[str, tuple[Text, ...]]]) -> bool:
     """Make `table` show `rows` (key, cells) in that order; returns True if anything changed.
 
@@ -43,6 +56,7 @@ def sync_rows(table: DataTable[Text], rows: Sequence[tuple[str, tuple[Text, ...]
     DataTable only appends, so when the order changes or a new key belongs
     before a known one the table is rebuilt, and the cursor stays on its row.
     """
+    rows = _first_of_each_key(rows)
     wanted = [key for key, _cells in rows]
     wanted_set = set(wanted)
     existing = [str(row_key.value) for row_key in table.rows]

@@ -21,6 +21,7 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.events import Mount, Unmount
 from textual.message import Message
+from textual.notifications import Notification, Notify
 
 from actions.sources.detection import IncidentDetector, IncidentProposal
 from tui.safe import safe_text
@@ -98,6 +99,7 @@ class AlertingKeys(WarRoomBase):
         self.proposal: IncidentProposal | None = None
         """The pending proposal, as last handed over (None when there is none)."""
         self._proposal_told: tuple[str, str] | None = None
+        self._proposal_toast: Notification | None = None
         self._drainer: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
         self._drainer_stopping = False
 
@@ -113,11 +115,20 @@ class AlertingKeys(WarRoomBase):
         if self._proposal_told == told:
             return  # the same proposal, grown by a few alerts: one toast is enough
         self._proposal_told = told
-        self.notify(
+        self._forget_proposal_toast()
+        self._proposal_toast = Notification(
             safe_text(f"{proposal.severity} {proposal.title} ({proposal.alerts} alerts since "
                       f"{proposal.first_alert_time}). Press ! to accept or dismiss it."),
-            title="Incident proposed", severity="warning", timeout=15, markup=False,
+            "Incident proposed", "warning", 15, markup=False,
         )
+        self.app.post_message(Notify(self._proposal_toast))
+
+    def _forget_proposal_toast(self) -> None:
+        """Take the proposal's toast down once it is answered: "press !" no longer holds, and
+        at 80x24 it covers the Falco pane's status line."""
+        toast, self._proposal_toast = self._proposal_toast, None
+        if toast is not None and toast in self.app._notifications:
+            self.app._unnotify(toast)
 
     def _detector(self) -> IncidentDetector | None:
         """The incident detector of the running live sources (None without them)."""
@@ -166,6 +177,7 @@ class AlertingKeys(WarRoomBase):
                         title="Proposal", severity="warning")
             return
         self.proposal = None
+        self._forget_proposal_toast()
         if answer.accept:
             self.incident = incident
             self.notify(safe_text(f"{incident.id} opened, detected at the first alert and "

@@ -93,8 +93,8 @@ class ClusterKeys(WarRoomBase):
     def initial_hint(self, name: str, alert: AlertRow | None, request: ActionRequest) -> str:
         """The form's line about its prefilled field, before the cluster answers."""
         field = request.service if name == "capture" else request.target
-        if alert is None:
-            return ""
+        if alert is None or not _has_alert_field(name):
+            return ""  # restore: nothing in the form comes from the alert
         if field:
             return "From the selected alert; checking it against the cluster\N{HORIZONTAL ELLIPSIS}"
         return "Asking the cluster about the selected alert\N{HORIZONTAL ELLIPSIS}"
@@ -134,7 +134,7 @@ class ClusterKeys(WarRoomBase):
         if (
             alert is not None
             and actions is not None
-            and (spec.target_label is not None or name == "capture")
+            and _has_alert_field(name)
         ):
             asking = asyncio.create_task(self._ask_cluster(actions, form, request, alert))
         try:
@@ -188,3 +188,9 @@ class ClusterKeys(WarRoomBase):
         )
         await self.refresh_from_record()
         self.load_cluster()  # the policies pane shows what the action changed
+
+
+def _has_alert_field(name: str) -> bool:
+    """Whether the action's form has a field the selected alert can fill (its target, or
+    capture's service)."""
+    return CLUSTER_ACTIONS[name].target_label is not None or name == "capture"
