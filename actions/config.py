@@ -13,7 +13,6 @@ and read only when a notification is sent.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -23,7 +22,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-SEVERITIES = ("P0", "P1", "P2", "P3")
+from actions.strict_input import (
+    TABLE,
+    choice_problem,
+    flag_problem,
+    number_problem,
+    text_problem,
+    type_name,
+    unknown_keys,
+)
+from store.models import SEVERITIES
+
 NOTIFY_EVENTS = (
     "opened",
     "severity-changed",
@@ -45,6 +54,9 @@ SYSLOG_FACILITIES = {
 # Keys that would hold a secret in clear: refused with a pointer to *_env / *_file.
 _SECRET_KEYS = ("routing_key", "webhook_url", "password", "token")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Textual's key names joined by "+" (ctrl+k, shift+f2, question_mark), several by commas.
+_KEY = r"[A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*"
+_KEYS = re.compile(rf"{_KEY}(?:\s*,\s*{_KEY})*")
 
 
 class ConfigError(ValueError):
@@ -218,6 +230,9 @@ RUNBOOK_ESCALATION: tuple[EscalationContact, ...] = tuple(
 )
 
 
+NO_KEYMAP: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     cluster: ClusterSettings = ClusterSettings()
@@ -229,6 +244,8 @@ class Settings:
     hubble: HubbleSettings = HubbleSettings()
     alerting: AlertingSettings = AlertingSettings()
     escalation: tuple[EscalationContact, ...] = RUNBOOK_ESCALATION
+    # [keymap]: a binding id -> the keys that replace its own (the console applies it).
+    keymap: tuple[tuple[str, str], ...] = NO_KEYMAP
     # Where these settings came from, for messages: a path, or None for the defaults.
     source: Path | None = field(default=None, compare=False)
 
@@ -308,12 +325,9 @@ class _Table:
         value = self._get(key)
         if value is None:
             return default
-        if not isinstance(value, str):
-            raise self.fail(key, f"expected text, got {_type_name(value)}")
-        allowed = tuple(choices)
-        if allowed and value not in allowed:
-            raise self.fail(key, f"must be one of {', '.join(allowed)}, not {value!r}")
-        return value
+        if problem := text_problem(value, choices=choices, mapping=TABLE):
+            raise self.fail(key, problem)
+        return str(value)
 
     def optional_string(self, key: str, default: str | None = None) -> str | None:
         """Text where an empty string means "not set"."""
@@ -331,20 +345,16 @@ class _Table:
         value = self._get(key)
         if value is None:
             return default
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {_type_name(value)}")
-        return value
+        if problem := flag_problem(value, mapping=TABLE):
+            raise self.fail(key, problem)
+        return bool(value)
 
     def number(self, key: str, default: float, *, minimum: float, integer: bool = False) -> Any:
         value: Any = self._get(key)
         if value is None:
             return default
-        wrong_kind = not isinstance(value, int) if integer else not isinstance(value, int | float)
-        if isinstance(value, bool) or wrong_kind:
-            wanted = "a whole number" if integer else "a number"
-            raise self.fail(key, f"expected {wanted}, got {_type_name(value)}")
-        if value < minimum:
-            raise self.fail(key, f"must be at least {minimum:g}, not {value}")
+        if problem := number_problem(value, minimum=minimum, integer=integer, mapping=TABLE):
+            raise self.fail(key, problem)
         return value
 
     def string_list(
@@ -356,11 +366,10 @@ class _Table:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(key, f"expected a list of text, got {_type_name(value)}")
-        allowed = tuple(choices)
+            raise self.fail(key, f"expected a list of text, got {type_name(value, mapping=TABLE)}")
         for item in value:
-            if allowed and item not in allowed:
-                raise self.fail(key, f"{item!r} is not one of {', '.join(allowed)}")
+            if problem := choice_problem(item, choices):
+                raise self.fail(key, problem)
         return tuple(dict.fromkeys(value))
 
     def secret(self, base: str, default: SecretRef) -> SecretRef:
@@ -386,14 +395,13 @@ class _Table:
             return None
         if not isinstance(value, dict):
             raise self.fail(
-                key, f"expected a table ([{self.key_name(key)}]), got {_type_name(value)}"
+                key,
+                f"expected a table ([{self.key_name(key)}]), got {type_name(value, mapping=TABLE)}",
             )
         return _Table(self.file, self.key_name(key), value)
 
     def finish(self) -> None:
-        for key in self.data:
-            if key in self.seen:
-                continue
+        for key, problem in unknown_keys(self.data, self.seen):
             if key in _SECRET_KEYS:
                 # Never echo the value: it is a secret written where it must not be.
                 raise self.fail(
@@ -401,16 +409,7 @@ class _Table:
                     "secrets are not written in the configuration file; put it in an "
                     f"environment variable named by {key}_env, or a file named by {key}_file",
                 )
-            hint = difflib.get_close_matches(key, sorted(self.seen), n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            known = ", ".join(sorted(self.seen))
-            raise self.fail(key, f"unknown key{suggestion}; known keys here: {known}")
-
-
-def _type_name(value: Any) -> str:
-    names = {str: "text", bool: "true/false", int: "a number", float: "a number",
-             list: "a list", dict: "a table"}  # fmt: skip
-    return names.get(type(value), type(value).__name__)
+            raise self.fail(key, problem)
 
 
 class _Reader:
@@ -429,6 +428,7 @@ class _Reader:
             hubble=self._section(top, "hubble", self._hubble, HubbleSettings()),
             alerting=self._section(top, "alerting", self._alerting, AlertingSettings()),
             escalation=self._escalation(top),
+            keymap=self._section(top, "keymap", self._keymap, NO_KEYMAP),
             source=self.file,
         )
         top.finish()
@@ -518,6 +518,20 @@ class _Reader:
         result = read(table)
         table.finish()
         return result
+
+    def _keymap(self, t: _Table) -> tuple[tuple[str, str], ...]:
+        """Binding ids to keys; a dotted id may be quoted or written as TOML's dotted key."""
+        entries: list[tuple[str, str]] = []
+        for key, value in list(t.data.items()):
+            if isinstance(value, dict):  # `checklist.close = "k"` is TOML for a nested table
+                nested = self._section(t, key, self._keymap, NO_KEYMAP)
+                entries += [(f"{key}.{name}", keys) for name, keys in nested]
+                continue
+            keys = t.string(key, "")
+            if not _KEYS.fullmatch(keys):
+                raise t.fail(key, "expected Textual key names, like \"ctrl+k\" or \"f2,k\"")
+            entries.append((key, keys))
+        return tuple(entries)
 
     def _retry(self, t: _Table) -> RetrySettings:
         d = RetrySettings()

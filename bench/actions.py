@@ -86,7 +86,7 @@ def main() -> int:
 
     from actions.drill.apiserver.cluster_state import ClusterState
     from actions.drill.server import DrillServerThread
-    from tests.plugins.drill import seed_drill_cluster
+    from bench.seeded_cluster import seed_drill_cluster
 
     state = ClusterState()
     seed_drill_cluster(state)

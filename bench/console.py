@@ -15,7 +15,15 @@ commit) while keys are pressed; prints
   because the reader scrolled away from the top are counted, not timed);
 - event-loop lag: overshoot of a 5 ms sleep (p95/max);
 - memory: RSS before the flood, after its first second (the window fills in
-  under half a second), halfway and at its end, and the pane's window.
+  under half a second), halfway and at its end, and the pane's window;
+- the CPU time the process used during the flood, as a share of one core, beside
+  a fair share of the machine at its load average: on a shared, loaded machine the
+  latencies count the turns other programs take; a share near the fair one says the
+  console was held back rather than short of time;
+- the floor: right after, in the same minute, a bare Textual app (Header, a
+  DataTable, Footer: bench/bare_textual.py) with no flood, its cursor moved by
+  the same keys measured the same way, and its event-loop lag: what any Textual
+  app gets from this machine at this load.
 
 A "screen update" is Textual's compositor update turned into the bytes a
 terminal would get (headless mode skips that step; it is done here so the
@@ -29,6 +37,7 @@ newest alert p95 < 250 ms. BENCH_VERBOSE=1 prints each key's time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -50,6 +59,7 @@ from textual.geometry import Region  # noqa: E402
 from textual.widget import Widget  # noqa: E402
 
 from actions.falco.parse import parse_line  # noqa: E402
+from bench.bare_textual import BareApp  # noqa: E402
 from store import Record  # noqa: E402
 from tui.app import WarRoomApp  # noqa: E402
 from tui.services import Services  # noqa: E402
@@ -260,6 +270,7 @@ async def run(seconds: float, rate: int) -> None:
                 await asyncio.sleep(1.0)
                 rss_samples.append(_rss_mib())
 
+        flood_wall, flood_cpu = time.perf_counter(), time.process_time()
         tasks = [asyncio.create_task(job()) for job in (produce, watch_lag, watch_memory)]
         await asyncio.sleep(0.5)  # the flood is under way before the first key
         keys: list[float] = []
@@ -288,6 +299,7 @@ async def run(seconds: float, rate: int) -> None:
             waiting = None
             await asyncio.sleep(0.1)
         stop.set()
+        busy = (time.process_time() - flood_cpu) / (time.perf_counter() - flood_wall)
         await asyncio.gather(*tasks)
         await pilot.pause(0.2)
         rss_end = _rss_mib()
@@ -303,6 +315,10 @@ async def run(seconds: float, rate: int) -> None:
             print(_line(f"  {name}", samples))
         print(_line("newest alert", latencies) + f"  ({held_back:,} held back while scrolled)")
         print(f"event-loop lag p95 {_pct(lags, 0.95) * 1000:.1f} ms  max {max(lags) * 1000:.1f} ms")
+        fair = (os.cpu_count() or 1) / max(os.getloadavg()[0], 1.0)
+        print(f"CPU            {busy:.0%} of one core during the flood (the producer included); "
+              f"a fair share of this machine now is about {min(fair, 1.0):.0%}: at or near it, "
+              f"the console waited for its turns")
         after_first = rss_samples[0] if rss_samples else rss_end
         halfway = rss_samples[len(rss_samples) // 2] if rss_samples else rss_end
         print(
@@ -311,6 +327,58 @@ async def run(seconds: float, rate: int) -> None:
             f"window {len(alert_list.buffer):,} of {alert_list.buffer.capacity:,} rows"
         )
     record.close()
+    await floor(min(seconds, 5.0))
+
+
+async def floor(seconds: float) -> None:
+    """The bare Textual app's key to screen and event-loop lag, measured as above."""
+    app = BareApp()
+    sent: list[float] = []  # the key being timed, until a frame covers the table
+    painted = asyncio.Event()
+    keys: list[float] = []
+    display = app._display
+
+    def observed_display(on: Any, update: Any) -> None:
+        display(on, update)
+        if update is None or on is not app.screen or not sent:
+            return
+        update.render_segments(app.console)  # what a terminal driver would write
+        table = app.screen.query_one("DataTable")
+        if _covers(update, app.screen.find_widget(table).region):
+            keys.append(time.perf_counter() - sent.pop())
+            painted.set()
+
+    app._display = observed_display  # type: ignore[method-assign, assignment]
+    lags: list[float] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.5)
+        stop = asyncio.Event()
+
+        async def watch_lag() -> None:
+            while not stop.is_set():
+                before = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lags.append(time.perf_counter() - before - 0.005)
+
+        lag_task = asyncio.create_task(watch_lag())
+        deadline = time.perf_counter() + seconds
+        turn = 0
+        while time.perf_counter() < deadline:
+            event = events.Key(("down", "down", "up")[turn % 3], None)
+            turn += 1
+            event.set_sender(app)
+            painted.clear()
+            sent[:] = [time.perf_counter()]
+            app._driver.send_message(event)  # type: ignore[union-attr]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(painted.wait(), KEY_TIMEOUT)
+            await asyncio.sleep(0.1)
+        stop.set()
+        await lag_task
+    print(f"the floor, a bare Textual app (no flood), in the same minute; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    print(_line("  key to screen", keys))
+    print(f"  event-loop lag p95 {_pct(lags, 0.95) * 1000:.1f} ms  max {max(lags) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

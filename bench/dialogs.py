@@ -7,7 +7,9 @@ headless at 160x48 on the drill cluster, connected through the same setup as
 is up and settled, each dialog's key is posted as the terminal driver posts it, and
 the time runs to the end of the first screen update that draws the dialog (the
 update turned into the bytes a terminal would get). Escape closes it; then the next.
-A second opening of each is timed too. Target (issue 13): p95 under 100 ms. For scale,
+A second opening of each is timed too. Each time comes with the CPU time the event
+loop's thread used meanwhile: on a loaded machine the wall time also counts other
+programs' turns. Target (issue 13): p95 under 100 ms. For scale,
 each run also times a bare Textual app (Header, a DataTable, Footer) opening a dialog
 of a label, a field and two buttons, measured the same way: the floor on this machine.
 
@@ -55,7 +57,8 @@ from tui.cli.console import console_services
 async def main():
     record = Record.open(db)
     sources = Record.open(db)
-    record.incidents.open("Beacon from orchestrator", severity="P1", drill=True)
+    # A live session shows only real incidents (store.incidents.SessionScope), never a drill's.
+    record.incidents.open("Beacon from orchestrator", severity="P1")
     services, setup = console_services(
         record, sources, Settings(), mode="live", actor="bench",
         options=ClusterOptions(kubeconfig=kubeconfig),
@@ -73,12 +76,17 @@ async def main():
         if on is screen and type(screen).__name__ == waiting["name"] and screen.is_mounted:
             update.render_segments(app.console)  # what a terminal driver would write
             waiting["done"] = time.perf_counter()
+            waiting["cpu"] = time.thread_time()
 
     app._display = observed
     async with app.run_test(size=(160, 48)) as pilot:
         war_room = app.screen
         await app.workers.wait_for_complete()
+        settle_by = time.perf_counter() + 60
         while services.cluster is None or war_room.incident is None:
+            if time.perf_counter() > settle_by:
+                raise SystemExit(f"never settled: cluster {{services.cluster}}, "
+                                 f"incident {{war_room.incident}}")
             await pilot.pause(0.05)
         await pilot.pause(1.0)  # the first screen settled, the sources following
         for opening in ("first", "second"):
@@ -87,12 +95,13 @@ async def main():
                 waiting["name"] = name
                 event = events.Key(key, "?" if key == "question_mark" else None)
                 event.set_sender(app)
-                sent = time.perf_counter()
+                sent, cpu = time.perf_counter(), time.thread_time()
                 app._driver.send_message(event)
                 while "done" not in waiting and time.perf_counter() - sent < 10:
                     await asyncio.sleep(0.001)
                 took = (waiting.get("done", float("nan")) - sent) * 1000
                 shown.setdefault(key, {{}})[opening] = took
+                shown[key][opening + " cpu"] = (waiting.get("cpu", float("nan")) - cpu) * 1000
                 waiting.clear()
                 while app.screen is not war_room:
                     await pilot.press("escape")
@@ -158,6 +167,7 @@ async def main():
                 and screen.is_mounted:
             update.render_segments(app.console)
             waiting["done"] = time.perf_counter()
+            waiting["cpu"] = time.thread_time()
 
     app._display = observed
     times = []
@@ -168,11 +178,12 @@ async def main():
             waiting["go"] = True
             event = events.Key("n", "n")
             event.set_sender(app)
-            sent = time.perf_counter()
+            sent, cpu = time.perf_counter(), time.thread_time()
             app._driver.send_message(event)
             while "done" not in waiting and time.perf_counter() - sent < 10:
                 await asyncio.sleep(0.001)
             times.append((waiting.get("done", float("nan")) - sent) * 1000)
+            times.append((waiting.get("cpu", float("nan")) - cpu) * 1000)
             waiting.clear()
             await pilot.press("escape")
             await pilot.pause(0.2)
@@ -195,12 +206,13 @@ def main() -> None:
 
     from actions.drill.apiserver.cluster_state import ClusterState
     from actions.drill.server import DrillServerThread
-    from tests.plugins.drill import seed_drill_cluster
+    from bench.seeded_cluster import seed_drill_cluster
 
     state = ClusterState()
     seed_drill_cluster(state)
     runs: list[dict[str, dict[str, float]]] = []
-    bare: list[list[float]] = []
+    bare: list[list[float]] = []  # first wall, first CPU, again wall, again CPU
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder, DrillServerThread(state) as server:
         kubeconfig = server.kubeconfig_path(Path(folder))
         for run in range(args.runs):
@@ -209,23 +221,31 @@ def main() -> None:
                                   what="the dialogs run"))
             bare.append(run_child(BARE, what="the bare Textual app"))  # type: ignore[arg-type]
     load = os.getloadavg()[0]
-    print(f"key to dialog drawn, 160x48, {args.runs} fresh consoles, load {load:.2f}")
+    print(f"key to dialog drawn, 160x48, {args.runs} fresh consoles, load {load_before:.2f} "
+          f"before, {load:.2f} after; wall ms, then the event loop's CPU ms (not other "
+          f"programs' turns on a loaded machine)")
     firsts: list[float] = []
+    first_cpus: list[float] = []
     for key, name in DIALOGS.items():
-        first = [r[key]["first"] for r in runs]
-        second = [r[key]["second"] for r in runs]
+        first, first_cpu = [r[key]["first"] for r in runs], [r[key]["first cpu"] for r in runs]
+        again, again_cpu = [r[key]["second"] for r in runs], [r[key]["second cpu"] for r in runs]
         firsts += first
-        print(f"  {key:<14} {name:<17} first p50 {statistics.median(first):6.1f} ms "
-              f"p95 {pct(first, 0.95):6.1f} ms   again p50 {statistics.median(second):6.1f} ms "
-              f"p95 {pct(second, 0.95):6.1f} ms")
-    bare_first = [b[0] for b in bare]
-    bare_again = [b[1] for b in bare]
-    print(f"  {'bare Textual':<32} first p50 {statistics.median(bare_first):6.1f} ms "
-          f"p95 {pct(bare_first, 0.95):6.1f} ms   again p50 {statistics.median(bare_again):6.1f}"
-          f" ms p95 {pct(bare_again, 0.95):6.1f} ms   (the floor)")
+        first_cpus += first_cpu
+        print(f"  {key:<14} {name:<17} {_figures(first, first_cpu, again, again_cpu)}")
+    bare_figures = _figures(*([b[n] for b in bare] for n in range(4)))
+    print(f"  {'bare Textual':<32} {bare_figures}   (the floor)")
     verdict = "meets" if pct(firsts, 0.95) < TARGET_MS else "MISSES"
-    print(f"  every first opening: p95 {pct(firsts, 0.95):.1f} ms "
-          f"(target < {TARGET_MS:.0f} ms: {verdict})")
+    print(f"  every first opening: p95 {pct(firsts, 0.95):.1f} ms, CPU p95 "
+          f"{pct(first_cpus, 0.95):.1f} ms (target < {TARGET_MS:.0f} ms: {verdict})")
+
+
+def _figures(first: list[float], first_cpu: list[float], again: list[float],
+             again_cpu: list[float]) -> str:
+    def p50_p95(values: list[float]) -> str:
+        return f"{statistics.median(values):4.0f}/{pct(values, 0.95):4.0f}"
+
+    return (f"first p50/p95 {p50_p95(first)} ms (CPU {p50_p95(first_cpu)})   "
+            f"again {p50_p95(again)} ms (CPU {p50_p95(again_cpu)})")
 
 
 if __name__ == "__main__":

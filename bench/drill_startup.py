@@ -40,7 +40,7 @@ def main() -> int:
     from actions.drill.session import DrillSession  # noqa: F401 (what warroom drill imports)
 
     imported = time.perf_counter() - started
-    from tests.plugins.drill import seed_drill_cluster  # pulls in pytest: not timed
+    from bench.seeded_cluster import seed_drill_cluster  # pulls in pytest: not timed
 
     print(f"import aiohttp.web:           {aiohttp_imported * 1000:8.1f} ms")
     print(f"import server modules (all):  {imported * 1000:8.1f} ms")

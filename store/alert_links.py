@@ -39,6 +39,9 @@ MAX_NAME = 253
 LINK_BY_PROPOSAL = "proposal"
 LINK_BY_SUBJECT = "subject"
 LINK_BASES = (LINK_BY_PROPOSAL, LINK_BY_SUBJECT)
+# An incident opened by hand from an alert (`o`): the timeline entry names its subject, so
+# later alerts about it are linked as a proposal's are (actions/sources/detection.py).
+OPENED_FROM_ALERT_KIND = "incident.opened-from-alert"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from store import chain
-from store.alert_links import LINK_BY_SUBJECT, AlertSubject, row_subject
+from store.alert_links import (
+    LINK_BY_SUBJECT,
+    OPENED_FROM_ALERT_KIND,
+    AlertSubject,
+    alert_subject,
+    row_subject,
+)
 from store.alert_summary import fold_linked_in, refresh_rollup_in
 from store.models import AlertRecord
 from store.schema import CHAINED_TABLES
@@ -133,6 +139,14 @@ class Alerts:
             params.append(limit)
         return [AlertRecord.from_row(row) for row in self.record.query(sql, params)]
 
+    def find(self, rule: str, time_ns: int) -> AlertRecord | None:
+        """The recorded alert a console row shows (its rule and time); None if not recorded."""
+        rows = self.record.query(
+            "SELECT * FROM alerts WHERE time_ns = ? AND rule = ? ORDER BY seq LIMIT 1",
+            (time_ns, rule),
+        )
+        return AlertRecord.from_row(rows[0]) if rows else None
+
     def latest(self, *, limit: int = 100) -> list[AlertRecord]:
         rows = self.record.query("SELECT * FROM alerts ORDER BY seq DESC LIMIT ?", (limit,))
         return [AlertRecord.from_row(row) for row in rows]
@@ -188,6 +202,24 @@ class Alerts:
             ).fetchall()
             seqs = [seq for seq, kind, fields in rows if row_subject(kind, fields) in subjects]
             return self._link_in(txn, incident_id, seqs, LINK_BY_SUBJECT, actor)
+
+    def link_opening(self, incident_id: str, alert: AlertRecord, *, actor: str | None) -> int:
+        """An incident opened by hand from `alert`: link it and every alert about its subject
+        (from the first), and name the subject on the timeline so later ones are linked too
+        (`OPENED_FROM_ALERT_KIND`); how many were linked."""
+        linked = self.link_keys(incident_id, [alert.dedupe_key or ""], basis=LINK_BY_SUBJECT,
+                                actor=actor)
+        subject = alert_subject(alert.category, alert.output_fields)
+        if subject is not None:
+            linked += self.link_subjects(incident_id, {subject}, since_seq=0, actor=actor)
+        self.record.timeline.add(
+            incident_id, OPENED_FROM_ALERT_KIND,
+            f"Opened from the alert {alert.rule} at {alert.time}; {linked} alerts linked",
+            actor=actor,
+            data={"alert_seq": alert.seq, "linked": linked,
+                  "subjects": [subject.to_list()] if subject is not None else []},
+        )
+        return linked
 
     def _link_in(
         self,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 try:
@@ -92,6 +92,45 @@ def _fast_canonical(
         return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
         return None
+
+
+# What a row tuple may hold for `values_hash` to write it itself (NoneType: a NULL, left out).
+_VALUE_TYPES: frozenset[type] = frozenset({str, int, bool, _NONE})
+# Per (table, column list): column lists come from the code (store.schema), never from input.
+_KEY_ORDERS: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, int], ...] | None] = {}
+
+
+def values_hash(table: str, columns: tuple[str, ...], values: Sequence[object]) -> str:
+    """`content_hash(table, dict(zip(columns, values)))`, for a row given as a tuple.
+
+    The hot path of ingest: the keys are sorted once per column list (as the
+    definition sorts them), so orjson writes each row's members in the order
+    given, with no dict of the row and no sort per row. Any other value, and
+    anything orjson refuses, takes `content_hash`.
+    """
+    if orjson is not None and len(values) == len(columns) and _VALUE_TYPES.issuperset(
+        map(type, values)
+    ):
+        order = _KEY_ORDERS.get((table, columns)) or _key_order(table, columns)
+        if order is not None:
+            row = (*values, table)
+            document = {key: row[index] for key, index in order if row[index] is not None}
+            try:
+                return hashlib.sha256(orjson.dumps(document)).hexdigest()
+            except orjson.JSONEncodeError:
+                pass  # an integer beyond 64 bits: the stdlib writes it
+    return content_hash(table, dict(zip(columns, values, strict=True)))
+
+
+def _key_order(table: str, columns: tuple[str, ...]) -> tuple[tuple[str, int], ...] | None:
+    """(key, index in the row tuple + the table last) in the definition's key order."""
+    keys = (*columns, "table")
+    if type(table) is not str or len(set(keys)) != len(keys):
+        order = None  # a column named `table`, or twice: the definition decides
+    else:
+        order = tuple(sorted((key, index) for index, key in enumerate(keys)))
+    _KEY_ORDERS[(table, columns)] = order
+    return order
 
 
 def link_hash(prev_hash: str, seq: int, content_sha: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import os
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -67,10 +66,7 @@ def walk_chain(conn: sqlite3.Connection, version: int, anchors: Iterable[Anchor]
     path = _file_of(conn)
     workers = min(os.cpu_count() or 1, 4)
     if last < PARALLEL_MIN_ENTRIES or workers < 2 or path is None or type(last) is not int:
-        walk = ChainWalk(conn, version, anchors, contents=False)
-        for _entry in walk:
-            pass
-        return walk
+        return ChainWalk(conn, version, anchors, contents=False).check()
     bounds = [1 + last * part // workers for part in range(workers)] + [last + 1]
     ranges = [(bounds[k], bounds[k + 1] - 1) for k in range(workers)]
     with ProcessPoolExecutor(workers) as pool:
@@ -110,8 +106,7 @@ def _walk_range(
         if lo > 1:
             prev = hash_at(conn, version, lo - 1) or ""
         walk = ChainWalk(conn, version, anchors, contents=False, first=lo, last=hi, prev=prev)
-        for _entry in walk:
-            pass
+        walk.check()
         return walk.entries, walk.head_hash, walk.problem, walk.counts, walk._anchored, prev
     finally:
         conn.close()
@@ -152,56 +147,61 @@ def _select_columns(table: str, index: int) -> str:
 # its content as chained has no incident_id when a chained `alert_links` entry names that
 # very incident (store/alert_links.py).
 LINKED_ALERTS_SINCE = CHAINED_SINCE["alert_links"]
+_LINKS_JOIN = " LEFT JOIN alert_links AS l ON l.alert_seq = alerts.seq"
 _AS_CHAINED_INCIDENT = (
-    "CASE WHEN alerts.incident_id = (SELECT l.incident_id FROM alert_links AS l "
-    "WHERE l.alert_seq = alerts.seq) THEN NULL ELSE alerts.incident_id END"
+    "CASE WHEN alerts.incident_id = l.incident_id THEN NULL ELSE alerts.incident_id END"
 )
 
 
 def _select_canonical(table: str, index: int, *, linked_alerts: bool = False) -> str:
     """The entry's canonical JSON (store/chain.py) made by SQLite, as UTF-8 bytes, but for
-    its NULL members (`_drop_nulls` takes them out).
+    its NULL members, which are left as `,"":null` after a first `{"":null`
+    (`_drop_nulls` takes them out).
 
     json_object() writes keys in the order given (sorted here) and strings as
     Python's json.dumps(ensure_ascii=False) does. Where the two could ever
     differ (a REAL, a `bigint:` text, anything odd) the hash does not match and
     the walk falls back to the definition itself before it calls an entry edited.
-    `linked_alerts`: an alert's incident as it was chained (see above).
+    `linked_alerts`: an alert's incident as it was chained (see above); without,
+    a linked alert's hash does not match here and the walk asks `content_at_arrival`.
     """
     linked = linked_alerts and table == "alerts"
     members = sorted([(column, _AS_CHAINED_INCIDENT if linked and column == "incident_id"
-                       else column) for column in CHAINED_TABLES[table]]
+                       else f"{table}.{column}") for column in CHAINED_TABLES[table]]
                      + [("table", f"'{table}'")])  # fmt: skip
-    pairs = ", ".join(f"'{key}', {value}" for key, value in members)
+    # A NULL member's key is '' (no column is named so): one fixed pattern finds them all.
+    pairs = ", ".join(
+        f"'{key}', {value}" if key == "table" else f"iif({value} IS NULL, '', '{key}'), {value}"
+        for key, value in members
+    )
     return (
-        f"SELECT seq, {index}, id, prev_hash, hash, CAST(json_object({pairs}) AS BLOB) "
-        f"FROM {table} WHERE seq BETWEEN ? AND ? ORDER BY seq"
+        f"SELECT {table}.seq, {index}, {table}.id, {table}.prev_hash, {table}.hash, "
+        f"CAST(json_object('', NULL, {pairs}) AS BLOB) FROM {table}"
+        f"{_LINKS_JOIN if linked else ''} WHERE {table}.seq BETWEEN ? AND ? ORDER BY {table}.seq"
     )
 
 
-# A NULL member of json_object()'s output: `,"key":null` after another member, or
-# `"key":null,` first (the `table` member is always there). Neither can match inside
-# a string, where every quote is escaped: `,"` and `{"` only ever start a member.
-_NULL_MEMBER = re.compile(rb',"[a-z_]+":null(?=[,}])')
-_LEADING_NULLS = re.compile(rb'\{(?:"[a-z_]+":null,)+')
+# What json_object() writes for a NULL member keyed '' after another member, and for the
+# one it always starts with. Inside a JSON string every quote is escaped, so `,"":null`
+# can only be such a member; and no column is named '', so no other member is.
+_NULL_MEMBER = b',"":null'
+_FIRST_NULL = len(b'{"":null,')
 
 
 def _drop_nulls(canonical: bytes) -> bytes:
-    if b'":null' not in canonical:
-        return canonical
-    canonical = _NULL_MEMBER.sub(b"", canonical)
-    leading = _LEADING_NULLS.match(canonical)
-    return b"{" + canonical[leading.end() :] if leading else canonical
+    """`_select_canonical`'s bytes as the definition writes them: without NULL members."""
+    return b"{" + canonical.replace(_NULL_MEMBER, b"")[_FIRST_NULL:]
 
 
 class ChainWalk:
-    """Walks the chain in order; iterating yields each entry that holds, as (table, row, content).
+    """Walks the chain in order, stopping at the first entry that does not hold (`problem`).
 
-    Stops at the first entry that does not hold (`problem`). With `contents`, every
-    entry's content columns are read and handed out (import copies them); without,
-    SQLite writes each entry's canonical JSON and only its hash is checked here
-    (verify: a million entries in seconds), `content` then being None except for
-    evidence and rejected input, whose BLOBs are checked against their digests.
+    With `contents`, iterating yields each entry that holds, as (table, row,
+    content), its content columns read (import copies them). Without, `check()`
+    walks to the end handing nothing out: SQLite writes each entry's canonical
+    JSON and only its hash is checked here (verify: a million entries in
+    seconds); evidence and rejected input are still read whole, their BLOBs
+    checked against their digests.
     """
 
     def __init__(
@@ -227,6 +227,16 @@ class ChainWalk:
         self.tables = chained_tables(version)
         self._typed_from = _typed_blobs_from(conn, version)
         self._linked_alerts = version >= LINKED_ALERTS_SINCE
+        # Without any link, reading each alert's as-chained incident would be work for nothing.
+        self._links_exist = self._linked_alerts and (
+            conn.execute("SELECT 1 FROM alert_links LIMIT 1").fetchone() is not None
+        )
+
+    def check(self) -> ChainWalk:
+        """Walk to the end, or to the first problem; returns this walk."""
+        for _entry in self:
+            pass
+        return self
 
     def __iter__(self) -> Iterator[tuple[str, tuple[Any, ...], dict[str, Any] | None]]:
         try:
@@ -243,7 +253,7 @@ class ChainWalk:
         fast = [not self.contents and table not in _BLOB_TABLES for table in tables]
         streams = [
             self.conn.execute(
-                _select_canonical(t, i, linked_alerts=self._linked_alerts)
+                _select_canonical(t, i, linked_alerts=self._links_exist)
                 if fast[i]
                 else _select_columns(t, i),
                 (self.first, self.last),
@@ -265,6 +275,8 @@ class ChainWalk:
         int_columns = [bool(INT_COLUMNS[table]) for table in tables]
         content_hash, link_hash, sha256 = chain.content_hash, chain.link_hash, hashlib.sha256
         typed_from = self._typed_from
+        null_member, first_null = _NULL_MEMBER, _FIRST_NULL
+        contents = self.contents
         expected, prev = self.first, self.start_prev
         for row in rows:
             seq, index = row[SEQ], row[TABLE]
@@ -275,8 +287,10 @@ class ChainWalk:
             content: dict[str, Any] | None = None
             problem = None
             if fast[index]:
-                canonical = _drop_nulls(row[CONTENT])
-                holds = row[HASH] == link_hash(prev, seq, sha256(canonical).hexdigest())
+                # _drop_nulls and link_hash, inline: this line runs a million times a verify.
+                canonical = b"{" + row[CONTENT].replace(null_member, b"")[first_null:]
+                digest = sha256(canonical).hexdigest()
+                holds = row[HASH] == sha256(f"{prev}\n{seq}\n{digest}".encode()).hexdigest()
                 if not holds:  # the definition decides, never the shortcut
                     content = self._content_of(table, row[ROW_ID])
                     holds = row[HASH] == link_hash(prev, seq, content_hash(table, content))
@@ -307,7 +321,8 @@ class ChainWalk:
             counts[index] += 1
             self.entries, self.head_hash = expected, prev
             expected += 1
-            yield table, row, content
+            if contents:  # verify's walk hands nothing out: a yield a million times costs
+                yield table, row, content
 
     def _content_of(self, table: str, row_id: int) -> dict[str, Any]:
         columns = tuple(CHAINED_TABLES[table])

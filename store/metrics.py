@@ -287,7 +287,7 @@ def compute(record: Record, *, since: datetime | None = None) -> Metrics:
 def format_seconds(value: float | None) -> str:
     if value is None:
         return "n/a"
-    seconds = round(value)
+    seconds = int(value)  # whole seconds elapsed, as the console's clocks and the report count
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

@@ -15,8 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +24,6 @@ from tests.plugins.drill import kubeconfig_client
 
 REPO = Path(__file__).resolve().parent.parent
 LAUNCHER = "import sys; from tui.cli import main; sys.exit(main.main(sys.argv[1:]))"
-
-
-def wait_for(condition: Callable[[], object], what: str, *, within: float = 30.0) -> None:
-    """Poll until `condition()` holds; fail naming `what` (a positive check, never a pause)."""
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what} ({within:g} s)"
-        time.sleep(0.05)
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,9 @@ from typing import Any
 import pytest
 
 from actions.sources.health import SourceHealth
+from tests.plugins.waiting import eventually
 
-
-async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
-    """Wait until check() is true (polling), else fail the test."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
+__all__ = ["RunningSource", "eventually"]
 
 
 class RunningSource:

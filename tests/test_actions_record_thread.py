@@ -15,9 +15,10 @@ from pathlib import Path
 from actions.drill.server import DrillServerThread
 from actions.runbook import ActionRequest, RunbookActions
 from store import Record
+from tests.plugins.waiting import eventually
 
 NS = "voicehive"
-HOLD_SECONDS = 0.8
+HOLD_SECONDS = 30.0  # the longest the loop may take for ten turns on a loaded machine
 
 
 def hold_write_lock(path: Path, held: threading.Event, release: threading.Event) -> None:
@@ -27,6 +28,7 @@ def hold_write_lock(path: Path, held: threading.Event, release: threading.Event)
         other.execute("BEGIN IMMEDIATE")
         held.set()
         release.wait(10)
+        held.clear()  # no longer held from here on
         other.execute("COMMIT")
     finally:
         other.close()
@@ -44,19 +46,18 @@ async def test_a_busy_record_never_blocks_the_event_loop(
     assert held.wait(5)
     ticks = 0
 
-    async def tick() -> None:
+    async def tick() -> None:  # counts the loop's turns while the other writer holds the lock
         nonlocal ticks
         while True:
             await asyncio.sleep(0.01)
-            ticks += 1
+            ticks += held.is_set()
 
     ticker = asyncio.create_task(tick())
     execute = asyncio.create_task(runbook.execute(preview))
     try:
-        await asyncio.sleep(HOLD_SECONDS)
-        # The intent waits for the other writer, and the loop kept running meanwhile.
+        # The loop keeps running while the intent waits for the other writer.
+        await eventually(lambda: ticks >= 10, "ten turns of the event loop", within=HOLD_SECONDS)
         assert not execute.done()
-        assert ticks >= 10, f"the event loop ran {ticks} times in {HOLD_SECONDS} s"
         policies = drill_server.state.list("networking.k8s.io/v1", "NetworkPolicy", NS)
         assert not any(p["metadata"]["name"].startswith("emergency-isolation") for p in policies)
     finally:
@@ -82,10 +83,8 @@ async def test_a_cancelled_execute_still_records_its_outcome(
     drill_server.state.inject_fault("POST", r"/networkpolicies", 0, delay=3.0)
     try:
         execute = asyncio.create_task(runbook.execute(preview))
-        for _ in range(250):  # the intent is written before the create is sent
-            if record.actions.for_incident(incident.id):
-                break
-            await asyncio.sleep(0.02)
+        # The intent is written before the create is sent.
+        await eventually(lambda: record.actions.for_incident(incident.id), "the intent")
         await asyncio.sleep(0.2)
         execute.cancel()
         try:

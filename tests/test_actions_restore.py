@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from actions.drill.schemas import check_document
@@ -19,6 +18,7 @@ from actions.runbook.isolate import QUARANTINE_LABEL, excludes_quarantine
 from store import Record
 from tests.plugins.actions import stored
 from tests.plugins.record import FrozenClock
+from tests.plugins.waiting import wait_for
 
 NS = "voicehive"
 NP = "networking.k8s.io/v1"
@@ -198,10 +198,9 @@ def test_crash_between_intent_and_outcome_leaves_unknown_and_restore_finds_it(
         )
         child.stdin.write("go\n")
         child.stdin.flush()
-        deadline = time.monotonic() + 10
-        while not drill_server.state.list(NP, "NetworkPolicy", NS, label_selector="emergency=true"):
-            assert time.monotonic() < deadline, "the create never landed"
-            time.sleep(0.01)
+        wait_for(lambda: drill_server.state.list(NP, "NetworkPolicy", NS,
+                                                 label_selector="emergency=true"),
+                 "the create landing")
         child.send_signal(signal.SIGKILL)
         child.wait()
     finally:

@@ -275,3 +275,23 @@ def test_a_hostile_pod_name_is_cut_to_a_kubernetes_name_length() -> None:
     assert subject is not None
     assert len(subject.workload) <= 253
     assert subject == alert_subject("x", {"k8s.pod.name": "a" * 2_000_000})  # cut the same way
+
+
+def test_an_incident_opened_by_hand_from_an_alert_takes_its_class_and_its_subjects_alerts(
+    record: Record, classifier: Classifier, detector: IncidentDetector
+) -> None:
+    """`o` on an alert nothing proposes (a P3): the incident keeps the alert's class, the
+    alert and its subject's earlier ones are linked, later ones too, another pod's are not."""
+    lease = "Contact K8S API Server From Container"  # the shipped classification: P3
+    record_lines(record, classifier, [tunnel(1, rule=lease), tunnel(2, rule=lease)])
+    selected = record.alerts.latest(limit=1)[0]
+    found = record.alerts.find(selected.rule, selected.time_ns or 0)
+    assert found is not None
+    incident = record.incidents.open("Leader election?", severity="P3",
+                                     category=found.category)
+    assert record.alerts.link_opening(incident.id, found, actor="ic") == 2
+    assert incident.category == "monitoring-alert"
+    later = record_lines(record, classifier, [
+        tunnel(3, rule=lease), tunnel(4, rule=lease, pod="tts-router-7c9d8e6f5a-q7w3e")])
+    assert detector.link_now(later.fresh) == 1
+    assert incident_alerts(record, incident.id) == [lease] * 3

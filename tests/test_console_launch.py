@@ -12,6 +12,7 @@ from actions.config import Settings
 from actions.drill.scenario import load_scenario
 from actions.kube.cluster import ClusterOptions
 from store import Record
+from tests.plugins.tui import until
 from tui.app import WarRoomApp
 from tui.cli.console import DrillInBackground, console_services
 from tui.widgets.alert_list import AlertList
@@ -37,10 +38,9 @@ async def test_drill_console_follows_the_drill_and_records_what_it_shows(
             async with app.run_test(size=(160, 48)) as pilot:
                 alerts = app.screen.query_one(AlertList)
                 header = app.screen.query_one(WarRoomHeader)
-                for _ in range(300):
-                    if alerts.buffer.visible_count and header.health.get("falco") == "connected":
-                        break
-                    await pilot.pause(0.05)
+                await until(pilot, lambda: alerts.buffer.visible_count
+                            and header.health.get("falco") == "connected",
+                            "Falco connected and an alert shown")
                 assert header.health.get("falco") == "connected"
                 assert alerts.buffer.visible_count > 0
                 assert services.context == "warroom-drill"

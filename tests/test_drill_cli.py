@@ -7,15 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.plugins.drill import RUNBOOK_ISOLATION_POLICY, kubeconfig_client
+from tests.plugins.waiting import wait_for
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 REPO = Path(__file__).resolve().parent.parent
@@ -182,15 +182,6 @@ def served(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[ServedDrill]:
             process.wait(10)
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) -> None:
     assert served.banner["kubeconfig"].endswith("kubeconfig")
     assert Path(served.banner["kubeconfig"]).stat().st_mode & 0o077 == 0
@@ -199,11 +190,12 @@ def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) ->
     assert "pod/orchestrator-6f8d9c7b5d-k2x9p" in pods.stdout.split()
 
     # The alert and the tunnel appear as the scenario plays (first at 45 s, i.e. 0.45 s at x100).
-    assert wait_for(
+    wait_for(
         lambda: (
             "Network tool launched in container"
             in served.kubectl("logs", "-n", "falco-system", "-l", "app=falco", "--tail=100").stdout
-        )
+        ),
+        "the scenario's first Falco alert",
     )
     dns = served.kubectl("logs", "-n", "kube-system", "-l", "k8s-app=kube-dns", "--tail=50")
     assert ".s1.cdn-telemetry.example.net. udp" in dns.stdout
@@ -223,7 +215,7 @@ def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) ->
     # NetworkPolicies add up: external-api-segmentation still allows the orchestrator's DNS,
     # so the runbook's deny-all alone does not stop the tunnel (real-cluster semantics).
     seen = tunnel_queries()
-    assert wait_for(lambda: tunnel_queries() > seen)
+    wait_for(lambda: tunnel_queries() > seen, "a DNS tunnel query after the isolation")
     audit = served.kubectl(
         "get", "events", "-n", "voicehive", "--field-selector", "reason=NetworkPolicyUpdated"
     )

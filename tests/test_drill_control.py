@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 
 from actions.drill.control import ControlError, ControlServer, send
-from tests.drill_process import DrillProcess, wait_for, warroom
+from tests.drill_process import DrillProcess, warroom
 from tests.plugins.drill import kubeconfig_client
+from tests.plugins.waiting import wait_for
 
 SCENARIO = """\
 name: control-drill

@@ -108,7 +108,7 @@ def test_yaml_syntax_errors_say_where(tmp_path: Path) -> None:
         ),
         (
             ("title: A custom drill", "title: A custom drill\ntitel: typo"),
-            "titel (line 3): unknown field",
+            "titel (line 3): unknown key (did you mean 'title'?)",
         ),
         (
             ("    falco:\n", "    flaco:\n"),

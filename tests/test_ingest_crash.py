@@ -7,11 +7,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from bench.falco_lines import falco_lines
 from store import Record, verify_chain
+from tests.plugins.waiting import wait_for
 
 
 def _committed(path: Path) -> int:
@@ -48,17 +48,14 @@ def test_sigkill_midway_leaves_a_verifiable_record(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
-    while _committed(db) < 4_000 and time.monotonic() < deadline and ingest.poll() is None:
-        time.sleep(0.02)
+    wait_for(lambda: _committed(db) >= 4_000 or ingest.poll() is not None,
+             "4,000 alerts committed", within=60)
     ingest.send_signal(signal.SIGKILL)
     ingest.wait()
     assert ingest.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
     # Its worker processes (the input is large enough for them) do not outlive it.
-    deadline = time.monotonic() + 10
-    while _processes_mentioning(str(db)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _processes_mentioning(str(db)), "worker processes left behind"
+    wait_for(lambda: not _processes_mentioning(str(db)), "its worker processes gone",
+             within=10)
 
     with Record.open(db) as record:
         result = verify_chain(record.conn)

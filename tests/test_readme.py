@@ -35,3 +35,40 @@ def test_the_readmes_config_example_is_the_shipped_one() -> None:
     toml_blocks = [body for language, body in code_blocks(README) if language == "toml"]
     example = (ROOT / "docs" / "config.example.toml").read_text(encoding="utf-8")
     assert toml_blocks == [example if example.endswith("\n") else example + "\n"]
+
+
+def commands_block() -> str:
+    (body,) = [body for language, body in code_blocks(README)
+               if body.startswith("warroom [--db PATH]")]
+    return body
+
+
+def test_the_command_list_names_every_command_and_each_ones_options() -> None:
+    from tui.cli.main import build_parser
+
+    listed = commands_block()
+    parser = build_parser()
+    assert "warroom --version" in listed
+    (commands,) = [a for a in parser._actions if a.dest == "command"]
+    for name, sub in commands.choices.items():  # type: ignore[union-attr]
+        assert re.search(rf"(^  |\| ){name}\b", listed, flags=re.MULTILINE), name
+        if name in ("review", "drill"):  # the options a user types, beside the shared ones
+            for action in sub._actions:
+                for option in action.option_strings:
+                    if option.startswith("--") and option != "--help":
+                        assert option in listed, f"{name} {option}"
+
+
+def test_every_benchmark_is_in_the_readme_with_what_it_measures() -> None:
+    benches = sorted(path.name for path in (ROOT / "bench").glob("*.py")
+                     if '__name__ == "__main__"' in path.read_text(encoding="utf-8"))
+    assert "review.py" in benches
+    for name in benches:
+        line = re.search(rf"^\.venv/bin/python bench/{name}\b.*# .+$", README, flags=re.MULTILINE)
+        assert line or f"`bench/{name}`" in README, name
+
+
+def test_the_readme_says_how_to_install_warroom_as_an_isolated_tool() -> None:
+    assert "pipx install ." in README
+    assert "uv tool install ." in README
+    assert "`tui`, `actions` and `store`" in README

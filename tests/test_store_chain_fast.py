@@ -86,6 +86,23 @@ def test_hostile_values_hash_as_the_definition_says() -> None:
         assert content_hash("alerts", row) == reference_hash("alerts", row)
 
 
+def test_rows_given_as_tuples_hash_as_the_definition_says() -> None:
+    """values_hash (ingest's path: a row tuple, keys ordered once) against the definition."""
+    rng = random.Random(5)
+    for number in range(4000):
+        row = random_row(rng, hostile=number % 2 == 1)
+        table = rng.choice(("alerts", "timeline", random_text(rng)))
+        columns, values = tuple(row), tuple(row.values())
+        assert chain.values_hash(table, columns, values) == reference_hash(table, row), row
+    alerts = tuple(CHAINED_TABLES["alerts"])
+    for values in (tuple(None for _ in alerts), tuple("\ud800" for _ in alerts),
+                   tuple(2**64 if c == "time_ns" else "x" for c in alerts)):
+        content = dict(zip(alerts, values, strict=True))
+        assert chain.values_hash("alerts", alerts, values) == reference_hash("alerts", content)
+    assert chain.values_hash("t", ("table", "b"), ("spoofed", 1)) == reference_hash(
+        "t", {"table": "spoofed", "b": 1})
+
+
 def test_every_code_point_hashes_as_the_definition_says() -> None:
     codes = [code for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF]
     for start in range(0, len(codes), 1024):
@@ -111,3 +128,60 @@ def test_alerts_written_on_the_fast_path_check_out_against_the_definition(tmp_pa
             expected = chain.link_hash(prev, row["seq"], reference_hash("alerts", content))
             assert row["hash"] == expected
             prev = row["hash"]
+
+
+# ----- verify's path: the canonical JSON written by SQLite (store/chain_walk.py) -----------------
+
+# Text that could pass for the markers `_drop_nulls` looks for, or for a member.
+MARKER_TEXT = (',"":null', '{"":null,', '","":null', '":null', 'null', '"', "\\", "",
+               ',"table":"alerts"', "\\u0000", "\x00")
+
+
+def _sqlite_canonical(conn: Any, table: str) -> dict[int, bytes]:
+    from store.chain_walk import _drop_nulls, _select_canonical
+
+    rows = conn.execute(_select_canonical(table, 0), (1, 2**62)).fetchall()
+    return {row[0]: _drop_nulls(row[5]) for row in rows}
+
+
+def _stored_row(rng: random.Random, table: str) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for column, kind in CHAINED_TABLES[table].items():
+        roll = rng.random()
+        if roll < 0.3:
+            row[column] = None
+        elif kind is int:
+            row[column] = rng.choice(INTS) if rng.random() < 0.5 else rng.randrange(-10**6, 10**6)
+        elif roll < 0.5:
+            row[column] = rng.choice(MARKER_TEXT) + random_text(rng)
+        else:
+            row[column] = random_text(rng)
+    return row
+
+
+def test_the_canonical_json_sqlite_writes_for_verify_is_the_definitions(tmp_path: Any) -> None:
+    """Every stored value SQLite can encode as the definition does, it does, NULLs dropped;
+    the rest (an integer beyond 64 bits, kept as text) takes the definition's path."""
+    rng = random.Random(11)
+    rows = {table: [_stored_row(rng, table) for _ in range(400)]
+            for table in ("alerts", "timeline", "actions")}
+    rows["alerts"].append(dict.fromkeys(CHAINED_TABLES["alerts"]))  # only the table member
+    rows["alerts"].append({column: "x" for column in CHAINED_TABLES["alerts"]} | {"time_ns": 1})
+    for number, row in enumerate(rows["alerts"]):
+        row["dedupe_key"] = f"{number}{row['dedupe_key'] or ''}"  # unique, as the index wants
+    with Record.open(tmp_path / "record.db") as record:
+        with record.write() as txn:
+            for table, contents in rows.items():
+                txn.append(table, contents)
+        for table, contents in rows.items():
+            made = _sqlite_canonical(record.conn, table)
+            seqs = sorted(made)
+            fast = 0
+            for seq, content in zip(seqs, contents, strict=True):
+                definition = canonical_json(table, content).encode("utf-8")
+                big = any(type(v) is int and not -(2**63) <= v < 2**63 for v in content.values())
+                assert (made[seq] == definition) != big, (table, content)
+                fast += not big
+            assert fast > len(contents) * 0.7
+        assert verify_chain(record.conn).ok
+

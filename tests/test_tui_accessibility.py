@@ -25,7 +25,7 @@ from tui.dialogs.score import ScoreScreen
 from tui.drill_score import SCORE_KIND, record_drill_score
 from tui.screens.war_room import WarRoomScreen
 from tui.views.clocks import BREACHED, LATE, MET, ClockState
-from tui.widgets.key_footer import KeyFooter
+from tui.widgets.key_footer import KeyFooter, footer_keys
 from tui.widgets.toggles import Checkbox, RadioButton
 
 
@@ -222,8 +222,11 @@ async def test_review_of_an_incident_that_was_no_drill_offers_no_score(
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await war_room(pilot)
         await until(pilot, lambda: screen.incident is not None, "the incident")
-        await pilot.pause(0.2)
-        assert "S" not in {k.key for k in screen.query_one(KeyFooter).shown.keys}
+        footer = screen.query_one(KeyFooter)
+        # The footer redraws a refresh after the bindings change: wait until it shows what
+        # the screen offers with the incident loaded, then look.
+        await until(pilot, lambda: footer.shown == footer_keys(screen), "the footer's redraw")
+        assert "S" not in {k.key for k in footer.shown.keys}
 
 
 def test_when_a_drill_recorded_its_score_it_is_dated() -> None:

@@ -74,17 +74,12 @@ SCREEN_WAIT = 30.0  # seconds: a preview is a few HTTP round trips (slow on a lo
 
 async def until_screen(pilot: Any, kind: type[Screen[Any]]) -> Any:
     """Wait (on the event loop) until the app shows a `kind` screen."""
-    waited = 0.0
-    while not isinstance(pilot.app.screen, kind):
-        assert waited < SCREEN_WAIT, f"no {kind.__name__} after {SCREEN_WAIT} s"
-        await pilot.pause(0.05)
-        waited += 0.05
+    await until(pilot, lambda: isinstance(pilot.app.screen, kind), f"a {kind.__name__}",
+                within=SCREEN_WAIT)
     screen = pilot.app.screen
     # A click lands where the widget is drawn: wait until the screen has been laid out.
-    while not screen.is_mounted or screen.size.area == 0:
-        assert waited < SCREEN_WAIT, f"{kind.__name__} never laid out in {SCREEN_WAIT} s"
-        await pilot.pause(0.05)
-        waited += 0.05
+    await until(pilot, lambda: screen.is_mounted and screen.size.area > 0,
+                f"{kind.__name__} laid out", within=SCREEN_WAIT)
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
     return screen
@@ -95,11 +90,8 @@ async def select_alert(app: Any, pilot: Any, alert: Any) -> None:
     app.push_alerts([alert])
     screen = app.screen
     assert isinstance(screen, WarRoomScreen)
-    waited = 0.0
-    while screen.selected_alert is None:  # the pane drains its queue on a timer
-        assert waited < 5.0, "the pushed alert was never selected"
-        await pilot.pause(0.05)
-        waited += 0.05
+    # The pane drains its queue on a timer.
+    await until(pilot, lambda: screen.selected_alert is not None, "the pushed alert selected")
 
 
 async def test_isolate_from_the_keyboard_lands_the_policy_and_the_outcome(

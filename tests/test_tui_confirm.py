@@ -99,3 +99,22 @@ async def test_denied_permission_and_hostile_preview_text(make_app: AppFactory) 
         await pilot.press("escape")
         await pilot.pause()
         assert answers == [CANCEL]
+
+
+def test_a_capture_with_a_denied_read_may_be_confirmed_and_an_isolate_may_not() -> None:
+    """The action layer leaves a denied read's piece out of a capture (a note) and refuses a
+    denied write (a problem): the console's confirmation follows it, so a commander whose
+    RBAC lacks the Prometheus proxy still captures the logs (false-positive drill)."""
+    from datetime import UTC, datetime
+
+    from actions.runbook.model import ActionPreview, PermissionCheck
+
+    def preview(action: str) -> ActionPreview:
+        denied = PermissionCheck("get", "", "services", "monitoring", None, False, "RBAC: no",
+                                 subresource="proxy")
+        return ActionPreview(ActionRequest(action, target="orchestrator"), "NSI-1", False, [],
+                             [denied], [], [], None, {"context": "drill"}, datetime.now(UTC))
+
+    assert ConfirmRequest.from_preview(preview("capture")).blocked is None
+    assert ConfirmRequest.from_preview(preview("isolate")).blocked == (
+        "not allowed to get services/proxy in monitoring")

@@ -7,9 +7,9 @@ from typing import Any
 
 from actions.falco.classify import Classifier
 from actions.kube.cluster import ClusterOptions, connect
-from actions.sources.falco_follower import FalcoFollower
+from actions.sources.falco_follower import FalcoFollower, FalcoFollowerSettings
 from store import Record
-from tests.plugins.tui import AppFactory
+from tests.plugins.tui import AppFactory, until
 from tui.widgets.alert_list import AlertList
 from tui.widgets.header import WarRoomHeader
 
@@ -18,16 +18,14 @@ async def test_follower_alerts_reach_the_pane_and_its_health_the_header(
     make_app: AppFactory, record: Record, drill_kubeconfig: Path
 ) -> None:
     cluster = await connect(ClusterOptions(kubeconfig=str(drill_kubeconfig)))
-    follower = FalcoFollower(cluster.client, record, Classifier.load(None), flush_seconds=0.05,
-                             backoff_first=0.05, backoff_max=0.2)
+    follower = FalcoFollower(cluster.client, record, Classifier.load(None),
+                             FalcoFollowerSettings(flush_seconds=0.05, backoff_first=0.05,
+                                                   backoff_max=0.2))
     try:
         app = make_app(source=follower, cluster=None)
         async with app.run_test(size=(160, 48)) as pilot:
             alert_list = app.screen.query_one(AlertList)
-            for _ in range(100):
-                if alert_list.buffer.visible_count:
-                    break
-                await pilot.pause(0.1)
+            await until(pilot, lambda: alert_list.buffer.visible_count, "an alert shown")
             row = alert_list.selected
             assert row is not None
             assert row.rule == "Contact K8S API Server From Container"

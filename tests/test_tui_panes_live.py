@@ -7,7 +7,6 @@ API server; what they hand over reaches the panes as `SourceItem`s.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from actions.sources.traffic import (
 from actions.sources.warning_events import WarningEvents
 from store import Record
 from tests.plugins.tui import HOSTILE
+from tests.plugins.waiting import eventually
 from tui.app import WarRoomApp
 from tui.safe import MARKER
 from tui.screens.war_room_base import SourceItem
@@ -115,13 +115,6 @@ def cells(table: DataTable[Any]) -> list[list[str]]:
             for index in range(table.row_count)]
 
 
-async def until(check: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "the panes never showed it"
-        await asyncio.sleep(0.05)
-
-
 async def test_live_sources_reach_the_mesh_and_policy_panes(
     drill_server: DrillServerThread, cluster: Cluster, record: Record, clock: Any,
     desired_file: Path,
@@ -147,7 +140,7 @@ async def test_live_sources_reach_the_mesh_and_policy_panes(
     async with app.run_test(size=(160, 48)) as pilot:
         mesh = app.screen.query_one(MeshPane)
         policies = app.screen.query_one(PolicyPane)
-        await until(lambda: len(mesh.traffic) >= 2 and len(mesh.traffic[0].spark.strip()) >= 3
+        await eventually(lambda: len(mesh.traffic) >= 2 and len(mesh.traffic[0].spark.strip()) >= 3
                     and any(row.kind == "proxy" for row in mesh.rows))
 
         proxies = {row.name: row for row in mesh.rows if row.kind == "proxy"}
@@ -188,13 +181,13 @@ async def test_live_sources_reach_the_mesh_and_policy_panes(
             "voicehive/billing mTLS", "0.50 req/s", True)
 
         # Policies: drift against the file, from the live drift source.
-        await until(lambda: "voicehive/default-deny-ingress" in policies.policies)
+        await eventually(lambda: "voicehive/default-deny-ingress" in policies.policies)
         assert policies.policies["voicehive/default-deny-ingress"].drift == "missing"
         assert policies.policies["voicehive/external-api-segmentation"].drift == ""
 
         # A change on the cluster reaches the pane live, then its YAML.
         state.create(EMERGENCY)
-        await until(lambda: "voicehive/isolate-orchestrator" in policies.policies
+        await eventually(lambda: "voicehive/isolate-orchestrator" in policies.policies
                     and policies.policies["voicehive/isolate-orchestrator"].manifest != {})
         isolate = policies.policies["voicehive/isolate-orchestrator"]
         assert (isolate.emergency, isolate.drift) == (True, "extra")
@@ -217,7 +210,7 @@ async def test_live_sources_reach_the_mesh_and_policy_panes(
                       "type": "Warning", "reason": "FailedCreatePodSandBox",
                       "message": "failed to set up sandbox network",
                       "lastTimestamp": "2026-11-01T09:05:00Z", "count": 3})
-        await until(lambda: any(row.state == "FailedCreatePodSandBox" for row in mesh.rows))
+        await eventually(lambda: any(row.state == "FailedCreatePodSandBox" for row in mesh.rows))
         event = next(row for row in mesh.rows if row.state == "FailedCreatePodSandBox")
         assert (event.kind, event.name) == ("event", "pod/orchestrator-6f8d9c7b5d-k2x9p")
         assert event.detail == "09:05:00 failed to set up sandbox network (x3)"

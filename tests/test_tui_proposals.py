@@ -101,6 +101,8 @@ async def test_accepting_opens_the_incident_detected_at_the_first_alert_and_ackn
         war_room = app.screen
         assert isinstance(war_room, WarRoomScreen)
         shown = war_room.incident
+        # "Press ! to accept" no longer holds: its toast is gone (at 80x24 it hid the pane).
+        assert not any(n.title == "Incident proposed" for n in app._notifications)
     (incident,) = record.incidents.list()
     assert shown is not None
     assert shown.id == incident.id
@@ -131,7 +133,8 @@ async def test_dismissing_needs_a_reason_and_records_it(
         await until(pilot, lambda: proposed(app) is None, "the proposal handled")
         assert isinstance(app.screen, WarRoomScreen)
         await pilot.press("exclamation_mark")  # nothing pending any more
-        await pilot.pause(0.1)
+        await until(pilot, lambda: NO_PROPOSAL in [n.message for n in app._notifications],
+                    "the key's answer")
         assert isinstance(app.screen, WarRoomScreen)
         messages = [n.message for n in app._notifications]
     assert record.incidents.list() == []
@@ -170,13 +173,14 @@ async def test_review_mode_refuses_the_proposal_key(
     incident = record.incidents.open("Recorded", severity="P1")
     app = make_app(mode="review", incident_id=incident.id)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
+        await until(pilot, lambda: isinstance(app.screen, WarRoomScreen), "the war room")
         screen = app.screen
         assert isinstance(screen, WarRoomScreen)
         screen.post_message(SourceItem(proposal))
         await until(pilot, lambda: proposed(app) is not None, "the proposal")
         await pilot.press("exclamation_mark")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: app.services.readonly_reason
+                    in [n.message for n in app._notifications], "the refusal")
         assert isinstance(app.screen, WarRoomScreen)  # no modal
         messages = [n.message for n in app._notifications]
     assert app.services.readonly_reason in messages

@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
 from store import Record
-from tests.plugins.tui import T0, AppFactory
+from tests.plugins.tui import T0, AppFactory, until
 from tui.dialogs.replay_form import GoToForm
 from tui.replay import ReplayClock
 from tui.screens.war_room import WarRoomScreen
@@ -157,11 +157,7 @@ async def test_playing_fast_moves_the_timeline_forward_and_G_shows_everything(
         assert clock.speed == 300
         await pilot.press("space")
         assert clock.playing
-        for _ in range(40):
-            await pilot.pause(0.1)
-            if timeline_rows(app) > 4:
-                break
-        assert timeline_rows(app) > 4
+        await until(pilot, lambda: timeline_rows(app) > 4, "the replay playing entries in")
         await pilot.press("space")
         assert not clock.playing
         await settle(pilot)

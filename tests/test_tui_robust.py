@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 from textual import events
+from textual.message import Message
 
 from actions.falco.parse import parse_line
 from actions.kube.cluster import Cluster
 from actions.runbook import RunbookActions
 from store import Record
 from tests.plugins.tui import AppFactory, until
+from tests.plugins.waiting import eventually
 from tui.app import WarRoomApp
 from tui.screens.war_room import WarRoomScreen
 
@@ -163,11 +165,18 @@ async def test_a_closed_dialogs_late_callback_is_dropped(
         # Its InvokeLater reached the screen below as it closed; the repaint comes later.
         screen._invoke_later(redraw, form)
         screen.refresh()
-        await pilot.pause(0.1)
+        # Scheduled after it: once this has run, the redraw has had its turn.
+        passed = asyncio.Event()
+        screen.call_after_refresh(passed.set)
+        await asyncio.wait_for(passed.wait(), 30)
         assert app.is_running
         assert app.screen is screen
     assert ran == []
 
+
+
+class Marker(Message):
+    """Handed to the console after the keys: dispatched once they have been."""
 
 
 async def test_keys_typed_while_the_console_closes_are_dropped(
@@ -175,10 +184,15 @@ async def test_keys_typed_while_the_console_closes_are_dropped(
 ) -> None:
     """Keys still on their way when the console's screens are gone: a clean exit."""
     app = make_app(mode="live")
-    async with app.run_test(size=(80, 24)):
+    dispatched: list[Message] = []
+    async with app.run_test(size=(80, 24), message_hook=dispatched.append):
         await app.workers.wait_for_complete()
         await app._close_all()  # the screens go first as the console closes
         for key in ("k", "w", "escape", "q"):
             send_key(app, key)
-        await asyncio.sleep(0.1)  # (Pilot's pause wants a screen)
+        # Handed over the same way after the keys: once it is dispatched, so were they.
+        marker = Marker()
+        assert app._driver is not None
+        app._driver.send_message(marker)
+        await eventually(lambda: any(m is marker for m in dispatched), "the marker")
         assert app.crash is None  # not stopped on an error

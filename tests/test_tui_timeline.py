@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from textual.app import App
-from textual.pilot import Pilot
 
 from store import Record
 from tests.plugins.record import FrozenClock
-from tests.plugins.tui import HOSTILE, AppFactory
-from tui.screens.war_room import RECORD_POLL_INTERVAL
+from tests.plugins.tui import HOSTILE, AppFactory, until
 from tui.widgets.timeline_pane import TimelineList, TimelinePane
 
 ENTRIES = 10_000
@@ -32,12 +29,6 @@ def table_of(app: App[Any]) -> TimelineList:
 def summaries(table: TimelineList) -> list[str]:
     return [str(table.get_row_at(i)[3]) for i in range(table.row_count)]
 
-
-async def until(pilot: Pilot[Any], ready: Any, limit: float = RECORD_POLL_INTERVAL * 3) -> None:
-    deadline = asyncio.get_running_loop().time() + limit
-    while not ready():
-        assert asyncio.get_running_loop().time() < deadline, "the timeline never got there"
-        await pilot.pause(0.05)
 
 
 def test_for_incident_after_reads_only_newer_entries(record: Record) -> None:
@@ -67,7 +58,7 @@ async def test_ten_thousand_entries_show_the_end_and_scroll_to_the_first(
         await pilot.pause()
         table = table_of(app)
         # The first read can be overtaken by a poll on a loaded machine: wait for the rows.
-        await until(pilot, lambda: table.row_count == total, limit=30)
+        await until(pilot, lambda: table.row_count == total, "every entry")
         await pilot.pause()
         assert table.cursor_row == total - 1
         assert str(table.get_row_at(table.cursor_row)[3]) == f"entry {ENTRIES - 1}"
@@ -92,7 +83,7 @@ async def test_entry_from_another_writer_appears_after_the_poll(
         shown = table.row_count
         with Record.open(record_path, clock=clock) as second_writer:
             second_writer.timeline.add(incident.id, "note", HOSTILE[0], actor="[b]ir[/b]")
-        await until(pilot, lambda: table.row_count == shown + 1)
+        await until(pilot, lambda: table.row_count == shown + 1, "the other writer's entry")
         assert summaries(table)[-1] == record.timeline.for_incident(incident.id)[-1].summary
         assert str(table.get_row_at(shown)[2]) == "[b]ir[/b]"  # literal, never markup
         assert table.cursor_row == shown  # following the end
@@ -101,7 +92,7 @@ async def test_entry_from_another_writer_appears_after_the_poll(
         await pilot.press("ctrl+home")
         with Record.open(record_path, clock=clock) as second_writer:
             second_writer.timeline.add(incident.id, "note", "later")
-        await until(pilot, lambda: table.row_count == shown + 2)
+        await until(pilot, lambda: table.row_count == shown + 2, "the later entry")
         assert table.cursor_row == 0
         assert summaries(table)[-1] == "later"
 
@@ -129,17 +120,16 @@ async def test_an_entry_opens_in_full_zoomed_or_not(
 
 async def read_entry(app: Any, *, zoomed: bool) -> str:
     """Open the next-to-last timeline entry with enter; the text its dialog shows."""
-    from tests.plugins.tui import until as wait_until
     from tui.dialogs.timeline_entry import TimelineEntryScreen
 
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: table_of(app).row_count >= 3, "the entries")
+        await until(pilot, lambda: table_of(app).row_count >= 3, "the entries")
         await pilot.press("4")
         if zoomed:
             await pilot.press("z")
         await pilot.press("end", "up", "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, TimelineEntryScreen), "the entry")
+        await until(pilot, lambda: isinstance(app.screen, TimelineEntryScreen), "the entry")
         text = str(app.screen.query_one("#timeline-entry-text").render())
         await pilot.press("escape")
-        await wait_until(pilot, lambda: not isinstance(app.screen, TimelineEntryScreen), "closed")
+        await until(pilot, lambda: not isinstance(app.screen, TimelineEntryScreen), "closed")
     return text

@@ -16,6 +16,7 @@ import pytest
 from actions.drill.server import DrillServerThread
 from store import Record
 from tests.plugins.record import FrozenClock
+from tests.plugins.terminal import terminal, warroom_argv
 from tests.test_session_incident import shown
 from tui.cli.main import main
 
@@ -169,3 +170,20 @@ async def test_the_console_takes_the_readable_incident(
     newer = record.incidents.open("Spoiled, and newer", severity="P1")
     spoil(record.path, newer.id, column, value)
     assert await shown(record, clock, "live") == good.id
+
+
+def test_live_says_on_screen_when_it_cannot_read_the_incident(
+    record: Record, tmp_path: Path
+) -> None:
+    """The only open incident's row is spoiled: `live` says the record cannot be read and
+    names the row, instead of "no incident" (issue 15 item 4), at 80x24."""
+    incident = record.incidents.open("Beaconing from tts-router", severity="P1")
+    spoil(record.path, incident.id, "severity", "P9")
+    env = {"HOME": str(tmp_path), "KUBECONFIG": ""}
+    argv = warroom_argv("--db", str(record.path), "live", "--kubeconfig", "/nonexistent")
+    with terminal(argv, env=env, size=(80, 24)) as term:
+        term.wait_for("LIVE")
+        screen = term.wait_for("cannot read the record").replace("\n", "")
+        assert incident.id in screen
+        term.press("q")
+        assert term.wait_exit() == 0

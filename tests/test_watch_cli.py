@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from actions.drill.server import DrillServerThread
 from store import Record
 from tests.plugins.drill import FALCO_ALERT
+from tests.plugins.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 # The real `warroom` entry point.
@@ -49,11 +49,9 @@ class Watch:
 
     def wait_for(self, check: Callable[[list[dict[str, Any]]], bool], within: float = 15.0
                  ) -> None:
-        deadline = time.monotonic() + within
-        while not check(self.docs()):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"not seen; stdout so far: {self.lines[-10:]}")
-            time.sleep(0.05)
+        wait_for(lambda: check(self.docs()) or self.process.poll() is not None,
+                 "the watch's output", within=within)
+        assert check(self.docs()), f"the watch exited first; stdout: {self.lines[-10:]}"
 
     def stop(self, signum: int) -> tuple[int, str]:
         self.process.send_signal(signum)
@@ -119,32 +117,42 @@ def test_watch_json_lines_until_a_signal_then_everything_is_recorded_once(
     again = Watch(["--json", "--kubeconfig", str(kubeconfig)], watch_env)
     again.wait_for(lambda docs: "connected" in health(docs, "falco")
                    and "connected" in health(docs, "events"))
-    time.sleep(0.5)  # the logs have been read by now
+    # A new alert and a new event after everything: once both are out, every older log line
+    # and event has been read again, and any of them shown twice would be out too.
+    marker = {**FALCO_ALERT, "time": "2026-11-01T09:02:00.000000001Z",
+              "output": "09:02:00.000000001: Warning the marker"}
+    drill_server.state.append_log("falco-system", "falco-m4n8q", json.dumps(marker))
+    drill_server.state.create(warning_event("marker.1", "Marker"))
+    again.wait_for(lambda docs: any(d["type"] == "alert" for d in docs)
+                   and any(d["type"] == "event" for d in docs))
     code, stderr = again.stop(signal.SIGINT)
     assert code == 0, stderr
-    assert [d for d in again.docs() if d["type"] in ("alert", "event")] == []
+    shown = [(d["type"], d.get("output") or d.get("reason"))
+             for d in again.docs() if d["type"] in ("alert", "event")]
+    assert sorted(shown) == [("alert", marker["output"]), ("event", "Marker")]
 
     with Record.open(record_path) as record:
-        assert record.alerts.count() == 3  # the same drift is not alerted twice
+        assert record.alerts.count() == 4  # the marker; the same drift is not alerted twice
         kinds = [row[0] for row in record.query("SELECT kind FROM timeline ORDER BY seq")]
-    assert kinds.count("cluster.warning-event") == 2
+    assert kinds.count("cluster.warning-event") == 3
     assert kinds.count("incident.proposed") == 2
     assert "source.health" in kinds
 
 
+def warning_event(name: str, reason: str, message: str = "") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": "voicehive"},
+            "involvedObject": {"kind": "Pod", "name": "x", "namespace": "voicehive"},
+            "type": "Warning", "reason": reason, "message": message or reason,
+            "count": 1, "lastTimestamp": "2026-11-01T09:00:00Z"}
+
+
 def test_watch_text_mode_neutralises_cluster_text(
         drill_server: DrillServerThread, watch_env: dict[str, str], tmp_path: Path) -> None:
-    drill_server.state.create({
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": "evil.1", "namespace": "voicehive"},
-        "involvedObject": {"kind": "Pod", "name": "x", "namespace": "voicehive"},
-        "type": "Warning", "reason": "Evil", "message": "\x1b]0;owned\x07 [red]x",
-        "count": 1, "lastTimestamp": "2026-11-01T09:00:00Z"})
+    drill_server.state.create(warning_event("evil.1", "Evil", "\x1b]0;owned\x07 [red]x"))
     kubeconfig = drill_server.kubeconfig_path(tmp_path)
     watch = Watch(["--kubeconfig", str(kubeconfig)], watch_env)
-    deadline = time.monotonic() + 15
-    while not any("Evil" in line for line in watch.lines) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: any("Evil" in line for line in watch.lines), "the Evil event", within=15)
     code, stderr = watch.stop(signal.SIGTERM)
     assert code == 0, stderr
     evil = next(line for line in watch.lines if "Evil" in line)

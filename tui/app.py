@@ -18,6 +18,7 @@ from pathlib import Path, PurePath
 from typing import Any, ClassVar, TypeVar
 
 from textual import events, on
+from textual._compositor import LayoutUpdate
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -28,6 +29,7 @@ from tui import collector
 from tui.commands import IncidentCommands, PaneCommands
 from tui.crash import write_crash_log
 from tui.dialogs.forms import AskScreen
+from tui.keymap import binding_ids, unknown_ids
 from tui.safe import safe_text
 from tui.screens.war_room import WarRoomScreen
 from tui.services import ClusterUnusable, Services, SetupFailed
@@ -98,7 +100,7 @@ class WarRoomApp(App[int]):
         self._key_in_flight: events.Key | None = None  # delivered, not through yet
         self._key_sent_at = 0.0  # time.monotonic() when the last key was delivered
         self._last_push = 0.0  # time.monotonic() when the last screen was pushed
-        self._frame_dropped = False  # a frame was drawn during a batch update (_display)
+        self._frames_dropped: list[tuple[Screen[Any], Any]] = []  # drawn in a batch (_display)
         self.first_frame = asyncio.Event()
         """Set once a frame has gone to the terminal: slow start-up work waits for it."""
         self.crash: BaseException | None = None
@@ -106,6 +108,10 @@ class WarRoomApp(App[int]):
         self.crash_log: Path | None = None
 
     def on_mount(self) -> None:
+        if self.settings.keymap:
+            self.set_keymap(dict(self.settings.keymap))
+            for problem in unknown_ids(self.settings.keymap, binding_ids()):
+                self.notify(problem, title="Configuration", severity="warning", timeout=30)
         self.push_screen(WarRoomScreen())
 
     # --- the first frame -----------------------------------------------------------------------
@@ -114,22 +120,29 @@ class WarRoomApp(App[int]):
     # then dropped (nothing is written during a batch), and the compositor counts it as
     # painted. The terminal stayed blank until later partial updates filled it in piecemeal
     # (a quarter of a second later, pane borders last). So a frame dropped in a batch is
-    # drawn in full as soon as the batch ends.
+    # drawn in full as soon as the batch ends: the dropped frame itself when it was the only
+    # one and whole (what the war room's start gives; drawing it again took ~60 ms of CPU
+    # time before the first frame), else the screen rendered whole again.
 
     def _display(self, screen: Screen[Any], renderable: Any) -> None:
         if renderable is not None:
             if self._batch_count:
-                self._frame_dropped = True
+                self._frames_dropped.append((screen, renderable))
             else:
                 self.first_frame.set()
         super()._display(screen, renderable)
 
     def _end_batch(self) -> None:
         super()._end_batch()
-        if self._frame_dropped and not self._batch_count and self.screen_stack:
-            self._frame_dropped = False
+        if self._frames_dropped and not self._batch_count and self.screen_stack:
+            dropped, self._frames_dropped = self._frames_dropped, []
             screen = self.screen
-            if screen.is_mounted:
+            if not screen.is_mounted:
+                return
+            if len(dropped) == 1 and dropped[0][0] is screen and isinstance(dropped[0][1],
+                                                                            LayoutUpdate):
+                self._display(screen, dropped[0][1])  # whole, and nothing drawn after it
+            else:
                 self._display(screen, screen._compositor.render_update(
                     full=True, screen_stack=self._background_screens))
 

@@ -54,7 +54,7 @@ def save_report(
             record,
             incident_id,
             EXECUTIVE_SUMMARY if executive else DETAILED_REPORT,
-            file=str(path),
+            file=str(path.absolute()),  # found later from wherever the reviewer stands
             sha256=digest,
             size=len(data),
             actor=actor,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -58,10 +58,15 @@ def _dialog_widgets() -> Iterator[Widget]:
                 Input(), Select([("-", "-")]), RadioSet(), RadioButton(), Checkbox(),
                 DataTable(), OptionList(), TextArea(), Markdown())
     select = Select([("-", "-")])
-    yield from select.compose()  # its current-value line and its overlay
+    # Its current-value line and its overlay. Their compose binds data to the widget it
+    # runs in (Textual's data_bind): the Select's own context, not whichever pump runs
+    # this (the app's, at times, which raised ReactiveError and failed the warm-up).
+    with select._context():
+        parts = list(select.compose())
+    yield from parts
 
 
-def style_steps(app: App[object]) -> Iterator[Callable[[], None]]:
+def style_steps(app: App[Any]) -> Iterator[Callable[[], None]]:
     """Steps that each add one widget class's default styles to the app's stylesheet,
     as Textual does on that class's first mount, then one that parses them."""
     stylesheet = app.stylesheet

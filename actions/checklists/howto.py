@@ -19,6 +19,7 @@ ACTION_KEYS: dict[str, tuple[str, str]] = {
     "rotate-sa": ("t", "NAME"),
     "capture": ("c", ""),
     "restore": ("R", ""),
+    "reapply-policies": ("A", ""),
 }
 # Actions whose target the selected alert prefills: "on the alert" is worth saying.
 _FROM_THE_ALERT = ("isolate", "block-ip", "mesh-deny", "disable-sa", "rotate-sa")

@@ -23,9 +23,17 @@ import yaml
 
 from actions.drill.sim.attack import Driver, parse_attack, with_drivers
 from actions.drill.sim.falco_rules import RULES, priority_spelling
+from actions.strict_input import (
+    choice_problem,
+    flag_problem,
+    number_problem,
+    text_problem,
+    type_name,
+    unknown_keys,
+)
+from store.models import DECISIONS, SEVERITIES
+from store.response_times import TARGETS
 
-INCIDENT_CLASSES = ("P0", "P1", "P2", "P3")
-DECISIONS = ("false-positive", "active-attack", "misconfiguration", "escalate")
 MESHES = ("istio", "linkerd", "none")
 INJECT_KINDS = ("falco", "event", "dns", "log", "apply", "delete", "syncz", "traffic")
 CONTAINMENT_ACTIONS = (
@@ -39,7 +47,7 @@ CONTAINMENT_ACTIONS = (
     "fix-config",
 )
 SYNC_STATES = ("SYNCED", "STALE", "NOT SENT", "NEVER ACKNOWLEDGED")
-RUNBOOK_TARGETS = {"mttd": 300.0, "mttc": 900.0, "mttr": 7200.0}
+RUNBOOK_TARGETS = {key: target.total_seconds() for key, target in TARGETS.items()}
 BUILTIN_PACKAGE = "actions.drill.scenarios"
 
 Path_ = tuple[str | int, ...]
@@ -344,7 +352,7 @@ class _Checker:
         if value is None and not required:
             return {}
         if not isinstance(value, dict):
-            self.problem(path, f"expected a mapping, got {_type_name(value)}")
+            self.problem(path, f"expected a mapping, got {type_name(value)}")
             return {}
         return value
 
@@ -352,7 +360,7 @@ class _Checker:
         if value is None and not required:
             return []
         if not isinstance(value, list):
-            self.problem(path, f"expected a list, got {_type_name(value)}")
+            self.problem(path, f"expected a list, got {type_name(value)}")
             return []
         return value
 
@@ -370,10 +378,10 @@ class _Checker:
             self.problem((*path, key), "is required")
             return ""
         if not isinstance(value, str) or not value.strip():
-            self.problem((*path, key), f"expected non-empty text, got {_type_name(value)}")
+            self.problem((*path, key), text_problem(value, non_empty=True) or "")
             return ""
-        if choices and value not in choices:
-            self.problem((*path, key), f"{value!r} is not one of {', '.join(choices)}")
+        if problem := choice_problem(value, choices or ()):
+            self.problem((*path, key), problem)
         return value
 
     def number(
@@ -390,20 +398,18 @@ class _Checker:
         if value is None:
             self.problem((*path, key), "is required")
             return 0.0
+        if problem := number_problem(value, minimum=minimum, positive=positive):
+            self.problem((*path, key), problem)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem((*path, key), f"expected a number, got {_type_name(value)}")
             return 0.0
-        if value < minimum or (positive and value <= 0):
-            bound = "greater than 0" if positive else f"at least {minimum:g}"
-            self.problem((*path, key), f"must be {bound}, got {value}")
         return float(value)
 
     def flag(self, parent: dict[str, Any], key: str, path: Path_, *, default: bool) -> bool:
         value = parent.get(key, default)
-        if not isinstance(value, bool):
-            self.problem((*path, key), f"expected true or false, got {_type_name(value)}")
+        if problem := flag_problem(value):
+            self.problem((*path, key), problem)
             return default
-        return value
+        return bool(value)
 
     def labels(self, value: Any, path: Path_) -> dict[str, str]:
         labels = self.mapping(value, path, required=False)
@@ -416,20 +422,8 @@ class _Checker:
         return {str(k): str(v) for k, v in labels.items()}
 
     def unknown_keys(self, mapping: dict[str, Any], allowed: set[str], path: Path_) -> None:
-        for key in mapping:
-            if key not in allowed:
-                self.problem(
-                    (*path, str(key)),
-                    f"unknown field (expected one of {', '.join(sorted(allowed))})",
-                )
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false"}.get(
-        type(value), type(value).__name__
-    )
+        for key, problem in unknown_keys(mapping, allowed):
+            self.problem((*path, key), problem)
 
 
 # --- loading ----------------------------------------------------------------------
@@ -606,7 +600,7 @@ def parse_scenario(
         raise ScenarioError(source, [f"not valid YAML: {error}"]) from error
     checker = _Checker(_Locator(text), schemas=schemas)
     if not isinstance(document, dict):
-        raise ScenarioError(source, [f"the document must be a mapping, got {_type_name(document)}"])
+        raise ScenarioError(source, [f"the document must be a mapping, got {type_name(document)}"])
     scenario = _build(document, checker, base_dir)
     if checker.problems or scenario is None:
         raise ScenarioError(source, checker.problems)
@@ -640,9 +634,9 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
     c.unknown_keys(doc, TOP_KEYS, ())
     name = c.text(doc, "name", ())
     title = c.text(doc, "title", ())
-    incident_class = c.text(doc, "class", (), choices=INCIDENT_CLASSES)
-    default_severity = incident_class if incident_class in INCIDENT_CLASSES else "P3"
-    severity = c.text(doc, "severity", (), default=default_severity, choices=INCIDENT_CLASSES)
+    incident_class = c.text(doc, "class", (), choices=SEVERITIES)
+    default_severity = incident_class if incident_class in SEVERITIES else "P3"
+    severity = c.text(doc, "severity", (), default=default_severity, choices=SEVERITIES)
     description = doc.get("description", "")
     if not isinstance(description, str):
         c.problem(("description",), "expected text")
@@ -654,7 +648,7 @@ def _build(doc: dict[str, Any], c: _Checker, base_dir: Path | None) -> Scenario 
     elif isinstance(seed_value, int) and not isinstance(seed_value, bool):
         seed = seed_value
     else:
-        c.problem(("seed",), f"expected a whole number, got {_type_name(seed_value)}")
+        c.problem(("seed",), f"expected a whole number, got {type_name(seed_value)}")
         seed = 0
 
     cluster_doc = c.mapping(doc.get("cluster"), ("cluster",))
@@ -1241,7 +1235,7 @@ def _answer_key(value: Any, c: _Checker, injects: tuple[Inject, ...]) -> AnswerK
     if clock_starts is not None and clock_starts not in {i.id for i in injects}:
         c.problem((*path, "clock_starts"), f"no inject with id {clock_starts!r}")
     return AnswerKey(
-        severity=c.text(doc, "severity", path, choices=INCIDENT_CLASSES),
+        severity=c.text(doc, "severity", path, choices=SEVERITIES),
         decision=c.text(doc, "decision", path, choices=DECISIONS),
         containment=tuple(containment),
         targets=targets,
@@ -1293,7 +1287,7 @@ def _exec_scripts(
         for key in ("stdout", "stderr"):
             text = item.get(key, "")
             if not isinstance(text, str):
-                c.problem((*path, key), f"expected text, got {_type_name(text)}")
+                c.problem((*path, key), f"expected text, got {type_name(text)}")
                 text = ""
             outputs[key] = text
         scripts.append(ExecScript(

@@ -41,11 +41,14 @@ from actions.drill.drill_events import Observation
 from actions.drill.score import ContainmentResult, Score, ScoreLine, score_drill
 from store import Record
 from store.errors import RecordError
-from store.response_times import MEASURES, ResponseTime, incident_response_times
+from store.response_times import (
+    END_WORDS,
+    FALSE_POSITIVE,
+    MEASURES,
+    ResponseTime,
+    incident_response_times,
+)
 from store.transfer import import_incident
-
-FALSE_POSITIVE = "false-positive"
-FIRST_WORDS = {"mttd": "acknowledged", "mttc": "contained", "mttr": "recovered"}
 
 
 class TeamScoreError(Exception):
@@ -282,7 +285,7 @@ def _clock_note(mttd: ResponseTime, clock_started_at: datetime | None) -> str:
 
 
 def _member(part: _Part, score: Score, firsts: dict[str, str]) -> Member:
-    did = [f"first {FIRST_WORDS[key]}" for key in MEASURES if firsts.get(key) == part.name]
+    did = [f"first {END_WORDS[key]}" for key in MEASURES if firsts.get(key) == part.name]
     did += [line.item for line in score.items
             if line.kind in ("containment", "step") and line.earned]
     did += [f"{line.ref} (not in the answer key)" for line in score.items if line.kind == "extra"]

@@ -14,8 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from actions.falco.alert import FalcoAlert, canonical_priority
-
-SEVERITIES: tuple[str, ...] = ("P0", "P1", "P2", "P3")
+from store.models import SEVERITIES
 
 # One category per bullet of runbook.md "Incident Classification":
 # category -> (severity, the runbook's wording).

@@ -26,7 +26,7 @@ from actions.falco.orphans import exit_with_parent
 from actions.falco.parse import iter_lines, parse_line
 from store import Record
 from store.alerts import ALERT_COLUMNS, BatchResult, rejected_row
-from store.chain import content_hash
+from store.chain import values_hash
 from store.errors import RecordError
 
 BATCH_LINES = (
@@ -177,8 +177,7 @@ class BatchPreparer:
                 severity = classification.severity
                 severities[severity] = severities.get(severity, 0) + 1
                 batch.values.append(values)
-                content = dict(zip(ALERT_COLUMNS, values, strict=True))
-                batch.hashes.append(content_hash("alerts", content))
+                batch.hashes.append(values_hash("alerts", ALERT_COLUMNS, values))
         batch.by_severity.update(severities)
         return batch
 

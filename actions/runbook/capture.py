@@ -19,6 +19,10 @@ from actions.kube.cluster import (
     EVENT,
     ISTIO_AUTHORIZATION_POLICY,
     ISTIO_PEER_AUTHENTICATION,
+    LINKERD_AUTHORIZATION_POLICY,
+    LINKERD_MESH_TLS_AUTHENTICATION,
+    LINKERD_SERVER,
+    LINKERD_SERVER_AUTHORIZATION,
     NETWORK_POLICY,
     POD,
     Cluster,
@@ -34,6 +38,11 @@ FALCO_TAIL = 100
 DNS_NAMESPACE, DNS_SELECTOR = "kube-system", "k8s-app=kube-dns"
 APP_TAIL = 1000
 TRAFFIC_QUERY = "rate(istio_tcp_received_bytes_total[5m])"
+MESH_POLICY_KINDS = (
+    ISTIO_PEER_AUTHENTICATION, ISTIO_AUTHORIZATION_POLICY, LINKERD_SERVER,
+    LINKERD_SERVER_AUTHORIZATION, LINKERD_AUTHORIZATION_POLICY, LINKERD_MESH_TLS_AUTHENTICATION,
+)  # fmt: skip
+MESH_GROUPS = {"istio": "security.istio.io", "linkerd": "policy.linkerd.io"}
 
 
 @dataclass(frozen=True)
@@ -84,10 +93,7 @@ def pieces(ctx: PlanContext) -> list[Piece]:
         return _yaml(await cluster.list(NETWORK_POLICY, ns))
 
     async def mesh_policies(cluster: Cluster) -> bytes:
-        return _yaml(
-            await cluster.list(ISTIO_PEER_AUTHENTICATION, ns)
-            + await cluster.list(ISTIO_AUTHORIZATION_POLICY, ns)
-        )
+        return _yaml(await _mesh_policies(cluster, ns))
 
     async def falco(cluster: Cluster) -> bytes:
         return await _logs(
@@ -133,7 +139,9 @@ def pieces(ctx: PlanContext) -> list[Piece]:
         Piece(
             f"mesh-policies-{ns}.yaml",
             "application/yaml",
-            f"kubectl get peerauthentication,authorizationpolicy -n {ns} -o yaml",
+            f"kubectl get peerauthentication,authorizationpolicy -n {ns} -o yaml "
+            "(or Linkerd's server,serverauthorization,authorizationpolicy,"
+            "meshtlsauthentication: the kinds served)",
             mesh_policies,
         ),
     ]
@@ -164,6 +172,28 @@ def pieces(ctx: PlanContext) -> list[Piece]:
             traffic,
         )
     )
+    return found
+
+
+async def _mesh_policies(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    """The policies of the mesh whose policy API is served; with both served, the one
+    mesh-deny would detect, else Istio's (the runbook's first)."""
+    from actions.runbook.mesh_deny import detect_mesh
+
+    served = [mesh for mesh, group in MESH_GROUPS.items() if group in await cluster.api_groups()]
+    if not served:
+        raise ClusterError("not-found", "no service mesh policy API is served "
+                                        "(neither security.istio.io nor policy.linkerd.io)")
+    mesh = served[0]
+    if len(served) > 1:
+        try:
+            mesh = (await detect_mesh(cluster))[0] or mesh
+        except ClusterError:
+            pass  # may not read namespaces: Istio's, as before
+    found = []
+    for kind in MESH_POLICY_KINDS:
+        if kind.api_version.partition("/")[0] == MESH_GROUPS[mesh]:
+            found += await cluster.list(kind, namespace)
     return found
 
 

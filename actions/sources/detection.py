@@ -32,7 +32,13 @@ from typing import Any
 
 from actions.sources.batches import AlertBatch, RecordedAlert
 from store import Record
-from store.alert_links import LINK_BY_PROPOSAL, LINK_BY_SUBJECT, AlertSubject, alert_subject
+from store.alert_links import (
+    LINK_BY_PROPOSAL,
+    LINK_BY_SUBJECT,
+    OPENED_FROM_ALERT_KIND,
+    AlertSubject,
+    alert_subject,
+)
 from store.incidents import SessionScope
 
 PROPOSING_SEVERITIES = ("P0", "P1")
@@ -340,10 +346,11 @@ class IncidentDetector:
 
 
 def _recorded_subjects(record: Record, incident_id: str) -> frozenset[AlertSubject]:
-    """The subjects an incident was accepted with, from its chained acceptance entry."""
+    """The subjects an incident was accepted with (or opened by hand from an alert with),
+    from its chained acceptance entry."""
     rows = record.query(
-        "SELECT data FROM timeline WHERE incident_id = ? AND kind = ? ORDER BY seq",
-        (incident_id, ACCEPTED_KIND))
+        "SELECT data FROM timeline WHERE incident_id = ? AND kind IN (?, ?) ORDER BY seq",
+        (incident_id, ACCEPTED_KIND, OPENED_FROM_ALERT_KIND))
     subjects: set[AlertSubject] = set()
     for (data,) in rows:
         try:

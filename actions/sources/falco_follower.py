@@ -16,6 +16,7 @@ import itertools
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -37,11 +38,43 @@ Sink = Callable[[object], None]
 WRITE_RETRY_FIRST, WRITE_RETRY_MAX = 1.0, 30.0
 
 
-class FalcoFollower:
-    """`await FalcoFollower(...).run(sink)`: runs until cancelled, then commits what it holds.
+@dataclass(frozen=True, slots=True)
+class FalcoFollowerSettings:
+    """Where the Falco pods are, and how the follower batches, backs off and bounds memory."""
 
-    `sink` receives `AlertBatch` after every commit and `SourceHealth` on every
-    change of what the follower can see. `rates` holds the per-second series.
+    namespace: str = "falco-system"
+    selector: str = "app=falco"
+    fallback_selector: str | None = "app.kubernetes.io/name=falco"
+    """Tried when `selector` matches no pod (the Helm chart's label)."""
+    container: str | None = "falco"
+    flush_seconds: float = 0.2
+    """A batch is committed this long after its first line at the latest ..."""
+    flush_lines: int = 2_000
+    """... or as soon as it holds this many lines."""
+    max_pending: int = 50_000
+    """Lines read but not committed; beyond, reading waits (backpressure)."""
+    backoff_first: float = 0.5
+    backoff_max: float = 30.0
+    gone_grace_seconds: float = 5.0
+    relist_seconds: int = 60
+    workers: int = 0
+    """Processes that parse (0: a thread of this process, as `warroom live` runs)."""
+    stream_max_seconds: float = 600.0
+
+    @property
+    def selectors(self) -> list[str]:
+        return [self.selector, *([self.fallback_selector] if self.fallback_selector else [])]
+
+
+DEFAULT_SETTINGS = FalcoFollowerSettings()
+
+
+class FalcoFollower:
+    """`await FalcoFollower(api, record, classifier, settings).run(sink)` until cancelled.
+
+    Once cancelled, it commits what it holds. `sink` receives `AlertBatch` after
+    every commit and `SourceHealth` on every change of what the follower can see.
+    `rates` holds the per-second series.
     """
 
     SOURCE = "falco"
@@ -51,37 +84,21 @@ class FalcoFollower:
         api: Any,
         record: Record,
         classifier: Classifier,
+        settings: FalcoFollowerSettings = DEFAULT_SETTINGS,
         *,
-        namespace: str = "falco-system",
-        selector: str = "app=falco",
-        fallback_selector: str | None = "app.kubernetes.io/name=falco",
-        container: str | None = "falco",
         incident_id: str | None = None,
-        flush_seconds: float = 0.2,
-        flush_lines: int = 2_000,
-        max_pending: int = 50_000,
-        backoff_first: float = 0.5,
-        backoff_max: float = 30.0,
-        gone_grace_seconds: float = 5.0,
-        relist_seconds: int = 60,
-        workers: int = 0,
-        stream_max_seconds: float = 600.0,
     ) -> None:
         self.api = api
         self.record = record
         self.classifier = classifier
-        self.namespace = namespace
+        self.settings = settings
         self.incident_id = incident_id
-        self.flush_seconds = flush_seconds
-        self.flush_lines = flush_lines
-        self.max_pending = max_pending
-        self.workers = workers
         self.rates = AlertRates()
         self.logs = PodLogs(
-            api, namespace, [selector, *([fallback_selector] if fallback_selector else [])],
-            what="Falco pods", container=container, backoff_first=backoff_first,
-            backoff_max=backoff_max, gone_grace_seconds=gone_grace_seconds,
-            relist_seconds=relist_seconds, stream_max_seconds=stream_max_seconds,
+            api, settings.namespace, settings.selectors, what="Falco pods",
+            container=settings.container, backoff_first=settings.backoff_first,
+            backoff_max=settings.backoff_max, gone_grace_seconds=settings.gone_grace_seconds,
+            relist_seconds=settings.relist_seconds, stream_max_seconds=settings.stream_max_seconds,
         )
         self._sink: Sink = lambda _item: None
         self._health: HealthReporter | None = None
@@ -114,9 +131,9 @@ class FalcoFollower:
         self._health = HealthReporter(self.SOURCE, sink)
         self._threads = {job: ThreadPoolExecutor(1, thread_name_prefix=f"falco-{job}")
                          for job in ("prepare", "write")}
-        if self.workers > 0:
+        if self.settings.workers > 0:
             self._pool = ProcessPoolExecutor(
-                self.workers, initializer=start_worker, initargs=(self.classifier,))
+                self.settings.workers, initializer=start_worker, initargs=(self.classifier,))
         following = asyncio.create_task(
             self.logs.run(self._enqueue, self._health.report), name="falco-logs")
         flusher = asyncio.create_task(self._flush_loop(), name="falco-flush")
@@ -145,9 +162,9 @@ class FalcoFollower:
     async def _enqueue(self, pod: str, first_line_no: int, lines: list[bytes]) -> None:
         self._pending.setdefault(pod, []).extend(zip(itertools.count(first_line_no), lines))
         self._pending_lines += len(lines)
-        if self._pending_lines >= self.flush_lines:
+        if self._pending_lines >= self.settings.flush_lines:
             self._full.set()
-        if self._pending_lines + self._queued_lines >= self.max_pending:
+        if self._pending_lines + self._queued_lines >= self.settings.max_pending:
             # Backpressure: stop reading until the record has caught up.
             self._room.clear()
             self._full.set()
@@ -158,7 +175,7 @@ class FalcoFollower:
     async def _flush_loop(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._full.wait(), self.flush_seconds)
+                await asyncio.wait_for(self._full.wait(), self.settings.flush_seconds)
             except TimeoutError:
                 pass
             self._full.clear()
@@ -174,7 +191,8 @@ class FalcoFollower:
 
     async def _prepare(self, by_pod: dict[str, list[tuple[int, bytes]]]) -> list[PreparedLines]:
         received_at = self.record.now()
-        groups = [(pod, f"falco:{self.namespace}/{pod}", lines) for pod, lines in by_pod.items()]
+        namespace = self.settings.namespace
+        groups = [(pod, f"falco:{namespace}/{pod}", lines) for pod, lines in by_pod.items()]
         loop = asyncio.get_running_loop()
         if self._pool is None:
             # One thread, one job per batch: threads only share the GIL, so more of them
@@ -244,7 +262,7 @@ class FalcoFollower:
 
     def _deliver(self, batch: AlertBatch) -> None:
         self._queued_lines = max(0, self._queued_lines - batch.lines)
-        if self._queued_lines + self._pending_lines < self.max_pending:
+        if self._queued_lines + self._pending_lines < self.settings.max_pending:
             self._room.set()
         for item in batch.alerts:
             if item.fresh:

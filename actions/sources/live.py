@@ -26,7 +26,7 @@ from actions.kube.cluster import Cluster
 from actions.sources.batches import AlertBatch
 from actions.sources.detection import IncidentDetector
 from actions.sources.dns_follower import CoreDnsSource
-from actions.sources.falco_follower import FalcoFollower
+from actions.sources.falco_follower import FalcoFollower, FalcoFollowerSettings
 from actions.sources.health import STOPPED, SourceHealth
 from actions.sources.hubble import HubbleSource
 from actions.sources.mesh import MeshMonitor
@@ -64,8 +64,10 @@ class LiveSources:
                                          actor=actor, context=cluster.context,
                                          namespace=namespace, scope=scope)
         self.falco = FalcoFollower(
-            api, record, classifier, namespace=settings.falco.namespace,
-            selector=settings.falco.selector, fallback_selector=settings.falco.fallback_selector,
+            api, record, classifier,
+            FalcoFollowerSettings(namespace=settings.falco.namespace,
+                                  selector=settings.falco.selector,
+                                  fallback_selector=settings.falco.fallback_selector),
             incident_id=incident_id)
         self.events = WarningEvents(api, namespace,
                                     already_seen=self.recorder.recorded_event_keys())

@@ -20,6 +20,7 @@ from actions.falco.alert import FalcoAlert
 from actions.falco.parse import parse_line
 from store import Record
 from store.replay import to_ns
+from tests.plugins.waiting import eventually
 from tui.app import WarRoomApp
 from tui.services import Services
 from tui.widgets.alert_pane import AlertPane
@@ -115,15 +116,8 @@ def recorded(record: Record, clock: Any) -> str:
 async def until(
     pilot: Any, condition: Callable[[], object], what: str, *, within: float = 30.0
 ) -> None:
-    """Let the console run until `condition()` holds; fail naming `what` after `within` s.
-
-    A loaded machine is slow, not wrong: tests wait for what they assert, not a fixed pause.
-    """
-    waited = 0.0
-    while not condition():
-        assert waited < within, f"timed out waiting for {what} ({within:g} s)"
-        await pilot.pause(0.05)
-        waited += 0.05
+    """Let the console run until `condition()` holds; fail naming `what` after `within` s."""
+    await eventually(condition, what, within=within, pause=pilot.pause)
 
 
 async def settle_for_snapshot(pilot: Pilot[Any], *, workers: bool = True) -> None:

@@ -25,6 +25,7 @@ import getpass
 import sys
 from typing import Any
 
+from store import PHASES, SEVERITIES
 from tui.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -34,9 +35,6 @@ from tui.cli.common import (
     warn_unreadable,
 )
 from tui.safe import safe_text
-
-SEVERITIES = ("P0", "P1", "P2", "P3")
-PHASE_NAMES = ("detection", "containment", "eradication", "recovery", "lessons-learned")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     severity = change("severity", "set its runbook severity")
     severity.add_argument("severity", choices=SEVERITIES)
     phase = change("phase", "move it to a phase (default: the next one)")
-    phase.add_argument("phase", nargs="?", choices=PHASE_NAMES, help="default: the next phase")
+    phase.add_argument("phase", nargs="?", choices=PHASES, help="default: the next phase")
     note = change("note", "add a note to its timeline")
     note.add_argument("text", help="what you saw, decided or did")
     resolve = change("resolve", "resolved: service recovered (MTTR stops); stays open")

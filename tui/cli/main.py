@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from store.errors import RecordError
 from tui.cli.common import (
@@ -43,11 +44,20 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def installed_version() -> str:
+    """The installed distribution's version (its metadata), not a second copy of it here."""
+    try:
+        return metadata.version("warroom")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="warroom",
         description="Terminal war-room console for network-security incidents on Kubernetes.",
     )
+    parser.add_argument("--version", action="version", version=f"warroom {installed_version()}")
     add_record_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name, help_text in COMMANDS:

@@ -10,7 +10,8 @@ and `ActionForm.offer` puts the answer in a field the operator has not touched,
 with a line saying where it came from. `ActionForm` asks for the target and each
 option `warroom act` offers for that action (block-ip's force, emergency egress,
 its app and protected ranges; mesh-deny's mesh; capture's service, domain and
-window; restore's unblock), validates the whole request with the action layer's
+window; restore's unblock and, once the incident re-applied policies, its undo;
+reapply-policies' desired-state file), validates the whole request with the action layer's
 own `validate_request` (a wrong name, IP or CIDR is refused in the form, never
 sent), and dismisses with the `ActionRequest`, or None when cancelled.
 """
@@ -68,7 +69,16 @@ CLUSTER_ACTIONS: dict[str, ClusterAction] = {
         ClusterAction("mesh-deny", "Deny a service in the mesh", "Service (app label)", ("mesh",)),
         ClusterAction("rotate-sa", "Rotate a service account's tokens", "Service account"),
         ClusterAction("capture", "Capture evidence", None, ("service", "domain", "since_seconds")),
-        ClusterAction("restore", "Restore (undo the incident's containment)", None, ("unblock",)),
+        ClusterAction(
+            "restore", "Restore (undo the incident's containment)", None,
+            ("unblock", "undo_reapply"),
+        ),
+        ClusterAction(
+            "reapply-policies",
+            "Apply corrected network policies (the desired state)",
+            None,
+            ("desired_state_file",),
+        ),
     )
 }
 
@@ -278,6 +288,22 @@ class ActionForm(FormScreen["ActionRequest"]):
                     compact=True,
                     classes="wide",
                 )
+            if "undo_reapply" in options:
+                yield Checkbox(
+                    "Also put back the policies this incident re-applied, as they were",
+                    request.undo_reapply,
+                    id="undo-reapply",
+                    compact=True,
+                    classes="wide",
+                )
+            if "desired_state_file" in options:
+                yield Label("Desired state (YAML)")
+                yield Input(
+                    safe_text(request.desired_state_file or ""),
+                    placeholder="the file `kubectl apply -f` would be given",
+                    id="desired-state",
+                    compact=True,
+                )
         yield Static(
             Text("Save shows the preview: nothing changes before you confirm it."),
             classes="action-hint",
@@ -334,6 +360,10 @@ class ActionForm(FormScreen["ActionRequest"]):
             changes["since_seconds"] = seconds
         if "unblock" in spec.options:
             changes["unblock"] = self._ticked("#unblock")
+        if "undo_reapply" in spec.options:
+            changes["undo_reapply"] = self._ticked("#undo-reapply")
+        if "desired_state_file" in spec.options:
+            changes["desired_state_file"] = self._text("#desired-state") or None
         request = replace(self.request, **changes)
         try:
             validate_request(request)

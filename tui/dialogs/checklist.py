@@ -51,6 +51,7 @@ from actions.checklists import (
 )
 from store import PHASE_TITLES, PHASES, ChecklistTick, Incident
 from tui.safe import safe_text
+from tui.screens.styled_once import StyledOnce
 from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ def item_detail(
     return Content("\n").join(parts)
 
 
-class ChecklistScreen(ModalScreen[None]):
+class ChecklistScreen(StyledOnce, ModalScreen[None]):
     """One incident's checklists, one phase at a time; ticks are recorded with who and when."""
 
     CSS_PATH = STYLES

@@ -22,6 +22,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from store import Incident
 from tui.safe import safe_text
+from tui.screens.styled_once import StyledOnce
 
 RESOLVE, CLOSE, REOPEN = "resolve", "close", "reopen"
 
@@ -34,7 +35,7 @@ class EndAnswer:
     text: str
 
 
-class CloseIncidentScreen(ModalScreen[EndAnswer | None]):
+class CloseIncidentScreen(StyledOnce, ModalScreen[EndAnswer | None]):
     """enter closes with the resolution typed (ctrl+r resolves only); escape changes nothing.
 
     For a closed incident: enter reopens it, for the reason typed.

@@ -26,6 +26,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from tui.safe import safe_text
+from tui.screens.styled_once import StyledOnce
 
 if TYPE_CHECKING:
     from actions.runbook.model import ActionPreview
@@ -55,6 +56,9 @@ class ConfirmRequest:
     problems: tuple[str, ...] = ()
     no_op: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Reads only (capture): a denied read leaves its piece out, as the action layer notes,
+    # instead of refusing the whole capture.
+    reads_only: bool = False
 
     @property
     def blocked(self) -> str | None:
@@ -64,7 +68,7 @@ class ConfirmRequest:
         if not self.dry_run_ok:
             return "the server-side dry-run failed"
         denied = [p.what for p in self.permissions if not p.allowed]
-        if denied:
+        if denied and not self.reads_only:
             return f"not allowed to {denied[0]}"
         return None
 
@@ -102,10 +106,11 @@ class ConfirmRequest:
             notes=tuple(preview.notes),
             problems=tuple(p.message for p in preview.problems),
             no_op=preview.no_op,
+            reads_only=preview.request.action == "capture",
         )
 
 
-class ConfirmAction(ModalScreen[str]):
+class ConfirmAction(StyledOnce, ModalScreen[str]):
     """Shows a `ConfirmRequest`; y confirms (when allowed), b goes back to the form, n cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

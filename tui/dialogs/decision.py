@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioSet, Static
 
+from tui.screens.styled_once import StyledOnce
 from tui.widgets.toggles import RadioButton  # its state shows without colour
 
 CHOICES: tuple[tuple[str, str], ...] = (
@@ -38,7 +39,7 @@ class DecisionChoice:
     rule_to_tune: str | None
 
 
-class DecisionScreen(ModalScreen[DecisionChoice | None]):
+class DecisionScreen(StyledOnce, ModalScreen[DecisionChoice | None]):
     """Pick one of the runbook's four decisions, say why; the rule to tune for a false positive."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

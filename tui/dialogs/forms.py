@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from store import SEVERITIES
+from tui.screens.styled_once import StyledOnce
 
 T = TypeVar("T")
 
@@ -29,7 +30,7 @@ class NewIncident:
     severity: str
 
 
-class FormScreen(ModalScreen[T | None], Generic[T]):
+class FormScreen(StyledOnce, ModalScreen[T | None], Generic[T]):
     """A centred dialog: escape cancels, ctrl+s submits, the first field takes focus."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -132,7 +133,7 @@ class SeverityForm(FormScreen[str]):
         return str(self.query_one("#severity", Select).value)
 
 
-class AskScreen(ModalScreen[bool]):
+class AskScreen(StyledOnce, ModalScreen[bool]):
     """A yes/no question: y or enter says yes, n or escape says no."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,6 +12,8 @@ from textual.containers import Vertical
 from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
+
+from tui.screens.styled_once import StyledOnce
 
 HelpRow = tuple[str, str, str, str]  # where, keys, what, binding id
 
@@ -25,6 +27,11 @@ def typed(key: str) -> str:
     return "enter" if key == "enter" else format_key(key)
 
 
+def typed_keys(keys: str) -> str:
+    """`question_mark,f1` as the commander types them: `?, f1`."""
+    return ", ".join(typed(part.strip()) for part in keys.split(","))
+
+
 def binding_rows(where: str, bindings: Iterable[BindingType]) -> list[HelpRow]:
     """Rows for the bindings of one widget class (tuples are turned into Bindings)."""
     rows = []
@@ -32,25 +39,29 @@ def binding_rows(where: str, bindings: Iterable[BindingType]) -> list[HelpRow]:
         binding = item if isinstance(item, Binding) else Binding(*item)
         if binding.system:
             continue
-        keys = ", ".join(typed(part.strip()) for part in binding.key.split(","))
-        rows.append((where, keys, binding.description or binding.action, binding.id or ""))
+        rows.append((where, typed_keys(binding.key), binding.description or binding.action,
+                     binding.id or ""))
     return rows
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(StyledOnce, ModalScreen[None]):
     """A table of (where, keys, what, id); escape, q or ? closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
     ]
 
-    def __init__(self, rows: Sequence[HelpRow]) -> None:
+    def __init__(self, rows: Sequence[HelpRow], keymap: Mapping[str, str] | None = None) -> None:
         super().__init__()
-        self.rows = list(rows)
+        remap = keymap or {}
+        # The configuration's [keymap] replaces a binding's keys: show the ones that work.
+        self.rows = [(where, typed_keys(remap[binding_id]) if binding_id in remap else keys,
+                      what, binding_id) for where, keys, what, binding_id in rows]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help-dialog"):
-            yield Label("Keys (ids can be remapped in the keymap)", classes="dialog-title")
+            yield Label("Keys (remap one by its id in the configuration's [keymap])",
+                        classes="dialog-title")
             table: DataTable[Text] = DataTable(id="help-table", cursor_type="row")
             table.add_columns("where", "keys", "what", "id")
             for row in self.rows:

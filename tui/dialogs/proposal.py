@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tui.safe import safe_text
+from tui.screens.styled_once import StyledOnce
 
 if TYPE_CHECKING:
     from actions.sources.detection import IncidentProposal
@@ -48,7 +49,7 @@ def proposal_facts(proposal: IncidentProposal) -> list[tuple[str, str]]:
     ]
 
 
-class ProposalScreen(ModalScreen[ProposalAnswer | None]):
+class ProposalScreen(StyledOnce, ModalScreen[ProposalAnswer | None]):
     """y accepts; a reason then enter (or Dismiss) dismisses; escape decides later."""
 
     AUTO_FOCUS = "#accept"  # not the reason field: y and n must reach the bindings

@@ -24,13 +24,14 @@ from textual.widgets import Label, Static, TextArea
 from store.report.sections import MAX_SECTION_CHARS
 from tui.dialogs.forms import AskScreen
 from tui.safe import safe_text
+from tui.screens.styled_once import StyledOnce
 from tui.widgets.key_footer import KeyFooter
 
 SaveSection = Callable[[str], Awaitable[None]]
 REPORT_STYLES = Path(__file__).parent.parent / "styles" / "report.tcss"
 
 
-class SectionEditor(ModalScreen[bool]):
+class SectionEditor(StyledOnce, ModalScreen[bool]):
     """Edit one section's text; dismisses True once saved, False when cancelled."""
 
     CSS_PATH = REPORT_STYLES

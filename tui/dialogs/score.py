@@ -23,6 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
 from tui.safe import safe_text
+from tui.screens.styled_once import StyledOnce
 
 if TYPE_CHECKING:
     from actions.drill.score import Score, ScoreLine
@@ -48,7 +49,7 @@ def how_text(line: ScoreLine) -> str:
     return f"{line.item}: {line.result}{expected}{how}"
 
 
-class ScoreScreen(ModalScreen[None]):
+class ScoreScreen(StyledOnce, ModalScreen[None]):
     """The score against the answer key, per line with its points; or why there is none yet."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -21,6 +21,7 @@ from textual.widgets import Button, Label, Static
 
 from store import TimelineEntry
 from tui.safe import safe_text
+from tui.screens.styled_once import StyledOnce
 from tui.widgets.timeline_pane import relative
 
 
@@ -41,7 +42,7 @@ def entry_text(entry: TimelineEntry, detected_at: datetime | None) -> str:
     return safe_text("\n".join(lines), multiline=True)
 
 
-class TimelineEntryScreen(ModalScreen[None]):
+class TimelineEntryScreen(StyledOnce, ModalScreen[None]):
     """The whole entry, scrolling when long; escape or enter closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

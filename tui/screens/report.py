@@ -54,6 +54,7 @@ from tui.dialogs.forms import AskScreen, FormScreen
 from tui.dialogs.report_editor import REPORT_STYLES, SectionEditor
 from tui.report_file import default_report_path, save_report
 from tui.safe import safe_text
+from tui.screens.styled_once import StyledOnce
 from tui.views.clocks import BREACHED, LATE, MET, OK, WARNING, WARNING_SHARE
 from tui.widgets.key_footer import KeyFooter
 
@@ -225,7 +226,7 @@ class MarkIssuedForm(FormScreen[IssuedItem]):
 # --- the screen -----------------------------------------------------------------------------------
 
 
-class ReportScreen(Screen[None]):
+class ReportScreen(StyledOnce, Screen[None]):
     """One incident's report: rendered, its sections editable, saved to a file."""
 
     CSS_PATH = REPORT_STYLES

@@ -9,6 +9,7 @@ never call the screen. Every record read or write runs off the event loop
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,6 +27,7 @@ from textual.widgets import Label, Tab, Tabs
 from actions.sources.batches import AlertBatch
 from actions.sources.health import SourceHealth
 from store import PHASES, Incident, TimelineEntry
+from store.errors import RecordError
 from tui import collector
 from tui.dialogs.help import HelpRow, HelpScreen, binding_rows, typed
 from tui.safe import safe_text
@@ -119,6 +121,7 @@ class WarRoomScreen(
         # The incident's whole timeline as last read, so a poll reads only newer entries.
         self._timeline_for: str | None = None
         self._timeline: list[TimelineEntry] = []
+        self._record_problem: str | None = None  # why the record could not be read, if it could not
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -132,6 +135,7 @@ class WarRoomScreen(
             yield DrillStrip(services.drill.scenario.name)
         yield Label(services.readonly_reason, id="readonly-banner", markup=False)
         yield Label("", id="cluster-problem", markup=False)
+        yield Label("", id="record-problem", markup=False)
         yield Tabs(*(Tab(title, id=f"tab-{key}") for key, title in PANES), id="pane-tabs")
         with Container(id="panes"):
             yield AlertPane(id="alerts", classes="-active", severity_of=self.war_app.severity_of)
@@ -192,6 +196,21 @@ class WarRoomScreen(
                 await invoke(callback)
 
         super()._invoke_later(if_still_there, sender)
+
+    def show_record_problem(self, problem: str | None) -> None:
+        """Say the record cannot be read (a banner, and a toast when it starts), or clear it."""
+        banner = self.query_one("#record-problem", Label)
+        if problem is None:
+            banner.remove_class("-shown")
+            self._record_problem = None
+            return
+        said = f"warroom cannot read the record {self.war_app.services.record.path}: {problem}"
+        if said != self._record_problem:
+            self.notify(safe_text(f"{said}. `warroom verify` says more."), severity="error",
+                        title="Record", markup=False, timeout=30)
+        self._record_problem = said
+        banner.update(Text(safe_text(f"{said} (warroom verify)")))
+        banner.add_class("-shown")
 
     def show_cluster_problem(self, problem: str | None) -> None:
         """Say why the cluster cannot be used (a banner and a toast), or clear it (None)."""
@@ -278,7 +297,7 @@ class WarRoomScreen(
         self.app.stylesheet.update_nodes([panes, *panes.children, self.query_one("#pane-tabs")])
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.help_rows()))
+        self.app.push_screen(HelpScreen(self.help_rows(), dict(self.war_app.settings.keymap)))
 
     def help_rows(self) -> list[HelpRow]:
         rows = binding_rows("everywhere", self.app.BINDINGS)
@@ -378,6 +397,10 @@ class WarRoomScreen(
             step()
             await asyncio.sleep(0)  # a class at a time: keys and alerts go in between
 
+    def incident_timeline(self) -> list[TimelineEntry]:
+        shown = self.incident.id if self.incident else None
+        return self._timeline if shown is not None and self._timeline_for == shown else []
+
     async def refresh_from_record(self) -> None:
         """Reload the incident and its timeline from the record (off the event loop)."""
         app = self.war_app
@@ -397,7 +420,16 @@ class WarRoomScreen(
             # Only what other writers added since the last poll: the record is append-only.
             return incident, known + record.timeline.for_incident(incident.id, after=known[-1].seq)
 
-        incident, entries = await app.in_record(read)
+        try:
+            incident, entries = await app.in_record(read)
+        except (RecordError, sqlite3.DatabaseError) as error:
+            # Said, never shown as "no incident": the last incident read stays on screen.
+            self.show_record_problem(f"{error}")
+            return
+        # An incident row no warroom writes is skipped by the pick (record.unreadable): with
+        # nothing else to show, "no incident" would hide the one that cannot be read.
+        skipped = [m for m in record.unreadable if m.startswith("incident ")]
+        self.show_record_problem(skipped[-1] if incident is None and skipped else None)
         self._timeline_for = incident.id if incident else None
         self._timeline = entries
         # Review replay (keys/replay.py): the incident and timeline as of the replay moment.

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.message import Message
 from textual.screen import Screen
 
+from tui.screens.styled_once import StyledOnce
+
 if TYPE_CHECKING:
     from store import Incident
     from tui.app import WarRoomApp
@@ -29,7 +31,7 @@ class SourceItem(Message):
         self.item = item
 
 
-class WarRoomBase(Screen[None]):
+class WarRoomBase(StyledOnce, Screen[None]):
     """The war-room screen's shared state; key groups subclass it."""
 
     KEY_GROUP: ClassVar[str] = "war room"
@@ -71,6 +73,10 @@ class WarRoomBase(Screen[None]):
 
     async def refresh_from_record(self) -> None:
         """Reload the incident and its timeline from the record (off the event loop)."""
+        raise NotImplementedError
+
+    def incident_timeline(self) -> list[Any]:
+        """The shown incident's timeline entries as last read from the record (no disk)."""
         raise NotImplementedError
 
     def load_cluster(self) -> object:

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tui.views.alert_rows import SEVERITY_ORDER, AlertRow, rank_and_rule
+from store import SEVERITIES
+from tui.views.alert_rows import AlertRow, rank_and_rule
 
 SEVERITY_STEPS: tuple[int | None, ...] = (None, 0, 1, 2)
 """What the severity filter cycles through: all, then P0 only, P0-P1, P0-P2."""
@@ -54,7 +55,7 @@ class AlertFilter:
         """The filter in words, for the pane's status line."""
         parts = []
         if self.max_rank is not None:
-            worst = SEVERITY_ORDER[self.max_rank]
+            worst = SEVERITIES[self.max_rank]
             parts.append("P0" if worst == "P0" else f"P0-{worst}")
         if self.rule is not None:
             parts.append(f"rule {self.rule}")

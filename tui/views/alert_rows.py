@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from store import SEVERITIES
 from tui.safe import safe_text
 
-SEVERITY_ORDER = ("P0", "P1", "P2", "P3")
 UNKNOWN_SEVERITY = "P?"
 # Falco's text output starts "HH:MM:SS.nnnnnnnnn: Priority message": the summary
 # column drops that prefix, which the time and P-level columns already show.
@@ -84,7 +84,7 @@ class AlertRow:
         return cls(
             time=_clock_text(time_ns, str(item.get("time") or "")),
             time_ns=time_ns if isinstance(time_ns, int) else None,
-            severity=severity if severity in SEVERITY_ORDER else UNKNOWN_SEVERITY,
+            severity=severity if severity in SEVERITIES else UNKNOWN_SEVERITY,
             priority=_safe(item.get("priority") or ""),
             rule=_safe(item.get("rule") or ""),
             pod=_safe(pod if pod is not None else "-"),
@@ -103,9 +103,9 @@ class AlertRow:
     def severity_rank(self) -> int:
         """0 for P0 ... 3 for P3, 4 when unknown (sorts last)."""
         try:
-            return SEVERITY_ORDER.index(self.severity)
+            return SEVERITIES.index(self.severity)
         except ValueError:
-            return len(SEVERITY_ORDER)
+            return len(SEVERITIES)
 
     def search_text(self) -> str:
         """What a free-text filter looks in, folded once."""
@@ -135,9 +135,9 @@ def _severity_of_object(item: Any, severity_of: Severity | None) -> Any:
 
 def _rank(severity: object) -> int:
     try:
-        return SEVERITY_ORDER.index(str(severity))
+        return SEVERITIES.index(str(severity))
     except ValueError:
-        return len(SEVERITY_ORDER)
+        return len(SEVERITIES)
 
 
 def rank_and_rule(item: Any, severity_of: Severity | None = None) -> tuple[int, str]:

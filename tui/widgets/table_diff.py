@@ -39,13 +39,8 @@ def _first_of_each_key(rows: Sequence[tuple[str, tuple[Text, ...]]]
                        ) -> list[tuple[str, tuple[Text, ...]]]:
     # DataTable raises DuplicateKey on a second row with a key: a view that ever offers
     # one (two sources disagreeing for a moment) must cost a row, never the console.
-    seen: set[str] = set()
-    first = []
-    for key, cells in rows:
-        if key not in seen:
-            seen.add(key)
-            first.append((key, cells))
-    return first
+    first = {key: cells for key, cells in reversed(rows)}  # the first of a key wins
+    return [(key, first.pop(key)) for key, _cells in rows if key in first]
 
 
 def sync_rows(table: DataTable[Text], rows: Sequence[tuple[str, tuple[Text, ...]]]) -> bool:

@@ -187,7 +187,9 @@ class DrillEngine(Reactions, NetworkShown):
         state.exec_provider = exec_scripts.provider(scenario.exec_scripts, self.attack.runs_in)
         if scenario.mesh == "istio":
             state.syncz_provider = self.syncz.body
-            state.metrics_provider = self.metrics
+        # The base's Prometheus runs in every scenario: without Istio it has no istio_* series
+        # and answers an empty result, as a real one does (never "no endpoints").
+        state.metrics_provider = self.metrics
         self.in_place.start()
         self.attack.start(state)
         self._seeded_uids = {

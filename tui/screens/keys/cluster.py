@@ -13,6 +13,7 @@ items a succeeded action proves (`actions.checklists.tick_proven`).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -41,13 +42,14 @@ CLUSTER_KEYS: tuple[tuple[str, str, str], ...] = tuple(
         ("rotate-sa", "Rotate SA"),
         ("capture", "Capture"),
         ("restore", "Restore"),
+        ("reapply-policies", "Re-apply policies"),
     )
 )
 ASK_CLUSTER_SECONDS = 5.0  # how long the open form waits for the cluster's answer
 
 
 class ClusterKeys(WarRoomBase):
-    """i b x m t c R: the action layer's runbook actions, each confirmed before it runs."""
+    """i b x m t c R A: the action layer's runbook actions, each confirmed before it runs."""
 
     KEY_GROUP: ClassVar[str] = "cluster actions"
     WRITE_KEYS: ClassVar[frozenset[str]] = frozenset({"cluster_action"})
@@ -76,6 +78,8 @@ class ClusterKeys(WarRoomBase):
         if name == "capture":
             # capture looks at the pods of the selected alert's service
             options["service"] = prefill("isolate", alert) or None
+        if name == "reapply-policies":  # `kubectl apply -f` of the desired state (a drill's own)
+            options["desired_state_file"] = str(settings.policies.desired_state_file)
         return ActionRequest(
             name,
             target=prefill(name, alert) or None,
@@ -88,6 +92,13 @@ class ClusterKeys(WarRoomBase):
             prometheus_service=(prometheus.namespace, prometheus.service, prometheus.port),
             prometheus_url=prometheus.url,
             **options,
+        )
+
+    def reapplied(self) -> bool:
+        """Whether the incident's timeline shows a succeeded re-apply (restore can undo it)."""
+        return any(
+            entry.kind == "action.succeeded" and entry.data.get("action") == "reapply-policies"
+            for entry in self.incident_timeline()
         )
 
     def initial_hint(self, name: str, alert: AlertRow | None, request: ActionRequest) -> str:
@@ -128,6 +139,8 @@ class ClusterKeys(WarRoomBase):
         back to what they typed)."""
         alert = self.selected_alert if ask else None
         spec = CLUSTER_ACTIONS[name]
+        if name == "restore" and not self.reapplied():
+            spec = replace(spec, options=tuple(o for o in spec.options if o != "undo_reapply"))
         form = ActionForm(spec, request, where, hint=self.initial_hint(name, alert, request))
         asking = None
         actions = self.war_app.services.actions
@@ -178,10 +191,21 @@ class ClusterKeys(WarRoomBase):
                 self.notify(f"{name} cancelled: nothing changed", title="Cancelled", markup=False)
                 return
             break
+        # Waited for here too, so whoever waits for this key's worker sees the outcome.
+        await self.execute_cluster_action(name, preview).wait()
+
+    @work(group="cluster-execute", exit_on_error=False)
+    async def execute_cluster_action(self, name: str, preview: Any) -> None:
+        """Run a confirmed action to its outcome. Its own worker: the "action" group is
+        exclusive, and a key pressed meanwhile (k, n, d...) would cancel it half done."""
+        actions = self.war_app.services.actions
+        if actions is None:  # refused before the form (`why_disabled`): it needs a connection
+            return
         outcome = await actions.execute(preview)
         went_well = outcome.status in ("succeeded", "no-op")
+        what = f"{name} {outcome.target}" if outcome.target else name  # "restore: ...", no gap
         self.notify(
-            safe_text(f"{name} {outcome.target or ''}: {outcome.status}. {outcome.message}"),
+            safe_text(f"{what}: {outcome.status}. {outcome.message}"),
             title="Action outcome",
             severity="information" if went_well else "error",
             markup=False,

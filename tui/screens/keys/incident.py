@@ -86,8 +86,14 @@ class IncidentKeys(WarRoomBase):
             return
         services = self.war_app.services
         record = services.record
-        incident = await self.war_app.in_record(
-            lambda: record.incidents.open(
+
+        def write() -> Incident:
+            # Opened from the selected alert: it keeps the alert's runbook class, and the alert
+            # and its subject's (same class, namespace, workload) are linked, earlier and later.
+            found = None
+            if alert is not None and alert.time_ns is not None:
+                found = record.alerts.find(alert.rule, alert.time_ns)
+            incident = record.incidents.open(
                 answer.title,
                 severity=answer.severity,
                 drill=services.mode == "drill",
@@ -95,8 +101,13 @@ class IncidentKeys(WarRoomBase):
                 commander=self.actor,
                 cluster_context=services.context,
                 namespace=services.namespace,
+                category=found.category if found else None,
             )
-        )
+            if found is not None and found.dedupe_key:
+                record.alerts.link_opening(incident.id, found, actor=self.actor)
+            return incident
+
+        incident = await self.war_app.in_record(write)
         self.incident = incident
         self.notify(f"{incident.id} opened", title="Incident")
         await self.refresh_from_record()
