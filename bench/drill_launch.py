@@ -81,7 +81,8 @@ def run_in_terminal(
         # make every run compile every module, as only a user's very first run does.
         child_env = {k: v for k, v in os.environ.items() if k not in UNSET_FOR_CHILD}
         os.execve(argv[0], argv, {**child_env, "TERM": "xterm-256color", **(env or {})})
-    seen, at = b"", {}
+    seen = b""
+    at: dict[str, float] = {}  # mark -> seconds after the start it appeared
     ended = False
     while len(at) < len(marks) and time.perf_counter() - started < limit:
         ready, _, _ = select.select([terminal], [], [], 0.01)

@@ -63,8 +63,9 @@ async def measure(runs: int) -> int:
         writes: list[float] = []
         engine = session.engine
         for run in range(runs):
-            changed = copy.deepcopy(state.get(NP, "NetworkPolicy", "voicehive",
-                                              "external-api-segmentation"))
+            current = state.get(NP, "NetworkPolicy", "voicehive", "external-api-segmentation")
+            assert current is not None  # the scenario's own policy
+            changed = copy.deepcopy(current)
             excepts = changed["spec"]["egress"][0]["to"][0]["ipBlock"]["except"]
             if run % 2 == 0:
                 excepts.append("203.0.113.66/32")

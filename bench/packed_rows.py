@@ -67,7 +67,7 @@ def main() -> None:
     path = cached_record(args.alerts, args.timeline)
     with Record.open(path, readonly=True) as record:
         incident = record.incidents.list()[0]
-        reads = {
+        reads: dict[str, tuple[str, list[object]]] = {
             "timeline": (
                 "SELECT * FROM timeline WHERE incident_id = ? ORDER BY seq",
                 [incident.id],

@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -145,7 +146,7 @@ print(json.dumps({{**figures, "size": size}}))
 """
 
 
-def run_child(code: str, *args: str, what: str) -> dict:
+def run_child(code: str, *args: str, what: str) -> dict[str, Any]:
     """Run `code` (its `{repo}` filled in) in a fresh interpreter, so its time and peak RSS are
     its own; the figures are the JSON object on the last line it prints."""
     done = subprocess.run(
@@ -156,10 +157,11 @@ def run_child(code: str, *args: str, what: str) -> dict:
     )
     if done.returncode != 0:
         raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
 
 
-def measure(what: str, path: Path, *extra: str) -> dict:
+def measure(what: str, path: Path, *extra: str) -> dict[str, Any]:
     return run_child(MEASURE, what, str(path), "-", *extra, what=what)
 
 

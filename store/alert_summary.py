@@ -143,7 +143,7 @@ def refresh_rollup_in(conn: sqlite3.Connection) -> int:
         (mark,),
     )
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (ROLLUP_MARK, str(head)))
-    return added
+    return int(added)
 
 
 def fold_linked_in(conn: sqlite3.Connection, seqs: list[int]) -> None:

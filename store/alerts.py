@@ -153,13 +153,13 @@ class Alerts:
 
     def count(self, incident_id: str | None = None) -> int:
         if incident_id is None:
-            return self.record.query("SELECT count(*) FROM alerts")[0][0]
-        return self.record.query(
+            return int(self.record.query("SELECT count(*) FROM alerts")[0][0])
+        return int(self.record.query(
             "SELECT count(*) FROM alerts WHERE incident_id = ?", (incident_id,)
-        )[0][0]
+        )[0][0])
 
     def rejected_count(self) -> int:
-        return self.record.query("SELECT count(*) FROM rejected_inputs")[0][0]
+        return int(self.record.query("SELECT count(*) FROM rejected_inputs")[0][0])
 
     # --- linking to an incident after recording (the rule: store/alert_links.py) ---------
 

@@ -117,7 +117,7 @@ def hash_at(conn: sqlite3.Connection, version: int, seq: int) -> str | None:
     for table in chained_tables(version):
         row = conn.execute(f"SELECT hash FROM {table} WHERE seq = ?", (seq,)).fetchone()
         if row is not None:
-            return row[0]
+            return str(row[0])
     return None
 
 

@@ -80,6 +80,6 @@ class Timeline:
         return sorted(map(TimelineEntry.from_row, rows), key=_by_seq)
 
     def count(self, incident_id: str) -> int:
-        return self.record.query(
+        return int(self.record.query(
             "SELECT count(*) FROM timeline WHERE incident_id = ?", (incident_id,)
-        )[0][0]
+        )[0][0])

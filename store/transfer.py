@@ -181,7 +181,7 @@ def _mostly(conn: sqlite3.Connection, incident_id: str) -> bool:
         "SELECT count(*) FROM alerts WHERE incident_id = ?", (incident_id,)
     ).fetchone()
     (everyone,) = conn.execute("SELECT count(*) FROM alerts").fetchone()
-    return mine * 2 >= everyone > 0
+    return bool(mine * 2 >= everyone > 0)
 
 
 def _content(table: str, row: Entry) -> tuple[tuple[Any, ...], str]:
@@ -269,7 +269,7 @@ def _copy_outbox_state(
 
 
 def _new_row_id(conn: sqlite3.Connection, table: str, seq: int) -> int:
-    return conn.execute(f"SELECT id FROM {table} WHERE seq = ?", (seq,)).fetchone()[0]
+    return int(conn.execute(f"SELECT id FROM {table} WHERE seq = ?", (seq,)).fetchone()[0])
 
 
 def _origin_digest(conn: sqlite3.Connection) -> str:

@@ -98,7 +98,9 @@ def verify_chain(conn: sqlite3.Connection, anchors: Iterable[Anchor] = ()) -> Ve
         raise NotARecord("not a warroom record (it has no schema version)")
     checked: dict[str, int] = {}
 
-    def result(problem: Problem | None, entries: int = 0, head: str = chain.GENESIS) -> Any:
+    def result(
+        problem: Problem | None, entries: int = 0, head: str = chain.GENESIS
+    ) -> VerifyResult:
         return VerifyResult(problem is None, entries, head, problem, anchors, version, checked)
 
     problem = check_schema(conn, version)

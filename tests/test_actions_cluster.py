@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,12 +15,12 @@ from actions.kube.cluster import NAMESPACE, ClusterError, ClusterOptions, connec
 from tests.plugins.actions import closed_port
 
 
-def drill_config(server: DrillServerThread, **options: str) -> dict:
+def drill_config(server: DrillServerThread, **options: str) -> dict[str, Any]:
     """A kubeconfig for the drill server, with its token."""
     return build_kubeconfig(server.url, token=server.token, ca_pem=server.ca_pem, **options)
 
 
-def write(path: Path, document: dict) -> Path:
+def write(path: Path, document: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(document))
     return path
@@ -114,3 +116,43 @@ async def test_configuration_problems_say_what_to_do(isolated_env: Path, tmp_pat
     broken.write_text("clusters: [\n")
     with pytest.raises(ClusterError, match="cannot use kubeconfig"):
         await connect(ClusterOptions(kubeconfig=str(broken)))
+
+
+@pytest.mark.parametrize("answer", [["a", "list"], "a string", 42])
+async def test_an_object_answered_with_anything_else_is_the_servers_error(
+    isolated_env: Path, tmp_path: Path, answer: object
+) -> None:
+    """A GET, create or patch of one object answered with other JSON is a server error said
+    as one (ClusterError), never a value the caller takes for an object and trips over later."""
+    from aiohttp import web
+
+    from actions.kube.cluster import NETWORK_POLICY
+
+    async def wrong_shape(request: web.Request) -> web.Response:
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", wrong_shape)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        config = write(tmp_path / "k.yaml", build_kubeconfig(f"http://127.0.0.1:{port}", token="t"))
+        cluster = await connect(ClusterOptions(kubeconfig=str(config)))
+        async with cluster:
+            policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                      "metadata": {"name": "p"}}
+            merge = "application/merge-patch+json"
+            calls: tuple[Callable[[], Awaitable[object]], ...] = (
+                lambda: cluster.get(NETWORK_POLICY, "default-deny"),
+                lambda: cluster.create(policy),
+                lambda: cluster.patch(NETWORK_POLICY, "p", {}, patch_type=merge),
+            )
+            for call in calls:
+                with pytest.raises(ClusterError, match="answer is not a Kubernetes object") as bad:
+                    await call()
+                assert bad.value.cause == "server-error"
+    finally:
+        await runner.cleanup()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,8 @@ from actions.sources.detection import IncidentProposal
 from actions.sources.live import LiveSources
 from store import Record
 from tests.isolation_helpers import cut_off
+from tests.plugins.actions import stored
+from tests.plugins.drill_scenarios import DrillFactory
 from tests.sources_helpers import RunningSource, eventually
 from tui.cli.main import main
 
@@ -41,7 +41,9 @@ async def act(*args: str) -> int:
     return await asyncio.to_thread(main, list(args))
 
 
-async def test_the_drill_ships_its_desired_state_and_drift_shows(drill_factory: Callable) -> None:
+async def test_the_drill_ships_its_desired_state_and_drift_shows(
+    drill_factory: DrillFactory,
+) -> None:
     drill = await drill_factory("network-policy-drift")
     assert findings(drill) == []
     text = drill.desired_state.read_text()
@@ -54,7 +56,7 @@ async def test_the_drill_ships_its_desired_state_and_drift_shows(drill_factory: 
 
 
 async def test_drift_records_a_p2_alert_and_proposes_an_incident(
-    drill_factory: Callable, record: Record
+    drill_factory: DrillFactory, record: Record
 ) -> None:
     drill = await drill_factory("network-policy-drift", serve=True)
     cluster = await connect(ClusterOptions(kubeconfig=str(drill.kubeconfig_path)))
@@ -81,7 +83,7 @@ async def test_drift_records_a_p2_alert_and_proposes_an_incident(
 
 
 async def test_reapply_puts_the_desired_policies_back_and_restore_can_undo_it(
-    drill_factory: Callable, record_path: Path
+    drill_factory: DrillFactory, record_path: Path
 ) -> None:
     drill = await drill_factory("network-policy-drift", serve=True)
     drift(drill)
@@ -118,11 +120,11 @@ async def test_reapply_puts_the_desired_policies_back_and_restore_can_undo_it(
 
 
 async def test_reapply_keeps_an_isolation_in_progress(
-    drill_factory: Callable, record_path: Path
+    drill_factory: DrillFactory, record_path: Path
 ) -> None:
     drill = await drill_factory("dns-exfiltration", serve=True)
     cut_off(drill.state, "orchestrator")
-    loosened = copy.deepcopy(drill.state.get(NP, "NetworkPolicy", NS, "external-api-segmentation"))
+    loosened = stored(drill.state, NP, "NetworkPolicy", NS, "external-api-segmentation")
     loosened["spec"]["egress"][0]["to"][0]["ipBlock"]["except"] = []
     drill.state.replace(loosened)
     code = await act(
@@ -137,7 +139,7 @@ async def test_reapply_keeps_an_isolation_in_progress(
         str(drill.kubeconfig_path),
     )
     assert code == 0
-    segmentation = drill.state.get(NP, "NetworkPolicy", NS, "external-api-segmentation")
+    segmentation = stored(drill.state, NP, "NetworkPolicy", NS, "external-api-segmentation")
     assert segmentation["spec"]["egress"][0]["to"][0]["ipBlock"]["except"] != []
     assert {"key": "warroom.io/quarantine", "operator": "DoesNotExist"} in (
         segmentation["spec"]["podSelector"]["matchExpressions"]
@@ -155,7 +157,7 @@ async def test_reapply_keeps_an_isolation_in_progress(
     ],
 )
 async def test_reapply_refuses_a_bad_desired_state_file(
-    drill_factory: Callable,
+    drill_factory: DrillFactory,
     record_path: Path,
     tmp_path: Path,
     content: str | None,

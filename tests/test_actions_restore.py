@@ -27,7 +27,8 @@ ORIGINAL_EXCEPT = ["10.0.0.0/8", "169.254.169.254/32"]
 
 def except_list(server: DrillServerThread) -> list[str]:
     policy = stored(server.state, NP, "NetworkPolicy", NS, "external-api-segmentation")
-    return policy["spec"]["egress"][0]["to"][0]["ipBlock"]["except"]
+    listed: list[str] = policy["spec"]["egress"][0]["to"][0]["ipBlock"]["except"]
+    return listed
 
 
 async def run(runbook: RunbookActions, request: ActionRequest) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ async def test_istio_sync_policies_and_warnings(
 async def test_istiod_refusing_the_debug_request_is_not_no_proxies(
     cluster: Cluster, drill_server: DrillServerThread
 ) -> None:
-    def refuse() -> list[dict]:
+    def refuse() -> list[dict[str, Any]]:
         raise api_status.error(401, "Unauthorized", "authentication failed")
 
     drill_server.state.syncz_provider = refuse

@@ -140,9 +140,9 @@ def test_a_linked_alert_keeps_the_hash_it_was_chained_with(
     assert tuple(link[0]) == (incident.id, "proposal", "ic")
 
     def holds(values: dict[str, object]) -> bool:
-        return row["hash"] == chain.link_hash(
+        return bool(row["hash"] == chain.link_hash(
             row["prev_hash"], row["seq"], chain.content_hash("alerts", values)
-        )
+        ))
 
     arrival = content_at_arrival(record.conn, row["seq"], content)
     assert arrival is not None

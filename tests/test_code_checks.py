@@ -22,7 +22,10 @@ def test_ruff_finds_nothing() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_mypy_finds_nothing_in_the_three_layers() -> None:
+def test_mypy_strict_finds_nothing_in_the_layers_the_tests_and_the_benches() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert config["strict"] is True
+    assert set(config["files"]) == {"tui", "actions", "store", "tests", "bench"}
     done = check("mypy")  # files and options from pyproject.toml
     assert done.returncode == 0, done.stdout + done.stderr
 

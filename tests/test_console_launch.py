@@ -47,7 +47,7 @@ async def test_drill_console_follows_the_drill_and_records_what_it_shows(
                 assert services.namespace == "voicehive"
         assert record.alerts.count() > 0  # what the pane showed is in the record
         # Each alert says which pod's log it came from.
-        assert record.alerts.latest(limit=1)[0].origin.startswith(("falco:", "coredns"))
+        assert (record.alerts.latest(limit=1)[0].origin or "").startswith(("falco:", "coredns"))
     finally:
         drill.stop()
 

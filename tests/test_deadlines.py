@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from store.report.deadlines import (
     DETAILED_REPORT,
     EXECUTIVE_SUMMARY,
     GDPR_NOTIFICATION,
+    Due,
     due_for,
     due_items,
     mark_done,
@@ -18,7 +20,7 @@ from store.report.deadlines import (
 from tests.plugins.record import FrozenClock
 
 
-def by_kind(items):
+def by_kind(items: Iterable[Due]) -> dict[str, Due]:
     return {item.kind: item for item in items}
 
 

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 import urllib3
-from kubernetes import client, config
+from kubernetes import client
 
 from actions.drill.server import DrillServerThread
-from tests.plugins.drill import SEED_TIME, KubectlRunner, raw_request
+from tests.plugins.drill import SEED_TIME, KubectlRunner, new_sync_client, raw_request
 
 NP = "networking.k8s.io/v1"
 
 
 @pytest.fixture
 def core(drill_kubeconfig: Path) -> client.CoreV1Api:
-    return client.CoreV1Api(config.new_client_from_config(str(drill_kubeconfig)))
+    return client.CoreV1Api(new_sync_client(drill_kubeconfig))
 
 
 def _body(error: client.ApiException) -> dict[str, Any]:
@@ -207,7 +207,7 @@ def test_unknown_policy_type_is_unsupported_value(kubectl: KubectlRunner,
 
 def test_policy_field_errors_come_back_as_causes_with_paths(
         drill_kubeconfig: Path) -> None:
-    api = client.NetworkingV1Api(config.new_client_from_config(str(drill_kubeconfig)))
+    api = client.NetworkingV1Api(new_sync_client(drill_kubeconfig))
     body: Any = {"apiVersion": NP, "kind": "NetworkPolicy", "metadata": {"name": "bad"}, "spec": {
         "podSelector": {"matchExpressions": [{"key": "app", "operator": "In"}]},
         "egress": [{"to": [{"ipBlock": {"cidr": "203.0.113.7", "except": ["10.0.0.0/8"]}},

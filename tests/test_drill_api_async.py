@@ -10,33 +10,42 @@ from pathlib import Path
 
 import pytest
 from kubernetes.aio import client as aio_client
-from kubernetes.aio import config as aio_config
 
 from actions.drill.apiserver.cluster_state import ClusterState
 from actions.drill.server import DrillApiServer, DrillServerThread
-from tests.plugins.drill import seed_drill_cluster
+from tests.plugins.drill import new_async_client, seed_drill_cluster
 
 
 async def test_list_patch_and_errors(drill_kubeconfig: Path) -> None:
-    api = await aio_config.new_client_from_config(str(drill_kubeconfig))
+    api = await new_async_client(drill_kubeconfig)
     async with api:
         networking = aio_client.NetworkingV1Api(api)
         listed = await networking.list_namespaced_network_policy("voicehive")
-        assert [p.metadata.name for p in listed.items] == ["external-api-segmentation"]
+        # kubernetes.aio has models of its own, every field optional too.
+        assert [p.metadata and p.metadata.name for p in listed.items] == [
+            "external-api-segmentation"]
         patched = await networking.patch_namespaced_network_policy(
             "external-api-segmentation", "voicehive",
             [{"op": "add", "path": "/spec/egress/0/to/0/ipBlock/except/-",
               "value": "203.0.113.7/32"}])
-        assert patched.spec.egress[0].to[0].ip_block._except[-1] == "203.0.113.7/32"
+        egress = patched.spec.egress if patched.spec else None
+        assert egress
+        peers = egress[0].to
+        assert peers
+        block = peers[0].ip_block
+        assert block
+        assert block._except
+        assert block._except[-1] == "203.0.113.7/32"
         with pytest.raises(aio_client.ApiException) as caught:
             await networking.read_namespaced_network_policy("missing", "voicehive")
         assert caught.value.status == 404
+        assert caught.value.body is not None
         assert json.loads(caught.value.body)["reason"] == "NotFound"
 
 
 async def test_follow_logs(drill_server: DrillServerThread, drill_kubeconfig: Path) -> None:
     state = drill_server.state
-    api = await aio_config.new_client_from_config(str(drill_kubeconfig))
+    api = await new_async_client(drill_kubeconfig)
     async with api:
         core = aio_client.CoreV1Api(api)
         response = await core.read_namespaced_pod_log_without_preload_content(
@@ -55,7 +64,7 @@ async def test_server_on_the_callers_loop(tmp_path: Path) -> None:
     await server.start()
     try:
         config_path = server.write_kubeconfig(tmp_path / "config")
-        api = await aio_config.new_client_from_config(str(config_path))
+        api = await new_async_client(config_path)
         async with api:
             pods = await aio_client.CoreV1Api(api).list_namespaced_pod(
                 "falco-system", label_selector="app=falco")

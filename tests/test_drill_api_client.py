@@ -11,23 +11,41 @@ from typing import Any
 
 import pytest
 import urllib3
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 
 from actions.drill.server import DrillServerThread
-from tests.plugins.drill import raw_request
+from tests.plugins.drill import (
+    as_object,
+    except_list,
+    meta,
+    name_of,
+    new_sync_client,
+    present,
+    raw_request,
+)
 
 NP = "networking.k8s.io/v1"
 
 
 @pytest.fixture
 def api(drill_kubeconfig: Path) -> Iterator[client.ApiClient]:
-    api_client = config.new_client_from_config(str(drill_kubeconfig))
-    yield api_client
-    api_client.close()
+    with new_sync_client(drill_kubeconfig) as api_client:  # closes it
+        yield api_client
 
 
 def _status(error: client.ApiException) -> dict[str, Any]:
-    return json.loads(error.body)
+    assert error.body is not None  # the server's Status
+    status: dict[str, Any] = json.loads(error.body)
+    return status
+
+
+def create_policy(
+    networking: client.NetworkingV1Api, namespace: str, manifest: dict[str, Any], **options: Any
+) -> client.V1NetworkPolicy:
+    """Create from a manifest as a script writes it: the client sends a dict body as it is,
+    though kubernetes.client annotates the body as the model only (hence the one ignore)."""
+    create = networking.create_namespaced_network_policy
+    return create(namespace, manifest, **options)  # type: ignore[arg-type]
 
 
 def _policy(name: str, **spec: Any) -> dict[str, Any]:
@@ -38,20 +56,21 @@ def _policy(name: str, **spec: Any) -> dict[str, Any]:
 
 
 def test_create_fills_server_fields(api: client.ApiClient) -> None:
-    created = client.NetworkingV1Api(api).create_namespaced_network_policy(
-        "voicehive", _policy("emergency-isolation-1"))
-    assert created.metadata.uid
-    assert created.metadata.creation_timestamp.tzinfo is not None
-    assert created.metadata.generation == 1
-    assert int(created.metadata.resource_version) > 0
+    created = create_policy(
+        client.NetworkingV1Api(api), "voicehive", _policy("emergency-isolation-1"))
+    assert meta(created).uid
+    assert present(meta(created).creation_timestamp).tzinfo is not None
+    assert meta(created).generation == 1
+    assert int(present(meta(created).resource_version)) > 0
 
 
 def test_generate_name(api: client.ApiClient) -> None:
     body = _policy("")
     body["metadata"] = {"generateName": "emergency-isolation-"}
-    created = client.NetworkingV1Api(api).create_namespaced_network_policy("voicehive", body)
-    assert created.metadata.name.startswith("emergency-isolation-")
-    assert len(created.metadata.name) == len("emergency-isolation-") + 5
+    created = create_policy(client.NetworkingV1Api(api), "voicehive", body)
+    name = name_of(created)
+    assert name.startswith("emergency-isolation-")
+    assert len(name) == len("emergency-isolation-") + 5
 
 
 def test_get_missing_is_not_found_status(api: client.ApiClient) -> None:
@@ -67,27 +86,27 @@ def test_get_missing_is_not_found_status(api: client.ApiClient) -> None:
 
 def test_duplicate_create_is_already_exists(api: client.ApiClient) -> None:
     networking = client.NetworkingV1Api(api)
-    networking.create_namespaced_network_policy("voicehive", _policy("dup"))
+    create_policy(networking, "voicehive", _policy("dup"))
     with pytest.raises(client.ApiException) as caught:
-        networking.create_namespaced_network_policy("voicehive", _policy("dup"))
+        create_policy(networking, "voicehive", _policy("dup"))
     assert caught.value.status == 409
     assert _status(caught.value)["reason"] == "AlreadyExists"
 
 
 def test_create_in_missing_namespace(api: client.ApiClient) -> None:
     with pytest.raises(client.ApiException) as caught:
-        client.NetworkingV1Api(api).create_namespaced_network_policy("nowhere", _policy("x"))
+        create_policy(client.NetworkingV1Api(api), "nowhere", _policy("x"))
     assert caught.value.status == 404
     assert _status(caught.value)["message"] == 'namespaces "nowhere" not found'
 
 
 def test_list_by_label_selectors(api: client.ApiClient) -> None:
     core = client.CoreV1Api(api)
-    assert [p.metadata.name for p in core.list_namespaced_pod(
+    assert [name_of(p) for p in core.list_namespaced_pod(
         "falco-system", label_selector="app=falco").items] == ["falco-m4n8q", "falco-x7k2p"]
-    assert core.list_namespaced_pod("voicehive", label_selector="app in (tts-router)").items[0] \
-        .metadata.name == "tts-router-7c9d8e6f5a-q7w3e"
-    assert [p.metadata.name for p in core.list_namespaced_pod(
+    routers = core.list_namespaced_pod("voicehive", label_selector="app in (tts-router)").items
+    assert name_of(routers[0]) == "tts-router-7c9d8e6f5a-q7w3e"
+    assert [name_of(p) for p in core.list_namespaced_pod(
         "voicehive", label_selector="app notin (tts-router),app").items] == [
         "orchestrator-6f8d9c7b5d-k2x9p"]
     assert core.list_namespaced_pod("voicehive", label_selector="!app").items == []
@@ -98,7 +117,7 @@ def test_empty_list_has_items_and_kind(api: client.ApiClient) -> None:
     listed = client.NetworkingV1Api(api).list_namespaced_network_policy("kube-system")
     assert listed.items == []
     assert listed.kind == "NetworkPolicyList"
-    assert listed.metadata.resource_version
+    assert present(listed.metadata).resource_version
 
 
 def test_events_by_field_selector(api: client.ApiClient) -> None:
@@ -107,7 +126,7 @@ def test_events_by_field_selector(api: client.ApiClient) -> None:
         "voicehive", field_selector="involvedObject.name=orchestrator-6f8d9c7b5d-k2x9p,"
                                     "type=Warning")
     assert [e.reason for e in events.items] == ["Unhealthy"]
-    assert events.items[0].last_timestamp.tzinfo is not None
+    assert present(events.items[0].last_timestamp).tzinfo is not None
     updated = core.list_namespaced_event("voicehive", field_selector="reason=NetworkPolicyUpdated")
     assert [e.involved_object.name for e in updated.items] == ["external-api-segmentation"]
     assert len(core.list_namespaced_event("voicehive", field_selector="type!=Warning").items) == 2
@@ -120,8 +139,8 @@ def test_json_patch_appends_to_except(api: client.ApiClient) -> None:
         [{"op": "test", "path": "/spec/egress/0/to/0/ipBlock/cidr", "value": "0.0.0.0/0"},
          {"op": "add", "path": "/spec/egress/0/to/0/ipBlock/except/-",
           "value": "203.0.113.7/32"}])
-    assert patched.spec.egress[0].to[0].ip_block._except[-1] == "203.0.113.7/32"
-    assert patched.metadata.generation == 2
+    assert except_list(patched)[-1] == "203.0.113.7/32"
+    assert meta(patched).generation == 2
 
 
 def test_failing_json_patch_test_is_422_and_changes_nothing(
@@ -150,15 +169,15 @@ def test_strategic_merge_dict_patch_of_service_account(api: client.ApiClient) ->
     patched = client.CoreV1Api(api).patch_namespaced_service_account(
         "orchestrator", "voicehive",
         {"metadata": {"annotations": {"security.voicehive.io/disabled": "true"}}})
-    assert patched.metadata.annotations == {"security.voicehive.io/disabled": "true"}
-    assert patched.secrets[0].name == "orchestrator-token"
+    assert meta(patched).annotations == {"security.voicehive.io/disabled": "true"}
+    assert present(patched.secrets)[0].name == "orchestrator-token"
 
 
 def test_strategic_merge_of_pod_containers_by_name(api: client.ApiClient) -> None:
     patched = client.CoreV1Api(api).patch_namespaced_pod(
         "orchestrator-6f8d9c7b5d-k2x9p", "voicehive",
         {"spec": {"containers": [{"name": "orchestrator", "image": "registry.local/o:2"}]}})
-    assert [(c.name, c.image) for c in patched.spec.containers] == [
+    assert [(c.name, c.image) for c in present(patched.spec).containers] == [
         ("orchestrator", "registry.local/o:2")]
 
 
@@ -169,16 +188,16 @@ def test_merge_patch_null_deletes(api: client.ApiClient) -> None:
     patched = core.patch_namespaced_service_account(
         "tts-router", "voicehive", {"metadata": {"annotations": {"a": None}}},
         _content_type="application/merge-patch+json")
-    assert patched.metadata.annotations == {"b": "2"}
+    assert meta(patched).annotations == {"b": "2"}
 
 
 def test_replace_with_stale_resource_version_conflicts(api: client.ApiClient) -> None:
     networking = client.NetworkingV1Api(api)
     current = networking.read_namespaced_network_policy("external-api-segmentation", "voicehive")
-    current.spec.egress[0].to[0].ip_block._except.append("198.51.100.1/32")
+    except_list(current).append("198.51.100.1/32")
     replaced = networking.replace_namespaced_network_policy(
         "external-api-segmentation", "voicehive", current)
-    assert replaced.metadata.resource_version != current.metadata.resource_version
+    assert meta(replaced).resource_version != meta(current).resource_version
     with pytest.raises(client.ApiException) as caught:
         networking.replace_namespaced_network_policy(
             "external-api-segmentation", "voicehive", current)
@@ -192,26 +211,26 @@ def test_write_that_changes_nothing_keeps_the_version(api: client.ApiClient) -> 
     current = networking.read_namespaced_network_policy("external-api-segmentation", "voicehive")
     again = networking.replace_namespaced_network_policy(
         "external-api-segmentation", "voicehive", current)
-    assert again.metadata.resource_version == current.metadata.resource_version
+    assert meta(again).resource_version == meta(current).resource_version
 
 
 def test_dry_run_create_and_delete_change_nothing(api: client.ApiClient,
                                                   drill_server: DrillServerThread) -> None:
     networking = client.NetworkingV1Api(api)
     before = drill_server.state.resource_version
-    previewed = networking.create_namespaced_network_policy(
+    previewed = create_policy(networking, 
         "voicehive", _policy("preview"), dry_run="All")
-    assert previewed.metadata.name == "preview"
+    assert name_of(previewed) == "preview"
     networking.delete_namespaced_network_policy("external-api-segmentation", "voicehive",
                                                 dry_run="All")
     assert drill_server.state.resource_version == before
-    assert [p.metadata.name for p in networking.list_namespaced_network_policy(
+    assert [name_of(p) for p in networking.list_namespaced_network_policy(
         "voicehive").items] == ["external-api-segmentation"]
 
 
 def test_other_dry_run_values_are_invalid(api: client.ApiClient) -> None:
     with pytest.raises(client.ApiException) as caught:
-        client.NetworkingV1Api(api).create_namespaced_network_policy(
+        create_policy(client.NetworkingV1Api(api), 
             "voicehive", _policy("x"), dry_run="Yes")
     assert caught.value.status == 422
     assert _status(caught.value)["details"]["kind"] == "CreateOptions"
@@ -268,19 +287,19 @@ def test_istio_policy_via_custom_objects_both_versions(api: client.ApiClient) ->
             "spec": {"selector": {"matchLabels": {"app": "orchestrator"}}}}
     custom.create_namespaced_custom_object("security.istio.io", "v1beta1", "voicehive",
                                            "authorizationpolicies", body)
-    shown = custom.get_namespaced_custom_object("security.istio.io", "v1", "voicehive",
-                                                "authorizationpolicies", "emergency-deny-1")
+    shown = as_object(custom.get_namespaced_custom_object(
+        "security.istio.io", "v1", "voicehive", "authorizationpolicies", "emergency-deny-1"))
     assert shown["apiVersion"] == "security.istio.io/v1"
-    listed = custom.list_namespaced_custom_object("security.istio.io", "v1", "voicehive",
-                                                  "authorizationpolicies",
-                                                  label_selector="emergency=true")
+    listed = as_object(custom.list_namespaced_custom_object(
+        "security.istio.io", "v1", "voicehive", "authorizationpolicies",
+        label_selector="emergency=true"))
     assert [i["metadata"]["name"] for i in listed["items"]] == ["emergency-deny-1"]
-    patched = custom.patch_namespaced_custom_object(
+    patched = as_object(custom.patch_namespaced_custom_object(
         "security.istio.io", "v1", "voicehive", "authorizationpolicies", "emergency-deny-1",
-        {"spec": {"action": "DENY", "rules": [{}]}})
+        {"spec": {"action": "DENY", "rules": [{}]}}))
     assert patched["spec"]["action"] == "DENY"
-    deleted = custom.delete_namespaced_custom_object(
-        "security.istio.io", "v1", "voicehive", "authorizationpolicies", "emergency-deny-1")
+    deleted = as_object(custom.delete_namespaced_custom_object(
+        "security.istio.io", "v1", "voicehive", "authorizationpolicies", "emergency-deny-1"))
     assert deleted["metadata"]["name"] == "emergency-deny-1"
 
 
@@ -307,8 +326,8 @@ def test_linkerd_server_and_server_authorization(api: client.ApiClient) -> None:
          "metadata": {"name": "emergency-block-1"},
          "spec": {"server": {"name": "orchestrator-server"},
                   "client": {"meshTLS": {"serviceAccounts": [{"name": "none"}]}}}})
-    servers = custom.list_namespaced_custom_object("policy.linkerd.io", "v1beta3", "voicehive",
-                                                   "servers")
+    servers = as_object(custom.list_namespaced_custom_object(
+        "policy.linkerd.io", "v1beta3", "voicehive", "servers"))
     assert [s["spec"]["port"] for s in servers["items"]] == [8080]
     with pytest.raises(client.ApiException) as caught:
         custom.create_namespaced_custom_object(
@@ -329,16 +348,16 @@ def test_unknown_plural_is_404(api: client.ApiClient) -> None:
 def test_delete_collection_by_label(api: client.ApiClient) -> None:
     networking = client.NetworkingV1Api(api)
     for name in ("emergency-isolation-1", "emergency-isolation-2"):
-        networking.create_namespaced_network_policy("voicehive", _policy(name))
+        create_policy(networking, "voicehive", _policy(name))
     networking.delete_collection_namespaced_network_policy("voicehive",
                                                            label_selector="emergency=true")
-    assert [p.metadata.name for p in networking.list_namespaced_network_policy(
+    assert [name_of(p) for p in networking.list_namespaced_network_policy(
         "voicehive").items] == ["external-api-segmentation"]
 
 
 def test_token_secret_delete(api: client.ApiClient) -> None:
     core = client.CoreV1Api(api)
-    result = core.delete_namespaced_secret("orchestrator-token", "voicehive")
+    result = as_object(core.delete_namespaced_secret("orchestrator-token", "voicehive"))
     assert (result["kind"], result["status"]) == ("Status", "Success")
     with pytest.raises(client.ApiException):
         core.read_namespaced_secret("orchestrator-token", "voicehive")
@@ -350,13 +369,13 @@ def test_injected_faults_never_change_state(api: client.ApiClient,
     drill_server.state.inject_fault("POST", r"/networkpolicies$", 403, times=1)
     drill_server.state.inject_fault("DELETE", r"/networkpolicies/external-api", 409, times=1)
     with pytest.raises(client.ApiException) as forbidden:
-        networking.create_namespaced_network_policy("voicehive", _policy("blocked"))
+        create_policy(networking, "voicehive", _policy("blocked"))
     with pytest.raises(client.ApiException) as conflict:
         networking.delete_namespaced_network_policy("external-api-segmentation", "voicehive")
     assert (forbidden.value.status, conflict.value.status) == (403, 409)
-    assert [p.metadata.name for p in networking.list_namespaced_network_policy(
+    assert [name_of(p) for p in networking.list_namespaced_network_policy(
         "voicehive").items] == ["external-api-segmentation"]
-    networking.create_namespaced_network_policy("voicehive", _policy("blocked"))  # used up
+    create_policy(networking, "voicehive", _policy("blocked"))  # used up
 
 
 def test_injected_hang_times_out_the_client(api: client.ApiClient,
@@ -401,7 +420,8 @@ def test_self_subject_access_review_json(api: client.ApiClient,
         review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
             resource_attributes=client.V1ResourceAttributes(
                 verb=verb, resource=resource, group=group, namespace="voicehive")))
-        return authorization.create_self_subject_access_review(review).status.allowed
+        return present(present(authorization.create_self_subject_access_review(review).status)
+                       .allowed)
 
     assert can("delete", "secrets") is True
     assert can("patch", "networkpolicies", "networking.k8s.io") is False
@@ -413,14 +433,16 @@ def test_watch_streams_synthetic_added_then_changes(api: client.ApiClient,
     late = _policy("emergency-isolation-9")
     late["metadata"]["namespace"] = "voicehive"
     seen = []
-    stream = watch.Watch()
-    for event in stream.stream(networking.list_namespaced_network_policy, "voicehive",
-                               timeout_seconds=5):
+    # kubernetes.watch is not annotated (kubernetes.client is).
+    stream = watch.Watch()  # type: ignore[no-untyped-call]
+    for event in stream.stream(  # type: ignore[no-untyped-call]
+        networking.list_namespaced_network_policy, "voicehive", timeout_seconds=5
+    ):
         seen.append((event["type"], event["object"].metadata.name))
         if len(seen) == 1:
             drill_server.state.create(late)  # the watch is open: this must come as an event
         if len(seen) == 2:
-            stream.stop()
+            stream.stop()  # type: ignore[no-untyped-call]
     assert seen == [("ADDED", "external-api-segmentation"), ("ADDED", "emergency-isolation-9")]
 
 
@@ -478,8 +500,10 @@ def test_pod_log_follow_streams_lines_as_they_come(api: client.ApiClient,
     core = client.CoreV1Api(api)
     state = drill_server.state
     # The call returns once the headers are in, and the server follows before sending them.
-    response = core.read_namespaced_pod_log("falco-m4n8q", "falco-system", follow=True,
-                                            tail_lines=0, _preload_content=False)
+    # Without preloading the call returns urllib3's response; kubernetes.client annotates `str`.
+    response: urllib3.BaseHTTPResponse = core.read_namespaced_pod_log(  # type: ignore[assignment]
+        "falco-m4n8q", "falco-system", follow=True, tail_lines=0, _preload_content=False
+    )
     for n in range(3):
         threading.Timer(0.2 * (n + 1), state.append_log,
                         ("falco-system", "falco-m4n8q", f"line {n}")).start()
@@ -539,12 +563,12 @@ def test_peer_authentications_across_namespaces(api: client.ApiClient) -> None:
         "security.istio.io", "v1", "istio-system", "peerauthentications",
         {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
          "metadata": {"name": "default"}, "spec": {"mtls": {"mode": "PERMISSIVE"}}})
-    listed = custom.list_cluster_custom_object("security.istio.io", "v1beta1",
-                                               "peerauthentications")
+    listed = as_object(custom.list_cluster_custom_object(
+        "security.istio.io", "v1beta1", "peerauthentications"))
     assert [(i["metadata"]["namespace"], i["spec"]["mtls"]["mode"], i["apiVersion"])
             for i in listed["items"]] == [
         ("istio-system", "PERMISSIVE", "security.istio.io/v1beta1"),
         ("voicehive", "STRICT", "security.istio.io/v1beta1")]
-    one = custom.get_namespaced_custom_object("security.istio.io", "v1", "voicehive",
-                                              "peerauthentications", "default")
+    one = as_object(custom.get_namespaced_custom_object(
+        "security.istio.io", "v1", "voicehive", "peerauthentications", "default"))
     assert one["spec"]["mtls"]["mode"] == "STRICT"

@@ -6,6 +6,7 @@ import json
 import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from tests.plugins.drill import KUBECTL, RUNBOOK_ISOLATION_POLICY, KubectlRunner
 from tests.test_drill_api_workloads import scenario_server  # noqa: F401 - a fixture
 
 
-def _policy(server: DrillServerThread, name: str) -> dict | None:
+def _policy(server: DrillServerThread, name: str) -> dict[str, Any] | None:
     return server.state.get("networking.k8s.io/v1", "NetworkPolicy", "voicehive", name)
 
 

@@ -8,11 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from actions.drill.apiserver import status
 from actions.drill.apiserver.cluster_state import ApiError
 from actions.drill.server import DrillServerThread
+from tests.plugins.drill import new_sync_client
 
 
 def get(server: DrillServerThread, url: str, **options: Any) -> httpx.Response:
@@ -47,12 +48,9 @@ def test_syncz_through_the_service_proxy(drill_server: DrillServerThread,
     filtered = get(drill_server, drill_server.syncz_url, params={"namespace": "voicehive"})
     assert [p["proxy"] for p in filtered.json()] == ["orchestrator-6f8d9c7b5d-k2x9p.voicehive"]
 
-    api = config.new_client_from_config(str(drill_kubeconfig))
-    try:
+    with new_sync_client(drill_kubeconfig) as api:
         body = client.CoreV1Api(api).connect_get_namespaced_service_proxy_with_path(
             "istiod:15014", "istio-system", "debug/syncz")
-    finally:
-        api.close()
     assert "orchestrator-6f8d9c7b5d-k2x9p.voicehive" in str(body)
 
 

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.stream import stream
 
 from actions.drill.apiserver.cluster_state import ClusterState
 from actions.drill.scenario import load_builtin
 from actions.drill.server import DrillServerThread
 from actions.drill.sim.engine import DrillEngine
-from tests.plugins.drill import KubectlRunner, make_kubectl, raw_request
+from tests.plugins.drill import KubectlRunner, make_kubectl, new_sync_client, raw_request
 from tests.plugins.drill_scenarios import DRILL_START
 
 ORCHESTRATOR = "orchestrator-6f8d9c7b5d-k2x9p"
@@ -48,7 +48,7 @@ def kubectl(scenario_server: DrillServerThread, tmp_path: Path) -> KubectlRunner
 @pytest.fixture
 def core(scenario_server: DrillServerThread, tmp_path: Path) -> client.CoreV1Api:
     path = scenario_server.kubeconfig_path(tmp_path / "client")
-    return client.CoreV1Api(config.new_client_from_config(str(path)))
+    return client.CoreV1Api(new_sync_client(path))
 
 
 def _state(server: DrillServerThread) -> ClusterState:

@@ -249,4 +249,5 @@ def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) ->
 
     served.process.send_signal(signal.SIGINT)
     assert served.process.wait(15) == 0
+    assert served.process.stderr is not None
     assert "drill cluster stopped" in served.process.stderr.read()

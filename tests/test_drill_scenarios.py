@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -19,6 +20,7 @@ from actions.drill.sim.falco_rules import RULES, render_alert
 from actions.falco.alert import FalcoAlert
 from actions.falco.parse import parse_line
 from store import DECISIONS, SEVERITIES
+from tests.plugins.drill_scenarios import DrillFactory
 
 BUILTINS = builtin_names()
 WITH_FALCO = [n for n in BUILTINS if any(i.kind == "falco" for i in load_builtin(n).injects)]
@@ -53,7 +55,7 @@ def test_there_is_a_builtin_for_every_runbook_class_and_the_required_stories() -
 
 @pytest.mark.parametrize("name", BUILTINS)
 async def test_builtin_plays_to_its_end_at_high_speed(
-    name: str, drill_factory, manual_clock
+    name: str, drill_factory: DrillFactory, manual_clock: ManualClock
 ) -> None:
     drill = await drill_factory(name, clock=manual_clock, speed=5000)
     await drill.play()
@@ -84,7 +86,9 @@ async def test_builtin_plays_to_its_end_at_high_speed(
 
 
 @pytest.mark.parametrize("name", WITH_FALCO)
-async def test_builtin_falco_lines_are_falco_041_json(name: str, drill_factory) -> None:
+async def test_builtin_falco_lines_are_falco_041_json(
+    name: str, drill_factory: DrillFactory
+) -> None:
     drill = await drill_factory(name, speed=5000)
     await drill.play()
     falco_pods = [p for p in drill.scenario.pods if p.labels.get("app") == "falco"]
@@ -116,7 +120,7 @@ async def test_builtin_falco_lines_are_falco_041_json(name: str, drill_factory) 
         assert parsed.warnings == ()
 
 
-async def test_dns_injects_are_coredns_log_plugin_lines(drill_factory) -> None:
+async def test_dns_injects_are_coredns_log_plugin_lines(drill_factory: DrillFactory) -> None:
     drill = await drill_factory("dns-exfiltration", speed=5000)
     await drill.play()
     lines = [
@@ -137,8 +141,8 @@ async def test_dns_injects_are_coredns_log_plugin_lines(drill_factory) -> None:
     assert "CoreDNS-1.11.3" in lines
 
 
-async def test_a_scenario_plays_the_same_every_time(drill_factory) -> None:
-    def logs(drill) -> dict[str, list[str]]:
+async def test_a_scenario_plays_the_same_every_time(drill_factory: DrillFactory) -> None:
+    def logs(drill: DrillSession) -> dict[str, list[str]]:
         return {p.name: drill.state.logs_of(p.namespace, p.name) for p in drill.scenario.pods}
 
     first = await drill_factory("suspicious-external-ip", clock=ManualClock(), speed=5000)
@@ -225,7 +229,7 @@ def test_render_alert_writes_missing_fields_as_null_and_na_and_keeps_the_depreca
     assert document["output_fields"]["k8s.pod.name"] is None
 
 
-async def test_a_served_session_answers_over_http_and_cleans_up(manual_clock) -> None:
+async def test_a_served_session_answers_over_http_and_cleans_up(manual_clock: ManualClock) -> None:
     session = DrillSession(load_builtin("suspicious-external-ip"), clock=manual_clock, speed=5000)
     await session.start()
     kubeconfig = session.kubeconfig_path
@@ -258,7 +262,7 @@ async def test_a_served_session_answers_over_http_and_cleans_up(manual_clock) ->
 
 
 @pytest.mark.parametrize("name", BUILTINS)
-async def test_every_builtin_starts_healthy(name: str, drill_factory) -> None:
+async def test_every_builtin_starts_healthy(name: str, drill_factory: DrillFactory) -> None:
     """Before the first inject everyday traffic flows: the trouble is the scenario, not a typo."""
     drill = await drill_factory(name)
     traffic = drill.engine.traffic
@@ -267,7 +271,7 @@ async def test_every_builtin_starts_healthy(name: str, drill_factory) -> None:
     assert drill.engine.observations == []
 
 
-async def test_the_dns_tunnel_is_what_the_dns_detector_catches(drill_factory) -> None:
+async def test_the_dns_tunnel_is_what_the_dns_detector_catches(drill_factory: DrillFactory) -> None:
     """The scenario's CoreDNS lines go through the live source's parser and detector."""
     from actions.sources.coredns_log import parse_query
     from actions.sources.dns_detector import DnsTunnelDetector
@@ -302,7 +306,7 @@ async def test_the_dns_tunnel_is_what_the_dns_detector_catches(drill_factory) ->
     ],
 )
 async def test_each_scenario_has_only_the_mesh_it_tells_of(
-    name: str, mesh: str, absent_group: str, absent_namespace: str, drill_factory
+    name: str, mesh: str, absent_group: str, absent_namespace: str, drill_factory: DrillFactory
 ) -> None:
     from actions.kube.cluster import ClusterOptions, connect
     from actions.runbook.mesh_deny import detect_mesh
@@ -331,19 +335,21 @@ async def test_each_scenario_has_only_the_mesh_it_tells_of(
     ],
 )
 async def test_discovery_serves_only_the_mesh_the_scenario_has(
-    name: str, present: str, absent: str, drill_factory, tmp_path
+    name: str, present: str, absent: str, drill_factory: DrillFactory, tmp_path: Path
 ) -> None:
     """kubectl api-resources, the official client's discovery and the storage agree."""
     import asyncio
 
-    from kubernetes import client, config
+    from kubernetes import client
 
-    from tests.plugins.drill import make_kubectl
+    from tests.plugins.drill import make_kubectl, new_sync_client
 
     drill = await drill_factory(name, serve=True)
     home = tmp_path / "home"
     home.mkdir()
-    kubectl = make_kubectl(drill.kubeconfig_path, home)
+    kubeconfig = drill.kubeconfig_path
+    assert kubeconfig is not None  # written once started
+    kubectl = make_kubectl(kubeconfig, home)
 
     # The drill serves on this test's event loop: kubectl and the sync client wait off it.
     listed = await asyncio.to_thread(kubectl, "api-resources", "-o", "name")
@@ -353,7 +359,7 @@ async def test_discovery_serves_only_the_mesh_the_scenario_has(
     assert absent not in groups
 
     def discover() -> set[str]:
-        with config.new_client_from_config(str(drill.kubeconfig_path)) as api:
+        with new_sync_client(kubeconfig) as api:
             return {g.name for g in client.ApisApi(api).get_api_versions().groups}
 
     names = await asyncio.to_thread(discover)

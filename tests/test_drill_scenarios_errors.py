@@ -55,7 +55,9 @@ def test_a_good_custom_file_loads_on_a_builtin_base(tmp_path: Path) -> None:
     assert scenario.mesh == "istio"
     assert scenario.pod("orchestrator-6f8d9c7b5d-k2x9p") is not None
     assert scenario.answer_key.targets == {"mttd": 300.0, "mttc": 900.0, "mttr": 7200.0}
-    assert scenario.first_clock_inject().id == "first"
+    first = scenario.first_clock_inject()
+    assert first is not None
+    assert first.id == "first"
 
 
 def test_unknown_rule_names_the_path_and_line(tmp_path: Path) -> None:

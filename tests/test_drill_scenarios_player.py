@@ -9,7 +9,7 @@ import pytest
 from actions.drill import drill_events as ev
 from actions.drill.clock import ManualClock
 from actions.drill.player import PlayerStatus, ScenarioPlayer, schedule
-from actions.drill.scenario import parse_scenario
+from actions.drill.scenario import Inject, parse_scenario
 
 SCENARIO = """
 name: tiny
@@ -36,7 +36,7 @@ class Recorder:
         self.player: ScenarioPlayer | None = None
         self.played: list[tuple[float, str, int]] = []
 
-    def __call__(self, inject, repetition):  # noqa: ANN001, ANN204 - the player's callable
+    def __call__(self, inject: Inject, repetition: int) -> ev.DrillEvent:
         assert self.player is not None
         self.played.append((round(self.player.position(), 6), inject.id, repetition))
         event = ev.DrillEvent(

@@ -5,14 +5,22 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from actions.drill import drill_events as ev
+from actions.drill.apiserver.cluster_state import ClusterState
+from actions.drill.clock import ManualClock
+from actions.drill.drill_events import DrillEvent
+from actions.drill.session import DrillSession
 from actions.drill.sim.engine import TICK_SECONDS
 from actions.sources.hubble import HubbleFlow, parse_flow
 from tests.isolation_helpers import cut_off, runbook_deny_all
+from tests.plugins.actions import stored
 from tests.plugins.drill import KubectlResult, make_kubectl
+from tests.plugins.drill_scenarios import DrillFactory
 
 ORCHESTRATOR = "orchestrator-6f8d9c7b5d-k2x9p"
 TTS_ROUTER = "tts-router-7c9d8b6f4-x7p2q"
@@ -21,11 +29,13 @@ CLEAN_ORCHESTRATOR = "registry.example.com/voicehive/orchestrator:2.13.4"
 CLEAN_TTS_ROUTER = "registry.example.com/voicehive/tts-router:1.9.2"
 
 
-def when_played(drill, inject_id: str, action: Callable[[], None], *, repetition: int = 0) -> None:
+def when_played(
+    drill: DrillSession, inject_id: str, action: Callable[[], object], *, repetition: int = 0
+) -> None:
     """Run action (a cluster change) right after the given play of an inject."""
     seen = {"count": 0}
 
-    def callback(event) -> None:
+    def callback(event: DrillEvent) -> None:
         if event.inject_id == inject_id and event.kind in (ev.INJECT, ev.SUPPRESSED):
             if seen["count"] == repetition:
                 action()
@@ -34,11 +44,11 @@ def when_played(drill, inject_id: str, action: Callable[[], None], *, repetition
     drill.player.subscribe(callback)
 
 
-def plays(drill, inject_id: str, kind: str) -> list:
+def plays(drill: DrillSession, inject_id: str, kind: str) -> list[DrillEvent]:
     return [e for e in drill.player.history if e.inject_id == inject_id and e.kind == kind]
 
 
-def orchestrator_alerts(drill) -> list[str]:
+def orchestrator_alerts(drill: DrillSession) -> list[str]:
     return [
         line
         for line in drill.state.logs_of("falco-system", "falco-7xk2p")
@@ -46,13 +56,15 @@ def orchestrator_alerts(drill) -> list[str]:
     ]
 
 
-def hubble_flows(drill) -> list[HubbleFlow]:
+def hubble_flows(drill: DrillSession) -> list[HubbleFlow]:
     """The DROPPED and DNS flows the drill's Hubble shows, as warroom's Hubble source reads them."""
     found = [parse_flow(line.encode()) for line in drill.engine.hubble.lines()]
     return [f for f in found if isinstance(f, HubbleFlow)]
 
 
-async def test_the_runbooks_deny_all_alone_leaves_the_orchestrator_talking(drill_factory) -> None:
+async def test_the_runbooks_deny_all_alone_leaves_the_orchestrator_talking(
+    drill_factory: DrillFactory
+) -> None:
     """NetworkPolicies add up: external-api-segmentation still allows DNS and HTTPS out."""
     drill = await drill_factory("dns-exfiltration", speed=5000)
     when_played(
@@ -72,7 +84,7 @@ async def test_the_runbooks_deny_all_alone_leaves_the_orchestrator_talking(drill
 
 
 async def test_cutting_the_orchestrator_off_stops_its_traffic_not_its_attempts(
-    drill_factory,
+    drill_factory: DrillFactory,
 ) -> None:
     drill = await drill_factory("dns-exfiltration", speed=5000)
     state = drill.state
@@ -115,7 +127,9 @@ async def test_cutting_the_orchestrator_off_stops_its_traffic_not_its_attempts(
     assert {e.kind for e in tunnel if e.at > 840} == {ev.INJECT}
 
 
-async def test_a_new_flow_shows_in_rate_5m_within_two_scrapes(drill_factory, manual_clock) -> None:
+async def test_a_new_flow_shows_in_rate_5m_within_two_scrapes(
+    drill_factory: DrillFactory, manual_clock: ManualClock
+) -> None:
     """Real Prometheus extrapolates over the samples it has: no 5-minute blind spot."""
     drill = await drill_factory("dns-exfiltration", clock=manual_clock)
     query = (
@@ -137,7 +151,9 @@ async def test_a_new_flow_shows_in_rate_5m_within_two_scrapes(drill_factory, man
     assert rate() == pytest.approx(1850000, rel=0.01)
 
 
-async def test_cut_off_stops_traffic_counters_in_prometheus(drill_factory, manual_clock) -> None:
+async def test_cut_off_stops_traffic_counters_in_prometheus(
+    drill_factory: DrillFactory, manual_clock: ManualClock
+) -> None:
     drill = await drill_factory("dns-exfiltration", clock=manual_clock, speed=1)
     query = (
         "sum by (destination_service_name) (rate(istio_requests_total{"
@@ -166,7 +182,7 @@ async def test_cut_off_stops_traffic_counters_in_prometheus(drill_factory, manua
 
 
 async def test_the_reaction_shows_in_traffic_logs_hubble_and_metrics_within_one_tick(
-    drill_factory, manual_clock
+    drill_factory: DrillFactory, manual_clock: ManualClock
 ) -> None:
     drill = await drill_factory("dns-exfiltration", clock=manual_clock)
     engine = drill.engine
@@ -200,13 +216,15 @@ async def test_the_reaction_shows_in_traffic_logs_hubble_and_metrics_within_one_
     assert float(failing[0]["value"][1]) > 0
 
 
-async def test_a_blocked_address_stops_its_flow_not_the_attempts_falco_sees(drill_factory) -> None:
+async def test_a_blocked_address_stops_its_flow_not_the_attempts_falco_sees(
+    drill_factory: DrillFactory
+) -> None:
     drill = await drill_factory("suspicious-external-ip", speed=5000)
     state = drill.state
 
     def block() -> None:
         policy = copy.deepcopy(
-            state.get(
+            stored(state, 
                 "networking.k8s.io/v1", "NetworkPolicy", "voicehive", "external-api-segmentation"
             )
         )
@@ -244,7 +262,7 @@ async def test_a_blocked_address_stops_its_flow_not_the_attempts_falco_sees(dril
 
 
 async def test_an_istio_deny_policy_stops_mesh_traffic_and_deleting_it_restores(
-    drill_factory, manual_clock
+    drill_factory: DrillFactory, manual_clock: ManualClock
 ) -> None:
     drill = await drill_factory("dns-exfiltration", clock=manual_clock)
     deny = {
@@ -273,13 +291,15 @@ async def test_an_istio_deny_policy_stops_mesh_traffic_and_deleting_it_restores(
     assert drill.engine.traffic.flowing("gateway-to-orchestrator")
 
 
-async def test_mtls_strict_breaks_what_cannot_do_mtls_until_fixed(drill_factory) -> None:
+async def test_mtls_strict_breaks_what_cannot_do_mtls_until_fixed(
+    drill_factory: DrillFactory
+) -> None:
     drill = await drill_factory("mtls-failure", speed=5000)
     state = drill.state
 
     def permissive() -> None:
         policy = copy.deepcopy(
-            state.get("security.istio.io/v1", "PeerAuthentication", "voicehive", "default")
+            stored(state, "security.istio.io/v1", "PeerAuthentication", "voicehive", "default")
         )
         policy["spec"]["mtls"]["mode"] = "PERMISSIVE"
         state.replace(policy)
@@ -319,7 +339,7 @@ async def test_mtls_strict_breaks_what_cannot_do_mtls_until_fixed(drill_factory)
 
 
 async def test_mtls_failures_show_as_source_503s_on_several_services(
-    drill_factory, manual_clock
+    drill_factory: DrillFactory, manual_clock: ManualClock
 ) -> None:
     """What the live traffic source's mTLS query sees (actions/sources/traffic.py)."""
     from actions.sources.traffic import MTLS_FAILURES, PLAINTEXT
@@ -345,20 +365,20 @@ async def test_mtls_failures_show_as_source_503s_on_several_services(
     assert by_service(PLAINTEXT) == {"orchestrator": 0.0, "api-gateway": 0.0}
 
 
-def running(drill, app: str) -> dict:
+def running(drill: DrillSession, app: str) -> dict[str, Any]:
     """The one pod of app running now (whatever its name)."""
     (pod,) = drill.state.list("v1", "Pod", "voicehive", label_selector=f"app={app}")
     return pod
 
 
-def set_image(state, deployment: str, image: str) -> None:
+def set_image(state: ClusterState, deployment: str, image: str) -> None:
     """What `kubectl set image deploy/NAME NAME=IMAGE` changes: the pod template's image."""
-    found = copy.deepcopy(state.get("apps/v1", "Deployment", "voicehive", deployment))
+    found = copy.deepcopy(stored(state, "apps/v1", "Deployment", "voicehive", deployment))
     found["spec"]["template"]["spec"]["containers"][0]["image"] = image
     state.replace(found)
 
 
-def falco_log_of_node(state, node: str) -> list[str]:
+def falco_log_of_node(state: ClusterState, node: str) -> list[str]:
     """The log of the Falco pod on node, found as the runbook finds Falco: by its label."""
     (falco,) = [
         p
@@ -368,18 +388,18 @@ def falco_log_of_node(state, node: str) -> list[str]:
     return state.logs_of("falco-system", falco["metadata"]["name"])
 
 
-def reactions_of(drill, kind: str) -> list:
+def reactions_of(drill: DrillSession, kind: str) -> list[DrillEvent]:
     return [e for e in drill.player.history if e.data.get("reaction") == kind]
 
 
 async def test_a_deleted_orchestrator_pod_comes_back_poisoned_until_the_image_is_rolled_back(
-    drill_factory,
+    drill_factory: DrillFactory,
 ) -> None:
     """The orchestrator's image, not its pod or its credential, drives the tunnel: its
     ReplicaSet replaces a deleted pod from the same image; a clean image ends it."""
     drill = await drill_factory("dns-exfiltration", speed=5000)
     state = drill.state
-    replacement: dict = {}
+    replacement: dict[str, Any] = {}
 
     def delete_pod() -> None:
         state.delete("v1", "Pod", "voicehive", ORCHESTRATOR)
@@ -448,13 +468,13 @@ async def test_a_deleted_orchestrator_pod_comes_back_poisoned_until_the_image_is
 
 
 async def test_a_deleted_pod_ends_the_shell_in_it_not_the_beacon_its_image_carries(
-    drill_factory,
+    drill_factory: DrillFactory,
 ) -> None:
     """Deleting the tts-router pod kills the operator's shell; its replacement still beacons
     (the SDK is in the image) until the Deployment runs a clean image."""
     drill = await drill_factory("suspicious-external-ip", speed=5000)
     state = drill.state
-    replacement: dict = {}
+    replacement: dict[str, Any] = {}
 
     def delete_pod() -> None:
         state.delete("v1", "Pod", "voicehive", TTS_ROUTER)
@@ -502,13 +522,14 @@ async def test_a_deleted_pod_ends_the_shell_in_it_not_the_beacon_its_image_carri
 
 
 async def test_kubectl_rollout_undo_ends_the_poisoned_image_deleting_the_pod_does_not(
-    drill_factory, tmp_path
+    drill_factory: DrillFactory, tmp_path: Path
 ) -> None:
     """What a team does with kubectl: the implant shows in every pod of the poisoned image,
     the replacement's too, and in none once `rollout undo` brings back the release before."""
     drill = await drill_factory("dns-exfiltration", serve=True)
     home = tmp_path / "home"
     home.mkdir()
+    assert drill.kubeconfig_path is not None  # written once started
     run = make_kubectl(drill.kubeconfig_path, home)
 
     async def kubectl(*args: str) -> KubectlResult:
@@ -543,7 +564,9 @@ async def test_kubectl_rollout_undo_ends_the_poisoned_image_deleting_the_pod_doe
     assert "not scripted in this drill" in implant.stderr
 
 
-async def test_the_policy_auditor_writes_an_event_for_each_change(drill_factory) -> None:
+async def test_the_policy_auditor_writes_an_event_for_each_change(
+    drill_factory: DrillFactory
+) -> None:
     drill = await drill_factory("dns-exfiltration")
     drill.state.create(runbook_deny_all("orchestrator"))
     events = [
@@ -574,7 +597,9 @@ async def test_the_policy_auditor_writes_an_event_for_each_change(drill_factory)
         "false-positive-leader-election",
     ],
 )
-async def test_every_scenario_has_hubble_flows_the_hubble_source_reads(name, drill_factory) -> None:
+async def test_every_scenario_has_hubble_flows_the_hubble_source_reads(
+    name: str, drill_factory: DrillFactory
+) -> None:
     drill = await drill_factory(name, speed=100_000)
     await drill.play()
     lines = drill.engine.hubble.lines()
@@ -589,11 +614,11 @@ async def test_every_scenario_has_hubble_flows_the_hubble_source_reads(name, dri
     assert all(k is None or isinstance(k, HubbleFlow) for k in kinds)
 
 
-async def test_drift_undone_is_observed_as_fixed(drill_factory) -> None:
+async def test_drift_undone_is_observed_as_fixed(drill_factory: DrillFactory) -> None:
     drill = await drill_factory("network-policy-drift", speed=5000)
     state = drill.state
     original = copy.deepcopy(
-        state.get("networking.k8s.io/v1", "NetworkPolicy", "voicehive", "tts-router-ingress")
+        stored(state, "networking.k8s.io/v1", "NetworkPolicy", "voicehive", "tts-router-ingress")
     )
 
     def restore() -> None:
@@ -615,13 +640,15 @@ async def test_drift_undone_is_observed_as_fixed(drill_factory) -> None:
     assert ("fix-config", "networkpolicy/external-api-segmentation") not in observed
 
 
-async def test_linkerd_server_authorizations_decide_who_reaches_a_server(drill_factory) -> None:
+async def test_linkerd_server_authorizations_decide_who_reaches_a_server(
+    drill_factory: DrillFactory
+) -> None:
     drill = await drill_factory("network-policy-drift")
     traffic = drill.engine.traffic
     assert traffic.flowing("orchestrator-to-booking")
     assert traffic.flowing("gateway-to-booking")
     authorization = copy.deepcopy(
-        drill.state.get(
+        stored(drill.state, 
             "policy.linkerd.io/v1beta1",
             "ServerAuthorization",
             "voicehive",
@@ -643,13 +670,14 @@ async def test_linkerd_server_authorizations_decide_who_reaches_a_server(drill_f
 
 
 async def test_a_restarted_falco_and_coredns_keep_logging_into_their_new_pods(
-    drill_factory, manual_clock, tmp_path
+    drill_factory: DrillFactory, manual_clock: ManualClock, tmp_path: Path
 ) -> None:
     """Falco and CoreDNS are found as the runbook finds them, by label (Falco on the node of
     the pod the alert is about), never by the scenario's pod names."""
     drill = await drill_factory("dns-exfiltration", serve=True, clock=manual_clock)
     home = tmp_path / "home"
     home.mkdir()
+    assert drill.kubeconfig_path is not None  # written once started
     run = make_kubectl(drill.kubeconfig_path, home)
 
     async def kubectl(*args: str) -> KubectlResult:
@@ -690,7 +718,7 @@ async def test_a_restarted_falco_and_coredns_keep_logging_into_their_new_pods(
 
 
 async def test_restarting_an_uninjected_deployment_gives_its_new_pod_the_sidecar(
-    drill_factory,
+    drill_factory: DrillFactory,
 ) -> None:
     """mtls-failure's recovery: pods started before injection was turned on get istiod's
     sidecar when their Deployment is restarted (the namespace is istio-injection=enabled)."""
@@ -700,7 +728,9 @@ async def test_restarting_an_uninjected_deployment_gives_its_new_pod_the_sidecar
     assert (
         "has no sidecar to present a certificate" in traffic.verdict("booking-to-orchestrator").why
     )
-    deployment = copy.deepcopy(state.get("apps/v1", "Deployment", "voicehive", "booking-service"))
+    deployment = copy.deepcopy(
+        stored(state, "apps/v1", "Deployment", "voicehive", "booking-service")
+    )
     annotations = deployment["spec"]["template"]["metadata"].setdefault("annotations", {})
     annotations["kubectl.kubernetes.io/restartedAt"] = "2026-03-14T09:05:00Z"
     state.replace(deployment)  # what `kubectl rollout restart` changes
@@ -722,11 +752,13 @@ async def test_restarting_an_uninjected_deployment_gives_its_new_pod_the_sidecar
     assert traffic.flowing("gateway-to-booking")  # mTLS to the new, labelled pod
 
 
-async def test_scaled_to_zero_no_pod_plays_the_part(drill_factory, manual_clock) -> None:
+async def test_scaled_to_zero_no_pod_plays_the_part(
+    drill_factory: DrillFactory, manual_clock: ManualClock
+) -> None:
     """Scaling the Deployment to zero ends the image's driver and leaves nothing to log."""
     drill = await drill_factory("dns-exfiltration", clock=manual_clock)
     deployment = copy.deepcopy(
-        drill.state.get("apps/v1", "Deployment", "voicehive", "orchestrator")
+        stored(drill.state, "apps/v1", "Deployment", "voicehive", "orchestrator")
     )
     deployment["spec"]["replicas"] = 0
     drill.state.replace(deployment)  # kubectl scale deploy/orchestrator --replicas=0
@@ -739,7 +771,9 @@ async def test_scaled_to_zero_no_pod_plays_the_part(drill_factory, manual_clock)
     assert not drill.engine.traffic.flowing("gateway-to-orchestrator")
 
 
-async def test_without_falco_on_the_node_nothing_logs_the_alert(drill_factory) -> None:
+async def test_without_falco_on_the_node_nothing_logs_the_alert(
+    drill_factory: DrillFactory
+) -> None:
     """Falco sees only its own node's syscalls: with its DaemonSet gone, the attack goes on
     unseen, and the facilitator is told why no alert came."""
     drill = await drill_factory("dns-exfiltration")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -12,15 +12,19 @@ from actions.drill.clock import ManualClock
 from actions.drill.drill_events import Observation
 from actions.drill.scenario import load_builtin
 from actions.drill.score import score_drill, targets_match
+from store import Record
 from tests.isolation_helpers import cut_off
+from tests.plugins.actions import stored
+from tests.plugins.drill_scenarios import DrillFactory
+from tests.plugins.record import FrozenClock
 
 
-def succeed(record, incident_id: str, action: str, target: str) -> None:
+def succeed(record: Record, incident_id: str, action: str, target: str) -> None:
     action_id = record.actions.intent(incident_id, action, target, actor="alice")
     record.actions.outcome(action_id, "succeeded", f"{action} {target} done")
 
 
-def link_first_alert(record, incident_id: str, at) -> None:
+def link_first_alert(record: Record, incident_id: str, at: datetime) -> None:
     """The incident's first alert, as accepting warroom's proposal links it."""
     record.alerts.add_batch(
         [
@@ -38,7 +42,9 @@ def link_first_alert(record, incident_id: str, at) -> None:
     )
 
 
-def test_a_well_run_drill_scores_full_marks_every_line_explained(record, clock) -> None:
+def test_a_well_run_drill_scores_full_marks_every_line_explained(
+    record: Record, clock: FrozenClock
+) -> None:
     scenario = load_builtin("dns-exfiltration")
     first_inject = clock.now
     incident = record.incidents.open(
@@ -106,7 +112,9 @@ def test_a_well_run_drill_scores_full_marks_every_line_explained(record, clock) 
     assert document["items"][0]["points"] == {"earned": 1, "possible": 1}
 
 
-def test_a_slow_wrong_drill_says_what_was_missed_and_how_it_is_done(record, clock) -> None:
+def test_a_slow_wrong_drill_says_what_was_missed_and_how_it_is_done(
+    record: Record, clock: FrozenClock
+) -> None:
     scenario = load_builtin("dns-exfiltration")
     first_inject = clock.now
     clock.advance(seconds=600)  # ten minutes before anyone looks
@@ -157,7 +165,9 @@ def test_a_slow_wrong_drill_says_what_was_missed_and_how_it_is_done(record, cloc
     assert "MISSED 0/1  Verify Service Health: missed (expected done); press k, then v" in text
 
 
-def test_containment_seen_in_the_cluster_counts_without_a_recorded_action(record, clock) -> None:
+def test_containment_seen_in_the_cluster_counts_without_a_recorded_action(
+    record: Record, clock: FrozenClock
+) -> None:
     scenario = load_builtin("suspicious-external-ip")
     incident = record.incidents.open("beacon", severity="P1", drill=True)
     clock.advance(seconds=240)
@@ -180,7 +190,7 @@ def test_containment_seen_in_the_cluster_counts_without_a_recorded_action(record
     assert rotated.how == "seen in the cluster 09:04:00"
 
 
-def test_a_false_positive_needs_no_containment(record, clock) -> None:
+def test_a_false_positive_needs_no_containment(record: Record, clock: FrozenClock) -> None:
     scenario = load_builtin("false-positive-leader-election")
     started = clock.now
     incident = record.incidents.open(
@@ -202,7 +212,7 @@ def test_a_false_positive_needs_no_containment(record, clock) -> None:
     assert set(score.steps_missed) == {"review-falco", "initial-assessment", "capture-pod-logs"}
 
 
-def test_the_score_and_the_header_give_the_same_mttd(record, clock) -> None:
+def test_the_score_and_the_header_give_the_same_mttd(record: Record, clock: FrozenClock) -> None:
     """One definition: the header's clock and the score's line for the same incident."""
     from tui.views.clocks import clock_states
 
@@ -219,7 +229,7 @@ def test_the_score_and_the_header_give_the_same_mttd(record, clock) -> None:
     assert "first sign played at 09:00:00, 1m10s before this incident's clocks start" in note
 
 
-def test_unknown_incident_is_an_error(record) -> None:
+def test_unknown_incident_is_an_error(record: Record) -> None:
     with pytest.raises(KeyError, match="NSI-2026-03-14-999"):
         score_drill(
             load_builtin("mtls-failure"), record, "NSI-2026-03-14-999", clock_started_at=None
@@ -236,7 +246,9 @@ def test_targets_match_services_and_addresses() -> None:
     assert not targets_match("orchestrator", None)
 
 
-async def test_session_scores_from_its_own_played_times(record, clock, drill_factory) -> None:
+async def test_session_scores_from_its_own_played_times(
+    record: Record, clock: FrozenClock, drill_factory: DrillFactory
+) -> None:
     """The session knows when the clock inject really played (wall time) and says so."""
     drill_clock = ManualClock(clock.now)
     drill = await drill_factory("dns-exfiltration", clock=drill_clock, speed=1)
@@ -263,7 +275,7 @@ async def test_session_scores_from_its_own_played_times(record, clock, drill_fac
 
 
 async def test_credentials_removed_with_kubectl_count_as_rotated(
-    record, clock, drill_factory
+    record: Record, clock: FrozenClock, drill_factory: DrillFactory
 ) -> None:
     drill = await drill_factory("dns-exfiltration", clock=ManualClock(clock.now))
     incident = record.incidents.open("DNS", severity="P0", drill=True)
@@ -275,7 +287,7 @@ async def test_credentials_removed_with_kubectl_count_as_rotated(
 
 
 async def test_deleting_the_pod_is_not_eradication_rolling_the_image_back_is(
-    record, clock, drill_factory
+    record: Record, clock: FrozenClock, drill_factory: DrillFactory
 ) -> None:
     """The score says why the attack runs on after the pod was deleted, and what ends it."""
     drill = await drill_factory("dns-exfiltration", clock=ManualClock(clock.now))
@@ -295,7 +307,7 @@ async def test_deleting_the_pod_is_not_eradication_rolling_the_image_back_is(
     assert running.startswith("The attack was still running when scored: poisoned-dependency (")
     assert "deleting the pod does not end it, its controller starts the same image" in running
 
-    deployment = drill.state.get("apps/v1", "Deployment", "voicehive", "orchestrator")
+    deployment = stored(drill.state, "apps/v1", "Deployment", "voicehive", "orchestrator")
     deployment["spec"]["template"]["spec"]["containers"][0]["image"] = (
         "registry.example.com/voicehive/orchestrator:2.13.4"
     )
@@ -311,7 +323,7 @@ async def test_deleting_the_pod_is_not_eradication_rolling_the_image_back_is(
 
 
 async def test_a_tick_by_hand_is_a_claim_the_drill_cluster_must_back(
-    record, clock, drill_factory
+    record: Record, clock: FrozenClock, drill_factory: DrillFactory
 ) -> None:
     """Ticking "Patch Vulnerabilities" while the poisoned image still runs earns nothing, and
     the line says so; the same tick after the rollback does. A tick of an item the cluster
@@ -330,7 +342,7 @@ async def test_a_tick_by_hand_is_a_claim_the_drill_cluster_must_back(
                                          "the drill cluster shows it done: ")
     assert lines["review-falco"].how == "ticked by root 09:00:00"
 
-    deployment = drill.state.get("apps/v1", "Deployment", "voicehive", "tts-router")
+    deployment = stored(drill.state, "apps/v1", "Deployment", "voicehive", "tts-router")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     container["image"] = container["image"].replace("1.9.3", "1.9.2")
     drill.state.replace(deployment)

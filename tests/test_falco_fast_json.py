@@ -198,7 +198,7 @@ def test_the_fast_line_path_decides_as_the_general_parser_does() -> None:
         answered += 1
         general = parse._parse_general(raw, None)
         assert type(fast) is type(general), raw
-        assert same(astuple(fast), astuple(general)), raw  # type: ignore[arg-type]
+        assert same(astuple(fast), astuple(general)), raw
     assert answered > 800  # floats and hostile shapes decline; the rest must answer
 
 

@@ -18,7 +18,7 @@ def _committed(path: Path) -> int:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
         try:
-            return conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
+            return int(conn.execute("SELECT count(*) FROM alerts").fetchone()[0])
         finally:
             conn.close()
     except sqlite3.OperationalError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -30,9 +31,9 @@ def make_incident(
 ) -> str:
     """An incident detected at `detected`; the other times in minutes after detection."""
     clock.now = detected
-    fields = {"category": category} if category else {}
+    fields: dict[str, Any] = {"category": category} if category else {}
     incident = record.incidents.open("constructed", severity=severity, drill=drill, **fields)
-    changes = {}
+    changes: dict[str, Any] = {}
     for name, minutes in (
         ("acknowledged_at", ack_after),
         ("contained_at", contain_after),

@@ -316,6 +316,7 @@ def test_a_delivery_and_a_give_up_are_chained(record: Record) -> None:
     incident_id = populated(record)
     second = record.outbox.enqueue(incident_id, "slack", "opened", "slack-1", {"text": "x"})
     record.outbox.mark_delivered(1)
+    assert second is not None  # queued, not a duplicate
     record.outbox.mark_failed(second, "HTTP 404 no_service", retry_at=None, give_up=True)
     kinds = [e.kind for e in record.timeline.for_incident(incident_id)]
     assert kinds[-2:] == ["notification.delivered", "notification.gave-up"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,9 @@ from tests.plugins.record import FrozenClock
 T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC)
 
 
-def alert(key: str, at: datetime, incident_id: str | None = None, rule: str = "Outbound DNS"):
+def alert(
+    key: str, at: datetime, incident_id: str | None = None, rule: str = "Outbound DNS"
+) -> dict[str, Any]:
     return {
         "incident_id": incident_id,
         "dedupe_key": key,

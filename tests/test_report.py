@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
@@ -90,7 +92,7 @@ def headings(markdown: str) -> list[str]:
 
 def falco_alert(
     incident_id: str, n: int, at: datetime, *, pod: str, rule: str = "Outbound DNS"
-) -> dict:
+) -> dict[str, Any]:
     return {
         "incident_id": incident_id,
         "dedupe_key": f"{incident_id}-{n}",
@@ -288,7 +290,8 @@ def test_hostile_text_everywhere_cannot_change_the_structure(
                 if child.type == "code_inline":
                     assert len(child.content) == 64 or child.content.startswith("warroom --db")
                 if child.type == "strong_open":
-                    label = token.children[token.children.index(child) + 1].content
+                    children = token.children or []
+                    label = children[children.index(child) + 1].content
                     assert label in (
                         "Incident ID",
                         "Date/Time",
@@ -376,7 +379,9 @@ def test_sections_are_kept_in_the_record_latest_wins(record: Record, clock: Froz
         set_section(record, "NSI-2000-01-01-001", "summary", "x", None)
 
 
-def test_the_report_does_not_write_to_the_record(record_path, story: str, record: Record) -> None:
+def test_the_report_does_not_write_to_the_record(
+    record_path: Path, story: str, record: Record
+) -> None:
     before = record.head()
     with Record.open(record_path, readonly=True) as readonly:
         render_report(readonly, story, now=datetime(2026, 3, 20, tzinfo=UTC))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +17,13 @@ BASE_NS = int(datetime(2026, 3, 14, 9, 0, tzinfo=UTC).timestamp()) * 1_000_000_0
 
 
 def alerts(
-    incident_id: str | None, start: int, count: int, *, fields=None, time_ns=True
-) -> list[dict]:
+    incident_id: str | None,
+    start: int,
+    count: int,
+    *,
+    fields: Callable[[int], object] | None = None,
+    time_ns: bool = True,
+) -> list[dict[str, Any]]:
     rows = []
     for n in range(start, start + count):
         output_fields = (
@@ -38,7 +46,7 @@ def alerts(
     return rows
 
 
-def summary_tuple(record: Record, incident_id: str):
+def summary_tuple(record: Record, incident_id: str) -> tuple[object, ...]:
     s = summarise_alerts(record, incident_id, rows=3)
     return (s.total, s.first, s.last, s.by_rule, s.rules, s.pods, s.pod_count, s.listed)
 
@@ -91,7 +99,7 @@ def test_rollup_plus_newer_alerts_is_exact(record: Record) -> None:
     assert verify_chain(record.conn).ok
 
 
-def test_rollup_is_readable_from_a_readonly_record(record: Record, record_path) -> None:
+def test_rollup_is_readable_from_a_readonly_record(record: Record, record_path: Path) -> None:
     incident = record.incidents.open("x").id
     record.alerts.add_batch(alerts(incident, 0, 10))
     with record.write() as txn:  # newer than the rollup
@@ -110,7 +118,7 @@ def test_rollup_is_readable_from_a_readonly_record(record: Record, record_path) 
         {"k8s_pod_name": "old-text-pod", "k8s_ns": "legacy"},
     ],
 )
-def test_odd_output_fields_do_not_break_the_summary(record: Record, fields) -> None:
+def test_odd_output_fields_do_not_break_the_summary(record: Record, fields: object) -> None:
     incident = record.incidents.open("x").id
     record.alerts.add_batch(alerts(incident, 0, 2, fields=lambda n: fields))
     for refresh in (False, True):

@@ -71,7 +71,7 @@ def test_report_to_a_file_records_it_saved_not_issued(
     # Saving is not sending: the 24 h clock runs on until the summary is marked issued.
     summary = next(
         d
-        for d in due_for(record, record.incidents.get(incident), clock.now)
+        for d in due_for(record, record.incidents.get_required(incident), clock.now)
         if d.kind == "executive-summary"
     )
     assert not summary.done

@@ -123,7 +123,9 @@ def test_ordinary_text_is_left_readable() -> None:
 def test_code_span_cannot_be_closed_early() -> None:
     kinds, _ = rendered(code("a` <b> [c](d)"))
     assert kinds == ["code_inline"]
-    token = MD.parseInline(code("a` <b>"))[0].children[0]
+    children = MD.parseInline(code("a` <b>"))[0].children
+    assert children is not None
+    token = children[0]
     assert token.type == "code_inline"
     assert "<b>" in token.content
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from actions.falco.classify import Classification
 from actions.falco.parse import parse_line
 from actions.sources.batches import AlertBatch, RecordedAlert
 from actions.sources.detection import IncidentDetector, IncidentProposal, UnknownProposal
-from store import Record
+from store import Incident, Record
 from tests.plugins.record import FrozenClock
 
 
@@ -106,12 +107,13 @@ def test_a_batch_during_an_accept_does_not_propose_again(record: Record) -> None
     opening, may_open = threading.Event(), threading.Event()
     open_incident = record.incidents.open
 
-    def slow_open(*args: object, **kwargs: object) -> object:
+    def slow_open(*args: Any, **kwargs: Any) -> Incident:
         opening.set()
         may_open.wait(10)
         return open_incident(*args, **kwargs)
 
     record.incidents.open = slow_open  # type: ignore[method-assign]
+    assert isinstance(proposal, IncidentProposal)
     accepting = threading.Thread(target=detector.accept, args=(proposal.id,))
     accepting.start()
     assert opening.wait(10)  # the proposal is taken, the incident not open yet

@@ -9,7 +9,7 @@ import pytest
 
 from store import Record, verify_chain
 from store.schema import SCHEMA_VERSION
-from store.verify import ChainWalk
+from store.verify import ChainWalk, VerifyResult
 
 
 def _populate(record: Record) -> str:
@@ -27,7 +27,7 @@ def _populate(record: Record) -> str:
     return incident.id
 
 
-def _verify(path: Path):
+def _verify(path: Path) -> VerifyResult:
     with Record.open(path) as record:
         return verify_chain(record.conn)
 
@@ -58,6 +58,7 @@ def test_intact_record_verifies_and_counts_entries(populated: Path) -> None:
 def test_edited_row_is_named(populated: Path) -> None:
     _tamper(populated, "UPDATE actions SET status = 'failed' WHERE entry = 'outcome'")
     result = _verify(populated)
+    assert result.problem is not None
     assert not result.ok
     assert result.problem.table == "actions"
     assert "edited" in result.problem.problem
@@ -66,12 +67,14 @@ def test_edited_row_is_named(populated: Path) -> None:
 def test_edited_evidence_content_is_found(populated: Path) -> None:
     _tamper(populated, "UPDATE evidence SET content = X'00'")
     result = _verify(populated)
+    assert result.problem is not None
     assert (result.problem.table, "edited" in result.problem.problem) == ("evidence", True)
 
 
 def test_deleted_row_is_found(populated: Path) -> None:
     _tamper(populated, "DELETE FROM decisions")
     result = _verify(populated)
+    assert result.problem is not None
     assert not result.ok
     assert "missing" in result.problem.problem
 
@@ -79,6 +82,7 @@ def test_deleted_row_is_found(populated: Path) -> None:
 def test_deleted_last_entry_is_found(populated: Path) -> None:
     _tamper(populated, "DELETE FROM timeline WHERE seq = (SELECT max(seq) FROM timeline)")
     result = _verify(populated)
+    assert result.problem is not None
     assert not result.ok
     assert result.problem.table == "meta"
 
@@ -97,6 +101,7 @@ def test_inserted_row_is_found(populated: Path) -> None:
         )
     conn.close()
     result = _verify(populated)
+    assert result.problem is not None
     assert not result.ok
     assert result.problem.table == "timeline"
 
@@ -111,6 +116,7 @@ def test_reordered_rows_are_found(populated: Path) -> None:
         "+ (SELECT min(-seq) FROM timeline WHERE seq < 0) + seq WHERE seq < 0",
     )
     result = _verify(populated)
+    assert result.problem is not None
     assert not result.ok
     assert "link" in result.problem.problem or "edited" in result.problem.problem
 
@@ -119,6 +125,7 @@ def test_edited_incident_times_are_found(populated: Path) -> None:
     # Moving the acknowledgement earlier would fake a better MTTD.
     _tamper(populated, "UPDATE incidents SET acknowledged_at = detected_at")
     result = _verify(populated)
+    assert result.problem is not None
     assert not result.ok
     assert result.problem.table == "incidents"
     assert "acknowledged_at" in result.problem.problem
@@ -127,6 +134,7 @@ def test_edited_incident_times_are_found(populated: Path) -> None:
 def test_deleted_incident_is_found(populated: Path) -> None:
     _tamper(populated, "DELETE FROM incidents")
     result = _verify(populated)
+    assert result.problem is not None
     assert result.problem.table == "incidents"
     assert "deleted" in result.problem.problem
 
@@ -139,6 +147,7 @@ def test_inserted_incident_is_found(populated: Path) -> None:
         "'2026-03-14T09:00:00+00:00')",
     )
     result = _verify(populated)
+    assert result.problem is not None
     assert (result.problem.table, result.problem.row_id) == ("incidents", "NSI-2026-03-14-099")
 
 
@@ -151,6 +160,7 @@ def test_null_values_are_not_part_of_old_hashes(record: Record) -> None:
     assert walk.problem is None
     # ... while this version's verify names the column it does not make.
     result = verify_chain(record.conn)
+    assert result.problem is not None
     assert (result.problem.table, result.problem.row_id) == ("schema", "timeline")
 
 
@@ -177,4 +187,5 @@ def test_a_long_chain_walked_in_parallel_finds_what_one_walk_finds(
     assert result.ok == (statement is None)
     assert (result.entries, result.head_hash) == (one_walk.entries, one_walk.head_hash)
     if words:
+        assert result.problem is not None
         assert words in result.problem.problem

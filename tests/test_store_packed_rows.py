@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from store import Record
+from store import AlertRecord, Record
 from store.packed_rows import fetch_packed
 from store.replay import alerts_between, alerts_until, scope, to_ns
+from tests.plugins.record import FrozenClock
 from tests.plugins.tui import HOSTILE, T0, recorded_alert
 
 # Text a Falco field or a note can carry: markup, escapes, NUL and other controls,
@@ -22,7 +24,9 @@ AWKWARD = (*HOSTILE, "nul\x00inside", "tab\tnew\nline\r", 'quote" back\\slash', 
            "emoji \U0001f525 e\u0301", "", " ")
 
 
-def test_packed_rows_equal_the_row_by_row_rows_for_awkward_text(record: Record, clock) -> None:
+def test_packed_rows_equal_the_row_by_row_rows_for_awkward_text(
+    record: Record, clock: FrozenClock
+) -> None:
     incident = record.incidents.open("Awkward text", severity="P1")
     for text in AWKWARD:
         record.timeline.add(incident.id, "note", text, actor=text or None, data={"said": text})
@@ -48,22 +52,26 @@ def test_no_rows_and_parameters_by_name(record: Record) -> None:
     assert record.timeline.for_incident("NSI-2026-03-14-999") == []
 
 
-def test_replay_pages_keep_time_then_record_order(record: Record, clock) -> None:
+def test_replay_pages_keep_time_then_record_order(record: Record, clock: FrozenClock) -> None:
     incident = record.incidents.open("Pages", severity="P2")
     # Two alerts per second, recorded out of time order: the page is by time, then id.
     rows = [recorded_alert(n, incident.id, T0 + timedelta(seconds=(7 * n) % 20 // 2))
             for n in range(20)]
     record.alerts.add_batch(rows)
-    view = scope(record, record.incidents.get(incident.id))
+    view = scope(record, record.incidents.get_required(incident.id))
     page = alerts_until(record, view, T0 + timedelta(seconds=6), limit=5)
     everything = sorted(
         (a for a in alerts_until(record, view, None, limit=100)), key=lambda a: (a.time_ns, a.id)
     )
-    up_to = [a for a in everything if a.time_ns <= page[-1].time_ns]
+    def ns(alert: AlertRecord) -> int:  # every alert here has its time
+        assert alert.time_ns is not None
+        return alert.time_ns
+
+    up_to = [a for a in everything if ns(a) <= ns(page[-1])]
     assert page == up_to[-5:]
     after, until = T0 + timedelta(seconds=2), T0 + timedelta(seconds=5)
     between = alerts_between(record, view, after, until)
-    assert between == [a for a in everything if to_ns(after) < a.time_ns <= to_ns(until)]
+    assert between == [a for a in everything if to_ns(after) < ns(a) <= to_ns(until)]
 
 
 class _NoJsonCursor(sqlite3.Cursor):
@@ -77,10 +85,11 @@ class _NoJsonCursor(sqlite3.Cursor):
 
 class _NoJsonConnection(sqlite3.Connection):
     def cursor(self, factory: Any = _NoJsonCursor) -> sqlite3.Cursor:  # type: ignore[override]
-        return super().cursor(factory)
+        made: sqlite3.Cursor = super().cursor(factory)
+        return made
 
 
-def test_without_json_functions_rows_are_read_one_by_one(record: Record, tmp_path) -> None:
+def test_without_json_functions_rows_are_read_one_by_one(record: Record, tmp_path: Path) -> None:
     incident = record.incidents.open("Old SQLite", severity="P3")
     record.timeline.add(incident.id, "note", "[/oops] \x00", actor="ic")
     plain = sqlite3.connect(record.path, factory=_NoJsonConnection)

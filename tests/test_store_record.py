@@ -15,9 +15,12 @@ import pytest
 
 from store import Record, UnknownIncident, verify_chain
 from store.schema import SCHEMA_VERSION, migrate, schema_version
+from tests.plugins.record import FrozenClock
 
 
-def test_incident_ids_follow_the_runbook_and_count_per_day(record: Record, clock) -> None:
+def test_incident_ids_follow_the_runbook_and_count_per_day(
+    record: Record, clock: FrozenClock
+) -> None:
     first = record.incidents.open("DNS tunneling from tts-router", severity="P0")
     second = record.incidents.open("Policy drift", severity="P2")
     clock.advance(days=1)
@@ -40,7 +43,7 @@ def test_incident_fields_are_validated(record: Record) -> None:
         record.incidents.update("NSI-2026-01-01-001", severity="P1")
 
 
-def test_updates_record_only_what_changed(record: Record, clock) -> None:
+def test_updates_record_only_what_changed(record: Record, clock: FrozenClock) -> None:
     incident = record.incidents.open("x", severity="P2")
     record.incidents.update(incident.id, severity="P2")  # no change, no entry
     clock.advance(minutes=2)
@@ -52,7 +55,7 @@ def test_updates_record_only_what_changed(record: Record, clock) -> None:
     assert (updated.severity, updated.phase) == ("P0", "containment")
 
 
-def test_acknowledgement_is_kept_from_the_first_time(record: Record, clock) -> None:
+def test_acknowledgement_is_kept_from_the_first_time(record: Record, clock: FrozenClock) -> None:
     incident = record.incidents.open("x", severity="P1")
     clock.advance(minutes=4)
     first = record.incidents.acknowledge(incident.id, actor="ic")

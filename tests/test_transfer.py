@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,7 +59,7 @@ def two_incidents(record: Record, clock: FrozenClock) -> tuple[str, str]:
     return first.id, second.id
 
 
-def rows_of(conn: sqlite3.Connection, table: str, incident_id: str) -> list[tuple]:
+def rows_of(conn: sqlite3.Connection, table: str, incident_id: str) -> list[tuple[Any, ...]]:
     columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
     content = [c for c in columns if c not in ("id", "seq", "prev_hash", "hash")]
     return conn.execute(
@@ -350,7 +351,9 @@ def test_a_crafted_export_that_verifies_is_refused_whole_and_the_record_stays_us
     out = exported(record, first, tmp_path)
     edit_opened(out, **changes)
     with Record.open(out) as crafted:
-        assert verify_chain(crafted.conn).problem.table == "incidents"  # verify names it too
+        problem = verify_chain(crafted.conn).problem
+        assert problem is not None
+        assert problem.table == "incidents"  # verify names it too
     target = tmp_path / "other.db"
     monkeypatch.setenv("WARROOM_DB", str(target))
     Record.open(target, clock=clock).close()
@@ -435,8 +438,8 @@ def test_an_id_taken_by_another_incident_is_imported_under_a_new_id_with_an_alia
         result = import_incident(other, out)
         assert result.original_id == first
         assert result.incident_id == first[:-3] + "002"
-        assert other.incidents.get(first).title == "Something else entirely"
-        imported = other.incidents.get(result.incident_id)
+        assert other.incidents.get_required(first).title == "Something else entirely"
+        imported = other.incidents.get_required(result.incident_id)
         assert imported.title == "DNS tunnel"
         assert imported.severity == "P0"
         entry = other.timeline.for_incident(result.incident_id)[-1]
@@ -464,7 +467,9 @@ def test_imported_notifications_never_hold_back_the_records_own_siem_feed(
         assert verify_chain(other.conn).ok
         # Marking a copy to be sent from here is found.
         other.conn.execute("UPDATE outbox_state SET status = 'queued' WHERE status = 'failed'")
-        assert "imported copy" in verify_chain(other.conn).problem.problem
+        problem = verify_chain(other.conn).problem
+        assert problem is not None
+        assert "imported copy" in problem.problem
 
 
 def test_provenance_against_an_older_copy_of_the_source_names_the_missing_head(

@@ -133,7 +133,7 @@ async def test_isolate_from_the_keyboard_lands_the_policy_and_the_outcome(
     assert "action.succeeded" in kinds  # the timeline pane was refreshed
     tick = record.checklist.state(incident.id)[("containment", "Isolate Affected Services")]
     assert (tick.checked, tick.actor) == (True, "warroom")
-    assert tick.note.startswith(f"ticked by warroom from action #{entries[1].id}: isolate")
+    assert (tick.note or "").startswith(f"ticked by warroom from action #{entries[1].id}: isolate")
 
 
 async def test_declining_the_confirmation_changes_and_records_nothing(

@@ -74,7 +74,7 @@ async def test_k_opens_the_current_phase_and_ticks_are_recorded_with_who_and_whe
         tick = record.checklist.state(incident.id)[("containment", "Block Suspicious External IPs")]
         assert (tick.checked, tick.actor, tick.at) == (True, "ic@example.com", clock())
         assert "Ticked by ic@example.com at 2026-03-14 09:00:00 UTC" in detail(screen)
-        assert "1 of 5 ticked" in str(screen.query_one("#checklist-summary").visual)
+        assert "1 of 5 ticked" in str(screen.query_one("#checklist-summary", Static).visual)
         clock.advance(minutes=1)
         await pilot.press("enter")  # enter unticks it again
         await settled(pilot)
@@ -245,7 +245,7 @@ async def test_review_mode_shows_the_recorded_ticks_and_refuses_changes(
         shown = detail(screen)
         assert f"Ticked by alice {HOSTILE[0]} at" in shown
         assert f"seen {MARKER}]52;c;aGVsbG8={MARKER} {MARKER}2J" in shown
-        assert "[red]x" in str(screen.query_one("#checklist-title").visual)
+        assert "[red]x" in str(screen.query_one("#checklist-title", Static).visual)
         await pilot.press("space", "v")
         await settled(pilot)
         notices = [n.message for n in app._notifications]

@@ -101,7 +101,7 @@ async def covered_controls(pilot: Any, screen: Screen[Any], score: bool) -> list
     await until(pilot, lambda: screen.is_mounted and screen.size.area > 0, repr(screen))
     await until(pilot, lambda: len(screen.query(Toast)) == TOASTS, f"toasts on {screen!r}")
     await pilot.pause(0.05)
-    controls = [w for w in screen.query("*") if isinstance(w, CONTROLS) and w.display]
+    controls: list[Widget] = [w for w in screen.query("*") if isinstance(w, CONTROLS) and w.display]
     if score:
         controls += list(screen.query(DataTable))  # the score's lines
     assert controls, screen

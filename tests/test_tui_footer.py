@@ -48,13 +48,14 @@ async def test_keys_that_become_possible_light_up(make_app: AppFactory, record: 
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await app.workers.wait_for_complete()
-        screen = app.screen
+        screen = war_room = app.screen
+        assert isinstance(war_room, WarRoomScreen)  # (`screen` is named twice in this test)
         await until(pilot, lambda: "k" in _keys(screen), "the footer")
         assert _keys(screen)["k"] is False  # no incident: no checklist
         await pilot.press("o")
         await until(pilot, lambda: app.screen is not screen, "the open-incident form")
         await pilot.press(*"Shell on db", "ctrl+s")
-        await until(pilot, lambda: app.screen is screen and screen.incident is not None, "opened")
+        await until(pilot, lambda: app.screen is screen and war_room.incident is not None, "opened")
         await until(pilot, lambda: _keys(screen).get("k") is True, "the checklist key enabled")
 
 

@@ -35,7 +35,7 @@ from tests.plugins.waiting import eventually
 from tui.app import WarRoomApp
 from tui.safe import MARKER
 from tui.screens.war_room_base import SourceItem
-from tui.services import Services
+from tui.services import LiveSource, Services
 from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.policy_pane import PolicyPane
 
@@ -127,7 +127,7 @@ async def test_live_sources_reach_the_mesh_and_policy_panes(
                   "spec": {"selector": {"matchLabels": {"app": "billing"}},
                            "mtls": {"mode": "PERMISSIVE"}}})
     backoff = Backoff(0.05, 0.2)
-    sources = [
+    sources: list[LiveSource] = [
         MeshMonitor(cluster, "voicehive", interval_seconds=0.2),
         TrafficMonitor(PrometheusClient(cluster=cluster), interval_seconds=0.1),
         PolicyWatcher(cluster.client, "voicehive", desired_file, backoff=backoff),

@@ -98,7 +98,9 @@ async def test_accepting_opens_the_incident_detected_at_the_first_alert_and_ackn
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, WarRoomScreen)
                     and app.screen.incident is not None, "the new incident on screen")
-        shown = app.screen.incident
+        war_room = app.screen
+        assert isinstance(war_room, WarRoomScreen)
+        shown = war_room.incident
         # "Press ! to accept" no longer holds: its toast is gone (at 80x24 it hid the pane).
         assert not any(n.title == "Incident proposed" for n in app._notifications)
     (incident,) = record.incidents.list()

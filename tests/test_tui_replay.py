@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
@@ -27,7 +28,7 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
-def timeline_rows(app: Any) -> int:
+def timeline_rows(app: App[Any]) -> int:
     return app.screen.query_one("#timeline-table", TimelineList).row_count
 
 

@@ -125,7 +125,10 @@ async def test_every_dialog_opened_and_closed_fast_under_a_flood_never_kills_the
                     sent += 2
                     await asyncio.sleep(0)
                     assert app.is_running, f"the console stopped after {key} at turn {turn}"
-                await until(pilot, lambda due=sent: delivered >= due, "every key taken", within=120)
+                def all_taken(due: int = sent) -> bool:
+                    return delivered >= due
+
+                await until(pilot, all_taken, "every key taken", within=120)
                 await back_to_the_war_room(pilot, screen)
         finally:
             stop.set()

@@ -31,7 +31,9 @@ def incident(record: Record, clock: Any) -> str:
     return opened.id
 
 
-def _with_alerts(then: Callable[[Pilot[Any]], Awaitable[None]] | None = None):
+def _with_alerts(
+    then: Callable[[Pilot[Any]], Awaitable[None]] | None = None,
+) -> Callable[[Pilot[Any]], Awaitable[None]]:
     async def run_before(pilot: Pilot[Any]) -> None:
         await pilot.app.workers.wait_for_complete()
         alerts = [parsed(alert_line(i, priority=("Notice", "Critical", "Warning")[i % 3],

@@ -6,6 +6,7 @@ Update after a deliberate change with
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ def make_app(record: Record, clock: Any) -> AppFactory:
     return app_factory(record, clock)
 
 
-def _open_form(request: ActionRequest):
+def _open_form(request: ActionRequest) -> Callable[[Pilot[Any]], Awaitable[None]]:
     async def run_before(pilot: Pilot[Any]) -> None:
         await pilot.app.workers.wait_for_complete()
         pilot.app.push_screen(ActionForm(CLUSTER_ACTIONS[request.action], request, WHERE))

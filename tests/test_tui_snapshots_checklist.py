@@ -8,6 +8,7 @@ file. Update after a deliberate change with
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,7 +72,9 @@ async def _settle(pilot: Pilot[Any]) -> None:
         await pilot.wait_for_scheduled_animations()
 
 
-def _open(record: Record, incident_id: str, **kwargs: Any):
+def _open(
+    record: Record, incident_id: str, **kwargs: Any
+) -> Callable[[Pilot[Any]], Awaitable[None]]:
     async def run_before(pilot: Pilot[Any]) -> None:
         await pilot.app.workers.wait_for_complete()
         opened = record.incidents.get(incident_id)

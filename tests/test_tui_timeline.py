@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual.app import App
+
 from store import Record
 from tests.plugins.record import FrozenClock
 from tests.plugins.tui import HOSTILE, AppFactory, until
@@ -20,7 +22,7 @@ def fill(record: Record, incident_id: str, count: int) -> None:
             record.timeline.add_in(txn, incident_id, "note", f"entry {n}", actor=f"ic-{n % 7}")
 
 
-def table_of(app: Any) -> TimelineList:
+def table_of(app: App[Any]) -> TimelineList:
     return app.screen.query_one(TimelinePane).query_one(TimelineList)
 
 

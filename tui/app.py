@@ -34,6 +34,7 @@ from tui.textual_workarounds import (
     KeysOneAtATime,
     QuietFatalError,
 )
+from tui.widgets.alert_list import Alerts
 
 R = TypeVar("R")
 Clock = Callable[[], datetime]
@@ -166,7 +167,7 @@ class WarRoomApp(
             return "the security team lead (no escalation matrix configured)"
         return f"{contact.role} {contact.primary} ({contact.contact})"
 
-    def push_alerts(self, batch: Any) -> None:
+    def push_alerts(self, batch: Alerts) -> None:
         """Feed the Falco pane (alerts oldest first); cheap, for the live sources."""
         screen = self.war_room
         if screen is not None:

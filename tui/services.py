@@ -7,13 +7,21 @@ same object can be built by headless code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from store.incidents import SessionScope
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from actions.drill.drill_events import DrillEvent, Observation
+    from actions.drill.player import PlayerStatus
+    from actions.drill.scenario import Scenario
+    from actions.drill.session import DrillSession
     from actions.kube.cluster import Cluster
+    from actions.runbook import RunbookActions
     from actions.runtime import ConsoleRuntime
     from store import Record
 
@@ -30,6 +38,48 @@ class DrillGone(RuntimeError):
 
     Raised by the drill handle (`tui.cli.console.DrillInBackground`), caught by the
     facilitator's keys: here, so a screen never imports the command line."""
+
+
+class LiveSource(Protocol):
+    """A live source the console runs in a worker until it closes (`actions.sources.live.
+    LiveSources`, or one follower alone). It hands `sink` an `actions.sources.batches.AlertBatch`
+    (into the Falco pane), an `actions.sources.health.SourceHealth` (into the header) or any
+    other item (to the key groups, as a `SourceItem` message), from any thread."""
+
+    async def run(self, sink: Callable[[object], None], /) -> None: ...
+
+
+class DrillHandle(Protocol):
+    """The facilitator's handle on a drill that plays on its own thread and event loop
+    (`tui.cli.console.DrillInBackground`): each awaitable runs on the drill's loop and raises
+    `DrillGone` once the drill has stopped."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    @property
+    def session(self) -> DrillSession | None:
+        """None until the drill's cluster has started."""
+
+    def call_soon(self, function: Callable[[], object], /) -> None: ...
+
+    async def wait_started(self) -> bool: ...
+
+    async def subscribe(
+        self, callback: Callable[[DrillEvent], None], /
+    ) -> Callable[[], None]: ...
+
+    async def status(self) -> PlayerStatus: ...
+
+    async def pause(self) -> None: ...
+
+    async def resume(self) -> None: ...
+
+    async def set_speed(self, speed: float, /) -> None: ...
+
+    async def inject_next(self) -> None: ...
+
+    async def score_inputs(self) -> tuple[datetime | None, list[Observation]]: ...
 
 
 class ClusterUnusable(RuntimeError):
@@ -53,7 +103,8 @@ class Services:
     - `source`: a live source (the Falco follower) or a list of them; the console
       runs `await source.run(sink)` for each in a worker. The sink takes
       `AlertBatch` (into the Falco pane) and `SourceHealth` (into the header).
-    - `actions`: the action layer's handle, for the containment keys.
+    - `actions`: the action layer's handle (`actions.runbook.RunbookActions`), for the
+      containment keys.
     - `readonly`: actions disabled (review mode forces it).
     - `drill`: in a drill, the facilitator's handle on the running scenario
       (`tui.cli.console.DrillInBackground`); None otherwise.
@@ -69,10 +120,10 @@ class Services:
     incident_id: str | None = None
     actor: str | None = None
     cluster: Cluster | None = None
-    source: Any = None
-    actions: Any = None
+    source: LiveSource | list[LiveSource] | None = None
+    actions: RunbookActions | None = None
     readonly: bool = False
-    drill: Any = None
+    drill: DrillHandle | None = None
     incident_scope: SessionScope = field(default_factory=SessionScope)
     cluster_problem: str | None = None
     runtime: ConsoleRuntime | None = None

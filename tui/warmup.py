@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -62,7 +62,7 @@ def _dialog_widgets() -> Iterator[Widget]:
     yield from composed(Select([("-", "-")]))  # its current-value line and its overlay
 
 
-def style_steps(app: App[object]) -> Iterator[Callable[[], None]]:
+def style_steps(app: App[Any]) -> Iterator[Callable[[], None]]:
     """Steps that each add one widget class's default styles to the app's stylesheet,
     as Textual does on that class's first mount, then one that parses them."""
     from tui.textual_workarounds import default_css

@@ -50,7 +50,7 @@ def _first_alert_since(record: Record, cutoff: str) -> int | None:
             high = middle
         else:
             low = row["id"] + 1
-    return low
+    return int(low)
 
 
 def _pod(output_fields: str | None) -> str | None:

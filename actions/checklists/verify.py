@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from actions.checklists import cluster_checks, record_checks
 from actions.checklists.model import VERIFIER_NAMES, ChecklistItem
@@ -26,10 +26,16 @@ if TYPE_CHECKING:
     from actions.kube.cluster import Cluster
     from store import Record
 
-RecordCall = Callable[..., Awaitable[Any]]
+R = TypeVar("R")
 
 
-async def threaded(call: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+class RecordCall(Protocol):
+    """Runs a record call where the caller keeps them (its record thread); awaits its result."""
+
+    def __call__(self, call: Callable[..., R], /, *args: Any, **kwargs: Any) -> Awaitable[R]: ...
+
+
+async def threaded(call: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
     """Run a record call on a worker thread (for callers without a record thread of their own)."""
     return await asyncio.to_thread(call, *args, **kwargs)
 

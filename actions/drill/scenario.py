@@ -13,6 +13,7 @@ import copy
 import hashlib
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -747,7 +748,23 @@ POD_KEYS = {
 }
 
 
-def _cluster(doc: dict[str, Any], c: _Checker, place: Any):  # noqa: ANN202 - a private tuple
+# The cluster section, checked: mesh, namespaces, pods, services, service accounts, objects,
+# RBAC rules (None: the default) and the Istio version.
+_ClusterParts = tuple[
+    str,
+    tuple[str, ...],
+    tuple[PodSpec, ...],
+    tuple[ServiceSpec, ...],
+    tuple[ServiceAccountSpec, ...],
+    tuple[dict[str, Any], ...],
+    tuple[dict[str, Any], ...] | None,
+    str,
+]
+
+
+def _cluster(
+    doc: dict[str, Any], c: _Checker, place: Callable[[str, int], Path_]
+) -> _ClusterParts:
     c.unknown_keys(doc, CLUSTER_KEYS, ("cluster",))
     mesh = c.text(doc, "mesh", ("cluster",), default="istio", choices=MESHES)
     istio_version = str(doc.get("istio_version", "1.24.3"))
@@ -836,7 +853,7 @@ def _cluster(doc: dict[str, Any], c: _Checker, place: Any):  # noqa: ANN202 - a 
                 token_secret=c.text(item, "tokenSecret", path, default=f"{name}-token"),
             )
         )
-    objects = []
+    objects: list[dict[str, Any]] = []
     for i, raw in enumerate(c.sequence(doc.get("objects"), ("cluster", "objects"))):
         obj = c.mapping(raw, place("objects", i))
         if obj:

@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actions.checklists.howto import action_how, item_how
 
@@ -55,6 +55,11 @@ from actions.checklists.proven import WARROOM, Proof, proofs
 from actions.checklists.verdict import VERIFIED
 from actions.drill.drill_events import Observation
 from store.response_times import END_WORDS, ResponseTime, incident_response_times
+
+if TYPE_CHECKING:
+    from actions.drill.scenario import Scenario
+    from actions.drill.sim.attack import Driver
+    from store import ActionEntry, ChecklistTick, Decision, Incident, Record
 
 DECISION_POINTS = {
     "false-positive": "Is this a false positive? → Document and tune alerting rules",
@@ -335,7 +340,10 @@ def _first_sign_note(time: ResponseTime, clock_started_at: datetime | None) -> s
 
 
 def _containment(
-    action: str, target: str, succeeded: Sequence[Any], observations: Sequence[Observation]
+    action: str,
+    target: str,
+    succeeded: Sequence[ActionEntry],
+    observations: Sequence[Observation],
 ) -> ContainmentResult:
     from_record = [a for a in succeeded if a.action == action and targets_match(target, a.target)]
     if from_record:
@@ -372,10 +380,10 @@ def _containment_line(result: ContainmentResult, items: dict[str, ChecklistItem]
 class _Seen:
     """What the record and the cluster say the team did, read once."""
 
-    incident: Any
-    succeeded: Sequence[Any]
-    decisions: Sequence[Any]
-    ticks: dict[tuple[str, str], Any]
+    incident: Incident
+    succeeded: Sequence[ActionEntry]
+    decisions: Sequence[Decision]
+    ticks: dict[tuple[str, str], ChecklistTick]
     proofs: dict[str, list[Proof]]
     observations: Sequence[Observation]
     key_targets: dict[str, list[str]]
@@ -430,7 +438,7 @@ def _runbook_step_done(step: str, seen: _Seen) -> str | None:
 
 
 def _step_line(
-    step: str, seen: _Seen, items: dict[str, ChecklistItem], scenario: Any = None
+    step: str, seen: _Seen, items: dict[str, ChecklistItem], scenario: Scenario | None = None
 ) -> ScoreLine:
     item = items.get(step)
     if item is not None:
@@ -438,7 +446,11 @@ def _step_line(
         words = item.text
         targets = {action: found[0] for action, found in seen.key_targets.items() if found}
         missed_how = item_how(item, targets)
-        if step == "patch-vulnerabilities" and (ways := _roll_back_how(scenario)):
+        if (
+            step == "patch-vulnerabilities"
+            and scenario is not None
+            and (ways := _roll_back_how(scenario))
+        ):
             missed_how = f"{ways}; {missed_how}"
         claim = item.tick_for(seen.ticks)
         if done is None and claim is not None and claim.checked and claim.actor != WARROOM:
@@ -453,10 +465,10 @@ def _step_line(
                      done or missed_how, step)  # fmt: skip
 
 
-def _roll_back_how(scenario: Any) -> str:
+def _roll_back_how(scenario: Scenario) -> str:
     """How a poisoned image leaves the cluster, for each image driver: roll its workload back."""
     ways = []
-    for driver in getattr(scenario, "drivers", ()):
+    for driver in scenario.drivers:
         for condition in driver.ends_when:
             if condition.kind != "image_gone":
                 continue
@@ -475,14 +487,13 @@ def _roll_back_how(scenario: Any) -> str:
     return "; ".join(dict.fromkeys(ways))
 
 
-def _cluster_shows(scenario: Any) -> frozenset[str]:
+def _cluster_shows(scenario: Scenario) -> frozenset[str]:
     """The items this scenario's cluster (or a console action) can show done."""
-    images = any(c.kind == "image_gone" for d in getattr(scenario, "drivers", ())
-                 for c in d.ends_when)  # fmt: skip
+    images = any(c.kind == "image_gone" for d in scenario.drivers for c in d.ends_when)
     return CLUSTER_SHOWN if images else CLUSTER_SHOWN - {"patch-vulnerabilities"}
 
 
-def _still_running(drivers: Sequence[Any]) -> list[str]:
+def _still_running(drivers: Sequence[Driver]) -> list[str]:
     """A note for each attack driver the cluster still runs when scored: what ends it."""
     notes = []
     for driver in drivers:
@@ -502,8 +513,8 @@ def _still_running(drivers: Sequence[Any]) -> list[str]:
 
 
 def score_drill(
-    scenario: Any,
-    record: Any,
+    scenario: Scenario,
+    record: Record,
     incident_id: str,
     *,
     clock_started_at: datetime | None,

@@ -24,7 +24,7 @@ import yaml
 
 from actions.drill.clock import DrillClock, SystemClock
 from actions.drill.player import ScenarioPlayer
-from actions.drill.scenario import Scenario
+from actions.drill.scenario import Inject, Scenario
 from actions.drill.sim.engine import TICK_SECONDS, DrillEngine
 from actions.drill.sim.hubble_cli import write_shim
 
@@ -48,9 +48,10 @@ def drill_settings(settings: Any, runtime_dir: Path) -> Any:
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from actions.drill.drill_events import Observation
+    from actions.drill.drill_events import DrillEvent, Observation
     from actions.drill.score import Score
     from actions.drill.server import DrillApiServer
+    from store import Record
 
 
 def default_kubeconfig_path() -> Path:
@@ -114,7 +115,7 @@ class DrillSession:
         self._task: asyncio.Task[None] | None = None
         self._temporary_kubeconfig: Path | None = None
 
-    def _play(self, inject, repetition):  # noqa: ANN001, ANN202 - the player's callable
+    def _play(self, inject: Inject, repetition: int) -> DrillEvent:
         return self.engine.play(inject, repetition)
 
     def _tick(self, position: float) -> None:
@@ -208,7 +209,7 @@ class DrillSession:
         started = self.player.played.get(clock_inject.id) if clock_inject else None
         return started, list(self.engine.observations)
 
-    def score(self, record, incident_id: str) -> Score:  # noqa: ANN001 - store.Record
+    def score(self, record: Record, incident_id: str) -> Score:
         """The drill's score from the incident record and what the cluster showed."""
         from actions.drill.score import score_drill
 

@@ -108,7 +108,7 @@ def fast_rfc3339_to_ns(text: str) -> int | None:
     return _fast_falco_time(text)
 
 
-_FRACTION_SCALE = tuple(10 ** (9 - digits) for digits in range(10))
+_FRACTION_SCALE: tuple[int, ...] = tuple(10 ** (9 - digits) for digits in range(10))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -299,13 +299,16 @@ async def connect(options: ClusterOptions) -> Cluster:
     namespace = options.namespace
     if existing:
         try:
-            merged = KubeConfigMerger(KUBECONFIG_SEPARATOR.join(existing))
-            loader = KubeConfigLoader(
+            # kubernetes.aio.config ships no annotations (its client does): hence the ignores.
+            merged = KubeConfigMerger(  # type: ignore[no-untyped-call]
+                KUBECONFIG_SEPARATOR.join(existing)
+            )
+            loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
                 config_dict=merged.config,
                 active_context=options.context or _first_current_context(existing),
                 config_base_path=None,
             )
-            await loader.load_and_set(configuration)
+            await loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
         except (ConfigException, KeyError, TypeError, ValueError, OSError, yaml.YAMLError) as error:
             raise ClusterError(
                 "config", f"cannot use kubeconfig {', '.join(existing)}: {error}"
@@ -317,7 +320,9 @@ async def connect(options: ClusterOptions) -> Cluster:
         from kubernetes.aio.config import load_incluster_config
 
         try:
-            load_incluster_config(client_configuration=configuration)
+            load_incluster_config(  # type: ignore[no-untyped-call]  # kubernetes.aio.config
+                client_configuration=configuration
+            )
         except ConfigException as error:
             raise ClusterError("config", f"cannot use the in-cluster config: {error}") from error
         namespace = namespace or _in_cluster_namespace()
@@ -417,11 +422,21 @@ class Cluster:
         except ValueError as error:
             raise ClusterError("server-error", f"{doing}: the answer is not JSON") from error
 
+    async def request_object(
+        self, method: str, path: str, *, doing: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Like request, for an answer that must be one object (what a GET, create or patch of
+        an object answers): anything else is the server's error, not a crash further on."""
+        answer = await self.request(method, path, doing=doing, **kwargs)
+        if not isinstance(answer, dict):
+            raise ClusterError("server-error", f"{doing}: the answer is not a Kubernetes object")
+        return answer
+
     # --- objects -----------------------------------------------------------------------------
 
     async def get(self, kind: Kind, name: str, namespace: str | None = None) -> dict[str, Any]:
         ns = namespace or self.namespace
-        return await self.request(
+        return await self.request_object(
             "GET", kind.path(ns, name), doing=f"read {kind.describe(name, ns)}"
         )
 
@@ -463,7 +478,7 @@ class Cluster:
         kind = kind_of(manifest["apiVersion"], manifest["kind"])
         meta = manifest.get("metadata") or {}
         ns = meta.get("namespace") or self.namespace
-        return await self.request(
+        return await self.request_object(
             "POST",
             kind.path(ns),
             body=manifest,
@@ -483,7 +498,7 @@ class Cluster:
         dry_run: bool = False,
     ) -> dict[str, Any]:
         ns = namespace or self.namespace
-        return await self.request(
+        return await self.request_object(
             "PATCH",
             kind.path(ns, name),
             body=patch,

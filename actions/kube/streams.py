@@ -58,7 +58,7 @@ def status_message(body: bytes) -> str:
     except ValueError:
         return body[:300].decode("utf-8", "replace")
     if isinstance(doc, dict) and isinstance(doc.get("message"), str):
-        return doc["message"][:300]
+        return str(doc["message"])[:300]
     return body[:300].decode("utf-8", "replace")
 
 

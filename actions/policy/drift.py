@@ -77,7 +77,8 @@ def normalized_spec(policy: dict[str, Any]) -> dict[str, Any]:
             for port in (rule or {}).get("ports") or []:
                 if isinstance(port, dict):
                     port.setdefault("protocol", "TCP")
-    return _drop_empty(spec)
+    stored: dict[str, Any] = _drop_empty(spec)
+    return stored
 
 
 def _drop_empty(value: Any) -> Any:

@@ -17,7 +17,7 @@ from actions.kube.cluster import JSON_PATCH, NETWORK_POLICY, POD, SERVICE, Clust
 from actions.policy import ClusterView
 from actions.policy.reachability import egress_paths
 from actions.runbook.checks import BLOCKS_ANNOTATION, InvalidRequest, emergency_metadata, shown
-from actions.runbook.model import FORCE_HINT, Change, Problem
+from actions.runbook.model import FORCE_HINT, Change, Problem, ReadBackCheck
 from actions.runbook.pipeline import Plan, PlanContext
 
 POLICY = "external-api-segmentation"
@@ -54,7 +54,7 @@ def refusals(network: IPNetwork, cluster_ips: set[str], protected: tuple[str, ..
         reasons.append(f"{network} is link-local")
     for cidr in protected:
         other = ipaddress.ip_network(cidr, strict=False)
-        if other.version == network.version and network.overlaps(other):  # type: ignore[arg-type]
+        if other.version == network.version and network.overlaps(other):
             reasons.append(f"{network} overlaps the cluster's range {other}")
     inside = sorted(
         ip
@@ -165,7 +165,7 @@ async def still_reachable(
     return notes
 
 
-def _blocked_check(network: str):
+def _blocked_check(network: str) -> ReadBackCheck:
     def check(found: dict[str, Any] | None) -> str | None:
         block, why = _except_list(found or {})
         if block is None:

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from actions.checklists.proven import tick_proven
 from actions.kube.cluster import Cluster, ClusterError, Kind, kind_of
@@ -52,6 +52,7 @@ from actions.runbook.model import (
 )
 
 if TYPE_CHECKING:
+    from actions.checklists.verify import RecordCall
     from store import Incident, Record
 
 CONTAINMENT = ("isolate", "block-ip", "disable-sa", "mesh-deny")
@@ -95,13 +96,13 @@ class PlanContext:
     incident_id: str  # or PENDING_INCIDENT
     now: datetime
     # Runs a record call off the event loop (the action layer's record thread).
-    run_in_record: RecordRunner | None = None
+    run_in_record: RecordCall | None = None
 
     async def in_record(self, call: Callable[..., R], /, *args: Any) -> R:
         """`call(*args)` on the record's thread (inline when no runner was given)."""
         if self.run_in_record is None:
             return call(*args)
-        return cast(R, await self.run_in_record(call, *args))
+        return await self.run_in_record(call, *args)
 
     @property
     def namespace(self) -> str:
@@ -114,7 +115,6 @@ class PlanContext:
 
 Planner = Callable[[PlanContext], Awaitable[Plan]]
 R = TypeVar("R")
-RecordRunner = Callable[..., Awaitable[Any]]
 
 
 def _planners() -> dict[str, Planner]:
@@ -269,7 +269,7 @@ class RunbookActions:
                 raise InvalidRequest(f"no incident {wanted} in {self.record.path}")
             notes = [f"incident {wanted} is closed: the action is recorded in it all the same"]
             return wanted, False, [], notes if incident.status == "closed" else []
-        open_ones: list[Incident] = cast("list[Incident]", self.record.incidents.open_ones())
+        open_ones: list[Incident] = self.record.incidents.open_ones()
         if len(open_ones) == 1:
             return open_ones[0].id, False, [], []
         why = (

@@ -25,7 +25,7 @@ from typing import Any
 from actions.kube.cluster import JSON_PATCH, NETWORK_POLICY
 from actions.policy.drift import DesiredStateError, load_desired, normalized_spec
 from actions.runbook.isolate import QUARANTINE_EXPRESSION, excludes_quarantine
-from actions.runbook.model import Change, Problem
+from actions.runbook.model import Change, Problem, ReadBackCheck
 from actions.runbook.pipeline import Plan, PlanContext
 
 
@@ -54,7 +54,7 @@ def with_quarantine(spec: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _matches_check(spec: dict[str, Any]):  # noqa: ANN202 - a read-back check
+def _matches_check(spec: dict[str, Any]) -> ReadBackCheck:
     def check(found: dict[str, Any] | None) -> str | None:
         if normalized_spec(found or {}) != normalized_spec({"spec": spec}):
             return "its spec is not the one re-applied"

@@ -52,7 +52,7 @@ from actions.runbook.isolate import (
     QUARANTINE_LABEL,
     excludes_quarantine,
 )
-from actions.runbook.model import Change
+from actions.runbook.model import Change, ReadBackCheck
 from actions.runbook.pipeline import Plan, PlanContext
 
 EMERGENCY_KINDS = (
@@ -320,7 +320,7 @@ async def _undo_disable(ctx: PlanContext, result: Plan, accounts: set[tuple[str,
         )
 
 
-def _enabled_check(previous: dict[str, Any]):
+def _enabled_check(previous: dict[str, Any]) -> ReadBackCheck:
     def check(found: dict[str, Any] | None) -> str | None:
         annotations = ((found or {}).get("metadata") or {}).get("annotations") or {}
         if PRE_DISABLE_ANNOTATION in annotations:

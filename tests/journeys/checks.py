@@ -81,7 +81,7 @@ def check_record(record: Record, incident: Incident, scenario: Scenario, *,
         outcome = outcomes.get(intent.action_id)
         assert outcome is not None, f"{intent.action} has no outcome"
         if intent.action == "capture" and capture_missing:
-            missing = re.findall(r"([\w.-]+\.(?:json|yaml|txt)): ", outcome.message)
+            missing = re.findall(r"([\w.-]+\.(?:json|yaml|txt)): ", outcome.message or "")
             assert (outcome.status, missing) == ("failed", list(capture_missing)), outcome.message
             continue
         assert outcome.status in ("succeeded", "no-op"), (outcome.action, outcome.message)

@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pytest
 import urllib3
@@ -38,6 +38,12 @@ from actions.drill.server import DrillServerThread
 from bench.seeded_cluster import FALCO_ALERT as FALCO_ALERT
 from bench.seeded_cluster import SEED_TIME as SEED_TIME
 from bench.seeded_cluster import seed_drill_cluster as seed_drill_cluster
+
+if TYPE_CHECKING:
+    from kubernetes.aio.client import ApiClient as AsyncApiClient
+    from kubernetes.client import ApiClient, V1NetworkPolicy, V1ObjectMeta
+
+T = TypeVar("T")
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 
@@ -88,6 +94,62 @@ def kubeconfig_client(path: Path) -> tuple[dict[str, str], ssl.SSLContext]:
     ca_pem = base64.b64decode(document["clusters"][0]["cluster"]["certificate-authority-data"])
     headers = {"Authorization": f"Bearer {document['users'][0]['user']['token']}"}
     return headers, ssl.create_default_context(cadata=ca_pem.decode("ascii"))
+
+
+def new_sync_client(kubeconfig: Path) -> ApiClient:
+    """The official sync client for this kubeconfig, as a user's script makes it."""
+    from kubernetes import config  # loaded by the tests that use it, not by every test
+
+    # kubernetes.config is not annotated (kubernetes.client is).
+    made: ApiClient = config.new_client_from_config(str(kubeconfig))  # type: ignore[no-untyped-call]
+    return made
+
+
+# The official client's models type every field optional; these read what a real server always
+# sends, and fail the test where it is missing.
+
+
+def present(value: T | None) -> T:
+    """A field the server must have sent."""
+    assert value is not None
+    return value
+
+
+class HasMetadata(Protocol):
+    @property
+    def metadata(self) -> V1ObjectMeta | None: ...
+
+
+def meta(obj: HasMetadata) -> V1ObjectMeta:
+    return present(obj.metadata)
+
+
+def name_of(obj: HasMetadata) -> str:
+    return present(meta(obj).name)
+
+
+def except_list(policy: V1NetworkPolicy) -> list[str]:
+    """`spec.egress[0].to[0].ipBlock.except` (external-api-segmentation's blocked addresses)."""
+    egress = present(present(policy.spec).egress)
+    block = present(present(egress[0].to)[0].ip_block)
+    return present(block._except)
+
+
+def as_object(answer: object) -> dict[str, Any]:
+    """A custom-objects call's answer, which the client types `object`: one JSON object."""
+    assert isinstance(answer, dict)
+    return answer
+
+
+async def new_async_client(kubeconfig: Path) -> AsyncApiClient:
+    """The official asyncio client for this kubeconfig (kubernetes.aio), as warroom makes it."""
+    from kubernetes.aio import config  # loaded by the tests that use it, not by every test
+
+    # kubernetes.aio.config is not annotated (kubernetes.aio.client is).
+    made: AsyncApiClient = await config.new_client_from_config(  # type: ignore[no-untyped-call]
+        str(kubeconfig)
+    )
+    return made
 
 
 def make_kubectl(kubeconfig: Path, home: Path) -> KubectlRunner:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 import pytest_asyncio
@@ -16,6 +17,19 @@ from actions.drill.session import DrillSession
 DRILL_START = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC)
 
 
+class DrillFactory(Protocol):
+    """The `drill_factory` fixture: a started DrillSession of a scenario (or a built-in's name)."""
+
+    async def __call__(
+        self,
+        scenario: Scenario | str,
+        *,
+        serve: bool = False,
+        clock: ManualClock | None = None,
+        speed: float = 1.0,
+    ) -> DrillSession: ...
+
+
 @pytest.fixture
 def manual_clock() -> ManualClock:
     """Advances only by what the drill sleeps: a whole scenario plays in milliseconds."""
@@ -25,7 +39,7 @@ def manual_clock() -> ManualClock:
 @pytest_asyncio.fixture
 async def drill_factory(
     tmp_path: Path,
-) -> AsyncIterator[Callable[..., object]]:
+) -> AsyncIterator[DrillFactory]:
     """`await drill_factory(scenario_or_name, serve=False, clock=..., speed=...)` -> a started
     DrillSession, stopped at the end of the test."""
     sessions: list[DrillSession] = []

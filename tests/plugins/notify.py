@@ -40,7 +40,8 @@ SLACK_BLOCK_TYPES = ("header", "section", "context", "divider")
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 # --- documented shapes -------------------------------------------------------------

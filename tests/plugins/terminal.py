@@ -45,7 +45,7 @@ ESCAPES = re.compile(
 ESCAPE_PAUSE = 0.25
 
 
-class _Screen(pyte.Screen):  # type: ignore[misc]
+class _Screen(pyte.Screen):
     """pyte's screen, leaving the alternate screen as a terminal does (DEC mode 1049).
 
     pyte keeps one buffer; a console quits by switching back to the main screen, and
@@ -130,6 +130,7 @@ class TerminalSession:
     def wait_for(self, wanted: str | re.Pattern[str] | Callable[[str], bool], *,
                  timeout: float = 30.0, what: str | None = None) -> str:
         """Wait until the screen shows `wanted` (text, regex or predicate); returns the screen."""
+        shown: Callable[[str], bool]
         if isinstance(wanted, str):
             def shown(screen: str) -> bool:
                 return wanted in screen

@@ -40,6 +40,7 @@ from tui.safe import safe_text
 if TYPE_CHECKING:
     from actions.drill.control import ControlServer
     from actions.drill.drill_events import DrillEvent, Observation
+    from actions.drill.scenario import Scenario
     from actions.drill.session import DrillSession
     from actions.kube.cluster import ClusterOptions
 
@@ -196,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-async def _drill(args: argparse.Namespace, scenario) -> int:  # noqa: ANN001 - a Scenario
+async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
     from actions.drill import drill_events as ev
     from actions.drill.control import ControlError
     from actions.drill.scenario import ScenarioError
@@ -378,7 +379,7 @@ def _control(control: argparse.Namespace) -> int:
     return EXIT_OK if answer.get("ok") else EXIT_FAILED
 
 
-def _drill_in_console(args: argparse.Namespace, scenario) -> int:  # noqa: ANN001 - a Scenario
+def _drill_in_console(args: argparse.Namespace, scenario: Scenario) -> int:
     """The console first, the drill's cluster once the console is on screen.
 
     Starting the cluster (its imports, the seeded objects, the API server) takes

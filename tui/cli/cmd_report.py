@@ -16,16 +16,20 @@ import getpass
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.cli.common import EXIT_FAILED, EXIT_OK, db_path
 from tui.safe import safe_text
+
+if TYPE_CHECKING:
+    from store import Record
 
 
 class RecordUnavailable(Exception):
     """The record file is missing or cannot be opened; the message says which and why."""
 
 
-def open_existing_record(args: argparse.Namespace, *, readonly: bool):  # -> store.Record
+def open_existing_record(args: argparse.Namespace, *, readonly: bool) -> Record:
     """The record named by --db/$WARROOM_DB, which must already exist (never creates one)."""
     from store import Record
 

@@ -6,7 +6,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from store import Record
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -42,7 +45,7 @@ def db_path(args: argparse.Namespace) -> Path:
     return Path(args.db) if getattr(args, "db", None) else default_db_path()
 
 
-def open_record(args: argparse.Namespace):  # -> store.Record
+def open_record(args: argparse.Namespace) -> Record:
     """The record for writing, made (0600, in a 0700 folder) if there is none yet."""
     from store import Record
 

@@ -22,12 +22,15 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from datetime import datetime
 
+    from actions.config import Settings
     from actions.drill.clock import DrillClock
     from actions.drill.drill_events import DrillEvent, Observation
-    from actions.drill.player import PlayerStatus
+    from actions.drill.player import PlayerStatus, ScenarioPlayer
     from actions.drill.scenario import Scenario
     from actions.drill.session import DrillSession
-    from actions.kube.cluster import ClusterOptions
+    from actions.kube.cluster import Cluster, ClusterOptions
+    from actions.runbook import RunbookActions
+    from actions.sources.live import LiveSources
     from store import Record
     from tui.app import ConsoleCrashed
     from tui.services import Services
@@ -42,7 +45,7 @@ R = TypeVar("R")
 
 def open_console(
     args: argparse.Namespace,
-    settings: Any,
+    settings: Settings,
     *,
     mode: str,
     options: ClusterOptions | StartCluster | None,
@@ -93,7 +96,7 @@ def said_crash(crashed: ConsoleCrashed, path: Path) -> int:
 def console_services(
     record: Record,
     sources_record: Record | None,
-    settings: Any,
+    settings: Settings,
     *,
     mode: str,
     options: ClusterOptions | StartCluster | None,
@@ -149,7 +152,9 @@ def console_services(
     return services, setup
 
 
-def _cluster_layer() -> tuple[Any, Any, Any]:
+def _cluster_layer() -> tuple[
+    Callable[[ClusterOptions], Awaitable[Cluster]], type[RunbookActions], type[LiveSources]
+]:
     """`connect`, `RunbookActions` and `LiveSources`, imported on a worker thread.
 
     kubernetes and aiohttp take about half a second to import: on the event loop
@@ -253,7 +258,7 @@ class DrillInBackground:
             except RuntimeError:  # closed meanwhile: the drill is over, nothing to undo
                 pass
 
-    def _player(self) -> Any:
+    def _player(self) -> ScenarioPlayer:
         if self.session is None:
             raise DrillGone("the drill has not started")
         return self.session.player

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -22,6 +22,8 @@ from textual.events import DescendantFocus, Key, Resize
 from textual.message import Message
 from textual.widgets import Label, Tab, Tabs
 
+from actions.sources.batches import AlertBatch
+from actions.sources.health import SourceHealth
 from store import PHASES, Incident, TimelineEntry
 from store.errors import RecordError
 from tui.dialogs.help import HelpRow, HelpScreen, binding_rows, typed
@@ -46,6 +48,9 @@ from tui.widgets.pane import Pane
 from tui.widgets.phase_bar import PhaseBar
 from tui.widgets.policy_pane import PolicyPane
 from tui.widgets.timeline_pane import TimelineList, TimelinePane
+
+if TYPE_CHECKING:
+    from tui.services import LiveSource
 
 PANES: tuple[tuple[str, str], ...] = (
     ("alerts", "1 Falco"),
@@ -461,7 +466,7 @@ class WarRoomScreen(
     # --- live sources ---------------------------------------------------------------------------
 
     @work(group="source", exit_on_error=False)
-    async def run_source(self, source: Any) -> None:
+    async def run_source(self, source: LiveSource) -> None:
         """Run one live source (`await source.run(sink)`) until the console closes."""
         await source.run(self.source_sink)
 
@@ -470,11 +475,11 @@ class WarRoomScreen(
         if threading.get_ident() != self.war_app.loop_thread:
             self.app.call_from_thread(self.source_sink, item)
             return
-        if hasattr(item, "alerts") and hasattr(item, "fresh"):
-            self.alert_pane.push_alerts(item)  # type: ignore[arg-type]
-        elif hasattr(item, "source") and hasattr(item, "state"):
+        if isinstance(item, AlertBatch):
+            self.alert_pane.push_alerts(item)
+        elif isinstance(item, SourceHealth):
             header = self.query_one(WarRoomHeader)
-            header.set_health({**header.health, str(item.source): str(item.state)})
+            header.set_health({**header.health, item.source: item.state})
         else:
             self.post_message(SourceItem(item))  # for the key groups that take it
 

@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from actions.sources.batches import AlertBatch
 from actions.sources.rates import AlertRates
 from tui.views.alert_buffer import AlertBuffer, AlertFilter
 from tui.views.alert_rows import AlertRow, rank_and_rule
@@ -37,6 +38,9 @@ MAX_PENDING_BATCHES = 2_000  # beyond this the UI is behind; older batches are c
 # flat and a filter change re-indexes quickly under a flood.
 DEFAULT_CAPACITY = 2000
 TIME_WIDTH, SEVERITY_WIDTH = 8, 2
+# What `push_alerts` takes: a live source's commit (its fresh alerts) or alerts oldest first,
+# each of a kind `AlertRow.of` reads.
+Alerts = AlertBatch | Iterable[Any]
 STRIP_CACHE_MIN = 64  # rows cached: twice the rows on screen (plain and cursor), at least this
 
 
@@ -86,9 +90,9 @@ def header_text(width: int) -> Text:
     )
 
 
-def _batch_items(batch: Any) -> list[Any]:
+def _batch_items(batch: Alerts) -> list[Any]:
     """The alerts of one pushed batch; an `AlertBatch` contributes only its fresh alerts."""
-    if hasattr(batch, "fresh") and hasattr(batch, "alerts"):
+    if isinstance(batch, AlertBatch):
         return list(batch.fresh)
     return list(batch)
 
@@ -148,7 +152,7 @@ class AlertList(ScrollView, can_focus=True):
         self.received = 0
         self.not_shown = 0
         self.cursor = 0
-        self._intake: deque[Any] = deque()
+        self._intake: deque[Alerts] = deque()
         self._severity_of = severity_of
         self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(STRIP_CACHE_MIN)
         self._style = ComponentStyles(self)
@@ -158,7 +162,7 @@ class AlertList(ScrollView, can_focus=True):
 
     # --- feeding --------------------------------------------------------------------------------
 
-    def push_alerts(self, batch: Iterable[Any]) -> None:
+    def push_alerts(self, batch: Alerts) -> None:
         """Queue a batch (oldest first) for the next drain; never touches the screen."""
         self._intake.append(batch)
         while len(self._intake) > MAX_PENDING_BATCHES:

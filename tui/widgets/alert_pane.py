@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -17,7 +17,7 @@ from textual.widgets import Input, Sparkline, Static
 
 from tui.views.alert_buffer import SEVERITY_STEPS
 from tui.views.alert_rows import AlertRow
-from tui.widgets.alert_list import DEFAULT_CAPACITY, AlertList, header_text
+from tui.widgets.alert_list import DEFAULT_CAPACITY, AlertList, Alerts, header_text
 from tui.widgets.pane import Pane
 
 SPARK_INTERVAL = 1.0  # the rate sparkline and counters move at 1 Hz, apart from the 10 Hz drain
@@ -103,7 +103,7 @@ class AlertPane(Pane):
     def selected(self) -> AlertRow | None:
         return self.alert_list.selected
 
-    def push_alerts(self, batch: Iterable[Any]) -> None:
+    def push_alerts(self, batch: Alerts) -> None:
         """Queue alerts (oldest first); thread-safe append, drawn at the next 10 Hz tick."""
         self.alert_list.push_alerts(batch)
 

@@ -14,7 +14,7 @@ mouse wheel scrolls keys that do not fit; a key's tooltip shows on hover.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.segment import Segment
 from rich.style import Style
@@ -47,7 +47,7 @@ class FooterKeys:
     palette: FooterItem | None = None
 
 
-def footer_keys(screen: Screen[object]) -> FooterKeys:
+def footer_keys(screen: Screen[Any]) -> FooterKeys:
     """The keys `screen` offers now, as Textual's Footer picks them (one per action)."""
     app = screen.app
     active = screen.active_bindings

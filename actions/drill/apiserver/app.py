@@ -30,6 +30,8 @@ from . import (
 from .responses import error_response, json_response
 
 if TYPE_CHECKING:
+    from aiohttp.typedefs import Handler
+
     from .cluster_state import ClusterState
 
 LOG = logging.getLogger(__name__)
@@ -75,14 +77,14 @@ async def _stop_streams(app: web.Application) -> None:
 
 
 @web.middleware
-async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Its own Host, no browser Origin, the kubeconfig's bearer token: before anything else."""
     refused = guard.refusal(request, request.app[TOKEN_KEY], request.app[NAMES_KEY])
     return refused if refused is not None else await handler(request)
 
 
 @web.middleware
-async def _faults_and_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _faults_and_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     state: ClusterState = request.app[STATE_KEY]
     fault = state.faults.match(request.method, request.path_qs)
     try:

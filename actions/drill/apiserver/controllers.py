@@ -381,7 +381,7 @@ class ControllerManager:
             if (owner.get("kind") == "ReplicaSet" and str(owner.get("name")).startswith(prefix)
                     and wl.selects(deployment["spec"].get("selector"), pod)
                     and owner.get("name") == prefix + labels.get(wl.HASH_LABEL, "")):
-                return labels[wl.HASH_LABEL]
+                return str(labels[wl.HASH_LABEL])
         return None
 
     def _new_replica_set(self, deployment: dict[str, Any], pod_hash: str, revision: int,

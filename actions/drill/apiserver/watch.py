@@ -32,7 +32,7 @@ def _start_version(text: str | None) -> int | None:
     if text in (None, "", "0"):
         return None
     try:
-        return int(text)  # type: ignore[arg-type]
+        return int(text)
     except ValueError:
         raise status.bad_request(f'invalid resource version "{text}"') from None
 

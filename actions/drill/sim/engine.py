@@ -214,10 +214,11 @@ class DrillEngine(Reactions, NetworkShown):
         node = str((pod.get("spec") or {}).get("nodeName") or "")
         containers = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
         now = self.clock.now()
-        for (where, wanted), lines in (
+        starting: tuple[tuple[tuple[str, dict[str, str]], Callable[[], list[str]]], ...] = (
             (FALCO, lambda: falco_rules.startup_lines(now, node)),
             (KUBE_DNS, render.coredns_startup_lines),
-        ):
+        )
+        for (where, wanted), lines in starting:
             if namespace == where and all(labels.get(k) == v for k, v in wanted.items()):
                 container = self.state.default_container(namespace, name)
                 for line in lines():

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
@@ -23,7 +23,7 @@ from textual.events import Mount
 from textual.message import Message
 from textual.notifications import Notification, Notify
 
-from actions.sources.detection import IncidentProposal
+from actions.sources.detection import IncidentDetector, IncidentProposal
 from tui.safe import safe_text
 from tui.screens.war_room_base import SourceItem, WarRoomBase
 from tui.textual_workarounds import withdraw_toast
@@ -129,13 +129,14 @@ class AlertingKeys(WarRoomBase):
         if toast is not None:
             withdraw_toast(self.app, toast)
 
-    def _detector(self) -> Any:
+    def _detector(self) -> IncidentDetector | None:
         """The incident detector of the running live sources (None without them)."""
         source = self.war_app.services.source
         sources = source if isinstance(source, list | tuple) else [source]
         for candidate in sources:
+            # `LiveSources` has one; a follower run alone (a test, `warroom watch`) has none.
             detector = getattr(candidate, "detector", None)
-            if detector is not None:
+            if isinstance(detector, IncidentDetector):
                 return detector
         return None
 

@@ -26,6 +26,7 @@ from tui.safe import safe_text
 from tui.screens.war_room_base import WarRoomBase
 
 if TYPE_CHECKING:
+    from actions.runbook import RunbookActions
     from actions.runbook.model import ActionRequest
     from tui.views.alert_rows import AlertRow
 
@@ -109,7 +110,9 @@ class ClusterKeys(WarRoomBase):
             return "From the selected alert; checking it against the cluster\N{HORIZONTAL ELLIPSIS}"
         return "Asking the cluster about the selected alert\N{HORIZONTAL ELLIPSIS}"
 
-    async def _ask_cluster(self, form: ActionForm, request: ActionRequest, alert: AlertRow) -> None:
+    async def _ask_cluster(
+        self, actions: RunbookActions, form: ActionForm, request: ActionRequest, alert: AlertRow
+    ) -> None:
         """Refine the open form's field from the cluster (the action layer, off the loop)."""
         from actions.kube.cluster import ClusterError
         from actions.runbook.alert_targets import alert_target
@@ -117,8 +120,7 @@ class ClusterKeys(WarRoomBase):
         field_id = "service" if request.action == "capture" else "target"
         try:
             found = await asyncio.wait_for(
-                alert_target(self.war_app.services.actions, request, alert.raw_fields,
-                             alert.output),
+                alert_target(actions, request, alert.raw_fields, alert.output),
                 ASK_CLUSTER_SECONDS,
             )  # fmt: skip
         except (ClusterError, TimeoutError) as error:
@@ -141,12 +143,13 @@ class ClusterKeys(WarRoomBase):
             spec = replace(spec, options=tuple(o for o in spec.options if o != "undo_reapply"))
         form = ActionForm(spec, request, where, hint=self.initial_hint(name, alert, request))
         asking = None
+        actions = self.war_app.services.actions
         if (
             alert is not None
-            and self.war_app.services.actions is not None
+            and actions is not None
             and _has_alert_field(name)
         ):
-            asking = asyncio.create_task(self._ask_cluster(form, request, alert))
+            asking = asyncio.create_task(self._ask_cluster(actions, form, request, alert))
         try:
             return await self.app.push_screen_wait(form)
         finally:
@@ -169,6 +172,8 @@ class ClusterKeys(WarRoomBase):
             if request is None:
                 return
             actions = services.actions
+            if actions is None:  # refused above (`why_disabled`): the keys need a connection
+                return
             try:
                 preview = await actions.preview(request)
             except (InvalidRequest, ClusterError) as error:
@@ -193,7 +198,10 @@ class ClusterKeys(WarRoomBase):
     async def execute_cluster_action(self, name: str, preview: Any) -> None:
         """Run a confirmed action to its outcome. Its own worker: the "action" group is
         exclusive, and a key pressed meanwhile (k, n, d...) would cancel it half done."""
-        outcome = await self.war_app.services.actions.execute(preview)
+        actions = self.war_app.services.actions
+        if actions is None:  # refused before the form (`why_disabled`): it needs a connection
+            return
+        outcome = await actions.execute(preview)
         went_well = outcome.status in ("succeeded", "no-op")
         what = f"{name} {outcome.target}" if outcome.target else name  # "restore: ...", no gap
         self.notify(

@@ -14,6 +14,7 @@ score opens by itself, once.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from actions.drill.drill_events import DrillEvent
     from actions.drill.player import PlayerStatus
     from actions.drill.score import Score
+    from tui.services import DrillHandle
 
 # The facilitator's speeds: slower than real time for a walk-through, up to an hour a minute.
 SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
@@ -79,10 +81,10 @@ class FacilitatorKeys(WarRoomBase):
         """The drill's last known status (None outside a drill or before the first read)."""
         self._score_opened = False
         self._control_lock = asyncio.Lock()  # one control at a time, in the order pressed
-        self._unsubscribe: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     @property
-    def drill(self) -> Any:
+    def drill(self) -> DrillHandle | None:
         """The running drill's handle, or None outside `warroom drill`."""
         return self.war_app.services.drill
 
@@ -107,13 +109,17 @@ class FacilitatorKeys(WarRoomBase):
     async def _subscribe(self) -> None:
         from tui.services import DrillGone
 
-        if not await self.drill.wait_started():  # `warroom drill` starts it after the first paint
+        drill = self.drill
+        if drill is None:
+            return
+        if not await drill.wait_started():  # `warroom drill` starts it after the first paint
             self._strip_gone("the drill did not start")
             return
+        def posted(event: DrillEvent) -> None:  # on the drill's thread: Textual allows it
+            self.post_message(DrillUpdate(event))
+
         try:
-            self._unsubscribe = await self.drill.subscribe(
-                lambda event: self.post_message(DrillUpdate(event))
-            )
+            self._unsubscribe = await drill.subscribe(posted)
         except DrillGone as gone:
             self._strip_gone(str(gone))
 
@@ -155,7 +161,7 @@ class FacilitatorKeys(WarRoomBase):
 
     # --- the keys -----------------------------------------------------------------------------
 
-    def _drill_or_say(self) -> Any:
+    def _drill_or_say(self) -> DrillHandle | None:
         drill = self.drill
         if drill is None:
             self.notify(NOT_DRILL, title="Not a drill", severity="warning")
@@ -217,7 +223,8 @@ class FacilitatorKeys(WarRoomBase):
     async def _controlled(self, control: str, what: str, *, inject: str | None = None) -> None:
         """After a control: the strip, a toast, and the timeline entry if an incident is open."""
         status = await self._read_status()
-        if status is None:
+        drill = self.drill
+        if status is None or drill is None:
             return
         at = f"T+{scenario_clock(status.position)}"
         self.notify(f"{what} at {at}", title="Facilitator")
@@ -226,7 +233,7 @@ class FacilitatorKeys(WarRoomBase):
             return
         record = self.war_app.services.record
         data: dict[str, Any] = {
-            "control": control, "scenario": self.drill.scenario.name,
+            "control": control, "scenario": drill.scenario.name,
             "position_seconds": round(status.position, 3), "speed": status.speed,
             "paused": status.paused, "next_inject": status.next_inject,
         }
@@ -277,7 +284,7 @@ class FacilitatorKeys(WarRoomBase):
 
         self.app.push_screen(ScoreScreen(score, status=where, why_none=why))
 
-    async def _score(self, drill: Any) -> tuple[Score | None, str]:
+    async def _score(self, drill: DrillHandle) -> tuple[Score | None, str]:
         """The score of the incident on screen (else the newest drill incident), or why none."""
         from actions.drill.score import score_drill
 
