@@ -142,3 +142,15 @@ def test_drift_proposes_a_p2_and_an_attack_is_proposed_apart(record: Record) -> 
     detector(batch(recorded(4, "P2", "policy-drift", second=4)))
     assert detector.pending is not None
     assert detector.pending.alerts == 1  # drift does not grow the attack's proposal
+
+
+def test_a_rule_named_as_its_class_is_said_once_in_the_title(record: Record) -> None:
+    """The drift source's rule is its class's wording: the title once read
+    "Network policy configuration drift: Network policy configuration drift"."""
+    proposals: list[object] = []
+    detector = IncidentDetector(record, proposals.append,
+                                wording=lambda c: "Netcat Remote Code Execution in Container")
+    detector(batch(recorded(1, "P1")))
+    (proposal,) = proposals
+    assert isinstance(proposal, IncidentProposal)
+    assert proposal.title == "Netcat Remote Code Execution in Container"

@@ -96,6 +96,11 @@ class IncidentProposal:
                 "subjects": [subject.to_list() for subject in self.subjects]}
 
 
+def _title(wording: str, rule: str) -> str:
+    """The class's wording and the rule that raised it, once when they are the same words."""
+    return (wording if wording == rule else f"{wording}: {rule}")[:200]
+
+
 def _moment(recorded: RecordedAlert, fallback: datetime) -> datetime:
     time_ns = recorded.alert.time_ns
     if time_ns is None:
@@ -211,7 +216,7 @@ class IncidentDetector:
         return IncidentProposal(
             id=f"proposal-{first.alert.dedupe_key[:12]}",
             severity=first.classification.severity, category=category,
-            title=f"{title}: {first.alert.rule}"[:200], first_alert_time=first.alert.time,
+            title=_title(title, first.alert.rule), first_alert_time=first.alert.time,
             detected_at=_moment(first, now), rule=first.alert.rule,
             hostname=first.alert.hostname, alert_keys=(first.alert.dedupe_key,),
             proposed_at=now, subjects=_with_subject((), first))
@@ -228,7 +233,7 @@ class IncidentDetector:
             title = self.wording(recorded.classification.category) or recorded.alert.rule
             grown = replace(grown, severity=severity,
                             category=recorded.classification.category,
-                            title=f"{title}: {recorded.alert.rule}"[:200])
+                            title=_title(title, recorded.alert.rule))
         return grown
 
     def accept(self, proposal_id: str, *, actor: str | None = None, drill: bool = False) -> Any:
