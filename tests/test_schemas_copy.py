@@ -1,9 +1,8 @@
-"""The schemas shipped in actions/drill/schemas, and the examples copied into tests/fixtures, are
-exactly shared/schemas (where that exists); the shipped copy judges the examples rightly.
+"""The shipped schemas (actions/drill/schemas) judge the copied examples rightly.
 
-`shared/` sits beside the developers' and CI's checkouts, never in a user's clone: there
-the copies cannot be compared, and those two checks skip with that reason. The examples
-themselves are checked everywhere, from the copy.
+That both are byte-for-byte copies of `../shared/schemas` is checked by
+`.ci/shared_copies.py`, beside the checkouts that have `../shared`: a user's clone has
+none, and the suite reads nothing outside the repository.
 """
 
 from __future__ import annotations
@@ -14,31 +13,8 @@ import pytest
 
 from actions.drill import schemas
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "schemas"
 PACKAGE = Path(schemas.__file__).resolve().parent
 EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "schema_examples"
-
-
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"{SHARED} is absent (a user's clone): no original to compare")
-
-
-@needs_shared
-def test_every_schema_is_copied_byte_for_byte() -> None:
-    shared = sorted(p.name for p in SHARED.glob("*.json"))
-    packaged = sorted(p.name for p in PACKAGE.glob("*.json"))
-    assert packaged == shared
-    for name in shared:
-        assert (PACKAGE / name).read_bytes() == (SHARED / name).read_bytes(), name
-
-
-@needs_shared
-def test_the_examples_are_copied_byte_for_byte() -> None:
-    shared = sorted(p.relative_to(SHARED / "examples") for p in SHARED.glob("examples/*/*"))
-    copied = sorted(p.relative_to(EXAMPLES) for p in EXAMPLES.glob("*/*"))
-    assert copied == shared
-    for name in shared:
-        assert (EXAMPLES / name).read_bytes() == (SHARED / "examples" / name).read_bytes(), name
 
 
 def _documents(path: Path) -> list[dict[str, object]]:
