@@ -462,6 +462,28 @@ def test_watch_from_a_resource_version_replays_and_filters(
         ("ADDED", "a"), ("DELETED", "a")]
 
 
+def test_watch_from_a_resource_version_replays_only_its_own_resource(
+        drill_server: DrillServerThread) -> None:
+    # An Event and a ConfigMap named in the policies' namespace, changed after the list:
+    # a NetworkPolicy watch resumed from that list must not replay them as policies.
+    state = drill_server.state
+    start = state.resource_version
+    state.create({"apiVersion": "v1", "kind": "Event",
+                  "metadata": {"name": "marker.1", "namespace": "voicehive"},
+                  "involvedObject": {"kind": "Pod", "name": "x", "namespace": "voicehive"},
+                  "type": "Warning", "reason": "Marker", "message": "Marker"})
+    state.create({"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "settings", "namespace": "voicehive"}})
+    state.create(_policy("c") | {"metadata": {"name": "c", "namespace": "voicehive"}})
+    response = raw_request(drill_server,
+        "GET", f"{drill_server.url}/apis/{NP}/namespaces/voicehive/networkpolicies",
+        fields={"watch": "true", "resourceVersion": start, "timeoutSeconds": "1"},
+        preload_content=True)
+    events = [json.loads(line) for line in response.data.decode().splitlines()]
+    assert [(e["type"], e["object"]["kind"], e["object"]["metadata"]["name"])
+            for e in events] == [("ADDED", "NetworkPolicy", "c")]
+
+
 def test_watch_from_a_compacted_version_is_410(drill_server: DrillServerThread) -> None:
     state = drill_server.state
     old = state.resource_version

@@ -85,8 +85,11 @@ async def serve_watch(state: ClusterState, target: Target, request: web.Request,
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
 
+    def watched(event: WatchEvent) -> bool:
+        return event.resource.group == resource.group and event.resource.plural == resource.plural
+
     def listener(event: WatchEvent) -> None:
-        if event.resource.group == resource.group and event.resource.plural == resource.plural:
+        if watched(event):
             loop.call_soon_threadsafe(queue.put_nowait, event)
 
     initial: list[dict[str, Any]] = []
@@ -100,7 +103,9 @@ async def serve_watch(state: ClusterState, target: Target, request: web.Request,
             _, unsubscribe = state.watch_from(None, listener)
         else:
             try:
-                backlog, unsubscribe = state.watch_from(start, listener)
+                changes, unsubscribe = state.watch_from(start, listener)
+                # The history holds every resource's changes; this watch replays its own.
+                backlog = [event for event in changes if watched(event)]
             except status.ApiError as error:
                 expired = error
 
