@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from actions.config import PolicySettings, Settings
 from actions.falco.classify import Classifier
@@ -183,3 +184,52 @@ async def test_reapply_refuses_a_bad_desired_state_file(
     assert code == 1
     assert why in capsys.readouterr().err
     assert findings(drill) != []  # nothing changed
+
+
+async def test_reapply_keeps_an_open_incidents_ip_block_and_says_so(
+    drill_factory: DrillFactory, record_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tester's path: block-ip, then reapply-policies; the block stays, the preview says."""
+    drill = await drill_factory("dns-exfiltration", serve=True)
+    kube = ["--kubeconfig", str(drill.kubeconfig_path)]
+    db = ["--db", str(record_path)]
+    assert await act(*db, "act", "block-ip", "203.0.113.66", "--yes", *kube) == 0
+    # Drift elsewhere in the same policy, so re-applying does patch it.
+    loosened = stored(drill.state, NP, "NetworkPolicy", NS, "external-api-segmentation")
+    loosened["spec"]["egress"][0]["ports"] = [{"protocol": "TCP", "port": 8443}]
+    drill.state.replace(loosened)
+    capsys.readouterr()
+    desired = ["--file", str(drill.desired_state)]
+    assert await act(*db, "act", "reapply-policies", *desired, "--yes", *kube) == 0
+    out = capsys.readouterr().out
+    assert "keeps NSI-" in out and "block of 203.0.113.66/32" in out
+    assert "LIFTS" not in out
+    segmentation = stored(drill.state, NP, "NetworkPolicy", NS, "external-api-segmentation")
+    assert "203.0.113.66/32" in segmentation["spec"]["egress"][0]["to"][0]["ipBlock"]["except"]
+    assert segmentation["spec"]["egress"][0].get("ports") != [{"protocol": "TCP", "port": 8443}]
+    assert await act(*db, "act", "restore", "--unblock", "--dry-run", *kube) == 0
+    out = capsys.readouterr().out
+    assert "no blocked IP of this incident remains" not in out
+    assert "path: /spec/egress/0/to/0/ipBlock/except/4" in out, out
+
+
+async def test_reapply_says_plainly_when_it_would_lift_a_block(
+    drill_factory: DrillFactory, record_path: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A desired spec with no ipBlock to keep the address in: the preview says it lifts it."""
+    drill = await drill_factory("dns-exfiltration", serve=True)
+    kube = ["--kubeconfig", str(drill.kubeconfig_path)]
+    db = ["--db", str(record_path)]
+    assert await act(*db, "act", "block-ip", "203.0.113.66", "--yes", *kube) == 0
+    wanted = load_desired(drill.desired_state, NS)
+    segmentation = wanted["external-api-segmentation"]
+    segmentation["spec"]["egress"][0]["to"][0] = {"ipBlock": {"cidr": "198.51.100.0/24"}}
+    desired = tmp_path / "policies.yaml"
+    desired.write_text(yaml.safe_dump_all(list(wanted.values())))
+    capsys.readouterr()
+    assert await act(*db, "act", "reapply-policies", "--file", str(desired), "--dry-run",
+                     *kube) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "LIFTS an open incident's containment" in out
+    assert "block of 203.0.113.66/32" in out
