@@ -202,7 +202,8 @@ async def test_reapply_keeps_an_open_incidents_ip_block_and_says_so(
     desired = ["--file", str(drill.desired_state)]
     assert await act(*db, "act", "reapply-policies", *desired, "--yes", *kube) == 0
     out = capsys.readouterr().out
-    assert "keeps NSI-" in out and "block of 203.0.113.66/32" in out
+    assert "keeps NSI-" in out
+    assert "block of 203.0.113.66/32" in out
     assert "LIFTS" not in out
     segmentation = stored(drill.state, NP, "NetworkPolicy", NS, "external-api-segmentation")
     assert "203.0.113.66/32" in segmentation["spec"]["egress"][0]["to"][0]["ipBlock"]["except"]
@@ -214,7 +215,9 @@ async def test_reapply_keeps_an_open_incidents_ip_block_and_says_so(
 
 
 async def test_reapply_says_plainly_when_it_would_lift_a_block(
-    drill_factory: DrillFactory, record_path: Path, tmp_path: Path,
+    drill_factory: DrillFactory,
+    record_path: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A desired spec with no ipBlock to keep the address in: the preview says it lifts it."""
