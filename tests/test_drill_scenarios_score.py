@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,11 @@ from tests.isolation_helpers import cut_off
 from tests.plugins.actions import stored
 from tests.plugins.drill_scenarios import DrillFactory
 from tests.plugins.record import FrozenClock
+from tests.sources_helpers import eventually
+from tui.cli.main import main
+
+NS = "voicehive"
+NP = "networking.k8s.io/v1"
 
 
 def succeed(record: Record, incident_id: str, action: str, target: str) -> None:
@@ -330,16 +337,19 @@ async def test_a_tick_by_hand_is_a_claim_the_drill_cluster_must_back(
     cannot show (no image in the attack: none here for "Review Falco alerts") is believed."""
     drill = await drill_factory("suspicious-external-ip", clock=ManualClock(clock.now))
     incident = record.incidents.open("Beacon", severity="P1", drill=True, detected_at=clock.now)
-    for phase, item in (("eradication", "Patch Vulnerabilities"),
-                        ("eradication", "Rotate Compromised Credentials"),
-                        ("detection", "Review Falco alerts")):
+    for phase, item in (
+        ("eradication", "Patch Vulnerabilities"),
+        ("eradication", "Rotate Compromised Credentials"),
+        ("detection", "Review Falco alerts"),
+    ):
         record.checklist.tick(incident.id, phase, item, actor="root")
 
     lines = {line.ref: line for line in drill.score(record, incident.id).items}
     for ref in ("patch-vulnerabilities", "rotate-credentials"):
         assert (lines[ref].verdict, lines[ref].earned) == ("MISSED", 0)
-        assert lines[ref].how.startswith("ticked by root 09:00:00, but neither the record nor "
-                                         "the drill cluster shows it done: ")
+        assert lines[ref].how.startswith(
+            "ticked by root 09:00:00, but neither the record nor the drill cluster shows it done: "
+        )
     assert lines["review-falco"].how == "ticked by root 09:00:00"
 
     deployment = stored(drill.state, "apps/v1", "Deployment", "voicehive", "tts-router")
@@ -348,3 +358,33 @@ async def test_a_tick_by_hand_is_a_claim_the_drill_cluster_must_back(
     drill.state.replace(deployment)
     lines = {line.ref: line for line in drill.score(record, incident.id).items}
     assert lines["patch-vulnerabilities"].verdict == "met"
+
+
+async def test_a_block_the_cluster_no_longer_has_is_not_credited(
+    record_path: Path, drill_factory: DrillFactory
+) -> None:
+    """block-ip succeeded and was verified, then the address left the except list (not by
+    restore): the score credits neither the containment nor its checklist step."""
+    drill = await drill_factory("dns-exfiltration", serve=True)
+    kube = ["--kubeconfig", str(drill.kubeconfig_path)]
+    args = ["--db", str(record_path), "act", "block-ip", "203.0.113.66", "--yes", *kube]
+    assert await asyncio.to_thread(main, args) == 0
+    with Record.open(record_path) as record:
+        (incident,) = record.incidents.open_ones()
+        before = next(c for c in drill.score(record, incident.id).containment
+                      if c.action == "block-ip")  # fmt: skip
+        assert before.done
+        segmentation = stored(drill.state, NP, "NetworkPolicy", NS, "external-api-segmentation")
+        segmentation["spec"]["egress"][0]["to"][0]["ipBlock"]["except"].remove("203.0.113.66/32")
+        drill.state.replace(segmentation)  # lifted behind the incident's back
+        await eventually(
+            lambda: any(o.action == "block-ip-lifted" for o in drill.engine.observations)
+        )
+        score = drill.score(record, incident.id)
+    block = next(c for c in score.containment if c.action == "block-ip")
+    assert not block.done
+    line = next(x for x in score.items if x.kind == "containment" and x.ref == "block-ip")
+    assert (line.verdict, line.earned) == ("MISSED", 0)
+    assert "the cluster no longer has it" in line.how
+    steps = [x for x in score.items if x.kind == "step" and x.ref == "block-ip"]
+    assert all(x.verdict == "MISSED" for x in steps)

@@ -48,7 +48,8 @@ class DrillEvent:
 class Observation:
     """A containment the cluster itself shows (whoever made it: console, kubectl, script)."""
 
-    # isolate (cut off), block-ip, mesh-deny, restore, fix-config, flow-restored,
+    # isolate (cut off), block-ip, block-ip-lifted (no longer blocked), mesh-deny,
+    # restore (no longer cut off), fix-config, flow-restored,
     # eradicated (a service account's token deleted: its credentials are gone),
     # disable-sa, attack-ended (an attack driver has stopped for good; target: its id)
     action: str

@@ -339,12 +339,41 @@ def _first_sign_note(time: ResponseTime, clock_started_at: datetime | None) -> s
 # --- containment, steps ------------------------------------------------------------------------
 
 
+# A containment the drill cluster can show lifted -> the observation that says so.
+LIFTED_AS = {"block-ip": "block-ip-lifted", "isolate": "restore"}
+
+
+def _lifted(
+    action: str,
+    target: str,
+    observations: Sequence[Observation],
+    recovery_started: datetime | None,
+) -> Observation | None:
+    """The cluster's last word that the containment is gone, unless it was made again
+    since or recovery (a restore of this incident, begun before) lifted it."""
+    lifted_as = LIFTED_AS.get(action)
+    ours = [o for o in observations if targets_match(target, o.target)]
+    last = next((o for o in reversed(ours) if o.action in (action, lifted_as)), None)
+    if last is None or last.action != lifted_as:
+        return None
+    if recovery_started is not None and recovery_started <= last.wall:
+        return None
+    return last
+
+
 def _containment(
     action: str,
     target: str,
     succeeded: Sequence[ActionEntry],
     observations: Sequence[Observation],
+    recovery_started: datetime | None = None,
 ) -> ContainmentResult:
+    if (lifted := _lifted(action, target, observations, recovery_started)) is not None:
+        return ContainmentResult(
+            action, target, False, None,
+            f"lifted {lifted.wall:%H:%M:%S}: the cluster no longer has it (not by a restore); "
+            f"{action_how(action, target)}",
+        )  # fmt: skip
     from_record = [a for a in succeeded if a.action == action and targets_match(target, a.target)]
     if from_record:
         first = from_record[0]
@@ -363,7 +392,7 @@ def _containment_line(result: ContainmentResult, items: dict[str, ChecklistItem]
     item = items.get(CONTAINMENT_ITEMS.get(result.action, ""))
     words = CONTAINMENT_HEADINGS.get(result.action) or (item.text if item else result.action)
     label = f"{words} ({result.target})"
-    if result.done:
+    if result.done or result.how:
         how = result.how
     elif result.action == "fix-config" and result.target.startswith("networkpolicy/"):
         how = f"{action_how('reapply-policies')} (the desired policies), or {FIX_CONFIG_HOW}"
@@ -389,6 +418,16 @@ class _Seen:
     key_targets: dict[str, list[str]]
     cluster_shows: frozenset[str] = frozenset()
     """The items whose hand ticks need evidence (none when no drill cluster was asked)."""
+    recovery_started: datetime | None = None
+
+    def lifted(self, item: ChecklistItem) -> Observation | None:
+        """The cluster's word that the containment this item names is gone (see _lifted)."""
+        for action, item_id in CONTAINMENT_ITEMS.items():
+            if item_id == item.id and action in LIFTED_AS:
+                for target in self.key_targets.get(action) or [""]:
+                    if lifted := _lifted(action, target, self.observations, self.recovery_started):
+                        return lifted
+        return None
 
     def right_target(self, proof: Proof) -> bool:
         """An action the answer key expects proves a step only on a target it names."""
@@ -398,6 +437,8 @@ class _Seen:
 
 def _item_done(item: ChecklistItem, seen: _Seen) -> str | None:
     """How the item was done (None: it was not)."""
+    if seen.lifted(item) is not None:
+        return None
     valid = [p for p in seen.proofs.get(item.id, []) if seen.right_target(p)]
     latest = item.tick_for(seen.ticks)
     observed = [
@@ -453,9 +494,15 @@ def _step_line(
         ):
             missed_how = f"{ways}; {missed_how}"
         claim = item.tick_for(seen.ticks)
-        if done is None and claim is not None and claim.checked and claim.actor != WARROOM:
-            missed_how = (f"ticked by {claim.actor or 'unknown'} {claim.at:%H:%M:%S}, but neither "
-                          f"the record nor the drill cluster shows it done: {missed_how}")
+        if done is None and (lifted := seen.lifted(item)) is not None:
+            missed_how = (
+                f"lifted {lifted.wall:%H:%M:%S}: the cluster no longer has it; {missed_how}"
+            )
+        elif done is None and claim is not None and claim.checked and claim.actor != WARROOM:
+            missed_how = (
+                f"ticked by {claim.actor or 'unknown'} {claim.at:%H:%M:%S}, but neither "
+                f"the record nor the drill cluster shows it done: {missed_how}"
+            )
     else:
         done = _runbook_step_done(step, seen)
         words = RUNBOOK_ONLY_STEPS[step].words
@@ -548,8 +595,13 @@ def score_drill(
     mttc = _time_score(times["mttc"], key.targets["mttc"], scored)
     mttr = _time_score(times["mttr"], key.targets["mttr"], scored)
 
+    restores = {a.action_id for a in succeeded if a.action == "restore"}
+    recovery_started = min(
+        (a.at for a in actions if a.entry == "intent" and a.action_id in restores), default=None
+    )
     containment = tuple(
-        _containment(c.action, c.target, succeeded, observations) for c in key.containment
+        _containment(c.action, c.target, succeeded, observations, recovery_started)
+        for c in key.containment
     )
     key_targets: dict[str, list[str]] = {}
     for expected in key.containment:
@@ -576,6 +628,7 @@ def score_drill(
         observations,
         key_targets,
         _cluster_shows(scenario) if observations_given else frozenset(),
+        recovery_started,
     )
     steps = [_step_line(step, seen, items, scenario) for step in key.steps]
 

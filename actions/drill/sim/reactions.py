@@ -332,6 +332,9 @@ class Reactions:
                 )
         for pod, ip, port in self._blocked:
             if (pod, ip, port) not in current:
+                # The block is gone (re-applied, patched, --unblock): the score credits it no
+                # more unless recovery lifted it.
+                self._observe("block-ip-lifted", ip, now)
                 self._event(
                     ev.REACTION,
                     f"egress from {pod} to {ip}:{port} is allowed again",
