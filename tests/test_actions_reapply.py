@@ -236,3 +236,15 @@ async def test_reapply_says_plainly_when_it_would_lift_a_block(
     out = capsys.readouterr().out
     assert "LIFTS an open incident's containment" in out
     assert "block of 203.0.113.66/32" in out
+    # Confirmed anyway: the intent records what it lifted, and the report stops crediting it.
+    assert await act(*db, "act", "reapply-policies", "--file", str(desired), "--yes", *kube) == 0
+    segmentation = stored(drill.state, NP, "NetworkPolicy", NS, "external-api-segmentation")
+    assert "203.0.113.66/32" not in str(segmentation["spec"])
+    with Record.open(record_path) as record:
+        (incident,) = record.incidents.open_ones()
+    capsys.readouterr()
+    assert await act(*db, "report", incident.id) == 0
+    report = capsys.readouterr().out
+    worked = report.split("What worked well", 1)[1].split("What could be improved", 1)
+    assert "block-ip 203.0.113.66" not in worked[0]
+    assert "then lifted by reapply-policies" in worked[1]

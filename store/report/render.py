@@ -364,12 +364,33 @@ def _action_line(intent: ActionEntry, outcome: ActionEntry | None, origin: datet
     return f"{escape(intent.action)}{target}{who}: {status}{message}"
 
 
+def _lifted_later(
+    intent: ActionEntry, actions: list[tuple[ActionEntry, ActionEntry | None]]
+) -> str | None:
+    """A later re-apply that was confirmed although its preview said it lifts this block."""
+    ips = [str(b.get("ip")) for b in intent.data.get("blocks") or [] if isinstance(b, dict)]
+    for later, outcome in actions:
+        if later.seq <= intent.seq or later.action != "reapply-policies":
+            continue
+        if outcome is None or outcome.status != "succeeded":
+            continue
+        lifts = [str(x) for x in later.data.get("lifts") or []]
+        if any(f"block of {ip}" in lift for ip in ips for lift in lifts):
+            return f"{later.action} {later.at:%H:%M:%S}"
+    return None
+
+
 def _response(facts: _Facts) -> list[str]:
     origin = facts.detection
-    worked = [_action_line(i, o, origin) for i, o in facts.actions if o and o.status in WORKED]
-    improve = [
-        _action_line(i, o, origin) for i, o in facts.actions if o is None or o.status not in WORKED
-    ]
+    worked, improve = [], []
+    for intent, outcome in facts.actions:
+        line = _action_line(intent, outcome, origin)
+        if outcome is None or outcome.status not in WORKED:
+            improve.append(line)
+        elif lifted_by := _lifted_later(intent, facts.actions):
+            improve.append(f"{line}; then lifted by {escape(lifted_by)}: no longer in effect")
+        else:
+            worked.append(line)
     return [
         "## Response Actions",
         "",
