@@ -272,6 +272,24 @@ def _rule_summary(row: sqlite3.Row) -> RuleSummary:
     )
 
 
+def first_received_time(record: Record, incident_id: str) -> datetime | None:
+    """When warroom received the incident's first linked alert (None when none).
+
+    The clocks' trusted first sign (`store.response_times`): the receipt is warroom's own
+    clock; the alert's `time` is whatever the line says, which whoever writes it controls."""
+    (first,) = record.query(
+        "SELECT min(received_at) FROM alerts WHERE incident_id = ? AND received_at IS NOT NULL",
+        (incident_id,),
+    )[0]
+    if not first:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(first))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def first_alert_time(record: Record, incident_id: str) -> datetime | None:
     """The earliest alert of an incident (an indexed lookup), None when none has a time."""
     (first_ns,) = record.query(

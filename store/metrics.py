@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from store.alert_summary import first_alert_time
+from store.alert_summary import first_received_time
 from store.models import SEVERITIES, Incident
 from store.record import Record
 from store.report.markdown import escape
@@ -232,7 +232,7 @@ def _measured(
     for incident in incidents:
         times = response_times(
             incident,
-            first_alert_time(record, incident.id),
+            first_received_time(record, incident.id),
             last_decision=last_decision.get(incident.id),
         )
         false_positives += not times["mttc"].applies

@@ -7,10 +7,15 @@ and Analysis (0-15 minutes)", "Phase 2: Containment (15-30 minutes)" ... "Phase 
 Recovery (60-120 minutes)", so MTTR's 2 hours end Phase 4 counted from that zero.
 Hence one start for the three times:
 
-- start: the incident's first sign, the earliest of its first linked alert (the
-  time Falco wrote on it) and its `detected_at` (the first alert's time when a
-  proposal was accepted, the opening when the incident was opened by hand);
-  `opened_at` when it has neither.
+- start: the incident's first sign, the earliest of the time warroom received
+  its first linked alert (`first_received_time`) and its `detected_at` (when
+  warroom received the first alert of the proposal accepted, the opening when
+  the incident was opened by hand); `opened_at` when it has neither. Never the
+  time written in the alert itself: Falco's `time` is a field of a line that
+  whoever can write to the stream controls (a forged or replayed line, a skewed
+  node clock), so it would let an attacker move MTTD anywhere; warroom's own
+  receipt is a clock the attacker does not hold. Falco's time stays on the alert
+  and in the report, for the story.
 - MTTD: start -> `acknowledged_at` (Phase 1's first step, "Acknowledge the Alert").
 - MTTC: start -> `contained_at`.
 - MTTR: start -> `recovered_at`.
@@ -20,7 +25,8 @@ Hence one start for the three times:
   counts as zero.
 - A target is met strictly below it, as the runbook writes it ("< 5 minutes").
 
-The header clocks (`tui/views/clocks.py`), the drill score
+The header clocks (`tui/views/clocks.py`, given `first_received_time` by the
+war room's record read), the drill score
 (`actions/drill/score.py`), the report and `warroom metrics` (`store/metrics.py`)
 all call `response_times`; none computes a span of its own.
 """
@@ -31,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from store.alert_summary import first_alert_time
+from store.alert_summary import first_received_time
 
 if TYPE_CHECKING:
     from store.models import Incident
@@ -52,8 +58,8 @@ END_FIELDS = {"mttd": "acknowledged_at", "mttc": "contained_at", "mttr": "recove
 END_WORDS = {"mttd": "acknowledged", "mttc": "contained", "mttr": "recovered"}
 FALSE_POSITIVE = "false-positive"
 DEFINITIONS = {
-    "start": "the incident's first sign: the earliest of its first linked alert and "
-    "detected_at (opened_at when it has neither)",
+    "start": "the incident's first sign: the earliest of when warroom received its first "
+    "linked alert and detected_at (opened_at when it has neither)",
     "mttd": "start -> acknowledged_at",
     "mttc": "start -> contained_at (not for false positives)",
     "mttr": "start -> recovered_at (not for false positives)",
@@ -121,7 +127,8 @@ def response_times(
     *,
     last_decision: str | None = None,
 ) -> dict[str, ResponseTime]:
-    """MTTD, MTTC and MTTR of `incident` whose first linked alert is `first_alert`."""
+    """MTTD, MTTC and MTTR of `incident` whose first linked alert warroom received at
+    `first_alert` (`first_received_time`)."""
     start = clock_start(incident, first_alert)
     false_positive = is_false_positive(incident, last_decision)
     return {
@@ -141,6 +148,6 @@ def incident_response_times(record: Record, incident_id: str) -> dict[str, Respo
     decisions = record.decisions.for_incident(incident_id)
     return response_times(
         incident,
-        first_alert_time(record, incident_id),
+        first_received_time(record, incident_id),
         last_decision=decisions[-1].decision if decisions else None,
     )

@@ -54,6 +54,8 @@ def make_incident(
                     "dedupe_key": f"{incident.id}-{n}",
                     "time": at.isoformat(),
                     "time_ns": int(at.timestamp()) * 1_000_000_000 + n * 60_000_000_000,
+                    # Received as they happened: the incident was opened after them.
+                    "received_at": (at + timedelta(minutes=n)).isoformat(),
                     "rule": "r",
                     "priority": "Warning",
                     "output": "o",

@@ -98,6 +98,7 @@ def falco_alert(
         "dedupe_key": f"{incident_id}-{n}",
         "time": at.isoformat().replace("+00:00", "Z"),
         "time_ns": int(at.timestamp()) * 1_000_000_000 + n,
+        "received_at": at.isoformat(),  # received as it happened: before the incident opened
         "rule": rule,
         "priority": "Critical",
         "output": f"dns query from {pod}",

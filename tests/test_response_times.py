@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from store import Record
 from store.response_times import clock_start, incident_response_times, response_times
@@ -12,7 +15,10 @@ from tui.views.clocks import LATE, MET, NOT_APPLICABLE, clock_states, since_dete
 T0 = datetime(2026, 3, 14, 9, 0, 0, tzinfo=UTC)
 
 
-def link_alert(record: Record, incident_id: str, at: datetime) -> None:
+def link_alert(
+    record: Record, incident_id: str, at: datetime, received: datetime | None = None
+) -> None:
+    """An alert whose own time is `at`, received by warroom at `received` (default: `at`)."""
     record.alerts.add_batch(
         [
             {
@@ -20,6 +26,7 @@ def link_alert(record: Record, incident_id: str, at: datetime) -> None:
                 "dedupe_key": f"{incident_id}-{at.isoformat()}",
                 "time": at.isoformat(),
                 "time_ns": int(at.timestamp()) * 1_000_000_000,
+                "received_at": (received or at).isoformat(),
                 "rule": "Launch Suspicious Network Tool in Container",
                 "priority": "Notice",
                 "output": "dig",
@@ -111,3 +118,36 @@ def test_the_report_the_score_and_the_metrics_give_one_mttd(record: Record, cloc
             "MTTR not reached (9m 20s so far, target < 2h 00m 00s)"
         ) in report
         assert "acknowledged 2026-03-14 09:06:20 UTC, +00:06:20 after the first sign" in report
+
+
+def test_an_alerts_own_time_never_moves_the_clocks(
+    record: Record, record_path: Path, clock: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tester's case: alerts whose Falco time says 15:00, received at 15:59 into an incident
+    opened at 15:59 and acknowledged 50 s later. Header, report, score and metrics: 50 s."""
+    from actions.drill.scenario import load_builtin
+    from actions.drill.score import score_drill
+    from store.alert_summary import first_received_time
+    from store.metrics import compute
+    from tui.cli.main import main
+
+    clock.now = datetime(2026, 3, 14, 15, 59, 0, tzinfo=UTC)
+    incident = record.incidents.open("DNS tunnel", severity="P0", drill=True)
+    forged = datetime(2026, 3, 14, 15, 0, 0, tzinfo=UTC)  # the line's own (attacker's) time
+    link_alert(record, incident.id, forged, received=clock.now)
+    clock.advance(seconds=50)
+    acked = record.incidents.acknowledge(incident.id)
+
+    received = first_received_time(record, incident.id)
+    assert received == clock.now - timedelta(seconds=50)
+    header = clock_states(acked, clock.now + timedelta(minutes=1), received)[0]
+    assert header.text() == "MTTD 0:50/5m ✓"
+    score = score_drill(load_builtin("dns-exfiltration"), record, incident.id,
+                        clock_started_at=None)  # fmt: skip
+    assert score.mttd.seconds == 50
+    assert compute(record).groups["drill"].measures["mttd"].median == 50
+    record.close()
+    assert main(["--db", str(record_path), "report", incident.id]) == 0
+    report = capsys.readouterr().out
+    assert "MTTD 0m 50s (target < 5m 00s: met)" in report
+    assert "1h 00m" not in report

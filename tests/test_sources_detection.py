@@ -52,8 +52,9 @@ def test_a_p1_alert_proposes_an_incident_and_accepting_measures_mttd(
     assert incident.severity == "P1"
     detected = incident.detected_at
     acknowledged = incident.acknowledged_at
-    assert detected == datetime(2026, 3, 14, 8, 59, 5, tzinfo=UTC)
-    assert acknowledged - detected == timedelta(minutes=4, seconds=55)
+    # Detected when warroom received the alert (its clock), not at the alert's own 08:59:05.
+    assert detected == datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
+    assert acknowledged - detected == timedelta(minutes=4)
     kinds = [row[0] for row in record.query("SELECT kind FROM timeline ORDER BY seq")]
     assert kinds[0] == "incident.proposed"
     assert "incident.proposal-accepted" in kinds

@@ -101,14 +101,6 @@ def _title(wording: str, rule: str) -> str:
     return (wording if wording == rule else f"{wording}: {rule}")[:200]
 
 
-def _moment(recorded: RecordedAlert, fallback: datetime) -> datetime:
-    time_ns = recorded.alert.time_ns
-    if time_ns is None:
-        return fallback
-    return datetime.fromtimestamp(time_ns // 1_000_000_000, tz=UTC) + timedelta(
-        microseconds=(time_ns % 1_000_000_000) // 1000)
-
-
 def subject_of(recorded: RecordedAlert) -> AlertSubject | None:
     return alert_subject(recorded.classification.category, recorded.alert.output_fields)
 
@@ -217,7 +209,8 @@ class IncidentDetector:
             id=f"proposal-{first.alert.dedupe_key[:12]}",
             severity=first.classification.severity, category=category,
             title=_title(title, first.alert.rule), first_alert_time=first.alert.time,
-            detected_at=_moment(first, now), rule=first.alert.rule,
+            # Received now: warroom's clock, never the alert's own time (store.response_times).
+            detected_at=now, rule=first.alert.rule,
             hostname=first.alert.hostname, alert_keys=(first.alert.dedupe_key,),
             proposed_at=now, subjects=_with_subject((), first))
 
@@ -237,7 +230,7 @@ class IncidentDetector:
         return grown
 
     def accept(self, proposal_id: str, *, actor: str | None = None, drill: bool = False) -> Any:
-        """Open the incident (detected at the first alert), acknowledged now; returns it.
+        """Open the incident (detected when its first alert was received), acknowledged now.
 
         `actor` is the commander. `drill`: the incident is a drill's (the console
         accepts during `warroom drill`). The proposal's alerts, and every alert

@@ -27,6 +27,7 @@ from store.alert_summary import (
     AlertSummary,
     RuleSummary,
     first_alert_time,
+    first_received_time,
     summarise_alerts,
 )
 from store.models import ActionEntry, Incident, TimelineEntry
@@ -135,7 +136,8 @@ class _Facts:
         self.evidence = record.evidence.for_incident(incident_id)
         self.checklist = record.checklist.state(incident_id)
         self.alerts = summarise_alerts(record, incident_id, rows=alert_rows)
-        self.first_alert = first_alert_time(record, incident_id)
+        self.first_alert = first_alert_time(record, incident_id)  # Falco's word, for the story
+        self.first_received = first_received_time(record, incident_id)  # the clocks' start
         self.entries, self.head_hash = record.head()
         self.due = due_for(record, self.incident, now)
 
@@ -146,7 +148,7 @@ class _Facts:
     @property
     def first_sign(self) -> datetime:
         """Where the incident's clocks start (`store.response_times.clock_start`)."""
-        return clock_start(self.incident, self.first_alert)
+        return clock_start(self.incident, self.first_received)
 
     @property
     def resolution(self) -> datetime | None:
@@ -154,7 +156,7 @@ class _Facts:
 
     def response_times(self) -> dict[str, ResponseTime]:
         last = self.decisions[-1].decision if self.decisions else None
-        return response_times(self.incident, self.first_alert, last_decision=last)
+        return response_times(self.incident, self.first_received, last_decision=last)
 
     def duration(self) -> str:
         start = self.first_sign

@@ -42,7 +42,7 @@ def proposal_facts(proposal: IncidentProposal) -> list[tuple[str, str]]:
         ("Severity", proposal.severity),
         ("Category", proposal.category),
         ("Title", proposal.title),
-        ("First alert", f"{proposal.first_alert_time} (detection time, MTTD runs from it)"),
+        ("First alert", f"{proposal.first_alert_time} (its own time; MTTD runs from its receipt)"),
         ("Alerts", str(proposal.alerts)),
         ("Rule", proposal.rule),
         ("Node", proposal.hostname or "unknown"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -25,6 +26,7 @@ from textual.widgets import Label, Tab, Tabs
 from actions.sources.batches import AlertBatch
 from actions.sources.health import SourceHealth
 from store import PHASES, Incident, TimelineEntry
+from store.alert_summary import first_received_time
 from store.errors import RecordError
 from tui.dialogs.help import HelpRow, HelpScreen, binding_rows, typed
 from tui.safe import safe_text
@@ -117,6 +119,9 @@ class WarRoomScreen(
         self._loaded_once = False
         self._warmed = False  # the dialogs' first openings readied (warm_up), once
         self._shown: Incident | None = None  # what the header last showed
+        # When warroom received the first alert of the incident as last read (the clocks' start).
+        self._first_received_for: Incident | None = None
+        self._first_received: datetime | None = None
         # The incident's whole timeline as last read, so a poll reads only newer entries.
         self._timeline_for: str | None = None
         self._timeline: list[TimelineEntry] = []
@@ -394,19 +399,25 @@ class WarRoomScreen(
 
         known_for, known = self._timeline_for, self._timeline
 
-        def read() -> tuple[Incident | None, list[Any]]:
+        def read() -> tuple[Incident | None, list[Any], datetime | None]:
             incident = record.incidents.get(wanted) if wanted else None
             if incident is None and wanted is None:
                 incident = record.incidents.pick(app.services.incident_scope)
             if incident is None:
-                return None, []
+                return None, [], None
+            # The clocks' first sign (store.response_times), read again when the incident
+            # changed: alerts received later never move it earlier.
+            first = self._first_received
+            if incident != self._first_received_for:
+                first = first_received_time(record, incident.id)
             if incident.id != known_for or not known:
-                return incident, record.timeline.for_incident(incident.id)
+                return incident, record.timeline.for_incident(incident.id), first
             # Only what other writers added since the last poll: the record is append-only.
-            return incident, known + record.timeline.for_incident(incident.id, after=known[-1].seq)
+            after = known[-1].seq
+            return incident, known + record.timeline.for_incident(incident.id, after=after), first
 
         try:
-            incident, entries = await app.in_record(read)
+            incident, entries, first_received = await app.in_record(read)
         except (RecordError, sqlite3.DatabaseError) as error:
             # Said, never shown as "no incident": the last incident read stays on screen.
             self.show_record_problem(f"{error}")
@@ -417,6 +428,8 @@ class WarRoomScreen(
         self.show_record_problem(skipped[-1] if incident is None and skipped else None)
         self._timeline_for = incident.id if incident else None
         self._timeline = entries
+        self._first_received_for = incident
+        self._first_received = first_received
         # Review replay (keys/replay.py): the incident and timeline as of the replay moment.
         incident, entries = self.as_of(incident, entries)
         changed = not self._loaded_once or incident != self._shown
@@ -424,7 +437,7 @@ class WarRoomScreen(
         self._shown = incident
         self.incident = incident
         header = self.query_one(WarRoomHeader)
-        header.set_incident(incident, app.clock())
+        header.set_incident(incident, app.clock(), first_received)
         self.query_one(PhaseBar).set_phase(incident.phase if incident else None)
         timeline = self.query_one(TimelinePane)
         if incident is None:

@@ -257,6 +257,7 @@ class WarRoomHeader(Vertical):
         self.context = context
         self.namespace = namespace
         self.incident: Incident | None = None
+        self.first_received: datetime | None = None
         self.health: dict[str, str] = {}
         self.clocks: tuple[ClockState, ...] = ()
         self._since = ""
@@ -339,8 +340,13 @@ class WarRoomHeader(Vertical):
         self.context, self.namespace = context, namespace
         self._refit()
 
-    def set_incident(self, incident: Incident | None, now: datetime) -> None:
+    def set_incident(
+        self, incident: Incident | None, now: datetime, first_received: datetime | None = None
+    ) -> None:
+        """Show `incident`, whose first linked alert warroom received at `first_received`
+        (the clocks count from it as store.response_times defines them)."""
         self.incident = incident
+        self.first_received = first_received
         self.set_class(incident is not None and incident.severity == "P0", "-p0")
         self.set_class(incident is not None and not incident.is_open, "-closed")
         self.tick(now)
@@ -353,8 +359,8 @@ class WarRoomHeader(Vertical):
         else:
             if incident.closed_at is not None and not incident.is_open:
                 now = min(now, incident.closed_at)  # closed: its clocks stopped then
-            self.clocks = tuple(clock_states(incident, now))
-            self._since = f"T+{duration(since_detection(incident, now))}"
+            self.clocks = tuple(clock_states(incident, now, self.first_received))
+            self._since = f"T+{duration(since_detection(incident, now, self.first_received))}"
         for key, _label, _field in CLOCKS:
             clock = self.query_one(f"#clock-{key}", Label)
             state = next((s.state for s in self.clocks if s.key == key), None)
