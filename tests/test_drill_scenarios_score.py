@@ -388,3 +388,36 @@ async def test_a_block_the_cluster_no_longer_has_is_not_credited(
     assert "the cluster no longer has it" in line.how
     steps = [x for x in score.items if x.kind == "step" and x.ref == "block-ip"]
     assert all(x.verdict == "MISSED" for x in steps)
+
+
+async def test_recovery_is_not_met_while_the_attack_still_runs(
+    record_path: Path, drill_factory: DrillFactory
+) -> None:
+    """R (restore) lifts the isolation, but the poisoned image still runs: MTTR is not met until
+    the Deployment is rolled back, and then counts to the rollback."""
+    drill = await drill_factory("dns-exfiltration", serve=True)
+    kube = ["--kubeconfig", str(drill.kubeconfig_path)]
+    db = ["--db", str(record_path)]
+    assert (
+        await asyncio.to_thread(main, [*db, "act", "isolate", "orchestrator", "--yes", *kube]) == 0
+    )
+    assert await asyncio.to_thread(main, [*db, "act", "restore", "--yes", *kube]) == 0
+    with Record.open(record_path) as record:
+        (incident,) = record.incidents.list()
+        assert incident.recovered_at is not None  # restore marked it recovered
+        score = drill.score(record, incident.id)
+        mttr = next(line for line in score.items if line.ref == "mttr")
+        assert (mttr.verdict, mttr.result, score.mttr.met) == ("MISSED", "not reached", False)
+        assert "but the attack still runs (poisoned-dependency)" in mttr.how
+        assert "kubectl rollout undo deploy/orchestrator" in mttr.how
+
+        deployment = stored(drill.state, "apps/v1", "Deployment", NS, "orchestrator")
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"] = (
+            "registry.example.com/voicehive/orchestrator:2.13.4"
+        )
+        drill.state.replace(deployment)  # kubectl set image: the attack ends
+        await eventually(lambda: any(o.action == "attack-ended" for o in drill.engine.observations))
+        score = drill.score(record, incident.id)
+    assert score.mttr.met is True
+    assert score.mttr.seconds is not None
+    assert score.mttr.basis.startswith("first sign")

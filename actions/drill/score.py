@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -146,6 +146,8 @@ class TimeScore:
     target: float
     met: bool | None
     basis: str
+    how: str = ""
+    """How a missed time is made, when not the usual key (`_TIME_HOW`)."""
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,11 @@ class Score:
         return {
             "scenario": self.scenario,
             "incident_id": self.incident_id,
-            **{key: asdict(getattr(self, key)) for key in ("mttd", "mttc", "mttr")},
+            # Each time's how is its line's (items), as for every other line.
+            **{
+                key: {k: v for k, v in asdict(getattr(self, key)).items() if k != "how"}
+                for key in ("mttd", "mttc", "mttr")
+            },
             "severity_expected": self.severity_expected,
             "severity_given": self.severity_given,
             "severity_correct": self.severity_correct,
@@ -317,7 +323,7 @@ def _time_line(timing: TimeScore) -> ScoreLine:
         return ScoreLine("time", timing.name.upper(), "-", expected, "n/a", 0, 0, timing.basis,
                          timing.name)  # fmt: skip
     result = "not reached" if timing.seconds is None else duration(timing.seconds)
-    how = timing.basis if timing.met else f"{timing.basis}; {_TIME_HOW[timing.name]}"
+    how = timing.basis if timing.met else f"{timing.basis}; {timing.how or _TIME_HOW[timing.name]}"
     return ScoreLine("time", timing.name.upper(), result, expected,
                      "met" if timing.met else "MISSED", int(timing.met), POINTS["time"], how,
                      timing.name)  # fmt: skip
@@ -540,6 +546,20 @@ def _cluster_shows(scenario: Scenario) -> frozenset[str]:
     return CLUSTER_SHOWN if images else CLUSTER_SHOWN - {"patch-vulnerabilities"}
 
 
+def _recovered_when_the_attack_ended(
+    mttr: ResponseTime, running: Sequence[Driver], observations: Sequence[Observation]
+) -> ResponseTime:
+    """MTTR as the drill scores it: recovery is not done while an attack driver still runs
+    (a restore that lifts the isolation before the image is rolled back lets the tunnel
+    come back), so it ends at the later of the recorded recovery and the attack's end."""
+    if mttr.end is None or not mttr.applies:
+        return mttr
+    if running:
+        return replace(mttr, end=None)
+    ended = [o.wall for o in observations if o.action == "attack-ended"]
+    return replace(mttr, end=max([mttr.end, *ended]))
+
+
 def _still_running(drivers: Sequence[Driver]) -> list[str]:
     """A note for each attack driver the cluster still runs when scored: what ends it."""
     notes = []
@@ -586,14 +606,29 @@ def score_drill(
 
     notes = [note] if (note := _first_sign_note(times["mttd"], clock_started_at)) else []
     observations_given = observations is not None
+    running: list[Driver] = []
     if observations is not None:
         ended = {o.target for o in observations if o.action == "attack-ended"}
-        notes += _still_running([d for d in scenario.drivers if d.id not in ended])
+        running = [d for d in scenario.drivers if d.id not in ended]
+        notes += _still_running(running)
     observations = observations or ()
     scored = not (key.decision == "false-positive" and not key.containment)
     mttd = _time_score(times["mttd"], key.targets["mttd"], True)
     mttc = _time_score(times["mttc"], key.targets["mttc"], scored)
-    mttr = _time_score(times["mttr"], key.targets["mttr"], scored)
+    mttr = _time_score(
+        _recovered_when_the_attack_ended(times["mttr"], running, observations),
+        key.targets["mttr"],
+        scored,
+    )
+    if running and times["mttr"].reached and scored:
+        mttr = replace(
+            mttr,
+            basis=f"recovery recorded {times['mttr'].end:%H:%M:%S}, but the attack still runs "
+            f"({', '.join(d.id for d in running)})",
+            how="it is recovered once "
+            + "; ".join(" or ".join(c.describe() for c in d.ends_when) for d in running)
+            + (f" ({ways})" if (ways := _roll_back_how(scenario)) else ""),
+        )
 
     restores = {a.action_id for a in succeeded if a.action == "restore"}
     recovery_started = min(
