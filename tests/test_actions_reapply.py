@@ -15,6 +15,7 @@ from actions.kube.cluster import ClusterOptions, connect
 from actions.policy.drift import compare, load_desired
 from actions.sources.detection import IncidentProposal
 from actions.sources.live import LiveSources
+from actions.sources.policies import DriftReport
 from store import Record
 from tests.isolation_helpers import cut_off
 from tests.plugins.actions import stored
@@ -248,3 +249,48 @@ async def test_reapply_says_plainly_when_it_would_lift_a_block(
     worked = report.split("What worked well", 1)[1].split("What could be improved", 1)
     assert "block-ip 203.0.113.66" not in worked[0]
     assert "then lifted by reapply-policies" in worked[1]
+
+
+async def test_an_open_incidents_own_containment_is_not_drift(
+    drill_factory: DrillFactory, record_path: Path
+) -> None:
+    """isolate and block-ip through the CLI: the drift watch says "expected: ..." for the
+    incident's own changes, raises no P2 for them, and still reports real drift."""
+    drill = await drill_factory("dns-exfiltration", serve=True)
+    kube = ["--kubeconfig", str(drill.kubeconfig_path)]
+    db = ["--db", str(record_path)]
+    assert await act(*db, "act", "isolate", "orchestrator", "--yes", *kube) == 0
+    assert await act(*db, "act", "block-ip", "203.0.113.66", "--yes", *kube) == 0
+    with Record.open(record_path) as record:
+        (incident,) = record.incidents.open_ones()
+        cluster = await connect(ClusterOptions(kubeconfig=str(drill.kubeconfig_path)))
+        settings = Settings(policies=PolicySettings(desired_state_file=drill.desired_state))
+        live = LiveSources(cluster, record, settings, Classifier.load(None))
+        running = RunningSource(live.run)
+        try:
+            await eventually(lambda: bool(running.of(DriftReport)), within=20)
+            kinds = {f.name: (f.kind, f.detail) for f in running.of(DriftReport)[-1].findings}
+            assert all(kind == "contained" for kind, _ in kinds.values()), kinds
+            segmentation = kinds["external-api-segmentation"][1]
+            assert segmentation.startswith("expected: ")
+            assert f"{incident.id}'s block of 203.0.113.66/32" in segmentation
+            emergency = [d for k, d in kinds.values() if "emergency policy" in d]
+            assert emergency == [f"expected: emergency policy of {incident.id}"]
+            # Real drift beside it is still drift, and alerted.
+            drill.state.delete(NP, "NetworkPolicy", NS, "tts-router-ingress")
+            await eventually(
+                lambda: any(f.kind == "missing" for f in running.of(DriftReport)[-1].findings),
+                within=20,
+            )
+            await eventually(lambda: bool(record.query(
+                "SELECT 1 FROM alerts WHERE rule = ?", ("Network policy configuration drift",)
+            )), within=20)  # fmt: skip
+        finally:
+            await running.stop()
+            await cluster.close()
+        (output,) = record.query(
+            "SELECT output FROM alerts WHERE rule = ?", ("Network policy configuration drift",)
+        )
+    assert "tts-router-ingress (missing)" in output[0]
+    assert "external-api-segmentation" not in output[0]
+    assert "emergency" not in output[0]

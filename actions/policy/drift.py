@@ -6,16 +6,40 @@ cluster, one in the cluster that the file does not have, or one whose spec
 differs. Specs are compared after the API server's defaults are applied to
 both sides (policyTypes, port protocol), so a file that leaves them out is
 not reported as drifted.
+
+What an open incident changed on purpose is not drift either (`OwnContainment`):
+its emergency policies (labelled `warroom.io/incident=<ID>`), warroom's
+quarantine exclusion in a podSelector and the addresses its block-ip put in an
+except list. A policy that differs only by those is reported `contained`
+("expected: ..."), which is neither counted as drifted nor alerted; anything
+else that differs still is.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+# As actions/runbook/isolate.py writes them (docs/containment.md).
+INCIDENT_LABEL = "warroom.io/incident"
+QUARANTINE_EXCLUSION = {"key": "warroom.io/quarantine", "operator": "DoesNotExist"}
+CONTAINED = "contained"
+"""A finding that is an open incident's own emergency change, not drift."""
+
+
+@dataclass(frozen=True)
+class OwnContainment:
+    """What open incidents changed on purpose (read from the record by the caller)."""
+
+    incidents: frozenset[str] = frozenset()
+    """The open (not closed) incidents' IDs."""
+    blocks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """An address an open incident's block-ip put in an except list -> those incidents."""
 
 
 class DesiredStateError(ValueError):
@@ -92,9 +116,31 @@ def _drop_empty(value: Any) -> Any:
     return value
 
 
+def without_own(policy: dict[str, Any], own: OwnContainment) -> tuple[dict[str, Any], list[str]]:
+    """The policy without open incidents' emergency changes, and those changes in words."""
+    kept = copy.deepcopy(policy)
+    spec = kept.get("spec") or {}
+    said: list[str] = []
+    selector = spec.get("podSelector") or {}
+    expressions = selector.get("matchExpressions") or []
+    if QUARANTINE_EXCLUSION in expressions:
+        selector["matchExpressions"] = [e for e in expressions if e != QUARANTINE_EXCLUSION]
+        said.append("warroom's quarantine exclusion (an isolation in progress)")
+    for rule in spec.get("egress") or []:
+        for peer in (rule or {}).get("to") or []:
+            block = (peer or {}).get("ipBlock") if isinstance(peer, dict) else None
+            if not isinstance(block, dict) or not isinstance(block.get("except"), list):
+                continue
+            ours = [ip for ip in block["except"] if ip in own.blocks]
+            block["except"] = [ip for ip in block["except"] if ip not in own.blocks]
+            said += [f"{', '.join(own.blocks[ip])}'s block of {ip}" for ip in ours]
+    return kept, said
+
+
 def compare(desired: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any]],
-            namespace: str) -> list[DriftFinding]:
-    """Missing, extra and changed policies, sorted by name."""
+            namespace: str, own: OwnContainment | None = None) -> list[DriftFinding]:
+    """Missing, extra, changed (and `contained`: see OwnContainment) policies, by name."""
+    own = own or OwnContainment()
     findings: list[DriftFinding] = []
     for name in sorted(set(desired) | set(actual)):
         if name not in actual:
@@ -102,12 +148,21 @@ def compare(desired: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any]
                                          "in the desired state, not in the cluster"))
         elif name not in desired:
             labels = (actual[name].get("metadata") or {}).get("labels") or {}
+            incident = labels.get(INCIDENT_LABEL)
+            if labels.get("emergency") == "true" and incident in own.incidents:
+                findings.append(DriftFinding(CONTAINED, name, namespace,
+                                             f"expected: emergency policy of {incident}"))
+                continue
             why = " (an emergency policy)" if labels.get("emergency") == "true" else ""
             findings.append(DriftFinding("extra", name, namespace,
                                          f"in the cluster, not in the desired state{why}"))
         else:
-            wanted, found = normalized_spec(desired[name]), normalized_spec(actual[name])
-            if wanted != found:
+            stripped, ours = without_own(actual[name], own)
+            wanted, found = normalized_spec(desired[name]), normalized_spec(stripped)
+            if wanted == found and ours:
+                findings.append(DriftFinding(CONTAINED, name, namespace,
+                                             f"expected: {', '.join(ours)}"))
+            elif wanted != found:
                 fields = sorted(key for key in set(wanted) | set(found)
                                 if wanted.get(key) != found.get(key))
                 findings.append(DriftFinding("changed", name, namespace,

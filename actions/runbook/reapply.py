@@ -26,18 +26,15 @@ from __future__ import annotations
 import copy
 import ipaddress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from actions.kube.cluster import JSON_PATCH, NETWORK_POLICY, POD
 from actions.policy.drift import DesiredStateError, load_desired, normalized_spec
-from actions.runbook.block_ip import POLICY as BLOCK_POLICY
 from actions.runbook.block_ip import _except_list
 from actions.runbook.isolate import QUARANTINE_EXPRESSION, QUARANTINE_LABEL, excludes_quarantine
 from actions.runbook.model import Change, Problem, ReadBackCheck
+from actions.runbook.own_changes import open_incident_blocks
 from actions.runbook.pipeline import Plan, PlanContext
-
-if TYPE_CHECKING:
-    from store import Record
 
 
 def _manifest(wanted: dict[str, Any], namespace: str) -> dict[str, Any]:
@@ -63,27 +60,6 @@ def with_quarantine(spec: dict[str, Any]) -> dict[str, Any]:
     if QUARANTINE_EXPRESSION not in expressions:
         expressions.append(dict(QUARANTINE_EXPRESSION))
     return kept
-
-
-def open_incident_blocks(record: Record, namespace: str) -> dict[str, list[str]]:
-    """The addresses open incidents' block-ip put in BLOCK_POLICY here -> those incidents.
-
-    Read from the intents (as restore reads them), so a block whose outcome was
-    never recorded is still known; only what the cluster still has is kept."""
-    held: dict[str, list[str]] = {}
-    for incident in record.incidents.open_ones():
-        for entry in record.actions.for_incident(incident.id):
-            if entry.entry != "intent" or entry.action != "block-ip":
-                continue
-            for block in entry.data.get("blocks") or []:
-                if not isinstance(block, dict) or block.get("policy") != BLOCK_POLICY:
-                    continue
-                if str(block.get("namespace") or namespace) != namespace or not block.get("ip"):
-                    continue
-                owners = held.setdefault(str(block["ip"]), [])
-                if incident.id not in owners:
-                    owners.append(incident.id)
-    return held
 
 
 def _with_blocks(

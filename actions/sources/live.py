@@ -23,6 +23,8 @@ from typing import Any
 
 from actions.falco.classify import Classification, Classifier
 from actions.kube.cluster import Cluster
+from actions.policy.drift import CONTAINED
+from actions.runbook.own_changes import own_containment
 from actions.sources.batches import AlertBatch
 from actions.sources.detection import IncidentDetector
 from actions.sources.dns_follower import CoreDnsSource
@@ -72,7 +74,8 @@ class LiveSources:
         self.events = WarningEvents(api, namespace,
                                     already_seen=self.recorder.recorded_event_keys())
         self.policies = PolicyWatcher(api, namespace, settings.policies.desired_state_file,
-                                      relist_seconds=settings.policies.relist_seconds)
+                                      relist_seconds=settings.policies.relist_seconds,
+                                      own=lambda: own_containment(record, namespace))
         self.dns = CoreDnsSource(api, record, classifier, namespace=settings.coredns.namespace,
                                  selector=settings.coredns.selector,
                                  container=settings.coredns.container, incident_id=incident_id,
@@ -123,7 +126,7 @@ class LiveSources:
         self._sink(item)
         if self.incident_id is None:  # attached to an incident already: nothing to propose
             self.detector(item)
-        if isinstance(item, DriftReport) and item.new:
+        if isinstance(item, DriftReport) and any(f.kind != CONTAINED for f in item.new):
             task = asyncio.get_running_loop().create_task(self._record_drift(item))
             self._recording.add(task)
             task.add_done_callback(self._recording.discard)
@@ -133,7 +136,7 @@ class LiveSources:
 
         Once per drift: the same findings already alerted (a restarted watch) add nothing.
         """
-        findings = ", ".join(f"{f.name} ({f.kind})" for f in report.new)
+        findings = ", ".join(f"{f.name} ({f.kind})" for f in report.new if f.kind != CONTAINED)
         details = {"namespace": report.namespace, "policies": findings,
                    "desired_state": report.desired_file}
 

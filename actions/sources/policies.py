@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from actions.kube.streams import Backoff
-from actions.policy.drift import DesiredStateError, DriftFinding, compare, load_desired
+from actions.policy.drift import (
+    DesiredStateError,
+    DriftFinding,
+    OwnContainment,
+    compare,
+    load_desired,
+)
 from actions.sources.health import ABSENT, CONNECTED, HealthReporter
 from actions.sources.listwatch import ListWatch, Objects
 
@@ -78,8 +84,11 @@ class PolicyWatcher:
     DRIFT_SOURCE = "drift"
 
     def __init__(self, api: Any, namespace: str, desired_file: Path | None, *,
-                 relist_seconds: int = 300, backoff: Backoff | None = None) -> None:
+                 relist_seconds: int = 300, backoff: Backoff | None = None,
+                 own: Callable[[], OwnContainment] | None = None) -> None:
         self.namespace = namespace
+        # What open incidents changed on purpose (not drift), read at each change.
+        self.own = own
         self.desired_file = desired_file
         self.findings: tuple[DriftFinding, ...] = ()
         self.listwatch = ListWatch(
@@ -110,7 +119,8 @@ class PolicyWatcher:
             health.report(ABSENT, str(error))
             return
         health.report(CONNECTED, f"comparing with {self.desired_file}")
-        findings = tuple(compare(desired, objects, self.namespace))
+        own = self.own() if self.own is not None else None
+        findings = tuple(compare(desired, objects, self.namespace, own))
         if findings == self.findings:
             return
         new = tuple(f for f in findings if f not in self.findings)

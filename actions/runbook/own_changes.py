@@ -1,0 +1,47 @@
+"""What open incidents changed in the cluster on purpose, read from the record.
+
+Re-applying the desired policies keeps these changes (actions/runbook/reapply.py),
+and the drift watch does not count them as drift (actions/policy/drift.py).
+Read from the intents, as restore reads them, so a change whose outcome was never
+recorded is still known; callers keep only what the cluster still has.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from actions.policy.drift import OwnContainment
+from actions.runbook.block_ip import POLICY as BLOCK_POLICY
+
+if TYPE_CHECKING:
+    from store import Record
+
+
+def open_incident_blocks(record: Record, namespace: str) -> dict[str, list[str]]:
+    """The addresses open incidents' block-ip put in BLOCK_POLICY here -> those incidents.
+
+    Read from the intents (as restore reads them), so a block whose outcome was
+    never recorded is still known; only what the cluster still has is kept."""
+    held: dict[str, list[str]] = {}
+    for incident in record.incidents.open_ones():
+        for entry in record.actions.for_incident(incident.id):
+            if entry.entry != "intent" or entry.action != "block-ip":
+                continue
+            for block in entry.data.get("blocks") or []:
+                if not isinstance(block, dict) or block.get("policy") != BLOCK_POLICY:
+                    continue
+                if str(block.get("namespace") or namespace) != namespace or not block.get("ip"):
+                    continue
+                owners = held.setdefault(str(block["ip"]), [])
+                if incident.id not in owners:
+                    owners.append(incident.id)
+    return held
+
+
+def own_containment(record: Record, namespace: str) -> OwnContainment:
+    """The open incidents and the addresses their block-ip put in BLOCK_POLICY here."""
+    blocks = open_incident_blocks(record, namespace)
+    return OwnContainment(
+        incidents=frozenset(i.id for i in record.incidents.open_ones()),
+        blocks={ip: tuple(ids) for ip, ids in blocks.items()},
+    )
