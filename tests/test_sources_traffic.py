@@ -9,17 +9,21 @@ from actions.kube.cluster import Cluster
 from actions.sources.batches import AlertBatch
 from actions.sources.traffic import (
     MTLS_FAILURES,
+    MTLS_FAILURES_BY_SOURCE,
     PLAINTEXT,
     TCP_RECEIVED,
     PrometheusClient,
     TrafficMonitor,
     TrafficSample,
 )
+from actions.runbook.own_changes import quarantined_workloads
 from store import Record
 from tests.sources_helpers import RunningSource, eventually
 
 
-def metrics(failing: dict[str, str]) -> Any:
+def metrics(failing: dict[str, str], callers: dict[str, list[str]] | None = None) -> Any:
+    """Prometheus' answers: `failing` service -> failures/s; `callers`: service -> the
+    workloads whose sidecars report its failures (each at the service's rate)."""
     def provider(promql: str, at: float) -> dict[str, Any]:
         if promql == TCP_RECEIVED:
             result = [
@@ -34,6 +38,12 @@ def metrics(failing: dict[str, str]) -> Any:
                        "value": value} for name, value in failing.items()]
         elif promql == PLAINTEXT:
             result = []
+        elif promql == MTLS_FAILURES_BY_SOURCE:
+            result = [{"metric": {"source_workload": caller, "destination_service_name": name,
+                                  "destination_workload_namespace": "voicehive"},
+                       "value": value}
+                      for name, value in failing.items()
+                      for caller in (callers or {}).get(name, ["api-gateway"])]
         else:
             raise ValueError(f"unexpected query {promql}")
         return {"resultType": "vector", "result": result}
@@ -91,3 +101,40 @@ async def test_direct_url_and_prometheus_errors(drill_server: DrillServerThread,
     await eventually(lambda: bool(proxied.health("traffic")))
     await proxied.stop()
     assert proxied.health("traffic")[0].state == "absent"
+
+
+async def test_a_quarantines_own_failures_are_expected_not_a_p0(
+        drill_server: DrillServerThread, cluster: Cluster, record: Record) -> None:
+    """orchestrator quarantined by an open incident: its callers and its own calls fail (as on
+    a real cluster). Not the P0: a P3 on that incident saying so. Another service's failures
+    still count."""
+    incident = record.incidents.open("DNS tunnel", severity="P0")
+    record.actions.intent(incident.id, "isolate", "orchestrator", actor="alice")
+    drill_server.state.metrics_provider = metrics(
+        {"booking-service": "0.5", "orchestrator": "0.7", "tts-router": "0.4"},
+        {"booking-service": ["orchestrator"], "orchestrator": ["booking-service"],
+         "tts-router": ["orchestrator"]})
+    monitor = TrafficMonitor(PrometheusClient(cluster=cluster), record, interval_seconds=0.05,
+                             quarantined=lambda: quarantined_workloads(record))
+    running = RunningSource(monitor.run)
+    await eventually(lambda: len(running.of(TrafficSample)) >= 3)
+    await running.stop()
+    (batch,) = running.of(AlertBatch)
+    (alert,) = batch.alerts
+    assert alert.classification.severity == "P3"
+    (row,) = record.query("SELECT rule, severity, output, incident_id FROM alerts")
+    assert row[0] == "Service mesh failures expected from an incident's quarantine"
+    assert row[3] == incident.id
+    assert f"voicehive/tts-router: expected: quarantined by {incident.id}" in row[2]
+
+    # billing and payments fail for their own reasons: that is the P0, naming only them.
+    drill_server.state.metrics_provider = metrics(
+        {"orchestrator": "0.7", "billing": "0.3", "payments": "0.2"},
+        {"orchestrator": ["booking-service"]})
+    monitor = TrafficMonitor(PrometheusClient(cluster=cluster), record, interval_seconds=0.05,
+                             quarantined=lambda: quarantined_workloads(record))
+    running = RunningSource(monitor.run)
+    await eventually(lambda: len(running.of(TrafficSample)) >= 2)
+    await running.stop()
+    (p0,) = record.query("SELECT output FROM alerts WHERE severity = 'P0'")
+    assert "services=voicehive/billing,voicehive/payments" in p0[0]

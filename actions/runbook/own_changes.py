@@ -45,3 +45,16 @@ def own_containment(record: Record, namespace: str) -> OwnContainment:
         incidents=frozenset(i.id for i in record.incidents.open_ones()),
         blocks={ip: tuple(ids) for ip, ids in blocks.items()},
     )
+
+
+def quarantined_workloads(record: Record) -> dict[str, str]:
+    """Workloads (the app isolate was given) an incident still containing them quarantined
+    -> that incident. An incident recovered or closed has lifted its isolation."""
+    held: dict[str, str] = {}
+    for incident in record.incidents.open_ones():
+        if incident.status not in ("open", "contained"):
+            continue
+        for entry in record.actions.for_incident(incident.id):
+            if entry.entry == "intent" and entry.action == "isolate" and entry.target:
+                held.setdefault(entry.target, incident.id)
+    return held

@@ -12,6 +12,13 @@ Values arrive as strings (`"12.5"`, `"NaN"`, `"+Inf"`), series in no
 particular order (formats.md 5). When mTLS failures hit two services or more
 at once, the runbook's P0 "mTLS failures affecting multiple services" is
 recorded as an alert, like a Falco one, once per cooldown.
+
+A workload an open incident quarantined is cut off on purpose: its callers'
+sidecars answer 503 UF/URX for it, and its own calls fail the same way, as on
+a real cluster. Failures from or to a quarantined workload are the incident's
+own containment, not a new incident: they are recorded once per cooldown as a
+P3 linked to that incident ("expected: quarantined by NSI-..."), and only the
+services failing for another reason count toward the P0.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -42,7 +49,15 @@ MTLS_FAILURES = ('sum by (destination_service_name, destination_workload_namespa
 PLAINTEXT = ('sum by (destination_workload, destination_workload_namespace) '
              '(rate(istio_requests_total{reporter="destination",'
              'connection_security_policy="none"}[5m]))')
+# The same failures by source workload too, to tell the ones a quarantine explains.
+MTLS_FAILURES_BY_SOURCE = ('sum by (source_workload, destination_service_name, '
+                           'destination_workload_namespace) '
+                           '(rate(istio_requests_total{reporter="source",response_code="503",'
+                           'response_flags=~".*(UF|URX).*"}[5m]))')
 MTLS_RULE = "Service mesh mTLS failures affecting multiple services"
+EXPECTED_RULE = "Service mesh failures expected from an incident's quarantine"
+EXPECTED_CLASSIFICATION = Classification("P3", "containment-effect",
+                                         "warroom traffic: failures of a quarantined workload")
 MTLS_CLASSIFICATION = Classification("P0", "mesh-mtls-failure",
                                      "warroom traffic: mTLS failures on 2+ services")
 
@@ -63,6 +78,8 @@ class TrafficSample:
     received_bytes: dict[str, float]
     mtls_failures: dict[str, float]
     plaintext: dict[str, float]
+    # "namespace/service/source workload" -> failures/s (to tell a quarantine's effects).
+    mtls_by_source: dict[str, float] = field(default_factory=dict)
 
 
 def vector(data: Any, labels: tuple[str, ...]) -> dict[str, float]:
@@ -145,8 +162,12 @@ class TrafficMonitor:
     def __init__(self, prometheus: PrometheusClient, record: Record | None = None, *,
                  interval_seconds: float = 15.0, mtls_services: int = 2,
                  mtls_min_rate: float = 0.05, cooldown_seconds: float = 600.0,
-                 incident_id: str | None = None) -> None:
+                 incident_id: str | None = None,
+                 quarantined: Callable[[], dict[str, str]] | None = None) -> None:
         self.prometheus = prometheus
+        # Workloads open incidents quarantined -> the incident (read from the record).
+        self.quarantined = quarantined
+        self._expected_quiet_until = 0.0
         self.record = record
         self.interval_seconds = interval_seconds
         self.mtls_services = mtls_services
@@ -174,9 +195,9 @@ class TrafficMonitor:
             await asyncio.sleep(self.interval_seconds)
 
     async def sample(self) -> TrafficSample:
-        received, failures, plaintext = await asyncio.gather(
+        received, failures, plaintext, by_source = await asyncio.gather(
             self.prometheus.query(TCP_RECEIVED), self.prometheus.query(MTLS_FAILURES),
-            self.prometheus.query(PLAINTEXT))
+            self.prometheus.query(PLAINTEXT), self.prometheus.query(MTLS_FAILURES_BY_SOURCE))
         sample = TrafficSample(
             at=time.time(),
             received_bytes=vector(received, ("destination_workload",
@@ -184,15 +205,38 @@ class TrafficMonitor:
             mtls_failures=vector(failures, ("destination_service_name",
                                             "destination_workload_namespace")),
             plaintext=vector(plaintext, ("destination_workload",
-                                         "destination_workload_namespace")))
+                                         "destination_workload_namespace")),
+            mtls_by_source=vector(by_source, ("source_workload", "destination_service_name",
+                                              "destination_workload_namespace")))
         self.received.add(sample.received_bytes)
         self.mtls.add(sample.mtls_failures)
         return sample
 
+    def _explained(self, sample: TrafficSample, failing: list[str]) -> dict[str, str]:
+        """Failing services whose every failure is from or to a quarantined workload ->
+        "quarantined by NSI-..."."""
+        quarantined = self.quarantined() if self.quarantined is not None else {}
+        if not quarantined:
+            return {}
+        explained = {}
+        for service in failing:
+            namespace, _, name = service.partition("/")
+            sources = [key.rsplit("/", 1)[-1] for key, rate in sample.mtls_by_source.items()
+                       if key.rsplit("/", 1)[0] == service and rate > 0]
+            why = {quarantined[w] for w in [name, *sources] if w in quarantined}
+            if why and (name in quarantined or all(w in quarantined for w in sources)):
+                explained[service] = "quarantined by " + ", ".join(sorted(why))
+        return explained
+
     async def _check_mtls(self, sample: TrafficSample) -> AlertBatch | None:
         failing = sorted(s for s, rate in sample.mtls_failures.items()
                          if rate >= self.mtls_min_rate)
+        explained = await asyncio.to_thread(self._explained, sample, failing) if failing else {}
+        failing = [s for s in failing if s not in explained]
         if len(failing) < self.mtls_services or sample.at < self._quiet_until:
+            if explained and sample.at >= self._expected_quiet_until and self.record:
+                self._expected_quiet_until = sample.at + self.cooldown_seconds
+                return await asyncio.to_thread(self._record_expected, sample, explained)
             return None
         self._quiet_until = sample.at + self.cooldown_seconds
         if self.record is None:
@@ -208,3 +252,18 @@ class TrafficMonitor:
             details={"services": ",".join(failing), "failing_requests_per_second": rates},
             fields={"services": failing, "failure_rates": rates, "query": MTLS_FAILURES},
             incident_id=self.incident_id)
+
+    def _record_expected(self, sample: TrafficSample, explained: dict[str, str]) -> AlertBatch:
+        """The quarantine's own effect: a P3 on the incident that made it, never a proposal."""
+        assert self.record is not None
+        incidents = sorted({i for why in explained.values()
+                            for i in why.removeprefix("quarantined by ").split(", ")})
+        expected = "; ".join(f"{service}: expected: {why}" for service, why in explained.items())
+        return record_alert(
+            self.record, at=sample.at, rule=EXPECTED_RULE,
+            classification=EXPECTED_CLASSIFICATION, source="warroom-traffic",
+            origin="prometheus", tags=("mesh", "containment", "warroom"),
+            details={"services": ",".join(explained), "expected": expected},
+            fields={"services": list(explained), "expected": explained,
+                    "query": MTLS_FAILURES_BY_SOURCE},
+            incident_id=self.incident_id or incidents[0])
