@@ -6,6 +6,7 @@ from typing import Any
 
 from actions.drill.server import PROMETHEUS_PROXY_PATH, DrillServerThread
 from actions.kube.cluster import Cluster
+from actions.runbook.own_changes import quarantined_workloads
 from actions.sources.batches import AlertBatch
 from actions.sources.traffic import (
     MTLS_FAILURES,
@@ -16,7 +17,6 @@ from actions.sources.traffic import (
     TrafficMonitor,
     TrafficSample,
 )
-from actions.runbook.own_changes import quarantined_workloads
 from store import Record
 from tests.sources_helpers import RunningSource, eventually
 
