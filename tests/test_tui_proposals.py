@@ -108,7 +108,8 @@ async def test_accepting_opens_the_incident_detected_at_the_first_alerts_receipt
     assert shown.id == incident.id
     # Detected when warroom received the first alert (09:05), not at its own time (09:00):
     # the alert's time is the writer's word (store/response_times.py).
-    assert FIRST_ALERT < incident.detected_at == datetime(2026, 3, 14, 9, 5, tzinfo=UTC)
+    assert incident.detected_at == datetime(2026, 3, 14, 9, 5, tzinfo=UTC)
+    assert incident.detected_at > FIRST_ALERT
     assert incident.acknowledged_at == datetime(2026, 3, 14, 9, 5, tzinfo=UTC)
     assert incident.severity == "P0"
     assert incident.drill  # accepted in a drill console: a drill incident, which the score finds
