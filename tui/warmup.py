@@ -18,8 +18,13 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.widget import Widget
 
-# The screens the war room opens on demand (the rest are imported with it).
+# The screens the war room opens on demand, imported when first opened so the console's first
+# frame does not wait for them (the rest are imported with it).
 DIALOG_MODULES = (
+    "tui.dialogs.close_incident",
+    "tui.dialogs.decision",
+    "tui.dialogs.replay_form",
+    "yaml",  # the confirmation's preview of a change (tui.dialogs.confirm_action)
     "tui.dialogs.checklist",
     "tui.screens.report",
     "tui.dialogs.report_editor",

@@ -175,23 +175,30 @@ def run(args: argparse.Namespace) -> int:
     if args.kubeconfig_out:
         args.kubeconfig_out = Path(args.kubeconfig_out).expanduser()
     from actions.drill.player import MAX_SPEED
-    from actions.drill.scenario import ScenarioError, load_scenario
+    from actions.drill.scenarios import builtin_names
 
     if not (0 < args.speed <= MAX_SPEED):
         raise UsageError(f"--speed must be more than 0 and at most {MAX_SPEED:g}")
     if not (0 <= args.port <= 65535):
         raise UsageError("--port must be between 0 and 65535")
+    console = not (args.serve_only or args.no_console) and sys.stdin.isatty() \
+        and sys.stdout.isatty()
     try:
-        # A built-in is checked against the API schemas by the test suite and by the drill
-        # cluster as it seeds: the command does not wait for a third check.
-        scenario = load_scenario(args.scenario, trust_builtins=True)
-    except ScenarioError as error:  # its problems quote the file: they may hold anything
-        print(safe_text(f"warroom drill: {error}", multiline=True), file=sys.stderr)
-        return EXIT_FAILED
-    try:
-        if args.serve_only or args.no_console or not (sys.stdin.isatty() and sys.stdout.isatty()):
-            return asyncio.run(_drill(args, scenario))
-        return _drill_in_console(args, scenario)
+        if console and args.scenario in builtin_names():
+            # The drill's own thread reads it as its cluster starts, after the first frame.
+            return _drill_in_console(args, args.scenario)
+        from actions.drill.scenario import ScenarioError, load_scenario
+
+        try:
+            # A built-in is checked against the API schemas by the test suite and by the drill
+            # cluster as it seeds: the command does not wait for a third check.
+            scenario = load_scenario(args.scenario, trust_builtins=True)
+        except ScenarioError as error:  # its problems quote the file: they may hold anything
+            print(safe_text(f"warroom drill: {error}", multiline=True), file=sys.stderr)
+            return EXIT_FAILED
+        if console:
+            return _drill_in_console(args, scenario)
+        return asyncio.run(_drill(args, scenario))
     except OSError as error:  # the port is taken, the kubeconfig folder is not writable
         print(safe_text(f"warroom drill: {error}"), file=sys.stderr)
         return EXIT_FAILED
@@ -379,14 +386,15 @@ def _control(control: argparse.Namespace) -> int:
     return EXIT_OK if answer.get("ok") else EXIT_FAILED
 
 
-def _drill_in_console(args: argparse.Namespace, scenario: Scenario) -> int:
-    """The console first, the drill's cluster once the console is on screen.
+def _drill_in_console(args: argparse.Namespace, scenario: Scenario | str) -> int:
+    """The console first, the drill's cluster once the console is on screen (`scenario`:
+    the scenario, or a built-in's name, read as the cluster starts).
 
     Starting the cluster (its imports, the seeded objects, the API server) takes
     about a second of the one interpreter: the console's first paint does not wait
     for it. The console connects once it is up, as it would to any cluster.
     """
-    from actions.drill.session import drill_settings, new_runtime_dir
+    from actions.drill.runtime_dir import drill_settings, new_runtime_dir
     from tui.cli.cmd_act import load_settings
     from tui.cli.console import DrillInBackground, open_console
     from tui.services import SetupFailed

@@ -183,10 +183,14 @@ class DrillInBackground:
     are only ever touched from the drill's thread.
     """
 
-    def __init__(self, scenario: Scenario, *, speed: float, port: int,
+    def __init__(self, scenario: Scenario | str, *, speed: float, port: int,
                  kubeconfig_path: Path | None, clock: DrillClock | None = None,
                  runtime_dir: Path | None = None) -> None:
-        self.scenario = scenario
+        """`scenario`: the scenario, or a built-in's name: then it is read on the drill's own
+        thread as the cluster starts, once the console is on screen (parsing it and importing
+        the parser took a tenth of a second before the first frame; bench/drill_launch.py)."""
+        self._scenario = None if isinstance(scenario, str) else scenario
+        self.scenario_name = scenario if isinstance(scenario, str) else scenario.name
         self.runtime_dir = runtime_dir  # the drill's own files (see DrillSession)
         self.speed = speed
         self.port = port
@@ -211,6 +215,13 @@ class DrillInBackground:
             raise self._failure
         assert self.session is not None
         return self.session
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario playing (DrillGone while a built-in is still being read)."""
+        if self._scenario is None:
+            raise DrillGone("the drill is still starting")
+        return self._scenario
 
     @property
     def failure(self) -> BaseException | None:
@@ -299,13 +310,23 @@ class DrillInBackground:
         asyncio.run(self._main())
 
     async def _main(self) -> None:
+        from actions.drill.scenario import load_builtin
         from actions.drill.session import DrillSession
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        try:
+            if self._scenario is None:
+                # Trusted as `warroom drill` trusts a built-in: the drill cluster checks its
+                # manifests against the API schemas as it seeds.
+                self._scenario = load_builtin(self.scenario_name, schemas=False)
+        except Exception as error:  # reported by start() in the caller's thread
+            self._failure = error
+            self._ready.set()
+            return
         session = DrillSession(
-            self.scenario, speed=self.speed, port=self.port, kubeconfig_path=self.kubeconfig_path,
-            clock=self.clock, runtime_dir=self.runtime_dir,
+            self._scenario, speed=self.speed, port=self.port,
+            kubeconfig_path=self.kubeconfig_path, clock=self.clock, runtime_dir=self.runtime_dir,
         )
         try:
             await session.start()

@@ -15,7 +15,6 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import yaml
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -84,7 +83,7 @@ class ConfirmRequest:
             )
             body = change.body
             documents.append(
-                yaml.safe_dump(body, sort_keys=False)
+                _yaml_text(body)
                 if isinstance(body, dict)
                 else json.dumps(body, indent=2, default=str)
             )
@@ -209,3 +208,11 @@ class ConfirmAction(StyledOnce, ModalScreen[str]):
     @on(Button.Pressed, "#no")
     def _no(self) -> None:
         self.action_cancel()
+
+
+def _yaml_text(body: Any) -> str:
+    """`body` as kubectl would show it. yaml is imported here, when a preview is shown: the
+    war room imports this module, and its first frame does not wait for yaml."""
+    import yaml
+
+    return yaml.safe_dump(body, sort_keys=False)

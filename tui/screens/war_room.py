@@ -131,7 +131,7 @@ class WarRoomScreen(
         )
         yield PhaseBar(id="phase-bar")
         if services.drill is not None:
-            yield DrillStrip(services.drill.scenario.name)
+            yield DrillStrip(services.drill.scenario_name)
         yield Label(services.readonly_reason, id="readonly-banner", markup=False)
         yield Label("", id="cluster-problem", markup=False)
         yield Label("", id="record-problem", markup=False)

@@ -233,7 +233,7 @@ class FacilitatorKeys(WarRoomBase):
             return
         record = self.war_app.services.record
         data: dict[str, Any] = {
-            "control": control, "scenario": drill.scenario.name,
+            "control": control, "scenario": drill.scenario_name,
             "position_seconds": round(status.position, 3), "speed": status.speed,
             "paused": status.paused, "next_inject": status.next_inject,
         }
@@ -275,7 +275,7 @@ class FacilitatorKeys(WarRoomBase):
         if drill is None:
             return
         status = await self._read_status()
-        where = describe(drill.scenario.name, status) if status else ""
+        where = describe(drill.scenario_name, status) if status else ""
         try:
             score, why = await self._score(drill)
         except DrillGone as gone:
