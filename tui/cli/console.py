@@ -57,6 +57,22 @@ def open_console(
     `drill`: the drill, for the facilitator keys (`warroom drill`); `options` may be
     the coroutine function that starts it after the first paint.
     """
+    from tui import collector
+
+    with collector.paused_until_first_screen():  # its imports too: see tui/collector.py
+        return _open_console(args, settings, mode=mode, options=options,
+                             incident_id=incident_id, drill=drill)
+
+
+def _open_console(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    mode: str,
+    options: ClusterOptions | StartCluster | None,
+    incident_id: str | None,
+    drill: DrillInBackground | None,
+) -> int:
     from actions.runtime import ConsoleRuntime
     from tui.app import ConsoleCrashed, run_console
 
