@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from actions.drill.player import PlayerStatus, ScenarioPlayer
     from actions.drill.scenario import Scenario
     from actions.drill.session import DrillSession
+    from actions.falco.classify import Classifier
     from actions.kube.cluster import Cluster, ClusterOptions
     from actions.runbook import RunbookActions
     from actions.sources.live import LiveSources
@@ -126,7 +127,6 @@ def console_services(
     and returns its options (`warroom drill`). `actions_record` is the connection
     the cluster actions write through (else `record`).
     """
-    from actions.falco.classify import Classifier
     from store.incidents import SessionScope
     from tui.services import Services
 
@@ -138,14 +138,15 @@ def console_services(
     )
     if options is None or sources_record is None:
         return services, None
-    classifier = Classifier.load()
 
     async def setup(services: Services) -> None:
         from actions.kube.cluster import ClusterError
         from tui.services import ClusterUnusable
 
         resolved = await options() if callable(options) else options
-        connect, RunbookActions, LiveSources = await asyncio.to_thread(_cluster_layer)  # noqa: N806
+        connect, RunbookActions, LiveSources, classifier = await asyncio.to_thread(  # noqa: N806
+            _cluster_layer
+        )
         try:
             cluster = await connect(resolved)
         except ClusterError as error:  # as `warroom status` says it
@@ -169,18 +170,22 @@ def console_services(
 
 
 def _cluster_layer() -> tuple[
-    Callable[[ClusterOptions], Awaitable[Cluster]], type[RunbookActions], type[LiveSources]
+    Callable[[ClusterOptions], Awaitable[Cluster]], type[RunbookActions], type[LiveSources],
+    Classifier,
 ]:
-    """`connect`, `RunbookActions` and `LiveSources`, imported on a worker thread.
+    """`connect`, `RunbookActions`, `LiveSources` and the alerts' classifier, imported and
+    loaded on a worker thread.
 
     kubernetes and aiohttp take about half a second to import: on the event loop
-    that would freeze the console just after its first paint.
+    that would freeze the console just after its first paint. The classifier (30 ms
+    of CPU) is for the sources only: the first frame does not wait for it either.
     """
+    from actions.falco.classify import Classifier
     from actions.kube.cluster import connect
     from actions.runbook import RunbookActions
     from actions.sources.live import LiveSources
 
-    return connect, RunbookActions, LiveSources
+    return connect, RunbookActions, LiveSources, Classifier.load()
 
 
 def _who() -> str | None:
