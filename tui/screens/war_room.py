@@ -388,8 +388,6 @@ class WarRoomScreen(
         from tui.warmup import import_dialogs, style_steps
 
         await self.war_app.first_frame.wait()  # nothing here delays the first frame
-        if self.war_app.on_first_screen is not None:
-            self.war_app.on_first_screen()
         await asyncio.to_thread(import_dialogs)
         for step in style_steps(self.app):
             step()
