@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -129,7 +131,32 @@ def serve(args: argparse.Namespace) -> None:
         print(f"{time.process_time() - cpu_before:.3f}", flush=True)
 
 
-Outcome = tuple[int, list[int], int, int, float, float, float, float]
+Outcome = tuple[int, list[int], int, int, float, float, float, float, dict[str, float]]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(stat_path: str) -> float:
+    """User + system CPU of a process or thread from its /proc stat file (0 if gone)."""
+    try:
+        fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def cpu_by_part() -> dict[str, float]:
+    """CPU seconds so far of the follower's own threads (by name) and its worker processes."""
+    parts: dict[str, float] = {}
+    for thread in threading.enumerate():
+        if thread.name.startswith("falco-") and thread.native_id is not None:
+            name = thread.name.rsplit("_", 1)[0] + " thread"
+            parts[name] = parts.get(name, 0.0) + _cpu_seconds(
+                f"/proc/self/task/{thread.native_id}/stat")
+    workers = [_cpu_seconds(f"/proc/{child.pid}/stat")
+               for child in multiprocessing.active_children()]
+    if workers:
+        parts["worker processes"] = sum(workers)
+    return parts
 
 
 async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
@@ -187,6 +214,7 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
     _, count, writing = (await asyncio.to_thread(drill.stdout.readline)).split()
     written, writing_seconds = int(count), float(writing)
     await asyncio.sleep(0.5)  # anything extra (a duplicate) would show by now
+    parts = {name: seconds / max(fresh, 1) for name, seconds in cpu_by_part().items()}
     task.cancel()
     try:
         await task
@@ -197,7 +225,8 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
         await console.__aexit__(None, None, None)
     await cluster.close()
     cpu_per_alert = (time.process_time() - cpu_before) / max(fresh, 1)
-    return written, lags, fresh, duplicates, elapsed, writing_seconds, cpu_per_alert, loop_cpu
+    return (written, lags, fresh, duplicates, elapsed, writing_seconds, cpu_per_alert, loop_cpu,
+            parts)
 
 
 def main() -> None:
@@ -227,8 +256,8 @@ def main() -> None:
             raise SystemExit("the drill cluster did not start")
         try:
             with Record.open(folder / "record.db") as record:
-                written, lags, fresh, duplicates, elapsed, writing, cpu, loop_cpu = asyncio.run(
-                    follow(folder / "kubeconfig", record, args, cluster))
+                outcome = asyncio.run(follow(folder / "kubeconfig", record, args, cluster))
+                written, lags, fresh, duplicates, elapsed, writing, cpu, loop_cpu, parts = outcome
                 rows = record.alerts.count()
                 unique = record.query("SELECT count(DISTINCT dedupe_key) FROM alerts")[0][0]
         finally:
@@ -249,6 +278,10 @@ def main() -> None:
     print(f"follower CPU {cpu * 1e6:.0f} us per alert, all threads{not_counted}: "
           f"one core follows about {1 / cpu:,.0f} alerts/s; of which the event loop "
           f"(HTTP, resume cursor, delivery, this benchmark's sink) {loop_cpu * 1e6:.0f} us")
+    if parts:
+        print("of which " + ", ".join(f"{name} {seconds * 1e6:.0f} us"
+                                      for name, seconds in sorted(parts.items()))
+              + " per alert (the worker processes' beside the follower's)")
     print("cluster process CPU (API server and the pods' writers) "
           f"{cluster_cpu / written * 1e6:.0f} us per line")
     where = " inside the console" if args.console else ""
