@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
+import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -267,6 +270,35 @@ async def test_hostile_lines_are_recorded_raw_and_the_stream_goes_on(
     assert raws[-3].endswith(b'{"rule": "half a line')
     assert raws[-2].endswith(b"\x1b]52;c;ZXZpbA==\x07[/oops]")
     assert raws[-1].endswith(b"x" * 200_000)
+
+
+async def test_a_storm_is_parsed_in_a_worker_process_and_a_dead_worker_loses_no_line(
+        drill_server: DrillServerThread, api: Any, record: Record) -> None:
+    state = drill_server.state
+    running = Running(follower(api, record, workers=1, parallel_min_lines=20))
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS)
+    preparer = running.follower.preparer
+    assert preparer is not None
+
+    def storm(first: int) -> None:
+        state.append_log(NS, "falco-m4n8q",
+                         "\n".join(alert_line("node-2", n) for n in range(first, first + 40)))
+
+    storm(0)  # starts the worker; parsed in the follower until the worker answers
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 40)
+    await eventually(lambda: preparer.workers_ready, "the parse process", within=60)
+    storm(40)
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 80)
+    assert preparer.in_processes >= 1
+    for worker in multiprocessing.active_children():
+        os.kill(worker.pid or 0, signal.SIGKILL)  # OOM-killed, say
+    storm(80)
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 120)
+    assert not running.task.done()
+    await running.stop()
+    keys = recorded_keys(record)
+    assert len(keys) == len(set(keys)) == SEEDED_ALERTS + 120
+    assert verify_chain(record.conn).ok
 
 
 async def test_odd_times_and_numbers_lose_no_neighbouring_line(
