@@ -33,6 +33,8 @@ PodLines = tuple[str, str, list[tuple[int, bytes]]]
 
 WARM_UP_SHARE = 5
 """A batch of `min_lines / WARM_UP_SHARE` lines starts the workers, before they are used."""
+WAIT_SECONDS = 0.01
+"""How often a busy batch looks whether the thread or the workers became free."""
 RESTART_AFTER_SECONDS = 30.0
 """After a worker process has died or would not start, batches stay in the thread this long."""
 
@@ -59,6 +61,7 @@ class LinePreparer:
         self.in_processes = 0
         """Batches prepared by worker processes (the rest by the thread)."""
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="falco-prepare")
+        self._thread_taken = asyncio.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._ready = False
         self._failed = False
@@ -75,16 +78,23 @@ class LinePreparer:
             # Busier than a quiet cluster: start the workers now, so that they are up
             # (a second or two under load) by the time batches are large.
             self._pool_ready()
-        if self.workers > 0 and lines >= self.min_lines and self._pool_ready():
-            prepared = await self._in_processes(by_pod, received_at)
-            if prepared is not None:
-                self.in_processes += 1
-                return prepared
-            # A worker died (OOM-killed, killed by hand): this batch goes to the thread.
-            LOG.warning("a Falco parse process died; parsing in the follower meanwhile")
-            self._drop_pool()
-        return await asyncio.get_running_loop().run_in_executor(
-            self._thread, self._prepare_here, by_pod, received_at)
+        busy = self.workers > 0 and lines >= self.min_lines
+        while True:
+            if busy and self._pool_ready():
+                prepared = await self._in_processes(by_pod, received_at)
+                if prepared is not None:
+                    self.in_processes += 1
+                    return prepared
+                # A worker died (OOM-killed, killed by hand): this batch goes to the thread.
+                LOG.warning("a Falco parse process died; parsing in the follower meanwhile")
+                self._drop_pool()
+            if not busy or not self._thread_taken.locked():
+                async with self._thread_taken:
+                    return await asyncio.get_running_loop().run_in_executor(
+                        self._thread, self._prepare_here, by_pod, received_at)
+            # A busy batch goes to whichever is free first, the thread or the starting
+            # workers: queued behind the thread, it would stay there once they are up.
+            await asyncio.sleep(WAIT_SECONDS)
 
     async def _in_processes(self, by_pod: list[PodLines],
                             received_at: str) -> list[PreparedLines] | None:
