@@ -7,6 +7,8 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -299,6 +301,49 @@ async def test_a_storm_is_parsed_in_a_worker_process_and_a_dead_worker_loses_no_
     keys = recorded_keys(record)
     assert len(keys) == len(set(keys)) == SEEDED_ALERTS + 120
     assert verify_chain(record.conn).ok
+
+
+CAPTURED_STDERR_SCRIPT = """
+import asyncio, contextlib
+from actions.falco.classify import Classifier
+from actions.sources.line_preparer import LinePreparer
+
+
+class PrintCapture:  # what textual.app.App puts in sys.stderr while it runs
+    def write(self, text): return len(text)
+    def flush(self): pass
+    def fileno(self): return -1
+
+
+async def main():
+    preparer = LinePreparer(Classifier.load(None), None, workers=1, min_lines=1)
+    batch = [("falco-a", "falco:falco-system/falco-a", [(1, b'{"rule": "r", "output": "o"}')])]
+    with contextlib.redirect_stderr(PrintCapture()):
+        await preparer.prepare(batch, "2026-12-07T00:00:00Z")
+        async with asyncio.timeout(60):
+            while not preparer.workers_ready:
+                await asyncio.sleep(0.05)
+        await preparer.prepare(batch, "2026-12-07T00:00:00Z")
+    preparer.shutdown()
+    print("parsed in a worker process:", preparer.in_processes)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_the_parse_process_starts_inside_the_console(tmp_path: Path) -> None:
+    """Inside the console, stderr is Textual's print capture (no file descriptor): starting
+    the parse process failed there with "bad value(s) in fds_to_keep" (a fresh process: the
+    resource tracker at fault starts once per process)."""
+    script = tmp_path / "captured.py"
+    script.write_text(CAPTURED_STDERR_SCRIPT)
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "parsed in a worker process: 1"
 
 
 async def test_odd_times_and_numbers_lose_no_neighbouring_line(

@@ -15,13 +15,16 @@ so no batch waits on a starting process and none is lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from multiprocessing import resource_tracker
 
 from actions.falco.classify import Classifier
 from actions.falco.prepare import PreparedLines, prepare_lines, start_worker
@@ -46,6 +49,24 @@ def default_workers() -> int:
 
 def _answer() -> bool:
     return True
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (once per process) with a real stderr.
+
+    The tracker is handed the file descriptor of `sys.stderr`; inside the console,
+    Textual's print capture stands there with fileno() -1, and starting the tracker
+    (hence the pool) fails with "bad value(s) in fds_to_keep".
+    """
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable or sys.__stderr__ is None:
+        resource_tracker.ensure_running()
+        return
+    with contextlib.redirect_stderr(sys.__stderr__):
+        resource_tracker.ensure_running()
 
 
 class LinePreparer:
@@ -129,10 +150,17 @@ class LinePreparer:
             self._failed = False
             self._drop_pool()
         if self._pool is None and time.monotonic() >= self._not_before:
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=start_worker, initargs=(self.classifier,))
-            self._pool.submit(_answer).add_done_callback(self._on_answer)
+            try:
+                _start_resource_tracker()
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=start_worker, initargs=(self.classifier,))
+                self._pool.submit(_answer).add_done_callback(self._on_answer)
+            except (OSError, ValueError, RuntimeError) as error:
+                # No process to be had (limits, no /dev/shm): the thread parses everything.
+                LOG.warning("cannot start a Falco parse process (%s); parsing in the follower",
+                            error)
+                self._drop_pool()
         return self._ready
 
     def _on_answer(self, answered: Future[bool]) -> None:
