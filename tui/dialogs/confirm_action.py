@@ -116,6 +116,11 @@ class ConfirmAction(StyledOnce, ModalScreen[str]):
         Binding("y", "confirm", "Confirm", id="confirm.yes"),
         Binding("b", "back", "Back to the form", id="confirm.back"),
         Binding("n,escape", "cancel", "Cancel", id="confirm.no"),
+        # The preview scrolls from the keyboard wherever focus is (it starts on a button).
+        Binding("pagedown", "scroll_preview(1)", "Scroll the preview", show=False,
+                id="confirm.page_down"),
+        Binding("pageup", "scroll_preview(-1)", "Scroll the preview", show=False,
+                id="confirm.page_up"),
     ]
 
     def __init__(self, request: ConfirmRequest) -> None:
@@ -190,6 +195,13 @@ class ConfirmAction(StyledOnce, ModalScreen[str]):
             severity="error",
             markup=False,
         )
+
+    def action_scroll_preview(self, pages: int) -> None:
+        preview = self.query_one("#confirm-preview", VerticalScroll)
+        if pages > 0:
+            preview.scroll_page_down()
+        else:
+            preview.scroll_page_up()
 
     def action_back(self) -> None:
         self.dismiss(BACK)
