@@ -1,4 +1,4 @@
-"""The incident record: SQLite (the standard library's sqlite3), with a tamper-evident audit chain.
+"""The incident record: SQLite through sqlite-utils, with a tamper-evident audit chain.
 
 Never imports textual or kubernetes (a test checks).
 """

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from store.errors import NotARecord, RecordTooNew
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
 
@@ -208,78 +211,42 @@ INCIDENT_FIELDS: dict[str, type] = {
 }
 
 
-# The tables and indexes in plain SQL, as sqlite-utils wrote them up to version 4 (its
-# types, index names and defaults: tests/test_store_schema_ddl.py compares the two): a
-# record opens in the console's first second, and importing sqlite-utils (click, dateutil,
-# pluggy) took a fifth of it (bench/drill_launch.py).
-SQL_TYPES: dict[type, str] = {str: "TEXT", int: "INTEGER", bytes: "BLOB"}
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _create_table(conn: sqlite3.Connection, table: str, columns: dict[str, type], *,
-                  pk: str, not_null: Iterable[str] = ()) -> None:
-    required = set(not_null)
-    definitions = ",\n".join(
-        f"   {_quoted(name)} {SQL_TYPES[kind]}"
-        + (" PRIMARY KEY" if name == pk else " NOT NULL" if name in required else "")
-        for name, kind in columns.items()
-    )
-    conn.execute(f"CREATE TABLE {_quoted(table)} (\n{definitions}\n)")
-
-
-def _create_index(conn: sqlite3.Connection, table: str, columns: list[str], *,
-                  unique: bool = False) -> None:
-    name = f"idx_{table}_{'_'.join(columns)}"
-    conn.execute(f"CREATE {'UNIQUE ' if unique else ''}INDEX {_quoted(name)} ON "
-                 f"{_quoted(table)} ({', '.join(map(_quoted, columns))})")
-
-
-def _add_column(conn: sqlite3.Connection, table: str, column: str, kind: type, *,
-                not_null_default: int | None = None) -> None:
-    default = f" NOT NULL DEFAULT {int(not_null_default)}" if not_null_default is not None else ""
-    conn.execute(f"ALTER TABLE {_quoted(table)} ADD COLUMN {_quoted(column)} "
-                 f"{SQL_TYPES[kind]}{default}")
-
-
-def _create_v1(conn: sqlite3.Connection) -> None:
-    _create_table(conn, "meta", {"key": str, "value": str}, pk="key")
+def _create_v1(db: sqlite_utils.Database) -> None:
+    db.table("meta").create({"key": str, "value": str}, pk="key")
     later = ("data_breach", "category", "resolution")
     v1_incident = {k: t for k, t in INCIDENT_FIELDS.items() if k not in later}
-    _create_table(conn, "incidents", v1_incident, pk="id",
-                  not_null=("title", "severity", "status", "phase"))
+    db.table("incidents").create(
+        v1_incident, pk="id", not_null={"title", "severity", "status", "phase"}
+    )
     for table in CHAINED_TABLES:
         if table not in CHAINED_SINCE:
-            _create_chained(conn, table)
-    _create_index(conn, "alerts", ["dedupe_key"], unique=True)
-    _create_index(conn, "alerts", ["incident_id", "time_ns"])
-    _create_index(conn, "timeline", ["incident_id", "seq"])
-    _create_index(conn, "actions", ["incident_id", "seq"])
-    _create_index(conn, "actions", ["action_id"])
-    _create_index(conn, "evidence", ["incident_id"])
-    _create_index(conn, "checklist", ["incident_id"])
-    _create_index(conn, "decisions", ["incident_id"])
-    _create_index(conn, "outbox", ["dedup_key"], unique=True)
+            _create_chained(db, table)
+    db.table("alerts").create_index(["dedupe_key"], unique=True)
+    db.table("alerts").create_index(["incident_id", "time_ns"])
+    db.table("timeline").create_index(["incident_id", "seq"])
+    db.table("actions").create_index(["incident_id", "seq"])
+    db.table("actions").create_index(["action_id"])
+    db.table("evidence").create_index(["incident_id"])
+    db.table("checklist").create_index(["incident_id"])
+    db.table("decisions").create_index(["incident_id"])
+    db.table("outbox").create_index(["dedup_key"], unique=True)
 
 
-def _create_chained(conn: sqlite3.Connection, table: str) -> None:
-    _create_table(
-        conn, table,
+def _create_chained(db: sqlite_utils.Database, table: str) -> None:
+    db.table(table).create(
         {"id": int, "seq": int, "prev_hash": str, "hash": str, **CHAINED_TABLES[table]},
-        pk="id", not_null=CHAIN_COLUMNS,
+        pk="id",
+        not_null=set(CHAIN_COLUMNS),
     )
-    _create_index(conn, table, ["seq"], unique=True)
+    db.table(table).create_index(["seq"], unique=True)
 
 
-def _add_breach_and_delivery_v2(conn: sqlite3.Connection) -> None:
+def _add_breach_and_delivery_v2(db: sqlite_utils.Database) -> None:
     # v2: the GDPR clock needs a data-breach flag, the trend table a category,
     # and the outbox its mutable delivery state (not chained: attempts change).
-    _add_column(conn, "incidents", "data_breach", int, not_null_default=0)
-    _add_column(conn, "incidents", "category", str)
-    _create_table(
-        conn, "outbox_state",
+    db.table("incidents").add_column("data_breach", int, not_null_default=0)
+    db.table("incidents").add_column("category", str)
+    db.table("outbox_state").create(
         {
             "outbox_id": int,
             "status": str,
@@ -290,27 +257,27 @@ def _add_breach_and_delivery_v2(conn: sqlite3.Connection) -> None:
         },
         pk="outbox_id",
     )
-    _create_index(conn, "outbox_state", ["status", "next_attempt_at"])
+    db.table("outbox_state").create_index(["status", "next_attempt_at"])
 
 
-def _add_resolution_and_alert_links_v3(conn: sqlite3.Connection) -> None:
+def _add_resolution_and_alert_links_v3(db: sqlite_utils.Database) -> None:
     # v3: closing an incident records why (`resolution`); alerts linked to an incident
     # after they were recorded (an accepted proposal's, later ones about the same
     # subject) keep the link as a chained entry of its own.
-    _add_column(conn, "incidents", "resolution", str)
-    _create_chained(conn, "alert_links")
-    _create_index(conn, "alert_links", ["alert_seq"], unique=True)
-    _create_index(conn, "alert_links", ["incident_id"])
+    db.table("incidents").add_column("resolution", str)
+    _create_chained(db, "alert_links")
+    db.table("alert_links").create_index(["alert_seq"], unique=True)
+    db.table("alert_links").create_index(["incident_id"])
 
 
-def _dedupe_rejected_and_type_blobs_v4(conn: sqlite3.Connection) -> None:
+def _dedupe_rejected_and_type_blobs_v4(db: sqlite_utils.Database) -> None:
     # v4: re-reading a file must not record its rejected lines again (the lookup
     # index), and BLOBs are hashed in a form no text can take (store.chain); the
     # entries written before it keep their form, which `Record` marks in the chain.
-    _create_index(conn, "rejected_inputs", ["raw_sha256"])
+    db.table("rejected_inputs").create_index(["raw_sha256"])
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _create_v1,
     _add_breach_and_delivery_v2,
     _add_resolution_and_alert_links_v3,
@@ -354,8 +321,16 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     current = schema_version(conn)
     if current > SCHEMA_VERSION:
         raise RecordTooNew(too_new_message(current))
+    if current == target:
+        return current
+    # Only making or upgrading a file needs sqlite-utils (and its imports: click, dateutil,
+    # pluggy): opening a record that is up to date does not import it. No plugin of
+    # sqlite-utils' runs on the record's connection (nor is every package scanned for one).
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn, execute_plugins=False)
     for version in range(current + 1, target + 1):
-        MIGRATIONS[version - 1](conn)
+        MIGRATIONS[version - 1](db)
         conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
         )
