@@ -23,6 +23,7 @@ from actions.sources.mesh import MeshMonitor
 from actions.sources.policies import PolicyWatcher
 from actions.sources.traffic import (
     MTLS_FAILURES,
+    MTLS_FAILURES_BY_SOURCE,
     PLAINTEXT,
     TCP_RECEIVED,
     PrometheusClient,
@@ -77,7 +78,7 @@ EMERGENCY = {
 
 
 def prometheus(received: list[float]) -> Callable[[str, float], dict[str, Any]]:
-    """Answers the traffic monitor's three queries; `received` values are served in turn."""
+    """Answers the traffic monitor's queries; `received` values are served in turn."""
     served = iter(received)
     last = {"value": 0.0}
 
@@ -95,6 +96,11 @@ def prometheus(received: list[float]) -> Callable[[str, float], dict[str, Any]]:
             result = [{"metric": {"destination_workload": "tts-router",
                                   "destination_workload_namespace": "voicehive"},
                        "value": "2"}]
+        elif promql == MTLS_FAILURES_BY_SOURCE:
+            result = [{"metric": {"source_workload": "api-gateway",
+                                  "destination_service_name": "billing",
+                                  "destination_workload_namespace": "voicehive"},
+                       "value": "0.5"}]
         else:
             raise ValueError(promql)
         return {"resultType": "vector", "result": result}
