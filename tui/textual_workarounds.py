@@ -280,7 +280,7 @@ def bindings_for_key(node: DOMNode, key: str) -> tuple[Binding, ...]:
     return tuple(node._bindings.key_to_bindings.get(key, ()))
 
 
-def default_css(widget: Widget) -> list[tuple[Any, str, int, str]]:
+def default_css(widget: DOMNode) -> list[tuple[Any, str, int, str]]:
     """A widget class's default styles as Textual adds them on its first mount
     (read_from, css, tie_breaker, scope), to add them ahead of time (tui/warmup.py:
     a dialog's first opening otherwise re-parses the stylesheet, bench/dialogs.py)."""

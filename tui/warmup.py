@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from textual.app import App
-    from textual.widget import Widget
+    from textual.dom import DOMNode
 
 # The screens the war room opens on demand (the rest are imported with it), and what
 # their keys import on first use (measured: e imported the notifiers and smtplib, ~20 ms;
@@ -49,27 +49,37 @@ def import_dialogs() -> None:
     load_checklists()  # cached: the checklist's first opening parsed the TOML (~15 ms)
 
 
-def _dialog_widgets() -> Iterator[Widget]:
-    """One instance of each widget class the dialogs build (not mounted anywhere)."""
+def _dialog_widgets() -> Iterator[DOMNode]:
+    """One instance of each widget and screen class the dialogs build (not mounted anywhere)."""
+    from textual.command import CommandInput, CommandList, CommandPalette, SearchIcon
     from textual.containers import Horizontal, Vertical, VerticalScroll
+    from textual.screen import ModalScreen
     from textual.widgets import (
         Button,
         DataTable,
         Input,
         Label,
+        LoadingIndicator,
         Markdown,
         OptionList,
         RadioSet,
         Select,
         Static,
         TextArea,
+        Tree,
     )
+    from textual.widgets.markdown import MarkdownTableOfContents
 
     from tui.widgets.toggles import Checkbox, RadioButton
 
     yield from (Vertical(), Horizontal(), VerticalScroll(), Label(), Static(), Button(),
                 Input(), Select([("-", "-")]), RadioSet(), RadioButton(), Checkbox(),
                 DataTable(), OptionList(), TextArea(), Markdown())
+    # Measured (the stylesheet's sources before and after each first opening): every
+    # dialog is a ModalScreen, the first one opened paid for its styles; the report's
+    # contents tree and loading indicator; the command palette's parts.
+    yield from (ModalScreen(), LoadingIndicator(), Tree("-"), MarkdownTableOfContents(Markdown()),
+                CommandPalette(), CommandInput(), CommandList(), SearchIcon())
     from tui.textual_workarounds import composed
 
     yield from composed(Select([("-", "-")]))  # its current-value line and its overlay
@@ -82,13 +92,13 @@ def style_steps(app: App[Any]) -> Iterator[Callable[[], None]]:
 
     stylesheet = app.stylesheet
 
-    def add(widget: Widget) -> Callable[[], None]:
+    def add(node: DOMNode) -> Callable[[], None]:
         def step() -> None:
-            for read_from, css, tie_breaker, scope in default_css(widget):
+            for read_from, css, tie_breaker, scope in default_css(node):
                 stylesheet.add_source(css, read_from=read_from, is_default_css=True,
                                       tie_breaker=tie_breaker, scope=scope)
         return step
 
-    for widget in _dialog_widgets():
-        yield add(widget)
+    for node in _dialog_widgets():
+        yield add(node)
     yield stylesheet.parse
