@@ -17,6 +17,7 @@ fixed, adapt one it broke.
 - `default_css(widget)`: a widget class's default styles, to load them ahead of time.
 - `composed(widget)`: a widget's children built as its own compose builds them.
 - `withdraw_toast(app, toast)`: take one toast down before its timeout.
+- `markdown_bullet()`: a Markdown list's bullet, to load its styles ahead of time.
 - `StyledOnce` (Screen): a screen is styled once as it opens, not again on its first resume.
 - `NoSameSizeReflow` (Screen, part of StyledOnce): opening a dialog lays the war room out once.
 """
@@ -72,6 +73,7 @@ INTERNALS: tuple[tuple[str, str, str], ...] = (
     ("textual._compositor:Compositor", "size", "NoSameSizeReflow"),
     ("textual.app:App", "_background_screens", "NoSameSizeReflow"),
     ("textual.app:App", "_unnotify", "withdraw_toast"),
+    ("textual.widgets._markdown", "MarkdownBullet", "markdown_bullet"),
 )
 
 MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
@@ -297,6 +299,15 @@ def composed(widget: Widget) -> list[Widget]:
     """
     with widget._context():
         return list(widget.compose())
+
+
+def markdown_bullet() -> Widget:
+    """The bullet a Markdown list item shows, a class Textual keeps private: its styles are
+    loaded ahead of time with the other Markdown blocks' (tui/warmup.py; the report's first
+    opening otherwise re-parsed the stylesheet for it, tests/test_tui_warmup.py)."""
+    from textual.widgets._markdown import MarkdownBullet
+
+    return MarkdownBullet()
 
 
 def withdraw_toast(app: App[Any], toast: Notification) -> None:

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from textual.dom import DOMNode
 
 # The screens the war room opens on demand (the rest are imported with it), and what
-# their keys import on first use (measured: e imported the notifiers and smtplib, ~20 ms;
-# i the alert's target finder; ctrl+p Textual's system commands).
+# their keys import on first use (measured, the modules new after each first opening: e
+# imported the notifiers and smtplib, ~130 ms of CPU; i the alert's target finder, ~14 ms;
+# ctrl+p Textual's system commands).
 DIALOG_MODULES = (
     "tui.dialogs.checklist",
     "tui.dialogs.escalate",
@@ -46,7 +47,7 @@ def import_dialogs() -> None:
         importlib.import_module(name)
     from actions.checklists import load_checklists
 
-    load_checklists()  # cached: the checklist's first opening parsed the TOML (~15 ms)
+    load_checklists()  # cached: the checklist's first opening parsed the TOML (~7 ms)
 
 
 def _dialog_widgets() -> Iterator[DOMNode]:
@@ -80,9 +81,30 @@ def _dialog_widgets() -> Iterator[DOMNode]:
     # contents tree and loading indicator; the command palette's parts.
     yield from (ModalScreen(), LoadingIndicator(), Tree("-"), MarkdownTableOfContents(Markdown()),
                 CommandPalette(), CommandInput(), CommandList(), SearchIcon())
+    yield from _markdown_blocks()
     from tui.textual_workarounds import composed
 
     yield from composed(Select([("-", "-")]))  # its current-value line and its overlay
+
+
+def _markdown_blocks() -> Iterator[DOMNode]:
+    """One of each block the report's Markdown mounts once its text is read (Textual's
+    table of them, `Markdown.BLOCKS`): headers, paragraphs, lists, tables, and their parts."""
+    from markdown_it.token import Token
+    from textual.widgets import Markdown
+
+    from tui.textual_workarounds import composed, markdown_bullet
+
+    document = Markdown()
+    for tag, kind in Markdown.BLOCKS.items():
+        # A list item takes its bullet, a code block its code: each one's own third argument.
+        own: tuple[Any, ...] = ("-",) if tag.startswith("list_item") else (
+            ("",) if tag in ("fence", "code_block") else ())
+        block = kind(document, Token(tag, "", 0), *own)
+        yield block
+        if tag == "table_open":
+            yield from composed(block)  # its content widget
+    yield markdown_bullet()
 
 
 def style_steps(app: App[Any]) -> Iterator[Callable[[], None]]:
