@@ -17,6 +17,9 @@ fixed, adapt one it broke.
 - `default_css(widget)`: a widget class's default styles, to load them ahead of time.
 - `composed(widget)`: a widget's children built as its own compose builds them.
 - `withdraw_toast(app, toast)`: take one toast down before its timeout.
+- `markdown_bullet()`: a Markdown list's bullet, to load its styles ahead of time.
+- `StyledOnce` (Screen): a screen is styled once as it opens, not again on its first resume.
+- `NoSameSizeReflow` (Screen, part of StyledOnce): opening a dialog lays the war room out once.
 """
 
 from __future__ import annotations
@@ -65,7 +68,12 @@ INTERNALS: tuple[tuple[str, str, str], ...] = (
     ("textual.message_pump:MessagePump", "_context", "composed"),
     ("textual.app:App", "_notifications", "withdraw_toast"),
     ("textual.screen:Screen", "_on_screen_resume", "StyledOnce"),
+    ("textual.screen:Screen", "_on_resize", "NoSameSizeReflow"),
+    ("textual.screen:Screen", "_compositor", "NoSameSizeReflow"),
+    ("textual._compositor:Compositor", "size", "NoSameSizeReflow"),
+    ("textual.app:App", "_background_screens", "NoSameSizeReflow"),
     ("textual.app:App", "_unnotify", "withdraw_toast"),
+    ("textual.widgets._markdown", "MarkdownBullet", "markdown_bullet"),
 )
 
 MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
@@ -274,7 +282,7 @@ def bindings_for_key(node: DOMNode, key: str) -> tuple[Binding, ...]:
     return tuple(node._bindings.key_to_bindings.get(key, ()))
 
 
-def default_css(widget: Widget) -> list[tuple[Any, str, int, str]]:
+def default_css(widget: DOMNode) -> list[tuple[Any, str, int, str]]:
     """A widget class's default styles as Textual adds them on its first mount
     (read_from, css, tie_breaker, scope), to add them ahead of time (tui/warmup.py:
     a dialog's first opening otherwise re-parses the stylesheet, bench/dialogs.py)."""
@@ -293,6 +301,15 @@ def composed(widget: Widget) -> list[Widget]:
         return list(widget.compose())
 
 
+def markdown_bullet() -> Widget:
+    """The bullet a Markdown list item shows, a class Textual keeps private: its styles are
+    loaded ahead of time with the other Markdown blocks' (tui/warmup.py; the report's first
+    opening otherwise re-parsed the stylesheet for it, tests/test_tui_warmup.py)."""
+    from textual.widgets._markdown import MarkdownBullet
+
+    return MarkdownBullet()
+
+
 def withdraw_toast(app: App[Any], toast: Notification) -> None:
     """Take `toast` down now, if it is still up.
 
@@ -304,7 +321,33 @@ def withdraw_toast(app: App[Any], toast: Notification) -> None:
         app._unnotify(toast)
 
 
-class StyledOnce:
+class NoSameSizeReflow:
+    """Mixin, listed before Textual's Screen: a Resize to the size already laid out does nothing.
+
+    A pushed screen's first layout sends the screen itself a Resize, and Textual's
+    `Screen._on_resize` lays out again the screen and every screen shown under it (the war
+    room, whole) at that same size: about a tenth of the event loop's CPU in a dialog's
+    opening (bench/dialogs.py: the profile's `Screen._on_resize`, 10-18 % of each
+    opening). Skipped when the screen and those under it are already laid out at the size
+    (and no breakpoint class could follow from it); a terminal's resize goes on as Textual
+    does it. The screen's own Resize handlers (`@on(Resize)`, more derived) still run.
+    tests/test_tui_no_same_size_reflow.py fails if an upgrade changes what it relies on.
+    """
+
+    async def _on_resize(self, event: events.Resize) -> None:
+        screen: Any = self
+        app = screen.app
+        if (
+            screen._compositor.size == event.size
+            and all(under._compositor.size == event.size for under in app._background_screens)
+            and not (screen.HORIZONTAL_BREAKPOINTS or app.HORIZONTAL_BREAKPOINTS)
+            and not (screen.VERTICAL_BREAKPOINTS or app.VERTICAL_BREAKPOINTS)
+        ):
+            event.stop()
+            event.prevent_default()  # Textual's Screen._on_resize, next down the MRO
+
+
+class StyledOnce(NoSameSizeReflow):
     """Mixin, listed before Textual's Screen: a screen is styled once, as its widgets mount.
 
     Textual styles each widget as it mounts, then restyles the whole screen again on its
@@ -313,6 +356,7 @@ class StyledOnce:
     159-165 ms without, 2026-12-07). Textual runs each class's `_on_screen_resume` down
     the MRO, this one first; later resumes still restyle (classes may have changed while
     covered). tests/test_tui_styled_once.py fails if an upgrade changes what it relies on.
+    Through `NoSameSizeReflow`, the screen under it is not laid out again either.
     """
 
     _resumed_before = False
@@ -321,3 +365,4 @@ class StyledOnce:
         if not self._resumed_before:
             self._resumed_before = True
             event.refresh_styles = False  # styled as its widgets mounted, just now
+
