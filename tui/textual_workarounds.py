@@ -18,6 +18,7 @@ fixed, adapt one it broke.
 - `composed(widget)`: a widget's children built as its own compose builds them.
 - `withdraw_toast(app, toast)`: take one toast down before its timeout.
 - `markdown_bullet()`: a Markdown list's bullet, to load its styles ahead of time.
+- `tabs_underline()`: the Tabs' underline, likewise (the checklist's phase tabs).
 - `StyledOnce` (Screen): a screen is styled once as it opens, not again on its first resume.
 - `NoSameSizeReflow` (Screen, part of StyledOnce): opening a dialog lays the war room out once.
 """
@@ -74,6 +75,7 @@ INTERNALS: tuple[tuple[str, str, str], ...] = (
     ("textual.app:App", "_background_screens", "NoSameSizeReflow"),
     ("textual.app:App", "_unnotify", "withdraw_toast"),
     ("textual.widgets._markdown", "MarkdownBullet", "markdown_bullet"),
+    ("textual.widgets._tabs", "Underline", "tabs_underline"),
 )
 
 MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
@@ -308,6 +310,15 @@ def markdown_bullet() -> Widget:
     from textual.widgets._markdown import MarkdownBullet
 
     return MarkdownBullet()
+
+
+def tabs_underline() -> Widget:
+    """The bar under the active tab, a class Textual keeps private: its styles are loaded
+    ahead of time (tui/warmup.py) for the checklist's phase tabs, the first Tabs a console
+    mounts at full size (tests/test_tui_warmup.py)."""
+    from textual.widgets._tabs import Underline
+
+    return Underline()
 
 
 def withdraw_toast(app: App[Any], toast: Notification) -> None:

@@ -72,6 +72,8 @@ def _dialog_widgets() -> Iterator[DOMNode]:
         RadioSet,
         Select,
         Static,
+        Tab,
+        Tabs,
         TextArea,
         Tree,
     )
@@ -88,9 +90,12 @@ def _dialog_widgets() -> Iterator[DOMNode]:
     yield from (ModalScreen(), LoadingIndicator(), Tree("-"), MarkdownTableOfContents(Markdown()),
                 CommandPalette(), CommandInput(), CommandList(), SearchIcon())
     yield from _markdown_blocks()
-    from tui.textual_workarounds import composed
+    from tui.textual_workarounds import composed, tabs_underline
 
     yield from composed(Select([("-", "-")]))  # its current-value line and its overlay
+    # The checklist's phase tabs: the war room's own pane tabs, which used to bring these
+    # styles, are mounted only once the screen is small.
+    yield from (Tabs(), Tab("-"), tabs_underline())
 
 
 def _markdown_blocks() -> Iterator[DOMNode]:
