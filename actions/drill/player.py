@@ -30,6 +30,7 @@ from actions.drill import drill_events as ev
 from actions.drill.clock import DrillClock
 from actions.drill.drill_events import DrillEvent
 from actions.drill.scenario import Inject, Scenario
+from store.wording import counted
 
 EPSILON = 1e-9
 MAX_SPEED = 100_000.0
@@ -250,7 +251,7 @@ class ScenarioPlayer:
             self._event(
                 ev.START,
                 f"drill {self.scenario.name} starts: {self.scenario.title} "
-                f"({len(self._queue)} injects over {self.scenario.length:g} s, "
+                f"({counted(len(self._queue), 'inject')} over {self.scenario.length:g} s, "
                 f"speed x{self._speed:g})",
             )
         )

@@ -40,6 +40,7 @@ from store.alert_links import (
     alert_subject,
 )
 from store.incidents import SessionScope
+from store.wording import counted
 
 PROPOSING_SEVERITIES = ("P0", "P1")
 # Categories that propose whatever their severity: the runbook's P2 drift is remediated as an
@@ -206,7 +207,7 @@ class IncidentDetector:
             # On the timeline when proposed or made worse; the growing count goes to the sink.
             self.record.timeline.add(None, PROPOSED_KIND,
                                      f"Incident proposed: {proposal.title} ({proposal.severity}, "
-                                     f"{proposal.alerts} alerts)",
+                                     f"{counted(proposal.alerts, 'alert')})",
                                      actor=self.actor, data=proposal.to_dict())
         return proposal
 
@@ -257,8 +258,9 @@ class IncidentDetector:
             self._subjects[incident.id] = frozenset(proposal.subjects)
             self._ours_read_at = -OURS_FRESH - 1.0  # read again: the new incident is ours
             self.record.timeline.add(incident.id, ACCEPTED_KIND,
-                                     f"Proposal accepted: {proposal.alerts} alerts since "
-                                     f"{proposal.first_alert_time}; {linked} alerts linked",
+                                     f"Proposal accepted: {counted(proposal.alerts, 'alert')} "
+                                     f"since {proposal.first_alert_time}; "
+                                     f"{counted(linked, 'alert')} linked",
                                      actor=who, data={**proposal.to_dict(), "linked": linked})
             return self.record.incidents.get_required(incident.id)
 

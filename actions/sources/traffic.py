@@ -33,6 +33,7 @@ from actions.sources.health import ABSENT, CONNECTED, FORBIDDEN, RETRYING, Healt
 from actions.sources.series import TrafficSeries
 from actions.sources.warroom_alerts import record_alert
 from store import Record
+from store.wording import counted
 
 TCP_RECEIVED = ("sum by (destination_workload, destination_workload_namespace) "
                 "(rate(istio_tcp_received_bytes_total[5m]))")
@@ -166,7 +167,7 @@ class TrafficMonitor:
                 health.report(error.state, str(error))
             else:
                 health.report(CONNECTED, f"Prometheus at {self.prometheus.where}: "
-                                         f"{len(sample.received_bytes)} workloads")
+                                         f"{counted(len(sample.received_bytes), 'traffic row')}")
                 sink(sample)
                 batch = await self._check_mtls(sample)
                 if batch is not None:

@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from store.wording import counted, noun_of
 from tui.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -264,7 +265,8 @@ def _incident(args: argparse.Namespace, record: Any, drill: bool) -> str | None:
         return str(ours[0].id)
     if ours:
         raise UsageError(
-            f"{len(ours)} {kind} incidents are open ({', '.join(i.id for i in ours)}): pass "
+            f"{counted(len(ours), kind + ' incident')} {noun_of(len(ours), 'is')} open "
+            f"({', '.join(i.id for i in ours)}): pass "
             "--incident ID, or close those that are over with `warroom incidents close ID "
             "--resolution TEXT`"
         )

@@ -26,6 +26,7 @@ import sys
 from typing import Any
 
 from store import PHASES, SEVERITIES
+from store.wording import counted
 from tui.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -262,7 +263,8 @@ def _notify(
     summary = report.to_dict()
     if report.failed or report.queued:
         print(
-            f"warroom: {len(report.delivered)} notifications sent, {len(report.failed)} failed, "
+            f"warroom: {counted(len(report.delivered), 'notification')} sent, "
+            f"{len(report.failed)} failed, "
             f"{len(report.queued)} still queued: see `warroom notify`",
             file=sys.stderr,
         )

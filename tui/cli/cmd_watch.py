@@ -32,6 +32,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from store.wording import counted
 from tui.cli.cmd_act import add_cluster_options
 from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record
 from tui.safe import safe_text
@@ -174,7 +175,7 @@ class TextLines:
             return f"event Warning {doc['reason']} {doc['object']}: {doc['message']}{times}"
         if kind == "proposal":
             return (f"incident proposed {doc['severity']}: {doc['title']} "
-                    f"({doc['alerts']} alerts since {doc['first_alert_time']})")
+                    f"({counted(doc['alerts'], 'alert')} since {doc['first_alert_time']})")
         if kind == "drift":
             if doc["resolved"]:
                 return f"drift resolved: {doc['name']} ({doc['kind']})"
