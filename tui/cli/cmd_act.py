@@ -32,8 +32,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from store.wording import counted, noun_of
 from tui.cli.common import (
     EXIT_FAILED,
@@ -422,8 +420,7 @@ def _show_preview(preview: Any, as_json: bool, out: Any) -> None:
     for change in preview.changes:
         where = f" in {change.namespace}" if change.namespace else ""
         print(safe_text(f"  {change.verb} {change.kind} {change.name}{where}"), file=out)
-        if change.body is not None:
-            print(_indent(yaml.safe_dump(change.body, sort_keys=False).rstrip()), end="", file=out)
+        print(_indent(change.sent_yaml().rstrip()), end="", file=out)
         if change.dry_run is not None:
             print("      server dry run: accepted", file=out)
         elif change.dry_run_error:

@@ -11,11 +11,9 @@ otherwise.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import yaml
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -82,12 +80,7 @@ class ConfirmRequest:
                 f"# {change.verb} {change.kind} {change.namespace or ''}/{change.name}"
                 f": {change.summary}"
             )
-            body = change.body
-            documents.append(
-                yaml.safe_dump(body, sort_keys=False)
-                if isinstance(body, dict)
-                else json.dumps(body, indent=2, default=str)
-            )
+            documents.append(change.sent_yaml())
             if change.dry_run_error:
                 dry_runs.append(f"{change.kind}/{change.name}: {change.dry_run_error}")
             elif change.dry_run is not None:

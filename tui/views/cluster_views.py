@@ -13,8 +13,10 @@ from typing import Any
 
 import yaml
 
+from actions.policy.selectors import selector_text
 from actions.runbook.checks import EMERGENCY_LABELS, INCIDENT_LABEL
 from actions.runbook.status import base_status
+from store.wording import counted
 
 FLAGGED_MTLS = ("PERMISSIVE", "DISABLE")
 
@@ -44,17 +46,6 @@ class PolicyRow:
 
     def yaml(self) -> str:
         return yaml.safe_dump(self.manifest, sort_keys=False, default_flow_style=False)
-
-
-def selector_text(selector: Mapping[str, Any] | None) -> str:
-    """A label selector as kubectl prints it (`app=web,tier in (a,b)`); `<all pods>` when empty."""
-    if not selector:
-        return "<all pods>"
-    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
-    for expr in selector.get("matchExpressions") or []:
-        values = ",".join(str(v) for v in expr.get("values") or [])
-        parts.append(f"{expr.get('key')} {str(expr.get('operator', '')).lower()} ({values})")
-    return ",".join(parts) or "<all pods>"
 
 
 def _spec_digest(policy: Mapping[str, Any]) -> str:
@@ -202,7 +193,7 @@ def authz_rows(policies: Iterable[Mapping[str, Any]]) -> list[MeshRow]:
         meta, spec = item.get("metadata") or {}, item.get("spec") or {}
         action = str(spec.get("action") or "ALLOW")
         rules = spec.get("rules")
-        detail = f"{selector_text(spec.get('selector'))}, {len(rules or [])} rule(s)"
+        detail = f"{selector_text(spec.get('selector'))}, {counted(len(rules or []), 'rule')}"
         if action == "ALLOW" and not rules:
             detail += ", denies all"
         rows.append(MeshRow("authz", f"{meta.get('namespace')}/{meta.get('name')}", action, detail,
@@ -284,7 +275,7 @@ def snapshot_view(snapshot: Any) -> MeshView:
                             "no PeerAuthentication: Istio's default", flagged=True))
     for policy in snapshot.authorization_policies:
         selector = selector_text({"matchLabels": policy.selector} if policy.selector else None)
-        detail = f"{selector}, {policy.action} with {policy.rules} rule(s)"
+        detail = f"{selector}, {policy.action} with {counted(policy.rules, 'rule')}"
         state = "DENIES ALL" if policy.denies_all else policy.action
         rows.append(MeshRow("authz", f"{policy.namespace}/{policy.name}", state, detail,
                             flagged=policy.action == "DENY" or policy.denies_all))
