@@ -82,6 +82,8 @@ class IncidentProposal:
     rule: str
     hostname: str | None
     alert_keys: tuple[str, ...] = ()
+    source: str | None = None
+    """The first alert's source (Falco's, or warroom's own: "warroom-dns"...)."""
     alerts: int = 1
     proposed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     subjects: tuple[AlertSubject, ...] = ()
@@ -92,7 +94,7 @@ class IncidentProposal:
                 "category": self.category, "title": self.title,
                 "first_alert_time": self.first_alert_time,
                 "detected_at": self.detected_at.isoformat(), "rule": self.rule,
-                "hostname": self.hostname, "alerts": self.alerts,
+                "hostname": self.hostname, "source": self.source, "alerts": self.alerts,
                 "alert_keys": list(self.alert_keys),
                 "subjects": [subject.to_list() for subject in self.subjects]}
 
@@ -219,7 +221,8 @@ class IncidentDetector:
             severity=first.classification.severity, category=category,
             title=_title(title, first.alert.rule), first_alert_time=first.alert.time,
             detected_at=_moment(first, now), rule=first.alert.rule,
-            hostname=first.alert.hostname, alert_keys=(first.alert.dedupe_key,),
+            hostname=first.alert.hostname, source=first.alert.source,
+            alert_keys=(first.alert.dedupe_key,),
             proposed_at=now, subjects=_with_subject((), first))
 
     def _grow(self, proposal: IncidentProposal, recorded: RecordedAlert) -> IncidentProposal:
