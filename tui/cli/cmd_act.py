@@ -40,6 +40,7 @@ from tui.cli.common import (
     UsageError,
     open_record,
     print_json,
+    read_settings,
     warn_unreadable,
 )
 from tui.safe import safe_text
@@ -187,14 +188,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_settings(args: argparse.Namespace) -> Any:
-    """The configuration file's settings (--config, $WARROOM_CONFIG, the default place)."""
-    from actions.config import ConfigError
-    from actions.config import load_settings as load
-
-    try:
-        return load(Path(args.config) if getattr(args, "config", None) else None)
-    except ConfigError as error:
-        raise UsageError(str(error)) from error
+    """The configuration file's settings: `common.read_settings`, the one reader."""
+    return read_settings(args)
 
 
 def cluster_options(args: argparse.Namespace, settings: Any) -> Any:

@@ -34,7 +34,7 @@ from typing import Any
 
 from store.wording import counted
 from tui.cli.cmd_act import add_cluster_options
-from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record
+from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, read_settings
 from tui.safe import safe_text
 
 PRINTED_ALERT_SEVERITIES = ("P0", "P1", "P2")  # text mode: P3 alerts are counted, not listed
@@ -60,14 +60,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from actions.config import ConfigError, load_settings
     from actions.falco.classify import Classifier
     from actions.kube.cluster import ClusterError, ClusterOptions, connect
 
+    settings = read_settings(args)
     try:
-        settings = load_settings(Path(args.config) if args.config else None)
         classifier = Classifier.load(args.classification)
-    except (ConfigError, OSError, ValueError) as error:
+    except (OSError, ValueError) as error:
         raise UsageError(str(error)) from error
     options = ClusterOptions(context=args.context, kubeconfig=args.kubeconfig,
                              namespace=args.namespace,

@@ -21,6 +21,7 @@ from tui.cli.common import (
     UsageError,
     add_record_options,
     print_json,
+    read_settings,
 )
 from tui.safe import safe_text
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"tui.cli.{module_name}")
         sub = commands.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(sub)
+        add_record_options(sub, after_command=True)
         sub.set_defaults(run=module.run)
     return parser
 
@@ -72,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _read_the_configuration(args)
         return int(args.run(args))
     except UsageError as error:
         print(safe_text(f"warroom {args.command}: {error}"), file=sys.stderr)
@@ -90,6 +93,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `warroom incidents | head`: the reader left; say nothing more.
         sys.stderr.close()
         return EXIT_OK
+
+
+def _read_the_configuration(args: argparse.Namespace) -> None:
+    """Every command reads the configuration the same way, before it runs: a file that
+    cannot be used stops it with the file, the key and what is allowed. A command that
+    records an incident's change (`incidents open`...) sets `records_despite_bad_config`:
+    the change is recorded anyway, and its notifications wait (the command says so)."""
+    try:
+        read_settings(args)
+    except UsageError:
+        if not getattr(args, "records_despite_bad_config", False):
+            raise
 
 
 if __name__ == "__main__":
