@@ -206,6 +206,8 @@ async def test_timeout_in_preview_and_in_execute(
     preview = await actions.preview(ActionRequest("disable-sa", "orchestrator"))
     assert preview.problems[0].cause == "timeout"
     assert "did not answer within 0.3 s" in preview.problems[0].message
+    # A read that timed out changed nothing: no word of a change that may have been applied.
+    assert "may or may not" not in preview.problems[0].message
 
     preview = await actions.preview(ActionRequest("isolate", "orchestrator"))
     assert preview.ok

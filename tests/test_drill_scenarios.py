@@ -309,7 +309,7 @@ async def test_each_scenario_has_only_the_mesh_it_tells_of(
     name: str, mesh: str, absent_group: str, absent_namespace: str, drill_factory: DrillFactory
 ) -> None:
     from actions.kube.cluster import ClusterOptions, connect
-    from actions.runbook.mesh_deny import detect_mesh
+    from actions.kube.mesh import detect_mesh
 
     drill = await drill_factory(name, serve=True)
     assert drill.state.get("v1", "Namespace", None, absent_namespace) is None

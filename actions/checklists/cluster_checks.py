@@ -22,8 +22,8 @@ from actions.kube.cluster import (
     ClusterError,
     Kind,
 )
+from actions.kube.mesh import detect_mesh
 from actions.policy.drift import DesiredStateError, compare, load_desired
-from actions.runbook.mesh_deny import detect_mesh
 from actions.sources.mesh import (
     ISTIO_PROXY,
     LINKERD_PROXY,

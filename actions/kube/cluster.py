@@ -237,13 +237,16 @@ def http_error(code: int, body: bytes, doing: str) -> ClusterError:
     return ClusterError(cause, f"{doing}: {words}: {detail}", code=code, status=status)
 
 
-def transport_error(error: BaseException, doing: str, server: str, timeout: float) -> ClusterError:
-    """The ClusterError for a call that got no HTTP answer at all."""
+def transport_error(error: BaseException, doing: str, server: str, timeout: float, *,
+                    writes: bool = True) -> ClusterError:
+    """The ClusterError for a call that got no HTTP answer at all (`writes`: it could change
+    something, so a timeout leaves the change unknown)."""
     if isinstance(error, TimeoutError | asyncio.TimeoutError):
+        unknown_change = " (a change may or may not have been applied)" if writes else ""
         return ClusterError(
             "timeout",
             f"{doing}: timed out: the API server at {server} did not answer within "
-            f"{timeout:g} s (a change may or may not have been applied)",
+            f"{timeout:g} s{unknown_change}",
         )
     import aiohttp  # here, not at the top: see the module's last paragraph
 
@@ -418,7 +421,8 @@ class Cluster:
                 response = await self.client.call_api(method, url, header_params=headers, body=body)
                 data = await response.read()
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
-            raise transport_error(error, doing, self.server, limit) from error
+            raise transport_error(error, doing, self.server, limit,
+                                  writes=method not in ("GET", "HEAD")) from error
         if not 200 <= response.status <= 299:
             raise http_error(response.status, data, doing)
         return bytes(data)

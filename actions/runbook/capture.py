@@ -28,6 +28,7 @@ from actions.kube.cluster import (
     Cluster,
     ClusterError,
 )
+from actions.kube.mesh import MESH_GROUPS, detect_mesh
 from actions.runbook.model import ActionOutcome, ActionPreview, CaptureProgress, ProgressSink
 from actions.runbook.pipeline import Plan, PlanContext
 from store.wording import counted
@@ -43,7 +44,6 @@ MESH_POLICY_KINDS = (
     ISTIO_PEER_AUTHENTICATION, ISTIO_AUTHORIZATION_POLICY, LINKERD_SERVER,
     LINKERD_SERVER_AUTHORIZATION, LINKERD_AUTHORIZATION_POLICY, LINKERD_MESH_TLS_AUTHENTICATION,
 )  # fmt: skip
-MESH_GROUPS = {"istio": "security.istio.io", "linkerd": "policy.linkerd.io"}
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,6 @@ def pieces(ctx: PlanContext) -> list[Piece]:
 async def _mesh_policies(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
     """The policies of the mesh whose policy API is served; with both served, the one
     mesh-deny would detect, else Istio's (the runbook's first)."""
-    from actions.runbook.mesh_deny import detect_mesh
-
     served = [mesh for mesh, group in MESH_GROUPS.items() if group in await cluster.api_groups()]
     if not served:
         raise ClusterError("not-found", "no service mesh policy API is served "

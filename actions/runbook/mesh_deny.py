@@ -32,10 +32,10 @@ from actions.kube.cluster import (
     NETWORK_POLICY,
     POD,
     SERVICE,
-    Cluster,
     ClusterError,
     Kind,
 )
+from actions.kube.mesh import detect_mesh
 from actions.policy import ClusterView
 from actions.policy.reachability import callers_getting_through
 from actions.policy.selectors import labels_of, selector_matches
@@ -47,33 +47,6 @@ NOBODY = "nobody.emergency-deny.invalid"
 LINKERD_NETWORK_AUTHENTICATION = Kind(
     "policy.linkerd.io/v1alpha1", "NetworkAuthentication", "networkauthentications"
 )
-
-
-async def detect_mesh(cluster: Cluster) -> tuple[str | None, str]:
-    """("istio" | "linkerd" | None, how it was decided)."""
-    groups = await cluster.api_groups()
-    istio, linkerd = "security.istio.io" in groups, "policy.linkerd.io" in groups
-    if istio != linkerd:
-        return ("istio" if istio else "linkerd"), "only its policy API is served"
-    if not istio:
-        return None, "neither security.istio.io nor policy.linkerd.io is served"
-    present = {
-        ns
-        for ns in ("istio-system", "linkerd")
-        if await cluster.get_or_none(NAMESPACE, ns) is not None
-    }
-    if present == {"istio-system"}:
-        return "istio", "both policy APIs are served; only istio-system exists"
-    if present == {"linkerd"}:
-        return "linkerd", "both policy APIs are served; only the linkerd namespace exists"
-    return None, (
-        "both policy APIs are served and "
-        + (
-            "both istio-system and linkerd exist"
-            if present
-            else "neither istio-system nor linkerd exists"
-        )
-    )
 
 
 def _create(kind: Kind, body: dict[str, Any], summary: str) -> Change:

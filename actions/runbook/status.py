@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from actions.kube.cluster import EVENT, NETWORK_POLICY, Cluster, ClusterError
+from actions.kube.mesh import detect_mesh
 from actions.policy.selectors import format_selector, policy_types
 from actions.runbook.checks import EMERGENCY_LABELS, INCIDENT_LABEL
-from actions.runbook.mesh_deny import detect_mesh
 
 ISTIOD = ("istio-system", "istiod:15014")
 # Short names in istioctl's column order, with the syncz key prefix each one reads.
