@@ -143,6 +143,7 @@ class KeysOneAtATime(App[Any]):
         self._key_in_flight: events.Key | None = None  # delivered, not through yet
         self._key_sent_at = 0.0  # time.monotonic() when the last key was delivered
         self._last_push = 0.0  # time.monotonic() when the last screen was pushed
+        self._pushed: Screen[Any] | None = None  # the screen pushed then
         self._held_keys: list[events.Key] = []  # arrived while one was on its way, in order
         self._held_since = 0.0  # when the first held key started waiting
         self._given_back: events.Key | None = None  # the held key now posted again
@@ -229,6 +230,8 @@ class KeysOneAtATime(App[Any]):
         if time.monotonic() - self._last_push > DIALOG_HOLD or not self.screen_stack:
             return False
         screen = self.screen
+        if screen is not self._pushed:  # closed already, or another screen on top
+            return False
         if not screen.is_mounted:
             return True
         return (screen.focused is None and screen.AUTO_FOCUS is not None
@@ -236,7 +239,9 @@ class KeysOneAtATime(App[Any]):
 
     def push_screen(self, *args: Any, **kwargs: Any) -> Any:
         self._last_push = time.monotonic()
-        return super().push_screen(*args, **kwargs)
+        pushed = super().push_screen(*args, **kwargs)
+        self._pushed = self.screen_stack[-1] if self.screen_stack else None
+        return pushed
 
 
 class ClosedScreensWaitForMount(App[Any]):
