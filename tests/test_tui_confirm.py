@@ -154,3 +154,27 @@ async def test_every_preview_shows_what_is_sent_as_yaml_and_selectors_as_kubectl
     assert "- op: add\n  path: /spec/egress/0/to/0/ipBlock/except/-" in block
     assert "selects pods by app=orchestrator: only those pods lose 203.0.113.66/32" in block
     assert "{'" not in block
+
+
+async def test_page_keys_scroll_a_long_preview_while_a_button_has_focus(
+        make_app: AppFactory) -> None:
+    request = ConfirmRequest(
+        title="isolate orchestrator", context="prod", namespace="voicehive",
+        preview="\n".join(f"line {n}" for n in range(200)), dry_run="accepted", dry_run_ok=True,
+        permissions=(PermissionLine("create networkpolicies in voicehive", True),),
+    )
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_screen(ConfirmAction(request))
+        await pilot.pause()
+        preview = app.screen.query_one("#confirm-preview")
+        assert app.focused is not None
+        assert app.focused.id == "no"  # Cancel, not the preview
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert preview.scroll_y > 0
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert preview.scroll_y == 0
+        assert isinstance(app.screen, ConfirmAction)  # scrolling answered nothing

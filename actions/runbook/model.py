@@ -15,10 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import yaml
-
-from actions.kube.cluster import delete_options
-
 ACTIONS = (
     "isolate",
     "block-ip",
@@ -125,11 +121,15 @@ class Change:
 
     def sent(self) -> Any:
         """What the request carries: the manifest, the patch, or a delete's DeleteOptions."""
+        from actions.kube.cluster import delete_options
+
         return delete_options(self.uid) if self.verb == "delete" else self.body
 
     def sent_yaml(self) -> str:
         """What is sent, as YAML the way `kubectl ... -o yaml` shows a manifest: every
         preview (console and command line) shows a change this way."""
+        import yaml  # here: the console's first frame does not wait for it
+
         return yaml.safe_dump(self.sent(), sort_keys=False, default_flow_style=False)
 
     def to_dict(self) -> dict[str, Any]:

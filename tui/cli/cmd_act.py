@@ -412,6 +412,7 @@ def _show_preview(preview: Any, as_json: bool, out: Any) -> None:
     print(safe_text(f"  for {incident}"), file=out)
     if preview.no_op:
         print(safe_text(f"  nothing to do: {preview.no_op}"), file=out)
+
     for change in preview.changes:
         where = f" in {change.namespace}" if change.namespace else ""
         print(safe_text(f"  {change.verb} {change.kind} {change.name}{where}"), file=out)
