@@ -214,11 +214,3 @@ class ConfirmAction(StyledOnce, ModalScreen[str]):
     @on(Button.Pressed, "#no")
     def _no(self) -> None:
         self.action_cancel()
-
-
-def _yaml_text(body: Any) -> str:
-    """`body` as kubectl would show it. yaml is imported here, when a preview is shown: the
-    war room imports this module, and its first frame does not wait for yaml."""
-    import yaml
-
-    return yaml.safe_dump(body, sort_keys=False)
