@@ -20,6 +20,7 @@ from store.alert_links import (
 from store.alert_summary import fold_linked_in, refresh_rollup_in
 from store.models import AlertRecord
 from store.schema import CHAINED_TABLES
+from store.wording import counted
 
 if TYPE_CHECKING:
     from store.record import Record, WriteTransaction
@@ -226,7 +227,8 @@ class Alerts:
             linked += self.link_subjects(incident_id, {subject}, since_seq=0, actor=actor)
         self.record.timeline.add(
             incident_id, OPENED_FROM_ALERT_KIND,
-            f"Opened from the alert {alert.rule} at {alert.time}; {linked} alerts linked",
+            f"Opened from the alert {alert.rule} at {alert.time}; "
+            f"{counted(linked, 'alert')} linked",
             actor=actor,
             data={"alert_seq": alert.seq, "linked": linked,
                   "subjects": [subject.to_list()] if subject is not None else []},

@@ -38,6 +38,20 @@ def canonical_priority(priority: str) -> str | None:
     return None if rank is None else PRIORITIES[rank]
 
 
+def reported_by(source: str | None, hostname: str | None) -> tuple[str, str]:
+    """(heading, value) naming where an alert was seen, as a reader needs it: Falco's
+    `hostname` is the node its pod runs on, but warroom's DNS detector puts there the
+    CoreDNS pod whose query log it read (or "hubble" for Hubble's flows), and its
+    Prometheus checks leave it empty."""
+    if source == "warroom-dns":
+        if hostname == "hubble":
+            return "Seen in", "Hubble's DNS flows"
+        return "CoreDNS pod", hostname or "unknown"
+    if source == "warroom-traffic":
+        return "Seen in", "Prometheus' mesh metrics"
+    return "Node", hostname or "unknown"
+
+
 @dataclass(slots=True)
 class FalcoAlert:
     """One Falco alert, as Falco wrote it, with what the parser had to tolerate.

@@ -30,6 +30,7 @@ from store import Record
 from store.alerts import ALERT_COLUMNS, BatchResult, rejected_row
 from store.chain import values_hash
 from store.errors import RecordError
+from store.wording import counted
 
 BATCH_LINES = (
     5_000  # one commit (and fsync) per batch: larger is faster, smaller loses less on a crash
@@ -75,7 +76,7 @@ class IngestFailed(RecordError):
     def __init__(self, report: IngestReport, cause: Exception) -> None:
         super().__init__(
             f"{cause}; the record holds lines 1-{report.read} of the input "
-            f"({report.accepted} alerts, {report.rejected} rejected lines), "
+            f"({counted(report.accepted, 'alert')}, {counted(report.rejected, 'rejected line')}), "
             "nothing of the lines after"
         )
         self.report = report
