@@ -26,12 +26,15 @@ import sys
 from typing import Any
 
 from store import PHASES, SEVERITIES
+from store.wording import counted
 from tui.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
+    add_record_options,
     open_record,
     print_json,
+    read_settings,
     warn_unreadable,
 )
 from tui.safe import safe_text
@@ -66,6 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opener.add_argument(
         "--json", action="store_true", dest="open_json", help="print one JSON document"
     )
+    # An incident's change is recorded even when the configuration is broken: only its
+    # notifications wait (tui/cli/main.py reads the configuration for every command).
+    opener.set_defaults(records_despite_bad_config=True)
+    add_record_options(opener, after_command=True)
 
     def change(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
@@ -73,6 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--json", action="store_true", dest="change_json", help="print the incident as JSON"
         )
+        sub.set_defaults(records_despite_bad_config=name != "show")
+        add_record_options(sub, after_command=True)
         return sub
 
     change("show", "one incident: its fields, what is due and its resolution")
@@ -244,12 +253,11 @@ def _notify(
     The change is already recorded: a bad configuration or a channel that is
     down only leaves notifications queued for `warroom notify --retry`.
     """
-    from actions.config import ConfigError, load_settings
     from actions.notify import drain_outbox, notify_incident_event
 
     try:
-        settings = load_settings(args.config)
-    except ConfigError as error:
+        settings = read_settings(args)
+    except UsageError as error:
         print(
             safe_text(f"warroom: notifications not sent, the configuration is wrong: {error}"),
             file=sys.stderr,
@@ -262,7 +270,8 @@ def _notify(
     summary = report.to_dict()
     if report.failed or report.queued:
         print(
-            f"warroom: {len(report.delivered)} notifications sent, {len(report.failed)} failed, "
+            f"warroom: {counted(len(report.delivered), 'notification')} sent, "
+            f"{len(report.failed)} failed, "
             f"{len(report.queued)} still queued: see `warroom notify`",
             file=sys.stderr,
         )
