@@ -17,6 +17,7 @@ fixed, adapt one it broke.
 - `default_css(widget)`: a widget class's default styles, to load them ahead of time.
 - `composed(widget)`: a widget's children built as its own compose builds them.
 - `withdraw_toast(app, toast)`: take one toast down before its timeout.
+- `close_dialog(screen)`: close a dialog with no answer, even one whose waiter is gone.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ INTERNALS: tuple[tuple[str, str, str], ...] = (
     ("textual.app:App", "_notifications", "withdraw_toast"),
     ("textual.screen:Screen", "_on_screen_resume", "StyledOnce"),
     ("textual.app:App", "_unnotify", "withdraw_toast"),
+    ("textual.screen:Screen", "_result_callbacks", "close_dialog"),
 )
 
 MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
@@ -321,3 +323,18 @@ class StyledOnce:
         if not self._resumed_before:
             self._resumed_before = True
             event.refresh_styles = False  # styled as its widgets mounted, just now
+
+
+def close_dialog(screen: Screen[Any]) -> None:
+    """Close the dialog on top with no answer, safe even when nobody waits for it any more.
+
+    `Screen.dismiss` hands its result to the future of the worker that pushed it with
+    `push_screen_wait`; when that worker was cancelled the future is cancelled too and
+    `set_result` raises InvalidStateError from inside the key handler. Such a dialog is
+    popped without an answer.
+    """
+    waiting = screen._result_callbacks[-1] if screen._result_callbacks else None
+    if waiting is not None and waiting.future is not None and waiting.future.done():
+        screen.app.pop_screen()
+    else:
+        screen.dismiss(None)
