@@ -121,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         metavar="X",
-        help="play the scenario X times faster (default 1)",
+        help="play the scenario X times faster, 0.5 to 60 (default 1)",
     )
     parser.add_argument(
         "--serve-only",
@@ -174,11 +174,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(str(error)) from None
     if args.kubeconfig_out:
         args.kubeconfig_out = Path(args.kubeconfig_out).expanduser()
-    from actions.drill.player import MAX_SPEED
     from actions.drill.scenario import ScenarioError, load_scenario
+    from actions.drill.speeds import speed_problem
 
-    if not (0 < args.speed <= MAX_SPEED):
-        raise UsageError(f"--speed must be more than 0 and at most {MAX_SPEED:g}")
+    if problem := speed_problem(args.speed):
+        raise UsageError(f"--speed: {problem}")
     if not (0 <= args.port <= 65535):
         raise UsageError("--port must be between 0 and 65535")
     try:
@@ -344,14 +344,14 @@ def _control(control: argparse.Namespace) -> int:
 
     request: dict[str, Any] = {"control": control.command}
     if control.command == "speed":
-        from actions.drill.player import MAX_SPEED
+        from actions.drill.speeds import speed_problem
 
         try:
             speed = float(control.value) if control.value is not None else None
         except ValueError:
             speed = None
-        if speed is None or not 0 < speed <= MAX_SPEED:
-            raise UsageError(f"speed X: X more than 0 and at most {MAX_SPEED:g}")
+        if problem := speed_problem(speed):
+            raise UsageError(f"speed X: {problem}")
         request["speed"] = speed
     elif control.value is not None:
         raise UsageError(f"{control.command} takes no value")

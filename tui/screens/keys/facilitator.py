@@ -22,6 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.events import Mount, Unmount
 from textual.message import Message
 
+from actions.drill.speeds import FACILITATOR_SPEEDS
 from tui.screens.war_room_base import WarRoomBase
 from tui.widgets.drill_strip import DrillStrip, describe, scenario_clock, speed_label
 
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
     from actions.drill.score import Score
     from tui.services import DrillHandle
 
-# The facilitator's speeds: slower than real time for a walk-through, up to an hour a minute.
-SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+# The facilitator's speeds, the same range as `warroom drill --speed` and `drill control speed`.
+SPEEDS = FACILITATOR_SPEEDS
 STATUS_INTERVAL = 1.0  # the strip follows the drill's clock this often
 NOT_DRILL = "facilitator keys work in a drill only: start one with `warroom drill [SCENARIO]`"
 CONTROL_KIND = "drill.control"
