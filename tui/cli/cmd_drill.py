@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_json
+from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, output_file, print_json
 from tui.safe import safe_text
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise UsageError(str(error)) from None
     if args.kubeconfig_out:
-        args.kubeconfig_out = Path(args.kubeconfig_out).expanduser()
+        args.kubeconfig_out = output_file(args.kubeconfig_out, "kubeconfig")
     from actions.drill.scenario import ScenarioError, load_scenario
     from actions.drill.speeds import speed_problem
 
