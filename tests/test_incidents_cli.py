@@ -128,6 +128,25 @@ def test_ingest_counts_keeps_rejects_and_never_duplicates(
     assert warroom("verify").returncode == 0
 
 
+def test_a_repeated_ingest_counts_what_it_recorded_not_what_it_read(
+    record_path: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "falco.log"
+    source.write_text("\n".join(falco_lines(8)) + "\n", encoding="utf-8")
+    first = warroom("ingest", str(source))
+    assert first.returncode == 0, first.stderr
+    assert "read 8 lines: 8 alerts recorded (" in first.stdout
+    # Half of it again, half new: the severities are those of the 4 new alerts.
+    source.write_text("\n".join(list(falco_lines(12))[4:]) + "\n", encoding="utf-8")
+    again = warroom("ingest", str(source), "--json")
+    counts = json.loads(again.stdout)
+    assert (counts["accepted"], counts["duplicates"]) == (4, 4)
+    assert sum(counts["by_severity"].values()) == 4
+    repeat = warroom("ingest", str(source))
+    assert repeat.stdout.startswith(
+        "read 8 lines: 0 alerts recorded, 8 already in the record\n"), repeat.stdout
+
+
 def test_ingest_from_stdin_into_an_incident(record_path: Path) -> None:
     incident_id = warroom("incidents", "open", "C2 beaconing", "--severity", "P1").stdout.strip()
     lines = "\n".join(falco_lines(10)).encode()
