@@ -86,14 +86,22 @@ def test_a_channel_that_is_down_leaves_the_incident_opened_and_the_page_queued(
         assert [item.status for item in record.outbox.items()] == ["queued"]
 
 
-def test_a_broken_config_never_loses_the_incident(record_path: Path, tmp_path: Path) -> None:
+def test_a_broken_config_is_an_error_before_anything_changes(
+    record_path: Path, tmp_path: Path
+) -> None:
     config = tmp_path / "broken.toml"
     config.write_text("[alerting.slack\n")
     result = warroom("--config", str(config), "incidents", "open", "x")
-    assert result.returncode == 0
-    assert "notifications not sent" in result.stderr
+    assert result.returncode == 2, result.stderr
+    assert str(config) in result.stderr
+    assert warroom("incidents", "open", "x").returncode == 0  # the record itself is fine
     with Record.open(record_path) as record:
-        assert len(record.incidents.list()) == 1
+        incident = record.incidents.list()[0].id
+    for change in (("ack", incident), ("close", incident, "--resolution", "done"), ()):
+        result = warroom("--config", str(config), "incidents", *change)
+        assert result.returncode == 2, (change, result.stderr)
+    with Record.open(record_path) as record:  # nothing changed: one incident, unacknowledged
+        assert [i.acknowledged_at for i in record.incidents.list()] == [None]
 
 
 def test_usage_errors_exit_2(record_path: Path) -> None:

@@ -95,6 +95,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui.cli.cmd_act import load_settings
+
+    # Read before anything changes: a configuration that cannot be read is an error
+    # (exit 2, nothing recorded), as for every other command, not a warning after the fact.
+    args.settings = load_settings(args)
     command = args.incidents_command
     if command == "open":
         return _open(args)
@@ -241,20 +246,12 @@ def _notify(
 ) -> dict[str, Any]:
     """Queue the channels' notifications, then try to deliver them at once.
 
-    The change is already recorded: a bad configuration or a channel that is
-    down only leaves notifications queued for `warroom notify --retry`.
+    The change is already recorded: a channel that is down only leaves notifications
+    queued for `warroom notify --retry`.
     """
-    from actions.config import ConfigError, load_settings
     from actions.notify import drain_outbox, notify_incident_event
 
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as error:
-        print(
-            safe_text(f"warroom: notifications not sent, the configuration is wrong: {error}"),
-            file=sys.stderr,
-        )
-        return {"error": str(error)}
+    settings = args.settings  # read by `run`, before the change
     queued = notify_incident_event(record, settings, incident, event, details)
     if not queued:
         return {"queued": 0}
