@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.widgets import Input, Label, Select, Static
 
@@ -82,6 +83,11 @@ CLUSTER_ACTIONS: dict[str, ClusterAction] = {
     )
 }
 
+# The form's field for each ActionRequest attribute a check can find at fault.
+FIELD_IDS = {
+    "target": "#target", "service": "#service", "domain": "#domain", "mesh": "#mesh",
+    "protected_cidrs": "#protect", "since_seconds": "#since",
+}
 FORCE_LABELS = {
     "isolate": "Force: isolate even when no pod runs the app now",
     "block-ip": "Force: block even loopback, link-local or the cluster's own ranges",
@@ -183,6 +189,11 @@ class ActionForm(FormScreen["ActionRequest"]):
     """
 
     CSS_PATH: ClassVar[str | Path] = STYLES
+    # It leads to the preview, not to a saved change: the button and the key say so.
+    SUBMIT_LABEL = "Preview"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "submit", "Preview", id="form.submit"),
+    ]
 
     def __init__(
         self, action: ClusterAction, request: ActionRequest, where: str = "", hint: str = ""
@@ -305,7 +316,8 @@ class ActionForm(FormScreen["ActionRequest"]):
                     compact=True,
                 )
         yield Static(
-            Text("Save shows the preview: nothing changes before you confirm it."),
+            Text("Preview (ctrl+s) shows what would change: nothing changes before you "
+                 "confirm it."),
             classes="action-hint",
             markup=False,
         )
@@ -331,7 +343,7 @@ class ActionForm(FormScreen["ActionRequest"]):
         if spec.target_label is not None:
             target = self._text("#target")
             if not target:
-                self.error(f"{spec.name} needs a {spec.target_label.lower()}")
+                self.error(f"{spec.name} needs a {spec.target_label.lower()}", field="#target")
                 return None
             changes["target"] = target
         if "protected_cidrs" in spec.options:
@@ -354,7 +366,8 @@ class ActionForm(FormScreen["ActionRequest"]):
             if seconds is None:
                 self.error(
                     f"the DNS log window {self._text('#since')!r} is not a duration "
-                    "such as 90s, 30m or 1h"
+                    "such as 90s, 30m or 1h",
+                    field="#since",
                 )
                 return None
             changes["since_seconds"] = seconds
@@ -368,6 +381,6 @@ class ActionForm(FormScreen["ActionRequest"]):
         try:
             validate_request(request)
         except InvalidRequest as error:
-            self.error(str(error))
+            self.error(str(error), field=FIELD_IDS.get(error.field or ""))
             return None
         return request
