@@ -316,8 +316,7 @@ class ActionForm(FormScreen["ActionRequest"]):
                     compact=True,
                 )
         yield Static(
-            Text("Preview (ctrl+s) shows what would change: nothing changes before you "
-                 "confirm it."),
+            Text("Preview shows what would change; nothing changes until you confirm."),
             classes="action-hint",
             markup=False,
         )
