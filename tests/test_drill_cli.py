@@ -252,3 +252,21 @@ def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) ->
     assert served.process.wait(15) == 0
     assert served.process.stderr is not None
     assert "drill cluster stopped" in served.process.stderr.read()
+
+
+def test_a_scenario_that_would_play_too_often_is_refused_before_it_expands(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """`length: 100000000` with a repeat every 0.001 s hung `drill` with gigabytes of plays."""
+    flood = tmp_path / "flood.yaml"
+    flood.write_text(
+        TINY.replace("length: 20", "length: 100000000").replace(
+            "{at: 5, id: one,", "{at: 5, id: one, repeat: {every: 0.001},"),
+        encoding="utf-8",
+    )
+    result = run(warroom_command("drill", str(flood), "--no-console"), cli_env, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert str(flood) in result.stderr
+    assert "injects[0].repeat (line 8): inject 'one' would play 99,999,995,000 times " \
+        "(every 0.001 s over 100,000,000 s)" in result.stderr
+    assert "a scenario plays at most 100,000" in result.stderr
