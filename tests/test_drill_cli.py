@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -270,3 +271,25 @@ def test_a_scenario_that_would_play_too_often_is_refused_before_it_expands(
     assert "injects[0].repeat (line 8): inject 'one' would play 99,999,995,000 times " \
         "(every 0.001 s over 100,000,000 s)" in result.stderr
     assert "a scenario plays at most 100,000" in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_ends_drill_while_it_loads_and_starts_even_with_its_loop_busy(
+    signum: signal.Signals,
+) -> None:
+    """The loop's handlers only ran once the loop was free: a busy start ignored both."""
+    from tui.cli.cmd_drill import _signals_interrupt
+
+    async def busy_start() -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signum, lambda: None)  # as `drill` had it: never reached
+        loop.remove_signal_handler(signum)
+        with _signals_interrupt():
+            os.kill(os.getpid(), signum)
+            while True:  # a start that never yields to the loop
+                pass
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(busy_start())
+    assert signal.getsignal(signal.SIGTERM) == before  # put back as it was

@@ -29,7 +29,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -184,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         # A built-in is checked against the API schemas by the test suite and by the drill
         # cluster as it seeds: the command does not wait for a third check.
-        scenario = load_scenario(args.scenario, trust_builtins=True)
+        with _signals_interrupt():
+            scenario = load_scenario(args.scenario, trust_builtins=True)
     except ScenarioError as error:  # its problems quote the file: they may hold anything
         print(safe_text(f"warroom drill: {error}", multiline=True), file=sys.stderr)
         return EXIT_FAILED
@@ -197,6 +198,27 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGINT end `drill` at once while it loads and starts (exit 130).
+
+    The event loop's handlers run only when the loop is free: a scenario that kept it
+    busy while starting ignored both. Python's own handlers run between any two
+    bytecodes of the main thread.
+    """
+    previous = {signum: signal.signal(signum, _interrupted)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
     from actions.drill import drill_events as ev
     from actions.drill.control import ControlError
@@ -205,8 +227,6 @@ async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     kubeconfig = args.kubeconfig_out
     session = DrillSession(
         scenario, speed=args.speed, port=args.port, kubeconfig_path=kubeconfig,
@@ -214,13 +234,21 @@ async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
     )
     control: ControlServer | None = None
     try:
-        await session.start()
-        started = session.clock.now()
-        control = await _start_control(args, session, started, stop)
+        with _signals_interrupt():  # the loop's own handlers wait for it to be free
+            await session.start()
+            started = session.clock.now()
+            control = await _start_control(args, session, started, stop)
     except (ScenarioError, ControlError) as error:
         print(safe_text(f"warroom drill: {error}", multiline=True), file=sys.stderr)
         await session.stop()
         return EXIT_FAILED
+    except BaseException:  # SIGTERM or Ctrl-C while starting: what started stops
+        if control is not None:
+            await control.stop()
+        await session.stop()
+        raise
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     scored_at_end: set[asyncio.Future[None]] = set()
 
     def at_the_end(event: DrillEvent) -> None:
