@@ -16,12 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -129,7 +132,36 @@ def serve(args: argparse.Namespace) -> None:
         print(f"{time.process_time() - cpu_before:.3f}", flush=True)
 
 
-Outcome = tuple[int, list[int], int, int, float, float, float, float]
+Outcome = tuple[int, list[int], int, int, float, float, float, float, dict[str, float]]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(stat_path: str) -> float:
+    """User + system CPU of a process or thread from its /proc stat file (0 if gone)."""
+    try:
+        fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def cpu_by_part() -> dict[str, float]:
+    """CPU seconds so far of this process's threads but the event loop's (by name: the
+    follower's, the process pool's manager which unpickles the workers' results, the
+    client's) and of its worker processes."""
+    parts: dict[str, float] = {}
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and thread.native_id is not None:
+            name = thread.name.rsplit("_", 1)[0] + " thread"
+            if type(thread).__name__ == "_ExecutorManagerThread":
+                name = "process pool's manager thread"
+            parts[name] = parts.get(name, 0.0) + _cpu_seconds(
+                f"/proc/self/task/{thread.native_id}/stat")
+    workers = [_cpu_seconds(f"/proc/{child.pid}/stat")
+               for child in multiprocessing.active_children()]
+    if workers:
+        parts["worker processes"] = sum(workers)
+    return parts
 
 
 async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
@@ -145,10 +177,13 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
         nonlocal fresh, duplicates
         if isinstance(item, AlertBatch):
             duplicates += item.duplicates
+            log_time, written_ns = "", None  # the lines of one write share it: parse it once
             for recorded in item.alerts:
                 if recorded.fresh and recorded.alert.log_time:
                     fresh += 1
-                    written_ns = rfc3339_to_ns(recorded.alert.log_time, [])
+                    if recorded.alert.log_time != log_time:
+                        log_time = recorded.alert.log_time
+                        written_ns = rfc3339_to_ns(log_time, [])
                     if written_ns is not None:
                         lags.append(item.committed_ns - written_ns)
             if fresh >= expected:
@@ -170,8 +205,10 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
                 app.push_alerts(item)
 
     cpu_before, loop_cpu_before = time.process_time(), time.thread_time()
-    follower = FalcoFollower(api, record, Classifier.load(None),
-                             FalcoFollowerSettings(namespace=NS, workers=args.workers))
+    settings = FalcoFollowerSettings(namespace=NS)
+    if args.workers is not None:
+        settings = replace(settings, workers=args.workers)
+    follower = FalcoFollower(api, record, Classifier.load(None), settings)
     task = asyncio.create_task(follower.run(sink))
     await asyncio.sleep(0.5)  # connected
     assert drill.stdin is not None
@@ -187,6 +224,7 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
     _, count, writing = (await asyncio.to_thread(drill.stdout.readline)).split()
     written, writing_seconds = int(count), float(writing)
     await asyncio.sleep(0.5)  # anything extra (a duplicate) would show by now
+    parts = {name: seconds / max(fresh, 1) for name, seconds in cpu_by_part().items()}
     task.cancel()
     try:
         await task
@@ -197,7 +235,8 @@ async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
         await console.__aexit__(None, None, None)
     await cluster.close()
     cpu_per_alert = (time.process_time() - cpu_before) / max(fresh, 1)
-    return written, lags, fresh, duplicates, elapsed, writing_seconds, cpu_per_alert, loop_cpu
+    return (written, lags, fresh, duplicates, elapsed, writing_seconds, cpu_per_alert, loop_cpu,
+            parts)
 
 
 def main() -> None:
@@ -205,8 +244,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=int, default=5000, help="alerts a second, all pods")
     parser.add_argument("--pods", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=0,
-                        help="parsing processes (0, as warroom live and watch run: in-process)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="parsing processes for busy batches (default: the follower's, as "
+                             "warroom live and watch run; 0: always in-process)")
     parser.add_argument("--console", action="store_true",
                         help="follow inside the headless console, which draws every batch")
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # internal: the cluster process
@@ -227,8 +267,8 @@ def main() -> None:
             raise SystemExit("the drill cluster did not start")
         try:
             with Record.open(folder / "record.db") as record:
-                written, lags, fresh, duplicates, elapsed, writing, cpu, loop_cpu = asyncio.run(
-                    follow(folder / "kubeconfig", record, args, cluster))
+                outcome = asyncio.run(follow(folder / "kubeconfig", record, args, cluster))
+                written, lags, fresh, duplicates, elapsed, writing, cpu, loop_cpu, parts = outcome
                 rows = record.alerts.count()
                 unique = record.query("SELECT count(DISTINCT dedupe_key) FROM alerts")[0][0]
         finally:
@@ -245,10 +285,14 @@ def main() -> None:
     print(f"machine load (1-minute average) {load_before:.2f} before, {os.getloadavg()[0]:.2f} "
           f"after, {os.cpu_count()} cores (other processes share them)")
     lags_ms = sorted(lag / 1e6 for lag in lags)
-    not_counted = " (worker processes not counted)" if args.workers else ""
+    not_counted = " (worker processes not counted)" if "worker processes" in parts else ""
     print(f"follower CPU {cpu * 1e6:.0f} us per alert, all threads{not_counted}: "
           f"one core follows about {1 / cpu:,.0f} alerts/s; of which the event loop "
           f"(HTTP, resume cursor, delivery, this benchmark's sink) {loop_cpu * 1e6:.0f} us")
+    if parts:
+        print("of which " + ", ".join(f"{name} {seconds * 1e6:.0f} us"
+                                      for name, seconds in sorted(parts.items()))
+              + " per alert (the worker processes' beside the follower's)")
     print("cluster process CPU (API server and the pods' writers) "
           f"{cluster_cpu / written * 1e6:.0f} us per line")
     where = " inside the console" if args.console else ""

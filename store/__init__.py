@@ -3,6 +3,8 @@
 Never imports textual or kubernetes (a test checks).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from store.errors import RecordBusy, RecordError, UnknownIncident
 from store.models import (
     DECISIONS,
@@ -18,7 +20,19 @@ from store.models import (
     TimelineEntry,
 )
 from store.record import Record, iso, utc_now
-from store.verify import VerifyResult, verify_chain
+
+if TYPE_CHECKING:
+    from store.verify import VerifyResult, verify_chain
+
+
+def __getattr__(name: str) -> Any:
+    """`verify_chain` and `VerifyResult`, imported on first use: the console opens its
+    record before its first frame and never verifies it there."""
+    if name in ("VerifyResult", "verify_chain"):
+        from store import verify
+
+        return getattr(verify, name)
+    raise AttributeError(f"module 'store' has no attribute {name!r}")
 
 __all__ = [
     "DECISIONS",

@@ -12,7 +12,6 @@ import heapq
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +68,9 @@ def walk_chain(conn: sqlite3.Connection, version: int, anchors: Iterable[Anchor]
         return ChainWalk(conn, version, anchors, contents=False).check()
     bounds = [1 + last * part // workers for part in range(workers)] + [last + 1]
     ranges = [(bounds[k], bounds[k + 1] - 1) for k in range(workers)]
+    # Imported here: it pulls in multiprocessing, which a console opening its record never needs.
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(workers) as pool:
         parts = list(pool.map(_walk_range, *zip(*[(path, version, lo, hi) for lo, hi in ranges],
                                                 strict=True), [anchors] * workers))  # fmt: skip

@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlite_utils
-
 from store import chain
 from store.errors import NotARecord, RecordBusy, RecordTooNew, RecordUnreadable, RecordWriteFailed
 from store.packed_rows import fetch_packed
@@ -171,7 +169,6 @@ class Record:
         self.conn = conn
         self.path = path
         self.clock = clock
-        self.db = sqlite_utils.Database(conn)
         # One connection may be shared by a UI thread and a worker thread;
         # writes through it must not interleave their transactions.
         self._write_lock = threading.RLock()

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from store.errors import NotARecord, RecordTooNew
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
 
@@ -320,7 +321,14 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     current = schema_version(conn)
     if current > SCHEMA_VERSION:
         raise RecordTooNew(too_new_message(current))
-    db = sqlite_utils.Database(conn)
+    if current == target:
+        return current
+    # Only making or upgrading a file needs sqlite-utils (and its imports: click, dateutil,
+    # pluggy): opening a record that is up to date does not import it. No plugin of
+    # sqlite-utils' runs on the record's connection (nor is every package scanned for one).
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn, execute_plugins=False)
     for version in range(current + 1, target + 1):
         MIGRATIONS[version - 1](db)
         conn.execute(

@@ -59,6 +59,45 @@ async def test_follow_logs(drill_server: DrillServerThread, drill_kubeconfig: Pa
         response.release()
 
 
+async def test_follow_logs_sends_lines_appended_together_in_one_chunk(
+        drill_server: DrillServerThread, drill_kubeconfig: Path) -> None:
+    """A busy log leaves in chunks of many lines, as the API server's io.Copy sends it: a chunk
+    per line would cost the server and the follower a write and a wake-up per line."""
+    state = drill_server.state
+    api = await new_async_client(drill_kubeconfig)
+    async with api:
+        core = aio_client.CoreV1Api(api)
+        response = await core.read_namespaced_pod_log_without_preload_content(
+            "falco-x7k2p", "falco-system", follow=True, timestamps=True, tail_lines=0)
+        busy = "\n".join(f'{{"rule": "burst", "n": {n}}}' for n in range(200))
+        threading.Timer(0.2, state.append_log, ("falco-system", "falco-x7k2p", busy)).start()
+        chunk, end_of_chunk = await asyncio.wait_for(response.content.readchunk(), 5)
+        assert end_of_chunk
+        lines = chunk.decode().splitlines()
+        assert [line.split(" ", 1)[1] for line in lines] == busy.split("\n")
+        assert len({line.split(" ", 1)[0] for line in lines}) == 1  # one kubelet time
+        response.release()
+
+
+async def test_follow_logs_ends_after_the_lines_written_before_the_pod_went(
+        drill_server: DrillServerThread, drill_kubeconfig: Path) -> None:
+    state = drill_server.state
+    api = await new_async_client(drill_kubeconfig)
+    async with api:
+        core = aio_client.CoreV1Api(api)
+        response = await core.read_namespaced_pod_log_without_preload_content(
+            "falco-x7k2p", "falco-system", follow=True, tail_lines=0)
+
+        def last_words_then_gone() -> None:
+            state.append_log("falco-system", "falco-x7k2p", "one\ntwo")
+            state.delete("v1", "Pod", "falco-system", "falco-x7k2p")
+
+        threading.Timer(0.2, last_words_then_gone).start()
+        body = await asyncio.wait_for(response.content.read(), 5)
+        assert body == b"one\ntwo\n"
+        response.release()
+
+
 async def test_server_on_the_callers_loop(tmp_path: Path) -> None:
     server = DrillApiServer(_seeded_state(), port=0)
     await server.start()

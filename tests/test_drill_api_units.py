@@ -172,7 +172,7 @@ def test_every_test_the_conformance_table_names_exists() -> None:
 
     root = Path(__file__).resolve().parents[1]
     doc = (root / "docs" / "drill-conformance.md").read_text(encoding="utf-8")
-    named = re.findall(r"`(kubectl|answers|workloads|client|units)::(test_\w+)`", doc)
+    named = re.findall(r"`(kubectl|answers|workloads|client|units|async)::(test_\w+)`", doc)
     assert len(named) > 60
     for short, name in named:
         source = (root / "tests" / f"test_drill_api_{short}.py").read_text(encoding="utf-8")

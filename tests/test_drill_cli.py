@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -84,6 +85,13 @@ def test_scenarios_lists_every_builtin_as_json_and_text(cli_env: dict[str, str])
     assert row.split()[:5] == ["dns-exfiltration", "P0", "P0", "20m", "istio"]
 
 
+def played_at(out: str, what: str) -> int:
+    """The scenario second printed before `what` (`[MM:SS] what`); fails if it is not out."""
+    match = re.search(r"^\[(\d\d):(\d\d)\] " + re.escape(what) + "$", out, re.MULTILINE)
+    assert match, f"{what!r} not in:\n{out}"
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
 def test_drill_prints_what_happens_and_ends(tmp_path: Path, cli_env: dict[str, str]) -> None:
     scenario = tmp_path / "tiny.yaml"
     scenario.write_text(TINY, encoding="utf-8")
@@ -97,9 +105,14 @@ def test_drill_prints_what_happens_and_ends(tmp_path: Path, cli_env: dict[str, s
     out = result.stdout
     assert "drill: tiny-cli (P2) - A short drill for the command line" in out
     assert f"export KUBECONFIG={tmp_path / 'kc'}" in out
-    assert "[00:05] inject     log line in orchestrator-6f8d9c7b5d-k2x9p" in out
-    assert "[00:10] inject     Warning event BackOff on pod/orchestrator-6f8d9c7b5d-k2x9p" in out
-    assert "[00:20] end        drill over: the scenario has ended" in out
+    # Each line says the scenario time it was played at: its own time, or later when the
+    # machine was busy (at x50 a 20 ms stall is a second of the scenario).
+    assert played_at(out, "inject     log line in orchestrator-6f8d9c7b5d-k2x9p") >= 5
+    assert played_at(
+        out, "inject     Warning event BackOff on pod/orchestrator-6f8d9c7b5d-k2x9p") >= 10
+    assert played_at(out, "end        drill over: the scenario has ended") >= 20
+    times = [line[:7] for line in out.splitlines() if re.match(r"\[\d\d:\d\d\] ", line)]
+    assert times == sorted(times), "the events are printed in the order they were played"
     assert "no drill incident was opened in the record during the drill" in out
     assert "drill cluster stopped" in result.stderr
 

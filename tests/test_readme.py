@@ -44,7 +44,7 @@ def commands_block() -> str:
 
 
 def test_the_command_list_names_every_command_and_each_ones_options() -> None:
-    from tui.cli.main import build_parser
+    from tui.cli.main import CommandParser, build_parser
 
     listed = commands_block()
     parser = build_parser()
@@ -53,7 +53,8 @@ def test_the_command_list_names_every_command_and_each_ones_options() -> None:
     for name, sub in commands.choices.items():  # type: ignore[union-attr]
         assert re.search(rf"(^  |\| ){name}\b", listed, flags=re.MULTILINE), name
         if name in ("review", "drill"):  # the options a user types, beside the shared ones
-            for action in sub._actions:
+            assert isinstance(sub, CommandParser)
+            for action in sub.load()._actions:
                 for option in action.option_strings:
                     if option.startswith("--") and option != "--help":
                         assert option in listed, f"{name} {option}"

@@ -82,3 +82,27 @@ def test_splitting_in_bulk_gives_the_lines_a_byte_at_a_time_gives() -> None:
         assert [getattr(line, "real_length", None) for line in got] == [
             getattr(line, "real_length", None) for line in expected]
         assert whole.partial == bytewise.partial
+
+
+def test_a_chunk_of_lines_is_accepted_as_line_by_line_whatever_their_times() -> None:
+    """Lines of one chunk share their kubelet time mostly (read once for them): the outcome,
+    resumes included, is what taking each line alone gives, for repeats, odd and no times."""
+    import random
+
+    rng = random.Random(7)
+    stamps = [T1, T2, T3, "2026-11-27T09:00:01.5+00:00", "2026-11-27T09:00:01.50Z", "garbage"]
+    for _ in range(200):
+        log = lines(*((rng.choice(stamps), f"line{n}") for n in range(rng.randrange(0, 40))))
+        whole, single = LogCursor(), LogCursor()
+        cut = rng.randrange(0, len(log) + 1)
+        for cursor in (whole, single):
+            cursor.begin_connection()
+        got = whole.accept(log[:cut])
+        expected = [line for one in log[:cut] for line in single.accept([one])]
+        for cursor in (whole, single):
+            cursor.begin_connection()  # a resumed stream replays the log from the start
+        got += whole.accept(log)
+        expected += [line for one in log for line in single.accept([one])]
+        assert got == expected
+        assert (whole.last_ns, whole.seen_at_last, whole.lines, whole.skipped) == (
+            single.last_ns, single.seen_at_last, single.lines, single.skipped)

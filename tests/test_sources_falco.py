@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -267,6 +272,78 @@ async def test_hostile_lines_are_recorded_raw_and_the_stream_goes_on(
     assert raws[-3].endswith(b'{"rule": "half a line')
     assert raws[-2].endswith(b"\x1b]52;c;ZXZpbA==\x07[/oops]")
     assert raws[-1].endswith(b"x" * 200_000)
+
+
+async def test_a_storm_is_parsed_in_a_worker_process_and_a_dead_worker_loses_no_line(
+        drill_server: DrillServerThread, api: Any, record: Record) -> None:
+    state = drill_server.state
+    running = Running(follower(api, record, workers=1, parallel_min_lines=20))
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS)
+    preparer = running.follower.preparer
+    assert preparer is not None
+
+    def storm(first: int) -> None:
+        state.append_log(NS, "falco-m4n8q",
+                         "\n".join(alert_line("node-2", n) for n in range(first, first + 40)))
+
+    storm(0)  # starts the worker; parsed in the follower until the worker answers
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 40)
+    await eventually(lambda: preparer.workers_ready, "the parse process", within=60)
+    storm(40)
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 80)
+    assert preparer.in_processes >= 1
+    for worker in multiprocessing.active_children():
+        os.kill(worker.pid or 0, signal.SIGKILL)  # OOM-killed, say
+    storm(80)
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 120)
+    assert not running.task.done()
+    await running.stop()
+    keys = recorded_keys(record)
+    assert len(keys) == len(set(keys)) == SEEDED_ALERTS + 120
+    assert verify_chain(record.conn).ok
+
+
+CAPTURED_STDERR_SCRIPT = """
+import asyncio, contextlib
+from actions.falco.classify import Classifier
+from actions.sources.line_preparer import LinePreparer
+
+
+class PrintCapture:  # what textual.app.App puts in sys.stderr while it runs
+    def write(self, text): return len(text)
+    def flush(self): pass
+    def fileno(self): return -1
+
+
+async def main():
+    preparer = LinePreparer(Classifier.load(None), None, workers=1, min_lines=1)
+    batch = [("falco-a", "falco:falco-system/falco-a", [(1, b'{"rule": "r", "output": "o"}')])]
+    with contextlib.redirect_stderr(PrintCapture()):
+        await preparer.prepare(batch, "2026-12-07T00:00:00Z")
+        async with asyncio.timeout(60):
+            while not preparer.workers_ready:
+                await asyncio.sleep(0.05)
+        await preparer.prepare(batch, "2026-12-07T00:00:00Z")
+    preparer.shutdown()
+    print("parsed in a worker process:", preparer.in_processes)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_the_parse_process_starts_inside_the_console(tmp_path: Path) -> None:
+    """Inside the console, stderr is Textual's print capture (no file descriptor): starting
+    the parse process failed there with "bad value(s) in fds_to_keep" (a fresh process: the
+    resource tracker at fault starts once per process)."""
+    script = tmp_path / "captured.py"
+    script.write_text(CAPTURED_STDERR_SCRIPT)
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "parsed in a worker process: 1"
 
 
 async def test_odd_times_and_numbers_lose_no_neighbouring_line(

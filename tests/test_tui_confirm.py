@@ -118,3 +118,27 @@ def test_a_capture_with_a_denied_read_may_be_confirmed_and_an_isolate_may_not() 
     assert ConfirmRequest.from_preview(preview("capture")).blocked is None
     assert ConfirmRequest.from_preview(preview("isolate")).blocked == (
         "not allowed to get services/proxy in monitoring")
+
+
+async def test_page_keys_scroll_a_long_preview_while_a_button_has_focus(
+        make_app: AppFactory) -> None:
+    request = ConfirmRequest(
+        title="isolate orchestrator", context="prod", namespace="voicehive",
+        preview="\n".join(f"line {n}" for n in range(200)), dry_run="accepted", dry_run_ok=True,
+        permissions=(PermissionLine("create networkpolicies in voicehive", True),),
+    )
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_screen(ConfirmAction(request))
+        await pilot.pause()
+        preview = app.screen.query_one("#confirm-preview")
+        assert app.focused is not None
+        assert app.focused.id == "no"  # Cancel, not the preview
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert preview.scroll_y > 0
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert preview.scroll_y == 0
+        assert isinstance(app.screen, ConfirmAction)  # scrolling answered nothing

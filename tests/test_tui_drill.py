@@ -8,6 +8,8 @@ or the record.
 
 from __future__ import annotations
 
+import asyncio
+import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -182,6 +184,26 @@ async def test_without_an_incident_the_score_says_how_to_get_one(
         assert "no incident to score yet" in screen.why_none
 
 
+async def test_k_gives_the_line_that_points_kubectl_at_the_drill(
+    make_app: AppFactory, run_drill: Callable[..., DrillInBackground], short_scenario: Scenario
+) -> None:
+    drill = run_drill(short_scenario)
+    app = make_app(drill=drill)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.screen.query(DrillStrip), "the strip")
+        await pilot.press("K")
+        await until(pilot, lambda: any("KUBECONFIG" in n.message for n in app._notifications),
+                    "the kubectl line")
+        (said,) = [n.message for n in app._notifications if "KUBECONFIG" in n.message]
+        line = said.splitlines()[0]
+        assert app.clipboard == line
+    # The line works in a shell: kubectl (here, the kubeconfig it names) reaches the drill.
+    assert line.startswith("export KUBECONFIG=")
+    kubeconfig = Path(shlex.split(line.removeprefix("export KUBECONFIG="))[0])
+    assert kubeconfig == drill.kubeconfig_path
+    assert "server: https://127.0.0.1:" in await asyncio.to_thread(kubeconfig.read_text)
+
+
 async def test_outside_a_drill_the_facilitator_keys_say_why_and_do_nothing(
     make_app: AppFactory, record: Record
 ) -> None:
@@ -189,11 +211,11 @@ async def test_outside_a_drill_the_facilitator_keys_say_why_and_do_nothing(
     app = make_app(mode="live", incident_id=incident.id)
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()
-        for key in ("P", "plus", "J", "S"):
+        for key in ("P", "plus", "J", "S", "K"):
             await pilot.press(key)
-        # Each key says why; the fourth saying so proves all four were handled.
-        await until(pilot, lambda: [n.message for n in app._notifications].count(NOT_DRILL) == 4,
-                    "the four refusals")
+        # Each key says why; the fifth saying so proves all five were handled.
+        await until(pilot, lambda: [n.message for n in app._notifications].count(NOT_DRILL) == 5,
+                    "the five refusals")
         assert not app.screen.query(DrillStrip)
         assert isinstance(app.screen, WarRoomScreen)
     assert controls(record, incident.id) == []

@@ -23,7 +23,7 @@ from store.report.deadlines import (
 from store.report.render import render_executive, render_report
 from store.report.sections import SECTION_KIND, sections, set_section
 from tests.plugins.record import FrozenClock
-from tests.plugins.tui import HOSTILE, AppFactory
+from tests.plugins.tui import HOSTILE, AppFactory, until
 from tui.dialogs.forms import AskScreen
 from tui.dialogs.report_editor import SectionEditor
 from tui.screens.report import MarkIssuedForm, ReportScreen, SavePathForm
@@ -219,9 +219,12 @@ async def test_the_saved_file_is_what_warroom_report_writes(
         await save_to(pilot, target, replace="n")
         assert target.read_text() == "keep me"
         await save_to(pilot, target, replace="y")
+        digest = hashlib.sha256(expected).hexdigest()
+        # The file is written off the event loop; its toast follows the write.
+        await until(pilot, lambda: any(digest in str(n.message) for n in app._notifications),
+                    "the saved report's toast")
         toasts = [n.message for n in app._notifications]
     assert target.read_bytes() == expected
-    digest = hashlib.sha256(expected).hexdigest()
     (toast,) = [toast for toast in toasts if digest in toast and str(target) in toast]
     # Three lines as written, not one with the line breaks shown as unsafe characters.
     assert toast.splitlines()[1:] == [

@@ -56,21 +56,23 @@ class WarRoomApp(
     """
 
     TITLE = "warroom"
-    # Every screen's styles from the start, including those of screens that name their own
-    # (the action form, checklist, report, go-to): Textual loads a screen's CSS_PATH when it
-    # is first pushed, then re-parses the whole stylesheet and restyles every widget of the
-    # console, a quarter of a second on the first opening of an action form.
+    # The war room's styles and the dialogs' it opens at once (quitting, help). The screens
+    # that name their own (the action form, checklist, report, go-to: `SCREEN_STYLES`) have
+    # theirs added after the first frame by the warm-up (tui/warmup.py), which the first
+    # frame does not wait for: when Textual first pushes a screen whose CSS_PATH it lacks, it
+    # re-parses the whole stylesheet and restyles every widget of the console, a quarter of
+    # a second on the first opening of an action form.
     CSS_PATH: ClassVar[list[str | PurePath]] = [
         STYLES / "app.tcss",
         STYLES / "war_room.tcss",
         STYLES / "panes.tcss",
         STYLES / "dialogs.tcss",
         STYLES / "drill.tcss",
-        STYLES / "action_form.tcss",
-        STYLES / "checklist.tcss",
-        STYLES / "replay.tcss",
-        STYLES / "report.tcss",
     ]
+    SCREEN_STYLES: ClassVar[tuple[PurePath, ...]] = tuple(
+        STYLES / name for name in ("action_form.tcss", "checklist.tcss", "replay.tcss",
+                                   "report.tcss")
+    )
     COMMANDS = App.COMMANDS | {IncidentCommands, PaneCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme", tooltip="Dark or light"),
@@ -116,6 +118,15 @@ class WarRoomApp(
             for problem in unknown_ids(self.settings.keymap, binding_ids()):
                 self.notify(problem, title="Configuration", severity="warning", timeout=30)
         self.push_screen(WarRoomScreen())
+        if self.on_first_screen is not None:
+            self.run_worker(self._first_screen_up(self.on_first_screen), group="first-screen",
+                            exit_on_error=False)
+
+    async def _first_screen_up(self, call: Callable[[], None]) -> None:
+        """`call()` once the first frame is on the terminal (the collector's second step:
+        it also turns collection back on, whatever else the start does; tui/collector.py)."""
+        await self.first_frame.wait()
+        call()
 
     async def run_setup(self) -> None:
         """Run the setup hook once; a cluster it connects is closed when the console exits."""

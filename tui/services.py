@@ -55,7 +55,11 @@ class DrillHandle(Protocol):
     `DrillGone` once the drill has stopped."""
 
     @property
-    def scenario(self) -> Scenario: ...
+    def scenario_name(self) -> str: ...
+
+    @property
+    def scenario(self) -> Scenario:
+        """Raises DrillGone until the drill has read it (a built-in is read as it starts)."""
 
     @property
     def session(self) -> DrillSession | None:

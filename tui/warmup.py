@@ -1,7 +1,8 @@
 """Make a dialog's first opening as quick as its next ones, once the first screen is up.
 
 A first opening pays for what later ones find ready: the dialog's module (the
-checklist's verifiers, the report's markdown), and the default styles of the
+checklist's verifiers, the report's markdown), its screen's style file (not read
+before the first frame: `WarRoomApp.SCREEN_STYLES`), and the default styles of the
 widget classes it is the first to use (Textual adds a class's DEFAULT_CSS to the
 stylesheet on its first mount, and the next style lookup parses the stylesheet
 again). Both are done here ahead of time: the imports on a thread, the styles
@@ -18,8 +19,13 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.widget import Widget
 
-# The screens the war room opens on demand (the rest are imported with it).
+# The screens the war room opens on demand, imported when first opened so the console's first
+# frame does not wait for them (the rest are imported with it).
 DIALOG_MODULES = (
+    "tui.dialogs.close_incident",
+    "tui.dialogs.decision",
+    "tui.dialogs.replay_form",
+    "yaml",  # the confirmation's preview of a change (tui.dialogs.confirm_action)
     "tui.dialogs.checklist",
     "tui.screens.report",
     "tui.dialogs.report_editor",
@@ -63,11 +69,19 @@ def _dialog_widgets() -> Iterator[Widget]:
 
 
 def style_steps(app: App[Any]) -> Iterator[Callable[[], None]]:
-    """Steps that each add one widget class's default styles to the app's stylesheet,
-    as Textual does on that class's first mount, then one that parses them."""
+    """Steps that add the screens' own styles (`SCREEN_STYLES`) and each widget class's
+    default styles to the app's stylesheet, as Textual does on the first push of the
+    screen or mount of the class, then one that parses them."""
     from tui.textual_workarounds import default_css
 
     stylesheet = app.stylesheet
+
+    def read_screen_styles() -> None:
+        for path in getattr(app, "SCREEN_STYLES", ()):
+            if not stylesheet.has_source(str(path)):  # opened before the warm-up got here
+                stylesheet.read(path)
+
+    yield read_screen_styles
 
     def add(widget: Widget) -> Callable[[], None]:
         def step() -> None:

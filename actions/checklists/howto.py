@@ -7,8 +7,12 @@ step was missed, e.g. "press i on the alert, or `warroom act isolate orchestrato
 
 from __future__ import annotations
 
-from actions.checklists.model import ChecklistItem
+from typing import TYPE_CHECKING
+
 from store import PHASE_TITLES
+
+if TYPE_CHECKING:  # named only: the console imports this module before its first frame
+    from actions.checklists.model import ChecklistItem
 
 # Runbook action -> (console key, the placeholder of its target on the command line).
 ACTION_KEYS: dict[str, tuple[str, str]] = {

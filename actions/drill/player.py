@@ -24,12 +24,14 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actions.drill import drill_events as ev
 from actions.drill.clock import DrillClock
 from actions.drill.drill_events import DrillEvent
-from actions.drill.scenario import Inject, Scenario
+
+if TYPE_CHECKING:  # only named here: `warroom drill` checks --speed without importing them
+    from actions.drill.scenario import Inject, Scenario
 
 EPSILON = 1e-9
 MAX_SPEED = 100_000.0

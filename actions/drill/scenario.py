@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from actions.drill.scenarios import builtin_names as builtin_names  # where it was first
 from actions.drill.sim.attack import Driver, parse_attack, with_drivers
 from actions.drill.sim.falco_rules import RULES, priority_spelling
 from actions.strict_input import (
@@ -427,16 +428,6 @@ class _Checker:
 
 
 # --- loading ----------------------------------------------------------------------
-
-
-def builtin_names() -> list[str]:
-    """Names of the scenarios shipped in the package, sorted."""
-    folder = resources.files(BUILTIN_PACKAGE)
-    return sorted(
-        entry.name.removesuffix(".yaml")
-        for entry in folder.iterdir()
-        if entry.name.endswith(".yaml") and not entry.name.startswith("_")
-    )
 
 
 def load_builtin(name: str, *, schemas: bool = True) -> Scenario:

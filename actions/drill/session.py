@@ -13,37 +13,20 @@ holds the run's credentials (the drill server's CA and bearer token).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import yaml
 
 from actions.drill.clock import DrillClock, SystemClock
 from actions.drill.player import ScenarioPlayer
+from actions.drill.runtime_dir import DESIRED_STATE, HUBBLE_FLOWS, new_runtime_dir
 from actions.drill.scenario import Inject, Scenario
 from actions.drill.sim.engine import TICK_SECONDS, DrillEngine
 from actions.drill.sim.hubble_cli import write_shim
-
-HUBBLE_FLOWS = "hubble-flows.json"
-DESIRED_STATE = "network-policies.yaml"
-
-
-def new_runtime_dir() -> Path:
-    """A private folder for one drill's own files (flows, `hubble`, desired state)."""
-    return Path(tempfile.mkdtemp(prefix="warroom-drill-"))
-
-
-def drill_settings(settings: Any, runtime_dir: Path) -> Any:
-    """The configuration for a console on the drill: the scenario's desired state, not the
-    user's (that file describes their real cluster)."""
-    policies = dataclasses.replace(
-        settings.policies, desired_state_file=runtime_dir / DESIRED_STATE
-    )
-    return dataclasses.replace(settings, policies=policies)
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from actions.falco.alert import FalcoAlert
-from actions.falco.classify import Classification
+if TYPE_CHECKING:  # named only: the console imports this module before its first frame
+    from actions.falco.alert import FalcoAlert
+    from actions.falco.classify import Classification
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,8 +83,16 @@ class LogCursor:
     def accept(self, lines: list[bytes]) -> list[bytes]:
         """The lines not seen before, in order; updates the position."""
         fresh: list[bytes] = []
+        # Lines written together carry the same kubelet time: read it once for all of them.
+        stamp, stamp_ns = b"", None
         for line in lines:
-            time_ns = line_time_ns(line)
+            if stamp and line.startswith(stamp):
+                time_ns = stamp_ns
+            else:
+                time_ns = line_time_ns(line)
+                space = line.find(b" ", 0, 48)
+                stamp = line[:space + 1] if time_ns is not None else b""
+                stamp_ns = time_ns
             if time_ns is not None and self._skip_ns is not None:
                 if time_ns < self._skip_ns:
                     self.skipped += 1

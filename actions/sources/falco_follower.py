@@ -15,20 +15,20 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import partial
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from actions.falco.classify import Classifier
 from actions.falco.ingest import BatchWriter, IngestFailed, PreparedBatch
-from actions.falco.prepare import PreparedLines, prepare_lines, start_worker
+from actions.falco.prepare import PreparedLines
 from actions.sources.batches import AlertBatch, RecordedAlert, RejectedInfo
 from actions.sources.health import (
     RETRYING,
     STOPPED,
     HealthReporter,
 )
+from actions.sources.line_preparer import LinePreparer, default_workers
 from actions.sources.podlogs import PodLogs
 from actions.sources.rates import AlertRates
 from store import Record
@@ -47,8 +47,9 @@ class FalcoFollowerSettings:
     fallback_selector: str | None = "app.kubernetes.io/name=falco"
     """Tried when `selector` matches no pod (the Helm chart's label)."""
     container: str | None = "falco"
-    flush_seconds: float = 0.2
-    """A batch is committed this long after its first line at the latest ..."""
+    flush_seconds: float = 0.1
+    """A batch is committed this long after its first line at the latest (the lag a line
+    waits before it is parsed: with the parsing and the commit, under half a second) ..."""
     flush_lines: int = 2_000
     """... or as soon as it holds this many lines."""
     max_pending: int = 50_000
@@ -57,8 +58,11 @@ class FalcoFollowerSettings:
     backoff_max: float = 30.0
     gone_grace_seconds: float = 5.0
     relist_seconds: int = 60
-    workers: int = 0
-    """Processes that parse (0: a thread of this process, as `warroom live` runs)."""
+    workers: int = field(default_factory=default_workers)
+    """Processes that parse a busy batch (0: always a thread of this process); see
+    line_preparer.py."""
+    parallel_min_lines: int = 500
+    """A batch of fewer lines is parsed in a thread of this process (shipping it costs more)."""
     stream_max_seconds: float = 600.0
 
     @property
@@ -110,8 +114,8 @@ class FalcoFollower:
         self._inflight: asyncio.Future[AlertBatch] | None = None
         self._prepared: asyncio.Queue[asyncio.Future[list[PreparedLines]]] = asyncio.Queue()
         self._queued_lines = 0
-        self._pool: Executor | None = None
-        self._threads: dict[str, ThreadPoolExecutor] = {}
+        self._preparer: LinePreparer | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
 
     @property
     def matched_selector(self) -> str | None:
@@ -123,17 +127,21 @@ class FalcoFollower:
         return self.logs.pods
 
     @property
+    def preparer(self) -> LinePreparer | None:
+        """Where lines are parsed (a thread, or worker processes when busy); None until run."""
+        return self._preparer
+
+    @property
     def reconnects(self) -> int:
         return self.logs.reconnects
 
     async def run(self, sink: Sink) -> None:
         self._sink = sink
         self._health = HealthReporter(self.SOURCE, sink)
-        self._threads = {job: ThreadPoolExecutor(1, thread_name_prefix=f"falco-{job}")
-                         for job in ("prepare", "write")}
-        if self.settings.workers > 0:
-            self._pool = ProcessPoolExecutor(
-                self.settings.workers, initializer=start_worker, initargs=(self.classifier,))
+        self._preparer = LinePreparer(self.classifier, self.incident_id,
+                                      workers=self.settings.workers,
+                                      min_lines=self.settings.parallel_min_lines)
+        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="falco-write")
         following = asyncio.create_task(
             self.logs.run(self._enqueue, self._health.report), name="falco-logs")
         flusher = asyncio.create_task(self._flush_loop(), name="falco-flush")
@@ -151,12 +159,10 @@ class FalcoFollower:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._drain()
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-            self._threads["prepare"].shutdown(wait=False, cancel_futures=True)
+            self._preparer.shutdown()
             # A second cancel (the event loop closing) can cut _drain short: the commit
             # under way must still end before whoever owns the record closes it.
-            self._threads["write"].shutdown(wait=True)
+            self._write_thread.shutdown(wait=True)
             self._health.report(STOPPED, "stopped; every line read was recorded")
 
     async def _enqueue(self, pod: str, first_line_no: int, lines: list[bytes]) -> None:
@@ -190,21 +196,11 @@ class FalcoFollower:
         self._prepared.put_nowait(asyncio.ensure_future(self._prepare(by_pod)))
 
     async def _prepare(self, by_pod: dict[str, list[tuple[int, bytes]]]) -> list[PreparedLines]:
-        received_at = self.record.now()
+        assert self._preparer is not None
         namespace = self.settings.namespace
-        groups = [(pod, f"falco:{namespace}/{pod}", lines) for pod, lines in by_pod.items()]
-        loop = asyncio.get_running_loop()
-        if self._pool is None:
-            # One thread, one job per batch: threads only share the GIL, so more of them
-            # would only take turns (and take the event loop's turns).
-            return await loop.run_in_executor(
-                self._threads["prepare"],
-                lambda: [prepare_lines(pod, origin, self.incident_id, lines, received_at,
-                                       self.classifier) for pod, origin, lines in groups])
-        jobs = [loop.run_in_executor(self._pool, partial(
-                    prepare_lines, pod, origin, self.incident_id, lines, received_at))
-                for pod, origin, lines in groups]
-        return list(await asyncio.gather(*jobs))
+        return await self._preparer.prepare(
+            [(pod, f"falco:{namespace}/{pod}", lines) for pod, lines in by_pod.items()],
+            self.record.now())
 
     async def _write_loop(self) -> None:
         while True:
@@ -219,7 +215,7 @@ class FalcoFollower:
         delay = WRITE_RETRY_FIRST
         while True:
             self._inflight = asyncio.ensure_future(
-                loop.run_in_executor(self._threads["write"], self._write, groups))
+                loop.run_in_executor(self._write_thread, self._write, groups))
             try:
                 # Shielded: a commit under way when the follower is cancelled still
                 # completes and is still reported (by _drain).

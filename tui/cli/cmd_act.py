@@ -32,8 +32,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tui.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -417,6 +415,8 @@ def _show_preview(preview: Any, as_json: bool, out: Any) -> None:
     print(safe_text(f"  for {incident}"), file=out)
     if preview.no_op:
         print(safe_text(f"  nothing to do: {preview.no_op}"), file=out)
+    import yaml  # here: `warroom drill` and `live` import this module for load_settings
+
     for change in preview.changes:
         where = f" in {change.namespace}" if change.namespace else ""
         print(safe_text(f"  {change.verb} {change.kind} {change.name}{where}"), file=out)

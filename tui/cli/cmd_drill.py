@@ -174,25 +174,32 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(str(error)) from None
     if args.kubeconfig_out:
         args.kubeconfig_out = output_file(args.kubeconfig_out, "kubeconfig")
-    from actions.drill.scenario import ScenarioError, load_scenario
+    from actions.drill.scenarios import builtin_names
     from actions.drill.speeds import speed_problem
 
     if problem := speed_problem(args.speed):
         raise UsageError(f"--speed: {problem}")
     if not (0 <= args.port <= 65535):
         raise UsageError("--port must be between 0 and 65535")
+    console = not (args.serve_only or args.no_console) and sys.stdin.isatty() \
+        and sys.stdout.isatty()
     try:
-        # A built-in is checked against the API schemas by the test suite and by the drill
-        # cluster as it seeds: the command does not wait for a third check.
-        with _signals_interrupt():
-            scenario = load_scenario(args.scenario, trust_builtins=True)
-    except ScenarioError as error:  # its problems quote the file: they may hold anything
-        print(safe_text(f"warroom drill: {error}", multiline=True), file=sys.stderr)
-        return EXIT_FAILED
-    try:
-        if args.serve_only or args.no_console or not (sys.stdin.isatty() and sys.stdout.isatty()):
-            return asyncio.run(_drill(args, scenario))
-        return _drill_in_console(args, scenario)
+        if console and args.scenario in builtin_names():
+            # The drill's own thread reads it as its cluster starts, after the first frame.
+            return _drill_in_console(args, args.scenario)
+        from actions.drill.scenario import ScenarioError, load_scenario
+
+        try:
+            # A built-in is checked against the API schemas by the test suite and by the drill
+            # cluster as it seeds: the command does not wait for a third check.
+            with _signals_interrupt():
+                scenario = load_scenario(args.scenario, trust_builtins=True)
+        except ScenarioError as error:  # its problems quote the file: they may hold anything
+            print(safe_text(f"warroom drill: {error}", multiline=True), file=sys.stderr)
+            return EXIT_FAILED
+        if console:
+            return _drill_in_console(args, scenario)
+        return asyncio.run(_drill(args, scenario))
     except OSError as error:  # the port is taken, the kubeconfig folder is not writable
         print(safe_text(f"warroom drill: {error}"), file=sys.stderr)
         return EXIT_FAILED
@@ -407,59 +414,63 @@ def _control(control: argparse.Namespace) -> int:
     return EXIT_OK if answer.get("ok") else EXIT_FAILED
 
 
-def _drill_in_console(args: argparse.Namespace, scenario: Scenario) -> int:
-    """The console first, the drill's cluster once the console is on screen.
+def _drill_in_console(args: argparse.Namespace, scenario: Scenario | str) -> int:
+    """The console first, the drill's cluster once the console is on screen (`scenario`:
+    the scenario, or a built-in's name, read as the cluster starts).
 
     Starting the cluster (its imports, the seeded objects, the API server) takes
     about a second of the one interpreter: the console's first paint does not wait
     for it. The console connects once it is up, as it would to any cluster.
     """
-    from actions.drill.session import drill_settings, new_runtime_dir
-    from tui.cli.cmd_act import load_settings
-    from tui.cli.console import DrillInBackground, open_console
-    from tui.services import SetupFailed
+    from tui import collector
 
-    # The console reads the drill's desired state and runs the drill's `hubble` (first on
-    # PATH), as a user pointing warroom at the drill would (docs/scenarios.md).
-    runtime_dir = new_runtime_dir()
-    settings = drill_settings(load_settings(args), runtime_dir)
-    path = os.environ.get("PATH", "")
-    os.environ["PATH"] = f"{runtime_dir / 'bin'}{os.pathsep}{path}"
-    drill = DrillInBackground(
-        scenario, speed=args.speed, port=args.port, kubeconfig_path=args.kubeconfig_out,
-        runtime_dir=runtime_dir,
-    )
+    with collector.paused_until_first_screen():  # its imports too: see tui/collector.py
+        from actions.drill.runtime_dir import drill_settings, new_runtime_dir
+        from tui.cli.cmd_act import load_settings
+        from tui.cli.console import DrillInBackground, open_console
+        from tui.services import SetupFailed
 
-    def start() -> ClusterOptions:
-        session = drill.start()
-        from actions.kube.cluster import ClusterOptions
-
-        return ClusterOptions(
-            kubeconfig=str(session.kubeconfig_path), namespace=settings.cluster.namespace
+        # The console reads the drill's desired state and runs the drill's `hubble` (first on
+        # PATH), as a user pointing warroom at the drill would (docs/scenarios.md).
+        runtime_dir = new_runtime_dir()
+        settings = drill_settings(load_settings(args), runtime_dir)
+        path = os.environ.get("PATH", "")
+        os.environ["PATH"] = f"{runtime_dir / 'bin'}{os.pathsep}{path}"
+        drill = DrillInBackground(
+            scenario, speed=args.speed, port=args.port, kubeconfig_path=args.kubeconfig_out,
+            runtime_dir=runtime_dir,
         )
 
-    async def start_off_the_loop() -> ClusterOptions:
+        def start() -> ClusterOptions:
+            session = drill.start()
+            from actions.kube.cluster import ClusterOptions
+
+            return ClusterOptions(
+                kubeconfig=str(session.kubeconfig_path), namespace=settings.cluster.namespace
+            )
+
+        async def start_off_the_loop() -> ClusterOptions:
+            try:
+                return await asyncio.to_thread(start)
+            except Exception as error:  # the port is taken, the kubeconfig folder is not writable
+                raise SetupFailed(str(error)) from error
+
         try:
-            return await asyncio.to_thread(start)
-        except Exception as error:  # the port is taken, the kubeconfig folder is not writable
-            raise SetupFailed(str(error)) from error
-
-    try:
-        # The facilitator keys (pause, speed, inject, score) drive this drill through it.
-        code = open_console(
-            args, settings, mode="drill", options=start_off_the_loop, drill=drill
-        )
-    finally:
-        drill.stop()
-        os.environ["PATH"] = path
-        shutil.rmtree(runtime_dir, ignore_errors=True)  # the session removes it, if it started
-    if drill.session is None or drill.started_at is None:
-        failure = drill.failure or "the drill did not start"
-        print(safe_text(f"warroom drill: {failure}", multiline=True), file=sys.stderr)
-        return EXIT_FAILED
-    session = drill.session
-    _print_score(args, session.scenario, drill.started_at, *session.score_inputs(), keep=True)
-    return code
+            # The facilitator keys (pause, speed, inject, score) drive this drill through it.
+            code = open_console(
+                args, settings, mode="drill", options=start_off_the_loop, drill=drill
+            )
+        finally:
+            drill.stop()
+            os.environ["PATH"] = path
+            shutil.rmtree(runtime_dir, ignore_errors=True)  # the session removes it, if it started
+        if drill.session is None or drill.started_at is None:
+            failure = drill.failure or "the drill did not start"
+            print(safe_text(f"warroom drill: {failure}", multiline=True), file=sys.stderr)
+            return EXIT_FAILED
+        session = drill.session
+        _print_score(args, session.scenario, drill.started_at, *session.score_inputs(), keep=True)
+        return code
 
 
 def _announce(session: DrillSession, control: ControlServer | None) -> None:

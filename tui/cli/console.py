@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from actions.drill.player import PlayerStatus, ScenarioPlayer
     from actions.drill.scenario import Scenario
     from actions.drill.session import DrillSession
+    from actions.falco.classify import Classifier
     from actions.kube.cluster import Cluster, ClusterOptions
     from actions.runbook import RunbookActions
     from actions.sources.live import LiveSources
@@ -57,6 +58,22 @@ def open_console(
     `drill`: the drill, for the facilitator keys (`warroom drill`); `options` may be
     the coroutine function that starts it after the first paint.
     """
+    from tui import collector
+
+    with collector.paused_until_first_screen():  # its imports too: see tui/collector.py
+        return _open_console(args, settings, mode=mode, options=options,
+                             incident_id=incident_id, drill=drill)
+
+
+def _open_console(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    mode: str,
+    options: ClusterOptions | StartCluster | None,
+    incident_id: str | None,
+    drill: DrillInBackground | None,
+) -> int:
     from actions.runtime import ConsoleRuntime
     from tui.app import ConsoleCrashed, run_console
 
@@ -110,7 +127,6 @@ def console_services(
     and returns its options (`warroom drill`). `actions_record` is the connection
     the cluster actions write through (else `record`).
     """
-    from actions.falco.classify import Classifier
     from store.incidents import SessionScope
     from tui.services import Services
 
@@ -122,14 +138,15 @@ def console_services(
     )
     if options is None or sources_record is None:
         return services, None
-    classifier = Classifier.load()
 
     async def setup(services: Services) -> None:
         from actions.kube.cluster import ClusterError
         from tui.services import ClusterUnusable
 
         resolved = await options() if callable(options) else options
-        connect, RunbookActions, LiveSources = await asyncio.to_thread(_cluster_layer)  # noqa: N806
+        connect, RunbookActions, LiveSources, classifier = await asyncio.to_thread(  # noqa: N806
+            _cluster_layer
+        )
         try:
             cluster = await connect(resolved)
         except ClusterError as error:  # as `warroom status` says it
@@ -153,18 +170,22 @@ def console_services(
 
 
 def _cluster_layer() -> tuple[
-    Callable[[ClusterOptions], Awaitable[Cluster]], type[RunbookActions], type[LiveSources]
+    Callable[[ClusterOptions], Awaitable[Cluster]], type[RunbookActions], type[LiveSources],
+    Classifier,
 ]:
-    """`connect`, `RunbookActions` and `LiveSources`, imported on a worker thread.
+    """`connect`, `RunbookActions`, `LiveSources` and the alerts' classifier, imported and
+    loaded on a worker thread.
 
     kubernetes and aiohttp take about half a second to import: on the event loop
-    that would freeze the console just after its first paint.
+    that would freeze the console just after its first paint. The classifier (30 ms
+    of CPU) is for the sources only: the first frame does not wait for it either.
     """
+    from actions.falco.classify import Classifier
     from actions.kube.cluster import connect
     from actions.runbook import RunbookActions
     from actions.sources.live import LiveSources
 
-    return connect, RunbookActions, LiveSources
+    return connect, RunbookActions, LiveSources, Classifier.load()
 
 
 def _who() -> str | None:
@@ -183,10 +204,14 @@ class DrillInBackground:
     are only ever touched from the drill's thread.
     """
 
-    def __init__(self, scenario: Scenario, *, speed: float, port: int,
+    def __init__(self, scenario: Scenario | str, *, speed: float, port: int,
                  kubeconfig_path: Path | None, clock: DrillClock | None = None,
                  runtime_dir: Path | None = None) -> None:
-        self.scenario = scenario
+        """`scenario`: the scenario, or a built-in's name: then it is read on the drill's own
+        thread as the cluster starts, once the console is on screen (parsing it and importing
+        the parser took a tenth of a second before the first frame; bench/drill_launch.py)."""
+        self._scenario = None if isinstance(scenario, str) else scenario
+        self.scenario_name = scenario if isinstance(scenario, str) else scenario.name
         self.runtime_dir = runtime_dir  # the drill's own files (see DrillSession)
         self.speed = speed
         self.port = port
@@ -211,6 +236,13 @@ class DrillInBackground:
             raise self._failure
         assert self.session is not None
         return self.session
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario playing (DrillGone while a built-in is still being read)."""
+        if self._scenario is None:
+            raise DrillGone("the drill is still starting")
+        return self._scenario
 
     @property
     def failure(self) -> BaseException | None:
@@ -299,13 +331,23 @@ class DrillInBackground:
         asyncio.run(self._main())
 
     async def _main(self) -> None:
+        from actions.drill.scenario import load_builtin
         from actions.drill.session import DrillSession
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        try:
+            if self._scenario is None:
+                # Trusted as `warroom drill` trusts a built-in: the drill cluster checks its
+                # manifests against the API schemas as it seeds.
+                self._scenario = load_builtin(self.scenario_name, schemas=False)
+        except Exception as error:  # reported by start() in the caller's thread
+            self._failure = error
+            self._ready.set()
+            return
         session = DrillSession(
-            self.scenario, speed=self.speed, port=self.port, kubeconfig_path=self.kubeconfig_path,
-            clock=self.clock, runtime_dir=self.runtime_dir,
+            self._scenario, speed=self.speed, port=self.port,
+            kubeconfig_path=self.kubeconfig_path, clock=self.clock, runtime_dir=self.runtime_dir,
         )
         try:
             await session.start()

@@ -1,8 +1,11 @@
 """The `warroom` command line: one argparse tree, one module per command.
 
 Each command module (`tui/cli/cmd_<name>.py`) provides `add_arguments(parser)`
-and `run(args) -> int`. Modules keep their heavy imports (textual, kubernetes,
-the drill server) inside `run`, so `warroom verify` does not pay for the console.
+and `run(args) -> int`. Only the command being run has its module imported and its
+arguments built (`CommandParser`), and modules keep their heavy imports (textual,
+kubernetes, the drill server) inside `run`: `warroom verify` does not pay for the
+console, nor `warroom drill` for fourteen other commands (its first frame waits for
+everything imported before it).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from importlib import metadata
+from typing import Any
 
 from store.errors import RecordError
 from tui.cli.common import (
@@ -46,10 +49,52 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 
 def installed_version() -> str:
     """The installed distribution's version (its metadata), not a second copy of it here."""
+    from importlib import metadata  # only for --version: it reads the installed packages
+
     try:
         return metadata.version("warroom")
     except metadata.PackageNotFoundError:  # run from a checkout that was never installed
         return "unknown (not installed)"
+
+
+class VersionAction(argparse.Action):
+    """--version, as argparse's own, with the version read only when it is asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: Any = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default,
+                         help=help or "show program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"warroom {installed_version()}")
+        parser.exit()
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser that takes its arguments from the command's module (`module`)
+    when it is first used: to parse the command's arguments or to show its help."""
+
+    def __init__(self, *args: Any, module: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._module = module
+
+    def load(self) -> CommandParser:
+        """Import the command's module and add its arguments (once)."""
+        if self._module:
+            module, self._module = importlib.import_module(self._module), ""
+            module.add_arguments(self)
+            self.set_defaults(run=module.run)
+        return self
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        return super(CommandParser, self.load()).parse_known_args(*args, **kwargs)
+
+    def format_usage(self) -> str:
+        return super(CommandParser, self.load()).format_usage()
+
+    def format_help(self) -> str:
+        return super(CommandParser, self.load()).format_help()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,14 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="warroom",
         description="Terminal war-room console for network-security incidents on Kubernetes.",
     )
-    parser.add_argument("--version", action="version", version=f"warroom {installed_version()}")
+    parser.add_argument("--version", action=VersionAction)
     add_record_options(parser)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=CommandParser
+    )
     for name, module_name, help_text in COMMANDS:
-        module = importlib.import_module(f"tui.cli.{module_name}")
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        commands.add_parser(name, help=help_text, description=help_text,
+                            module=f"tui.cli.{module_name}")
     return parser
 
 

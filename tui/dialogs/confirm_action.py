@@ -15,7 +15,6 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import yaml
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -84,7 +83,7 @@ class ConfirmRequest:
             )
             body = change.body
             documents.append(
-                yaml.safe_dump(body, sort_keys=False)
+                _yaml_text(body)
                 if isinstance(body, dict)
                 else json.dumps(body, indent=2, default=str)
             )
@@ -117,6 +116,11 @@ class ConfirmAction(StyledOnce, ModalScreen[str]):
         Binding("y", "confirm", "Confirm", id="confirm.yes"),
         Binding("b", "back", "Back to the form", id="confirm.back"),
         Binding("n,escape", "cancel", "Cancel", id="confirm.no"),
+        # The preview scrolls from the keyboard wherever focus is (it starts on a button).
+        Binding("pagedown", "scroll_preview(1)", "Scroll the preview", show=False,
+                id="confirm.page_down"),
+        Binding("pageup", "scroll_preview(-1)", "Scroll the preview", show=False,
+                id="confirm.page_up"),
     ]
 
     def __init__(self, request: ConfirmRequest) -> None:
@@ -192,6 +196,13 @@ class ConfirmAction(StyledOnce, ModalScreen[str]):
             markup=False,
         )
 
+    def action_scroll_preview(self, pages: int) -> None:
+        preview = self.query_one("#confirm-preview", VerticalScroll)
+        if pages > 0:
+            preview.scroll_page_down()
+        else:
+            preview.scroll_page_up()
+
     def action_back(self) -> None:
         self.dismiss(BACK)
 
@@ -209,3 +220,11 @@ class ConfirmAction(StyledOnce, ModalScreen[str]):
     @on(Button.Pressed, "#no")
     def _no(self) -> None:
         self.action_cancel()
+
+
+def _yaml_text(body: Any) -> str:
+    """`body` as kubectl would show it. yaml is imported here, when a preview is shown: the
+    war room imports this module, and its first frame does not wait for yaml."""
+    import yaml
+
+    return yaml.safe_dump(body, sort_keys=False)

@@ -11,10 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import yaml
-
-from actions.runbook.checks import EMERGENCY_LABELS, INCIDENT_LABEL
-from actions.runbook.status import base_status
+# yaml and `actions.runbook` (whose package brings the whole action pipeline) are imported
+# where they are used: the panes import this module, and the console's first frame should
+# not wait for what only the cluster's data, later, needs.
 
 FLAGGED_MTLS = ("PERMISSIVE", "DISABLE")
 
@@ -43,6 +42,8 @@ class PolicyRow:
         return f"{self.namespace}/{self.name}"
 
     def yaml(self) -> str:
+        import yaml
+
         return yaml.safe_dump(self.manifest, sort_keys=False, default_flow_style=False)
 
 
@@ -65,6 +66,8 @@ def policy_rows(
     items: Iterable[Mapping[str, Any]], desired: Iterable[Mapping[str, Any]] | None = None
 ) -> list[PolicyRow]:
     """Rows for live `items`, with drift against `desired` (None: drift unknown)."""
+    from actions.runbook.checks import EMERGENCY_LABELS, INCIDENT_LABEL
+
     wanted = None
     if desired is not None:
         wanted = {
@@ -250,6 +253,8 @@ def rate_text(value: float, unit: str) -> str:
 
 def proxy_state(statuses: Mapping[str, str]) -> str:
     """ERROR, STALE, NOT SENT or SYNCED: the worst of a proxy's xDS types' states."""
+    from actions.runbook.status import base_status
+
     states = {base_status(value) for value in statuses.values()}
     for state in SYNC_ORDER:
         if state in states:

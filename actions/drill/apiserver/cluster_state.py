@@ -83,6 +83,10 @@ class LogLine:
     text: str
 
 
+LogListener = Callable[[str, str, list[LogLine]], None]
+"""(namespace, pod, the lines of one append, all of one container and one time)."""
+
+
 class ClusterState:
     """In-memory cluster: objects, pod logs, RBAC rules and injected faults."""
 
@@ -99,7 +103,7 @@ class ClusterState:
         self._pending: deque[WatchEvent] = deque()
         self._dispatching = False
         self._logs: dict[tuple[str, str], list[LogLine]] = {}
-        self._log_listeners: list[Callable[[str, str, LogLine], None]] = []
+        self._log_listeners: list[LogListener] = []
         self._rules: list[dict[str, Any]] | None = None
         self.faults = FaultTable()
         self.username = rbac.USERNAME
@@ -459,18 +463,20 @@ class ClusterState:
 
     def append_log(self, namespace: str, pod: str, line: str, *, container: str | None = None,
                    at: datetime | None = None) -> None:
-        """Add a line to a pod's container log; followers see it at once."""
+        """Add a line (or several, one per newline) to a pod's container log; followers see
+        them at once, in one go."""
         moment = at or self.clock()
         if moment.tzinfo is None:
             raise ValueError("log timestamps must be timezone-aware")
         with self._lock:
             if container is None:
                 container = self.default_container(namespace, pod) or ""
-            for text in line.rstrip("\n").split("\n"):
-                entry = LogLine(moment, container, text)
-                self._logs.setdefault((namespace, pod), []).append(entry)
-                for listener in list(self._log_listeners):
-                    listener(namespace, pod, entry)
+            entries = [LogLine(moment, container, text)
+                       for text in line.rstrip("\n").split("\n")]
+            self._logs.setdefault((namespace, pod), []).extend(entries)
+            # One call per append, not per line: a follower hands them on in one write.
+            for listener in list(self._log_listeners):
+                listener(namespace, pod, entries)
 
     def logs_of(self, namespace: str, pod: str, container: str | None = None) -> builtins.list[str]:
         """The text of a pod's log lines (one container's when named)."""
@@ -483,7 +489,7 @@ class ClusterState:
             return [entry for entry in self._logs.get((namespace, pod), [])
                     if container is None or entry.container == container]
 
-    def follow_logs(self, listener: Callable[[str, str, LogLine], None],
+    def follow_logs(self, listener: LogListener,
                     namespace: str, pod: str,
                     container: str | None) -> tuple[builtins.list[LogLine], Callable[[], None]]:
         """The lines so far plus a registration for new ones, atomically (no gap, no repeat)."""

@@ -1,9 +1,12 @@
-"""`GET .../pods/{name}/log`: text/plain, chunked, one write per line.
+"""`GET .../pods/{name}/log`: text/plain, chunked, many lines to a write.
 
 Honours container, follow, tailLines, sinceSeconds, sinceTime, timestamps and
-limitBytes. With follow the response stays open and each appended line is
-written as it arrives, until the client goes away, the pod is deleted or the
-server stops.
+limitBytes. With follow the response stays open and appended lines are written
+as they arrive, until the client goes away, the pod is deleted or the server
+stops. Like a real API server, lines that arrive together leave together: the
+API server copies the kubelet's stream to the client with `io.Copy` through a
+flushing writer (k8s.io/apiserver handlers/responsewriters `StreamObject`), so a
+busy log reaches the client in chunks of up to 32 KiB, not a chunk per line.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ if TYPE_CHECKING:
     from .cluster_state import ClusterState, LogLine, WatchEvent
 
 STOP = None
+BACKLOG_LINES = 512
+"""Lines rendered to one write at most, unless one append brings more (a few tens of KiB,
+as io.Copy's 32 KiB)."""
 
 
 def format_log_timestamp(moment: datetime) -> str:
@@ -85,9 +91,10 @@ async def serve_logs(state: ClusterState, namespace: str, name: str, request: we
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
 
-    def on_line(line_namespace: str, pod_name: str, line: LogLine) -> None:
-        if (line_namespace, pod_name) == (namespace, name) and line.container == container:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
+    def on_lines(line_namespace: str, pod_name: str, appended: list[LogLine]) -> None:
+        # One append is one container's: one wake-up of the event loop for all its lines.
+        if (line_namespace, pod_name) == (namespace, name) and appended[0].container == container:
+            loop.call_soon_threadsafe(queue.put_nowait, appended)
 
     def on_change(event: WatchEvent) -> None:
         if (event.type == "DELETED" and event.resource.kind == "Pod"
@@ -98,7 +105,7 @@ async def serve_logs(state: ClusterState, namespace: str, name: str, request: we
     unsubscribers = []
     with state.lock:
         if follow:
-            lines, stop_lines = state.follow_logs(on_line, namespace, name, container)
+            lines, stop_lines = state.follow_logs(on_lines, namespace, name, container)
             _, stop_changes = state.watch_from(None, on_change)
             unsubscribers = [stop_lines, stop_changes]
         else:
@@ -114,20 +121,21 @@ async def serve_logs(state: ClusterState, namespace: str, name: str, request: we
     streams.add(queue)
     try:
         await response.prepare(request)
-        for line in lines:
-            data = _render(line, with_timestamps)
+        for start in range(0, len(lines), BACKLOG_LINES):
+            data = _render(lines[start:start + BACKLOG_LINES], with_timestamps)
             if limit is not None and written + len(data) > limit:
                 await response.write(data[:limit - written])
                 return response
             written += len(data)
             await response.write(data)
         while follow:
-            line = await queue.get()
-            if line is STOP:
+            arrived, stopped = _take_arrived(await queue.get(), queue)
+            if since is not None:
+                arrived = [line for line in arrived if line.at >= since]
+            if arrived:
+                await response.write(_render(arrived, with_timestamps))
+            if stopped:
                 break
-            if since is not None and line.at < since:
-                continue
-            await response.write(_render(line, with_timestamps))
         await response.write_eof()
     except ConnectionResetError:
         pass  # the follower went away
@@ -165,6 +173,29 @@ def _previous_log(pod: dict[str, Any], container: str) -> None:
                              "not found")
 
 
-def _render(line: LogLine, with_timestamps: bool) -> bytes:
-    text = f"{format_log_timestamp(line.at)} {line.text}" if with_timestamps else line.text
-    return (text + "\n").encode("utf-8", "replace")
+def _take_arrived(first: Any, queue: asyncio.Queue[Any]) -> tuple[list[LogLine], bool]:
+    """The lines queued by now (up to about BACKLOG_LINES: a slow reader's backlog goes in
+    several writes), in order, and whether the pod is gone after them."""
+    arrived: list[LogLine] = []
+    item = first
+    while True:
+        if item is STOP:
+            return arrived, True
+        arrived.extend(item)
+        if queue.empty() or len(arrived) >= BACKLOG_LINES:
+            return arrived, False
+        item = queue.get_nowait()
+
+
+def _render(lines: list[LogLine], with_timestamps: bool) -> bytes:
+    """The lines as the kubelet writes them; a time shared by consecutive lines formatted once."""
+    if not with_timestamps:
+        return "".join(f"{line.text}\n" for line in lines).encode("utf-8", "replace")
+    parts = []
+    moment: datetime | None = None
+    stamp = ""
+    for line in lines:
+        if line.at != moment:
+            moment, stamp = line.at, format_log_timestamp(line.at)
+        parts.append(f"{stamp} {line.text}\n")
+    return "".join(parts).encode("utf-8", "replace")

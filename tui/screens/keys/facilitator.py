@@ -14,6 +14,7 @@ score opens by itself, once.
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -86,6 +87,8 @@ class FacilitatorKeys(WarRoomBase):
                 tooltip="Play the scenario's next inject now (later ones keep their spacing)"),
         Binding("S", "drill_score", "Drill score", show=False, id="drill.score",
                 tooltip="The score against the scenario's answer key, so far"),
+        Binding("K", "drill_kubectl", "kubectl alongside", show=False, id="drill.kubectl",
+                tooltip="The drill cluster's kubeconfig, for kubectl in another terminal"),
         # The same key in review: the footer offers it there (and only there).
         Binding("S", "review_score", "Drill score", id="drill.review_score",
                 tooltip="A drill's score, from what the record kept of it"),
@@ -255,6 +258,22 @@ class FacilitatorKeys(WarRoomBase):
                 f"T+{scenario_clock(status.next_at or 0)})", inject=status.next_inject,
             )
 
+    def action_drill_kubectl(self) -> None:
+        """The line that points kubectl at the drill cluster, shown and copied: the runbook's
+        commands the console has no key for (a rollout undo, a pod deleted) run there."""
+        drill = self._drill_or_say()
+        if drill is None:
+            return
+        session = drill.session
+        if session is None or session.kubeconfig_path is None:
+            self.notify("the drill cluster is still starting", title="kubectl",
+                        severity="warning")
+            return
+        line = f"export KUBECONFIG={shlex.quote(str(session.kubeconfig_path))}"
+        self.app.copy_to_clipboard(line)
+        self.notify(f"{line}\n(copied, where the terminal lets an app copy)",
+                    title="kubectl alongside the drill", timeout=30, markup=False)
+
     def action_drill_score(self) -> None:
         if self._drill_or_say() is None:
             return
@@ -273,7 +292,7 @@ class FacilitatorKeys(WarRoomBase):
             return
         record = self.war_app.services.record
         data: dict[str, Any] = {
-            "control": control, "scenario": drill.scenario.name,
+            "control": control, "scenario": drill.scenario_name,
             "position_seconds": round(status.position, 3), "speed": status.speed,
             "paused": status.paused, "next_inject": status.next_inject,
         }
@@ -315,7 +334,7 @@ class FacilitatorKeys(WarRoomBase):
         if drill is None:
             return
         status = await self._read_status()
-        where = describe(drill.scenario.name, status) if status else ""
+        where = describe(drill.scenario_name, status) if status else ""
         try:
             score, why = await self._score(drill)
         except DrillGone as gone:

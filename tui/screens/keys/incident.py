@@ -16,8 +16,6 @@ from textual import work
 from textual.binding import Binding, BindingType
 
 from store import PHASE_TITLES, PHASES, Incident, Record
-from tui.dialogs.close_incident import CLOSE, RESOLVE, CloseIncidentScreen, EndAnswer
-from tui.dialogs.decision import DecisionChoice, DecisionScreen
 from tui.dialogs.forms import AskScreen, NewIncident, NoteForm, OpenIncidentForm, SeverityForm
 from tui.safe import safe_text
 from tui.screens.war_room_base import WarRoomBase
@@ -181,6 +179,8 @@ class IncidentKeys(WarRoomBase):
     async def action_decision(self) -> None:
         if self._refuse("decision") or self.incident is None:
             return
+        from tui.dialogs.decision import DecisionChoice, DecisionScreen  # when opened (warmup.py)
+
         rule = self.selected_alert.rule if self.selected_alert else None
         choice: DecisionChoice | None = await self.app.push_screen_wait(DecisionScreen(rule))
         if choice is None:
@@ -251,6 +251,12 @@ class IncidentKeys(WarRoomBase):
     async def action_end_incident(self) -> None:
         """C: resolve or close the incident on screen (reopen it when it is closed)."""
         from store.incidents import LifecycleError
+        from tui.dialogs.close_incident import (  # when opened (warmup.py)
+            CLOSE,
+            RESOLVE,
+            CloseIncidentScreen,
+            EndAnswer,
+        )
 
         if self._refuse("end_incident") or self.incident is None:
             return

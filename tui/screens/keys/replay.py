@@ -29,7 +29,6 @@ from store.replay import (
     scope,
     timeline_until,
 )
-from tui.dialogs.replay_form import GoTo, GoToForm
 from tui.replay import ReplayClock, speed_text
 from tui.screens.war_room_base import WarRoomBase
 from tui.views.clocks import duration
@@ -270,6 +269,8 @@ class ReplayKeys(WarRoomBase):
 
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_replay_goto(self) -> None:
+        from tui.dialogs.replay_form import GoTo, GoToForm  # when opened (warmup.py)
+
         clock = self._replay_or_say()
         view = self.replay_scope
         if clock is None:
