@@ -212,7 +212,7 @@ def test_a_nul_in_a_pod_name_is_shown_whole_in_every_report_cell(
     summary = summarise_alerts(record, incident)
     assert sorted(pod for _ns, pod, _n in summary.pods) == sorted(names)  # two pods, not one "a"
     assert {ns for ns, _pod, _n in summary.pods} == {"n\x00s"}
-    assert sorted(row[3] for row in summary.listed) == sorted(names)
+    assert sorted(str(row[3]) for row in summary.listed) == sorted(names)
     report = render_report(record, incident)
     nul = describe("\x00")
     assert f"a{nul}b" in report  # as the Output column shows a NUL

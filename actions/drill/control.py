@@ -436,11 +436,11 @@ class DrillControls:
             player.resume()
             return await self._noted("resume", f"resumed the drill at {at}")
         if command == "speed":
-            speed = request.get("speed")
-            if problem := speed_problem(speed):
+            if problem := speed_problem(request.get("speed")):
                 raise ControlError(f"speed: {problem}")
-            player.set_speed(float(speed))
-            return await self._noted("speed", f"set the drill's speed to x{float(speed):g} at {at}")
+            speed = float(request["speed"])
+            player.set_speed(speed)
+            return await self._noted("speed", f"set the drill's speed to x{speed:g} at {at}")
         # inject
         if status.next_inject is None or status.next_at is None:
             raise ControlError("no inject left to play")
