@@ -4,11 +4,13 @@ over the war room, and the keys work on (a tester's console locked in the score 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from actions.drill.scenario import Scenario
 from store import Record
+from tests.journeys.commander import drill_console
 from tests.plugins.tui import AppFactory, until
 from tests.test_tui_drill import run_drill, short_scenario  # noqa: F401  (fixtures)
 from tui.cli.console import DrillInBackground
@@ -60,3 +62,34 @@ async def test_the_drill_ends_while_a_dialog_is_open(
         await app.workers.wait_for_complete()
     assert record.decisions.for_incident(incident.id) == []  # dropped, not half recorded
     assert record.incidents.get_required(incident.id).is_open
+
+
+def test_in_a_real_terminal_the_drill_ends_over_a_half_typed_decision(tmp_path: Path) -> None:
+    """The tester's sequence at 80x24: the decision form open with a reason half typed when
+    the drill ends; the score shows, one Escape closes it, q quits and prints the score."""
+    with drill_console(tmp_path, "false-positive-leader-election", speed=60,
+                       size=(80, 24)) as ic:
+        term = ic.term
+        term.wait_for("Contact K8S", timeout=60)
+        term.press("o")
+        term.wait_for("Open an incident")
+        term.type("Leader election noise")
+        term.press("ctrl+s")
+        term.wait_for("NSI-")
+        term.press("d")
+        term.wait_for("Decision point")
+        term.press("enter", "tab")
+        term.type("the lease renews")
+        term.wait_for("Drill score", timeout=60)
+        term.press("escape")
+        term.wait_for(lambda screen: "Drill score" not in screen, what="the score closed")
+        mark = term.mark()
+        term.press("q")
+        term.wait_for("Quit warroom")
+        term.press("y")
+        assert term.wait_exit(30) == 0
+        printed = term.plain_output(mark)
+    assert "Decision: none recorded (expected false-positive)" in printed
+    with Record.open(ic.run.db) as record:
+        (incident,) = record.incidents.list()
+        assert record.decisions.for_incident(incident.id) == []  # dropped, as the toast said
