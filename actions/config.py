@@ -26,6 +26,7 @@ from actions.strict_input import (
     TABLE,
     choice_problem,
     flag_problem,
+    name_problem,
     number_problem,
     text_problem,
     type_name,
@@ -54,6 +55,9 @@ SYSLOG_FACILITIES = {
 # Keys that would hold a secret in clear: refused with a pointer to *_env / *_file.
 _SECRET_KEYS = ("routing_key", "webhook_url", "password", "token")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Upper bounds for waits: past these a value is a typo (or inf), and a sleep that long
+# overflows asyncio's timers.
+AN_HOUR, A_DAY, A_YEAR_IN_HOURS = 3600.0, 86400.0, 8760.0
 # Textual's key names joined by "+" (ctrl+k, shift+f2, question_mark), several by commas.
 _KEY = r"[A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*"
 _KEYS = re.compile(rf"{_KEY}(?:\s*,\s*{_KEY})*")
@@ -329,6 +333,15 @@ class _Table:
             raise self.fail(key, problem)
         return str(value)
 
+    def name(self, key: str, default: str, kind: str = "namespace") -> str:
+        """A Kubernetes name (a namespace, a Service), refused as the API server would."""
+        value = self._get(key)
+        if value is None:
+            return default
+        if problem := name_problem(value, kind, mapping=TABLE):
+            raise self.fail(key, problem)
+        return str(value)
+
     def optional_string(self, key: str, default: str | None = None) -> str | None:
         """Text where an empty string means "not set"."""
         value = self.string(key, default)
@@ -349,11 +362,13 @@ class _Table:
             raise self.fail(key, problem)
         return bool(value)
 
-    def number(self, key: str, default: float, *, minimum: float, integer: bool = False) -> Any:
+    def number(self, key: str, default: float, *, minimum: float, maximum: float,
+               integer: bool = False) -> Any:
         value: Any = self._get(key)
         if value is None:
             return default
-        if problem := number_problem(value, minimum=minimum, integer=integer, mapping=TABLE):
+        if problem := number_problem(value, minimum=minimum, maximum=maximum, integer=integer,
+                                     mapping=TABLE):
             raise self.fail(key, problem)
         return value
 
@@ -445,7 +460,7 @@ class _Reader:
     def _cluster(self, t: _Table) -> ClusterSettings:
         d = ClusterSettings()
         return ClusterSettings(
-            namespace=t.string("namespace", d.namespace),
+            namespace=t.name("namespace", d.namespace),
             context=t.optional_string("context"),
             kubeconfig=t.path("kubeconfig", None),
         )
@@ -453,7 +468,7 @@ class _Reader:
     def _falco(self, t: _Table) -> FalcoSettings:
         d = FalcoSettings()
         return FalcoSettings(
-            namespace=t.string("namespace", d.namespace),
+            namespace=t.name("namespace", d.namespace),
             selector=t.string("selector", d.selector),
             fallback_selector=t.string("fallback_selector", d.fallback_selector),
         )
@@ -462,9 +477,10 @@ class _Reader:
         d = MeshSettings()
         return MeshSettings(
             provider=t.string("provider", d.provider, choices=MESH_PROVIDERS),
-            istio_namespace=t.string("istio_namespace", d.istio_namespace),
-            linkerd_namespace=t.string("linkerd_namespace", d.linkerd_namespace),
-            interval_seconds=t.number("interval_seconds", d.interval_seconds, minimum=1),
+            istio_namespace=t.name("istio_namespace", d.istio_namespace),
+            linkerd_namespace=t.name("linkerd_namespace", d.linkerd_namespace),
+            interval_seconds=t.number("interval_seconds", d.interval_seconds, minimum=1,
+                                      maximum=A_DAY),
         )
 
     def _policies(self, t: _Table) -> PolicySettings:
@@ -472,13 +488,14 @@ class _Reader:
         value = t.optional_string("desired_state_file")
         return PolicySettings(
             desired_state_file=Path(value) if value else d.desired_state_file,
-            relist_seconds=t.number("relist_seconds", d.relist_seconds, minimum=10, integer=True),
+            relist_seconds=t.number("relist_seconds", d.relist_seconds, minimum=10,
+                                    maximum=A_DAY, integer=True),
         )
 
     def _coredns(self, t: _Table) -> CoreDnsSettings:
         d = CoreDnsSettings()
         return CoreDnsSettings(
-            namespace=t.string("namespace", d.namespace),
+            namespace=t.name("namespace", d.namespace),
             selector=t.string("selector", d.selector),
             # An empty container means the pod's default one, as kubectl logs picks it.
             container=t.string("container", d.container) or None,
@@ -494,10 +511,11 @@ class _Reader:
             _check_url(t, "url", url, ("http", "https"))
         return PrometheusSettings(
             url=url,
-            namespace=t.string("namespace", d.namespace),
-            service=t.string("service", d.service),
-            port=t.number("port", d.port, minimum=1, integer=True),
-            interval_seconds=t.number("interval_seconds", d.interval_seconds, minimum=1),
+            namespace=t.name("namespace", d.namespace),
+            service=t.name("service", d.service, "service"),
+            port=t.number("port", d.port, minimum=1, maximum=65535, integer=True),
+            interval_seconds=t.number("interval_seconds", d.interval_seconds, minimum=1,
+                                      maximum=A_DAY),
         )
 
     def _alerting(self, t: _Table) -> AlertingSettings:
@@ -507,7 +525,8 @@ class _Reader:
             slack=self._optional(t, "slack", self._slack),
             email=self._optional(t, "email", self._email),
             siem=self._optional(t, "siem", self._siem),
-            timeout_seconds=t.number("timeout_seconds", d.timeout_seconds, minimum=0.01),
+            timeout_seconds=t.number("timeout_seconds", d.timeout_seconds, minimum=0.01,
+                                     maximum=AN_HOUR),
             retry=self._section(t, "retry", self._retry, RetrySettings()),
         )
 
@@ -536,9 +555,10 @@ class _Reader:
     def _retry(self, t: _Table) -> RetrySettings:
         d = RetrySettings()
         return RetrySettings(
-            base_seconds=t.number("base_seconds", d.base_seconds, minimum=0.001),
-            max_seconds=t.number("max_seconds", d.max_seconds, minimum=0.001),
-            give_up_after_hours=t.number("give_up_after_hours", d.give_up_after_hours, minimum=0),
+            base_seconds=t.number("base_seconds", d.base_seconds, minimum=0.001, maximum=A_DAY),
+            max_seconds=t.number("max_seconds", d.max_seconds, minimum=0.001, maximum=A_DAY),
+            give_up_after_hours=t.number("give_up_after_hours", d.give_up_after_hours, minimum=0,
+                                         maximum=A_YEAR_IN_HOURS),
         )
 
     def _pagerduty(self, t: _Table) -> PagerDutySettings:
@@ -580,7 +600,8 @@ class _Reader:
             raise t.fail("starttls", "ssl (implicit TLS) and starttls exclude each other")
         return EmailSettings(
             smtp_host=t.string("smtp_host", d.smtp_host),
-            smtp_port=t.number("smtp_port", 465 if ssl else d.smtp_port, minimum=1, integer=True),
+            smtp_port=t.number("smtp_port", 465 if ssl else d.smtp_port, minimum=1, maximum=65535,
+                               integer=True),
             starttls=starttls,
             ssl=ssl,
             username=t.optional_string("username"),

@@ -15,6 +15,8 @@ a secret.
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -62,19 +64,52 @@ def number_problem(
     value: Any,
     *,
     minimum: float | None = None,
+    maximum: float | None = None,
     positive: bool = False,
     integer: bool = False,
     mapping: str = MAPPING,
 ) -> str | None:
-    """A number (a whole one if `integer`), at least `minimum`, above 0 if `positive`."""
+    """A finite number (a whole one if `integer`), at least `minimum`, at most `maximum`,
+    above 0 if `positive`. TOML and YAML both read `inf` and `nan` (and 1e309 overflows to
+    inf): never a count, a port or a wait."""
     wrong_kind = not isinstance(value, int) if integer else not isinstance(value, int | float)
     if isinstance(value, bool) or wrong_kind:
         wanted = "a whole number" if integer else "a number"
         return f"expected {wanted}, got {type_name(value, mapping=mapping)}"
+    if not math.isfinite(value):
+        return f"expected a finite number, got {value}"
     if positive and value <= 0:
         return f"must be greater than 0, got {value}"
     if minimum is not None and value < minimum:
-        return f"must be at least {minimum:g}, got {value}"
+        return f"must be at least {minimum:g}, got {value:g}"
+    if maximum is not None and value > maximum:
+        return f"must be at most {maximum:g}, got {value:g}"
+    return None
+
+
+# Kubernetes names (k8s.io/apimachinery/pkg/util/validation): a namespace is an RFC 1123
+# label (IsDNS1123Label), a Service an RFC 1035 label (IsDNS1035Label); both at most 63.
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+NAME_RULES = {
+    "namespace": (DNS1123_LABEL, "an RFC 1123 label: lower-case letters, digits and '-', "
+                                 "starting and ending with a letter or digit"),
+    "service": (DNS1035_LABEL, "an RFC 1035 label: lower-case letters, digits and '-', "
+                               "starting with a letter and ending with a letter or digit"),
+}
+
+
+def name_problem(value: Any, kind: str, *, mapping: str = MAPPING) -> str | None:
+    """A Kubernetes `kind` name ("namespace", "service") as the API server would accept it.
+
+    The refused name is echoed (shortened, quoted): a name is a short word the user
+    typed, and the message must show what is wrong with it."""
+    if problem := text_problem(value, non_empty=True, mapping=mapping):
+        return problem
+    pattern, rule = NAME_RULES[kind]
+    if len(value) > 63 or not pattern.fullmatch(value):
+        found = repr(value[:63] + ("..." if len(value) > 63 else ""))
+        return f"a {kind} name is {rule}, at most 63 characters; got {found}"
     return None
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 try:
@@ -135,3 +135,20 @@ def _key_order(table: str, columns: tuple[str, ...]) -> tuple[tuple[str, int], .
 
 def link_hash(prev_hash: str, seq: int, content_sha: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{seq}\n{content_sha}".encode("ascii")).hexdigest()
+
+
+def link_hashes(prev_hash: str, first_seq: int, content_shas: Iterable[str]) -> list[str]:
+    """`link_hash` of each entry of a run appended after `prev_hash`, from position `first_seq`.
+
+    The same bytes as `link_hash`, with the call inlined: ingest links a million
+    entries in a row, and the call cost a fifth of the hashing.
+    """
+    sha256 = hashlib.sha256
+    links: list[str] = []
+    append = links.append
+    seq = first_seq
+    for content_sha in content_shas:
+        prev_hash = sha256(f"{prev_hash}\n{seq}\n{content_sha}".encode("ascii")).hexdigest()
+        append(prev_hash)
+        seq += 1
+    return links

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,8 @@ from store.schema import (
     CHAINED_TABLES,
     INT_COLUMNS,
     SCHEMA_VERSION,
+    SQLITE_INT_MAX,
+    SQLITE_INT_MIN,
     TYPED_BLOBS_SINCE,
     UPGRADED_KIND,
     migrate,
@@ -71,28 +74,39 @@ class WriteTransaction:
     ) -> list[int]:
         """Append rows given as tuples in `CHAINED_TABLES[table]` order with their content hashes.
 
-        The hot path for ingest: content hashing happens outside the lock.
+        The hot path for ingest: content hashing happens outside the lock, and
+        here nothing runs per row in Python but the link hash.
         """
-        columns = (*CHAIN_COLUMNS, *CHAINED_TABLES[table])
-        seq, prev = self.head_seq, self.head_hash
-        chained = []
-        link_hash = chain.link_hash
-        stored = to_stored if INT_COLUMNS[table] else None
-        for row, content_sha in zip(values, content_hashes, strict=True):
-            seq += 1
-            prev_for_row = prev
-            prev = link_hash(prev_for_row, seq, content_sha)
-            # An integer beyond SQLite's 64 bits goes in as `bigint:` text (schema.py).
-            chained.append((seq, prev_for_row, prev, *(stored(table, row) if stored else row)))
-        if not chained:
+        if len(values) != len(content_hashes):
+            raise ValueError(f"{len(values)} rows but {len(content_hashes)} content hashes")
+        if not values:
             return []
+        first = self.head_seq + 1
+        links = chain.link_hashes(self.head_hash, first, content_hashes)
+        if not _integers_fit(table, values):
+            # An integer beyond SQLite's 64 bits goes in as `bigint:` text (schema.py).
+            values = [to_stored(table, row) for row in values]
+        # (seq, prev_hash, hash) + the row, each tuple built in C.
+        seqs = range(first, first + len(links))
+        chain_parts = zip(seqs, [self.head_hash, *links[:-1]], links, strict=True)
+        chained = list(map(tuple.__add__, chain_parts, values))
+        columns = (*CHAIN_COLUMNS, *CHAINED_TABLES[table])
         placeholders = ", ".join("?" * len(columns))
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
         self.conn.executemany(sql, chained)
-        self.head_seq, self.head_hash = seq, prev
+        self.head_seq, self.head_hash = first + len(links) - 1, links[-1]
         # Under the write lock with no deletes, SQLite gives consecutive rowids.
         last_id = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         return list(range(last_id - len(chained) + 1, last_id + 1))
+
+
+def _integers_fit(table: str, values: Sequence[tuple[Any, ...]]) -> bool:
+    """Whether every integer of the table's integer columns fits SQLite's 64 bits."""
+    for index in INT_COLUMNS[table]:
+        column = [value for value in map(itemgetter(index), values) if type(value) is int]
+        if column and (min(column) < SQLITE_INT_MIN or max(column) > SQLITE_INT_MAX):
+            return False
+    return True
 
 
 # SQLite's result codes for a write the disk refused (sqlite3.h).

@@ -210,10 +210,10 @@ def test_alerting_fails_on_a_given_up_or_late_notification(record: Record, clock
     clock.advance(minutes=4)
     late = alerting_working(record, CHANNELS, now=clock(), since=since)
     assert late.state == "not-verified"
-    assert "pagerduty opened (1 attempts: HTTP 503 from events.pagerduty.com)" in late.evidence
+    assert "pagerduty opened (1 attempt: HTTP 503 from events.pagerduty.com)" in late.evidence
     record.outbox.mark_failed(stuck, "HTTP 400 invalid routing key", retry_at=None, give_up=True)
     gave_up = alerting_working(record, CHANNELS, now=clock(), since=since)
-    assert gave_up.evidence.startswith("1 notifications given up")
+    assert gave_up.evidence.startswith("1 notification given up")
 
 
 async def test_the_runner_stamps_the_time_and_says_unknown_without_a_cluster(

@@ -195,7 +195,7 @@ async def test_the_desired_policies_applied_as_written_are_verified(
     desired = desired_file(tmp_path, drill_server)
     verdict = await policies_applied(cluster, NS, desired)
     assert verdict.state == "verified"
-    assert verdict.evidence == f"1 of 1 policies of {desired} applied as written"
+    assert verdict.evidence == f"1 of 1 policy of {desired} applied as written"
     drill_server.state.create(yaml.safe_load(RUNBOOK_ISOLATION_POLICY))
     isolated = await policies_applied(cluster, NS, desired)
     assert isolated.state == "verified"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -223,3 +225,33 @@ def test_the_sources_places_and_intervals_are_read_and_checked(tmp_path: Path) -
     ):
         with pytest.raises(ConfigError, match=re.escape(problem)):
             load_settings(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("[prometheus]\nport = 99999\n", "prometheus.port: must be at most 65535, got 99999"),
+    ("[prometheus]\nport = 0\n", "prometheus.port: must be at least 1, got 0"),
+    ('[cluster]\nnamespace = "Bad NS!"\n',
+     "cluster.namespace: a namespace name is an RFC 1123 label: lower-case letters, digits "
+     "and '-', starting and ending with a letter or digit, at most 63 characters; "
+     "got 'Bad NS!'"),
+    ('[cluster]\nnamespace = ""\n', "cluster.namespace: expected non-empty text"),
+    ('[coredns]\nnamespace = "' + "a" * 64 + '"\n', "coredns.namespace: a namespace name is"),
+    ('[prometheus]\nservice = "9prometheus"\n',
+     "prometheus.service: a service name is an RFC 1035 label"),
+    ("[alerting.retry]\nbase_seconds = 1e309\n",
+     "alerting.retry.base_seconds: expected a finite number, got inf"),
+    ("[alerting.retry]\nmax_seconds = nan\n",
+     "alerting.retry.max_seconds: expected a finite number, got nan"),
+    ("[mesh]\ninterval_seconds = inf\n", "mesh.interval_seconds: expected a finite number"),
+    ("[policies]\nrelist_seconds = 100000000000000000\n",
+     "policies.relist_seconds: must be at most 86400"),
+    ("[alerting]\ntimeout_seconds = 1e12\n", "alerting.timeout_seconds: must be at most 3600"),
+])
+def test_odd_values_are_refused_naming_the_file_the_key_and_what_is_allowed(
+    record_path: Path, tmp_path: Path, text: str, said: str
+) -> None:
+    path = write(tmp_path, text)
+    done = subprocess.run([sys.executable, "-m", "tui.cli", "--config", str(path), "incidents"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.startswith(f"warroom incidents: {path}: {said}"), done.stderr

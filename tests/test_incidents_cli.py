@@ -263,3 +263,29 @@ def test_closing_tells_the_channels_it_is_resolved(
     assert code == 0
     assert [d["event"] for d in json.loads(out)["notifications"]["delivered"]] == ["resolved"]
     assert len(slack_receiver.received) == 2
+
+
+@pytest.mark.parametrize("argv", [
+    ("--config", "{config}", "incidents"),
+    ("incidents", "--config", "{config}"),
+    ("incidents", "show", "NSI-2026-03-14-001", "--config", "{config}"),
+    ("--config", "{config}", "metrics"),
+    ("verify", "--config", "{config}"),
+])
+def test_every_command_reads_the_configuration_the_same_way(
+    record_path: Path, tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    """`warroom incidents` went on as if --config named nothing (and refused it after the
+    command) while `act`, `status` and `notify` refused a file they could not use."""
+    missing = tmp_path / "missing.toml"
+    result = warroom(*(arg.format(config=missing) for arg in argv))
+    assert result.returncode == 2, result.stdout
+    assert f"{missing}: no such configuration file" in result.stderr
+
+
+def test_a_good_configuration_after_the_command_is_read(record_path: Path, tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('[cluster]\nnamespace = "payments"\n')
+    listing = warroom("incidents", "--config", str(good), "--json")
+    assert listing.returncode == 0, listing.stderr
+    assert json.loads(listing.stdout)["incidents"] == []

@@ -385,12 +385,14 @@ def test_a_full_disk_during_ingest_says_how_much_was_recorded(
     import subprocess
     import sys
 
-    lines = [falco(f"alert {n}", evt=n) for n in range(30_000)]
+    # Ingest commits a block of about 4 MiB of lines at a time (about 10 MB of record):
+    # 12 MB of lines is three commits, and the limit below lets the first through.
+    lines = [falco(f"alert {n}", evt=n) for n in range(60_000)]
     source = tmp_path / "falco.jsonl"
     source.write_text("\n".join(lines) + "\n")
     Record.open(record_path).close()
     # The file may grow to this many bytes, no more: SQLite meets "disk full" on the way.
-    limit = record_path.stat().st_size + 6 * 1024 * 1024
+    limit = record_path.stat().st_size + 12 * 1024 * 1024
     script = (
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"

@@ -178,7 +178,7 @@ def test_header_block_is_filled_from_the_record(record: Record, story: str) -> N
         "**Duration**: 1h 00m 10s  ",
         "**Affected Services**: payment (isolate); 203.0.113.9 (block-ip); payment-sa (rotate-sa); "
         "pods in alerts: voicehive/payment-7d9f-abcde (3 alerts), "
-        "voicehive/api-gateway-1 (1 alerts)",
+        "voicehive/api-gateway-1 (1 alert)",
         "",
     ]
 

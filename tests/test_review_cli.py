@@ -10,6 +10,8 @@ import pytest
 
 from store import Record
 from tests.plugins.record import FrozenClock
+from tests.plugins.terminal import terminal, warroom_argv
+from tui.widgets.phase_bar import LONG_TITLES_WIDTH
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,3 +63,29 @@ def test_an_unknown_incident_fails_with_its_name(incident: str) -> None:
     done = warroom("review", "NSI-1999-01-01-001", "--at", "+5m")
     assert done.returncode == 1
     assert "no incident NSI-1999-01-01-001" in done.stderr
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_review_says_it_is_loading_then_the_truth_at_each_moment(
+    incident: str, size: tuple[int, int]
+) -> None:
+    """The review console said "no incident: o opens one" while it read the record, drew the
+    phase bar's long titles cut into each other at 80 columns, and `g -5m` showed the
+    incident as if it had existed before it was opened."""
+    with terminal(warroom_argv("review", incident), size=size) as console:
+        console.wait_for(f"{incident} P1", what="the incident in the header")
+        before = console.plain_output()
+        assert "no incident" not in before
+        assert "opens one" not in before
+        if size[0] < LONG_TITLES_WIDTH:
+            assert "Detection & Analysis" not in before
+        console.press("g")
+        console.wait_for("Go to")
+        console.type("-5m")
+        console.press("enter")
+        screen = console.wait_for(f"{incident} not opened yet", what="the moment before it")
+        assert f"{incident} P1" not in screen
+        console.press("G")
+        console.wait_for(f"{incident} P1", what="the end of the recording")
+        console.press("q")
+        assert console.wait_exit() == 0

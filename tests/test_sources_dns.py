@@ -174,7 +174,7 @@ async def test_coredns_logs_followed_and_a_tunnel_recorded_as_a_p0_alert_with_ev
     running = RunningSource(source.run)
     await eventually(lambda: any(h.state == "connected" for h in running.health("dns")))
     connected = next(h for h in running.health("dns") if h.state == "connected")
-    assert connected.detail == ("following 1 pods matching k8s-app=kube-dns in kube-system: "
+    assert connected.detail == ("following 1 pod matching k8s-app=kube-dns in kube-system: "
                                 "coredns-6d4b75cb6d-z9x8c" + NO_QUERIES)
     for q in tunnel_queries(12, START):
         moment = datetime.fromtimestamp((q.time_ns or 0) / NS, tz=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actions.drill.clock import ManualClock
 from actions.drill.server import PROMETHEUS_PROXY_PATH, DrillServerThread
 from actions.kube.cluster import Cluster
 from actions.sources.batches import AlertBatch
@@ -14,8 +15,10 @@ from actions.sources.traffic import (
     PrometheusClient,
     TrafficMonitor,
     TrafficSample,
+    received_by_route,
 )
 from store import Record
+from tests.plugins.drill_scenarios import DrillFactory
 from tests.sources_helpers import RunningSource, eventually
 
 
@@ -91,3 +94,41 @@ async def test_direct_url_and_prometheus_errors(drill_server: DrillServerThread,
     await eventually(lambda: bool(proxied.health("traffic")))
     await proxied.stop()
     assert proxied.health("traffic")[0].state == "absent"
+
+
+class DrillPrometheus:
+    """The drill's simulated Prometheus, asked at the drill clock's now."""
+
+    def __init__(self, engine: Any, at: float) -> None:
+        self.engine, self.at = engine, at
+        self.where = "the drill's Prometheus"
+
+    async def query(self, promql: str) -> Any:
+        return self.engine.metrics(promql, self.at)
+
+
+async def test_traffic_leaving_the_mesh_is_named_by_its_source_not_unknown(
+    drill_factory: DrillFactory, manual_clock: ManualClock
+) -> None:
+    """Istio labels TCP traffic to no workload it knows (PassthroughCluster) with `unknown`
+    for every destination label: the Mesh pane's row read "unknown/unknown"."""
+    drill = await drill_factory("dns-exfiltration", clock=manual_clock, speed=1)
+    await drill.play()
+    prometheus = DrillPrometheus(drill.engine, manual_clock.now().timestamp())
+    sample = await TrafficMonitor(prometheus).sample()  # type: ignore[arg-type]
+    assert sample.received_bytes
+    assert not any("unknown" in key for key in sample.received_bytes), sample.received_bytes
+    assert "voicehive/orchestrator \N{RIGHTWARDS ARROW} outside the mesh" in sample.received_bytes
+
+
+def test_a_route_both_sidecars_report_is_counted_once() -> None:
+    def series(reporter: str, value: str) -> dict[str, Any]:
+        return {"metric": {"reporter": reporter, "source_workload": "api-gateway",
+                           "source_workload_namespace": "voicehive",
+                           "destination_workload": "orchestrator",
+                           "destination_workload_namespace": "voicehive",
+                           "destination_service_name": "orchestrator"},
+                "value": [1, value]}
+    data = {"resultType": "vector", "result": [series("source", "100"),
+                                               series("destination", "98")]}
+    assert received_by_route(data) == {"voicehive/orchestrator": 98.0}

@@ -8,8 +8,9 @@ from typing import Any
 from textual.widgets import DataTable
 
 from actions.kube.cluster import ClusterOptions, connect
+from actions.policy.selectors import selector_text
 from tests.plugins.tui import AppFactory
-from tui.views.cluster_views import mtls_rows, policy_rows, selector_text
+from tui.views.cluster_views import mtls_rows, policy_rows
 from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.policy_pane import PolicyPane
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual.widgets import Static
+
 from actions.kube.cluster import ClusterOptions, connect
 from actions.runbook.model import ActionRequest
 from actions.runbook.pipeline import RunbookActions
@@ -118,6 +120,40 @@ def test_a_capture_with_a_denied_read_may_be_confirmed_and_an_isolate_may_not() 
     assert ConfirmRequest.from_preview(preview("capture")).blocked is None
     assert ConfirmRequest.from_preview(preview("isolate")).blocked == (
         "not allowed to get services/proxy in monitoring")
+
+
+async def test_every_preview_shows_what_is_sent_as_yaml_and_selectors_as_kubectl_does(
+    make_app: AppFactory, record: Record, drill_kubeconfig: Path
+) -> None:
+    """rotate-sa deletes Secrets: the preview showed `null` for the body; block-ip's note showed
+    the policy's selector as a Python dict. A reader expects YAML and `app=orchestrator`."""
+    incident = record.incidents.open("Beacon from orchestrator", severity="P1", drill=True)
+    cluster = await connect(ClusterOptions(kubeconfig=str(drill_kubeconfig)))
+    try:
+        actions = RunbookActions(record, cluster, actor="ic")
+        previews = [
+            await actions.preview(ActionRequest(action, target=target, namespace="voicehive",
+                                                incident_id=incident.id))
+            for action, target in (("rotate-sa", "orchestrator"), ("block-ip", "203.0.113.66"))
+        ]
+    finally:
+        await cluster.close()
+    app = make_app()
+    shown: list[str] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        for preview in previews:
+            app.push_screen(ConfirmAction(ConfirmRequest.from_preview(preview)))
+            await pilot.pause()
+            shown.append("\n".join(str(static.render()) for static in app.screen.query(Static)))
+            await pilot.press("n")
+            await pilot.pause()
+    rotate, block = shown
+    assert "null" not in rotate
+    assert "kind: DeleteOptions\napiVersion: v1\npreconditions:\n  uid: " in rotate
+    assert "- op: add\n  path: /spec/egress/0/to/0/ipBlock/except/-" in block
+    assert "selects pods by app=orchestrator: only those pods lose 203.0.113.66/32" in block
+    assert "{'" not in block
 
 
 async def test_page_keys_scroll_a_long_preview_while_a_button_has_focus(

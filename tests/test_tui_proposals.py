@@ -24,6 +24,8 @@ from actions.sources.detection import (
     IncidentDetector,
     IncidentProposal,
 )
+from actions.sources.dns_detector import DnsDetection
+from actions.sources.dns_follower import detection_alert
 from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory, alert_line, parsed, until
 from tui.dialogs.proposal import ProposalScreen
@@ -185,3 +187,28 @@ async def test_review_mode_refuses_the_proposal_key(
         messages = [n.message for n in app._notifications]
     assert app.services.readonly_reason in messages
     assert len(record.incidents.list()) == 1
+
+
+async def test_a_dns_detection_names_the_coredns_pod_it_read_not_a_node(
+    make_app: AppFactory, record: Record, sources_record: Record
+) -> None:
+    """The DNS detector's alerts carry the CoreDNS pod whose log it read where Falco puts the
+    node: the proposal labelled `coredns-...` as the "Node"."""
+    coredns = "coredns-5d78c9869d-x2x7c"
+    time_ns = int(FIRST_ALERT.timestamp()) * 1_000_000_000
+    detection = DnsDetection("exfil.example", "10.42.1.17", ("long-labels",), time_ns, None,
+                             40, ("aGVsbG8.exfil.example",))
+    alert = detection_alert(detection, coredns)
+    classification = Classifier.load().classify(alert)
+    assert classification.severity == "P0"
+    batch = AlertBatch([RecordedAlert(coredns, alert, classification, True)], [], FIRST_ALERT, 0)
+    app = make_app(source=DetectingSource(sources_record, batch))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: proposed(app) is not None, "the proposal")
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: isinstance(app.screen, ProposalScreen), "the proposal modal")
+        names = [str(label.render()) for label in app.screen.query(".proposal-name")]
+        values = [str(label.render()) for label in app.screen.query(".proposal-value")]
+    facts = dict(zip(names, values, strict=True))
+    assert "Node" not in facts
+    assert facts["CoreDNS pod"] == coredns

@@ -17,6 +17,10 @@ fixed, adapt one it broke.
 - `default_css(widget)`: a widget class's default styles, to load them ahead of time.
 - `composed(widget)`: a widget's children built as its own compose builds them.
 - `withdraw_toast(app, toast)`: take one toast down before its timeout.
+- `markdown_bullet()`: a Markdown list's bullet, to load its styles ahead of time.
+- `tabs_underline()`: the Tabs' underline, likewise (the checklist's phase tabs).
+- `StyledOnce` (Screen): a screen is styled once as it opens, not again on its first resume.
+- `NoSameSizeReflow` (Screen, part of StyledOnce): opening a dialog lays the war room out once.
 - `close_dialog(screen)`: close a dialog with no answer, even one whose waiter is gone.
 """
 
@@ -36,6 +40,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.notifications import Notification
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import DataTable
 
@@ -66,13 +71,22 @@ INTERNALS: tuple[tuple[str, str, str], ...] = (
     ("textual.message_pump:MessagePump", "_context", "composed"),
     ("textual.app:App", "_notifications", "withdraw_toast"),
     ("textual.screen:Screen", "_on_screen_resume", "StyledOnce"),
+    ("textual.screen:Screen", "_on_resize", "NoSameSizeReflow"),
+    ("textual.screen:Screen", "_compositor", "NoSameSizeReflow"),
+    ("textual._compositor:Compositor", "size", "NoSameSizeReflow"),
+    ("textual.app:App", "_background_screens", "NoSameSizeReflow"),
     ("textual.app:App", "_unnotify", "withdraw_toast"),
+    ("textual.widgets._markdown", "MarkdownBullet", "markdown_bullet"),
+    ("textual.widgets._tabs", "Underline", "tabs_underline"),
     ("textual.screen:Screen", "_result_callbacks", "close_dialog"),
 )
 
 MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
 KEY_HOLD = 1.0  # the longest a key waits for the one before it (see KeysOneAtATime)
-KEY_POLL = 0.002
+# The longest a key waits for a dialog the key before it opens: a first opening on a busy
+# machine took over a second, and a key let go earlier lands behind the dialog.
+DIALOG_HOLD = 5.0
+KEY_POLL = 0.005  # how often held keys look whether they may go
 
 
 class FirstFrameWhole(App[Any]):
@@ -121,13 +135,19 @@ class FirstFrameWhole(App[Any]):
 class KeysOneAtATime(App[Any]):
     """A key waits until the one before it is through and the dialog it started is up.
 
-    A terminal hands keys over faster than a dialog opens: `q` then `y`, `k` then `esc`.
-    Textual forwards each key to the focused widget's queue and runs the bindings once the
-    key has bubbled back up to the app; an action's worker pushes its dialog a step later.
-    Delivered at once, `y` reached the war room before `q` asked its question (measured in
-    a real terminal: tests/test_tui_robust.py types such pairs). So a key waits (KEY_HOLD at
-    most, then goes as it would have) until the key before it has bubbled through or was
-    taken, and the dialog an "action" worker it started is up.
+    A terminal hands keys over faster than a dialog opens: `q` then `y`, `k` then `esc`,
+    `b` then a tab and an address (tmux send-keys, a paste). Textual forwards each key to
+    the focused widget's queue and runs the bindings once the key has bubbled back up to
+    the app; an action's worker pushes its dialog a step later, and the dialog focuses its
+    first field a step after that. Delivered at once, `y` reached the war room before `q`
+    asked its question, and the keys after `b` were lost behind the opening form (measured
+    in a real terminal: tests/test_tui_robust.py, tests/test_tui_key_burst.py).
+
+    So the keys after one still on its way are held, in order, without holding up the app
+    (which must run that key's bindings, push the dialog, mount and focus it), and given
+    back one at a time: each once the key before it is through (KEY_HOLD at most) and the
+    dialog an "action" worker it started is pushed, mounted and focused (DIALOG_HOLD at
+    most); past those it goes as it would have.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -135,13 +155,21 @@ class KeysOneAtATime(App[Any]):
         self._key_in_flight: events.Key | None = None  # delivered, not through yet
         self._key_sent_at = 0.0  # time.monotonic() when the last key was delivered
         self._last_push = 0.0  # time.monotonic() when the last screen was pushed
+        self._pushed: Screen[Any] | None = None  # the screen pushed then
+        self._held_keys: list[events.Key] = []  # arrived while one was on its way, in order
+        self._held_since = 0.0  # when the first held key started waiting
+        self._given_back: events.Key | None = None  # the held key now posted again
+        self._release_timer: Timer | None = None
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
             if not self.screen_stack:  # typed while the console closes: nothing takes it
                 return
-            await self._after_previous_key()
-            if not self.screen_stack:
+            given_back = event is self._given_back
+            if given_back:
+                self._given_back = None
+            elif self._held_keys or self._waiting_reason() is not None:
+                self._hold(event)
                 return
             self._key_in_flight = event
             self._key_sent_at = time.monotonic()
@@ -161,17 +189,42 @@ class KeysOneAtATime(App[Any]):
             if event is self._key_in_flight:
                 self._key_in_flight = None
 
-    async def _after_previous_key(self) -> None:
-        deadline = time.monotonic() + KEY_HOLD
-        while time.monotonic() < deadline:
-            previous = self._key_in_flight
-            if previous is not None and not previous._stop_propagation:
-                await asyncio.sleep(KEY_POLL)  # still on its way through the widgets
-            elif self._dialog_coming():
-                await asyncio.sleep(KEY_POLL)  # its worker is about to push a dialog
-            else:
-                break
-        self._key_in_flight = None
+    def _waiting_reason(self) -> float | None:
+        """How long a key may wait for what it waits for now, or None to go at once."""
+        previous = self._key_in_flight
+        if previous is not None and not previous._stop_propagation:
+            return KEY_HOLD  # still on its way through the widgets
+        if self._dialog_coming() or self._dialog_opening():
+            return DIALOG_HOLD  # a dialog is about to take the keys
+        return None
+
+    def _hold(self, event: events.Key) -> None:
+        if not self._held_keys:
+            self._held_since = time.monotonic()
+        self._held_keys.append(event)
+        if self._release_timer is None:
+            self._release_timer = self.set_interval(KEY_POLL, self._give_one_back,
+                                                    name="held-keys")
+
+    def _give_one_back(self) -> None:
+        """The first held key goes again once nothing holds it (or it waited long enough)."""
+        if not self._held_keys or not self.screen_stack:
+            self._held_keys.clear()
+            if self._release_timer is not None:
+                self._release_timer.stop()
+                self._release_timer = None
+            return
+        if self._given_back is not None:
+            return  # the one given back is still in the queue
+        limit = self._waiting_reason()
+        now = time.monotonic()
+        if limit is not None and now - self._held_since < limit:
+            return
+        key = self._held_keys.pop(0)
+        self._held_since = now
+        self._key_in_flight = None  # past its wait: the next goes as it would have
+        self._given_back = events.Key(key.key, key.character)
+        self.post_message(self._given_back)
 
     def _dialog_coming(self) -> bool:
         """Whether an "action" worker the last key started has not pushed its dialog yet."""
@@ -183,9 +236,24 @@ class KeysOneAtATime(App[Any]):
             for worker in self.workers
         )
 
+    def _dialog_opening(self) -> bool:
+        """Whether the screen pushed last is still mounting or has not focused its field yet:
+        a key delivered then reached no widget, and was lost (or bound on the screen)."""
+        if time.monotonic() - self._last_push > DIALOG_HOLD or not self.screen_stack:
+            return False
+        screen = self.screen
+        if screen is not self._pushed:  # closed already, or another screen on top
+            return False
+        if not screen.is_mounted:
+            return True
+        return (screen.focused is None and screen.AUTO_FOCUS is not None
+                and bool(screen.focus_chain))
+
     def push_screen(self, *args: Any, **kwargs: Any) -> Any:
         self._last_push = time.monotonic()
-        return super().push_screen(*args, **kwargs)
+        pushed = super().push_screen(*args, **kwargs)
+        self._pushed = self.screen_stack[-1] if self.screen_stack else None
+        return pushed
 
 
 class ClosedScreensWaitForMount(App[Any]):
@@ -276,7 +344,7 @@ def bindings_for_key(node: DOMNode, key: str) -> tuple[Binding, ...]:
     return tuple(node._bindings.key_to_bindings.get(key, ()))
 
 
-def default_css(widget: Widget) -> list[tuple[Any, str, int, str]]:
+def default_css(widget: DOMNode) -> list[tuple[Any, str, int, str]]:
     """A widget class's default styles as Textual adds them on its first mount
     (read_from, css, tie_breaker, scope), to add them ahead of time (tui/warmup.py:
     a dialog's first opening otherwise re-parses the stylesheet, bench/dialogs.py)."""
@@ -295,6 +363,24 @@ def composed(widget: Widget) -> list[Widget]:
         return list(widget.compose())
 
 
+def markdown_bullet() -> Widget:
+    """The bullet a Markdown list item shows, a class Textual keeps private: its styles are
+    loaded ahead of time with the other Markdown blocks' (tui/warmup.py; the report's first
+    opening otherwise re-parsed the stylesheet for it, tests/test_tui_warmup.py)."""
+    from textual.widgets._markdown import MarkdownBullet
+
+    return MarkdownBullet()
+
+
+def tabs_underline() -> Widget:
+    """The bar under the active tab, a class Textual keeps private: its styles are loaded
+    ahead of time (tui/warmup.py) for the checklist's phase tabs, the first Tabs a console
+    mounts at full size (tests/test_tui_warmup.py)."""
+    from textual.widgets._tabs import Underline
+
+    return Underline()
+
+
 def withdraw_toast(app: App[Any], toast: Notification) -> None:
     """Take `toast` down now, if it is still up.
 
@@ -306,7 +392,33 @@ def withdraw_toast(app: App[Any], toast: Notification) -> None:
         app._unnotify(toast)
 
 
-class StyledOnce:
+class NoSameSizeReflow:
+    """Mixin, listed before Textual's Screen: a Resize to the size already laid out does nothing.
+
+    A pushed screen's first layout sends the screen itself a Resize, and Textual's
+    `Screen._on_resize` lays out again the screen and every screen shown under it (the war
+    room, whole) at that same size: about a tenth of the event loop's CPU in a dialog's
+    opening (bench/dialogs.py: the profile's `Screen._on_resize`, 10-18 % of each
+    opening). Skipped when the screen and those under it are already laid out at the size
+    (and no breakpoint class could follow from it); a terminal's resize goes on as Textual
+    does it. The screen's own Resize handlers (`@on(Resize)`, more derived) still run.
+    tests/test_tui_no_same_size_reflow.py fails if an upgrade changes what it relies on.
+    """
+
+    async def _on_resize(self, event: events.Resize) -> None:
+        screen: Any = self
+        app = screen.app
+        if (
+            screen._compositor.size == event.size
+            and all(under._compositor.size == event.size for under in app._background_screens)
+            and not (screen.HORIZONTAL_BREAKPOINTS or app.HORIZONTAL_BREAKPOINTS)
+            and not (screen.VERTICAL_BREAKPOINTS or app.VERTICAL_BREAKPOINTS)
+        ):
+            event.stop()
+            event.prevent_default()  # Textual's Screen._on_resize, next down the MRO
+
+
+class StyledOnce(NoSameSizeReflow):
     """Mixin, listed before Textual's Screen: a screen is styled once, as its widgets mount.
 
     Textual styles each widget as it mounts, then restyles the whole screen again on its
@@ -315,6 +427,7 @@ class StyledOnce:
     159-165 ms without, 2026-12-07). Textual runs each class's `_on_screen_resume` down
     the MRO, this one first; later resumes still restyle (classes may have changed while
     covered). tests/test_tui_styled_once.py fails if an upgrade changes what it relies on.
+    Through `NoSameSizeReflow`, the screen under it is not laid out again either.
     """
 
     _resumed_before = False

@@ -32,6 +32,7 @@ from actions.sources.mesh import (
     peer_authentication,
     pod_mesh_state,
 )
+from store.wording import counted, noun_of
 
 DEPLOYMENT = Kind("apps/v1", "Deployment", "deployments")
 AMBIENT_LABEL = "istio.io/dataplane-mode"
@@ -111,16 +112,17 @@ async def services_healthy(cluster: Cluster, namespace: str | None = None) -> Ve
     ]
     parts = []
     if sick:
-        parts.append(f"{len(sick)} of {len(running)} pods not Ready: {named(sick)}")
+        parts.append(f"{len(sick)} of {counted(len(running), 'pod')} not Ready: {named(sick)}")
     if short:
-        parts.append(f"{len(short)} of {len(deployments or [])} deployments short: {named(short)}")
+        deployed = counted(len(deployments or []), "deployment")
+        parts.append(f"{len(short)} of {deployed} short: {named(short)}")
     if parts:
         return not_verified("; ".join(parts + ([deployment_note] if deployment_note else [])))
     if not running:
         return not_verified(f"no running pods in namespace {ns}")
-    seen = f"{len(running)} of {len(running)} pods Ready in {ns}"
+    seen = f"{len(running)} of {counted(len(running), 'pod')} Ready in {ns}"
     if deployments is not None:
-        seen += f"; {len(deployments)} of {len(deployments)} deployments available"
+        seen += f"; {len(deployments)} of {counted(len(deployments), 'deployment')} available"
     return verified(f"{seen}; {deployment_note}" if deployment_note else seen)
 
 
@@ -194,15 +196,16 @@ async def _istio_mtls(cluster: Cluster, ns: str, pods: list[dict[str, Any]]) -> 
     outside = [] if ambient else [s.name for s in states if not s.injected]
     if outside:
         problems.append(
-            f"{len(outside)} of {len(states)} pods without the {ISTIO_PROXY} "
+            f"{len(outside)} of {counted(len(states), 'pod')} without the {ISTIO_PROXY} "
             f"sidecar: {named(outside)}"
         )
     if problems:
         return not_verified("; ".join(problems))
     pods_seen = (
-        f"namespace {ns} is in ambient mode ({len(states)} pods)"
+        f"namespace {ns} is in ambient mode ({counted(len(states), 'pod')})"
         if ambient
-        else f"{len(states)} of {len(states)} pods have the {ISTIO_PROXY} sidecar"
+        else f"{len(states)} of {counted(len(states), 'pod')} {noun_of(len(states), 'has')} "
+        f"the {ISTIO_PROXY} sidecar"
     )
     return verified(
         f"Istio mTLS STRICT for {ns} ({source}); no PERMISSIVE or DISABLE exception; {pods_seen}"
@@ -227,7 +230,8 @@ async def _linkerd_mtls(cluster: Cluster, ns: str, pods: list[dict[str, Any]]) -
     problems = []
     if outside:
         problems.append(
-            f"{len(outside)} of {len(pods)} pods without the {LINKERD_PROXY}: {named(outside)}"
+            f"{len(outside)} of {counted(len(pods), 'pod')} without the {LINKERD_PROXY}: "
+            f"{named(outside)}"
         )
     if plaintext:
         problems.append(f"inbound policy accepts plaintext for {named(plaintext)}")
@@ -235,12 +239,13 @@ async def _linkerd_mtls(cluster: Cluster, ns: str, pods: list[dict[str, Any]]) -
         return not_verified("; ".join(problems))
     if unset:
         return unknown(
-            f"{len(pods)} of {len(pods)} pods are meshed (mTLS between meshed pods), but "
+            f"{len(pods)} of {counted(len(pods), 'pod')} {noun_of(len(pods), 'is')} meshed "
+            "(mTLS between meshed pods), but "
             f"{LINKERD_INBOUND_POLICY} is not set on {ns} or {named(unset)}: the cluster-wide "
             "default decides whether plaintext is accepted, and the API does not show it"
         )
     return verified(
-        f"Linkerd: {len(pods)} of {len(pods)} pods meshed; inbound policy "
+        f"Linkerd: {len(pods)} of {counted(len(pods), 'pod')} meshed; inbound policy "
         f"{namespace_policy or 'set per pod'} refuses plaintext"
     )
 
@@ -289,5 +294,6 @@ async def policies_applied(
     note = f"emergency policies still applied: {named(emergency)}" if emergency else ""
     if problems:
         return not_verified("; ".join(problems + ([note] if note else [])))
-    seen = f"{len(desired)} of {len(desired)} policies of {desired_file} applied as written"
+    seen = (f"{len(desired)} of {counted(len(desired), 'policy')} of {desired_file} "
+            "applied as written")
     return verified(f"{seen}; {note}" if note else seen)

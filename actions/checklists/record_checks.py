@@ -15,6 +15,7 @@ from actions.checklists.verdict import Verdict, named, not_verified, unknown, ve
 from actions.config import AlertingSettings
 from store import Record, iso
 from store.outbox import OutboxItem
+from store.wording import counted
 
 SUSPICIOUS = ("P0", "P1")
 SUSPICIOUS_MINUTES = 15  # the runbook's Detection & Analysis window
@@ -117,7 +118,7 @@ def configured_channels(alerting: AlertingSettings) -> list[str]:
 
 def _late(item: OutboxItem) -> str:
     error = f": {item.last_error[:MAX_ERROR_CHARS]}" if item.last_error else ""
-    return f"{item.channel} {item.event} ({item.attempts} attempts{error})"
+    return f"{item.channel} {item.event} ({counted(item.attempts, 'attempt')}{error})"
 
 
 def alerting_working(
@@ -145,7 +146,7 @@ def alerting_working(
     late = [_late(i) for i in items if i.status == "queued" and now - i.created_at > grace]
     problems = []
     if failed:
-        problems.append(f"{len(failed)} notifications given up: {named(failed, 3)}")
+        problems.append(f"{counted(len(failed), 'notification')} given up: {named(failed, 3)}")
     if late:
         minutes = int(grace.total_seconds() // 60)
         problems.append(f"{len(late)} undelivered after {minutes} min: {named(late, 3)}")
@@ -154,7 +155,7 @@ def alerting_working(
     delivered = sum(1 for i in items if i.status == "delivered")
     pending = len(items) - delivered
     seen = (
-        f"{delivered} of {len(items)} notifications since {_clock(since)} delivered "
+        f"{delivered} of {counted(len(items), 'notification')} since {_clock(since)} delivered "
         f"({', '.join(sorted({i.channel for i in items}))}); none failed or late"
     )
     return verified(f"{seen}; {pending} still within their first minutes" if pending else seen)

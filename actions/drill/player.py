@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from actions.drill import drill_events as ev
 from actions.drill.clock import DrillClock
 from actions.drill.drill_events import DrillEvent
+from store.wording import counted
 
 if TYPE_CHECKING:  # only named here: `warroom drill` checks --speed without importing them
     from actions.drill.scenario import Inject, Scenario
@@ -252,7 +253,7 @@ class ScenarioPlayer:
             self._event(
                 ev.START,
                 f"drill {self.scenario.name} starts: {self.scenario.title} "
-                f"({len(self._queue)} injects over {self.scenario.length:g} s, "
+                f"({counted(len(self._queue), 'inject')} over {self.scenario.length:g} s, "
                 f"speed x{self._speed:g})",
             )
         )

@@ -38,12 +38,30 @@ def canonical_priority(priority: str) -> str | None:
     return None if rank is None else PRIORITIES[rank]
 
 
-@dataclass(frozen=True, slots=True)
+def reported_by(source: str | None, hostname: str | None) -> tuple[str, str]:
+    """(heading, value) naming where an alert was seen, as a reader needs it: Falco's
+    `hostname` is the node its pod runs on, but warroom's DNS detector puts there the
+    CoreDNS pod whose query log it read (or "hubble" for Hubble's flows), and its
+    Prometheus checks leave it empty."""
+    if source == "warroom-dns":
+        if hostname == "hubble":
+            return "Seen in", "Hubble's DNS flows"
+        return "CoreDNS pod", hostname or "unknown"
+    if source == "warroom-traffic":
+        return "Seen in", "Prometheus' mesh metrics"
+    return "Node", hostname or "unknown"
+
+
+@dataclass(slots=True)
 class FalcoAlert:
     """One Falco alert, as Falco wrote it, with what the parser had to tolerate.
 
     Values are kept as given: nothing here has been sanitised for display, so
     every string may carry attacker-controlled text (control characters, markup).
+
+    Never changed once built (threads share alerts), but not `frozen`: a frozen
+    dataclass sets each field through `object.__setattr__`, which made building
+    one cost 5 us, more than decoding its JSON line (bench/parse.py).
     """
 
     time: str
@@ -74,22 +92,8 @@ class FalcoAlert:
 
     @property
     def dedupe_key(self) -> str:
-        """A key that is the same every time the same alert line is read.
-
-        Built from the raw hostname, time, rule and output (never from a parsed
-        datetime, which would drop the nanoseconds). Each part is length-prefixed
-        so that no choice of field contents can make two different alerts collide.
-        """
-        pieces = []
-        for part in (self.hostname, self.time, self.rule, self.output):
-            if part is None:
-                pieces.append(b"-;")
-            else:
-                encoded = part.encode("utf-8", "surrogatepass")
-                pieces.append(b"%d:" % len(encoded))
-                pieces.append(encoded)
-        # One digest over the joined pieces: the same bytes, fed in one call.
-        return hashlib.sha256(b"".join(pieces)).hexdigest()[:32]
+        """A key that is the same every time the same alert line is read (see `dedupe_key`)."""
+        return dedupe_key(self.hostname, self.time, self.rule, self.output)
 
     def __reduce__(self) -> tuple[type[FalcoAlert], tuple[object, ...]]:
         # Alerts cross to and from worker processes by the thousand: rebuilding one
@@ -119,3 +123,34 @@ class RejectedLine:
     """Why, in plain words: "truncated JSON (...)", "not a Falco alert: Falco log line"."""
     log_time: str | None = None
     """The RFC 3339 timestamp `kubectl logs --timestamps` put before the line, if any."""
+
+
+def dedupe_key(hostname: str | None, time: str, rule: str, output: str) -> str:
+    """A key that is the same every time the same alert line is read.
+
+    Built from the raw hostname, time, rule and output (never from a parsed
+    datetime, which would drop the nanoseconds). Each part is length-prefixed
+    so that no choice of field contents can make two different alerts collide:
+    the SHA-256 of `<bytes>:<UTF-8>` per part (`-;` for no hostname), 32 hex digits.
+    """
+    if (
+        hostname is not None
+        and hostname.isascii()
+        and time.isascii()
+        and rule.isascii()
+        and output.isascii()
+    ):
+        # The usual alert: characters are bytes, one format and one encode build it all.
+        joined = (
+            f"{len(hostname)}:{hostname}{len(time)}:{time}{len(rule)}:{rule}{len(output)}:{output}"
+        )
+        return hashlib.sha256(joined.encode("ascii")).hexdigest()[:32]
+    pieces = []
+    for part in (hostname, time, rule, output):
+        if part is None:
+            pieces.append(b"-;")
+        else:
+            encoded = part.encode("utf-8", "surrogatepass")
+            pieces.append(b"%d:" % len(encoded))
+            pieces.append(encoded)
+    return hashlib.sha256(b"".join(pieces)).hexdigest()[:32]

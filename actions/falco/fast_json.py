@@ -73,23 +73,37 @@ def _decoded_exactly(values: Iterable[Any], depth: int) -> bool:
         if depth >= EXACT_DEPTH:
             return False
         if kind is dict:
-            if not _decoded_exactly(value.values(), depth + 1):
-                return False
+            children = value.values()
         elif kind is list:
-            if not _decoded_exactly(value, depth + 1):
-                return False
+            children = value
         else:
             return False  # a float
+        # A flat object or array (an alert's output_fields, its tags) is told in C.
+        if not _SCALARS.issuperset(map(type, children)) and not _decoded_exactly(
+            children, depth + 1
+        ):
+            return False
     return True
 
 
 def dumps_compact(value: object) -> str:
     """`json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)`, faster."""
-    if orjson is not None and _encodes_exactly(value, 0):
-        try:
-            return orjson.dumps(value).decode("utf-8")
-        except orjson.JSONEncodeError:
-            pass  # an integer beyond 64 bits or a lone surrogate: the stdlib writes it
+    if orjson is not None:
+        kind = type(value)
+        if kind is dict:
+            mapping: dict[Any, Any] = value  # type: ignore[assignment]
+            # A flat object of strings, numbers and nulls (output_fields) is told in C.
+            exact = _STR_ONLY.issuperset(map(type, mapping)) and (
+                _SCALARS.issuperset(map(type, mapping.values()))
+                or _all_exact(mapping.values(), 0)
+            )
+        else:
+            exact = _encodes_exactly(value, 0)
+        if exact:
+            try:
+                return orjson.dumps(value).decode("utf-8")
+            except orjson.JSONEncodeError:
+                pass  # an integer beyond 64 bits or a lone surrogate: the stdlib writes it
     return _stdlib_dumps(value)
 
 

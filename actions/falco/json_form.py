@@ -14,8 +14,8 @@ import json
 import math
 from typing import cast
 
-from actions.falco.alert import FalcoAlert, canonical_priority
-from actions.falco.times import NotATime, rfc3339_to_ns
+from actions.falco.alert import PRIORITIES, FalcoAlert, canonical_priority
+from actions.falco.times import NotATime, falco_time_ns, rfc3339_to_ns
 
 # Deeper values in output_fields are refused: Falco writes scalars only, and a
 # value nested near the interpreter's recursion limit would make every later
@@ -35,6 +35,7 @@ _JSON_TYPE_NAMES: dict[type, str] = {
 
 _CHECKED_TYPES: frozenset[type] = frozenset({dict, list, float})
 _JUST_STRINGS: frozenset[type] = frozenset({str})
+_FALCO_PRIORITIES = frozenset(PRIORITIES)
 
 
 class JsonRejected(ValueError):
@@ -85,17 +86,33 @@ def alert_from_json(
     if output is not None and type(output) is not str:
         raise JsonRejected(f"output is not a string (got {json_type(output)})")
 
-    try:
-        time_ns = rfc3339_to_ns(time, warnings)
-    except NotATime as error:
-        raise JsonRejected(str(error)) from None
-    if canonical_priority(priority) is None:
+    # Each value is first checked for what Falco writes, inline (this runs for every
+    # alert); anything else goes to the function that judges it and says why.
+    time_ns = falco_time_ns(time)
+    if time_ns is None:
+        try:
+            time_ns = rfc3339_to_ns(time, warnings)
+        except NotATime as error:
+            raise JsonRejected(str(error)) from None
+    if priority not in _FALCO_PRIORITIES and canonical_priority(priority) is None:
         warnings.append(f"unknown priority {ascii(priority)}")
 
-    output_fields = _output_fields(get("output_fields"), "output_fields" in doc, warnings)
-    tags = _tags(get("tags"), "tags" in doc, warnings)
-    source = _optional_string(get("source"), "source", warnings)
-    hostname = _optional_string(get("hostname"), "hostname", warnings)
+    output_fields = get("output_fields")
+    if type(output_fields) is not dict or not _CHECKED_TYPES.isdisjoint(
+        map(type, output_fields.values())
+    ):
+        output_fields = _output_fields(output_fields, "output_fields" in doc, warnings)
+    tags = get("tags")
+    if type(tags) is list and _JUST_STRINGS.issuperset(map(type, tags)):
+        tags = tuple(tags)
+    else:
+        tags = _tags(tags, "tags" in doc, warnings)
+    source = get("source")
+    if source is not None and type(source) is not str:
+        source = _optional_string(source, "source", warnings)
+    hostname = get("hostname")
+    if hostname is not None and type(hostname) is not str:
+        hostname = _optional_string(hostname, "hostname", warnings)
     if output is None:
         output = _output_without_output_property(get("message"), rule, output_fields, warnings)
 

@@ -42,6 +42,15 @@ JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 
 
+def delete_options(uid: str | None) -> dict[str, Any]:
+    """The body of a DELETE: DeleteOptions, with the uid as a precondition when it is known
+    (the object deleted is the one previewed, not a namesake created since)."""
+    body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+    if uid:
+        body["preconditions"] = {"uid": uid}
+    return body
+
+
 @dataclass(frozen=True)
 class ClusterOptions:
     """The cluster options every command takes, with kubectl's meaning."""
@@ -521,13 +530,10 @@ class Cluster:
         uid: str | None = None,
     ) -> Any:
         ns = namespace or self.namespace
-        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
-        if uid:
-            body["preconditions"] = {"uid": uid}
         return await self.request(
             "DELETE",
             kind.path(ns, name),
-            body=body,
+            body=delete_options(uid),
             content_type="application/json",
             query={"dryRun": "All" if dry_run else None},
             doing=f"{'dry-run ' if dry_run else ''}delete {kind.describe(name, ns)}",

@@ -34,6 +34,7 @@ from actions.notify.record_feed import forward_record_entries
 from actions.notify.secrets import Scrubber
 from store import Record, iso
 from store.outbox import OutboxItem
+from store.wording import counted
 
 # httpx logs every request URL at INFO, and a Slack webhook URL is a secret.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -238,7 +239,7 @@ async def _send_batch(
         for item in batch:
             if past_give_up(item.created_at, now, retry):
                 message = (
-                    f"gave up after {item.attempts + 1} attempts over "
+                    f"gave up after {counted(item.attempts + 1, 'attempt')} over "
                     f"{retry.give_up_after_hours:g} h: {error.message}"
                 )
                 _give_up(record, item, message, report)

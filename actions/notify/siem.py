@@ -29,6 +29,7 @@ from actions.notify.http import post_json
 from actions.notify.neutralise import one_line, syslog_sd_name, syslog_sd_value, syslog_token
 from actions.notify.notice import Notice
 from actions.notify.secrets import Scrubber, read_secret
+from store.wording import counted
 
 HEC_CHANNEL = "siem-hec"
 SYSLOG_CHANNEL = "siem-syslog"
@@ -100,7 +101,7 @@ async def send_hec(
     if isinstance(answer, dict) and answer.get("code", 0) != 0:
         text = scrub(one_line(str(answer.get("text")), 200))
         raise DeliveryError(f"Splunk HEC: code {answer.get('code')}: {text}", permanent=False)
-    count = f"{len(payloads)} events" if len(payloads) > 1 else "event"
+    count = counted(len(payloads), "event") if len(payloads) > 1 else "event"
     return f"Splunk HEC accepted {count} (HTTP {response.status_code})"
 
 

@@ -6,6 +6,7 @@ drill cluster (which traffic a policy lets through).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 Obj = dict[str, Any]
@@ -13,6 +14,24 @@ Obj = dict[str, Any]
 
 def labels_of(obj: Obj) -> dict[str, str]:
     return dict((obj.get("metadata") or {}).get("labels") or {})
+
+
+def selector_text(selector: Mapping[str, Any] | None) -> str:
+    """A label selector as kubectl prints it (`app=web,tier in (a,b)`, `!gone`); `<all pods>`
+    when empty (an empty selector selects every pod of the namespace)."""
+    if not selector:
+        return "<all pods>"
+    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
+    for expr in selector.get("matchExpressions") or []:
+        key, operator = expr.get("key"), str(expr.get("operator", ""))
+        if operator == "Exists":
+            parts.append(str(key))
+        elif operator == "DoesNotExist":
+            parts.append(f"!{key}")
+        else:
+            values = ",".join(str(v) for v in expr.get("values") or [])
+            parts.append(f"{key} {operator.lower()} ({values})")
+    return ",".join(parts) or "<all pods>"
 
 
 def selector_matches(selector: Obj | None, labels: dict[str, str]) -> bool:

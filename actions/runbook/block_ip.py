@@ -16,6 +16,7 @@ from typing import Any
 from actions.kube.cluster import JSON_PATCH, NETWORK_POLICY, POD, SERVICE, ClusterError
 from actions.policy import ClusterView
 from actions.policy.reachability import egress_paths
+from actions.policy.selectors import selector_text
 from actions.runbook.checks import BLOCKS_ANNOTATION, InvalidRequest, emergency_metadata, shown
 from actions.runbook.model import FORCE_HINT, Change, Problem, ReadBackCheck
 from actions.runbook.pipeline import Plan, PlanContext
@@ -241,7 +242,8 @@ async def plan(ctx: PlanContext) -> Plan:
         else [{"op": "add", "path": EXCEPT_PATH, "value": [target]}]
     )
     selector = (policy.get("spec") or {}).get("podSelector")
-    result.notes.append(f"{POLICY} selects pods by {selector}: only those pods lose {target}")
+    result.notes.append(
+        f"{POLICY} selects pods by {selector_text(selector)}: only those pods lose {target}")
     after = copy.deepcopy(policy)
     after["spec"]["egress"][0]["to"][0]["ipBlock"]["except"] = [*current, target]
     result.notes += await still_reachable(ctx, network, replaced=after)

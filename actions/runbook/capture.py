@@ -31,6 +31,7 @@ from actions.kube.cluster import (
 from actions.kube.mesh import MESH_GROUPS, detect_mesh
 from actions.runbook.model import ActionOutcome, ActionPreview, CaptureProgress, ProgressSink
 from actions.runbook.pipeline import Plan, PlanContext
+from store.wording import counted
 
 if TYPE_CHECKING:
     from actions.runbook.pipeline import RunbookActions
@@ -303,10 +304,9 @@ async def run(
     stored = len(outcome.evidence)
     if failed:
         outcome.status, outcome.cause = "failed", "partial"
-        outcome.message = f"captured {stored} of {len(wanted)} pieces; missing: " + "; ".join(
-            failed
-        )
+        outcome.message = (f"captured {stored} of {counted(len(wanted), 'piece')}; missing: "
+                           + "; ".join(failed))
     else:
         outcome.status, outcome.verified = "succeeded", True
-        outcome.message = f"captured {stored} pieces of evidence"
+        outcome.message = f"captured {counted(stored, 'piece')} of evidence"
     outcome.data["pieces"] = json.loads(json.dumps(outcome.evidence))

@@ -36,6 +36,7 @@ from actions.policy.reachability import still_open
 from actions.runbook.checks import emergency_metadata
 from actions.runbook.model import FORCE_HINT, Change, Problem
 from actions.runbook.pipeline import Plan, PlanContext
+from store.wording import counted, noun_of
 
 QUARANTINE_LABEL = "warroom.io/quarantine"
 QUARANTINE_EXPRESSION = {"key": QUARANTINE_LABEL, "operator": "DoesNotExist"}
@@ -216,7 +217,8 @@ async def plan(ctx: PlanContext) -> Plan:
     if pods:
         names = ", ".join(p["metadata"]["name"] for p in pods[:10])
         result.notes.append(
-            f"cuts off {len(pods)} pod(s), which keep running for forensics: {names}"
+            f"cuts off {counted(len(pods), 'pod')}, which {noun_of(len(pods), 'keeps', 'keep')} "
+            f"running for forensics: {names}"
         )
         if patched:
             result.notes.append(

@@ -119,6 +119,19 @@ class Change:
             "name": self.name,
         }
 
+    def sent(self) -> Any:
+        """What the request carries: the manifest, the patch, or a delete's DeleteOptions."""
+        from actions.kube.cluster import delete_options
+
+        return delete_options(self.uid) if self.verb == "delete" else self.body
+
+    def sent_yaml(self) -> str:
+        """What is sent, as YAML the way `kubectl ... -o yaml` shows a manifest: every
+        preview (console and command line) shows a change this way."""
+        import yaml  # here: the console's first frame does not wait for it
+
+        return yaml.safe_dump(self.sent(), sort_keys=False, default_flow_style=False)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "verb": self.verb,

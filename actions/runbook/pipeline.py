@@ -50,6 +50,7 @@ from actions.runbook.model import (
     Problem,
     ProgressSink,
 )
+from store.wording import counted
 
 if TYPE_CHECKING:
     from actions.checklists.verify import RecordCall
@@ -446,7 +447,7 @@ class RunbookActions:
                     )
                 if outcome.applied:
                     message += (
-                        f" ({len(outcome.applied)} of {len(preview.changes)} changes "
+                        f" ({len(outcome.applied)} of {counted(len(preview.changes), 'change')} "
                         "were applied first)"
                     )
                 elif error.cause != "timeout":

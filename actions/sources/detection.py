@@ -40,6 +40,7 @@ from store.alert_links import (
     alert_subject,
 )
 from store.incidents import SessionScope
+from store.wording import counted
 
 PROPOSING_SEVERITIES = ("P0", "P1")
 # Categories that propose whatever their severity: the runbook's P2 drift is remediated as an
@@ -81,6 +82,8 @@ class IncidentProposal:
     rule: str
     hostname: str | None
     alert_keys: tuple[str, ...] = ()
+    source: str | None = None
+    """The first alert's source (Falco's, or warroom's own: "warroom-dns"...)."""
     alerts: int = 1
     proposed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     subjects: tuple[AlertSubject, ...] = ()
@@ -91,7 +94,7 @@ class IncidentProposal:
                 "category": self.category, "title": self.title,
                 "first_alert_time": self.first_alert_time,
                 "detected_at": self.detected_at.isoformat(), "rule": self.rule,
-                "hostname": self.hostname, "alerts": self.alerts,
+                "hostname": self.hostname, "source": self.source, "alerts": self.alerts,
                 "alert_keys": list(self.alert_keys),
                 "subjects": [subject.to_list() for subject in self.subjects]}
 
@@ -206,7 +209,7 @@ class IncidentDetector:
             # On the timeline when proposed or made worse; the growing count goes to the sink.
             self.record.timeline.add(None, PROPOSED_KIND,
                                      f"Incident proposed: {proposal.title} ({proposal.severity}, "
-                                     f"{proposal.alerts} alerts)",
+                                     f"{counted(proposal.alerts, 'alert')})",
                                      actor=self.actor, data=proposal.to_dict())
         return proposal
 
@@ -218,7 +221,8 @@ class IncidentDetector:
             severity=first.classification.severity, category=category,
             title=_title(title, first.alert.rule), first_alert_time=first.alert.time,
             detected_at=_moment(first, now), rule=first.alert.rule,
-            hostname=first.alert.hostname, alert_keys=(first.alert.dedupe_key,),
+            hostname=first.alert.hostname, source=first.alert.source,
+            alert_keys=(first.alert.dedupe_key,),
             proposed_at=now, subjects=_with_subject((), first))
 
     def _grow(self, proposal: IncidentProposal, recorded: RecordedAlert) -> IncidentProposal:
@@ -257,8 +261,9 @@ class IncidentDetector:
             self._subjects[incident.id] = frozenset(proposal.subjects)
             self._ours_read_at = -OURS_FRESH - 1.0  # read again: the new incident is ours
             self.record.timeline.add(incident.id, ACCEPTED_KIND,
-                                     f"Proposal accepted: {proposal.alerts} alerts since "
-                                     f"{proposal.first_alert_time}; {linked} alerts linked",
+                                     f"Proposal accepted: {counted(proposal.alerts, 'alert')} "
+                                     f"since {proposal.first_alert_time}; "
+                                     f"{counted(linked, 'alert')} linked",
                                      actor=who, data={**proposal.to_dict(), "linked": linked})
             return self.record.incidents.get_required(incident.id)
 

@@ -30,6 +30,7 @@ from actions.sources.health import ABSENT, CONNECTED, RETRYING, STOPPED, HealthR
 from actions.sources.recorder import session_incident
 from store import Record
 from store.incidents import SessionScope
+from store.wording import counted
 
 # Keys of flows already seen, kept to skip replays (16 bytes each, about 8 MB at the limit).
 EXIT_GRACE = 5.0  # seconds a hubble process whose output ended gets to exit by itself
@@ -150,7 +151,7 @@ class HubbleSource:
             if self.file is not None:
                 health.report(CONNECTED, f"reading flows from {self.file}")
                 await self._consume(self._file_lines(), sink)
-                health.report(CONNECTED, f"read {self.flows} flows from {self.file}")
+                health.report(CONNECTED, f"read {counted(self.flows, 'flow')} from {self.file}")
                 return
             command = self.command
             if command is None:
@@ -183,7 +184,7 @@ class HubbleSource:
             await asyncio.to_thread(self._keep_evidence)
             if health.current is not None and health.current.state != ABSENT:
                 repeated = f" ({self.repeated} seen before, skipped)" if self.repeated else ""
-                health.report(STOPPED, f"stopped after {self.flows} flows{repeated}")
+                health.report(STOPPED, f"stopped after {counted(self.flows, 'flow')}{repeated}")
 
     async def _file_lines(self) -> AsyncIterator[list[bytes]]:
         assert self.file is not None

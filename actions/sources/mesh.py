@@ -43,6 +43,7 @@ from actions.sources.health import ABSENT, CONNECTED, FORBIDDEN, RETRYING, Healt
 from actions.sources.traffic import MTLS_CLASSIFICATION
 from actions.sources.warroom_alerts import record_alert
 from store import Record
+from store.wording import counted
 
 FLAGGED_MODES = ("PERMISSIVE", "DISABLE")
 MTLS_RULE = "mTLS STRICT with workloads that cannot do mTLS"
@@ -319,14 +320,14 @@ class MeshMonitor:
         refused = [p for p in snapshot.problems if "refused the debug request" in p]
         if refused:
             return FORBIDDEN, refused[0]
-        detail = f"{snapshot.mesh}: {len(snapshot.proxies)} proxies"
+        detail = f"{snapshot.mesh}: {counted(len(snapshot.proxies), 'proxy')}"
         if snapshot.out_of_sync:
             detail += f", out of sync: {', '.join(snapshot.out_of_sync)}"
         if snapshot.mesh == "istio":
             detail += f"; mTLS in {snapshot.namespace}: {snapshot.effective_mode}"
         if snapshot.workloads:
             injected = sum(w.injected for w in snapshot.workloads)
-            detail += f"; {injected} of {len(snapshot.workloads)} pods injected"
+            detail += f"; {injected} of {counted(len(snapshot.workloads), 'pod')} injected"
         if snapshot.control_plane:
             ready = sum(p.ready for p in snapshot.control_plane)
             detail += f"; control plane {ready}/{len(snapshot.control_plane)} ready"

@@ -25,6 +25,7 @@ from actions.sources.health import (
     state_for_status,
 )
 from actions.sources.pods import STREAM_ERRORS, PodInfo, PodWatcher, describe
+from store.wording import counted
 
 OnLines = Callable[[str, int, list[bytes]], Awaitable[None]]
 """(pod, line number of the first line, lines with their kubelet timestamps)."""
@@ -214,9 +215,10 @@ class PodLogs:
             worst = FORBIDDEN if any(s[0] == FORBIDDEN for s in problems.values()) else RETRYING
             text = "; ".join(problem[1] for _, problem in sorted(problems.items()))
             connected = len(followed) - len(problems)
-            self._on_state(worst, f"{connected} of {len(followed)} pods connected; {text}")
+            self._on_state(
+                worst, f"{connected} of {counted(len(followed), 'pod')} connected; {text}")
             return
         self._on_state(
             CONNECTED,
-            f"following {len(followed)} pods matching {self.matched_selector} in "
+            f"following {counted(len(followed), 'pod')} matching {self.matched_selector} in "
             f"{self.namespace}: " + ", ".join(followed))

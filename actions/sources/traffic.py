@@ -3,7 +3,8 @@
 Polls Prometheus' instant query API (a configured URL over httpx, else
 through the API server's service proxy) for:
 
-- `rate(istio_tcp_received_bytes_total[5m])` per destination workload;
+- `rate(istio_tcp_received_bytes_total[5m])` per destination workload, and per
+  source for traffic leaving the mesh (whose destination labels are all `unknown`);
 - requests failing as mTLS failures do (503 with Envoy's upstream-failure
   flags `UF`/`URX`, reported by the client's sidecar) per destination service;
 - plaintext requests reaching sidecars (`connection_security_policy="none"`).
@@ -33,9 +34,18 @@ from actions.sources.health import ABSENT, CONNECTED, FORBIDDEN, RETRYING, Healt
 from actions.sources.series import TrafficSeries
 from actions.sources.warroom_alerts import record_alert
 from store import Record
+from store.wording import counted
 
-TCP_RECEIVED = ("sum by (destination_workload, destination_workload_namespace) "
+# Per route, by reporter: traffic leaving the mesh (PassthroughCluster) has `unknown` for
+# every destination label (istio/istio#23901, #24379: TCP passthrough sets only
+# destination_service_name), so its row is named by its source; a route both proxies
+# report (source and destination sidecars) is counted once, from the destination's side.
+TCP_RECEIVED = ("sum by (reporter, source_workload, source_workload_namespace, "
+                "destination_workload, destination_workload_namespace, destination_service_name) "
                 "(rate(istio_tcp_received_bytes_total[5m]))")
+UNKNOWN = "unknown"
+OUTSIDE_THE_MESH = {"PassthroughCluster": "outside the mesh",
+                    "BlackHoleCluster": "outside the mesh, refused (BlackHoleCluster)"}
 MTLS_FAILURES = ('sum by (destination_service_name, destination_workload_namespace) '
                  '(rate(istio_requests_total{reporter="source",response_code="503",'
                  'response_flags=~".*(UF|URX).*"}[5m]))')
@@ -68,8 +78,40 @@ class TrafficSample:
 def vector(data: Any, labels: tuple[str, ...]) -> dict[str, float]:
     """A Prometheus vector as {"label1/label2": value}; NaN and infinities dropped."""
     result: dict[str, float] = {}
+    for metric, value in _vector_samples(data):
+        key = "/".join(str(metric.get(label, UNKNOWN)) for label in reversed(labels))
+        result[key] = result.get(key, 0.0) + value
+    return result
+
+
+def received_by_route(data: Any) -> dict[str, float]:
+    """TCP_RECEIVED's answer as {"ns/workload": bytes/s} for workloads of the mesh, and
+    {"ns/source -> outside the mesh": bytes/s} for traffic to no workload Istio knows."""
+    routes: dict[tuple[str, str], float] = {}
+    for sample in _vector_samples(data):
+        metric, value = sample
+        dest = metric.get("destination_workload", UNKNOWN)
+        if dest != UNKNOWN:
+            key = f"{metric.get('destination_workload_namespace', UNKNOWN)}/{dest}"
+        else:
+            where = str(metric.get("destination_service_name") or UNKNOWN)
+            source = (f"{metric.get('source_workload_namespace', UNKNOWN)}/"
+                      f"{metric.get('source_workload', UNKNOWN)}")
+            key = f"{source} \N{RIGHTWARDS ARROW} {OUTSIDE_THE_MESH.get(where, where)}"
+        reporter = str(metric.get("reporter", "source"))
+        routes[(key, reporter)] = routes.get((key, reporter), 0.0) + value
+    result: dict[str, float] = {}
+    for (key, reporter), value in routes.items():
+        if reporter == "destination" or (key, "destination") not in routes:
+            result[key] = result.get(key, 0.0) + value
+    return result
+
+
+def _vector_samples(data: Any) -> list[tuple[dict[str, Any], float]]:
+    """An instant vector's (labels, value) pairs; NaN and infinities dropped."""
     if not isinstance(data, dict) or data.get("resultType") != "vector":
         raise PrometheusError(RETRYING, f"unexpected answer: {str(data)[:200]}")
+    samples = []
     for sample in data.get("result") or []:
         metric = sample.get("metric") or {}
         try:
@@ -78,9 +120,8 @@ def vector(data: Any, labels: tuple[str, ...]) -> dict[str, float]:
             continue
         if math.isnan(value) or math.isinf(value):
             continue
-        key = "/".join(str(metric.get(label, "unknown")) for label in reversed(labels))
-        result[key] = result.get(key, 0.0) + value
-    return result
+        samples.append((metric, value))
+    return samples
 
 
 class PrometheusClient:
@@ -166,7 +207,7 @@ class TrafficMonitor:
                 health.report(error.state, str(error))
             else:
                 health.report(CONNECTED, f"Prometheus at {self.prometheus.where}: "
-                                         f"{len(sample.received_bytes)} workloads")
+                                         f"{counted(len(sample.received_bytes), 'traffic row')}")
                 sink(sample)
                 batch = await self._check_mtls(sample)
                 if batch is not None:
@@ -179,8 +220,7 @@ class TrafficMonitor:
             self.prometheus.query(PLAINTEXT))
         sample = TrafficSample(
             at=time.time(),
-            received_bytes=vector(received, ("destination_workload",
-                                             "destination_workload_namespace")),
+            received_bytes=received_by_route(received),
             mtls_failures=vector(failures, ("destination_service_name",
                                             "destination_workload_namespace")),
             plaintext=vector(plaintext, ("destination_workload",

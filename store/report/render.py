@@ -35,6 +35,7 @@ from store.report.deadlines import due_for
 from store.report.markdown import code, escape
 from store.report.sections import sections as load_sections
 from store.response_times import MEASURES, ResponseTime, clock_start, response_times
+from store.wording import counted
 
 REPORT_TITLE = "# Network Security Incident Report"
 EXECUTIVE_TITLE = "# Network Security Incident Executive Summary"
@@ -176,7 +177,7 @@ class _Facts:
         if len(targets) > MAX_TARGETS:
             parts.append(f"and {len(targets) - MAX_TARGETS} more action targets")
         pods = [
-            f"{escape(f'{ns}/{pod}' if ns else pod)} ({count:,} alerts)"
+            f"{escape(f'{ns}/{pod}' if ns else pod)} ({counted(count, 'alert', grouped=True)})"
             for ns, pod, count in self.alerts.pods[:5]
         ]
         if pods:
@@ -227,7 +228,7 @@ def _summary(facts: _Facts) -> list[str]:
         generated += f" Category: {escape(incident.category)}."
     if facts.alerts.total:
         generated += (
-            f" {facts.alerts.total:,} alerts {_alert_span(facts.alerts)}"
+            f" {counted(facts.alerts.total, 'alert', grouped=True)} {_alert_span(facts.alerts)}"
             f" ({facts.alerts.rules} rule and priority combinations)."
         )
     if facts.decisions:
@@ -328,7 +329,8 @@ def _impact(facts: _Facts) -> list[str]:
     technical = []
     if alerts.total:
         technical.append(
-            f"{alerts.total:,} alerts, {alerts.pod_count:,} pods named in them, "
+            f"{counted(alerts.total, 'alert', grouped=True)}, "
+            f"{counted(alerts.pod_count, 'pod', grouped=True)} named in them, "
             f"{_alert_span(alerts)}"
         )
     contained = [i for i, o in facts.actions if o is not None and o.status == "succeeded"]
@@ -407,7 +409,7 @@ def _alerts(facts: _Facts) -> list[str]:
     if not alerts.total:
         return lines + ["No alerts recorded for this incident.", ""]
     lines += [
-        f"{alerts.total:,} alerts {_alert_span(alerts)}.",
+        f"{counted(alerts.total, 'alert', grouped=True)} {_alert_span(alerts)}.",
         "",
         "| Rule | Priority | Alerts | First seen | Last seen | Pods |",
         "|---|---|---:|---|---|---|",
@@ -422,7 +424,8 @@ def _alerts(facts: _Facts) -> list[str]:
     shown = len(alerts.listed)
     lines += [
         "",
-        f"First {shown} of {alerts.total:,} alerts:" if shown < alerts.total else "All alerts:",
+        f"First {shown} of {counted(alerts.total, 'alert', grouped=True)}:"
+        if shown < alerts.total else "All alerts:",
         "",
         "| Time | Priority | Rule | Pod | Output |",
         "|---|---|---|---|---|",

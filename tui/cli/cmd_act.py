@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from store.wording import counted, noun_of
 from tui.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -39,6 +40,7 @@ from tui.cli.common import (
     UsageError,
     open_record,
     print_json,
+    read_settings,
     warn_unreadable,
 )
 from tui.safe import safe_text
@@ -186,14 +188,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_settings(args: argparse.Namespace) -> Any:
-    """The configuration file's settings (--config, $WARROOM_CONFIG, the default place)."""
-    from actions.config import ConfigError
-    from actions.config import load_settings as load
-
-    try:
-        return load(Path(args.config) if getattr(args, "config", None) else None)
-    except ConfigError as error:
-        raise UsageError(str(error)) from error
+    """The configuration file's settings: `common.read_settings`, the one reader."""
+    return read_settings(args)
 
 
 def cluster_options(args: argparse.Namespace, settings: Any) -> Any:
@@ -262,7 +258,8 @@ def _incident(args: argparse.Namespace, record: Any, drill: bool) -> str | None:
         return str(ours[0].id)
     if ours:
         raise UsageError(
-            f"{len(ours)} {kind} incidents are open ({', '.join(i.id for i in ours)}): pass "
+            f"{counted(len(ours), kind + ' incident')} {noun_of(len(ours), 'is')} open "
+            f"({', '.join(i.id for i in ours)}): pass "
             "--incident ID, or close those that are over with `warroom incidents close ID "
             "--resolution TEXT`"
         )
@@ -415,13 +412,11 @@ def _show_preview(preview: Any, as_json: bool, out: Any) -> None:
     print(safe_text(f"  for {incident}"), file=out)
     if preview.no_op:
         print(safe_text(f"  nothing to do: {preview.no_op}"), file=out)
-    import yaml  # here: `warroom drill` and `live` import this module for load_settings
 
     for change in preview.changes:
         where = f" in {change.namespace}" if change.namespace else ""
         print(safe_text(f"  {change.verb} {change.kind} {change.name}{where}"), file=out)
-        if change.body is not None:
-            print(_indent(yaml.safe_dump(change.body, sort_keys=False).rstrip()), end="", file=out)
+        print(_indent(change.sent_yaml().rstrip()), end="", file=out)
         if change.dry_run is not None:
             print("      server dry run: accepted", file=out)
         elif change.dry_run_error:

@@ -26,12 +26,15 @@ import sys
 from typing import Any
 
 from store import PHASES, SEVERITIES
+from store.wording import counted
 from tui.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
+    add_record_options,
     open_record,
     print_json,
+    read_settings,
     warn_unreadable,
 )
 from tui.safe import safe_text
@@ -66,6 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opener.add_argument(
         "--json", action="store_true", dest="open_json", help="print one JSON document"
     )
+    add_record_options(opener, after_command=True)
 
     def change(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
@@ -73,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--json", action="store_true", dest="change_json", help="print the incident as JSON"
         )
+        add_record_options(sub, after_command=True)
         return sub
 
     change("show", "one incident: its fields, what is due and its resolution")
@@ -95,11 +100,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.cli.cmd_act import load_settings
-
-    # Read before anything changes: a configuration that cannot be read is an error
-    # (exit 2, nothing recorded), as for every other command, not a warning after the fact.
-    args.settings = load_settings(args)
     command = args.incidents_command
     if command == "open":
         return _open(args)
@@ -246,12 +246,12 @@ def _notify(
 ) -> dict[str, Any]:
     """Queue the channels' notifications, then try to deliver them at once.
 
-    The change is already recorded: a channel that is down only leaves notifications
-    queued for `warroom notify --retry`.
+    The change is already recorded: a bad configuration or a channel that is
+    down only leaves notifications queued for `warroom notify --retry`.
     """
     from actions.notify import drain_outbox, notify_incident_event
 
-    settings = args.settings  # read by `run`, before the change
+    settings = read_settings(args)  # read before the command ran (tui/cli/main.py)
     queued = notify_incident_event(record, settings, incident, event, details)
     if not queued:
         return {"queued": 0}
@@ -259,7 +259,8 @@ def _notify(
     summary = report.to_dict()
     if report.failed or report.queued:
         print(
-            f"warroom: {len(report.delivered)} notifications sent, {len(report.failed)} failed, "
+            f"warroom: {counted(len(report.delivered), 'notification')} sent, "
+            f"{len(report.failed)} failed, "
             f"{len(report.queued)} still queued: see `warroom notify`",
             file=sys.stderr,
         )

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from store.wording import counted
 from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_json
 from tui.safe import safe_text
 
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     severities = ", ".join(f"{sev} {n}" for sev, n in sorted(report.by_severity.items()))
     print(safe_text(
-        f"read {report.read} lines: {report.accepted} alerts recorded"
+        f"read {counted(report.read, 'line')}: {counted(report.accepted, 'alert')} recorded"
         + (f" ({severities})" if severities else "")
         + (f", {report.duplicates} already in the record" if report.duplicates else "")
         + (

@@ -8,10 +8,9 @@ very moment is left to it).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_json
+from tui.cli.common import EXIT_FAILED, EXIT_OK, open_record, print_json, read_settings
 from tui.safe import safe_text
 
 
@@ -29,13 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from actions.config import ConfigError, load_settings
     from actions.notify import drain_outbox, item_to_dict
 
-    try:
-        settings = load_settings(Path(args.config) if getattr(args, "config", None) else None)
-    except ConfigError as error:
-        raise UsageError(str(error)) from None
+    settings = read_settings(args)
     channels = _configured_channels(settings)
     with open_record(args) as record:
         if not args.retry:

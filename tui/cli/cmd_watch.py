@@ -32,8 +32,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from store.wording import counted
 from tui.cli.cmd_act import add_cluster_options
-from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record
+from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, read_settings
 from tui.safe import safe_text
 
 PRINTED_ALERT_SEVERITIES = ("P0", "P1", "P2")  # text mode: P3 alerts are counted, not listed
@@ -59,14 +60,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from actions.config import ConfigError, load_settings
     from actions.falco.classify import Classifier
     from actions.kube.cluster import ClusterError, ClusterOptions, connect
 
+    settings = read_settings(args)
     try:
-        settings = load_settings(Path(args.config) if args.config else None)
         classifier = Classifier.load(args.classification)
-    except (ConfigError, OSError, ValueError) as error:
+    except (OSError, ValueError) as error:
         raise UsageError(str(error)) from error
     options = ClusterOptions(context=args.context, kubeconfig=args.kubeconfig,
                              namespace=args.namespace,
@@ -174,7 +174,7 @@ class TextLines:
             return f"event Warning {doc['reason']} {doc['object']}: {doc['message']}{times}"
         if kind == "proposal":
             return (f"incident proposed {doc['severity']}: {doc['title']} "
-                    f"({doc['alerts']} alerts since {doc['first_alert_time']})")
+                    f"({counted(doc['alerts'], 'alert')} since {doc['first_alert_time']})")
         if kind == "drift":
             if doc["resolved"]:
                 return f"drift resolved: {doc['name']} ({doc['kind']})"

@@ -20,17 +20,38 @@ class UsageError(Exception):
     """Bad arguments or input the user must fix; exits 2 with the message."""
 
 
-def add_record_options(parser: argparse.ArgumentParser) -> None:
+def add_record_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    """--db and --config: before the command (`warroom --config F incidents`) or after it
+    (`warroom incidents --config F`), with one meaning. After the command, an option not
+    given leaves the value given before it alone (SUPPRESS)."""
+    unset = argparse.SUPPRESS if after_command else None
     parser.add_argument(
         "--db",
         metavar="PATH",
+        default=unset,
         help="the incident record (SQLite); default $WARROOM_DB, else the platform data dir",
     )
     parser.add_argument(
         "--config",
         metavar="PATH",
+        default=unset,
         help="configuration file (TOML); default $WARROOM_CONFIG, else the platform config dir",
     )
+
+
+def read_settings(args: argparse.Namespace) -> Any:
+    """The configuration every command reads, read once per run (main reads it before the
+    command runs): --config, else $WARROOM_CONFIG, else the platform config dir. A file that
+    cannot be used raises UsageError naming the file and the key."""
+    if getattr(args, "settings", None) is not None:
+        return args.settings
+    from actions.config import ConfigError, load_settings
+
+    try:
+        args.settings = load_settings(Path(args.config) if getattr(args, "config", None) else None)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    return args.settings
 
 
 def default_db_path() -> Path:

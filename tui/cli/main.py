@@ -24,6 +24,7 @@ from tui.cli.common import (
     UsageError,
     add_record_options,
     print_json,
+    read_settings,
 )
 from tui.safe import safe_text
 
@@ -84,6 +85,7 @@ class CommandParser(argparse.ArgumentParser):
         if self._module:
             module, self._module = importlib.import_module(self._module), ""
             module.add_arguments(self)
+            add_record_options(self, after_command=True)
             self.set_defaults(run=module.run)
         return self
 
@@ -117,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _read_the_configuration(args)
         return int(args.run(args))
     except UsageError as error:
         print(safe_text(f"warroom {args.command}: {error}"), file=sys.stderr)
@@ -135,6 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `warroom incidents | head`: the reader left; say nothing more.
         sys.stderr.close()
         return EXIT_OK
+
+
+def _read_the_configuration(args: argparse.Namespace) -> None:
+    """Every command reads the configuration the same way, before it runs: a file that
+    cannot be used stops it (exit 2) with the file, the key and what is allowed, before
+    anything changes; `incidents open` too (it warned and exited 0, the tester found)."""
+    read_settings(args)
 
 
 if __name__ == "__main__":

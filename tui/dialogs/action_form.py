@@ -30,6 +30,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.widgets import Input, Label, Select, Static
 
+from store.wording import in_sentence, with_article
 from tui.dialogs.forms import FormScreen
 from tui.safe import safe_text
 from tui.widgets.toggles import Checkbox  # its state shows without colour
@@ -342,7 +343,8 @@ class ActionForm(FormScreen["ActionRequest"]):
         if spec.target_label is not None:
             target = self._text("#target")
             if not target:
-                self.error(f"{spec.name} needs a {spec.target_label.lower()}", field="#target")
+                self.error(f"{spec.name} needs {with_article(in_sentence(spec.target_label))}",
+                           field="#target")
                 return None
             changes["target"] = target
         if "protected_cidrs" in spec.options:

@@ -11,7 +11,6 @@ otherwise.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -81,12 +80,7 @@ class ConfirmRequest:
                 f"# {change.verb} {change.kind} {change.namespace or ''}/{change.name}"
                 f": {change.summary}"
             )
-            body = change.body
-            documents.append(
-                _yaml_text(body)
-                if isinstance(body, dict)
-                else json.dumps(body, indent=2, default=str)
-            )
+            documents.append(change.sent_yaml())
             if change.dry_run_error:
                 dry_runs.append(f"{change.kind}/{change.name}: {change.dry_run_error}")
             elif change.dry_run is not None:
@@ -220,11 +214,3 @@ class ConfirmAction(StyledOnce, ModalScreen[str]):
     @on(Button.Pressed, "#no")
     def _no(self) -> None:
         self.action_cancel()
-
-
-def _yaml_text(body: Any) -> str:
-    """`body` as kubectl would show it. yaml is imported here, when a preview is shown: the
-    war room imports this module, and its first frame does not wait for yaml."""
-    import yaml
-
-    return yaml.safe_dump(body, sort_keys=False)

@@ -67,6 +67,7 @@ class EscalateForm(FormScreen[EscalateAnswer]):
     """Pick a role, add a note; ctrl+s escalates, escape cancels."""
 
     TITLE_TEXT = "Escalate"
+    DIALOG_CLASSES = "dialog escalate-dialog"  # wider where there is room
 
     def __init__(self, incident: str, contacts: tuple[EscalationContact, ...],
                  alerting: AlertingSettings, *, drill: bool = False) -> None:
@@ -101,10 +102,6 @@ class EscalateForm(FormScreen[EscalateAnswer]):
                 widget.label = "Escalate"
                 widget.disabled = not self.contacts
             yield widget
-
-    def on_mount(self) -> None:
-        for dialog in self.query(".dialog"):
-            dialog.add_class("escalate-dialog")  # wider where there is room
 
     def chosen(self) -> EscalationContact | None:
         if not self.contacts:

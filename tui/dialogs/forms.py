@@ -39,12 +39,14 @@ class FormScreen(StyledOnce, ModalScreen[T | None], Generic[T]):
     ]
     TITLE_TEXT = ""
     SUBMIT_LABEL = "Save"  # what the submit button says: what it does
+    DIALOG_CLASSES = "dialog"
+    """The dialog box's classes, set as it is built: a class added once mounted restyles it."""
 
     def compose_fields(self) -> ComposeResult:
         yield from ()
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes=self.DIALOG_CLASSES):
             yield Label(Text(self.TITLE_TEXT), classes="dialog-title", markup=False)
             yield from self.compose_fields()
             yield Static("", classes="dialog-error", markup=False)

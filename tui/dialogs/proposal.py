@@ -1,10 +1,10 @@
 """An incident warroom proposes, as a modal: accept it, dismiss it with a reason, or decide later.
 
 Shows what the detector saw (severity, category, title, the first alert's
-time as Falco wrote it, how many alerts, the rule, the node). Accepting opens
-the incident detected at the first alert and acknowledged now; dismissing
-needs a reason, which the record keeps. The modal only answers: the war
-room's worker does the writing. Alert text is shown literally.
+time as Falco wrote it, how many alerts, the rule, where it was seen: the node,
+or the CoreDNS pod). Accepting opens the incident detected at the first alert
+and acknowledged now; dismissing needs a reason, which the record keeps. The
+modal only answers: the war room's worker does the writing. Alert text is shown literally.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from actions.falco.alert import reported_by
 from tui.safe import safe_text
 from tui.textual_workarounds import StyledOnce
 
@@ -45,7 +46,7 @@ def proposal_facts(proposal: IncidentProposal) -> list[tuple[str, str]]:
         ("First alert", f"{proposal.first_alert_time} (detection time, MTTD runs from it)"),
         ("Alerts", str(proposal.alerts)),
         ("Rule", proposal.rule),
-        ("Node", proposal.hostname or "unknown"),
+        reported_by(proposal.source, proposal.hostname),
     ]
 
 

@@ -41,7 +41,7 @@ from tui.textual_workarounds import LateCallbacksChecked, bindings_for_key
 from tui.widgets.alert_list import AlertList
 from tui.widgets.alert_pane import AlertPane
 from tui.widgets.drill_strip import DrillStrip
-from tui.widgets.header import WarRoomHeader
+from tui.widgets.header import NO_INCIDENT, NO_INCIDENT_READ_ONLY, WarRoomHeader
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.mesh_pane import MeshPane
 from tui.widgets.pane import Pane
@@ -435,15 +435,24 @@ class WarRoomScreen(
         self._shown = incident
         self.incident = incident
         header = self.query_one(WarRoomHeader)
-        header.set_incident(incident, app.clock())
+        absent = self._absent_text()
+        header.set_incident(incident, app.clock(), absent)
         self.query_one(PhaseBar).set_phase(incident.phase if incident else None)
         timeline = self.query_one(TimelinePane)
         if incident is None:
-            timeline.show_state("no incident open: press o to open one")
+            timeline.show_state(absent if absent != NO_INCIDENT
+                                else "no incident open: press o to open one")
         else:
             timeline.show_entries(entries, incident.detected_at or incident.opened_at)
         if changed:  # the keys that apply follow `incident` (a reactive) by themselves
             self.post_message(self.IncidentChanged(incident))
+
+    def _absent_text(self) -> str:
+        """What the header says with no incident on screen: review opens none, and a replay
+        before the incident was opened shows it did not exist yet."""
+        if (pending := self.not_opened_yet) is not None:
+            return f"{pending.id} not opened yet (opened at {pending.opened_at:%H:%M:%S} UTC)"
+        return NO_INCIDENT_READ_ONLY if self.war_app.services.mode == "review" else NO_INCIDENT
 
     @work(exclusive=True, group="cluster", exit_on_error=False)
     async def load_cluster(self) -> None:

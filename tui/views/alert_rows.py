@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from actions.falco.alert import reported_by
 from store import SEVERITIES
 from tui.safe import safe_text
 
@@ -50,6 +51,8 @@ class AlertRow:
     hostname: str
     raw_fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """The alert's output fields as given (unsanitised): read through `fields`."""
+    source: str = ""
+    """Falco's event source, or warroom's own ("warroom-dns"): says what `hostname` is."""
 
     @classmethod
     def of(cls, item: Any, severity_of: Severity | None = None) -> AlertRow:
@@ -68,6 +71,7 @@ class AlertRow:
             "rule": getattr(alert, "rule", ""),
             "output": getattr(alert, "output", ""),
             "hostname": getattr(alert, "hostname", None),
+            "source": getattr(alert, "source", None),
             "output_fields": getattr(alert, "output_fields", None) or {},
         }
         return cls._from_mapping(mapping)
@@ -92,6 +96,7 @@ class AlertRow:
             output=output,
             hostname=_safe(item.get("hostname") or "-"),
             raw_fields=fields,
+            source=str(item.get("source") or ""),
         )
 
     @property
@@ -111,11 +116,15 @@ class AlertRow:
         """What a free-text filter looks in, folded once."""
         return f"{self.rule}\n{self.pod}\n{self.output}\n{self.hostname}".casefold()
 
+    def _seen_where(self) -> str:
+        heading, value = reported_by(self.source or None, self.hostname)
+        return f"{heading.lower() if heading == 'Node' else heading} {value}"
+
     def detail_text(self) -> str:
         """The full output and fields, for the detail view."""
         lines = [
             f"{self.severity} {self.priority}  {self.rule}",
-            f"time {self.time}  host {self.hostname}  pod {self.pod}",
+            f"time {self.time}  {self._seen_where()}  pod {self.pod}",
             "",
             self.output,
             "",

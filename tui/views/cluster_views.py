@@ -11,6 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from actions.policy.selectors import selector_text
+from store.wording import counted
+
 # yaml and `actions.runbook` (whose package brings the whole action pipeline) are imported
 # where they are used: the panes import this module, and the console's first frame should
 # not wait for what only the cluster's data, later, needs.
@@ -45,17 +48,6 @@ class PolicyRow:
         import yaml
 
         return yaml.safe_dump(self.manifest, sort_keys=False, default_flow_style=False)
-
-
-def selector_text(selector: Mapping[str, Any] | None) -> str:
-    """A label selector as kubectl prints it (`app=web,tier in (a,b)`); `<all pods>` when empty."""
-    if not selector:
-        return "<all pods>"
-    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
-    for expr in selector.get("matchExpressions") or []:
-        values = ",".join(str(v) for v in expr.get("values") or [])
-        parts.append(f"{expr.get('key')} {str(expr.get('operator', '')).lower()} ({values})")
-    return ",".join(parts) or "<all pods>"
 
 
 def _spec_digest(policy: Mapping[str, Any]) -> str:
@@ -205,7 +197,7 @@ def authz_rows(policies: Iterable[Mapping[str, Any]]) -> list[MeshRow]:
         meta, spec = item.get("metadata") or {}, item.get("spec") or {}
         action = str(spec.get("action") or "ALLOW")
         rules = spec.get("rules")
-        detail = f"{selector_text(spec.get('selector'))}, {len(rules or [])} rule(s)"
+        detail = f"{selector_text(spec.get('selector'))}, {counted(len(rules or []), 'rule')}"
         if action == "ALLOW" and not rules:
             detail += ", denies all"
         rows.append(MeshRow("authz", f"{meta.get('namespace')}/{meta.get('name')}", action, detail,
@@ -289,7 +281,7 @@ def snapshot_view(snapshot: Any) -> MeshView:
                             "no PeerAuthentication: Istio's default", flagged=True))
     for policy in snapshot.authorization_policies:
         selector = selector_text({"matchLabels": policy.selector} if policy.selector else None)
-        detail = f"{selector}, {policy.action} with {policy.rules} rule(s)"
+        detail = f"{selector}, {policy.action} with {counted(policy.rules, 'rule')}"
         state = "DENIES ALL" if policy.denies_all else policy.action
         rows.append(MeshRow("authz", f"{policy.namespace}/{policy.name}", state, detail,
                             flagged=policy.action == "DENY" or policy.denies_all))

@@ -59,6 +59,8 @@ HEALTH_STYLES = {
 SEVERITY_STYLES = {"P0": "$text-error bold reverse", "P1": "$text-error bold",
                    "P2": "$text-warning bold"}
 NO_INCIDENT = "no incident: o opens one"
+NO_INCIDENT_READ_ONLY = "no incident"  # review opens none
+LOADING = "reading the record\N{HORIZONTAL ELLIPSIS}"  # until the screen's first read
 CLOSED = "Closed"
 TITLE_ROOM = 20  # on one row, the incident title keeps at least this much (else two rows)
 MIN_CONTEXT = 8  # an elided context shorter than this says nothing: drop it instead
@@ -81,6 +83,8 @@ class HeaderParts:
     clocks: tuple[ClockState, ...] = ()
     health: tuple[tuple[str, str], ...] = ()
     closed: bool = False
+    absent: str = NO_INCIDENT
+    """What the header says while no incident is shown (loading, none, not opened yet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +213,7 @@ def fit_header(parts: HeaderParts, width: int) -> HeaderFit:
     badge = f" {parts.mode.upper()} "
     clock_forms: list[tuple[tuple[str, ...], str]]
     if parts.incident_id is None:
-        incident, phases, clock_forms = NO_INCIDENT, [""], [((), "")]
+        incident, phases, clock_forms = parts.absent, [""], [((), "")]
     else:
         incident = f"{parts.incident_id} {parts.severity or ''}".strip()
         phase = parts.phase or ""
@@ -260,6 +264,8 @@ class WarRoomHeader(Vertical):
         self.health: dict[str, str] = {}
         self.clocks: tuple[ClockState, ...] = ()
         self._since = ""
+        self.absent = LOADING
+        """Said in place of the incident while there is none on screen (`set_incident`)."""
         self._shown: dict[str, Content] = {}
         self.fit: HeaderFit | None = None
 
@@ -267,7 +273,7 @@ class WarRoomHeader(Vertical):
         with Horizontal(id="header-main"):
             yield Label(Content(f" {self.mode.upper()} "), id="mode-badge",
                         classes=f"-{self.mode}", markup=False)
-            yield Label(Content(NO_INCIDENT), id="incident", markup=False)
+            yield Label(Content(LOADING), id="incident", markup=False)
             yield Label("", id="phase", markup=False)
             yield Label("", id="since", markup=False)
             for key, _label, _field in CLOCKS:
@@ -292,6 +298,7 @@ class WarRoomHeader(Vertical):
             clocks=self.clocks,
             health=tuple((safe_text(name), state) for name, state in sorted(self.health.items())),
             closed=incident is not None and not incident.is_open,
+            absent=safe_text(self.absent),
         )
 
     def _width(self) -> int:
@@ -339,8 +346,11 @@ class WarRoomHeader(Vertical):
         self.context, self.namespace = context, namespace
         self._refit()
 
-    def set_incident(self, incident: Incident | None, now: datetime) -> None:
+    def set_incident(self, incident: Incident | None, now: datetime,
+                     absent: str = NO_INCIDENT) -> None:
+        """Show `incident`, or say `absent` when there is none on screen."""
         self.incident = incident
+        self.absent = absent
         self.set_class(incident is not None and incident.severity == "P0", "-p0")
         self.set_class(incident is not None and not incident.is_open, "-closed")
         self.tick(now)

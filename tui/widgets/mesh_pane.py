@@ -17,6 +17,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from actions.sources.series import TrafficSeries
+from store.wording import counted
 from tui.safe import safe_text
 from tui.views.cluster_views import (
     GOOD_STATES,
@@ -128,7 +129,7 @@ class MeshPane(Pane):
         if proxies:
             stale = sum(row.state == "STALE" for row in proxies)
             not_sent = sum(row.state == "NOT SENT" for row in proxies)
-            sync = f"{len(proxies)} proxies"
+            sync = counted(len(proxies), "proxy")
             if stale or not_sent:
                 sync += f": {stale} STALE, {not_sent} NOT SENT"
             parts.append(sync)

@@ -42,6 +42,11 @@ class PhaseBar(Horizontal):
     Short titles (`-short`) when the long ones would not fit in a fifth of the width.
     """
 
+    def on_mount(self) -> None:
+        # The bar spans the terminal: decide from its width before the first frame, not after
+        # it (at 80 columns the first frame showed the long titles cut into each other).
+        self.set_class(self.app.size.width < LONG_TITLES_WIDTH, "-short")
+
     def on_resize(self) -> None:
         self.set_class(self.size.width < LONG_TITLES_WIDTH, "-short")
 

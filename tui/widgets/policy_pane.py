@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from store.wording import counted
 from tui.safe import safe_text
 from tui.views.cluster_views import PolicyRow, live_policy_rows, with_findings
 from tui.widgets.pane import Pane
@@ -142,7 +143,7 @@ class PolicyPane(Pane):
             return "no NetworkPolicies in this namespace"
         drifted = sum(row.drift in DRIFTED for row in rows)
         emergency = sum(row.emergency for row in rows)
-        parts = [f"{len(rows) - sum(row.drift == 'missing' for row in rows)} policies"]
+        parts = [counted(len(rows) - sum(row.drift == "missing" for row in rows), "policy")]
         if emergency:
             parts.append(f"{emergency} emergency")
         if drifted:

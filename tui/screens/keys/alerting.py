@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.notifications import Notification, Notify
 
 from actions.sources.detection import IncidentDetector, IncidentProposal
+from store.wording import counted
 from tui.safe import safe_text
 from tui.screens.war_room_base import SourceItem, WarRoomBase
 from tui.textual_workarounds import withdraw_toast
@@ -116,7 +117,8 @@ class AlertingKeys(WarRoomBase):
         self._proposal_told = told
         self._forget_proposal_toast()
         self._proposal_toast = Notification(
-            safe_text(f"{proposal.severity} {proposal.title} ({proposal.alerts} alerts since "
+            safe_text(f"{proposal.severity} {proposal.title} "
+                      f"({counted(proposal.alerts, 'alert')} since "
                       f"{proposal.first_alert_time}). Press ! to accept or dismiss it."),
             "Incident proposed", "warning", 15, markup=False,
         )

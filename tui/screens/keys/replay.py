@@ -88,6 +88,8 @@ class ReplayKeys(WarRoomBase):
         self.replay_scope: ReplayScope | None = None
         """The reviewed incident's alerts and span, once read (None outside review)."""
         self._replay_for: str | None = None
+        # The reviewed incident while the replay moment is before it was opened.
+        self.not_opened_yet: Incident | None = None
         self._alerts_shown_to: datetime | None = None  # the pane holds alerts up to here
         self._alerts_loaded = False
         self._replay_lock = asyncio.Lock()  # one follow at a time: a seek waits for a step
@@ -121,8 +123,13 @@ class ReplayKeys(WarRoomBase):
         """The incident and its timeline as the replay shows them (unchanged outside a replay)."""
         clock = self.replay_clock
         moment = clock.cut() if clock is not None else None
+        self.not_opened_yet = None
         if incident is None or moment is None:
             return incident, entries
+        if moment < incident.opened_at:
+            # Before it was opened the incident did not exist: say so, show none of it.
+            self.not_opened_yet = incident
+            return None, []
         return incident_as_of(incident, entries, moment), timeline_until(entries, moment)
 
     def on_war_room_screen_incident_changed(self, event: Any) -> None:
