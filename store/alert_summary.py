@@ -38,10 +38,31 @@ TOP_PODS = 10
 PODS_PER_RULE = 3
 
 
+# SQLite's json_extract ends a string at an escaped NUL ("a\u0000b" gave the report's
+# Pods column "a"). Rows whose fields hold one (`instr` finds the escape, rarely) take the
+# value as JSON text instead, behind a NUL that says so; `field_value` decodes it, and the
+# report's sanitiser then shows the NUL as it shows it in every other cell.
+JSON_TEXT = "\x00"
+
+
 def _field_sql(*paths: str) -> str:
     # json_valid first: one malformed row must not abort the whole summary.
     extracts = ", ".join(f"json_extract(output_fields, '{path}')" for path in paths)
-    return f"CASE WHEN json_valid(output_fields) THEN coalesce({extracts}) END"
+    as_json = ", ".join(f"(output_fields -> '{path}')" for path in paths)
+    return (
+        "CASE WHEN NOT json_valid(output_fields) THEN NULL "
+        f"WHEN instr(output_fields, '\\u0000') THEN char(0) || coalesce({as_json}) "
+        f"ELSE coalesce({extracts}) END"
+    )
+
+
+def field_value(value: object) -> str:
+    """A pod or namespace as `_field_sql` gave it, whole (NULs and all)."""
+    text = str(value)
+    if text.startswith(JSON_TEXT):
+        decoded = json.loads(text[1:])
+        return decoded if isinstance(decoded, str) else json.dumps(decoded)
+    return text
 
 
 # Falco names the pod and namespace differently by version and output form
@@ -236,7 +257,8 @@ def summarise_alerts(record: Record, incident_id: str, *, rows: int = ALERT_ROWS
             "SELECT min(time), max(time) FROM alerts WHERE incident_id = ?", (incident_id,)
         )[0]
     listed = [
-        (row["time"], row["priority"], row["rule"], row["pod"], row["output"] or "")
+        (row["time"], row["priority"], row["rule"],
+         None if row["pod"] is None else field_value(row["pod"]), row["output"] or "")
         for row in record.query(
             f"SELECT time, priority, rule, output, {POD_SQL} AS pod FROM alerts "
             "WHERE incident_id = ? ORDER BY time_ns, seq LIMIT ?",
@@ -251,7 +273,7 @@ def summarise_alerts(record: Record, incident_id: str, *, rows: int = ALERT_ROWS
         last_text=last_text,
         rule_summaries=[_rule_summary(row) for row in rule_rows],
         rules=rule_rows[0]["distinct_count"] if rule_rows else 0,
-        pods=[(row["a"], str(row["b"]), row["n"]) for row in pod_rows],
+        pods=[(field_value(row["a"]), field_value(row["b"]), row["n"]) for row in pod_rows],
         pod_count=pod_rows[0]["distinct_count"] if pod_rows else 0,
         listed=listed,
     )
@@ -267,7 +289,8 @@ def _rule_summary(row: sqlite3.Row) -> RuleSummary:
         count=row["n"],
         first=from_ns(row["first_ns"]),
         last=from_ns(row["last_ns"]),
-        pods=tuple(f"{ns}/{pod}" if ns else str(pod) for ns, pod, _n in listed),
+        pods=tuple(f"{field_value(ns)}/{field_value(pod)}" if ns else field_value(pod)
+                   for ns, pod, _n in listed),
         pod_count=row["pod_count"] or 0,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -124,9 +125,10 @@ def test_bad_scenarios_and_arguments_are_refused(tmp_path: Path, cli_env: dict[s
     assert f"invalid scenario {bad}" in result.stderr
     assert "class (line 3): 'P7' is not one of P0, P1, P2, P3" in result.stderr
     assert result.stdout == ""
-    result = run(warroom_command("drill", "--speed", "0"), cli_env)
-    assert result.returncode == 2
-    assert "--speed must be more than 0" in result.stderr
+    for speed in ("0", "1000", "nan"):  # the console's range, the control's too
+        result = run(warroom_command("drill", "--speed", speed), cli_env)
+        assert result.returncode == 2
+        assert "--speed: the speed must be a number from 0.5 to 60" in result.stderr
     result = run(warroom_command("drill", "no-such-scenario"), cli_env)
     assert result.returncode == 1
     assert "no built-in scenario of that name" in result.stderr
@@ -169,7 +171,7 @@ def served(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[ServedDrill]:
     kubeconfig = tmp_path / "drill" / "kubeconfig"
     process = subprocess.Popen(
         warroom_command(
-            "drill", "--serve-only", "--speed", "100", "--kubeconfig-out", str(kubeconfig)
+            "drill", "--serve-only", "--speed", "60", "--kubeconfig-out", str(kubeconfig)
         ),
         env=cli_env,
         stdout=subprocess.PIPE,
@@ -264,3 +266,43 @@ def test_serve_only_runs_the_runbook_commands_and_reacts(served: ServedDrill) ->
     assert served.process.wait(15) == 0
     assert served.process.stderr is not None
     assert "drill cluster stopped" in served.process.stderr.read()
+
+
+def test_a_scenario_that_would_play_too_often_is_refused_before_it_expands(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """`length: 100000000` with a repeat every 0.001 s hung `drill` with gigabytes of plays."""
+    flood = tmp_path / "flood.yaml"
+    flood.write_text(
+        TINY.replace("length: 20", "length: 100000000").replace(
+            "{at: 5, id: one,", "{at: 5, id: one, repeat: {every: 0.001},"),
+        encoding="utf-8",
+    )
+    result = run(warroom_command("drill", str(flood), "--no-console"), cli_env, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert str(flood) in result.stderr
+    assert "injects[0].repeat (line 8): inject 'one' would play 99,999,995,000 times " \
+        "(every 0.001 s over 100,000,000 s)" in result.stderr
+    assert "a scenario plays at most 100,000" in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_ends_drill_while_it_loads_and_starts_even_with_its_loop_busy(
+    signum: signal.Signals,
+) -> None:
+    """The loop's handlers only ran once the loop was free: a busy start ignored both."""
+    from tui.cli.cmd_drill import _signals_interrupt
+
+    async def busy_start() -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signum, lambda: None)  # as `drill` had it: never reached
+        loop.remove_signal_handler(signum)
+        with _signals_interrupt():
+            os.kill(os.getpid(), signum)
+            while True:  # a start that never yields to the loop
+                pass
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(busy_start())
+    assert signal.getsignal(signal.SIGTERM) == before  # put back as it was

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from actions.drill.control import ControlError, ControlServer, send
+from actions.drill.control import MAX_REQUEST_BYTES, ControlError, ControlServer, send
 from tests.drill_process import DrillProcess, warroom
 from tests.plugins.drill import kubeconfig_client
 from tests.plugins.waiting import wait_for
@@ -82,9 +82,9 @@ def test_a_serve_only_drill_is_controlled_and_scored_from_another_terminal(
     assert "paused the drill at T+00:" in paused.stdout
     assert "drill control-drill: paused at x1" in paused.stdout
     # Paused, even the fastest speed moves nothing: the clock has stopped.
-    assert drill.control("speed", "100000").returncode == 0
+    assert drill.control("speed", "60").returncode == 0
     first, second = drill.status(), drill.status()
-    assert first["speed"] == 100000
+    assert first["speed"] == 60
     assert first["paused"]
     assert first["position_seconds"] == second["position_seconds"] < 60
 
@@ -174,9 +174,12 @@ def test_only_the_facilitator_controls_the_drill(
 
     # Bad controls: refused with a reason, nothing changed.
     for args, code, said in (
-        (("speed",), 2, "speed X: X more than 0"),
-        (("speed", "fast"), 2, "speed X: X more than 0"),
-        (("speed", "0"), 2, "speed X: X more than 0"),
+        (("speed",), 2, "speed X: the speed must be a number from 0.5 to 60"),
+        (("speed", "fast"), 2, "speed X: the speed must be a number from 0.5 to 60"),
+        (("speed", "0"), 2, "speed X: the speed must be a number from 0.5 to 60"),
+        # The console's + and - range: `speed 1000` ended a 15-minute drill in a second.
+        (("speed", "1000"), 2, "speed X: the speed must be a number from 0.5 to 60"),
+        (("speed", "0.25"), 2, "speed X: the speed must be a number from 0.5 to 60"),
         (("pause", "now"), 2, "pause takes no value"),
         (("status", "--from", "a.db"), 2, "--from is for `score`"),
         (("rewind",), 2, "invalid choice"),
@@ -284,6 +287,17 @@ async def test_hostile_requests_get_an_answer_not_a_crash(drill_control_socket: 
             writer.close()
             assert answer["ok"] is False, answer
             assert said in answer["error"], answer
+        # 5 MB gets the same answer as 70 KB, not a connection closed under the writer.
+        reader, writer = await asyncio.open_unix_connection(str(drill_control_socket))
+        writer.write(b"x" * 5_000_000 + b"\n")
+        await writer.drain()
+        answer = json.loads(await reader.readline())
+        writer.close()
+        assert answer == {"ok": False, "error": f"a request is at most {MAX_REQUEST_BYTES} bytes"}
+        # And through the client: the answer, not "broken pipe".
+        huge = {"control": "score", "exports": ["x" * 5_000_000]}
+        too_big = await send(drill_control_socket, huge, within=10)
+        assert too_big == answer
         assert (await send(drill_control_socket, {"control": "x"}, within=10))["ok"]
     finally:
         await server.stop()

@@ -86,14 +86,22 @@ def test_a_channel_that_is_down_leaves_the_incident_opened_and_the_page_queued(
         assert [item.status for item in record.outbox.items()] == ["queued"]
 
 
-def test_a_broken_config_never_loses_the_incident(record_path: Path, tmp_path: Path) -> None:
+def test_a_broken_config_is_an_error_before_anything_changes(
+    record_path: Path, tmp_path: Path
+) -> None:
     config = tmp_path / "broken.toml"
     config.write_text("[alerting.slack\n")
     result = warroom("--config", str(config), "incidents", "open", "x")
-    assert result.returncode == 0
-    assert "notifications not sent" in result.stderr
+    assert result.returncode == 2, result.stderr
+    assert str(config) in result.stderr
+    assert warroom("incidents", "open", "x").returncode == 0  # the record itself is fine
     with Record.open(record_path) as record:
-        assert len(record.incidents.list()) == 1
+        incident = record.incidents.list()[0].id
+    for change in (("ack", incident), ("close", incident, "--resolution", "done"), ()):
+        result = warroom("--config", str(config), "incidents", *change)
+        assert result.returncode == 2, (change, result.stderr)
+    with Record.open(record_path) as record:  # nothing changed: one incident, unacknowledged
+        assert [i.acknowledged_at for i in record.incidents.list()] == [None]
 
 
 def test_usage_errors_exit_2(record_path: Path) -> None:
@@ -126,6 +134,25 @@ def test_ingest_counts_keeps_rejects_and_never_duplicates(
         kept = {bytes(row["raw"]) for row in record.query("SELECT raw FROM rejected_inputs")}
     assert set(hostile) <= kept
     assert warroom("verify").returncode == 0
+
+
+def test_a_repeated_ingest_counts_what_it_recorded_not_what_it_read(
+    record_path: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "falco.log"
+    source.write_text("\n".join(falco_lines(8)) + "\n", encoding="utf-8")
+    first = warroom("ingest", str(source))
+    assert first.returncode == 0, first.stderr
+    assert "read 8 lines: 8 alerts recorded (" in first.stdout
+    # Half of it again, half new: the severities are those of the 4 new alerts.
+    source.write_text("\n".join(list(falco_lines(12))[4:]) + "\n", encoding="utf-8")
+    again = warroom("ingest", str(source), "--json")
+    counts = json.loads(again.stdout)
+    assert (counts["accepted"], counts["duplicates"]) == (4, 4)
+    assert sum(counts["by_severity"].values()) == 4
+    repeat = warroom("ingest", str(source))
+    assert repeat.stdout.startswith(
+        "read 8 lines: 0 alerts recorded, 8 already in the record\n"), repeat.stdout
 
 
 def test_ingest_from_stdin_into_an_incident(record_path: Path) -> None:

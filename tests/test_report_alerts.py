@@ -193,3 +193,29 @@ def test_the_reports_alerts_section_lists_each_rule_with_first_and_last_seen_and
         "Critical",
         ("voicehive/web-c", "voicehive/y"),
     )
+
+
+@pytest.mark.parametrize("rolled_up", [False, True], ids=["live", "rollup"])
+def test_a_nul_in_a_pod_name_is_shown_whole_in_every_report_cell(
+    record: Record, rolled_up: bool
+) -> None:
+    """SQLite's json_extract ended "a\\x00b" at the NUL: the Pods and Pod columns said "a"."""
+    from store.report.render import render_report
+    from store.safe_text import describe
+
+    incident = record.incidents.open("NUL").id
+    names = ["a\x00b", "a\x00c", "plain"]
+    record.alerts.add_batch(alerts(
+        incident, 0, 3, fields=lambda n: {"k8s.pod.name": names[n], "k8s.ns.name": "n\x00s"}))
+    if rolled_up:
+        refresh_rollup(record)
+    summary = summarise_alerts(record, incident)
+    assert sorted(pod for _ns, pod, _n in summary.pods) == sorted(names)  # two pods, not one "a"
+    assert {ns for ns, _pod, _n in summary.pods} == {"n\x00s"}
+    assert sorted(str(row[3]) for row in summary.listed) == sorted(names)
+    report = render_report(record, incident)
+    nul = describe("\x00")
+    assert f"a{nul}b" in report  # as the Output column shows a NUL
+    assert f"a{nul}c" in report
+    assert f"n{nul}s/a{nul}b" in report
+    assert "\x00" not in report

@@ -163,3 +163,19 @@ def test_import_of_a_tampered_export_fails_and_writes_nothing(
     assert "does not verify" in document["error"]
     with Record.open(other) as opened:
         assert opened.incidents.list() == []
+
+
+def test_a_folder_given_to_o_gets_the_default_file_name_in_it(
+    record_path: Path, incident: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    done = warroom("--db", record_path, "report", incident, "-o", folder)
+    assert done.returncode == 0, done.stderr
+    assert (folder / f"incident-{incident}.md").read_text().startswith("# Network Security")
+    done = warroom("--db", record_path, "report", incident, "--executive", "-o", f"{folder}/")
+    assert done.returncode == 0, done.stderr
+    assert (folder / f"incident-{incident}-executive.md").is_file()
+    done = warroom("--db", record_path, "export", incident, "-o", folder)
+    assert done.returncode == 0, done.stderr
+    assert verify_chain(connect_readonly(folder / f"incident-{incident}.db")).ok

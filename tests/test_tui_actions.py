@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.screen import Screen
-from textual.widgets import Checkbox, Input, Select, Static
+from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from actions.drill.server import DrillServerThread
 from actions.falco.parse import parse_line
@@ -397,6 +397,8 @@ async def refused_in_form(
     app: Any, pilot: Any, form: ActionForm, wrong: list[tuple[str, str, str]]
 ) -> None:
     """Each (field, typed, message): saving says what is wrong and stays in the form."""
+    # The button says where it leads: the preview, not a saved change.
+    assert str(form.query_one("#submit", Button).label) == "Preview"
     for field, typed, said in wrong:
         kept = form.query_one(field, Input).value
         await type_into(pilot, form, field, typed)
@@ -404,6 +406,8 @@ async def refused_in_form(
         await pilot.pause()
         assert app.screen is form, f"{typed!r} in {field} was not refused"
         assert said in form_error(form), (typed, form_error(form))
+        # The cursor is back in the faulty field, to fix it there.
+        assert app.focused is form.query_one(field, Input), (field, app.focused)
         form.query_one(field, Input).value = kept
     await pilot.press("escape")
     await until_screen(pilot, WarRoomScreen)
@@ -594,6 +598,31 @@ async def test_isolate_finds_the_workload_behind_a_dns_alerts_client_ip(
         form = await until_screen(pilot, ActionForm)
         account = form.query_one("#target", Input)
         await until(pilot, lambda: account.value == "payments-sa", "the pod's service account")
+        await pilot.press("escape")
+        await until_screen(pilot, WarRoomScreen)
+        await app.workers.wait_for_complete()
+
+
+async def test_a_dns_alert_whose_client_no_pod_owns_says_so_not_that_its_pod_is_missing(
+    make_app: AppFactory, record: Record, runbook_actions: RunbookActions,
+) -> None:
+    from actions.sources.dns_detector import DnsDetection
+    from actions.sources.dns_follower import detection_alert
+
+    detection = DnsDetection(
+        domain="cdn-telemetry.example.net", client="10.42.9.99", signals=("long-labels",),
+        time_ns=1_773_478_800_000_000_000, log_time=None, queries=40,
+        sample=("a1b2.s1.cdn-telemetry.example.net",), counts={},
+    )  # fmt: skip
+    incident = record.incidents.open("DNS tunnel", severity="P0", drill=True)
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await select_alert(app, pilot, detection_alert(detection, "coredns-6d4b75cb6d-z9x8c"))
+        await pilot.press("i")
+        form = await until_screen(pilot, ActionForm)
+        await until(pilot, lambda: "no pod" in prefill_note(form), "what the cluster said")
+        assert prefill_note(form) == (
+            "the alert names no pod, and no pod in the cluster has its address 10.42.9.99")
         await pilot.press("escape")
         await until_screen(pilot, WarRoomScreen)
         await app.workers.wait_for_complete()

@@ -21,6 +21,7 @@ fixed, adapt one it broke.
 - `tabs_underline()`: the Tabs' underline, likewise (the checklist's phase tabs).
 - `StyledOnce` (Screen): a screen is styled once as it opens, not again on its first resume.
 - `NoSameSizeReflow` (Screen, part of StyledOnce): opening a dialog lays the war room out once.
+- `close_dialog(screen)`: close a dialog with no answer, even one whose waiter is gone.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ INTERNALS: tuple[tuple[str, str, str], ...] = (
     ("textual.app:App", "_unnotify", "withdraw_toast"),
     ("textual.widgets._markdown", "MarkdownBullet", "markdown_bullet"),
     ("textual.widgets._tabs", "Underline", "tabs_underline"),
+    ("textual.screen:Screen", "_result_callbacks", "close_dialog"),
 )
 
 MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
@@ -435,3 +437,17 @@ class StyledOnce(NoSameSizeReflow):
             self._resumed_before = True
             event.refresh_styles = False  # styled as its widgets mounted, just now
 
+
+def close_dialog(screen: Screen[Any]) -> None:
+    """Close the dialog on top with no answer, safe even when nobody waits for it any more.
+
+    `Screen.dismiss` hands its result to the future of the worker that pushed it with
+    `push_screen_wait`; when that worker was cancelled the future is cancelled too and
+    `set_result` raises InvalidStateError from inside the key handler. Such a dialog is
+    popped without an answer.
+    """
+    waiting = screen._result_callbacks[-1] if screen._result_callbacks else None
+    if waiting is not None and waiting.future is not None and waiting.future.done():
+        screen.app.pop_screen()
+    else:
+        screen.dismiss(None)

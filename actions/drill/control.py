@@ -54,6 +54,10 @@ CONTROLS = ("status", "pause", "resume", "speed", "inject", "score", "stop")
 CONTROL_KIND = "drill.control"
 ENV = "WARROOM_DRILL_CONTROL"
 MAX_REQUEST_BYTES = 64 * 1024  # a score request names a few export files
+# A longer request is read to its end and discarded (up to this much) before the answer, as
+# an HTTP server reads a too-large body before its 413: closed with the request unread, the
+# client's write failed with a broken pipe and it never saw why.
+DISCARD_BYTES = 64 * 1024 * 1024
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 REQUEST_TIMEOUT = 10.0  # a client that connects and says nothing is dropped
 # sockaddr_un's sun_path: 108 bytes on Linux, 104 on macOS and the BSDs, with the final NUL.
@@ -254,6 +258,7 @@ class ControlServer:
         except TimeoutError:
             return {"ok": False, "error": f"no request within {REQUEST_TIMEOUT:g} s"}
         except ValueError:  # longer than the limit
+            await _discard_the_rest(reader)
             return {"ok": False, "error": f"a request is at most {MAX_REQUEST_BYTES} bytes"}
         try:
             request = json.loads(line)
@@ -265,6 +270,19 @@ class ControlServer:
             return await self._handler(request)
         except ControlError as error:
             return {"ok": False, "error": str(error)}
+
+
+async def _discard_the_rest(reader: asyncio.StreamReader) -> None:
+    """Read the rest of a too-long request line (DISCARD_BYTES at most), so that its sender
+    can finish writing and read the answer."""
+    discarded = 0
+    with contextlib.suppress(TimeoutError, OSError):
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            while discarded < DISCARD_BYTES:
+                chunk = await reader.read(MAX_REQUEST_BYTES)
+                discarded += len(chunk)
+                if not chunk or b"\n" in chunk:
+                    return
 
 
 async def send(path: Path, request: dict[str, Any], *, within: float) -> dict[str, Any]:
@@ -284,7 +302,8 @@ async def send(path: Path, request: dict[str, Any], *, within: float) -> dict[st
         raise ControlError(f"cannot reach the drill at {path}: {error.strerror}") from None
     try:
         writer.write(json.dumps(request).encode("utf-8") + b"\n")
-        await writer.drain()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            await writer.drain()  # refused half-read: its answer may still be there to read
         line = await asyncio.wait_for(reader.readline(), timeout)
     except TimeoutError:
         raise ControlError(f"the drill at {path} did not answer within {timeout:g} s") from None
@@ -383,7 +402,7 @@ class DrillControls:
         return {"ok": True, "message": message, "status": status}
 
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        from actions.drill.player import MAX_SPEED
+        from actions.drill.speeds import speed_problem
 
         command = request.get("control")
         player = self._player
@@ -417,12 +436,11 @@ class DrillControls:
             player.resume()
             return await self._noted("resume", f"resumed the drill at {at}")
         if command == "speed":
-            speed = request.get("speed")
-            if isinstance(speed, bool) or not isinstance(speed, int | float) \
-                    or not 0 < speed <= MAX_SPEED:
-                raise ControlError(f"speed: a number more than 0 and at most {MAX_SPEED:g}")
-            player.set_speed(float(speed))
-            return await self._noted("speed", f"set the drill's speed to x{float(speed):g} at {at}")
+            if problem := speed_problem(request.get("speed")):
+                raise ControlError(f"speed: {problem}")
+            speed = float(request["speed"])
+            player.set_speed(speed)
+            return await self._noted("speed", f"set the drill's speed to x{speed:g} at {at}")
         # inject
         if status.next_inject is None or status.next_at is None:
             raise ControlError("no inject left to play")

@@ -990,6 +990,25 @@ def _flows(
 
 
 INJECT_COMMON = {"at", "id", "malicious", "repeat", "note", "driver"}
+# The most plays (an inject and each of its repeats) a scenario may hold: the player lists
+# every play up front, and `length: 100000000` with `repeat: {every: 0.001}` asked for 1e11
+# of them (gigabytes, minutes before the first alert). The built-ins play a few hundred.
+MAX_PLAYS = 100_000
+_PLAYS_EPSILON = 1e-9  # as the player's: a repeat that lands on the length plays
+
+
+def _seconds(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,g}"
+
+
+def inject_plays(at: float, every: float | None, times: int | None, length: float) -> int:
+    """How many times an inject plays within the scenario's length (counted, not listed)."""
+    if at > length + _PLAYS_EPSILON:
+        return 0
+    if every is None:
+        return 1
+    repeats = int((length - at + _PLAYS_EPSILON) // every) + 1
+    return repeats if times is None else min(times, repeats)
 
 
 def _injects(
@@ -1057,6 +1076,18 @@ def _injects(
                 note=str(note) if note else None,
                 driver=str(driver) if driver is not None else None,
             )
+        )
+    plays = {inject.index: inject_plays(inject.at, inject.every, inject.times, length)
+             for inject in injects}
+    if sum(plays.values()) > MAX_PLAYS:
+        most = max(injects, key=lambda inject: plays[inject.index])
+        c.problem(
+            ("injects", most.index, "repeat"),
+            f"inject {most.id!r} would play {plays[most.index]:,} times"
+            + (f" (every {most.every:g} s over {_seconds(length)} s)" if most.every else "")
+            + f", {sum(plays.values()):,} plays in all: "
+            f"a scenario plays at most {MAX_PLAYS:,} (repeat it less often, give it "
+            "`times`, or shorten `length`)",
         )
     return tuple(injects)
 

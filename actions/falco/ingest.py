@@ -27,7 +27,7 @@ from actions.falco.lines import iter_line_blocks, split_block
 from actions.falco.orphans import exit_with_parent
 from actions.falco.parse import parse_line
 from store import Record
-from store.alerts import ALERT_COLUMNS, BatchResult, rejected_row
+from store.alerts import ALERT_COLUMNS, DEDUPE_INDEX, BatchResult, rejected_row
 from store.chain import values_hash
 from store.errors import RecordError
 from store.wording import counted
@@ -41,6 +41,9 @@ IN_FLIGHT_PER_WORKER = 2
 _TAGS_CACHE_LIMIT = 4096
 # Below this, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+
+
+SEVERITY_INDEX = ALERT_COLUMNS.index("severity")
 
 
 @dataclass
@@ -224,6 +227,19 @@ class BatchPreparer:
         return encoded
 
 
+def _recorded_severities(values: list[tuple[Any, ...]], recorded: frozenset[str]) -> Counter[str]:
+    """The severities of the rows this batch recorded (not those the record already had):
+    a repeated ingest said "0 alerts recorded (P0 7, P1 1)"."""
+    counts: Counter[str] = Counter()
+    left = set(recorded)
+    for row in values:
+        key = row[DEDUPE_INDEX]
+        if key in left:  # a key repeated in the batch is recorded once, the first time
+            left.discard(key)
+            counts[row[SEVERITY_INDEX]] += 1
+    return counts
+
+
 class BatchWriter:
     """Collects parsed lines and commits them to the record a batch at a time."""
 
@@ -271,7 +287,10 @@ class BatchWriter:
             result = BatchResult(0, 0, 0)
         self.report.read += batch.read
         self.report.blank += batch.blank
-        self.report.by_severity.update(batch.by_severity)
+        self.report.by_severity.update(
+            batch.by_severity if not result.duplicates  # all of it recorded: counted already
+            else _recorded_severities(batch.values, result.accepted_keys)
+        )
         self.report.accepted += result.accepted
         self.report.duplicates += result.duplicates
         self.report.rejected += result.rejected

@@ -90,13 +90,25 @@ def _pod_for(
     return None, ""
 
 
+def _no_pod(fields: Mapping[str, Any], namespace: str) -> str:
+    """Why no pod was found for the alert, by what it names (a DNS alert names no pod)."""
+    name = _text(fields, _POD_NAME_FIELDS)
+    if name is not None:
+        where = _text(fields, _NAMESPACE_FIELDS) or namespace
+        return f"the alert's pod {where}/{name} is not in the cluster's pod list"
+    address = client_address(fields)
+    if address is not None:
+        return f"the alert names no pod, and no pod in the cluster has its address {address}"
+    return "the alert names no pod and no pod address: type the target"
+
+
 async def workload_target(
     actions: RunbookActions, request: ActionRequest, fields: Mapping[str, Any]
 ) -> AlertTarget:
     """The app (or service account) of the alert's pod, found in the cluster."""
     pod, found = _pod_for(await _pods(actions, request.namespace), fields, request.namespace)
     if pod is None:
-        return AlertTarget(None, "the alert's pod is not in the cluster's pod list")
+        return AlertTarget(None, _no_pod(fields, request.namespace))
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     if request.action in ACCOUNT_ACTIONS:
         account = spec.get("serviceAccountName") or spec.get("serviceAccount")

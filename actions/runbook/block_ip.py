@@ -42,7 +42,8 @@ def parse_block(text: str | None, protected: tuple[str, ...] = ()) -> IPNetwork:
         try:
             ipaddress.ip_network(cidr, strict=False)
         except ValueError as error:
-            raise InvalidRequest(f"protected range {shown(cidr)} is not a CIDR") from error
+            raise InvalidRequest(f"protected range {shown(cidr)} is not a CIDR",
+                                 field="protected_cidrs") from error
     return network
 
 

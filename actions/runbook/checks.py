@@ -23,7 +23,15 @@ EMERGENCY_LABELS = {"emergency": "true", "created-by": "incident-response"}
 
 
 class InvalidRequest(ValueError):
-    """Input the operator must fix (a usage error): nothing was sent or recorded."""
+    """Input the operator must fix (a usage error): nothing was sent or recorded.
+
+    `field`: the ActionRequest attribute at fault ("target", "service", ...), when one is,
+    so a form can put the cursor there.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def shown(value: str, limit: int = 80) -> str:

@@ -151,15 +151,15 @@ def validate_request(request: ActionRequest) -> None:
         check_incident_id(request.incident_id)
     if request.action in TARGET_CHECKS:
         check, what = TARGET_CHECKS[request.action]
-        check(request.target, what)
+        _of_field("target", check, request.target, what)
     if request.service is not None:
-        check_label_name(request.service, "service")
+        _of_field("service", check_label_name, request.service, "service")
     if request.domain is not None:
-        check_domain(request.domain)
+        _of_field("domain", check_domain, request.domain)
     if request.mesh not in MESHES:
-        raise InvalidRequest(f"mesh must be one of {', '.join(MESHES)}")
+        raise InvalidRequest(f"mesh must be one of {', '.join(MESHES)}", field="mesh")
     if request.since_seconds <= 0:
-        raise InvalidRequest("the capture window must be positive")
+        raise InvalidRequest("the capture window must be positive", field="since_seconds")
     if request.prometheus_url is not None and not request.prometheus_url.startswith(
         ("http://", "https://")
     ):
@@ -170,7 +170,18 @@ def validate_request(request: ActionRequest) -> None:
     if request.action == "block-ip":
         from actions.runbook.block_ip import parse_block
 
-        parse_block(request.target, request.protected_cidrs)
+        try:
+            parse_block(request.target, request.protected_cidrs)
+        except InvalidRequest as error:
+            raise InvalidRequest(str(error), field=error.field or "target") from error
+
+
+def _of_field(name: str, check: Callable[..., object], *args: Any) -> None:
+    """Run `check(*args)`; its InvalidRequest names the field `name` as the one at fault."""
+    try:
+        check(*args)
+    except InvalidRequest as error:
+        raise InvalidRequest(str(error), field=name) from error
 
 
 class RunbookActions:

@@ -29,12 +29,12 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_json
+from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, output_file, print_json
 from tui.safe import safe_text
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         metavar="X",
-        help="play the scenario X times faster (default 1)",
+        help="play the scenario X times faster, 0.5 to 60 (default 1)",
     )
     parser.add_argument(
         "--serve-only",
@@ -173,12 +173,12 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise UsageError(str(error)) from None
     if args.kubeconfig_out:
-        args.kubeconfig_out = Path(args.kubeconfig_out).expanduser()
-    from actions.drill.player import MAX_SPEED
+        args.kubeconfig_out = output_file(args.kubeconfig_out, "kubeconfig")
     from actions.drill.scenarios import builtin_names
+    from actions.drill.speeds import speed_problem
 
-    if not (0 < args.speed <= MAX_SPEED):
-        raise UsageError(f"--speed must be more than 0 and at most {MAX_SPEED:g}")
+    if problem := speed_problem(args.speed):
+        raise UsageError(f"--speed: {problem}")
     if not (0 <= args.port <= 65535):
         raise UsageError("--port must be between 0 and 65535")
     console = not (args.serve_only or args.no_console) and sys.stdin.isatty() \
@@ -192,7 +192,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             # A built-in is checked against the API schemas by the test suite and by the drill
             # cluster as it seeds: the command does not wait for a third check.
-            scenario = load_scenario(args.scenario, trust_builtins=True)
+            with _signals_interrupt():
+                scenario = load_scenario(args.scenario, trust_builtins=True)
         except ScenarioError as error:  # its problems quote the file: they may hold anything
             print(safe_text(f"warroom drill: {error}", multiline=True), file=sys.stderr)
             return EXIT_FAILED
@@ -204,6 +205,27 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGINT end `drill` at once while it loads and starts (exit 130).
+
+    The event loop's handlers run only when the loop is free: a scenario that kept it
+    busy while starting ignored both. Python's own handlers run between any two
+    bytecodes of the main thread.
+    """
+    previous = {signum: signal.signal(signum, _interrupted)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
     from actions.drill import drill_events as ev
     from actions.drill.control import ControlError
@@ -212,8 +234,6 @@ async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     kubeconfig = args.kubeconfig_out
     session = DrillSession(
         scenario, speed=args.speed, port=args.port, kubeconfig_path=kubeconfig,
@@ -221,13 +241,21 @@ async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
     )
     control: ControlServer | None = None
     try:
-        await session.start()
-        started = session.clock.now()
-        control = await _start_control(args, session, started, stop)
+        with _signals_interrupt():  # the loop's own handlers wait for it to be free
+            await session.start()
+            started = session.clock.now()
+            control = await _start_control(args, session, started, stop)
     except (ScenarioError, ControlError) as error:
         print(safe_text(f"warroom drill: {error}", multiline=True), file=sys.stderr)
         await session.stop()
         return EXIT_FAILED
+    except BaseException:  # SIGTERM or Ctrl-C while starting: what started stops
+        if control is not None:
+            await control.stop()
+        await session.stop()
+        raise
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     scored_at_end: set[asyncio.Future[None]] = set()
 
     def at_the_end(event: DrillEvent) -> None:
@@ -351,14 +379,14 @@ def _control(control: argparse.Namespace) -> int:
 
     request: dict[str, Any] = {"control": control.command}
     if control.command == "speed":
-        from actions.drill.player import MAX_SPEED
+        from actions.drill.speeds import speed_problem
 
         try:
             speed = float(control.value) if control.value is not None else None
         except ValueError:
             speed = None
-        if speed is None or not 0 < speed <= MAX_SPEED:
-            raise UsageError(f"speed X: X more than 0 and at most {MAX_SPEED:g}")
+        if problem := speed_problem(speed):
+            raise UsageError(f"speed X: {problem}")
         request["speed"] = speed
     elif control.value is not None:
         raise UsageError(f"{control.command} takes no value")

@@ -6,14 +6,15 @@ import argparse
 import sys
 
 from tui.cli.cmd_report import RecordUnavailable, open_existing_record
-from tui.cli.common import EXIT_FAILED, EXIT_OK, print_json
+from tui.cli.common import EXIT_FAILED, EXIT_OK, output_file, print_json
 from tui.safe import safe_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("incident", metavar="ID", help="the incident to export")
     parser.add_argument(
-        "-o", "--output", metavar="FILE.db", required=True, help="the new file (must not exist)"
+        "-o", "--output", metavar="FILE.db", required=True,
+        help="the new file (must not exist; a folder: incident-ID.db in it)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -24,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with open_existing_record(args, readonly=True) as record:
-            result = export_incident(record, args.incident, args.output)
+            result = export_incident(
+                record, args.incident, output_file(args.output, f"incident-{args.incident}.db"))
     except (RecordUnavailable, UnknownIncident, TransferError) as error:
         if args.json:
             print_json({"ok": False, "error": str(error)})

@@ -69,9 +69,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opener.add_argument(
         "--json", action="store_true", dest="open_json", help="print one JSON document"
     )
-    # An incident's change is recorded even when the configuration is broken: only its
-    # notifications wait (tui/cli/main.py reads the configuration for every command).
-    opener.set_defaults(records_despite_bad_config=True)
     add_record_options(opener, after_command=True)
 
     def change(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -80,7 +77,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--json", action="store_true", dest="change_json", help="print the incident as JSON"
         )
-        sub.set_defaults(records_despite_bad_config=name != "show")
         add_record_options(sub, after_command=True)
         return sub
 
@@ -255,14 +251,7 @@ def _notify(
     """
     from actions.notify import drain_outbox, notify_incident_event
 
-    try:
-        settings = read_settings(args)
-    except UsageError as error:
-        print(
-            safe_text(f"warroom: notifications not sent, the configuration is wrong: {error}"),
-            file=sys.stderr,
-        )
-        return {"error": str(error)}
+    settings = read_settings(args)  # read before the command ran (tui/cli/main.py)
     queued = notify_incident_event(record, settings, incident, event, details)
     if not queued:
         return {"queued": 0}

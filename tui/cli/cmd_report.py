@@ -15,10 +15,9 @@ import argparse
 import getpass
 import sqlite3
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui.cli.common import EXIT_FAILED, EXIT_OK, db_path
+from tui.cli.common import EXIT_FAILED, EXIT_OK, db_path, output_file
 from tui.safe import safe_text
 
 if TYPE_CHECKING:
@@ -48,8 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         metavar="FILE",
-        help="write the report to FILE and record it as saved (not as issued: that is `m` on "
-        "the console's report screen, once it was sent)",
+        help="write the report to FILE (a folder: incident-ID.md in it) and record it as "
+        "saved (not as issued: that is `m` on the console's report screen, once it was sent)",
     )
     parser.add_argument(
         "--executive",
@@ -62,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from store import UnknownIncident
     from store.alert_summary import refresh_rollup
     from store.report.render import render_executive, render_report
-    from tui.report_file import save_report
+    from tui.report_file import default_report_path, save_report
 
     render = render_executive if args.executive else render_report
     try:
@@ -76,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
                     record,
                     args.incident,
                     args.executive,
-                    Path(args.output),
+                    output_file(args.output, default_report_path(args.incident,
+                                                                 args.executive).name),
                     actor=_actor(),
                     readonly=False,
                 )

@@ -91,3 +91,12 @@ def warn_unreadable(command: str, record: Any) -> None:
 
     for message in record.unreadable:
         print(safe_text(f"warroom {command}: {message}"), file=sys.stderr)
+
+
+def output_file(given: str | Path, default_name: str) -> Path:
+    """The file an `-o` names: `given`, or `default_name` inside it when it is a folder
+    (an existing one, or one written with a trailing slash), as `cp FILE DIR/` does."""
+    path = Path(given).expanduser()
+    if path.is_dir() or str(given).endswith(("/", os.sep)):
+        return path / default_name.replace("/", "_").replace(os.sep, "_")
+    return path

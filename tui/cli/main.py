@@ -142,14 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _read_the_configuration(args: argparse.Namespace) -> None:
     """Every command reads the configuration the same way, before it runs: a file that
-    cannot be used stops it with the file, the key and what is allowed. A command that
-    records an incident's change (`incidents open`...) sets `records_despite_bad_config`:
-    the change is recorded anyway, and its notifications wait (the command says so)."""
-    try:
-        read_settings(args)
-    except UsageError:
-        if not getattr(args, "records_despite_bad_config", False):
-            raise
+    cannot be used stops it (exit 2) with the file, the key and what is allowed, before
+    anything changes; `incidents open` too (it warned and exited 0, the tester found)."""
+    read_settings(args)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.widgets import Input, Label, Select, Static
 
@@ -83,6 +84,11 @@ CLUSTER_ACTIONS: dict[str, ClusterAction] = {
     )
 }
 
+# The form's field for each ActionRequest attribute a check can find at fault.
+FIELD_IDS = {
+    "target": "#target", "service": "#service", "domain": "#domain", "mesh": "#mesh",
+    "protected_cidrs": "#protect", "since_seconds": "#since",
+}
 FORCE_LABELS = {
     "isolate": "Force: isolate even when no pod runs the app now",
     "block-ip": "Force: block even loopback, link-local or the cluster's own ranges",
@@ -184,6 +190,11 @@ class ActionForm(FormScreen["ActionRequest"]):
     """
 
     CSS_PATH: ClassVar[str | Path] = STYLES
+    # It leads to the preview, not to a saved change: the button and the key say so.
+    SUBMIT_LABEL = "Preview"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "submit", "Preview", id="form.submit"),
+    ]
 
     def __init__(
         self, action: ClusterAction, request: ActionRequest, where: str = "", hint: str = ""
@@ -306,7 +317,7 @@ class ActionForm(FormScreen["ActionRequest"]):
                     compact=True,
                 )
         yield Static(
-            Text("Save shows the preview: nothing changes before you confirm it."),
+            Text("Preview shows what would change; nothing changes until you confirm."),
             classes="action-hint",
             markup=False,
         )
@@ -332,7 +343,8 @@ class ActionForm(FormScreen["ActionRequest"]):
         if spec.target_label is not None:
             target = self._text("#target")
             if not target:
-                self.error(f"{spec.name} needs {with_article(in_sentence(spec.target_label))}")
+                self.error(f"{spec.name} needs {with_article(in_sentence(spec.target_label))}",
+                           field="#target")
                 return None
             changes["target"] = target
         if "protected_cidrs" in spec.options:
@@ -355,7 +367,8 @@ class ActionForm(FormScreen["ActionRequest"]):
             if seconds is None:
                 self.error(
                     f"the DNS log window {self._text('#since')!r} is not a duration "
-                    "such as 90s, 30m or 1h"
+                    "such as 90s, 30m or 1h",
+                    field="#since",
                 )
                 return None
             changes["since_seconds"] = seconds
@@ -369,6 +382,6 @@ class ActionForm(FormScreen["ActionRequest"]):
         try:
             validate_request(request)
         except InvalidRequest as error:
-            self.error(str(error))
+            self.error(str(error), field=FIELD_IDS.get(error.field or ""))
             return None
         return request

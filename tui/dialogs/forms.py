@@ -38,6 +38,7 @@ class FormScreen(StyledOnce, ModalScreen[T | None], Generic[T]):
         Binding("ctrl+s", "submit", "Save", id="form.submit"),
     ]
     TITLE_TEXT = ""
+    SUBMIT_LABEL = "Save"  # what the submit button says: what it does
     DIALOG_CLASSES = "dialog"
     """The dialog box's classes, set as it is built: a class added once mounted restyles it."""
 
@@ -50,15 +51,19 @@ class FormScreen(StyledOnce, ModalScreen[T | None], Generic[T]):
             yield from self.compose_fields()
             yield Static("", classes="dialog-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", variant="primary", id="submit")
+                yield Button(self.SUBMIT_LABEL, variant="primary", id="submit")
                 yield Button("Cancel", id="cancel")
 
     def value(self) -> T | None:
         """The form's value, or None after `self.error(...)` said what is wrong."""
         raise NotImplementedError
 
-    def error(self, message: str) -> None:
+    def error(self, message: str, *, field: str | None = None) -> None:
+        """Say what is wrong; the cursor goes to the faulty `field` (a selector) when named."""
         self.query_one(".dialog-error", Static).update(Text(message))
+        if field is not None:
+            for widget in self.query(field):
+                widget.focus()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.events import Mount, Unmount
 from textual.message import Message
 
+from actions.drill.speeds import FACILITATOR_SPEEDS
 from tui.screens.war_room_base import WarRoomBase
 from tui.widgets.drill_strip import DrillStrip, describe, scenario_clock, speed_label
 
@@ -33,11 +34,26 @@ if TYPE_CHECKING:
     from actions.drill.score import Score
     from tui.services import DrillHandle
 
-# The facilitator's speeds: slower than real time for a walk-through, up to an hour a minute.
-SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+# The facilitator's speeds, the same range as `warroom drill --speed` and `drill control speed`.
+SPEEDS = FACILITATOR_SPEEDS
 STATUS_INTERVAL = 1.0  # the strip follows the drill's clock this often
 NOT_DRILL = "facilitator keys work in a drill only: start one with `warroom drill [SCENARIO]`"
 CONTROL_KIND = "drill.control"
+# What a dialog open when the drill ends is called in the toast that says it was dropped.
+DIALOG_NAMES = {
+    "DecisionScreen": "the decision in progress",
+    "OpenIncidentForm": "the new incident form",
+    "NoteForm": "the note in progress",
+    "SeverityForm": "the severity form",
+    "AskScreen": "a question",
+    "CloseIncidentScreen": "the resolve/close form",
+    "EscalateForm": "the escalation form",
+    "ProposalScreen": "the incident proposal",
+    "ActionForm": "the action form",
+    "ConfirmAction": "the action preview",
+    "ChecklistScreen": "the checklist",
+    "ScoreScreen": "the score so far",
+}
 
 
 def next_speed(current: float, steps: int) -> float:
@@ -160,7 +176,31 @@ class FacilitatorKeys(WarRoomBase):
         if message.event.kind == ev.END and not self._score_opened:
             # The drill stops only after the console closes: an end seen here is the scenario's.
             self._score_opened = True
+            self._close_dialogs_at_the_end()
             self._show_score()  # its status line says the drill is over: no toast over it
+
+    def _close_dialogs_at_the_end(self) -> None:
+        """Close the dialogs in progress, saying what was dropped, before the score opens.
+
+        The score opened over a half-filled form and its waiting worker: the stack of
+        dialogs and their waiters is the state a user cannot see and cannot undo once the
+        drill is over. Each is closed with no answer (its worker records nothing) and one
+        toast names them, so nothing is half recorded and the war room is under the score.
+        """
+        from textual.screen import ModalScreen
+
+        from tui.textual_workarounds import close_dialog
+
+        dropped: list[str] = []
+        while self.app.screen is not self and isinstance(self.app.screen, ModalScreen):
+            dialog = self.app.screen
+            dropped.append(DIALOG_NAMES.get(type(dialog).__name__, "a dialog"))
+            close_dialog(dialog)
+        if dropped:
+            self.notify(
+                f"the drill ended: {', '.join(dropped)} closed, nothing of it recorded",
+                title="Drill over", severity="warning", timeout=10,
+            )
 
     # --- the keys -----------------------------------------------------------------------------
 
