@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actions.drill.scenario import Scenario, load_builtin
+from actions.sources.traffic import EXPECTED_CLASSIFICATION
 from store import Incident, Record
 from store.report.markdown import escape
 from tests.journeys.commander import COMMANDER
@@ -71,7 +72,10 @@ def check_record(record: Record, incident: Incident, scenario: Scenario, *,
         assert incident.resolution
     linked = record.alerts.for_incident(incident.id)
     assert linked, "no alert is linked to the incident"
-    assert {a.category for a in linked} == {category}, {a.category for a in linked}
+    # The incident's own alerts, and the mesh failures its quarantine causes, which warroom
+    # links to it as expected (a P3 that proposes nothing) instead of paging a new P0.
+    categories = {a.category for a in linked}
+    assert categories - {EXPECTED_CLASSIFICATION.category} == {category}, categories
 
     entries = record.actions.for_incident(incident.id)
     intents = [(e.action, e.target) for e in entries if e.entry == "intent"]
