@@ -334,8 +334,13 @@ async def test_restore_with_unblock_removes_the_incidents_ip_block(
         await app.workers.wait_for_complete()
         await pilot.press("R")
         form = await until_screen(pilot, ActionForm)
+        # A click lands where the box is drawn: wait until the form is laid out on screen.
+        box = form.query_one("#unblock", Checkbox)
+        await until(pilot, lambda: box.region.height > 0 and box.display,
+                    "the unblock box on screen")
+        await pilot.pause()
         await pilot.click("#unblock")
-        assert form.query_one("#unblock", Checkbox).value, "the click did not tick unblock"
+        assert box.value, "the click did not tick unblock"
         await pilot.click("#submit")
         confirm = await until_screen(pilot, ConfirmAction)
         assert "# delete NetworkPolicy" in confirm.request.preview
