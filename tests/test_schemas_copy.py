@@ -1,8 +1,8 @@
 """The shipped schemas (actions/drill/schemas) judge the copied examples rightly.
 
-That both are byte-for-byte copies of `../shared/schemas` is checked by
-`.ci/shared_copies.py`, beside the checkouts that have `../shared`: a user's clone has
-none, and the suite reads nothing outside the repository.
+That both are byte-for-byte copies of the team's reference schemas is checked by
+`.ci/shared_copies.py` in CI, beside the checkouts that have the team's folder: a user's
+clone has none, and the suite reads nothing outside the repository.
 """
 
 from __future__ import annotations
