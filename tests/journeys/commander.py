@@ -37,6 +37,9 @@ STEP_TIMEOUT = 30.0
 DECISION_WORDS = {"false-positive": "False positive", "active-attack": "Active attack",
                   "misconfiguration": "Policy misconfiguration", "escalate": "Escalate"}
 
+# A row of the Falco pane: its time and priority, then rule, pod and summary up to the
+# pane's edge (at 160x48 other panes share the line, and name the same workloads).
+ALERT_ROW = re.compile(r"\d\d:\d\d:\d\d +P[0-3] [^│]*")
 CHECKLIST_SUMMARY = re.compile(r"(?m)^\W*([A-Z][\w &]+): \d+ of \d+ ticked")
 # The header's MTTD once acknowledged: "MTTD 0:01/5m ✓" (wide), "D 0:00/5m✓" (80 columns).
 ACKNOWLEDGED = re.compile(r"\b(?:MTTD|D) [\d:]+/\w+ ?✓")
@@ -121,8 +124,10 @@ class Commander:
         self.sees("external-api-segmentation" if not self.narrow else "playing", timeout=60)
 
     def wait_for_alert(self, text: str, timeout: float = 60) -> None:
-        """An alert whose row shows `text` arrived in the Falco pane."""
-        self.sees(text, timeout=timeout)
+        """An alert whose row shows `text` arrived in the Falco pane (not another pane's
+        mention of the same name)."""
+        self.sees(lambda screen: any(text in row for row in ALERT_ROW.findall(screen)),
+                  timeout=timeout)
 
     def wait_for_drill_time(self, seconds: int, timeout: float = 60) -> None:
         """The drill strip's scenario clock (`T+mm:ss/`) reached `seconds`."""
