@@ -21,7 +21,7 @@ from actions.falco.parse import parse_line
 from actions.kube.cluster import Cluster
 from actions.runbook import RunbookActions
 from store import Record
-from tests.plugins.tui import AppFactory, alert_line, parsed, until
+from tests.plugins.tui import AppFactory, alert_line, parsed, run_from_palette, until
 from tui.dialogs.action_form import ActionForm, prefill
 from tui.dialogs.confirm_action import ConfirmAction
 from tui.screens.war_room import WarRoomScreen
@@ -236,17 +236,11 @@ def test_prefill_reads_the_service_account_and_shows_hostile_text_inert() -> Non
 async def test_the_palette_opens_the_same_form_prefilled(
     make_app: AppFactory, record: Record, runbook_actions: RunbookActions
 ) -> None:
-    from textual.command import CommandPalette
-
     incident = record.incidents.open("Shell in orchestrator", severity="P1", drill=True)
     app = make_app(actions=runbook_actions, incident_id=incident.id)
     async with app.run_test(size=(160, 48)) as pilot:
         await select_alert(app, pilot, egress_alert())
-        await pilot.press("ctrl+p")
-        await until_screen(pilot, CommandPalette)
-        await pilot.press(*"block ip")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+        await run_from_palette(pilot, "block ip")
         form = await until_screen(pilot, ActionForm)
         assert form.action_spec.name == "block-ip"
         assert form.query_one("#target", Input).value == "203.0.113.9"

@@ -7,7 +7,7 @@ from typing import Any
 from textual.widgets import Input
 
 from store import Record
-from tests.plugins.tui import AppFactory, until
+from tests.plugins.tui import AppFactory, run_from_palette, until
 from tui.dialogs.close_incident import CloseIncidentScreen
 from tui.dialogs.decision import DecisionScreen
 from tui.dialogs.forms import AskScreen, NoteForm, OpenIncidentForm
@@ -274,8 +274,6 @@ async def test_close_from_the_keyboard_records_why_and_the_header_shows_it_close
 async def test_the_palette_resolves_or_closes_and_help_lists_the_key(
     make_app: AppFactory, record: Record
 ) -> None:
-    from textual.command import CommandPalette
-
     record.incidents.open("Drift on egress", severity="P2", drill=True)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -283,11 +281,7 @@ async def test_the_palette_resolves_or_closes_and_help_lists_the_key(
         screen = app.screen
         assert isinstance(screen, WarRoomScreen)
         assert ("incident", "C", "Close", "incident.close") in screen.help_rows()
-        await pilot.press("ctrl+p")
-        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
-        await pilot.press(*"close incident")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, "close incident")
         await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
         await pilot.press("escape")
         await app.workers.wait_for_complete()

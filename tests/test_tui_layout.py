@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from store import Record
-from tests.plugins.tui import AppFactory, until
+from tests.plugins.tui import AppFactory, run_from_palette, until
 from tui.dialogs.help import HelpScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.views.clocks import BREACHED, MET, OK, WARNING, clock_states
@@ -98,8 +98,6 @@ def test_clock_states_follow_the_runbook_targets(record: Record, clock: Any) -> 
 async def test_palette_offers_incident_commands_named_after_a_hostile_alert(
     make_app: AppFactory,
 ) -> None:
-    from textual.command import CommandPalette
-
     from tests.plugins.tui import hostile_alerts
     from tui.dialogs.forms import OpenIncidentForm
 
@@ -109,15 +107,8 @@ async def test_palette_offers_incident_commands_named_after_a_hostile_alert(
         app.push_alerts(hostile_alerts()[:1])  # rule and pod "[/oops]": markup if parsed
         await pilot.pause(0.3)
         await pilot.pause()
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        assert isinstance(app.screen, CommandPalette)
-        await pilot.press(*"open inc")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
-        await pilot.pause()
-        await pilot.pause()
-        assert isinstance(app.screen, OpenIncidentForm)
+        await run_from_palette(pilot, "open inc")
+        await until(pilot, lambda: isinstance(app.screen, OpenIncidentForm), "the form")
         title = app.screen.query_one("#title").value  # type: ignore[attr-defined]
         assert title == "Rule [/oops] on pod-[/oops]"
         await pilot.press("escape")

@@ -7,10 +7,8 @@ screen's state (`incident`, `selected_alert`) is reactive: changing it refreshes
 
 from __future__ import annotations
 
-from textual.command import CommandPalette
-
 from store import Record
-from tests.plugins.tui import AppFactory, until
+from tests.plugins.tui import AppFactory, run_from_palette, until
 from tui.commands import palette_commands
 from tui.dialogs.help import typed
 from tui.dialogs.score import ScoreScreen
@@ -65,11 +63,7 @@ async def test_a_review_offers_the_recorded_drills_score_in_the_palette(
         screen = app.screen
         assert isinstance(screen, WarRoomScreen)
         await until(pilot, lambda: screen.incident is not None, "the incident")
-        await pilot.press("ctrl+p")
-        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
-        await pilot.press(*"score from the record")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, "score from the record")
         await until(pilot, lambda: isinstance(app.screen, ScoreScreen), "the score")
         await pilot.press("escape")
         await app.workers.wait_for_complete()

@@ -120,6 +120,27 @@ async def until(
     await eventually(condition, what, within=within, pause=pilot.pause)
 
 
+async def run_from_palette(pilot: Pilot[Any], words: str) -> None:
+    """Find a command by typing `words` into the palette (ctrl+p) and run it with enter, once
+    the palette's first match shows every one of the words (its search runs as you type)."""
+    from textual.command import CommandList, CommandPalette
+
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+    await pilot.press(*words)
+    matches = app.screen.query_one(CommandList)
+
+    def found() -> bool:
+        if not matches.option_count:
+            return False
+        first = str(matches.get_option_at_index(0).prompt).lower()
+        return all(word in first for word in words.lower().split())
+
+    await until(pilot, found, f"a command matching {words!r} in the palette")
+    await pilot.press("enter")
+
+
 async def settle_for_snapshot(pilot: Pilot[Any], *, workers: bool = True) -> None:
     """Bring the console to a state a snapshot can compare: drained, counted, not blinking."""
     if workers:  # not while a form is open: its worker waits for the form
