@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 POD_FIELDS = ("k8s.pod.name", "k8s_pod_name")
+WORKLOAD_FIELDS = ("k8s.deployment.name",)  # also the mesh's refused caller (traffic.py)
 NAMESPACE_FIELDS = ("k8s.ns.name", "k8s_ns_name", "k8s_ns")
 CONTAINER_FIELDS = ("container.name", "container_name")
 # Kubernetes generates name suffixes from this alphabet (no vowels, no 0, 1, 3):
@@ -53,8 +54,8 @@ class AlertSubject:
     namespace: str
     """'' when the alert names none."""
     workload: str
-    """The pod's owner (`orchestrator` for `orchestrator-6f8d9c7b5d-k2x9p`), else the pod or
-    container name, else `client <IP>` for a DNS detection."""
+    """The pod's owner (`orchestrator` for `orchestrator-6f8d9c7b5d-k2x9p`), else the pod,
+    Deployment or container name, else `client <IP>` for a DNS detection."""
 
     def to_list(self) -> list[str]:
         return [self.category, self.namespace, self.workload]
@@ -91,6 +92,8 @@ def alert_subject(category: str | None, output_fields: object) -> AlertSubject |
     workload = ""
     if pod := _field(output_fields, POD_FIELDS):
         workload = workload_of(pod[:MAX_NAME])
+    elif deployment := _field(output_fields, WORKLOAD_FIELDS):
+        workload = deployment
     elif container := _field(output_fields, CONTAINER_FIELDS):
         workload = container
     elif client := _field(output_fields, ("client",)):  # a DNS detection: the querier's IP

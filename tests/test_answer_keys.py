@@ -3,13 +3,14 @@
 - Severity: the drill plays the scenario, and the console's own parsers,
   classifier and detectors turn what the drill cluster logs into alerts: Falco
   lines (the shipped classification), the CoreDNS tunnel detector, the
-  mTLS-failure check on the drill's Prometheus. Within the answer key's MTTD
-  target from the scenario's first sign (the time the team has to detect), the
-  first alert warroom proposes an incident for (P0/P1) must carry the key's
-  severity. When no alert in that window is proposal-worthy, the team opens
-  the incident by hand from the first alert of the window (`o` prefills its
-  severity), which must then carry the key's severity; with no alert at all
-  in the window, nothing proposes an incident, so the key must not be P0/P1.
+  mTLS-failure and refused-calls (403) checks on the drill's Prometheus.
+  Within the answer key's MTTD target from the scenario's first sign (the time
+  the team has to detect), the first alert warroom proposes an incident for
+  (P0/P1) must carry the key's severity. When no alert in that window is
+  proposal-worthy, the team opens the incident by hand from the first alert of
+  the window (`o` prefills its severity), which must then carry the key's
+  severity; with no alert at all in the window, nothing proposes an incident,
+  so the key must not be P0/P1.
 - Steps: each is a checklist item's id or one of the few runbook steps the
   checklist does not hold, and none repeats what the key's containment scores.
 """
@@ -33,7 +34,7 @@ from actions.sources.coredns_log import parse_query
 from actions.sources.detection import PROPOSING_SEVERITIES
 from actions.sources.dns_detector import DnsTunnelDetector
 from actions.sources.dns_follower import detection_alert
-from actions.sources.traffic import MTLS_CLASSIFICATION, TrafficMonitor
+from actions.sources.traffic import DENIAL_CLASSIFICATION, MTLS_CLASSIFICATION, TrafficMonitor
 from tests.plugins.drill_scenarios import DRILL_START
 
 MTLS_POLL = timedelta(seconds=15)  # TrafficMonitor's interval
@@ -95,18 +96,24 @@ def dns_alerts(drill: Any, classifier: Classifier) -> list[Raised]:
     return raised
 
 
-async def mtls_alerts(drill: Any, start: datetime, end: datetime) -> list[Raised]:
+async def mesh_alerts(drill: Any, start: datetime, end: datetime) -> list[Raised]:
+    """The first mTLS-failure P0 and the first refused-calls P1 the traffic checks raise."""
     prometheus = DrillPrometheus(drill.engine)
     monitor = TrafficMonitor(prometheus)  # type: ignore[arg-type]
+    raised: dict[str, Raised] = {}
     moment = start
-    while moment <= end:
+    while moment <= end and len(raised) < 2:
         prometheus.at = moment.timestamp()
         sample = await monitor.sample()
         failing = [s for s, rate in sample.mtls_failures.items() if rate >= monitor.mtls_min_rate]
         if len(failing) >= monitor.mtls_services:
-            return [Raised(moment, "mTLS failures", MTLS_CLASSIFICATION.severity)]
+            raised.setdefault("mtls", Raised(moment, "mTLS failures",
+                                             MTLS_CLASSIFICATION.severity))
+        if monitor.denied_routes(sample):
+            raised.setdefault("denials", Raised(moment, "refused calls",
+                                                DENIAL_CLASSIFICATION.severity))
         moment += MTLS_POLL
-    return []
+    return list(raised.values())
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -124,7 +131,7 @@ async def test_the_console_rates_the_first_alert_as_the_answer_key_does(
         [
             *falco_alerts(drill, classifier),
             *dns_alerts(drill, classifier),
-            *await mtls_alerts(
+            *await mesh_alerts(
                 drill, start, DRILL_START + timedelta(seconds=drill.scenario.length)
             ),
         ],

@@ -1,4 +1,5 @@
-"""Traffic from the drill cluster's Prometheus: series, string values, the mTLS-failure P0."""
+"""Traffic from the drill cluster's Prometheus: series, string values, the mTLS-failure P0,
+the calls the mesh refuses."""
 
 from __future__ import annotations
 
@@ -7,26 +8,31 @@ from typing import Any
 from actions.drill.clock import ManualClock
 from actions.drill.server import PROMETHEUS_PROXY_PATH, DrillServerThread
 from actions.kube.cluster import Cluster
-from actions.runbook.own_changes import quarantined_workloads
+from actions.runbook.own_changes import mesh_denied_workloads, quarantined_workloads
 from actions.sources.batches import AlertBatch
 from actions.sources.traffic import (
+    DENIALS,
     MTLS_FAILURES,
     MTLS_FAILURES_BY_SOURCE,
     PLAINTEXT,
     TCP_RECEIVED,
+    Denial,
     PrometheusClient,
     TrafficMonitor,
     TrafficSample,
     received_by_route,
 )
 from store import Record
-from tests.plugins.drill_scenarios import DrillFactory
+from store.alert_links import AlertSubject, row_subject
+from tests.plugins.drill_scenarios import DRILL_START, DrillFactory
 from tests.sources_helpers import RunningSource, eventually
 
 
-def metrics(failing: dict[str, str], callers: dict[str, list[str]] | None = None) -> Any:
+def metrics(failing: dict[str, str], callers: dict[str, list[str]] | None = None,
+            refused: dict[tuple[str, str], str] | None = None) -> Any:
     """Prometheus' answers: `failing` service -> failures/s; `callers`: service -> the
-    workloads whose sidecars report its failures (each at the service's rate)."""
+    workloads whose sidecars report its failures (each at the service's rate); `refused`:
+    (caller, callee) -> 403s/s the callee's sidecar answered."""
     def provider(promql: str, at: float) -> dict[str, Any]:
         if promql == TCP_RECEIVED:
             result = [
@@ -47,6 +53,12 @@ def metrics(failing: dict[str, str], callers: dict[str, list[str]] | None = None
                        "value": value}
                       for name, value in failing.items()
                       for caller in (callers or {}).get(name, ["api-gateway"])]
+        elif promql == DENIALS:
+            result = [{"metric": {"source_workload": caller,
+                                  "source_workload_namespace": "voicehive",
+                                  "destination_workload": callee,
+                                  "destination_workload_namespace": "voicehive"},
+                       "value": value} for (caller, callee), value in (refused or {}).items()]
         else:
             raise ValueError(f"unexpected query {promql}")
         return {"resultType": "vector", "result": result}
@@ -179,3 +191,70 @@ def test_a_route_both_sidecars_report_is_counted_once() -> None:
     data = {"resultType": "vector", "result": [series("source", "100"),
                                                series("destination", "98")]}
     assert received_by_route(data) == {"voicehive/orchestrator": 98.0}
+
+
+async def test_calls_the_mesh_refuses_are_a_p1_about_the_caller_once_per_cooldown(
+        drill_server: DrillServerThread, cluster: Cluster, record: Record) -> None:
+    """The runbook's "Authorization policy violations": pms-connector refused by
+    booking-service's sidecar (403) is unauthorized inter-service communication, P1, about
+    pms-connector (so later alerts about it link to the incident it proposes). A trickle
+    below the threshold is not an alert."""
+    drill_server.state.metrics_provider = metrics(
+        {}, refused={("pms-connector", "booking-service"): "1.75",
+                     ("api-gateway", "billing"): "0.01"})
+    monitor = TrafficMonitor(PrometheusClient(cluster=cluster), record, interval_seconds=0.05)
+    running = RunningSource(monitor.run)
+    await eventually(lambda: len(running.of(TrafficSample)) >= 3)
+    await running.stop()
+    assert running.of(TrafficSample)[0].denials == {
+        Denial("voicehive", "pms-connector", "voicehive", "booking-service"): 1.75,
+        Denial("voicehive", "api-gateway", "voicehive", "billing"): 0.01}
+    (batch,) = running.of(AlertBatch)  # once, then quiet for the cooldown
+    (alert,) = batch.alerts
+    assert (alert.classification.severity, alert.classification.category) == (
+        "P1", "unauthorized-inter-service")
+    (row,) = record.query("SELECT rule, output, category, output_fields FROM alerts")
+    assert row[0] == "Service mesh authorization denials"
+    assert "caller=voicehive/pms-connector" in row[1]
+    assert "callee=voicehive/booking-service" in row[1]
+    assert row_subject(row[2], row[3]) == AlertSubject(
+        "unauthorized-inter-service", "voicehive", "pms-connector")
+
+
+async def test_refusals_an_incidents_mesh_deny_causes_are_expected_not_a_p1(
+        drill_server: DrillServerThread, cluster: Cluster, record: Record) -> None:
+    """booking-service cut off with mesh-deny by an open incident: its callers' 403s are that
+    incident's containment working (a P3 on it); a refusal elsewhere is still the P1."""
+    incident = record.incidents.open("Probing", severity="P1")
+    record.actions.intent(incident.id, "mesh-deny", "booking-service", actor="alice")
+    drill_server.state.metrics_provider = metrics(
+        {}, refused={("orchestrator", "booking-service"): "2",
+                     ("pms-connector", "tts-router"): "0.5"})
+    monitor = TrafficMonitor(PrometheusClient(cluster=cluster), record, interval_seconds=0.05,
+                             mesh_denied=lambda: mesh_denied_workloads(record))
+    running = RunningSource(monitor.run)
+    await eventually(lambda: len(running.of(TrafficSample)) >= 2)
+    await running.stop()
+    rows = record.query("SELECT rule, severity, incident_id, output FROM alerts ORDER BY seq")
+    assert [(rule, severity) for rule, severity, _, _ in rows] == [
+        ("Service mesh refusals expected from an incident's mesh-deny", "P3"),
+        ("Service mesh authorization denials", "P1")]
+    assert rows[0][2] == incident.id
+    assert f"expected=mesh-deny by {incident.id}" in rows[0][3]
+    assert rows[1][2] is None
+    assert "caller=voicehive/pms-connector" in rows[1][3]
+
+
+async def test_the_drill_plays_the_mesh_refusing_the_pms_connector(
+    drill_factory: DrillFactory, manual_clock: ManualClock
+) -> None:
+    """unauthorized-service-traffic: booking-service's AuthorizationPolicy admits only the
+    gateway and the orchestrator, so the probing the connector starts at T+90 is refused."""
+    drill = await drill_factory("unauthorized-service-traffic", clock=manual_clock, speed=1)
+    await drill.play()  # the whole scenario: its metrics can be asked at any moment
+    prometheus = DrillPrometheus(drill.engine, DRILL_START.timestamp() + 80)
+    monitor = TrafficMonitor(prometheus)  # type: ignore[arg-type]
+    assert monitor.denied_routes(await monitor.sample()) == []  # T+80: no probing yet
+    prometheus.at += 70
+    refused = monitor.denied_routes(await monitor.sample())
+    assert Denial("voicehive", "pms-connector", "voicehive", "booking-service") in refused

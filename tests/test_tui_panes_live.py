@@ -22,6 +22,7 @@ from actions.kube.streams import Backoff
 from actions.sources.mesh import MeshMonitor
 from actions.sources.policies import PolicyWatcher
 from actions.sources.traffic import (
+    DENIALS,
     MTLS_FAILURES,
     MTLS_FAILURES_BY_SOURCE,
     PLAINTEXT,
@@ -101,6 +102,8 @@ def prometheus(received: list[float]) -> Callable[[str, float], dict[str, Any]]:
                                   "destination_service_name": "billing",
                                   "destination_workload_namespace": "voicehive"},
                        "value": "0.5"}]
+        elif promql == DENIALS:
+            result = []
         else:
             raise ValueError(promql)
         return {"resultType": "vector", "result": result}

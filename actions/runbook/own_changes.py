@@ -50,11 +50,21 @@ def own_containment(record: Record, namespace: str) -> OwnContainment:
 def quarantined_workloads(record: Record) -> dict[str, str]:
     """Workloads (the app isolate was given) an incident still containing them quarantined
     -> that incident. An incident recovered or closed has lifted its isolation."""
+    return _containing(record, "isolate")
+
+
+def mesh_denied_workloads(record: Record) -> dict[str, str]:
+    """Workloads (the app mesh-deny was given) an incident still containing them cut off in
+    the mesh -> that incident: the mesh refuses their callers on purpose."""
+    return _containing(record, "mesh-deny")
+
+
+def _containing(record: Record, action: str) -> dict[str, str]:
     held: dict[str, str] = {}
     for incident in record.incidents.open_ones():
         if incident.status not in ("open", "contained"):
             continue
         for entry in record.actions.for_incident(incident.id):
-            if entry.entry == "intent" and entry.action == "isolate" and entry.target:
+            if entry.entry == "intent" and entry.action == action and entry.target:
                 held.setdefault(entry.target, incident.id)
     return held

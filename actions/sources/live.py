@@ -24,7 +24,11 @@ from typing import Any
 from actions.falco.classify import Classification, Classifier
 from actions.kube.cluster import Cluster
 from actions.policy.drift import CONTAINED
-from actions.runbook.own_changes import own_containment, quarantined_workloads
+from actions.runbook.own_changes import (
+    mesh_denied_workloads,
+    own_containment,
+    quarantined_workloads,
+)
 from actions.sources.batches import AlertBatch
 from actions.sources.detection import IncidentDetector
 from actions.sources.dns_follower import CoreDnsSource
@@ -89,6 +93,7 @@ class LiveSources:
                              service=settings.prometheus.service, port=settings.prometheus.port),
             record, incident_id=incident_id,
             quarantined=lambda: quarantined_workloads(record),
+            mesh_denied=lambda: mesh_denied_workloads(record),
             interval_seconds=settings.prometheus.interval_seconds)
         # --hubble-file wins over the configuration file's [hubble] file.
         self.hubble = HubbleSource(record, classifier, file=hubble_file or settings.hubble.file,

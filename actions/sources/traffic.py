@@ -7,7 +7,10 @@ through the API server's service proxy) for:
   source for traffic leaving the mesh (whose destination labels are all `unknown`);
 - requests failing as mTLS failures do (503 with Envoy's upstream-failure
   flags `UF`/`URX`, reported by the client's sidecar) per destination service;
-- plaintext requests reaching sidecars (`connection_security_policy="none"`).
+- plaintext requests reaching sidecars (`connection_security_policy="none"`);
+- requests the destination's sidecar refused with 403, per caller and callee: what an
+  AuthorizationPolicy denial looks like (Envoy's RBAC filter answers "403 RBAC: access
+  denied" and sets no response flag of its own), also an application's own 403s.
 
 Values arrive as strings (`"12.5"`, `"NaN"`, `"+Inf"`), series in no
 particular order (formats.md 5). When mTLS failures hit two services or more
@@ -20,6 +23,12 @@ a real cluster. Failures from or to a quarantined workload are the incident's
 own containment, not a new incident: they are recorded once per cooldown as a
 P3 linked to that incident ("expected: quarantined by NSI-..."), and only the
 services failing for another reason count toward the P0.
+
+Refused calls are the runbook's "Authorization policy violations" (a mesh detection
+source): a caller refused at a rate of `denial_min_rate` or more is recorded as a P1
+"unauthorized-inter-service" alert about the caller, once per caller and callee per
+cooldown. Refusals to a workload an open incident's mesh-deny cut off are that
+incident's own containment: a P3 linked to it, as for a quarantine.
 """
 
 from __future__ import annotations
@@ -64,10 +73,23 @@ MTLS_FAILURES_BY_SOURCE = ('sum by (source_workload, destination_service_name, '
                            'destination_workload_namespace) '
                            '(rate(istio_requests_total{reporter="source",response_code="503",'
                            'response_flags=~".*(UF|URX).*"}[5m]))')
+# Calls the destination's sidecar answered 403, per caller and callee (reporter="destination":
+# the refusing proxy is the callee's; the caller's sidecar reports the same 403 again).
+DENIALS = ('sum by (source_workload, source_workload_namespace, destination_workload, '
+           'destination_workload_namespace) '
+           '(rate(istio_requests_total{reporter="destination",response_code="403"}[5m]))')
+DENIAL_LABELS = ("source_workload_namespace", "source_workload",
+                 "destination_workload_namespace", "destination_workload")
+DENIAL_RULE = "Service mesh authorization denials"
+DENIAL_CLASSIFICATION = Classification("P1", "unauthorized-inter-service",
+                                       "warroom traffic: calls the mesh refuses (403)")
 MTLS_RULE = "Service mesh mTLS failures affecting multiple services"
 EXPECTED_RULE = "Service mesh failures expected from an incident's quarantine"
 EXPECTED_CLASSIFICATION = Classification("P3", "containment-effect",
                                          "warroom traffic: failures of a quarantined workload")
+EXPECTED_DENIAL_RULE = "Service mesh refusals expected from an incident's mesh-deny"
+EXPECTED_DENIAL_CLASSIFICATION = Classification(
+    "P3", "containment-effect", "warroom traffic: refusals of a workload mesh-deny cut off")
 MTLS_CLASSIFICATION = Classification("P0", "mesh-mtls-failure",
                                      "warroom traffic: mTLS failures on 2+ services")
 
@@ -81,8 +103,34 @@ class PrometheusError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Denial:
+    """A caller the callee's sidecar refuses (403), each side a namespace and a workload."""
+
+    source_namespace: str
+    source: str
+    destination_namespace: str
+    destination: str
+
+    def __str__(self) -> str:
+        return (f"{self.source_namespace}/{self.source} \N{RIGHTWARDS ARROW} "
+                f"{self.destination_namespace}/{self.destination}")
+
+
+def denials(data: Any) -> dict[Denial, float]:
+    """DENIALS' answer as {Denial: refused calls/s}; a series without a caller is skipped
+    (the alert is about the caller)."""
+    result: dict[Denial, float] = {}
+    for metric, value in _vector_samples(data):
+        denial = Denial(*(str(metric.get(label) or UNKNOWN) for label in DENIAL_LABELS))
+        if denial.source != UNKNOWN:
+            result[denial] = result.get(denial, 0.0) + value
+    return result
+
+
+@dataclass(frozen=True, slots=True)
 class TrafficSample:
-    """One poll: per-workload bytes/s, per-service mTLS failures/s, per-workload plaintext/s."""
+    """One poll: per-workload bytes/s, per-service mTLS failures/s, per-workload plaintext/s,
+    refused calls/s."""
 
     at: float
     received_bytes: dict[str, float]
@@ -90,6 +138,8 @@ class TrafficSample:
     plaintext: dict[str, float]
     # "namespace/service/source workload" -> failures/s (to tell a quarantine's effects).
     mtls_by_source: dict[str, float] = field(default_factory=dict)
+    # Refused calls/s, per caller and callee.
+    denials: dict[Denial, float] = field(default_factory=dict)
 
 
 def vector(data: Any, labels: tuple[str, ...]) -> dict[str, float]:
@@ -204,10 +254,16 @@ class TrafficMonitor:
                  interval_seconds: float = 15.0, mtls_services: int = 2,
                  mtls_min_rate: float = 0.05, cooldown_seconds: float = 600.0,
                  incident_id: str | None = None,
-                 quarantined: Callable[[], dict[str, str]] | None = None) -> None:
+                 quarantined: Callable[[], dict[str, str]] | None = None,
+                 denial_min_rate: float = 0.05,
+                 mesh_denied: Callable[[], dict[str, str]] | None = None) -> None:
         self.prometheus = prometheus
         # Workloads open incidents quarantined -> the incident (read from the record).
         self.quarantined = quarantined
+        # Workloads open incidents cut off with mesh-deny -> the incident.
+        self.mesh_denied = mesh_denied
+        self.denial_min_rate = denial_min_rate
+        self._denial_quiet_until: dict[Denial, float] = {}
         self._expected_quiet_until = 0.0
         self.record = record
         self.interval_seconds = interval_seconds
@@ -230,15 +286,17 @@ class TrafficMonitor:
                 health.report(CONNECTED, f"Prometheus at {self.prometheus.where}: "
                                          f"{counted(len(sample.received_bytes), 'traffic row')}")
                 sink(sample)
-                batch = await self._check_mtls(sample)
-                if batch is not None:
-                    sink(batch)
+                for batch in (await self._check_mtls(sample),
+                              *await self._check_denials(sample)):
+                    if batch is not None:
+                        sink(batch)
             await asyncio.sleep(self.interval_seconds)
 
     async def sample(self) -> TrafficSample:
-        received, failures, plaintext, by_source = await asyncio.gather(
+        received, failures, plaintext, by_source, refused = await asyncio.gather(
             self.prometheus.query(TCP_RECEIVED), self.prometheus.query(MTLS_FAILURES),
-            self.prometheus.query(PLAINTEXT), self.prometheus.query(MTLS_FAILURES_BY_SOURCE))
+            self.prometheus.query(PLAINTEXT), self.prometheus.query(MTLS_FAILURES_BY_SOURCE),
+            self.prometheus.query(DENIALS))
         sample = TrafficSample(
             at=time.time(),
             received_bytes=received_by_route(received),
@@ -247,7 +305,8 @@ class TrafficMonitor:
             plaintext=vector(plaintext, ("destination_workload",
                                          "destination_workload_namespace")),
             mtls_by_source=vector(by_source, ("source_workload", "destination_service_name",
-                                              "destination_workload_namespace")))
+                                              "destination_workload_namespace")),
+            denials=denials(refused))
         self.received.add(sample.received_bytes)
         self.mtls.add(sample.mtls_failures)
         return sample
@@ -307,3 +366,52 @@ class TrafficMonitor:
             fields={"services": list(explained), "expected": explained,
                     "query": MTLS_FAILURES_BY_SOURCE},
             incident_id=self.incident_id or incidents[0])
+
+    def denied_routes(self, sample: TrafficSample) -> list[Denial]:
+        """The callers refused often enough to count, whose cooldown has passed."""
+        return sorted((d for d, rate in sample.denials.items()
+                       if rate >= self.denial_min_rate
+                       and sample.at >= self._denial_quiet_until.get(d, 0.0)), key=str)
+
+    async def _check_denials(self, sample: TrafficSample) -> list[AlertBatch]:
+        routes = self.denied_routes(sample)
+        if not routes:
+            return []
+        for route in routes:
+            self._denial_quiet_until[route] = sample.at + self.cooldown_seconds
+        if self.record is None:
+            return []
+        return await asyncio.to_thread(self._record_denials, sample, routes)
+
+    def _record_denials(self, sample: TrafficSample, routes: list[Denial]) -> list[AlertBatch]:
+        """One alert per refused caller and callee: a P1 about the caller, or a P3 on the
+        incident whose mesh-deny cut the callee off (its own containment)."""
+        assert self.record is not None
+        cut_off = self.mesh_denied() if self.mesh_denied is not None else {}
+        batches = []
+        for route in routes:
+            rate = round(sample.denials[route], 3)
+            fields = {"k8s.ns.name": route.source_namespace,
+                      "k8s.deployment.name": route.source,
+                      "destination_namespace": route.destination_namespace,
+                      "destination_workload": route.destination,
+                      "refused_requests_per_second": rate, "query": DENIALS}
+            details: dict[str, Any] = {"caller": f"{route.source_namespace}/{route.source}",
+                                       "callee": f"{route.destination_namespace}/"
+                                                 f"{route.destination}",
+                                       "refused_requests_per_second": rate}
+            if (incident := cut_off.get(route.destination)) is not None:
+                details["expected"] = f"mesh-deny by {incident}"
+                batches.append(record_alert(
+                    self.record, at=sample.at, rule=EXPECTED_DENIAL_RULE,
+                    classification=EXPECTED_DENIAL_CLASSIFICATION, source="warroom-traffic",
+                    origin="prometheus", tags=("mesh", "containment", "warroom"),
+                    details=details, fields={**fields, "expected": details["expected"]},
+                    incident_id=self.incident_id or incident))
+                continue
+            batches.append(record_alert(
+                self.record, at=sample.at, rule=DENIAL_RULE,
+                classification=DENIAL_CLASSIFICATION, source="warroom-traffic",
+                origin="prometheus", tags=("mesh", "authorization", "warroom"),
+                details=details, fields=fields, incident_id=self.incident_id))
+        return batches

@@ -184,9 +184,11 @@ def test_suspicious_external_ip(tmp_path: Path) -> None:
 def test_unauthorized_service_traffic(tmp_path: Path) -> None:
     with drill_console(tmp_path, "unauthorized-service-traffic", speed=60, size=SMALL) as ic:
         ic.console_is_up()
-        ic.wait_for_proposal()
+        # The probing starts at T+90: paused after it, the next Prometheus poll finds the
+        # mesh refusing pms-connector (403s), before netcat at T+180 could propose.
+        ic.wait_for_drill_time(95)
         ic.pause_drill()
-        ic.accept_proposal()
+        ic.accept_proposal(about="authorization denials")
         ic.decide("active-attack", "nmap in pms-connector, then probing tts-router and "
                                    "booking-service")
         ic.select_alert("pms-connector")
@@ -201,9 +203,10 @@ def test_unauthorized_service_traffic(tmp_path: Path) -> None:
         ic.restore()
         printed = finish(ic, "pms-connector isolated, its account disabled and rotated, "
                              "the pod replaced by a clean one")
-    # Proposed by the netcat alert (Falco's "Netcat Remote Code Execution": the runbook's
-    # network anomaly, P1): the mesh's 403s before it propose nothing (see the report).
-    check_all(tmp_path, printed, "unauthorized-service-traffic", category="network-anomaly",
+    # Proposed by the mesh's refusals (the runbook's "Authorization policy violations":
+    # unauthorized inter-service communication, P1), the scenario's first P0/P1 sign.
+    check_all(tmp_path, printed, "unauthorized-service-traffic",
+              category="unauthorized-inter-service",
               decision="active-attack",
               actions=(("isolate", "pms-connector"), ("disable-sa", "pms-connector"),
                        ("capture", None), ("rotate-sa", "pms-connector"), ("restore", None)))
