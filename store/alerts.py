@@ -201,30 +201,37 @@ class Alerts:
         *,
         since_seq: int,
         actor: str | None,
+        received_since: str | None = None,
     ) -> int:
-        """Link every alert from chain position `since_seq` on, with no incident, about one of
-        `subjects`; returns how many."""
+        """Link every alert from chain position `since_seq` on (and received at or after
+        `received_since`, when given), with no incident, about one of `subjects`; returns
+        how many."""
         categories = sorted({subject.category for subject in subjects})
         if not categories:
             return 0
         with self.record.write() as txn:
             rows = txn.conn.execute(
                 "SELECT seq, category, output_fields FROM alerts WHERE seq >= ? "
-                f"AND incident_id IS NULL AND category IN ({', '.join('?' * len(categories))})",
-                (since_seq, *categories),
+                "AND received_at >= ? AND incident_id IS NULL "
+                f"AND category IN ({', '.join('?' * len(categories))})",
+                (since_seq, received_since or "", *categories),
             ).fetchall()
             seqs = [seq for seq, kind, fields in rows if row_subject(kind, fields) in subjects]
             return self._link_in(txn, incident_id, seqs, LINK_BY_SUBJECT, actor)
 
-    def link_opening(self, incident_id: str, alert: AlertRecord, *, actor: str | None) -> int:
+    def link_opening(self, incident_id: str, alert: AlertRecord, *, actor: str | None,
+                     received_since: str | None = None) -> int:
         """An incident opened by hand from `alert`: link it and every alert about its subject
-        (from the first), and name the subject on the timeline so later ones are linked too
-        (`OPENED_FROM_ALERT_KIND`); how many were linked."""
+        (from the first received at or after `received_since`: a drill console's own start,
+        so an earlier drill's leftovers never become this incident's first sign), and name
+        the subject on the timeline so later ones are linked too (`OPENED_FROM_ALERT_KIND`);
+        how many were linked."""
         linked = self.link_keys(incident_id, [alert.dedupe_key or ""], basis=LINK_BY_SUBJECT,
                                 actor=actor)
         subject = alert_subject(alert.category, alert.output_fields)
         if subject is not None:
-            linked += self.link_subjects(incident_id, {subject}, since_seq=0, actor=actor)
+            linked += self.link_subjects(incident_id, {subject}, since_seq=0, actor=actor,
+                                         received_since=received_since)
         self.record.timeline.add(
             incident_id, OPENED_FROM_ALERT_KIND,
             f"Opened from the alert {alert.rule} at {alert.time}; "

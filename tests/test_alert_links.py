@@ -17,7 +17,7 @@ from actions.falco.classify import Classifier
 from actions.falco.ingest import BatchPreparer, BatchWriter
 from actions.sources.batches import AlertBatch, RecordedAlert
 from actions.sources.detection import IncidentDetector, IncidentProposal
-from store import Record, chain, verify_chain
+from store import Record, chain, iso, verify_chain
 from store.alert_links import AlertSubject, alert_subject, content_at_arrival, workload_of
 from store.alert_summary import refresh_rollup, summarise_alerts
 from store.incidents import SessionScope
@@ -295,3 +295,24 @@ def test_an_incident_opened_by_hand_from_an_alert_takes_its_class_and_its_subjec
         tunnel(3, rule=lease), tunnel(4, rule=lease, pod="tts-router-7c9d8e6f5a-q7w3e")])
     assert detector.link_now(later.fresh) == 1
     assert incident_alerts(record, incident.id) == [lease] * 3
+
+
+def test_opening_from_an_alert_links_only_alerts_received_since_the_session_began(
+    record: Record, classifier: Classifier, clock: FrozenClock
+) -> None:
+    """A drill console's `o`: the same workload's unclaimed alerts from an earlier drill (a
+    run the facilitator quit) are not this incident's first sign: its MTTD would start
+    there."""
+    lease = "Contact K8S API Server From Container"
+    record_lines(record, classifier, [tunnel(1, rule=lease), tunnel(2, rule=lease)])
+    session_start = clock.advance(minutes=10)
+    record_lines(record, classifier, [tunnel(3, rule=lease)])
+    found = record.alerts.find(lease, record.alerts.latest(limit=1)[0].time_ns or 0)
+    assert found is not None
+    incident = record.incidents.open("Leader election?", severity="P3", drill=True,
+                                     category=found.category)
+    linked = record.alerts.link_opening(incident.id, found, actor="ic",
+                                        received_since=iso(session_start))
+    assert linked == 1
+    (alert,) = record.alerts.for_incident(incident.id)
+    assert alert.seq == found.seq  # the session's own, not the two before it

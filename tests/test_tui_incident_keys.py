@@ -6,8 +6,12 @@ from typing import Any
 
 from textual.widgets import Input
 
+from actions.falco.classify import Classifier
+from actions.falco.ingest import BatchPreparer, BatchWriter
 from store import Record
-from tests.plugins.tui import AppFactory, run_from_palette, until
+from store.incidents import SessionScope
+from tests.plugins.record import FrozenClock
+from tests.plugins.tui import AppFactory, alert_line, parsed, run_from_palette, until
 from tui.dialogs.close_incident import CloseIncidentScreen
 from tui.dialogs.decision import DecisionScreen
 from tui.dialogs.forms import AskScreen, NoteForm, OpenIncidentForm
@@ -308,3 +312,40 @@ async def test_a_hostile_resolution_is_shown_literally_when_reopening(
     assert "\x1b" not in shown
     assert "\x9b" not in shown
     assert record.incidents.get_required(incident.id).status == "open"
+
+
+async def test_o_in_a_drill_links_none_of_an_earlier_drills_alerts(
+    make_app: AppFactory, record: Record, clock: FrozenClock
+) -> None:
+    """An earlier drill (quit) left orchestrator alerts nobody claimed; the next drill's `o`
+    on the same workload's alert links this session's alerts only, so MTTD starts at its
+    first sign, not at the old run's."""
+    classifier = Classifier.load()
+    rule = "Contact K8S API Server From Container"  # P3: nothing proposes, `o` opens it
+
+    def record_alerts(*numbers: int) -> list[Any]:
+        alerts = [parsed(alert_line(n, rule=rule, pod="orchestrator-6f8d9c7b5d-k2x9p",
+                                    second=n)) for n in numbers]
+        prepared = BatchPreparer(classifier, incident_id=None, origin="falco").prepare(
+            list(enumerate(alerts, 1)), record.now())
+        BatchWriter(record, classifier, incident_id=None).write(prepared)
+        return alerts
+
+    record_alerts(1, 2)  # the earlier drill's
+    session_start = clock.advance(minutes=15)
+    app = make_app(incident_scope=SessionScope.for_mode("drill", session_start))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        this_drills = record_alerts(3)
+        app.push_alerts(this_drills)
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        await until(pilot, lambda: screen.selected_alert is not None, "the alert selected")
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, OpenIncidentForm), "the form")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(record.incidents.list()), "the incident")
+        await app.workers.wait_for_complete()
+    (incident,) = record.incidents.list()
+    linked = record.alerts.for_incident(incident.id)
+    assert [alert.time_ns for alert in linked] == [this_drills[0].time_ns]

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.binding import Binding, BindingType
 
-from store import PHASE_TITLES, PHASES, Incident, Record
+from store import PHASE_TITLES, PHASES, Incident, Record, iso
 from tui.dialogs.forms import AskScreen, NewIncident, NoteForm, OpenIncidentForm, SeverityForm
 from tui.safe import safe_text
 from tui.screens.war_room_base import WarRoomBase
@@ -102,7 +102,10 @@ class IncidentKeys(WarRoomBase):
                 category=found.category if found else None,
             )
             if found is not None and found.dedupe_key:
-                record.alerts.link_opening(incident.id, found, actor=self.actor)
+                session_start = services.incident_scope.since  # a drill's; a live one: None
+                record.alerts.link_opening(
+                    incident.id, found, actor=self.actor,
+                    received_since=iso(session_start) if session_start else None)
             return incident
 
         incident = await self.war_app.in_record(write)
