@@ -353,6 +353,39 @@ async def test_restore_with_unblock_removes_the_incidents_ip_block(
     assert form.request.action == "restore"
 
 
+async def test_enter_in_the_restore_form_previews_and_keeps_the_blocks(
+    make_app: AppFactory,
+    record: Record,
+    runbook_actions: RunbookActions,
+    drill_server: DrillServerThread,
+) -> None:
+    """Restore's form has only checkboxes: it starts on Preview, so enter previews (enter on
+    "Also remove the IPs this incident blocked" ticked it: the attacker's IP unblocked by a
+    reflex). The preview says how to remove them in the console's words."""
+    from actions.runbook import ActionRequest
+
+    incident = record.incidents.open("Egress to a rare address", severity="P1", drill=True)
+    blocked = await runbook_actions.execute(
+        await runbook_actions.preview(
+            ActionRequest("block-ip", "203.0.113.9", incident_id=incident.id, emergency_egress=True)
+        )
+    )
+    assert blocked.status == "succeeded", blocked.message
+    app = make_app(actions=runbook_actions, incident_id=incident.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("R")
+        form = await until_screen(pilot, ActionForm)
+        await until(pilot, lambda: form.focused is form.query_one("#submit"), "Preview focused")
+        await pilot.press("enter")
+        confirm = await until_screen(pilot, ConfirmAction)
+        assert "emergency-egress-block" not in confirm.request.preview  # the block stays
+        assert any("Also remove the IPs this incident blocked" in note
+                   for note in confirm.request.notes)
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+
+
 async def test_mesh_deny_runs_on_the_mesh_chosen_in_the_form(
     make_app: AppFactory,
     record: Record,

@@ -163,7 +163,8 @@ async def plan(ctx: PlanContext) -> Plan:
     if kept_blocks:
         result.notes.append(
             f"kept the emergency egress policies {', '.join(kept_blocks)} "
-            "(IP blocks): pass --unblock to remove them too"
+            "(IP blocks): restore with unblock removes them too (the console's form: "
+            "\"Also remove the IPs this incident blocked\"; the CLI: --unblock)"
         )
     await _undo_disable(ctx, result, accounts)
     await _unblock(ctx, result, blocks, unblock)
@@ -350,7 +351,9 @@ async def _unblock(
         return
     if not unblock:
         result.notes.append(
-            f"still blocked in {POLICY}: {', '.join(present)} (pass --unblock to remove them)"
+            f"still blocked in {POLICY}: {', '.join(present)} (restore with unblock removes "
+            "them: the console's form \"Also remove the IPs this incident blocked\", the "
+            "CLI's --unblock)"
         )
         return
     # Remove from the highest index down so earlier removals do not shift later ones.

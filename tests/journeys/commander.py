@@ -300,10 +300,12 @@ class Commander:
         """`R`: undo the incident's containment (and, if asked, its blocks and re-applies;
         the form offers the second only once the incident re-applied policies)."""
 
-        def options() -> None:
-            self.press(*(["space"] if unblock else []))
+        def options() -> None:  # the form starts on Preview: its boxes are before it
+            offered = "Also put back the policies" in self.sees("Also remove the IPs")
             if undo_reapply:
-                self.press("tab", "space")
+                self.press("shift+tab", "space")
+            if unblock:
+                self.press(*["shift+tab"] * (1 if undo_reapply or not offered else 2), "space")
 
         self.act("restore", fill=options)
 

@@ -192,6 +192,9 @@ class ActionForm(FormScreen["ActionRequest"]):
     CSS_PATH: ClassVar[str | Path] = STYLES
     # It leads to the preview, not to a saved change: the button and the key say so.
     SUBMIT_LABEL = "Preview"
+    # The first text field, else Preview: restore's form has only checkboxes, and enter on
+    # the first ("also remove the IPs this incident blocked") ticked it instead of previewing.
+    AUTO_FOCUS = "Input, #submit"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "submit", "Preview", id="form.submit"),
     ]
