@@ -151,6 +151,34 @@ async def test_dismissing_needs_a_reason_and_records_it(
     assert NO_PROPOSAL in messages
 
 
+async def test_the_reason_field_appears_with_n_so_tabbing_to_it_cannot_accept(
+    make_app: AppFactory, record: Record, sources_record: Record
+) -> None:
+    """A commander tabbing from Accept towards the reason to type "yearly backup" accepted the
+    incident with its y. The field is not there until n (or Dismiss): tab stays on the
+    buttons, and n shows the field with the cursor in it."""
+    source = DetectingSource(sources_record, dns_tunnel_batch())
+    app = make_app(mode="live", source=source)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: proposed(app) is not None, "the proposal")
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: isinstance(app.screen, ProposalScreen), "the proposal modal")
+        modal = app.screen
+        reason = modal.query_one("#reason", Input)
+        for _ in range(4):  # round the dialog: buttons only
+            await pilot.press("tab")
+            assert modal.focused is not reason
+        assert not reason.display
+        await pilot.press("n")
+        await until(pilot, lambda: modal.focused is reason, "the reason field, focused")
+        await pilot.press(*"yearly backup")
+        assert reason.value == "yearly backup"
+        assert isinstance(app.screen, ProposalScreen)
+        await pilot.press("escape")  # later: the proposal stays pending, nothing opened
+        await until(pilot, lambda: isinstance(app.screen, WarRoomScreen), "the war room")
+    assert record.incidents.list() == []
+
+
 async def test_hostile_alert_text_in_a_proposal_is_shown_literally(
     make_app: AppFactory, sources_record: Record
 ) -> None:

@@ -51,7 +51,11 @@ def proposal_facts(proposal: IncidentProposal) -> list[tuple[str, str]]:
 
 
 class ProposalScreen(StyledOnce, ModalScreen[ProposalAnswer | None]):
-    """y accepts; a reason then enter (or Dismiss) dismisses; escape decides later."""
+    """y accepts; n asks for a reason, then enter (or Dismiss) dismisses; escape decides later.
+
+    The reason field appears only after n (or Dismiss): while it was always there, a
+    commander tabbing towards it to type "yearly backup" accepted the incident with the y.
+    """
 
     AUTO_FOCUS = "#accept"  # not the reason field: y and n must reach the bindings
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -77,8 +81,12 @@ class ProposalScreen(StyledOnce, ModalScreen[ProposalAnswer | None]):
                         if name == "Severity":
                             label.add_class(f"-{value.lower()}")
                         yield label
-            yield Label("To dismiss: why (recorded; the category stays quiet for a while)")
-            yield Input(placeholder="e.g. the nightly backup job, known and expected", id="reason")
+            yield Label("n dismisses it with a reason (recorded; its category goes quiet "
+                        "a while)", id="reason-label")
+            reason = Input(placeholder="e.g. the nightly backup job, known and expected",
+                           id="reason")
+            reason.display = False
+            yield reason
             yield Static("", classes="dialog-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Accept (y)", variant="primary", id="accept")
@@ -90,7 +98,9 @@ class ProposalScreen(StyledOnce, ModalScreen[ProposalAnswer | None]):
 
     def action_reason(self) -> None:
         """n: type the reason (enter dismisses)."""
-        self.query_one("#reason", Input).focus()
+        reason = self.query_one("#reason", Input)
+        reason.display = True
+        reason.focus()
 
     def action_later(self) -> None:
         self.dismiss(None)
@@ -101,7 +111,7 @@ class ProposalScreen(StyledOnce, ModalScreen[ProposalAnswer | None]):
             self.query_one(".dialog-error", Static).update(
                 Text("say why it is not an incident: the record keeps the reason")
             )
-            self.query_one("#reason", Input).focus()
+            self.action_reason()
             return
         self.dismiss(ProposalAnswer(accept=False, reason=reason))
 
