@@ -118,15 +118,16 @@ class WarRoomApp(
             for problem in unknown_ids(self.settings.keymap, binding_ids()):
                 self.notify(problem, title="Configuration", severity="warning", timeout=30)
         self.push_screen(WarRoomScreen())
-        if self.on_first_screen is not None:
-            self.run_worker(self._first_screen_up(self.on_first_screen), group="first-screen",
-                            exit_on_error=False)
+        self.run_worker(self._first_screen_up(), group="first-screen", exit_on_error=False)
 
-    async def _first_screen_up(self, call: Callable[[], None]) -> None:
-        """`call()` once the first frame is on the terminal (the collector's second step:
-        it also turns collection back on, whatever else the start does; tui/collector.py)."""
+    async def _first_screen_up(self) -> None:
+        """Once the first frame is on the terminal: a new record's tables are created (the
+        record calls wait for them; actions/runtime.py), and `on_first_screen()` (the
+        collector's second step: it also turns collection back on; tui/collector.py)."""
         await self.first_frame.wait()
-        call()
+        self.runtime.start_schema()
+        if self.on_first_screen is not None:
+            self.on_first_screen()
 
     async def run_setup(self) -> None:
         """Run the setup hook once; a cluster it connects is closed when the console exits."""
