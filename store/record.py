@@ -239,23 +239,31 @@ class Record:
         return record
 
     def _prepare(self, version: int, *, create_later: bool) -> None:
-        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
-            raise RecordUnreadable(f"cannot use WAL journaling (got {mode})")
         # FULL: a committed audit entry survives power loss, not just a crash.
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")
         if version == 0 and create_later:
-            self.schema_pending = True  # only a new file: an upgrade is said before any use
-        elif version != SCHEMA_VERSION:
+            # Only a new file (an upgrade is said before any use). Its switch to WAL waits too:
+            # it syncs the new file to disk (~10 ms), and the journaling mode is the file's,
+            # so connections opened before it follow it.
+            self.schema_pending = True
+            return
+        self._use_wal()
+        if version != SCHEMA_VERSION:
             self._migrate()
 
     def create_schema(self) -> None:
         """Create the tables `open(create_later=True)` left for later (nothing if there are
         none pending; another connection may have created them meanwhile: then nothing)."""
         if self.schema_pending:
+            self._use_wal()
             self._migrate()
             self.schema_pending = False
+
+    def _use_wal(self) -> None:
+        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise RecordUnreadable(f"cannot use WAL journaling (got {mode})")
 
     def _migrate(self) -> None:
         """Create or upgrade the file's tables, under the write lock."""

@@ -145,6 +145,9 @@ async def test_a_new_records_tables_come_when_allowed_and_every_call_waits_for_t
         assert sources is not None
         assert not sources.schema_pending
         assert [i.id for i in sources.incidents.list()] == [incident.id]
+        # The file's journaling, switched with the tables, is every connection's (each sees
+        # it from its next read on).
+        assert sources.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with Record.open(record_path) as reopened:  # an ordinary record, its chain whole
         assert verify_chain(reopened.conn).ok
         assert [i.title for i in reopened.incidents.list()] == ["queued before"]
