@@ -152,7 +152,6 @@ class WarRoomScreen(
     def on_mount(self) -> None:
         self.set_interval(CLOCK_INTERVAL, self._tick, name="header-clock")
         self.set_interval(RECORD_POLL_INTERVAL, self._poll_record, name="record-poll")
-        self.query_one(TimelinePane).show_state("loading")
         self.load_incident()
         self.connect_and_start()
 
