@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # smtplib, ~130 ms of CPU; i the alert's target finder, ~14 ms; ctrl+p Textual's system
 # commands).
 DIALOG_MODULES = (
+    "tui.dialogs.help",
     "tui.dialogs.close_incident",
     "tui.dialogs.decision",
     "tui.dialogs.replay_form",
