@@ -23,7 +23,6 @@ from actions.runtime import ConsoleRuntime
 from tui import collector
 from tui.commands import IncidentCommands, PaneCommands
 from tui.crash import write_crash_log
-from tui.dialogs.forms import AskScreen
 from tui.keymap import binding_ids, unknown_ids
 from tui.safe import safe_text
 from tui.screens.war_room import WarRoomScreen
@@ -193,6 +192,8 @@ class WarRoomApp(
         if question is None:
             self.exit()
             return
+        from tui.dialogs.forms import AskScreen  # when first asked, or by the warm-up (warmup.py)
+
         if isinstance(self.screen, AskScreen):  # asking already (q typed twice)
             return
         self.push_screen(AskScreen(*question), self._quit_answered)
