@@ -23,7 +23,7 @@ What it owns:
   (`adopt`), and the cluster client connected inside the console's loop (`own_cluster`).
 
 A new record's tables (`open(create_later=True)`, what the console does): creating them
-imports sqlite-utils and took about a sixth of the CPU of the console's first frame, so
+imports sqlite-utils and took a tenth of the CPU of `warroom drill`'s first frame, so
 the record thread's first call creates them, once `start_schema()` is called (the console:
 after its first frame). Every call on the record thread comes after it, in order; the
 other connections are handed to their users once `record_ready()` returns (the console's
