@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,6 +290,8 @@ def load_settings(path: Path | None = None) -> Settings:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(f"{target}: not UTF-8 text (byte {error.start})") from None
+    import tomllib  # only with a file to read (~4 ms of a start without one)
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -22,6 +22,14 @@ What it owns:
 - handles it stops when the console closes: a drill playing on its own thread and loop
   (`adopt`), and the cluster client connected inside the console's loop (`own_cluster`).
 
+A new record's tables (`open(create_later=True)`, what the console does): creating them
+imports sqlite-utils and took a tenth of the CPU of `warroom drill`'s first frame, so
+the record thread's first call creates them, once `start_schema()` is called (the console:
+after its first frame). Every call on the record thread comes after it, in order; the
+other connections are handed to their users once `record_ready()` returns (the console's
+setup), the drainer's waits on its own thread: nothing is read or written before the
+tables exist.
+
 What it does not own: the console's event loop (Textual's, in `App.run`) and its default
 executor (`asyncio.to_thread`), and the threads a live source starts inside its own
 `run()` (the Falco follower's parsers, the alert linker), which it stops when cancelled.
@@ -34,7 +42,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -125,21 +133,35 @@ class ConsoleRuntime:
         self._adopted: list[Stoppable] = []
         self._cluster: Closable | None = None
         self._stopped = False
+        # A new record's tables: created by the record thread's first call once allowed.
+        self._schema_allowed = threading.Event()
+        self._schema_settled = threading.Event()  # created, failed, or given up at the close
+        self._schema_settled.set()  # none to create, unless `open` finds a new record
+        self._schema_job: Future[None] | None = None
 
     @classmethod
     def open(
-        cls, path: str | Path, *, readonly: bool = False, connections: tuple[str, ...] = ()
+        cls, path: str | Path, *, readonly: bool = False, connections: tuple[str, ...] = (),
+        create_later: bool = False,
     ) -> ConsoleRuntime:
-        """Open the console's connection (read-only for review) and the named others."""
+        """Open the console's connection (read-only for review) and the named others.
+
+        `create_later`: a new record's tables are created on the record thread once
+        `start_schema()` is called (see the module doc); until then every record call waits.
+        """
         from store import Record
 
-        runtime = cls(Record.open(path, readonly=readonly), own_record=True)
+        record = Record.open(path, readonly=readonly, create_later=create_later)
+        runtime = cls(record, own_record=True)
         try:
             for name in connections:
                 runtime.open_connection(name)
         except BaseException:
             runtime.close()
             raise
+        if record.schema_pending:
+            runtime._schema_settled.clear()
+            runtime._schema_job = runtime._record_thread.submit(runtime._create_schema)
         return runtime
 
     def __enter__(self) -> ConsoleRuntime:
@@ -156,7 +178,9 @@ class ConsoleRuntime:
 
         if name in self._connections:
             raise ValueError(f"a connection named {name!r} is open already")
-        record = Record.open(self.record.path, clock=self.record.clock)
+        # While the tables are still to be created, so are this connection's: it waits.
+        record = Record.open(self.record.path, clock=self.record.clock,
+                             create_later=self.record.schema_pending)
         self._connections[name] = record
         self._owned.append(name)
         return record
@@ -179,14 +203,55 @@ class ConsoleRuntime:
         finally:
             self.close_connection(name)
 
+    # --- a new record's tables ------------------------------------------------------------------
+
+    def start_schema(self) -> None:
+        """Let the record thread create a new record's tables now (the console: after its
+        first frame). Nothing when they exist already."""
+        self._schema_allowed.set()
+
+    async def record_ready(self) -> None:
+        """Wait until the record's tables exist; raises what creating them raised."""
+        await self.in_record(lambda: None)
+
+    def _create_schema(self) -> None:
+        """The record thread's first call for a new record: its tables, once allowed."""
+        try:
+            self._schema_allowed.wait()
+            if self._stopped:  # closed before its first frame: the file stays new, as it was
+                return
+            self.record.create_schema()
+            for record in list(self._connections.values()):
+                record.schema_pending = False  # the file's tables are theirs too
+        finally:
+            self._schema_settled.set()
+
+    def _tables_exist(self) -> bool:
+        """On a thread of the runtime's own: wait until a new record's tables are created;
+        whether they were (not when creating them failed or the console closed first)."""
+        self._schema_settled.wait()
+        job = self._schema_job
+        return not self._stopped and (job is None or job.exception() is None)
+
+    def _raise_schema_failure(self) -> None:
+        """Raise what creating the tables raised (nothing runs on a record without them)."""
+        job = self._schema_job
+        if job is not None and job.done() and not job.cancelled():
+            job.result()
+
+    def _after_schema(self, call: Callable[[], R]) -> R:
+        self._raise_schema_failure()
+        return call()
+
     # --- the record threads ---------------------------------------------------------------------
 
     async def in_record(self, call: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
         """Run a record read or write on "warroom-record": in order, off the event loop."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._record_thread, functools.partial(call, *args, **kwargs)
-        )
+        bound = functools.partial(call, *args, **kwargs)
+        if self._schema_job is not None:  # a new record: the calls after its tables' creation
+            bound = functools.partial(self._after_schema, bound)
+        return await loop.run_in_executor(self._record_thread, bound)
 
     def actions_thread(self) -> ThreadPoolExecutor:
         """The action layer's record thread ("warroom-actions-record"), made on first use."""
@@ -217,6 +282,8 @@ class ConsoleRuntime:
         async def main(stop: asyncio.Event) -> None:
             wake = asyncio.Event()
             self._drain_wake = wake
+            if not self._tables_exist():  # a record call says why, if they could not be made
+                return
             with self._connection_for_thread("drainer") as record:
                 await run_drainer(
                     record, settings, stop, interval=interval, on_report=on_report, wake=wake
@@ -279,6 +346,7 @@ class ConsoleRuntime:
         """Stop every thread: the drainer, the record threads (queued calls are dropped, the
         one under way ends first), the adopted handles. Safe to call again."""
         self._stopped = True
+        self._schema_allowed.set()  # a creation still waiting gives up (see _create_schema)
         drainer, self._drainer = self._drainer, None
         if drainer is not None:
             drainer.stop()

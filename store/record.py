@@ -196,14 +196,22 @@ class Record:
         self.outbox = Outbox(self)
         self.unreadable: list[str] = []
         """What `readable` skipped, in words, for the caller to show (also logged)."""
+        self.schema_pending = False
+        """Opened with `create_later` on a new file whose tables are not created yet."""
 
     @classmethod
-    def open(cls, path: str | Path, *, clock: Clock = utc_now, readonly: bool = False) -> Record:
+    def open(cls, path: str | Path, *, clock: Clock = utc_now, readonly: bool = False,
+             create_later: bool = False) -> Record:
         """Open (for writing: create or upgrade) the record at `path`.
 
         Raises NotARecord for a file that is not a warroom record, RecordTooNew for
         one written by a newer warroom, RecordUnreadable when a read-only open meets
         an older schema (opening it for writing upgrades it).
+
+        `create_later`: a new file's tables are not created yet (`schema_pending`): the
+        caller runs `create_schema()` before anything reads or writes through this
+        connection. Creating them imports sqlite-utils (and click, dateutil, pluggy):
+        a console opening a new record does it after its first frame (actions.runtime).
         """
         path = Path(path)
         if readonly:
@@ -219,7 +227,7 @@ class Record:
             with unreadable_as_record_error(path):
                 version = check_version(conn)
                 if not readonly:
-                    record._prepare(version)
+                    record._prepare(version, create_later=create_later)
                 elif version != SCHEMA_VERSION:
                     raise RecordUnreadable(
                         f"record schema {version} needs upgrading: open it once with "
@@ -230,26 +238,47 @@ class Record:
             raise
         return record
 
-    def _prepare(self, version: int) -> None:
-        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
-            raise RecordUnreadable(f"cannot use WAL journaling (got {mode})")
+    def _prepare(self, version: int, *, create_later: bool) -> None:
         # FULL: a committed audit entry survives power loss, not just a crash.
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")
+        if version == 0 and create_later:
+            # Only a new file (an upgrade is said before any use). Its switch to WAL waits too:
+            # it syncs the new file to disk (~10 ms), and the journaling mode is the file's,
+            # so connections opened before it follow it.
+            self.schema_pending = True
+            return
+        self._use_wal()
         if version != SCHEMA_VERSION:
-            with self._locked():
-                old = migrate(self.conn)
-                if not 0 < old < TYPED_BLOBS_SINCE or self._head()[0] == 0:
-                    return
-                with self._appending() as txn:
-                    # Entries before this one hash BLOBs in the old form (store/chain.py):
-                    # the boundary is itself in the chain, where no one can move it.
-                    txn.append("timeline", [{
-                        "at": self.now(), "kind": UPGRADED_KIND,
-                        "summary": f"Record upgraded from schema {old} to {SCHEMA_VERSION}",
-                        "data": f'{{"from_schema":{old},"to_schema":{SCHEMA_VERSION}}}',
-                    }])  # fmt: skip
+            self._migrate()
+
+    def create_schema(self) -> None:
+        """Create the tables `open(create_later=True)` left for later (nothing if there are
+        none pending; another connection may have created them meanwhile: then nothing)."""
+        if self.schema_pending:
+            self._use_wal()
+            self._migrate()
+            self.schema_pending = False
+
+    def _use_wal(self) -> None:
+        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise RecordUnreadable(f"cannot use WAL journaling (got {mode})")
+
+    def _migrate(self) -> None:
+        """Create or upgrade the file's tables, under the write lock."""
+        with self._locked():
+            old = migrate(self.conn)
+            if not 0 < old < TYPED_BLOBS_SINCE or self._head()[0] == 0:
+                return
+            with self._appending() as txn:
+                # Entries before this one hash BLOBs in the old form (store/chain.py):
+                # the boundary is itself in the chain, where no one can move it.
+                txn.append("timeline", [{
+                    "at": self.now(), "kind": UPGRADED_KIND,
+                    "summary": f"Record upgraded from schema {old} to {SCHEMA_VERSION}",
+                    "data": f'{{"from_schema":{old},"to_schema":{SCHEMA_VERSION}}}',
+                }])  # fmt: skip
 
     def close(self) -> None:
         """Close the connection once no write is under way (closing under one crashes sqlite3)."""

@@ -52,6 +52,39 @@ async def test_drill_console_follows_the_drill_and_records_what_it_shows(
         drill.stop()
 
 
+async def test_a_drill_on_a_new_record_records_once_its_tables_are_made(
+    record_path: Path, clock: Any, tmp_path: Path
+) -> None:
+    """As `warroom drill --db NEW` opens it: the tables are made after the first frame, and
+    the sources, on their own connection, record only once they exist."""
+    from actions.runtime import ConsoleRuntime
+
+    drill = DrillInBackground(
+        load_scenario("dns-exfiltration"), speed=120, port=0,
+        kubeconfig_path=tmp_path / "kubeconfig",
+    )
+    session = drill.start()
+    try:
+        settings = Settings()
+        options = ClusterOptions(kubeconfig=str(session.kubeconfig_path))
+        with ConsoleRuntime.open(record_path, connections=("sources", "actions"),
+                                 create_later=True) as runtime:
+            assert runtime.record.schema_pending
+            services, setup = console_services(
+                runtime.record, runtime.connection("sources"), settings, mode="drill",
+                options=options, actor="ic", actions_record=runtime.connection("actions"),
+            )
+            services.runtime = runtime
+            app = WarRoomApp(services, settings, clock=clock, setup=setup)
+            async with app.run_test(size=(160, 48)) as pilot:
+                alerts = app.screen.query_one(AlertList)
+                await until(pilot, lambda: alerts.buffer.visible_count > 0, "an alert shown")
+                recorded = await runtime.in_record(runtime.record.alerts.count)
+        assert recorded > 0
+    finally:
+        drill.stop()
+
+
 def test_a_drill_that_cannot_start_says_why(tmp_path: Path) -> None:
     busy = DrillInBackground(
         load_scenario("dns-exfiltration"), speed=1, port=0, kubeconfig_path=tmp_path / "a"

@@ -7,6 +7,7 @@ console (Pilot) for what it leaves behind when it exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from actions.runtime import (
     ConsoleRuntime,
     LoopThread,
 )
-from store import Record
+from store import Record, verify_chain
 from tests.plugins.notify import ShapeReceiver
 from tests.plugins.tui import until
 from tui.app import WarRoomApp
@@ -116,3 +117,55 @@ async def test_a_closed_console_leaves_no_thread_of_its_own_running(
     assert running() == []
     assert app.runtime.connections() == ["console"]  # the test's record: the test closes it
     assert not closed(record)
+
+
+def _tables(path: Path) -> list[str]:
+    """The file's tables, read through a connection of the test's own."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return [name for (name,) in rows]
+
+
+async def test_a_new_records_tables_come_when_allowed_and_every_call_waits_for_them(
+    record_path: Path,
+) -> None:
+    """The console makes a new record's tables after its first frame (sqlite-utils' import is
+    off that path): a call queued before then runs after them, on every connection."""
+    with ConsoleRuntime.open(record_path, connections=("sources",), create_later=True) as runtime:
+        assert runtime.record.schema_pending
+        assert _tables(record_path) == []  # nothing made before it is allowed
+        opening = asyncio.ensure_future(
+            runtime.in_record(runtime.record.incidents.open, "queued before", severity="P2")
+        )
+        runtime.start_schema()
+        incident = await opening
+        await runtime.record_ready()
+        assert "incidents" in _tables(record_path)
+        sources = runtime.connection("sources")
+        assert sources is not None
+        assert not sources.schema_pending
+        assert [i.id for i in sources.incidents.list()] == [incident.id]
+        # The file's journaling, switched with the tables, is every connection's (each sees
+        # it from its next read on).
+        assert sources.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with Record.open(record_path) as reopened:  # an ordinary record, its chain whole
+        assert verify_chain(reopened.conn).ok
+        assert [i.title for i in reopened.incidents.list()] == ["queued before"]
+
+
+def test_a_console_closed_before_its_first_frame_leaves_a_new_record_new(
+    record_path: Path,
+) -> None:
+    runtime = ConsoleRuntime.open(record_path, connections=("sources",), create_later=True)
+    runtime.close()  # never allowed: the waiting creation gives up, nothing hangs
+    assert running() == []
+    assert _tables(record_path) == []
+    with Record.open(record_path) as record:  # opened again: made then, as any new file
+        assert record.incidents.list() == []
+
+
+def test_an_existing_record_opens_ready_with_nothing_deferred(record_path: Path) -> None:
+    Record.open(record_path).close()
+    with ConsoleRuntime.open(record_path, create_later=True) as runtime:
+        assert not runtime.record.schema_pending
+        assert runtime.record.incidents.list() == []  # usable at once, no start_schema needed

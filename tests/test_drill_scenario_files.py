@@ -92,3 +92,29 @@ def test_a_base_beside_the_scenario_is_used(tmp_path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.mesh == "istio"
     assert scenario.pod("orchestrator-6f8d9c7b5d-k2x9p") is not None
+
+
+def test_the_built_in_names_are_listed_from_a_zipped_install_too(tmp_path: Path) -> None:
+    """`builtin_names` lists the files beside it (no importlib.resources before the first
+    frame), and still lists them where the package is read from a zip archive."""
+    import subprocess
+    import sys
+    import zipfile
+
+    import actions
+    from actions.drill.scenarios import builtin_names
+
+    package = Path(actions.__file__).parent
+    archive = tmp_path / "warroom.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for part in ("__init__.py", "drill/__init__.py", "drill/scenarios/__init__.py",
+                     "drill/scenarios/dns-exfiltration.yaml"):
+            zipped.write(package / part, f"actions/{part}")
+    listed = subprocess.run(
+        [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+         "from actions.drill.scenarios import builtin_names; print(builtin_names())",
+         str(archive)],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    )
+    assert listed.stdout.strip() == "['dns-exfiltration']"
+    assert "dns-exfiltration" in builtin_names()

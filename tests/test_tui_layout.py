@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from textual.widgets import Label
+
 from store import Record
 from tests.plugins.tui import AppFactory, run_from_palette, until
 from tui.dialogs.help import HelpScreen
 from tui.screens.war_room import WarRoomScreen
 from tui.views.clocks import BREACHED, MET, OK, WARNING, clock_states
 from tui.widgets.header import WarRoomHeader
+from tui.widgets.phase_bar import PhaseBar, long_title
 
 
 async def test_small_terminal_shows_one_pane_at_a_time(make_app: AppFactory) -> None:
@@ -28,6 +31,28 @@ async def test_small_terminal_shows_one_pane_at_a_time(make_app: AppFactory) -> 
         await pilot.pause()
         assert not screen.has_class("-narrow")
         assert len([p for p in screen.query(".pane") if p.display]) == 4
+
+
+def _phase_titles(screen: WarRoomScreen) -> list[str]:
+    bar = screen.query_one(PhaseBar)
+    return [str(label.render()) for label in bar.query(Label) if label.display]
+
+
+async def test_the_phase_bar_titles_follow_the_terminals_width(make_app: AppFactory) -> None:
+    """Long titles when a fifth of the width holds them, short ones below, both ways."""
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        assert _phase_titles(screen)[0] == long_title(1, "detection")
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: _phase_titles(screen)[0] == "1 Detect", "the short titles")
+        assert _phase_titles(screen) == ["1 Detect", "2 Contain", "3 Eradicate", "4 Recover",
+                                         "5 Lessons"]
+        await pilot.resize_terminal(160, 48)
+        await until(pilot, lambda: _phase_titles(screen)[4] == long_title(5, "lessons-learned"),
+                    "the long titles again")
 
 
 async def test_zoom_gives_the_focused_pane_the_whole_body(make_app: AppFactory) -> None:

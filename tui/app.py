@@ -23,7 +23,6 @@ from actions.runtime import ConsoleRuntime
 from tui import collector
 from tui.commands import IncidentCommands, PaneCommands
 from tui.crash import write_crash_log
-from tui.dialogs.forms import AskScreen
 from tui.keymap import binding_ids, unknown_ids
 from tui.safe import safe_text
 from tui.screens.war_room import WarRoomScreen
@@ -118,15 +117,16 @@ class WarRoomApp(
             for problem in unknown_ids(self.settings.keymap, binding_ids()):
                 self.notify(problem, title="Configuration", severity="warning", timeout=30)
         self.push_screen(WarRoomScreen())
-        if self.on_first_screen is not None:
-            self.run_worker(self._first_screen_up(self.on_first_screen), group="first-screen",
-                            exit_on_error=False)
+        self.run_worker(self._first_screen_up(), group="first-screen", exit_on_error=False)
 
-    async def _first_screen_up(self, call: Callable[[], None]) -> None:
-        """`call()` once the first frame is on the terminal (the collector's second step:
-        it also turns collection back on, whatever else the start does; tui/collector.py)."""
+    async def _first_screen_up(self) -> None:
+        """Once the first frame is on the terminal: a new record's tables are created (the
+        record calls wait for them; actions/runtime.py), and `on_first_screen()` (the
+        collector's second step: it also turns collection back on; tui/collector.py)."""
         await self.first_frame.wait()
-        call()
+        self.runtime.start_schema()
+        if self.on_first_screen is not None:
+            self.on_first_screen()
 
     async def run_setup(self) -> None:
         """Run the setup hook once; a cluster it connects is closed when the console exits."""
@@ -192,6 +192,8 @@ class WarRoomApp(
         if question is None:
             self.exit()
             return
+        from tui.dialogs.forms import AskScreen  # when first asked, or by the warm-up (warmup.py)
+
         if isinstance(self.screen, AskScreen):  # asking already (q typed twice)
             return
         self.push_screen(AskScreen(*question), self._quit_answered)

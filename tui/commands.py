@@ -15,8 +15,6 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 
-from tui.dialogs.help import typed
-
 if TYPE_CHECKING:
     from tui.screens.war_room import WarRoomScreen
 
@@ -94,6 +92,8 @@ def binding_command(screen: WarRoomScreen, binding: Binding) -> Command:
         title = f"Open incident for {alert.rule} on {alert.pod}"
     if binding.action == "end_incident" and screen.incident and not screen.incident.is_open:
         title, about = "Reopen incident", f"{screen.incident.id} is closed: reopen it"
+    from tui.dialogs.help import typed  # the help screen's module: not before the first frame
+
     help_text = f"{about} (key {typed(binding.key)})"
     return title, partial(screen.run_action, binding.action), help_text
 

@@ -23,11 +23,16 @@ if TYPE_CHECKING:
     from textual.dom import DOMNode
 
 # The screens the war room opens on demand, imported when first opened so the console's first
-# frame does not wait for them (the rest are imported with it), and what their keys import on
+# frame does not wait for them (the forms, the action form, its confirmation and help were
+# imported with the war room: ~20 ms of its first frame's CPU), and what their keys import on
 # first use (measured, the modules new after each first opening: e imported the notifiers and
 # smtplib, ~130 ms of CPU; i the alert's target finder, ~14 ms; ctrl+p Textual's system
 # commands).
 DIALOG_MODULES = (
+    "tui.dialogs.forms",
+    "tui.dialogs.action_form",
+    "tui.dialogs.confirm_action",
+    "tui.dialogs.help",
     "tui.dialogs.close_incident",
     "tui.dialogs.decision",
     "tui.dialogs.replay_form",

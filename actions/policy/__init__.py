@@ -16,8 +16,30 @@ preview's snapshot), `endpoints` (a pod or an address, and a verdict),
 Each rule names its upstream source in docs/policy-semantics.md.
 """
 
-from actions.policy.endpoints import Endpoint, Verdict
-from actions.policy.reachability import connection_verdict
-from actions.policy.view import ClusterView
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from actions.policy.endpoints import Endpoint, Verdict
+    from actions.policy.reachability import connection_verdict
+    from actions.policy.view import ClusterView
+
+# Where each name lives, imported on first use: the console's panes import one small helper
+# (`selectors.selector_text`) before their first frame, which need not wait for the rule
+# sets (a hundredth of a second; bench/drill_launch.py).
+_LAZY = {
+    "ClusterView": "actions.policy.view",
+    "Endpoint": "actions.policy.endpoints",
+    "Verdict": "actions.policy.endpoints",
+    "connection_verdict": "actions.policy.reachability",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'actions.policy' has no attribute {name!r}")
+
 
 __all__ = ["ClusterView", "Endpoint", "Verdict", "connection_verdict"]

@@ -83,7 +83,9 @@ def _open_console(
     # its record thread: each through a connection of its own (actions.runtime).
     others = ("sources", "actions") if options else ()
     try:
-        with ConsoleRuntime.open(path, readonly=mode == "review", connections=others) as runtime:
+        # A new record's tables are made after the first frame (actions/runtime.py).
+        with ConsoleRuntime.open(path, readonly=mode == "review", connections=others,
+                                 create_later=True) as runtime:
             if drill is not None:
                 runtime.adopt(drill)  # the drill stops when the console does
             services, setup = console_services(
@@ -147,6 +149,8 @@ def console_services(
         connect, RunbookActions, LiveSources, classifier = await asyncio.to_thread(  # noqa: N806
             _cluster_layer
         )
+        if services.runtime is not None:  # the sources' and actions' connections: tables first
+            await services.runtime.record_ready()
         try:
             cluster = await connect(resolved)
         except ClusterError as error:  # as `warroom status` says it

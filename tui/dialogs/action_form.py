@@ -19,7 +19,7 @@ sent), and dismisses with the `ActionRequest`, or None when cancelled.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +33,8 @@ from textual.widgets import Input, Label, Select, Static
 from store.wording import in_sentence, with_article
 from tui.dialogs.forms import FormScreen
 from tui.safe import safe_text
+from tui.views.cluster_actions import CLUSTER_ACTIONS as CLUSTER_ACTIONS
+from tui.views.cluster_actions import MESH_CHOICES, ClusterAction
 from tui.widgets.toggles import Checkbox  # its state shows without colour
 
 if TYPE_CHECKING:
@@ -40,49 +42,9 @@ if TYPE_CHECKING:
     from tui.views.alert_rows import AlertRow
 
 STYLES = Path(__file__).parent.parent / "styles" / "action_form.tcss"
-MESH_CHOICES = ("auto", "istio", "linkerd")  # the action layer's MESHES, without importing it
 _DURATION = re.compile(r"(\d+)([smhd]?)")
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
-
-@dataclass(frozen=True, slots=True)
-class ClusterAction:
-    """One runbook action as the console offers it."""
-
-    name: str  # the action layer's name (`ActionRequest.action`)
-    title: str
-    target_label: str | None  # None: the action takes no target
-    options: tuple[str, ...] = ()  # the `ActionRequest` fields the form asks for
-
-
-CLUSTER_ACTIONS: dict[str, ClusterAction] = {
-    a.name: a
-    for a in (
-        ClusterAction(
-            "isolate", "Isolate a service (deny all its traffic)", "Service (app label)", ("force",)
-        ),
-        ClusterAction(
-            "block-ip",
-            "Block an egress IP",
-            "IP address or CIDR",
-            ("protected_cidrs", "force", "emergency_egress", "service"),
-        ),
-        ClusterAction("disable-sa", "Disable a service account", "Service account"),
-        ClusterAction("mesh-deny", "Deny a service in the mesh", "Service (app label)", ("mesh",)),
-        ClusterAction("rotate-sa", "Rotate a service account's tokens", "Service account"),
-        ClusterAction("capture", "Capture evidence", None, ("service", "domain", "since_seconds")),
-        ClusterAction(
-            "restore", "Restore (undo the incident's containment)", None,
-            ("unblock", "undo_reapply"),
-        ),
-        ClusterAction(
-            "reapply-policies",
-            "Apply corrected network policies (the desired state)",
-            None,
-            ("desired_state_file",),
-        ),
-    )
-}
 
 # The form's field for each ActionRequest attribute a check can find at fault.
 FIELD_IDS = {

@@ -28,7 +28,6 @@ from actions.sources.health import SourceHealth
 from store import PHASES, Incident, TimelineEntry
 from store.alert_summary import first_received_time
 from store.errors import RecordError
-from tui.dialogs.help import HelpRow, HelpScreen, binding_rows, typed
 from tui.safe import safe_text
 from tui.screens.keys.alerting import AlertingKeys
 from tui.screens.keys.checklist import ChecklistKeys
@@ -52,6 +51,7 @@ from tui.widgets.policy_pane import PolicyPane
 from tui.widgets.timeline_pane import TimelineList, TimelinePane
 
 if TYPE_CHECKING:
+    from tui.dialogs.help import HelpRow
     from tui.services import LiveSource
 
 PANES: tuple[tuple[str, str], ...] = (
@@ -152,7 +152,6 @@ class WarRoomScreen(
     def on_mount(self) -> None:
         self.set_interval(CLOCK_INTERVAL, self._tick, name="header-clock")
         self.set_interval(RECORD_POLL_INTERVAL, self._poll_record, name="record-poll")
-        self.query_one(TimelinePane).show_state("loading")
         self.load_incident()
         self.connect_and_start()
 
@@ -300,9 +299,14 @@ class WarRoomScreen(
         self.app.stylesheet.update_nodes([panes, *panes.children, *self.query("#pane-tabs")])
 
     def action_help(self) -> None:
+        # Imported on first use (and by the warm-up, tui/warmup.py): not before the first frame.
+        from tui.dialogs.help import HelpScreen
+
         self.app.push_screen(HelpScreen(self.help_rows(), dict(self.war_app.settings.keymap)))
 
     def help_rows(self) -> list[HelpRow]:
+        from tui.dialogs.help import binding_rows, typed
+
         rows = binding_rows("everywhere", self.app.BINDINGS)
         rows.append(("everywhere", typed(self.app.COMMAND_PALETTE_BINDING), "Command palette",
                      "app.command_palette"))

@@ -66,9 +66,7 @@ class MeshPane(Pane):
         table: DataTable[Text] = DiffTable(id="mesh-table", cursor_type="row")
         table.add_columns(*self.COLUMNS)
         yield table
-        traffic: DataTable[Text] = DiffTable(id="mesh-traffic", cursor_type="row")
-        traffic.add_columns(*self.TRAFFIC_COLUMNS)
-        yield traffic
+        # The traffic table comes with the first traffic (`_traffic_table`).
 
     def on_mount(self) -> None:
         # Flag colours come from the theme: redraw the cells when it changes.
@@ -159,10 +157,21 @@ class MeshPane(Pane):
             keys[row.key] = keys.get(row.key, 0) + 1
             key = row.key if keys[row.key] == 1 else f"{row.key}#{keys[row.key]}"
             cells.append((key, self._cells(row)))
+        traffic_table = self._traffic_table(create=bool(traffic))
         with self.app.batch_update():
             sync_rows(self.query_one("#mesh-table", DataTable), cells)
-            sync_rows(self.query_one("#mesh-traffic", DataTable),
-                      [(row.key, self._traffic_cells(row)) for row in traffic])
+            if traffic_table is not None:
+                sync_rows(traffic_table, [(row.key, self._traffic_cells(row)) for row in traffic])
+
+    def _traffic_table(self, *, create: bool) -> DataTable[Text] | None:
+        """The traffic table, mounted with the first traffic (`create`): hidden until then, it
+        cost the console's first frame a table to build and style (bench/drill_launch.py)."""
+        table = next(iter(self.query("#mesh-traffic").results(DataTable)), None)
+        if table is None and create:
+            table = DiffTable(id="mesh-traffic", cursor_type="row")
+            table.add_columns(*self.TRAFFIC_COLUMNS)
+            self.mount(table)  # in the tree at once: its rows can be set before it is mounted
+        return table
 
     def _traffic_cells(self, row: TrafficRow) -> tuple[Text, ...]:
         colours = self.app.theme_variables

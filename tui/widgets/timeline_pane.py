@@ -236,6 +236,9 @@ class TimelinePane(Pane):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
+        # Empty ("loading") from the start: set on mount, the class restyled the pane's widgets
+        # before the first frame.
+        self.add_class("-empty", update=False)
         self._entries: list[TimelineEntry] = []  # the entries in the table, in order
         self._shown_ids: list[int] = []  # their ids
         self._detected_at: datetime | None = None  # what the relative times count from

@@ -20,14 +20,14 @@ from textual import work
 from textual.binding import Binding, BindingType
 
 from actions.checklists.howto import ACTION_KEYS
-from tui.dialogs.action_form import CLUSTER_ACTIONS, MESH_CHOICES, ActionForm, prefill
-from tui.dialogs.confirm_action import BACK, CONFIRM, ConfirmAction, ConfirmRequest
 from tui.safe import safe_text
 from tui.screens.war_room_base import WarRoomBase
+from tui.views.cluster_actions import CLUSTER_ACTIONS, MESH_CHOICES
 
 if TYPE_CHECKING:
     from actions.runbook import RunbookActions
     from actions.runbook.model import ActionRequest
+    from tui.dialogs.action_form import ActionForm
     from tui.views.alert_rows import AlertRow
 
 # The runbook's cluster actions: (key, action layer name, footer word); the keys are the ones
@@ -68,6 +68,7 @@ class ClusterKeys(WarRoomBase):
         """What the form starts from: where, which incident, who, the configuration's places,
         and the target (and capture's service) prefilled from the selected alert."""
         from actions.runbook import ActionRequest
+        from tui.dialogs.action_form import prefill
 
         services = self.war_app.services
         settings = self.war_app.settings
@@ -137,6 +138,10 @@ class ClusterKeys(WarRoomBase):
         """The form for `request` (the operator's request, or None when cancelled); while it is
         open the cluster is asked about the selected alert (`ask`: not when the operator comes
         back to what they typed)."""
+        # The form's module: imported when a key first opens it, or by the warm-up after the
+        # first frame (tui/warmup.py), not with the war room.
+        from tui.dialogs.action_form import ActionForm
+
         alert = self.selected_alert if ask else None
         spec = CLUSTER_ACTIONS[name]
         if name == "restore" and not self.reapplied():
@@ -163,6 +168,7 @@ class ClusterKeys(WarRoomBase):
             return
         from actions.kube.cluster import ClusterError
         from actions.runbook import InvalidRequest
+        from tui.dialogs.confirm_action import BACK, CONFIRM, ConfirmAction, ConfirmRequest
 
         services = self.war_app.services
         where = f"context {services.context or 'unknown'}, namespace {services.namespace}"

@@ -10,15 +10,17 @@ console's drainer sends them when a channel is configured.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.binding import Binding, BindingType
 
 from store import PHASE_TITLES, PHASES, Incident, Record, iso
-from tui.dialogs.forms import AskScreen, NewIncident, NoteForm, OpenIncidentForm, SeverityForm
 from tui.safe import safe_text
 from tui.screens.war_room_base import WarRoomBase
+
+if TYPE_CHECKING:
+    from tui.dialogs.forms import NewIncident
 
 FALSE_POSITIVE_DETAIL = (
     "This closes {id}: its clocks stop, new alerts no longer join it, and the metrics count "
@@ -74,6 +76,8 @@ class IncidentKeys(WarRoomBase):
     async def action_open_incident(self) -> None:
         if self._refuse("open_incident"):
             return
+        from tui.dialogs.forms import OpenIncidentForm  # when opened (warmup.py)
+
         alert = self.selected_alert
         title = f"{alert.rule} on {alert.pod}" if alert else ""
         severity = alert.severity if alert and alert.severity_rank < 4 else "P2"
@@ -132,6 +136,8 @@ class IncidentKeys(WarRoomBase):
     async def action_add_note(self) -> None:
         if self._refuse("add_note") or self.incident is None:
             return
+        from tui.dialogs.forms import NoteForm  # when opened (warmup.py)
+
         note = await self.app.push_screen_wait(NoteForm())
         if note is None:
             return
@@ -145,6 +151,8 @@ class IncidentKeys(WarRoomBase):
     async def action_set_severity(self) -> None:
         if self._refuse("set_severity") or self.incident is None:
             return
+        from tui.dialogs.forms import SeverityForm  # when opened (warmup.py)
+
         severity = await self.app.push_screen_wait(SeverityForm(self.incident.severity))
         if severity is None or severity == self.incident.severity:
             return
@@ -162,6 +170,8 @@ class IncidentKeys(WarRoomBase):
     async def action_next_phase(self) -> None:
         if self._refuse("next_phase") or self.incident is None:
             return
+        from tui.dialogs.forms import AskScreen  # when opened (warmup.py)
+
         incident = self.incident
         following = PHASES[PHASES.index(incident.phase) + 1]
         question = f"Move {incident.id} to {PHASE_TITLES[following]}?"
@@ -183,6 +193,7 @@ class IncidentKeys(WarRoomBase):
         if self._refuse("decision") or self.incident is None:
             return
         from tui.dialogs.decision import DecisionChoice, DecisionScreen  # when opened (warmup.py)
+        from tui.dialogs.forms import AskScreen
 
         rule = self.selected_alert.rule if self.selected_alert else None
         choice: DecisionChoice | None = await self.app.push_screen_wait(DecisionScreen(rule))
