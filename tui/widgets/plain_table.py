@@ -16,7 +16,8 @@ from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
-from textual.geometry import Size
+from rich.style import Style
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -45,13 +46,25 @@ class PlainTable(ScrollView, can_focus=True):
         self.header, *self.lines = laid_out([header, *rows])
         width = max(cell_len(line) for line in (self.header, *self.lines))
         self.virtual_size = Size(width, len(self.lines) + 1)  # the header is a line too
+        self._styles: tuple[Style, Style] | None = None  # the rows', the header's, while drawn
+
+    def _line_styles(self) -> tuple[Style, Style]:
+        style = self.rich_style
+        return style, style + self.get_component_rich_style("plain-table--header")
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The styles once a draw, not once a line: a widget's rich_style walks its ancestors.
+        self._styles = self._line_styles()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._styles = None
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        style = self.rich_style
+        style, header_style = self._styles or self._line_styles()
         if y == 0:
-            text = self.header
-            style += self.get_component_rich_style("plain-table--header")
+            text, style = self.header, header_style
         else:
             row = scroll_y + y - 1
             text = self.lines[row] if row < len(self.lines) else ""
