@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, Static, Tabs
+from textual.widgets import Input, OptionList, Static
 
 from actions.config import PolicySettings, Settings
 from actions.drill.server import DrillServerThread
@@ -23,6 +23,7 @@ from tui.dialogs.checklist import ChecklistScreen
 from tui.safe import MARKER
 from tui.screens.war_room import WarRoomScreen
 from tui.services import Services
+from tui.widgets.tab_row import TabRow
 
 
 async def open_checklist(pilot: Pilot[Any]) -> ChecklistScreen:
@@ -67,7 +68,7 @@ async def test_k_opens_the_current_phase_and_ticks_are_recorded_with_who_and_whe
     app = make_app(incident_id=incident.id)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await open_checklist(pilot)
-        assert screen.query_one("#checklist-phases", Tabs).active == "phase-containment"
+        assert screen.query_one("#checklist-phases", TabRow).active == "phase-containment"
         assert shown_items(screen)[:2] == ["isolate", "block-ip"]
         await pilot.press("down", "space")
         await settled(pilot)
@@ -127,7 +128,8 @@ async def test_left_right_and_the_tabs_show_other_phases(
             "services-healthy", "mtls-enforced", "policies-applied",
             "no-suspicious-activity", "alerting-working",
         ]  # fmt: skip
-        await pilot.click("#phase-lessons-learned")
+        phases = screen.query_one("#checklist-phases", TabRow)
+        await pilot.click(phases, offset=(phases.offset_of("phase-lessons-learned"), 0))
         await pilot.pause(0.05)
         assert screen.phase == "lessons-learned"
         await pilot.press("down", "space")

@@ -10,7 +10,8 @@ import pytest
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Input, Markdown, OptionList, Static, TextArea
+from textual.widgets import Input, Markdown, OptionList, Static, TextArea, Tree
+from textual.widgets.markdown import MarkdownTableOfContents
 
 from store import Record
 from store.report.deadlines import (
@@ -108,6 +109,21 @@ async def test_w_opens_the_incidents_report(make_app: AppFactory, incident: str)
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, WarRoomScreen)
+
+
+async def test_the_contents_list_the_reports_headings_once_it_is_read(
+    make_app: AppFactory, incident: str
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_report(pilot)
+        contents = screen.query_one("#report-contents", MarkdownTableOfContents)
+        tree = contents.query_one(Tree)
+        await until(pilot, lambda: tree.root.children, "the headings")
+        headings = [str(node.label) for node in tree.root.children]
+        assert contents.display
+        assert tree.region.height > 0  # drawn, not only filled
+    assert "Network Security Incident Report" in headings[0]
 
 
 async def test_w_needs_an_incident(make_app: AppFactory) -> None:

@@ -32,6 +32,7 @@ from tui.textual_workarounds import (
     FirstFrameWhole,
     KeysOneAtATime,
     QuietFatalError,
+    UnattachedNotStyled,
 )
 from tui.widgets.alert_list import Alerts
 
@@ -47,7 +48,8 @@ def _utc_now() -> datetime:
 
 
 class WarRoomApp(
-    FirstFrameWhole, KeysOneAtATime, ClosedScreensWaitForMount, QuietFatalError, App[int]
+    FirstFrameWhole, KeysOneAtATime, ClosedScreensWaitForMount, QuietFatalError,
+    UnattachedNotStyled, App[int],
 ):
     """The console. `services.mode` decides the badge; `services.readonly` dims the action keys.
 

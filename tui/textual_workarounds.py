@@ -11,6 +11,7 @@ fixed, adapt one it broke.
 - `KeysOneAtATime` (App): `q` then `y` typed at once reach the dialog `q` opens.
 - `ClosedScreensWaitForMount` (App): a dialog closed while mounting is removed once mounted.
 - `QuietFatalError` (App): the crash log, never a traceback with local variables.
+- `UnattachedNotStyled` (App): a widget's classes set as it is built are styled once, on mount.
 - `LateCallbacksChecked` (Screen): a closed dialog's late callback is not run on the war room.
 - `MeasuredDataTable` (DataTable): redrawn once its columns are measured.
 - `bindings_for_key(node, key)`: the bindings of a key, dimmed ones too.
@@ -18,7 +19,7 @@ fixed, adapt one it broke.
 - `composed(widget)`: a widget's children built as its own compose builds them.
 - `withdraw_toast(app, toast)`: take one toast down before its timeout.
 - `markdown_bullet()`: a Markdown list's bullet, to load its styles ahead of time.
-- `tabs_underline()`: the Tabs' underline, likewise (the checklist's phase tabs).
+- `tabs_underline()`: the Tabs' underline, likewise (the war room's pane tabs).
 - `StyledOnce` (Screen): a screen is styled once as it opens, not again on its first resume.
 - `NoSameSizeReflow` (Screen, part of StyledOnce): opening a dialog lays the war room out once.
 - `close_dialog(screen)`: close a dialog with no answer, even one whose waiter is gone.
@@ -303,6 +304,25 @@ class QuietFatalError(App[Any]):
         self._close_messages_no_wait()
 
 
+class UnattachedNotStyled(App[Any]):
+    """A node not in the DOM yet is not styled when its classes change: its mount styles it.
+
+    Textual applies the stylesheet to a node whenever a class is added or removed, even
+    while it is still being built: `Input(compact=True)`, a Checkbox's `compact`, a Button's
+    variant each styled the new widget and its component parts in its constructor, and its
+    mount styled it again. A fifth of the block-ip form's opening (bench/dialogs.py, the
+    profile's `add_class` under `Input.__init__`). A widget with no parent is skipped here;
+    Textual styles it as it mounts (`App._register`), its classes as they are then. Public
+    API only (`App.update_styles`); tests/test_tui_unattached_not_styled.py fails if an
+    upgrade changes either half.
+    """
+
+    def update_styles(self, node: DOMNode, animate: bool = True) -> None:
+        if node is not self and node.parent is None:
+            return
+        super().update_styles(node, animate)
+
+
 class LateCallbacksChecked(Screen[Any]):
     """A callback handed to this screen after its node left runs only if it is still there.
 
@@ -374,8 +394,8 @@ def markdown_bullet() -> Widget:
 
 def tabs_underline() -> Widget:
     """The bar under the active tab, a class Textual keeps private: its styles are loaded
-    ahead of time (tui/warmup.py) for the checklist's phase tabs, the first Tabs a console
-    mounts at full size (tests/test_tui_warmup.py)."""
+    ahead of time (tui/warmup.py) for the war room's pane tabs, which a console started at
+    full size mounts only once its terminal is made small (tests/test_tui_warmup.py)."""
     from textual.widgets._tabs import Underline
 
     return Underline()

@@ -98,8 +98,8 @@ def _dialog_widgets() -> Iterator[DOMNode]:
     from tui.textual_workarounds import composed, tabs_underline
 
     yield from composed(Select([("-", "-")]))  # its current-value line and its overlay
-    # The checklist's phase tabs: the war room's own pane tabs, which used to bring these
-    # styles, are mounted only once the screen is small.
+    # The war room's pane tabs, mounted only once the screen is small (a terminal made
+    # smaller later would re-parse the stylesheet for them); no dialog uses Tabs.
     yield from (Tabs(), Tab("-"), tabs_underline())
 
 

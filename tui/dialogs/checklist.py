@@ -33,7 +33,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.events import Key, Resize
 from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList, Static, Tab, Tabs
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from actions.checklists import (
@@ -53,6 +53,7 @@ from store import PHASE_TITLES, PHASES, ChecklistTick, Incident
 from tui.safe import safe_text
 from tui.textual_workarounds import StyledOnce, bindings_for_key
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.tab_row import TabRow
 
 if TYPE_CHECKING:
     from tui.app import WarRoomApp
@@ -202,8 +203,8 @@ class ChecklistScreen(StyledOnce, ModalScreen[None]):
         services = self.war_app.services
         with Vertical(id="checklist-dialog"):
             yield Label(self._title(), id="checklist-title", markup=False)
-            yield Tabs(
-                *(Tab(PHASE_TITLES[phase], id=f"phase-{phase}") for phase in PHASES),
+            yield TabRow(
+                [(f"phase-{phase}", PHASE_TITLES[phase]) for phase in PHASES],
                 active=f"phase-{self.phase}",
                 id="checklist-phases",
             )
@@ -230,7 +231,6 @@ class ChecklistScreen(StyledOnce, ModalScreen[None]):
         )
 
     def on_mount(self) -> None:
-        self.query_one("#checklist-phases", Tabs).can_focus = False
         self._update_narrow()
         self._show_phase()
         self.query_one("#checklist-items", OptionList).focus()
@@ -338,12 +338,12 @@ class ChecklistScreen(StyledOnce, ModalScreen[None]):
 
     def action_phase(self, step: int) -> None:
         index = max(0, min(len(PHASES) - 1, PHASES.index(self.phase) + step))
-        self.query_one("#checklist-phases", Tabs).active = f"phase-{PHASES[index]}"
+        self.query_one("#checklist-phases", TabRow).active = f"phase-{PHASES[index]}"
 
-    @on(Tabs.TabActivated, "#checklist-phases")
-    def _phase_chosen(self, event: Tabs.TabActivated) -> None:
+    @on(TabRow.Chosen, "#checklist-phases")
+    def _phase_chosen(self, event: TabRow.Chosen) -> None:
         event.stop()
-        phase = (event.tab.id or "").removeprefix("phase-")
+        phase = event.tab.removeprefix("phase-")
         if phase in PHASES and phase != self.phase:
             self.phase = phase
             self._show_phase()

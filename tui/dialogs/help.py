@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.keys import format_key
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
 from tui.textual_workarounds import StyledOnce
+from tui.widgets.plain_table import PlainTable
 
 HelpRow = tuple[str, str, str, str]  # where, keys, what, binding id
 
@@ -62,8 +62,4 @@ class HelpScreen(StyledOnce, ModalScreen[None]):
         with Vertical(classes="dialog help-dialog"):
             yield Label("Keys (remap one by its id in the configuration's [keymap])",
                         classes="dialog-title", markup=False)
-            table: DataTable[Text] = DataTable(id="help-table", cursor_type="row")
-            table.add_columns("where", "keys", "what", "id")
-            for row in self.rows:
-                table.add_row(*(Text(cell) for cell in row))
-            yield table
+            yield PlainTable(("where", "keys", "what", "id"), self.rows, id="help-table")

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -30,7 +30,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Key, Resize
 from textual.screen import Screen
-from textual.widgets import Input, Label, Markdown, OptionList, Select, Static
+from textual.widgets import Input, Label, Markdown, OptionList, Select, Static, Tree
 from textual.widgets.markdown import MarkdownBlock, MarkdownTableOfContents
 from textual.widgets.option_list import Option
 
@@ -288,8 +288,14 @@ class ReportScreen(StyledOnce, Screen[None]):
 
     def on_mount(self) -> None:
         self._update_narrow()
+        # Empty until the report is read: its tree drew every blank line of its height with
+        # its full style, a tenth of the screen's opening (bench/dialogs.py). Shown once filled.
+        self._contents_tree().display = False
         self.set_interval(CLOCK_INTERVAL, self._tick, name="report-clocks")
         self.reload()
+
+    def _contents_tree(self) -> Tree[Any]:
+        return self.query_one("#report-contents", MarkdownTableOfContents).query_one(Tree)
 
     @on(Resize)
     def _resized(self, event: Resize) -> None:
@@ -321,6 +327,7 @@ class ReportScreen(StyledOnce, Screen[None]):
             await self.query_one("#report-markdown", Markdown).update(
                 bounded_for_display(view.markdown)
             )
+            self._contents_tree().display = True
         finally:
             doc.loading = False
             if reading and self.is_current:
