@@ -13,8 +13,9 @@ from actions.drill import drill_events as ev
 from actions.drill.clock import ManualClock
 from actions.drill.drill_events import Observation
 from actions.drill.scenario import load_builtin
-from actions.drill.score import score_drill, targets_match
+from actions.drill.score import duration, score_drill, targets_match
 from store import Record
+from store.response_times import incident_response_times
 from tests.isolation_helpers import cut_off
 from tests.plugins.actions import stored
 from tests.plugins.drill_scenarios import DrillFactory
@@ -394,7 +395,8 @@ async def test_recovery_is_not_met_while_the_attack_still_runs(
     record_path: Path, drill_factory: DrillFactory
 ) -> None:
     """R (restore) lifts the isolation, but the poisoned image still runs: MTTR is not met until
-    the Deployment is rolled back, and then counts to the rollback."""
+    the Deployment is rolled back, and then counts to the rollback. Until then the score shows
+    the MTTR the header and the report show, as recorded but not credited, and why."""
     drill = await drill_factory("dns-exfiltration", serve=True)
     kube = ["--kubeconfig", str(drill.kubeconfig_path)]
     db = ["--db", str(record_path)]
@@ -407,7 +409,10 @@ async def test_recovery_is_not_met_while_the_attack_still_runs(
         assert incident.recovered_at is not None  # restore marked it recovered
         score = drill.score(record, incident.id)
         mttr = next(line for line in score.items if line.ref == "mttr")
-        assert (mttr.verdict, mttr.result, score.mttr.met) == ("MISSED", "not reached", False)
+        recorded = incident_response_times(record, incident.id)["mttr"].seconds()  # the report's
+        assert recorded is not None
+        assert (mttr.verdict, mttr.result, score.mttr.met) == (
+            "MISSED", f"{duration(recorded)} recorded, not credited", False)
         assert "but the attack still runs (poisoned-dependency)" in mttr.how
         assert "kubectl rollout undo deploy/orchestrator" in mttr.how
 

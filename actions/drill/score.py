@@ -148,6 +148,9 @@ class TimeScore:
     basis: str
     how: str = ""
     """How a missed time is made, when not the usual key (`_TIME_HOW`)."""
+    recorded: float | None = None
+    """The time the record (header, report, metrics) shows, when the drill does not credit it:
+    recovery recorded while the attack still runs."""
 
 
 @dataclass(frozen=True)
@@ -322,7 +325,12 @@ def _time_line(timing: TimeScore) -> ScoreLine:
     if timing.met is None:
         return ScoreLine("time", timing.name.upper(), "-", expected, "n/a", 0, 0, timing.basis,
                          timing.name)  # fmt: skip
-    result = "not reached" if timing.seconds is None else duration(timing.seconds)
+    if timing.seconds is not None:
+        result = duration(timing.seconds)
+    elif timing.recorded is not None:  # the report says this figure too: say why it is not met
+        result = f"{duration(timing.recorded)} recorded, not credited"
+    else:
+        result = "not reached"
     how = timing.basis if timing.met else f"{timing.basis}; {timing.how or _TIME_HOW[timing.name]}"
     return ScoreLine("time", timing.name.upper(), result, expected,
                      "met" if timing.met else "MISSED", int(timing.met), POINTS["time"], how,
@@ -625,6 +633,7 @@ def score_drill(
             mttr,
             basis=f"recovery recorded {times['mttr'].end:%H:%M:%S}, but the attack still runs "
             f"({', '.join(d.id for d in running)})",
+            recorded=times["mttr"].seconds(),
             how="it is recovered once "
             + "; ".join(" or ".join(c.describe() for c in d.ends_when) for d in running)
             + (f" ({ways})" if (ways := _roll_back_how(scenario)) else ""),
