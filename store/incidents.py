@@ -251,6 +251,22 @@ class Incidents:
                 )
         return self.get_required(incident_id)
 
+    def flag_data_breach(
+        self, incident_id: str, involved: bool = True, *, actor: str | None = None
+    ) -> Incident:
+        """Personal data is (or is not, after all) involved: the GDPR notification is due 72 h
+        from the incident's detection (store/report/deadlines.py), counted from the earliest
+        moment the team could have been aware; nothing is written when it already says so."""
+        summary = (
+            "personal data involved: the GDPR breach notification is due 72 h from detection"
+            if involved
+            else "no personal data involved after all: no GDPR notification due"
+        )
+        return self.change(
+            incident_id, lambda _incident, _now: {"data_breach": involved}, actor=actor,
+            summary=summary,
+        )
+
     def acknowledge(self, incident_id: str, *, actor: str | None = None) -> Incident:
         """Record the first acknowledgement (MTTD is measured to it); later ones change nothing."""
 

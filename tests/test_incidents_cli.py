@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from bench.falco_lines import falco_lines
 from store import Record
+from store.report.deadlines import due_items
 from tests.plugins.notify import ShapeReceiver
 from tui.cli.main import main
 
@@ -225,6 +227,32 @@ def test_a_commander_takes_an_incident_through_its_life_from_the_shell(
         closing = record.timeline.for_incident(incident_id)[-1]
         assert closing.summary == "Closed: C2 blocked, token rotated"
         assert closing.actor  # who: the login name
+    assert run_main(capsys, "verify")[0] == 0
+
+
+def test_personal_data_found_mid_incident_starts_the_gdpr_clock_from_detection(
+    record_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The exfiltration turns out to carry guests' data: `breach` flags it, the 72 h
+    notification is due from detection, the timeline says who flagged it; --not-involved
+    takes it back, also on the record."""
+    incident_id = run_main(capsys, "incidents", "open", "DNS tunnel", "--severity", "P0")[1].strip()
+    code, out, err = run_main(capsys, "incidents", "breach", incident_id)
+    assert code == 0, err
+    assert "personal data involved (GDPR 72 h)" in out
+    code, out, _ = run_main(capsys, "incidents", "show", incident_id, "--json")
+    shown = json.loads(out)
+    assert shown["data_breach"] is True
+    with Record.open(record_path) as record:
+        incident = record.incidents.get_required(incident_id)
+        (gdpr,) = [d for d in due_items(incident, incident.opened_at)
+                   if d.kind == "gdpr-notification"]
+        assert gdpr.due_at == incident.opened_at + timedelta(hours=72)
+        flagged = record.timeline.for_incident(incident_id)[-1]
+        assert "GDPR breach notification is due 72 h from detection" in flagged.summary
+        assert flagged.actor
+    code, out, _ = run_main(capsys, "incidents", "breach", incident_id, "--not-involved")
+    assert (code, "GDPR" in out) == (0, False)
     assert run_main(capsys, "verify")[0] == 0
 
 

@@ -349,3 +349,27 @@ async def test_o_in_a_drill_links_none_of_an_earlier_drills_alerts(
     (incident,) = record.incidents.list()
     linked = record.alerts.for_incident(incident.id)
     assert [alert.time_ns for alert in linked] == [this_drills[0].time_ns]
+
+
+async def test_v_flags_personal_data_and_the_report_owes_the_gdpr_notification(
+    make_app: AppFactory, record: Record
+) -> None:
+    """The severity form (v) says whether personal data is involved: ticked, the incident
+    owes the GDPR notification 72 h from detection; the severity can stay as it was."""
+    from tui.dialogs.forms import SeverityForm
+
+    incident = record.incidents.open("DNS tunnel", severity="P0", drill=True)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, SeverityForm), "the severity form")
+        await pilot.press("tab", "space", "ctrl+s")
+        await until(pilot, lambda: record.incidents.get_required(incident.id).data_breach,
+                    "the incident flagged")
+        await app.workers.wait_for_complete()
+    after = record.incidents.get_required(incident.id)
+    assert after.severity == "P0"
+    flagged = record.timeline.for_incident(incident.id)[-1]
+    assert flagged.actor == "ic@example.com"
+    assert "GDPR breach notification is due 72 h" in flagged.summary

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     commands = parser.add_subparsers(
         dest="incidents_command",
-        metavar="{open,show,ack,severity,phase,note,resolve,close,reopen}",
+        metavar="{open,show,ack,severity,breach,phase,note,resolve,close,reopen}",
     )
     opener = commands.add_parser("open", help="open an incident and print its ID")
     opener.add_argument("title", help="what is happening, in a few words")
@@ -84,6 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     change("ack", "acknowledge it (the MTTD clock stops at the first acknowledgement)")
     severity = change("severity", "set its runbook severity")
     severity.add_argument("severity", choices=SEVERITIES)
+    breach = change("breach", "personal data is involved: the GDPR 72 h notification is due "
+                              "(from detection)")
+    breach.add_argument("--not-involved", action="store_true",
+                        help="personal data is not involved after all: no notification due")
     phase = change("phase", "move it to a phase (default: the next one)")
     phase.add_argument("phase", nargs="?", choices=PHASES, help="default: the next phase")
     note = change("note", "add a note to its timeline")
@@ -140,6 +144,7 @@ def _open(args: argparse.Namespace) -> int:
 ANNOUNCED: dict[str, tuple[str | None, str]] = {
     "ack": ("acknowledged", "acknowledged"),
     "severity": ("severity-changed", "severity set"),
+    "breach": (None, "personal data flag set"),
     "phase": ("phase-changed", "moved"),
     "note": (None, "note added"),
     "resolve": ("resolved", "resolved"),
@@ -155,6 +160,8 @@ def _apply(record: Any, args: argparse.Namespace, actor: str | None) -> Any:
         return incidents.acknowledge(incident_id, actor=actor)
     if command == "severity":
         return incidents.update(incident_id, severity=args.severity, actor=actor)
+    if command == "breach":
+        return incidents.flag_data_breach(incident_id, not args.not_involved, actor=actor)
     if command == "phase":
         return incidents.advance(incident_id, args.phase, actor=actor)
     if command == "note":
@@ -217,6 +224,8 @@ def _details(event: str, before: Any, after: Any) -> dict[str, Any]:
 
 def _state(incident: Any) -> str:
     words = f"{incident.severity}, {incident.status}, phase {incident.phase}"
+    if incident.data_breach:
+        words += ", personal data involved (GDPR 72 h)"
     if incident.resolution:
         words += f" ({incident.resolution})"
     return words

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from store import SEVERITIES
 from tui.textual_workarounds import StyledOnce
@@ -124,20 +124,37 @@ class NoteForm(FormScreen[str]):
         return note
 
 
-class SeverityForm(FormScreen[str]):
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """The severity form's answer."""
+
+    severity: str
+    data_breach: bool
+
+
+DATA_BREACH_LABEL = "Personal data involved: the GDPR notification is due 72 h from detection"
+
+
+class SeverityForm(FormScreen[Classified]):
+    """The runbook severity, and whether personal data is involved (the GDPR 72 h clock:
+    learnt mid-incident, when the exfiltration turns out to carry guests' data)."""
+
     TITLE_TEXT = "Set the severity"
 
-    def __init__(self, current: str) -> None:
+    def __init__(self, current: str, data_breach: bool = False) -> None:
         super().__init__()
         self._current = current
+        self._data_breach = data_breach
 
     def compose_fields(self) -> ComposeResult:
         yield Label(Text(f"now {self._current}"), markup=False)
         yield Select([(s, s) for s in SEVERITIES], value=self._current, allow_blank=False,
                      id="severity")
+        yield Checkbox(DATA_BREACH_LABEL, self._data_breach, id="data-breach", compact=True)
 
-    def value(self) -> str | None:
-        return str(self.query_one("#severity", Select).value)
+    def value(self) -> Classified | None:
+        return Classified(str(self.query_one("#severity", Select).value),
+                          self.query_one("#data-breach", Checkbox).value)
 
 
 class AskScreen(StyledOnce, ModalScreen[bool]):

@@ -153,15 +153,22 @@ class IncidentKeys(WarRoomBase):
             return
         from tui.dialogs.forms import SeverityForm  # when opened (warmup.py)
 
-        severity = await self.app.push_screen_wait(SeverityForm(self.incident.severity))
-        if severity is None or severity == self.incident.severity:
+        before = self.incident
+        answer = await self.app.push_screen_wait(SeverityForm(before.severity, before.data_breach))
+        if answer is None:
             return
-        record, incident_id, before = self.war_app.services.record, self.incident.id, self.incident
+        severity, data_breach = answer.severity, answer.data_breach
+        if (severity, data_breach) == (before.severity, before.data_breach):
+            return
+        record, incident_id = self.war_app.services.record, before.id
 
         def write() -> None:
-            after = record.incidents.update(incident_id, actor=self.actor, severity=severity)
-            details = {"from": before.severity, "to": severity}
-            self._announce(record, after, "severity-changed", details)
+            if data_breach != before.data_breach:
+                record.incidents.flag_data_breach(incident_id, data_breach, actor=self.actor)
+            if severity != before.severity:
+                after = record.incidents.update(incident_id, actor=self.actor, severity=severity)
+                details = {"from": before.severity, "to": severity}
+                self._announce(record, after, "severity-changed", details)
 
         await self.war_app.in_record(write)
         await self.refresh_from_record()
