@@ -37,6 +37,9 @@ from store import Record
 Sink = Callable[[object], None]
 # A batch the record could not take is tried again after this long, doubling up to the max.
 WRITE_RETRY_FIRST, WRITE_RETRY_MAX = 1.0, 30.0
+COMMIT_MAX_LINES = 10_000
+"""Batches that waited are committed together up to about this many lines: the console's own
+writes (a decision, an action) wait for the commit under way, a fraction of a second."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +235,11 @@ class FalcoFollower:
         """
         await asyncio.shield(self._prepared[0])
         groups: list[PreparedLines] = []
-        while self._prepared and self._prepared[0].done():
-            groups += self._prepared.popleft().result()
+        lines = 0
+        while self._prepared and self._prepared[0].done() and lines < COMMIT_MAX_LINES:
+            batch = self._prepared.popleft().result()
+            groups += batch
+            lines += sum(group.prepared.read for group in batch)
         if not self._prepared:
             self._queued.clear()
         return groups
