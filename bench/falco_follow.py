@@ -27,17 +27,23 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actions.drill.apiserver.cluster_state import ClusterState  # noqa: E402
-from actions.drill.server import DrillServerThread  # noqa: E402
 from actions.falco.classify import Classifier  # noqa: E402
 from actions.falco.times import rfc3339_to_ns  # noqa: E402
-from actions.kube.cluster import ClusterOptions, connect  # noqa: E402
 from actions.sources.batches import AlertBatch  # noqa: E402
-from actions.sources.falco_follower import FalcoFollower, FalcoFollowerSettings  # noqa: E402
 from store import Record  # noqa: E402
+
+if TYPE_CHECKING:
+    from actions.drill.apiserver.cluster_state import ClusterState
+
+# The drill cluster, the client and the follower (aiohttp, kubernetes) are imported where
+# used, not here: the follower's parse process is spawned, and a spawned process imports
+# the parent's main module first. `warroom live`'s is the light `warroom` script; this
+# module's own imports cost a second of CPU that would slow the worker's start as no
+# console's does.
 
 NS = "falco-system"
 TICK = 0.01  # the writers add lines every 10 ms, as a steady rate would
@@ -115,6 +121,9 @@ def write_lines(state: ClusterState, pods: list[str], rate: int, lines: list[str
 
 def serve(args: argparse.Namespace) -> None:
     """The drill cluster and the Falco pods' writers, in their own process (as a real one is)."""
+    from actions.drill.apiserver.cluster_state import ClusterState
+    from actions.drill.server import DrillServerThread
+
     state = ClusterState()
     pods = seed(state, args.pods)
     lines = render_lines(len(pods), args.rate, args.seconds)
@@ -166,6 +175,9 @@ def cpu_by_part() -> dict[str, float]:
 
 async def follow(kubeconfig: Path, record: Record, args: argparse.Namespace,
                  drill: subprocess.Popen[str]) -> Outcome:
+    from actions.kube.cluster import ClusterOptions, connect
+    from actions.sources.falco_follower import FalcoFollower, FalcoFollowerSettings
+
     cluster = await connect(ClusterOptions(kubeconfig=str(kubeconfig)))
     api = cluster.client
     lags: list[int] = []

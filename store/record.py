@@ -42,6 +42,8 @@ log = logging.getLogger("warroom.record")
 # second warroom writing the same file makes this one wait, never fail.
 BUSY_TIMEOUT_MS = 5_000
 PATIENCE_SECONDS = 300.0
+WAL_CHECKPOINT_PAGES = 8192
+"""Pages (4 KiB) the WAL may hold before a commit copies them into the file."""
 
 
 def utc_now() -> datetime:
@@ -241,6 +243,11 @@ class Record:
     def _prepare(self, version: int, *, create_later: bool) -> None:
         # FULL: a committed audit entry survives power loss, not just a crash.
         self.conn.execute("PRAGMA synchronous = FULL")
+        # Checkpoint every 32 MiB of WAL, not SQLite's 4 MiB: a batch of alerts dirties
+        # pages all over the dedupe-key index, and a page rewritten by several commits
+        # between two checkpoints is copied into the file once (8 % of a commit's CPU
+        # at 200,000 alerts, measured as bench/falco_follow.py writes them).
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         self.conn.execute("PRAGMA foreign_keys = ON")
         if version == 0 and create_later:
             # Only a new file (an upgrade is said before any use). Its switch to WAL waits too:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -434,4 +435,31 @@ async def test_a_full_record_is_said_and_retried_losing_no_line(
         record.conn.execute("PRAGMA max_page_count = 1073741823")
     await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 300, within=60)
     await running.stop()
+    assert verify_chain(record.conn).ok
+
+
+def waited_for(follower: FalcoFollower, batches: int) -> bool:
+    return follower.batches_waiting == batches
+
+
+async def test_batches_read_while_a_commit_waits_are_committed_together(
+        drill_server: DrillServerThread, api: Any, record: Record) -> None:
+    """A writer kept waiting (a busy disk, another warroom writing) catches up in one commit
+    for everything read meanwhile, not one per batch, each paying its own fsync."""
+    state = drill_server.state
+    running = Running(follower(api, record, workers=0))
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS)
+    commits_before = len(running.batches)
+    with record._write_lock:  # another writer holds the record
+        state.append_log(NS, "falco-m4n8q", "\n".join(
+            alert_line("node-2", 3000 + number) for number in range(10)))
+        await eventually(lambda: running.follower.committing)
+        for waiting in range(1, 4):
+            state.append_log(NS, "falco-m4n8q", "\n".join(
+                alert_line("node-2", 3000 + 10 * waiting + number) for number in range(10)))
+            await eventually(partial(waited_for, running.follower, waiting))
+    await eventually(lambda: record.alerts.count() == SEEDED_ALERTS + 40)
+    await running.stop()
+    commits = running.batches[commits_before:]
+    assert [len(batch.fresh) for batch in commits] == [10, 30]
     assert verify_chain(record.conn).ok

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ from store import Record
 Sink = Callable[[object], None]
 # A batch the record could not take is tried again after this long, doubling up to the max.
 WRITE_RETRY_FIRST, WRITE_RETRY_MAX = 1.0, 30.0
+COMMIT_MAX_LINES = 10_000
+"""Batches that waited are committed together up to about this many lines: the console's own
+writes (a decision, an action) wait for the commit under way, a fraction of a second."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +116,9 @@ class FalcoFollower:
         self._room = asyncio.Event()
         self._room.set()
         self._inflight: asyncio.Future[AlertBatch] | None = None
-        self._prepared: asyncio.Queue[asyncio.Future[list[PreparedLines]]] = asyncio.Queue()
+        self._prepared: deque[asyncio.Future[list[PreparedLines]]] = deque()
+        """Batches being prepared, oldest first: each leaves once prepared and written."""
+        self._queued = asyncio.Event()
         self._queued_lines = 0
         self._preparer: LinePreparer | None = None
         self._write_thread: ThreadPoolExecutor | None = None
@@ -130,6 +136,16 @@ class FalcoFollower:
     def preparer(self) -> LinePreparer | None:
         """Where lines are parsed (a thread, or worker processes when busy); None until run."""
         return self._preparer
+
+    @property
+    def committing(self) -> bool:
+        """Whether a commit to the record is under way."""
+        return self._inflight is not None
+
+    @property
+    def batches_waiting(self) -> int:
+        """Batches read and prepared, waiting for the commit under way (then committed as one)."""
+        return sum(1 for batch in self._prepared if batch.done())
 
     @property
     def reconnects(self) -> int:
@@ -193,7 +209,8 @@ class FalcoFollower:
         by_pod, self._pending = self._pending, {}
         self._queued_lines += self._pending_lines
         self._pending_lines = 0
-        self._prepared.put_nowait(asyncio.ensure_future(self._prepare(by_pod)))
+        self._prepared.append(asyncio.ensure_future(self._prepare(by_pod)))
+        self._queued.set()
 
     async def _prepare(self, by_pod: dict[str, list[tuple[int, bytes]]]) -> list[PreparedLines]:
         assert self._preparer is not None
@@ -204,13 +221,30 @@ class FalcoFollower:
 
     async def _write_loop(self) -> None:
         while True:
-            prepared = await self._prepared.get()
-            await self._write_one(prepared)
+            await self._queued.wait()
+            await self._write_one(await self._next_groups())
 
-    async def _write_one(
-        self, prepared: asyncio.Future[list[PreparedLines]], *, retry: bool = True
-    ) -> None:
-        groups = await prepared
+    async def _next_groups(self) -> list[PreparedLines]:
+        """The oldest batch's groups, and those of every batch behind it already prepared.
+
+        One commit for all of them: a writer that fell behind (a busy machine, a
+        slow disk, a record grown large) catches up with fewer, larger commits, each
+        paying its fsync and its index pages once, instead of drifting further. The
+        oldest stays queued until prepared (shielded): a stop meanwhile leaves it to
+        _drain, not cancelled.
+        """
+        await asyncio.shield(self._prepared[0])
+        groups: list[PreparedLines] = []
+        lines = 0
+        while self._prepared and self._prepared[0].done() and lines < COMMIT_MAX_LINES:
+            batch = self._prepared.popleft().result()
+            groups += batch
+            lines += sum(group.prepared.read for group in batch)
+        if not self._prepared:
+            self._queued.clear()
+        return groups
+
+    async def _write_one(self, groups: list[PreparedLines], *, retry: bool = True) -> None:
         loop = asyncio.get_running_loop()
         delay = WRITE_RETRY_FIRST
         while True:
@@ -249,8 +283,8 @@ class FalcoFollower:
                 self._inflight = None
                 self._deliver(batch)
             self._queue_pending()
-            while not self._prepared.empty():
-                await self._write_one(self._prepared.get_nowait(), retry=False)
+            while self._prepared:
+                await self._write_one(await self._next_groups(), retry=False)
         except IngestFailed as failure:
             assert self._health is not None
             self._health.report(RETRYING, f"cannot write the record: {failure.cause}; the "
