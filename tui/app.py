@@ -217,9 +217,13 @@ class WarRoomApp(
                 detail += f" {open_one.id} stays open in the record."
             return "Quit warroom and end the drill?", detail
         if open_one is not None:
+            again = (
+                "a new drill starts without it (`warroom incidents close` ends it)"
+                if services.mode == "drill"  # SessionScope: a drill takes only its own
+                else f"`warroom {services.mode}` shows it again"
+            )
             return (f"Quit warroom with {open_one.id} open?",
-                    f"{open_one.id} stays open in the record: `warroom {services.mode}` "
-                    "shows it again.")
+                    f"{open_one.id} stays open in the record: {again}.")
         return None
 
     def _quit_answered(self, answer: bool | None) -> None:
