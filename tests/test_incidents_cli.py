@@ -317,3 +317,15 @@ def test_a_good_configuration_after_the_command_is_read(record_path: Path, tmp_p
     listing = warroom("incidents", "--config", str(good), "--json")
     assert listing.returncode == 0, listing.stderr
     assert json.loads(listing.stdout)["incidents"] == []
+
+
+def test_a_class_that_is_not_the_runbooks_is_kept_with_a_warning(
+    record_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--category` is what `metrics` groups by: a typo would make a class of its own."""
+    code, out, err = run_main(capsys, "incidents", "open", "Beacon", "--category",
+                              "suspicious-external-connections")
+    assert code == 0
+    assert "did you mean suspicious-external-connection?" in err
+    code, _, err = run_main(capsys, "incidents", "open", "Tunnel", "--category", "dns-exfiltration")
+    assert (code, err) == (0, "")

@@ -122,6 +122,7 @@ def _actor() -> str | None:
 def _open(args: argparse.Namespace) -> int:
     if not args.title.strip():
         raise UsageError("the title must not be empty")
+    _warn_of_an_unknown_category((args.category or "").strip())
     with open_record(args) as record:
         incident = record.incidents.open(
             args.title,
@@ -151,6 +152,22 @@ ANNOUNCED: dict[str, tuple[str | None, str]] = {
     "close": ("resolved", "closed"),
     "reopen": (None, "reopened"),
 }
+
+
+def _warn_of_an_unknown_category(category: str) -> None:
+    """Say when a class is none of the runbook's: `metrics` would count it on its own (a
+    site's own classes, from its classification file, are still accepted)."""
+    import difflib
+
+    from actions.falco.classify import CATEGORIES
+
+    if not category or category in CATEGORIES:
+        return
+    close = difflib.get_close_matches(category, CATEGORIES, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    print(f"warroom incidents open: warning: {safe_text(category)} is not one of the runbook's "
+          f"classes; {hint}`warroom metrics` groups it on its own (README: classification)",
+          file=sys.stderr)
 
 
 def _apply(record: Any, args: argparse.Namespace, actor: str | None) -> Any:
