@@ -160,6 +160,8 @@ def test_a_team_drill_listens_on_the_address_it_is_given(
     (["--listen", "0.0.0.0", "--serve-only"], "would listen on every network"),
     (["--listen", "::", "--serve-only"], "would listen on every network"),
     (["--listen", "drill.example", "--serve-only"], "takes an IP address"),
+    # TEST-NET-1 (RFC 5737): no machine's own; refused before the drill starts.
+    (["--listen", "192.0.2.1", "--serve-only"], "no network of this machine has that address"),
     (["--listen", "192.168.1.20"], "--listen is for a team drill: add --serve-only"),
 ])
 def test_listen_is_explicit_and_names_one_address(argv: list[str], said: str) -> None:

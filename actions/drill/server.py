@@ -71,6 +71,13 @@ def listen_address(text: str) -> str:
                          "address the participants reach")
     if address.is_multicast or (isinstance(address, ipaddress.IPv6Address) and address.scope_id):
         raise ValueError(f"--listen {text}: not an address a server listens on")
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((str(address), 0))
+        except OSError as error:  # EADDRNOTAVAIL: said as "[Errno 99]" after the drill started
+            raise ValueError(f"--listen {text}: no network of this machine has that address "
+                             f"({error.strerror}); `ip -brief address` lists them") from None
     return str(address)
 
 
