@@ -41,6 +41,12 @@ async def test_a_p1_alert_becomes_a_proposal_the_commander_accepts(
     recorded = {row[0] for row in record.query("SELECT DISTINCT kind FROM timeline")}
     assert {"source.health", "cluster.warning-event", "incident.proposed",
             "incident.proposal-accepted"} <= recorded
+    # The commander accepted the proposal; the cluster, not the commander, reported the
+    # Warning events, and warroom noted the sources' health.
+    authors = dict(record.query("SELECT kind, actor FROM timeline GROUP BY kind"))
+    assert authors["incident.proposal-accepted"] == "commander"
+    assert authors["cluster.warning-event"].startswith("cluster")
+    assert authors["source.health"] == "warroom"
 
 
 async def test_the_configuration_file_places_and_paces_the_sources(

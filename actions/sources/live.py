@@ -64,8 +64,7 @@ class LiveSources:
         self.record = record
         self.incident_id = incident_id
         self._recording: set[asyncio.Task[None]] = set()
-        self.recorder = TimelineRecorder(record, incident_id=incident_id, actor=actor,
-                                         scope=scope)
+        self.recorder = TimelineRecorder(record, incident_id=incident_id, scope=scope)
         self.detector = IncidentDetector(record, self._to_sink, wording=classifier.wording,
                                          actor=actor, context=cluster.context,
                                          namespace=namespace, scope=scope)

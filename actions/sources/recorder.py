@@ -5,6 +5,10 @@ Health changes, Warning events, drift findings and incident proposals are
 few: each becomes one timeline entry, attached to the given incident, else
 to the session's one open incident (`scope`: a drill's never goes to a real
 incident or an older drill's, nor a live one to a drill's), else to none.
+
+None of these is a person's doing: health and drift are warroom's observations, a
+Warning event is the cluster's (its reporting component, e.g. kubelet): the console's
+user is never named as their author.
 """
 
 from __future__ import annotations
@@ -28,10 +32,9 @@ class TimelineRecorder:
     """A sink: records health changes, Warning events and drift; ignores everything else."""
 
     def __init__(self, record: Record, *, incident_id: str | None = None,
-                 actor: str = "warroom", scope: SessionScope | None = None) -> None:
+                 scope: SessionScope | None = None) -> None:
         self.record = record
         self.incident_id = incident_id
-        self.actor = actor
         self.scope = scope or SessionScope()
         """Which open incidents are this session's (default: any)."""
 
@@ -57,7 +60,8 @@ class TimelineRecorder:
         elif isinstance(item, WarningEvent):
             self._add(EVENT_KIND,
                       f"Warning {item.reason} on {item.object}: {item.message}"
-                      + (f" (x{item.count})" if item.count > 1 else ""), item.to_dict())
+                      + (f" (x{item.count})" if item.count > 1 else ""), item.to_dict(),
+                      actor=f"cluster: {item.component}" if item.component else "cluster")
         elif isinstance(item, DriftReport):
             for finding in item.new:
                 self._add(DRIFT_KIND,
@@ -68,9 +72,9 @@ class TimelineRecorder:
                           f"NetworkPolicy drift resolved: {finding.name} ({finding.kind})",
                           {**finding.to_dict(), "desired_file": item.desired_file})
 
-    def _add(self, kind: str, summary: str, data: dict[str, Any]) -> None:
-        self.record.timeline.add(self.incident(), kind, summary, actor=self.actor,
-                                 data=data)
+    def _add(self, kind: str, summary: str, data: dict[str, Any], *,
+             actor: str = "warroom") -> None:
+        self.record.timeline.add(self.incident(), kind, summary, actor=actor, data=data)
 
 
 def session_incident(record: Record, incident_id: str | None, scope: SessionScope) -> str | None:
