@@ -7,6 +7,8 @@ screen's state (`incident`, `selected_alert`) is reactive: changing it refreshes
 
 from __future__ import annotations
 
+import pytest
+
 from store import Record
 from tests.plugins.tui import AppFactory, run_from_palette, until
 from tui.commands import palette_commands
@@ -86,3 +88,23 @@ async def test_setting_the_incident_refreshes_the_keys_at_once(
         await pilot.pause()
         assert next(k for k in footer.shown.keys if k.key == "k").enabled is True
         await app.workers.wait_for_complete()
+
+
+@pytest.mark.parametrize(("mode", "absent"), [("drill", "drill.review_score"),
+                                              ("review", "action.isolate")])
+async def test_the_help_lists_each_key_once_and_only_what_the_mode_offers(
+    make_app: AppFactory, record: Record, mode: str, absent: str
+) -> None:
+    """S was listed twice in a drill (its score, and review's score from the record); review
+    listed the keys that change things, which its footer hides."""
+    incident = record.incidents.open("Recorded drill", severity="P1", drill=True)
+    app = make_app(mode=mode, incident_id=incident.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        await until(pilot, lambda: screen.incident is not None, "the incident")
+        rows = screen.help_rows()
+    keys = [(where, keys) for where, keys, _what, _id in rows]
+    assert len(keys) == len(set(keys)), "a key listed twice"
+    assert absent not in {binding_id for *_, binding_id in rows}

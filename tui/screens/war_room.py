@@ -311,7 +311,11 @@ class WarRoomScreen(
         rows.append(("everywhere", typed(self.app.COMMAND_PALETTE_BINDING), "Command palette",
                      "app.command_palette"))
         for group, bindings in self.key_groups():
-            rows += binding_rows(group.KEY_GROUP, bindings)
+            # What this mode hides from the footer (review changes nothing; a drill's score
+            # key is not review's), the help leaves out too; a dimmed key stays listed.
+            shown = [b for b in bindings
+                     if self.check_action(b.action.partition("(")[0], ()) is not False]
+            rows += binding_rows(group.KEY_GROUP, shown)
         rows += binding_rows("Falco pane", AlertPane.BINDINGS)
         rows += binding_rows("Falco list", AlertList.BINDINGS)
         rows += binding_rows("Policies pane", PolicyPane.BINDINGS)
