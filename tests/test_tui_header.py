@@ -159,3 +159,20 @@ async def test_hostile_context_and_source_names_are_literal(make_app: AppFactory
         assert f"src-[red]x {chr(0x25CF)}connected" in health
         assert f"x{MARKER}" in health
         assert "\x9b" not in health
+
+
+async def test_a_review_shows_where_the_incident_was_recorded_not_sources_none(
+    make_app: AppFactory, record: Record
+) -> None:
+    """A review connects to nothing: its header said "sources: none no context/voicehive"."""
+    recorded = record.incidents.open("Shell in orchestrator", severity="P1",
+                                     cluster_context="prod-eu", namespace="payments")
+    app = make_app(mode="review", incident_id=recorded.id, context=None)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        header = app.screen.query_one(WarRoomHeader)
+        await pilot.pause()
+        shown = " ".join(str(label.render()) for label in header.query(Label) if label.display)
+    assert "prod-eu/payments" in shown
+    assert "recorded" in shown
+    assert "sources: none" not in shown

@@ -164,7 +164,8 @@ class WarRoomScreen(
         await self.war_app.run_setup()
         services = self.war_app.services
         self.refresh_bindings()  # the cluster keys apply once setup gave an actions handle
-        self.query_one(WarRoomHeader).set_where(services.context, services.namespace)
+        if services.mode != "review":  # a review shows where its incident was recorded
+            self.query_one(WarRoomHeader).set_where(services.context, services.namespace)
         if services.cluster_problem:
             self.show_cluster_problem(services.cluster_problem)
             for pane in (self.query_one(PolicyPane), self.query_one(MeshPane)):
@@ -457,6 +458,10 @@ class WarRoomScreen(
         self.incident = incident
         header = self.query_one(WarRoomHeader)
         absent = self._absent_text()
+        if app.services.mode == "review" and incident is not None:
+            # Where the recorded incident happened: a review connects to no cluster.
+            header.set_where(incident.cluster_context,
+                             incident.namespace or app.services.namespace)
         header.set_incident(incident, app.clock(), absent, first_received)
         self.query_one(PhaseBar).set_phase(incident.phase if incident else None)
         timeline = self.query_one(TimelinePane)

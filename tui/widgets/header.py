@@ -198,7 +198,9 @@ def _fit_side(parts: HeaderParts, room: int, ladder: Sequence[tuple[str, str]]
               ) -> tuple[Content, str] | None:
     """Health and where in `room` cells: the first step of `ladder` that fits, or None."""
     for form, level in ladder:
-        health = health_content(parts.health, form)
+        # A review reads the record, no live source: say so, not "sources: none".
+        health = (Content("recorded") if parts.mode == "review" and not parts.health
+                  else health_content(parts.health, form))
         left = room - _cost(health.plain)
         if left < 0:
             continue
