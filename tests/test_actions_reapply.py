@@ -121,6 +121,25 @@ async def test_reapply_puts_the_desired_policies_back_and_restore_can_undo_it(
     assert after == drifted
 
 
+async def test_a_misconfiguration_put_right_by_reapply_is_contained_then(
+    drill_factory: DrillFactory, record_path: Path
+) -> None:
+    """Decided a misconfiguration in Detection, re-applying the policies is its remediation:
+    the incident moves to Eradication and, past Containment, is contained (MTTC stops), as
+    moving there with p does. MTTC ran on until someone left Recovery."""
+    drill = await drill_factory("network-policy-drift", serve=True)
+    drift(drill)
+    with Record.open(record_path) as record:
+        incident = record.incidents.open("Drift on egress", severity="P2", drill=True)
+    kube = ["--kubeconfig", str(drill.kubeconfig_path)]
+    assert await act("--db", str(record_path), "act", "reapply-policies", "--file",
+                     str(drill.desired_state), "--incident", incident.id, "--yes", *kube) == 0
+    with Record.open(record_path) as record:
+        after = record.incidents.get_required(incident.id)
+    assert (after.phase, after.status) == ("eradication", "contained")
+    assert after.contained_at is not None
+
+
 async def test_reapply_keeps_an_isolation_in_progress(
     drill_factory: DrillFactory, record_path: Path
 ) -> None:

@@ -50,6 +50,7 @@ from actions.runbook.model import (
     Problem,
     ProgressSink,
 )
+from store.incidents import phase_changes
 from store.wording import counted
 
 if TYPE_CHECKING:
@@ -531,7 +532,10 @@ class RunbookActions:
             "detection",
             "containment",
         ):
-            changes["phase"] = "eradication"
+            # Past Containment is contained (store.incidents.phase_changes): a misconfiguration
+            # put right by re-applying the policies went from Detection to Eradication, and its
+            # MTTC ran on until someone pressed p in Recovery.
+            changes.update(phase_changes(incident, "eradication", now))
         elif action == "restore":
             if incident.recovered_at is None:
                 changes["recovered_at"] = now
