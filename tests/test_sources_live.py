@@ -43,7 +43,8 @@ async def test_a_p1_alert_becomes_a_proposal_the_commander_accepts(
             "incident.proposal-accepted"} <= recorded
     # The commander accepted the proposal; the cluster, not the commander, reported the
     # Warning events, and warroom noted the sources' health.
-    authors = dict(record.query("SELECT kind, actor FROM timeline GROUP BY kind"))
+    rows = record.query("SELECT kind, actor FROM timeline GROUP BY kind")
+    authors: dict[str, str] = {kind: actor for kind, actor in rows}
     assert authors["incident.proposal-accepted"] == "commander"
     assert authors["cluster.warning-event"].startswith("cluster")
     assert authors["source.health"] == "warroom"
