@@ -89,6 +89,7 @@ class WarRoomApp(
         theme: str = "textual-dark",
         setup: Setup | None = None,
         on_first_screen: Callable[[], None] | None = None,
+        on_warmed: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.services = services
@@ -111,6 +112,8 @@ class WarRoomApp(
         self.crash_log: Path | None = None
         self.on_first_screen = on_first_screen
         """Called once the first screen is up (`console_app`: the collector's second freeze)."""
+        self.on_warmed = on_warmed
+        """Called once the dialogs are warmed up (`console_app`: the collector's last freeze)."""
 
     def on_mount(self) -> None:
         self.loop_thread = threading.get_ident()
@@ -279,7 +282,8 @@ def console_app(services: Services, settings: Settings | None = None, *,
     """
     collector.freeze_imports()
     return WarRoomApp(services, settings, clock=clock, setup=setup,
-                      on_first_screen=collector.freeze_first_screen)
+                      on_first_screen=collector.freeze_first_screen,
+                      on_warmed=collector.freeze_warmed)
 
 
 def run_console(services: Services, settings: Settings | None = None, *,

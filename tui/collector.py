@@ -13,7 +13,8 @@ So: the middle generation waits for 50 young collections instead of 10, so a
 drawn line is garbage before it is promoted; and what lives as long as the
 process is frozen out of collections (`gc.freeze`: never scanned again, still
 freed by reference counting): the imported modules when the console is built,
-and the first screen's widgets once it is up. Collections then take a few
+the first screen's widgets once it is up, and what the dialogs' warm-up imported
+and styled once it is done (tui/warmup.py). Collections then take a few
 milliseconds, a full one rarely more than 30.
 
 Each freeze happens once per process: freezing again would also freeze the
@@ -71,3 +72,12 @@ def freeze_first_screen() -> None:
         gc.collect()  # garbage frozen now would never be freed
         gc.freeze()
     gc.enable()
+
+
+def freeze_warmed() -> None:
+    """Collect, then freeze what the dialogs' warm-up built (their modules and styles, which
+    live as long as the console), once: a dialog's first opening then sets off no full
+    collection walking them."""
+    if _once("warm-up"):
+        gc.collect()
+        gc.freeze()

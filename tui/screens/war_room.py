@@ -406,6 +406,8 @@ class WarRoomScreen(
         for step in style_steps(self.app):
             step()
             await asyncio.sleep(0)  # a class at a time: keys and alerts go in between
+        if self.war_app.on_warmed is not None:
+            self.war_app.on_warmed()
 
     def incident_timeline(self) -> list[TimelineEntry]:
         shown = self.incident.id if self.incident else None
