@@ -4,6 +4,7 @@ review that offers only what works there (a drill's score among it)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,6 +72,22 @@ async def test_checkboxes_and_radio_buttons_show_their_state_with_a_glyph(
         await pilot.pause()
         after = plain(box)[:3]
     assert {before, after} == {"▐X▌", "▐ ▌"}
+
+
+def test_every_checkbox_and_radio_button_of_the_console_shows_its_state_without_colour() -> None:
+    """Textual's own toggles draw on and off with one glyph in two colours: the console uses
+    tui/widgets/toggles.py's everywhere (a form once took Textual's and showed X when off)."""
+    import ast
+
+    own = Path(__file__).resolve().parents[1] / "tui"
+    offenders = []
+    for source in own.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "textual.widgets":
+                names = {alias.name for alias in node.names} & {"Checkbox", "RadioButton"}
+                if names and source.name != "toggles.py":
+                    offenders.append(f"{source.relative_to(own.parent)}: {sorted(names)}")
+    assert offenders == []
 
 
 @pytest.mark.parametrize(("state", "long", "short"), [

@@ -16,10 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from store import SEVERITIES
 from tui.textual_workarounds import StyledOnce
+from tui.widgets.toggles import Checkbox  # its state shows without colour
 
 T = TypeVar("T")
 
@@ -132,7 +133,7 @@ class Classified:
     data_breach: bool
 
 
-DATA_BREACH_LABEL = "Personal data involved: the GDPR notification is due 72 h from detection"
+DATA_BREACH_LABEL = "Personal data involved (GDPR notice due 72 h from detection)"
 
 
 class SeverityForm(FormScreen[Classified]):
