@@ -20,7 +20,7 @@ from actions.drill.server import DrillServerThread
 from actions.falco.parse import parse_line
 from actions.kube.cluster import Cluster
 from actions.runbook import RunbookActions
-from store import Record
+from store import Incident, Record
 from tests.plugins.tui import AppFactory, alert_line, parsed, run_from_palette, until
 from tui.dialogs.action_form import ActionForm, prefill
 from tui.dialogs.confirm_action import ConfirmAction
@@ -308,21 +308,29 @@ async def test_block_ip_with_emergency_egress_for_one_app_lands_its_own_policy(
     assert "action.succeeded" in kinds
 
 
+async def incident_that_blocked(
+    record: Record, runbook_actions: RunbookActions, address: str
+) -> Incident:
+    """A drill incident whose block-ip put `address` in an emergency egress policy."""
+    from actions.runbook import ActionRequest
+
+    incident = record.incidents.open("Egress to a rare address", severity="P1", drill=True)
+    blocked = await runbook_actions.execute(
+        await runbook_actions.preview(
+            ActionRequest("block-ip", address, incident_id=incident.id, emergency_egress=True)
+        )
+    )
+    assert blocked.status == "succeeded", blocked.message
+    return incident
+
+
 async def test_restore_with_unblock_removes_the_incidents_ip_block(
     make_app: AppFactory,
     record: Record,
     runbook_actions: RunbookActions,
     drill_server: DrillServerThread,
 ) -> None:
-    from actions.runbook import ActionRequest
-
-    incident = record.incidents.open("Egress to a rare address", severity="P1", drill=True)
-    blocked = await runbook_actions.execute(
-        await runbook_actions.preview(
-            ActionRequest("block-ip", "203.0.113.9", incident_id=incident.id, emergency_egress=True)
-        )
-    )
-    assert blocked.status == "succeeded", blocked.message
+    incident = await incident_that_blocked(record, runbook_actions, "203.0.113.9")
     app = make_app(actions=runbook_actions, incident_id=incident.id)
     async with app.run_test(size=(160, 48)) as pilot:
         await app.workers.wait_for_complete()
@@ -362,15 +370,7 @@ async def test_enter_in_the_restore_form_previews_and_keeps_the_blocks(
     """Restore's form has only checkboxes: it starts on Preview, so enter previews (enter on
     "Also remove the IPs this incident blocked" ticked it: the attacker's IP unblocked by a
     reflex). The preview says how to remove them in the console's words."""
-    from actions.runbook import ActionRequest
-
-    incident = record.incidents.open("Egress to a rare address", severity="P1", drill=True)
-    blocked = await runbook_actions.execute(
-        await runbook_actions.preview(
-            ActionRequest("block-ip", "203.0.113.9", incident_id=incident.id, emergency_egress=True)
-        )
-    )
-    assert blocked.status == "succeeded", blocked.message
+    incident = await incident_that_blocked(record, runbook_actions, "203.0.113.9")
     app = make_app(actions=runbook_actions, incident_id=incident.id)
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()

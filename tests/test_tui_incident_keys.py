@@ -375,27 +375,28 @@ async def test_v_flags_personal_data_and_the_report_owes_the_gdpr_notification(
     assert "GDPR breach notification is due 72 h" in flagged.summary
 
 
+async def quit_question(app: Any) -> tuple[str, str]:
+    """What q asks once the console shows its incident."""
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: app.quit_question() is not None, "the incident on screen")
+        question: tuple[str, str] = app.quit_question()
+    return question
+
+
 async def test_quitting_with_an_incident_open_says_where_it_is_found_again(
     make_app: AppFactory, record: Record
 ) -> None:
     """A live console finds its open incident again; a new drill never takes an older one,
     so a drill console must not promise that it does."""
     drill_incident = record.incidents.open("Drill beacon", severity="P1", drill=True)
-    app = make_app()
-    async with app.run_test() as pilot:
-        await app.workers.wait_for_complete()
-        await until(pilot, lambda: app.quit_question() is not None, "the incident on screen")
-        question, detail = app.quit_question() or ("", "")
+    question, detail = await quit_question(make_app())
     assert question == f"Quit warroom with {drill_incident.id} open?"
     assert "a new drill starts without it" in detail
     assert "shows it again" not in detail
     record.incidents.close(drill_incident.id, resolution="drill over")
 
     live_incident = record.incidents.open("Beacon", severity="P1")
-    app = make_app(mode="live")
-    async with app.run_test() as pilot:
-        await app.workers.wait_for_complete()
-        await until(pilot, lambda: app.quit_question() is not None, "the incident on screen")
-        question, detail = app.quit_question() or ("", "")
+    question, detail = await quit_question(make_app(mode="live"))
     assert question == f"Quit warroom with {live_incident.id} open?"
     assert "`warroom live` shows it again" in detail

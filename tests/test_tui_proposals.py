@@ -121,15 +121,21 @@ async def test_accepting_opens_the_incident_detected_at_the_first_alerts_receipt
     assert source.detector.pending is None
 
 
+async def open_the_proposal(pilot: Any) -> None:
+    """Wait for warroom's proposal, then `!`: its modal."""
+    app = pilot.app
+    await until(pilot, lambda: proposed(app) is not None, "the proposal")
+    await pilot.press("exclamation_mark")
+    await until(pilot, lambda: isinstance(app.screen, ProposalScreen), "the proposal modal")
+
+
 async def test_dismissing_needs_a_reason_and_records_it(
     make_app: AppFactory, record: Record, sources_record: Record
 ) -> None:
     source = DetectingSource(sources_record, dns_tunnel_batch())
     app = make_app(mode="live", source=source)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: proposed(app) is not None, "the proposal")
-        await pilot.press("exclamation_mark")
-        await until(pilot, lambda: isinstance(app.screen, ProposalScreen), "the proposal modal")
+        await open_the_proposal(pilot)
         await pilot.press("n", "enter")  # no reason: refused, nothing recorded
         assert isinstance(app.screen, ProposalScreen)
         assert "say why" in str(app.screen.query_one(".dialog-error").render())
@@ -160,9 +166,7 @@ async def test_the_reason_field_appears_with_n_so_tabbing_to_it_cannot_accept(
     source = DetectingSource(sources_record, dns_tunnel_batch())
     app = make_app(mode="live", source=source)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: proposed(app) is not None, "the proposal")
-        await pilot.press("exclamation_mark")
-        await until(pilot, lambda: isinstance(app.screen, ProposalScreen), "the proposal modal")
+        await open_the_proposal(pilot)
         modal = app.screen
         reason = modal.query_one("#reason", Input)
         for _ in range(4):  # round the dialog: buttons only
@@ -235,9 +239,7 @@ async def test_a_dns_detection_names_the_coredns_pod_it_read_not_a_node(
     batch = AlertBatch([RecordedAlert(coredns, alert, classification, True)], [], FIRST_ALERT, 0)
     app = make_app(source=DetectingSource(sources_record, batch))
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(pilot, lambda: proposed(app) is not None, "the proposal")
-        await pilot.press("exclamation_mark")
-        await until(pilot, lambda: isinstance(app.screen, ProposalScreen), "the proposal modal")
+        await open_the_proposal(pilot)
         names = [str(label.render()) for label in app.screen.query(".proposal-name")]
         values = [str(label.render()) for label in app.screen.query(".proposal-value")]
     facts = dict(zip(names, values, strict=True))
