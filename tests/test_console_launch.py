@@ -3,6 +3,8 @@ through its kubeconfig like any cluster, and every live source records into the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +21,26 @@ from tui.widgets.alert_list import AlertList
 from tui.widgets.header import WarRoomHeader
 
 
-async def test_drill_console_follows_the_drill_and_records_what_it_shows(
-    record: Record, record_path: Path, clock: Any, tmp_path: Path
-) -> None:
+@contextmanager
+def dns_exfiltration_at_x120(tmp_path: Path) -> Iterator[ClusterOptions]:
+    """The drill playing on its own thread, as `warroom drill` starts it; its cluster's
+    options for the console."""
     drill = DrillInBackground(
         load_scenario("dns-exfiltration"), speed=120, port=0,
         kubeconfig_path=tmp_path / "kubeconfig",
     )
     session = drill.start()
     try:
+        yield ClusterOptions(kubeconfig=str(session.kubeconfig_path))
+    finally:
+        drill.stop()
+
+
+async def test_drill_console_follows_the_drill_and_records_what_it_shows(
+    record: Record, record_path: Path, clock: Any, tmp_path: Path
+) -> None:
+    with dns_exfiltration_at_x120(tmp_path) as options:
         settings = Settings()
-        options = ClusterOptions(kubeconfig=str(session.kubeconfig_path))
         with Record.open(record_path) as sources_record:
             services, setup = console_services(
                 record, sources_record, settings, mode="drill", options=options, actor="ic"
@@ -48,8 +59,6 @@ async def test_drill_console_follows_the_drill_and_records_what_it_shows(
         assert record.alerts.count() > 0  # what the pane showed is in the record
         # Each alert says which pod's log it came from.
         assert (record.alerts.latest(limit=1)[0].origin or "").startswith(("falco:", "coredns"))
-    finally:
-        drill.stop()
 
 
 async def test_a_drill_on_a_new_record_records_once_its_tables_are_made(
@@ -59,14 +68,8 @@ async def test_a_drill_on_a_new_record_records_once_its_tables_are_made(
     the sources, on their own connection, record only once they exist."""
     from actions.runtime import ConsoleRuntime
 
-    drill = DrillInBackground(
-        load_scenario("dns-exfiltration"), speed=120, port=0,
-        kubeconfig_path=tmp_path / "kubeconfig",
-    )
-    session = drill.start()
-    try:
+    with dns_exfiltration_at_x120(tmp_path) as options:
         settings = Settings()
-        options = ClusterOptions(kubeconfig=str(session.kubeconfig_path))
         with ConsoleRuntime.open(record_path, connections=("sources", "actions"),
                                  create_later=True) as runtime:
             assert runtime.record.schema_pending
@@ -81,8 +84,6 @@ async def test_a_drill_on_a_new_record_records_once_its_tables_are_made(
                 await until(pilot, lambda: alerts.buffer.visible_count > 0, "an alert shown")
                 recorded = await runtime.in_record(runtime.record.alerts.count)
         assert recorded > 0
-    finally:
-        drill.stop()
 
 
 def test_a_drill_that_cannot_start_says_why(tmp_path: Path) -> None:
