@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from actions.drill.scenario import Scenario, load_builtin, load_scenario
 from store import Record
 from tests.plugins.tui import AppFactory, until
+from tui.app import WarRoomApp
 from tui.cli.console import DrillInBackground
 from tui.dialogs.score import ScoreScreen
 from tui.screens.keys.facilitator import CONTROL_KIND, NOT_DRILL, next_speed
@@ -169,13 +171,21 @@ async def test_the_score_opens_by_itself_once_when_the_scenario_ends(
         assert sum(isinstance(s, ScoreScreen) for s in app.screen_stack) == 1
 
 
-async def test_without_an_incident_the_score_says_how_to_get_one(
-    make_app: AppFactory, run_drill: Callable[..., DrillInBackground], short_scenario: Scenario
-) -> None:
-    drill = run_drill(short_scenario)
+@asynccontextmanager
+async def drill_console_at_80x24(
+    make_app: AppFactory, drill: DrillInBackground
+) -> AsyncIterator[tuple[WarRoomApp, Any]]:
+    """A console on `drill`, its drill strip shown: the app and its pilot."""
     app = make_app(drill=drill)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.screen.query(DrillStrip), "the strip")
+        yield app, pilot
+
+
+async def test_without_an_incident_the_score_says_how_to_get_one(
+    make_app: AppFactory, run_drill: Callable[..., DrillInBackground], short_scenario: Scenario
+) -> None:
+    async with drill_console_at_80x24(make_app, run_drill(short_scenario)) as (app, pilot):
         await pilot.press("S")
         await until(pilot, lambda: isinstance(app.screen, ScoreScreen), "the score modal")
         screen = app.screen
@@ -188,9 +198,7 @@ async def test_k_gives_the_line_that_points_kubectl_at_the_drill(
     make_app: AppFactory, run_drill: Callable[..., DrillInBackground], short_scenario: Scenario
 ) -> None:
     drill = run_drill(short_scenario)
-    app = make_app(drill=drill)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.screen.query(DrillStrip), "the strip")
+    async with drill_console_at_80x24(make_app, drill) as (app, pilot):
         await pilot.press("K")
         await until(pilot, lambda: any("KUBECONFIG" in n.message for n in app._notifications),
                     "the kubectl line")
