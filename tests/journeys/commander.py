@@ -13,6 +13,7 @@ as it was, so a broken journey reads like a bug report.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -358,7 +359,7 @@ class Commander:
             self.open_checklist(item.phase)
             self.press(*["down"] * checklists[item.phase].items.index(item))
             # A person reads the highlighted item before ticking it: the detail names it.
-            self.sees(lambda screen, text=item.text: _detail_names(screen, text))
+            self.sees(functools.partial(_detail_names, item_text=item.text))
             self.press("space")
             self.sees(f"{TICKED_BOX} {item.text}")
             self.close_dialog("Checklist \N{MIDDLE DOT}")
