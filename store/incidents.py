@@ -262,16 +262,33 @@ class Incidents:
             if involved
             else "no personal data involved after all: no GDPR notification due"
         )
-        return self.change(
-            incident_id, lambda _incident, _now: {"data_breach": involved}, actor=actor,
-            summary=summary,
-        )
+
+        def flagging(incident: Incident, _now: datetime) -> dict[str, Any]:
+            _refuse_closed(incident, "say whether personal data is involved")
+            return {"data_breach": involved}
+
+        return self.change(incident_id, flagging, actor=actor, summary=summary)
+
+    def set_severity(
+        self, incident_id: str, severity: str, *, actor: str | None = None
+    ) -> Incident:
+        """The runbook severity (P0-P3) of an open incident: a closed one keeps the severity it
+        was closed with (a drill's score and the report read it) until it is reopened."""
+
+        def grading(incident: Incident, _now: datetime) -> dict[str, Any]:
+            _refuse_closed(incident, "change its severity")
+            return {"severity": severity}
+
+        return self.change(incident_id, grading, actor=actor)
 
     def acknowledge(self, incident_id: str, *, actor: str | None = None) -> Incident:
         """Record the first acknowledgement (MTTD is measured to it); later ones change nothing."""
 
         def first(incident: Incident, now: datetime) -> dict[str, Any]:
-            return {} if incident.acknowledged_at is not None else {"acknowledged_at": now}
+            if incident.acknowledged_at is not None:
+                return {}
+            _refuse_closed(incident, "acknowledge it")
+            return {"acknowledged_at": now}
 
         return self.change(incident_id, first, actor=actor)
 

@@ -277,6 +277,30 @@ def test_lifecycle_refusals_exit_1_and_usage_errors_exit_2(
     assert exited.value.code == 2
 
 
+
+def test_a_closed_incident_keeps_what_it_was_closed_with_until_reopened(
+    record_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Severity, acknowledgement and personal data of a closed incident are what a drill's
+    score and the report read: changing them needs a reopen, which the record says why."""
+    incident_id = run_main(capsys, "incidents", "open", "Drift", "--severity", "P1")[1].strip()
+    assert run_main(capsys, "incidents", "close", incident_id, "--resolution", "reverted")[0] == 0
+    for change in (("severity", incident_id, "P0"), ("ack", incident_id),
+                   ("breach", incident_id)):  # fmt: skip
+        code, _, err = run_main(capsys, "incidents", *change)
+        assert (code, f"{incident_id} is closed: reopen it" in err) == (1, True), change
+    with Record.open(record_path) as record:
+        incident = record.incidents.get_required(incident_id)
+        assert (incident.severity, incident.acknowledged_at, incident.data_breach) == (
+            "P1", None, False)
+    # A note after closing is how lessons are added; an empty one says nothing.
+    assert run_main(capsys, "incidents", "note", incident_id, "lessons: alert on drift")[0] == 0
+    code, _, err = run_main(capsys, "incidents", "note", incident_id, "  ")
+    assert (code, "a note needs words" in err) == (2, True)
+    run_main(capsys, "incidents", "reopen", incident_id, "--reason", "wrong severity")
+    code, out, _ = run_main(capsys, "incidents", "severity", incident_id, "P0", "--json")
+    assert (code, json.loads(out)["severity"]) == (0, "P0")
+
 def test_closing_tells_the_channels_it_is_resolved(
     record_path: Path,
     slack_receiver: ShapeReceiver,

@@ -176,12 +176,14 @@ def _apply(record: Any, args: argparse.Namespace, actor: str | None) -> Any:
     if command == "ack":
         return incidents.acknowledge(incident_id, actor=actor)
     if command == "severity":
-        return incidents.update(incident_id, severity=args.severity, actor=actor)
+        return incidents.set_severity(incident_id, args.severity, actor=actor)
     if command == "breach":
         return incidents.flag_data_breach(incident_id, not args.not_involved, actor=actor)
     if command == "phase":
         return incidents.advance(incident_id, args.phase, actor=actor)
     if command == "note":
+        if not args.text.strip():
+            raise ValueError("a note needs words: what happened, what was seen or decided")
         record.timeline.add(incident_id, "note", args.text, actor=actor)
         return incidents.get_required(incident_id)
     if command == "resolve":

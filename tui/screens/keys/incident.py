@@ -166,7 +166,7 @@ class IncidentKeys(WarRoomBase):
             if data_breach != before.data_breach:
                 record.incidents.flag_data_breach(incident_id, data_breach, actor=self.actor)
             if severity != before.severity:
-                after = record.incidents.update(incident_id, actor=self.actor, severity=severity)
+                after = record.incidents.set_severity(incident_id, severity, actor=self.actor)
                 details = {"from": before.severity, "to": severity}
                 self._announce(record, after, "severity-changed", details)
 
