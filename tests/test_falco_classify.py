@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -350,3 +351,25 @@ def test_categories_follow_the_runbook_severity_levels() -> None:
         assert wording
     # runbook.md lists five Critical, four High, four Medium and three Low bullets.
     assert per_severity == {"P0": 5, "P1": 4, "P2": 4, "P3": 3}
+
+
+def test_the_readmes_classification_table_names_each_rule_in_its_shipped_class(
+    classifier: Classifier,
+) -> None:
+    """A rule the README lists under one class and the shipped table puts in another would
+    teach the wrong severity: every rule the table names by its exact name agrees."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    row = re.compile(r"^\| ([a-z-]+) \| (P[0-3]) \| [^|]+ \| ([^|]+) \|$", re.MULTILINE)
+    named = 0
+    for category, severity, rules in row.findall(readme):
+        assert CATEGORIES[category][0] == severity, category
+        for rule in (name.split(" (")[0].strip() for name in rules.split(";")):
+            internal = rule.startswith("Falco internal:")
+            alert = json_alert(rule, "Debug" if internal else "Warning", [],
+                               source="internal" if internal else "syscall")  # fmt: skip
+            result = classifier.classify(alert)
+            if result.matched_by != f"rule: {rule}":
+                continue  # a family in words ("any rule at priority Warning"), not a name
+            assert result.category == category, f"README: {rule} in {category}"
+            named += 1
+    assert named >= 20
