@@ -133,3 +133,24 @@ async def read_entry(app: Any, *, zoomed: bool) -> str:
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, TimelineEntryScreen), "closed")
     return text
+
+
+async def test_what_happened_keeps_half_the_pane_beside_long_kinds_and_actors(
+    make_app: AppFactory, record: Record
+) -> None:
+    """At 160x48 the pane is a third of the screen: long kinds and actors are cut, not the
+    words of what happened (they used to push it out of sight)."""
+    incident = record.incidents.open("Beacon from tts-router", severity="P1")
+    record.timeline.add(incident.id, "incident.proposal-accepted", "Proposal accepted: beacon "
+                        "from tts-router to 203.0.113.66", actor="cluster: network-policy-"
+                        "audit-controller/voicehive")  # fmt: skip
+    app = make_app(incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        table = table_of(app)
+        await until(pilot, lambda: table.row_count == 2, "the entries")
+        width = table.scrollable_content_region.width
+        assert width < 80  # a side pane, not zoomed
+        shown = "".join(segment.text for segment in table.render_line(2))
+        assert "Proposal accepted: beacon from" in shown
+        header = "".join(segment.text for segment in table.render_line(0))
+        assert header.index("what") <= width // 2

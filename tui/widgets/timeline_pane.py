@@ -26,6 +26,9 @@ from tui.views.clocks import duration
 from tui.widgets.component_styles import ComponentStyles
 from tui.widgets.pane import Pane
 
+LAST_COLUMN_FLOOR = 24  # cells of "what" a narrow pane still shows before cutting kind and who
+MIDDLE_FLOOR = 8
+
 
 def relative(at: datetime, start: datetime | None) -> str:
     """`T+m:ss` from detection; `T-m:ss` for what happened before it."""
@@ -208,8 +211,23 @@ class TimelineList(ScrollView, can_focus=True):
 
     def _render_cells(self, cells: Sequence[str], width: int, style: Style) -> Strip:
         """One line: each cell padded by a space on both sides to its column's width."""
-        text = "".join(f" {fit(cell, w)} " for cell, w in zip(cells, self._widths, strict=False))
+        widths = self.fitted_widths(width)
+        text = "".join(f" {fit(cell, w)} " for cell, w in zip(cells, widths, strict=False))
         return Strip([Segment(text, style)], cell_len(text)).crop_extend(0, width, style)
+
+    def fitted_widths(self, width: int) -> list[int]:
+        """The columns' widths in `width` cells: the last column (what happened) keeps at least
+        half the line; the middle ones (kind, who) give way to it, widest first, down to
+        MIDDLE_FLOOR cells, cut with an ellipsis. The first (when) is never cut."""
+        widths = list(self._widths)
+        wanted_last = min(widths[-1], max(LAST_COLUMN_FLOOR, width // 2))
+        middle = range(1, len(widths) - 1)
+        while sum(w + 2 for w in widths[:-1]) + wanted_last + 2 > width:
+            widest = max(middle, key=lambda column: widths[column], default=None)
+            if widest is None or widths[widest] <= MIDDLE_FLOOR:
+                break
+            widths[widest] -= 1
+        return widths
 
     def on_focus(self) -> None:
         self._strips.clear()
