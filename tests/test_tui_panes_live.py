@@ -172,9 +172,9 @@ async def test_live_sources_reach_the_mesh_and_policy_panes(
 
         # What the user reads in the table: the warning sign on STALE and PERMISSIVE.
         shown = cells(mesh.query_one("#mesh-table", DataTable))
-        assert ["proxy", "tts-router-7c9d8e6f5a-q7w3e.voicehive", "\N{WARNING SIGN} STALE"] in [
+        assert ["proxy", "\N{WARNING SIGN} STALE", "tts-router-7c9d8e6f5a-q7w3e.voicehive"] in [
             row[:3] for row in shown]
-        assert ["mtls", "voicehive/legacy-billing", "\N{WARNING SIGN} PERMISSIVE"] in [
+        assert ["mtls", "\N{WARNING SIGN} PERMISSIVE", "voicehive/legacy-billing"] in [
             row[:3] for row in shown]
 
         # Traffic: the sparkline rises with the served values; plaintext and mTLS flagged.
@@ -296,8 +296,8 @@ async def test_linkerd_checks_and_unknown_parts_are_rows_not_silence(
         await pilot.pause()
         mesh = app.screen.query_one(MeshPane)
         shown = [row[:3] for row in cells(mesh.query_one("#mesh-table", DataTable))]
-        assert ["control", "linkerd/linkerd-destination-1", "\N{WARNING SIGN} NOT READY"] in shown
-        assert shown.count(["check", "control plane pods are ready",
-                            "\N{WARNING SIGN} ERROR"]) == 2
-        assert ["problem", "Istio proxy status unknown", "PROBLEM"] in shown
+        assert ["control", "\N{WARNING SIGN} NOT READY", "linkerd/linkerd-destination-1"] in shown
+        assert shown.count(["check", "\N{WARNING SIGN} ERROR",
+                            "control plane pods are ready"]) == 2
+        assert ["problem", "PROBLEM", "Istio proxy status unknown"] in shown
         assert str(mesh.query_one("#mesh-state").render()).startswith("Linkerd (detected: ")

@@ -45,7 +45,9 @@ class MeshPane(Pane):
     """Fed with `show_mesh(MeshView)` or live items; `show_state` explains an empty pane."""
 
     PANE_TITLE = "Mesh"
-    COLUMNS: ClassVar[tuple[str, ...]] = ("what", "name", "state", "detail")
+    # State before the name: a side pane cuts the last columns, and long proxy names
+    # (pod.namespace) pushed "⚠ STALE" out of sight.
+    COLUMNS: ClassVar[tuple[str, ...]] = ("what", "state", "name", "detail")
     TRAFFIC_COLUMNS: ClassVar[tuple[str, ...]] = ("traffic", "now", "last 6 min", "")
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -198,7 +200,7 @@ class MeshPane(Pane):
             style, state = "", row.state
         return (
             Text(row.kind, style="dim"),
-            Text(safe_text(row.name)),
             Text(safe_text(state), style=style),
+            Text(safe_text(row.name)),
             Text(safe_text(row.detail)),
         )
