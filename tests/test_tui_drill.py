@@ -194,6 +194,19 @@ async def test_without_an_incident_the_score_says_how_to_get_one(
         assert "no incident to score yet" in screen.why_none
 
 
+
+async def test_at_80_columns_the_strip_still_shows_the_facilitator_keys(
+    make_app: AppFactory, run_drill: Callable[..., DrillInBackground], short_scenario: Scenario
+) -> None:
+    async with drill_console_at_80x24(make_app, run_drill(short_scenario)) as (app, pilot):
+        strip = app.screen.query_one(DrillStrip)
+        await until(pilot, lambda: strip.status is not None, "the drill's status")
+        await pilot.pause()
+        keys = strip.query_one("#drill-keys-narrow")
+        assert (keys.display, strip.query_one("#drill-keys").display) == (True, False)
+        assert 0 < keys.region.width <= keys.region.right <= 80
+        assert "P · +/- · J · S" in str(keys.render())
+
 async def test_k_gives_the_line_that_points_kubectl_at_the_drill(
     make_app: AppFactory, run_drill: Callable[..., DrillInBackground], short_scenario: Scenario
 ) -> None:

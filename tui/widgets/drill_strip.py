@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 PLAYING, PAUSED = "\N{BLACK RIGHT-POINTING TRIANGLE}", "\N{DOUBLE VERTICAL BAR}"
 OVER = "\N{BLACK SQUARE}"
 KEYS_HINT = "P pause · +/- speed · J inject next · S score"
+KEYS_HINT_NARROW = "P · +/- · J · S"  # 80 columns: the keys still shown, ? says what they do
 
 
 def scenario_clock(seconds: float) -> str:
@@ -70,6 +71,7 @@ class DrillStrip(Horizontal):
         yield Label(Text(""), id="drill-position", markup=False)
         yield Label(Text(""), id="drill-next", markup=False)
         yield Label(Text(KEYS_HINT), id="drill-keys", markup=False)
+        yield Label(Text(KEYS_HINT_NARROW), id="drill-keys-narrow", markup=False)
 
     def show_status(self, status: PlayerStatus) -> None:
         """Show where the drill is (called by the facilitator keys, about once a second)."""
