@@ -177,7 +177,7 @@ def test_header_block_is_filled_from_the_record(record: Record, story: str) -> N
         "**Severity**: P0 (Critical)  ",
         # First alert 08:58:00 to recovery 09:58:10.
         "**Duration**: 1h 00m 10s  ",
-        "**Affected Services**: payment (isolate); 203.0.113.9 (block-ip); payment-sa (rotate-sa); "
+        "**Affected Services**: payment (isolate); payment-sa (rotate-sa); "
         "pods in alerts: voicehive/payment-7d9f-abcde (3 alerts), "
         "voicehive/api-gateway-1 (1 alert)",
         "",
@@ -400,14 +400,27 @@ def test_the_report_reads_one_snapshot_of_the_record(record: Record, story: str)
     assert record.head()[0] == head[0] + 1
 
 
+
+def test_a_blocked_address_is_not_an_affected_service(record: Record) -> None:
+    """The address a block-ip stopped is the other side; Response Actions names it."""
+    incident = record.incidents.open("beacon", severity="P1").id
+    for action, target in (("block-ip", "203.0.113.66"), ("block-ip", "198.51.100.0/24"),
+                           ("isolate", "tts-router")):  # fmt: skip
+        record.actions.outcome(record.actions.intent(incident, action, target), "succeeded", "ok")
+    report = render_report(record, incident)
+    assert report.splitlines()[6] == "**Affected Services**: tts-router (isolate)"
+    actions = report.split("## Response Actions")[1]
+    assert "203.0.113.66" in actions
+    assert "198.51.100.0/24" in actions
+
 def test_long_lists_are_capped_in_sections_and_whole_in_the_appendix(
     record: Record, clock: FrozenClock
 ) -> None:
     incident = record.incidents.open("noisy", severity="P2").id
     for n in range(60):
         record.timeline.add(incident, "note", f"note {n}")
-        action = record.actions.intent(incident, "block-ip", f"198.51.100.{n}")
-        record.actions.outcome(action, "succeeded", "blocked")
+        action = record.actions.intent(incident, "isolate", f"service-{n}")
+        record.actions.outcome(action, "succeeded", "isolated")
     report = render_report(record, incident)
     root = report.split("## Root Cause")[1].split("## Impact Assessment")[0]
     assert root.count("- Note ") == 50

@@ -16,6 +16,7 @@ defines them for the header clocks, the drill score and `warroom metrics`.
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -166,9 +167,11 @@ class _Facts:
         return f"ongoing ({_span(self.now - start)} so far, status {escape(self.incident.status)})"
 
     def affected_services(self) -> str:
+        """The services and accounts the actions touched, then the pods in alerts; a blocked
+        address is the other side, not a service (Response Actions names it)."""
         targets: dict[str, list[str]] = {}
         for intent, _outcome in self.actions:
-            if intent.target:
+            if intent.target and not _is_address(intent.target):
                 targets.setdefault(intent.target, [])
                 if intent.action not in targets[intent.target]:
                     targets[intent.target].append(intent.action)
@@ -190,6 +193,14 @@ class _Facts:
         if self.incident.namespace and not parts:
             parts.append(f"namespace {escape(self.incident.namespace)}")
         return "; ".join(parts) or "none recorded"
+
+
+def _is_address(target: str) -> bool:
+    try:
+        ipaddress.ip_network(target, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def _pair_actions(entries: list[ActionEntry]) -> list[tuple[ActionEntry, ActionEntry | None]]:
