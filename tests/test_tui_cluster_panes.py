@@ -52,6 +52,17 @@ async def test_without_a_cluster_the_panes_say_so(make_app: AppFactory) -> None:
             assert "absent: no cluster connection" in str(pane.query_one(".pane Static").render())
 
 
+async def test_in_review_the_cluster_panes_say_they_are_not_read(make_app: AppFactory) -> None:
+    """Review is offline by design: its panes say so instead of reading as an error."""
+    app = make_app(mode="review")
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        for pane in (app.screen.query_one(PolicyPane), app.screen.query_one(MeshPane)):
+            shown = str(pane.query_one(".pane Static").render())
+            assert shown.startswith("not read in review"), shown
+
+
 def test_drift_and_emergency_flags() -> None:
     live: list[dict[str, Any]] = [
         {"metadata": {"name": "default-deny", "namespace": "voicehive"},

@@ -66,6 +66,8 @@ CLOCK_INTERVAL = 1.0  # the header clocks tick at 1 Hz from the injected clock
 # Other writers (the follower, `warroom act`, a second console) change the record
 # too: the incident and its timeline are re-read this often.
 RECORD_POLL_INTERVAL = 2.0
+# Review replays the record, offline by design: the cluster panes are not missing, just unused.
+NOT_READ_IN_REVIEW = "not read in review: the record replays the incident, not the cluster"
 
 
 def _narrow(width: int, height: int) -> bool:
@@ -490,8 +492,11 @@ class WarRoomScreen(
         services = self.war_app.services
         policies, mesh = self.query_one(PolicyPane), self.query_one(MeshPane)
         if services.cluster is None:
-            policies.show_state("absent: no cluster connection")
-            mesh.show_state("absent: no cluster connection")
+            why = (
+                NOT_READ_IN_REVIEW if services.mode == "review" else "absent: no cluster connection"
+            )
+            policies.show_state(why)
+            mesh.show_state(why)
             return
         desired = (
             self.war_app.settings.policies.desired_state_file if self.war_app.settings else None
