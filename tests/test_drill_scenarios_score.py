@@ -393,7 +393,7 @@ async def test_a_block_the_cluster_no_longer_has_is_not_credited(
 
 
 async def test_isolating_the_workload_does_not_lift_its_ip_block(
-    record_path: Path, drill_factory: DrillFactory
+    record_path: Path, drill_factory: DrillFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Isolation takes the pod out of the policy holding the except entry (its quarantine
     label): the block stays credited, as the policy and `act block-ip --dry-run` say; taking
@@ -409,7 +409,10 @@ async def test_isolating_the_workload_does_not_lift_its_ip_block(
         lambda: any(o.action == "isolate" for o in drill.engine.observations)
     )
     assert not [o for o in drill.engine.observations if o.action == "block-ip-lifted"]
+    capsys.readouterr()
     assert await asyncio.to_thread(main, [*block, "--dry-run", "--json"]) == 0
+    assert "already in external-api-segmentation's except list" in json.loads(
+        capsys.readouterr().out)["no_op"]
     with Record.open(record_path) as record:
         (incident,) = record.incidents.open_ones()
         score = drill.score(record, incident.id)
