@@ -18,6 +18,7 @@ from tui.app import WarRoomApp
 from tui.cli import main
 from tui.cli.console import console_services
 from tui.dialogs.forms import OpenIncidentForm
+from tui.screens.war_room import WarRoomScreen
 
 
 @pytest.fixture
@@ -29,6 +30,8 @@ def sources_record(record_path: Path, clock: Any, record: Record) -> Iterator[Re
 async def test_an_incident_opened_in_live_on_the_drill_cluster_is_a_drill(
     record: Record, sources_record: Record, drill_kubeconfig: Path
 ) -> None:
+    """Also when a real incident is open in the same record: the console leaves it alone."""
+    real = record.incidents.open("Shell on db", severity="P1")
     services, setup = console_services(
         record, sources_record, Settings(), mode="live",
         options=ClusterOptions(kubeconfig=str(drill_kubeconfig)), actor="bob",
@@ -38,13 +41,18 @@ async def test_an_incident_opened_in_live_on_the_drill_cluster_is_a_drill(
         await until(pilot, lambda: services.actions is not None, "the cluster connected")
         assert services.actions is not None
         assert services.actions.drill
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        await until(pilot, lambda: screen.incident is None, "the real incident let go")
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, OpenIncidentForm), "the form")
         await pilot.press(*"Beacon to 203.0.113.66", "ctrl+s")
-        await until(pilot, lambda: record.incidents.list(), "the incident in the record")
+        await until(pilot, lambda: len(record.incidents.list()) == 2, "the incident recorded")
         app.exit()  # the live sources' workers run until the console ends
-    (incident,) = record.incidents.list()
+    (incident,) = [i for i in record.incidents.list() if i.id != real.id]
     assert (incident.drill, incident.cluster_context) == (True, "warroom-drill")
+    assert screen.incident is not None
+    assert screen.incident.id == incident.id
 
 
 def test_incidents_open_with_the_kubeconfig_on_the_drill_cluster_is_a_drill(
