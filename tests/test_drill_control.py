@@ -132,6 +132,25 @@ def test_a_serve_only_drill_is_controlled_and_scored_from_another_terminal(
     assert controls[2].summary.startswith("Facilitator injected one now at T+00:")
 
 
+def test_a_pause_before_the_incident_is_opened_is_kept_on_it(drill: DrillProcess) -> None:
+    """The MTTD window was a pause: the review must see it, though no incident was open."""
+    assert drill.control("pause").returncode == 0
+    assert drill.control("speed", "5").returncode == 0
+    opened = warroom("incidents", "open", "Orchestrator log noise", "--drill")
+    assert opened.returncode == 0, opened.stderr
+    incident = opened.stdout.strip()
+    assert drill.control("resume").returncode == 0
+    from store import Record
+
+    with Record.open(Path(os.environ["WARROOM_DB"])) as record:
+        controls = record.timeline.for_incident(incident, kinds=("drill.control",))
+        opened_at = record.incidents.get_required(incident).opened_at
+    assert [(e.data or {}).get("control") for e in controls] == ["pause", "speed", "resume"]
+    assert controls[0].summary.startswith("Facilitator paused the drill at T+00:")
+    assert (controls[1].data or {})["speed"] == 5
+    assert controls[0].at <= controls[1].at <= opened_at <= controls[2].at
+
+
 def test_only_the_facilitator_controls_the_drill(
     drill: DrillProcess, drill_control_socket: Path
 ) -> None:

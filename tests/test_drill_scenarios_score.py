@@ -392,6 +392,68 @@ async def test_a_block_the_cluster_no_longer_has_is_not_credited(
     assert all(x.verdict == "MISSED" for x in steps)
 
 
+async def test_isolating_the_workload_does_not_lift_its_ip_block(
+    record_path: Path, drill_factory: DrillFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Isolation takes the pod out of the policy holding the except entry (its quarantine
+    label): the block stays credited, as the policy and `act block-ip --dry-run` say; taking
+    the entry out while the pod is isolated does lift it."""
+    drill = await drill_factory("suspicious-external-ip", serve=True)
+    kube = ["--kubeconfig", str(drill.kubeconfig_path)]
+    db = ["--db", str(record_path)]
+    block = [*db, "act", "block-ip", "203.0.113.66", *kube]
+    assert await asyncio.to_thread(main, [*block, "--yes"]) == 0
+    assert await asyncio.to_thread(main, [*db, "act", "isolate", "tts-router", "--yes", *kube]) == 0
+    # Isolation and blocks are judged in one reaction: once the isolation shows, so has the rest.
+    await eventually(
+        lambda: any(o.action == "isolate" for o in drill.engine.observations)
+    )
+    assert not [o for o in drill.engine.observations if o.action == "block-ip-lifted"]
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, [*block, "--dry-run", "--json"]) == 0
+    assert "already in external-api-segmentation's except list" in json.loads(
+        capsys.readouterr().out)["no_op"]
+    with Record.open(record_path) as record:
+        (incident,) = record.incidents.open_ones()
+        score = drill.score(record, incident.id)
+        line = next(x for x in score.items if x.kind == "containment" and x.ref == "block-ip")
+        assert (line.verdict, line.earned) == ("met", 1)
+        assert all(x.verdict == "met" for x in score.items if x.ref in ("block-ip", "isolate"))
+
+        segmentation = stored(drill.state, NP, "NetworkPolicy", NS, "external-api-segmentation")
+        segmentation["spec"]["egress"][0]["to"][0]["ipBlock"]["except"].remove("203.0.113.66/32")
+        drill.state.replace(segmentation)  # lifted behind the isolated pod's back
+        await eventually(
+            lambda: any(o.action == "block-ip-lifted" for o in drill.engine.observations)
+        )
+        line = next(x for x in drill.score(record, incident.id).items
+                    if x.kind == "containment" and x.ref == "block-ip")  # fmt: skip
+        assert line.verdict == "MISSED"
+        assert "the cluster no longer has it" in line.how
+
+
+async def test_a_block_made_while_the_workload_is_isolated_is_seen_at_once(
+    record_path: Path, drill_factory: DrillFactory
+) -> None:
+    """Blocking the address of an isolated pod's workload shows in the cluster then, not only
+    once the isolation is lifted."""
+    drill = await drill_factory("suspicious-external-ip", serve=True)
+    kube = ["--kubeconfig", str(drill.kubeconfig_path)]
+    args = ["--db", str(record_path), "act", "isolate", "tts-router", "--yes", *kube]
+    assert await asyncio.to_thread(main, args) == 0
+    await eventually(lambda: any(o.action == "isolate" for o in drill.engine.observations))
+    segmentation = stored(drill.state, NP, "NetworkPolicy", NS, "external-api-segmentation")
+    segmentation["spec"]["egress"][0]["to"][0]["ipBlock"]["except"].append("203.0.113.66/32")
+    drill.state.replace(segmentation)
+    await eventually(
+        lambda: any(
+            o.action == "block-ip" and o.target == "203.0.113.66" for o in drill.engine.observations
+        )
+    )
+    seen = next(o for o in drill.engine.observations if o.action == "block-ip")
+    assert seen.by == "external-api-segmentation"
+
+
 async def test_recovery_is_not_met_while_the_attack_still_runs(
     record_path: Path, drill_factory: DrillFactory
 ) -> None:

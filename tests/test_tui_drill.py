@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
+from actions.drill.control_notes import CONTROL_KIND
 from actions.drill.scenario import Scenario, load_builtin, load_scenario
 from store import Record
 from tests.plugins.tui import AppFactory, until
 from tui.app import WarRoomApp
 from tui.cli.console import DrillInBackground
 from tui.dialogs.score import ScoreScreen
-from tui.screens.keys.facilitator import CONTROL_KIND, NOT_DRILL, next_speed
+from tui.screens.keys.facilitator import NOT_DRILL, next_speed
 from tui.screens.war_room import WarRoomScreen
 from tui.widgets.drill_strip import DrillStrip
 
@@ -135,6 +136,46 @@ async def test_pause_resume_speed_and_inject_drive_the_player_and_land_on_the_ti
     assert summaries[0].startswith("Facilitator paused the drill at T+")
     assert all(e.actor == "ic@example.com" for e in record.timeline.for_incident(
         incident.id, kinds=(CONTROL_KIND,)))
+
+
+async def test_controls_before_the_incident_is_open_land_on_it_once_it_is(
+    make_app: AppFactory, record: Record, clock: Any,
+    run_drill: Callable[..., DrillInBackground],
+) -> None:
+    """The MTTD window: the facilitator pauses, changes the speed and injects before anyone
+    opens the incident. Each is on the incident's timeline once it is opened, at its time."""
+    drill = run_drill(load_builtin("dns-exfiltration"))
+    player = drill.session.player  # type: ignore[union-attr]
+    app = make_app(drill=drill)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        await until(pilot, lambda: screen.query(DrillStrip) and screen.drill_status, "the strip")
+        paused_at = clock.now
+        await pilot.press("P")
+        await until(pilot, lambda: player.paused, "the pause")
+        await pilot.press("plus")
+        await until(pilot, lambda: player.speed == 2.0, "x2")
+        before = player.status()
+        await pilot.press("J")
+        await until(pilot, lambda: player.status().remaining == before.remaining - 1,
+                    "the inject")
+        await app.workers.wait_for_complete()
+        assert record.incidents.list() == []
+        clock.advance(minutes=3)
+        incident = record.incidents.open("Drill: DNS exfiltration", severity="P0", drill=True)
+        await until(pilot, lambda: len(controls(record, incident.id)) == 3,
+                    "the waiting controls on the incident")
+        await pilot.press("P")
+        await until(pilot, lambda: len(controls(record, incident.id)) == 4, "the resume")
+    entries = record.timeline.for_incident(incident.id, kinds=(CONTROL_KIND,))
+    assert [(e.data or {}).get("control") for e in entries] == [
+        "pause", "speed", "inject", "resume"]
+    assert [e.at for e in entries[:3]] == [paused_at] * 3  # made before the incident opened
+    assert entries[0].summary.startswith("Facilitator paused the drill at T+")
+    data = [e.data or {} for e in entries]
+    assert data[1]["speed"] == 2.0
+    assert data[2]["inject"] == before.next_inject
 
 
 async def test_the_score_opens_by_itself_once_when_the_scenario_ends(

@@ -129,6 +129,22 @@ async def open_the_proposal(pilot: Any) -> None:
     await until(pilot, lambda: isinstance(app.screen, ProposalScreen), "the proposal modal")
 
 
+@pytest.mark.parametrize("drill_cluster", [True, False], ids=["drill-cluster", "real"])
+async def test_accepted_in_live_the_incident_is_the_drill_s_on_the_drill_cluster(
+    make_app: AppFactory, record: Record, sources_record: Record, drill_cluster: bool
+) -> None:
+    """A team drill's participant (`warroom live` on the drill cluster) accepts: a drill
+    incident, scored and kept out of the real metrics; on a real cluster, a real one."""
+    source = DetectingSource(sources_record, dns_tunnel_batch())
+    app = make_app(mode="live", source=source, drill_cluster=drill_cluster)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_the_proposal(pilot)
+        await pilot.press("y")
+        await until(pilot, lambda: record.incidents.list(), "the incident in the record")
+    (incident,) = record.incidents.list()
+    assert incident.drill is drill_cluster
+
+
 async def test_dismissing_needs_a_reason_and_records_it(
     make_app: AppFactory, record: Record, sources_record: Record
 ) -> None:

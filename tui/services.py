@@ -112,6 +112,8 @@ class Services:
     - `readonly`: actions disabled (review mode forces it).
     - `drill`: in a drill, the facilitator's handle on the running scenario
       (`tui.cli.console.DrillInBackground`); None otherwise.
+    - `drill_cluster`: the cluster is warroom's drill cluster (a team drill's participant
+      on `warroom live`; set once connected): what this console opens is a drill incident.
     - `cluster_problem`: why the cluster cannot be used, once setup found out (None: fine).
     - `runtime`: the console's threads, loops and record connections
       (`actions.runtime.ConsoleRuntime`); None: the app makes one over `record`.
@@ -131,12 +133,20 @@ class Services:
     incident_scope: SessionScope = field(default_factory=SessionScope)
     cluster_problem: str | None = None
     runtime: ConsoleRuntime | None = None
+    drill_cluster: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.mode == "review":
             self.readonly = True
+
+    @property
+    def opens_drills(self) -> bool:
+        """Whether the incidents this console opens (and the work it does) are a drill's:
+        in `warroom drill`, and in `warroom live` on the drill cluster (scored, and kept out
+        of the real metrics, as `warroom act` flags its work there)."""
+        return self.mode == "drill" or self.drill_cluster
 
     @property
     def readonly_reason(self) -> str:

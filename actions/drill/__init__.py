@@ -10,6 +10,7 @@ engine and player together).
 - `scenario.py` and `scenarios/`: the YAML format and the built-in drills; `player.py` plays
   their injects; `clock.py` the drill's clock; `drill_events.py` what it reports.
 - `score.py`, `team_score.py`: the answer key against what the team did.
-- `control.py`: the facilitator's controls from another terminal; `server.py`, `tls.py`,
+- `control.py`: the facilitator's controls from another terminal; `control_notes.py`: each
+  control on the drill incident's timeline, also one made before it was open; `server.py`, `tls.py`,
   `kubeconfig.py`: serving it; `schemas/`: the real JSON schemas its objects are checked by.
 """

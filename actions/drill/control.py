@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 CONTROLS = ("status", "pause", "resume", "speed", "inject", "score", "stop")
 # The timeline kind a control is noted as, as the console's facilitator keys note theirs.
-CONTROL_KIND = "drill.control"
 ENV = "WARROOM_DRILL_CONTROL"
 MAX_REQUEST_BYTES = 64 * 1024  # a score request names a few export files
 # A longer request is read to its end and discarded (up to this much) before the answer, as

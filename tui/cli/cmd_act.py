@@ -233,6 +233,33 @@ def is_drill_cluster(cluster: Any) -> bool:
     return host in LOOPBACK_HOSTS or _trusts_a_drill_ca(cluster)
 
 
+def kubeconfig_is_the_drill() -> bool:
+    """Whether the cluster kubectl would use now ($KUBECONFIG, else ~/.kube/config, its
+    current context) is warroom's drill cluster (`is_drill_cluster`), for a command with no
+    cluster options (`incidents open`). Reads the files only, never the network."""
+    from actions.kube.cluster import ClusterError, ClusterOptions, connect, kubeconfig_paths
+
+    files = [Path(p).expanduser() for p in kubeconfig_paths(ClusterOptions())]
+    try:
+        # Only a context of that name can be the drill's: most calls stop here, before the
+        # kubernetes client's half-second import.
+        if not any(f.is_file() and DRILL_CONTEXT in f.read_text("utf-8", "replace")
+                   for f in files):
+            return False
+    except OSError:
+        return False
+
+    async def check() -> bool:
+        try:
+            cluster = await connect(ClusterOptions())
+        except ClusterError:
+            return False
+        async with cluster:
+            return is_drill_cluster(cluster)
+
+    return asyncio.run(check())
+
+
 def _trusts_a_drill_ca(cluster: Any) -> bool:
     from actions.drill.tls import is_drill_ca
 

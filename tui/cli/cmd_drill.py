@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from actions.drill.control_notes import Control, ControlNotes
 from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, output_file, print_json
 from tui.safe import safe_text
 
@@ -240,11 +241,12 @@ async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
         host=args.listen or "127.0.0.1", beyond_loopback=args.listen is not None,
     )
     control: ControlServer | None = None
+    notes = ControlNotes()  # controls made before the drill's incident is open wait here
     try:
         with _signals_interrupt():  # the loop's own handlers wait for it to be free
             await session.start()
             started = session.clock.now()
-            control = await _start_control(args, session, started, stop)
+            control = await _start_control(args, session, started, stop, notes)
     except (ScenarioError, ControlError) as error:
         print(safe_text(f"warroom drill: {error}", multiline=True), file=sys.stderr)
         await session.stop()
@@ -263,8 +265,8 @@ async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
         if event.kind == ev.END and not stop.is_set():
             scored_at_end.add(asyncio.ensure_future(asyncio.to_thread(
                 _print_score, args, session.scenario, started, *session.score_inputs(),
-                keep=False, heading="The scenario has ended; the cluster serves on until "
-                "Ctrl-C. The score so far:",
+                keep=False, notes=notes, heading="The scenario has ended; the cluster serves "
+                "on until Ctrl-C. The score so far:",
             )))
 
     try:
@@ -283,7 +285,8 @@ async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
             await asyncio.wait(scored_at_end)
         if control is not None:
             await control.stop()  # no control call scores or changes it any more
-        _print_score(args, session.scenario, started, *session.score_inputs(), keep=True)
+        _print_score(args, session.scenario, started, *session.score_inputs(), keep=True,
+                     notes=notes)
     finally:
         if control is not None:
             await control.stop()
@@ -295,11 +298,10 @@ async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
 
 
 async def _start_control(args: argparse.Namespace, session: DrillSession, started: datetime,
-                         stop: asyncio.Event) -> ControlServer:
+                         stop: asyncio.Event, notes: ControlNotes) -> ControlServer:
     """The control socket: where --control says, else the default one; a second drill
     whose default is taken by a live one gets its own, in the drill's folder."""
     from actions.drill.control import (
-        CONTROL_KIND,
         ENV,
         ControlError,
         ControlServer,
@@ -311,15 +313,15 @@ async def _start_control(args: argparse.Namespace, session: DrillSession, starte
         if exports:
             return _team_score(session.scenario, exports, clock_started_at, observations)
         lines = _score_lines(args, session.scenario, started, clock_started_at, observations,
-                             keep=False)
+                             keep=False, notes=notes)
         return {"lines": lines}
 
     def note(summary: str, data: dict[str, Any]) -> None:
         with open_record(args) as record:
-            incident_id = _drill_incident(record, started)
-            if incident_id is not None:
-                record.timeline.add(incident_id, CONTROL_KIND, summary, actor=_login(),
-                                    data=data)
+            # Before the team opens the incident (its MTTD window) the control waits: it is
+            # written on the incident at the next control or score, at its own time.
+            notes.note(record, _drill_incident(record, started),
+                       Control(record.clock(), _login(), summary, data))
 
     controls = DrillControls(session, score=score, stop=stop.set, note=note)
     server = ControlServer(controls.handle)
@@ -503,17 +505,19 @@ def _print_event(event: DrillEvent) -> None:
 
 def _print_score(args: argparse.Namespace, scenario: Any, started: datetime,
                  clock_started_at: datetime | None, observations: Sequence[Observation], *,
-                 keep: bool, heading: str = "") -> None:
-    lines = _score_lines(args, scenario, started, clock_started_at, observations, keep=keep)
+                 keep: bool, heading: str = "", notes: ControlNotes | None = None) -> None:
+    lines = _score_lines(args, scenario, started, clock_started_at, observations, keep=keep,
+                         notes=notes)
     for line in filter(None, (heading, *lines)):
         print(safe_text(line, multiline=True), flush=True)
 
 
 def _score_lines(args: argparse.Namespace, scenario: Any, started: datetime,
                  clock_started_at: datetime | None, observations: Sequence[Observation], *,
-                 keep: bool) -> list[str]:
+                 keep: bool, notes: ControlNotes | None = None) -> list[str]:
     """The score of the newest drill incident opened since the drill started, if any, as
-    lines; `keep`: written in the record too (the drill's end), so review shows it later."""
+    lines; `keep`: written in the record too (the drill's end), so review shows it later.
+    `notes`: the controls still waiting for that incident, written on it first."""
     from actions.drill.score import score_drill
     from tui.drill_score import record_drill_score
 
@@ -529,6 +533,8 @@ def _score_lines(args: argparse.Namespace, scenario: Any, started: datetime,
                 "open one with `warroom incidents open TITLE --drill`, or score a team's "
                 "exports with `warroom drill control score --from FILE.db ...`)"
             ]
+        if notes is not None:
+            notes.attach(record, incident_id)
         score = score_drill(scenario, record, incident_id, clock_started_at=clock_started_at,
                             observations=observations)
         if keep:

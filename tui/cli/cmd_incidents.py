@@ -123,11 +123,12 @@ def _open(args: argparse.Namespace) -> int:
     if not args.title.strip():
         raise UsageError("the title must not be empty")
     _warn_of_an_unknown_category((args.category or "").strip())
+    drill = args.drill or _kubeconfig_is_the_drill()
     with open_record(args) as record:
         incident = record.incidents.open(
             args.title,
             severity=args.severity,
-            drill=args.drill,
+            drill=drill,
             actor=_actor(),
             commander=args.commander or _actor(),
             category=(args.category or "").strip() or None,
@@ -139,6 +140,19 @@ def _open(args: argparse.Namespace) -> int:
     else:
         print(safe_text(incident.id))
     return EXIT_OK
+
+
+def _kubeconfig_is_the_drill() -> bool:
+    """A team drill's participant opening by hand: the kubeconfig points at the drill's
+    cluster, so the incident is the drill's (scored, kept out of the real metrics), as
+    `warroom act` and the console flag their work there."""
+    from tui.cli.cmd_act import kubeconfig_is_the_drill
+
+    if not kubeconfig_is_the_drill():
+        return False
+    print("warroom incidents open: the kubeconfig's current context is warroom's drill "
+          "cluster: opening a drill incident (kept out of the real metrics)", file=sys.stderr)
+    return True
 
 
 # subcommand -> (the notification event it announces, if any; what the line says it did)

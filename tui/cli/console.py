@@ -143,6 +143,7 @@ def console_services(
 
     async def setup(services: Services) -> None:
         from actions.kube.cluster import ClusterError
+        from tui.cli.cmd_act import is_drill_cluster
         from tui.services import ClusterUnusable
 
         resolved = await options() if callable(options) else options
@@ -156,10 +157,16 @@ def console_services(
         except ClusterError as error:  # as `warroom status` says it
             raise ClusterUnusable(error.message) from error
         services.cluster = cluster
+        if mode == "live" and await asyncio.to_thread(is_drill_cluster, cluster):
+            # A team drill's participant: what this console opens is the drill's, scored
+            # and kept out of the real metrics, as `warroom act` flags its work there.
+            services.drill_cluster = True
+            services.incident_scope = SessionScope(drill=True)
         if not services.readonly:
             runtime = services.runtime
             services.actions = RunbookActions(
-                actions_record or record, cluster, actor=services.actor, drill=mode == "drill",
+                actions_record or record, cluster, actor=services.actor,
+                drill=services.opens_drills,
                 record_thread=runtime.actions_thread() if runtime is not None else None,
             )
         services.context = cluster.context

@@ -165,6 +165,13 @@ class WarRoomScreen(
         await self.war_app.first_frame.wait()
         await self.war_app.run_setup()
         services = self.war_app.services
+        shown = self.incident
+        if services.drill_cluster and shown is not None and services.incident_id is None \
+                and not services.incident_scope.admits(shown):
+            # `live` on the drill cluster takes the drill's incidents (cli/console.py): a real
+            # one picked before it knew must not get the drill's actions.
+            self.incident = None
+            await self.refresh_from_record()
         self.refresh_bindings()  # the cluster keys apply once setup gave an actions handle
         if services.mode != "review":  # a review shows where its incident was recorded
             self.query_one(WarRoomHeader).set_where(services.context, services.namespace)

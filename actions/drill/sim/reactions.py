@@ -311,12 +311,39 @@ class Reactions:
             if spec is None:
                 continue
             endpoint = self._endpoint(spec)
-            if endpoint.pod is None or endpoint.name in self._cut_off:
-                continue  # isolation is reported on its own
-            verdict = network_verdict(self.view, endpoint, Endpoint(ip=ip), port)
-            if not verdict.allowed:
-                blocked[(pod_name, ip, port)] = verdict.blocked_by or verdict.why
+            if endpoint.pod is None:
+                continue
+            if endpoint.name in self._cut_off:
+                by = self._blocked_for_workload(spec, endpoint, ip, port)
+            else:
+                verdict = network_verdict(self.view, endpoint, Endpoint(ip=ip), port)
+                by = None if verdict.allowed else verdict.blocked_by or verdict.why
+            if by:
+                blocked[(pod_name, ip, port)] = by
         return blocked
+
+    def _blocked_for_workload(
+        self, spec: PodSpec, endpoint: Endpoint, ip: str, port: int
+    ) -> str | None:
+        """For a pod cut off: the policies that block the address for its workload, or None.
+
+        Isolation is reported on its own and is no block: it takes the pod out of the
+        allowing policies (a quarantine label they exclude) and leaves it to rule-less ones.
+        The address is judged as for a pod of the workload (the labels its template gives,
+        no quarantine label) by the policies with rules: blocked while they leave it out (an
+        except entry), lifted once one allows it again, as `act block-ip` reads the except
+        list, whether the pod is isolated or not.
+        """
+        assert endpoint.pod is not None
+        as_started = {
+            **endpoint.pod,
+            "metadata": {**endpoint.pod["metadata"], "labels": dict(spec.labels)},
+        }
+        workload = Endpoint(ip=endpoint.ip, pod=as_started)
+        if network_verdict(self.view, workload, Endpoint(ip=ip), port).allowed:
+            return None
+        _, with_rules = isolation(self.view, as_started)["Egress"]
+        return ", ".join(with_rules) or None  # only rule-less policies: isolation, not a block
 
     def _report_blocks(self, now: datetime) -> None:
         current = self._blocked_now()

@@ -166,7 +166,7 @@ class AlertingKeys(WarRoomBase):
             if answer.accept:
                 incident = await self.war_app.in_record(
                     detector.accept, proposal.id, actor=self.actor,
-                    drill=services.mode == "drill",
+                    drill=services.opens_drills,
                 )
             else:
                 await self.war_app.in_record(

@@ -7,8 +7,9 @@ through the handle's awaitable methods, which run on that loop, and the
 drill's events come back as `DrillUpdate` messages (posted from the drill's
 thread, which Textual allows). Every control is written on the open
 incident's timeline (kind `drill.control`), so the after-action review shows
-when the facilitator paused, sped up or injected. When the scenario ends the
-score opens by itself, once.
+when the facilitator paused, sped up or injected; one made before an incident
+is open is written on it, at its own time, once it is (actions/drill/
+control_notes.py). When the scenario ends the score opens by itself, once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.events import Mount, Unmount
 from textual.message import Message
 
+from actions.drill.control_notes import Control, ControlNotes
 from actions.drill.speeds import FACILITATOR_SPEEDS
 from tui.screens.war_room_base import WarRoomBase
 from tui.widgets.drill_strip import DrillStrip, describe, scenario_clock, speed_label
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
 SPEEDS = FACILITATOR_SPEEDS
 STATUS_INTERVAL = 1.0  # the strip follows the drill's clock this often
 NOT_DRILL = "facilitator keys work in a drill only: start one with `warroom drill [SCENARIO]`"
-CONTROL_KIND = "drill.control"
 # What a dialog open when the drill ends is called in the toast that says it was dropped.
 DIALOG_NAMES = {
     "DecisionScreen": "the decision in progress",
@@ -101,6 +102,7 @@ class FacilitatorKeys(WarRoomBase):
         self._score_opened = False
         self._control_lock = asyncio.Lock()  # one control at a time, in the order pressed
         self._unsubscribe: Callable[[], None] | None = None
+        self._control_notes = ControlNotes()  # the controls made before an incident was open
 
     @property
     def drill(self) -> DrillHandle | None:
@@ -147,6 +149,12 @@ class FacilitatorKeys(WarRoomBase):
     @work(exclusive=True, group="drill-status", exit_on_error=False)
     async def _follow_drill(self) -> None:
         await self._read_status()
+        incident = self.incident
+        if self._control_notes.waiting and incident is not None and incident.is_open:
+            await self.war_app.in_record(
+                self._control_notes.attach, self.war_app.services.record, incident.id
+            )
+            await self.refresh_from_record()
 
     async def _read_status(self) -> PlayerStatus | None:
         from tui.services import DrillGone
@@ -288,8 +296,6 @@ class FacilitatorKeys(WarRoomBase):
         at = f"T+{scenario_clock(status.position)}"
         self.notify(f"{what} at {at}", title="Facilitator")
         incident = self.incident
-        if incident is None or not incident.is_open:
-            return
         record = self.war_app.services.record
         data: dict[str, Any] = {
             "control": control, "scenario": drill.scenario_name,
@@ -298,11 +304,12 @@ class FacilitatorKeys(WarRoomBase):
         }
         if inject is not None:
             data["inject"] = inject
-        await self.war_app.in_record(
-            record.timeline.add, incident.id, CONTROL_KIND, f"Facilitator {what} at {at}",
-            actor=self.actor, data=data,
-        )
-        await self.refresh_from_record()
+        made = Control(record.clock(), self.actor, f"Facilitator {what} at {at}", data)
+        open_id = incident.id if incident is not None and incident.is_open else None
+        # Before the incident is open (its MTTD window) it waits, and is written on it later.
+        await self.war_app.in_record(self._control_notes.note, record, open_id, made)
+        if open_id is not None:
+            await self.refresh_from_record()
 
     # --- the score ----------------------------------------------------------------------------
 

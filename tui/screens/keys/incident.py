@@ -98,7 +98,7 @@ class IncidentKeys(WarRoomBase):
             incident = record.incidents.open(
                 answer.title,
                 severity=answer.severity,
-                drill=services.mode == "drill",
+                drill=services.opens_drills,
                 actor=self.actor,
                 commander=self.actor,
                 cluster_context=services.context,
