@@ -223,10 +223,12 @@ class Record:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            # 64 MiB of page cache: the dedupe-key index of a million alerts stays in memory.
-            conn.execute("PRAGMA cache_size = -65536")
-            record = cls(conn, path, clock)
+            # Inside: setting the cache size is the first read of the file, where a file
+            # that is not a database says so (it was a traceback in every command).
             with unreadable_as_record_error(path):
+                # 64 MiB of page cache: the dedupe-key index of a million alerts stays in memory.
+                conn.execute("PRAGMA cache_size = -65536")
+                record = cls(conn, path, clock)
                 version = check_version(conn)
                 if not readonly:
                     record._prepare(version, create_later=create_later)
