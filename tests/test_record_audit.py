@@ -398,6 +398,7 @@ def test_every_command_refuses_a_file_that_is_not_a_record_in_words(
     check that says so. The file is left as it was."""
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database at all\n" * 300)
+    notes.chmod(0o644)
     (tmp_path / "falco.jsonl").write_text(falco("shell") + "\n")
     (tmp_path / "kubeconfig").write_text(UNREACHABLE_KUBECONFIG)
     paths = {
@@ -412,7 +413,31 @@ def test_every_command_refuses_a_file_that_is_not_a_record_in_words(
     assert f"{notes}: not a warroom record" in said
     assert "Traceback" not in err
     assert notes.read_text() == "not a database at all\n" * 300
+    assert notes.stat().st_mode & 0o777 == 0o644  # not made a record's 0600 either
     assert sorted(p.name for p in tmp_path.iterdir()) == ["falco.jsonl", "kubeconfig", "notes.txt"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["incidents", "open", "Beaconing"], ["ingest", "{falco}"], ["notify"], ["incidents"],
+     ["review"]],
+)  # fmt: skip
+def test_a_folder_named_as_the_record_is_refused_and_left_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """`--db ~/records` (a folder) was a traceback, and a command that writes made the
+    folder 0600 first: its owner could no longer enter it."""
+    folder = tmp_path / "records"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    (tmp_path / "falco.jsonl").write_text(falco("shell") + "\n")
+    argv = [part.format(falco=tmp_path / "falco.jsonl") for part in command]
+    code, out, err = run(capsys, "--db", str(folder), *argv)
+    assert code == 1, err
+    assert f"{folder}" in err
+    assert "a folder" in err
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert not any(folder.iterdir())
 
 
 @pytest.mark.parametrize(
