@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from store.models import PHASES, ChecklistTick
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from store.record import Record
 
 
@@ -54,13 +56,17 @@ class Checklist:
             )
         return tick_id
 
-    def state(self, incident_id: str) -> dict[tuple[str, str], ChecklistTick]:
-        """The latest tick of every item, keyed by (phase, item)."""
+    def state(
+        self, incident_id: str, *, until: datetime | None = None
+    ) -> dict[tuple[str, str], ChecklistTick]:
+        """The latest tick of every item, keyed by (phase, item); with `until`, as it stood
+        then (a review's replay moment): ticks recorded after it count for nothing."""
         rows = self.record.query(
             "SELECT * FROM checklist WHERE incident_id = ? ORDER BY seq", (incident_id,)
         )
         latest: dict[tuple[str, str], ChecklistTick] = {}
         for row in rows:
             tick = ChecklistTick.from_row(row)
-            latest[(tick.phase, tick.item)] = tick
+            if until is None or tick.at <= until:
+                latest[(tick.phase, tick.item)] = tick
         return latest

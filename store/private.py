@@ -12,6 +12,7 @@ already exist (the user's home, /tmp) are left as they are.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -77,7 +78,8 @@ def make_private(path: str | Path) -> None:
         mode = os.stat(path, follow_symlinks=False).st_mode
     except FileNotFoundError:
         return
-    if mode & 0o777 != FILE_MODE and not os.path.islink(path):
+    # Only a regular file: a folder or a device named by mistake is not ours to change.
+    if stat.S_ISREG(mode) and mode & 0o777 != FILE_MODE:
         try:
             os.chmod(path, FILE_MODE)
         except PermissionError:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import stat
 import sys
 import threading
 import time
@@ -114,6 +116,7 @@ def _integers_fit(table: str, values: Sequence[tuple[Any, ...]]) -> bool:
 # SQLite's result codes for a write the disk refused (sqlite3.h).
 _SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY, _SQLITE_CANTOPEN = 13, 10, 8, 14
 _SQLITE_NOTADB, _SQLITE_CORRUPT = 26, 11
+_SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every database file
 
 
 def _write_failure(error: sqlite3.Error) -> bool:
@@ -153,6 +156,23 @@ def unreadable_as_record_error(path: Path) -> Iterator[None]:
         if code in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
             raise NotARecord(f"{path}: not a warroom record ({error})") from None
         raise
+
+
+def refuse_what_is_not_a_record_file(path: Path) -> None:
+    """NotARecord for a folder, a device or a file that is not SQLite (a wrong `--db`),
+    before opening it for writing would make it 0600 or SQLite would touch it."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return  # a new record
+    if stat.S_ISDIR(mode):
+        raise NotARecord(f"{path}: not a warroom record (a folder)")
+    if not stat.S_ISREG(mode):  # a device or a pipe: never opened, reading one may block
+        raise NotARecord(f"{path}: not a warroom record (not a regular file)")
+    with open(path, "rb") as file:
+        head = file.read(len(_SQLITE_HEADER))
+    if head and head != _SQLITE_HEADER:
+        raise NotARecord(f"{path}: not a warroom record (file is not a database)")
 
 
 def check_version(conn: sqlite3.Connection) -> int:
@@ -216,17 +236,24 @@ class Record:
         a console opening a new record does it after its first frame (actions.runtime).
         """
         path = Path(path)
-        if readonly:
-            conn = connect_readonly(path)
-        else:
-            prepare_record_file(path)
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            if readonly:
+                conn = connect_readonly(path)
+            else:
+                refuse_what_is_not_a_record_file(path)  # before its mode is made ours
+                prepare_record_file(path)
+                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.OperationalError) as error:  # a folder in its way, no access
+            words = error.strerror if isinstance(error, OSError) else error
+            raise RecordUnreadable(f"{path}: cannot be opened as a record ({words})") from None
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            # 64 MiB of page cache: the dedupe-key index of a million alerts stays in memory.
-            conn.execute("PRAGMA cache_size = -65536")
-            record = cls(conn, path, clock)
+            # Inside: setting the cache size is the first read of the file, where a file
+            # that is not a database says so (it was a traceback in every command).
             with unreadable_as_record_error(path):
+                # 64 MiB of page cache: the dedupe-key index of a million alerts stays in memory.
+                conn.execute("PRAGMA cache_size = -65536")
+                record = cls(conn, path, clock)
                 version = check_version(conn)
                 if not readonly:
                     record._prepare(version, create_later=create_later)

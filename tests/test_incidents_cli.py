@@ -194,6 +194,25 @@ def test_verify_without_a_record_fails_clearly(tmp_path: Path) -> None:
     assert "no record at" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["incidents"], ["incidents", "--json"], ["incidents", "show", "NSI-2026-03-14-001"],
+     ["incidents", "show", "NSI-2026-03-14-001", "--json"]],
+)  # fmt: skip
+def test_reading_incidents_without_a_record_says_so_and_creates_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """`--db` at a path with no record (a typo) listed "no incidents recorded", exit 0,
+    and left an empty record there, its folder made: as metrics and report, it fails."""
+    missing = tmp_path / "no-such-folder" / "x.db"
+    result = warroom("--db", str(missing), *command)
+    assert result.returncode == 1
+    said = json.loads(result.stdout)["error"] if "--json" in command else result.stderr
+    assert f"no record at {missing}" in said
+    assert "Traceback" not in result.stderr
+    assert not missing.parent.exists()
+
+
 def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -335,7 +354,7 @@ def test_every_command_reads_the_configuration_the_same_way(
     assert f"{missing}: no such configuration file" in result.stderr
 
 
-def test_a_good_configuration_after_the_command_is_read(record_path: Path, tmp_path: Path) -> None:
+def test_a_good_configuration_after_the_command_is_read(record: Record, tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text('[cluster]\nnamespace = "payments"\n')
     listing = warroom("incidents", "--config", str(good), "--json")

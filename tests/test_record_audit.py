@@ -361,6 +361,85 @@ def test_verify_of_a_file_that_is_not_a_record_says_so(
     assert "not a warroom record" in json.loads(out)["error"]
 
 
+UNREACHABLE_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+"""
+ANY_ID = "NSI-2026-03-14-001"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["incidents"],
+        ["incidents", "--json"],
+        ["incidents", "show", ANY_ID],
+        ["incidents", "open", "Beaconing"],
+        ["incidents", "ack", ANY_ID],
+        ["review"],
+        ["notify"],
+        ["notify", "--retry", "--json"],
+        ["ingest", "{falco}"],
+        ["metrics"],
+        ["report", ANY_ID],
+        ["export", ANY_ID, "-o", "{out}"],
+        ["act", "capture", "--dry-run", "--kubeconfig", "{kubeconfig}"],
+        ["watch", "--kubeconfig", "{kubeconfig}"],
+    ],
+)
+def test_every_command_refuses_a_file_that_is_not_a_record_in_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """`--db` at a text file was a traceback ("file is not a database") in every command
+    but verify, metrics, report and export: the record's first read came before the
+    check that says so. The file is left as it was."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database at all\n" * 300)
+    notes.chmod(0o644)
+    (tmp_path / "falco.jsonl").write_text(falco("shell") + "\n")
+    (tmp_path / "kubeconfig").write_text(UNREACHABLE_KUBECONFIG)
+    paths = {
+        "falco": tmp_path / "falco.jsonl",
+        "out": tmp_path / "out.db",
+        "kubeconfig": tmp_path / "kubeconfig",
+    }
+    argv = [part.format(**paths) for part in command]
+    code, out, err = run(capsys, "--db", str(notes), *argv)
+    assert code == 1, err
+    said = json.loads(out)["error"] if "--json" in command else err
+    assert f"{notes}: not a warroom record" in said
+    assert "Traceback" not in err
+    assert notes.read_text() == "not a database at all\n" * 300
+    assert notes.stat().st_mode & 0o777 == 0o644  # not made a record's 0600 either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["falco.jsonl", "kubeconfig", "notes.txt"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["incidents", "open", "Beaconing"], ["ingest", "{falco}"], ["notify"], ["incidents"],
+     ["review"]],
+)  # fmt: skip
+def test_a_folder_named_as_the_record_is_refused_and_left_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """`--db ~/records` (a folder) was a traceback, and a command that writes made the
+    folder 0600 first: its owner could no longer enter it."""
+    folder = tmp_path / "records"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    (tmp_path / "falco.jsonl").write_text(falco("shell") + "\n")
+    argv = [part.format(falco=tmp_path / "falco.jsonl") for part in command]
+    code, out, err = run(capsys, "--db", str(folder), *argv)
+    assert code == 1, err
+    assert f"{folder}" in err
+    assert "a folder" in err
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert not any(folder.iterdir())
+
+
 @pytest.mark.parametrize(
     "command", [["verify"], ["incidents"], ["incidents", "--json"], ["metrics"]]
 )

@@ -56,6 +56,30 @@ def test_bad_moments_say_what_would_do(typed: str) -> None:
         parse_moment(typed, DETECTED)
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "+99999999h",  # past the year 9999
+        "-99999999h",  # before the year 1
+        "+1000000000000000000000m",  # more than a timedelta holds
+        "+" + "9" * 5000 + "s",  # more digits than int() reads
+        "0001-01-01T00:00:00+01:00",  # the year 0 in UTC
+        "9999-12-31T23:59:59-01:00",  # the year 10000 in UTC
+    ],
+)
+def test_a_time_out_of_range_says_so_with_the_recordings_span(typed: str) -> None:
+    """Each was an OverflowError (or ValueError): the console stopped, the CLI's --at
+    printed a traceback."""
+    last = DETECTED + timedelta(minutes=40)
+    with pytest.raises(BadMoment, match=r"out of range") as raised:
+        parse_moment(typed, DETECTED, last)
+    said = str(raised.value)
+    assert "detection at 2026-03-14 09:30:00 UTC" in said
+    assert "the recording ends at 2026-03-14 10:10:00 UTC" in said
+    assert "+12m" in said
+    assert len(said) < 300  # the digits are cut, not repeated whole
+
+
 def test_at_the_end_the_clock_is_the_wall_clock_and_nothing_is_cut() -> None:
     clock = ReplayClock(lambda: WALL)
     assert clock.at_end

@@ -46,6 +46,19 @@ def test_a_bad_start_time_is_a_usage_error_that_says_what_would_do(
     assert not done.stdout
 
 
+@pytest.mark.parametrize("typed", ["+99999999h", "-99999999h", "+1000000000000000000000m"])
+def test_a_start_time_out_of_range_is_a_usage_error_not_a_traceback(
+    incident: str, typed: str
+) -> None:
+    """OverflowError: date value out of range (or Python int too large to convert to C
+    int) was printed as a traceback, exit 1."""
+    done = warroom("review", incident, f"--at={typed}")  # = : argparse takes -9h for an option
+    assert done.returncode == 2, done.stderr
+    assert f"warroom review: --at: {typed!r} is out of range" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not done.stdout
+
+
 @pytest.mark.parametrize("speed", ["0", "-3", "fast"])
 def test_a_bad_speed_is_a_usage_error(incident: str, speed: str) -> None:
     done = warroom("review", incident, "--speed", speed)

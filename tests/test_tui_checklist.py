@@ -6,11 +6,12 @@ client, the console driven by Pilot.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Static
 
 from actions.config import PolicySettings, Settings
 from actions.drill.server import DrillServerThread
@@ -19,7 +20,9 @@ from store import Record
 from tests.plugins.tui import HOSTILE, AppFactory, until
 from tests.test_checklists_cluster import crashing_pod, desired_file
 from tui.app import WarRoomApp
-from tui.dialogs.checklist import ChecklistScreen
+from tui.dialogs.checklist import ChecklistScreen, item_detail
+from tui.dialogs.replay_form import GoToForm
+from tui.replay import ReplayClock
 from tui.safe import MARKER
 from tui.screens.war_room import WarRoomScreen
 from tui.services import Services
@@ -256,6 +259,56 @@ async def test_review_mode_shows_the_recorded_ticks_and_refuses_changes(
         assert screen.checks == {}
     assert len(record.checklist.state(incident.id)) == 1
     assert record.query("SELECT count(*) FROM checklist")[0][0] == 1
+
+
+def ticked_ids(screen: ChecklistScreen) -> set[str]:
+    return {item.id for item in screen.checklist.items if screen.is_checked(item)}
+
+
+async def test_a_replay_shows_the_checklist_as_it_stood_at_its_moment(
+    make_app: AppFactory, record: Record, clock: Any
+) -> None:
+    """In review, `g +2m` then `k` showed items ticked after the moment (at 21:48:24 when
+    the moment was 21:47:33) as ticked: the header and timeline kept to the moment, the
+    checklist did not."""
+    incident = record.incidents.open("Beaconing from payment", severity="P1")
+    opened = incident.opened_at
+    clock.advance(minutes=1)
+    record.checklist.tick(incident.id, "detection", "Review Falco alerts", actor="alice")
+    record.checklist.tick(incident.id, "detection", "review-events", actor="alice")
+    clock.advance(minutes=4)
+    record.checklist.tick(incident.id, "detection", "Review Falco alerts", checked=False,
+                          actor="bob")  # fmt: skip
+    record.checklist.tick(incident.id, "detection", "Check service mesh status", actor="bob")
+    clock.advance(minutes=10)
+    app = make_app(mode="review", incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, WarRoomScreen) and app.screen.incident
+                    is not None, "the incident loading")  # fmt: skip
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, GoToForm), "the go-to form")
+        app.screen.query_one("#goto-time", Input).value = "+2m"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.clock() == opened + timedelta(minutes=2), "the moment")
+        screen = await open_checklist(pilot)
+        assert ticked_ids(screen) == {"review-falco", "review-events"}  # as at +2m
+        assert "Not ticked." in detail_of(screen, "check-mesh")  # ticked at +5m
+        summary = str(screen.query_one("#checklist-summary", Label).render())
+        assert f"2 of {len(screen.checklist.items)} ticked as of " in summary
+        assert f"{opened + timedelta(minutes=2):%H:%M:%S} UTC" in summary
+        await pilot.press("escape")
+        await pilot.press("G")  # the end: every tick, as recorded
+        await until(pilot, lambda: isinstance(app.clock, ReplayClock) and app.clock.at_end,
+                    "the end of the recording")  # fmt: skip
+        screen = await open_checklist(pilot)
+        assert ticked_ids(screen) == {"review-events", "check-mesh"}
+        assert " as of " not in str(screen.query_one("#checklist-summary", Label).render())
+
+
+def detail_of(screen: ChecklistScreen, item_id: str) -> str:
+    item = screen.checklist.item(item_id)
+    assert item is not None
+    return str(item_detail(item, screen.tick_of(item), None, False))
 
 
 async def test_k_without_an_incident_says_why(make_app: AppFactory) -> None:

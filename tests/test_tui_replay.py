@@ -143,6 +143,32 @@ async def test_a_bad_time_says_what_would_do_and_keeps_the_form(
         assert app.clock.at_end
 
 
+async def test_a_time_out_of_range_is_said_in_the_form_and_the_console_goes_on(
+    make_app: AppFactory, recorded: str
+) -> None:
+    """`g` `+99999999h` enter stopped the console: "the console stopped on an unexpected
+    error (OverflowError)", exit 1."""
+    app = make_app(mode="review")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, GoToForm)
+        form.query_one("#goto-time", Input).value = "+99999999h"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is form  # still open, saying why
+        error = str(form.query_one(".dialog-error").render())
+        assert "out of range" in error
+        assert "+12m" in error
+        form.query_one("#goto-time", Input).value = "+2m"  # and a good time still goes there
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.clock() == T0 + timedelta(minutes=2)
+        assert app.is_running
+
+
 async def test_playing_fast_moves_the_timeline_forward_and_G_shows_everything(
     make_app: AppFactory, record: Record, recorded: str
 ) -> None:

@@ -43,6 +43,23 @@ def parse_moment(text: str, start: datetime, last: datetime | None = None) -> da
         raise BadMoment(f"no time given: {HINT}")
     if typed.lower() in END_WORDS:
         return None
+    try:
+        return _moment(typed, start, last)
+    except BadMoment:
+        raise
+    except (OverflowError, ValueError):
+        # +99999999h is past the year 9999; +10**21m more than a timedelta holds; 5,000
+        # digits more than int() reads: each was the console's crash, a traceback in the CLI.
+        span = f"detection at {start:%Y-%m-%d %H:%M:%S} UTC"
+        if last is not None:
+            span += f", the recording ends at {last:%Y-%m-%d %H:%M:%S} UTC"
+        shown = typed if len(typed) <= 40 else typed[:40] + "\N{HORIZONTAL ELLIPSIS}"
+        raise BadMoment(f"{shown!r} is out of range ({span}): {HINT}") from None
+
+
+def _moment(typed: str, start: datetime, last: datetime | None) -> datetime:
+    """parse_moment's reading of a time that is not `end`, in UTC; OverflowError (or
+    ValueError) for one out of range."""
     if match := _RELATIVE.match(typed.lower()):
         seconds = sum(
             int(part["value"]) * _UNITS[part["unit"]]
@@ -59,7 +76,9 @@ def parse_moment(text: str, start: datetime, last: datetime | None = None) -> da
         moment = datetime.fromisoformat(typed.replace("z", "Z"))
     except ValueError:
         raise BadMoment(f"{typed!r} is not a time: {HINT}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # In UTC now: 0001-01-01T00:00+01:00 is before the calendar's first day in UTC, which
+    # would overflow later, wherever it is compared or converted.
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _nearest_day(

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tui.cli.cmd_report import RecordUnavailable, open_existing_record
-from tui.cli.common import EXIT_FAILED, EXIT_OK, output_file, print_json
+from tui.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    RecordUnavailable,
+    open_existing_record,
+    output_file,
+    print_json,
+)
 from tui.safe import safe_text
 
 

@@ -32,6 +32,7 @@ from tui.cli.common import (
     EXIT_OK,
     UsageError,
     add_record_options,
+    open_existing_record,
     open_record,
     print_json,
     read_settings,
@@ -105,6 +106,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     command = args.incidents_command
+    # `incidents show ID --json` as `incidents --json show ID`: main() reads args.json too,
+    # to say a record it cannot use as a JSON error.
+    args.json = (
+        args.json or getattr(args, "open_json", False) or getattr(args, "change_json", False)
+    )
     if command == "open":
         return _open(args)
     if command is None:
@@ -135,7 +141,7 @@ def _open(args: argparse.Namespace) -> int:
             data_breach=args.data_breach,
         )
         notifications = _notify(args, record, incident, "opened")
-    if args.json or args.open_json:
+    if args.json:
         print_json({**incident.to_dict(), "notifications": notifications})
     else:
         print(safe_text(incident.id))
@@ -215,12 +221,12 @@ def _change(args: argparse.Namespace) -> int:
 
     command, incident_id = args.incidents_command, args.incident
     notifications: dict[str, Any] | None = None
+    if command == "show":  # only reads: never makes a record where there is none
+        with open_existing_record(args, readonly=True) as record:
+            shown = _required(record, incident_id)
+            return _show(args, record, shown)
     with open_record(args) as record:
-        before = record.incidents.get(incident_id)
-        if before is None:
-            raise UsageError(f"no incident {safe_text(incident_id)} in {record.path}")
-        if command == "show":
-            return _show(args, record, before)
+        before = _required(record, incident_id)
         event, words = ANNOUNCED[command]
         try:
             after = _apply(record, args, _actor())
@@ -233,7 +239,7 @@ def _change(args: argparse.Namespace) -> int:
             raise UsageError(str(error)) from None
         if event is not None and after != before:
             notifications = _notify(args, record, after, event, _details(event, before, after))
-    if args.json or args.change_json:
+    if args.json:
         document = after.to_dict()
         if notifications is not None:
             document["notifications"] = notifications
@@ -241,6 +247,13 @@ def _change(args: argparse.Namespace) -> int:
     else:
         print(safe_text(f"{after.id} {words}: {_state(after)}"))
     return EXIT_OK
+
+
+def _required(record: Any, incident_id: str) -> Any:
+    incident = record.incidents.get(incident_id)
+    if incident is None:
+        raise UsageError(f"no incident {safe_text(incident_id)} in {record.path}")
+    return incident
 
 
 def _details(event: str, before: Any, after: Any) -> dict[str, Any]:
@@ -269,7 +282,7 @@ def _show(args: argparse.Namespace, record: Any, incident: Any) -> int:
 
     now = record.clock()
     dues = due_for(record, incident, now)
-    if args.json or args.change_json:
+    if args.json:
         print_json({**incident.to_dict(), "due": [due.to_dict() for due in dues]})
         return EXIT_OK
     for name, value in incident.to_dict().items():
@@ -324,7 +337,7 @@ def _next_due(dues: list[Any], now: Any) -> str:
 def _list(args: argparse.Namespace) -> int:
     from store.report.deadlines import due_for
 
-    with open_record(args) as record:
+    with open_existing_record(args, readonly=True) as record:  # a listing creates nothing
         now = record.clock()
         incidents = [
             (incident, due_for(record, incident, now)) for incident in record.incidents.list()

@@ -6,8 +6,15 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from tui.cli.cmd_report import RecordUnavailable, open_existing_record
-from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, print_json, warn_unreadable
+from tui.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    RecordUnavailable,
+    UsageError,
+    open_existing_record,
+    print_json,
+    warn_unreadable,
+)
 from tui.safe import safe_text
 
 

@@ -13,32 +13,16 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import sqlite3
 import sys
-from typing import TYPE_CHECKING
 
-from tui.cli.common import EXIT_FAILED, EXIT_OK, db_path, output_file
+from tui.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    RecordUnavailable,
+    open_existing_record,
+    output_file,
+)
 from tui.safe import safe_text
-
-if TYPE_CHECKING:
-    from store import Record
-
-
-class RecordUnavailable(Exception):
-    """The record file is missing or cannot be opened; the message says which and why."""
-
-
-def open_existing_record(args: argparse.Namespace, *, readonly: bool) -> Record:
-    """The record named by --db/$WARROOM_DB, which must already exist (never creates one)."""
-    from store import Record
-
-    path = db_path(args)
-    if not path.is_file():
-        raise RecordUnavailable(f"no record at {path}")
-    try:
-        return Record.open(path, readonly=readonly)
-    except (sqlite3.Error, RuntimeError) as error:
-        raise RecordUnavailable(f"cannot open the record {path}: {error}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tui.cli.common import EXIT_FAILED, EXIT_USAGE, db_path
+from tui.cli.common import EXIT_FAILED, EXIT_USAGE, db_path, open_existing_record
 from tui.safe import safe_text
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--at",
         metavar="TIME",
-        help="start the replay here: +12m or +1h5m after detection, 09:42 (UTC), an ISO time",
+        help="start the replay here: +12m or +1h5m after detection (before it: --at=-2m), "
+        "09:42 (UTC), an ISO time; a time out of range is refused",
     )
     parser.add_argument(
         "--speed",
@@ -46,16 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from store import Record
     from store.replay import scope
     from tui.cli.cmd_act import load_settings
     from tui.replay import BadMoment, parse_moment
 
     path = db_path(args)
-    if not path.exists():
-        print(safe_text(f"warroom review: no record at {path}"), file=sys.stderr)
-        return EXIT_FAILED
-    with Record.open(path, readonly=True) as record:
+    with open_existing_record(args, readonly=True) as record:
         incidents = record.incidents.list()
         if not incidents:
             print(safe_text(f"warroom review: {path} holds no incident"), file=sys.stderr)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from store.errors import RecordError
 
 if TYPE_CHECKING:
     from store import Record
@@ -64,6 +67,31 @@ def default_db_path() -> Path:
 
 def db_path(args: argparse.Namespace) -> Path:
     return Path(args.db) if getattr(args, "db", None) else default_db_path()
+
+
+class RecordUnavailable(RecordError):
+    """The record file is missing or cannot be opened; the message says which and why.
+
+    A RecordError: a command that does not catch it ends as main() ends any record
+    error, with the message and exit 1 (`--json`: as a JSON error)."""
+
+
+def open_existing_record(args: argparse.Namespace, *, readonly: bool) -> Record:
+    """The record named by --db/$WARROOM_DB, which must already exist: commands that only
+    read it say "no record at PATH" rather than create an empty one (or its folder)."""
+    from store import Record
+    from store.errors import RecordUnreadable
+
+    path = db_path(args)
+    if not path.is_file():
+        folder = " (a folder)" if path.is_dir() else ""
+        raise RecordUnavailable(f"no record at {path}{folder}")
+    try:
+        return Record.open(path, readonly=readonly)
+    except RecordUnreadable as error:  # names the file and why already
+        raise RecordUnavailable(str(error)) from None
+    except sqlite3.Error as error:
+        raise RecordUnavailable(f"cannot open the record {path}: {error}") from None
 
 
 def open_record(args: argparse.Namespace) -> Record:

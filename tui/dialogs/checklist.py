@@ -13,16 +13,17 @@ by warroom from action #12"); a check that answers "verified" ticks its item
 the same way. A person's tick or untick is recorded with the last check's
 verdict and evidence, and stands until something newer proves the item.
 
-Review mode shows the recorded ticks and refuses ticking and checking with
-the reason. Every record call runs on the record's thread; every string from
-the record or the cluster is shown as plain text (no markup, controls
-replaced).
+Review mode shows the recorded ticks (in a replay, those recorded by its
+moment) and refuses ticking and checking with the reason. Every record call
+runs on the record's thread; every string from the record or the cluster is
+shown as plain text (no markup, controls replaced).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -50,6 +51,7 @@ from actions.checklists import (
     tick_verified,
 )
 from store import PHASE_TITLES, PHASES, ChecklistTick, Incident
+from tui.replay import ReplayClock
 from tui.safe import safe_text
 from tui.textual_workarounds import StyledOnce, bindings_for_key
 from tui.widgets.key_footer import KeyFooter
@@ -186,6 +188,8 @@ class ChecklistScreen(StyledOnce, ModalScreen[None]):
         self.checks: dict[str, Verdict] = checks if checks is not None else {}
         self.checking: set[str] = set()
         self.ticks: Ticks = {}
+        # In a review's replay: the moment the ticks are shown as of (None: all of them).
+        self.as_of: datetime | None = None
         # What a tick being written will make of an item, so quick presses alternate.
         self._pending: dict[str, bool] = {}
 
@@ -293,6 +297,8 @@ class ChecklistScreen(StyledOnce, ModalScreen[None]):
         total = len(self.checklist.items)
         verifiable = len(self.checklist.verifiable)
         text = f"{self.checklist.title}: {done} of {total} ticked"
+        if self.as_of is not None:
+            text += f" as of {self.as_of:%H:%M:%S} UTC"
         if verifiable:
             text += f"; {verifiable} the console can check (v)"
         self.query_one("#checklist-summary", Label).update(Content(text))
@@ -325,13 +331,18 @@ class ChecklistScreen(StyledOnce, ModalScreen[None]):
         and redraw."""
         services = self.war_app.services
         record, incident_id = services.record, self.incident.id
+        clock = self.war_app.clock
+        # A replay shows the checklist as the header and timeline show the incident: as of
+        # its moment (read again at each poll, so a playing replay ticks items as it goes).
+        until = clock.cut() if isinstance(clock, ReplayClock) else None
 
         def read() -> Ticks:
             if not services.readonly:
                 tick_proven(record, incident_id)
-            return record.checklist.state(incident_id)
+            return record.checklist.state(incident_id, until=until)
 
         self.ticks = await self.war_app.in_record(read)
+        self.as_of = until
         self._refresh_items()
 
     # --- phases ---------------------------------------------------------------------------------
