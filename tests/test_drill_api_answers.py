@@ -85,6 +85,15 @@ def test_log_options_are_validated_as_the_server_does(drill_server: DrillServerT
     both = _get(drill_server, path, sinceSeconds="5", sinceTime="2026-11-01T08:00:00Z")
     assert both.status == 422
     assert json.loads(both.data)["details"]["causes"][0]["reason"] == "FieldValueForbidden"
+    # Hostile spans: one reaching past the calendar's start is every line; one past Go's
+    # int64 is the API server's 400; neither ends the drill's server.
+    ages = _get(drill_server, path, sinceSeconds=str(10**12))
+    assert ages.status == 200
+    assert b"Falco initialized" in ages.data
+    huge = _get(drill_server, path, sinceSeconds=str(2**63))
+    assert huge.status == 400
+    assert "value out of range" in json.loads(huge.data)["message"]
+    assert _get(drill_server, path, sinceSeconds="5").status == 200
 
 
 # ----- field selectors ----------------------------------------------------------------------

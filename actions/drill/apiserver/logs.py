@@ -84,7 +84,7 @@ async def serve_logs(state: ClusterState, namespace: str, name: str, request: we
     _validate_options(name, since_seconds, since_time, limit)
     since: datetime | None = None
     if since_seconds is not None:
-        since = state.clock() - timedelta(seconds=since_seconds)
+        since = _seconds_before(state.clock(), since_seconds)
     elif since_time:
         since = _parse_since_time(since_time)
 
@@ -144,6 +144,15 @@ async def serve_logs(state: ClusterState, namespace: str, name: str, request: we
         for unsubscribe in unsubscribers:
             unsubscribe()
     return response
+
+
+def _seconds_before(now: datetime, seconds: int) -> datetime | None:
+    """`seconds` before `now`; None (every line) for a span reaching past the calendar's start,
+    which a hostile sinceSeconds can ask for: every line is later than that."""
+    try:
+        return now - timedelta(seconds=seconds)
+    except OverflowError:
+        return None
 
 
 def _validate_options(pod: str, since_seconds: int | None, since_time: str | None,

@@ -8,6 +8,8 @@ from typing import Any
 from . import status
 from .validation import FIELD_VALIDATION_VALUES
 
+INT64_MAX = 2**63 - 1
+
 
 def dry_run(query: Any, options_kind: str, body_values: Any = None) -> bool:
     """True for dryRun=All (query or DeleteOptions body); 422 for any other value."""
@@ -44,4 +46,6 @@ def non_negative_int(query: Mapping[str, str], name: str) -> int | None:
     if value < 0:
         raise status.error(422, "Invalid", f"{name}: Invalid value: {value}: must be greater "
                                            "than or equal to 0")
+    if value > INT64_MAX:  # the API server parses these as Go int64 (strconv: out of range)
+        raise status.bad_request(f'invalid {name} "{text}": value out of range')
     return value
