@@ -199,6 +199,39 @@ def test_containment_seen_in_the_cluster_counts_without_a_recorded_action(
     assert rotated.how == "seen in the cluster 09:04:00"
 
 
+
+def test_an_action_that_proves_a_step_is_not_also_an_extra(
+    record: Record, clock: FrozenClock
+) -> None:
+    """rotate-sa is how "Rotate Compromised Credentials" is done in suspicious-external-ip:
+    credited there, never listed again as "Not in the answer key"."""
+    scenario = load_builtin("suspicious-external-ip")
+    incident = record.incidents.open("beacon", severity="P1", drill=True)
+    clock.advance(seconds=60)
+    succeed(record, incident.id, "rotate-sa", "tts-router")
+    succeed(record, incident.id, "disable-sa", "booking-service")  # a real extra
+    score = score_drill(scenario, record, incident.id, clock_started_at=None)
+    assert "rotate-credentials" in score.steps_done
+    assert score.extra_actions == ("disable-sa booking-service",)
+
+
+def test_a_remediation_scenario_says_how_its_clock_stops_without_containment(
+    record: Record, clock: FrozenClock
+) -> None:
+    """mtls-failure's key asks for the fix, not isolation: a missed MTTC says to move past
+    Containment once the fix is in, not to isolate or block."""
+    scenario = load_builtin("mtls-failure")
+    incident = record.incidents.open("mTLS 503s", severity="P0", drill=True)
+    clock.advance(seconds=120)
+    fixed = [Observation("fix-config", "peerauthentication/default", clock.now, "")]
+    score = score_drill(scenario, record, incident.id, clock_started_at=None,
+                        observations=fixed)  # fmt: skip
+    assert score.containment[0].done
+    mttc = next(line for line in score.items if line.ref == "mttc")
+    assert mttc.verdict == "MISSED"
+    assert "a remediation, not a containment" in mttc.how
+    assert "i, b, x or m" not in mttc.how
+
 def test_a_false_positive_needs_no_containment(record: Record, clock: FrozenClock) -> None:
     scenario = load_builtin("false-positive-leader-election")
     started = clock.now

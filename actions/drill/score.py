@@ -298,6 +298,12 @@ def targets_match(expected: str, given: str | None) -> bool:
 
 # --- the times ---------------------------------------------------------------------------------
 
+# A misconfiguration's key asks for a fix, not isolation: the clock stops when the incident
+# leaves Containment (as it does in the header), once the fix is in.
+REMEDIATION_MTTC_HOW = (
+    "a remediation, not a containment: once the fix is in (the Remediation line), press p to "
+    "move the incident past Containment"
+)
 _TIME_HOW = {
     "mttd": "press a (acknowledge), or accept warroom's incident proposal with !",
     "mttc": "contain it (i, b, x or m on the alert marks it contained), or press p to leave "
@@ -623,6 +629,8 @@ def score_drill(
     scored = not (key.decision == "false-positive" and not key.containment)
     mttd = _time_score(times["mttd"], key.targets["mttd"], True)
     mttc = _time_score(times["mttc"], key.targets["mttc"], scored)
+    if key.containment and all(c.action == "fix-config" for c in key.containment):
+        mttc = replace(mttc, how=REMEDIATION_MTTC_HOW)
     mttr = _time_score(
         _recovered_when_the_attack_ended(times["mttr"], running, observations),
         key.targets["mttr"],
@@ -654,15 +662,6 @@ def score_drill(
     reapply_is_the_fix = any(
         t.startswith("networkpolicy/") for t in key_targets.get("fix-config", ())
     )
-    extra = tuple(
-        dict.fromkeys(
-            f"{a.action} {a.target or ''}".strip()
-            for a in succeeded
-            if a.action not in ("capture", "restore")
-            and not any(targets_match(t, a.target) for t in key_targets.get(a.action, ()))
-            and not (a.action == "reapply-policies" and reapply_is_the_fix)
-        )
-    )
     seen = _Seen(
         incident,
         succeeded,
@@ -675,6 +674,24 @@ def score_drill(
         recovery_started,
     )
     steps = [_step_line(step, seen, items, scenario) for step in key.steps]
+    # An action that proves one of the key's steps (rotate-sa for "Rotate Compromised
+    # Credentials") is that step's, not an extra beside it.
+    proving = {
+        (proof.action, proof.target)
+        for step in key.steps
+        for proof in seen.proofs.get(step, [])
+        if seen.right_target(proof)
+    }
+    extra = tuple(
+        dict.fromkeys(
+            f"{a.action} {a.target or ''}".strip()
+            for a in succeeded
+            if a.action not in ("capture", "restore")
+            and not any(targets_match(t, a.target) for t in key_targets.get(a.action, ()))
+            and not (a.action == "reapply-policies" and reapply_is_the_fix)
+            and (a.action, a.target) not in proving
+        )
+    )
 
     decision_given = decisions[-1].decision if decisions else None
     lines = [_time_line(t) for t in (mttd, mttc, mttr)]
