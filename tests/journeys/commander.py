@@ -33,9 +33,8 @@ from tui.dialogs.action_form import CLUSTER_ACTIONS
 KUBECTL = Path(sys.executable).with_name("kubectl")
 COMMANDER = "ic-journey"  # who the record names: the console takes the login name
 STEP_TIMES = bool(os.environ.get("JOURNEY_STEP_TIMES"))
-# One step on a loaded 2-core machine; a healthy console answers in < 1 s.
-# A step waits this long for the screen: a loaded 2-core machine (three workers, each
-# journey a drill and a console) once took over 30 s to draw a filter after a toast.
+# A step waits this long for the screen; a healthy console answers in < 1 s, but a loaded
+# 2-core machine (three workers, each journey a drill and a console) once took over 30 s.
 STEP_TIMEOUT = 60.0
 TICKED_BOX, UNTICKED_BOX = "\N{BALLOT BOX WITH CHECK}", "\N{BALLOT BOX}"
 DECISION_WORDS = {"false-positive": "False positive", "active-attack": "Active attack",
