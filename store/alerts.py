@@ -100,16 +100,26 @@ class Alerts:
         A key repeated within the batch is recorded once, the first time.
         """
         with self.record.write() as txn:
-            fresh_values, fresh_hashes = values, content_hashes
-            if not _append_if_all_new(txn, values, content_hashes):
-                fresh_values, fresh_hashes = self._fresh(txn.conn, values, content_hashes)
-                txn.append_prepared("alerts", fresh_values, fresh_hashes)
-            if any(map(_incident_of, fresh_values)):
-                # Keeps a report over a million alerts a sub-second read.
-                refresh_rollup_in(txn.conn)
-            fresh_rejected = _not_yet_rejected(txn.conn, rejected)
-            if fresh_rejected:
-                txn.append("rejected_inputs", fresh_rejected)
+            return self.add_prepared_in(txn, values, content_hashes, rejected)
+
+    def add_prepared_in(
+        self,
+        txn: WriteTransaction,
+        values: Sequence[tuple[Any, ...]],
+        content_hashes: Sequence[str],
+        rejected: Sequence[dict[str, Any]] = (),
+    ) -> BatchResult:
+        """`add_prepared` inside a write the caller holds (several batches, one commit)."""
+        fresh_values, fresh_hashes = values, content_hashes
+        if not _append_if_all_new(txn, values, content_hashes):
+            fresh_values, fresh_hashes = self._fresh(txn.conn, values, content_hashes)
+            txn.append_prepared("alerts", fresh_values, fresh_hashes)
+        if any(map(_incident_of, fresh_values)):
+            # Keeps a report over a million alerts a sub-second read.
+            refresh_rollup_in(txn.conn)
+        fresh_rejected = _not_yet_rejected(txn.conn, rejected)
+        if fresh_rejected:
+            txn.append("rejected_inputs", fresh_rejected)
         return BatchResult(
             len(fresh_values),
             len(values) - len(fresh_values),

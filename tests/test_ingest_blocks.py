@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 
 import actions.falco.lines as lines_module
 from actions.falco.alert import RejectedLine
-from actions.falco.ingest import ingest_stream
+from actions.falco.classify import Classifier
+from actions.falco.ingest import BatchWriter, IngestFailed, ingest_stream
 from actions.falco.lines import iter_line_blocks, iter_lines, split_block
 from actions.falco.parse import parse_line
 from bench.falco_lines import falco_lines
 from store import Record, verify_chain
 from store.chain import GENESIS, link_hash, link_hashes
+from store.errors import RecordWriteFailed
 
 streams = st.lists(
     st.sampled_from([b"a", b"b", b"\r", b"\n", b"\r\n", b"\x00"]), max_size=80
@@ -116,6 +118,38 @@ def test_a_batch_meeting_recorded_keys_keeps_only_the_new_ones(
         assert record.alerts.count() == 5_500
         result = verify_chain(record.conn)
         assert result.ok, result.problem
+
+
+def test_blocks_committed_together_count_only_what_was_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seven blocks of ten lines: transactions of 1, 2 and 4 blocks; the record refuses the
+    # fifth block, in the third transaction, which keeps nothing (the fourth block either).
+    lines = [line.encode() for line in falco_lines(70)]
+    blocks = [b"\n".join(lines[start : start + 10]) for start in range(0, 70, 10)]
+    with Record.open(tmp_path / "r.db", clock=_fixed_clock) as record:
+        writer = BatchWriter(record, Classifier.load())
+        original = record.alerts.add_prepared_in
+        calls = []
+
+        def refusing_the_fifth(*args: object, **kwargs: object) -> object:
+            calls.append(1)
+            if len(calls) == 5:
+                raise RecordWriteFailed("disk full")
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(record.alerts, "add_prepared_in", refusing_the_fifth)
+        prepared = (writer.preparer.prepare_block(block, record.now(), None) for block in blocks)
+        with pytest.raises(IngestFailed) as failed:
+            writer.write_blocks(prepared)
+        assert failed.value.report.read == failed.value.report.accepted == 30
+        assert "the record holds lines 1-30 of the input" in str(failed.value)
+        assert record.alerts.count() == 30
+        assert verify_chain(record.conn).ok
+        monkeypatch.undo()
+        again = ingest_stream(record, io.BytesIO(b"\n".join(lines)), workers=1)
+        assert (again.accepted, again.duplicates) == (40, 30)
+        assert verify_chain(record.conn).ok
 
 
 def _fixed_clock() -> datetime:
