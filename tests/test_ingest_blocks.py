@@ -6,6 +6,7 @@ Each part must give exactly what the line-by-line definitions give.
 from __future__ import annotations
 
 import io
+import pickle
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,13 @@ from hypothesis import strategies as st
 import actions.falco.lines as lines_module
 from actions.falco.alert import RejectedLine
 from actions.falco.classify import Classifier
-from actions.falco.ingest import BatchWriter, IngestFailed, ingest_stream
+from actions.falco.ingest import (
+    BatchPreparer,
+    BatchWriter,
+    IngestFailed,
+    PreparedBatch,
+    ingest_stream,
+)
 from actions.falco.lines import iter_line_blocks, iter_lines, split_block
 from actions.falco.parse import parse_line
 from bench.falco_lines import falco_lines
@@ -150,6 +157,22 @@ def test_blocks_committed_together_count_only_what_was_committed(
         again = ingest_stream(record, io.BytesIO(b"\n".join(lines)), workers=1)
         assert (again.accepted, again.duplicates) == (40, 30)
         assert verify_chain(record.conn).ok
+
+
+class _Text(str):
+    """A str subclass: a type marshal refuses to write."""
+
+
+def test_a_prepared_block_crosses_to_the_writing_process_unchanged(mixed_input: bytes) -> None:
+    preparer = BatchPreparer(Classifier.load(), incident_id=None, origin="falco")
+    batch = preparer.prepare_block(mixed_input[:200_000], "2026-03-14T09:00:00Z", None)
+    assert batch.values
+    assert batch.rejected
+    assert pickle.loads(pickle.dumps(batch)) == batch
+    odd = PreparedBatch([(_Text("x"), 1, None)], ["0" * 64], read=1)
+    crossed = pickle.loads(pickle.dumps(odd))
+    assert crossed == odd
+    assert type(crossed.values[0][0]) is _Text
 
 
 def _fixed_clock() -> datetime:
