@@ -29,8 +29,10 @@ from actions.falco.lines import iter_line_blocks, iter_lines, split_block
 from actions.falco.parse import parse_line
 from bench.falco_lines import falco_lines
 from store import Record, verify_chain
-from store.chain import GENESIS, link_hash, link_hashes
+from store.alerts import ALERT_COLUMNS
+from store.chain import GENESIS, link_hash, link_hashes, values_hash
 from store.errors import RecordWriteFailed
+from store.record import stage_rows
 
 streams = st.lists(
     st.sampled_from([b"a", b"b", b"\r", b"\n", b"\r\n", b"\x00"]), max_size=80
@@ -115,6 +117,20 @@ def test_workers_record_what_one_process_records(tmp_path: Path, mixed_input: by
     assert max(line_numbers) > 5_000  # the last ones are past the first block (4 MiB)
 
 
+def test_workers_record_nothing_twice_when_the_input_is_read_again(
+    tmp_path: Path, mixed_input: bytes
+) -> None:
+    with Record.open(tmp_path / "r.db", clock=_fixed_clock) as record:
+        first = ingest_stream(record, io.BytesIO(mixed_input), workers=2)
+        again = ingest_stream(record, io.BytesIO(mixed_input), workers=2)
+        assert (again.accepted, again.rejected, dict(again.by_severity)) == (0, 0, {})
+        assert again.duplicates == first.accepted + first.duplicates
+        assert again.rejected_duplicates == first.rejected
+        assert record.alerts.count() == 5_500
+        result = verify_chain(record.conn)
+        assert result.ok, result.problem
+
+
 def test_a_batch_meeting_recorded_keys_keeps_only_the_new_ones(
     tmp_path: Path, mixed_input: bytes
 ) -> None:
@@ -157,6 +173,49 @@ def test_blocks_committed_together_count_only_what_was_committed(
         again = ingest_stream(record, io.BytesIO(b"\n".join(lines)), workers=1)
         assert (again.accepted, again.duplicates) == (40, 30)
         assert verify_chain(record.conn).ok
+
+
+def test_staged_rows_are_recorded_exactly_as_bound_rows(tmp_path: Path) -> None:
+    # What the workers hand over as a database must land as the values themselves would.
+    hostile = ["\x00nul", "[/oops]", "[red]x", "\x1b]52;c;aGk=\x07", "\x9b2J", "é☃\U0001f600",
+               "", " ", "0", "123", "1e5", "NULL"]
+    columns = ALERT_COLUMNS
+    rows = []
+    for number, text in enumerate(hostile):
+        row: list[object] = [f"{text}-{number}" if c == "dedupe_key" else text for c in columns]
+        row[columns.index("time_ns")] = (2**63 - 1, -(2**63), 0, None)[number % 4]
+        row[columns.index("incident_id")] = None
+        rows.append(tuple(row))
+    hashes = [values_hash("alerts", columns, row) for row in rows]
+    staged = stage_rows("alerts", rows)
+    assert staged is not None
+    for name, write in (
+        ("bound", lambda r: r.alerts.add_prepared(rows, hashes)),
+        ("staged", lambda r: _add_staged(r, staged, hashes)),
+    ):
+        with Record.open(tmp_path / f"{name}.db", clock=_fixed_clock) as record:
+            write(record)
+            assert verify_chain(record.conn).ok
+    assert _typed_rows(tmp_path / "bound.db") == _typed_rows(tmp_path / "staged.db")
+    assert len(_typed_rows(tmp_path / "bound.db")) == len(hostile)
+    # An integer beyond SQLite's 64 bits is not staged: the rows go as they are.
+    too_big = [tuple(2**64 if c == "time_ns" else "x" for c in columns)]
+    assert stage_rows("alerts", too_big) is None
+
+
+def _add_staged(record: Record, staged: bytes, hashes: list[str]) -> None:
+    with record.staging_attached(), record.write() as txn:
+        result, read_back = record.alerts.add_staged_in(txn, staged, hashes)
+    assert (result.accepted, read_back) == (len(hashes), None)
+
+
+def _typed_rows(path: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        shown = ", ".join(f"{c}, typeof({c})" for c in ("seq", "prev_hash", "hash", *ALERT_COLUMNS))
+        return conn.execute(f"SELECT {shown} FROM alerts ORDER BY seq").fetchall()
+    finally:
+        conn.close()
 
 
 class _Text(str):

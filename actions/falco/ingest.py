@@ -31,6 +31,7 @@ from store import Record
 from store.alerts import ALERT_COLUMNS, DEDUPE_INDEX, BatchResult, rejected_row
 from store.chain import values_hash
 from store.errors import RecordError
+from store.record import WriteTransaction, stage_rows
 from store.wording import counted
 
 BATCH_LINES = (
@@ -103,15 +104,17 @@ class PreparedBatch:
     read: int = 0
     blank: int = 0
     by_severity: Counter[str] = field(default_factory=Counter)
+    staged: bytes | None = None
+    """The rows as a `store.record.stage_rows` database instead of `values` (then empty)."""
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         # Thousands of rows cross from a worker process at a time: marshal writes a block
         # of them in 3.0 us a row where pickle took 4.6, and reads it in 1.8 (2.1).
         fields = (self.values, self.hashes, self.rejected, self.read, self.blank)
         try:
-            packed = marshal.dumps((*fields, dict(self.by_severity)))
+            packed = marshal.dumps((*fields, dict(self.by_severity), self.staged))
         except ValueError:  # a type marshal does not write (none the preparer makes)
-            return (PreparedBatch, (*fields, self.by_severity))
+            return (PreparedBatch, (*fields, self.by_severity, self.staged))
         return (_unmarshalled, (packed,))
 
     def number_lines_after(self, lines_before: int) -> None:
@@ -126,8 +129,8 @@ class PreparedBatch:
 
 def _unmarshalled(packed: bytes) -> PreparedBatch:
     """`PreparedBatch.__reduce__`'s other half (bytes from this program's own worker)."""
-    values, hashes, rejected, read, blank, by_severity = marshal.loads(packed)
-    return PreparedBatch(values, hashes, rejected, read, blank, Counter(by_severity))
+    values, hashes, rejected, read, blank, by_severity, staged = marshal.loads(packed)
+    return PreparedBatch(values, hashes, rejected, read, blank, Counter(by_severity), staged)
 
 
 def alert_values(
@@ -318,30 +321,39 @@ class BatchWriter:
         what was committed: IngestFailed carries it when the record cannot take a
         transaction (nothing of that one is kept).
         """
-        batches = iter(batches)
-        together, finished = 1, False
-        while not finished:
-            uncommitted = IngestReport()
-            try:
-                with self.record.write() as txn:
-                    finished = True
-                    for taken, batch in enumerate(batches, 1):
-                        batch.number_lines_after(self.report.read + uncommitted.read)
-                        result = (
-                            self.record.alerts.add_prepared_in(
-                                txn, batch.values, batch.hashes, batch.rejected
-                            )
-                            if batch.values or batch.rejected
-                            else BatchResult(0, 0, 0)
-                        )
-                        _count(uncommitted, batch, result, self.incident_id)
-                        if taken == together:
-                            finished = False
-                            break
-            except RecordError as error:
-                raise IngestFailed(self.report, error) from error
-            _add_counts(self.report, uncommitted)
-            together = min(together * 2, COMMIT_BLOCKS_MAX)
+        batches, together = iter(batches), 1
+        with self.record.staging_attached():
+            while together:
+                together = self._commit_together(batches, together)
+
+    def _commit_together(self, batches: Iterator[PreparedBatch], together: int) -> int:
+        """Write up to `together` batches in one transaction; how many the next may hold,
+        0 when `batches` is exhausted."""
+        uncommitted = IngestReport()
+        finished = True
+        try:
+            with self.record.write() as txn:
+                for taken, batch in enumerate(batches, 1):
+                    batch.number_lines_after(self.report.read + uncommitted.read)
+                    _count(uncommitted, batch, self._add(txn, batch), self.incident_id)
+                    if taken == together:
+                        finished = False
+                        break
+        except RecordError as error:
+            raise IngestFailed(self.report, error) from error
+        _add_counts(self.report, uncommitted)
+        return 0 if finished else min(together * 2, COMMIT_BLOCKS_MAX)
+
+    def _add(self, txn: WriteTransaction, batch: PreparedBatch) -> BatchResult:
+        alerts = self.record.alerts
+        if batch.staged is not None:
+            result, values = alerts.add_staged_in(txn, batch.staged, batch.hashes, batch.rejected)
+            if values is not None:
+                batch.values = values  # to count what was recorded of them
+            return result
+        if batch.values or batch.rejected:
+            return alerts.add_prepared_in(txn, batch.values, batch.hashes, batch.rejected)
+        return BatchResult(0, 0, 0)
 
 
 def _count(
@@ -424,7 +436,13 @@ def _prepare_block(block: bytes, received_at: str) -> PreparedBatch:
     assert _worker is not None, "worker not initialised"
     preparer, reference_date = _worker
     with _collector_paused():
-        return preparer.prepare_block(block, received_at, reference_date)
+        batch = preparer.prepare_block(block, received_at, reference_date)
+        # The writing process, which sets the pace, then copies the rows in SQLite
+        # (6 us an alert less for it) instead of binding each value from Python.
+        batch.staged = stage_rows("alerts", batch.values) if batch.values else None
+        if batch.staged is not None:
+            batch.values = []
+        return batch
 
 
 @contextmanager
