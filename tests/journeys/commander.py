@@ -13,6 +13,7 @@ as it was, so a broken journey reads like a bug report.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -34,6 +35,7 @@ COMMANDER = "ic-journey"  # who the record names: the console takes the login na
 STEP_TIMES = bool(os.environ.get("JOURNEY_STEP_TIMES"))
 # One step on a loaded 2-core machine; a healthy console answers in < 1 s.
 STEP_TIMEOUT = 30.0
+TICKED_BOX, UNTICKED_BOX = "\N{BALLOT BOX WITH CHECK}", "\N{BALLOT BOX}"
 DECISION_WORDS = {"false-positive": "False positive", "active-attack": "Active attack",
                   "misconfiguration": "Policy misconfiguration", "escalate": "Escalate"}
 
@@ -45,6 +47,13 @@ CHECKLIST_SUMMARY = re.compile(r"(?m)^\W*([A-Z][\w &]+): \d+ of \d+ ticked")
 ACKNOWLEDGED = re.compile(r"\b(?:MTTD|D) [\d:]+/\w+ ?✓")
 PHASE_QUESTION = re.compile(r"Move NSI-[\d-]+ to ([A-Z][\w &]+)\?")
 DRILL_CLOCK = re.compile(r"T\+(\d+):(\d\d)/")
+
+
+def _detail_names(screen: str, item_text: str) -> bool:
+    """The checklist's detail shows `item_text` (highlighted): the words without the list's box
+    before them (the start only: a narrow detail wraps)."""
+    start = re.escape(item_text[:24])
+    return re.search(rf"(?<![{UNTICKED_BOX}{TICKED_BOX}] ){start}", screen) is not None
 
 
 def outcome_said(action: str) -> re.Pattern[str]:
@@ -349,8 +358,10 @@ class Commander:
             item = items[item_id]
             self.open_checklist(item.phase)
             self.press(*["down"] * checklists[item.phase].items.index(item))
+            # A person reads the highlighted item before ticking it: the detail names it.
+            self.sees(functools.partial(_detail_names, item_text=item.text))
             self.press("space")
-            self.sees(f"\N{BALLOT BOX WITH CHECK} {item.text}")
+            self.sees(f"{TICKED_BOX} {item.text}")
             self.close_dialog("Checklist \N{MIDDLE DOT}")
 
     def verify(self, phase: str) -> str:
