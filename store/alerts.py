@@ -30,6 +30,7 @@ DEDUPE_INDEX = ALERT_COLUMNS.index("dedupe_key")
 INCIDENT_INDEX = ALERT_COLUMNS.index("incident_id")
 _dedupe_key_of = itemgetter(DEDUPE_INDEX)
 _incident_of = itemgetter(INCIDENT_INDEX)
+_first = itemgetter(0)
 # Rejected lines are kept whole up to this size; beyond it, the head plus the
 # full length and SHA-256 (a hostile 2 GB line must not fill the disk).
 MAX_KEPT_RAW = 8 * 1024 * 1024
@@ -100,16 +101,26 @@ class Alerts:
         A key repeated within the batch is recorded once, the first time.
         """
         with self.record.write() as txn:
-            fresh_values, fresh_hashes = values, content_hashes
-            if not _append_if_all_new(txn, values, content_hashes):
-                fresh_values, fresh_hashes = self._fresh(txn.conn, values, content_hashes)
-                txn.append_prepared("alerts", fresh_values, fresh_hashes)
-            if any(map(_incident_of, fresh_values)):
-                # Keeps a report over a million alerts a sub-second read.
-                refresh_rollup_in(txn.conn)
-            fresh_rejected = _not_yet_rejected(txn.conn, rejected)
-            if fresh_rejected:
-                txn.append("rejected_inputs", fresh_rejected)
+            return self.add_prepared_in(txn, values, content_hashes, rejected)
+
+    def add_prepared_in(
+        self,
+        txn: WriteTransaction,
+        values: Sequence[tuple[Any, ...]],
+        content_hashes: Sequence[str],
+        rejected: Sequence[dict[str, Any]] = (),
+    ) -> BatchResult:
+        """`add_prepared` inside a write the caller holds (several batches, one commit)."""
+        fresh_values, fresh_hashes = values, content_hashes
+        if not _append_if_all_new(txn, values, content_hashes):
+            fresh_values, fresh_hashes = self._fresh(txn.conn, values, content_hashes)
+            txn.append_prepared("alerts", fresh_values, fresh_hashes)
+        if any(map(_incident_of, fresh_values)):
+            # Keeps a report over a million alerts a sub-second read.
+            refresh_rollup_in(txn.conn)
+        fresh_rejected = _not_yet_rejected(txn.conn, rejected)
+        if fresh_rejected:
+            txn.append("rejected_inputs", fresh_rejected)
         return BatchResult(
             len(fresh_values),
             len(values) - len(fresh_values),
@@ -117,6 +128,45 @@ class Alerts:
             frozenset(map(_dedupe_key_of, fresh_values)),
             len(rejected) - len(fresh_rejected),
         )
+
+    def add_staged_in(
+        self,
+        txn: WriteTransaction,
+        staged: bytes,
+        content_hashes: Sequence[str],
+        rejected: Sequence[dict[str, Any]] = (),
+    ) -> tuple[BatchResult, list[tuple[Any, ...]] | None]:
+        """`add_prepared_in` for rows given as a `store.record.stage_rows` database (inside
+        `Record.staging_attached`): SQLite copies them, no value passes through Python.
+
+        Also returns the rows, read back, when some key was recorded already (they are
+        then sorted out as `add_prepared_in` does), else None.
+        """
+        self.record.load_staged(staged)
+        txn.conn.execute("SAVEPOINT all_new_alerts")
+        try:
+            txn.append_staged("alerts", content_hashes)
+        except sqlite3.IntegrityError:
+            txn.conn.execute("ROLLBACK TO all_new_alerts")
+            txn.conn.execute("RELEASE all_new_alerts")
+            values = txn.conn.execute("SELECT * FROM staging.rows ORDER BY rowid").fetchall()
+            return self.add_prepared_in(txn, values, content_hashes, rejected), values
+        txn.conn.execute("RELEASE all_new_alerts")
+        if txn.conn.execute(
+            "SELECT 1 FROM staging.rows WHERE incident_id IS NOT NULL LIMIT 1"
+        ).fetchone():
+            refresh_rollup_in(txn.conn)
+        fresh_rejected = _not_yet_rejected(txn.conn, rejected)
+        if fresh_rejected:
+            txn.append("rejected_inputs", fresh_rejected)
+        keys = txn.conn.execute("SELECT dedupe_key FROM staging.rows").fetchall()
+        return BatchResult(
+            len(content_hashes),
+            0,
+            len(fresh_rejected),
+            frozenset(map(_first, keys)),
+            len(rejected) - len(fresh_rejected),
+        ), None
 
     def _fresh(
         self, conn: Any, values: Sequence[tuple[Any, ...]], content_hashes: Sequence[str]

@@ -104,6 +104,56 @@ class WriteTransaction:
         return list(range(last_id - len(chained) + 1, last_id + 1))
 
 
+    def append_staged(self, table: str, content_hashes: Sequence[str]) -> None:
+        """`append_prepared` for rows already in `staging.rows` (see `stage_rows`), in order,
+        copied by SQLite itself: no value crosses into Python here, only the link hashes."""
+        if not content_hashes:
+            return
+        first = self.head_seq + 1
+        links = chain.link_hashes(self.head_hash, first, content_hashes)
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS staged_links "
+            "(seq INTEGER PRIMARY KEY, prev_hash TEXT, hash TEXT)"
+        )
+        self.conn.execute("DELETE FROM temp.staged_links")
+        self.conn.executemany(
+            "INSERT INTO temp.staged_links VALUES (?, ?, ?)",
+            zip(range(first, first + len(links)), [self.head_hash, *links[:-1]], links,
+                strict=True),
+        )
+        columns = CHAINED_TABLES[table]
+        self.conn.execute(
+            f"INSERT INTO {table} ({', '.join((*CHAIN_COLUMNS, *columns))}) "
+            f"SELECT l.seq, l.prev_hash, l.hash, {', '.join('s.' + c for c in columns)} "
+            f"FROM temp.staged_links AS l JOIN staging.rows AS s ON s.rowid = l.seq - {first - 1} "
+            "ORDER BY l.seq"
+        )
+        self.head_seq, self.head_hash = first + len(links) - 1, links[-1]
+
+
+STAGING = "staging"
+"""The schema, attached in memory, that `WriteTransaction.append_staged` copies rows from."""
+
+
+def stage_rows(table: str, values: Sequence[tuple[Any, ...]]) -> bytes | None:
+    """`values` as an SQLite database of one table `rows` (for `Record.staged`), or None
+    when one of them would not be stored as given (an integer beyond 64 bits)."""
+    if not _integers_fit(table, values):
+        return None
+    columns = CHAINED_TABLES[table]
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        conn.execute(f"CREATE TABLE rows ({', '.join(columns)})")  # no affinity: kept as given
+        conn.execute("BEGIN")
+        conn.executemany(f"INSERT INTO rows VALUES ({', '.join('?' * len(columns))})", values)
+        conn.execute("COMMIT")
+        return conn.serialize()
+    except (sqlite3.Error, ValueError, OverflowError):
+        return None  # a value SQLite refuses: the rows go as they are, and are refused there
+    finally:
+        conn.close()
+
+
 def _integers_fit(table: str, values: Sequence[tuple[Any, ...]]) -> bool:
     """Whether every integer of the table's integer columns fits SQLite's 64 bits."""
     for index in INT_COLUMNS[table]:
@@ -390,6 +440,22 @@ class Record:
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('chain_head', ?)",
                 (f"{txn.head_seq}:{txn.head_hash}",),
             )
+
+    @contextmanager
+    def staging_attached(self) -> Iterator[None]:
+        """The in-memory `staging` schema attached meanwhile (outside any write: SQLite
+        attaches and detaches only there)."""
+        with self._write_lock:
+            self.conn.execute(f"ATTACH ':memory:' AS {STAGING}")
+        try:
+            yield
+        finally:
+            with self._write_lock:
+                self.conn.execute(f"DETACH {STAGING}")
+
+    def load_staged(self, staged: bytes) -> None:
+        """Put a `stage_rows` database in the attached `staging` schema (inside a write)."""
+        self.conn.deserialize(staged, name=STAGING)
 
     def _head(self) -> tuple[int, str]:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()

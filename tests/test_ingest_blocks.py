@@ -6,6 +6,7 @@ Each part must give exactly what the line-by-line definitions give.
 from __future__ import annotations
 
 import io
+import pickle
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,12 +17,22 @@ from hypothesis import strategies as st
 
 import actions.falco.lines as lines_module
 from actions.falco.alert import RejectedLine
-from actions.falco.ingest import ingest_stream
+from actions.falco.classify import Classifier
+from actions.falco.ingest import (
+    BatchPreparer,
+    BatchWriter,
+    IngestFailed,
+    PreparedBatch,
+    ingest_stream,
+)
 from actions.falco.lines import iter_line_blocks, iter_lines, split_block
 from actions.falco.parse import parse_line
 from bench.falco_lines import falco_lines
 from store import Record, verify_chain
-from store.chain import GENESIS, link_hash, link_hashes
+from store.alerts import ALERT_COLUMNS
+from store.chain import GENESIS, link_hash, link_hashes, values_hash
+from store.errors import RecordWriteFailed
+from store.record import stage_rows
 
 streams = st.lists(
     st.sampled_from([b"a", b"b", b"\r", b"\n", b"\r\n", b"\x00"]), max_size=80
@@ -106,6 +117,20 @@ def test_workers_record_what_one_process_records(tmp_path: Path, mixed_input: by
     assert max(line_numbers) > 5_000  # the last ones are past the first block (4 MiB)
 
 
+def test_workers_record_nothing_twice_when_the_input_is_read_again(
+    tmp_path: Path, mixed_input: bytes
+) -> None:
+    with Record.open(tmp_path / "r.db", clock=_fixed_clock) as record:
+        first = ingest_stream(record, io.BytesIO(mixed_input), workers=2)
+        again = ingest_stream(record, io.BytesIO(mixed_input), workers=2)
+        assert (again.accepted, again.rejected, dict(again.by_severity)) == (0, 0, {})
+        assert again.duplicates == first.accepted + first.duplicates
+        assert again.rejected_duplicates == first.rejected
+        assert record.alerts.count() == 5_500
+        result = verify_chain(record.conn)
+        assert result.ok, result.problem
+
+
 def test_a_batch_meeting_recorded_keys_keeps_only_the_new_ones(
     tmp_path: Path, mixed_input: bytes
 ) -> None:
@@ -116,6 +141,97 @@ def test_a_batch_meeting_recorded_keys_keeps_only_the_new_ones(
         assert record.alerts.count() == 5_500
         result = verify_chain(record.conn)
         assert result.ok, result.problem
+
+
+def test_blocks_committed_together_count_only_what_was_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seven blocks of ten lines: transactions of 1, 2 and 4 blocks; the record refuses the
+    # fifth block, in the third transaction, which keeps nothing (the fourth block either).
+    lines = [line.encode() for line in falco_lines(70)]
+    blocks = [b"\n".join(lines[start : start + 10]) for start in range(0, 70, 10)]
+    with Record.open(tmp_path / "r.db", clock=_fixed_clock) as record:
+        writer = BatchWriter(record, Classifier.load())
+        original = record.alerts.add_prepared_in
+        calls = []
+
+        def refusing_the_fifth(*args: object, **kwargs: object) -> object:
+            calls.append(1)
+            if len(calls) == 5:
+                raise RecordWriteFailed("disk full")
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(record.alerts, "add_prepared_in", refusing_the_fifth)
+        prepared = (writer.preparer.prepare_block(block, record.now(), None) for block in blocks)
+        with pytest.raises(IngestFailed) as failed:
+            writer.write_blocks(prepared)
+        assert failed.value.report.read == failed.value.report.accepted == 30
+        assert "the record holds lines 1-30 of the input" in str(failed.value)
+        assert record.alerts.count() == 30
+        assert verify_chain(record.conn).ok
+        monkeypatch.undo()
+        again = ingest_stream(record, io.BytesIO(b"\n".join(lines)), workers=1)
+        assert (again.accepted, again.duplicates) == (40, 30)
+        assert verify_chain(record.conn).ok
+
+
+def test_staged_rows_are_recorded_exactly_as_bound_rows(tmp_path: Path) -> None:
+    # What the workers hand over as a database must land as the values themselves would.
+    hostile = ["\x00nul", "[/oops]", "[red]x", "\x1b]52;c;aGk=\x07", "\x9b2J", "é☃\U0001f600",
+               "", " ", "0", "123", "1e5", "NULL"]
+    columns = ALERT_COLUMNS
+    rows = []
+    for number, text in enumerate(hostile):
+        row: list[object] = [f"{text}-{number}" if c == "dedupe_key" else text for c in columns]
+        row[columns.index("time_ns")] = (2**63 - 1, -(2**63), 0, None)[number % 4]
+        row[columns.index("incident_id")] = None
+        rows.append(tuple(row))
+    hashes = [values_hash("alerts", columns, row) for row in rows]
+    staged = stage_rows("alerts", rows)
+    assert staged is not None
+    for name, write in (
+        ("bound", lambda r: r.alerts.add_prepared(rows, hashes)),
+        ("staged", lambda r: _add_staged(r, staged, hashes)),
+    ):
+        with Record.open(tmp_path / f"{name}.db", clock=_fixed_clock) as record:
+            write(record)
+            assert verify_chain(record.conn).ok
+    assert _typed_rows(tmp_path / "bound.db") == _typed_rows(tmp_path / "staged.db")
+    assert len(_typed_rows(tmp_path / "bound.db")) == len(hostile)
+    # An integer beyond SQLite's 64 bits is not staged: the rows go as they are.
+    too_big = [tuple(2**64 if c == "time_ns" else "x" for c in columns)]
+    assert stage_rows("alerts", too_big) is None
+
+
+def _add_staged(record: Record, staged: bytes, hashes: list[str]) -> None:
+    with record.staging_attached(), record.write() as txn:
+        result, read_back = record.alerts.add_staged_in(txn, staged, hashes)
+    assert (result.accepted, read_back) == (len(hashes), None)
+
+
+def _typed_rows(path: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        shown = ", ".join(f"{c}, typeof({c})" for c in ("seq", "prev_hash", "hash", *ALERT_COLUMNS))
+        return conn.execute(f"SELECT {shown} FROM alerts ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+class _Text(str):
+    """A str subclass: a type marshal refuses to write."""
+
+
+def test_a_prepared_block_crosses_to_the_writing_process_unchanged(mixed_input: bytes) -> None:
+    preparer = BatchPreparer(Classifier.load(), incident_id=None, origin="falco")
+    batch = preparer.prepare_block(mixed_input[:200_000], "2026-03-14T09:00:00Z", None)
+    assert batch.values
+    assert batch.rejected
+    assert pickle.loads(pickle.dumps(batch)) == batch
+    odd = PreparedBatch([(_Text("x"), 1, None)], ["0" * 64], read=1)
+    crossed = pickle.loads(pickle.dumps(odd))
+    assert crossed == odd
+    assert type(crossed.values[0][0]) is _Text
 
 
 def _fixed_clock() -> datetime:
