@@ -57,8 +57,9 @@ from tui.cli.console import console_services
 async def main():
     record = Record.open(db)
     sources = Record.open(db)
-    # A live session shows only real incidents (store.incidents.SessionScope), never a drill's.
-    record.incidents.open("Beacon from orchestrator", severity="P1")
+    # A live session on the drill cluster (a team drill's participant) takes the drill's
+    # incidents as its own (store.incidents.SessionScope), never a real one.
+    record.incidents.open("Beacon from orchestrator", severity="P1", drill=True)
     services, setup = console_services(
         record, sources, Settings(), mode="live", actor="bench",
         options=ClusterOptions(kubeconfig=kubeconfig),
