@@ -120,21 +120,26 @@ async def test_going_back_keeps_the_falco_filter_and_starts_the_counts_again(
         assert pane.alert_list.filter.text == "DNS 3"
 
 
+async def refused_in_the_go_to_form(pilot: Any, typed: str) -> tuple[GoToForm, str]:
+    """`g`, `typed`, enter: the form stays open; it and the error it shows."""
+    await pilot.press("g")
+    await pilot.pause()
+    form = pilot.app.screen
+    assert isinstance(form, GoToForm)
+    form.query_one("#goto-time", Input).value = typed
+    await pilot.press("enter")
+    await pilot.pause()
+    assert pilot.app.screen is form  # still open, saying why
+    return form, str(form.query_one(".dialog-error").render())
+
+
 async def test_a_bad_time_says_what_would_do_and_keeps_the_form(
     make_app: AppFactory, recorded: str
 ) -> None:
     app = make_app(mode="review")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("g")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, GoToForm)
-        form.query_one("#goto-time", Input).value = "soon [red]x"
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.screen is form
-        error = str(form.query_one(".dialog-error").render())
+        _, error = await refused_in_the_go_to_form(pilot, "soon [red]x")
         assert "+12m" in error
         assert "[red]x" in error
         await pilot.press("escape")
@@ -151,15 +156,7 @@ async def test_a_time_out_of_range_is_said_in_the_form_and_the_console_goes_on(
     app = make_app(mode="review")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("g")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, GoToForm)
-        form.query_one("#goto-time", Input).value = "+99999999h"
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.screen is form  # still open, saying why
-        error = str(form.query_one(".dialog-error").render())
+        form, error = await refused_in_the_go_to_form(pilot, "+99999999h")
         assert "out of range" in error
         assert "+12m" in error
         form.query_one("#goto-time", Input).value = "+2m"  # and a good time still goes there
