@@ -143,9 +143,14 @@ class FalcoFollower:
         return self._inflight is not None
 
     @property
-    def batches_waiting(self) -> int:
-        """Batches read and prepared, waiting for the commit under way (then committed as one)."""
-        return sum(1 for batch in self._prepared if batch.done())
+    def lines_waiting(self) -> int:
+        """Lines read and prepared, waiting for the commit under way (then committed as one)."""
+        return sum(
+            group.prepared.read
+            for batch in self._prepared
+            if batch.done() and not batch.cancelled() and batch.exception() is None
+            for group in batch.result()
+        )
 
     @property
     def reconnects(self) -> int:
