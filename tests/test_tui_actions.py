@@ -336,14 +336,16 @@ async def test_restore_with_unblock_removes_the_incidents_ip_block(
         await app.workers.wait_for_complete()
         await pilot.press("R")
         form = await until_screen(pilot, ActionForm)
-        # A click lands where the box is drawn: wait until the form is laid out on screen.
+        # From the keyboard, as at a terminal: a click raced the form's layout on a loaded
+        # machine (it landed before the box had moved to where it is drawn).
         box = form.query_one("#unblock", Checkbox)
         await until(pilot, lambda: box.region.height > 0 and box.display,
                     "the unblock box on screen")
-        await pilot.pause()
-        await pilot.click("#unblock")
-        assert box.value, "the click did not tick unblock"
-        await pilot.click("#submit")
+        box.focus()
+        await pilot.press("space")
+        await until(pilot, lambda: box.value, "space ticking unblock")
+        form.query_one("#submit", Button).focus()
+        await pilot.press("enter")
         confirm = await until_screen(pilot, ConfirmAction)
         assert "# delete NetworkPolicy" in confirm.request.preview
         assert "emergency-egress-block" in confirm.request.preview
