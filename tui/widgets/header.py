@@ -344,6 +344,17 @@ class WarRoomHeader(Vertical):
     def on_resize(self, event: Resize) -> None:
         self._refit()
 
+    def set_mode(self, mode: str) -> None:
+        """The badge, once setup knows better: `live` on warroom's drill cluster is a drill."""
+        if mode == self.mode:
+            return
+        badge = self.query_one("#mode-badge", Label)
+        badge.remove_class(f"-{self.mode}")
+        badge.add_class(f"-{mode}")
+        badge.update(Content(f" {mode.upper()} "))
+        self.mode = mode
+        self._refit()
+
     def set_where(self, context: str | None, namespace: str) -> None:
         """The cluster context and namespace, once known (after connecting)."""
         self.context, self.namespace = context, namespace
