@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--at",
         metavar="TIME",
-        help="start the replay here: +12m or +1h5m after detection (before it: --at=-2m), "
+        help="start the replay here: +12m or +1h5m after detection (before it: -2m), "
         "09:42 (UTC), an ISO time; a time out of range is refused",
     )
     parser.add_argument(
