@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from actions.drill.control_notes import CONTROL_KIND
+from actions.drill.control_notes import CONTROL_KIND, OBSERVED_KIND
 from actions.drill.scenario import Scenario, load_builtin, load_scenario
 from store import Record
+from tests.plugins.drill import make_kubectl
 from tests.plugins.tui import AppFactory, until
 from tui.app import WarRoomApp
 from tui.cli.console import DrillInBackground
@@ -176,6 +177,48 @@ async def test_controls_before_the_incident_is_open_land_on_it_once_it_is(
     data = [e.data or {} for e in entries]
     assert data[1]["speed"] == 2.0
     assert data[2]["inject"] == before.next_inject
+
+
+ISOLATE_ORCHESTRATOR = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: cut-off-orchestrator, namespace: voicehive}
+spec:
+  podSelector: {matchLabels: {app: orchestrator}}
+  policyTypes: [Ingress, Egress]
+"""
+
+
+async def test_a_change_made_with_kubectl_is_on_the_timeline_as_the_cluster_saw_it(
+    make_app: AppFactory, record: Record, tmp_path: Path,
+    run_drill: Callable[..., DrillInBackground],
+) -> None:
+    """The drill cluster saw what kubectl changed (here: an isolation policy that the
+    orchestrator's allow policies make leak, as NetworkPolicies add up), but only the score
+    said so: the timeline and the report, which the reviewer reads, had no word of it."""
+    drill = run_drill(load_builtin("dns-exfiltration"))
+    incident = record.incidents.open("Drill: DNS exfiltration", severity="P0", drill=True)
+    app = make_app(drill=drill, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        await until(pilot, lambda: screen.query(DrillStrip) and screen.drill_status, "the strip")
+        kubectl = make_kubectl(tmp_path / "kubeconfig-0", tmp_path)
+        applied = await asyncio.to_thread(kubectl, "apply", "-f", "-",
+                                          input=ISOLATE_ORCHESTRATOR)
+        assert applied.returncode == 0, applied.stderr
+
+        def leaks() -> list[Any]:
+            return [entry for entry in record.timeline.for_incident(
+                incident.id, kinds=(OBSERVED_KIND,)) if "NetworkPolicies add up" in entry.summary]
+
+        await until(pilot, leaks, "what the cluster saw, on the timeline")
+        await app.workers.wait_for_complete()
+    (entry,) = leaks()
+    assert entry.summary.startswith(
+        "Drill cluster: orchestrator-6f8d9c7b5d-k2x9p is selected by an isolation policy")
+    assert entry.actor == "drill cluster"
+    assert (entry.data or {})["reaction"] == "isolation-leaks"
 
 
 async def test_the_score_opens_by_itself_once_when_the_scenario_ends(
