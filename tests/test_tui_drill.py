@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from actions.drill.control_notes import CONTROL_KIND, OBSERVED_KIND
+from actions.drill.player import PlayerStatus
 from actions.drill.scenario import Scenario, load_builtin, load_scenario
 from store import Record
 from tests.plugins.drill import make_kubectl
@@ -27,7 +28,7 @@ from tui.cli.console import DrillInBackground
 from tui.dialogs.score import ScoreScreen
 from tui.screens.keys.facilitator import NOT_DRILL, next_speed
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.drill_strip import DrillStrip
+from tui.widgets.drill_strip import DrillStrip, describe
 
 SHORT = """\
 name: short-console
@@ -86,6 +87,17 @@ def test_speeds_step_through_the_facilitator_range() -> None:
     assert next_speed(3.0, 1) == 5.0  # a --speed off the list joins it at the next notch
     assert next_speed(3.0, -1) == 2.0
     assert next_speed(500.0, -1) == 60.0
+
+
+def test_the_strip_shows_a_hostile_inject_id_and_scenario_name_as_text() -> None:
+    """A scenario file is shared between teams: its loader refuses such ids, and the strip
+    never hands one to the terminal anyway."""
+    status = PlayerStatus(position=1, length=60, speed=1, paused=False, finished=False,
+                          remaining=1, next_at=3, next_inject="first\x1b[2J")
+    line = describe("drill\x1b]0;owned\x07", status)
+    assert "\x1b" not in line
+    assert "\x07" not in line
+    assert "next first" in line
 
 
 async def test_pause_resume_speed_and_inject_drive_the_player_and_land_on_the_timeline(
