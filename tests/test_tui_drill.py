@@ -21,6 +21,7 @@ from actions.drill.control_notes import CONTROL_KIND, OBSERVED_KIND
 from actions.drill.player import PlayerStatus
 from actions.drill.scenario import Scenario, load_builtin, load_scenario
 from store import Record
+from store.incidents import SessionScope
 from tests.plugins.drill import make_kubectl
 from tests.plugins.tui import AppFactory, until
 from tui.app import WarRoomApp
@@ -289,6 +290,27 @@ async def test_without_an_incident_the_score_says_how_to_get_one(
         assert screen.score is None
         assert "no incident to score yet" in screen.why_none
 
+
+
+async def test_an_older_drills_incident_left_open_is_not_scored_against_this_drill(
+    make_app: AppFactory, record: Record, clock: Any,
+    run_drill: Callable[..., DrillInBackground], short_scenario: Scenario,
+) -> None:
+    """`q` in an earlier drill left its incident open ("a new drill starts without it"):
+    the next drill's score took it, scored it against the new answer key, and told the
+    facilitator to change its severity, while the header said there was no incident."""
+    record.incidents.open("Drill: an earlier scenario", severity="P1", drill=True)
+    clock.advance(minutes=5)
+    app = make_app(drill=run_drill(short_scenario),
+                   incident_scope=SessionScope.for_mode("drill", clock.now))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.screen.query(DrillStrip), "the strip")
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, ScoreScreen), "the score modal")
+        screen = app.screen
+        assert isinstance(screen, ScoreScreen)
+        assert screen.score is None
+        assert "no incident to score yet" in screen.why_none
 
 
 async def test_at_80_columns_the_strip_still_shows_the_facilitator_keys(

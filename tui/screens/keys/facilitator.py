@@ -365,16 +365,20 @@ class FacilitatorKeys(WarRoomBase):
         self.app.push_screen(ScoreScreen(score, status=where, why_none=why))
 
     async def _score(self, drill: DrillHandle) -> tuple[Score | None, str]:
-        """The score of the incident on screen (else the newest drill incident), or why none."""
+        """The score of the incident on screen (else the newest drill incident opened since
+        this drill started, closed ones too), or why none. An older drill's incident left
+        open was scored against this drill's answer key."""
         from actions.drill.score import score_drill
 
         record = self.war_app.services.record
         shown = self.incident
+        since = self.war_app.services.incident_scope.since
 
         def pick() -> str | None:
             if shown is not None:
                 return shown.id
-            drills = [i for i in record.incidents.list() if i.drill]
+            drills = [i for i in record.incidents.list()
+                      if i.drill and (since is None or i.opened_at >= since)]
             return drills[-1].id if drills else None
 
         incident_id = await self.war_app.in_record(pick)
