@@ -312,8 +312,12 @@ class WarRoomHeader(Vertical):
         content = text if isinstance(text, Content) else Content(text)
         if self._shown.get(label_id) == content:
             return
+        label = next(iter(self.query(f"#{label_id}").results(Label)), None)
+        if label is None:
+            # The console is closing and its labels are gone: a source's last health report
+            # arrived then, and its NoMatches was recorded as the source's failure.
+            return
         self._shown[label_id] = content
-        label = self.query_one(f"#{label_id}", Label)
         label.update(content)
         label.display = bool(content.plain)
 
