@@ -64,6 +64,7 @@ def test_a_bad_speed_is_a_usage_error(incident: str, speed: str) -> None:
     done = warroom("review", incident, "--speed", speed)
     assert done.returncode == 2
     assert "speed" in done.stderr
+    assert "between 0 and" not in done.stderr  # 0 is refused: it said "between 0 and 100000"
 
 
 def test_good_options_still_need_a_terminal(incident: str) -> None:

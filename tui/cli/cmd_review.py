@@ -25,7 +25,7 @@ def _speed(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a speed: {text!r} (try 10 or 60x)") from None
     if not 0 < speed <= 100_000:
-        raise argparse.ArgumentTypeError(f"a speed between 0 and 100000, not {text!r}")
+        raise argparse.ArgumentTypeError(f"a speed above 0, up to 100000, not {text!r}")
     return speed
 
 
