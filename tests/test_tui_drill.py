@@ -229,7 +229,7 @@ async def test_a_change_made_with_kubectl_is_on_the_timeline_as_the_cluster_saw_
         await app.workers.wait_for_complete()
     (entry,) = leaks()
     assert entry.summary.startswith(
-        "Drill cluster: orchestrator-6f8d9c7b5d-k2x9p is selected by an isolation policy")
+        "orchestrator-6f8d9c7b5d-k2x9p is selected by an isolation policy")
     assert entry.actor == "drill cluster"
     assert (entry.data or {})["reaction"] == "isolation-leaks"
 

@@ -303,7 +303,7 @@ async def test_closing_says_what_is_still_applied_in_the_cluster(
         await pilot.press("C")
         await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
         said = str(app.screen.query_one("#close-still-applied").render())
-        assert "cluster: block-ip 203.0.113.66." in said
+        assert "cluster: block-ip 203.0.113.66. Closing leaves it in place" in said
         await pilot.press("escape")
         done(record, incident.id, "restore", None, unblock=True)
         await pilot.press("C")

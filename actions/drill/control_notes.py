@@ -4,7 +4,7 @@ A pause, a speed change or an inject is a `drill.control` timeline entry of the
 drill's incident (who, the drill's time, the new speed, the inject), so the
 report's appendix and the review show that an MTTD window was a pause. What the
 drill cluster saw change (a workload cut off, an address blocked, an injected
-change undone, a flow stopped) is a `drill.observed` entry, whoever made the
+change undone) is a `drill.observed` entry, whoever made the
 change: a fix made with kubectl is on the timeline and in the report, not only
 in the score. The
 first ones usually come before anyone has opened the incident (the MTTD window

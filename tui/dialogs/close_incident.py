@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from store import Incident
+from store.wording import noun_of
 from tui.safe import safe_text
 from tui.textual_workarounds import StyledOnce
 
@@ -91,15 +92,8 @@ class CloseIncidentScreen(StyledOnce, ModalScreen[EndAnswer | None]):
                     markup=False,
                 )
                 if self.still_applied:
-                    yield Static(
-                        Text(safe_text(
-                            "Still applied in the cluster: " + ", ".join(self.still_applied)
-                            + ". Closing leaves them in place (and what they cut off keeps "
-                            "failing): R restores first, with unblock for the IP blocks."
-                        )),
-                        id="close-still-applied",
-                        markup=False,
-                    )
+                    yield Static(Text(safe_text(self._still_applied_warning())),
+                                 id="close-still-applied", markup=False)
                 yield Label("Resolution: what happened and why it is over (needed to close)")
                 yield Input(placeholder="e.g. C2 blocked, token rotated, no recurrence", id="why")
             yield Static("", classes="dialog-error", markup=False)
@@ -111,6 +105,14 @@ class CloseIncidentScreen(StyledOnce, ModalScreen[EndAnswer | None]):
                         yield Button("Resolve only (ctrl+r)", id="resolve")
                     yield Button("Close (enter)", variant="error", id="close")
                 yield Button("Cancel (esc)", id="cancel")
+
+    def _still_applied_warning(self) -> str:
+        applied = self.still_applied
+        blocks = any(done.startswith("block-ip ") for done in applied)
+        return (f"Still applied in the cluster: {', '.join(applied)}. Closing leaves "
+                f"{noun_of(len(applied), 'it', 'them')} in place (and what "
+                f"{noun_of(len(applied), 'it cuts', 'they cut')} off keeps failing): R restores "
+                f"first{', with unblock for the IP blocks' if blocks else ''}.")
 
     def on_mount(self) -> None:
         self.query_one("#why", Input).focus()

@@ -182,7 +182,9 @@ class FacilitatorKeys(WarRoomBase):
         from actions.drill import drill_events as ev
 
         self._follow_drill()
-        if message.event.kind == ev.REACTION:
+        if message.event.kind == ev.REACTION and message.event.data.get("reaction") != "flow":
+            # What the cluster saw change; not each traffic flow that stopped with it (an
+            # isolation stops five at once, and they buried the change itself).
             self._note_observed(message.event)
         if message.event.kind == ev.END and not self._score_opened:
             # The drill stops only after the console closes: an end seen here is the scenario's.
@@ -318,7 +320,7 @@ class FacilitatorKeys(WarRoomBase):
     async def _note_observed(self, event: DrillEvent) -> None:
         """What the drill cluster saw change, on the incident's timeline (or waiting for it)."""
         incident, record = self.incident, self.war_app.services.record
-        seen = Control(record.clock(), DRILL_CLUSTER_ACTOR, f"Drill cluster: {event.summary}",
+        seen = Control(record.clock(), DRILL_CLUSTER_ACTOR, event.summary,
                        {**event.data, "position_seconds": round(event.at, 3)}, OBSERVED_KIND)
         open_id = incident.id if incident is not None and incident.is_open else None
         await self.war_app.in_record(self._control_notes.note, record, open_id, seen)
