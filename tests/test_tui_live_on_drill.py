@@ -60,6 +60,28 @@ async def test_an_incident_opened_in_live_on_the_drill_cluster_is_a_drill(
     assert screen.incident.id == incident.id
 
 
+async def test_an_earlier_drills_incident_left_open_is_not_this_drills(
+    record: Record, sources_record: Record, drill_kubeconfig: Path
+) -> None:
+    """A participant's console took any open drill incident, also one an earlier drill
+    left open: its actions and score went to the wrong drill. Opened before this drill
+    cluster started (it makes its namespaces as it starts), it is not this drill's."""
+    earlier = record.incidents.open("Drill: last week's beacon", severity="P1", drill=True)
+    services, setup = console_services(
+        record, sources_record, Settings(), mode="live",
+        options=ClusterOptions(kubeconfig=str(drill_kubeconfig)), actor="bob",
+    )
+    app = WarRoomApp(services, setup=setup, clock=record.clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: services.actions is not None, "the cluster connected")
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        await until(pilot, lambda: services.incident_scope.since is not None, "the drill's start")
+        assert earlier.opened_at < services.incident_scope.since
+        await until(pilot, lambda: screen.incident is None, "the earlier drill's incident let go")
+        app.exit()
+
+
 def test_incidents_open_with_the_kubeconfig_on_the_drill_cluster_is_a_drill(
     record_path: Path, drill_kubeconfig: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

@@ -159,9 +159,11 @@ def console_services(
         services.cluster = cluster
         if mode == "live" and await asyncio.to_thread(is_drill_cluster, cluster):
             # A team drill's participant: what this console opens is the drill's, scored
-            # and kept out of the real metrics, as `warroom act` flags its work there.
+            # and kept out of the real metrics, as `warroom act` flags its work there; an
+            # earlier drill's incident left open is not this drill's.
             services.drill_cluster = True
-            services.incident_scope = SessionScope(drill=True)
+            services.incident_scope = SessionScope(
+                drill=True, since=await drill_started_at(cluster, services.namespace))
         if not services.readonly:
             runtime = services.runtime
             services.actions = RunbookActions(
@@ -178,6 +180,21 @@ def console_services(
         )
 
     return services, setup
+
+
+async def drill_started_at(cluster: Cluster, namespace: str) -> datetime | None:
+    """When the drill cluster started: it makes its namespaces as it starts (None if it
+    cannot say, and then any open drill incident is taken)."""
+    from datetime import datetime
+
+    from actions.kube.cluster import NAMESPACE, ClusterError
+
+    try:
+        found = await cluster.get(NAMESPACE, namespace)
+        created = str(found["metadata"]["creationTimestamp"])
+        return datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except (ClusterError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _cluster_layer() -> tuple[
