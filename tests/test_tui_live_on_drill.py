@@ -77,7 +77,9 @@ async def test_an_earlier_drills_incident_left_open_is_not_this_drills(
         screen = app.screen
         assert isinstance(screen, WarRoomScreen)
         await until(pilot, lambda: services.incident_scope.since is not None, "the drill's start")
-        assert earlier.opened_at < services.incident_scope.since
+        since = services.incident_scope.since
+        assert since is not None
+        assert earlier.opened_at < since
         await until(pilot, lambda: screen.incident is None, "the earlier drill's incident let go")
         app.exit()
 
