@@ -20,7 +20,7 @@ import pytest
 from actions.drill.control_notes import CONTROL_KIND, OBSERVED_KIND
 from actions.drill.player import PlayerStatus
 from actions.drill.scenario import Scenario, load_builtin, load_scenario
-from store import Record
+from store import Incident, Record
 from store.incidents import SessionScope
 from tests.plugins.drill import make_kubectl
 from tests.plugins.tui import AppFactory, until
@@ -75,6 +75,20 @@ def short_scenario(tmp_path: Path) -> Scenario:
     return load_scenario(str(path))
 
 
+@asynccontextmanager
+async def console_on_a_drill_incident(
+    make_app: AppFactory, record: Record, drill: DrillInBackground
+) -> AsyncIterator[tuple[WarRoomApp, Any, Incident]]:
+    """A console at 160x48 on `drill` with its P0 drill incident open, the strip up."""
+    incident = record.incidents.open("Drill: DNS exfiltration", severity="P0", drill=True)
+    app = make_app(drill=drill, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        await until(pilot, lambda: screen.query(DrillStrip) and screen.drill_status, "the strip")
+        yield app, pilot, incident
+
+
 def controls(record: Record, incident_id: str) -> list[dict[str, Any]]:
     return [entry.data or {} for entry in record.timeline.for_incident(
         incident_id, kinds=(CONTROL_KIND,))]
@@ -106,12 +120,9 @@ async def test_pause_resume_speed_and_inject_drive_the_player_and_land_on_the_ti
 ) -> None:
     drill = run_drill(load_builtin("dns-exfiltration"))  # 20 minutes at 1x: nothing ends here
     player = drill.session.player  # type: ignore[union-attr]
-    incident = record.incidents.open("Drill: DNS exfiltration", severity="P0", drill=True)
-    app = make_app(drill=drill, incident_id=incident.id)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with console_on_a_drill_incident(make_app, record, drill) as (app, pilot, incident):
         screen = app.screen
         assert isinstance(screen, WarRoomScreen)
-        await until(pilot, lambda: screen.query(DrillStrip) and screen.drill_status, "the strip")
         strip = screen.query_one(DrillStrip)
 
         await pilot.press("P")
@@ -210,12 +221,7 @@ async def test_a_change_made_with_kubectl_is_on_the_timeline_as_the_cluster_saw_
     orchestrator's allow policies make leak, as NetworkPolicies add up), but only the score
     said so: the timeline and the report, which the reviewer reads, had no word of it."""
     drill = run_drill(load_builtin("dns-exfiltration"))
-    incident = record.incidents.open("Drill: DNS exfiltration", severity="P0", drill=True)
-    app = make_app(drill=drill, incident_id=incident.id)
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, WarRoomScreen)
-        await until(pilot, lambda: screen.query(DrillStrip) and screen.drill_status, "the strip")
+    async with console_on_a_drill_incident(make_app, record, drill) as (app, pilot, incident):
         kubectl = make_kubectl(tmp_path / "kubeconfig-0", tmp_path)
         applied = await asyncio.to_thread(kubectl, "apply", "-f", "-",
                                           input=ISOLATE_ORCHESTRATOR)

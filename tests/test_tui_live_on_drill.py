@@ -20,6 +20,7 @@ from tui.cli import main
 from tui.cli.console import console_services
 from tui.dialogs.forms import OpenIncidentForm
 from tui.screens.war_room import WarRoomScreen
+from tui.services import Services
 
 
 @pytest.fixture
@@ -28,16 +29,22 @@ def sources_record(record_path: Path, clock: Any, record: Record) -> Iterator[Re
         yield opened
 
 
+def live_console(record: Record, sources_record: Record, kubeconfig: Path
+                 ) -> tuple[WarRoomApp, Services]:
+    """`warroom live --kubeconfig` on the drill cluster, as a team drill's participant."""
+    services, setup = console_services(
+        record, sources_record, Settings(), mode="live",
+        options=ClusterOptions(kubeconfig=str(kubeconfig)), actor="bob",
+    )
+    return WarRoomApp(services, setup=setup, clock=record.clock), services
+
+
 async def test_an_incident_opened_in_live_on_the_drill_cluster_is_a_drill(
     record: Record, sources_record: Record, drill_kubeconfig: Path
 ) -> None:
     """Also when a real incident is open in the same record: the console leaves it alone."""
     real = record.incidents.open("Shell on db", severity="P1")
-    services, setup = console_services(
-        record, sources_record, Settings(), mode="live",
-        options=ClusterOptions(kubeconfig=str(drill_kubeconfig)), actor="bob",
-    )
-    app = WarRoomApp(services, setup=setup, clock=record.clock)
+    app, services = live_console(record, sources_record, drill_kubeconfig)
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: services.actions is not None, "the cluster connected")
         assert services.actions is not None
@@ -67,11 +74,7 @@ async def test_an_earlier_drills_incident_left_open_is_not_this_drills(
     left open: its actions and score went to the wrong drill. Opened before this drill
     cluster started (it makes its namespaces as it starts), it is not this drill's."""
     earlier = record.incidents.open("Drill: last week's beacon", severity="P1", drill=True)
-    services, setup = console_services(
-        record, sources_record, Settings(), mode="live",
-        options=ClusterOptions(kubeconfig=str(drill_kubeconfig)), actor="bob",
-    )
-    app = WarRoomApp(services, setup=setup, clock=record.clock)
+    app, services = live_console(record, sources_record, drill_kubeconfig)
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: services.actions is not None, "the cluster connected")
         screen = app.screen
