@@ -285,17 +285,21 @@ async def drill_console_at_80x24(
         yield app, pilot
 
 
+async def the_score_says_there_is_no_incident(app: WarRoomApp, pilot: Any) -> None:
+    """S opens the score, which has none and says how to get an incident to score."""
+    await pilot.press("S")
+    await until(pilot, lambda: isinstance(app.screen, ScoreScreen), "the score modal")
+    screen = app.screen
+    assert isinstance(screen, ScoreScreen)
+    assert screen.score is None
+    assert "no incident to score yet" in screen.why_none
+
+
 async def test_without_an_incident_the_score_says_how_to_get_one(
     make_app: AppFactory, run_drill: Callable[..., DrillInBackground], short_scenario: Scenario
 ) -> None:
     async with drill_console_at_80x24(make_app, run_drill(short_scenario)) as (app, pilot):
-        await pilot.press("S")
-        await until(pilot, lambda: isinstance(app.screen, ScoreScreen), "the score modal")
-        screen = app.screen
-        assert isinstance(screen, ScoreScreen)
-        assert screen.score is None
-        assert "no incident to score yet" in screen.why_none
-
+        await the_score_says_there_is_no_incident(app, pilot)
 
 
 async def test_an_older_drills_incident_left_open_is_not_scored_against_this_drill(
@@ -311,12 +315,7 @@ async def test_an_older_drills_incident_left_open_is_not_scored_against_this_dri
                    incident_scope=SessionScope.for_mode("drill", clock.now))
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: app.screen.query(DrillStrip), "the strip")
-        await pilot.press("S")
-        await until(pilot, lambda: isinstance(app.screen, ScoreScreen), "the score modal")
-        screen = app.screen
-        assert isinstance(screen, ScoreScreen)
-        assert screen.score is None
-        assert "no incident to score yet" in screen.why_none
+        await the_score_says_there_is_no_incident(app, pilot)
 
 
 async def test_at_80_columns_the_strip_still_shows_the_facilitator_keys(
