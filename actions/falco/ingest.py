@@ -29,7 +29,7 @@ from actions.falco.orphans import exit_with_parent
 from actions.falco.parse import parse_line
 from store import Record
 from store.alerts import ALERT_COLUMNS, DEDUPE_INDEX, BatchResult, rejected_row
-from store.chain import values_hash
+from store.chain import scalar_row_hasher
 from store.errors import RecordError
 from store.record import WriteTransaction, stage_rows
 from store.wording import counted
@@ -201,6 +201,8 @@ class BatchPreparer:
         self.incident_id = incident_id
         self.origin = origin
         self._tags_json: dict[tuple[str, ...], str] = {}
+        # Every value of a row `_values` builds is a str, an int or None.
+        self._hash_row = scalar_row_hasher("alerts", ALERT_COLUMNS)
 
     def prepare(
         self,
@@ -210,7 +212,7 @@ class BatchPreparer:
         batch = PreparedBatch()
         values, hashes, severities = batch.values, batch.hashes, []
         classify, incident_id, origin = self.classifier.classify, self.incident_id, self.origin
-        tags_json = self._tags_json
+        tags_json, hash_row = self._tags_json, self._hash_row
         for line_no, parsed in parsed_lines:
             batch.read += 1
             if isinstance(parsed, FalcoAlert):
@@ -220,7 +222,7 @@ class BatchPreparer:
                     tags = self._remember_tags(parsed.tags)
                 row = _values(parsed, classification, incident_id, origin, received_at, tags)
                 values.append(row)
-                hashes.append(values_hash("alerts", ALERT_COLUMNS, row))
+                hashes.append(hash_row(row))
                 severities.append(classification.severity)
             elif parsed is None:
                 batch.blank += 1
