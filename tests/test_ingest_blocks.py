@@ -32,7 +32,7 @@ from store import Record, verify_chain
 from store.alerts import ALERT_COLUMNS
 from store.chain import GENESIS, link_hash, link_hashes, values_hash
 from store.errors import RecordWriteFailed
-from store.record import stage_rows
+from store.record import bind_nulls_directly, stage_rows
 
 streams = st.lists(
     st.sampled_from([b"a", b"b", b"\r", b"\n", b"\r\n", b"\x00"]), max_size=80
@@ -201,6 +201,36 @@ def test_staged_rows_are_recorded_exactly_as_bound_rows(tmp_path: Path) -> None:
     # An integer beyond SQLite's 64 bits is not staged: the rows go as they are.
     too_big = [tuple(2**64 if c == "time_ns" else "x" for c in columns)]
     assert stage_rows("alerts", too_big) is None
+
+
+def test_nulls_bound_directly_stage_the_same_rows() -> None:
+    # The workers' shortcut for None (bind_nulls_directly) changes no staged value or type.
+    rows = [tuple(None if number % 3 == 0 else (number if c == "time_ns" else f"{c}{number}")
+                  for number, c in enumerate(ALERT_COLUMNS, start=shift)) for shift in range(6)]
+    rows.append(tuple(None for _ in ALERT_COLUMNS))
+    before = stage_rows("alerts", rows)
+    none_adapter = (type(None), sqlite3.PrepareProtocol)
+    assert none_adapter not in sqlite3.adapters
+    try:
+        bind_nulls_directly()
+        after = stage_rows("alerts", rows)
+    finally:
+        sqlite3.adapters.pop(none_adapter, None)
+    assert before is not None and after is not None
+    staged = [_staged_typed_rows(database) for database in (before, after)]
+    assert staged[0] == staged[1]
+    assert [row[::2] for row in staged[1]] == rows
+    assert {kind for row in staged[1] for kind in row[1::2]} == {"null", "text", "integer"}
+
+
+def _staged_typed_rows(staged: bytes) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.deserialize(staged)
+        shown = ", ".join(f"{c}, typeof({c})" for c in ALERT_COLUMNS)
+        return conn.execute(f"SELECT {shown} FROM rows ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
 
 
 def _add_staged(record: Record, staged: bytes, hashes: list[str]) -> None:

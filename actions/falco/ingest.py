@@ -31,7 +31,7 @@ from store import Record
 from store.alerts import ALERT_COLUMNS, DEDUPE_INDEX, BatchResult, rejected_row
 from store.chain import scalar_row_hasher
 from store.errors import RecordError
-from store.record import WriteTransaction, stage_rows
+from store.record import WriteTransaction, bind_nulls_directly, stage_rows
 from store.wording import counted
 
 BATCH_LINES = (
@@ -428,6 +428,7 @@ def _start_worker(
     # and it want more CPU than there are cores, it goes first, and the workers
     # take what it leaves.
     os.nice(WORKER_NICENESS)
+    bind_nulls_directly()
     preparer = BatchPreparer(
         Classifier.load(classification_file), incident_id=incident_id, origin=origin
     )
