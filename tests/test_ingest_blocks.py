@@ -235,8 +235,10 @@ def _staged_typed_rows(staged: bytes) -> list[tuple[object, ...]]:
 
 def _add_staged(record: Record, staged: bytes, hashes: list[str]) -> None:
     with record.staging_attached(), record.write() as txn:
-        result, read_back = record.alerts.add_staged_in(txn, staged, hashes)
+        result, read_back = record.alerts.add_staged_in(txn, staged, hashes,
+                                                        with_accepted_keys=True)
     assert (result.accepted, read_back) == (len(hashes), None)
+    assert len(result.accepted_keys) == len(hashes)
 
 
 def _typed_rows(path: Path) -> list[tuple[object, ...]]:

@@ -349,7 +349,10 @@ class BatchWriter:
     def _add(self, txn: WriteTransaction, batch: PreparedBatch) -> BatchResult:
         alerts = self.record.alerts
         if batch.staged is not None:
-            result, values = alerts.add_staged_in(txn, batch.staged, batch.hashes, batch.rejected)
+            # The keys serve only `_count` sorting out a batch with duplicates.
+            result, values = alerts.add_staged_in(
+                txn, batch.staged, batch.hashes, batch.rejected, with_accepted_keys=False
+            )
             if values is not None:
                 batch.values = values  # to count what was recorded of them
             return result
