@@ -32,7 +32,7 @@ from store import Record, verify_chain
 from store.alerts import ALERT_COLUMNS
 from store.chain import GENESIS, link_hash, link_hashes, values_hash
 from store.errors import RecordWriteFailed
-from store.record import bind_nulls_directly, stage_rows
+from store.record import STAGED_PER_INSERT, bind_nulls_directly, stage_rows
 
 streams = st.lists(
     st.sampled_from([b"a", b"b", b"\r", b"\n", b"\r\n", b"\x00"]), max_size=80
@@ -181,7 +181,7 @@ def test_staged_rows_are_recorded_exactly_as_bound_rows(tmp_path: Path) -> None:
                "", " ", "0", "123", "1e5", "NULL"]
     columns = ALERT_COLUMNS
     rows = []
-    for number, text in enumerate(hostile):
+    for number, text in enumerate(hostile * 11):  # several INSERTs of STAGED_PER_INSERT rows
         row: list[object] = [f"{text}-{number}" if c == "dedupe_key" else text for c in columns]
         row[columns.index("time_ns")] = (2**63 - 1, -(2**63), 0, None)[number % 4]
         row[columns.index("incident_id")] = None
@@ -197,10 +197,12 @@ def test_staged_rows_are_recorded_exactly_as_bound_rows(tmp_path: Path) -> None:
             write(record)
             assert verify_chain(record.conn).ok
     assert _typed_rows(tmp_path / "bound.db") == _typed_rows(tmp_path / "staged.db")
-    assert len(_typed_rows(tmp_path / "bound.db")) == len(hostile)
+    assert len(_typed_rows(tmp_path / "bound.db")) == len(rows) > 2 * STAGED_PER_INSERT
     # An integer beyond SQLite's 64 bits is not staged: the rows go as they are.
     too_big = [tuple(2**64 if c == "time_ns" else "x" for c in columns)]
     assert stage_rows("alerts", too_big) is None
+    # Nor is a row of another width (each INSERT binds several rows' values in a row).
+    assert stage_rows("alerts", [rows[0][:-1], rows[1] + ("x",)] * STAGED_PER_INSERT) is None
 
 
 def test_nulls_bound_directly_stage_the_same_rows() -> None:
