@@ -154,7 +154,9 @@ class Alerts:
         except sqlite3.IntegrityError:
             txn.conn.execute("ROLLBACK TO all_new_alerts")
             txn.conn.execute("RELEASE all_new_alerts")
-            values = txn.conn.execute("SELECT * FROM staging.rows ORDER BY rowid").fetchall()
+            values = txn.conn.execute(  # by name: a shared column comes last (stage_rows)
+                f"SELECT {', '.join(ALERT_COLUMNS)} FROM staging.rows ORDER BY rowid"
+            ).fetchall()
             return self.add_prepared_in(txn, values, content_hashes, rejected), values
         txn.conn.execute("RELEASE all_new_alerts")
         if txn.conn.execute(

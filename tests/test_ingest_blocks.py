@@ -205,6 +205,43 @@ def test_staged_rows_are_recorded_exactly_as_bound_rows(tmp_path: Path) -> None:
     assert stage_rows("alerts", [rows[0][:-1], rows[1] + ("x",)] * STAGED_PER_INSERT) is None
 
 
+def test_columns_staged_once_land_as_bound_rows(tmp_path: Path) -> None:
+    # A column every row shares is staged once, as its default: hostile values included.
+    columns = ALERT_COLUMNS
+    cases: tuple[dict[str, object], ...] = (
+        {"incident_id": "it's\n é'';--", "origin": "o\r\n\x1b[2J☃", "time_ns": -(2**63)},
+        {"incident_id": None, "origin": "nul\x00inside", "time_ns": 0},  # a NUL: not shared
+        {"incident_id": None, "origin": "o", "time_ns": 2**64},
+    )
+    for case, same in enumerate(cases):
+        rows = [tuple(same.get(c, f"{c}-{number}") for c in columns) for number in range(120)]
+        staged = stage_rows("alerts", rows, shared=("incident_id", "origin", "time_ns"))
+        if same["time_ns"] == 2**64:
+            assert staged is None  # beyond 64 bits: bound as `bigint:` text instead
+            continue
+        assert staged is not None
+        conn = sqlite3.connect(":memory:")
+        conn.deserialize(staged)
+        once = {name for _, name, _, _, default, _ in conn.execute("PRAGMA table_info(rows)")
+                if default is not None}
+        conn.close()
+        shared_once = {"incident_id", "time_ns"} if case else {"incident_id", "origin", "time_ns"}
+        assert once == shared_once
+        hashes = [values_hash("alerts", columns, row) for row in rows]
+        with Record.open(tmp_path / f"bound{case}.db", clock=_fixed_clock) as record:
+            record.alerts.add_prepared(rows, hashes)
+        with Record.open(tmp_path / f"staged{case}.db", clock=_fixed_clock) as record:
+            _add_staged(record, staged, hashes)
+            # Met again, the batch is read back by name and sorted out: nothing twice.
+            with record.staging_attached(), record.write() as txn:
+                again, read_back = record.alerts.add_staged_in(
+                    txn, staged, hashes, with_accepted_keys=False)
+            assert (again.accepted, again.duplicates, read_back) == (0, len(rows), rows)
+            assert verify_chain(record.conn).ok
+        assert _typed_rows(tmp_path / f"bound{case}.db") == _typed_rows(
+            tmp_path / f"staged{case}.db")
+
+
 def test_nulls_bound_directly_stage_the_same_rows() -> None:
     # The workers' shortcut for None (bind_nulls_directly) changes no staged value or type.
     rows = [tuple(None if number % 3 == 0 else (number if c == "time_ns" else f"{c}{number}")
@@ -218,7 +255,8 @@ def test_nulls_bound_directly_stage_the_same_rows() -> None:
         after = stage_rows("alerts", rows)
     finally:
         sqlite3.adapters.pop(none_adapter, None)
-    assert before is not None and after is not None
+    assert before is not None
+    assert after is not None
     staged = [_staged_typed_rows(database) for database in (before, after)]
     assert staged[0] == staged[1]
     assert [row[::2] for row in staged[1]] == rows

@@ -127,7 +127,7 @@ def test_scalar_rows_hash_as_the_definition_says() -> None:
         if len(values) == len(alerts):
             assert hash_alert(values) == reference_hash("alerts", content)
         else:
-            with pytest.raises(ValueError):
+            with pytest.raises(ValueError, match="shorter"):
                 hash_alert(values)  # as values_hash: a row of the wrong length is refused
     spoofed = chain.scalar_row_hasher("t", ("table", "b"))
     assert spoofed(("spoofed", 1)) == reference_hash("t", {"table": "spoofed", "b": 1})
