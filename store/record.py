@@ -231,7 +231,6 @@ def _integers_fit(table: str, values: Sequence[tuple[Any, ...]]) -> bool:
 # SQLite's result codes for a write the disk refused (sqlite3.h).
 _SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY, _SQLITE_CANTOPEN = 13, 10, 8, 14
 _SQLITE_NOTADB, _SQLITE_CORRUPT = 26, 11
-_SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every database file
 
 
 def _write_failure(error: sqlite3.Error) -> bool:
@@ -284,10 +283,16 @@ def refuse_what_is_not_a_record_file(path: Path) -> None:
         raise NotARecord(f"{path}: not a warroom record (a folder)")
     if not stat.S_ISREG(mode):  # a device or a pipe: never opened, reading one may block
         raise NotARecord(f"{path}: not a warroom record (not a regular file)")
-    with open(path, "rb") as file:
-        head = file.read(len(_SQLITE_HEADER))
-    if head and head != _SQLITE_HEADER:
-        raise NotARecord(f"{path}: not a warroom record (file is not a database)")
+    # SQLite reads the header, not an open() of ours: closing a descriptor of the file drops
+    # every POSIX lock this process holds on it, its open connections' too, and another
+    # process then takes the record for unused and deletes the WAL under them, losing their
+    # commits (https://www.sqlite.org/howtocorrupt.html, 2.2). SQLite keeps its own.
+    probe = connect_readonly(path)
+    try:
+        with unreadable_as_record_error(path):
+            probe.execute("PRAGMA schema_version").fetchone()
+    finally:
+        probe.close()
 
 
 def check_version(conn: sqlite3.Connection) -> int:

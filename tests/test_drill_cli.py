@@ -117,6 +117,22 @@ def test_drill_prints_what_happens_and_ends(tmp_path: Path, cli_env: dict[str, s
     assert "drill cluster stopped" in result.stderr
 
 
+def test_a_db_that_is_not_a_record_is_refused_before_the_drill_plays(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """It played the whole drill and then said "(no score: cannot open the record ...)"."""
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY, encoding="utf-8")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database at all\n" * 300)
+    result = run(warroom_command("--db", str(notes), "drill", str(scenario), "--no-console"),
+                 cli_env, timeout=30)
+    assert result.returncode == 1
+    assert "not a warroom record" in result.stderr
+    assert "drill:" not in result.stdout  # nothing played
+    assert notes.read_text() == "not a database at all\n" * 300
+
+
 def test_bad_scenarios_and_arguments_are_refused(tmp_path: Path, cli_env: dict[str, str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(TINY.replace("class: P2", "class: P7"), encoding="utf-8")

@@ -294,6 +294,7 @@ async def test_a_folder_others_can_write_is_refused(tmp_path: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.slow
 async def test_hostile_requests_get_an_answer_not_a_crash(drill_control_socket: Path) -> None:
     server = ControlServer(_paused)
     await server.start(drill_control_socket)

@@ -114,6 +114,10 @@ def test_yaml_syntax_errors_say_where(tmp_path: Path) -> None:
             ("    falco:\n", "    flaco:\n"),
             "injects[0] (line 8): an inject needs exactly one of falco, event, dns",
         ),
+        (  # the drill strip showed the id raw: ESC[2J cleared the facilitator's terminal
+            ("id: first", 'id: "first\\e[2J"'),
+            "injects[0].id (line 9): inject id 'first\\x1b[2J': letters, digits and _ . : -",
+        ),
     ],
 )
 def test_each_mistake_is_reported_in_place(

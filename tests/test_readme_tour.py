@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from store import Record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +35,7 @@ def tour_lines() -> list[str]:
     return [line for line in match.group(1).splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_the_tour_works_pasted_into_one_shell(tmp_path: Path) -> None:
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()

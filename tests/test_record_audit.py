@@ -361,6 +361,16 @@ def test_verify_of_a_file_that_is_not_a_record_says_so(
     assert "not a warroom record" in json.loads(out)["error"]
 
 
+def test_verify_of_a_folder_or_a_device_says_what_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "no record at PATH", as for a missing file, where every other command says
+    the path is not a record."""
+    for path, what in ((tmp_path, "a folder"), (Path("/dev/null"), "not a regular file")):
+        code, _, err = run(capsys, "--db", str(path), "verify")
+        assert (code, err.strip()) == (1, f"warroom verify: {path}: not a warroom record ({what})")
+
+
 UNREACHABLE_KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]

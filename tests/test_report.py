@@ -333,7 +333,7 @@ def test_executive_summary_variant(record: Record, story: str) -> None:
     ]
     assert "**Status**: recovered, phase recovery" in summary
     assert "MTTD 5m 00s (target < 5m 00s: MISSED); MTTC 10m 10s" in summary
-    assert "- 1 response actions worked, 2 failed or have no known outcome" in summary
+    assert "- 1 response action worked, 2 failed or have no known outcome" in summary
     assert "- executive summary overdue" not in summary
     assert "- executive summary due in 23h 1m (due 2026-03-15 09:00:00 UTC)" in summary
     mark_done(record, story, EXECUTIVE_SUMMARY, actor="alice")

@@ -64,12 +64,23 @@ def test_a_bad_speed_is_a_usage_error(incident: str, speed: str) -> None:
     done = warroom("review", incident, "--speed", speed)
     assert done.returncode == 2
     assert "speed" in done.stderr
+    assert "between 0 and" not in done.stderr  # 0 is refused: it said "between 0 and 100000"
 
 
 def test_good_options_still_need_a_terminal(incident: str) -> None:
     done = warroom("review", incident, "--at", "+5m", "--speed", "10x")
     assert done.returncode == 2
     assert "needs a terminal" in done.stderr
+
+
+@pytest.mark.parametrize("typed", [("--at", "-2m"), ("--at=-2m",)])
+def test_a_time_before_detection_is_taken_spaced_or_attached(
+    incident: str, typed: tuple[str, ...]
+) -> None:
+    """argparse took the -2m of `--at -2m` for an option: "expected one argument"."""
+    done = warroom("review", incident, *typed)
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "warroom review: the console needs a terminal; try `warroom report ID`"), done.stderr
 
 
 def test_an_unknown_incident_fails_with_its_name(incident: str) -> None:

@@ -139,6 +139,41 @@ def test_two_processes_writing_at_once_never_fail(record: Record, record_path: P
     assert verify_chain(record.conn).ok
 
 
+NOTE_AND_CLOSE = textwrap.dedent(
+    """
+    import sys
+    from store import Record
+    with Record.open(sys.argv[1]) as record:
+        record.timeline.add(sys.argv[2], "note", sys.argv[3])
+    """
+)
+
+
+def test_a_second_connection_keeps_the_first_ones_commits_visible_to_other_processes(
+    record: Record, record_path: Path
+) -> None:
+    """A console opens the record more than once (its linker, its sources); opening it must
+    not drop the locks the first connection holds, or a `warroom act` that closes next
+    deletes the WAL under the console, and what the console commits after is lost to
+    every other process."""
+    incident = record.incidents.open("x").id
+    with Record.open(record_path):  # the second connection, in this process
+        def note_from_another_process(text: str) -> None:
+            subprocess.run([sys.executable, "-c", NOTE_AND_CLOSE, str(record_path), incident,
+                            text], check=True, timeout=60)
+
+        note_from_another_process("from act")
+        record.timeline.add(incident, "note", "from the console, after")
+        note_from_another_process("from act, later")
+    seen = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom store import Record\n"
+         "with Record.open(sys.argv[1], readonly=True) as r:\n"
+         "    print([e.summary for e in r.timeline.for_incident(sys.argv[2])])",
+         str(record_path), incident], capture_output=True, text=True, check=True, timeout=60)
+    assert "from the console, after" in seen.stdout
+    assert verify_chain(record.conn).ok
+
+
 @pytest.mark.parametrize("package", ["store", "actions"])
 def test_back_end_layers_never_import_textual(package: str) -> None:
     # Rich itself may arrive through httpx (its optional CLI); our own code never imports it.

@@ -126,3 +126,27 @@ async def test_every_dialogs_controls_are_on_screen_and_no_toast_covers_them(
         for name, dialog_of in DIALOGS.items():
             hidden[name] = await covered_controls(pilot, dialog_of(record), name == "score")
     assert not any(hidden.values()), hidden
+
+
+async def test_at_80x24_the_keys_reach_the_rbac_lines_under_a_long_preview(
+    make_app: AppFactory,
+) -> None:
+    """PageDown scrolled only the preview: the dry run, the RBAC checks and the notes under
+    it stayed below the fold, and the commander confirmed without reading them."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        dialog = confirm()
+        app.push_screen(dialog)
+        await until(pilot, lambda: dialog.is_mounted and dialog.size.area > 0, "the preview")
+        last_note = list(dialog.query(".note"))[-1]
+        assert not uncovered(dialog, last_note)  # below the fold at first
+        for _ in range(12):
+            await pilot.press("pagedown")
+        await pilot.pause()
+        assert uncovered(dialog, dialog.query_one("#confirm-rbac"))
+        assert uncovered(dialog, last_note)
+        for _ in range(12):
+            await pilot.press("pageup")
+        await pilot.pause()
+        assert uncovered(dialog, dialog.query_one("#confirm-context"))

@@ -17,16 +17,19 @@ from typing import Any
 
 import pytest
 
-from actions.drill.control_notes import CONTROL_KIND
+from actions.drill.control_notes import CONTROL_KIND, OBSERVED_KIND
+from actions.drill.player import PlayerStatus
 from actions.drill.scenario import Scenario, load_builtin, load_scenario
 from store import Record
+from store.incidents import SessionScope
+from tests.plugins.drill import make_kubectl
 from tests.plugins.tui import AppFactory, until
 from tui.app import WarRoomApp
 from tui.cli.console import DrillInBackground
 from tui.dialogs.score import ScoreScreen
 from tui.screens.keys.facilitator import NOT_DRILL, next_speed
 from tui.screens.war_room import WarRoomScreen
-from tui.widgets.drill_strip import DrillStrip
+from tui.widgets.drill_strip import DrillStrip, describe
 
 SHORT = """\
 name: short-console
@@ -85,6 +88,17 @@ def test_speeds_step_through_the_facilitator_range() -> None:
     assert next_speed(3.0, 1) == 5.0  # a --speed off the list joins it at the next notch
     assert next_speed(3.0, -1) == 2.0
     assert next_speed(500.0, -1) == 60.0
+
+
+def test_the_strip_shows_a_hostile_inject_id_and_scenario_name_as_text() -> None:
+    """A scenario file is shared between teams: its loader refuses such ids, and the strip
+    never hands one to the terminal anyway."""
+    status = PlayerStatus(position=1, length=60, speed=1, paused=False, finished=False,
+                          remaining=1, next_at=3, next_inject="first\x1b[2J")
+    line = describe("drill\x1b]0;owned\x07", status)
+    assert "\x1b" not in line
+    assert "\x07" not in line
+    assert "next first" in line
 
 
 async def test_pause_resume_speed_and_inject_drive_the_player_and_land_on_the_timeline(
@@ -178,6 +192,48 @@ async def test_controls_before_the_incident_is_open_land_on_it_once_it_is(
     assert data[2]["inject"] == before.next_inject
 
 
+ISOLATE_ORCHESTRATOR = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: cut-off-orchestrator, namespace: voicehive}
+spec:
+  podSelector: {matchLabels: {app: orchestrator}}
+  policyTypes: [Ingress, Egress]
+"""
+
+
+async def test_a_change_made_with_kubectl_is_on_the_timeline_as_the_cluster_saw_it(
+    make_app: AppFactory, record: Record, tmp_path: Path,
+    run_drill: Callable[..., DrillInBackground],
+) -> None:
+    """The drill cluster saw what kubectl changed (here: an isolation policy that the
+    orchestrator's allow policies make leak, as NetworkPolicies add up), but only the score
+    said so: the timeline and the report, which the reviewer reads, had no word of it."""
+    drill = run_drill(load_builtin("dns-exfiltration"))
+    incident = record.incidents.open("Drill: DNS exfiltration", severity="P0", drill=True)
+    app = make_app(drill=drill, incident_id=incident.id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, WarRoomScreen)
+        await until(pilot, lambda: screen.query(DrillStrip) and screen.drill_status, "the strip")
+        kubectl = make_kubectl(tmp_path / "kubeconfig-0", tmp_path)
+        applied = await asyncio.to_thread(kubectl, "apply", "-f", "-",
+                                          input=ISOLATE_ORCHESTRATOR)
+        assert applied.returncode == 0, applied.stderr
+
+        def leaks() -> list[Any]:
+            return [entry for entry in record.timeline.for_incident(
+                incident.id, kinds=(OBSERVED_KIND,)) if "NetworkPolicies add up" in entry.summary]
+
+        await until(pilot, leaks, "what the cluster saw, on the timeline")
+        await app.workers.wait_for_complete()
+    (entry,) = leaks()
+    assert entry.summary.startswith(
+        "Drill cluster: orchestrator-6f8d9c7b5d-k2x9p is selected by an isolation policy")
+    assert entry.actor == "drill cluster"
+    assert (entry.data or {})["reaction"] == "isolation-leaks"
+
+
 async def test_the_score_opens_by_itself_once_when_the_scenario_ends(
     make_app: AppFactory, record: Record, run_drill: Callable[..., DrillInBackground],
     short_scenario: Scenario,
@@ -234,6 +290,27 @@ async def test_without_an_incident_the_score_says_how_to_get_one(
         assert screen.score is None
         assert "no incident to score yet" in screen.why_none
 
+
+
+async def test_an_older_drills_incident_left_open_is_not_scored_against_this_drill(
+    make_app: AppFactory, record: Record, clock: Any,
+    run_drill: Callable[..., DrillInBackground], short_scenario: Scenario,
+) -> None:
+    """`q` in an earlier drill left its incident open ("a new drill starts without it"):
+    the next drill's score took it, scored it against the new answer key, and told the
+    facilitator to change its severity, while the header said there was no incident."""
+    record.incidents.open("Drill: an earlier scenario", severity="P1", drill=True)
+    clock.advance(minutes=5)
+    app = make_app(drill=run_drill(short_scenario),
+                   incident_scope=SessionScope.for_mode("drill", clock.now))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.screen.query(DrillStrip), "the strip")
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, ScoreScreen), "the score modal")
+        screen = app.screen
+        assert isinstance(screen, ScoreScreen)
+        assert screen.score is None
+        assert "no incident to score yet" in screen.why_none
 
 
 async def test_at_80_columns_the_strip_still_shows_the_facilitator_keys(

@@ -64,6 +64,7 @@ async def test_the_drill_ends_while_a_dialog_is_open(
     assert record.incidents.get_required(incident.id).is_open
 
 
+@pytest.mark.slow
 def test_in_a_real_terminal_the_drill_ends_over_a_half_typed_decision(tmp_path: Path) -> None:
     """The tester's sequence at 80x24: the decision form open with a reason half typed when
     the drill ends; the score shows, one Escape closes it, q quits and prints the score."""

@@ -176,3 +176,16 @@ async def test_a_review_shows_where_the_incident_was_recorded_not_sources_none(
     assert "prod-eu/payments" in shown
     assert "recorded" in shown
     assert "sources: none" not in shown
+
+
+async def test_a_health_report_while_the_console_closes_is_dropped(make_app: AppFactory) -> None:
+    """A source's last health report arrived as the console closed, after the header's
+    labels were gone: its NoMatches was recorded on the timeline as the source's failure."""
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        header = app.screen.query_one(WarRoomHeader)
+        await header.query_one("#health", Label).remove()
+        header.set_health({"hubble": "stopped"})  # raised NoMatches
+        await pilot.pause()
+        assert header.health == {"hubble": "stopped"}

@@ -275,6 +275,44 @@ async def test_close_from_the_keyboard_records_why_and_the_header_shows_it_close
     assert (closing.summary, closing.actor) == ("Closed: blocked and rotated", "ic@example.com")
 
 
+def done(record: Record, incident_id: str, action: str, target: str | None,
+         **params: Any) -> None:
+    """An action of the incident that succeeded, as the action layer records it."""
+    action_id = record.actions.intent(incident_id, action, target, params=params)
+    record.actions.outcome(action_id, "succeeded", "applied")
+
+
+async def test_closing_says_what_is_still_applied_in_the_cluster(
+    make_app: AppFactory, record: Record
+) -> None:
+    """A commander closed with the orchestrator still isolated: the quarantine stayed, what
+    it cut off kept failing, and warroom proposed a P0 for it two seconds later."""
+    incident = record.incidents.open("Beacon", severity="P1", drill=True)
+    done(record, incident.id, "isolate", "orchestrator")
+    done(record, incident.id, "block-ip", "203.0.113.66")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
+        said = str(app.screen.query_one("#close-still-applied").render())
+        assert "isolate orchestrator, block-ip 203.0.113.66" in said
+        assert "R restores first" in said
+        await pilot.press("escape")
+        done(record, incident.id, "restore", None, unblock=False)  # the block stays
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
+        said = str(app.screen.query_one("#close-still-applied").render())
+        assert "cluster: block-ip 203.0.113.66." in said
+        await pilot.press("escape")
+        done(record, incident.id, "restore", None, unblock=True)
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, CloseIncidentScreen), "the dialog")
+        assert not app.screen.query("#close-still-applied")
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+
+
 async def test_the_palette_resolves_or_closes_and_help_lists_the_key(
     make_app: AppFactory, record: Record
 ) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Label
 
 from actions.config import Settings
 from actions.kube.cluster import ClusterOptions
@@ -44,6 +45,10 @@ async def test_an_incident_opened_in_live_on_the_drill_cluster_is_a_drill(
         screen = app.screen
         assert isinstance(screen, WarRoomScreen)
         await until(pilot, lambda: screen.incident is None, "the real incident let go")
+        badge = screen.query_one("#mode-badge", Label)
+        await until(pilot, lambda: str(badge.content).strip() == "DRILL", "the DRILL badge")
+        assert badge.has_class("-drill")
+        assert not badge.has_class("-live")
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, OpenIncidentForm), "the form")
         await pilot.press(*"Beacon to 203.0.113.66", "ctrl+s")

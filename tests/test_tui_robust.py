@@ -74,6 +74,7 @@ async def back_to_the_war_room(pilot: Any, war_room: WarRoomScreen) -> None:
     assert pilot.app.screen is war_room, pilot.app.screen_stack
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keys", list(DIALOG_KEYS))
 async def test_every_dialog_opened_and_closed_fast_under_a_flood_never_kills_the_console(
     keys: str, make_app: AppFactory, record: Record, actions_record: Record, cluster: Cluster

@@ -83,7 +83,10 @@ INTERNALS: tuple[tuple[str, str, str], ...] = (
 )
 
 MOUNT_WAIT = 5.0  # a screen closed while mounting is removed once mounted, or after this
-KEY_HOLD = 1.0  # the longest a key waits for the one before it (see KeysOneAtATime)
+# The longest a key waits for the one before it (see KeysOneAtATime): on a loaded CI machine
+# a tab took over a second to come back up, and the address typed after it went to the field
+# it was leaving. A key whose widget went away is not waited for at all.
+KEY_HOLD = 5.0
 # The longest a key waits for a dialog the key before it opens: a first opening on a busy
 # machine took over a second, and a key let go earlier lands behind the dialog.
 DIALOG_HOLD = 5.0
@@ -154,6 +157,7 @@ class KeysOneAtATime(App[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._key_in_flight: events.Key | None = None  # delivered, not through yet
+        self._key_target: Widget | None = None  # the widget it was delivered to
         self._key_sent_at = 0.0  # time.monotonic() when the last key was delivered
         self._last_push = 0.0  # time.monotonic() when the last screen was pushed
         self._pushed: Screen[Any] | None = None  # the screen pushed then
@@ -173,6 +177,7 @@ class KeysOneAtATime(App[Any]):
                 self._hold(event)
                 return
             self._key_in_flight = event
+            self._key_target = self.focused or self.screen  # where App.on_event forwards it
             self._key_sent_at = time.monotonic()
             await super().on_event(event)
             if not event.is_forwarded:  # a priority binding took it here
@@ -192,9 +197,10 @@ class KeysOneAtATime(App[Any]):
 
     def _waiting_reason(self) -> float | None:
         """How long a key may wait for what it waits for now, or None to go at once."""
-        previous = self._key_in_flight
-        if previous is not None and not previous._stop_propagation:
-            return KEY_HOLD  # still on its way through the widgets
+        previous, target = self._key_in_flight, self._key_target
+        if (previous is not None and not previous._stop_propagation
+                and (target is None or target.is_attached)):
+            return KEY_HOLD  # still on its way through the widgets (lost with a removed one)
         if self._dialog_coming() or self._dialog_opening():
             return DIALOG_HOLD  # a dialog is about to take the keys
         return None

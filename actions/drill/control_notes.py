@@ -2,7 +2,11 @@
 
 A pause, a speed change or an inject is a `drill.control` timeline entry of the
 drill's incident (who, the drill's time, the new speed, the inject), so the
-report's appendix and the review show that an MTTD window was a pause. The
+report's appendix and the review show that an MTTD window was a pause. What the
+drill cluster saw change (a workload cut off, an address blocked, an injected
+change undone, a flow stopped) is a `drill.observed` entry, whoever made the
+change: a fix made with kubectl is on the timeline and in the report, not only
+in the score. The
 first ones usually come before anyone has opened the incident (the MTTD window
 is the time until someone does): they are kept here and written onto the
 incident, at the time they were made, once there is one. The console's keys
@@ -21,16 +25,19 @@ if TYPE_CHECKING:
     from store import Record
 
 CONTROL_KIND = "drill.control"
+OBSERVED_KIND = "drill.observed"
 
 
 @dataclass(frozen=True)
 class Control:
-    """One control as it was made: when, by whom, its summary and its data."""
+    """One control as it was made (or one change the cluster saw, `OBSERVED_KIND`): when,
+    by whom, its summary and its data."""
 
     at: datetime
     actor: str | None
     summary: str
     data: dict[str, Any]
+    kind: str = CONTROL_KIND
 
 
 class ControlNotes:
@@ -63,7 +70,7 @@ class ControlNotes:
         with record.write() as txn:
             for control in self._waiting:
                 record.timeline.add_in(
-                    txn, incident_id, CONTROL_KIND, control.summary, actor=control.actor,
+                    txn, incident_id, control.kind, control.summary, actor=control.actor,
                     data=control.data, at=control.at,
                 )
                 written += 1

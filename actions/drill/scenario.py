@@ -525,6 +525,10 @@ def _load_base(
 
 
 _BASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+# An inject's or a flow's id: shown in the drill strip, toasts, the score and the timeline, so
+# plain words only (an id holding ESC[2J cleared the facilitator's terminal).
+_ITEM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}")
+ITEM_ID_RULE = "letters, digits and _ . : - (up to 63, a letter or digit first)"
 
 
 def _beside(folder: Path, name: str) -> bool:
@@ -935,7 +939,9 @@ def _flows(
             continue
         c.unknown_keys(item, FLOW_KEYS, path)
         flow_id = c.text(item, "id", path)
-        if flow_id in ids:
+        if flow_id and not _ITEM_ID.fullmatch(flow_id):
+            c.problem((*path, "id"), f"flow id {flow_id!r}: {ITEM_ID_RULE}")
+        elif flow_id in ids:
             c.problem((*path, "id"), f"flow id {flow_id!r} is used twice")
         ids.add(flow_id)
         source = c.mapping(item.get("from"), (*path, "from"))
@@ -1042,7 +1048,9 @@ def _injects(
         if at > length:
             c.problem((*path, "at"), f"at {at:g} s is after the scenario's length ({length:g} s)")
         inject_id = str(item.get("id", f"{kind}-{i}"))
-        if inject_id in ids:
+        if not _ITEM_ID.fullmatch(inject_id):
+            c.problem((*path, "id"), f"inject id {inject_id!r}: {ITEM_ID_RULE}")
+        elif inject_id in ids:
             c.problem((*path, "id"), f"inject id {inject_id!r} is used twice")
         ids.add(inject_id)
         repeat = c.mapping(item.get("repeat"), (*path, "repeat"), required=False)

@@ -68,3 +68,25 @@ def _containing(record: Record, action: str) -> dict[str, str]:
             if entry.entry == "intent" and entry.action == action and entry.target:
                 held.setdefault(entry.target, incident.id)
     return held
+
+
+# What the incident's containment actions leave applied until a restore takes them away.
+CONTAINMENTS = ("isolate", "mesh-deny", "disable-sa", "block-ip")
+
+
+def still_applied(record: Record, incident_id: str) -> list[str]:
+    """The incident's containments that succeeded and no later successful restore undid, as
+    "isolate orchestrator": closing the incident leaves them in the cluster. A restore undoes
+    them all but the IP blocks, which go only with its unblock."""
+    held: list[str] = []
+    for entry in record.actions.for_incident(incident_id):
+        if entry.entry != "outcome" or entry.status != "succeeded":
+            continue
+        if entry.action == "restore":
+            unblocked = bool(entry.params.get("unblock"))
+            held = [h for h in held if h.startswith("block-ip ") and not unblocked]
+        elif entry.action in CONTAINMENTS:
+            done = f"{entry.action} {entry.target or ''}".strip()
+            if done not in held:
+                held.append(done)
+    return held

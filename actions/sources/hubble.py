@@ -117,6 +117,12 @@ def parse_flow(line: bytes) -> HubbleFlow | str | None:
         node=flow.get("node_name") or doc.get("node_name"), raw=line.decode("utf-8", "replace"))
 
 
+# The dropped and DNS flows are kept as one evidence item this often: every 10 s put 16
+# "Evidence captured" entries on the timeline in under three minutes, burying the
+# commander's own, and filled the report's evidence table.
+EVIDENCE_SECONDS = 60.0
+
+
 class HubbleSource:
     """`await HubbleSource(record, classifier, file=...).run(sink)`, or the CLI when installed."""
 
@@ -124,7 +130,7 @@ class HubbleSource:
 
     def __init__(self, record: Record, classifier: Classifier, *, file: Path | None = None,
                  command: list[str] | None = None, incident_id: str | None = None,
-                 evidence_seconds: float = 10.0, backoff: Backoff | None = None,
+                 evidence_seconds: float = EVIDENCE_SECONDS, backoff: Backoff | None = None,
                  scope: SessionScope | None = None) -> None:
         self.record = record
         self.classifier = classifier

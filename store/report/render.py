@@ -37,7 +37,7 @@ from store.report.deadlines import due_for
 from store.report.markdown import code, escape
 from store.report.sections import sections as load_sections
 from store.response_times import MEASURES, ResponseTime, clock_start, response_times
-from store.wording import counted
+from store.wording import counted, noun_of
 
 REPORT_TITLE = "# Network Security Incident Report"
 EXECUTIVE_TITLE = "# Network Security Incident Executive Summary"
@@ -242,7 +242,7 @@ def _summary(facts: _Facts) -> list[str]:
     if facts.alerts.total:
         generated += (
             f" {counted(facts.alerts.total, 'alert', grouped=True)} {_alert_span(facts.alerts)}"
-            f" ({facts.alerts.rules} rule and priority combinations)."
+            f" ({counted(facts.alerts.rules, 'rule and priority combination')})."
         )
     if facts.decisions:
         generated += f" Decision: {escape(facts.decisions[-1].decision)}."
@@ -348,7 +348,7 @@ def _impact(facts: _Facts) -> list[str]:
         )
     contained = [i for i, o in facts.actions if o is not None and o.status == "succeeded"]
     if contained:
-        technical.append(f"{len(contained)} response actions changed the cluster")
+        technical.append(f"{counted(len(contained), 'response action')} changed the cluster")
     security = []
     if incident.data_breach:
         security.append("A data breach was flagged: GDPR notification within 72 hours applies")
@@ -582,7 +582,8 @@ def render_executive(record: Record, incident_id: str, *, now: datetime | None =
         *_impact(facts),
         "## Response",
         "",
-        f"- {succeeded} response actions worked, {open_ended} failed or have no known outcome",
+        f"- {counted(succeeded, 'response action')} worked, {open_ended} failed or "
+        f"{noun_of(open_ended, 'has', 'have')} no known outcome",
         *(f"- Decision {_time(d.at)}: {escape(d.decision)}" for d in facts.decisions),
         "",
         *_deadlines(facts),

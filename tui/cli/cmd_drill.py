@@ -233,6 +233,8 @@ async def _drill(args: argparse.Namespace, scenario: Scenario) -> int:
     from actions.drill.scenario import ScenarioError
     from actions.drill.session import DrillSession
 
+    with open_record(args):  # a --db that is not a record is said now, not after the drill
+        pass
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     kubeconfig = args.kubeconfig_out

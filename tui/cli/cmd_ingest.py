@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from store.wording import counted
 from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_record, print_json
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
         except OSError as error:
             raise UsageError(f"cannot read {args.file}: {error.strerror}") from error
+        head_before = record.head()[0]
         with stream:
             try:
                 report = ingest_stream(
@@ -63,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     print(f"warroom ingest: {safe_text(failure)}", file=sys.stderr)
                 return EXIT_FAILED
+        rejected = first_rejected(record, head_before) if report.rejected else []
     if args.json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(),
+                    "first_rejected": [{"line": line, "reason": why} for line, why in rejected]})
         return EXIT_OK
     severities = ", ".join(f"{sev} {n}" for sev, n in sorted(report.by_severity.items()))
     print(safe_text(
@@ -82,7 +86,24 @@ def run(args: argparse.Namespace) -> int:
             else ""
         )
     ))
+    for line, why in rejected:
+        print(safe_text(f"  line {line}: {why}"))
+    if report.rejected > len(rejected):
+        print(f"  ... and {report.rejected - len(rejected)} more (the record keeps each line "
+              "and why)")
     urgent = report.by_severity.get("P0", 0) + report.by_severity.get("P1", 0)
     if urgent and not args.incident:
         print(f"{urgent} P0/P1 alerts: open an incident with `warroom incidents open TITLE`")
     return EXIT_OK
+
+
+FIRST_REJECTED = 5  # lines not recorded as alerts that ingest names, with why
+
+
+def first_rejected(record: Any, after_seq: int) -> list[tuple[int | None, str]]:
+    """(line, why) of the first lines this ingest kept raw instead of as alerts: the count
+    alone left the user to open the SQLite file to learn what was wrong."""
+    rows = record.query(
+        "SELECT line_no, reason FROM rejected_inputs WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after_seq, FIRST_REJECTED))
+    return [(row[0], str(row[1])) for row in rows]

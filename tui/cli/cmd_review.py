@@ -25,7 +25,7 @@ def _speed(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a speed: {text!r} (try 10 or 60x)") from None
     if not 0 < speed <= 100_000:
-        raise argparse.ArgumentTypeError(f"a speed between 0 and 100000, not {text!r}")
+        raise argparse.ArgumentTypeError(f"a speed above 0, up to 100000, not {text!r}")
     return speed
 
 
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--at",
         metavar="TIME",
-        help="start the replay here: +12m or +1h5m after detection (before it: --at=-2m), "
+        help="start the replay here: +12m or +1h5m after detection (before it: -2m), "
         "09:42 (UTC), an ISO time; a time out of range is refused",
     )
     parser.add_argument(

@@ -27,8 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from store.errors import RecordError
-    from store.record import connect_readonly, unreadable_as_record_error
+    from store.errors import NotARecord, RecordError
+    from store.record import (
+        connect_readonly,
+        refuse_what_is_not_a_record_file,
+        unreadable_as_record_error,
+    )
     from store.verify import Anchor, verify_chain
 
     try:
@@ -36,8 +40,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     path = db_path(args)
-    if not path.is_file():
+    if not path.exists():
         return _failed(args, path, f"no record at {path}")
+    try:
+        refuse_what_is_not_a_record_file(path)  # a folder, a device: said as such
+    except NotARecord as error:
+        return _failed(args, path, str(error))
     try:
         conn = connect_readonly(path)
         try:

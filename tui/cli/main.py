@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,8 @@ from tui.cli.common import (
     read_settings,
 )
 from tui.safe import safe_text
+
+BEFORE_DETECTION = re.compile(r"-\d")  # a relative time before detection: -2m, -1h5m
 
 # (command, module, one-line help). Order is the order `--help` lists them in.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -117,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_times_before_detection_attached(
+        sys.argv[1:] if argv is None else argv))
     try:
         _read_the_configuration(args)
         return int(args.run(args))
@@ -138,6 +142,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `warroom incidents | head`: the reader left; say nothing more.
         sys.stderr.close()
         return EXIT_OK
+
+
+def _times_before_detection_attached(argv: Sequence[str]) -> list[str]:
+    """`--at -2m` as `--at=-2m`: argparse takes a value that starts with a dash for an
+    option, and `review --at -2m` (two minutes before detection) failed with "expected
+    one argument"."""
+    attached: list[str] = []
+    for word in argv:
+        if attached and attached[-1] == "--at" and BEFORE_DETECTION.match(word):
+            attached[-1] = f"--at={word}"
+        else:
+            attached.append(word)
+    return attached
 
 
 def _read_the_configuration(args: argparse.Namespace) -> None:

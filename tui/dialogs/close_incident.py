@@ -46,9 +46,11 @@ class CloseIncidentScreen(StyledOnce, ModalScreen[EndAnswer | None]):
         Binding("ctrl+r", "resolve", "Resolve only", id="close.resolve"),
     ]
 
-    def __init__(self, incident: Incident) -> None:
+    def __init__(self, incident: Incident, still_applied: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.incident = incident
+        self.still_applied = still_applied
+        """Its containments still in the cluster (`actions.runbook.own_changes.still_applied`)."""
 
     @property
     def reopening(self) -> bool:
@@ -88,6 +90,16 @@ class CloseIncidentScreen(StyledOnce, ModalScreen[EndAnswer | None]):
                     "new drill or live session takes it.",
                     markup=False,
                 )
+                if self.still_applied:
+                    yield Static(
+                        Text(safe_text(
+                            "Still applied in the cluster: " + ", ".join(self.still_applied)
+                            + ". Closing leaves them in place (and what they cut off keeps "
+                            "failing): R restores first, with unblock for the IP blocks."
+                        )),
+                        id="close-still-applied",
+                        markup=False,
+                    )
                 yield Label("Resolution: what happened and why it is over (needed to close)")
                 yield Input(placeholder="e.g. C2 blocked, token rotated, no recurrence", id="why")
             yield Static("", classes="dialog-error", markup=False)

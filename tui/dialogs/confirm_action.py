@@ -110,11 +110,16 @@ class ConfirmAction(StyledOnce, ModalScreen[str]):
         Binding("y", "confirm", "Confirm", id="confirm.yes"),
         Binding("b", "back", "Back to the form", id="confirm.back"),
         Binding("n,escape", "cancel", "Cancel", id="confirm.no"),
-        # The preview scrolls from the keyboard wherever focus is (it starts on a button).
+        # The preview, then the rest (dry run, RBAC, notes), scroll from the keyboard wherever
+        # focus is (it starts on a button): at 80x24 the RBAC lines were out of every key's reach.
         Binding("pagedown", "scroll_preview(1)", "Scroll the preview", show=False,
                 id="confirm.page_down"),
         Binding("pageup", "scroll_preview(-1)", "Scroll the preview", show=False,
                 id="confirm.page_up"),
+        Binding("down", "scroll_preview(1, False)", "Scroll the preview", show=False,
+                id="confirm.line_down"),
+        Binding("up", "scroll_preview(-1, False)", "Scroll the preview", show=False,
+                id="confirm.line_up"),
     ]
 
     def __init__(self, request: ConfirmRequest) -> None:
@@ -190,12 +195,19 @@ class ConfirmAction(StyledOnce, ModalScreen[str]):
             markup=False,
         )
 
-    def action_scroll_preview(self, pages: int) -> None:
+    def action_scroll_preview(self, direction: int, by_page: bool = True) -> None:
+        """Scroll the preview until its end, then the dialog under it (and back up the other
+        way round), a page or a line at a time."""
         preview = self.query_one("#confirm-preview", VerticalScroll)
-        if pages > 0:
-            preview.scroll_page_down()
-        else:
-            preview.scroll_page_up()
+        dialog = self.query_one(".confirm-dialog", Vertical)
+        down = direction > 0
+        for part in (preview, dialog) if down else (dialog, preview):
+            if part.scroll_y < part.max_scroll_y if down else part.scroll_y > 0:
+                if by_page:
+                    (part.scroll_page_down if down else part.scroll_page_up)(animate=False)
+                else:
+                    (part.scroll_down if down else part.scroll_up)(animate=False)
+                return
 
     def action_back(self) -> None:
         self.dismiss(BACK)

@@ -175,6 +175,8 @@ class WarRoomScreen(
         self.refresh_bindings()  # the cluster keys apply once setup gave an actions handle
         if services.mode != "review":  # a review shows where its incident was recorded
             self.query_one(WarRoomHeader).set_where(services.context, services.namespace)
+        if services.drill_cluster:  # a team drill's participant: drill incidents, drill badge
+            self.query_one(WarRoomHeader).set_mode("drill")
         if services.cluster_problem:
             self.show_cluster_problem(services.cluster_problem)
             for pane in (self.query_one(PolicyPane), self.query_one(MeshPane)):

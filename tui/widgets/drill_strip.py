@@ -13,6 +13,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label
 
+from tui.safe import safe_text
+
 if TYPE_CHECKING:
     from actions.drill.player import PlayerStatus
 
@@ -44,7 +46,7 @@ def next_text(status: PlayerStatus) -> str:
     if status.next_inject is None or status.next_at is None:
         return "no inject left"
     return (
-        f"next {status.next_inject} at T+{scenario_clock(status.next_at)} "
+        f"next {safe_text(status.next_inject)} at T+{scenario_clock(status.next_at)} "
         f"({status.remaining} to go)"
     )
 
@@ -52,7 +54,7 @@ def next_text(status: PlayerStatus) -> str:
 def describe(scenario: str, status: PlayerStatus) -> str:
     """The strip's facts in one line of plain words (toasts and the score modal reuse it)."""
     return (
-        f"drill {scenario} · {state_text(status)} {speed_label(status.speed)} · "
+        f"drill {safe_text(scenario)} · {state_text(status)} {speed_label(status.speed)} · "
         f"T+{scenario_clock(status.position)}/{scenario_clock(status.length)} · {next_text(status)}"
     )
 
@@ -66,7 +68,7 @@ class DrillStrip(Horizontal):
         self.status: PlayerStatus | None = None
 
     def compose(self) -> ComposeResult:
-        yield Label(Text(f"DRILL {self.scenario}"), id="drill-scenario", markup=False)
+        yield Label(Text(f"DRILL {safe_text(self.scenario)}"), id="drill-scenario", markup=False)
         yield Label(Text("starting"), id="drill-state", markup=False)
         yield Label(Text(""), id="drill-position", markup=False)
         yield Label(Text(""), id="drill-next", markup=False)
@@ -89,4 +91,4 @@ class DrillStrip(Horizontal):
     def show_gone(self, why: str) -> None:
         """The drill is no longer reachable (it stopped): say so instead of freezing."""
         self.add_class("-finished")
-        self.query_one("#drill-state", Label).update(Text(why))
+        self.query_one("#drill-state", Label).update(Text(safe_text(why)))

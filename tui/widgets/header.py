@@ -312,8 +312,12 @@ class WarRoomHeader(Vertical):
         content = text if isinstance(text, Content) else Content(text)
         if self._shown.get(label_id) == content:
             return
+        label = next(iter(self.query(f"#{label_id}").results(Label)), None)
+        if label is None:
+            # The console is closing and its labels are gone: a source's last health report
+            # arrived then, and its NoMatches was recorded as the source's failure.
+            return
         self._shown[label_id] = content
-        label = self.query_one(f"#{label_id}", Label)
         label.update(content)
         label.display = bool(content.plain)
 
@@ -342,6 +346,17 @@ class WarRoomHeader(Vertical):
         self.set_class(fit.rows == 2, "-two-rows")
 
     def on_resize(self, event: Resize) -> None:
+        self._refit()
+
+    def set_mode(self, mode: str) -> None:
+        """The badge, once setup knows better: `live` on warroom's drill cluster is a drill."""
+        if mode == self.mode:
+            return
+        badge = self.query_one("#mode-badge", Label)
+        badge.remove_class(f"-{self.mode}")
+        badge.add_class(f"-{mode}")
+        badge.update(Content(f" {mode.upper()} "))
+        self.mode = mode
         self._refit()
 
     def set_where(self, context: str | None, namespace: str) -> None:

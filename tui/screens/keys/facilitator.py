@@ -24,7 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.events import Mount, Unmount
 from textual.message import Message
 
-from actions.drill.control_notes import Control, ControlNotes
+from actions.drill.control_notes import OBSERVED_KIND, Control, ControlNotes
 from actions.drill.speeds import FACILITATOR_SPEEDS
 from tui.screens.war_room_base import WarRoomBase
 from tui.widgets.drill_strip import DrillStrip, describe, scenario_clock, speed_label
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 # The facilitator's speeds, the same range as `warroom drill --speed` and `drill control speed`.
 SPEEDS = FACILITATOR_SPEEDS
 STATUS_INTERVAL = 1.0  # the strip follows the drill's clock this often
+DRILL_CLUSTER_ACTOR = "drill cluster"  # who a change the cluster saw is written by
 NOT_DRILL = "facilitator keys work in a drill only: start one with `warroom drill [SCENARIO]`"
 # What a dialog open when the drill ends is called in the toast that says it was dropped.
 DIALOG_NAMES = {
@@ -181,6 +182,8 @@ class FacilitatorKeys(WarRoomBase):
         from actions.drill import drill_events as ev
 
         self._follow_drill()
+        if message.event.kind == ev.REACTION:
+            self._note_observed(message.event)
         if message.event.kind == ev.END and not self._score_opened:
             # The drill stops only after the console closes: an end seen here is the scenario's.
             self._score_opened = True
@@ -311,6 +314,17 @@ class FacilitatorKeys(WarRoomBase):
         if open_id is not None:
             await self.refresh_from_record()
 
+    @work(group="drill-notes", exit_on_error=False)
+    async def _note_observed(self, event: DrillEvent) -> None:
+        """What the drill cluster saw change, on the incident's timeline (or waiting for it)."""
+        incident, record = self.incident, self.war_app.services.record
+        seen = Control(record.clock(), DRILL_CLUSTER_ACTOR, f"Drill cluster: {event.summary}",
+                       {**event.data, "position_seconds": round(event.at, 3)}, OBSERVED_KIND)
+        open_id = incident.id if incident is not None and incident.is_open else None
+        await self.war_app.in_record(self._control_notes.note, record, open_id, seen)
+        if open_id is not None:
+            await self.refresh_from_record()
+
     # --- the score ----------------------------------------------------------------------------
 
     def review_can_score(self) -> bool:
@@ -351,16 +365,20 @@ class FacilitatorKeys(WarRoomBase):
         self.app.push_screen(ScoreScreen(score, status=where, why_none=why))
 
     async def _score(self, drill: DrillHandle) -> tuple[Score | None, str]:
-        """The score of the incident on screen (else the newest drill incident), or why none."""
+        """The score of the incident on screen (else the newest drill incident opened since
+        this drill started, closed ones too), or why none. An older drill's incident left
+        open was scored against this drill's answer key."""
         from actions.drill.score import score_drill
 
         record = self.war_app.services.record
         shown = self.incident
+        since = self.war_app.services.incident_scope.since
 
         def pick() -> str | None:
             if shown is not None:
                 return shown.id
-            drills = [i for i in record.incidents.list() if i.drill]
+            drills = [i for i in record.incidents.list()
+                      if i.drill and (since is None or i.opened_at >= since)]
             return drills[-1].id if drills else None
 
         incident_id = await self.war_app.in_record(pick)

@@ -271,6 +271,7 @@ class IncidentKeys(WarRoomBase):
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_end_incident(self) -> None:
         """C: resolve or close the incident on screen (reopen it when it is closed)."""
+        from actions.runbook.own_changes import still_applied
         from store.incidents import LifecycleError
         from tui.dialogs.close_incident import (  # when opened (warmup.py)
             CLOSE,
@@ -281,12 +282,13 @@ class IncidentKeys(WarRoomBase):
 
         if self._refuse("end_incident") or self.incident is None:
             return
+        record, incident_id = self.war_app.services.record, self.incident.id
+        applied = await self.war_app.in_record(still_applied, record, incident_id)
         answer: EndAnswer | None = await self.app.push_screen_wait(
-            CloseIncidentScreen(self.incident)
+            CloseIncidentScreen(self.incident, tuple(applied))
         )
         if answer is None:
             return
-        record, incident_id = self.war_app.services.record, self.incident.id
 
         def write() -> Incident:
             if answer.what == RESOLVE:
