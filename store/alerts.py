@@ -135,12 +135,17 @@ class Alerts:
         staged: bytes,
         content_hashes: Sequence[str],
         rejected: Sequence[dict[str, Any]] = (),
+        *,
+        with_accepted_keys: bool,
     ) -> tuple[BatchResult, list[tuple[Any, ...]] | None]:
         """`add_prepared_in` for rows given as a `store.record.stage_rows` database (inside
         `Record.staging_attached`): SQLite copies them, no value passes through Python.
 
         Also returns the rows, read back, when some key was recorded already (they are
-        then sorted out as `add_prepared_in` does), else None.
+        then sorted out as `add_prepared_in` does), else None. When every row was new,
+        `accepted_keys` is read back only `with_accepted_keys` (1 us an alert for the
+        writing process, and `ingest` needs them only to sort out a batch that met
+        recorded keys).
         """
         self.record.load_staged(staged)
         txn.conn.execute("SAVEPOINT all_new_alerts")
@@ -149,7 +154,9 @@ class Alerts:
         except sqlite3.IntegrityError:
             txn.conn.execute("ROLLBACK TO all_new_alerts")
             txn.conn.execute("RELEASE all_new_alerts")
-            values = txn.conn.execute("SELECT * FROM staging.rows ORDER BY rowid").fetchall()
+            values = txn.conn.execute(  # by name: a shared column comes last (stage_rows)
+                f"SELECT {', '.join(ALERT_COLUMNS)} FROM staging.rows ORDER BY rowid"
+            ).fetchall()
             return self.add_prepared_in(txn, values, content_hashes, rejected), values
         txn.conn.execute("RELEASE all_new_alerts")
         if txn.conn.execute(
@@ -159,7 +166,10 @@ class Alerts:
         fresh_rejected = _not_yet_rejected(txn.conn, rejected)
         if fresh_rejected:
             txn.append("rejected_inputs", fresh_rejected)
-        keys = txn.conn.execute("SELECT dedupe_key FROM staging.rows").fetchall()
+        keys = (
+            txn.conn.execute("SELECT dedupe_key FROM staging.rows").fetchall()
+            if with_accepted_keys else ()
+        )
         return BatchResult(
             len(content_hashes),
             0,

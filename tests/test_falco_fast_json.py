@@ -149,6 +149,7 @@ def test_encoding_falls_back_for_what_only_the_stdlib_writes() -> None:
     for value in ({"big": 2**64}, {"neg": -(2**63) - 1}, {"lone": "\ud800"}, {"f": 1e16},
                   {"nan": math.nan}, {1: "int key"}, {True: "bool key"}, {None: "null key"},
                   {"when": moment}, {"level": Level.HIGH}, {"name": Name("x")}, ("a", 1),
+                  {Name("key"): 1}, {"a": 1, 2: "b"}, {"deep": {3: "int key"}},
                   nested(EXACT_DEPTH + 3), [{"k": [1, 2.5]}], {"bytes": b"x"}):
         assert dumps_compact(value) == STDLIB_DUMPS(value)
 

@@ -32,7 +32,7 @@ from store import Record, verify_chain
 from store.alerts import ALERT_COLUMNS
 from store.chain import GENESIS, link_hash, link_hashes, values_hash
 from store.errors import RecordWriteFailed
-from store.record import stage_rows
+from store.record import STAGED_PER_INSERT, bind_nulls_directly, stage_rows
 
 streams = st.lists(
     st.sampled_from([b"a", b"b", b"\r", b"\n", b"\r\n", b"\x00"]), max_size=80
@@ -181,7 +181,7 @@ def test_staged_rows_are_recorded_exactly_as_bound_rows(tmp_path: Path) -> None:
                "", " ", "0", "123", "1e5", "NULL"]
     columns = ALERT_COLUMNS
     rows = []
-    for number, text in enumerate(hostile):
+    for number, text in enumerate(hostile * 11):  # several INSERTs of STAGED_PER_INSERT rows
         row: list[object] = [f"{text}-{number}" if c == "dedupe_key" else text for c in columns]
         row[columns.index("time_ns")] = (2**63 - 1, -(2**63), 0, None)[number % 4]
         row[columns.index("incident_id")] = None
@@ -197,16 +197,88 @@ def test_staged_rows_are_recorded_exactly_as_bound_rows(tmp_path: Path) -> None:
             write(record)
             assert verify_chain(record.conn).ok
     assert _typed_rows(tmp_path / "bound.db") == _typed_rows(tmp_path / "staged.db")
-    assert len(_typed_rows(tmp_path / "bound.db")) == len(hostile)
+    assert len(_typed_rows(tmp_path / "bound.db")) == len(rows) > 2 * STAGED_PER_INSERT
     # An integer beyond SQLite's 64 bits is not staged: the rows go as they are.
     too_big = [tuple(2**64 if c == "time_ns" else "x" for c in columns)]
     assert stage_rows("alerts", too_big) is None
+    # Nor is a row of another width (each INSERT binds several rows' values in a row).
+    assert stage_rows("alerts", [rows[0][:-1], rows[1] + ("x",)] * STAGED_PER_INSERT) is None
+
+
+def test_columns_staged_once_land_as_bound_rows(tmp_path: Path) -> None:
+    # A column every row shares is staged once, as its default: hostile values included.
+    columns = ALERT_COLUMNS
+    cases: tuple[dict[str, object], ...] = (
+        {"incident_id": "it's\n é'';--", "origin": "o\r\n\x1b[2J☃", "time_ns": -(2**63)},
+        {"incident_id": None, "origin": "nul\x00inside", "time_ns": 0},  # a NUL: not shared
+        {"incident_id": None, "origin": "o", "time_ns": 2**64},
+    )
+    for case, same in enumerate(cases):
+        rows = [tuple(same.get(c, f"{c}-{number}") for c in columns) for number in range(120)]
+        staged = stage_rows("alerts", rows, shared=("incident_id", "origin", "time_ns"))
+        if same["time_ns"] == 2**64:
+            assert staged is None  # beyond 64 bits: bound as `bigint:` text instead
+            continue
+        assert staged is not None
+        conn = sqlite3.connect(":memory:")
+        conn.deserialize(staged)
+        once = {name for _, name, _, _, default, _ in conn.execute("PRAGMA table_info(rows)")
+                if default is not None}
+        conn.close()
+        shared_once = {"incident_id", "time_ns"} if case else {"incident_id", "origin", "time_ns"}
+        assert once == shared_once
+        hashes = [values_hash("alerts", columns, row) for row in rows]
+        with Record.open(tmp_path / f"bound{case}.db", clock=_fixed_clock) as record:
+            record.alerts.add_prepared(rows, hashes)
+        with Record.open(tmp_path / f"staged{case}.db", clock=_fixed_clock) as record:
+            _add_staged(record, staged, hashes)
+            # Met again, the batch is read back by name and sorted out: nothing twice.
+            with record.staging_attached(), record.write() as txn:
+                again, read_back = record.alerts.add_staged_in(
+                    txn, staged, hashes, with_accepted_keys=False)
+            assert (again.accepted, again.duplicates, read_back) == (0, len(rows), rows)
+            assert verify_chain(record.conn).ok
+        assert _typed_rows(tmp_path / f"bound{case}.db") == _typed_rows(
+            tmp_path / f"staged{case}.db")
+
+
+def test_nulls_bound_directly_stage_the_same_rows() -> None:
+    # The workers' shortcut for None (bind_nulls_directly) changes no staged value or type.
+    rows = [tuple(None if number % 3 == 0 else (number if c == "time_ns" else f"{c}{number}")
+                  for number, c in enumerate(ALERT_COLUMNS, start=shift)) for shift in range(6)]
+    rows.append(tuple(None for _ in ALERT_COLUMNS))
+    before = stage_rows("alerts", rows)
+    none_adapter = (type(None), sqlite3.PrepareProtocol)
+    assert none_adapter not in sqlite3.adapters
+    try:
+        bind_nulls_directly()
+        after = stage_rows("alerts", rows)
+    finally:
+        sqlite3.adapters.pop(none_adapter, None)
+    assert before is not None
+    assert after is not None
+    staged = [_staged_typed_rows(database) for database in (before, after)]
+    assert staged[0] == staged[1]
+    assert [row[::2] for row in staged[1]] == rows
+    assert {kind for row in staged[1] for kind in row[1::2]} == {"null", "text", "integer"}
+
+
+def _staged_typed_rows(staged: bytes) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.deserialize(staged)
+        shown = ", ".join(f"{c}, typeof({c})" for c in ALERT_COLUMNS)
+        return conn.execute(f"SELECT {shown} FROM rows ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
 
 
 def _add_staged(record: Record, staged: bytes, hashes: list[str]) -> None:
     with record.staging_attached(), record.write() as txn:
-        result, read_back = record.alerts.add_staged_in(txn, staged, hashes)
+        result, read_back = record.alerts.add_staged_in(txn, staged, hashes,
+                                                        with_accepted_keys=True)
     assert (result.accepted, read_back) == (len(hashes), None)
+    assert len(result.accepted_keys) == len(hashes)
 
 
 def _typed_rows(path: Path) -> list[tuple[object, ...]]:

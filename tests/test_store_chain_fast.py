@@ -13,6 +13,8 @@ import math
 import random
 from typing import Any
 
+import pytest
+
 from store import Record, chain
 from store.chain import canonical_json, content_hash
 from store.schema import CHAINED_TABLES
@@ -101,6 +103,34 @@ def test_rows_given_as_tuples_hash_as_the_definition_says() -> None:
         assert chain.values_hash("alerts", alerts, values) == reference_hash("alerts", content)
     assert chain.values_hash("t", ("table", "b"), ("spoofed", 1)) == reference_hash(
         "t", {"table": "spoofed", "b": 1})
+
+
+def test_scalar_rows_hash_as_the_definition_says() -> None:
+    """scalar_row_hasher (ingest's preparer: rows of str, int and None) against the definition."""
+    rng = random.Random(11)
+    alerts = tuple(CHAINED_TABLES["alerts"])
+    hash_alert = chain.scalar_row_hasher("alerts", alerts)
+    fast = 0
+    for _ in range(3000):
+        values = tuple(
+            None if roll < 0.2 else random_text(rng) if roll < 0.75
+            else rng.choice(INTS) if roll < 0.85 else rng.randrange(-10**12, 10**12)
+            for roll in (rng.random() for _ in alerts)
+        )
+        expected = reference_hash("alerts", dict(zip(alerts, values, strict=True)))
+        assert hash_alert(values) == expected, values
+        fast += chain._fast_canonical("alerts", dict(zip(alerts, values, strict=True))) is not None
+    assert fast > 1000  # the rows orjson writes, not only those it refuses
+    for values in (tuple(None for _ in alerts), tuple("\ud800" for _ in alerts),
+                   tuple(2**64 if c == "time_ns" else "x" for c in alerts), ("short",)):
+        content = dict(zip(alerts, values, strict=False))
+        if len(values) == len(alerts):
+            assert hash_alert(values) == reference_hash("alerts", content)
+        else:
+            with pytest.raises(ValueError, match="shorter"):
+                hash_alert(values)  # as values_hash: a row of the wrong length is refused
+    spoofed = chain.scalar_row_hasher("t", ("table", "b"))
+    assert spoofed(("spoofed", 1)) == reference_hash("t", {"table": "spoofed", "b": 1})
 
 
 def test_every_code_point_hashes_as_the_definition_says() -> None:

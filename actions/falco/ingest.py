@@ -29,9 +29,9 @@ from actions.falco.orphans import exit_with_parent
 from actions.falco.parse import parse_line
 from store import Record
 from store.alerts import ALERT_COLUMNS, DEDUPE_INDEX, BatchResult, rejected_row
-from store.chain import values_hash
+from store.chain import scalar_row_hasher
 from store.errors import RecordError
-from store.record import WriteTransaction, stage_rows
+from store.record import WriteTransaction, bind_nulls_directly, stage_rows
 from store.wording import counted
 
 BATCH_LINES = (
@@ -52,6 +52,8 @@ PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 
 
 SEVERITY_INDEX = ALERT_COLUMNS.index("severity")
+# The columns `BatchPreparer.prepare` gives every row of a batch the same value.
+SHARED_IN_A_BLOCK = ("incident_id", "origin", "received_at")
 
 
 @dataclass
@@ -201,6 +203,8 @@ class BatchPreparer:
         self.incident_id = incident_id
         self.origin = origin
         self._tags_json: dict[tuple[str, ...], str] = {}
+        # Every value of a row `_values` builds is a str, an int or None.
+        self._hash_row = scalar_row_hasher("alerts", ALERT_COLUMNS)
 
     def prepare(
         self,
@@ -210,7 +214,7 @@ class BatchPreparer:
         batch = PreparedBatch()
         values, hashes, severities = batch.values, batch.hashes, []
         classify, incident_id, origin = self.classifier.classify, self.incident_id, self.origin
-        tags_json = self._tags_json
+        tags_json, hash_row = self._tags_json, self._hash_row
         for line_no, parsed in parsed_lines:
             batch.read += 1
             if isinstance(parsed, FalcoAlert):
@@ -220,7 +224,7 @@ class BatchPreparer:
                     tags = self._remember_tags(parsed.tags)
                 row = _values(parsed, classification, incident_id, origin, received_at, tags)
                 values.append(row)
-                hashes.append(values_hash("alerts", ALERT_COLUMNS, row))
+                hashes.append(hash_row(row))
                 severities.append(classification.severity)
             elif parsed is None:
                 batch.blank += 1
@@ -347,7 +351,10 @@ class BatchWriter:
     def _add(self, txn: WriteTransaction, batch: PreparedBatch) -> BatchResult:
         alerts = self.record.alerts
         if batch.staged is not None:
-            result, values = alerts.add_staged_in(txn, batch.staged, batch.hashes, batch.rejected)
+            # The keys serve only `_count` sorting out a batch with duplicates.
+            result, values = alerts.add_staged_in(
+                txn, batch.staged, batch.hashes, batch.rejected, with_accepted_keys=False
+            )
             if values is not None:
                 batch.values = values  # to count what was recorded of them
             return result
@@ -426,6 +433,7 @@ def _start_worker(
     # and it want more CPU than there are cores, it goes first, and the workers
     # take what it leaves.
     os.nice(WORKER_NICENESS)
+    bind_nulls_directly()
     preparer = BatchPreparer(
         Classifier.load(classification_file), incident_id=incident_id, origin=origin
     )
@@ -439,7 +447,9 @@ def _prepare_block(block: bytes, received_at: str) -> PreparedBatch:
         batch = preparer.prepare_block(block, received_at, reference_date)
         # The writing process, which sets the pace, then copies the rows in SQLite
         # (6 us an alert less for it) instead of binding each value from Python.
-        batch.staged = stage_rows("alerts", batch.values) if batch.values else None
+        batch.staged = (
+            stage_rows("alerts", batch.values, shared=SHARED_IN_A_BLOCK) if batch.values else None
+        )
         if batch.staged is not None:
             batch.values = []
         return batch
