@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -118,15 +118,13 @@ class Alerts:
         if any(map(_incident_of, fresh_values)):
             # Keeps a report over a million alerts a sub-second read.
             refresh_rollup_in(txn.conn)
-        fresh_rejected = _not_yet_rejected(txn.conn, rejected)
-        if fresh_rejected:
-            txn.append("rejected_inputs", fresh_rejected)
+        fresh_rejected = _append_not_yet_rejected(txn, rejected)
         return BatchResult(
             len(fresh_values),
             len(values) - len(fresh_values),
-            len(fresh_rejected),
+            fresh_rejected,
             frozenset(map(_dedupe_key_of, fresh_values)),
-            len(rejected) - len(fresh_rejected),
+            len(rejected) - fresh_rejected,
         )
 
     def add_staged_in(
@@ -148,24 +146,16 @@ class Alerts:
         recorded keys).
         """
         self.record.load_staged(staged)
-        txn.conn.execute("SAVEPOINT all_new_alerts")
-        try:
-            txn.append_staged("alerts", content_hashes)
-        except sqlite3.IntegrityError:
-            txn.conn.execute("ROLLBACK TO all_new_alerts")
-            txn.conn.execute("RELEASE all_new_alerts")
+        if not _all_new(txn, lambda: txn.append_staged("alerts", content_hashes)):
             values = txn.conn.execute(  # by name: a shared column comes last (stage_rows)
                 f"SELECT {', '.join(ALERT_COLUMNS)} FROM staging.rows ORDER BY rowid"
             ).fetchall()
             return self.add_prepared_in(txn, values, content_hashes, rejected), values
-        txn.conn.execute("RELEASE all_new_alerts")
         if txn.conn.execute(
             "SELECT 1 FROM staging.rows WHERE incident_id IS NOT NULL LIMIT 1"
         ).fetchone():
             refresh_rollup_in(txn.conn)
-        fresh_rejected = _not_yet_rejected(txn.conn, rejected)
-        if fresh_rejected:
-            txn.append("rejected_inputs", fresh_rejected)
+        fresh_rejected = _append_not_yet_rejected(txn, rejected)
         keys = (
             txn.conn.execute("SELECT dedupe_key FROM staging.rows").fetchall()
             if with_accepted_keys else ()
@@ -173,9 +163,9 @@ class Alerts:
         return BatchResult(
             len(content_hashes),
             0,
-            len(fresh_rejected),
+            fresh_rejected,
             frozenset(map(_first, keys)),
-            len(rejected) - len(fresh_rejected),
+            len(rejected) - fresh_rejected,
         ), None
 
     def _fresh(
@@ -351,17 +341,30 @@ def _append_if_all_new(
     """
     if not values:
         return True
+    return _all_new(txn, lambda: txn.append_prepared("alerts", values, content_hashes))
+
+
+def _all_new(txn: WriteTransaction, append: Callable[[], object]) -> bool:
+    """Run `append` under a savepoint; False (and nothing appended) when a key it adds is
+    recorded already (or any other refusal, which the careful path meets again and raises).
+    The append moved no head then: it failed before."""
     txn.conn.execute("SAVEPOINT all_new_alerts")
     try:
-        txn.append_prepared("alerts", values, content_hashes)
+        append()
     except sqlite3.IntegrityError:
-        # A key already recorded (or any other refusal, which the careful path meets
-        # again and raises). append_prepared moved no head: it failed before.
         txn.conn.execute("ROLLBACK TO all_new_alerts")
         txn.conn.execute("RELEASE all_new_alerts")
         return False
     txn.conn.execute("RELEASE all_new_alerts")
     return True
+
+
+def _append_not_yet_rejected(txn: WriteTransaction, rejected: Sequence[dict[str, Any]]) -> int:
+    """Append the rejected lines the record does not hold yet; how many."""
+    fresh = _not_yet_rejected(txn.conn, rejected)
+    if fresh:
+        txn.append("rejected_inputs", fresh)
+    return len(fresh)
 
 
 def _not_yet_rejected(conn: Any, rejected: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
