@@ -113,14 +113,24 @@ def values_hash(table: str, columns: tuple[str, ...], values: Sequence[object]) 
         map(type, values)
     ):
         order = _KEY_ORDERS.get((table, columns)) or _key_order(table, columns)
-        if order is not None:
-            row = (*values, table)
-            document = {key: row[index] for key, index in order if row[index] is not None}
-            try:
-                return hashlib.sha256(orjson.dumps(document)).hexdigest()
-            except orjson.JSONEncodeError:
-                pass  # an integer beyond 64 bits: the stdlib writes it
+        if order is not None and (digest := _ordered_hash(table, order, values)) is not None:
+            return digest
     return content_hash(table, dict(zip(columns, values, strict=True)))
+
+
+def _ordered_hash(
+    table: str, order: tuple[tuple[str, int], ...], values: Sequence[object]
+) -> str | None:
+    """The content hash of a row of str, int and None written by orjson in `order` (the
+    definition's key order), or None when orjson refuses a value (an integer beyond 64
+    bits, a lone surrogate: the stdlib writes those)."""
+    assert orjson is not None
+    row = (*values, table)
+    document = {key: row[index] for key, index in order if row[index] is not None}
+    try:
+        return hashlib.sha256(orjson.dumps(document)).hexdigest()
+    except orjson.JSONEncodeError:
+        return None
 
 
 def scalar_row_hasher(
@@ -138,16 +148,11 @@ def scalar_row_hasher(
     order = _key_order(table, columns)
     if orjson is None or order is None:
         return partial(values_hash, table, columns)
-    count, dumps, sha256 = len(columns), orjson.dumps, hashlib.sha256
+    count = len(columns)
 
     def scalar_row_hash(values: Sequence[str | int | None]) -> str:
-        if len(values) == count:
-            row = (*values, table)
-            document = {key: row[index] for key, index in order if row[index] is not None}
-            try:
-                return sha256(dumps(document)).hexdigest()
-            except orjson.JSONEncodeError:
-                pass
+        if len(values) == count and (digest := _ordered_hash(table, order, values)) is not None:
+            return digest
         return values_hash(table, columns, values)
 
     return scalar_row_hash
